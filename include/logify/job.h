@@ -1,0 +1,72 @@
+/* job.h - one classification run over a CSV byte stream: parse (header by
+ * name, rows in batches), classify through a pipeline, write CSV or JSON
+ * lines to a sink, in input order, in constant memory.
+ *
+ * Used by `logify classify` (file or stdin) and by the HTTP server (an
+ * upload as it arrives). With threads = 2 the caller's thread parses while a
+ * second thread classifies and writes the previous batch. */
+#ifndef LOGIFY_JOB_H
+#define LOGIFY_JOB_H
+
+#include "logify/common.h"
+#include "logify/csv.h"
+#include "logify/pipeline.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { LG_OUT_CSV = 0, LG_OUT_JSONL = 1 } lg_out_format;
+
+/* Receives output bytes, in order. Return non-zero lg_err (and fill err) to
+ * stop the job. Called from the classifying thread. */
+typedef lg_err (*lg_sink_fn)(void *user, const char *data, size_t len, lg_errmsg *err);
+
+/* Told about each malformed row skipped under skip_bad. */
+typedef void (*lg_skip_fn)(void *user, uint64_t line, const char *msg);
+
+typedef struct {
+    const lg_pipeline *pipeline;
+    lg_out_format format;
+    int explain;          /* add stage, confidence, detail */
+    int skip_bad;         /* skip malformed rows (reported) instead of failing */
+    size_t batch_rows;    /* records per batch; 0 = 1024 */
+    int threads;          /* 1 = all on the caller's thread; 2 = parse || classify */
+    lg_csv_limits limits; /* zeros = defaults */
+    uint64_t max_rows;    /* 0 = no cap; beyond it LG_ELIMIT */
+    lg_sink_fn sink;
+    void *sink_user;
+    lg_skip_fn on_skip;
+    void *skip_user;
+} lg_job_opts;
+
+#define LG_JOB_MAX_LABELS 256
+
+typedef struct {
+    uint64_t rows;         /* rows written */
+    uint64_t skipped;      /* malformed rows skipped */
+    uint64_t decided[LG_STAGE_KINDS];
+    double stage_seconds[LG_STAGE_KINDS];
+    double parse_seconds;  /* reading + CSV parsing + batching (caller thread) */
+    double write_seconds;  /* formatting + sink */
+    size_t n_labels;
+    const char *labels[LG_JOB_MAX_LABELS]; /* owned by the pipeline */
+    uint64_t label_rows[LG_JOB_MAX_LABELS];
+} lg_job_stats;
+
+typedef struct lg_job lg_job;
+
+lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err);
+/* Feeds input bytes; errors name the input line where they can. */
+lg_err lg_job_feed(lg_job *j, const void *data, size_t len, lg_errmsg *err);
+/* Ends the input, classifies and writes what is left. An input without a
+ * header row is an error. */
+lg_err lg_job_finish(lg_job *j, lg_errmsg *err);
+/* Valid after lg_job_finish (or an error). */
+void lg_job_get_stats(const lg_job *j, lg_job_stats *out);
+void lg_job_free(lg_job *j);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Logify needs to build and test, when they are
+# missing. Idempotent: does nothing (and needs no privileges) when all are
+# present. Uses apt-get as root, sudo otherwise.
+#   scripts/install-deps.sh          build + test packages
+#   scripts/install-deps.sh --bench  also what `make bench` compares against
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git python3
+  libvectorscan-dev libpcre2-dev libcsv-dev libyaml-dev libjansson-dev
+  libcurl4-openssl-dev libmicrohttpd-dev libutf8proc-dev libopenblas-dev
+  liblbfgs-dev libcmocka-dev curl
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  PACKAGES+=(python3-sklearn)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "logify: installing missing packages: ${missing[*]}" >&2
+if [[ $(id -u) -eq 0 ]]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO=(sudo -n)
+else
+  echo "logify: error: these Debian packages are missing: ${missing[*]}" >&2
+  echo "logify: run as root, or with passwordless sudo, or install them yourself:" >&2
+  echo "  apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,209 @@
+/* cmd_classify.c - `logify classify`: label a CSV file or stdin. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "logify/job.h"
+#include "logify/pipeline.h"
+
+static const char usage_text[] =
+    "usage: logify classify INPUT.csv|- [options]\n"
+    "  -o, --output FILE      write here (atomically) instead of stdout\n"
+    "      --format csv|jsonl output format (default csv)\n"
+    "      --explain          add stage, confidence and detail columns\n"
+    "      --on-error fail|skip  a malformed row stops the run (default) or is\n"
+    "                         skipped and reported on stderr with its line\n"
+    "      --config FILE      configuration file (routes, rules, model, llm)\n"
+    "      --rules FILE       rules file (default: the built-in rules)\n"
+    "      --model DIR        model bundle (default: models/default)\n"
+    "      --route SRC=STAGES route rows of source SRC (or *) through STAGES,\n"
+    "                         e.g. '*=rules,model:0.6' or 'LegacyCRM=llm'\n"
+    "      --threshold X      default model threshold (default 0.5)\n"
+    "      --batch N          rows per batch (default 1024)\n"
+    "      --threads N        1: one thread; 2: parse and classify in parallel\n"
+    "      --summary          print counts by stage and label to stderr\n"
+    "      --stats            also print where the time went\n";
+
+typedef struct {
+    FILE *f;
+} file_sink;
+
+static lg_err sink_file(void *user, const char *data, size_t len, lg_errmsg *err) {
+    file_sink *s = user;
+    if (fwrite(data, 1, len, s->f) != len) return lg_fail(err, LG_EIO, "write failed: %s", strerror(errno));
+    return LG_OK;
+}
+
+static void on_skip(void *user, uint64_t line, const char *msg) {
+    (void)user;
+    fprintf(stderr, "logify: warning: line %llu skipped: %s\n", (unsigned long long)line, msg);
+}
+
+static void print_summary(const lg_job_stats *st, double secs, int with_times) {
+    fprintf(stderr, "logify: %llu rows in %.3f s (%.0f rows/s)", (unsigned long long)st->rows, secs,
+            secs > 0 ? (double)st->rows / secs : 0.0);
+    if (st->skipped) fprintf(stderr, ", %llu malformed rows skipped", (unsigned long long)st->skipped);
+    fprintf(stderr, "\n  by stage:");
+    for (int k = 1; k < LG_STAGE_KINDS; k++)
+        fprintf(stderr, " %s %llu,", lg_stage_kind_name((lg_stage_kind)k),
+                (unsigned long long)st->decided[k]);
+    fprintf(stderr, " unclassified %llu\n  by label:", (unsigned long long)st->decided[0]);
+    for (size_t i = 0; i < st->n_labels; i++)
+        fprintf(stderr, "%s %s %llu", i ? "," : "", st->labels[i], (unsigned long long)st->label_rows[i]);
+    fputc('\n', stderr);
+    if (with_times) {
+        fprintf(stderr, "  time: parse %.3f s", st->parse_seconds);
+        for (int k = 1; k < LG_STAGE_KINDS; k++)
+            fprintf(stderr, ", %s %.3f s", lg_stage_kind_name((lg_stage_kind)k), st->stage_seconds[k]);
+        fprintf(stderr, ", write %.3f s\n", st->write_seconds);
+    }
+}
+
+int cmd_classify(int argc, char **argv) {
+    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_CONFIG, O_RULES, O_MODEL, O_ROUTE, O_THRESH,
+           O_BATCH, O_THREADS, O_SUMMARY, O_STATS };
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
+        {"explain", no_argument, 0, O_EXPLAIN}, {"on-error", required_argument, 0, O_ONERR},
+        {"config", required_argument, 0, O_CONFIG}, {"rules", required_argument, 0, O_RULES},
+        {"model", required_argument, 0, O_MODEL}, {"route", required_argument, 0, O_ROUTE},
+        {"threshold", required_argument, 0, O_THRESH}, {"batch", required_argument, 0, O_BATCH},
+        {"threads", required_argument, 0, O_THREADS}, {"summary", no_argument, 0, O_SUMMARY},
+        {"stats", no_argument, 0, O_STATS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    cli_pipeline_opts po = {0};
+    po.threshold = -1;
+    const char *output = NULL;
+    lg_job_opts jo = {0};
+    jo.threads = 2;
+    int summary = 0, stats = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'o': output = optarg; break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "csv")) jo.format = LG_OUT_CSV;
+            else if (!strcmp(optarg, "jsonl")) jo.format = LG_OUT_JSONL;
+            else return cli_usage_error(usage_text, "classify: --format must be csv or jsonl");
+            break;
+        case O_EXPLAIN: jo.explain = 1; break;
+        case O_ONERR:
+            if (!strcmp(optarg, "skip")) jo.skip_bad = 1;
+            else if (!strcmp(optarg, "fail")) jo.skip_bad = 0;
+            else return cli_usage_error(usage_text, "classify: --on-error must be fail or skip");
+            break;
+        case O_CONFIG: po.config_path = optarg; break;
+        case O_RULES: po.rules_path = optarg; break;
+        case O_MODEL: po.model_dir = optarg; break;
+        case O_ROUTE:
+            if (po.n_routes == sizeof po.routes / sizeof *po.routes)
+                return cli_usage_error(usage_text, "classify: too many --route options");
+            po.routes[po.n_routes++] = optarg;
+            break;
+        case O_THRESH:
+            po.threshold = strtod(optarg, &end);
+            if (*end || end == optarg || po.threshold < 0 || po.threshold > 1)
+                return cli_usage_error(usage_text, "classify: --threshold must be in [0, 1]");
+            break;
+        case O_BATCH: {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1000000)
+                return cli_usage_error(usage_text, "classify: --batch must be 1..1000000");
+            jo.batch_rows = (size_t)v;
+            break;
+        }
+        case O_THREADS: {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 2) return cli_usage_error(usage_text, "classify: --threads must be 1 or 2");
+            jo.threads = (int)v;
+            break;
+        }
+        case O_SUMMARY: summary = 1; break;
+        case O_STATS: summary = stats = 1; break;
+        case 'h': fputs(usage_text, stdout); return CLI_OK;
+        default: return cli_usage_error(usage_text, "classify: unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error(usage_text, "classify: expected one input (a CSV file, or - for stdin)");
+    const char *input = argv[optind];
+
+    lg_config cfg;
+    if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
+    int rc = CLI_FAIL;
+    lg_errmsg err;
+    lg_resources res;
+    lg_pipeline *pl = NULL;
+    lg_job *job = NULL;
+    FILE *in = NULL;
+    cli_outfile of = {0};
+    file_sink sink = {stdout};
+    char *chunk = NULL;
+    if (lg_resources_load(&cfg, &res, &err)) {
+        lg_config_free(&cfg);
+        return cli_error("%s", err.msg);
+    }
+    if (lg_pipeline_new(&cfg.routes, &res, &pl, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    in = strcmp(input, "-") ? fopen(input, "rb") : stdin;
+    if (!in) {
+        cli_error("%s: %s", input, strerror(errno));
+        goto done;
+    }
+    if (output) {
+        if (cli_outfile_open(&of, output) != CLI_OK) goto done;
+        sink.f = of.f;
+    }
+    jo.pipeline = pl;
+    jo.sink = sink_file;
+    jo.sink_user = &sink;
+    jo.on_skip = on_skip;
+    if (lg_job_new(&jo, &job, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    double t0 = lg_now();
+    size_t chunk_size = 1 << 20, n;
+    chunk = malloc(chunk_size);
+    if (!chunk) {
+        cli_error("out of memory");
+        goto done;
+    }
+    lg_err e = LG_OK;
+    while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) e = lg_job_feed(job, chunk, n, &err);
+    if (!e && ferror(in)) e = lg_fail(&err, LG_EIO, "reading %s: %s", input, strerror(errno));
+    if (!e) e = lg_job_finish(job, &err);
+    if (e) {
+        cli_error("%s: %s", strcmp(input, "-") ? input : "stdin", err.msg);
+        goto done;
+    }
+    if (!output && fflush(stdout) != 0) {
+        cli_error("writing stdout: %s", strerror(errno));
+        goto done;
+    }
+    if (output) {
+        sink.f = NULL;
+        if (cli_outfile_commit(&of) != CLI_OK) goto done;
+    }
+    rc = CLI_OK;
+    if (summary) {
+        lg_job_stats st;
+        lg_job_get_stats(job, &st);
+        print_summary(&st, lg_now() - t0, stats);
+        if (output) fprintf(stderr, "  wrote %s\n", output);
+    }
+done:
+    if (of.tmp_path) cli_outfile_abort(&of);
+    free(chunk);
+    if (in && in != stdin) fclose(in);
+    lg_job_free(job);
+    lg_pipeline_free(pl);
+    lg_resources_free(&res);
+    lg_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,79 @@
+/* stage.c - record helpers, stage names and the "unavailable" stage. */
+#include "logify/stage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[LG_STAGE_KINDS] = {"none", "rules", "model", "llm"};
+
+const char *lg_stage_kind_name(lg_stage_kind k) {
+    return (unsigned)k < LG_STAGE_KINDS ? kind_names[k] : "?";
+}
+
+lg_err lg_stage_kind_parse(const char *name, lg_stage_kind *out) {
+    for (int i = 1; i < LG_STAGE_KINDS; i++) {
+        if (!strcmp(name, kind_names[i])) {
+            *out = (lg_stage_kind)i;
+            return LG_OK;
+        }
+    }
+    return LG_EINVAL;
+}
+
+void lg_record_detail(lg_record *rec, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rec->detail, sizeof rec->detail, fmt, ap);
+    va_end(ap);
+}
+
+void lg_record_decide(lg_record *rec, lg_stage_kind stage, const char *label, double confidence) {
+    rec->label = label;
+    rec->stage = stage;
+    rec->confidence = confidence;
+}
+
+void lg_stage_free(lg_stage *s) {
+    if (s && s->ops && s->ops->ctx_free) s->ops->ctx_free(s->ctx);
+    if (s) {
+        s->ops = NULL;
+        s->ctx = NULL;
+    }
+}
+
+/* ---- The unavailable stage: one ops table per kind so that `name` and
+ * `kind` stay truthful. ---- */
+
+typedef struct {
+    char reason[LG_DETAIL_MAX];
+} unavailable_ctx;
+
+static lg_err unavailable_process(const void *ctx, void *scratch, lg_record **recs, size_t n,
+                                  lg_errmsg *err) {
+    (void)scratch;
+    (void)err;
+    const unavailable_ctx *u = ctx;
+    for (size_t i = 0; i < n; i++) lg_record_detail(recs[i], "%s", u->reason);
+    return LG_OK;
+}
+
+static void unavailable_free(void *ctx) { free(ctx); }
+
+static const lg_stage_ops unavailable_ops[LG_STAGE_KINDS] = {
+    {"none", LG_STAGE_NONE, NULL, NULL, unavailable_process, unavailable_free},
+    {"rules", LG_STAGE_RULES, NULL, NULL, unavailable_process, unavailable_free},
+    {"model", LG_STAGE_MODEL, NULL, NULL, unavailable_process, unavailable_free},
+    {"llm", LG_STAGE_LLM, NULL, NULL, unavailable_process, unavailable_free},
+};
+
+lg_err lg_stage_unavailable_new(lg_stage_kind kind, const char *reason, lg_stage *out,
+                                lg_errmsg *err) {
+    if ((unsigned)kind >= LG_STAGE_KINDS) return lg_fail(err, LG_EINVAL, "unknown stage kind");
+    unavailable_ctx *u = calloc(1, sizeof *u);
+    if (!u) return lg_fail(err, LG_ENOMEM, "out of memory");
+    snprintf(u->reason, sizeof u->reason, "%s", reason);
+    out->ops = &unavailable_ops[kind];
+    out->ctx = u;
+    return LG_OK;
+}
