@@ -1,0 +1,83 @@
+/* sbert.h - Sentence-BERT in C: loads a sentence-transformers model
+ * directory (config.json, vocab.txt, tokenizer_config.json,
+ * model.safetensors, modules.json, 1_Pooling/config.json,
+ * sentence_bert_config.json), tokenizes with BERT's BasicTokenizer +
+ * WordPiece and runs the batched BERT forward pass on OpenBLAS sgemm,
+ * then mean/CLS pooling and optional L2 normalisation (docs/bert.md).
+ *
+ * Threading: a loaded lg_sbert is immutable (weights are mmapped
+ * read-only) and may be shared by any number of threads. Each thread
+ * that calls lg_sbert_encode needs its own lg_sbert_scratch.
+ */
+#ifndef LOGIFY_SBERT_H
+#define LOGIFY_SBERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logify/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lg_sbert lg_sbert;                 /* immutable model */
+typedef struct lg_sbert_scratch lg_sbert_scratch; /* per-thread activations */
+
+typedef enum { LG_SBERT_POOL_MEAN = 0, LG_SBERT_POOL_CLS = 1 } lg_sbert_pooling;
+
+/* What a loaded model looks like (filled by lg_sbert_info). */
+typedef struct {
+    int hidden;          /* hidden size, = embedding dimension */
+    int layers;
+    int heads;
+    int intermediate;
+    int max_positions;   /* config.json max_position_embeddings */
+    int max_seq_length;  /* tokens per text incl. [CLS]/[SEP] (truncation) */
+    int vocab_size;
+    int do_lower_case;
+    int normalize;       /* a Normalize module is present */
+    lg_sbert_pooling pooling;
+    const char *dtype;   /* "F32", "F16" or "BF16": storage of the weights */
+} lg_sbert_info;
+
+/* Loads and validates a model directory. Missing or inconsistent files
+ * fail with LG_ENOTFOUND / LG_EMODEL and a message naming the file and
+ * field. Caller frees *out with lg_sbert_free. */
+lg_err lg_sbert_load(const char *dir, lg_sbert **out, lg_errmsg *err);
+void lg_sbert_free(lg_sbert *m);
+
+/* Embedding dimension (hidden size). */
+int lg_sbert_dim(const lg_sbert *m);
+void lg_sbert_info_get(const lg_sbert *m, lg_sbert_info *out);
+
+/* Per-thread scratch. Caller frees with lg_sbert_scratch_free. */
+lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg *err);
+void lg_sbert_scratch_free(lg_sbert_scratch *s);
+
+/* Tokenizes one text exactly as the model sees it: [CLS] pieces [SEP],
+ * truncated to max_seq_length (never rejected). Writes at most cap ids
+ * into ids (OUT) and the count into *n_ids (OUT). Invalid UTF-8 bytes are
+ * replaced by U+FFFD. */
+lg_err lg_sbert_tokenize(const lg_sbert *m, const char *text, size_t len, int32_t *ids, size_t cap,
+                         size_t *n_ids, lg_errmsg *err);
+
+/* Encodes n texts (texts[i] of lens[i] bytes; lens may be NULL for
+ * NUL-terminated texts) into out (OUT, (n, dim) row-major floats).
+ * Texts are sorted by length and run in batches; threads > 1 splits the
+ * batches across threads (each with its own scratch; s is used by the
+ * calling thread). */
+lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const *texts,
+                       const size_t *lens, size_t n, float *out, lg_errmsg *err);
+
+/* Batch size (texts per forward pass, default 32) and threads (default 1)
+ * used by lg_sbert_encode with this scratch. */
+void lg_sbert_scratch_set(lg_sbert_scratch *s, int batch, int threads);
+
+/* FLOPs of one forward pass over a sequence of n tokens (for benchmarks). */
+double lg_sbert_flops(const lg_sbert *m, size_t n_tokens);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
