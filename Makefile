@@ -9,7 +9,8 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check test test-asan asan bench clean
+.PHONY: all deps build demo check test test-asan asan bench fuzz clean
+FUZZ_SECONDS ?= 60
 
 all: build
 
@@ -44,6 +45,14 @@ check: test test-asan
 bench: build
 	@bash scripts/install-deps.sh --bench
 	bash bench/run.sh
+
+# libFuzzer (clang): each harness for FUZZ_SECONDS, new inputs into fuzz/corpus/.
+fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLOGIFY_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS)
+	for f in build-fuzz/fuzz_*; do \
+	  c=$${f#build-fuzz/fuzz_}; mkdir -p fuzz/corpus/$$c; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=512 fuzz/corpus/$$c || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

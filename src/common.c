@@ -93,23 +93,13 @@ lg_err lg_buf_reserve(lg_buf *b, size_t n) {
     return LG_OK;
 }
 
-lg_err lg_buf_append(lg_buf *b, const void *p, size_t n) {
+lg_err lg_buf_append_slow(lg_buf *b, const void *p, size_t n) {
     lg_err e = lg_buf_reserve(b, n);
     if (e) return e;
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
     return LG_OK;
-}
-
-lg_err lg_buf_putc(lg_buf *b, char c) {
-    if (b->len + 1 < b->cap) { /* fast path; cap already checked below max */
-        if (b->len + 1 > b->max) return LG_ELIMIT;
-        b->data[b->len++] = c;
-        b->data[b->len] = '\0';
-        return LG_OK;
-    }
-    return lg_buf_append(b, &c, 1);
 }
 
 lg_err lg_buf_printf(lg_buf *b, const char *fmt, ...) {

@@ -83,8 +83,18 @@ static inline void lg_buf_reset(lg_buf *b) {
     if (b->data) b->data[0] = '\0';
 }
 /* Appends; every append checks the cap. */
-lg_err lg_buf_append(lg_buf *b, const void *p, size_t n);
-lg_err lg_buf_putc(lg_buf *b, char c);
+lg_err lg_buf_append_slow(lg_buf *b, const void *p, size_t n);
+static inline lg_err lg_buf_append(lg_buf *b, const void *p, size_t n) {
+    /* fast path: room already allocated (cap <= max + 1 always holds) */
+    if (b->cap && n < b->cap - b->len && b->len + n <= b->max) {
+        if (n) __builtin_memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return LG_OK;
+    }
+    return lg_buf_append_slow(b, p, n);
+}
+static inline lg_err lg_buf_putc(lg_buf *b, char c) { return lg_buf_append(b, &c, 1); }
 lg_err lg_buf_printf(lg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Ensures room for n more bytes (respecting the cap). */
 lg_err lg_buf_reserve(lg_buf *b, size_t n);

@@ -1,0 +1,302 @@
+/* test_csv.c - the streaming CSV reader (both engines) and the writers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "logify/csv.h"
+
+/* ---- A collector: rows rendered as "f1|f2|..@line" lines ---------------- */
+
+typedef struct {
+    lg_buf out;
+    int stop_at; /* return an error on this row (1-based), 0 = never */
+    int rows;
+} collector;
+
+static lg_err collect_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
+    collector *c = user;
+    c->rows++;
+    if (c->stop_at && c->rows == c->stop_at) return lg_fail(err, LG_EINVAL, "stop");
+    for (size_t i = 0; i < row->nfields; i++) {
+        if (i) lg_buf_putc(&c->out, '|');
+        assert_int_equal(strlen(row->fields[i]) <= row->lens[i], 1);
+        lg_buf_append(&c->out, row->fields[i], row->lens[i]);
+    }
+    lg_buf_printf(&c->out, "@%llu\n", (unsigned long long)row->line);
+    return LG_OK;
+}
+
+static int terse_bad; /* differential test: compare lines, not wording */
+
+static lg_err collect_bad(void *user, uint64_t line, const char *msg, lg_errmsg *err) {
+    (void)err;
+    collector *c = user;
+    lg_buf_printf(&c->out, "BAD@%llu:%s\n", (unsigned long long)line, terse_bad ? "" : msg);
+    return LG_OK;
+}
+
+/* Parses text fed in pieces of `step` bytes (0 = all at once) with the given
+ * engine; returns the rendering (caller frees) and the final status. */
+static char *parse(const char *text, size_t len, size_t step, lg_csv_engine engine, int skip_bad,
+                   lg_err *status, lg_errmsg *err) {
+    collector c = {0};
+    lg_buf_init(&c.out, 1 << 24);
+    lg_csv_limits lim = {0, 0, engine};
+    lg_csv_reader *r;
+    assert_int_equal(lg_csv_reader_new(&lim, collect_row, skip_bad ? collect_bad : NULL, &c, &r, err), LG_OK);
+    lg_err e = LG_OK;
+    if (!step) step = len ? len : 1;
+    for (size_t off = 0; off < len && !e; off += step)
+        e = lg_csv_feed(r, text + off, len - off < step ? len - off : step, err);
+    if (!e) e = lg_csv_finish(r, err);
+    lg_csv_reader_free(r);
+    *status = e;
+    char *s = lg_strdup(lg_buf_cstr(&c.out));
+    lg_buf_free(&c.out);
+    return s;
+}
+
+static void expect_rows(const char *text, const char *expected) {
+    for (int engine = 0; engine < 2; engine++) {
+        for (size_t step = 0; step <= 7; step++) {
+            lg_err st;
+            lg_errmsg err = {{0}};
+            char *got = parse(text, strlen(text), step, (lg_csv_engine)engine, 0, &st, &err);
+            if (st != LG_OK || strcmp(got, expected) != 0) {
+                print_error("engine %d step %zu: status %d (%s)\n got:\n%s\n expected:\n%s\n", engine,
+                            step, st, err.msg, got, expected);
+                free(got);
+                fail();
+            }
+            free(got);
+        }
+    }
+}
+
+static void expect_error(const char *text, const char *msg_part) {
+    for (int engine = 0; engine < 2; engine++) {
+        lg_err st;
+        lg_errmsg err = {{0}};
+        char *got = parse(text, strlen(text), 0, (lg_csv_engine)engine, 0, &st, &err);
+        free(got);
+        if (st == LG_OK || !strstr(err.msg, msg_part)) {
+            print_error("engine %d: status %d, message '%s', expected one containing '%s'\n", engine,
+                        st, err.msg, msg_part);
+            fail();
+        }
+    }
+}
+
+/* ---- RFC 4180 ------------------------------------------------------------ */
+
+static void test_plain(void **state) {
+    (void)state;
+    expect_rows("a,b\n1,2\n", "a|b@1\n1|2@2\n");
+    expect_rows("a,b\n1,2", "a|b@1\n1|2@2\n");           /* no final newline */
+    expect_rows("a,b\r\n1,2\r\n", "a|b@1\n1|2@2\n");     /* CRLF */
+    expect_rows("a,,c\n,,\n", "a||c@1\n||@2\n");          /* empty fields */
+    expect_rows("a,b\n\n\n1,2\n", "a|b@1\n1|2@4\n");      /* blank lines skipped */
+    expect_rows(" a , b \n", " a | b @1\n");              /* unquoted blanks kept */
+}
+
+static void test_quotes(void **state) {
+    (void)state;
+    expect_rows("\"a,b\",c\n", "a,b|c@1\n");
+    expect_rows("\"say \"\"hi\"\"\",x\n", "say \"hi\"|x@1\n");
+    expect_rows("\"multi\nline\",x\ny,z\n", "multi\nline|x@1\ny|z@3\n");
+    expect_rows("\"\",\"\"\n", "|@1\n");
+    expect_rows("\"a\r\nb\",c\r\n", "a\r\nb|c@1\n");
+}
+
+static void test_bom(void **state) {
+    (void)state;
+    expect_rows("\xEF\xBB\xBFsource,log_message\nA,b\n", "source|log_message@1\nA|b@2\n");
+}
+
+static void test_blank_before_quote(void **state) {
+    (void)state;
+    /* the prototype's sample: ModernCRM, "IP ..." */
+    expect_rows("source,log_message\nModernCRM, \"IP 1.2.3.4 blocked, maybe\"\n",
+                "source|log_message@1\nModernCRM|IP 1.2.3.4 blocked, maybe@2\n");
+    expect_rows("a,   \"b\"  ,c\n", "a|b|c@1\n"); /* blanks after the closing quote too */
+    expect_rows("a, b\n", "a| b@1\n");           /* not before a quote: kept */
+}
+
+static void test_errors_name_lines(void **state) {
+    (void)state;
+    expect_error("a,b\n1,2\n\"open,3\n4,5\n", "line 3: unterminated quoted field");
+    expect_error("a,b\n1,x\"y\n", "line 2: malformed quoting");
+    expect_error("a,b\n\"x\"y,1\n", "line 2: malformed quoting");
+}
+
+static void test_skip_bad_rows(void **state) {
+    (void)state;
+    for (int engine = 0; engine < 2; engine++) {
+        lg_err st;
+        lg_errmsg err;
+        const char *text = "a,b\n1,x\"y\n3,4\n";
+        char *got = parse(text, strlen(text), 0, (lg_csv_engine)engine, 1, &st, &err);
+        assert_int_equal(st, LG_OK);
+        assert_string_equal(got, "a|b@1\nBAD@2:" "malformed quoting (a quote inside an unquoted "
+                                 "field, or text after a closing quote)\n3|4@3\n");
+        free(got);
+    }
+}
+
+static void test_limits(void **state) {
+    (void)state;
+    for (int engine = 0; engine < 2; engine++) {
+        collector c = {0};
+        lg_buf_init(&c.out, 1 << 20);
+        lg_csv_limits lim = {16, 3, (lg_csv_engine)engine};
+        lg_csv_reader *r;
+        lg_errmsg err;
+        assert_int_equal(lg_csv_reader_new(&lim, collect_row, collect_bad, &c, &r, &err), LG_OK);
+        const char *text = "a,b\n0123456789abcdefXYZ,1\n1,2,3,4\n5,6\n";
+        assert_int_equal(lg_csv_feed(r, text, strlen(text), &err), LG_OK);
+        assert_int_equal(lg_csv_finish(r, &err), LG_OK);
+        assert_string_equal(lg_buf_cstr(&c.out),
+                            "a|b@1\nBAD@2:field longer than 16 bytes (an unterminated quote?)\n"
+                            "BAD@3:more than 3 fields\n5|6@4\n");
+        lg_csv_reader_free(r);
+        lg_buf_free(&c.out);
+    }
+}
+
+static void test_callback_error_stops(void **state) {
+    (void)state;
+    collector c = {0};
+    c.stop_at = 2;
+    lg_buf_init(&c.out, 1 << 20);
+    lg_csv_reader *r;
+    lg_errmsg err;
+    assert_int_equal(lg_csv_reader_new(NULL, collect_row, NULL, &c, &r, &err), LG_OK);
+    assert_int_equal(lg_csv_feed(r, "a\nb\nc\n", 6, &err), LG_EINVAL);
+    assert_string_equal(err.msg, "stop");
+    lg_csv_reader_free(r);
+    lg_buf_free(&c.out);
+}
+
+static void test_invalid_utf8_kept(void **state) {
+    (void)state;
+    expect_rows("m\n\xff\xfe bad \xc3\n", "m@1\n\xff\xfe bad \xc3@2\n");
+}
+
+/* ---- Differential: the fast engine against libcsv on random inputs ------ */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)rng_state;
+}
+
+static void test_engines_agree_on_random_input(void **state) {
+    (void)state;
+    static const char alphabet[] = {'a', 'b', ',', '"', '\n', '\r', ' ', '\t', 'x', '\xc3', '\xa9', '1'};
+    char text[96];
+    int compared = 0;
+    terse_bad = 1;
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len = rnd() % sizeof text;
+        for (size_t i = 0; i < len; i++) text[i] = alphabet[rnd() % sizeof alphabet];
+        lg_err s1, s2;
+        lg_errmsg e1 = {{0}}, e2 = {{0}};
+        char *a = parse(text, len, 1 + rnd() % 9, LG_CSV_FAST, 1, &s1, &e1);
+        char *b = parse(text, len, 0, LG_CSV_LIBCSV, 1, &s2, &e2);
+        if (s1 != s2 || strcmp(a, b) != 0) {
+            for (size_t i = 0; i < len; i++) print_error("%02x ", (unsigned char)text[i]);
+            print_error("\n");
+            print_error("engines disagree on %zu bytes: fast=%d '%s'\n%s\nlibcsv=%d '%s'\n%s\n", len,
+                        s1, e1.msg, a, s2, e2.msg, b);
+            free(a);
+            free(b);
+            fail();
+        }
+        compared++;
+        free(a);
+        free(b);
+    }
+    terse_bad = 0;
+    assert_int_equal(compared, 20000);
+}
+
+/* ---- Writers ---------------------------------------------------------------- */
+
+static void test_put_field(void **state) {
+    (void)state;
+    lg_buf b;
+    lg_buf_init(&b, 1 << 16);
+    const char *cases[][2] = {
+        {"plain", "plain"},
+        {"a,b", "\"a,b\""},
+        {"say \"hi\"", "\"say \"\"hi\"\"\""},
+        {"two\nlines", "\"two\nlines\""},
+        {" lead", "\" lead\""},
+        {"a long field of more than sixteen bytes, with a comma", "\"a long field of more than sixteen bytes, with a comma\""},
+        {"a long field of more than sixteen bytes without one", "a long field of more than sixteen bytes without one"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        lg_buf_reset(&b);
+        assert_int_equal(lg_csv_put_field(&b, cases[i][0], strlen(cases[i][0])), LG_OK);
+        assert_string_equal(lg_buf_cstr(&b), cases[i][1]);
+        /* and it reads back */
+        lg_buf_putc(&b, '\n');
+        lg_err st;
+        lg_errmsg err;
+        char *got = parse(b.data, b.len, 0, LG_CSV_FAST, 0, &st, &err);
+        assert_int_equal(st, LG_OK);
+        char want[256];
+        snprintf(want, sizeof want, "%s@1\n", cases[i][0]);
+        if (*cases[i][0]) assert_string_equal(got, want);
+        free(got);
+    }
+    lg_buf_free(&b);
+}
+
+static void test_json_string(void **state) {
+    (void)state;
+    lg_buf b;
+    lg_buf_init(&b, 1 << 16);
+    const char in[] = "q\"b\\ \n\t\x01 caf\xc3\xa9 \xff end";
+    assert_int_equal(lg_json_put_string(&b, in, sizeof in - 1), LG_OK);
+    assert_string_equal(lg_buf_cstr(&b), "\"q\\\"b\\\\ \\n\\t\\u0001 caf\xc3\xa9 \\ufffd end\"");
+    lg_buf_free(&b);
+}
+
+static void test_buf_cap(void **state) {
+    (void)state;
+    lg_buf b;
+    lg_buf_init(&b, 8);
+    assert_int_equal(lg_buf_append(&b, "12345678", 8), LG_OK);
+    assert_int_equal(lg_buf_putc(&b, '9'), LG_ELIMIT);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(lg_buf_cstr(&b), "12345678");
+    lg_buf_free(&b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_quotes),
+        cmocka_unit_test(test_bom),
+        cmocka_unit_test(test_blank_before_quote),
+        cmocka_unit_test(test_errors_name_lines),
+        cmocka_unit_test(test_skip_bad_rows),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_callback_error_stops),
+        cmocka_unit_test(test_invalid_utf8_kept),
+        cmocka_unit_test(test_engines_agree_on_random_input),
+        cmocka_unit_test(test_put_field),
+        cmocka_unit_test(test_json_string),
+        cmocka_unit_test(test_buf_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
