@@ -223,6 +223,10 @@ static int compile_all(lg_rules *r, problems *p) {
     int rc = -1;
     if (!pats || !flags || !ids || !excluded) goto done;
     for (size_t i = 0; i < n; i++) {
+        if (!r->rules[i].pattern) { /* the rule did not parse: reported already */
+            excluded[i] = 1;
+            continue;
+        }
         if (r->rules[i].flags & LG_RULE_UTF8) {
             excluded[i] = 1;
             r->rules[i].fallback_reason = lg_strdup("utf8 rules run on PCRE2");
@@ -321,8 +325,9 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
             }
             r->count++;
         }
-        if (p.problems == 0 && compile_all(r, &p) != 0 && p.problems == 0)
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+        /* compile even after other problems, so that `rules check` reports
+         * every problem at once */
+        if (compile_all(r, &p) != 0 && p.problems == 0) e = lg_fail(err, LG_ENOMEM, "out of memory");
     }
     if (!e && p.problems) e = LG_ECOMPILE;
 out:
