@@ -1,0 +1,118 @@
+/* llm_int.h - what the LLM stage's files (llm.c, llm_http.c, llm_text.c)
+ * share and nobody else sees: the client struct, the request type of the
+ * HTTP layer and small text helpers. */
+#ifndef LOGIFY_LLM_INT_H
+#define LOGIFY_LLM_INT_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+
+#include "logify/llm.h"
+
+/* ---- The client (immutable after lg_llm_new, except where noted) -------- */
+
+typedef enum { LLM_JSON_OFF = 0, LLM_JSON_ON = 1, LLM_JSON_AUTO = 2 } llm_json_mode;
+
+typedef struct llm_cache llm_cache;
+
+struct lg_llm {
+    char *url;            /* full chat-completions URL */
+    char *endpoint;       /* scheme://host[:port] for messages */
+    char *model;
+    char *api_key;        /* never printed; NULL for keyless local servers */
+    char *auth_header;    /* "Authorization: Bearer <key>" or NULL */
+    size_t batch;         /* messages per request */
+    size_t concurrency;   /* requests in flight per stage call */
+    size_t max_message;   /* bytes of one message put in a prompt */
+    long max_tokens;      /* per request, scaled by batch; 0 = not sent */
+    unsigned max_retries; /* re-sends after the first attempt */
+    double timeout;       /* per request, seconds */
+    double connect_timeout;
+    double deadline;      /* per stage call, seconds */
+    double backoff;       /* first backoff, seconds (doubles per retry) */
+    double max_backoff;
+    double max_retry_after;
+    unsigned breaker_failures; /* consecutive failures that open it */
+    double breaker_cooldown;   /* seconds before a trial request */
+    llm_json_mode json_mode;
+    char **default_labels;
+    size_t n_default_labels;
+
+    /* mutable, shared by threads */
+    int json_unsupported;        /* atomic: the server rejected response_format */
+    pthread_mutex_t breaker_mu;  /* guards the four fields below */
+    unsigned consecutive_failures;
+    double open_until;           /* lg_now() time; 0 when closed */
+    int half_open_probe;         /* a trial request is out */
+    char last_failure[128];
+    llm_cache *cache;            /* own lock inside */
+    lg_llm_counters counters;    /* atomic adds */
+};
+
+#define LLM_COUNT(llm, field, n) __atomic_fetch_add(&(llm)->counters.field, (uint64_t)(n), __ATOMIC_RELAXED)
+
+/* ---- HTTP layer (llm_http.c) -------------------------------------------- */
+
+typedef enum {
+    LLM_REQ_PENDING = 0,
+    LLM_REQ_OK,              /* HTTP 200 with a parsable reply: content set */
+    LLM_REQ_FAILED,          /* gave up: reason set */
+    LLM_REQ_JSON_UNSUPPORTED /* HTTP 400 naming response_format */
+} llm_req_state;
+
+typedef struct {
+    /* in */
+    char *body;            /* request JSON; owned by the caller */
+    size_t body_len;
+    int uses_json_mode;
+    /* bookkeeping */
+    unsigned attempt;      /* attempts made */
+    double not_before;     /* lg_now() time of the next attempt */
+    int running;
+    /* out */
+    llm_req_state state;
+    char *content;         /* OK: the answer text (malloc'd; caller frees) */
+    char reason[LG_DETAIL_MAX]; /* FAILED: why (no key in it) */
+} llm_req;
+
+/* Per-thread transport: a curl multi handle (keeps connections alive
+ * between calls) and one easy handle per concurrent request. */
+typedef struct llm_http llm_http;
+
+lg_err llm_http_new(const lg_llm *llm, llm_http **out, lg_errmsg *err);
+void llm_http_free(llm_http *h);
+
+/* Sends reqs[0..n-1] with at most llm->concurrency in flight, retrying
+ * with backoff, honouring Retry-After and the circuit breaker, until each
+ * is OK, FAILED or JSON_UNSUPPORTED, or the absolute lg_now() deadline
+ * passes (the rest FAILED). Never takes longer than the deadline plus a
+ * fraction of a second. Returns an error only when curl itself fails. */
+lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double deadline,
+                    lg_errmsg *err);
+
+/* ---- Template cache (llm_cache.c) ----------------------------------------- */
+
+/* Maps (model, label set, masked template) to the label the model gave;
+ * thread-safe; optionally loaded from and saved to a JSON-lines file. */
+lg_err llm_cache_new(const char *path, size_t max_entries, llm_cache **out, lg_errmsg *err);
+void llm_cache_free(llm_cache *c);
+/* Copies the cached label into label[cap]; returns 1 on a hit. */
+int llm_cache_get(llm_cache *c, const char *model, const char *labelset, const char *tmpl,
+                  char *label, size_t cap);
+/* Adds or replaces an entry (silently dropped when the cache is full). */
+void llm_cache_put(llm_cache *c, const char *model, const char *labelset, const char *tmpl,
+                   const char *label);
+/* Writes the file (temporary file + rename) when persisted and changed. */
+lg_err llm_cache_save(llm_cache *c, lg_errmsg *err);
+
+/* ---- Text helpers (llm_text.c) ------------------------------------------ */
+
+/* Appends s[0..len) with invalid UTF-8 replaced by U+FFFD and NULs by
+ * blanks, at most max bytes of input. */
+lg_err llm_utf8_clean(const char *s, size_t len, size_t max, lg_buf *out);
+/* Copies a printable, truncated view of s into dst[cap]. */
+void llm_snippet(const char *s, size_t len, char *dst, size_t cap);
+/* Replaces every occurrence of key in s (NUL-terminated) with "***". */
+void llm_scrub(char *s, const char *key);
+
+#endif

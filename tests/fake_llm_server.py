@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""fake_llm_server.py - a fake OpenAI-compatible chat-completions server for
+Logify's LLM stage tests and benchmark (Python 3 standard library only).
+
+    /usr/bin/python3 tests/fake_llm_server.py [--port N] [--port-file F]
+    /usr/bin/python3 tests/fake_llm_server.py --free-port   # print a free port, exit
+
+Listens on 127.0.0.1 (port 0 = any free one), prints the port on stdout (and
+into --port-file). The behaviour is chosen per request by the URL, so that
+one server serves every case of a test:
+
+    POST /m/<mode>/v1/chat/completions        (base URL: http://127.0.0.1:PORT/m/<mode>/v1)
+
+<mode> is one or more tokens joined by '+':
+    ok          right answers (the default): "Deprecation Warning" for lines
+                about deprecated / retired / outdated features, else
+                "Workflow Error"; a line containing "ignore previous
+                instructions" gets what it asks for ("Security Alert"), as a
+                gullible model would
+    offlist     answers "Banana" for every message
+    malformed   HTTP 200 with a body that is not JSON
+    prose       chatty text instead of the requested format
+    fenced      batch answers in ```json fences, single answers in
+                <category>...</category>
+    quoted      batch items as {"label": ...}, single answers in quotes
+    shortlist   batch answers with one label too few
+    429xK       the first K requests of this mode get 429 + Retry-After: 1
+    500xK       the first K requests get HTTP 500 (500 alone: always)
+    dropxK      the first K requests get the connection closed, no reply
+                (drop alone: always)
+    slowS       sleep S seconds before answering (slow2.5)
+    latMS       fixed latency of MS milliseconds (lat50)
+    nojson      reject response_format with HTTP 400, like servers without
+                JSON mode
+    echokey     HTTP 500 whose body repeats the Authorization header, and
+    echokey200  ... or answers with it as the label (a leak test)
+    id=X        no behaviour: makes a separate counter (isolates tests)
+
+GET /stats returns {"<mode>": {"requests": n, "messages": n, "json_mode": n,
+"auth": n, "max_batch": n}, ...}.
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEPRECATION = re.compile(
+    r"deprecat|no longer supported|retire|outdated|discontinu|will be removed|migrate|"
+    r"end of life|obsolete|sunset", re.I)
+INJECTION = re.compile(r"ignore (all )?previous instructions", re.I)
+
+LOCK = threading.Lock()
+STATS = {}
+
+
+def right_label(msg):
+    if INJECTION.search(msg):
+        return "Security Alert"
+    return "Deprecation Warning" if DEPRECATION.search(msg) else "Workflow Error"
+
+
+def parse_mode(mode):
+    """'429x2+lat50' -> {'429': 2, 'lat': 50.0, ...}"""
+    out = {}
+    for tok in mode.split("+"):
+        m = re.fullmatch(r"(429|500|drop)(?:x(\d+))?", tok)
+        if m:
+            out[m.group(1)] = int(m.group(2)) if m.group(2) else (1 if m.group(1) == "429" else 10**9)
+            continue
+        m = re.fullmatch(r"(slow|lat)([\d.]+)", tok)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+            continue
+        out[tok] = True
+    return out
+
+
+def messages_of(body):
+    """The log messages in a request: (list, is_batch)."""
+    user = body["messages"][-1]["content"]
+    payload = json.loads(user.split("\n", 1)[1])
+    if isinstance(payload, list):
+        return payload, True
+    return [payload], False
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def send(self, status, body, extra=None):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_GET(self):
+        if self.path == "/stats":
+            with LOCK:
+                self.send(200, json.dumps(STATS))
+        else:
+            self.send(404, '{"error": {"message": "not found"}}')
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        m = re.fullmatch(r"/m/([^/]+)/v1/chat/completions", self.path)
+        if not m:
+            self.send(404, '{"error": {"message": "unknown path"}}')
+            return
+        mode_name = m.group(1)
+        mode = parse_mode(mode_name)
+        try:
+            body = json.loads(raw)
+            msgs, batch = messages_of(body)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            self.send(400, json.dumps({"error": {"message": "bad request: %s" % exc}}))
+            return
+        auth = self.headers.get("Authorization")
+        with LOCK:
+            st = STATS.setdefault(mode_name, {"requests": 0, "messages": 0, "json_mode": 0,
+                                              "auth": 0, "max_batch": 0})
+            st["requests"] += 1
+            nth = st["requests"]
+            st["messages"] += len(msgs)
+            st["max_batch"] = max(st["max_batch"], len(msgs))
+            st["json_mode"] += 1 if "response_format" in body else 0
+            st["auth"] += 1 if auth else 0
+
+        if "lat" in mode:
+            time.sleep(mode["lat"] / 1000.0)
+        if "slow" in mode:
+            time.sleep(mode["slow"])
+        if nth <= mode.get("drop", 0):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if nth <= mode.get("429", 0):
+            self.send(429, '{"error": {"message": "rate limited"}}', {"Retry-After": "1"})
+            return
+        if nth <= mode.get("500", 0):
+            self.send(500, '{"error": {"message": "internal error"}}')
+            return
+        if "echokey" in mode:
+            self.send(500, json.dumps({"error": {"message": "bad auth header: %s" % auth}}))
+            return
+        if "nojson" in mode and "response_format" in body:
+            self.send(400, '{"error": {"message": "response_format is not supported"}}')
+            return
+        if "malformed" in mode:
+            self.send(200, '{"choices": [{"message": {"content": "Workf')
+            return
+
+        labels = [right_label(x) for x in msgs]
+        if "offlist" in mode:
+            labels = ["Banana"] * len(msgs)
+        if "echokey200" in mode:
+            labels = [auth or "none"] * len(msgs)
+        if "prose" in mode:
+            content = "Sure! These look like workflow problems to me, mostly."
+        elif batch:
+            items = labels[:-1] if "shortlist" in mode else labels
+            if "quoted" in mode:
+                items = [{"label": x} for x in items]
+            content = json.dumps({"labels": items})
+            if "fenced" in mode:
+                content = "Here you go:\n```json\n" + content + "\n```"
+        else:
+            content = labels[0]
+            if "fenced" in mode:
+                content = "<category>%s</category>" % content
+            elif "quoted" in mode:
+                content = json.dumps(content)
+        reply = {
+            "id": "fake-%d" % nth, "object": "chat.completion", "model": body.get("model"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10 * len(msgs) + 50, "completion_tokens": 4 * len(msgs),
+                      "total_tokens": 14 * len(msgs) + 50},
+        }
+        self.send(200, json.dumps(reply))
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--free-port", action="store_true", help="print a free port and exit")
+    a = ap.parse_args()
+    if a.free_port:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+        s.close()
+        return
+    srv = Server(("127.0.0.1", a.port), Handler)
+    port = srv.server_address[1]
+    if a.port_file:
+        with open(a.port_file + ".tmp", "w") as f:
+            f.write("%d\n" % port)
+        os.replace(a.port_file + ".tmp", a.port_file)
+    print(port, flush=True)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
