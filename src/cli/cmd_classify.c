@@ -195,6 +195,14 @@ int cmd_classify(int argc, char **argv) {
         lg_job_stats st;
         lg_job_get_stats(job, &st);
         print_summary(&st, lg_now() - t0, stats);
+        if (stats && res.llm) { /* the LLM stage's counters (docs/llm.md) */
+            lg_llm_counters lc;
+            lg_buf lb;
+            lg_buf_init(&lb, 1024);
+            lg_llm_get_counters(res.llm, &lc);
+            if (lg_llm_counters_format(&lc, &lb) == LG_OK) fprintf(stderr, "  %s\n", lg_buf_cstr(&lb));
+            lg_buf_free(&lb);
+        }
         if (output) fprintf(stderr, "  wrote %s\n", output);
     }
 done:
