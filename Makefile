@@ -4,12 +4,13 @@
 #   make check    install what is missing, build, run every test, then again
 #                 under AddressSanitizer + UBSan (build-asan/)
 #   make bench    benchmarks against the anchors (not part of check)
+#   make model    re-create models/default from ../shared/datasets (same bytes)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check test test-asan asan bench fuzz clean
+.PHONY: all deps build demo check test test-asan asan bench fuzz clean model
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -53,6 +54,12 @@ fuzz: deps
 	for f in build-fuzz/fuzz_*; do \
 	  c=$${f#build-fuzz/fuzz_}; mkdir -p fuzz/corpus/$$c; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=512 fuzz/corpus/$$c || exit 1; done
+
+# The shipped default model bundle: `logify train` on the seed data, fixed
+# seed, so the result is byte-identical (docs/model.md).
+SEED_DATA ?= ../shared/datasets/synthetic_logs.csv
+model: build
+	$(BUILD)/logify train --data $(SEED_DATA) --out models/default --encoder hash --seed 42
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

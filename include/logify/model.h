@@ -5,6 +5,8 @@
 #define LOGIFY_MODEL_H
 
 #include "logify/common.h"
+#include "logify/encoder.h"
+#include "logify/logreg.h"
 #include "logify/stage.h"
 
 #ifdef __cplusplus
@@ -22,6 +24,33 @@ void lg_model_free(lg_model *m);
  * else passes the record on with its best guess in detail. Borrows m. */
 lg_err lg_model_stage_new(const lg_model *m, const lg_stage_spec *spec, double default_threshold,
                           lg_stage *out, lg_errmsg *err);
+
+/* ---- Direct use (train/eval/bench) -------------------------------------------- */
+
+size_t lg_model_n_labels(const lg_model *m);
+/* Label of class i (owned by m, lives as long as m). */
+const char *lg_model_label(const lg_model *m, size_t i);
+/* Class index of a label name; LG_ENOTFOUND (with a message naming the
+ * label and the model's labels) when the model does not know it. */
+lg_err lg_model_label_index(const lg_model *m, const char *label, size_t *out, lg_errmsg *err);
+/* Threshold recorded in the bundle. */
+double lg_model_threshold(const lg_model *m);
+const lg_encoder *lg_model_encoder(const lg_model *m);
+const lg_logreg *lg_model_classifier(const lg_model *m);
+/* Training figures recorded in the bundle (JSON object text), or NULL. */
+const char *lg_model_training_json(const lg_model *m);
+
+/* Per-thread working memory for lg_model_predict. */
+typedef struct lg_model_scratch lg_model_scratch;
+lg_err lg_model_scratch_new(const lg_model *m, lg_model_scratch **out, lg_errmsg *err);
+void lg_model_scratch_free(lg_model_scratch *s);
+
+/* Encodes msgs[0..n-1] as one batch and predicts: class[i] is the best
+ * class (-1 when the input gave non-finite scores) and prob[i] its
+ * probability. */
+lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *const *msgs,
+                        const size_t *lens, size_t n, int *cls /* (n) */, float *prob /* (n) */,
+                        lg_errmsg *err);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,8 @@ typedef struct {
 static const command commands[] = {
     {"classify", cmd_classify, "label each row of a CSV (source, log_message)"},
     {"rules", cmd_rules, "check or test a rules file"},
+    {"train", cmd_train, "train a model bundle from a labeled CSV"},
+    {"eval", cmd_eval, "run the cascade on a labeled CSV and report accuracy"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,94 @@
+/* train.h - labeled datasets and the training run behind `logify train`
+ * (the prototype's training notebook as a library call):
+ *
+ *   labeled CSV -> route table + rules (rows the rules decide, rows routed
+ *   to the LLM are reported and set aside) -> rare labels set aside ->
+ *   encode -> stratified split (seeded) -> fit on train, report train and
+ *   test -> refit on all rows -> bundle.
+ */
+#ifndef LOGIFY_TRAIN_H
+#define LOGIFY_TRAIN_H
+
+#include <jansson.h>
+
+#include "logify/bundle.h"
+#include "logify/common.h"
+#include "logify/config.h"
+#include "logify/logreg.h"
+#include "logify/report.h"
+#include "logify/rules.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Labeled data ------------------------------------------------------------ */
+
+typedef struct {
+    char *source;      /* "" when the column is empty */
+    char *message;
+    size_t message_len;
+    char *label;       /* target_label */
+} lg_labeled_row;
+
+typedef struct {
+    lg_labeled_row *rows;
+    size_t n, cap;
+    uint64_t checksum; /* FNV-1a 64 of the file's bytes */
+    size_t bytes;      /* held by the rows, capped */
+} lg_dataset;
+
+#define LG_DATASET_MAX_ROWS 10000000
+#define LG_DATASET_MAX_BYTES ((size_t)1 << 30)
+
+/* Reads a CSV with a header naming (at least) source, log_message and
+ * target_label, in any order. A missing column is LG_ENOTFOUND naming it;
+ * a malformed row is LG_EPARSE naming its line; an empty target_label is
+ * LG_EPARSE too. Free with lg_dataset_free. */
+lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err);
+void lg_dataset_free(lg_dataset *d);
+
+/* ---- Training ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *encoder_spec;    /* default "hash" */
+    uint64_t seed;               /* split seed (default 42) */
+    double test_fraction;        /* default 0.2 */
+    size_t min_label_rows;       /* labels with fewer rows are set aside (default 10) */
+    double threshold;            /* written into the bundle (default 0.5) */
+    lg_logreg_opts lr;
+    const lg_rules *rules;       /* rules stage used to set rows aside; NULL: none */
+    const lg_route_table *routes;/* route table; NULL: every row goes to the model */
+    const char *data_name;       /* recorded in the figures (a base name) */
+} lg_train_opts;
+
+void lg_train_opts_default(lg_train_opts *o);
+
+typedef struct {
+    size_t rows;             /* rows in the data */
+    size_t by_rules;         /* decided by the rules stage */
+    size_t to_llm;           /* routed to the LLM before the model */
+    size_t no_model;         /* no route, or a route without the model stage */
+    size_t rare_rows;        /* rows of labels set aside as too rare */
+    size_t used;             /* rows the model learns from */
+    size_t train_rows, test_rows;
+    lg_report train, test;   /* split figures */
+    lg_logreg_fit_info split_fit, final_fit;
+    double encode_seconds;
+    lg_bundle *bundle;       /* refit on all used rows, ready to write */
+    json_t *figures;         /* everything above as JSON (no times: recorded
+                                in the bundle, so deterministic) */
+} lg_train_result;
+
+/* Runs the whole training. On success fills res (free with
+ * lg_train_result_free). Errors: LG_EINVAL for an empty training set or a
+ * single class (after rules, routes and rare labels), encoder and optimiser
+ * errors as they come. */
+lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result *res,
+                    lg_errmsg *err);
+void lg_train_result_free(lg_train_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

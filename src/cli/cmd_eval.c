@@ -1,0 +1,225 @@
+/* cmd_eval.c - `logify eval`: run the whole cascade over a labeled CSV and
+ * report accuracy per label, per stage, and why rows stayed Unclassified. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "logify/pipeline.h"
+#include "logify/report.h"
+#include "logify/train.h"
+
+static const char usage_text[] =
+    "usage: logify eval --data CSV [options]\n"
+    "  --data CSV             labeled data: columns source, log_message, target_label\n"
+    "  --model DIR            model bundle (default: models/default)\n"
+    "  --config FILE          configuration file (routes, rules, model, llm)\n"
+    "  --rules FILE           rules file (default: the built-in rules)\n"
+    "  --route SRC=STAGES     override a route, as in 'logify classify'\n"
+    "  --threshold X          default model threshold (default 0.5)\n"
+    "  --json                 print one JSON object (rows, accuracy, macro_f1,\n"
+    "                         per_label, per_stage, unclassified)\n";
+
+#define EVAL_BATCH 1024
+#define MAX_REASONS 64
+
+typedef struct {
+    uint64_t rows[LG_STAGE_KINDS], correct[LG_STAGE_KINDS];
+    char *reason[MAX_REASONS];
+    uint64_t reason_rows[MAX_REASONS];
+    size_t n_reasons;
+    uint64_t other_reasons;
+} eval_counts;
+
+/* Groups a detail by its text before the first ':' (so "model below
+ * threshold: Error p=0.41 < 0.50" counts as "model below threshold"). */
+static void count_reason(eval_counts *c, const char *detail) {
+    char key[96];
+    size_t n = strcspn(detail, ":");
+    if (n >= sizeof key) n = sizeof key - 1;
+    memcpy(key, detail, n);
+    key[n] = '\0';
+    if (!key[0]) snprintf(key, sizeof key, "(no reason given)");
+    for (size_t i = 0; i < c->n_reasons; i++) {
+        if (!strcmp(c->reason[i], key)) {
+            c->reason_rows[i]++;
+            return;
+        }
+    }
+    if (c->n_reasons == MAX_REASONS || !(c->reason[c->n_reasons] = lg_strdup(key))) {
+        c->other_reasons++;
+        return;
+    }
+    c->reason_rows[c->n_reasons++] = 1;
+}
+
+static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0.0; }
+
+static void print_text(const char *data, const lg_report *rep, const eval_counts *c, const char *model) {
+    printf("data: %s, %llu rows; model: %s\n", data, (unsigned long long)rep->rows, model);
+    printf("by stage:\n");
+    for (int k = 1; k <= LG_STAGE_KINDS; k++) {
+        int s = k % LG_STAGE_KINDS; /* rules, model, llm, then none */
+        printf("  %-6s %6llu rows", s ? lg_stage_kind_name((lg_stage_kind)s) : "none",
+               (unsigned long long)c->rows[s]);
+        if (s && c->rows[s]) printf(", accuracy %.4f", ratio(c->correct[s], c->rows[s]));
+        if (!s) printf(" (Unclassified)");
+        printf("\n");
+    }
+    if (c->rows[0]) {
+        printf("Unclassified, by reason:\n");
+        for (size_t i = 0; i < c->n_reasons; i++)
+            printf("  %6llu  %s\n", (unsigned long long)c->reason_rows[i], c->reason[i]);
+        if (c->other_reasons) printf("  %6llu  (other reasons)\n", (unsigned long long)c->other_reasons);
+    }
+    printf("\nreport (all rows; Unclassified counts as a wrong answer):\n");
+    lg_report_print(rep, stdout, "  ");
+}
+
+static json_t *to_json(const lg_report *rep, const eval_counts *c, const char *model) {
+    json_t *j = lg_report_json(rep);
+    json_t *per = json_object(), *reasons = json_object();
+    if (!j || !per || !reasons) {
+        json_decref(j);
+        json_decref(per);
+        json_decref(reasons);
+        return NULL;
+    }
+    for (int s = 0; s < LG_STAGE_KINDS; s++)
+        json_object_set_new(per, lg_stage_kind_name((lg_stage_kind)s),
+                            json_pack("{s:I, s:I, s:f}", "rows", (json_int_t)c->rows[s], "correct",
+                                      (json_int_t)c->correct[s], "accuracy", ratio(c->correct[s], c->rows[s])));
+    for (size_t i = 0; i < c->n_reasons; i++)
+        json_object_set_new(reasons, c->reason[i], json_integer((json_int_t)c->reason_rows[i]));
+    if (c->other_reasons) json_object_set_new(reasons, "(other reasons)", json_integer((json_int_t)c->other_reasons));
+    json_object_set_new(j, "per_stage", per);
+    json_object_set_new(j, "unclassified",
+                        json_pack("{s:I, s:o}", "rows", (json_int_t)c->rows[0], "reasons", reasons));
+    json_object_set_new(j, "model", json_string(model));
+    return j;
+}
+
+int cmd_eval(int argc, char **argv) {
+    enum { O_DATA = 256, O_MODEL, O_CONFIG, O_RULES, O_ROUTE, O_THRESH, O_JSON };
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
+        {"config", required_argument, 0, O_CONFIG}, {"rules", required_argument, 0, O_RULES},
+        {"route", required_argument, 0, O_ROUTE}, {"threshold", required_argument, 0, O_THRESH},
+        {"json", no_argument, 0, O_JSON}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    cli_pipeline_opts po = {0};
+    po.threshold = -1;
+    const char *data = NULL;
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case O_DATA: data = optarg; break;
+        case O_MODEL: po.model_dir = optarg; break;
+        case O_CONFIG: po.config_path = optarg; break;
+        case O_RULES: po.rules_path = optarg; break;
+        case O_ROUTE:
+            if (po.n_routes == sizeof po.routes / sizeof *po.routes)
+                return cli_usage_error(usage_text, "eval: too many --route options");
+            po.routes[po.n_routes++] = optarg;
+            break;
+        case O_THRESH:
+            po.threshold = strtod(optarg, &end);
+            if (*end || end == optarg || !(po.threshold >= 0 && po.threshold <= 1))
+                return cli_usage_error(usage_text, "eval: --threshold must be in [0, 1]");
+            break;
+        case O_JSON: json = 1; break;
+        case 'h': fputs(usage_text, stdout); return CLI_OK;
+        default: return cli_usage_error(usage_text, "eval: unknown option");
+        }
+    }
+    if (optind != argc) return cli_usage_error(usage_text, "eval: unexpected argument '%s'", argv[optind]);
+    if (!data) return cli_usage_error(usage_text, "eval: --data is required");
+
+    lg_config cfg;
+    if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
+    int rc = CLI_FAIL;
+    lg_errmsg err;
+    lg_resources res;
+    lg_pipeline *pl = NULL;
+    lg_worker *w = NULL;
+    lg_dataset ds = {0};
+    lg_record *recs = NULL;
+    lg_report rep;
+    lg_report_init(&rep);
+    eval_counts counts;
+    memset(&counts, 0, sizeof counts);
+    if (lg_resources_load(&cfg, &res, &err)) {
+        lg_config_free(&cfg);
+        return cli_error("%s", err.msg);
+    }
+    char model_desc[LG_DETAIL_MAX + 32];
+    if (res.model) snprintf(model_desc, sizeof model_desc, "%s", po.model_dir ? po.model_dir : "default bundle");
+    else snprintf(model_desc, sizeof model_desc, "none (%s)", res.model_missing);
+    if (lg_dataset_load(data, &ds, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    if (lg_pipeline_new(&cfg.routes, &res, &pl, &err) || lg_worker_new(pl, &w, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    recs = calloc(EVAL_BATCH, sizeof *recs);
+    if (!recs) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (size_t start = 0; start < ds.n; start += EVAL_BATCH) {
+        size_t n = ds.n - start < EVAL_BATCH ? ds.n - start : EVAL_BATCH;
+        for (size_t i = 0; i < n; i++) {
+            const lg_labeled_row *r = &ds.rows[start + i];
+            lg_record *rec = &recs[i];
+            rec->source = r->source;
+            rec->source_len = strlen(r->source);
+            rec->message = r->message;
+            rec->message_len = r->message_len;
+            lg_record_reset(rec);
+        }
+        if (lg_pipeline_run(pl, w, recs, n, &err)) {
+            cli_error("%s", err.msg);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const lg_record *rec = &recs[i];
+            const char *truth = ds.rows[start + i].label;
+            int ok = !strcmp(rec->label, truth);
+            counts.rows[rec->stage]++;
+            counts.correct[rec->stage] += ok && rec->stage != LG_STAGE_NONE;
+            if (rec->stage == LG_STAGE_NONE) count_reason(&counts, rec->detail);
+            if (lg_report_add(&rep, truth, rec->label, &err)) {
+                cli_error("%s", err.msg);
+                goto done;
+            }
+        }
+    }
+    if (json) {
+        json_t *j = to_json(&rep, &counts, model_desc);
+        char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+        json_decref(j);
+        if (!text) {
+            cli_error("out of memory");
+            goto done;
+        }
+        puts(text);
+        free(text);
+    } else {
+        print_text(data, &rep, &counts, model_desc);
+    }
+    rc = CLI_OK;
+done:
+    for (size_t i = 0; i < counts.n_reasons; i++) free(counts.reason[i]);
+    lg_report_clear(&rep);
+    free(recs);
+    lg_worker_free(w);
+    lg_pipeline_free(pl);
+    lg_resources_free(&res);
+    lg_dataset_free(&ds);
+    lg_config_free(&cfg);
+    return rc;
+}

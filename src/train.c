@@ -1,0 +1,403 @@
+/* train.c - labeled CSV loading and the training run of `logify train`:
+ * route + rules filter, rare labels, encoding, seeded stratified split,
+ * fit / report / refit, figures as JSON, the bundle. */
+#include "logify/train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logify/csv.h"
+#include "logify/encoder.h"
+
+/* ---- Labeled data -------------------------------------------------------------- */
+
+typedef struct {
+    lg_dataset *d;
+    long col_src, col_msg, col_label;
+    int have_header;
+    uint64_t checksum;
+} load_state;
+
+void lg_dataset_free(lg_dataset *d) {
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->rows[i].source);
+        free(d->rows[i].message);
+        free(d->rows[i].label);
+    }
+    free(d->rows);
+    memset(d, 0, sizeof *d);
+}
+
+static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
+    load_state *st = user;
+    lg_dataset *d = st->d;
+    if (!st->have_header) {
+        st->col_src = st->col_msg = st->col_label = -1;
+        for (size_t i = 0; i < row->nfields; i++) {
+            const char *f = row->fields[i];
+            if (!strcmp(f, "source") && st->col_src < 0) st->col_src = (long)i;
+            if (!strcmp(f, "log_message") && st->col_msg < 0) st->col_msg = (long)i;
+            if (!strcmp(f, "target_label") && st->col_label < 0) st->col_label = (long)i;
+        }
+        const char *missing = st->col_src < 0   ? "source"
+                              : st->col_msg < 0 ? "log_message"
+                              : st->col_label < 0 ? "target_label"
+                                                  : NULL;
+        if (missing)
+            return lg_fail(err, LG_ENOTFOUND, "line %llu: missing required column '%s' (need source, "
+                           "log_message, target_label)", (unsigned long long)row->line, missing);
+        st->have_header = 1;
+        return LG_OK;
+    }
+    size_t need = (size_t)st->col_src;
+    if ((size_t)st->col_msg > need) need = (size_t)st->col_msg;
+    if ((size_t)st->col_label > need) need = (size_t)st->col_label;
+    if (row->nfields <= need)
+        return lg_fail(err, LG_EPARSE, "line %llu: %zu fields, the header names more",
+                       (unsigned long long)row->line, row->nfields);
+    if (!row->lens[st->col_label])
+        return lg_fail(err, LG_EPARSE, "line %llu: empty target_label", (unsigned long long)row->line);
+    if (d->n == LG_DATASET_MAX_ROWS)
+        return lg_fail(err, LG_ELIMIT, "more than %d rows", LG_DATASET_MAX_ROWS);
+    size_t bytes = row->lens[st->col_src] + row->lens[st->col_msg] + row->lens[st->col_label] + 3;
+    if (d->bytes + bytes > LG_DATASET_MAX_BYTES)
+        return lg_fail(err, LG_ELIMIT, "data over %zu bytes", LG_DATASET_MAX_BYTES);
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 1024;
+        lg_labeled_row *r = realloc(d->rows, nc * sizeof *r);
+        if (!r) return lg_fail(err, LG_ENOMEM, "out of memory");
+        d->rows = r;
+        d->cap = nc;
+    }
+    lg_labeled_row *r = &d->rows[d->n];
+    r->source = lg_strndup(row->fields[st->col_src], row->lens[st->col_src]);
+    r->message = lg_strndup(row->fields[st->col_msg], row->lens[st->col_msg]);
+    r->message_len = row->lens[st->col_msg];
+    r->label = lg_strndup(row->fields[st->col_label], row->lens[st->col_label]);
+    d->n++; /* counted even when a copy failed, so that free() sees it */
+    if (!r->source || !r->message || !r->label) return lg_fail(err, LG_ENOMEM, "out of memory");
+    d->bytes += bytes;
+    return LG_OK;
+}
+
+lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return lg_fail(err, LG_ENOTFOUND, "%s: cannot open", path);
+    load_state st = {out, -1, -1, -1, 0, 0};
+    lg_csv_reader *rd = NULL;
+    lg_errmsg why;
+    lg_err e = lg_csv_reader_new(NULL, on_row, NULL, &st, &rd, &why);
+    char *chunk = e ? NULL : malloc(1 << 16);
+    if (!e && !chunk) e = lg_fail(&why, LG_ENOMEM, "out of memory");
+    uint64_t h = lg_fnv1a64("", 0, 0);
+    size_t n;
+    while (!e && (n = fread(chunk, 1, 1 << 16, f)) > 0) {
+        for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)chunk[i]) * 1099511628211ULL;
+        e = lg_csv_feed(rd, chunk, n, &why);
+    }
+    if (!e && ferror(f)) e = lg_fail(&why, LG_EIO, "read error");
+    if (!e) e = lg_csv_finish(rd, &why);
+    if (!e && !st.have_header) e = lg_fail(&why, LG_EPARSE, "empty input: no header row");
+    free(chunk);
+    lg_csv_reader_free(rd);
+    fclose(f);
+    if (e) {
+        lg_dataset_free(out);
+        return lg_fail(err, e, "%.200s: %.300s", path, why.msg);
+    }
+    out->checksum = h;
+    return LG_OK;
+}
+
+/* ---- Helpers ------------------------------------------------------------------------ */
+
+void lg_train_opts_default(lg_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->encoder_spec = "hash";
+    o->seed = 42;
+    o->test_fraction = 0.2;
+    o->min_label_rows = 10;
+    o->threshold = 0.5;
+    lg_logreg_opts_default(&o->lr);
+}
+
+void lg_train_result_free(lg_train_result *res) {
+    if (!res) return;
+    lg_report_clear(&res->train);
+    lg_report_clear(&res->test);
+    lg_bundle_free(res->bundle);
+    json_decref(res->figures);
+    memset(res, 0, sizeof *res);
+}
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* where the route table sends a row before (or instead of) the model */
+enum { GOES_MODEL, GOES_RULES, GOES_LLM, GOES_NOWHERE };
+
+static int destination(const lg_train_opts *o, lg_rules_scratch *rs, const lg_labeled_row *r) {
+    if (!o->routes) return GOES_MODEL;
+    const lg_route *route = lg_routes_find(o->routes, r->source);
+    if (!route) return GOES_NOWHERE;
+    for (size_t j = 0; j < route->n_stages; j++) {
+        switch (route->stages[j].kind) {
+        case LG_STAGE_RULES:
+            if (o->rules && lg_rules_match(o->rules, rs, r->source, r->message, r->message_len) >= 0)
+                return GOES_RULES;
+            break;
+        case LG_STAGE_MODEL: return GOES_MODEL;
+        case LG_STAGE_LLM: return GOES_LLM;
+        default: break;
+        }
+    }
+    return GOES_NOWHERE;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_size(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Adds predictions of rows[0..n-1] to rep. */
+static lg_err report_rows(const lg_logreg *m, const lg_embeddings *X, const int *y, const size_t *rows,
+                          size_t n, char **labels, lg_report *rep, lg_errmsg *err) {
+    float proba[LG_LOGREG_MAX_CLASSES];
+    for (size_t r = 0; r < n; r++) {
+        int k = lg_logreg_predict_row(m, X, rows[r], proba);
+        lg_err e = lg_report_add(rep, labels[y[rows[r]]], k >= 0 ? labels[k] : "(non-finite)", err);
+        if (e) return e;
+    }
+    return LG_OK;
+}
+
+static json_t *fit_json(const lg_logreg_fit_info *f) {
+    return json_pack("{s:i, s:s, s:f}", "iterations", f->iterations, "status", f->status_text, "loss", f->loss);
+}
+
+/* ---- The run --------------------------------------------------------------------------- */
+
+lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result *res,
+                    lg_errmsg *err) {
+    memset(res, 0, sizeof *res);
+    lg_report_init(&res->train);
+    lg_report_init(&res->test);
+    lg_err e = LG_OK;
+    lg_rules_scratch *rs = NULL;
+    lg_encoder *enc = NULL;
+    lg_encoder_scratch *es = NULL;
+    lg_embeddings X;
+    lg_embeddings_init(&X);
+    lg_logreg *split_m = NULL, *final_m = NULL;
+    size_t *sel = calloc(d->n + 1, sizeof *sel);       /* rows going to the model */
+    int *dest = calloc(d->n + 1, sizeof *dest);
+    char **labels = NULL;                               /* (K) sorted, borrowed */
+    size_t *label_rows = NULL;                          /* (distinct labels) */
+    char **all_labels = calloc(d->n + 1, sizeof *all_labels);
+    int *y = NULL;
+    const char **msgs = NULL;
+    size_t *lens = NULL, *train_idx = NULL, *test_idx = NULL, *order = NULL;
+    json_t *rare = json_array();
+    if (!sel || !dest || !all_labels || !rare) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (o->rules && (e = lg_rules_scratch_new(o->rules, &rs, err))) goto done;
+
+    /* 1. where each row goes */
+    res->rows = d->n;
+    size_t n_model = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        dest[i] = destination(o, rs, &d->rows[i]);
+        if (dest[i] == GOES_RULES) res->by_rules++;
+        else if (dest[i] == GOES_LLM) res->to_llm++;
+        else if (dest[i] == GOES_NOWHERE) res->no_model++;
+        else all_labels[n_model++] = d->rows[i].label;
+    }
+    /* 2. labels of the model rows, rare ones set aside */
+    qsort(all_labels, n_model, sizeof *all_labels, cmp_str);
+    size_t n_distinct = 0;
+    label_rows = calloc(n_model + 1, sizeof *label_rows);
+    labels = calloc(n_model + 1, sizeof *labels);
+    if (!label_rows || !labels) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n_model; i++) {
+        if (i == 0 || strcmp(all_labels[i], all_labels[i - 1])) all_labels[n_distinct++] = all_labels[i];
+        label_rows[n_distinct - 1]++;
+    }
+    size_t K = 0;
+    for (size_t j = 0; j < n_distinct; j++) {
+        if (label_rows[j] < o->min_label_rows) {
+            res->rare_rows += label_rows[j];
+            json_array_append_new(rare, json_pack("{s:s, s:I}", "label", all_labels[j], "rows",
+                                                  (json_int_t)label_rows[j]));
+        } else {
+            labels[K++] = all_labels[j];
+        }
+    }
+    if (K > LG_LOGREG_MAX_CLASSES) {
+        e = lg_fail(err, LG_ELIMIT, "%zu labels; at most %d", K, LG_LOGREG_MAX_CLASSES);
+        goto done;
+    }
+    /* 3. the rows used, their class index */
+    y = calloc(d->n + 1, sizeof *y);
+    msgs = calloc(d->n + 1, sizeof *msgs);
+    lens = calloc(d->n + 1, sizeof *lens);
+    if (!y || !msgs || !lens) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        if (dest[i] != GOES_MODEL) continue;
+        const char *key = d->rows[i].label;
+        char **hit = bsearch(&key, labels, K, sizeof *labels, cmp_str);
+        if (!hit) continue; /* rare */
+        y[res->used] = (int)(hit - labels);
+        msgs[res->used] = d->rows[i].message;
+        lens[res->used] = d->rows[i].message_len;
+        sel[res->used++] = i;
+    }
+    if (res->used == 0) {
+        e = lg_fail(err, LG_EINVAL, "training set is empty: of %zu rows, %zu are decided by rules, %zu go "
+                    "to the LLM, %zu have no model stage and %zu have labels too rare to learn",
+                    res->rows, res->by_rules, res->to_llm, res->no_model, res->rare_rows);
+        goto done;
+    }
+    if (K < 2) {
+        e = lg_fail(err, LG_EINVAL, "training set has a single class ('%s'): a classifier needs two or more",
+                    labels[0]);
+        goto done;
+    }
+
+    /* 4. encode every used row once */
+    double t0 = lg_now();
+    if ((e = lg_encoder_new(o->encoder_spec, &enc, err))) goto done;
+    if ((e = lg_encoder_scratch_new(enc, &es, err))) goto done;
+    if ((e = lg_encoder_encode_batch(enc, es, msgs, lens, res->used, &X, err))) goto done;
+    res->encode_seconds = lg_now() - t0;
+
+    /* 5. stratified split: per class, a seeded shuffle; the first
+     * round(fraction * n_k) rows (at least 1, at most n_k - 1) are test */
+    train_idx = calloc(res->used, sizeof *train_idx);
+    test_idx = calloc(res->used, sizeof *test_idx);
+    order = calloc(res->used, sizeof *order);
+    if (!train_idx || !test_idx || !order) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
+    }
+    uint64_t rng = o->seed;
+    for (size_t k = 0; k < K; k++) {
+        size_t m = 0;
+        for (size_t r = 0; r < res->used; r++)
+            if (y[r] == (int)k) order[m++] = r;
+        for (size_t r = m; r > 1; r--) { /* Fisher-Yates */
+            size_t j = (size_t)(splitmix64(&rng) % r);
+            size_t t = order[r - 1];
+            order[r - 1] = order[j];
+            order[j] = t;
+        }
+        size_t nt = (size_t)(o->test_fraction * (double)m + 0.5);
+        if (nt < 1 && m >= 2) nt = 1;
+        if (nt >= m) nt = m ? m - 1 : 0;
+        for (size_t r = 0; r < m; r++) {
+            if (r < nt) test_idx[res->test_rows++] = order[r];
+            else train_idx[res->train_rows++] = order[r];
+        }
+    }
+    /* keep data order inside each part (deterministic and easy to read) */
+    qsort(train_idx, res->train_rows, sizeof *train_idx, cmp_size);
+    qsort(test_idx, res->test_rows, sizeof *test_idx, cmp_size);
+    /* 6. fit on train, report train and test */
+    if ((e = lg_logreg_train(&X, y, train_idx, res->train_rows, K, &o->lr, &split_m, &res->split_fit, err)))
+        goto done;
+    if ((e = report_rows(split_m, &X, y, train_idx, res->train_rows, labels, &res->train, err))) goto done;
+    if ((e = report_rows(split_m, &X, y, test_idx, res->test_rows, labels, &res->test, err))) goto done;
+    /* 7. refit on all used rows */
+    if ((e = lg_logreg_train(&X, y, NULL, res->used, K, &o->lr, &final_m, &res->final_fit, err))) goto done;
+
+    /* 8. figures and the bundle */
+    char sum[17];
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)d->checksum);
+    double gap = lg_report_accuracy(&res->train) - lg_report_accuracy(&res->test);
+    json_t *label_arr = json_array();
+    for (size_t k = 0; k < K && label_arr; k++) json_array_append_new(label_arr, json_string(labels[k]));
+    res->figures = json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:s, s:I, s:f, s:f, s:s, "
+        "s:{s:I, s:I}, s:o, s:o, s:f, s:o, s:o}",
+        "data", o->data_name ? o->data_name : "", "data_fnv1a64", sum, "rows", (json_int_t)res->rows,
+        "decided_by_rules", (json_int_t)res->by_rules, "routed_to_llm", (json_int_t)res->to_llm,
+        "no_model_stage", (json_int_t)res->no_model, "rare_rows", (json_int_t)res->rare_rows,
+        "min_label_rows", (json_int_t)o->min_label_rows, "rare_labels", rare, "training_rows",
+        (json_int_t)res->used, "labels", label_arr, "encoder", lg_encoder_spec(enc), "seed",
+        (json_int_t)o->seed, "test_fraction", o->test_fraction, "C", o->lr.C, "class_weight",
+        o->lr.balanced ? "balanced" : "none", "split", "train_rows", (json_int_t)res->train_rows,
+        "test_rows", (json_int_t)res->test_rows, "train", lg_report_json(&res->train), "test",
+        lg_report_json(&res->test), "accuracy_gap", gap, "split_fit", fit_json(&res->split_fit),
+        "final_fit", fit_json(&res->final_fit));
+    rare = NULL; /* stolen by json_pack (also on failure) */
+    if (!res->figures) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory (figures)");
+        goto done;
+    }
+    lg_bundle *b = calloc(1, sizeof *b);
+    if (!b) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
+    }
+    res->bundle = b;
+    b->labels = calloc(K, sizeof *b->labels);
+    b->encoder_spec = lg_strdup(lg_encoder_spec(enc));
+    b->encoder_config = lg_strdup(lg_encoder_config_json(enc));
+    b->training = json_dumps(res->figures, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    if (!b->labels || !b->encoder_spec || !b->encoder_config || !b->training) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < K; k++) {
+        if (!(b->labels[k] = lg_strdup(labels[k]))) {
+            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            goto done;
+        }
+        b->n_labels = k + 1;
+    }
+    b->encoder_hash = lg_encoder_config_hash(enc);
+    b->threshold = o->threshold;
+    b->C = o->lr.C;
+    b->balanced = o->lr.balanced;
+    b->clf = final_m;
+    final_m = NULL;
+done:
+    json_decref(rare);
+    lg_logreg_free(split_m);
+    lg_logreg_free(final_m);
+    lg_embeddings_free(&X);
+    lg_encoder_scratch_free(es);
+    lg_encoder_free(enc);
+    lg_rules_scratch_free(rs);
+    free(sel);
+    free(dest);
+    free(labels);
+    free(label_rows);
+    free(all_labels);
+    free(y);
+    free(msgs);
+    free(lens);
+    free(train_idx);
+    free(test_idx);
+    free(order);
+    if (e) lg_train_result_free(res);
+    return e;
+}
