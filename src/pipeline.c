@@ -8,12 +8,12 @@
 
 /* ---- Resources ----------------------------------------------------------- */
 
-/* Set by embedded.S: rules/default.yaml as bytes. */
+/* Set by embedded.S: rules/default.yaml as bytes, and their length. */
 extern const char lg_embedded_rules[];
-extern const char lg_embedded_rules_end[];
+extern const uint64_t lg_embedded_rules_size;
 
 const char *lg_default_rules_text(size_t *len) {
-    *len = (size_t)(lg_embedded_rules_end - lg_embedded_rules);
+    *len = (size_t)lg_embedded_rules_size;
     return lg_embedded_rules;
 }
 
