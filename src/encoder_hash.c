@@ -352,6 +352,34 @@ static const lg_encoder_ops hash_ops = {
     "hash", hash_scratch_new, hash_scratch_free, hash_encode_batch, hash_ctx_free,
 };
 
+lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_errmsg *err) {
+    hash_scratch *sc = calloc(1, sizeof *sc);
+    if (!sc) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (len > LG_HASH_MAX_BYTES) len = LG_HASH_MAX_BYTES;
+    size_t nt = normalise(sc, (const unsigned char *)msg, len, 0);
+    /* placeholders are not in norm: rebuild the sequence from the tokens */
+    lg_err e = LG_OK;
+    for (size_t k = 0; k < nt && !e; k++) {
+        const token *t = &sc->toks[k];
+        if (k) e = lg_buf_putc(out, ' ');
+        if (e) break;
+        if (t->len) {
+            e = lg_buf_append(out, sc->norm + t->off, t->len);
+        } else {
+            for (int ph = PH_NUM; ph <= PH_QUOTE; ph++) {
+                if (t->h == fnv_bytes(FNV_OFF, ph_names[ph], strlen(ph_names[ph]))) {
+                    e = lg_buf_append(out, ph_names[ph], strlen(ph_names[ph]));
+                    break;
+                }
+            }
+        }
+    }
+    free(sc);
+    if (e) return lg_fail(err, e, "normalised message over the buffer's cap");
+    lg_buf_cstr(out);
+    return LG_OK;
+}
+
 /* ---- Factory --------------------------------------------------------------------- */
 
 /* Parses "dim=N,seed=S" (either, any order). */

@@ -158,6 +158,10 @@ lg_err lg_encoder_wrap(const lg_encoder_ops *ops, void *ctx, const lg_encoder_in
 /* Factories (called by lg_encoder_new). `params` is the text after
  * "hash:" (NULL or "" for the defaults). */
 lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err);
+/* The hash encoder's normalisation of one message, for tests, docs and
+ * debugging: its tokens joined by single blanks, placeholders included
+ * ("user user0 logged in from <ip>"). Appends to out. */
+lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_errmsg *err);
 /* DIR: a sentence-transformers model directory. Returns LG_EUNSUPPORTED
  * until the Sentence-BERT engine lands. */
 lg_err lg_encoder_sbert_new(const char *dir, lg_encoder **out, lg_errmsg *err);

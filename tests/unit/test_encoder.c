@@ -1,0 +1,259 @@
+/* test_encoder.c - the encoder interface and the hash encoder:
+ * normalisation and masking, hashing invariants (norm, distinct indices,
+ * range), determinism, batch = one by one, specs and their errors,
+ * densifying, odd bytes. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "logify/encoder.h"
+
+static char *norm(const char *msg) {
+    lg_buf b;
+    lg_buf_init(&b, 1 << 16);
+    assert_int_equal(lg_encoder_hash_normalise(msg, strlen(msg), &b, NULL), LG_OK);
+    char *s = lg_strdup(lg_buf_cstr(&b));
+    lg_buf_free(&b);
+    return s;
+}
+
+static void expect_norm(const char *msg, const char *want) {
+    char *got = norm(msg);
+    if (strcmp(got, want)) fail_msg("normalise(\"%s\")\n  got  \"%s\"\n  want \"%s\"", msg, got, want);
+    free(got);
+}
+
+static void test_normalise(void **state) {
+    (void)state;
+    expect_norm("User User123 logged in.", "user user0 logged in");
+    expect_norm("Backup started at 2025-05-14 07:06:55.", "backup started at <num> <num> <num> <num> <num> <num>");
+    expect_norm("login from 192.168.80.114 detected", "login from <ip> detected");
+    expect_norm("peer 10.0.0.1:8080 reset", "peer <ip> reset");
+    expect_norm("[req-b9718cd8-f65e-49cc-8349-6cf7122af137 113d3a99c3da401fbd62cc2caa5b96d2]",
+                "req <uuid> <hex>");
+    expect_norm("id 0xDEADBEEF and deadbeef", "id <hex> and deadbeef");
+    expect_norm("\"GET /v2/54fadb412c4e40cd/servers/detail HTTP/1.1\" status: 200 len: 1893 time: 0.2675118",
+                "get <path> http <num> status <num> len <num> time <num>");
+    expect_norm("open C:\\Temp\\x.log failed, see http://host/a/b", "open <path> failed see http <path>");
+    expect_norm("user 'alice' and \"bob\" can't", "user <q> and <q> can t");
+    expect_norm("Disk usage at 95% on server 3", "disk usage at <num> on server <num>");
+    expect_norm("ÉCHEC données", "\xc3\x89" "chec donn\xc3\xa9" "es"); /* non-ASCII bytes kept as they are */
+    expect_norm("", "");
+    expect_norm("  ...  ", "");
+}
+
+typedef struct {
+    lg_encoder *enc;
+    lg_encoder_scratch *s;
+    lg_embeddings e;
+} fixture;
+
+static void fx_open(fixture *f, const char *spec) {
+    lg_errmsg err;
+    if (lg_encoder_new(spec, &f->enc, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(lg_encoder_scratch_new(f->enc, &f->s, &err), LG_OK);
+    lg_embeddings_init(&f->e);
+}
+
+static void fx_close(fixture *f) {
+    lg_embeddings_free(&f->e);
+    lg_encoder_scratch_free(f->s);
+    lg_encoder_free(f->enc);
+}
+
+static void encode(fixture *f, const char *const *msgs, size_t n) {
+    size_t lens[64];
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++) lens[i] = strlen(msgs[i]);
+    lg_errmsg err;
+    if (lg_encoder_encode_batch(f->enc, f->s, msgs, lens, n, &f->e, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(f->e.n_rows, n);
+}
+
+/* rows i and j hold exactly the same (index, value) pairs */
+static int same_row(const lg_embeddings *e, size_t i, size_t j) {
+    size_t a = e->indptr[i], na = e->indptr[i + 1] - a, b = e->indptr[j], nb = e->indptr[j + 1] - b;
+    if (na != nb) return 0;
+    for (size_t p = 0; p < na; p++) {
+        size_t q = 0;
+        while (q < nb && e->indices[b + q] != e->indices[a + p]) q++;
+        if (q == nb || e->values[b + q] != e->values[a + p]) return 0;
+    }
+    return 1;
+}
+
+static void test_masks_make_rows_equal(void **state) {
+    (void)state;
+    fixture f;
+    fx_open(&f, "hash");
+    const char *m[] = {
+        "User User123 logged in from 10.0.0.1",   "User User9 logged in from 192.168.1.20:8080",
+        "Deleted /var/log/a.txt for 'alice'",     "Deleted /etc/x for 'bob'",
+        "took 12 ms, id 6cf7122af13799aa",        "TOOK 3.5 ms, ID 113d3a99c3da401f",
+        "Disk failure on node 3",                 "Network failure on node 3",
+    };
+    encode(&f, m, 8);
+    assert_true(same_row(&f.e, 0, 1));
+    assert_true(same_row(&f.e, 2, 3));
+    assert_true(same_row(&f.e, 4, 5));
+    assert_false(same_row(&f.e, 6, 7));
+    fx_close(&f);
+}
+
+static void test_row_invariants(void **state) {
+    (void)state;
+    fixture f;
+    fx_open(&f, "hash:dim=1024,seed=7");
+    assert_int_equal(lg_encoder_dim(f.enc), 1024);
+    assert_true(lg_encoder_is_sparse(f.enc));
+    assert_string_equal(lg_encoder_name(f.enc), "hash");
+    assert_string_equal(lg_encoder_spec(f.enc), "hash:dim=1024,seed=7");
+    const char *m[] = {"Email service experiencing issues with sending", "", "a a a a a a a a", "x"};
+    encode(&f, m, 4);
+    for (size_t i = 0; i < 4; i++) {
+        double ss = 0;
+        for (size_t q = f.e.indptr[i]; q < f.e.indptr[i + 1]; q++) {
+            assert_true(f.e.indices[q] < 1024);
+            assert_true(isfinite(f.e.values[q]) && f.e.values[q] > 0);
+            for (size_t r = f.e.indptr[i]; r < q; r++) assert_int_not_equal(f.e.indices[r], f.e.indices[q]);
+            ss += (double)f.e.values[q] * f.e.values[q];
+        }
+        if (i == 1) assert_int_equal(f.e.indptr[2] - f.e.indptr[1], 0); /* empty: zero row */
+        else assert_true(fabs(ss - 1.0) < 1e-5);
+    }
+    /* sublinear tf: "a" repeated 8 times weighs 1 + ln 8 against its
+     * bigram "a a" (7 times) 1 + ln 7, before the norm */
+    fx_close(&f);
+}
+
+static void test_deterministic_and_batch_equals_single(void **state) {
+    (void)state;
+    fixture a, b;
+    fx_open(&a, "hash");
+    fx_open(&b, "hash");
+    const char *m[] = {"nova.compute.claims [req-a07ac654-8e81-416d-bfbb-189116b07969] Total memory: 64172 MB",
+                       "Multiple bad login attempts detected on user 8538 account",
+                       "Shard 6 replication task ended in failure"};
+    encode(&a, m, 3);
+    for (size_t i = 0; i < 3; i++) {
+        encode(&b, &m[i], 1);
+        size_t n = a.e.indptr[i + 1] - a.e.indptr[i];
+        assert_int_equal(b.e.indptr[1], n);
+        assert_memory_equal(b.e.indices, a.e.indices + a.e.indptr[i], n * sizeof *b.e.indices);
+        assert_memory_equal(b.e.values, a.e.values + a.e.indptr[i], n * sizeof *b.e.values);
+    }
+    assert_int_equal(lg_encoder_config_hash(a.enc), lg_encoder_config_hash(b.enc));
+    fx_close(&a);
+    fx_close(&b);
+    /* another seed: another configuration */
+    lg_encoder *c;
+    assert_int_equal(lg_encoder_new("hash:seed=2", &c, NULL), LG_OK);
+    lg_encoder *d;
+    assert_int_equal(lg_encoder_new("hash", &d, NULL), LG_OK);
+    assert_int_not_equal(lg_encoder_config_hash(c), lg_encoder_config_hash(d));
+    assert_non_null(strstr(lg_encoder_config_json(d), "\"dim\": 32768"));
+    lg_encoder_free(c);
+    lg_encoder_free(d);
+}
+
+static void test_specs(void **state) {
+    (void)state;
+    lg_encoder *e = (lg_encoder *)1;
+    lg_errmsg err;
+    assert_int_equal(lg_encoder_new("nope", &e, &err), LG_EINVAL);
+    assert_null(e);
+    assert_non_null(strstr(err.msg, "unknown encoder spec 'nope'"));
+    assert_int_equal(lg_encoder_new("hash:dim=1000", &e, &err), LG_EINVAL);
+    assert_non_null(strstr(err.msg, "power of two"));
+    assert_int_equal(lg_encoder_new("hash:dim=", &e, &err), LG_EINVAL);
+    assert_int_equal(lg_encoder_new("hash:colour=red", &e, &err), LG_EINVAL);
+    assert_non_null(strstr(err.msg, "colour"));
+    assert_int_equal(lg_encoder_new("hash:seed=99999999999", &e, &err), LG_EINVAL);
+    assert_int_equal(lg_encoder_new("sbert:", &e, &err), LG_EINVAL);
+    lg_err r = lg_encoder_new("sbert:/nonexistent/model", &e, &err);
+    assert_int_not_equal(r, LG_OK); /* unavailable, or the directory is missing */
+    assert_null(e);
+    assert_int_equal(lg_encoder_new(NULL, &e, &err), LG_OK); /* NULL = hash */
+    assert_string_equal(lg_encoder_spec(e), "hash:dim=32768,seed=1");
+    lg_encoder_free(e);
+    lg_encoder_free(NULL);
+    lg_encoder_scratch_free(NULL);
+}
+
+static void test_odd_bytes_and_long_messages(void **state) {
+    (void)state;
+    fixture f;
+    fx_open(&f, "hash");
+    size_t big = 100000;
+    char *longmsg = malloc(big);
+    for (size_t i = 0; i < big; i++) longmsg[i] = (char)("ab 1/'\"x.:\\\xff\x80"[i % 14]);
+    const char bin[] = {'o', 'k', '\0', '\xff', '\xfe', 'z', '\'', '/'};
+    const char *m[] = {longmsg, bin, "'", "/", "\"unterminated", "0x", "1.2.3.4.5", "C:"};
+    size_t lens[] = {big, sizeof bin, 1, 1, 13, 2, 9, 2};
+    lg_errmsg err;
+    if (lg_encoder_encode_batch(f.enc, f.s, m, lens, 8, &f.e, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(f.e.n_rows, 8);
+    assert_true(f.e.indptr[1] > 0);
+    free(longmsg);
+    /* n == 0 */
+    assert_int_equal(lg_encoder_encode_batch(f.enc, f.s, NULL, NULL, 0, &f.e, &err), LG_OK);
+    assert_int_equal(f.e.n_rows, 0);
+    fx_close(&f);
+}
+
+static void test_densify(void **state) {
+    (void)state;
+    fixture f;
+    fx_open(&f, "hash:dim=256");
+    const char *m[] = {"Server 4 restarted without warning", "Email server encountered a sending fault"};
+    encode(&f, m, 2);
+    float *dense = calloc(2 * 256, sizeof *dense);
+    lg_embeddings_to_dense(&f.e, dense);
+    for (size_t i = 0; i < 2; i++) {
+        double ss = 0;
+        for (size_t j = 0; j < 256; j++) ss += (double)dense[i * 256 + j] * dense[i * 256 + j];
+        assert_true(fabs(ss - 1.0) < 1e-5);
+        for (size_t q = f.e.indptr[i]; q < f.e.indptr[i + 1]; q++)
+            assert_true(dense[i * 256 + f.e.indices[q]] == f.e.values[q]);
+    }
+    float *dense2 = calloc(2 * 256, sizeof *dense2);
+    size_t lens[] = {strlen(m[0]), strlen(m[1])};
+    assert_int_equal(lg_encoder_encode_dense(f.enc, f.s, m, lens, 2, dense2, NULL), LG_OK);
+    assert_memory_equal(dense, dense2, 2 * 256 * sizeof *dense);
+    free(dense);
+    free(dense2);
+    fx_close(&f);
+}
+
+static void test_embeddings_cap(void **state) {
+    (void)state;
+    lg_embeddings e;
+    lg_embeddings_init(&e);
+    lg_errmsg err;
+    assert_int_equal(lg_embeddings_reserve_dense(&e, (size_t)1 << 40, 384, &err), LG_ELIMIT);
+    assert_int_equal(lg_embeddings_reserve_sparse(&e, 4, 16, (size_t)1 << 40, &err), LG_ELIMIT);
+    assert_int_equal(lg_embeddings_reserve_dense(&e, 3, 4, &err), LG_OK);
+    assert_int_equal(lg_embeddings_nnz(&e), 12);
+    lg_embeddings_free(&e);
+    lg_embeddings_free(&e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_normalise),
+        cmocka_unit_test(test_masks_make_rows_equal),
+        cmocka_unit_test(test_row_invariants),
+        cmocka_unit_test(test_deterministic_and_batch_equals_single),
+        cmocka_unit_test(test_specs),
+        cmocka_unit_test(test_odd_bytes_and_long_messages),
+        cmocka_unit_test(test_densify),
+        cmocka_unit_test(test_embeddings_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
