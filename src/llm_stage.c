@@ -117,6 +117,7 @@ typedef struct {
     char *msg;            /* cleaned message sent for it (first row's) */
     char *tmpl;           /* masked template */
     uint64_t hash;
+    size_t first_rec;     /* the record whose message is sent */
     item_state state;
     int single;           /* send alone (a batch answer for it failed) */
     int cached;           /* answered from the cache */
@@ -184,11 +185,11 @@ static lg_err group(const stage_ctx *c, lg_record **recs, size_t n, call_state *
         }
         if (found) {
             cs->rec_item[i] = found - 1;
-            LLM_COUNT(llm, deduplicated, 1);
             continue;
         }
         item *it = &cs->items[cs->n_items];
         it->hash = h;
+        it->first_rec = i;
         if (!(it->tmpl = lg_strdup(t)) || !(it->msg = lg_strdup(lg_buf_cstr(&clean)))) {
             free(it->tmpl);
             it->tmpl = NULL;
@@ -360,6 +361,7 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
             lg_record_detail(recs[i], "%s", it->cached ? "llm (cached template)" : "llm");
             LLM_COUNT(llm, rows_labelled, 1);
             if (it->cached) LLM_COUNT(llm, cache_hits, 1);
+            else if (it->first_rec != i) LLM_COUNT(llm, deduplicated, 1);
         } else {
             lg_record_detail(recs[i], "%s", it->reason);
             LLM_COUNT(llm, rows_unlabelled, 1);

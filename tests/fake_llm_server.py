@@ -198,6 +198,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, json.dumps(reply))
 
 
+def watchdog(srv, pid, max_seconds):
+    """Never outlive the test: stop when its process is gone or time is up."""
+    end = time.monotonic() + max_seconds
+    while time.monotonic() < end:
+        if pid:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+        time.sleep(0.5)
+    os._exit(0)
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -208,6 +223,10 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--free-port", action="store_true", help="print a free port and exit")
+    ap.add_argument("--exit-with", type=int, metavar="PID",
+                    help="exit when process PID is gone (the test that started us)")
+    ap.add_argument("--max-seconds", type=float, default=900,
+                    help="exit after this long whatever happens (default 900)")
     a = ap.parse_args()
     if a.free_port:
         s = socket.socket()
@@ -222,6 +241,7 @@ def main():
             f.write("%d\n" % port)
         os.replace(a.port_file + ".tmp", a.port_file)
     print(port, flush=True)
+    threading.Thread(target=watchdog, args=(srv, a.exit_with, a.max_seconds), daemon=True).start()
     try:
         srv.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

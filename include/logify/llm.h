@@ -47,8 +47,8 @@ typedef struct {
     uint64_t retries;           /* of those, re-sends after a failure */
     uint64_t failures;          /* requests that ended without an answer */
     uint64_t cache_hits;        /* rows answered from the template cache */
-    uint64_t deduplicated;      /* rows that shared another row's request
-                                   (same template in one batch) */
+    uint64_t deduplicated;      /* labelled rows that shared another row's
+                                   request (same template in one batch) */
     uint64_t rows_labelled;     /* rows given an allowed label */
     uint64_t rows_unlabelled;   /* rows left Unclassified by the stage */
     uint64_t off_list;          /* answers that were not an allowed label */

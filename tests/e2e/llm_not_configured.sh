@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# No API key and no base URL: the LLM stage is off. Rows routed to it come
+# out Unclassified with detail "llm not configured", stderr carries exactly
+# one warning about it, the exit status is 0; other rows are unaffected.
+source "$(dirname "$0")/../lib.sh"
+unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
+  LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
+  LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE
+cd "$TMP" # no .env here
+cat >"$TMP/in.csv" <<'IN'
+source,log_message
+LegacyCRM,Case escalation for ticket ID 7324 failed because the assigned support agent is no longer active.
+BillingSystem,User 12345 logged in.
+LegacyCRM,The 'BulkEmailSender' feature is no longer supported.
+IN
+for flags in "" "--threads 1" "--format jsonl"; do
+  rc=0
+  # shellcheck disable=SC2086
+  timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain $flags >"$TMP/out" 2>"$TMP/err" || rc=$?
+  [[ $rc -eq 0 ]] || fail "exit $rc ($flags): $(cat "$TMP/err")"
+  [[ $(grep -c "llm" "$TMP/err") -eq 1 ]] || fail "want one llm warning ($flags): $(cat "$TMP/err")"
+  grep -q "warning: .*LegacyCRM.*llm not configured" "$TMP/err" || fail "warning text: $(cat "$TMP/err")"
+  [[ $(grep -c "llm not configured" "$TMP/out") -eq 2 ]] || fail "details ($flags): $(cat "$TMP/out")"
+  [[ $(grep -c "Unclassified" "$TMP/out") -eq 2 ]] || fail "labels ($flags): $(cat "$TMP/out")"
+  grep -q "User Action" "$TMP/out" || fail "other rows changed ($flags): $(cat "$TMP/out")"
+  ok
+done
+# an empty key is no key
+rc=0
+GROQ_API_KEY= timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain >"$TMP/out" 2>"$TMP/err" || rc=$?
+[[ $rc -eq 0 && $(grep -c "llm not configured" "$TMP/out") -eq 2 ]] || fail "empty key: $(cat "$TMP/err")"
+ok
+done_checks
