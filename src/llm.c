@@ -222,7 +222,10 @@ static lg_err set_url(lg_llm *llm, const char *base, lg_errmsg *err) {
 
 /* ---- Client ------------------------------------------------------------------------- */
 
-static int curl_ready; /* set once curl_global_init has run in this process */
+/* curl_global_init, once per process whichever thread gets there first. */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result;
+static void curl_init_once(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 void lg_llm_free(lg_llm *llm) {
     if (!llm) return;
@@ -306,12 +309,10 @@ lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
     if (!raw.cache_off && raw.cache_size > 0 &&
         (e = llm_cache_new(raw.cache_path, raw.cache_size, &llm->cache, err)))
         goto fail;
-    if (!curl_ready) { /* thread-safe in libcurl >= 7.84; done once */
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            e = lg_fail(err, LG_EINTERNAL, "llm: curl_global_init failed");
-            goto fail;
-        }
-        curl_ready = 1;
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_result != CURLE_OK) {
+        e = lg_fail(err, LG_EINTERNAL, "llm: curl_global_init failed");
+        goto fail;
     }
     raw_free(&raw);
     *out = llm;

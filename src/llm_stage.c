@@ -115,7 +115,8 @@ typedef enum { IT_WAIT = 0, IT_DONE } item_state;
 
 typedef struct {
     char *msg;            /* cleaned message sent for it (first row's) */
-    char *tmpl;           /* masked template */
+    char *tmpl;           /* masked template (the exact message with the
+                             cache off) */
     uint64_t hash;
     size_t first_rec;     /* the record whose message is sent */
     item_state state;
@@ -169,10 +170,14 @@ static lg_err group(const stage_ctx *c, lg_record **recs, size_t n, call_state *
         lg_buf_reset(&tmpl);
         e = llm_utf8_clean(recs[i]->message, recs[i]->message_len, llm->max_message, &clean);
         if (e) break;
-        e = lg_llm_template(clean.data, clean.len, &tmpl);
-        if (e == LG_ELIMIT) e = LG_OK; /* a truncated template is still a key */
-        if (e) break;
-        const char *t = lg_buf_cstr(&tmpl);
+        /* the key: the masked template, or with the cache off the exact
+         * message (identical lines still share one request) */
+        if (llm->cache) {
+            e = lg_llm_template(clean.data, clean.len, &tmpl);
+            if (e == LG_ELIMIT) e = LG_OK; /* a truncated template is still a key */
+            if (e) break;
+        }
+        const char *t = llm->cache ? lg_buf_cstr(&tmpl) : lg_buf_cstr(&clean);
         uint64_t h = lg_fnv1a64(t, strlen(t), 0);
         size_t pos = (size_t)h & (cs->n_table - 1), found = 0;
         while (cs->table[pos]) {
@@ -198,7 +203,7 @@ static lg_err group(const stage_ctx *c, lg_record **recs, size_t n, call_state *
         }
         cs->rec_item[i] = cs->n_items;
         cs->table[pos] = ++cs->n_items;
-        if ((it->label = cache_lookup(c, t)) != NULL) {
+        if (llm->cache && (it->label = cache_lookup(c, t)) != NULL) {
             it->state = IT_DONE;
             it->cached = 1;
         }

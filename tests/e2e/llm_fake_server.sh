@@ -23,7 +23,8 @@ for _ in $(seq 200); do [[ -s "$TMP/port" ]] && break; sleep 0.05; done
 PORT=$(cat "$TMP/port")
 KEY="sk-test-$$-SECRETKEYVALUE"
 
-# ---- input: LegacyCRM lines (12 templates, one injection) -----------------
+# ---- input: 13 LegacyCRM lines (two differ only by a number; one injection)
+# The cache is off in most runs, so each line is a request slot of its own.
 cat >"$TMP/in.csv" <<'EOF'
 source,log_message
 LegacyCRM,Case escalation for ticket ID 7324 failed because the assigned support agent is no longer active.
@@ -95,20 +96,26 @@ counter() {
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: got '$1', want '$2'"; ok; }
 expect_le() { [[ "$1" -le "$2" ]] || fail "$3: $1 > $2"; ok; }
 
-# ---- right answers, batched: 12 templates, 8 per request -> 2 requests
+# ---- right answers, batched: 13 lines, 8 per request -> 2 requests
 run ok+id=batch
 expect_rows "$TMP/right.txt" "not an allowed label: 'Security Alert'"
 expect_eq "$(served ok+id=batch requests)" 2 "batched requests"
 expect_eq "$(served ok+id=batch json_mode)" 2 "response_format sent"
 expect_eq "$(served ok+id=batch auth)" 2 "key sent"
 expect_eq "$(counter calls)" 2 "--stats calls"
-expect_eq "$(counter deduplicated)" 1 "--stats deduplicated"
+expect_eq "$(counter deduplicated)" 0 "--stats deduplicated (cache off: exact lines only)"
 grep -q "tokens [1-9][0-9]* prompt" "$TMP/err" || fail "no token counts: $(cat "$TMP/err")"
+
+# ---- with the (memory) template cache the two ticket lines share a slot
+run ok+id=tmpl LOGIFY_LLM_CACHE= LOGIFY_LLM_BATCH=1
+expect_rows "$TMP/right.txt"
+expect_eq "$(served ok+id=tmpl requests)" 12 "one request per template"
+expect_eq "$(counter deduplicated)" 1 "--stats deduplicated"
 
 # ---- one message per request, and every accepted answer format
 run ok+id=single LOGIFY_LLM_BATCH=1
 expect_rows "$TMP/right.txt"
-expect_eq "$(served ok+id=single requests)" 12 "one request per template"
+expect_eq "$(served ok+id=single requests)" 13 "one request per line"
 expect_eq "$(served ok+id=single max_batch)" 1 "batch 1"
 for fmt in fenced quoted; do
   run $fmt+id=b
@@ -125,10 +132,10 @@ expect_rows "$TMP/none.txt" "^llm reply malformed"
 expect_eq "$(served malformed requests)" 2 "malformed replies are not retried"
 run prose
 expect_rows "$TMP/none.txt" "^llm answer not an allowed label: 'Sure!"
-expect_eq "$(served prose requests)" 14 "unparsable batches asked again one by one"
+expect_eq "$(served prose requests)" 15 "unparsable batches asked again one by one"
 run shortlist
 expect_rows "$TMP/right.txt"
-expect_eq "$(served shortlist requests)" 14 "a short list is asked again one by one"
+expect_eq "$(served shortlist requests)" 15 "a short list is asked again one by one"
 
 # ---- 429 with Retry-After, transient 500s: retried, then right
 run 429x2
@@ -196,7 +203,7 @@ EOF
 rc=0
 timeout 60 "$LOGIFY" classify "$TMP/in.csv" --config "$TMP/cfg.yaml" --explain >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
 expect_eq $rc 0 "config run"
-expect_eq "$(served ok+id=cfg requests)" 4 "batch 3 from the config file"
+expect_eq "$(served ok+id=cfg requests)" 5 "batch 3 from the config file"
 /usr/bin/python3 - "$TMP/out.csv" <<'PY' || fail "route labels: $(cat "$TMP/out.csv")"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
