@@ -265,6 +265,7 @@ static lg_err read_weights(const char *path, size_t K, size_t D, size_t wbytes, 
             if (!isfinite(b->clf->W[i] = get_f32(p))) e = BAD("%s: weight %zu is not finite", path, i);
         for (size_t k = 0; k < K && !e; k++, p += 4)
             if (!isfinite(b->clf->b[k] = get_f32(p))) e = BAD("%s: bias %zu is not finite", path, k);
+        if (!e) e = lg_logreg_seal(b->clf, err);
     }
     free(data);
     return e;

@@ -48,12 +48,29 @@ typedef struct {
     uint64_t h;        /* hash of the word or placeholder */
 } token;
 
+/* Per-token features (unigram + char grams) of recently seen words: logs
+ * repeat their words, so most tokens skip the n-gram hashing. Keyed by the
+ * word's exact text; words longer than CACHE_TOK bytes are not cached. */
+#define CACHE_N 1024
+#define CACHE_TOK 16
+#define TOKEN_FEATS(len) (1 + 3 * (len)) /* unigram + 3..5-grams of " w " */
+typedef struct {
+    uint32_t len;                          /* 0 = empty slot */
+    uint32_t nf;
+    char text[CACHE_TOK];
+    uint32_t feats[TOKEN_FEATS(CACHE_TOK)]; /* feature indices, < dim */
+} cache_entry;
+
 typedef struct {
     char norm[LG_HASH_MAX_BYTES * 2 + 8]; /* " tok tok ... " lower-cased words */
+    cache_entry cache[CACHE_N];
+    uint32_t tmp_feats[TOKEN_FEATS(LG_HASH_MAX_BYTES)]; /* an uncached word's */
     token toks[LG_HASH_MAX_BYTES + 1];
-    uint32_t stamp[TABLE_MAX]; /* entry valid when == gen */
-    uint32_t key[TABLE_MAX];   /* feature index */
-    uint32_t slot[TABLE_MAX];  /* position in the row being built */
+    struct {
+        uint32_t stamp; /* entry valid when == gen */
+        uint32_t key;   /* feature index */
+        uint32_t slot;  /* position in the row being built */
+    } table[TABLE_MAX];        /* one cache line per probe */
     uint32_t gen;
     float log_tf[256];         /* 1 + ln(tf) */
 } hash_scratch;
@@ -86,18 +103,34 @@ enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43 };
 enum { PH_NUM = 1, PH_HEX, PH_UUID, PH_IP, PH_PATH, PH_QUOTE };
 static const char *const ph_names[] = {"", "<num>", "<hex>", "<uuid>", "<ip>", "<path>", "<q>"};
 
-static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static inline int is_hex(unsigned char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-static inline int is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
-/* word bytes: letters, digits, '_' and every non-ASCII byte (UTF-8 kept) */
-static inline int is_word(unsigned char c) {
-    return is_alpha(c) || is_digit(c) || c == '_' || c >= 0x80;
-}
-static inline int is_blank(unsigned char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+/* byte classes: digits are DIGIT|HEX|WORD; letters ALPHA|WORD (a-f, A-F
+ * also HEX); '_' and every non-ASCII byte WORD (UTF-8 kept as bytes);
+ * blanks (space, \t \n \v \f \r) BLANK. */
+enum { C_DIGIT = 1, C_HEX = 2, C_ALPHA = 4, C_WORD = 8, C_BLANK = 16 };
+/* byte classes (generated from the rules above; one lookup each) */
+static const unsigned char classes[256] = {
+     0,  0,  0,  0,  0,  0,  0,  0,  0, 16, 16, 16, 16, 16,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    16,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    11, 11, 11, 11, 11, 11, 11, 11, 11, 11,  0,  0,  0,  0,  0,  0,
+     0, 14, 14, 14, 14, 14, 14, 12, 12, 12, 12, 12, 12, 12, 12, 12,
+    12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,  0,  0,  0,  0,  8,
+     0, 14, 14, 14, 14, 14, 14, 12, 12, 12, 12, 12, 12, 12, 12, 12,
+    12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,  0,  0,  0,  0,  0,
+     8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+     8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+     8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+     8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+     8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+     8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+     8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+     8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+};
+static inline int is_digit(unsigned char c) { return (classes[c] & C_DIGIT) != 0; }
+static inline int is_hex(unsigned char c) { return (classes[c] & C_HEX) != 0; }
+static inline int is_alpha(unsigned char c) { return (classes[c] & C_ALPHA) != 0; }
+static inline int is_word(unsigned char c) { return (classes[c] & C_WORD) != 0; }
+static inline int is_blank(unsigned char c) { return (classes[c] & C_BLANK) != 0; }
 
 /* 8-4-4-4-12 hex digits at s[i..], not followed by a word byte */
 static size_t match_uuid(const unsigned char *s, size_t i, size_t n) {
@@ -246,27 +279,44 @@ static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint
 
 /* ---- Encoding ---------------------------------------------------------------- */
 
-/* Adds one occurrence of feature h to the row being built. */
-static inline void add_feature(hash_scratch *sc, uint32_t mask_t, uint32_t dim_mask, uint64_t h,
-                               lg_embeddings *out, size_t row_start, size_t *nnz) {
-    uint32_t f = (uint32_t)mix64(h) & dim_mask;
+/* Adds one occurrence of feature index f to the row being built. */
+static inline void add_index(hash_scratch *sc, uint32_t mask_t, uint32_t f, lg_embeddings *out,
+                             size_t row_start, size_t *nnz) {
     uint32_t t = (f * 0x9e3779b1u) & mask_t;
     for (;;) {
-        if (sc->stamp[t] != sc->gen) {
-            sc->stamp[t] = sc->gen;
-            sc->key[t] = f;
-            sc->slot[t] = (uint32_t)(*nnz - row_start);
+        if (sc->table[t].stamp != sc->gen) {
+            sc->table[t].stamp = sc->gen;
+            sc->table[t].key = f;
+            sc->table[t].slot = (uint32_t)(*nnz - row_start);
             out->indices[*nnz] = f;
             out->values[*nnz] = 1.0f;
             (*nnz)++;
             return;
         }
-        if (sc->key[t] == f) {
-            out->values[row_start + sc->slot[t]] += 1.0f;
+        if (sc->table[t].key == f) {
+            out->values[row_start + sc->table[t].slot] += 1.0f;
             return;
         }
         t = (t + 1) & mask_t;
     }
+}
+
+/* Feature indices of one word: its unigram and the char 3..5-grams of
+ * " word "; returns how many (TOKEN_FEATS(len) at most). */
+static uint32_t word_features(const char *norm, const token *t, uint64_t seed, uint32_t dim_mask,
+                              uint32_t *feats) {
+    uint32_t n = 0;
+    feats[n++] = (uint32_t)mix64(t->h ^ K_WORD) & dim_mask;
+    const char *p = norm + t->off - 1;
+    size_t plen = t->len + 2;
+    for (size_t st = 0; st + CHAR_MIN <= plen; st++) {
+        uint64_t h = fnv_bytes(FNV_OFF ^ (seed * K_CHAR), p + st, CHAR_MIN - 1);
+        for (size_t g = CHAR_MIN; g <= CHAR_MAX && st + g <= plen; g++) {
+            h = (h ^ (unsigned char)p[st + g - 1]) * FNV_PRIME;
+            feats[n++] = (uint32_t)mix64(h + g) & dim_mask;
+        }
+    }
+    return n;
 }
 
 static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, size_t len,
@@ -279,7 +329,7 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     while (mask_t < 2 * bound) mask_t <<= 1;
     mask_t -= 1;
     if (++sc->gen == 0) { /* wrapped: clear the stamps once */
-        memset(sc->stamp, 0, sizeof sc->stamp);
+        memset(sc->table, 0, sizeof sc->table);
         sc->gen = 1;
     }
     const uint64_t seed = cx->seed;
@@ -288,21 +338,31 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     size_t row_start = *nnz;
     for (size_t k = 0; k < nt; k++) {
         const token *t = &sc->toks[k];
-        add_feature(sc, mask_t, dim_mask, t->h ^ K_WORD, out, row_start, nnz);
         if (k + 1 < nt)
-            add_feature(sc, mask_t, dim_mask, t->h * 0x9e3779b97f4a7c15ull + sc->toks[k + 1].h + K_BIGRAM,
-                        out, row_start, nnz);
-        if (!t->len) continue;
-        /* char n-grams of " word " */
-        const char *p = sc->norm + t->off - 1;
-        size_t plen = t->len + 2;
-        for (size_t st = 0; st + CHAR_MIN <= plen; st++) {
-            uint64_t h = fnv_bytes(FNV_OFF ^ (seed * K_CHAR), p + st, CHAR_MIN - 1);
-            for (size_t g = CHAR_MIN; g <= CHAR_MAX && st + g <= plen; g++) {
-                h = (h ^ (unsigned char)p[st + g - 1]) * FNV_PRIME;
-                add_feature(sc, mask_t, dim_mask, h + g, out, row_start, nnz);
-            }
+            add_index(sc, mask_t,
+                      (uint32_t)mix64(t->h * 0x9e3779b97f4a7c15ull + sc->toks[k + 1].h + K_BIGRAM) & dim_mask,
+                      out, row_start, nnz);
+        if (!t->len) { /* placeholder: its unigram only */
+            add_index(sc, mask_t, (uint32_t)mix64(t->h ^ K_WORD) & dim_mask, out, row_start, nnz);
+            continue;
         }
+        const uint32_t *feats;
+        uint32_t nf;
+        const char *text = sc->norm + t->off;
+        if (t->len <= CACHE_TOK) {
+            cache_entry *ce = &sc->cache[t->h & (CACHE_N - 1)];
+            if (ce->len != t->len || memcmp(ce->text, text, t->len)) {
+                ce->nf = word_features(sc->norm, t, seed, dim_mask, ce->feats);
+                ce->len = t->len;
+                memcpy(ce->text, text, t->len);
+            }
+            feats = ce->feats;
+            nf = ce->nf;
+        } else {
+            nf = word_features(sc->norm, t, seed, dim_mask, sc->tmp_feats);
+            feats = sc->tmp_feats;
+        }
+        for (uint32_t q = 0; q < nf; q++) add_index(sc, mask_t, feats[q], out, row_start, nnz);
     }
     /* sublinear tf, then unit L2 norm */
     double ss = 0;

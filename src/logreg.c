@@ -36,8 +36,19 @@ lg_err lg_logreg_new(size_t n_classes, size_t dim, lg_logreg **out, lg_errmsg *e
     return LG_OK;
 }
 
+lg_err lg_logreg_seal(lg_logreg *m, lg_errmsg *err) {
+    const size_t K = m->n_classes, Kp = (K + 3) & ~(size_t)3;
+    free(m->Wp);
+    m->Wp = calloc(m->dim * Kp, sizeof *m->Wp);
+    if (!m->Wp) return lg_fail(err, LG_ENOMEM, "out of memory (logreg weights)");
+    for (size_t j = 0; j < m->dim; j++) memcpy(m->Wp + j * Kp, m->W + j * K, K * sizeof *m->W);
+    m->Kp = Kp;
+    return LG_OK;
+}
+
 void lg_logreg_free(lg_logreg *m) {
     if (!m) return;
+    free(m->Wp);
     free(m->W);
     free(m->b);
     free(m);
@@ -348,6 +359,7 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
         for (size_t k = 0; k < K; k++) m->W[to * K + k] = (float)theta[j * K + k];
     }
     for (size_t k = 0; k < K; k++) m->b[k] = (float)theta[Dc * K + k];
+    if ((e = lg_logreg_seal(m, err))) goto done;
     if (info) {
         info->iterations = prob.iterations;
         info->status = st;
@@ -373,9 +385,20 @@ done:
 
 int lg_logreg_predict_row(const lg_logreg *m, const lg_embeddings *X, size_t row, float *proba) {
     const size_t K = m->n_classes;
-    float s[LG_LOGREG_MAX_CLASSES];
+    float s[LG_LOGREG_MAX_CLASSES + 4];
     for (size_t k = 0; k < K; k++) s[k] = m->b[k];
-    if (X->sparse) {
+    if (X->sparse && m->Wp) { /* fast path: padded rows, 4-wide blocks */
+        const size_t Kp = m->Kp;
+        for (size_t k = K; k < Kp; k++) s[k] = 0;
+        for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++) {
+            uint32_t j = X->indices[q];
+            if (j >= m->dim) continue;
+            const float *w = m->Wp + (size_t)j * Kp;
+            const float v = X->values[q];
+            for (size_t kb = 0; kb < Kp; kb += 4)
+                for (size_t t = 0; t < 4; t++) s[kb + t] += v * w[kb + t];
+        }
+    } else if (X->sparse) {
         for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++) {
             uint32_t j = X->indices[q];
             if (j >= m->dim) continue; /* cannot happen for a matching encoder */

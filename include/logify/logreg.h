@@ -28,6 +28,11 @@ typedef struct {
     float *W;          /* (D, K) feature-major: a sparse row touches one
                           contiguous K-vector per stored value */
     float *b;          /* (K) */
+    /* prediction copy of W, rows padded with zeros to Kp = K rounded up to
+     * a multiple of 4 so the inner loop is fixed-width SIMD; built by
+     * lg_logreg_seal (NULL before: prediction then reads W) */
+    float *Wp;         /* (D, Kp) */
+    size_t Kp;
 } lg_logreg;
 
 typedef struct {
@@ -59,6 +64,9 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
 
 /* Allocates an all-zero model (for loading a bundle). */
 lg_err lg_logreg_new(size_t n_classes, size_t dim, lg_logreg **out, lg_errmsg *err);
+/* Call once W and b are final (training and bundle loading do): builds the
+ * padded prediction copy. The model must not change afterwards. */
+lg_err lg_logreg_seal(lg_logreg *m, lg_errmsg *err);
 void lg_logreg_free(lg_logreg *m);
 
 /* Class probabilities of row `row` of X into proba[0..K-1]. Returns the
