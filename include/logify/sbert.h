@@ -77,6 +77,27 @@ void lg_sbert_scratch_set(lg_sbert_scratch *s, int batch, int threads);
 /* FLOPs of one forward pass over a sequence of n tokens (for benchmarks). */
 double lg_sbert_flops(const lg_sbert *m, size_t n_tokens);
 
+/* ---- Downloading a model (sbert_pull.c) ---------------------------------- */
+
+typedef struct {
+    const char *endpoint; /* base URL; NULL: https://huggingface.co (the CLI passes $HF_ENDPOINT) */
+    const char *token;    /* sent as "Authorization: Bearer"; NULL: none ($HF_TOKEN in the CLI) */
+    const char *revision; /* branch, tag or commit; NULL: "main" */
+    int progress;         /* 1: draw a progress bar on stderr */
+    int retries;          /* extra attempts per file after a broken transfer (resumed) */
+} lg_sbert_pull_opts;
+
+/* Downloads the files of a sentence-transformers model NAME ("owner/repo")
+ * from a Hugging Face hub layout (<endpoint>/<name>/resolve/<rev>/<file>)
+ * into dir (created if needed). Each file goes to <dir>/<file>.incomplete
+ * first, is resumed with an HTTP Range request after a broken transfer (also
+ * across runs), checked (size, JSON, safetensors header) and renamed into
+ * place atomically. Finally the whole directory is loaded with
+ * lg_sbert_load as validation. Optional files answering 404 are skipped; a
+ * required one fails with LG_ENOTFOUND naming the URL. */
+lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts *o,
+                     lg_errmsg *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,8 +22,12 @@ typedef struct {
 static const command commands[] = {
     {"classify", cmd_classify, "label each row of a CSV (source, log_message)"},
     {"rules", cmd_rules, "check or test a rules file"},
+    {"cluster", cmd_cluster, "embed, cluster and map the messages; suggest rules"},
     {"train", cmd_train, "train a model bundle from a labeled CSV"},
     {"eval", cmd_eval, "run the cascade on a labeled CSV and report accuracy"},
+    {"serve", cmd_serve, "HTTP service: /classify/, /v1/classify, metrics (docs/server.md)"},
+    {"embed", cmd_embed, "embed stdin lines with a Sentence-BERT model (JSON arrays)"},
+    {"model", cmd_model, "tokenize with or pull a sentence-transformers model"},
 };
 
 static void usage(FILE *f) {

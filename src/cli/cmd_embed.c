@@ -1,0 +1,153 @@
+/* cmd_embed.c - `logify embed --model DIR [--batch N] [--threads N]`:
+ * one message per line on stdin, one JSON array of floats per line on
+ * stdout, same order. Lines are read in chunks so memory stays bounded;
+ * within a chunk the engine sorts by length and batches. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "logify/sbert.h"
+
+#define EMBED_CHUNK 4096          /* lines encoded together */
+#define EMBED_LINE_MAX (1u << 20) /* longer lines are cut (the model truncates anyway) */
+
+static const char usage_text[] =
+    "usage: logify embed --model DIR [--batch N] [--threads N] [--stats]\n"
+    "  reads one message per line on stdin, writes one JSON array of floats per line\n"
+    "  --model DIR    sentence-transformers model directory (config.json, vocab.txt, ...)\n"
+    "  --batch N      texts per forward pass (default 32)\n"
+    "  --threads N    threads across batches (default: online CPUs, at most 8)\n"
+    "  --stats        print texts, tokens, seconds, tokens/s and GFLOPS on stderr\n";
+
+typedef struct {
+    char **lines;
+    size_t *lens;
+    size_t n;
+} chunk;
+
+static int flush_chunk(const lg_sbert *m, lg_sbert_scratch *s, chunk *c, float *out, int stats,
+                       double *secs, double *tokens, double *flops) {
+    lg_errmsg err;
+    int dim = lg_sbert_dim(m);
+    if (stats) {
+        int32_t ids[4096];
+        for (size_t i = 0; i < c->n; i++) {
+            size_t k = 0;
+            if (lg_sbert_tokenize(m, c->lines[i], c->lens[i], ids, 4096, &k, &err) == LG_OK) {
+                *tokens += (double)k;
+                *flops += lg_sbert_flops(m, k);
+            }
+        }
+    }
+    double t0 = lg_now();
+    if (lg_sbert_encode(m, s, (const char *const *)c->lines, c->lens, c->n, out, &err))
+        return cli_error("%s", err.msg);
+    *secs += lg_now() - t0;
+    for (size_t i = 0; i < c->n; i++) {
+        const float *v = out + i * (size_t)dim;
+        putchar('[');
+        for (int d = 0; d < dim; d++) printf(d ? ",%.8g" : "%.8g", (double)v[d]);
+        fputs("]\n", stdout);
+        free(c->lines[i]);
+    }
+    c->n = 0;
+    if (ferror(stdout)) return cli_error("writing stdout failed");
+    return CLI_OK;
+}
+
+int cmd_embed(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"stats", no_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *dir = NULL;
+    long batch = 32, threads = sysconf(_SC_NPROCESSORS_ONLN);
+    int stats = 0, c;
+    if (threads < 1) threads = 1;
+    if (threads > 8) threads = 8;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:b:t:sh", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'm': dir = optarg; break;
+        case 'b':
+            batch = strtol(optarg, &end, 10);
+            if (*end || batch < 1 || batch > 4096)
+                return cli_usage_error(usage_text, "--batch must be in 1..4096");
+            break;
+        case 't':
+            threads = strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > 64)
+                return cli_usage_error(usage_text, "--threads must be in 1..64");
+            break;
+        case 's': stats = 1; break;
+        case 'h': fputs(usage_text, stdout); return CLI_OK;
+        default: return cli_usage_error(usage_text, "bad option");
+        }
+    }
+    if (!dir) return cli_usage_error(usage_text, "--model DIR is required");
+    if (optind < argc) return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind]);
+
+    lg_errmsg err;
+    lg_sbert *m = NULL;
+    lg_sbert_scratch *s = NULL;
+    if (lg_sbert_load(dir, &m, &err)) return cli_error("%s", err.msg);
+    int rc = CLI_FAIL;
+    chunk ch = {malloc(EMBED_CHUNK * sizeof(char *)), malloc(EMBED_CHUNK * sizeof(size_t)), 0};
+    float *out = malloc((size_t)EMBED_CHUNK * (size_t)lg_sbert_dim(m) * sizeof(float));
+    char *line = NULL;
+    size_t cap = 0;
+    double secs = 0, tokens = 0, flops = 0, texts = 0;
+    if (!ch.lines || !ch.lens || !out) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (lg_sbert_scratch_new(m, &s, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    lg_sbert_scratch_set(s, (int)batch, (int)threads);
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        size_t len = (size_t)n;
+        if (len && line[len - 1] == '\n') len--;
+        if (len > EMBED_LINE_MAX) len = EMBED_LINE_MAX;
+        ch.lines[ch.n] = lg_strndup(line, len);
+        if (!ch.lines[ch.n]) {
+            cli_error("out of memory");
+            goto done;
+        }
+        ch.lens[ch.n++] = len;
+        texts++;
+        if (ch.n == EMBED_CHUNK &&
+            flush_chunk(m, s, &ch, out, stats, &secs, &tokens, &flops) != CLI_OK)
+            goto done;
+    }
+    if (ch.n && flush_chunk(m, s, &ch, out, stats, &secs, &tokens, &flops) != CLI_OK) goto done;
+    if (fflush(stdout) != 0) {
+        cli_error("writing stdout failed");
+        goto done;
+    }
+    if (stats)
+        fprintf(stderr,
+                "embed threads=%ld batch=%ld texts=%.0f tokens=%.0f secs=%.3f tok_per_s=%.0f "
+                "GFLOPS=%.1f\n",
+                threads, batch, texts, tokens, secs, secs > 0 ? tokens / secs : 0,
+                secs > 0 ? flops / secs / 1e9 : 0);
+    rc = CLI_OK;
+done:
+    if (ch.lines)
+        for (size_t i = 0; i < ch.n; i++) free(ch.lines[i]);
+    free(ch.lines);
+    free(ch.lens);
+    free(out);
+    free(line);
+    lg_sbert_scratch_free(s);
+    lg_sbert_free(m);
+    return rc;
+}

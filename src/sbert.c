@@ -1,0 +1,430 @@
+/* sbert.c - the BERT forward pass and Sentence-BERT pooling on OpenBLAS.
+ *
+ * One batch = up to `batch` texts of similar length (texts are sorted by
+ * token count first). Their tokens are packed row after row into one
+ * (M, hidden) activation matrix, M = the batch's real tokens: every
+ * projection is then one sgemm over the whole batch and no FLOP is spent
+ * on padding. The padding mask of Hugging Face's BertModel (padded keys get
+ * a large negative score, i.e. exactly zero weight after softmax) becomes
+ * "each query attends to its own sequence's real tokens only"; padded
+ * query rows are never computed and pooling sees real tokens only, which is
+ * what the mask achieves in the reference.
+ *
+ * Threads take whole batches (work queue); each has its own scratch; the
+ * weights are read-only and shared. Model loading is in sbert_load.c.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sbert_internal.h"
+
+#define SB_MAX_THREADS 64
+#define SB_MAX_BATCH 4096
+
+struct lg_sbert_scratch {
+    const lg_sbert *m;
+    int batch, threads;
+    size_t cap_rows;  /* rows allocated in the activation buffers */
+    float *x;         /* (rows, hidden) hidden states */
+    float *qkv;       /* (rows, 3*hidden) queries | keys | values */
+    float *ctx;       /* (rows, hidden) attention context */
+    float *tmp;       /* (rows, hidden) projection output */
+    float *ffn;       /* (rows, intermediate) */
+    float *scores;    /* (max_seq, max_seq) attention scores of one head */
+    lg_sbert_scratch *workers[SB_MAX_THREADS]; /* extra threads' scratch */
+};
+
+/* ---- Kernels --------------------------------------------------------------
+ * The single place BLAS plugs in, and the fused element-wise loops. */
+
+/* C (m, n) = A (m, k) . W^T, W (n, k) row-major as stored by nn.Linear;
+ * beta 1 accumulates into C. */
+static void matmul_wt(float *c, const float *a, const float *w, int m, int n, int k, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, w, k, beta, c, n);
+}
+
+/* erf(x) for float, rational approximation (Eigen's generic_fast_erf_float):
+ * |error| < 2e-7 on the whole line, branch-free so that the GELU loop
+ * vectorises (glibc's erff does not). */
+static inline float erf_fast(float x) {
+    x = x > 4.0f ? 4.0f : (x < -4.0f ? -4.0f : x);
+    float x2 = x * x;
+    float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+    p = x2 * p + -2.10102402082508e-06f;
+    p = x2 * p + -5.69250639462346e-05f;
+    p = x2 * p + -7.34990630326855e-04f;
+    p = x2 * p + -2.95459980854025e-03f;
+    p = x2 * p + -1.60960333262415e-02f;
+    p = x * p;
+    float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+    q = x2 * q + -1.68282697438203e-03f;
+    q = x2 * q + -7.37332916720468e-03f;
+    q = x2 * q + -1.42647390514189e-02f;
+    return p / q;
+}
+
+/* y (n) = gelu(y + b), the erf form: 0.5 x (1 + erf(x / sqrt 2)). */
+__attribute__((optimize("O3"))) static void bias_gelu(float *y, const float *b, int n) {
+    for (int i = 0; i < n; i++) {
+        float v = y[i] + b[i];
+        y[i] = 0.5f * v * (1.0f + erf_fast(v * 0.70710678118654752f));
+    }
+}
+
+/* x (n) = LayerNorm(x + y + b) * g + beta; y and b may be NULL. */
+__attribute__((optimize("O3"))) static void add_layernorm(float *x, const float *y, const float *b,
+                                                          const float *g, const float *beta, int n,
+                                                          float eps) {
+    if (y && b)
+        for (int i = 0; i < n; i++) x[i] += y[i] + b[i];
+    float mean = 0;
+    for (int i = 0; i < n; i++) mean += x[i];
+    mean /= (float)n;
+    float var = 0;
+    for (int i = 0; i < n; i++) {
+        float d = x[i] - mean;
+        var += d * d;
+    }
+    var /= (float)n;
+    float inv = 1.0f / sqrtf(var + eps);
+    for (int i = 0; i < n; i++) x[i] = (x[i] - mean) * inv * g[i] + beta[i];
+}
+
+static inline float dot(const float *a, const float *b, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* Self-attention of one sequence of T tokens. qkv (T, 3H) with the bias
+ * added and queries pre-scaled by 1/sqrt(head_dim); ctx (T, H) out. */
+__attribute__((optimize("O3"))) static void attention(const lg_sbert *m, const float *qkv,
+                                                      float *ctx, float *scores, int T) {
+    int H = m->hidden, nh = m->heads, dh = H / nh, ld = 3 * H;
+    for (int h = 0; h < nh; h++) {
+        const float *q = qkv + h * dh, *k = qkv + H + h * dh, *v = qkv + 2 * H + h * dh;
+        float *c = ctx + h * dh;
+        /* scores (T, T) = Q K^T */
+        if (T >= 32) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, q, ld, k, ld,
+                        0.0f, scores, T);
+        } else {
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++) scores[i * T + j] = dot(q + i * ld, k + j * ld, dh);
+        }
+        /* row softmax */
+        for (int i = 0; i < T; i++) {
+            float *s = scores + i * T, mx = s[0], sum = 0;
+            for (int j = 1; j < T; j++) mx = s[j] > mx ? s[j] : mx;
+            for (int j = 0; j < T; j++) {
+                s[j] = expf(s[j] - mx);
+                sum += s[j];
+            }
+            float inv = 1.0f / sum;
+            for (int j = 0; j < T; j++) s[j] *= inv;
+        }
+        /* ctx (T, dh) = P V */
+        if (T >= 32) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, scores, T, v,
+                        ld, 0.0f, c, H);
+        } else {
+            for (int i = 0; i < T; i++) {
+                float *ci = c + i * H;
+                memset(ci, 0, (size_t)dh * sizeof *ci);
+                for (int j = 0; j < T; j++) {
+                    float p = scores[i * T + j];
+                    const float *vj = v + j * ld;
+                    for (int d = 0; d < dh; d++) ci[d] += p * vj[d];
+                }
+            }
+        }
+    }
+}
+
+/* ---- Scratch ------------------------------------------------------------- */
+
+static void scratch_release(lg_sbert_scratch *s) {
+    free(s->x);
+    free(s->qkv);
+    free(s->ctx);
+    free(s->tmp);
+    free(s->ffn);
+    s->x = s->qkv = s->ctx = s->tmp = s->ffn = NULL;
+    s->cap_rows = 0;
+}
+
+/* Makes room for `rows` packed tokens. */
+static lg_err scratch_reserve(lg_sbert_scratch *s, size_t rows, lg_errmsg *err) {
+    if (rows <= s->cap_rows) return LG_OK;
+    const lg_sbert *m = s->m;
+    scratch_release(s);
+    size_t H = (size_t)m->hidden;
+    s->x = malloc(rows * H * sizeof(float));
+    s->qkv = malloc(rows * 3 * H * sizeof(float));
+    s->ctx = malloc(rows * H * sizeof(float));
+    s->tmp = malloc(rows * H * sizeof(float));
+    s->ffn = malloc(rows * (size_t)m->intermediate * sizeof(float));
+    if (!s->x || !s->qkv || !s->ctx || !s->tmp || !s->ffn) {
+        scratch_release(s);
+        return lg_fail(err, LG_ENOMEM, "out of memory for %zu tokens of activations", rows);
+    }
+    s->cap_rows = rows;
+    return LG_OK;
+}
+
+lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg *err) {
+    *out = NULL;
+    lg_sbert_scratch *s = calloc(1, sizeof *s);
+    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    s->m = m;
+    s->batch = 32;
+    s->threads = 1;
+    size_t T = (size_t)m->max_seq_length;
+    s->scores = malloc(T * T * sizeof *s->scores);
+    if (!s->scores) {
+        free(s);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    *out = s;
+    return LG_OK;
+}
+
+void lg_sbert_scratch_free(lg_sbert_scratch *s) {
+    if (!s) return;
+    for (int i = 0; i < SB_MAX_THREADS; i++) lg_sbert_scratch_free(s->workers[i]);
+    scratch_release(s);
+    free(s->scores);
+    free(s);
+}
+
+void lg_sbert_scratch_set(lg_sbert_scratch *s, int batch, int threads) {
+    s->batch = batch < 1 ? 1 : (batch > SB_MAX_BATCH ? SB_MAX_BATCH : batch);
+    s->threads = threads < 1 ? 1 : (threads > SB_MAX_THREADS ? SB_MAX_THREADS : threads);
+}
+
+/* ---- Tokenization -------------------------------------------------------- */
+
+lg_err lg_sbert_tokenize(const lg_sbert *m, const char *text, size_t len, int32_t *ids, size_t cap,
+                         size_t *n_ids, lg_errmsg *err) {
+    *n_ids = 0;
+    size_t maxlen = (size_t)m->max_seq_length;
+    if (cap < 2) return lg_fail(err, LG_EINVAL, "token buffer too small");
+    if (maxlen > cap) maxlen = cap;
+    size_t n = 0;
+    lg_err e = lg_wordpiece_encode(m->tok, text, len, ids + 1, maxlen - 2, &n, err);
+    if (e) return e;
+    ids[0] = m->cls_id;
+    ids[n + 1] = m->sep_id;
+    *n_ids = n + 2;
+    return LG_OK;
+}
+
+/* ---- Forward pass -------------------------------------------------------- */
+
+typedef struct {
+    const int32_t *ids;  /* all texts' ids, packed */
+    const size_t *off;   /* (n) start of text i in ids */
+    const int *len;      /* (n) token count of text i */
+    const size_t *order; /* texts sorted by length */
+    size_t n, batch, n_batches;
+    float *out;          /* (n, hidden) */
+    atomic_size_t next;
+} encode_job;
+
+/* Runs batch b of the job with scratch s (sized beforehand). */
+static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
+    const lg_sbert *m = s->m;
+    int H = m->hidden, FF = m->intermediate;
+    size_t first = b * job->batch, last = first + job->batch;
+    if (last > job->n) last = job->n;
+    int nb = (int)(last - first), M = 0;
+    for (size_t i = first; i < last; i++) M += job->len[job->order[i]];
+
+    /* embeddings: x (M, H) = LN(word + position + token type 0) */
+    int r = 0;
+    for (size_t i = first; i < last; i++) {
+        size_t t = job->order[i];
+        const int32_t *ids = job->ids + job->off[t];
+        for (int p = 0; p < job->len[t]; p++, r++) {
+            float *x = s->x + (size_t)r * H;
+            const float *we = m->word_emb + (size_t)ids[p] * H, *pe = m->pos_emb + (size_t)p * H;
+            for (int d = 0; d < H; d++) x[d] = we[d] + pe[d] + m->type_emb[d];
+            add_layernorm(x, NULL, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
+        }
+    }
+
+    float qscale = 1.0f / sqrtf((float)(H / m->heads));
+    for (int l = 0; l < m->layers; l++) {
+        const lg_bert_layer *L = &m->layer[l];
+        /* qkv (M, 3H) = x Wqkv^T + bqkv; queries pre-scaled */
+        matmul_wt(s->qkv, s->x, L->wqkv, M, 3 * H, H, 0.0f);
+        for (int row = 0; row < M; row++) {
+            float *q = s->qkv + (size_t)row * 3 * H;
+            for (int d = 0; d < H; d++) q[d] = (q[d] + L->bqkv[d]) * qscale;
+            for (int d = H; d < 3 * H; d++) q[d] += L->bqkv[d];
+        }
+        /* attention per sequence over its real tokens */
+        size_t row0 = 0;
+        for (size_t i = first; i < last; i++) {
+            int T = job->len[job->order[i]];
+            attention(m, s->qkv + row0 * 3 * H, s->ctx + row0 * H, s->scores, T);
+            row0 += (size_t)T;
+        }
+        /* x = LN(x + ctx Wo^T + bo) */
+        matmul_wt(s->tmp, s->ctx, L->wo, M, H, H, 0.0f);
+        for (int row = 0; row < M; row++)
+            add_layernorm(s->x + (size_t)row * H, s->tmp + (size_t)row * H, L->bo, L->ln1_g,
+                          L->ln1_b, H, m->ln_eps);
+        /* ffn (M, I) = gelu(x Wi^T + bi) */
+        matmul_wt(s->ffn, s->x, L->wi, M, FF, H, 0.0f);
+        for (int row = 0; row < M; row++) bias_gelu(s->ffn + (size_t)row * FF, L->bi, FF);
+        /* x = LN(x + ffn Wout^T + bout) */
+        matmul_wt(s->tmp, s->ffn, L->wout, M, H, FF, 0.0f);
+        for (int row = 0; row < M; row++)
+            add_layernorm(s->x + (size_t)row * H, s->tmp + (size_t)row * H, L->bout, L->ln2_g,
+                          L->ln2_b, H, m->ln_eps);
+    }
+
+    /* pooling over real tokens, then optional L2 normalisation */
+    size_t row0 = 0;
+    for (int i = 0; i < nb; i++) {
+        size_t t = job->order[first + (size_t)i];
+        int T = job->len[t];
+        float *o = job->out + t * (size_t)H;
+        const float *xs = s->x + row0 * H;
+        if (m->pooling == LG_SBERT_POOL_CLS) {
+            memcpy(o, xs, (size_t)H * sizeof *o);
+        } else {
+            memset(o, 0, (size_t)H * sizeof *o);
+            for (int p = 0; p < T; p++)
+                for (int d = 0; d < H; d++) o[d] += xs[(size_t)p * H + d];
+            for (int d = 0; d < H; d++) o[d] /= (float)T;
+        }
+        if (m->normalize) {
+            double ss = 0;
+            for (int d = 0; d < H; d++) ss += (double)o[d] * o[d];
+            float nrm = (float)sqrt(ss);
+            float inv = 1.0f / (nrm > 1e-12f ? nrm : 1e-12f);
+            for (int d = 0; d < H; d++) o[d] *= inv;
+        }
+        row0 += (size_t)T;
+    }
+}
+
+typedef struct {
+    lg_sbert_scratch *s;
+    encode_job *job;
+} worker_arg;
+
+static void *worker_main(void *p) {
+    worker_arg *a = p;
+    for (;;) {
+        size_t b = atomic_fetch_add(&a->job->next, 1);
+        if (b >= a->job->n_batches) break;
+        run_batch(a->s, a->job, b);
+    }
+    return NULL;
+}
+
+/* Orders idx by len[idx], ties by index (counting sort: stable, O(n)). */
+static lg_err sort_by_len(size_t *idx, const int *len, size_t n, int max_len, lg_errmsg *err) {
+    size_t *count = calloc((size_t)max_len + 2, sizeof *count);
+    if (!count) return lg_fail(err, LG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) count[len[i] + 1]++;
+    for (int l = 1; l <= max_len + 1; l++) count[l] += count[l - 1];
+    for (size_t i = 0; i < n; i++) idx[count[len[i]]++] = i;
+    free(count);
+    return LG_OK;
+}
+
+lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const *texts,
+                       const size_t *lens, size_t n, float *out, lg_errmsg *err) {
+    if (n == 0) return LG_OK;
+    if (s->m != m) return lg_fail(err, LG_EINVAL, "scratch belongs to another model");
+    size_t maxlen = (size_t)m->max_seq_length;
+    lg_err e = LG_OK;
+    encode_job job;
+    memset(&job, 0, sizeof job);
+    int32_t *ids = NULL, *one = malloc(maxlen * sizeof *one);
+    size_t *off = malloc(n * sizeof *off), *order = malloc(n * sizeof *order), total = 0, cap = 0;
+    int *len = malloc(n * sizeof *len);
+    if (!one || !off || !order || !len) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* tokenize every text, packed */
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        const char *t = texts[i] ? texts[i] : "";
+        size_t tl = lens ? lens[i] : strlen(t);
+        if ((e = lg_sbert_tokenize(m, t, tl, one, maxlen, &k, err))) goto out;
+        if (total + k > cap) {
+            size_t nc = cap ? cap * 2 : 4096;
+            while (nc < total + k) nc *= 2;
+            int32_t *np = realloc(ids, nc * sizeof *np);
+            if (!np) {
+                e = lg_fail(err, LG_ENOMEM, "out of memory");
+                goto out;
+            }
+            ids = np;
+            cap = nc;
+        }
+        memcpy(ids + total, one, k * sizeof *one);
+        off[i] = total;
+        len[i] = (int)k;
+        total += k;
+    }
+    if ((e = sort_by_len(order, len, n, (int)maxlen, err))) goto out;
+
+    /* batches: never fewer than one per thread when there is enough work */
+    size_t threads = (size_t)s->threads, batch = (size_t)s->batch;
+    if (threads > 1 && n < batch * threads) batch = (n + threads - 1) / threads;
+    if (batch < 1) batch = 1;
+    job.ids = ids;
+    job.off = off;
+    job.len = len;
+    job.order = order;
+    job.n = n;
+    job.batch = batch;
+    job.n_batches = (n + batch - 1) / batch;
+    job.out = out;
+    atomic_init(&job.next, 0);
+    size_t rows = 0;
+    for (size_t b = 0; b < job.n_batches; b++) {
+        size_t r = 0;
+        for (size_t i = b * batch; i < n && i < (b + 1) * batch; i++) r += (size_t)len[order[i]];
+        if (r > rows) rows = r;
+    }
+    size_t nw = threads < job.n_batches ? threads : job.n_batches;
+    /* several workers: one BLAS thread each; one batch: BLAS may use all */
+    openblas_set_num_threads(nw > 1 ? 1 : (int)threads);
+    if ((e = scratch_reserve(s, rows, err))) goto out;
+    for (size_t w = 1; w < nw; w++) {
+        if (!s->workers[w] && (e = lg_sbert_scratch_new(m, &s->workers[w], err))) goto out;
+        if ((e = scratch_reserve(s->workers[w], rows, err))) goto out;
+    }
+    pthread_t tid[SB_MAX_THREADS];
+    worker_arg args[SB_MAX_THREADS];
+    size_t started = 1;
+    args[0].s = s;
+    args[0].job = &job;
+    for (size_t w = 1; w < nw; w++) {
+        args[w].s = s->workers[w];
+        args[w].job = &job;
+        if (pthread_create(&tid[w], NULL, worker_main, &args[w]) != 0) break;
+        started++;
+    }
+    worker_main(&args[0]);
+    for (size_t w = 1; w < started; w++) pthread_join(tid[w], NULL);
+out:
+    free(ids);
+    free(one);
+    free(off);
+    free(order);
+    free(len);
+    return e;
+}

@@ -1,0 +1,111 @@
+/* sbert_internal.h - types shared by the Sentence-BERT modules
+ * (tokenizer.c, safetensors.c, sbert_load.c, sbert.c). Not installed;
+ * the public API is include/logify/sbert.h. */
+#ifndef LOGIFY_SBERT_INTERNAL_H
+#define LOGIFY_SBERT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logify/common.h"
+#include "logify/sbert.h"
+
+/* ---- WordPiece tokenizer (tokenizer.c) ----------------------------------- */
+
+typedef struct lg_wordpiece lg_wordpiece;
+
+typedef struct {
+    int do_lower_case;   /* lower-case (and by default strip accents) */
+    int strip_accents;   /* -1: follow do_lower_case, 0/1 explicit */
+    int chinese_chars;   /* split CJK ideographs into single tokens (default 1) */
+} lg_wordpiece_opts;
+
+/* Loads vocab.txt (one token a line, id = line number). Caller frees with
+ * lg_wordpiece_free. */
+lg_err lg_wordpiece_load(const char *vocab_path, const lg_wordpiece_opts *o, lg_wordpiece **out,
+                         lg_errmsg *err);
+/* Builds from an in-memory vocab text (same format). */
+lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
+                              const lg_wordpiece_opts *o, lg_wordpiece **out, lg_errmsg *err);
+void lg_wordpiece_free(lg_wordpiece *t);
+size_t lg_wordpiece_vocab_size(const lg_wordpiece *t);
+/* Id of a token, or -1. */
+int32_t lg_wordpiece_id(const lg_wordpiece *t, const char *tok);
+
+/* Tokenizes text (without [CLS]/[SEP]) into ids (OUT); stops after cap ids
+ * (the rest is truncated, never an error). *n_ids (OUT) = ids written. */
+lg_err lg_wordpiece_encode(const lg_wordpiece *t, const char *text, size_t len, int32_t *ids,
+                           size_t cap, size_t *n_ids, lg_errmsg *err);
+
+/* ---- safetensors (safetensors.c) ----------------------------------------- */
+
+typedef enum { LG_ST_F32 = 0, LG_ST_F16, LG_ST_BF16, LG_ST_OTHER } lg_st_dtype;
+
+typedef struct {
+    char *name;
+    lg_st_dtype dtype;
+    const char *dtype_name; /* as in the header */
+    int ndim;
+    int64_t shape[8];
+    const uint8_t *data;    /* into the mmapped file */
+    size_t nbytes;
+} lg_st_tensor;
+
+typedef struct {
+    void *map;
+    size_t map_len;
+    lg_st_tensor *tensors;
+    size_t n_tensors;
+} lg_safetensors;
+
+/* mmaps path read-only and validates the header (size, JSON, dtypes,
+ * shapes vs byte ranges, ranges inside the file and non-overlapping)
+ * before any tensor is touched. Caller frees with lg_safetensors_close. */
+lg_err lg_safetensors_open(const char *path, lg_safetensors *st, lg_errmsg *err);
+/* Same over bytes already in memory (borrowed; for tests and fuzzing). */
+lg_err lg_safetensors_parse(const void *buf, size_t len, const char *name, lg_safetensors *st,
+                            lg_errmsg *err);
+void lg_safetensors_close(lg_safetensors *st);
+const lg_st_tensor *lg_safetensors_find(const lg_safetensors *st, const char *name);
+/* Converts n elements of t to float (F32/F16/BF16). */
+void lg_st_to_f32(const lg_st_tensor *t, float *dst, size_t n);
+
+/* ---- The model (sbert_load.c, sbert.c) ------------------------------------ */
+
+typedef struct {
+    const float *wqkv;  /* (3*hidden, hidden): query, key, value rows stacked */
+    const float *bqkv;  /* (3*hidden) */
+    const float *wo;    /* (hidden, hidden) attention output */
+    const float *bo;    /* (hidden) */
+    const float *ln1_g, *ln1_b; /* (hidden) attention LayerNorm */
+    const float *wi;    /* (intermediate, hidden) */
+    const float *bi;    /* (intermediate) */
+    const float *wout;  /* (hidden, intermediate) */
+    const float *bout;  /* (hidden) */
+    const float *ln2_g, *ln2_b; /* (hidden) output LayerNorm */
+} lg_bert_layer;
+
+struct lg_sbert {
+    /* hyper-parameters */
+    int hidden, layers, heads, intermediate, max_positions, type_vocab, vocab_size;
+    int max_seq_length;
+    float ln_eps;
+    lg_sbert_pooling pooling;
+    int normalize;
+    int do_lower_case;
+    const char *dtype;
+    int32_t cls_id, sep_id, pad_id, unk_id;
+    /* read-only weights */
+    const float *word_emb; /* (vocab, hidden) */
+    const float *pos_emb;  /* (max_positions, hidden) */
+    const float *type_emb; /* (type_vocab, hidden); row 0 used */
+    const float *emb_ln_g, *emb_ln_b; /* (hidden) */
+    lg_bert_layer *layer;  /* (layers) */
+    /* ownership */
+    lg_wordpiece *tok;
+    lg_safetensors st;
+    void **owned;          /* converted / stacked tensors to free */
+    size_t n_owned, cap_owned;
+};
+
+#endif

@@ -1,0 +1,200 @@
+/* test_bert.c - the Sentence-BERT engine against independent references.
+ *
+ * tests/fixtures/bert/<model>/ are random BERT models in the exact
+ * sentence-transformers layout, written by scripts/gen_bert_fixtures.py
+ * together with reference.json: token ids and embeddings computed by a
+ * separate PyTorch implementation (float64, Hugging Face BertModel +
+ * sentence-transformers Pooling). Every vector must reach cosine >= 0.99999
+ * and max |diff| <= 1e-4, for several batch sizes and thread counts (texts
+ * include padding, truncation, unicode and empty input). Then: model
+ * directories with a missing or inconsistent file fail with a message
+ * naming the file and the field. */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "logify/sbert.h"
+
+static char fixtures[1024];
+
+static void check_fixture(const char *name) {
+    char dir[1200], path[1300];
+    snprintf(dir, sizeof dir, "%s/%s", fixtures, name);
+    snprintf(path, sizeof path, "%s/reference.json", dir);
+    json_error_t je;
+    json_t *ref = json_load_file(path, 0, &je);
+    assert_non_null(ref);
+    json_t *texts = json_object_get(ref, "texts"), *ids = json_object_get(ref, "ids"),
+           *emb = json_object_get(ref, "embeddings");
+    size_t n = json_array_size(texts);
+    assert_true(n > 0);
+    lg_sbert *m = NULL;
+    lg_errmsg err;
+    if (lg_sbert_load(dir, &m, &err)) fail_msg("%s", err.msg);
+    int dim = lg_sbert_dim(m);
+    const char **tx = malloc(n * sizeof *tx);
+    size_t *lens = malloc(n * sizeof *lens);
+    float *out = malloc(n * (size_t)dim * sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_array_get(texts, i);
+        tx[i] = json_string_value(t);
+        lens[i] = json_string_length(t);
+        /* ids exactly as the reference tokenizer produced them */
+        int32_t got[600];
+        size_t k;
+        assert_int_equal(lg_sbert_tokenize(m, tx[i], lens[i], got, 600, &k, &err), LG_OK);
+        json_t *want = json_array_get(ids, i);
+        assert_int_equal(k, json_array_size(want));
+        for (size_t j = 0; j < k; j++)
+            assert_int_equal(got[j], (int32_t)json_integer_value(json_array_get(want, j)));
+    }
+    static const int cfg[][2] = {{1, 1}, {3, 1}, {32, 1}, {2, 2}, {32, 2}};
+    lg_sbert_scratch *s = NULL;
+    assert_int_equal(lg_sbert_scratch_new(m, &s, &err), LG_OK);
+    double worst_cos = 1, worst_diff = 0;
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        lg_sbert_scratch_set(s, cfg[c][0], cfg[c][1]);
+        memset(out, 0, n * (size_t)dim * sizeof *out);
+        if (lg_sbert_encode(m, s, tx, lens, n, out, &err)) fail_msg("%s", err.msg);
+        for (size_t i = 0; i < n; i++) {
+            json_t *row = json_array_get(emb, i);
+            assert_int_equal(json_array_size(row), dim);
+            double dot = 0, na = 0, nb = 0, md = 0;
+            for (int d = 0; d < dim; d++) {
+                double a = out[i * (size_t)dim + (size_t)d],
+                       b = json_number_value(json_array_get(row, (size_t)d));
+                dot += a * b;
+                na += a * a;
+                nb += b * b;
+                if (fabs(a - b) > md) md = fabs(a - b);
+            }
+            double cs = dot / sqrt(na * nb);
+            if (cs < worst_cos) worst_cos = cs;
+            if (md > worst_diff) worst_diff = md;
+            if (!(cs >= 0.99999 && md <= 1e-4))
+                fail_msg("%s text %zu (batch %d, threads %d): cosine %.9f, max diff %.3g", name, i,
+                         cfg[c][0], cfg[c][1], cs, md);
+        }
+    }
+    printf("%s: %zu texts x %zu configurations: min cosine %.9f, max abs diff %.3g\n", name, n,
+           sizeof cfg / sizeof *cfg, worst_cos, worst_diff);
+    lg_sbert_scratch_free(s);
+    lg_sbert_free(m);
+    free(tx);
+    free(lens);
+    free(out);
+    json_decref(ref);
+}
+
+static void test_tiny_mean(void **state) { (void)state; check_fixture("tiny_mean"); }
+static void test_tiny_cls(void **state) { (void)state; check_fixture("tiny_cls"); }
+static void test_tiny_f16(void **state) { (void)state; check_fixture("tiny_f16"); }
+static void test_tiny_bf16(void **state) { (void)state; check_fixture("tiny_bf16"); }
+
+static void test_info_and_truncation(void **state) {
+    (void)state;
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/tiny_cls", fixtures);
+    lg_sbert *m = NULL;
+    assert_int_equal(lg_sbert_load(dir, &m, NULL), LG_OK);
+    lg_sbert_info i;
+    lg_sbert_info_get(m, &i);
+    assert_int_equal(i.hidden, 32);
+    assert_int_equal(i.layers, 2);
+    assert_int_equal(i.heads, 4);
+    assert_int_equal(i.pooling, LG_SBERT_POOL_CLS);
+    assert_int_equal(i.normalize, 0);
+    assert_int_equal(i.max_seq_length, 24);
+    assert_string_equal(i.dtype, "F32");
+    int32_t ids[64];
+    size_t k;
+    const char *t = "a b c d e f g h i j k l m n o p q r s t u v w x y z";
+    assert_int_equal(lg_sbert_tokenize(m, t, strlen(t), ids, 64, &k, NULL), LG_OK);
+    assert_int_equal(k, 24); /* truncated, never rejected */
+    assert_int_equal(ids[0], 101);
+    assert_int_equal(ids[23], 102);
+    assert_int_equal(lg_sbert_tokenize(m, "", 0, ids, 64, &k, NULL), LG_OK);
+    assert_int_equal(k, 2);
+    lg_sbert_free(m);
+}
+
+/* ---- Broken model directories --------------------------------------------- */
+
+static char tmp[256];
+
+
+/* Copies tiny_mean to tmp, runs `edit` (a shell command run in tmp), loads
+ * and expects failure with both needles in the message. */
+static void broken(const char *edit, lg_err want, const char *needle1, const char *needle2) {
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/tiny_mean' '%s' && cd '%s' && %s", tmp,
+             fixtures, tmp, tmp, edit);
+    assert_int_equal(system(cmd), 0);
+    lg_sbert *m = NULL;
+    lg_errmsg err;
+    lg_err e = lg_sbert_load(tmp, &m, &err);
+    if (e != want || !strstr(err.msg, needle1) || (needle2 && !strstr(err.msg, needle2)))
+        fail_msg("edit '%s': got %d '%s'", edit, (int)e, e ? err.msg : "");
+    assert_null(m);
+}
+
+static void test_broken_dirs(void **state) {
+    (void)state;
+    snprintf(tmp, sizeof tmp, "/tmp/logify_test_bert_%d", (int)getpid());
+    broken("rm config.json", LG_ENOTFOUND, "config.json", NULL);
+    broken("rm vocab.txt", LG_ENOTFOUND, "vocab.txt", NULL);
+    broken("rm modules.json", LG_ENOTFOUND, "modules.json", NULL);
+    broken("rm model.safetensors", LG_ENOTFOUND, "model.safetensors", NULL);
+    broken("rm 1_Pooling/config.json", LG_ENOTFOUND, "1_Pooling/config.json", NULL);
+    broken("sed -i 's/\"hidden_act\": \"gelu\"/\"hidden_act\": \"relu\"/' config.json", LG_EMODEL,
+           "config.json", "hidden_act");
+    broken("sed -i 's/\"num_attention_heads\": 4/\"num_attention_heads\": 5/' config.json",
+           LG_EMODEL, "config.json", "num_attention_heads");
+    broken("sed -i '/\"hidden_size\"/d' config.json", LG_EMODEL, "config.json", "hidden_size");
+    broken("sed -i 's/\"hidden_size\": 32/\"hidden_size\": 36/' config.json", LG_EMODEL,
+           "1_Pooling/config.json", "word_embedding_dimension");
+    broken("sed -i 's/\"intermediate_size\": 64/\"intermediate_size\": 65/' config.json",
+           LG_EMODEL, "model.safetensors", "shape");
+    broken("sed -i 's/\"num_hidden_layers\": 2/\"num_hidden_layers\": 3/' config.json", LG_EMODEL,
+           "model.safetensors", "encoder.layer.2");
+    broken("sed -i 's/\"max_seq_length\": 24/\"max_seq_length\": 4000/' sentence_bert_config.json",
+           LG_EMODEL, "sentence_bert_config.json", "max_seq_length");
+    broken("sed -i 's/\"pooling_mode_cls_token\": false/\"pooling_mode_cls_token\": true/' "
+           "1_Pooling/config.json",
+           LG_EMODEL, "1_Pooling/config.json", "pooling_mode");
+    broken("sed -i 's/Normalize/Dense/' modules.json", LG_EMODEL, "modules.json", "Dense");
+    broken("echo '{' > config.json", LG_EMODEL, "config.json", NULL);
+    broken("sed -i '/\\[UNK\\]/d' vocab.txt", LG_EMODEL, "vocab.txt", "[UNK]");
+    broken("head -c 1000 model.safetensors > x && mv x model.safetensors", LG_EMODEL,
+           "model.safetensors", NULL);
+    broken("printf 'xxxxxxxx' | dd of=model.safetensors bs=1 seek=0 conv=notrunc 2>/dev/null",
+           LG_EMODEL, "model.safetensors", "header");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+    const char *root = getenv("LOGIFY_ROOT");
+    snprintf(fixtures, sizeof fixtures, "%s/tests/fixtures/bert", root ? root : ".");
+    char probe[1200];
+    snprintf(probe, sizeof probe, "%s/tiny_mean/reference.json", fixtures);
+    if (access(probe, R_OK) != 0) {
+        fprintf(stderr, "test_bert: %s not found (set LOGIFY_ROOT)\n", probe);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tiny_mean),  cmocka_unit_test(test_tiny_cls),
+        cmocka_unit_test(test_tiny_f16),   cmocka_unit_test(test_tiny_bf16),
+        cmocka_unit_test(test_info_and_truncation), cmocka_unit_test(test_broken_dirs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
