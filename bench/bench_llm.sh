@@ -58,19 +58,20 @@ for name in ("legacy_a.csv", "legacy_b.csv"):
             w.writerow(["LegacyCRM", msg])
 PY
 
-# run NAME INPUT VAR=VALUE...: prints "<lines/s> <requests> <seconds>" for one run
+# run NAME INPUT VAR=VALUE...: prints "<lines/s> <requests> <stage seconds>
+# <wall seconds>" for one run; lines/s is through the llm stage (--stats).
 run() {
   local name=$1 input=$2
   shift 2
   local rc=0 t0 t1
   t0=$(date +%s.%N)
   env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/lat$LATENCY_MS+id=$name/v1" LOGIFY_LLM_DEADLINE=120 \
-    "$@" timeout 300 "$LOGIFY" classify "$input" --route '*=rules' -o "$TMP/$name.csv" 2>"$TMP/$name.err" || rc=$?
+    "$@" timeout 300 "$LOGIFY" classify "$input" --route '*=rules' --stats -o "$TMP/$name.csv" \
+    2>"$TMP/$name.err" || rc=$?
   t1=$(date +%s.%N)
   [[ $rc -eq 0 ]] || { echo "bench_llm: run $name failed: $(cat "$TMP/$name.err")" >&2; exit 1; }
-  local lines labelled requests
+  local lines requests
   lines=$(($(wc -l <"$input") - 1))
-  labelled=$(grep -c ",LegacyCRM\|^LegacyCRM" "$TMP/$name.csv" | head -1)
   requests=$(/usr/bin/python3 -c '
 import json, sys, urllib.request
 st = json.load(urllib.request.urlopen("http://127.0.0.1:%s/stats" % sys.argv[1], timeout=10))
@@ -79,32 +80,36 @@ print(st.get(sys.argv[2], {}).get("requests", 0))' "$PORT" "lat$LATENCY_MS+id=$n
     echo "bench_llm: run $name left rows Unclassified: $(grep -m1 ',Unclassified' "$TMP/$name.csv")" >&2
     exit 1
   fi
-  /usr/bin/python3 -c 'import sys; n, t, r = int(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2]), sys.argv[4]; print("%.1f %s %.2f" % (n / t, r, t))' \
-    "$lines" "$t0" "$t1" "$requests"
+  # time spent in the llm stage, from --stats ("..., llm 0.123 s, ...")
+  local stage
+  stage=$(sed -n 's/.*time:.*, llm \([0-9.]*\) s.*/\1/p' "$TMP/$name.err")
+  [[ -n "$stage" ]] || { echo "bench_llm: no stage time in: $(cat "$TMP/$name.err")" >&2; exit 1; }
+  /usr/bin/python3 -c 'import sys; n, t, r, w = int(sys.argv[1]), max(float(sys.argv[2]), 1e-6), sys.argv[3], float(sys.argv[5]) - float(sys.argv[4]); print("%.1f %s %.3f %.2f" % (n / t, r, t, w))' \
+    "$lines" "$stage" "$requests" "$t0" "$t1"
 }
 
 echo "LLM stage benchmark: fake OpenAI-compatible server on 127.0.0.1, ${LATENCY_MS} ms per request"
 echo
 echo "1. $N_UNIQUE distinct LegacyCRM lines (no two share a template), cache off"
-printf '   %-44s %10s %9s %8s\n' "setting" "lines/s" "requests" "seconds"
-read -r seq_rate seq_req seq_t < <(run seq unique.csv LOGIFY_LLM_CACHE=off LOGIFY_LLM_BATCH=1 LOGIFY_LLM_CONCURRENCY=1)
-printf '   %-44s %10s %9s %8s\n' "one request per line, in sequence (prototype)" "$seq_rate" "$seq_req" "$seq_t"
-read -r conc_rate conc_req conc_t < <(run conc unique.csv LOGIFY_LLM_CACHE=off LOGIFY_LLM_BATCH=1 LOGIFY_LLM_CONCURRENCY=4)
-printf '   %-44s %10s %9s %8s\n' "concurrency 4, batch 1" "$conc_rate" "$conc_req" "$conc_t"
-read -r def_rate def_req def_t < <(run def unique.csv LOGIFY_LLM_CACHE=off)
-printf '   %-44s %10s %9s %8s\n' "concurrency 4, batch 8 (defaults)" "$def_rate" "$def_req" "$def_t"
-read -r wide_rate wide_req wide_t < <(run wide unique.csv LOGIFY_LLM_CACHE=off LOGIFY_LLM_BATCH=16 LOGIFY_LLM_CONCURRENCY=8)
-printf '   %-44s %10s %9s %8s\n' "concurrency 8, batch 16" "$wide_rate" "$wide_req" "$wide_t"
+printf '   %-44s %10s %9s %9s %8s\n' "setting" "lines/s" "requests" "stage s" "wall s"
+read -r seq_rate seq_req seq_t seq_w < <(run seq unique.csv LOGIFY_LLM_CACHE=off LOGIFY_LLM_BATCH=1 LOGIFY_LLM_CONCURRENCY=1)
+printf '   %-44s %10s %9s %9s %8s\n' "one request per line, in sequence (prototype)" "$seq_rate" "$seq_req" "$seq_t" "$seq_w"
+read -r conc_rate conc_req conc_t conc_w < <(run conc unique.csv LOGIFY_LLM_CACHE=off LOGIFY_LLM_BATCH=1 LOGIFY_LLM_CONCURRENCY=4)
+printf '   %-44s %10s %9s %9s %8s\n' "concurrency 4, batch 1" "$conc_rate" "$conc_req" "$conc_t" "$conc_w"
+read -r def_rate def_req def_t def_w < <(run def unique.csv LOGIFY_LLM_CACHE=off)
+printf '   %-44s %10s %9s %9s %8s\n' "concurrency 4, batch 8 (defaults)" "$def_rate" "$def_req" "$def_t" "$def_w"
+read -r wide_rate wide_req wide_t wide_w < <(run wide unique.csv LOGIFY_LLM_CACHE=off LOGIFY_LLM_BATCH=16 LOGIFY_LLM_CONCURRENCY=8)
+printf '   %-44s %10s %9s %9s %8s\n' "concurrency 8, batch 16" "$wide_rate" "$wide_req" "$wide_t" "$wide_w"
 /usr/bin/python3 -c 'import sys; print("   ratio defaults / prototype: %.1fx   (concurrency 8, batch 16: %.1fx)" % (float(sys.argv[2]) / float(sys.argv[1]), float(sys.argv[3]) / float(sys.argv[1])))' \
   "$seq_rate" "$def_rate" "$wide_rate"
 echo
 echo "2. $N_LEGACY LegacyCRM-like lines (the seed's LegacyCRM messages, numbers varied), defaults"
-printf '   %-44s %10s %9s %8s\n' "setting" "lines/s" "requests" "seconds"
-read -r off_rate off_req off_t < <(run off legacy_a.csv LOGIFY_LLM_CACHE=off)
-printf '   %-44s %10s %9s %8s\n' "template cache off (exact lines only)" "$off_rate" "$off_req" "$off_t"
-read -r on_rate on_req on_t < <(run on legacy_a.csv LOGIFY_LLM_CACHE="$TMP/cache.jsonl")
-printf '   %-44s %10s %9s %8s\n' "template cache on, first run" "$on_rate" "$on_req" "$on_t"
-read -r warm_rate warm_req warm_t < <(run warm legacy_b.csv LOGIFY_LLM_CACHE="$TMP/cache.jsonl")
-printf '   %-44s %10s %9s %8s\n' "template cache file, second run (new lines)" "$warm_rate" "$warm_req" "$warm_t"
+printf '   %-44s %10s %9s %9s %8s\n' "setting" "lines/s" "requests" "stage s" "wall s"
+read -r off_rate off_req off_t off_w < <(run off legacy_a.csv LOGIFY_LLM_CACHE=off)
+printf '   %-44s %10s %9s %9s %8s\n' "template cache off (exact lines only)" "$off_rate" "$off_req" "$off_t" "$off_w"
+read -r on_rate on_req on_t on_w < <(run on legacy_a.csv LOGIFY_LLM_CACHE="$TMP/cache.jsonl")
+printf '   %-44s %10s %9s %9s %8s\n' "template cache on, first run" "$on_rate" "$on_req" "$on_t" "$on_w"
+read -r warm_rate warm_req warm_t warm_w < <(run warm legacy_b.csv LOGIFY_LLM_CACHE="$TMP/cache.jsonl")
+printf '   %-44s %10s %9s %9s %8s\n' "template cache file, second run (new lines)" "$warm_rate" "$warm_req" "$warm_t" "$warm_w"
 /usr/bin/python3 -c 'import sys; print("   ratio cache on / off: %.1fx (first run), %.1fx (second run)" % (float(sys.argv[2]) / float(sys.argv[1]), float(sys.argv[3]) / float(sys.argv[1])))' \
   "$off_rate" "$on_rate" "$warm_rate"

@@ -95,7 +95,9 @@ static double rand01(llm_http *h) {
 
 /* ---- Circuit breaker --------------------------------------------------------------- */
 
-/* May a request start now? Writes why not into reason. */
+/* May a request start now? 1: yes; 2: yes, as the half-open trial (the
+ * caller releases it with breaker_release_probe once the attempt is over);
+ * 0: no, and why not is in reason. */
 static int breaker_allow(lg_llm *llm, double now, char *reason, size_t cap) {
     int ok = 1;
     pthread_mutex_lock(&llm->breaker_mu);
@@ -106,10 +108,19 @@ static int breaker_allow(lg_llm *llm, double now, char *reason, size_t cap) {
                      llm->consecutive_failures, llm->last_failure);
         } else {
             llm->half_open_probe = 1; /* this request is the trial */
+            ok = 2;
         }
     }
     pthread_mutex_unlock(&llm->breaker_mu);
     return ok;
+}
+
+/* Ends a trial whatever its outcome (a failed trial has already re-opened
+ * the breaker; a 429 or an abandoned one lets the next request try). */
+static void breaker_release_probe(lg_llm *llm) {
+    pthread_mutex_lock(&llm->breaker_mu);
+    llm->half_open_probe = 0;
+    pthread_mutex_unlock(&llm->breaker_mu);
 }
 
 /* Records an attempt's outcome for the breaker (failed: why). */
@@ -362,6 +373,8 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
                 if (!s->req) continue;
                 curl_multi_remove_handle(h->multi, s->easy);
                 s->req->running = 0;
+                if (s->req->probe) breaker_release_probe(llm);
+                s->req->probe = 0;
                 s->req = NULL;
             }
             for (size_t i = 0; i < n; i++) {
@@ -385,7 +398,8 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
                 if (r->state == LLM_REQ_PENDING) pick = r;
             }
             if (!pick) break;
-            if (!breaker_allow(llm, now, pick->reason, sizeof pick->reason)) {
+            int allowed = breaker_allow(llm, now, pick->reason, sizeof pick->reason);
+            if (!allowed) {
                 llm_scrub(pick->reason, llm->api_key);
                 pick->state = LLM_REQ_FAILED;
                 LLM_COUNT(llm, failures, 1);
@@ -393,7 +407,9 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
                 si--; /* the slot is still free */
                 continue;
             }
+            pick->probe = allowed == 2;
             e = start(llm, h, &h->slots[si], pick, now, deadline, err);
+            if (e && pick->probe) breaker_release_probe(llm);
         }
         if (e || left == 0) break;
 
@@ -411,7 +427,11 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             CURLcode cc = msg->data.result;
             curl_multi_remove_handle(h->multi, msg->easy_handle);
-            if (s && s->req && finish(llm, h, s, cc, deadline)) left--;
+            if (!s || !s->req) continue;
+            llm_req *r = s->req;
+            if (finish(llm, h, s, cc, deadline)) left--;
+            if (r->probe) breaker_release_probe(llm);
+            r->probe = 0;
         }
         if (left == 0) break;
 

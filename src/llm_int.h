@@ -69,6 +69,7 @@ typedef struct {
     unsigned attempt;      /* attempts made */
     double not_before;     /* lg_now() time of the next attempt */
     int running;
+    int probe;             /* this attempt is the breaker's half-open trial */
     /* out */
     llm_req_state state;
     char *content;         /* OK: the answer text (malloc'd; caller frees) */

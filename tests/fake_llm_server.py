@@ -91,6 +91,7 @@ def messages_of(body):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out separately
 
     def log_message(self, fmt, *args):  # quiet
         pass

@@ -337,6 +337,66 @@ static void test_cache_file(void **state) {
     lg_llm_free(llm);
 }
 
+/* ---- Circuit breaker: opens after repeated failures, lets one trial
+ * through after the cooldown, re-opens when the trial fails ------------- */
+
+static void run_records(lg_stage *st, void *scratch, const char *const *msgs, size_t n,
+                        lg_record *recs) {
+    lg_record *ptrs[8];
+    lg_errmsg err = {{0}};
+    memset(recs, 0, n * sizeof *recs);
+    for (size_t i = 0; i < n; i++) {
+        recs[i].source = "LegacyCRM";
+        recs[i].message = msgs[i];
+        recs[i].message_len = strlen(msgs[i]);
+        ptrs[i] = &recs[i];
+    }
+    assert_int_equal(st->ops->process(st->ctx, scratch, ptrs, n, &err), LG_OK);
+    for (size_t i = 0; i < n; i++) assert_null(recs[i].label); /* nothing listens */
+}
+
+static void test_breaker(void **state) {
+    (void)state;
+    lg_llm *llm = NULL;
+    lg_errmsg err = {{0}};
+    assert_int_equal(new_from_yaml("llm:\n  base_url: http://127.0.0.1:1/v1\n  retries: 0\n"
+                                   "  breaker_failures: 2\n  breaker_cooldown: 1\n  batch: 1\n"
+                                   "  concurrency: 1\n  cache: off\n  deadline: 20\n",
+                                   &llm, &err),
+                     LG_OK);
+    lg_stage st = {0};
+    assert_int_equal(lg_llm_stage_new(llm, NULL, &st, &err), LG_OK);
+    void *scratch = NULL;
+    assert_int_equal(st.ops->scratch_new(st.ctx, &scratch, &err), LG_OK);
+    const char *msgs[] = {"first line", "second line", "third line"};
+    lg_record recs[3];
+    lg_llm_counters c;
+
+    run_records(&st, scratch, msgs, 3, recs); /* fail, fail -> open */
+    lg_llm_get_counters(llm, &c);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.breaker_trips, 1);
+    assert_non_null(strstr(recs[0].detail, "llm unavailable"));
+    assert_non_null(strstr(recs[2].detail, "circuit open after 2 failures"));
+
+    run_records(&st, scratch, msgs, 1, recs); /* still open: no call */
+    lg_llm_get_counters(llm, &c);
+    assert_int_equal(c.calls, 2);
+    assert_non_null(strstr(recs[0].detail, "circuit open"));
+
+    usleep(1300 * 1000); /* past the cooldown: one trial, which fails */
+    run_records(&st, scratch, msgs, 2, recs);
+    lg_llm_get_counters(llm, &c);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(c.breaker_trips, 2);
+    assert_non_null(strstr(recs[1].detail, "circuit open"));
+    assert_int_equal(c.rows_unlabelled, 6);
+
+    st.ops->scratch_free(scratch);
+    lg_stage_free(&st);
+    lg_llm_free(llm);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_template, setup, teardown),
@@ -349,6 +409,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_dotenv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_breaker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
