@@ -1,0 +1,69 @@
+/* server.h - the HTTP service (`logify serve`, docs/server.md): the
+ * prototype's `POST /classify/` (multipart CSV upload), `POST /v1/classify`
+ * (JSON), `POST /v1/classify/stream` (NDJSON), health, readiness,
+ * Prometheus metrics, the OpenAPI document and a page that renders it.
+ *
+ * Built on libmicrohttpd. The server borrows a pipeline (and the resources
+ * under it) that the caller loaded once; requests share it read-only and
+ * take per-thread scratch (lg_worker) from a pool. Nothing is written to
+ * disk per request. Every input a client controls is capped: upload bytes,
+ * rows, line/field sizes, concurrent requests, idle time per connection.
+ *
+ * Lifecycle: lg_server_new -> lg_server_start -> ... -> lg_server_stop
+ * (graceful: stop accepting, let requests in flight finish) ->
+ * lg_server_free. */
+#ifndef LOGIFY_SERVER_H
+#define LOGIFY_SERVER_H
+
+#include "logify/common.h"
+#include "logify/pipeline.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    LG_HTTP_POLL_POOL = 0,       /* N threads, each with its own poll() loop */
+    LG_HTTP_EPOLL_POOL = 1,      /* N threads, each with its own epoll loop */
+    LG_HTTP_THREAD_PER_CONN = 2  /* one thread per connection */
+} lg_http_mode;
+
+typedef struct {
+    const char *host;         /* address to bind; NULL = "127.0.0.1" */
+    uint16_t port;            /* 0 = any free port (see lg_server_port) */
+    lg_http_mode mode;
+    unsigned threads;         /* pool size (poll/epoll modes); 0 = 2 */
+    size_t max_upload;        /* request body bytes; 0 = 100 MiB; beyond: 413 */
+    uint64_t max_rows;        /* rows per request; 0 = 1,000,000; beyond: 413 */
+    unsigned timeout_s;       /* idle seconds per connection; 0 = 30 */
+    unsigned max_inflight;    /* concurrent requests; 0 = 64; beyond: 503 */
+    unsigned max_connections; /* open connections; 0 = 1024 */
+    const char *api_key;      /* NULL/"": no auth; else Bearer required
+                                 everywhere but /healthz */
+    int access_log;           /* 1: one INFO line per request (lg_log) */
+    const char *docs_assets;  /* directory holding swagger-ui-dist files;
+                                 NULL = look beside the binary */
+} lg_server_opts;
+
+typedef struct lg_server lg_server;
+
+/* Validates opts and prepares the server (does not listen yet). Borrows
+ * pipeline and res, which must outlive the server; copies opts' strings.
+ * Caller frees with lg_server_free. */
+lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
+                     const lg_resources *res, lg_server **out, lg_errmsg *err);
+/* Binds and starts the listener threads. */
+lg_err lg_server_start(lg_server *s, lg_errmsg *err);
+/* The bound port (useful with opts.port == 0); 0 before start. */
+uint16_t lg_server_port(const lg_server *s);
+/* Graceful stop: closes the listening socket, answers new requests on open
+ * connections with 503, waits up to grace_s seconds for requests in flight,
+ * then stops every thread. Returns the number of requests still in flight
+ * when it gave up waiting (0 = clean). Safe to call twice. */
+unsigned lg_server_stop(lg_server *s, double grace_s);
+void lg_server_free(lg_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,201 @@
+/* cmd_serve.c - `logify serve`: load the pipeline once, serve it over HTTP
+ * (docs/server.md) until SIGTERM/SIGINT, then drain and exit 0. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "logify/pipeline.h"
+#include "logify/server.h"
+
+static const char usage_text[] =
+    "usage: logify serve [options]\n"
+    "      --host ADDR        address to bind (default 127.0.0.1)\n"
+    "      --port N           port (default 8000; 0 = any free port)\n"
+    "      --config FILE      configuration file (routes, rules, model, llm)\n"
+    "      --rules FILE       rules file (default: the built-in rules)\n"
+    "      --model DIR        model bundle (default: models/default)\n"
+    "      --route SRC=STAGES route rows of source SRC (or *) through STAGES\n"
+    "      --threshold X      default model threshold (default 0.5)\n"
+    "      --threads N        HTTP threads, each with its own event loop (default 2)\n"
+    "      --http-mode M      poll (default), epoll or thread-per-connection\n"
+    "      --max-upload SIZE  request body cap, e.g. 100M (default 100M): 413 beyond\n"
+    "      --max-rows N       rows per request (default 1000000): 413 beyond\n"
+    "      --max-inflight N   classify requests at once (default 64): 503 beyond\n"
+    "      --max-connections N open connections (default 1024)\n"
+    "      --timeout S        idle seconds before a connection is closed (default 30)\n"
+    "      --grace S          on SIGTERM, seconds to let requests finish (default 30)\n"
+    "      --api-key KEY      require 'Authorization: Bearer KEY' (also LOGIFY_API_KEY);\n"
+    "                         /healthz stays open\n"
+    "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
+    "      --quiet            no access log (errors are still logged)\n";
+
+/* "100M", "64k", "1G", "12345" -> bytes. */
+static int parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    unsigned long long mul = 1;
+    if (*end == 'k' || *end == 'K') mul = 1ull << 10, end++;
+    else if (*end == 'm' || *end == 'M') mul = 1ull << 20, end++;
+    else if (*end == 'g' || *end == 'G') mul = 1ull << 30, end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end || v == 0 || v > (1ull << 40) / mul) return -1;
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
+                      unsigned long long *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi || *s == '-') return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv) {
+    enum { O_HOST = 256, O_PORT, O_CONFIG, O_RULES, O_MODEL, O_ROUTE, O_THRESH, O_THREADS, O_MODE,
+           O_MAXUP, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET };
+    static const struct option longopts[] = {
+        {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
+        {"config", required_argument, 0, O_CONFIG}, {"rules", required_argument, 0, O_RULES},
+        {"model", required_argument, 0, O_MODEL}, {"route", required_argument, 0, O_ROUTE},
+        {"threshold", required_argument, 0, O_THRESH}, {"threads", required_argument, 0, O_THREADS},
+        {"http-mode", required_argument, 0, O_MODE}, {"max-upload", required_argument, 0, O_MAXUP},
+        {"max-rows", required_argument, 0, O_MAXROWS},
+        {"max-inflight", required_argument, 0, O_INFLIGHT},
+        {"max-connections", required_argument, 0, O_CONNS},
+        {"timeout", required_argument, 0, O_TIMEOUT}, {"grace", required_argument, 0, O_GRACE},
+        {"api-key", required_argument, 0, O_KEY}, {"docs-assets", required_argument, 0, O_DOCS},
+        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    cli_pipeline_opts po = {0};
+    po.threshold = -1;
+    lg_server_opts so = {0};
+    so.port = 8000;
+    so.access_log = 1;
+    double grace = 30;
+    int c;
+    unsigned long long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case O_HOST: so.host = optarg; break;
+        case O_PORT:
+            if (parse_uint(optarg, 0, 65535, &v)) return cli_usage_error(usage_text, "serve: --port must be 0..65535");
+            so.port = (uint16_t)v;
+            break;
+        case O_CONFIG: po.config_path = optarg; break;
+        case O_RULES: po.rules_path = optarg; break;
+        case O_MODEL: po.model_dir = optarg; break;
+        case O_ROUTE:
+            if (po.n_routes == sizeof po.routes / sizeof *po.routes)
+                return cli_usage_error(usage_text, "serve: too many --route options");
+            po.routes[po.n_routes++] = optarg;
+            break;
+        case O_THRESH:
+            po.threshold = strtod(optarg, &end);
+            if (*end || end == optarg || po.threshold < 0 || po.threshold > 1)
+                return cli_usage_error(usage_text, "serve: --threshold must be in [0, 1]");
+            break;
+        case O_THREADS:
+            if (parse_uint(optarg, 1, 256, &v)) return cli_usage_error(usage_text, "serve: --threads must be 1..256");
+            so.threads = (unsigned)v;
+            break;
+        case O_MODE:
+            if (!strcmp(optarg, "poll")) so.mode = LG_HTTP_POLL_POOL;
+            else if (!strcmp(optarg, "epoll")) so.mode = LG_HTTP_EPOLL_POOL;
+            else if (!strcmp(optarg, "thread-per-connection")) so.mode = LG_HTTP_THREAD_PER_CONN;
+            else return cli_usage_error(usage_text, "serve: --http-mode must be poll, epoll or thread-per-connection");
+            break;
+        case O_MAXUP:
+            if (parse_size(optarg, &so.max_upload))
+                return cli_usage_error(usage_text, "serve: --max-upload must be a size such as 100M");
+            break;
+        case O_MAXROWS:
+            if (parse_uint(optarg, 1, 1ull << 40, &v)) return cli_usage_error(usage_text, "serve: --max-rows must be >= 1");
+            so.max_rows = v;
+            break;
+        case O_INFLIGHT:
+            if (parse_uint(optarg, 1, 100000, &v)) return cli_usage_error(usage_text, "serve: --max-inflight must be >= 1");
+            so.max_inflight = (unsigned)v;
+            break;
+        case O_CONNS:
+            if (parse_uint(optarg, 1, 1000000, &v)) return cli_usage_error(usage_text, "serve: --max-connections must be >= 1");
+            so.max_connections = (unsigned)v;
+            break;
+        case O_TIMEOUT:
+            if (parse_uint(optarg, 1, 86400, &v)) return cli_usage_error(usage_text, "serve: --timeout must be 1..86400");
+            so.timeout_s = (unsigned)v;
+            break;
+        case O_GRACE:
+            grace = strtod(optarg, &end);
+            if (*end || end == optarg || grace < 0 || grace > 86400)
+                return cli_usage_error(usage_text, "serve: --grace must be 0..86400 seconds");
+            break;
+        case O_KEY: so.api_key = optarg; break;
+        case O_DOCS: so.docs_assets = optarg; break;
+        case O_QUIET: so.access_log = 0; break;
+        case 'h': fputs(usage_text, stdout); return CLI_OK;
+        default: return cli_usage_error(usage_text, "serve: unknown option");
+        }
+    }
+    if (optind != argc) return cli_usage_error(usage_text, "serve: unexpected argument '%s'", argv[optind]);
+    if (!so.api_key) so.api_key = getenv("LOGIFY_API_KEY");
+    if (so.access_log) lg_log_set_level(LG_LOG_INFO);
+
+    lg_config cfg;
+    if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
+    int rc = CLI_FAIL;
+    lg_errmsg err;
+    lg_resources res;
+    lg_pipeline *pl = NULL;
+    lg_server *srv = NULL;
+    if (lg_resources_load(&cfg, &res, &err)) {
+        lg_config_free(&cfg);
+        return cli_error("%s", err.msg);
+    }
+    if (lg_pipeline_new(&cfg.routes, &res, &pl, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    /* SIGINT/SIGTERM are taken by sigwait below; block them before the
+     * server's threads start so that they inherit the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (lg_server_new(&so, pl, &res, &srv, &err) || lg_server_start(srv, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    lg_buf routes;
+    lg_buf_init(&routes, 4096);
+    lg_routes_describe(&cfg.routes, &routes);
+    fprintf(stderr, "logify: listening on http://%s:%u (routes: %s%s)\n",
+            so.host ? so.host : "127.0.0.1", (unsigned)lg_server_port(srv), lg_buf_cstr(&routes),
+            so.api_key && *so.api_key ? "; API key required" : "");
+    fflush(stderr);
+    lg_buf_free(&routes);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "logify: %s: draining (up to %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", grace);
+    unsigned left = lg_server_stop(srv, grace);
+    if (left) fprintf(stderr, "logify: stopped with %u requests unfinished\n", left);
+    else fprintf(stderr, "logify: stopped\n");
+    rc = CLI_OK;
+done:
+    lg_server_free(srv);
+    lg_pipeline_free(pl);
+    lg_resources_free(&res);
+    lg_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# End-to-end test of `logify serve` with real clients: curl (the prototype's
+# multipart upload, answers compared byte for byte with `logify classify`)
+# and Python's http.client/urllib (tests/http: every endpoint, every error,
+# limits, slow/leaving clients, graceful shutdown). Starts the binary in
+# $LOGIFY on 127.0.0.1 on a free port; everything is killed on exit.
+set -euo pipefail
+
+LOGIFY=${LOGIFY:?set LOGIFY to the logify binary}
+ROOT=${LOGIFY_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+SHARED=${LOGIFY_SHARED:-$ROOT/../shared}
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
+command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 77; }
+
+WORK=$(mktemp -d)
+PID=
+cleanup() {
+    [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [[ -f $WORK/server.log ]] && tail -20 "$WORK/server.log"; exit 1; }
+
+# ---- start the server on a free port, wait for /healthz
+"$LOGIFY" serve --host 127.0.0.1 --port 0 2>"$WORK/server.log" &
+PID=$!
+PORT=
+for _ in $(seq 1 200); do
+    PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/server.log" 2>/dev/null | sed 's/.*://' || true)
+    [[ -n $PORT ]] && break
+    kill -0 "$PID" 2>/dev/null || fail "server exited early"
+    sleep 0.05
+done
+[[ -n $PORT ]] || fail "server did not announce its port"
+URL=http://127.0.0.1:$PORT
+for _ in $(seq 1 200); do
+    curl -sf "$URL/healthz" >/dev/null && break
+    sleep 0.05
+done
+curl -sf "$URL/healthz" | grep -q '"ok"' || fail "/healthz"
+
+passed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+
+# ---- curl: the prototype's client
+check_upload() { # file: the answer equals `logify classify` on the same file
+    local f=$1 name
+    name=$(basename "$f")
+    curl -sS -o "$WORK/got.csv" -w '%{http_code} %{content_type}\n' -F "file=@$f" "$URL/classify/" >"$WORK/status"
+    grep -q '^200 text/csv' "$WORK/status" || fail "upload $name: $(cat "$WORK/status") $(head -c 300 "$WORK/got.csv")"
+    "$LOGIFY" classify "$f" >"$WORK/want.csv" 2>/dev/null
+    cmp -s "$WORK/got.csv" "$WORK/want.csv" || fail "upload $name: answer differs from logify classify"
+    ok "curl -F file=@$name /classify/ == logify classify ($(($(wc -l <"$WORK/got.csv") - 1)) rows)"
+}
+if [[ -d $SHARED/datasets ]]; then
+    check_upload "$SHARED/datasets/prototype_test.csv"
+    check_upload "$SHARED/datasets/synthetic_logs.csv"
+else
+    echo "note: $SHARED/datasets is absent: skipping the uploads of the shared datasets"
+fi
+if [[ -f $ROOT/resources/test.csv ]]; then
+    (cd "$ROOT" && curl -sS -F file=@resources/test.csv "$URL/classify/" -o "$WORK/readme.csv")
+    head -1 "$WORK/readme.csv" | grep -q 'target_label' || fail "README example"
+    ok "README example: curl -F file=@resources/test.csv $URL/classify/"
+fi
+printf 'source,log_message\nA,User User1 logged in.\n' >"$WORK/logs.txt"
+body=$(curl -sS -w ' %{http_code}' -F "file=@$WORK/logs.txt" "$URL/classify/")
+[[ $body == '{"detail":"File must be a CSV."} 400' ]] || fail "non-csv name: $body"
+ok "curl: a .txt upload is 400 {\"detail\": \"File must be a CSV.\"}"
+printf 'source,log_message\nA,"bad\n' >"$WORK/bad.csv"
+body=$(curl -sS -w ' %{http_code}' -F "file=@$WORK/bad.csv" "$URL/classify/")
+[[ $body == *'"detail":"Malformed CSV: line 2'*' 400' ]] || fail "malformed: $body"
+ok "curl: a malformed row is 400 naming line 2"
+body=$(curl -sS -H 'Content-Type: application/json' \
+    -d '{"logs":[{"source":"ModernCRM","log_message":"User User1 logged in."}]}' "$URL/v1/classify")
+[[ $body == '{"results":[{"label":"User Action","stage":"rules","confidence":1.0000,"detail":"rule user-login-logout"}]}' ]] \
+    || fail "/v1/classify: $body"
+ok "curl: POST /v1/classify"
+body=$(printf '{"log_message":"Backup completed successfully."}\n' |
+    curl -sS -H 'Content-Type: application/x-ndjson' -H 'Transfer-Encoding: chunked' --data-binary @- \
+    -D "$WORK/h" "$URL/v1/classify/stream")
+grep -qi '^transfer-encoding: chunked' "$WORK/h" || fail "stream not chunked"
+[[ $body == *'"target_label":"System Notification"'* ]] || fail "stream: $body"
+ok "curl: POST /v1/classify/stream (chunked both ways)"
+grep -q 'access id=[0-9a-f]*-[0-9a-f]* remote=127.0.0.1 method=POST path=/classify/ status=200' "$WORK/server.log" \
+    || fail "no access log line"
+ok "access log has request ids"
+
+# ---- graceful stop of this server
+kill -TERM "$PID"
+rc=0
+wait "$PID" || rc=$?
+PID=
+[[ $rc == 0 ]] || fail "server exit code $rc after SIGTERM"
+ok "SIGTERM: exit 0"
+echo "curl part: $passed passed, 0 failed"
+
+# ---- Python http.client/urllib: each test starts its own servers
+for t in test_api.py test_limits.py; do
+    timeout 400 "$PY" "$ROOT/tests/http/$t" 2>&1 | tail -n 30 >"$WORK/py.out" || true
+    cat "$WORK/py.out"
+    grep -q '^OK' "$WORK/py.out" || fail "tests/http/$t"
+done
+echo "http_server: all passed"

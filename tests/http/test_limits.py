@@ -1,0 +1,226 @@
+"""Limits and lifecycle of `logify serve`: API key (401), body size (413),
+rows per request (413), concurrency cap (503 + Retry-After), slow and stalled
+clients, a client that leaves mid-upload, graceful shutdown with requests in
+flight, the thread-per-connection mode. Each test starts its own server and
+checks that it exits 0 (under ASan that includes no leaks).
+Run: LOGIFY=build/logify /usr/bin/python3 tests/http/test_limits.py"""
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lgserver import Server, multipart, raw_socket, read_http_response, upload  # noqa: E402
+
+LOGIN = "User User123 logged in."
+
+
+def csv_rows(n, prefix="m"):
+    return ("source,log_message\n" + "".join("S,%s %d\n" % (prefix, i) for i in range(n))).encode()
+
+
+def upload_head(port, body, ctype, path="/classify/"):
+    """A raw socket that has sent the headers of an upload of len(body) bytes."""
+    s = raw_socket(port)
+    s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+               % (path, ctype, len(body))).encode())
+    return s
+
+
+def wait_for(pred, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def metric(srv, name):
+    _, _, body = srv.request("GET", "/metrics")
+    for ln in body.decode().splitlines():
+        if ln.startswith(name + " "):
+            return float(ln.split()[-1])
+    return 0.0
+
+
+class Limits(unittest.TestCase):
+    def finish(self, srv):
+        rc = srv.close()
+        self.assertEqual(rc, 0, "server exit code")
+
+    def test_api_key(self):
+        for srv in (Server("--api-key", "s3cret"), Server(env={"LOGIFY_API_KEY": "s3cret"})):
+            try:
+                self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+                body = json.dumps({"logs": [{"log_message": LOGIN}]}).encode()
+                for hdrs in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer s3cre"},
+                             {"Authorization": "Basic s3cret"}):
+                    st, hd, data = srv.request("POST", "/v1/classify", body, hdrs)
+                    self.assertEqual(st, 401, hdrs)
+                    self.assertEqual(hd.get("www-authenticate"), "Bearer")
+                    self.assertEqual(json.loads(data), {"detail": "Not authenticated"})
+                for path in ("/metrics", "/readyz", "/openapi.json", "/docs"):
+                    self.assertEqual(srv.request("GET", path)[0], 401, path)
+                st, _, data = srv.request("POST", "/v1/classify", body, {"Authorization": "Bearer s3cret"})
+                self.assertEqual(st, 200)
+                st, _, _ = upload(srv, csv_rows(3), headers={"Authorization": "Bearer s3cret"})
+                self.assertEqual(st, 200)
+            finally:
+                self.finish(srv)
+
+    def test_max_upload(self):
+        srv = Server("--max-upload", "2K")
+        try:
+            st, _, data = upload(srv, csv_rows(300))  # Content-Length > 2K: refused before the body
+            self.assertEqual(st, 413)
+            self.assertIn("larger than 2048 bytes", json.loads(data)["detail"])
+            s = raw_socket(srv.port)  # chunked: no length up front, counted as it arrives
+            s.sendall(b"POST /v1/classify/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            line = json.dumps({"log_message": "x" * 200}).encode() + b"\n"
+            for _ in range(10):  # 2.2 KB: past the cap; the rest is read and dropped
+                s.sendall(b"%x\r\n%s\r\n" % (len(line), line))
+            s.sendall(b"0\r\n\r\n")
+            st, _, data = read_http_response(s)
+            s.close()
+            self.assertEqual(st, 413)
+            self.assertIn("larger than 2048 bytes", json.loads(data)["detail"])
+            self.assertEqual(upload(srv, csv_rows(3))[0], 200)  # still serving
+        finally:
+            self.finish(srv)
+
+    def test_max_rows(self):
+        srv = Server("--max-rows", "5")
+        try:
+            self.assertEqual(upload(srv, csv_rows(5))[0], 200)
+            st, _, data = upload(srv, csv_rows(6))
+            self.assertEqual(st, 413)
+            self.assertIn("more than 5 rows", json.loads(data)["detail"])
+            st, _, _ = srv.json("POST", "/v1/classify", {"logs": [{"log_message": "a"}] * 6})
+            self.assertEqual(st, 413)
+            st, _, _ = srv.request("POST", "/v1/classify/stream", b'{"log_message":"a"}\n' * 6)
+            self.assertEqual(st, 413)
+            st, _, _ = srv.request("POST", "/v1/classify/stream", b'{"log_message":"a"}\n' * 5)
+            self.assertEqual(st, 200)
+        finally:
+            self.finish(srv)
+
+    def test_concurrency_cap_503(self):
+        srv = Server("--max-inflight", "1")
+        try:
+            body, ctype = multipart([("file", "a.csv", csv_rows(50))])
+            s = upload_head(srv.port, body, ctype)
+            s.sendall(body[:100])  # the first upload is now in flight
+            self.assertTrue(wait_for(lambda: metric(srv, "logify_http_requests_in_flight") == 1))
+            st, hd, data = srv.json("POST", "/v1/classify", {"logs": [{"log_message": LOGIN}]})
+            self.assertEqual(st, 503)
+            self.assertEqual(hd.get("retry-after"), "1")
+            self.assertIn("detail", data)
+            self.assertEqual(srv.request("GET", "/healthz")[0], 200)  # not capped
+            s.sendall(body[100:])
+            st, _, out = read_http_response(s)
+            s.close()
+            self.assertEqual(st, 200)
+            self.assertEqual(len(out.decode().splitlines()), 51)
+            st, _, _ = srv.json("POST", "/v1/classify", {"logs": [{"log_message": LOGIN}]})
+            self.assertEqual(st, 200)  # the slot came back
+        finally:
+            self.finish(srv)
+
+    def test_slow_client_then_stalled_client(self):
+        srv = Server("--timeout", "2")
+        try:
+            body, ctype = multipart([("file", "slow.csv", csv_rows(40))])
+            s = upload_head(srv.port, body, ctype)
+            step = len(body) // 6 + 1
+            for i in range(0, len(body), step):  # ~3 s in all, never idle 2 s
+                s.sendall(body[i:i + step])
+                time.sleep(0.5)
+            st, _, out = read_http_response(s)
+            s.close()
+            self.assertEqual(st, 200)
+            self.assertEqual(len(out.decode().splitlines()), 41)
+            s = upload_head(srv.port, body, ctype)
+            s.sendall(body[:50])
+            s.settimeout(30)
+            t0 = time.time()
+            try:
+                got = s.recv(4096)  # the server drops the idle connection
+            except ConnectionResetError:
+                got = b""
+            self.assertEqual(got, b"")
+            self.assertGreaterEqual(time.time() - t0, 1.0)
+            s.close()
+            self.assertTrue(wait_for(lambda: metric(srv, 'logify_http_requests_total{route="/classify/",status="aborted"}') >= 1))
+            self.assertEqual(metric(srv, "logify_http_requests_in_flight"), 0)
+        finally:
+            self.finish(srv)
+
+    def test_client_disconnects_mid_upload(self):
+        srv = Server()
+        try:
+            body, ctype = multipart([("file", "big.csv", csv_rows(20000))])
+            for cut in (10, len(body) // 2):
+                s = upload_head(srv.port, body, ctype)
+                s.sendall(body[:cut])
+                s.close()
+            self.assertTrue(wait_for(lambda: metric(srv, 'logify_http_requests_total{route="/classify/",status="aborted"}') >= 2))
+            self.assertEqual(metric(srv, "logify_http_requests_in_flight"), 0)
+            st, _, out = upload(srv, csv_rows(10))
+            self.assertEqual(st, 200)
+            self.assertEqual(len(out.decode().splitlines()), 11)
+        finally:
+            self.finish(srv)
+
+    def test_graceful_shutdown_with_requests_in_flight(self):
+        srv = Server("--grace", "30")
+        body, ctype = multipart([("file", "a.csv", csv_rows(2000))])
+        s = upload_head(srv.port, body, ctype)
+        s.sendall(body[:len(body) // 2])
+        self.assertTrue(wait_for(lambda: metric(srv, "logify_http_requests_in_flight") == 1))
+        idle = srv.conn()  # an idle keep-alive connection
+        idle.request("GET", "/healthz")
+        idle.getresponse().read()
+        srv.proc.send_signal(signal.SIGTERM)
+        self.assertTrue(wait_for(lambda: "draining" in srv.stderr()))
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", srv.port), timeout=2).close()
+                return False
+            except OSError:
+                return True
+
+        self.assertTrue(wait_for(refused))  # no new connections
+        self.assertIsNone(srv.proc.poll())  # still finishing the upload
+        s.sendall(body[len(body) // 2:])
+        st, hd, out = read_http_response(s)
+        s.close()
+        self.assertEqual(st, 200)
+        self.assertEqual(hd.get("connection", "").lower(), "close")
+        lines = out.decode().splitlines()
+        self.assertEqual(len(lines), 2001)
+        self.assertTrue(lines[-1].startswith("S,m 1999,"))
+        self.assertEqual(srv.proc.wait(60), 0)
+        self.assertIn("logify: stopped\n", srv.stderr())
+        idle.close()
+        os.unlink(srv.log.name)
+
+    def test_other_http_modes(self):
+        for mode in ("thread-per-connection", "epoll"):
+            srv = Server("--http-mode", mode)
+            try:
+                st, _, doc = srv.json("POST", "/v1/classify", {"logs": [{"log_message": LOGIN}]})
+                self.assertEqual((st, doc["results"][0]["label"]), (200, "User Action"))
+                st, _, out = upload(srv, csv_rows(100))
+                self.assertEqual((st, len(out.decode().splitlines())), (200, 101))
+            finally:
+                self.finish(srv)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
