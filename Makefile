@@ -47,6 +47,12 @@ bench: build
 	@bash scripts/install-deps.sh --bench
 	bash bench/run.sh
 
+# Swagger UI for `logify serve`'s /docs, at the version pinned in
+# web/docs/package-lock.json (no CDN; without it /docs has a built-in page).
+.PHONY: docs-assets
+docs-assets:
+	cd web/docs && npm ci --no-audit --no-fund --ignore-scripts
+
 # libFuzzer (clang): each harness for FUZZ_SECONDS, new inputs into fuzz/corpus/.
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLOGIFY_FUZZ=ON

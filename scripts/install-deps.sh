@@ -14,6 +14,7 @@ PACKAGES=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=(python3-sklearn)
+  PACKAGES+=(wrk python3-fastapi python3-uvicorn python3-multipart) # bench/bench_http.sh
 fi
 
 missing=()
