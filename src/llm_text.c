@@ -168,6 +168,19 @@ static const char *find_ci(const char *s, size_t len, const char *needle) {
     return NULL;
 }
 
+/* Skips a reasoning model's <think>...</think> preamble, then fences. */
+static void strip_wrappers(const char **s, size_t *len) {
+    trim(s, len);
+    if (*len >= 7 && !strncasecmp(*s, "<think>", 7)) {
+        const char *end = find_ci(*s, *len, "</think>");
+        if (end) {
+            *len -= (size_t)(end + 8 - *s);
+            *s = end + 8;
+        }
+    }
+    strip_fences(s, len);
+}
+
 /* Matches one answer item after peeling wrappers: "label:" prefixes,
  * quotes, backticks, Markdown bold and a final full stop. */
 static const char *match_loose(const char *s, size_t len, char *const *labels, size_t n) {
@@ -213,7 +226,7 @@ static const char *item_text(json_t *v, size_t *len) {
 
 const char *lg_llm_parse_single(const char *content, size_t len, char *const *labels, size_t n) {
     const char *s = content;
-    strip_fences(&s, &len);
+    strip_wrappers(&s, &len);
     const char *open = find_ci(s, len, "<category>");
     if (open) {
         size_t skip = (size_t)(open - s) + 10;
@@ -252,7 +265,7 @@ static json_t *load_lenient(const char *s, size_t len) {
 lg_err lg_llm_parse_batch(const char *content, size_t len, size_t n, char *const *labels,
                           size_t n_labels, const char **out, char (*raw)[LG_LLM_RAW_MAX]) {
     const char *s = content;
-    strip_fences(&s, &len);
+    strip_wrappers(&s, &len);
     json_t *root = load_lenient(s, len);
     json_t *list = NULL;
     if (json_is_array(root)) {

@@ -23,6 +23,10 @@ typedef struct lg_llm lg_llm;
  * URL; the pipeline writes it as the detail of every row routed to the
  * stage. */
 #define LG_LLM_NOT_CONFIGURED "llm not configured"
+/* What to tell the user to turn it on (for a warning, not for details). */
+#define LG_LLM_CONFIG_HINT \
+    "set GROQ_API_KEY (or LOGIFY_LLM_API_KEY), or LOGIFY_LLM_BASE_URL for a local " \
+    "OpenAI-compatible server; see docs/llm.md"
 
 /* Creates the client from the configuration (cfg->doc's `llm:` section,
  * cfg may be NULL), `.env` in the working directory and the environment.

@@ -9,6 +9,7 @@ need_shared
 unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
   LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
   LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost # never via a proxy
 cd "$TMP"
 /usr/bin/python3 "$LOGIFY_ROOT/tests/fake_llm_server.py" --port-file "$TMP/port" --exit-with $$ \
   >/dev/null 2>"$TMP/server.err" &

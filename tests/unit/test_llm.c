@@ -31,6 +31,8 @@ static char tmpdir[256];
 static int setup(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof ENV_NAMES / sizeof *ENV_NAMES; i++) unsetenv(ENV_NAMES[i]);
+    setenv("no_proxy", "127.0.0.1,localhost", 1); /* a proxy must not see 127.0.0.1 */
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_llm.XXXXXX");
     if (!mkdtemp(tmpdir)) return -1;
     return chdir(tmpdir);
@@ -110,6 +112,7 @@ static void test_parse_single(void **state) {
     assert_ptr_equal(single("Workflow Error."), LABELS[0]);
     assert_ptr_equal(single("**Workflow Error**"), LABELS[0]);
     assert_ptr_equal(single("Label: Deprecation Warning"), LABELS[1]);
+    assert_ptr_equal(single("<think>Workflow Error? No.</think>\nDeprecation Warning"), LABELS[1]);
     /* not an allowed label, or not only one */
     assert_null(single("Unclassified"));
     assert_null(single("Security Alert"));
@@ -139,7 +142,8 @@ static void test_parse_batch(void **state) {
     assert_ptr_equal(out[1], LABELS[0]);
     assert_ptr_equal(out[2], LABELS[0]);
 
-    const char *c = "{\"results\": [\"Workflow Error\", \"Workflow Error\", \"Workflow Error\"]}";
+    const char *c = "<think>three of them</think>{\"results\": [\"Workflow Error\", \"Workflow Error\", "
+                    "\"Workflow Error\"]}";
     assert_int_equal(lg_llm_parse_batch(c, strlen(c), 3, LABELS, N_LABELS, out, NULL), LG_OK);
 
     /* wrong count, no list, not JSON */
