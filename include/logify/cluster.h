@@ -1,0 +1,173 @@
+/* cluster.h - clustering of message embeddings and rules suggested from the
+ * clusters, for `logify cluster` (docs/cluster.md).
+ *
+ *   DBSCAN (src/dbscan.c): cosine distance on L2-normalised rows, exact
+ *   eps-neighbourhoods from blocks of one sgemm each, memory O(n) (no
+ *   neighbour lists kept): one pass counts neighbours (core points), a second
+ *   joins core points within eps by union-find and attaches border points.
+ *   The silhouette score (cosine) of a labelling.
+ *
+ *   Templates (src/template.c): the token template of a group of messages
+ *   (constant tokens kept, variable tokens generalised to typed wildcards:
+ *   number, hex, IP, word) as a regex and a readable form.
+ *
+ *   Suggested rules (src/cluster_rules.c): one template per cluster above a
+ *   size threshold turned into a rule of Logify's rules format, compiled by
+ *   the rules engine itself, with its coverage on the data and, when
+ *   labels are known, its precision.
+ */
+#ifndef LOGIFY_CLUSTER_H
+#define LOGIFY_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logify/common.h"
+#include "logify/umap.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- DBSCAN --------------------------------------------------------------- */
+
+#define LG_NOISE (-1)
+
+/* Clusters the rows of x ((n, d), L2-normalised) with DBSCAN: a point is
+ * core when at least min_samples points (itself included) lie within cosine
+ * distance eps; clusters are the core points joined through eps-links plus
+ * the border points within eps of a core point (a border point reachable
+ * from several clusters joins that of its lowest-numbered core neighbour).
+ * labels (OUT, (n)): cluster ids 0..n_clusters-1 numbered by their first
+ * core row, LG_NOISE for noise. */
+lg_err lg_dbscan(const float *x, size_t n, size_t d, float eps, size_t min_samples,
+                 lg_progress_fn progress, void *puser, int32_t *labels /* OUT (n) */,
+                 size_t *n_clusters /* OUT */, lg_errmsg *err);
+
+/* Mean silhouette (cosine distance) over the non-noise rows, as
+ * scikit-learn's silhouette_score (a row alone in its cluster scores 0).
+ * When n_rows * n_clusters would exceed max_cells, a seeded sample of rows
+ * is scored (their a/b still use all rows). *score is NAN when it is
+ * undefined (fewer than 2 clusters, or every row its own cluster). */
+lg_err lg_silhouette_cosine(const float *x, size_t n, size_t d, const int32_t *labels,
+                            size_t n_clusters, size_t max_cells, uint64_t seed,
+                            double *score /* OUT */, lg_errmsg *err);
+
+/* ---- Templates ------------------------------------------------------------------- */
+
+typedef enum {
+    LG_SLOT_CONST = 0,
+    LG_SLOT_NUMBER = 1, /* [0-9]+, decimals and a sign when seen */
+    LG_SLOT_HEX = 2,    /* hex digits (and dashes, for UUIDs) */
+    LG_SLOT_IP = 3,     /* dotted IPv4 */
+    LG_SLOT_WORD = 4    /* any non-blank run */
+} lg_slot_kind;
+
+typedef struct {
+    lg_buf regex;    /* anchored pattern: ^\s*tok\s+tok...\s*$ */
+    lg_buf readable; /* "User <num> logged in." */
+    size_t tokens;   /* tokens in the template */
+    size_t constant; /* tokens fully constant */
+    size_t group;    /* messages with the template's token count */
+} lg_template;
+
+void lg_template_init(lg_template *t);
+void lg_template_free(lg_template *t);
+
+/* Builds the template of msgs[0..n-1] (lens[i] bytes, whitespace-separated
+ * tokens) from the messages with the most common token count. Per position:
+ * identical tokens stay constant (regex-escaped); otherwise the common
+ * prefix and suffix stay and the varying middle becomes the narrowest
+ * wildcard that fits all of them. n >= 1. */
+lg_err lg_template_build(const char *const *msgs, const size_t *lens, size_t n, lg_template *out,
+                         lg_errmsg *err);
+
+/* ---- Suggested rules --------------------------------------------------------------- */
+
+typedef struct {
+    char *id;        /* "cluster-12-user-logged" */
+    char *label;     /* the cluster's dominant label, or "Cluster 12" */
+    char *pattern;   /* regex (rules-file syntax) */
+    char *readable;  /* readable template */
+    size_t cluster;  /* source cluster id */
+    size_t cluster_size;
+    size_t coverage; /* rows of the whole data set the pattern matches */
+    size_t correct;  /* of those, rows whose label is `label` */
+    double precision;/* correct / coverage; -1 without labels */
+} lg_suggested_rule;
+
+typedef struct {
+    const char *const *msgs;   /* (n) */
+    const size_t *lens;        /* (n) */
+    const char *const *labels; /* (n) or NULL when the data has no labels */
+    size_t n;
+    const int32_t *cluster;    /* (n) DBSCAN labels */
+    size_t n_clusters;
+    size_t min_size;           /* clusters smaller than this get no rule */
+    size_t max_rules;          /* 0 = no limit */
+} lg_suggest_input;
+
+/* Builds, compiles (with the rules engine, so every rule returned is known
+ * to compile) and measures the suggested rules, ordered by coverage
+ * (largest first). Caller frees *out with lg_suggested_rules_free. */
+lg_err lg_suggest_rules(const lg_suggest_input *in, lg_suggested_rule **out, size_t *n_out,
+                        lg_errmsg *err);
+void lg_suggested_rules_free(lg_suggested_rule *r, size_t n);
+
+/* Appends the rules as a rules file (version 1) with comments; rules with
+ * precision below 1.0 carry a "REVIEW" mark in a comment and in their
+ * description. */
+lg_err lg_suggested_rules_yaml(const lg_suggested_rule *r, size_t n, size_t n_rows, int has_labels,
+                               lg_buf *out, lg_errmsg *err);
+
+/* ---- Maps (src/plot.c) ------------------------------------------------------------ */
+
+typedef struct {
+    size_t n;
+    const float *xy;             /* (n, 2) layout */
+    const int32_t *cluster;      /* (n) DBSCAN labels (LG_NOISE = noise) */
+    size_t n_clusters;
+    const char *const *labels;   /* (n) or NULL */
+    const char *const *msgs;     /* (n) or NULL */
+    const size_t *lens;          /* (n) or NULL */
+    const char *const *sources;  /* (n) or NULL */
+    const char *title;           /* first line of the map */
+} lg_plot_data;
+
+/* A scatter of the layout as SVG: points coloured by label (by_label, when
+ * labels exist) or by cluster (the 19 largest clusters in colour, the rest
+ * grey, noise black), with a legend of colours, names and counts. */
+lg_err lg_plot_svg(const lg_plot_data *d, int by_label, lg_buf *out, lg_errmsg *err);
+/* The same map as one self-contained HTML page (inline data, canvas and
+ * script, no network): hover shows message, label, cluster and source; a
+ * toggle switches colouring between cluster and label. */
+lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err);
+
+/* ---- Embedding and .npy files (src/cluster_embed.c) ---------------------------------- */
+
+/* Default dimension that a sparse encoder's rows are projected to. */
+#define LG_CLUSTER_PROJ_DIM 512
+
+/* Encodes msgs[0..n-1] with the encoder named by spec ("hash",
+ * "sbert:DIR", ...; include/logify/encoder.h) in batches, into dense
+ * L2-normalised rows. A dense encoder's rows are kept as they are. A sparse
+ * encoder's rows (the hash encoder: 2^15 columns) are projected to
+ * proj_dim columns by a seeded signed feature hash (count sketch: column
+ * j goes to h(j) mod proj_dim with sign s(j), which keeps dot products
+ * unbiased), then re-normalised; proj_dim 0 keeps all columns. *out
+ * ((n, *dim) floats) is the caller's to free(). */
+lg_err lg_cluster_embed(const char *spec, const char *const *msgs, const size_t *lens, size_t n,
+                        size_t proj_dim, lg_progress_fn progress, void *puser, float **out,
+                        size_t *dim, lg_errmsg *err);
+
+/* The header of a .npy file (format 1.0) for a C-order float32 (n, d)
+ * array; the rows follow it as raw little-endian floats. */
+lg_err lg_npy_header(size_t n, size_t d, lg_buf *out, lg_errmsg *err);
+/* Reads a 2-D C-order .npy of float32 or float64 ('<f4', '<f8') into
+ * floats. *out is the caller's to free(). */
+lg_err lg_npy_read(const char *path, float **out, size_t *n, size_t *d, lg_errmsg *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,584 @@
+/* cmd_cluster.c - `logify cluster`: embed every message, DBSCAN, UMAP to 2-D,
+ * and write the map, the clusters and suggested rules into a directory
+ * (docs/cluster.md). Argument parsing, reading the CSV and writing files;
+ * the algorithms are in the library (include/logify/cluster.h, umap.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "logify/cluster.h"
+#include "logify/csv.h"
+#include "logify/umap.h"
+
+static const char usage_text[] =
+    "usage: logify cluster --data CSV --out DIR [options]\n"
+    "       logify cluster --embeddings FILE.npy --out DIR [--data CSV] [options]\n"
+    "  --data CSV           input with a header; column log_message (required),\n"
+    "                       source and target_label (optional)\n"
+    "  --out DIR            output directory (created): points.csv, embeddings.npy,\n"
+    "                       clusters.csv, map.svg, map.html, suggested_rules.yaml\n"
+    "  --encoder SPEC       hash (default), hash:dim=N, sbert:DIR\n"
+    "  --dims N             project a sparse encoder's rows to N columns (default 512;\n"
+    "                       0 = keep all)\n"
+    "  --embeddings FILE    use these rows (.npy, float32/64, n x d) instead of encoding\n"
+    "  --eps E              DBSCAN cosine eps (default 0.2)\n"
+    "  --min-samples K      DBSCAN min_samples (default 1)\n"
+    "  --seed N             seed of UMAP and the kNN search (default 42)\n"
+    "  --n-neighbors K      UMAP neighbours (default 15)\n"
+    "  --min-dist X         UMAP min_dist (default 0.1)\n"
+    "  --epochs N           UMAP epochs (default: 500 up to 10,000 rows, else 200)\n"
+    "  --exact-max N        exact kNN up to N rows, NN-descent beyond (default 8000)\n"
+    "  --min-size N         clusters of at least N rows get a suggested rule (default 5)\n"
+    "  --color-by label|cluster  colouring of map.svg (default: label when present)\n"
+    "  --umap-only          only embeddings + layout: points.csv and embeddings.npy\n"
+    "  --no-progress        no progress bars (they show only on a terminal anyway)\n";
+
+#define MAX_ROWS 200000 /* DBSCAN and the silhouette are O(n^2) */
+
+/* ---- Progress bars ---------------------------------------------------------------- */
+
+typedef struct {
+    int on;
+    char phase[16];
+    double last;
+} progress_state;
+
+static void progress_cb(void *user, const char *phase, size_t done, size_t total) {
+    progress_state *p = user;
+    if (!p->on || total == 0) return;
+    double now = lg_now();
+    int same = !strcmp(p->phase, phase);
+    if (same && done < total && now - p->last < 0.1) return;
+    if (!same && p->phase[0]) fputc('\n', stderr);
+    snprintf(p->phase, sizeof p->phase, "%s", phase);
+    p->last = now;
+    int width = 40, fill = (int)((double)width * (double)done / (double)total);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%-7s [%s] %3d%% (%zu/%zu)", phase, bar, (int)(100.0 * (double)done / (double)total),
+            done, total);
+    fflush(stderr);
+}
+
+static void progress_end(progress_state *p) {
+    if (p->on && p->phase[0]) fputc('\n', stderr);
+    p->phase[0] = '\0';
+}
+
+/* ---- Input ----------------------------------------------------------------------------- */
+
+typedef struct {
+    size_t n, cap;
+    char **msg, **src, **lab;
+    size_t *len;
+    long col_msg, col_src, col_lab;
+    int header_done;
+} table;
+
+static void table_free(table *t) {
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->msg[i]);
+        if (t->src) free(t->src[i]);
+        if (t->lab) free(t->lab[i]);
+    }
+    free(t->msg), free(t->src), free(t->lab), free(t->len);
+}
+
+static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
+    table *t = user;
+    if (!t->header_done) {
+        t->col_msg = t->col_src = t->col_lab = -1;
+        for (size_t i = 0; i < row->nfields; i++) {
+            if (!strcmp(row->fields[i], "log_message")) t->col_msg = (long)i;
+            else if (!strcmp(row->fields[i], "source")) t->col_src = (long)i;
+            else if (!strcmp(row->fields[i], "target_label")) t->col_lab = (long)i;
+        }
+        if (t->col_msg < 0)
+            return lg_fail(err, LG_ENOTFOUND, "line %llu: the header has no log_message column",
+                           (unsigned long long)row->line);
+        t->header_done = 1;
+        return LG_OK;
+    }
+    if (t->n == MAX_ROWS)
+        return lg_fail(err, LG_ELIMIT, "more than %d rows: cluster a sample", MAX_ROWS);
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? 2 * t->cap : 1024;
+        char **m = realloc(t->msg, nc * sizeof *m), **s = realloc(t->src, nc * sizeof *s),
+             **l = realloc(t->lab, nc * sizeof *l);
+        if (m) t->msg = m;
+        if (s) t->src = s;
+        if (l) t->lab = l;
+        size_t *ln = realloc(t->len, nc * sizeof *ln);
+        if (ln) t->len = ln;
+        if (!m || !s || !l || !ln) return lg_fail(err, LG_ENOMEM, "out of memory reading rows");
+        t->cap = nc;
+    }
+    size_t i = t->n;
+#define FIELD(c) ((c) >= 0 && (size_t)(c) < row->nfields ? row->fields[c] : "")
+#define FLEN(c) ((c) >= 0 && (size_t)(c) < row->nfields ? row->lens[c] : 0)
+    t->msg[i] = lg_strndup(FIELD(t->col_msg), FLEN(t->col_msg));
+    t->len[i] = FLEN(t->col_msg);
+    t->src[i] = lg_strdup(FIELD(t->col_src));
+    t->lab[i] = lg_strdup(FIELD(t->col_lab));
+    t->n++;
+    if (!t->msg[i] || !t->src[i] || !t->lab[i]) return lg_fail(err, LG_ENOMEM, "out of memory reading rows");
+    return LG_OK;
+}
+
+static int read_table(const char *path, table *t) {
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_error("%s: %s", path, strerror(errno));
+    lg_csv_reader *r = NULL;
+    lg_errmsg err;
+    if (lg_csv_reader_new(NULL, on_row, NULL, t, &r, &err)) {
+        fclose(f);
+        return cli_error("%s", err.msg);
+    }
+    char buf[1 << 16];
+    size_t got;
+    lg_err e = LG_OK;
+    while (!e && (got = fread(buf, 1, sizeof buf, f)) > 0) e = lg_csv_feed(r, buf, got, &err);
+    if (!e) e = lg_csv_finish(r, &err);
+    lg_csv_reader_free(r);
+    fclose(f);
+    if (e) return cli_error("%s: %s", path, err.msg);
+    if (!t->header_done) return cli_error("%s: empty file", path);
+    return CLI_OK;
+}
+
+/* ---- Output ------------------------------------------------------------------------------ */
+
+static char *join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Writes buf (and optionally raw bytes after it) to DIR/name atomically. */
+static int write_file(const char *dir, const char *name, const lg_buf *buf, const void *raw,
+                      size_t raw_len) {
+    char *path = join(dir, name);
+    if (!path) return cli_error("out of memory");
+    cli_outfile o;
+    int rc = cli_outfile_open(&o, path);
+    free(path);
+    if (rc) return rc;
+    if ((buf->len && fwrite(buf->data, 1, buf->len, o.f) != buf->len) ||
+        (raw_len && fwrite(raw, 1, raw_len, o.f) != raw_len)) {
+        cli_outfile_abort(&o);
+        return cli_error("writing %s/%s failed", dir, name);
+    }
+    return cli_outfile_commit(&o);
+}
+
+static const size_t OUT_MAX = (size_t)1 << 31;
+
+static int write_points(const char *dir, const table *t, const int32_t *cl, const float *xy, size_t n,
+                        int has_labels) {
+    lg_buf b;
+    lg_buf_init(&b, OUT_MAX);
+    lg_err e = lg_buf_printf(&b, "row,cluster,x,y%s%s\n", has_labels ? ",target_label" : "",
+                             t ? ",source,log_message" : "");
+    for (size_t i = 0; i < n && !e; i++) {
+        e = lg_buf_printf(&b, "%zu,%d,%.5f,%.5f", i + 1, (int)cl[i], xy[2 * i], xy[2 * i + 1]);
+        if (!e && has_labels) {
+            e = lg_buf_putc(&b, ',');
+            if (!e) e = lg_csv_put_field(&b, t->lab[i], strlen(t->lab[i]));
+        }
+        if (!e && t) {
+            e = lg_buf_putc(&b, ',');
+            if (!e) e = lg_csv_put_field(&b, t->src[i], strlen(t->src[i]));
+            if (!e) e = lg_buf_putc(&b, ',');
+            if (!e) e = lg_csv_put_field(&b, t->msg[i], t->len[i]);
+        }
+        if (!e) e = lg_buf_putc(&b, '\n');
+    }
+    int rc = e ? cli_error("points.csv: %s", lg_strerror(e)) : write_file(dir, "points.csv", &b, NULL, 0);
+    lg_buf_free(&b);
+    return rc;
+}
+
+typedef struct {
+    size_t size, id;
+} size_id;
+
+static int cmp_size_desc(const void *a, const void *b) {
+    const size_id *x = a, *y = b;
+    if (x->size != y->size) return x->size > y->size ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* order (nc) = cluster ids by size, largest first (ties: lower id). */
+static int order_by_size(const size_t *size, size_t nc, size_t *order) {
+    size_id *t = malloc((nc ? nc : 1) * sizeof *t);
+    if (!t) return -1;
+    for (size_t c = 0; c < nc; c++) t[c] = (size_id){size[c], c};
+    qsort(t, nc, sizeof *t, cmp_size_desc);
+    for (size_t c = 0; c < nc; c++) order[c] = t[c].id;
+    free(t);
+    return 0;
+}
+
+static int cmp_strp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* clusters.csv: one line per cluster (largest first), then noise. */
+static int write_clusters(const char *dir, const table *t, const int32_t *cl, size_t n, size_t nc,
+                          int has_labels) {
+    size_t *size = calloc(nc + 1, sizeof *size), *order = malloc((nc + 1) * sizeof *order);
+    size_t *start = calloc(nc + 2, sizeof *start), *rows = malloc((n ? n : 1) * sizeof *rows);
+    size_t *fill = calloc(nc + 1, sizeof *fill);
+    const char **ms = malloc((n ? n : 1) * sizeof *ms);
+    size_t *ls = malloc((n ? n : 1) * sizeof *ls);
+    lg_buf b;
+    lg_buf_init(&b, OUT_MAX);
+    lg_template tp;
+    lg_template_init(&tp);
+    int rc = CLI_OK;
+    lg_err e = LG_OK;
+    if (!size || !order || !start || !rows || !fill || !ms || !ls) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) size[cl[i] < 0 ? nc : (size_t)cl[i]]++; /* slot nc: noise */
+    for (size_t c = 0; c <= nc; c++) start[c + 1] = start[c] + size[c];
+    for (size_t i = 0; i < n; i++) {
+        size_t c = cl[i] < 0 ? nc : (size_t)cl[i];
+        rows[start[c] + fill[c]++] = i;
+    }
+    if (order_by_size(size, nc, order)) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    order[nc] = nc;
+    e = lg_buf_printf(&b, "id,size,dominant_label,label_share,template,example_1,example_2,example_3\n");
+    for (size_t oi = 0; oi <= nc && !e; oi++) {
+        size_t c = order[oi], m = size[c];
+        if (m == 0) continue;
+        const size_t *r = rows + start[c];
+        if (c == nc) e = lg_buf_printf(&b, "-1,%zu,", m);
+        else e = lg_buf_printf(&b, "%zu,%zu,", c, m);
+        if (!e && has_labels) { /* dominant label: sort the label pointers */
+            for (size_t a = 0; a < m; a++) ms[a] = t->lab[r[a]];
+            qsort(ms, m, sizeof *ms, cmp_strp);
+            size_t best = 0, best_n = 0;
+            for (size_t a = 0; a < m;) {
+                size_t q = a;
+                while (q < m && !strcmp(ms[a], ms[q])) q++;
+                if (q - a > best_n) best_n = q - a, best = a;
+                a = q;
+            }
+            e = lg_csv_put_field(&b, ms[best], strlen(ms[best]));
+            if (!e) e = lg_buf_printf(&b, ",%.3f,", (double)best_n / (double)m);
+        } else if (!e) {
+            e = lg_buf_printf(&b, ",,");
+        }
+        if (!e && t) {
+            for (size_t a = 0; a < m; a++) ms[a] = t->msg[r[a]], ls[a] = t->len[r[a]];
+            lg_errmsg terr;
+            const char *tpl = (c != nc && !lg_template_build(ms, ls, m, &tp, &terr)) ? lg_buf_cstr(&tp.readable) : "";
+            e = lg_csv_put_field(&b, tpl, strlen(tpl));
+            for (size_t k = 0; k < 3 && !e; k++) {
+                e = lg_buf_putc(&b, ',');
+                if (!e && k < m) e = lg_csv_put_field(&b, t->msg[r[k * m / 3]], t->len[r[k * m / 3]]);
+            }
+        } else if (!e) {
+            e = lg_buf_printf(&b, ",,,");
+        }
+        if (!e) e = lg_buf_putc(&b, '\n');
+    }
+    if (e) rc = cli_error("clusters.csv: %s", lg_strerror(e));
+    else rc = write_file(dir, "clusters.csv", &b, NULL, 0);
+done:
+    lg_template_free(&tp);
+    lg_buf_free(&b);
+    free(size), free(order), free(start), free(rows), free(fill), free(ms), free(ls);
+    return rc;
+}
+
+/* ---- The command ---------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *data, *out, *encoder, *embeddings, *color_by;
+    double eps;
+    long min_samples, min_size, dims;
+    int umap_only, no_progress;
+    lg_umap_params up;
+} cluster_opts;
+
+static int parse_long(const char *s, long lo, long hi, const char *what, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi)
+        return cli_usage_error(usage_text, "%s must be an integer in %ld..%ld, got '%s'", what, lo, hi, s);
+    *out = v;
+    return CLI_OK;
+}
+
+static int parse_double(const char *s, double lo, double hi, const char *what, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !(v >= lo && v <= hi))
+        return cli_usage_error(usage_text, "%s must be a number in %g..%g, got '%s'", what, lo, hi, s);
+    *out = v;
+    return CLI_OK;
+}
+
+static int parse_opts(int argc, char **argv, cluster_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->encoder = "hash";
+    o->eps = 0.2;
+    o->min_samples = 1;
+    o->min_size = 5;
+    o->dims = LG_CLUSTER_PROJ_DIM;
+    lg_umap_params_default(&o->up);
+    static const struct option longopts[] = {
+        {"data", 1, 0, 'd'},        {"out", 1, 0, 'o'},         {"encoder", 1, 0, 'e'},
+        {"embeddings", 1, 0, 'E'},  {"eps", 1, 0, 'p'},         {"min-samples", 1, 0, 'm'},
+        {"seed", 1, 0, 's'},        {"n-neighbors", 1, 0, 'k'}, {"min-dist", 1, 0, 'D'},
+        {"epochs", 1, 0, 'n'},      {"exact-max", 1, 0, 'x'},   {"min-size", 1, 0, 'z'},
+        {"color-by", 1, 0, 'c'},    {"dims", 1, 0, 'j'},        {"umap-only", 0, 0, 'u'},
+        {"no-progress", 0, 0, 'q'}, {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+    int c, rc = CLI_OK;
+    long v;
+    double dv;
+    optind = 1;
+    while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->data = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'e': o->encoder = optarg; break;
+        case 'E': o->embeddings = optarg; break;
+        case 'p': rc = parse_double(optarg, 0, 2, "--eps", &o->eps); break;
+        case 'm': rc = parse_long(optarg, 1, 1000000, "--min-samples", &o->min_samples); break;
+        case 's':
+            rc = parse_long(optarg, 0, 0x7fffffffL, "--seed", &v);
+            o->up.seed = (uint64_t)v;
+            break;
+        case 'k':
+            rc = parse_long(optarg, 2, 200, "--n-neighbors", &v);
+            o->up.n_neighbors = (int)v;
+            break;
+        case 'D':
+            rc = parse_double(optarg, 0, 10, "--min-dist", &dv);
+            o->up.min_dist = (float)dv;
+            break;
+        case 'n':
+            rc = parse_long(optarg, 1, 100000, "--epochs", &v);
+            o->up.n_epochs = (int)v;
+            break;
+        case 'x':
+            rc = parse_long(optarg, 0, MAX_ROWS, "--exact-max", &v);
+            o->up.exact_max = (size_t)v;
+            break;
+        case 'z': rc = parse_long(optarg, 1, 1000000, "--min-size", &o->min_size); break;
+        case 'j': rc = parse_long(optarg, 0, 1 << 20, "--dims", &o->dims); break;
+        case 'c':
+            if (strcmp(optarg, "label") && strcmp(optarg, "cluster"))
+                rc = cli_usage_error(usage_text, "--color-by is label or cluster");
+            o->color_by = optarg;
+            break;
+        case 'u': o->umap_only = 1; break;
+        case 'q': o->no_progress = 1; break;
+        case 'h': fputs(usage_text, stdout); return -1;
+        default: return CLI_USAGE;
+        }
+    }
+    if (rc) return rc;
+    if (optind < argc) return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind]);
+    if (!o->out) return cli_usage_error(usage_text, "--out DIR is required");
+    if (!o->data && !o->embeddings) return cli_usage_error(usage_text, "--data CSV (or --embeddings) is required");
+    return CLI_OK;
+}
+
+static void print_sizes(const int32_t *cl, size_t n, size_t nc) {
+    size_t *size = calloc(nc ? nc : 1, sizeof *size), *order = malloc((nc ? nc : 1) * sizeof *order);
+    if (!size || !order) {
+        free(size), free(order);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (cl[i] >= 0) size[cl[i]]++;
+    if (order_by_size(size, nc, order)) {
+        free(size), free(order);
+        return;
+    }
+    size_t singles = 0;
+    for (size_t c = 0; c < nc; c++) singles += size[c] == 1;
+    fprintf(stderr, "  largest clusters (id:rows):");
+    for (size_t c = 0; c < nc && c < 12; c++) fprintf(stderr, " %zu:%zu", order[c], size[order[c]]);
+    fprintf(stderr, "%s\n  clusters of one row: %zu\n", nc > 12 ? " ..." : "", singles);
+    free(size), free(order);
+}
+
+int cmd_cluster(int argc, char **argv) {
+    cluster_opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    table t;
+    memset(&t, 0, sizeof t);
+    float *x = NULL, *xy = NULL;
+    int32_t *cl = NULL;
+    lg_suggested_rule *rules = NULL;
+    size_t n_rules = 0, n = 0, d = 0, nc = 0;
+    lg_errmsg err;
+    lg_buf b;
+    lg_buf_init(&b, OUT_MAX);
+    progress_state ps = {!o.no_progress && isatty(2), "", 0};
+    double t0 = lg_now();
+
+    if (o.data && (rc = read_table(o.data, &t))) goto done;
+    int has_labels = 0;
+    for (size_t i = 0; i < t.n && !has_labels; i++) has_labels = t.col_lab >= 0 && t.lab[i][0];
+    if (mkdir(o.out, 0777) != 0 && errno != EEXIST) {
+        rc = cli_error("cannot create %s: %s", o.out, strerror(errno));
+        goto done;
+    }
+    /* ---- embed */
+    if (o.embeddings) {
+        if (lg_npy_read(o.embeddings, &x, &n, &d, &err)) {
+            rc = cli_error("%s", err.msg);
+            goto done;
+        }
+        if (o.data && n != t.n) {
+            rc = cli_error("%s has %zu rows but %s has %zu", o.embeddings, n, o.data, t.n);
+            goto done;
+        }
+        lg_l2_normalize_rows(x, n, d);
+    } else {
+        n = t.n;
+        if (n < 2) {
+            rc = cli_error("%s: need at least 2 rows, got %zu", o.data, n);
+            goto done;
+        }
+        lg_err e = lg_cluster_embed(o.encoder, (const char *const *)t.msg, t.len, n, (size_t)o.dims,
+                                    progress_cb, &ps, &x, &d, &err);
+        progress_end(&ps);
+        if (e) {
+            rc = cli_error("encoder '%s': %s", o.encoder, err.msg);
+            goto done;
+        }
+    }
+    fprintf(stderr, "logify cluster: %zu rows, %zu dims (%s) in %.2f s\n", n, d,
+            o.embeddings ? o.embeddings : o.encoder, lg_now() - t0);
+    if (lg_npy_header(n, d, &b, &err) ||
+        (rc = write_file(o.out, "embeddings.npy", &b, x, n * d * sizeof *x))) {
+        if (!rc) rc = cli_error("%s", err.msg);
+        goto done;
+    }
+    lg_buf_reset(&b);
+    cl = malloc(n * sizeof *cl);
+    xy = malloc(2 * n * sizeof *xy);
+    if (!cl || !xy) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    /* ---- DBSCAN */
+    if (!o.umap_only) {
+        double t1 = lg_now();
+        if (lg_dbscan(x, n, d, (float)o.eps, (size_t)o.min_samples, progress_cb, &ps, cl, &nc, &err)) {
+            progress_end(&ps);
+            rc = cli_error("%s", err.msg);
+            goto done;
+        }
+        progress_end(&ps);
+        size_t noise = 0;
+        for (size_t i = 0; i < n; i++) noise += cl[i] < 0;
+        double sil;
+        if (lg_silhouette_cosine(x, n, d, cl, nc, (size_t)50 << 20, o.up.seed, &sil, &err)) {
+            rc = cli_error("%s", err.msg);
+            goto done;
+        }
+        fprintf(stderr, "DBSCAN (cosine, eps %g, min_samples %ld): %zu clusters, %zu noise rows, "
+                        "silhouette %s%.4f (%.2f s)\n",
+                o.eps, o.min_samples, nc, noise, isnan(sil) ? "n/a " : "", isnan(sil) ? 0.0 : sil,
+                lg_now() - t1);
+        print_sizes(cl, n, nc);
+    } else {
+        for (size_t i = 0; i < n; i++) cl[i] = LG_NOISE;
+    }
+    /* ---- UMAP */
+    lg_umap_stats st;
+    double t2 = lg_now();
+    if (lg_umap_fit(x, n, d, &o.up, progress_cb, &ps, xy, &st, &err)) {
+        progress_end(&ps);
+        rc = cli_error("%s", err.msg);
+        goto done;
+    }
+    progress_end(&ps);
+    fprintf(stderr,
+            "UMAP (n_neighbors %d, min_dist %g, seed %llu): %.2f s: kNN %s %.2f s, graph %.2f s "
+            "(%zu edges, %zu components), init %.2f s (%zu rows random), layout %.2f s; a=%.4f b=%.4f\n",
+            o.up.n_neighbors, (double)o.up.min_dist, (unsigned long long)o.up.seed, lg_now() - t2,
+            st.knn_exact ? "exact" : "NN-descent", st.knn_seconds, st.graph_seconds, st.graph_nnz,
+            st.components, st.init_seconds, st.random_init_rows, st.layout_seconds, (double)st.a,
+            (double)st.b);
+    if ((rc = write_points(o.out, o.data ? &t : NULL, cl, xy, n, has_labels))) goto done;
+    if (o.umap_only) goto summary;
+    if ((rc = write_clusters(o.out, o.data ? &t : NULL, cl, n, nc, has_labels))) goto done;
+    /* ---- maps */
+    lg_plot_data pd = {n, xy, cl, nc, has_labels ? (const char *const *)t.lab : NULL,
+                       o.data ? (const char *const *)t.msg : NULL, o.data ? t.len : NULL,
+                       o.data && t.col_src >= 0 ? (const char *const *)t.src : NULL, NULL};
+    char title[256];
+    snprintf(title, sizeof title, "logify cluster: %zu rows, %zu clusters, UMAP of %s", n, nc,
+             o.embeddings ? "the given embeddings" : o.encoder);
+    pd.title = title;
+    int by_label = has_labels && (!o.color_by || !strcmp(o.color_by, "label"));
+    if (lg_plot_svg(&pd, by_label, &b, &err)) {
+        rc = cli_error("%s", err.msg);
+        goto done;
+    }
+    if ((rc = write_file(o.out, "map.svg", &b, NULL, 0))) goto done;
+    lg_buf_reset(&b);
+    if (lg_plot_html(&pd, &b, &err)) {
+        rc = cli_error("%s", err.msg);
+        goto done;
+    }
+    if ((rc = write_file(o.out, "map.html", &b, NULL, 0))) goto done;
+    lg_buf_reset(&b);
+    /* ---- suggested rules */
+    if (o.data) {
+        lg_suggest_input si = {(const char *const *)t.msg, t.len,
+                               has_labels ? (const char *const *)t.lab : NULL, n, cl, nc,
+                               (size_t)o.min_size, 500};
+        if (lg_suggest_rules(&si, &rules, &n_rules, &err) ||
+            lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err)) {
+            rc = cli_error("suggested rules: %s", err.msg);
+            goto done;
+        }
+        if ((rc = write_file(o.out, "suggested_rules.yaml", &b, NULL, 0))) goto done;
+        size_t low = 0, covered = 0;
+        for (size_t i = 0; i < n_rules; i++) {
+            low += has_labels && rules[i].precision < 1.0;
+            covered += rules[i].coverage;
+        }
+        fprintf(stderr, "suggested rules: %zu (clusters of >= %ld rows)", n_rules, o.min_size);
+        if (has_labels) fprintf(stderr, ", %zu with precision < 1.0 (marked REVIEW)", low);
+        fputc('\n', stderr);
+    }
+summary:
+    fprintf(stderr, "wrote %s/{points.csv,embeddings.npy%s} in %.2f s\n", o.out,
+            o.umap_only ? "" : o.data ? ",clusters.csv,map.svg,map.html,suggested_rules.yaml"
+                                      : ",clusters.csv,map.svg,map.html",
+            lg_now() - t0);
+done:
+    lg_suggested_rules_free(rules, n_rules);
+    lg_buf_free(&b);
+    table_free(&t);
+    free(x), free(xy), free(cl);
+    return rc;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# cluster.sh - `logify cluster` end to end on the seed data: every output
+# file exists and parses, one point per row, the embeddings' shape, the map
+# is self-contained, the suggested rules compile (`logify rules check`), a
+# fixed seed gives the same layout, bad arguments fail clearly.
+set -euo pipefail
+: "${LOGIFY:?}" "${LOGIFY_SHARED:=$(dirname "$0")/../../../shared}"
+data="$LOGIFY_SHARED/datasets/synthetic_logs.csv"
+if [ ! -f "$data" ]; then
+    echo "SKIP: $data not found (../shared is absent)"
+    exit 77
+fi
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# short layouts keep the sanitizer run brief; the full run is the benchmark's
+"$LOGIFY" cluster --data "$data" --out "$tmp/c" --epochs 40 --no-progress 2> "$tmp/log" ||
+    { cat "$tmp/log"; fail "logify cluster failed"; }
+cat "$tmp/log"
+grep -q "DBSCAN (cosine, eps 0.2, min_samples 1): [0-9]* clusters" "$tmp/log" || fail "no DBSCAN summary"
+grep -q "silhouette 0\.[0-9]" "$tmp/log" || fail "no silhouette"
+for f in points.csv embeddings.npy clusters.csv map.svg map.html suggested_rules.yaml; do
+    [ -s "$tmp/c/$f" ] || fail "$f missing or empty"
+done
+
+"$PY" - "$data" "$tmp/c" <<'PYEOF'
+import csv, struct, sys, re, xml.etree.ElementTree as ET
+data, out = sys.argv[1], sys.argv[2]
+rows = list(csv.DictReader(open(data, newline="")))
+n = len(rows)
+pts = list(csv.DictReader(open(f"{out}/points.csv", newline="")))
+assert len(pts) == n, (len(pts), n)
+assert list(pts[0].keys()) == ["row", "cluster", "x", "y", "target_label", "source", "log_message"], pts[0].keys()
+for i, (p, r) in enumerate(zip(pts, rows)):
+    assert int(p["row"]) == i + 1
+    assert p["log_message"] == r["log_message"] and p["target_label"] == r["target_label"], i
+    float(p["x"]), float(p["y"]), int(p["cluster"])
+raw = open(f"{out}/embeddings.npy", "rb").read()
+assert raw[:6] == b"\x93NUMPY"
+hl = struct.unpack("<H", raw[8:10])[0]
+hdr = raw[10:10 + hl].decode()
+m = re.search(r"'shape': \((\d+), (\d+)\)", hdr)
+assert "'<f4'" in hdr and m and int(m.group(1)) == n, hdr
+d = int(m.group(2))
+assert len(raw) == 10 + hl + 4 * n * d and (10 + hl) % 64 == 0
+cl = list(csv.DictReader(open(f"{out}/clusters.csv", newline="")))
+assert sum(int(c["size"]) for c in cl) == n
+ids = {p["cluster"] for p in pts}
+assert {c["id"] for c in cl} == ids, "clusters.csv and points.csv disagree"
+assert all(0 < float(c["label_share"]) <= 1 for c in cl)
+svg = ET.parse(f"{out}/map.svg").getroot()
+circles = svg.findall(".//{http://www.w3.org/2000/svg}circle")
+assert len(circles) >= n, len(circles)   # points + legend markers
+html = open(f"{out}/map.html", encoding="utf-8").read()
+assert "<script src" not in html and "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+assert html.count('"msg":[') == 1 and "setMode('label')" in html
+print(f"ok: {n} points, {d} dims, {len(cl)} clusters, {len(circles)} svg circles")
+PYEOF
+
+"$LOGIFY" rules check "$tmp/c/suggested_rules.yaml" || fail "suggested rules do not compile"
+grep -q "^version: 1" "$tmp/c/suggested_rules.yaml" || fail "no version"
+[ "$(grep -c '^  - id: ' "$tmp/c/suggested_rules.yaml")" -ge 5 ] || fail "fewer than 5 suggested rules"
+
+# same seed, same layout (one thread); another seed, another layout
+"$LOGIFY" cluster --embeddings "$tmp/c/embeddings.npy" --out "$tmp/u1" --umap-only --epochs 20 --no-progress 2>/dev/null
+"$LOGIFY" cluster --embeddings "$tmp/c/embeddings.npy" --out "$tmp/u2" --umap-only --epochs 20 --no-progress 2>/dev/null
+"$LOGIFY" cluster --embeddings "$tmp/c/embeddings.npy" --out "$tmp/u3" --umap-only --epochs 20 --seed 7 --no-progress 2>/dev/null
+cmp -s "$tmp/u1/points.csv" "$tmp/u2/points.csv" || fail "same seed gave different layouts"
+! cmp -s "$tmp/u1/points.csv" "$tmp/u3/points.csv" || fail "another seed gave the same layout"
+
+# errors name what is wrong
+if "$LOGIFY" cluster --data "$data" --out "$tmp/e" --encoder bogus 2> "$tmp/err"; then fail "bogus encoder accepted"; fi
+grep -q "unknown encoder" "$tmp/err" || fail "unclear encoder error: $(cat "$tmp/err")"
+if "$LOGIFY" cluster --out "$tmp/e" 2> "$tmp/err"; then fail "missing --data accepted"; fi
+grep -q "\-\-data" "$tmp/err" || fail "unclear usage error"
+printf 'source,message\nA,x\n' > "$tmp/bad.csv"
+if "$LOGIFY" cluster --data "$tmp/bad.csv" --out "$tmp/e" 2> "$tmp/err"; then fail "no log_message accepted"; fi
+grep -q "log_message" "$tmp/err" || fail "unclear column error"
+echo "cluster e2e: OK"
