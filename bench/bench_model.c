@@ -52,7 +52,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_model: %s\n", err.msg);
                 return 1;
             }
-            for (size_t i = 0; i < n; i++) sink += cls[i];
+            for (size_t i = 0; i < n; i++)
+                sink += cls[i];
             total += n;
         }
     }

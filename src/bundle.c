@@ -12,14 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define META_MAX (4u << 20)          /* bytes of meta.json */
+#define META_MAX (4u << 20)           /* bytes of meta.json */
 #define WEIGHTS_MAX ((size_t)1 << 31) /* bytes of weights.bin */
 #define WEIGHTS_MAGIC "LGFYW001"
-#define WEIGHTS_HEADER 16            /* magic + u32 K + u32 D */
+#define WEIGHTS_HEADER 16 /* magic + u32 K + u32 D */
 
 void lg_bundle_free(lg_bundle *b) {
     if (!b) return;
-    for (size_t i = 0; i < b->n_labels; i++) free(b->labels[i]);
+    for (size_t i = 0; i < b->n_labels; i++)
+        free(b->labels[i]);
     free(b->labels);
     free(b->encoder_spec);
     free(b->encoder_config);
@@ -74,7 +75,9 @@ static lg_err write_file(const char *dir, const char *name, const void *data, si
     return LG_OK;
 }
 
-static void hex64(char out[17], uint64_t v) { snprintf(out, 17, "%016llx", (unsigned long long)v); }
+static void hex64(char out[17], uint64_t v) {
+    snprintf(out, 17, "%016llx", (unsigned long long)v);
+}
 
 lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
     const lg_logreg *m = b->clf;
@@ -91,8 +94,10 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
     put_u32(w + 8, (uint32_t)K);
     put_u32(w + 12, (uint32_t)D);
     unsigned char *p = w + WEIGHTS_HEADER;
-    for (size_t i = 0; i < D * K; i++, p += 4) put_f32(p, m->W[i]);
-    for (size_t k = 0; k < K; k++, p += 4) put_f32(p, m->b[k]);
+    for (size_t i = 0; i < D * K; i++, p += 4)
+        put_f32(p, m->W[i]);
+    for (size_t k = 0; k < K; k++, p += 4)
+        put_f32(p, m->b[k]);
     char wsum[17], ehash[17];
     hex64(wsum, lg_fnv1a64(w, nbytes, 0));
     hex64(ehash, b->encoder_hash);
@@ -109,9 +114,11 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         json_decref(labels);
         json_decref(enc_cfg);
         json_decref(training);
-        return lg_fail(err, LG_EINVAL, "bundle: encoder config or training figures are not valid JSON");
+        return lg_fail(err, LG_EINVAL,
+                       "bundle: encoder config or training figures are not valid JSON");
     }
-    for (size_t i = 0; i < b->n_labels; i++) json_array_append_new(labels, json_string(b->labels[i]));
+    for (size_t i = 0; i < b->n_labels; i++)
+        json_array_append_new(labels, json_string(b->labels[i]));
     json_object_set_new(root, "format", json_string(LG_BUNDLE_FORMAT));
     json_object_set_new(root, "format_version", json_integer(LG_BUNDLE_VERSION));
     json_object_set_new(root, "labels", labels);
@@ -123,11 +130,13 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
                         json_pack("{s:s, s:I, s:I, s:f, s:s}", "type", "multinomial_logreg",
                                   "n_classes", (json_int_t)K, "dim", (json_int_t)D, "C", b->C,
                                   "class_weight", b->balanced ? "balanced" : "none"));
-    json_object_set_new(root, "weights",
-                        json_pack("{s:s, s:I, s:s, s:s, s:s}", "file", LG_BUNDLE_WEIGHTS, "bytes",
-                                  (json_int_t)nbytes, "dtype", "float32le", "layout",
-                                  "header(magic LGFYW001, u32 n_classes, u32 dim), W (dim, n_classes), b (n_classes)",
-                                  "fnv1a64", wsum));
+    json_object_set_new(
+        root, "weights",
+        json_pack(
+            "{s:s, s:I, s:s, s:s, s:s}", "file", LG_BUNDLE_WEIGHTS, "bytes", (json_int_t)nbytes,
+            "dtype", "float32le", "layout",
+            "header(magic LGFYW001, u32 n_classes, u32 dim), W (dim, n_classes), b (n_classes)",
+            "fnv1a64", wsum));
     json_object_set_new(root, "training", training);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(root);
@@ -169,19 +178,22 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, size_t *di
     if (!json_is_object(root)) return BAD("%s: not a JSON object", path);
     const char *fmt = json_string_value(json_object_get(root, "format"));
     if (!fmt || strcmp(fmt, LG_BUNDLE_FORMAT))
-        return BAD("%s: \"format\" is not \"%s\": not a Logify model bundle", path, LG_BUNDLE_FORMAT);
+        return BAD("%s: \"format\" is not \"%s\": not a Logify model bundle", path,
+                   LG_BUNDLE_FORMAT);
     json_t *ver = json_object_get(root, "format_version");
     if (!json_is_integer(ver)) return BAD("%s: \"format_version\" missing or not an integer", path);
     if (json_integer_value(ver) != LG_BUNDLE_VERSION)
-        return BAD("%s: bundle format version %lld, this logify reads version %d (re-create it with "
-                   "'logify train')",
-                   path, (long long)json_integer_value(ver), LG_BUNDLE_VERSION);
+        return BAD(
+            "%s: bundle format version %lld, this logify reads version %d (re-create it with "
+            "'logify train')",
+            path, (long long)json_integer_value(ver), LG_BUNDLE_VERSION);
 
     json_t *labels = json_object_get(root, "labels");
     size_t K = json_array_size(labels);
     if (!json_is_array(labels) || K < 2 || K > LG_LOGREG_MAX_CLASSES)
         return BAD("%s: \"labels\" must be an array of 2..%d strings", path, LG_LOGREG_MAX_CLASSES);
-    if (!(b->labels = calloc(K, sizeof *b->labels))) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!(b->labels = calloc(K, sizeof *b->labels)))
+        return lg_fail(err, LG_ENOMEM, "out of memory");
     for (size_t i = 0; i < K; i++) {
         const char *s = json_string_value(json_array_get(labels, i));
         if (!s || !*s || strlen(s) > LG_BUNDLE_MAX_LABEL)
@@ -229,8 +241,10 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, size_t *di
     json_t *wb = json_object_get(w, "bytes");
     if (!wf || strcmp(wf, LG_BUNDLE_WEIGHTS))
         return BAD("%s: \"weights.file\" must be \"%s\"", path, LG_BUNDLE_WEIGHTS);
-    if (!dtype || strcmp(dtype, "float32le")) return BAD("%s: \"weights.dtype\" must be \"float32le\"", path);
-    if (!json_is_integer(wb) || json_integer_value(wb) != (json_int_t)(WEIGHTS_HEADER + 4 * (*dim * K + K)))
+    if (!dtype || strcmp(dtype, "float32le"))
+        return BAD("%s: \"weights.dtype\" must be \"float32le\"", path);
+    if (!json_is_integer(wb) ||
+        json_integer_value(wb) != (json_int_t)(WEIGHTS_HEADER + 4 * (*dim * K + K)))
         return BAD("%s: \"weights.bytes\" does not match %zu classes x dim %zu", path, K, *dim);
     *wbytes = (size_t)json_integer_value(wb);
     if (parse_hex64(json_string_value(json_object_get(w, "fnv1a64")), wsum))
@@ -251,7 +265,8 @@ static lg_err read_weights(const char *path, size_t K, size_t D, size_t wbytes, 
     if (e) return e == LG_ENOTFOUND ? lg_fail(err, LG_EMODEL, "%s: missing", path) : e;
     const unsigned char *p = (const unsigned char *)data;
     if (len != wbytes) {
-        e = BAD("%s: %zu bytes, meta.json says %zu (truncated or from another bundle)", path, len, wbytes);
+        e = BAD("%s: %zu bytes, meta.json says %zu (truncated or from another bundle)", path, len,
+                wbytes);
     } else if (memcmp(p, WEIGHTS_MAGIC, 8)) {
         e = BAD("%s: bad magic (not a Logify weights file, or another format version)", path);
     } else if (get_u32(p + 8) != K || get_u32(p + 12) != D) {
@@ -262,9 +277,11 @@ static lg_err read_weights(const char *path, size_t K, size_t D, size_t wbytes, 
     } else if (!(e = lg_logreg_new(K, D, &b->clf, err))) {
         p += WEIGHTS_HEADER;
         for (size_t i = 0; i < D * K && !e; i++, p += 4)
-            if (!isfinite(b->clf->W[i] = get_f32(p))) e = BAD("%s: weight %zu is not finite", path, i);
+            if (!isfinite(b->clf->W[i] = get_f32(p)))
+                e = BAD("%s: weight %zu is not finite", path, i);
         for (size_t k = 0; k < K && !e; k++, p += 4)
-            if (!isfinite(b->clf->b[k] = get_f32(p))) e = BAD("%s: bias %zu is not finite", path, k);
+            if (!isfinite(b->clf->b[k] = get_f32(p)))
+                e = BAD("%s: bias %zu is not finite", path, k);
         if (!e) e = lg_logreg_seal(b->clf, err);
     }
     free(data);

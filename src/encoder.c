@@ -9,9 +9,9 @@
 
 struct lg_encoder {
     const lg_encoder_ops *ops;
-    void *ctx;           /* implementation's immutable context */
-    char *spec;          /* canonical spec */
-    char *config_json;   /* JSON object text */
+    void *ctx;         /* implementation's immutable context */
+    char *spec;        /* canonical spec */
+    char *config_json; /* JSON object text */
     size_t dim;
     int sparse;
     uint64_t config_hash;
@@ -19,12 +19,14 @@ struct lg_encoder {
 
 struct lg_encoder_scratch {
     const lg_encoder *enc;
-    void *impl;          /* implementation's scratch, may be NULL */
+    void *impl; /* implementation's scratch, may be NULL */
 };
 
 /* ---- Embeddings ------------------------------------------------------------- */
 
-void lg_embeddings_init(lg_embeddings *e) { memset(e, 0, sizeof *e); }
+void lg_embeddings_init(lg_embeddings *e) {
+    memset(e, 0, sizeof *e);
+}
 
 void lg_embeddings_free(lg_embeddings *e) {
     if (!e) return;
@@ -47,7 +49,8 @@ static lg_err grow(void **p, size_t *cap, size_t n, size_t sz, lg_errmsg *err) {
         return lg_fail(err, LG_ELIMIT, "embeddings batch over %zu bytes",
                        (size_t)LG_EMBEDDINGS_MAX_BYTES);
     size_t nc = *cap ? *cap : 64;
-    while (nc < n) nc = nc > LG_EMBEDDINGS_MAX_BYTES / sz / 2 ? n : nc * 2;
+    while (nc < n)
+        nc = nc > LG_EMBEDDINGS_MAX_BYTES / sz / 2 ? n : nc * 2;
     void *q = realloc(*p, nc * sz);
     if (!q) return lg_fail(err, LG_ENOMEM, "out of memory (embeddings)");
     *p = q;
@@ -94,11 +97,13 @@ void lg_embeddings_row_dense(const lg_embeddings *e, size_t row, float *out) {
         return;
     }
     memset(out, 0, e->dim * sizeof *out);
-    for (size_t k = e->indptr[row]; k < e->indptr[row + 1]; k++) out[e->indices[k]] = e->values[k];
+    for (size_t k = e->indptr[row]; k < e->indptr[row + 1]; k++)
+        out[e->indices[k]] = e->values[k];
 }
 
 void lg_embeddings_to_dense(const lg_embeddings *e, float *out) {
-    for (size_t i = 0; i < e->n_rows; i++) lg_embeddings_row_dense(e, i, out + i * e->dim);
+    for (size_t i = 0; i < e->n_rows; i++)
+        lg_embeddings_row_dense(e, i, out + i * e->dim);
 }
 
 /* ---- The encoder object ------------------------------------------------------ */
@@ -138,8 +143,8 @@ lg_err lg_encoder_new(const char *spec, lg_encoder **out, lg_errmsg *err) {
         if (!spec[6]) return lg_fail(err, LG_EINVAL, "encoder spec 'sbert:' needs a directory");
         return lg_encoder_sbert_new(spec + 6, out, err);
     }
-    return lg_fail(err, LG_EINVAL, "unknown encoder spec '%.200s' (expected hash, hash:dim=N, or sbert:DIR)",
-                   spec);
+    return lg_fail(err, LG_EINVAL,
+                   "unknown encoder spec '%.200s' (expected hash, hash:dim=N, or sbert:DIR)", spec);
 }
 
 void lg_encoder_free(lg_encoder *enc) {
@@ -150,12 +155,24 @@ void lg_encoder_free(lg_encoder *enc) {
     free(enc);
 }
 
-const char *lg_encoder_spec(const lg_encoder *enc) { return enc->spec; }
-const char *lg_encoder_name(const lg_encoder *enc) { return enc->ops->name; }
-size_t lg_encoder_dim(const lg_encoder *enc) { return enc->dim; }
-int lg_encoder_is_sparse(const lg_encoder *enc) { return enc->sparse; }
-uint64_t lg_encoder_config_hash(const lg_encoder *enc) { return enc->config_hash; }
-const char *lg_encoder_config_json(const lg_encoder *enc) { return enc->config_json; }
+const char *lg_encoder_spec(const lg_encoder *enc) {
+    return enc->spec;
+}
+const char *lg_encoder_name(const lg_encoder *enc) {
+    return enc->ops->name;
+}
+size_t lg_encoder_dim(const lg_encoder *enc) {
+    return enc->dim;
+}
+int lg_encoder_is_sparse(const lg_encoder *enc) {
+    return enc->sparse;
+}
+uint64_t lg_encoder_config_hash(const lg_encoder *enc) {
+    return enc->config_hash;
+}
+const char *lg_encoder_config_json(const lg_encoder *enc) {
+    return enc->config_json;
+}
 
 lg_err lg_encoder_scratch_new(const lg_encoder *enc, lg_encoder_scratch **out, lg_errmsg *err) {
     *out = NULL;
@@ -193,8 +210,8 @@ lg_err lg_encoder_encode_batch(const lg_encoder *enc, lg_encoder_scratch *s,
 }
 
 lg_err lg_encoder_encode_dense(const lg_encoder *enc, lg_encoder_scratch *s,
-                               const char *const *msgs, const size_t *lens, size_t n,
-                               float *out, lg_errmsg *err) {
+                               const char *const *msgs, const size_t *lens, size_t n, float *out,
+                               lg_errmsg *err) {
     lg_embeddings e;
     lg_embeddings_init(&e);
     lg_err r = lg_encoder_encode_batch(enc, s, msgs, lens, n, &e, err);

@@ -26,19 +26,19 @@
 
 #include "logify/encoder.h"
 
-#define LG_HASH_MAX_BYTES 4096       /* bytes of a message that are encoded */
+#define LG_HASH_MAX_BYTES 4096 /* bytes of a message that are encoded */
 #define HASH_DEFAULT_DIM (1u << 15)
 #define HASH_DEFAULT_SEED 1u
-#define HASH_NORM_VERSION 1          /* bump when normalisation changes */
+#define HASH_NORM_VERSION 1 /* bump when normalisation changes */
 #define CHAR_MIN 3
 #define CHAR_MAX 5
 /* distinct features of one message are at most 5 per byte read + 1:
  * 1 unigram, 1 bigram, 3 char grams per byte (see encode_one) */
 #define FEATS_PER_BYTE 5
-#define TABLE_MAX (1u << 16)         /* >= 2 * (5 * 4096 + 1), power of 2 */
+#define TABLE_MAX (1u << 16) /* >= 2 * (5 * 4096 + 1), power of 2 */
 
 typedef struct {
-    uint32_t dim;  /* power of two */
+    uint32_t dim; /* power of two */
     uint32_t seed;
 } hash_ctx;
 
@@ -55,7 +55,7 @@ typedef struct {
 #define CACHE_TOK 16
 #define TOKEN_FEATS(len) (1 + 3 * (len)) /* unigram + 3..5-grams of " w " */
 typedef struct {
-    uint32_t len;                          /* 0 = empty slot */
+    uint32_t len; /* 0 = empty slot */
     uint32_t nf;
     char text[CACHE_TOK];
     uint32_t feats[TOKEN_FEATS(CACHE_TOK)]; /* feature indices, < dim */
@@ -70,9 +70,9 @@ typedef struct {
         uint32_t stamp; /* entry valid when == gen */
         uint32_t key;   /* feature index */
         uint32_t slot;  /* position in the row being built */
-    } table[TABLE_MAX];        /* one cache line per probe */
+    } table[TABLE_MAX]; /* one cache line per probe */
     uint32_t gen;
-    float log_tf[256];         /* 1 + ln(tf) */
+    float log_tf[256]; /* 1 + ln(tf) */
 } hash_scratch;
 
 /* ---- Hashing ----------------------------------------------------------------- */
@@ -90,7 +90,8 @@ static inline uint64_t mix64(uint64_t h) { /* murmur3 finaliser */
 }
 
 static inline uint64_t fnv_bytes(uint64_t h, const char *p, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
     return h;
 }
 
@@ -108,6 +109,7 @@ static const char *const ph_names[] = {"", "<num>", "<hex>", "<uuid>", "<ip>", "
  * blanks (space, \t \n \v \f \r) BLANK. */
 enum { C_DIGIT = 1, C_HEX = 2, C_ALPHA = 4, C_WORD = 8, C_BLANK = 16 };
 /* byte classes (generated from the rules above; one lookup each) */
+/* clang-format off */
 static const unsigned char classes[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0, 16, 16, 16, 16, 16,  0,  0,
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
@@ -126,11 +128,22 @@ static const unsigned char classes[256] = {
      8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
      8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
 };
-static inline int is_digit(unsigned char c) { return (classes[c] & C_DIGIT) != 0; }
-static inline int is_hex(unsigned char c) { return (classes[c] & C_HEX) != 0; }
-static inline int is_alpha(unsigned char c) { return (classes[c] & C_ALPHA) != 0; }
-static inline int is_word(unsigned char c) { return (classes[c] & C_WORD) != 0; }
-static inline int is_blank(unsigned char c) { return (classes[c] & C_BLANK) != 0; }
+/* clang-format on */
+static inline int is_digit(unsigned char c) {
+    return (classes[c] & C_DIGIT) != 0;
+}
+static inline int is_hex(unsigned char c) {
+    return (classes[c] & C_HEX) != 0;
+}
+static inline int is_alpha(unsigned char c) {
+    return (classes[c] & C_ALPHA) != 0;
+}
+static inline int is_word(unsigned char c) {
+    return (classes[c] & C_WORD) != 0;
+}
+static inline int is_blank(unsigned char c) {
+    return (classes[c] & C_BLANK) != 0;
+}
 
 /* 8-4-4-4-12 hex digits at s[i..], not followed by a word byte */
 static size_t match_uuid(const unsigned char *s, size_t i, size_t n) {
@@ -153,7 +166,8 @@ static size_t match_ip(const unsigned char *s, size_t i, size_t n) {
     size_t j = i;
     for (int part = 0; part < 4; part++) {
         size_t k = 0;
-        while (j < n && is_digit(s[j]) && k < 4) j++, k++;
+        while (j < n && is_digit(s[j]) && k < 4)
+            j++, k++;
         if (k == 0 || k > 3) return 0;
         if (part < 3) {
             if (j >= n || s[j] != '.') return 0;
@@ -163,28 +177,29 @@ static size_t match_ip(const unsigned char *s, size_t i, size_t n) {
     if (j < n && (is_word(s[j]) || (s[j] == '.' && j + 1 < n && is_digit(s[j + 1])))) return 0;
     if (j + 1 < n && s[j] == ':' && is_digit(s[j + 1])) {
         j++;
-        while (j < n && is_digit(s[j])) j++;
+        while (j < n && is_digit(s[j]))
+            j++;
     }
     return j - i;
 }
 
 /* a path runs to the next blank, quote or closing bracket */
 static size_t path_end(const unsigned char *s, size_t j, size_t n) {
-    while (j < n && !is_blank(s[j]) && s[j] != '"' && s[j] != '\'' && s[j] != ')' &&
-           s[j] != ']' && s[j] != '>' && s[j] != ',' && s[j] != ';')
+    while (j < n && !is_blank(s[j]) && s[j] != '"' && s[j] != '\'' && s[j] != ')' && s[j] != ']' &&
+           s[j] != '>' && s[j] != ',' && s[j] != ';')
         j++;
     return j;
 }
 
 /* can a path or quoted name start after byte p? */
 static inline int opens_after(unsigned char p) {
-    return is_blank(p) || p == '"' || p == '\'' || p == '(' || p == '[' || p == '=' ||
-           p == ':' || p == '<' || p == ',';
+    return is_blank(p) || p == '"' || p == '\'' || p == '(' || p == '[' || p == '=' || p == ':' ||
+           p == '<' || p == ',';
 }
 
 /* appends a token; words are written lower-cased into norm (" w1 w2 ") */
-static void push_word(hash_scratch *sc, size_t *nt, size_t *nn, const unsigned char *w,
-                      size_t len, uint64_t seed) {
+static void push_word(hash_scratch *sc, size_t *nt, size_t *nn, const unsigned char *w, size_t len,
+                      uint64_t seed) {
     token *t = &sc->toks[(*nt)++];
     t->off = (uint32_t)*nn;
     size_t k = 0;
@@ -221,7 +236,8 @@ static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint
         int opener = i == 0 || opens_after(s[i - 1]);
         if ((c == '\'' || c == '"') && opener) { /* short quoted name */
             size_t j = i + 1;
-            while (j < n && j - i <= 64 && s[j] != c && !is_blank(s[j])) j++;
+            while (j < n && j - i <= 64 && s[j] != c && !is_blank(s[j]))
+                j++;
             if (j < n && s[j] == c && j > i + 1 && (j + 1 >= n || !is_word(s[j + 1]))) {
                 push_placeholder(sc, &nt, PH_QUOTE, seed);
                 i = j + 1;
@@ -263,11 +279,13 @@ static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint
         if (digits == len) { /* a number, with decimals */
             while (j + 1 < n && (s[j] == '.' || s[j] == ',') && is_digit(s[j + 1])) {
                 j++;
-                while (j < n && is_digit(s[j])) j++;
+                while (j < n && is_digit(s[j]))
+                    j++;
             }
             push_placeholder(sc, &nt, PH_NUM, seed);
-        } else if (bound && ((len > 2 && c == '0' && (s[i + 1] | 0x20) == 'x' && hexes == len - 1) ||
-                             (len >= 8 && hexes == len && digits > 0))) {
+        } else if (bound &&
+                   ((len > 2 && c == '0' && (s[i + 1] | 0x20) == 'x' && hexes == len - 1) ||
+                    (len >= 8 && hexes == len && digits > 0))) {
             push_placeholder(sc, &nt, PH_HEX, seed);
         } else {
             push_word(sc, &nt, &nn, s + i, len, seed);
@@ -326,7 +344,8 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     lg_err e = lg_embeddings_reserve_sparse(out, out->n_rows, cx->dim, *nnz + bound, err);
     if (e) return e;
     uint32_t mask_t = 64;
-    while (mask_t < 2 * bound) mask_t <<= 1;
+    while (mask_t < 2 * bound)
+        mask_t <<= 1;
     mask_t -= 1;
     if (++sc->gen == 0) { /* wrapped: clear the stamps once */
         memset(sc->table, 0, sizeof sc->table);
@@ -340,7 +359,8 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
         const token *t = &sc->toks[k];
         if (k + 1 < nt)
             add_index(sc, mask_t,
-                      (uint32_t)mix64(t->h * 0x9e3779b97f4a7c15ull + sc->toks[k + 1].h + K_BIGRAM) & dim_mask,
+                      (uint32_t)mix64(t->h * 0x9e3779b97f4a7c15ull + sc->toks[k + 1].h + K_BIGRAM) &
+                          dim_mask,
                       out, row_start, nnz);
         if (!t->len) { /* placeholder: its unigram only */
             add_index(sc, mask_t, (uint32_t)mix64(t->h ^ K_WORD) & dim_mask, out, row_start, nnz);
@@ -362,7 +382,8 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
             nf = word_features(sc->norm, t, seed, dim_mask, sc->tmp_feats);
             feats = sc->tmp_feats;
         }
-        for (uint32_t q = 0; q < nf; q++) add_index(sc, mask_t, feats[q], out, row_start, nnz);
+        for (uint32_t q = 0; q < nf; q++)
+            add_index(sc, mask_t, feats[q], out, row_start, nnz);
     }
     /* sublinear tf, then unit L2 norm */
     double ss = 0;
@@ -374,7 +395,8 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     }
     if (ss > 0) {
         float inv = (float)(1.0 / sqrt(ss));
-        for (size_t k = row_start; k < *nnz; k++) out->values[k] *= inv;
+        for (size_t k = row_start; k < *nnz; k++)
+            out->values[k] *= inv;
     }
     return LG_OK;
 }
@@ -400,13 +422,18 @@ static lg_err hash_scratch_new(const void *ctx, void **out, lg_errmsg *err) {
     hash_scratch *sc = calloc(1, sizeof *sc);
     if (!sc) return lg_fail(err, LG_ENOMEM, "out of memory (hash encoder scratch)");
     sc->log_tf[0] = 0;
-    for (int i = 1; i < 256; i++) sc->log_tf[i] = 1.0f + logf((float)i);
+    for (int i = 1; i < 256; i++)
+        sc->log_tf[i] = 1.0f + logf((float)i);
     *out = sc;
     return LG_OK;
 }
 
-static void hash_scratch_free(void *s) { free(s); }
-static void hash_ctx_free(void *ctx) { free(ctx); }
+static void hash_scratch_free(void *s) {
+    free(s);
+}
+static void hash_ctx_free(void *ctx) {
+    free(ctx);
+}
 
 static const lg_encoder_ops hash_ops = {
     "hash", hash_scratch_new, hash_scratch_free, hash_encode_batch, hash_ctx_free,
@@ -457,15 +484,17 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, lg
         unsigned long long v = 0;
         if (eq) v = strtoull(eq + 1, &end, 10);
         if (!eq || !eq[1] || *end)
-            return lg_fail(err, LG_EINVAL, "hash encoder: bad parameter '%s' (expected dim=N or seed=S)",
-                           item);
+            return lg_fail(err, LG_EINVAL,
+                           "hash encoder: bad parameter '%s' (expected dim=N or seed=S)", item);
         *eq = '\0';
         if (!strcmp(item, "dim")) {
             if (v < 256 || v > (1u << 24) || (v & (v - 1)))
-                return lg_fail(err, LG_EINVAL, "hash encoder: dim must be a power of two in 256..16777216");
+                return lg_fail(err, LG_EINVAL,
+                               "hash encoder: dim must be a power of two in 256..16777216");
             *dim = (uint32_t)v;
         } else if (!strcmp(item, "seed")) {
-            if (v > 0xffffffffull) return lg_fail(err, LG_EINVAL, "hash encoder: seed must fit 32 bits");
+            if (v > 0xffffffffull)
+                return lg_fail(err, LG_EINVAL, "hash encoder: seed must fit 32 bits");
             *seed = (uint32_t)v;
         } else {
             return lg_fail(err, LG_EINVAL, "hash encoder: unknown parameter '%s'", item);

@@ -41,7 +41,8 @@ lg_err lg_logreg_seal(lg_logreg *m, lg_errmsg *err) {
     free(m->Wp);
     m->Wp = calloc(m->dim * Kp, sizeof *m->Wp);
     if (!m->Wp) return lg_fail(err, LG_ENOMEM, "out of memory (logreg weights)");
-    for (size_t j = 0; j < m->dim; j++) memcpy(m->Wp + j * Kp, m->W + j * K, K * sizeof *m->W);
+    for (size_t j = 0; j < m->dim; j++)
+        memcpy(m->Wp + j * Kp, m->W + j * K, K * sizeof *m->W);
     m->Kp = Kp;
     return LG_OK;
 }
@@ -66,26 +67,30 @@ static double softmax_d(double *s, size_t K) {
         s[k] = exp(s[k] - mx);
         z += s[k];
     }
-    for (size_t k = 0; k < K; k++) s[k] /= z;
-    return mx + log(z);
+    for (size_t k = 0; k < K; k++)
+        s[k] /= z;
+    return mx + log(z); /* z >= 1: the max term is exp(0) */
 }
 
 /* scores s = x_row W + b, with W (D, K) feature-major doubles */
-static void scores_d(const lg_embeddings *X, size_t row, const double *W, const double *b,
-                     size_t K, double *s) {
-    for (size_t k = 0; k < K; k++) s[k] = b[k];
+static void scores_d(const lg_embeddings *X, size_t row, const double *W, const double *b, size_t K,
+                     double *s) {
+    for (size_t k = 0; k < K; k++)
+        s[k] = b[k];
     if (X->sparse) {
         for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++) {
             const double *w = W + (size_t)X->indices[q] * K;
             double v = X->values[q];
-            for (size_t k = 0; k < K; k++) s[k] += v * w[k];
+            for (size_t k = 0; k < K; k++)
+                s[k] += v * w[k];
         }
     } else {
         const float *x = X->dense + row * X->dim;
         for (size_t j = 0; j < X->dim; j++) {
             if (x[j] == 0.0f) continue;
             const double *w = W + j * K;
-            for (size_t k = 0; k < K; k++) s[k] += x[j] * w[k];
+            for (size_t k = 0; k < K; k++)
+                s[k] += x[j] * w[k];
         }
     }
 }
@@ -120,14 +125,16 @@ double lg_logreg_objective(const lg_logreg_problem *p, const double *theta, doub
             for (size_t q = p->X->indptr[i]; q < p->X->indptr[i + 1]; q++) {
                 double *g = gW + (size_t)p->X->indices[q] * K;
                 double v = p->X->values[q];
-                for (size_t k = 0; k < K; k++) g[k] += v * s[k];
+                for (size_t k = 0; k < K; k++)
+                    g[k] += v * s[k];
             }
         } else {
             const float *x = p->X->dense + i * D;
             for (size_t j = 0; j < D; j++) {
                 if (x[j] == 0.0f) continue;
                 double *g = gW + j * K;
-                for (size_t k = 0; k < K; k++) g[k] += x[j] * s[k];
+                for (size_t k = 0; k < K; k++)
+                    g[k] += x[j] * s[k];
             }
         }
     }
@@ -147,8 +154,8 @@ typedef struct {
     int iterations;
 } train_inst;
 
-static lbfgsfloatval_t evaluate(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, const int n,
-                                const lbfgsfloatval_t step) {
+static lbfgsfloatval_t evaluate(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g,
+                                const int n, const lbfgsfloatval_t step) {
     (void)n;
     (void)step;
     return lg_logreg_objective(&((train_inst *)inst)->p, x, g);
@@ -170,7 +177,8 @@ static const char *lbfgs_text(int st) {
     case LBFGSERR_MAXIMUMITERATION: return "iteration limit reached";
     case LBFGSERR_ROUNDING_ERROR: return "stopped at machine precision";
     case LBFGSERR_MAXIMUMLINESEARCH: return "line search limit reached";
-    case LBFGSERR_MINIMUMSTEP: case LBFGSERR_MAXIMUMSTEP: return "line search step out of range";
+    case LBFGSERR_MINIMUMSTEP:
+    case LBFGSERR_MAXIMUMSTEP: return "line search step out of range";
     case LBFGSERR_OUTOFMEMORY: return "out of memory";
     default: return "optimiser error";
     }
@@ -212,9 +220,10 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
     }
     if (n_rows == 0) return lg_fail(err, LG_EINVAL, "training set is empty");
     if (n_classes < 2 || n_classes > LG_LOGREG_MAX_CLASSES)
-        return lg_fail(err, LG_EINVAL, "need 2..%d classes to train, got %zu", LG_LOGREG_MAX_CLASSES,
-                       n_classes);
-    if (!(o->C > 0) || !isfinite(o->C)) return lg_fail(err, LG_EINVAL, "C must be a positive number");
+        return lg_fail(err, LG_EINVAL, "need 2..%d classes to train, got %zu",
+                       LG_LOGREG_MAX_CLASSES, n_classes);
+    if (!(o->C > 0) || !isfinite(o->C))
+        return lg_fail(err, LG_EINVAL, "C must be a positive number");
     size_t counts[LG_LOGREG_MAX_CLASSES] = {0};
     for (size_t r = 0; r < n_rows; r++) {
         size_t i = rows ? rows[r] : r;
@@ -222,18 +231,21 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
         if (y[i] < 0 || (size_t)y[i] >= n_classes)
             return lg_fail(err, LG_EINVAL, "row %zu: label index %d out of range", i, y[i]);
         if (!row_finite(X, i))
-            return lg_fail(err, LG_EINVAL, "row %zu: the encoder produced a non-finite value (NaN/Inf)", i);
+            return lg_fail(err, LG_EINVAL,
+                           "row %zu: the encoder produced a non-finite value (NaN/Inf)", i);
         counts[y[i]]++;
     }
     size_t present = 0;
-    for (size_t k = 0; k < n_classes; k++) present += counts[k] > 0;
+    for (size_t k = 0; k < n_classes; k++)
+        present += counts[k] > 0;
     if (present < 2)
-        return lg_fail(err, LG_EINVAL, "training needs at least two classes; the rows hold only one");
+        return lg_fail(err, LG_EINVAL,
+                       "training needs at least two classes; the rows hold only one");
     double cw[LG_LOGREG_MAX_CLASSES];
     for (size_t k = 0; k < n_classes; k++)
         cw[k] = !o->balanced ? 1.0
-                : counts[k] ? (double)n_rows / ((double)present * (double)counts[k])
-                            : 0.0;
+                : counts[k]  ? (double)n_rows / ((double)present * (double)counts[k])
+                             : 0.0;
 
     /* Sparse rows: columns no training row touches keep weight 0 (their
      * gradient is the L2 term alone), so the optimiser runs over the used
@@ -242,12 +254,12 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
     const size_t D = X->dim, K = n_classes;
     lg_embeddings Xc;
     lg_embeddings_init(&Xc);
-    uint32_t *col_of = NULL;   /* (D) compact column + 1, 0 = unused */
+    uint32_t *col_of = NULL;    /* (D) compact column + 1, 0 = unused */
     uint32_t *used_cols = NULL; /* (Dc) original column of each compact one */
     int *yc = NULL;
-    double *mult = NULL;       /* (rows kept) how many identical rows each stands for */
-    size_t *slots = NULL;      /* dedupe table: kept row + 1 */
-    size_t n_t = n_rows;       /* rows the optimiser sees */
+    double *mult = NULL;  /* (rows kept) how many identical rows each stands for */
+    size_t *slots = NULL; /* dedupe table: kept row + 1 */
+    size_t n_t = n_rows;  /* rows the optimiser sees */
     size_t Dc = D;
     const lg_embeddings *Xt = X;
     const size_t *rows_t = rows;
@@ -261,7 +273,8 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
         yc = calloc(n_rows, sizeof *yc);
         mult = calloc(n_rows, sizeof *mult);
         size_t tsize = 16;
-        while (tsize < 2 * n_rows) tsize *= 2;
+        while (tsize < 2 * n_rows)
+            tsize *= 2;
         slots = calloc(tsize, sizeof *slots);
         if (!mult || !slots) {
             e = lg_fail(err, LG_ENOMEM, "out of memory");
@@ -348,17 +361,19 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
     lbfgsfloatval_t fx = 0;
     int st = lbfgs((int)nvar, theta, &fx, evaluate, progress, &prob, &param);
     if (!usable(st) || !isfinite(fx)) {
-        e = lg_fail(err, LG_EMODEL, "training failed: %s (liblbfgs %d, loss %g)", lbfgs_text(st), st,
-                    (double)fx);
+        e = lg_fail(err, LG_EMODEL, "training failed: %s (liblbfgs %d, loss %g)", lbfgs_text(st),
+                    st, (double)fx);
         goto done;
     }
     if ((e = lg_logreg_new(K, D, &m, err))) goto done;
     for (size_t j = 0; j < Dc; j++) {
         size_t to = X->sparse ? used_cols[j] : j;
         if (X->sparse && j >= Xc.dim) break;
-        for (size_t k = 0; k < K; k++) m->W[to * K + k] = (float)theta[j * K + k];
+        for (size_t k = 0; k < K; k++)
+            m->W[to * K + k] = (float)theta[j * K + k];
     }
-    for (size_t k = 0; k < K; k++) m->b[k] = (float)theta[Dc * K + k];
+    for (size_t k = 0; k < K; k++)
+        m->b[k] = (float)theta[Dc * K + k];
     if ((e = lg_logreg_seal(m, err))) goto done;
     if (info) {
         info->iterations = prob.iterations;
@@ -386,17 +401,20 @@ done:
 int lg_logreg_predict_row(const lg_logreg *m, const lg_embeddings *X, size_t row, float *proba) {
     const size_t K = m->n_classes;
     float s[LG_LOGREG_MAX_CLASSES + 4];
-    for (size_t k = 0; k < K; k++) s[k] = m->b[k];
+    for (size_t k = 0; k < K; k++)
+        s[k] = m->b[k];
     if (X->sparse && m->Wp) { /* fast path: padded rows, 4-wide blocks */
         const size_t Kp = m->Kp;
-        for (size_t k = K; k < Kp; k++) s[k] = 0;
+        for (size_t k = K; k < Kp; k++)
+            s[k] = 0;
         for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++) {
             uint32_t j = X->indices[q];
             if (j >= m->dim) continue;
             const float *w = m->Wp + (size_t)j * Kp;
             const float v = X->values[q];
             for (size_t kb = 0; kb < Kp; kb += 4)
-                for (size_t t = 0; t < 4; t++) s[kb + t] += v * w[kb + t];
+                for (size_t t = 0; t < 4; t++)
+                    s[kb + t] += v * w[kb + t];
         }
     } else if (X->sparse) {
         for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++) {
@@ -404,13 +422,15 @@ int lg_logreg_predict_row(const lg_logreg *m, const lg_embeddings *X, size_t row
             if (j >= m->dim) continue; /* cannot happen for a matching encoder */
             const float *w = m->W + (size_t)j * K;
             float v = X->values[q];
-            for (size_t k = 0; k < K; k++) s[k] += v * w[k];
+            for (size_t k = 0; k < K; k++)
+                s[k] += v * w[k];
         }
     } else {
         const float *x = X->dense + row * X->dim;
         for (size_t j = 0; j < X->dim && j < m->dim; j++) {
             const float *w = m->W + j * K;
-            for (size_t k = 0; k < K; k++) s[k] += x[j] * w[k];
+            for (size_t k = 0; k < K; k++)
+                s[k] += x[j] * w[k];
         }
     }
     int best = 0;
@@ -426,6 +446,7 @@ int lg_logreg_predict_row(const lg_logreg *m, const lg_embeddings *X, size_t row
         proba[k] = expf(s[k] - s[best]);
         z += proba[k];
     }
-    for (size_t k = 0; k < K; k++) proba[k] /= z;
+    for (size_t k = 0; k < K; k++)
+        proba[k] /= z;
     return best;
 }

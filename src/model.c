@@ -12,15 +12,15 @@
 #include "logify/bundle.h"
 
 struct lg_model {
-    lg_bundle *bundle;    /* labels, classifier, threshold, figures */
-    lg_encoder *encoder;  /* rebuilt from bundle->encoder_spec */
+    lg_bundle *bundle;   /* labels, classifier, threshold, figures */
+    lg_encoder *encoder; /* rebuilt from bundle->encoder_spec */
 };
 
 struct lg_model_scratch {
     const lg_model *m;
     lg_encoder_scratch *enc;
-    lg_embeddings emb;    /* the batch's rows */
-    float *proba;         /* (n_classes) */
+    lg_embeddings emb; /* the batch's rows */
+    float *proba;      /* (n_classes) */
 };
 
 /* ---- Loading ------------------------------------------------------------------------- */
@@ -40,7 +40,8 @@ static lg_err build_encoder(const char *dir, const char *spec, lg_encoder **out,
         char cand[4200];
         struct stat st;
         snprintf(cand, sizeof cand, "%s/%s", dir, spec + 6);
-        if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) return lg_encoder_sbert_new(cand, out, err);
+        if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode))
+            return lg_encoder_sbert_new(cand, out, err);
     }
     return lg_encoder_new(spec, out, err);
 }
@@ -58,20 +59,23 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
     const lg_bundle *b = m->bundle;
     e = build_encoder(dir, b->encoder_spec, &m->encoder, &why);
     if (e) {
-        e = lg_fail(err, e == LG_EUNSUPPORTED ? e : LG_EMODEL, "model bundle %.200s: encoder '%.100s': %.200s",
-                    dir, b->encoder_spec, why.msg);
+        e = lg_fail(err, e == LG_EUNSUPPORTED ? e : LG_EMODEL,
+                    "model bundle %.200s: encoder '%.100s': %.200s", dir, b->encoder_spec, why.msg);
         lg_model_free(m);
         return e;
     }
     if (lg_encoder_dim(m->encoder) != b->clf->dim) {
-        e = lg_fail(err, LG_EMODEL, "model bundle %.200s: encoder '%.100s' gives %zu dimensions, weights expect %zu",
-                    dir, b->encoder_spec, lg_encoder_dim(m->encoder), b->clf->dim);
+        e = lg_fail(
+            err, LG_EMODEL,
+            "model bundle %.200s: encoder '%.100s' gives %zu dimensions, weights expect %zu", dir,
+            b->encoder_spec, lg_encoder_dim(m->encoder), b->clf->dim);
     } else if (lg_encoder_config_hash(m->encoder) != b->encoder_hash) {
-        e = lg_fail(err, LG_EMODEL,
-                    "model bundle %.200s: encoder '%.100s' is configured differently from the one the "
-                    "model was trained with (config hash %016llx, bundle says %016llx); retrain",
-                    dir, b->encoder_spec, (unsigned long long)lg_encoder_config_hash(m->encoder),
-                    (unsigned long long)b->encoder_hash);
+        e = lg_fail(
+            err, LG_EMODEL,
+            "model bundle %.200s: encoder '%.100s' is configured differently from the one the "
+            "model was trained with (config hash %016llx, bundle says %016llx); retrain",
+            dir, b->encoder_spec, (unsigned long long)lg_encoder_config_hash(m->encoder),
+            (unsigned long long)b->encoder_hash);
     }
     if (e) {
         lg_model_free(m);
@@ -81,12 +85,24 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
     return LG_OK;
 }
 
-size_t lg_model_n_labels(const lg_model *m) { return m->bundle->n_labels; }
-const char *lg_model_label(const lg_model *m, size_t i) { return m->bundle->labels[i]; }
-double lg_model_threshold(const lg_model *m) { return m->bundle->threshold; }
-const lg_encoder *lg_model_encoder(const lg_model *m) { return m->encoder; }
-const lg_logreg *lg_model_classifier(const lg_model *m) { return m->bundle->clf; }
-const char *lg_model_training_json(const lg_model *m) { return m->bundle->training; }
+size_t lg_model_n_labels(const lg_model *m) {
+    return m->bundle->n_labels;
+}
+const char *lg_model_label(const lg_model *m, size_t i) {
+    return m->bundle->labels[i];
+}
+double lg_model_threshold(const lg_model *m) {
+    return m->bundle->threshold;
+}
+const lg_encoder *lg_model_encoder(const lg_model *m) {
+    return m->encoder;
+}
+const lg_logreg *lg_model_classifier(const lg_model *m) {
+    return m->bundle->clf;
+}
+const char *lg_model_training_json(const lg_model *m) {
+    return m->bundle->training;
+}
 
 lg_err lg_model_label_index(const lg_model *m, const char *label, size_t *out, lg_errmsg *err) {
     for (size_t i = 0; i < m->bundle->n_labels; i++) {
@@ -100,7 +116,8 @@ lg_err lg_model_label_index(const lg_model *m, const char *label, size_t *out, l
     for (size_t i = 0; i < m->bundle->n_labels && used < sizeof known - 1; i++)
         used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
                                  m->bundle->labels[i]);
-    return lg_fail(err, LG_ENOTFOUND, "label '%.100s' is not one of the model's labels (%s)", label, known);
+    return lg_fail(err, LG_ENOTFOUND, "label '%.100s' is not one of the model's labels (%s)", label,
+                   known);
 }
 
 /* ---- Prediction -------------------------------------------------------------------- */
@@ -221,13 +238,16 @@ static lg_err stage_process(const void *ctx, void *scratch, lg_record **recs, si
             lg_record_decide(rec, LG_STAGE_MODEL, label, p);
             lg_record_detail(rec, "model p=%.2f", p);
         } else {
-            lg_record_detail(rec, "model below threshold: %s p=%.2f < %.2f", label, p, c->threshold);
+            lg_record_detail(rec, "model below threshold: %s p=%.2f < %.2f", label, p,
+                             c->threshold);
         }
     }
     return LG_OK;
 }
 
-static void stage_ctx_free(void *ctx) { free(ctx); }
+static void stage_ctx_free(void *ctx) {
+    free(ctx);
+}
 
 static const lg_stage_ops model_stage_ops = {
     "model", LG_STAGE_MODEL, stage_scratch_new, stage_scratch_free, stage_process, stage_ctx_free,
@@ -236,7 +256,8 @@ static const lg_stage_ops model_stage_ops = {
 lg_err lg_model_stage_new(const lg_model *m, const lg_stage_spec *spec, double default_threshold,
                           lg_stage *out, lg_errmsg *err) {
     double th = spec && spec->threshold >= 0 ? spec->threshold : default_threshold;
-    if (!(th >= 0 && th <= 1)) return lg_fail(err, LG_EINVAL, "model threshold %g is not in [0, 1]", th);
+    if (!(th >= 0 && th <= 1))
+        return lg_fail(err, LG_EINVAL, "model threshold %g is not in [0, 1]", th);
     stage_ctx *c = calloc(1, sizeof *c);
     if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
     c->m = m;

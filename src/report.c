@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void lg_report_init(lg_report *r) { memset(r, 0, sizeof *r); }
+void lg_report_init(lg_report *r) {
+    memset(r, 0, sizeof *r);
+}
 
 void lg_report_clear(lg_report *r) {
-    for (size_t i = 0; i < r->n_labels; i++) free(r->labels[i]);
+    for (size_t i = 0; i < r->n_labels; i++)
+        free(r->labels[i]);
     memset(r, 0, sizeof *r);
 }
 
@@ -19,8 +22,10 @@ static long label_index(lg_report *r, const char *label, lg_errmsg *err) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(r->labels[mid], label);
         if (c == 0) return (long)mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (r->n_labels == LG_REPORT_MAX_LABELS) {
         lg_fail(err, LG_ELIMIT, "more than %d distinct labels", LG_REPORT_MAX_LABELS);
@@ -94,8 +99,12 @@ static void average(const lg_report *r, int weighted, lg_report_row *out) {
     }
 }
 
-void lg_report_macro(const lg_report *r, lg_report_row *out) { average(r, 0, out); }
-void lg_report_weighted(const lg_report *r, lg_report_row *out) { average(r, 1, out); }
+void lg_report_macro(const lg_report *r, lg_report_row *out) {
+    average(r, 0, out);
+}
+void lg_report_weighted(const lg_report *r, lg_report_row *out) {
+    average(r, 1, out);
+}
 
 void lg_report_print(const lg_report *r, FILE *f, const char *indent) {
     int w = 12;
@@ -105,23 +114,23 @@ void lg_report_print(const lg_report *r, FILE *f, const char *indent) {
     for (size_t i = 0; i < r->n_labels; i++) {
         lg_report_row x;
         lg_report_label(r, i, &x);
-        fprintf(f, "%s%*s  %9.4f  %6.4f  %8.4f  %7llu\n", indent, w, r->labels[i], x.precision, x.recall,
-                x.f1, (unsigned long long)x.support);
+        fprintf(f, "%s%*s  %9.4f  %6.4f  %8.4f  %7llu\n", indent, w, r->labels[i], x.precision,
+                x.recall, x.f1, (unsigned long long)x.support);
     }
     lg_report_row m, wt;
     lg_report_macro(r, &m);
     lg_report_weighted(r, &wt);
-    fprintf(f, "%s%*s  %9s  %6s  %8.4f  %7llu\n", indent, w, "accuracy", "", "", lg_report_accuracy(r),
-            (unsigned long long)r->rows);
-    fprintf(f, "%s%*s  %9.4f  %6.4f  %8.4f  %7llu\n", indent, w, "macro avg", m.precision, m.recall, m.f1,
-            (unsigned long long)m.support);
-    fprintf(f, "%s%*s  %9.4f  %6.4f  %8.4f  %7llu\n", indent, w, "weighted avg", wt.precision, wt.recall,
-            wt.f1, (unsigned long long)wt.support);
+    fprintf(f, "%s%*s  %9s  %6s  %8.4f  %7llu\n", indent, w, "accuracy", "", "",
+            lg_report_accuracy(r), (unsigned long long)r->rows);
+    fprintf(f, "%s%*s  %9.4f  %6.4f  %8.4f  %7llu\n", indent, w, "macro avg", m.precision, m.recall,
+            m.f1, (unsigned long long)m.support);
+    fprintf(f, "%s%*s  %9.4f  %6.4f  %8.4f  %7llu\n", indent, w, "weighted avg", wt.precision,
+            wt.recall, wt.f1, (unsigned long long)wt.support);
 }
 
 static json_t *row_json(const lg_report_row *x) {
-    return json_pack("{s:f, s:f, s:f, s:I}", "precision", x->precision, "recall", x->recall, "f1", x->f1,
-                     "support", (json_int_t)x->support);
+    return json_pack("{s:f, s:f, s:f, s:I}", "precision", x->precision, "recall", x->recall, "f1",
+                     x->f1, "support", (json_int_t)x->support);
 }
 
 json_t *lg_report_json(const lg_report *r) {
@@ -136,6 +145,6 @@ json_t *lg_report_json(const lg_report *r) {
         json_object_set_new(per, r->labels[i], row_json(&x));
     }
     return json_pack("{s:I, s:f, s:f, s:f, s:o, s:o, s:o}", "rows", (json_int_t)r->rows, "accuracy",
-                     lg_report_accuracy(r), "macro_f1", m.f1, "weighted_f1", wt.f1, "macro_avg", row_json(&m),
-                     "weighted_avg", row_json(&wt), "per_label", per);
+                     lg_report_accuracy(r), "macro_f1", m.f1, "weighted_f1", wt.f1, "macro_avg",
+                     row_json(&m), "weighted_avg", row_json(&wt), "per_label", per);
 }

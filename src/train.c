@@ -41,13 +41,15 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
             if (!strcmp(f, "log_message") && st->col_msg < 0) st->col_msg = (long)i;
             if (!strcmp(f, "target_label") && st->col_label < 0) st->col_label = (long)i;
         }
-        const char *missing = st->col_src < 0   ? "source"
-                              : st->col_msg < 0 ? "log_message"
+        const char *missing = st->col_src < 0     ? "source"
+                              : st->col_msg < 0   ? "log_message"
                               : st->col_label < 0 ? "target_label"
                                                   : NULL;
         if (missing)
-            return lg_fail(err, LG_ENOTFOUND, "line %llu: missing required column '%s' (need source, "
-                           "log_message, target_label)", (unsigned long long)row->line, missing);
+            return lg_fail(err, LG_ENOTFOUND,
+                           "line %llu: missing required column '%s' (need source, "
+                           "log_message, target_label)",
+                           (unsigned long long)row->line, missing);
         st->have_header = 1;
         return LG_OK;
     }
@@ -58,7 +60,8 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
         return lg_fail(err, LG_EPARSE, "line %llu: %zu fields, the header names more",
                        (unsigned long long)row->line, row->nfields);
     if (!row->lens[st->col_label])
-        return lg_fail(err, LG_EPARSE, "line %llu: empty target_label", (unsigned long long)row->line);
+        return lg_fail(err, LG_EPARSE, "line %llu: empty target_label",
+                       (unsigned long long)row->line);
     if (d->n == LG_DATASET_MAX_ROWS)
         return lg_fail(err, LG_ELIMIT, "more than %d rows", LG_DATASET_MAX_ROWS);
     size_t bytes = row->lens[st->col_src] + row->lens[st->col_msg] + row->lens[st->col_label] + 3;
@@ -95,7 +98,8 @@ lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err) {
     uint64_t h = lg_fnv1a64("", 0, 0);
     size_t n;
     while (!e && (n = fread(chunk, 1, 1 << 16, f)) > 0) {
-        for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)chunk[i]) * 1099511628211ULL;
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (unsigned char)chunk[i]) * 1099511628211ULL;
         e = lg_csv_feed(rd, chunk, n, &why);
     }
     if (!e && ferror(f)) e = lg_fail(&why, LG_EIO, "read error");
@@ -150,7 +154,8 @@ static int destination(const lg_train_opts *o, lg_rules_scratch *rs, const lg_la
     for (size_t j = 0; j < route->n_stages; j++) {
         switch (route->stages[j].kind) {
         case LG_STAGE_RULES:
-            if (o->rules && lg_rules_match(o->rules, rs, r->source, r->message, r->message_len) >= 0)
+            if (o->rules &&
+                lg_rules_match(o->rules, rs, r->source, r->message, r->message_len) >= 0)
                 return GOES_RULES;
             break;
         case LG_STAGE_MODEL: return GOES_MODEL;
@@ -171,8 +176,9 @@ static int cmp_size(const void *a, const void *b) {
 }
 
 /* Adds predictions of rows[0..n-1] to rep. */
-static lg_err report_rows(const lg_logreg *m, const lg_embeddings *X, const int *y, const size_t *rows,
-                          size_t n, char **labels, lg_report *rep, lg_errmsg *err) {
+static lg_err report_rows(const lg_logreg *m, const lg_embeddings *X, const int *y,
+                          const size_t *rows, size_t n, char **labels, lg_report *rep,
+                          lg_errmsg *err) {
     float proba[LG_LOGREG_MAX_CLASSES];
     for (size_t r = 0; r < n; r++) {
         int k = lg_logreg_predict_row(m, X, rows[r], proba);
@@ -183,7 +189,8 @@ static lg_err report_rows(const lg_logreg *m, const lg_embeddings *X, const int 
 }
 
 static json_t *fit_json(const lg_logreg_fit_info *f) {
-    return json_pack("{s:i, s:s, s:f}", "iterations", f->iterations, "status", f->status_text, "loss", f->loss);
+    return json_pack("{s:i, s:s, s:f}", "iterations", f->iterations, "status", f->status_text,
+                     "loss", f->loss);
 }
 
 /* ---- The run --------------------------------------------------------------------------- */
@@ -200,10 +207,10 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     lg_embeddings X;
     lg_embeddings_init(&X);
     lg_logreg *split_m = NULL, *final_m = NULL;
-    size_t *sel = calloc(d->n + 1, sizeof *sel);       /* rows going to the model */
+    size_t *sel = calloc(d->n + 1, sizeof *sel); /* rows going to the model */
     int *dest = calloc(d->n + 1, sizeof *dest);
-    char **labels = NULL;                               /* (K) sorted, borrowed */
-    size_t *label_rows = NULL;                          /* (distinct labels) */
+    char **labels = NULL;      /* (K) sorted, borrowed */
+    size_t *label_rows = NULL; /* (distinct labels) */
     char **all_labels = calloc(d->n + 1, sizeof *all_labels);
     int *y = NULL;
     const char **msgs = NULL;
@@ -220,10 +227,14 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     size_t n_model = 0;
     for (size_t i = 0; i < d->n; i++) {
         dest[i] = destination(o, rs, &d->rows[i]);
-        if (dest[i] == GOES_RULES) res->by_rules++;
-        else if (dest[i] == GOES_LLM) res->to_llm++;
-        else if (dest[i] == GOES_NOWHERE) res->no_model++;
-        else all_labels[n_model++] = d->rows[i].label;
+        if (dest[i] == GOES_RULES)
+            res->by_rules++;
+        else if (dest[i] == GOES_LLM)
+            res->to_llm++;
+        else if (dest[i] == GOES_NOWHERE)
+            res->no_model++;
+        else
+            all_labels[n_model++] = d->rows[i].label;
     }
     /* 2. labels of the model rows, rare ones set aside */
     qsort(all_labels, n_model, sizeof *all_labels, cmp_str);
@@ -235,7 +246,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         goto done;
     }
     for (size_t i = 0; i < n_model; i++) {
-        if (i == 0 || strcmp(all_labels[i], all_labels[i - 1])) all_labels[n_distinct++] = all_labels[i];
+        if (i == 0 || strcmp(all_labels[i], all_labels[i - 1]))
+            all_labels[n_distinct++] = all_labels[i];
         label_rows[n_distinct - 1]++;
     }
     size_t K = 0;
@@ -271,13 +283,15 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         sel[res->used++] = i;
     }
     if (res->used == 0) {
-        e = lg_fail(err, LG_EINVAL, "training set is empty: of %zu rows, %zu are decided by rules, %zu go "
+        e = lg_fail(err, LG_EINVAL,
+                    "training set is empty: of %zu rows, %zu are decided by rules, %zu go "
                     "to the LLM, %zu have no model stage and %zu have labels too rare to learn",
                     res->rows, res->by_rules, res->to_llm, res->no_model, res->rare_rows);
         goto done;
     }
     if (K < 2) {
-        e = lg_fail(err, LG_EINVAL, "training set has a single class ('%s'): a classifier needs two or more",
+        e = lg_fail(err, LG_EINVAL,
+                    "training set has a single class ('%s'): a classifier needs two or more",
                     labels[0]);
         goto done;
     }
@@ -313,40 +327,47 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         if (nt < 1 && m >= 2) nt = 1;
         if (nt >= m) nt = m ? m - 1 : 0;
         for (size_t r = 0; r < m; r++) {
-            if (r < nt) test_idx[res->test_rows++] = order[r];
-            else train_idx[res->train_rows++] = order[r];
+            if (r < nt)
+                test_idx[res->test_rows++] = order[r];
+            else
+                train_idx[res->train_rows++] = order[r];
         }
     }
     /* keep data order inside each part (deterministic and easy to read) */
     qsort(train_idx, res->train_rows, sizeof *train_idx, cmp_size);
     qsort(test_idx, res->test_rows, sizeof *test_idx, cmp_size);
     /* 6. fit on train, report train and test */
-    if ((e = lg_logreg_train(&X, y, train_idx, res->train_rows, K, &o->lr, &split_m, &res->split_fit, err)))
+    if ((e = lg_logreg_train(&X, y, train_idx, res->train_rows, K, &o->lr, &split_m,
+                             &res->split_fit, err)))
         goto done;
-    if ((e = report_rows(split_m, &X, y, train_idx, res->train_rows, labels, &res->train, err))) goto done;
-    if ((e = report_rows(split_m, &X, y, test_idx, res->test_rows, labels, &res->test, err))) goto done;
+    if ((e = report_rows(split_m, &X, y, train_idx, res->train_rows, labels, &res->train, err)))
+        goto done;
+    if ((e = report_rows(split_m, &X, y, test_idx, res->test_rows, labels, &res->test, err)))
+        goto done;
     /* 7. refit on all used rows */
-    if ((e = lg_logreg_train(&X, y, NULL, res->used, K, &o->lr, &final_m, &res->final_fit, err))) goto done;
+    if ((e = lg_logreg_train(&X, y, NULL, res->used, K, &o->lr, &final_m, &res->final_fit, err)))
+        goto done;
 
     /* 8. figures and the bundle */
     char sum[17];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)d->checksum);
     double gap = lg_report_accuracy(&res->train) - lg_report_accuracy(&res->test);
     json_t *label_arr = json_array();
-    for (size_t k = 0; k < K && label_arr; k++) json_array_append_new(label_arr, json_string(labels[k]));
+    for (size_t k = 0; k < K && label_arr; k++)
+        json_array_append_new(label_arr, json_string(labels[k]));
     res->figures = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:s, s:I, s:f, s:f, s:s, "
         "s:{s:I, s:I}, s:o, s:o, s:f, s:o, s:o}",
-        "data", o->data_name ? o->data_name : "", "data_fnv1a64", sum, "rows", (json_int_t)res->rows,
-        "decided_by_rules", (json_int_t)res->by_rules, "routed_to_llm", (json_int_t)res->to_llm,
-        "no_model_stage", (json_int_t)res->no_model, "rare_rows", (json_int_t)res->rare_rows,
-        "min_label_rows", (json_int_t)o->min_label_rows, "rare_labels", rare, "training_rows",
-        (json_int_t)res->used, "labels", label_arr, "encoder", lg_encoder_spec(enc), "seed",
-        (json_int_t)o->seed, "test_fraction", o->test_fraction, "C", o->lr.C, "class_weight",
-        o->lr.balanced ? "balanced" : "none", "split", "train_rows", (json_int_t)res->train_rows,
-        "test_rows", (json_int_t)res->test_rows, "train", lg_report_json(&res->train), "test",
-        lg_report_json(&res->test), "accuracy_gap", gap, "split_fit", fit_json(&res->split_fit),
-        "final_fit", fit_json(&res->final_fit));
+        "data", o->data_name ? o->data_name : "", "data_fnv1a64", sum, "rows",
+        (json_int_t)res->rows, "decided_by_rules", (json_int_t)res->by_rules, "routed_to_llm",
+        (json_int_t)res->to_llm, "no_model_stage", (json_int_t)res->no_model, "rare_rows",
+        (json_int_t)res->rare_rows, "min_label_rows", (json_int_t)o->min_label_rows, "rare_labels",
+        rare, "training_rows", (json_int_t)res->used, "labels", label_arr, "encoder",
+        lg_encoder_spec(enc), "seed", (json_int_t)o->seed, "test_fraction", o->test_fraction, "C",
+        o->lr.C, "class_weight", o->lr.balanced ? "balanced" : "none", "split", "train_rows",
+        (json_int_t)res->train_rows, "test_rows", (json_int_t)res->test_rows, "train",
+        lg_report_json(&res->train), "test", lg_report_json(&res->test), "accuracy_gap", gap,
+        "split_fit", fit_json(&res->split_fit), "final_fit", fit_json(&res->final_fit));
     rare = NULL; /* stolen by json_pack (also on failure) */
     if (!res->figures) {
         e = lg_fail(err, LG_ENOMEM, "out of memory (figures)");
@@ -361,7 +382,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     b->labels = calloc(K, sizeof *b->labels);
     b->encoder_spec = lg_strdup(lg_encoder_spec(enc));
     b->encoder_config = lg_strdup(lg_encoder_config_json(enc));
-    b->training = json_dumps(res->figures, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    b->training =
+        json_dumps(res->figures, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     if (!b->labels || !b->encoder_spec || !b->encoder_config || !b->training) {
         e = lg_fail(err, LG_ENOMEM, "out of memory");
         goto done;

@@ -28,16 +28,16 @@ extern "C" {
 #define LG_BUNDLE_MAX_LABEL 128
 
 typedef struct {
-    char **labels;            /* (n_labels) class names, index = class */
+    char **labels; /* (n_labels) class names, index = class */
     size_t n_labels;
-    char *encoder_spec;       /* canonical spec, e.g. "hash:dim=32768,seed=1" */
-    uint64_t encoder_hash;    /* lg_encoder_config_hash of the encoder */
-    char *encoder_config;     /* JSON object text (informative) */
-    double threshold;         /* default answer threshold */
-    double C;                 /* training settings (informative) */
+    char *encoder_spec;    /* canonical spec, e.g. "hash:dim=32768,seed=1" */
+    uint64_t encoder_hash; /* lg_encoder_config_hash of the encoder */
+    char *encoder_config;  /* JSON object text (informative) */
+    double threshold;      /* default answer threshold */
+    double C;              /* training settings (informative) */
     int balanced;
-    char *training;           /* JSON object text: figures from training; may be NULL */
-    lg_logreg *clf;           /* n_classes == n_labels */
+    char *training; /* JSON object text: figures from training; may be NULL */
+    lg_logreg *clf; /* n_classes == n_labels */
 } lg_bundle;
 
 /* Writes dir/weights.bin then dir/meta.json (each via a temporary file and

@@ -44,9 +44,9 @@ extern "C" {
 #define LG_EMBEDDINGS_MAX_BYTES ((size_t)1 << 31)
 
 typedef struct {
-    size_t n_rows;     /* rows of the last batch */
-    size_t dim;        /* columns (the encoder's dimension) */
-    int sparse;        /* 1: CSR fields below are valid; 0: dense is valid */
+    size_t n_rows; /* rows of the last batch */
+    size_t dim;    /* columns (the encoder's dimension) */
+    int sparse;    /* 1: CSR fields below are valid; 0: dense is valid */
 
     /* sparse (CSR): row i is indices/values[indptr[i] .. indptr[i+1]-1];
      * within a row the indices are distinct (not necessarily sorted) */
@@ -55,7 +55,7 @@ typedef struct {
     float *values;     /* (nnz) */
 
     /* dense: row-major */
-    float *dense;      /* (n_rows, dim) */
+    float *dense; /* (n_rows, dim) */
 
     /* storage bookkeeping; only the lg_embeddings_* functions touch these */
     size_t indptr_cap, nnz_cap, dense_cap;
@@ -143,7 +143,7 @@ typedef struct {
 } lg_encoder_ops;
 
 typedef struct {
-    const char *spec;        /* canonical spec; copied */
+    const char *spec; /* canonical spec; copied */
     size_t dim;
     int sparse;
     uint64_t config_hash;

@@ -23,33 +23,33 @@ extern "C" {
 #define LG_LOGREG_MAX_CLASSES 256
 
 typedef struct {
-    size_t n_classes;  /* K >= 2 */
-    size_t dim;        /* D */
-    float *W;          /* (D, K) feature-major: a sparse row touches one
-                          contiguous K-vector per stored value */
-    float *b;          /* (K) */
+    size_t n_classes; /* K >= 2 */
+    size_t dim;       /* D */
+    float *W;         /* (D, K) feature-major: a sparse row touches one
+                         contiguous K-vector per stored value */
+    float *b;         /* (K) */
     /* prediction copy of W, rows padded with zeros to Kp = K rounded up to
      * a multiple of 4 so the inner loop is fixed-width SIMD; built by
      * lg_logreg_seal (NULL before: prediction then reads W) */
-    float *Wp;         /* (D, Kp) */
+    float *Wp; /* (D, Kp) */
     size_t Kp;
 } lg_logreg;
 
 typedef struct {
-    double C;              /* inverse L2 strength (default 10) */
-    int balanced;          /* class_weight=balanced (default 1) */
-    int max_iter;          /* L-BFGS iterations (default 500) */
-    double epsilon;        /* stop when ||g|| / max(1, ||x||) < epsilon (1e-6) */
+    double C;       /* inverse L2 strength (default 10) */
+    int balanced;   /* class_weight=balanced (default 1) */
+    int max_iter;   /* L-BFGS iterations (default 500) */
+    double epsilon; /* stop when ||g|| / max(1, ||x||) < epsilon (1e-6) */
 } lg_logreg_opts;
 
 /* Defaults above. */
 void lg_logreg_opts_default(lg_logreg_opts *o);
 
 typedef struct {
-    int iterations;        /* L-BFGS iterations run */
-    int status;            /* liblbfgs return code (0 = converged) */
+    int iterations; /* L-BFGS iterations run */
+    int status;     /* liblbfgs return code (0 = converged) */
     const char *status_text;
-    double loss;           /* final objective */
+    double loss; /* final objective */
     double seconds;
 } lg_logreg_fit_info;
 
@@ -80,11 +80,11 @@ int lg_logreg_predict_row(const lg_logreg *m, const lg_embeddings *X, size_t row
 typedef struct {
     const lg_embeddings *X;
     const int *y;
-    const size_t *rows;          /* NULL: all rows */
+    const size_t *rows; /* NULL: all rows */
     size_t n_rows;
     size_t n_classes;
-    const double *class_weight;  /* (K) weight of each class's rows */
-    const double *row_weight;    /* (n_rows) extra weight per row, or NULL */
+    const double *class_weight; /* (K) weight of each class's rows */
+    const double *row_weight;   /* (n_rows) extra weight per row, or NULL */
     double C;
 } lg_logreg_problem;
 

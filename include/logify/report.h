@@ -22,7 +22,7 @@ extern "C" {
 
 typedef struct {
     size_t n_labels;
-    char *labels[LG_REPORT_MAX_LABELS];      /* sorted */
+    char *labels[LG_REPORT_MAX_LABELS]; /* sorted */
     uint64_t tp[LG_REPORT_MAX_LABELS], fp[LG_REPORT_MAX_LABELS], fn[LG_REPORT_MAX_LABELS];
     uint64_t rows, correct;
 } lg_report;

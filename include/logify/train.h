@@ -25,10 +25,10 @@ extern "C" {
 /* ---- Labeled data ------------------------------------------------------------ */
 
 typedef struct {
-    char *source;      /* "" when the column is empty */
+    char *source; /* "" when the column is empty */
     char *message;
     size_t message_len;
-    char *label;       /* target_label */
+    char *label; /* target_label */
 } lg_labeled_row;
 
 typedef struct {
@@ -51,33 +51,33 @@ void lg_dataset_free(lg_dataset *d);
 /* ---- Training ------------------------------------------------------------------ */
 
 typedef struct {
-    const char *encoder_spec;    /* default "hash" */
-    uint64_t seed;               /* split seed (default 42) */
-    double test_fraction;        /* default 0.2 */
-    size_t min_label_rows;       /* labels with fewer rows are set aside (default 10) */
-    double threshold;            /* written into the bundle (default 0.5) */
+    const char *encoder_spec; /* default "hash" */
+    uint64_t seed;            /* split seed (default 42) */
+    double test_fraction;     /* default 0.2 */
+    size_t min_label_rows;    /* labels with fewer rows are set aside (default 10) */
+    double threshold;         /* written into the bundle (default 0.5) */
     lg_logreg_opts lr;
-    const lg_rules *rules;       /* rules stage used to set rows aside; NULL: none */
-    const lg_route_table *routes;/* route table; NULL: every row goes to the model */
-    const char *data_name;       /* recorded in the figures (a base name) */
+    const lg_rules *rules;        /* rules stage used to set rows aside; NULL: none */
+    const lg_route_table *routes; /* route table; NULL: every row goes to the model */
+    const char *data_name;        /* recorded in the figures (a base name) */
 } lg_train_opts;
 
 void lg_train_opts_default(lg_train_opts *o);
 
 typedef struct {
-    size_t rows;             /* rows in the data */
-    size_t by_rules;         /* decided by the rules stage */
-    size_t to_llm;           /* routed to the LLM before the model */
-    size_t no_model;         /* no route, or a route without the model stage */
-    size_t rare_rows;        /* rows of labels set aside as too rare */
-    size_t used;             /* rows the model learns from */
+    size_t rows;      /* rows in the data */
+    size_t by_rules;  /* decided by the rules stage */
+    size_t to_llm;    /* routed to the LLM before the model */
+    size_t no_model;  /* no route, or a route without the model stage */
+    size_t rare_rows; /* rows of labels set aside as too rare */
+    size_t used;      /* rows the model learns from */
     size_t train_rows, test_rows;
-    lg_report train, test;   /* split figures */
+    lg_report train, test; /* split figures */
     lg_logreg_fit_info split_fit, final_fit;
     double encode_seconds;
-    lg_bundle *bundle;       /* refit on all used rows, ready to write */
-    json_t *figures;         /* everything above as JSON (no times: recorded
-                                in the bundle, so deterministic) */
+    lg_bundle *bundle; /* refit on all used rows, ready to write */
+    json_t *figures;   /* everything above as JSON (no times: recorded
+                          in the bundle, so deterministic) */
 } lg_train_result;
 
 /* Runs the whole training. On success fills res (free with

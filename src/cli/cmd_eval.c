@@ -54,9 +54,12 @@ static void count_reason(eval_counts *c, const char *detail) {
     c->reason_rows[c->n_reasons++] = 1;
 }
 
-static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0.0; }
+static double ratio(uint64_t a, uint64_t b) {
+    return b ? (double)a / (double)b : 0.0;
+}
 
-static void print_text(const char *data, const lg_report *rep, const eval_counts *c, const char *model) {
+static void print_text(const char *data, const lg_report *rep, const eval_counts *c,
+                       const char *model) {
     printf("data: %s, %llu rows; model: %s\n", data, (unsigned long long)rep->rows, model);
     printf("by stage:\n");
     for (int k = 1; k <= LG_STAGE_KINDS; k++) {
@@ -71,7 +74,8 @@ static void print_text(const char *data, const lg_report *rep, const eval_counts
         printf("Unclassified, by reason:\n");
         for (size_t i = 0; i < c->n_reasons; i++)
             printf("  %6llu  %s\n", (unsigned long long)c->reason_rows[i], c->reason[i]);
-        if (c->other_reasons) printf("  %6llu  (other reasons)\n", (unsigned long long)c->other_reasons);
+        if (c->other_reasons)
+            printf("  %6llu  (other reasons)\n", (unsigned long long)c->other_reasons);
     }
     printf("\nreport (all rows; Unclassified counts as a wrong answer):\n");
     lg_report_print(rep, stdout, "  ");
@@ -89,24 +93,31 @@ static json_t *to_json(const lg_report *rep, const eval_counts *c, const char *m
     for (int s = 0; s < LG_STAGE_KINDS; s++)
         json_object_set_new(per, lg_stage_kind_name((lg_stage_kind)s),
                             json_pack("{s:I, s:I, s:f}", "rows", (json_int_t)c->rows[s], "correct",
-                                      (json_int_t)c->correct[s], "accuracy", ratio(c->correct[s], c->rows[s])));
+                                      (json_int_t)c->correct[s], "accuracy",
+                                      ratio(c->correct[s], c->rows[s])));
     for (size_t i = 0; i < c->n_reasons; i++)
         json_object_set_new(reasons, c->reason[i], json_integer((json_int_t)c->reason_rows[i]));
-    if (c->other_reasons) json_object_set_new(reasons, "(other reasons)", json_integer((json_int_t)c->other_reasons));
+    if (c->other_reasons)
+        json_object_set_new(reasons, "(other reasons)", json_integer((json_int_t)c->other_reasons));
     json_object_set_new(j, "per_stage", per);
-    json_object_set_new(j, "unclassified",
-                        json_pack("{s:I, s:o}", "rows", (json_int_t)c->rows[0], "reasons", reasons));
+    json_object_set_new(
+        j, "unclassified",
+        json_pack("{s:I, s:o}", "rows", (json_int_t)c->rows[0], "reasons", reasons));
     json_object_set_new(j, "model", json_string(model));
     return j;
 }
 
 int cmd_eval(int argc, char **argv) {
     enum { O_DATA = 256, O_MODEL, O_CONFIG, O_RULES, O_ROUTE, O_THRESH, O_JSON };
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, O_DATA}, {"model", required_argument, 0, O_MODEL},
-        {"config", required_argument, 0, O_CONFIG}, {"rules", required_argument, 0, O_RULES},
-        {"route", required_argument, 0, O_ROUTE}, {"threshold", required_argument, 0, O_THRESH},
-        {"json", no_argument, 0, O_JSON}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"data", required_argument, 0, O_DATA},
+                                             {"model", required_argument, 0, O_MODEL},
+                                             {"config", required_argument, 0, O_CONFIG},
+                                             {"rules", required_argument, 0, O_RULES},
+                                             {"route", required_argument, 0, O_ROUTE},
+                                             {"threshold", required_argument, 0, O_THRESH},
+                                             {"json", no_argument, 0, O_JSON},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
     const char *data = NULL;
@@ -134,7 +145,8 @@ int cmd_eval(int argc, char **argv) {
         default: return cli_usage_error(usage_text, "eval: unknown option");
         }
     }
-    if (optind != argc) return cli_usage_error(usage_text, "eval: unexpected argument '%s'", argv[optind]);
+    if (optind != argc)
+        return cli_usage_error(usage_text, "eval: unexpected argument '%s'", argv[optind]);
     if (!data) return cli_usage_error(usage_text, "eval: --data is required");
 
     lg_config cfg;
@@ -155,8 +167,11 @@ int cmd_eval(int argc, char **argv) {
         return cli_error("%s", err.msg);
     }
     char model_desc[LG_DETAIL_MAX + 32];
-    if (res.model) snprintf(model_desc, sizeof model_desc, "%s", po.model_dir ? po.model_dir : "default bundle");
-    else snprintf(model_desc, sizeof model_desc, "none (%s)", res.model_missing);
+    if (res.model)
+        snprintf(model_desc, sizeof model_desc, "%s",
+                 po.model_dir ? po.model_dir : "default bundle");
+    else
+        snprintf(model_desc, sizeof model_desc, "none (%s)", res.model_missing);
     if (lg_dataset_load(data, &ds, &err)) {
         cli_error("%s", err.msg);
         goto done;
@@ -200,7 +215,9 @@ int cmd_eval(int argc, char **argv) {
     }
     if (json) {
         json_t *j = to_json(&rep, &counts, model_desc);
-        char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+        char *text =
+            j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+              : NULL;
         json_decref(j);
         if (!text) {
             cli_error("out of memory");
@@ -213,7 +230,8 @@ int cmd_eval(int argc, char **argv) {
     }
     rc = CLI_OK;
 done:
-    for (size_t i = 0; i < counts.n_reasons; i++) free(counts.reason[i]);
+    for (size_t i = 0; i < counts.n_reasons; i++)
+        free(counts.reason[i]);
     lg_report_clear(&rep);
     free(recs);
     lg_worker_free(w);

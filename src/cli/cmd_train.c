@@ -58,16 +58,34 @@ static void print_text(const lg_train_result *r, const lg_train_opts *o, const c
 }
 
 int cmd_train(int argc, char **argv) {
-    enum { O_DATA = 256, O_OUT, O_ENC, O_SEED, O_FRAC, O_MIN, O_C, O_THRESH, O_CONFIG, O_RULES,
-           O_ROUTE, O_JSON };
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, O_DATA}, {"out", required_argument, 0, O_OUT},
-        {"encoder", required_argument, 0, O_ENC}, {"seed", required_argument, 0, O_SEED},
-        {"test-fraction", required_argument, 0, O_FRAC}, {"min-label-rows", required_argument, 0, O_MIN},
-        {"C", required_argument, 0, O_C}, {"threshold", required_argument, 0, O_THRESH},
-        {"config", required_argument, 0, O_CONFIG}, {"rules", required_argument, 0, O_RULES},
-        {"route", required_argument, 0, O_ROUTE}, {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    enum {
+        O_DATA = 256,
+        O_OUT,
+        O_ENC,
+        O_SEED,
+        O_FRAC,
+        O_MIN,
+        O_C,
+        O_THRESH,
+        O_CONFIG,
+        O_RULES,
+        O_ROUTE,
+        O_JSON
+    };
+    static const struct option longopts[] = {{"data", required_argument, 0, O_DATA},
+                                             {"out", required_argument, 0, O_OUT},
+                                             {"encoder", required_argument, 0, O_ENC},
+                                             {"seed", required_argument, 0, O_SEED},
+                                             {"test-fraction", required_argument, 0, O_FRAC},
+                                             {"min-label-rows", required_argument, 0, O_MIN},
+                                             {"C", required_argument, 0, O_C},
+                                             {"threshold", required_argument, 0, O_THRESH},
+                                             {"config", required_argument, 0, O_CONFIG},
+                                             {"rules", required_argument, 0, O_RULES},
+                                             {"route", required_argument, 0, O_ROUTE},
+                                             {"json", no_argument, 0, O_JSON},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
     lg_train_opts o;
@@ -120,7 +138,8 @@ int cmd_train(int argc, char **argv) {
         default: return cli_usage_error(usage_text, "train: unknown option");
         }
     }
-    if (optind != argc) return cli_usage_error(usage_text, "train: unexpected argument '%s'", argv[optind]);
+    if (optind != argc)
+        return cli_usage_error(usage_text, "train: unexpected argument '%s'", argv[optind]);
     if (!data || !out) return cli_usage_error(usage_text, "train: --data and --out are required");
 
     lg_config cfg;
@@ -165,11 +184,13 @@ int cmd_train(int argc, char **argv) {
         if (j) {
             json_object_set_new(j, "out", json_string(out));
             json_object_set_new(j, "seconds",
-                                json_pack("{s:f, s:f, s:f, s:f}", "encode", res.encode_seconds, "fit",
-                                          res.split_fit.seconds, "refit", res.final_fit.seconds, "total",
-                                          secs));
+                                json_pack("{s:f, s:f, s:f, s:f}", "encode", res.encode_seconds,
+                                          "fit", res.split_fit.seconds, "refit",
+                                          res.final_fit.seconds, "total", secs));
         }
-        char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+        char *text =
+            j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+              : NULL;
         json_decref(j);
         if (!text) {
             cli_error("out of memory");

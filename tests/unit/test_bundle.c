@@ -48,7 +48,8 @@ static char *path_in(const char *dir, const char *name) {
  * the weights of each word's features are set by encoding the word. */
 static lg_bundle *make_bundle(void) {
     static const char *const labels[] = {"Disk", "Network", "Login"};
-    static const char *const words[] = {"disk disk full", "network timeout", "login failed password"};
+    static const char *const words[] = {"disk disk full", "network timeout",
+                                        "login failed password"};
     lg_encoder *enc;
     assert_int_equal(lg_encoder_new("hash:dim=256", &enc, NULL), LG_OK);
     lg_encoder_scratch *s;
@@ -60,10 +61,12 @@ static lg_bundle *make_bundle(void) {
     lg_bundle *b = calloc(1, sizeof *b);
     assert_int_equal(lg_logreg_new(3, DIM, &b->clf, NULL), LG_OK);
     for (size_t k = 0; k < 3; k++)
-        for (size_t q = e.indptr[k]; q < e.indptr[k + 1]; q++) b->clf->W[e.indices[q] * 3 + k] += 12 * e.values[q];
+        for (size_t q = e.indptr[k]; q < e.indptr[k + 1]; q++)
+            b->clf->W[e.indices[q] * 3 + k] += 12 * e.values[q];
     b->clf->b[0] = 0.25f;
     b->labels = calloc(3, sizeof *b->labels);
-    for (size_t k = 0; k < 3; k++) b->labels[k] = lg_strdup(labels[k]);
+    for (size_t k = 0; k < 3; k++)
+        b->labels[k] = lg_strdup(labels[k]);
     b->n_labels = 3;
     b->encoder_spec = lg_strdup(lg_encoder_spec(enc));
     b->encoder_hash = lg_encoder_config_hash(enc);
@@ -133,7 +136,8 @@ static void test_round_trip_and_same_bytes(void **state) {
 }
 
 /* Writes a good bundle to dir, applies `damage`, and expects code + needle. */
-static void expect_damage(const char *name, void (*damage)(const char *dir), lg_err code, const char *needle) {
+static void expect_damage(const char *name, void (*damage)(const char *dir), lg_err code,
+                          const char *needle) {
     lg_bundle *b = make_bundle();
     char *dir = strdup(path_in(tmpdir, name));
     assert_int_equal(lg_bundle_write(dir, b, NULL), LG_OK);
@@ -189,26 +193,48 @@ static void bad_magic(const char *dir) {
     spit(path_in(dir, "weights.bin"), w, len);
     free(w);
 }
-static void empty_weights(const char *dir) { spit(path_in(dir, "weights.bin"), "", 0); }
-static void no_weights(const char *dir) { unlink(path_in(dir, "weights.bin")); }
-static void no_meta(const char *dir) { unlink(path_in(dir, "meta.json")); }
-static void bad_json(const char *dir) { edit_meta(dir, "\"labels\"", "\"labels\" ]"); }
+static void empty_weights(const char *dir) {
+    spit(path_in(dir, "weights.bin"), "", 0);
+}
+static void no_weights(const char *dir) {
+    unlink(path_in(dir, "weights.bin"));
+}
+static void no_meta(const char *dir) {
+    unlink(path_in(dir, "meta.json"));
+}
+static void bad_json(const char *dir) {
+    edit_meta(dir, "\"labels\"", "\"labels\" ]");
+}
 static void truncated_json(const char *dir) {
     size_t len;
     char *m = slurp(path_in(dir, "meta.json"), &len);
     spit(path_in(dir, "meta.json"), m, len / 2);
     free(m);
 }
-static void wrong_version(const char *dir) { edit_meta(dir, "\"format_version\": 1", "\"format_version\": 2"); }
-static void not_a_bundle(const char *dir) { edit_meta(dir, "logify-model", "other-model"); }
-static void label_missing(const char *dir) { edit_meta(dir, "\"Network\",", ""); }
-static void label_twice(const char *dir) { edit_meta(dir, "\"Network\"", "\"Disk\""); }
-static void threshold_out_of_range(const char *dir) { edit_meta(dir, "\"threshold\": 0.5", "\"threshold\": 1.5"); }
+static void wrong_version(const char *dir) {
+    edit_meta(dir, "\"format_version\": 1", "\"format_version\": 2");
+}
+static void not_a_bundle(const char *dir) {
+    edit_meta(dir, "logify-model", "other-model");
+}
+static void label_missing(const char *dir) {
+    edit_meta(dir, "\"Network\",", "");
+}
+static void label_twice(const char *dir) {
+    edit_meta(dir, "\"Network\"", "\"Disk\"");
+}
+static void threshold_out_of_range(const char *dir) {
+    edit_meta(dir, "\"threshold\": 0.5", "\"threshold\": 1.5");
+}
 static void dim_changed(const char *dir) {
     edit_meta(dir, "\"n_classes\": 3,\n    \"dim\": 256", "\"n_classes\": 3,\n    \"dim\": 128");
 }
-static void checksum_changed(const char *dir) { edit_meta(dir, "\"fnv1a64\": \"", "\"fnv1a64\": \"x"); }
-static void weights_path(const char *dir) { edit_meta(dir, "\"file\": \"weights.bin\"", "\"file\": \"../weights.bin\""); }
+static void checksum_changed(const char *dir) {
+    edit_meta(dir, "\"fnv1a64\": \"", "\"fnv1a64\": \"x");
+}
+static void weights_path(const char *dir) {
+    edit_meta(dir, "\"file\": \"weights.bin\"", "\"file\": \"../weights.bin\"");
+}
 
 static void nan_weight(const char *dir) {
     /* a NaN written with a matching checksum: caught by the value check */
@@ -238,7 +264,8 @@ static void test_damage(void **state) {
     expect_damage("nometa", no_meta, LG_ENOTFOUND, "meta.json");
     expect_damage("badjson", bad_json, LG_EMODEL, "invalid JSON");
     expect_damage("truncjson", truncated_json, LG_EMODEL, "invalid JSON");
-    expect_damage("version", wrong_version, LG_EMODEL, "format version 2, this logify reads version 1");
+    expect_damage("version", wrong_version, LG_EMODEL,
+                  "format version 2, this logify reads version 1");
     expect_damage("format", not_a_bundle, LG_EMODEL, "not a Logify model bundle");
     expect_damage("labels", label_missing, LG_EMODEL, "n_classes\" does not match the 2 labels");
     expect_damage("twice", label_twice, LG_EMODEL, "label 'Disk' appears twice");
@@ -310,13 +337,15 @@ static void test_model_predict_and_labels(void **state) {
     assert_int_equal(lg_model_label_index(m, "Network", &k, &err), LG_OK);
     assert_int_equal(k, 1);
     assert_int_equal(lg_model_label_index(m, "Security Alert", &k, &err), LG_ENOTFOUND);
-    assert_non_null(strstr(err.msg, "'Security Alert' is not one of the model's labels (Disk, Network, Login)"));
+    assert_non_null(strstr(
+        err.msg, "'Security Alert' is not one of the model's labels (Disk, Network, Login)"));
     lg_model_scratch *s;
     assert_int_equal(lg_model_scratch_new(m, &s, NULL), LG_OK);
-    const char *msgs[] = {"Disk full on node 4", "network timeout talking to 10.0.0.3", "login failed: bad password",
-                          ""};
+    const char *msgs[] = {"Disk full on node 4", "network timeout talking to 10.0.0.3",
+                          "login failed: bad password", ""};
     size_t lens[4];
-    for (int i = 0; i < 4; i++) lens[i] = strlen(msgs[i]);
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(msgs[i]);
     int cls[4];
     float prob[4];
     assert_int_equal(lg_model_predict(m, s, msgs, lens, 4, cls, prob, NULL), LG_OK);

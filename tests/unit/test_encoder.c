@@ -25,25 +25,31 @@ static char *norm(const char *msg) {
 
 static void expect_norm(const char *msg, const char *want) {
     char *got = norm(msg);
-    if (strcmp(got, want)) fail_msg("normalise(\"%s\")\n  got  \"%s\"\n  want \"%s\"", msg, got, want);
+    if (strcmp(got, want))
+        fail_msg("normalise(\"%s\")\n  got  \"%s\"\n  want \"%s\"", msg, got, want);
     free(got);
 }
 
 static void test_normalise(void **state) {
     (void)state;
     expect_norm("User User123 logged in.", "user user0 logged in");
-    expect_norm("Backup started at 2025-05-14 07:06:55.", "backup started at <num> <num> <num> <num> <num> <num>");
+    expect_norm("Backup started at 2025-05-14 07:06:55.",
+                "backup started at <num> <num> <num> <num> <num> <num>");
     expect_norm("login from 192.168.80.114 detected", "login from <ip> detected");
     expect_norm("peer 10.0.0.1:8080 reset", "peer <ip> reset");
     expect_norm("[req-b9718cd8-f65e-49cc-8349-6cf7122af137 113d3a99c3da401fbd62cc2caa5b96d2]",
                 "req <uuid> <hex>");
     expect_norm("id 0xDEADBEEF and deadbeef", "id <hex> and deadbeef");
-    expect_norm("\"GET /v2/54fadb412c4e40cd/servers/detail HTTP/1.1\" status: 200 len: 1893 time: 0.2675118",
+    expect_norm("\"GET /v2/54fadb412c4e40cd/servers/detail HTTP/1.1\" status: 200 len: 1893 time: "
+                "0.2675118",
                 "get <path> http <num> status <num> len <num> time <num>");
-    expect_norm("open C:\\Temp\\x.log failed, see http://host/a/b", "open <path> failed see http <path>");
+    expect_norm("open C:\\Temp\\x.log failed, see http://host/a/b",
+                "open <path> failed see http <path>");
     expect_norm("user 'alice' and \"bob\" can't", "user <q> and <q> can t");
     expect_norm("Disk usage at 95% on server 3", "disk usage at <num> on server <num>");
-    expect_norm("ÉCHEC données", "\xc3\x89" "chec donn\xc3\xa9" "es"); /* non-ASCII bytes kept as they are */
+    expect_norm("ÉCHEC données", "\xc3\x89"
+                                 "chec donn\xc3\xa9"
+                                 "es"); /* non-ASCII bytes kept as they are */
     expect_norm("", "");
     expect_norm("  ...  ", "");
 }
@@ -70,7 +76,8 @@ static void fx_close(fixture *f) {
 static void encode(fixture *f, const char *const *msgs, size_t n) {
     size_t lens[64];
     assert_true(n <= 64);
-    for (size_t i = 0; i < n; i++) lens[i] = strlen(msgs[i]);
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(msgs[i]);
     lg_errmsg err;
     if (lg_encoder_encode_batch(f->enc, f->s, msgs, lens, n, &f->e, &err)) fail_msg("%s", err.msg);
     assert_int_equal(f->e.n_rows, n);
@@ -82,7 +89,8 @@ static int same_row(const lg_embeddings *e, size_t i, size_t j) {
     if (na != nb) return 0;
     for (size_t p = 0; p < na; p++) {
         size_t q = 0;
-        while (q < nb && e->indices[b + q] != e->indices[a + p]) q++;
+        while (q < nb && e->indices[b + q] != e->indices[a + p])
+            q++;
         if (q == nb || e->values[b + q] != e->values[a + p]) return 0;
     }
     return 1;
@@ -93,10 +101,14 @@ static void test_masks_make_rows_equal(void **state) {
     fixture f;
     fx_open(&f, "hash");
     const char *m[] = {
-        "User User123 logged in from 10.0.0.1",   "User User9 logged in from 192.168.1.20:8080",
-        "Deleted /var/log/a.txt for 'alice'",     "Deleted /etc/x for 'bob'",
-        "took 12 ms, id 6cf7122af13799aa",        "TOOK 3.5 ms, ID 113d3a99c3da401f",
-        "Disk failure on node 3",                 "Network failure on node 3",
+        "User User123 logged in from 10.0.0.1",
+        "User User9 logged in from 192.168.1.20:8080",
+        "Deleted /var/log/a.txt for 'alice'",
+        "Deleted /etc/x for 'bob'",
+        "took 12 ms, id 6cf7122af13799aa",
+        "TOOK 3.5 ms, ID 113d3a99c3da401f",
+        "Disk failure on node 3",
+        "Network failure on node 3",
     };
     encode(&f, m, 8);
     assert_true(same_row(&f.e, 0, 1));
@@ -114,18 +126,22 @@ static void test_row_invariants(void **state) {
     assert_true(lg_encoder_is_sparse(f.enc));
     assert_string_equal(lg_encoder_name(f.enc), "hash");
     assert_string_equal(lg_encoder_spec(f.enc), "hash:dim=1024,seed=7");
-    const char *m[] = {"Email service experiencing issues with sending", "", "a a a a a a a a", "x"};
+    const char *m[] = {"Email service experiencing issues with sending", "", "a a a a a a a a",
+                       "x"};
     encode(&f, m, 4);
     for (size_t i = 0; i < 4; i++) {
         double ss = 0;
         for (size_t q = f.e.indptr[i]; q < f.e.indptr[i + 1]; q++) {
             assert_true(f.e.indices[q] < 1024);
             assert_true(isfinite(f.e.values[q]) && f.e.values[q] > 0);
-            for (size_t r = f.e.indptr[i]; r < q; r++) assert_int_not_equal(f.e.indices[r], f.e.indices[q]);
+            for (size_t r = f.e.indptr[i]; r < q; r++)
+                assert_int_not_equal(f.e.indices[r], f.e.indices[q]);
             ss += (double)f.e.values[q] * f.e.values[q];
         }
-        if (i == 1) assert_int_equal(f.e.indptr[2] - f.e.indptr[1], 0); /* empty: zero row */
-        else assert_true(fabs(ss - 1.0) < 1e-5);
+        if (i == 1)
+            assert_int_equal(f.e.indptr[2] - f.e.indptr[1], 0); /* empty: zero row */
+        else
+            assert_true(fabs(ss - 1.0) < 1e-5);
     }
     /* sublinear tf: "a" repeated 8 times weighs 1 + ln 8 against its
      * bigram "a a" (7 times) 1 + ln 7, before the norm */
@@ -137,9 +153,10 @@ static void test_deterministic_and_batch_equals_single(void **state) {
     fixture a, b;
     fx_open(&a, "hash");
     fx_open(&b, "hash");
-    const char *m[] = {"nova.compute.claims [req-a07ac654-8e81-416d-bfbb-189116b07969] Total memory: 64172 MB",
-                       "Multiple bad login attempts detected on user 8538 account",
-                       "Shard 6 replication task ended in failure"};
+    const char *m[] = {
+        "nova.compute.claims [req-a07ac654-8e81-416d-bfbb-189116b07969] Total memory: 64172 MB",
+        "Multiple bad login attempts detected on user 8538 account",
+        "Shard 6 replication task ended in failure"};
     encode(&a, m, 3);
     for (size_t i = 0; i < 3; i++) {
         encode(&b, &m[i], 1);
@@ -192,7 +209,8 @@ static void test_odd_bytes_and_long_messages(void **state) {
     fx_open(&f, "hash");
     size_t big = 100000;
     char *longmsg = malloc(big);
-    for (size_t i = 0; i < big; i++) longmsg[i] = (char)("ab 1/'\"x.:\\\xff\x80"[i % 14]);
+    for (size_t i = 0; i < big; i++)
+        longmsg[i] = (char)("ab 1/'\"x.:\\\xff\x80"[i % 14]);
     const char bin[] = {'o', 'k', '\0', '\xff', '\xfe', 'z', '\'', '/'};
     const char *m[] = {longmsg, bin, "'", "/", "\"unterminated", "0x", "1.2.3.4.5", "C:"};
     size_t lens[] = {big, sizeof bin, 1, 1, 13, 2, 9, 2};
@@ -211,13 +229,15 @@ static void test_densify(void **state) {
     (void)state;
     fixture f;
     fx_open(&f, "hash:dim=256");
-    const char *m[] = {"Server 4 restarted without warning", "Email server encountered a sending fault"};
+    const char *m[] = {"Server 4 restarted without warning",
+                       "Email server encountered a sending fault"};
     encode(&f, m, 2);
     float *dense = calloc(2 * 256, sizeof *dense);
     lg_embeddings_to_dense(&f.e, dense);
     for (size_t i = 0; i < 2; i++) {
         double ss = 0;
-        for (size_t j = 0; j < 256; j++) ss += (double)dense[i * 256 + j] * dense[i * 256 + j];
+        for (size_t j = 0; j < 256; j++)
+            ss += (double)dense[i * 256 + j] * dense[i * 256 + j];
         assert_true(fabs(ss - 1.0) < 1e-5);
         for (size_t q = f.e.indptr[i]; q < f.e.indptr[i + 1]; q++)
             assert_true(dense[i * 256 + f.e.indices[q]] == f.e.values[q]);

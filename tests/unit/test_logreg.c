@@ -32,7 +32,8 @@ static void make_sparse(lg_embeddings *e, size_t n, size_t D, size_t per_row) {
         for (size_t k = 0; k < per_row; k++) {
             uint32_t j = (uint32_t)((i * 7 + k * 3) % D);
             int dup = 0;
-            for (size_t r = e->indptr[i]; r < q; r++) dup |= e->indices[r] == j;
+            for (size_t r = e->indptr[i]; r < q; r++)
+                dup |= e->indices[r] == j;
             if (dup) continue;
             e->indices[q] = j;
             e->values[q++] = (float)(urand() * 2 - 1);
@@ -52,7 +53,8 @@ static void check_gradient(const lg_embeddings *X, const int *y, size_t K, const
     const size_t D = X->dim, nv = D * K + K;
     lg_logreg_problem p = {X, y, NULL, X->n_rows, K, cw, rw, 0.7};
     double *th = calloc(nv, sizeof *th), *g = calloc(nv, sizeof *g);
-    for (size_t j = 0; j < nv; j++) th[j] = urand() - 0.5;
+    for (size_t j = 0; j < nv; j++)
+        th[j] = urand() - 0.5;
     double f = lg_logreg_objective(&p, th, g);
     assert_true(isfinite(f) && f > 0);
     assert_true(lg_logreg_objective(&p, th, NULL) == f);
@@ -97,7 +99,8 @@ static void make_clusters(lg_embeddings *X, int *y, size_t n) {
             X->dense[i * 8 + j] = v;
             ss += (double)v * v;
         }
-        for (size_t j = 0; j < 8; j++) X->dense[i * 8 + j] /= (float)sqrt(ss);
+        for (size_t j = 0; j < 8; j++)
+            X->dense[i * 8 + j] /= (float)sqrt(ss);
     }
 }
 
@@ -140,13 +143,15 @@ static void test_sparse_equals_dense(void **state) {
     make_sparse(&Xs, 30, 12, 4);
     to_dense(&Xs, &Xd);
     int y[30];
-    for (size_t i = 0; i < 30; i++) y[i] = Xs.values[Xs.indptr[i]] > 0 ? 1 : 0;
+    for (size_t i = 0; i < 30; i++)
+        y[i] = Xs.values[Xs.indptr[i]] > 0 ? 1 : 0;
     lg_logreg *s = NULL, *d = NULL;
     assert_int_equal(lg_logreg_train(&Xs, y, NULL, 30, 2, NULL, &s, NULL, NULL), LG_OK);
     assert_int_equal(lg_logreg_train(&Xd, y, NULL, 30, 2, NULL, &d, NULL, NULL), LG_OK);
     float ps[2], pd[2];
     for (size_t i = 0; i < 30; i++) {
-        assert_int_equal(lg_logreg_predict_row(s, &Xs, i, ps), lg_logreg_predict_row(d, &Xd, i, pd));
+        assert_int_equal(lg_logreg_predict_row(s, &Xs, i, ps),
+                         lg_logreg_predict_row(d, &Xd, i, pd));
         assert_true(fabsf(ps[0] - pd[0]) < 1e-3f);
     }
     lg_logreg_free(s);
