@@ -94,12 +94,7 @@ static lg_err apply(lg_llm *llm, raw_settings *raw, const char *key, const char 
     NUM("max_message", 16, 1 << 20, llm->max_message = (size_t)d)
     NUM("cache_size", 0, 100000000, raw->cache_size = (size_t)d)
 #undef NUM
-    return lg_fail(err, LG_EINVAL,
-                   "%s: llm has no setting '%s' (known: api_key, base_url, model, batch, "
-                   "concurrency, timeout, connect_timeout, deadline, retries, backoff, max_backoff, "
-                   "max_retry_after, breaker_failures, breaker_cooldown, cache, cache_size, "
-                   "json_mode, max_tokens, max_message, labels, dotenv)",
-                   where, key);
+    return lg_fail(err, LG_EINVAL, "%s: llm has no setting '%.60s' (see docs/llm.md)", where, key);
 }
 
 /* Environment variable -> setting. Later entries win, so LOGIFY_LLM_API_KEY
@@ -294,6 +289,12 @@ lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
     if ((e = set_url(llm, raw.base_url ? raw.base_url : LLM_DEFAULT_BASE_URL, err))) goto fail;
     llm->model = lg_strdup(raw.model ? raw.model : LLM_DEFAULT_MODEL);
     if (!llm->model) goto oom;
+    json_t *probe = json_string(llm->model); /* it goes into every request body */
+    if (!probe) {
+        e = lg_fail(err, LG_EINVAL, "llm model must be UTF-8 text");
+        goto fail;
+    }
+    json_decref(probe);
     if (raw.api_key) {
         for (const char *p = raw.api_key; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7F) {

@@ -454,5 +454,15 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
             if (mc != CURLM_OK) e = lg_fail(err, LG_EINTERNAL, "llm: curl: %s", curl_multi_strerror(mc));
         }
     }
+    if (e) { /* leave no handle pointing at the caller's requests */
+        for (size_t i = 0; i < h->n_slots; i++) {
+            slot *s = &h->slots[i];
+            if (!s->req) continue;
+            curl_multi_remove_handle(h->multi, s->easy);
+            if (s->req->probe) breaker_release_probe(llm);
+            s->req->running = s->req->probe = 0;
+            s->req = NULL;
+        }
+    }
     return e;
 }

@@ -237,6 +237,11 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
         return;
     }
     if (r->state == LLM_REQ_JSON_UNSUPPORTED) {
+        if (llm->json_mode == LLM_JSON_ON) {
+            for (size_t i = 0; i < k; i++)
+                item_fail(its[i], "", "llm server rejects response_format (json_mode: on; try auto)");
+            return;
+        }
         __atomic_store_n(&llm->json_unsupported, 1, __ATOMIC_RELAXED);
         return; /* items stay waiting; the next round sends them without it */
     }
