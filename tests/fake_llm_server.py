@@ -241,7 +241,10 @@ def main():
         with open(a.port_file + ".tmp", "w") as f:
             f.write("%d\n" % port)
         os.replace(a.port_file + ".tmp", a.port_file)
-    print(port, flush=True)
+    try:
+        print(port, flush=True)
+    except BrokenPipeError:  # nobody reads it: fine
+        pass
     threading.Thread(target=watchdog, args=(srv, a.exit_with, a.max_seconds), daemon=True).start()
     try:
         srv.serve_forever(poll_interval=0.2)
