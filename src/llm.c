@@ -46,7 +46,8 @@ static lg_err parse_num(const char *v, double lo, double hi, const char *name, c
                         double *out, lg_errmsg *err) {
     char *end;
     double d = strtod(v, &end);
-    while (isspace((unsigned char)*end)) end++;
+    while (isspace((unsigned char)*end))
+        end++;
     if (end == v || *end || !(d >= lo && d <= hi))
         return lg_fail(err, LG_EINVAL, "%s: llm %s must be a number from %g to %g, not '%.40s'",
                        where, name, lo, hi, v);
@@ -59,7 +60,7 @@ static lg_err parse_num(const char *v, double lo, double hi, const char *name, c
 static lg_err apply(lg_llm *llm, raw_settings *raw, const char *key, const char *v,
                     const char *where, lg_errmsg *err) {
     double d;
-    lg_err e = LG_OK;
+    lg_err e;
     if (!strcmp(key, "api_key")) return set_str(&raw->api_key, v, err);
     if (!strcmp(key, "base_url")) return set_str(&raw->base_url, v, err);
     if (!strcmp(key, "model")) return set_str(&raw->model, v, err);
@@ -68,16 +69,20 @@ static lg_err apply(lg_llm *llm, raw_settings *raw, const char *key, const char 
         return set_str(&raw->cache_path, raw->cache_off ? "" : v, err);
     }
     if (!strcmp(key, "json_mode")) {
-        if (!strcasecmp(v, "auto")) llm->json_mode = LLM_JSON_AUTO;
-        else if (!strcasecmp(v, "on") || !strcasecmp(v, "true")) llm->json_mode = LLM_JSON_ON;
-        else if (!strcasecmp(v, "off") || !strcasecmp(v, "false")) llm->json_mode = LLM_JSON_OFF;
-        else return lg_fail(err, LG_EINVAL, "%s: llm json_mode must be auto, on or off", where);
+        if (!strcasecmp(v, "auto"))
+            llm->json_mode = LLM_JSON_AUTO;
+        else if (!strcasecmp(v, "on") || !strcasecmp(v, "true"))
+            llm->json_mode = LLM_JSON_ON;
+        else if (!strcasecmp(v, "off") || !strcasecmp(v, "false"))
+            llm->json_mode = LLM_JSON_OFF;
+        else
+            return lg_fail(err, LG_EINVAL, "%s: llm json_mode must be auto, on or off", where);
         return LG_OK;
     }
-#define NUM(name, lo, hi, assign)                                           \
-    if (!strcmp(key, name)) {                                               \
-        if ((e = parse_num(v, lo, hi, name, where, &d, err)) == LG_OK) assign; \
-        return e;                                                           \
+#define NUM(name, lo, hi, assign)                                                                  \
+    if (!strcmp(key, name)) {                                                                      \
+        if ((e = parse_num(v, lo, hi, name, where, &d, err)) == LG_OK) assign;                     \
+        return e;                                                                                  \
     }
     NUM("batch", 1, 64, llm->batch = (size_t)d)
     NUM("concurrency", 1, 64, llm->concurrency = (size_t)d)
@@ -102,11 +107,11 @@ static lg_err apply(lg_llm *llm, raw_settings *raw, const char *key, const char 
 static const struct {
     const char *env, *key;
 } env_map[] = {
-    {"GROQ_API_KEY", "api_key"},         {"LOGIFY_LLM_API_KEY", "api_key"},
-    {"LOGIFY_LLM_BASE_URL", "base_url"}, {"LOGIFY_LLM_MODEL", "model"},
-    {"LOGIFY_LLM_BATCH", "batch"},       {"LOGIFY_LLM_CONCURRENCY", "concurrency"},
-    {"LOGIFY_LLM_TIMEOUT", "timeout"},   {"LOGIFY_LLM_DEADLINE", "deadline"},
-    {"LOGIFY_LLM_RETRIES", "retries"},   {"LOGIFY_LLM_CACHE", "cache"},
+    {"GROQ_API_KEY", "api_key"},           {"LOGIFY_LLM_API_KEY", "api_key"},
+    {"LOGIFY_LLM_BASE_URL", "base_url"},   {"LOGIFY_LLM_MODEL", "model"},
+    {"LOGIFY_LLM_BATCH", "batch"},         {"LOGIFY_LLM_CONCURRENCY", "concurrency"},
+    {"LOGIFY_LLM_TIMEOUT", "timeout"},     {"LOGIFY_LLM_DEADLINE", "deadline"},
+    {"LOGIFY_LLM_RETRIES", "retries"},     {"LOGIFY_LLM_CACHE", "cache"},
     {"LOGIFY_LLM_JSON_MODE", "json_mode"},
 };
 #define N_ENV (sizeof env_map / sizeof *env_map)
@@ -122,17 +127,21 @@ static lg_err read_dotenv(char **vals, lg_errmsg *err) {
     lg_err e = LG_OK;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && !e; line = strtok_r(NULL, "\n", &save)) {
-        while (isspace((unsigned char)*line)) line++;
+        while (isspace((unsigned char)*line))
+            line++;
         if (!strncmp(line, "export ", 7)) line += 7;
         char *eq = strchr(line, '=');
         if (*line == '#' || !eq) continue;
         char *k_end = eq;
-        while (k_end > line && isspace((unsigned char)k_end[-1])) k_end--;
+        while (k_end > line && isspace((unsigned char)k_end[-1]))
+            k_end--;
         *k_end = '\0';
         char *v = eq + 1;
-        while (isspace((unsigned char)*v)) v++;
+        while (isspace((unsigned char)*v))
+            v++;
         size_t vl = strlen(v);
-        while (vl && isspace((unsigned char)v[vl - 1])) v[--vl] = '\0';
+        while (vl && isspace((unsigned char)v[vl - 1]))
+            v[--vl] = '\0';
         if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
             v[vl - 1] = '\0';
             v++;
@@ -141,7 +150,8 @@ static lg_err read_dotenv(char **vals, lg_errmsg *err) {
             if (hash) {
                 *hash = '\0';
                 vl = strlen(v);
-                while (vl && isspace((unsigned char)v[vl - 1])) v[--vl] = '\0';
+                while (vl && isspace((unsigned char)v[vl - 1]))
+                    v[--vl] = '\0';
             }
         }
         for (size_t i = 0; i < N_ENV; i++)
@@ -172,7 +182,8 @@ static lg_err apply_config(lg_llm *llm, raw_settings *raw, const lg_config *cfg,
             if (!llm->default_labels) return lg_fail(err, LG_ENOMEM, "out of memory");
             for (size_t j = 0; j < v->n; j++) {
                 const char *l = lg_yscalar(v->items[j]);
-                if (!l || !*l) return lg_fail(err, LG_EINVAL, "%s: each llm label must be a string", where);
+                if (!l || !*l)
+                    return lg_fail(err, LG_EINVAL, "%s: each llm label must be a string", where);
                 if (!(llm->default_labels[llm->n_default_labels++] = lg_strdup(l)))
                     return lg_fail(err, LG_ENOMEM, "out of memory");
             }
@@ -193,7 +204,8 @@ static lg_err set_url(lg_llm *llm, const char *base, lg_errmsg *err) {
     if (strncasecmp(base, "http://", 7) && strncasecmp(base, "https://", 8))
         return lg_fail(err, LG_EINVAL, "llm base_url must start with http:// or https://");
     size_t n = strlen(base);
-    while (n > 8 && base[n - 1] == '/') n--;
+    while (n > 8 && base[n - 1] == '/')
+        n--;
     static const char suffix[] = "/chat/completions";
     size_t sl = sizeof suffix - 1;
     int has = n >= sl && !strncmp(base + n - sl, suffix, sl);
@@ -220,13 +232,14 @@ static lg_err set_url(lg_llm *llm, const char *base, lg_errmsg *err) {
 /* curl_global_init, once per process whichever thread gets there first. */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
-static void curl_init_once(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void) {
+    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 void lg_llm_free(lg_llm *llm) {
     if (!llm) return;
     lg_errmsg err;
-    if (llm->cache && llm_cache_save(llm->cache, &err) != LG_OK)
-        lg_log(LG_LOG_WARN, "%s", err.msg);
+    if (llm->cache && llm_cache_save(llm->cache, &err) != LG_OK) lg_log(LG_LOG_WARN, "%s", err.msg);
     llm_cache_free(llm->cache);
     free(llm->url);
     free(llm->endpoint);
@@ -235,7 +248,8 @@ void lg_llm_free(lg_llm *llm) {
     free(llm->api_key);
     if (llm->auth_header) memset(llm->auth_header, 0, strlen(llm->auth_header));
     free(llm->auth_header);
-    for (size_t i = 0; i < llm->n_default_labels; i++) free(llm->default_labels[i]);
+    for (size_t i = 0; i < llm->n_default_labels; i++)
+        free(llm->default_labels[i]);
     free(llm->default_labels);
     pthread_mutex_destroy(&llm->breaker_mu);
     free(llm);
@@ -328,8 +342,12 @@ fail:
     return e;
 }
 
-const char *lg_llm_model(const lg_llm *llm) { return llm ? llm->model : ""; }
-const char *lg_llm_endpoint(const lg_llm *llm) { return llm ? llm->endpoint : ""; }
+const char *lg_llm_model(const lg_llm *llm) {
+    return llm ? llm->model : "";
+}
+const char *lg_llm_endpoint(const lg_llm *llm) {
+    return llm ? llm->endpoint : "";
+}
 
 lg_err lg_llm_cache_save(lg_llm *llm, lg_errmsg *err) {
     return llm && llm->cache ? llm_cache_save(llm->cache, err) : LG_OK;

@@ -29,7 +29,7 @@ struct llm_cache {
     entry **buckets;  /* (n_buckets) */
     size_t n_buckets; /* power of two */
     size_t count, max;
-    char *path;       /* NULL: memory only */
+    char *path; /* NULL: memory only */
     int dirty;
 };
 
@@ -131,7 +131,8 @@ static int put_locked(llm_cache *c, const char *model, const char *labelset, con
 
 static const char *jstr(json_t *o, const char *k) {
     json_t *v = json_object_get(o, k);
-    return json_is_string(v) && json_string_length(v) < CACHE_MAX_FIELD ? json_string_value(v) : NULL;
+    return json_is_string(v) && json_string_length(v) < CACHE_MAX_FIELD ? json_string_value(v)
+                                                                        : NULL;
 }
 
 static lg_err load(llm_cache *c, lg_errmsg *err) {
@@ -149,15 +150,16 @@ static lg_err load(llm_cache *c, lg_errmsg *err) {
             json_t *o = json_loadb(line, n, 0, NULL);
             const char *m = jstr(o, "model"), *ls = jstr(o, "labelset"), *t = jstr(o, "template"),
                        *l = jstr(o, "label");
-            if (m && ls && t && l && *l) put_locked(c, m, ls, t, l);
-            else bad++;
+            if (m && ls && t && l && *l)
+                put_locked(c, m, ls, t, l);
+            else
+                bad++;
             json_decref(o);
         }
         line += n + 1;
     }
     free(text);
-    if (bad)
-        lg_log(LG_LOG_WARN, "llm cache %s: %zu malformed lines ignored", c->path, bad);
+    if (bad) lg_log(LG_LOG_WARN, "llm cache %s: %zu malformed lines ignored", c->path, bad);
     return LG_OK;
 }
 
@@ -237,8 +239,10 @@ lg_err llm_cache_save(llm_cache *c, lg_errmsg *err) {
     if (fclose(f) != 0 && !e) e = lg_fail(err, LG_EIO, "llm cache %s: write failed", c->path);
     if (!e && rename(tmp, c->path) != 0)
         e = lg_fail(err, LG_EIO, "llm cache %s: cannot replace the file", c->path);
-    if (e) unlink(tmp);
-    else c->dirty = 0;
+    if (e)
+        unlink(tmp);
+    else
+        c->dirty = 0;
     free(tmp);
 done:
     pthread_mutex_unlock(&c->mu);

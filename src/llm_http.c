@@ -19,18 +19,18 @@
 
 typedef struct {
     CURL *easy;
-    llm_req *req;           /* NULL when the slot is free */
-    lg_buf reply;           /* capped at HTTP_MAX_REPLY */
-    double retry_after;     /* seconds from the Retry-After header, or -1 */
+    llm_req *req;       /* NULL when the slot is free */
+    lg_buf reply;       /* capped at HTTP_MAX_REPLY */
+    double retry_after; /* seconds from the Retry-After header, or -1 */
     char errbuf[CURL_ERROR_SIZE];
 } slot;
 
 struct llm_http {
     CURLM *multi;
-    slot *slots;            /* (n_slots) */
+    slot *slots; /* (n_slots) */
     size_t n_slots;
     struct curl_slist *headers;
-    uint64_t rng;           /* xorshift state for jitter */
+    uint64_t rng; /* xorshift state for jitter */
 };
 
 /* ---- Setup ----------------------------------------------------------------------- */
@@ -177,7 +177,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *user) {
         v[vl] = '\0';
         char *end;
         double secs = strtod(v, &end);
-        while (*end == ' ' || *end == '\r' || *end == '\n') end++;
+        while (*end == ' ' || *end == '\r' || *end == '\n')
+            end++;
         if (end != v && !*end && secs >= 0 && isfinite(secs)) {
             s->retry_after = secs;
         } else { /* an HTTP date */
@@ -205,7 +206,7 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
     long connect_ms = (long)(llm->connect_timeout * 1000.0);
     if (connect_ms > timeout_ms) connect_ms = timeout_ms;
     CURLcode cc = CURLE_OK;
-#define SET(opt, val) \
+#define SET(opt, val)                                                                              \
     if (cc == CURLE_OK) cc = curl_easy_setopt(c, opt, val)
     SET(CURLOPT_URL, llm->url);
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
@@ -224,7 +225,8 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_PRIVATE, s);
 #undef SET
-    if (cc != CURLE_OK) return lg_fail(err, LG_EINTERNAL, "llm: curl setup: %s", curl_easy_strerror(cc));
+    if (cc != CURLE_OK)
+        return lg_fail(err, LG_EINTERNAL, "llm: curl setup: %s", curl_easy_strerror(cc));
     CURLMcode mc = curl_multi_add_handle(h->multi, c);
     if (mc != CURLM_OK) return lg_fail(err, LG_EINTERNAL, "llm: curl: %s", curl_multi_strerror(mc));
     s->req = r;
@@ -242,13 +244,15 @@ static char *reply_content(lg_llm *llm, const char *body, size_t len) {
     json_t *usage = json_object_get(root, "usage");
     json_t *pt = json_object_get(usage, "prompt_tokens");
     json_t *ct = json_object_get(usage, "completion_tokens");
-    if (json_is_integer(pt) && json_integer_value(pt) > 0) LLM_COUNT(llm, prompt_tokens, json_integer_value(pt));
+    if (json_is_integer(pt) && json_integer_value(pt) > 0)
+        LLM_COUNT(llm, prompt_tokens, json_integer_value(pt));
     if (json_is_integer(ct) && json_integer_value(ct) > 0)
         LLM_COUNT(llm, completion_tokens, json_integer_value(ct));
     json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
     json_t *content = json_object_get(json_object_get(choice, "message"), "content");
-    char *out = json_is_string(content) ? lg_strndup(json_string_value(content), json_string_length(content))
-                                        : NULL;
+    char *out = json_is_string(content)
+                    ? lg_strndup(json_string_value(content), json_string_length(content))
+                    : NULL;
     json_decref(root);
     llm_scrub(out, llm->api_key); /* the decoded text may spell the key */
     return out;
@@ -260,8 +264,10 @@ static void reply_error(const char *body, size_t len, char *dst, size_t cap) {
     json_t *root = json_loadb(body, len, 0, NULL);
     json_t *m = json_object_get(json_object_get(root, "error"), "message");
     if (!json_is_string(m)) m = json_object_get(root, "error");
-    if (json_is_string(m)) llm_snippet(json_string_value(m), json_string_length(m), dst, cap);
-    else llm_snippet(body, len, dst, cap);
+    if (json_is_string(m))
+        llm_snippet(json_string_value(m), json_string_length(m), dst, cap);
+    else
+        llm_snippet(body, len, dst, cap);
     json_decref(root);
 }
 
@@ -301,7 +307,8 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
             return 1;
         }
         llm_snippet(body, blen, snip, sizeof snip);
-        snprintf(why, sizeof why, "llm reply malformed (no choices[0].message.content): '%s'", snip);
+        snprintf(why, sizeof why, "llm reply malformed (no choices[0].message.content): '%s'",
+                 snip);
         breaker_fail = 1;
     } else if (status == 429) {
         snprintf(why, sizeof why, "llm rate-limited (HTTP 429)");
@@ -326,8 +333,8 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
         if (s->retry_after >= 0) {
             if (s->retry_after > llm->max_retry_after) {
                 snprintf(r->reason, sizeof r->reason,
-                         "%.150s; server asked to retry after %.0f s (more than max_retry_after)", why,
-                         s->retry_after);
+                         "%.150s; server asked to retry after %.0f s (more than max_retry_after)",
+                         why, s->retry_after);
                 goto failed;
             }
             delay = s->retry_after * (1.0 + 0.1 * rand01(h)); /* never earlier than asked */
@@ -391,7 +398,8 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
             if (h->slots[si].req) continue;
             llm_req *pick = NULL;
             for (size_t i = 0; i < cursor && !pick; i++)
-                if (reqs[i].state == LLM_REQ_PENDING && !reqs[i].running && reqs[i].not_before <= now)
+                if (reqs[i].state == LLM_REQ_PENDING && !reqs[i].running &&
+                    reqs[i].not_before <= now)
                     pick = &reqs[i];
             while (!pick && cursor < n) {
                 llm_req *r = &reqs[cursor++];
@@ -439,11 +447,13 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
         now = lg_now();
         double wake = deadline;
         int free_slot = 0;
-        for (size_t si = 0; si < h->n_slots; si++) free_slot |= h->slots[si].req == NULL;
+        for (size_t si = 0; si < h->n_slots; si++)
+            free_slot |= h->slots[si].req == NULL;
         if (free_slot) {
             if (cursor < n) wake = now;
             for (size_t i = 0; i < cursor; i++)
-                if (reqs[i].state == LLM_REQ_PENDING && !reqs[i].running && reqs[i].not_before < wake)
+                if (reqs[i].state == LLM_REQ_PENDING && !reqs[i].running &&
+                    reqs[i].not_before < wake)
                     wake = reqs[i].not_before;
         }
         double wait = wake - now;
@@ -451,7 +461,8 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
         if (wait < 0) wait = 0;
         if (wait > 0 || running) {
             mc = curl_multi_poll(h->multi, NULL, 0, (int)(wait * 1000.0) + (wait > 0), NULL);
-            if (mc != CURLM_OK) e = lg_fail(err, LG_EINTERNAL, "llm: curl: %s", curl_multi_strerror(mc));
+            if (mc != CURLM_OK)
+                e = lg_fail(err, LG_EINTERNAL, "llm: curl: %s", curl_multi_strerror(mc));
         }
     }
     if (e) { /* leave no handle pointing at the caller's requests */

@@ -16,8 +16,8 @@ typedef enum { LLM_JSON_OFF = 0, LLM_JSON_ON = 1, LLM_JSON_AUTO = 2 } llm_json_m
 typedef struct llm_cache llm_cache;
 
 struct lg_llm {
-    char *url;            /* full chat-completions URL */
-    char *endpoint;       /* scheme://host[:port] for messages */
+    char *url;      /* full chat-completions URL */
+    char *endpoint; /* scheme://host[:port] for messages */
     char *model;
     char *api_key;        /* never printed; NULL for keyless local servers */
     char *auth_header;    /* "Authorization: Bearer <key>" or NULL */
@@ -28,8 +28,8 @@ struct lg_llm {
     unsigned max_retries; /* re-sends after the first attempt */
     double timeout;       /* per request, seconds */
     double connect_timeout;
-    double deadline;      /* per stage call, seconds */
-    double backoff;       /* first backoff, seconds (doubles per retry) */
+    double deadline; /* per stage call, seconds */
+    double backoff;  /* first backoff, seconds (doubles per retry) */
     double max_backoff;
     double max_retry_after;
     unsigned breaker_failures; /* consecutive failures that open it */
@@ -39,17 +39,18 @@ struct lg_llm {
     size_t n_default_labels;
 
     /* mutable, shared by threads */
-    int json_unsupported;        /* atomic: the server rejected response_format */
-    pthread_mutex_t breaker_mu;  /* guards the four fields below */
+    int json_unsupported;       /* atomic: the server rejected response_format */
+    pthread_mutex_t breaker_mu; /* guards the four fields below */
     unsigned consecutive_failures;
-    double open_until;           /* lg_now() time; 0 when closed */
-    int half_open_probe;         /* a trial request is out */
+    double open_until;   /* lg_now() time; 0 when closed */
+    int half_open_probe; /* a trial request is out */
     char last_failure[128];
-    llm_cache *cache;            /* own lock inside */
-    lg_llm_counters counters;    /* atomic adds */
+    llm_cache *cache;         /* own lock inside */
+    lg_llm_counters counters; /* atomic adds */
 };
 
-#define LLM_COUNT(llm, field, n) __atomic_fetch_add(&(llm)->counters.field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define LLM_COUNT(llm, field, n)                                                                   \
+    __atomic_fetch_add(&(llm)->counters.field, (uint64_t)(n), __ATOMIC_RELAXED)
 
 /* ---- HTTP layer (llm_http.c) -------------------------------------------- */
 
@@ -62,17 +63,17 @@ typedef enum {
 
 typedef struct {
     /* in */
-    char *body;            /* request JSON; owned by the caller */
+    char *body; /* request JSON; owned by the caller */
     size_t body_len;
     int uses_json_mode;
     /* bookkeeping */
-    unsigned attempt;      /* attempts made */
-    double not_before;     /* lg_now() time of the next attempt */
+    unsigned attempt;  /* attempts made */
+    double not_before; /* lg_now() time of the next attempt */
     int running;
-    int probe;             /* this attempt is the breaker's half-open trial */
+    int probe; /* this attempt is the breaker's half-open trial */
     /* out */
     llm_req_state state;
-    char *content;         /* OK: the answer text (malloc'd; caller frees) */
+    char *content;              /* OK: the answer text (malloc'd; caller frees) */
     char reason[LG_DETAIL_MAX]; /* FAILED: why (no key in it) */
 } llm_req;
 

@@ -16,8 +16,12 @@
 
 /* ---- Templates -------------------------------------------------------------- */
 
-static int is_hex(int c) { return isxdigit(c) != 0; }
-static int is_alnum(int c) { return isalnum(c) != 0 || c == '_'; }
+static int is_hex(int c) {
+    return isxdigit(c) != 0;
+}
+static int is_alnum(int c) {
+    return isalnum(c) != 0 || c == '_';
+}
 
 /* Length of a UUID (8-4-4-4-12 hex) at s, else 0. */
 static size_t match_uuid(const unsigned char *s, size_t len) {
@@ -39,7 +43,8 @@ static size_t match_ipv4(const unsigned char *s, size_t len) {
     size_t i = 0;
     for (int part = 0; part < 4; part++) {
         size_t d = 0;
-        while (i < len && isdigit(s[i]) && d < 4) i++, d++;
+        while (i < len && isdigit(s[i]) && d < 4)
+            i++, d++;
         if (d == 0 || d > 3) return 0;
         if (part < 3) {
             if (i >= len || s[i] != '.') return 0;
@@ -49,7 +54,8 @@ static size_t match_ipv4(const unsigned char *s, size_t len) {
     if (i < len && isdigit(s[i])) return 0;
     if (i + 1 < len && s[i] == ':' && isdigit(s[i + 1])) {
         i++;
-        while (i < len && isdigit(s[i])) i++;
+        while (i < len && isdigit(s[i]))
+            i++;
     }
     return (i < len && is_alnum(s[i])) ? 0 : i;
 }
@@ -60,13 +66,16 @@ static size_t match_hex(const unsigned char *s, size_t len) {
     size_t i = 0;
     if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && is_hex(s[2])) {
         i = 2;
-        while (i < len && is_hex(s[i])) i++;
+        while (i < len && is_hex(s[i]))
+            i++;
         return (i < len && is_alnum(s[i])) ? 0 : i;
     }
     int digit = 0, letter = 0;
     while (i < len && is_hex(s[i])) {
-        if (isdigit(s[i])) digit = 1;
-        else letter = 1;
+        if (isdigit(s[i]))
+            digit = 1;
+        else
+            letter = 1;
         i++;
     }
     if (i < 8 || !digit || !letter || (i < len && is_alnum(s[i]))) return 0;
@@ -81,7 +90,8 @@ lg_err lg_llm_template(const char *msg, size_t len, lg_buf *out) {
     while (i < len && !e) {
         unsigned char c = s[i];
         if (isspace(c) || c == '\0') {
-            while (i < len && (isspace(s[i]) || s[i] == '\0')) i++;
+            while (i < len && (isspace(s[i]) || s[i] == '\0'))
+                i++;
             if (out->len > start) e = lg_buf_putc(out, ' ');
             continue;
         }
@@ -98,10 +108,13 @@ lg_err lg_llm_template(const char *msg, size_t len, lg_buf *out) {
             i += m;
         } else if (isdigit(c)) {
             /* 42, 3.14, 1,000, 12:30:01 */
-            while (i < len && isdigit(s[i])) i++;
-            while (i + 1 < len && (s[i] == '.' || s[i] == ',' || s[i] == ':') && isdigit(s[i + 1])) {
+            while (i < len && isdigit(s[i]))
                 i++;
-                while (i < len && isdigit(s[i])) i++;
+            while (i + 1 < len && (s[i] == '.' || s[i] == ',' || s[i] == ':') &&
+                   isdigit(s[i + 1])) {
+                i++;
+                while (i < len && isdigit(s[i]))
+                    i++;
             }
             e = lg_buf_append(out, "<N>", 3);
         } else {
@@ -109,7 +122,8 @@ lg_err lg_llm_template(const char *msg, size_t len, lg_buf *out) {
             i++;
         }
     }
-    while (!e && out->len > start && out->data[out->len - 1] == ' ') out->data[--out->len] = '\0';
+    while (!e && out->len > start && out->data[out->len - 1] == ' ')
+        out->data[--out->len] = '\0';
     if (!e && !out->data) e = lg_buf_append(out, "", 0);
     return e;
 }
@@ -117,14 +131,18 @@ lg_err lg_llm_template(const char *msg, size_t len, lg_buf *out) {
 /* ---- Labels ------------------------------------------------------------------- */
 
 /* Blanks, underscores and hyphens do not count when comparing labels. */
-static int is_blankish(unsigned char c) { return isspace(c) || c == '_' || c == '-'; }
+static int is_blankish(unsigned char c) {
+    return isspace(c) || c == '_' || c == '-';
+}
 
 /* Equal ignoring ASCII case and blank-ish characters. */
 static int label_eq(const char *a, size_t alen, const char *b) {
     size_t i = 0, j = 0, blen = strlen(b);
     for (;;) {
-        while (i < alen && is_blankish((unsigned char)a[i])) i++;
-        while (j < blen && is_blankish((unsigned char)b[j])) j++;
+        while (i < alen && is_blankish((unsigned char)a[i]))
+            i++;
+        while (j < blen && is_blankish((unsigned char)b[j]))
+            j++;
         if (i == alen || j == blen) return i == alen && j == blen;
         if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[j])) return 0;
         i++, j++;
@@ -133,7 +151,8 @@ static int label_eq(const char *a, size_t alen, const char *b) {
 
 const char *lg_llm_match_label(const char *answer, size_t len, char *const *labels, size_t n) {
     size_t nonblank = 0;
-    for (size_t i = 0; i < len; i++) nonblank += !is_blankish((unsigned char)answer[i]);
+    for (size_t i = 0; i < len; i++)
+        nonblank += !is_blankish((unsigned char)answer[i]);
     if (!nonblank) return NULL;
     for (size_t i = 0; i < n; i++)
         if (label_eq(answer, len, labels[i])) return labels[i];
@@ -142,8 +161,10 @@ const char *lg_llm_match_label(const char *answer, size_t len, char *const *labe
 
 /* Narrows [*s, *s + *len) past surrounding blanks. */
 static void trim(const char **s, size_t *len) {
-    while (*len && isspace((unsigned char)**s)) (*s)++, (*len)--;
-    while (*len && isspace((unsigned char)(*s)[*len - 1])) (*len)--;
+    while (*len && isspace((unsigned char)**s))
+        (*s)++, (*len)--;
+    while (*len && isspace((unsigned char)(*s)[*len - 1]))
+        (*len)--;
 }
 
 /* Drops a Markdown code fence around the text (```json ... ```). */
@@ -257,7 +278,8 @@ static json_t *load_lenient(const char *s, size_t len) {
     if (!start) return NULL;
     char closer = *start == '{' ? '}' : ']';
     const char *end = s + len;
-    while (end > start && end[-1] != closer) end--;
+    while (end > start && end[-1] != closer)
+        end--;
     if (end <= start) return NULL;
     return json_loadb(start, (size_t)(end - start), 0, NULL);
 }
@@ -273,7 +295,8 @@ lg_err lg_llm_parse_batch(const char *content, size_t len, size_t n, char *const
     } else if (json_is_object(root)) {
         static const char *const keys[] = {"labels", "categories", "results", "answers"};
         for (size_t k = 0; k < sizeof keys / sizeof *keys && !list; k++)
-            if (json_is_array(json_object_get(root, keys[k]))) list = json_object_get(root, keys[k]);
+            if (json_is_array(json_object_get(root, keys[k])))
+                list = json_object_get(root, keys[k]);
         if (!list && json_object_size(root) == 1) { /* {"whatever": [...]} */
             json_t *only = json_object_iter_value(json_object_iter(root));
             if (json_is_array(only)) list = only;
@@ -288,8 +311,10 @@ lg_err lg_llm_parse_batch(const char *content, size_t len, size_t n, char *const
         const char *t = item_text(json_array_get(list, i), &l);
         out[i] = t ? match_loose(t, l, labels, n_labels) : NULL;
         if (raw) {
-            if (t) llm_snippet(t, l, raw[i], LG_LLM_RAW_MAX);
-            else snprintf(raw[i], LG_LLM_RAW_MAX, "(not a string)");
+            if (t)
+                llm_snippet(t, l, raw[i], LG_LLM_RAW_MAX);
+            else
+                snprintf(raw[i], LG_LLM_RAW_MAX, "(not a string)");
         }
     }
     json_decref(root);
@@ -304,10 +329,14 @@ static size_t utf8_seq(const unsigned char *s, size_t len) {
     size_t n;
     unsigned cp;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
     if (n > len) return 0;
     for (size_t i = 1; i < n; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -323,7 +352,8 @@ lg_err llm_utf8_clean(const char *s, size_t len, size_t max, lg_buf *out) {
     const unsigned char *u = (const unsigned char *)s;
     if (len > max) {
         len = max;
-        while (len && (u[len] & 0xC0) == 0x80) len--; /* do not cut a sequence */
+        while (len && (u[len] & 0xC0) == 0x80)
+            len--; /* do not cut a sequence */
     }
     lg_err e = LG_OK;
     size_t i = 0;
@@ -348,7 +378,6 @@ void llm_snippet(const char *s, size_t len, char *dst, size_t cap) {
     if (!cap) return;
     const unsigned char *u = (const unsigned char *)s;
     size_t j = 0;
-    const char *ell = "...";
     size_t room = cap - 1;
     int cut = 0;
     for (size_t i = 0; i < len; i++) {
@@ -361,8 +390,9 @@ void llm_snippet(const char *s, size_t len, char *dst, size_t cap) {
     }
     if (cut && room > 3) {
         j = room - 3;
-        while (j && ((unsigned char)dst[j] & 0xC0) == 0x80) j--; /* whole characters */
-        memcpy(dst + j, ell, 3);
+        while (j && ((unsigned char)dst[j] & 0xC0) == 0x80)
+            j--; /* whole characters */
+        memcpy(dst + j, "...", 3);
         j += 3;
     }
     dst[j] = '\0';

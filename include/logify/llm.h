@@ -24,8 +24,8 @@ typedef struct lg_llm lg_llm;
  * stage. */
 #define LG_LLM_NOT_CONFIGURED "llm not configured"
 /* What to tell the user to turn it on (for a warning, not for details). */
-#define LG_LLM_CONFIG_HINT \
-    "set GROQ_API_KEY (or LOGIFY_LLM_API_KEY), or LOGIFY_LLM_BASE_URL for a local " \
+#define LG_LLM_CONFIG_HINT                                                                         \
+    "set GROQ_API_KEY (or LOGIFY_LLM_API_KEY), or LOGIFY_LLM_BASE_URL for a local "                \
     "OpenAI-compatible server; see docs/llm.md"
 
 /* Creates the client from the configuration (cfg->doc's `llm:` section,
@@ -47,17 +47,17 @@ lg_err lg_llm_stage_new(lg_llm *llm, const lg_stage_spec *spec, lg_stage *out, l
 /* ---- Counters (for --stats and the server's metrics) ------------------- */
 
 typedef struct {
-    uint64_t calls;             /* HTTP requests sent, retries included */
-    uint64_t retries;           /* of those, re-sends after a failure */
-    uint64_t failures;          /* requests that ended without an answer */
-    uint64_t cache_hits;        /* rows answered from the template cache */
-    uint64_t deduplicated;      /* labelled rows that shared another row's
-                                   request (same template in one batch) */
-    uint64_t rows_labelled;     /* rows given an allowed label */
-    uint64_t rows_unlabelled;   /* rows left Unclassified by the stage */
-    uint64_t off_list;          /* answers that were not an allowed label */
-    uint64_t breaker_trips;     /* times the circuit breaker opened */
-    uint64_t prompt_tokens;     /* as reported by the server (usage) */
+    uint64_t calls;           /* HTTP requests sent, retries included */
+    uint64_t retries;         /* of those, re-sends after a failure */
+    uint64_t failures;        /* requests that ended without an answer */
+    uint64_t cache_hits;      /* rows answered from the template cache */
+    uint64_t deduplicated;    /* labelled rows that shared another row's
+                                 request (same template in one batch) */
+    uint64_t rows_labelled;   /* rows given an allowed label */
+    uint64_t rows_unlabelled; /* rows left Unclassified by the stage */
+    uint64_t off_list;        /* answers that were not an allowed label */
+    uint64_t breaker_trips;   /* times the circuit breaker opened */
+    uint64_t prompt_tokens;   /* as reported by the server (usage) */
     uint64_t completion_tokens;
 } lg_llm_counters;
 

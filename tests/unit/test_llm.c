@@ -21,16 +21,17 @@ static char *const LABELS[] = {"Workflow Error", "Deprecation Warning"};
 #define N_LABELS 2
 
 static const char *const ENV_NAMES[] = {
-    "GROQ_API_KEY",         "LOGIFY_LLM_API_KEY", "LOGIFY_LLM_BASE_URL", "LOGIFY_LLM_MODEL",
-    "LOGIFY_LLM_BATCH",     "LOGIFY_LLM_CONCURRENCY", "LOGIFY_LLM_TIMEOUT", "LOGIFY_LLM_DEADLINE",
-    "LOGIFY_LLM_RETRIES",   "LOGIFY_LLM_CACHE",   "LOGIFY_LLM_JSON_MODE"};
+    "GROQ_API_KEY",       "LOGIFY_LLM_API_KEY",     "LOGIFY_LLM_BASE_URL", "LOGIFY_LLM_MODEL",
+    "LOGIFY_LLM_BATCH",   "LOGIFY_LLM_CONCURRENCY", "LOGIFY_LLM_TIMEOUT",  "LOGIFY_LLM_DEADLINE",
+    "LOGIFY_LLM_RETRIES", "LOGIFY_LLM_CACHE",       "LOGIFY_LLM_JSON_MODE"};
 
 static char tmpdir[256];
 
 /* Every test runs in an empty temporary directory with no LLM variables. */
 static int setup(void **state) {
     (void)state;
-    for (size_t i = 0; i < sizeof ENV_NAMES / sizeof *ENV_NAMES; i++) unsetenv(ENV_NAMES[i]);
+    for (size_t i = 0; i < sizeof ENV_NAMES / sizeof *ENV_NAMES; i++)
+        unsetenv(ENV_NAMES[i]);
     setenv("no_proxy", "127.0.0.1,localhost", 1); /* a proxy must not see 127.0.0.1 */
     setenv("NO_PROXY", "127.0.0.1,localhost", 1);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_llm.XXXXXX");
@@ -75,7 +76,8 @@ static void test_template(void **state) {
                     "GET /v<N>/<HEX>/servers time: <N>");
     expect_template("req 123e4567-e89b-12d3-a456-426614174000 ptr 0xDEADbeef",
                     "req <UUID> ptr <HEX>");
-    expect_template("File data_6957.csv uploaded by User265", "File data_<N>.csv uploaded by User<N>");
+    expect_template("File data_6957.csv uploaded by User265",
+                    "File data_<N>.csv uploaded by User<N>");
     expect_template("The 'BulkEmailSender' feature is no longer supported.",
                     "The 'BulkEmailSender' feature is no longer supported.");
     expect_template("deadbeef is a word, cafe too", "deadbeef is a word, cafe too");
@@ -86,11 +88,12 @@ static void test_template(void **state) {
 
 static void test_match_label(void **state) {
     (void)state;
-    const char *ok[] = {"Workflow Error", "workflow error", "  WORKFLOW   error ", "Workflow_Error",
-                        "workflow-error", "WorkflowError"};
+    const char *ok[] = {"Workflow Error", "workflow error", "  WORKFLOW   error ",
+                        "Workflow_Error", "workflow-error", "WorkflowError"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         assert_ptr_equal(lg_llm_match_label(ok[i], strlen(ok[i]), LABELS, N_LABELS), LABELS[0]);
-    const char *bad[] = {"", "   ", "Workflow Errors", "Error", "Security Alert", "Workflow Error!"};
+    const char *bad[] = {
+        "", "   ", "Workflow Errors", "Error", "Security Alert", "Workflow Error!"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_null(lg_llm_match_label(bad[i], strlen(bad[i]), LABELS, N_LABELS));
 }
@@ -142,14 +145,15 @@ static void test_parse_batch(void **state) {
     assert_ptr_equal(out[1], LABELS[0]);
     assert_ptr_equal(out[2], LABELS[0]);
 
-    const char *c = "<think>three of them</think>{\"results\": [\"Workflow Error\", \"Workflow Error\", "
-                    "\"Workflow Error\"]}";
+    const char *c =
+        "<think>three of them</think>{\"results\": [\"Workflow Error\", \"Workflow Error\", "
+        "\"Workflow Error\"]}";
     assert_int_equal(lg_llm_parse_batch(c, strlen(c), 3, LABELS, N_LABELS, out, NULL), LG_OK);
 
     /* wrong count, no list, not JSON */
-    const char *bad[] = {"{\"labels\": [\"Workflow Error\", \"Workflow Error\"]}",
-                         "{\"label\": \"Workflow Error\"}", "Workflow Error, Workflow Error, Workflow Error",
-                         "{\"labels\": [\"Workflow Error\", ", ""};
+    const char *bad[] = {
+        "{\"labels\": [\"Workflow Error\", \"Workflow Error\"]}", "{\"label\": \"Workflow Error\"}",
+        "Workflow Error, Workflow Error, Workflow Error", "{\"labels\": [\"Workflow Error\", ", ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(lg_llm_parse_batch(bad[i], strlen(bad[i]), 3, LABELS, N_LABELS, out, NULL),
                          LG_EPARSE);
@@ -265,11 +269,12 @@ static void test_config_file(void **state) {
     assert_non_null(strstr(err.msg, "batchsize"));
 
     /* the key in the file never comes back in a message */
-    assert_int_equal(new_from_yaml("llm:\n  api_key: sk-file-secret-99\n  base_url: gopher://x\n",
-                                   &llm, &err),
-                     LG_EINVAL);
+    assert_int_equal(
+        new_from_yaml("llm:\n  api_key: sk-file-secret-99\n  base_url: gopher://x\n", &llm, &err),
+        LG_EINVAL);
     assert_null(strstr(err.msg, "sk-file-secret-99"));
-    assert_int_equal(new_from_yaml("llm:\n  api_key: \"sk-file\\nsecret\"\n", &llm, &err), LG_EINVAL);
+    assert_int_equal(new_from_yaml("llm:\n  api_key: \"sk-file\\nsecret\"\n", &llm, &err),
+                     LG_EINVAL);
     assert_null(strstr(err.msg, "secret"));
 }
 
@@ -279,12 +284,14 @@ static void test_cache_file(void **state) {
     (void)state;
     /* label-set id as the stage computes it: FNV-1a over each label and its NUL */
     uint64_t h = 0;
-    for (size_t i = 0; i < N_LABELS; i++) h = lg_fnv1a64(LABELS[i], strlen(LABELS[i]) + 1, h);
+    for (size_t i = 0; i < N_LABELS; i++)
+        h = lg_fnv1a64(LABELS[i], strlen(LABELS[i]) + 1, h);
     char line[512];
-    snprintf(line, sizeof line,
-             "{\"model\": \"m\", \"labelset\": \"%016llx\", \"template\": \"Lead conversion failed for "
-             "prospect ID <N>\", \"label\": \"Workflow Error\"}\nnot json\n",
-             (unsigned long long)h);
+    snprintf(
+        line, sizeof line,
+        "{\"model\": \"m\", \"labelset\": \"%016llx\", \"template\": \"Lead conversion failed for "
+        "prospect ID <N>\", \"label\": \"Workflow Error\"}\nnot json\n",
+        (unsigned long long)h);
     write_file("cache.jsonl", line);
     /* port 1: nothing listens there, so anything not cached fails fast */
     setenv("LOGIFY_LLM_BASE_URL", "http://127.0.0.1:1/v1", 1);
@@ -356,7 +363,8 @@ static void run_records(lg_stage *st, void *scratch, const char *const *msgs, si
         ptrs[i] = &recs[i];
     }
     assert_int_equal(st->ops->process(st->ctx, scratch, ptrs, n, &err), LG_OK);
-    for (size_t i = 0; i < n; i++) assert_null(recs[i].label); /* nothing listens */
+    for (size_t i = 0; i < n; i++)
+        assert_null(recs[i].label); /* nothing listens */
 }
 
 static void test_breaker(void **state) {

@@ -21,8 +21,8 @@
 #include "logify/ytree.h"
 
 #define N_THREADS 4
-#define N_RECS 300   /* per thread */
-#define N_KINDS 40   /* distinct templates across all threads */
+#define N_RECS 300 /* per thread */
+#define N_KINDS 40 /* distinct templates across all threads */
 
 static pid_t server_pid;
 static int server_port;
@@ -89,13 +89,15 @@ static long served(const char *mode, const char *field) {
 typedef struct {
     lg_stage *stage;
     int id;
-    int ok;         /* records labelled right */
+    int ok; /* records labelled right */
     char msgs[N_RECS][128];
     lg_record recs[N_RECS];
 } job;
 
 /* Half the templates are about deprecation, the rest are failures. */
-static const char *want_for(int kind) { return kind % 2 ? "Deprecation Warning" : "Workflow Error"; }
+static const char *want_for(int kind) {
+    return kind % 2 ? "Deprecation Warning" : "Workflow Error";
+}
 
 static void *worker(void *arg) {
     job *j = arg;
@@ -122,7 +124,8 @@ static void *worker(void *arg) {
     }
     for (int i = 0; i < N_RECS; i++) {
         int kind = (i * 7 + j->id) % N_KINDS;
-        if (j->recs[i].label && !strcmp(j->recs[i].label, want_for(kind))) j->ok++;
+        if (j->recs[i].label && !strcmp(j->recs[i].label, want_for(kind)))
+            j->ok++;
         else
             fprintf(stderr, "thread %d row %d: %s (%s)\n", j->id, i,
                     j->recs[i].label ? j->recs[i].label : "-", j->recs[i].detail);
@@ -156,8 +159,10 @@ static void test_threads(void **state) {
         jobs[t].id = t;
         assert_int_equal(pthread_create(&th[t], NULL, worker, &jobs[t]), 0);
     }
-    for (int t = 0; t < N_THREADS; t++) pthread_join(th[t], NULL);
-    for (int t = 0; t < N_THREADS; t++) assert_int_equal(jobs[t].ok, N_RECS);
+    for (int t = 0; t < N_THREADS; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < N_THREADS; t++)
+        assert_int_equal(jobs[t].ok, N_RECS);
 
     lg_llm_counters c;
     lg_llm_get_counters(llm, &c);
@@ -184,7 +189,8 @@ static void test_threads(void **state) {
 
 int main(void) {
     if (start_server() != 0) {
-        fprintf(stderr, "SKIP: cannot start tests/fake_llm_server.py (python3 or LOGIFY_ROOT missing)\n");
+        fprintf(stderr,
+                "SKIP: cannot start tests/fake_llm_server.py (python3 or LOGIFY_ROOT missing)\n");
         return 77;
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_threads)};
