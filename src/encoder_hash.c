@@ -271,8 +271,8 @@ static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint
         }
         size_t j = i, digits = 0, hexes = 0;
         while (j < n && is_word(s[j])) {
-            digits += is_digit(s[j]);
-            hexes += is_hex(s[j]);
+            digits += (size_t)is_digit(s[j]);
+            hexes += (size_t)is_hex(s[j]);
             j++;
         }
         size_t len = j - i;

@@ -59,6 +59,7 @@ void lg_logreg_free(lg_logreg *m) {
 
 /* In-place softmax of s[0..K-1]; returns log-sum-exp. */
 static double softmax_d(double *s, size_t K) {
+    if (K == 0) return 0;
     double mx = s[0];
     for (size_t k = 1; k < K; k++)
         if (s[k] > mx) mx = s[k];
@@ -69,7 +70,9 @@ static double softmax_d(double *s, size_t K) {
     }
     for (size_t k = 0; k < K; k++)
         s[k] /= z;
-    return mx + log(z); /* z >= 1: the max term is exp(0) */
+    /* z >= 1: the max term is exp(0) */
+    // cppcheck-suppress invalidFunctionArg
+    return mx + log(z);
 }
 
 /* scores s = x_row W + b, with W (D, K) feature-major doubles */
