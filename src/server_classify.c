@@ -118,7 +118,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         lg_job_opts jo = {0};
         jo.pipeline = u->s->pipeline;
         jo.format = LG_OUT_CSV;
-        jo.threads = 1; /* this request's thread; parallelism is across requests */
+        jo.threads = 2; /* parse on this thread, classify + write on a second */
         jo.max_rows = u->s->o.max_rows;
         jo.sink = upload_sink;
         jo.sink_user = u;

@@ -23,9 +23,10 @@ extern "C" {
 #endif
 
 typedef enum {
-    LG_HTTP_POLL_POOL = 0,       /* N threads, each with its own poll() loop */
-    LG_HTTP_EPOLL_POOL = 1,      /* N threads, each with its own epoll loop */
-    LG_HTTP_THREAD_PER_CONN = 2  /* one thread per connection */
+    LG_HTTP_THREAD_PER_CONN = 0, /* one thread per connection (the default:
+                                    docs/server.md has the measurements) */
+    LG_HTTP_POLL_POOL = 1,       /* N threads, each with its own poll() loop */
+    LG_HTTP_EPOLL_POOL = 2       /* N threads, each with its own epoll loop */
 } lg_http_mode;
 
 typedef struct {
@@ -37,7 +38,8 @@ typedef struct {
     uint64_t max_rows;        /* rows per request; 0 = 1,000,000; beyond: 413 */
     unsigned timeout_s;       /* idle seconds per connection; 0 = 30 */
     unsigned max_inflight;    /* concurrent requests; 0 = 64; beyond: 503 */
-    unsigned max_connections; /* open connections; 0 = 1024 */
+    unsigned max_connections; /* open connections (= threads in the default
+                                 mode); 0 = 1024 */
     const char *api_key;      /* NULL/"": no auth; else Bearer required
                                  everywhere but /healthz */
     int access_log;           /* 1: one INFO line per request (lg_log) */

@@ -89,6 +89,17 @@ class Limits(unittest.TestCase):
             s.close()
             self.assertEqual(st, 413)
             self.assertIn("larger than 2048 bytes", json.loads(data)["detail"])
+            s = raw_socket(srv.port)  # past twice the cap and still sending: hung up on
+            s.sendall(b"POST /v1/classify/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            got = None
+            try:
+                for _ in range(40):
+                    s.sendall(b"%x\r\n%s\r\n" % (len(line), line))
+                got = s.recv(4096)
+            except (BrokenPipeError, ConnectionResetError):
+                got = b""
+            s.close()
+            self.assertEqual(got, b"")
             self.assertEqual(upload(srv, csv_rows(3))[0], 200)  # still serving
         finally:
             self.finish(srv)
@@ -211,7 +222,7 @@ class Limits(unittest.TestCase):
         os.unlink(srv.log.name)
 
     def test_other_http_modes(self):
-        for mode in ("thread-per-connection", "epoll"):
+        for mode in ("poll", "epoll"):
             srv = Server("--http-mode", mode)
             try:
                 st, _, doc = srv.json("POST", "/v1/classify", {"logs": [{"log_message": LOGIN}]})
