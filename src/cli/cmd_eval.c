@@ -24,12 +24,46 @@ static const char usage_text[] =
 #define EVAL_BATCH 1024
 #define MAX_REASONS 64
 
+/* Row counts by a short text key (at most MAX_REASONS keys, the rest
+ * counted as "other"). */
+typedef struct {
+    char *key[MAX_REASONS];
+    uint64_t rows[MAX_REASONS];
+    size_t n;
+    uint64_t other;
+} tally;
+
+static void tally_add(tally *t, const char *key) {
+    for (size_t i = 0; i < t->n; i++) {
+        if (!strcmp(t->key[i], key)) {
+            t->rows[i]++;
+            return;
+        }
+    }
+    if (t->n == MAX_REASONS || !(t->key[t->n] = lg_strdup(key))) {
+        t->other++;
+        return;
+    }
+    t->rows[t->n++] = 1;
+}
+
+static void tally_clear(tally *t) {
+    for (size_t i = 0; i < t->n; i++)
+        free(t->key[i]);
+}
+
+static json_t *tally_json(const tally *t, const char *other) {
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < t->n; i++)
+        json_object_set_new(o, t->key[i], json_integer((json_int_t)t->rows[i]));
+    if (o && t->other) json_object_set_new(o, other, json_integer((json_int_t)t->other));
+    return o;
+}
+
 typedef struct {
     uint64_t rows[LG_STAGE_KINDS], correct[LG_STAGE_KINDS];
-    char *reason[MAX_REASONS];
-    uint64_t reason_rows[MAX_REASONS];
-    size_t n_reasons;
-    uint64_t other_reasons;
+    tally reasons; /* why rows stayed Unclassified */
+    tally unknown; /* true labels the model does not know, among the rows it saw */
 } eval_counts;
 
 /* Groups a detail by its text before the first ':' (so "model below
@@ -41,17 +75,7 @@ static void count_reason(eval_counts *c, const char *detail) {
     memcpy(key, detail, n);
     key[n] = '\0';
     if (!key[0]) snprintf(key, sizeof key, "(no reason given)");
-    for (size_t i = 0; i < c->n_reasons; i++) {
-        if (!strcmp(c->reason[i], key)) {
-            c->reason_rows[i]++;
-            return;
-        }
-    }
-    if (c->n_reasons == MAX_REASONS || !(c->reason[c->n_reasons] = lg_strdup(key))) {
-        c->other_reasons++;
-        return;
-    }
-    c->reason_rows[c->n_reasons++] = 1;
+    tally_add(&c->reasons, key);
 }
 
 static double ratio(uint64_t a, uint64_t b) {
@@ -72,10 +96,17 @@ static void print_text(const char *data, const lg_report *rep, const eval_counts
     }
     if (c->rows[0]) {
         printf("Unclassified, by reason:\n");
-        for (size_t i = 0; i < c->n_reasons; i++)
-            printf("  %6llu  %s\n", (unsigned long long)c->reason_rows[i], c->reason[i]);
-        if (c->other_reasons)
-            printf("  %6llu  (other reasons)\n", (unsigned long long)c->other_reasons);
+        for (size_t i = 0; i < c->reasons.n; i++)
+            printf("  %6llu  %s\n", (unsigned long long)c->reasons.rows[i], c->reasons.key[i]);
+        if (c->reasons.other)
+            printf("  %6llu  (other reasons)\n", (unsigned long long)c->reasons.other);
+    }
+    if (c->unknown.n || c->unknown.other) {
+        printf("labels the model does not know (rows that reached it; always a miss there):\n");
+        for (size_t i = 0; i < c->unknown.n; i++)
+            printf("  %6llu  %s\n", (unsigned long long)c->unknown.rows[i], c->unknown.key[i]);
+        if (c->unknown.other)
+            printf("  %6llu  (other labels)\n", (unsigned long long)c->unknown.other);
     }
     printf("\nreport (all rows; Unclassified counts as a wrong answer):\n");
     lg_report_print(rep, stdout, "  ");
@@ -83,11 +114,13 @@ static void print_text(const char *data, const lg_report *rep, const eval_counts
 
 static json_t *to_json(const lg_report *rep, const eval_counts *c, const char *model) {
     json_t *j = lg_report_json(rep);
-    json_t *per = json_object(), *reasons = json_object();
-    if (!j || !per || !reasons) {
+    json_t *per = json_object(), *reasons = tally_json(&c->reasons, "(other reasons)");
+    json_t *unknown = tally_json(&c->unknown, "(other labels)");
+    if (!j || !per || !reasons || !unknown) {
         json_decref(j);
         json_decref(per);
         json_decref(reasons);
+        json_decref(unknown);
         return NULL;
     }
     for (int s = 0; s < LG_STAGE_KINDS; s++)
@@ -95,14 +128,11 @@ static json_t *to_json(const lg_report *rep, const eval_counts *c, const char *m
                             json_pack("{s:I, s:I, s:f}", "rows", (json_int_t)c->rows[s], "correct",
                                       (json_int_t)c->correct[s], "accuracy",
                                       ratio(c->correct[s], c->rows[s])));
-    for (size_t i = 0; i < c->n_reasons; i++)
-        json_object_set_new(reasons, c->reason[i], json_integer((json_int_t)c->reason_rows[i]));
-    if (c->other_reasons)
-        json_object_set_new(reasons, "(other reasons)", json_integer((json_int_t)c->other_reasons));
     json_object_set_new(j, "per_stage", per);
     json_object_set_new(
         j, "unclassified",
         json_pack("{s:I, s:o}", "rows", (json_int_t)c->rows[0], "reasons", reasons));
+    json_object_set_new(j, "unknown_to_model", unknown);
     json_object_set_new(j, "model", json_string(model));
     return j;
 }
@@ -207,6 +237,11 @@ int cmd_eval(int argc, char **argv) {
             counts.rows[rec->stage]++;
             counts.correct[rec->stage] += ok && rec->stage != LG_STAGE_NONE;
             if (rec->stage == LG_STAGE_NONE) count_reason(&counts, rec->detail);
+            size_t k;
+            int saw_model = rec->stage == LG_STAGE_MODEL ||
+                            (rec->stage == LG_STAGE_NONE && !strncmp(rec->detail, "model", 5));
+            if (res.model && saw_model && lg_model_label_index(res.model, truth, &k, NULL))
+                tally_add(&counts.unknown, truth);
             if (lg_report_add(&rep, truth, rec->label, &err)) {
                 cli_error("%s", err.msg);
                 goto done;
@@ -230,8 +265,8 @@ int cmd_eval(int argc, char **argv) {
     }
     rc = CLI_OK;
 done:
-    for (size_t i = 0; i < counts.n_reasons; i++)
-        free(counts.reason[i]);
+    tally_clear(&counts.reasons);
+    tally_clear(&counts.unknown);
     lg_report_clear(&rep);
     free(recs);
     lg_worker_free(w);

@@ -76,6 +76,7 @@ python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["rows"] == 2 and j["per_label"]["Billing Notice"]["recall"] == 0.0, j
+assert j["unknown_to_model"] == {"Billing Notice": 1}, j["unknown_to_model"]
 ' "$TMP/u.json" || fail "unknown label: $(cat "$TMP/u.json")"
 ok
 done_checks
