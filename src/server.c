@@ -307,6 +307,15 @@ static void make_id(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
 
 static int is_method(const char *m, const char *want) { return !strcmp(m, want); }
 
+/* A request holds a slot of --max-inflight from its first byte until its
+ * answer is queued (before the client can see it, so that a client that
+ * got its answer may send the next request at once). */
+static void release_slot(lg_server *s, srv_req *rq) {
+    if (!rq->slot) return;
+    rq->slot = 0;
+    __atomic_sub_fetch(&s->active, 1, __ATOMIC_ACQ_REL);
+}
+
 /* First call for a request: everything decided before the body is read. */
 static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                      const char *url, const char *method) {
@@ -321,10 +330,15 @@ static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv
     if (post_route && __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
         return srv_respond_detail(s, c, rq, 503, "server is shutting down");
     if (post_route) {
-        unsigned now = __atomic_add_fetch(&s->inflight, 1, __ATOMIC_ACQ_REL);
+        __atomic_add_fetch(&s->inflight, 1, __ATOMIC_ACQ_REL);
         rq->counted = 1;
-        if (now > s->o.max_inflight)
-            return srv_respond_detail(s, c, rq, 503, "too many requests in flight; retry later");
+        unsigned now = __atomic_add_fetch(&s->active, 1, __ATOMIC_ACQ_REL);
+        rq->slot = 1;
+        if (now > s->o.max_inflight) {
+            enum MHD_Result ret = srv_respond_detail(s, c, rq, 503, "too many requests in flight; retry later");
+            release_slot(s, rq);
+            return ret;
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
@@ -388,6 +402,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (rq->status) { /* answered early: drop whatever body follows */
         *upload_data_size = 0;
+        release_slot(s, rq);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -411,12 +426,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    enum MHD_Result ret;
     switch (rq->handler) {
-    case SRV_H_UPLOAD: return srv_upload_finish(s, c, rq);
-    case SRV_H_JSON: return srv_json_finish(s, c, rq);
-    case SRV_H_STREAM: return srv_stream_finish(s, c, rq);
-    default: return srv_respond_detail(s, c, rq, 500, "Internal Server Error");
+    case SRV_H_UPLOAD: ret = srv_upload_finish(s, c, rq); break;
+    case SRV_H_JSON: ret = srv_json_finish(s, c, rq); break;
+    case SRV_H_STREAM: ret = srv_stream_finish(s, c, rq); break;
+    default: ret = srv_respond_detail(s, c, rq, 500, "Internal Server Error");
     }
+    release_slot(s, rq);
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -425,6 +443,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     srv_req *rq = *con_cls;
     if (!rq) return;
     *con_cls = NULL;
+    release_slot(s, rq);
+    if (rq->counted) __atomic_sub_fetch(&s->inflight, 1, __ATOMIC_ACQ_REL); /* before the
+        metrics below, so that whoever sees this request counted sees it gone */
+    rq->counted = 0;
     double secs = lg_now() - rq->t0;
     unsigned status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rq->status : 0;
     srv_metrics_request(&s->metrics, rq->route, status, secs, rq->bytes_in,
@@ -456,7 +478,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     case SRV_H_STREAM: srv_stream_free(rq); break;
     default: break;
     }
-    if (rq->counted) __atomic_sub_fetch(&s->inflight, 1, __ATOMIC_ACQ_REL);
     free(rq);
 }
 

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "logify/job.h"
+#include "server_json.h"
 
 #define STREAM_BATCH 256
 #define STREAM_MAX_LINE (1u << 20)
@@ -256,45 +257,44 @@ void srv_json_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
 enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
     json_state *js = rq->state;
     if (rq->discard) return answer_failure(s, c, rq);
-    json_error_t jerr;
-    json_t *root = json_loadb(js->body.data ? js->body.data : "", js->body.len, 0, &jerr);
-    if (!root) {
-        srv_req_fail(rq, 400, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                     jerr.text);
-        return answer_failure(s, c, rq);
-    }
-    lg_buf_free(&js->body); /* parsed: the text is no longer needed */
-    json_t *logs = json_is_object(root) ? json_object_get(root, "logs") : NULL;
+    srv_json_logs L;
+    srv_json_logs_init(&L, js->body.len + 64, s->o.max_rows);
+    char jerr[160];
     lg_record *recs = NULL;
     lg_worker *w = NULL;
     lg_buf out;
     lg_buf_init(&out, answer_cap(s));
-    size_t n = logs ? json_array_size(logs) : 0;
-    if (!json_is_object(root)) fail_validation(rq, "\"body\"", "model_attributes_type", "Input should be an object");
-    else if (!logs) fail_validation(rq, "\"body\",\"logs\"", "missing", "Field required");
-    else if (!json_is_array(logs)) fail_validation(rq, "\"body\",\"logs\"", "list_type", "Input should be a valid list");
-    else if (n > s->o.max_rows) srv_req_fail(rq, 413, "more than %llu logs in one request",
-                                             (unsigned long long)s->o.max_rows);
-    if (rq->discard) goto done;
+    size_t n = 0;
+    if (srv_json_parse(js->body.data ? js->body.data : "", js->body.len, &L, jerr, sizeof jerr)) {
+        if (L.too_many)
+            srv_req_fail(rq, 413, "more than %llu logs in one request", (unsigned long long)s->o.max_rows);
+        else
+            srv_req_fail(rq, 400, "invalid JSON at %s", jerr);
+        goto done;
+    }
+    lg_buf_free(&js->body); /* parsed: the text is no longer needed */
+    if (L.invalid) {
+        char loc[96];
+        if (L.index < 0 && !L.field[0]) snprintf(loc, sizeof loc, "\"body\"");
+        else if (L.index < 0) snprintf(loc, sizeof loc, "\"body\",\"%s\"", L.field);
+        else if (!L.field[0]) snprintf(loc, sizeof loc, "\"body\",\"logs\",%ld", L.index);
+        else snprintf(loc, sizeof loc, "\"body\",\"logs\",%ld,\"%s\"", L.index, L.field);
+        fail_validation(rq, loc, L.type, L.msg);
+        goto done;
+    }
+    n = L.n;
     if (n && !(recs = calloc(n, sizeof *recs))) {
         fail_internal(rq, "json", "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        json_t *item = json_array_get(logs, i);
-        const char *why = NULL, *bad;
-        char loc[96];
-        if (!json_is_object(item)) {
-            snprintf(loc, sizeof loc, "\"body\",\"logs\",%zu", i);
-            fail_validation(rq, loc, "model_attributes_type", "Input should be an object");
-            goto done;
-        }
-        if ((bad = record_from_json(item, &recs[i], &why))) {
-            snprintf(loc, sizeof loc, "\"body\",\"logs\",%zu,\"%s\"", i, bad);
-            fail_validation(rq, loc, why,
-                            !strcmp(why, "missing") ? "Field required" : "Input should be a valid string");
-            goto done;
-        }
+        const srv_json_log *lg = &L.logs[i];
+        lg_record *r = &recs[i];
+        r->message = L.arena.data + lg->message_off;
+        r->message_len = lg->message_len;
+        r->source = lg->has_source ? L.arena.data + lg->source_off : "";
+        r->source_len = lg->has_source ? lg->source_len : 0;
+        lg_record_reset(r);
     }
     lg_errmsg err;
     if (n && !(w = srv_worker_get(s, &err))) {
@@ -322,7 +322,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
 done:
     srv_worker_put(s, w);
     free(recs);
-    json_decref(root);
+    srv_json_logs_free(&L);
     enum MHD_Result ret;
     if (rq->discard) {
         ret = answer_failure(s, c, rq);

@@ -111,7 +111,9 @@ struct lg_server {
     uint16_t port;
     int draining;        /* atomic: set by lg_server_stop */
     int stopped;
-    unsigned inflight;   /* atomic: requests between first byte and completion */
+    unsigned inflight;   /* atomic: classify requests between first byte and
+                            completion (gauge; shutdown waits for 0) */
+    unsigned active;     /* atomic: those not answered yet (--max-inflight) */
     uint64_t next_id;    /* atomic request counter */
     uint32_t nonce;      /* random prefix of request ids */
 
@@ -140,7 +142,8 @@ typedef struct srv_req {
     unsigned status;     /* status queued; 0 = none yet */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    int counted;         /* holds an in-flight slot */
+    int counted;         /* counted in s->inflight */
+    int slot;            /* counted in s->active */
     int discard;         /* failed: read and drop the rest of the body */
     int deferred;        /* answered on the call after the first */
     unsigned fail_status;

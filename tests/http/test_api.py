@@ -160,6 +160,44 @@ class Api(unittest.TestCase):
         st, _, doc = self.srv.json("POST", "/v1/classify", [1, 2])
         self.assertEqual(st, 422)
 
+    def test_json_parser_edges(self):
+        """server_json.c against Python's json on escapes, unicode, skipped values, bad input."""
+        msg = r"User User123 logged \u0069n\u002e"  # JSON escapes for "i" and "."
+        body = (r'{"x": {"a": [1, -2.5e+3, true, false, null, {"b": "\ud83d\ude00"}]}, "logs": ['
+                r'{"source": "S\"q", "log_message": "' + msg + r'", "extra": [[[]]]},'
+                r'{"log_message": "Backup completed successfully.", "log_message": "last wins"},'
+                '{"log_message": "caf\u00e9 \\t\\n\\/ \U0001f600"}], "tail": 0}')
+        self.assertEqual(len(json.loads(body)["logs"]), 3)  # it is JSON
+        st, _, data = self.srv.request("POST", "/v1/classify", body.encode(), {"Content-Type": "application/json"})
+        self.assertEqual(st, 200, data)
+        res = json.loads(data)["results"]
+        self.assertEqual(len(res), 3)
+        self.assertEqual(res[0]["label"], "User Action")
+        self.assertNotEqual(res[1]["label"], "System Notification")  # the last duplicate key counts
+        bads = [b'{"logs": [}', rb'{"logs": ["\x"]}', b'{"logs": []} x', b'{"logs": [01]}',
+                b'{"logs": [{"log_message": "a\nb"}]}',
+                b'\xff', b'{"logs": [{"log_message": "\xc3\x28"}]}', b'',
+                b'{"logs": [{"log_message": "tab\there"}]}', b'{"logs": [1.]}', b'{"logs": [tru]}']
+        for bad in bads:
+            with self.assertRaises(ValueError, msg=bad):  # Python agrees that it is not JSON
+                json.loads(bad)
+            st, _, data = self.srv.request("POST", "/v1/classify", bad, {"Content-Type": "application/json"})
+            self.assertEqual(st, 400, bad)
+            self.assertRegex(json.loads(data)["detail"], r"^invalid JSON at line \d+, column \d+: ", bad)
+        # JSON that Python takes and the server refuses on purpose (as jansson does): NUL in a
+        # string, a lone surrogate, nesting deeper than 64
+        for doc in (rb'{"logs": [{"log_message": "\u0000"}]}', rb'{"logs": [{"log_message": "\ud800"}]}',
+                    b'{"x": ' + b'[' * 100 + b']' * 100 + b', "logs": []}'):
+            json.loads(doc)
+            self.assertEqual(self.srv.request("POST", "/v1/classify", doc)[0], 400, doc)
+        st, _, data = self.srv.request("POST", "/v1/classify", b'{"logs": [{"log_message": "a",\n "source": 3}]}')
+        self.assertEqual(st, 422)
+        self.assertEqual(json.loads(data)["detail"][0]["loc"], ["body", "logs", 0, "source"])
+        st, _, data = self.srv.request("POST", "/v1/classify", b'{"logs": {"log_message": "a"}}')
+        self.assertEqual((st, json.loads(data)["detail"][0]["type"]), (422, "list_type"))
+        st, _, data = self.srv.request("POST", "/v1/classify", b'{"logs": [1]}')
+        self.assertEqual((st, json.loads(data)["detail"][0]["loc"]), (422, ["body", "logs", 0]))
+
     # ---- POST /v1/classify/stream ---------------------------------------------------
 
     def test_stream(self):
