@@ -72,10 +72,12 @@ lg_err lg_resources_load(const lg_config *cfg, lg_resources *res, lg_errmsg *err
         snprintf(res->model_missing, sizeof res->model_missing, "stage model not available");
     }
 
+    /* not configured (LG_ENOTFOUND): the stage is off; a bad setting is an
+     * error, so that a typo does not silently switch the stage off */
     e = lg_llm_new(cfg, &res->llm, &why);
-    if (e == LG_ENOMEM) {
+    if (e && e != LG_ENOTFOUND && e != LG_EUNSUPPORTED) {
         lg_resources_free(res);
-        return lg_fail(err, e, "out of memory");
+        return lg_fail(err, e, "%s", why.msg);
     }
     if (e) snprintf(res->llm_missing, sizeof res->llm_missing, "%.255s", why.msg);
     return LG_OK;
@@ -177,8 +179,10 @@ lg_err lg_pipeline_new(const lg_route_table *routes, const lg_resources *res, lg
                                                   : res->rules_missing;
             if (!e && why[0] && !warned[k]) {
                 warned[k] = 1;
-                lg_log(LG_LOG_WARN, "route '%s' uses the %s stage: %s; its rows stay Unclassified",
-                       r->source, lg_stage_kind_name(k), why);
+                int llm = k == LG_STAGE_LLM;
+                lg_log(LG_LOG_WARN, "route '%s' uses the %s stage: %s; its rows stay Unclassified%s%s%s",
+                       r->source, lg_stage_kind_name(k), why, llm ? " (" : "",
+                       llm ? LG_LLM_CONFIG_HINT : "", llm ? ")" : "");
             }
         }
     }
