@@ -7,8 +7,9 @@
 #   2. a ~50 MB CSV (the seed data repeated) through POST /classify/ with
 #      curl -F: MB/s, rows/s and the server's peak RSS (VmHWM), plus the peak
 #      RSS of Logify for ~10 and ~25 MB uploads to show how memory grows.
-# Both servers run on 127.0.0.1 with 2 workers (Logify: 2 HTTP threads;
-# uvicorn: --workers 2); wrk shares the same 2 cores. Logify routes every
+# Both servers run on 127.0.0.1: Logify in its default mode (a thread per
+# connection; --threads 2 applies to the poll/epoll comparison), uvicorn with
+# --workers 2 (a process per core); wrk shares the same 2 cores. Logify routes every
 # row to the rules stage only (--route '*=rules' 'LegacyCRM=rules'), the same
 # work as the anchor. Not a test: numbers only.
 set -euo pipefail
@@ -149,7 +150,7 @@ for who in logify fastapi; do
 done
 
 ratio() { $PY -c "print('%.1f' % ($1 / $2))"; }
-echo "bench_http: POST /v1/classify, wrk -t1 -c64 ${DURATION}s, 2 server workers, 2 shared cores"
+echo "bench_http: POST /v1/classify, wrk -t1 -c64 ${DURATION}s, logify thread-per-connection vs uvicorn --workers 2, 2 shared cores"
 printf '  %-26s %12s %12s %10s %10s %8s\n' "" "requests/s" "rows/s" "p50 ms" "p99 ms" "non-2xx"
 for n in 1 100; do
     for who in logify fastapi; do
