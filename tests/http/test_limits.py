@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -104,6 +105,34 @@ class Limits(unittest.TestCase):
         finally:
             self.finish(srv)
 
+    def test_nothing_written_to_disk(self):
+        with tempfile.TemporaryDirectory() as cwd, tempfile.TemporaryDirectory() as tmp:
+            srv = Server(cwd=cwd, env={"TMPDIR": tmp})
+            try:
+                self.assertEqual(upload(srv, csv_rows(5000))[0], 200)
+                self.assertEqual(srv.request("POST", "/v1/classify/stream", b'{"log_message":"a"}\n' * 500)[0], 200)
+                self.assertEqual(srv.json("POST", "/v1/classify", {"logs": [{"log_message": "a"}] * 500})[0], 200)
+                self.assertEqual((os.listdir(cwd), os.listdir(tmp)), ([], []))  # the prototype wrote output.csv
+            finally:
+                self.finish(srv)
+
+    def test_llm_counters_in_metrics(self):
+        # an LLM endpoint that refuses connections: the stage fails fast, and counts it
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        with tempfile.TemporaryDirectory() as cwd:  # no .env here
+            srv = Server(cwd=cwd, env={"LOGIFY_LLM_BASE_URL": "http://127.0.0.1:%d/v1" % dead,
+                                       "LOGIFY_LLM_RETRIES": "0", "LOGIFY_LLM_API_KEY": "x"})
+            try:
+                st, _, doc = srv.json("POST", "/v1/classify", {"logs": [{"source": "LegacyCRM", "log_message": "Case escalation failed"}]})
+                self.assertEqual(st, 200)
+                self.assertEqual(doc["results"][0]["label"], "Unclassified")
+                self.assertGreaterEqual(metric(srv, "logify_llm_calls_total"), 1)
+                self.assertGreaterEqual(metric(srv, "logify_llm_failures_total"), 1)
+            finally:
+                self.finish(srv)
+
     def test_max_rows(self):
         srv = Server("--max-rows", "5")
         try:
@@ -118,7 +147,9 @@ class Limits(unittest.TestCase):
             st, _, _ = srv.request("POST", "/v1/classify/stream", b'{"log_message":"a"}\n' * 5)
             self.assertEqual(st, 200)
         finally:
-            self.finish(srv)
+            self.assertEqual(srv.stop(signal.SIGINT), 0)  # SIGINT drains like SIGTERM
+            self.assertIn("SIGINT: draining", srv.stderr())
+            srv.close()
 
     def test_concurrency_cap_503(self):
         srv = Server("--max-inflight", "1")
