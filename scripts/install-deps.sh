@@ -15,6 +15,7 @@ PACKAGES=(
 if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=(python3-sklearn)
   PACKAGES+=(wrk python3-fastapi python3-uvicorn python3-multipart) # bench/bench_http.sh
+  PACKAGES+=(umap-learn bc) # bench/bench_umap.sh
 fi
 
 missing=()

@@ -136,7 +136,17 @@ static lg_err put_escaped(lg_buf *b, const char *p, size_t n) {
 static lg_err put_slot(lg_template *out, tok *const *t, size_t pos, size_t m) {
     const tok *first = &t[0][pos];
     size_t pre = first->len, suf = first->len;
-    for (size_t i = 1; i < m; i++) {
+    /* whole tokens of one kind ("10.11.10.1" / "10.0.0.2", "0.2675" /
+     * "12.5") are typed as a whole, before any common prefix or suffix */
+    int wnum = 1, wdec = 0, wsign = 0, wip = 1, whex = 1, wdash = 0, wdigit = 0;
+    for (size_t i = 0; i < m; i++) {
+        const tok *x = &t[i][pos];
+        wnum = wnum && is_number(x->p, x->len, &wdec, &wsign);
+        wip = wip && is_ipv4(x->p, x->len);
+        whex = whex && is_hex(x->p, x->len, &wdash, &wdigit);
+    }
+    if (wnum || wip || (whex && wdigit)) pre = suf = 0;
+    for (size_t i = 1; i < m && (pre || suf); i++) {
         const tok *x = &t[i][pos];
         size_t a = 0;
         while (a < pre && a < x->len && x->p[a] == first->p[a]) a++;

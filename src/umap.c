@@ -248,6 +248,55 @@ static inline float fast_pow(float x, float y) { return fast_exp2(y * fast_log2(
 
 static inline float clip4(float v) { return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v); }
 
+/* The same on 4 lanes (GCC vector extensions; SSE2 at -O2). */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f v_bits_f(v4i i) {
+    v4f f;
+    memcpy(&f, &i, sizeof f);
+    return f;
+}
+
+static inline v4i v_bits_i(v4f f) {
+    v4i i;
+    memcpy(&i, &f, sizeof i);
+    return i;
+}
+
+/* mask ? a : b, mask lanes all-ones or zero */
+static inline v4f v_sel(v4i mask, v4f a, v4f b) {
+    return v_bits_f((v_bits_i(a) & mask) | (v_bits_i(b) & ~mask));
+}
+
+static inline v4f v_clip4(v4f v) {
+    const v4f hi = {4, 4, 4, 4}, lo = {-4, -4, -4, -4};
+    v = v_sel(v > hi, hi, v);
+    return v_sel(v < lo, lo, v);
+}
+
+/* x^y for x >= 0 lanes (x = 0 gives ~0). */
+static inline v4f v_fast_pow(v4f x, float y) {
+    v4i i = v_bits_i(x);
+    v4f e = __builtin_convertvector(((i >> 23) & 255) - 127, v4f);
+    v4f t = v_bits_f((i & 0x007FFFFF) | 0x3F800000) - 1.0f;
+    v4f l = e + t * (1.44251687f + t * (-0.71789590f + t * (0.45688178f + t * (-0.27733778f + t * (0.12188688f - t * 0.02605618f)))));
+    v4f z = y * l;
+    const v4f zmin = {-126, -126, -126, -126}, zmax = {126, 126, 126, 126};
+    z = v_sel(z < zmin, zmin, z);
+    z = v_sel(z > zmax, zmax, z);
+    v4i zi = __builtin_convertvector(z, v4i); /* toward zero */
+    v4f fi = __builtin_convertvector(zi, v4f);
+    zi += (fi > z);                            /* floor for negatives */
+    fi = __builtin_convertvector(zi, v4f);
+    v4f f = z - fi;
+    v4f p = 0.99999977f + f * (0.69315676f + f * (0.24013177f + f * (0.05587644f + f * (0.00894063f + f * 0.00189439f))));
+    return p * v_bits_f((zi + 127) << 23);
+}
+
+/* Compiled for AVX2+FMA and for plain x86-64, chosen by the CPU at load
+ * (the two can round differently: a layout is reproducible on one machine). */
+__attribute__((target_clones("arch=haswell", "default")))
 lg_err lg_umap_optimize(const lg_csr *graph, float *emb, const lg_umap_params *p, float a, float b,
                         lg_progress_fn progress, void *puser, lg_errmsg *err) {
     size_t n = graph->n, nnz = lg_csr_nnz(graph);
@@ -322,18 +371,24 @@ lg_err lg_umap_optimize(const lg_csr *graph, float *emb, const lg_umap_params *p
              * the noise of the seed; docs/cluster.md). Each keeps its clip. */
             float sx = 0, sy = 0;
             const float c0 = cur[0], c1 = cur[1];
-            for (int s = 0; s < n_neg; s++) {
-                size_t kk = lg_rng_below(&rng, n);
-                const float *o = emb + 2 * kk;
-                float ex = c0 - o[0], ey = c1 - o[1];
-                float q2 = ex * ex + ey * ey;
-                if (q2 > 0) {
-                    float rc = 2.0f * gamma * b / ((0.001f + q2) * (a * fast_pow(q2, b) + 1.0f));
-                    sx += clip4(rc * ex);
-                    sy += clip4(rc * ey);
-                } else if ((int32_t)kk != head[t]) {
-                    sx += 4.0f; /* coincident points: umap-learn's fixed push */
-                    sy += 4.0f;
+            for (int s0 = 0; s0 < n_neg; s0 += 4) { /* 4 samples per vector */
+                size_t kk[4];
+                int lanes = n_neg - s0 < 4 ? n_neg - s0 : 4;
+                for (int l = 0; l < 4; l++) /* spare lanes: cur itself, ignored */
+                    kk[l] = l < lanes ? lg_rng_below(&rng, n) : (size_t)head[t];
+                v4f vx = {emb[2 * kk[0]], emb[2 * kk[1]], emb[2 * kk[2]], emb[2 * kk[3]]};
+                v4f vy = {emb[2 * kk[0] + 1], emb[2 * kk[1] + 1], emb[2 * kk[2] + 1], emb[2 * kk[3] + 1]};
+                v4f ex = c0 - vx, ey = c1 - vy, q2 = ex * ex + ey * ey;
+                v4f rc = (2.0f * gamma * b) / ((0.001f + q2) * (a * v_fast_pow(q2, b) + 1.0f));
+                v4f nx = v_clip4(rc * ex), ny = v_clip4(rc * ey);
+                for (int l = 0; l < lanes; l++) {
+                    if (q2[l] > 0) {
+                        sx += nx[l];
+                        sy += ny[l];
+                    } else if ((int32_t)kk[l] != head[t]) {
+                        sx += 4.0f; /* coincident points: umap-learn's fixed push */
+                        sy += 4.0f;
+                    }
                 }
             }
             cur[0] += sx * alpha;

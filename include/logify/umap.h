@@ -46,7 +46,7 @@ float lg_dot(const float *a, const float *b, size_t d);
 
 /* Rows up to which lg_knn_build uses the exact search (measured: see
  * docs/cluster.md). */
-#define LG_KNN_EXACT_MAX_DEFAULT 8000
+#define LG_KNN_EXACT_MAX_DEFAULT 4096
 
 typedef struct {
     size_t n, k;

@@ -34,7 +34,7 @@ static const char usage_text[] =
     "  --n-neighbors K      UMAP neighbours (default 15)\n"
     "  --min-dist X         UMAP min_dist (default 0.1)\n"
     "  --epochs N           UMAP epochs (default: 500 up to 10,000 rows, else 200)\n"
-    "  --exact-max N        exact kNN up to N rows, NN-descent beyond (default 8000)\n"
+    "  --exact-max N        exact kNN up to N rows, NN-descent beyond (default 4096)\n"
     "  --min-size N         clusters of at least N rows get a suggested rule (default 5)\n"
     "  --color-by label|cluster  colouring of map.svg (default: label when present)\n"
     "  --umap-only          only embeddings + layout: points.csv and embeddings.npy\n"

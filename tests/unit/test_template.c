@@ -71,6 +71,12 @@ static void test_ip_hex_decimal_word(void **state) {
         "GET req-ee8bc8ba-9265-4280 from 10.0.0.2 time: 3 user carol-x",
     };
     check(m, 3, "GET req-<hex> from <ip> time: <num> user <*>", NULL);
+    /* whole tokens typed before any common prefix: "10.11.10.1" and
+     * "10.11.210.1" are two IPs, not "10.11.<*>10.1"; "0.2675" and
+     * "0.0968" are numbers, not "0.<num>" */
+    const char *w[] = {"from 10.11.10.1 time: 0.2675118", "from 10.11.210.1 time: 0.0968180"};
+    check(w, 2, "from <ip> time: <num>",
+          "^\\s*from\\s+[0-9]{1,3}(\\.[0-9]{1,3}){3}\\s+time:\\s+[0-9]+(\\.[0-9]+)?\\s*$");
 }
 
 static void test_majority_token_count_and_escaping(void **state) {
