@@ -87,10 +87,11 @@ static int is_ipv4(const char *p, size_t n) {
     return parts == 4;
 }
 
-/* Hex digits (dash-separated groups allowed); *digit set when a decimal
- * digit is seen: a group of middles is hex only if some middle has one
- * ("a"/"b" are words, "b9718cd8" is hex). */
-static int is_hex(const char *p, size_t n, int *dash, int *digit) {
+/* Hex digits (dash-separated groups allowed); *digit / *letter set when a
+ * decimal digit / a letter a-f is seen. A group of middles is hex only with
+ * a digit somewhere ("a"/"b" are words, "b9718cd8" is hex), and dashed
+ * groups only with a letter too ("2025-05-14" is a date, a word). */
+static int is_hex(const char *p, size_t n, int *dash, int *digit, int *letter) {
     if (n == 0 || p[0] == '-' || p[n - 1] == '-') return 0;
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '-') {
@@ -99,6 +100,7 @@ static int is_hex(const char *p, size_t n, int *dash, int *digit) {
         }
         if (!isxdigit((unsigned char)p[i])) return 0;
         if (isdigit((unsigned char)p[i])) *digit = 1;
+        else *letter = 1;
     }
     return 1;
 }
@@ -109,7 +111,7 @@ static int in_kind(lg_slot_kind k, char c) {
     case LG_SLOT_NUMBER: return isdigit(u);
     case LG_SLOT_HEX: return isxdigit(u);
     case LG_SLOT_IP: return isdigit(u) || c == '.';
-    case LG_SLOT_WORD: return 0; /* "sda"/"sdb": keep "sd" before the wildcard */
+    case LG_SLOT_WORD: return isdigit(u); /* "sda"/"sdb" keep "sd"; "2025-05" -> "2025-" */
     default: return 0;
     }
 }
@@ -138,14 +140,14 @@ static lg_err put_slot(lg_template *out, tok *const *t, size_t pos, size_t m) {
     size_t pre = first->len, suf = first->len;
     /* whole tokens of one kind ("10.11.10.1" / "10.0.0.2", "0.2675" /
      * "12.5") are typed as a whole, before any common prefix or suffix */
-    int wnum = 1, wdec = 0, wsign = 0, wip = 1, whex = 1, wdash = 0, wdigit = 0;
+    int wnum = 1, wdec = 0, wsign = 0, wip = 1, whex = 1, wdash = 0, wdigit = 0, wletter = 0;
     for (size_t i = 0; i < m; i++) {
         const tok *x = &t[i][pos];
         wnum = wnum && is_number(x->p, x->len, &wdec, &wsign);
         wip = wip && is_ipv4(x->p, x->len);
-        whex = whex && is_hex(x->p, x->len, &wdash, &wdigit);
+        whex = whex && is_hex(x->p, x->len, &wdash, &wdigit, &wletter);
     }
-    if (wnum || wip || (whex && wdigit)) pre = suf = 0;
+    if (wnum || wip || (whex && wdigit && (wletter || !wdash))) pre = suf = 0;
     for (size_t i = 1; i < m && (pre || suf); i++) {
         const tok *x = &t[i][pos];
         size_t a = 0;
@@ -160,9 +162,9 @@ static lg_err put_slot(lg_template *out, tok *const *t, size_t pos, size_t m) {
     for (size_t i = 0; i < m; i++) minlen = t[i][pos].len < minlen ? t[i][pos].len : minlen;
     if (pre + suf > minlen) suf = minlen - pre;
     /* kind of the middles */
-    int num = 1, dec = 0, sign = 0, ip = 1, hex = 1, dash = 0, digit = 0, empty = 0;
+    int num = 1, dec = 0, sign = 0, ip = 1, hex = 1, dash = 0, digit = 0, letter = 0, empty = 0;
     for (int round = 0; round < 2; round++) {
-        num = 1, dec = 0, sign = 0, ip = 1, hex = 1, dash = 0, digit = 0, empty = 0;
+        num = 1, dec = 0, sign = 0, ip = 1, hex = 1, dash = 0, digit = 0, letter = 0, empty = 0;
         for (size_t i = 0; i < m; i++) {
             const tok *x = &t[i][pos];
             const char *mp = x->p + pre;
@@ -173,9 +175,9 @@ static lg_err put_slot(lg_template *out, tok *const *t, size_t pos, size_t m) {
             }
             num = num && is_number(mp, ml, &dec, &sign);
             ip = ip && is_ipv4(mp, ml);
-            hex = hex && is_hex(mp, ml, &dash, &digit);
+            hex = hex && is_hex(mp, ml, &dash, &digit, &letter);
         }
-        hex = hex && digit;
+        hex = hex && digit && (letter || !dash);
         lg_slot_kind k = num ? LG_SLOT_NUMBER : ip ? LG_SLOT_IP : hex ? LG_SLOT_HEX : LG_SLOT_WORD;
         /* give back prefix/suffix characters of the middle's kind, so that
          * "User1" / "User2" ... does not keep a digit of the number */

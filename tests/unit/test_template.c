@@ -75,6 +75,8 @@ static void test_ip_hex_decimal_word(void **state) {
      * "10.11.210.1" are two IPs, not "10.11.<*>10.1"; "0.2675" and
      * "0.0968" are numbers, not "0.<num>" */
     const char *w[] = {"from 10.11.10.1 time: 0.2675118", "from 10.11.210.1 time: 0.0968180"};
+    const char *dt[] = {"Backup ended at 2025-05-14 12:11:59.", "Backup ended at 2025-06-01 01:02:03."};
+    check(dt, 2, "Backup ended at 2025-<*> <*>.", NULL); /* dates are not hex */
     check(w, 2, "from <ip> time: <num>",
           "^\\s*from\\s+[0-9]{1,3}(\\.[0-9]{1,3}){3}\\s+time:\\s+[0-9]+(\\.[0-9]+)?\\s*$");
 }
