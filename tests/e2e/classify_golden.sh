@@ -20,7 +20,7 @@ for dir in "$LOGIFY_ROOT"/tests/golden/*/; do
     [[ "$a" == INPUT ]] && a=$input
     args+=("$a")
   done <"$dir/args"
-  "$LOGIFY" classify "${args[@]}" >"$TMP/$name.out" 2>"$TMP/$name.err" ||
+  (cd "$TMP" && env -u GROQ_API_KEY -u LOGIFY_LLM_API_KEY -u LOGIFY_LLM_BASE_URL "$LOGIFY" classify "${args[@]}") >"$TMP/$name.out" 2>"$TMP/$name.err" ||
     fail "golden $name: logify exited non-zero: $(cat "$TMP/$name.err")"
   if [[ "${UPDATE_GOLDEN:-}" == 1 ]]; then
     cp "$TMP/$name.out" "$dir/expected.out"
