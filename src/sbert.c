@@ -23,7 +23,15 @@
 #include "sbert_internal.h"
 
 #define SB_MAX_THREADS 64
+/* element-wise kernels: vectorised, with AVX2 / AVX-512 clones picked at
+ * run time (the library itself is built for the baseline x86-64) */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define SB_KERNEL __attribute__((optimize("O3"), target_clones("avx512f", "avx2", "default")))
+#else
+#define SB_KERNEL __attribute__((optimize("O3")))
+#endif
 #define SB_MAX_BATCH 4096
+#define SB_SMALL_M 16 /* up to this many rows, dot products instead of sgemm */
 
 struct lg_sbert_scratch {
     const lg_sbert *m;
@@ -32,7 +40,6 @@ struct lg_sbert_scratch {
     float *x;         /* (rows, hidden) hidden states */
     float *qkv;       /* (rows, 3*hidden) queries | keys | values */
     float *ctx;       /* (rows, hidden) attention context */
-    float *tmp;       /* (rows, hidden) projection output */
     float *ffn;       /* (rows, intermediate) */
     float *scores;    /* (max_seq, max_seq) attention scores of one head */
     lg_sbert_scratch *workers[SB_MAX_THREADS]; /* extra threads' scratch */
@@ -41,9 +48,43 @@ struct lg_sbert_scratch {
 /* ---- Kernels --------------------------------------------------------------
  * The single place BLAS plugs in, and the fused element-wise loops. */
 
+typedef float sb_v8 __attribute__((vector_size(32)));
+
+/* Few rows (a single short message): sgemm would pack the whole weight
+ * matrix for a handful of rows; dot products read each weight row once
+ * while the m input rows stay in L1. c (m, n) = beta c + a (m, k) . w^T. */
+SB_KERNEL static void matmul_wt_small(float *c, const float *a, const float *w, int m, int n,
+                                      int k, float beta) {
+    for (int j = 0; j < n; j++) {
+        const float *wj = w + (size_t)j * (size_t)k;
+        for (int r = 0; r < m; r++) {
+            const float *ar = a + (size_t)r * (size_t)k;
+            sb_v8 s0 = {0}, s1 = {0}, x0, y0, x1, y1;
+            int i = 0;
+            for (; i + 16 <= k; i += 16) {
+                memcpy(&x0, ar + i, sizeof x0);
+                memcpy(&y0, wj + i, sizeof y0);
+                memcpy(&x1, ar + i + 8, sizeof x1);
+                memcpy(&y1, wj + i + 8, sizeof y1);
+                s0 += x0 * y0;
+                s1 += x1 * y1;
+            }
+            s0 += s1;
+            float sum = ((s0[0] + s0[4]) + (s0[1] + s0[5])) + ((s0[2] + s0[6]) + (s0[3] + s0[7]));
+            for (; i < k; i++) sum += ar[i] * wj[i];
+            float *cc = c + (size_t)r * (size_t)n + j;
+            *cc = beta != 0.0f ? beta * *cc + sum : sum;
+        }
+    }
+}
+
 /* C (m, n) = A (m, k) . W^T, W (n, k) row-major as stored by nn.Linear;
- * beta 1 accumulates into C. */
+ * beta 1 accumulates into C. The one place BLAS plugs in. */
 static void matmul_wt(float *c, const float *a, const float *w, int m, int n, int k, float beta) {
+    if (m <= SB_SMALL_M) {
+        matmul_wt_small(c, a, w, m, n, k, beta);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, w, k, beta, c, n);
 }
 
@@ -67,20 +108,24 @@ static inline float erf_fast(float x) {
     return p / q;
 }
 
-/* y (n) = gelu(y + b), the erf form: 0.5 x (1 + erf(x / sqrt 2)). */
-__attribute__((optimize("O3"))) static void bias_gelu(float *y, const float *b, int n) {
-    for (int i = 0; i < n; i++) {
-        float v = y[i] + b[i];
+/* y (n) = gelu(y), the erf form: 0.5 x (1 + erf(x / sqrt 2)). */
+SB_KERNEL static void gelu(float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = y[i];
         y[i] = 0.5f * v * (1.0f + erf_fast(v * 0.70710678118654752f));
     }
 }
 
-/* x (n) = LayerNorm(x + y + b) * g + beta; y and b may be NULL. */
-__attribute__((optimize("O3"))) static void add_layernorm(float *x, const float *y, const float *b,
-                                                          const float *g, const float *beta, int n,
-                                                          float eps) {
-    if (y && b)
-        for (int i = 0; i < n; i++) x[i] += y[i] + b[i];
+/* c (rows, n): every row = b (n); sgemm then accumulates onto the bias. */
+static void fill_rows(float *c, const float *b, int rows, int n) {
+    for (int r = 0; r < rows; r++) memcpy(c + (size_t)r * n, b, (size_t)n * sizeof *c);
+}
+
+/* x (n) = LayerNorm(x + b) * g + beta; b may be NULL. */
+SB_KERNEL static void add_layernorm(float *x, const float *b, const float *g, const float *beta,
+                                    int n, float eps) {
+    if (b)
+        for (int i = 0; i < n; i++) x[i] += b[i];
     float mean = 0;
     for (int i = 0; i < n; i++) mean += x[i];
     mean /= (float)n;
@@ -102,7 +147,7 @@ static inline float dot(const float *a, const float *b, int n) {
 
 /* Self-attention of one sequence of T tokens. qkv (T, 3H) with the bias
  * added and queries pre-scaled by 1/sqrt(head_dim); ctx (T, H) out. */
-__attribute__((optimize("O3"))) static void attention(const lg_sbert *m, const float *qkv,
+SB_KERNEL static void attention(const lg_sbert *m, const float *qkv,
                                                       float *ctx, float *scores, int T) {
     int H = m->hidden, nh = m->heads, dh = H / nh, ld = 3 * H;
     for (int h = 0; h < nh; h++) {
@@ -151,9 +196,8 @@ static void scratch_release(lg_sbert_scratch *s) {
     free(s->x);
     free(s->qkv);
     free(s->ctx);
-    free(s->tmp);
     free(s->ffn);
-    s->x = s->qkv = s->ctx = s->tmp = s->ffn = NULL;
+    s->x = s->qkv = s->ctx = s->ffn = NULL;
     s->cap_rows = 0;
 }
 
@@ -166,9 +210,8 @@ static lg_err scratch_reserve(lg_sbert_scratch *s, size_t rows, lg_errmsg *err) 
     s->x = malloc(rows * H * sizeof(float));
     s->qkv = malloc(rows * 3 * H * sizeof(float));
     s->ctx = malloc(rows * H * sizeof(float));
-    s->tmp = malloc(rows * H * sizeof(float));
     s->ffn = malloc(rows * (size_t)m->intermediate * sizeof(float));
-    if (!s->x || !s->qkv || !s->ctx || !s->tmp || !s->ffn) {
+    if (!s->x || !s->qkv || !s->ctx || !s->ffn) {
         scratch_release(s);
         return lg_fail(err, LG_ENOMEM, "out of memory for %zu tokens of activations", rows);
     }
@@ -253,20 +296,15 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
             float *x = s->x + (size_t)r * H;
             const float *we = m->word_emb + (size_t)ids[p] * H, *pe = m->pos_emb + (size_t)p * H;
             for (int d = 0; d < H; d++) x[d] = we[d] + pe[d] + m->type_emb[d];
-            add_layernorm(x, NULL, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
+            add_layernorm(x, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
         }
     }
 
-    float qscale = 1.0f / sqrtf((float)(H / m->heads));
     for (int l = 0; l < m->layers; l++) {
         const lg_bert_layer *L = &m->layer[l];
-        /* qkv (M, 3H) = x Wqkv^T + bqkv; queries pre-scaled */
-        matmul_wt(s->qkv, s->x, L->wqkv, M, 3 * H, H, 0.0f);
-        for (int row = 0; row < M; row++) {
-            float *q = s->qkv + (size_t)row * 3 * H;
-            for (int d = 0; d < H; d++) q[d] = (q[d] + L->bqkv[d]) * qscale;
-            for (int d = H; d < 3 * H; d++) q[d] += L->bqkv[d];
-        }
+        /* qkv (M, 3H) = x Wqkv^T + bqkv (queries pre-scaled at load) */
+        fill_rows(s->qkv, L->bqkv, M, 3 * H);
+        matmul_wt(s->qkv, s->x, L->wqkv, M, 3 * H, H, 1.0f);
         /* attention per sequence over its real tokens */
         size_t row0 = 0;
         for (size_t i = first; i < last; i++) {
@@ -274,19 +312,18 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
             attention(m, s->qkv + row0 * 3 * H, s->ctx + row0 * H, s->scores, T);
             row0 += (size_t)T;
         }
-        /* x = LN(x + ctx Wo^T + bo) */
-        matmul_wt(s->tmp, s->ctx, L->wo, M, H, H, 0.0f);
+        /* x = LN(x + ctx Wo^T + bo): the residual is sgemm's C (beta 1) */
+        matmul_wt(s->x, s->ctx, L->wo, M, H, H, 1.0f);
         for (int row = 0; row < M; row++)
-            add_layernorm(s->x + (size_t)row * H, s->tmp + (size_t)row * H, L->bo, L->ln1_g,
-                          L->ln1_b, H, m->ln_eps);
+            add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
         /* ffn (M, I) = gelu(x Wi^T + bi) */
-        matmul_wt(s->ffn, s->x, L->wi, M, FF, H, 0.0f);
-        for (int row = 0; row < M; row++) bias_gelu(s->ffn + (size_t)row * FF, L->bi, FF);
+        fill_rows(s->ffn, L->bi, M, FF);
+        matmul_wt(s->ffn, s->x, L->wi, M, FF, H, 1.0f);
+        gelu(s->ffn, (size_t)M * (size_t)FF);
         /* x = LN(x + ffn Wout^T + bout) */
-        matmul_wt(s->tmp, s->ffn, L->wout, M, H, FF, 0.0f);
+        matmul_wt(s->x, s->ffn, L->wout, M, H, FF, 1.0f);
         for (int row = 0; row < M; row++)
-            add_layernorm(s->x + (size_t)row * H, s->tmp + (size_t)row * H, L->bout, L->ln2_g,
-                          L->ln2_b, H, m->ln_eps);
+            add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
     }
 
     /* pooling over real tokens, then optional L2 normalisation */

@@ -5,6 +5,7 @@
  * and the field. The forward pass is in sbert.c. */
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,10 @@ static lg_err load_weights(lg_sbert *m, const char *path, lg_errmsg *err) {
             snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.bias", l, qkv[k]);
             if ((e = tensor_f32(m, path, n, H, 0, bqkv + k * H, &unused, err))) return e;
         }
+        /* fold attention's 1/sqrt(head_dim) into the query projection */
+        float qs = 1.0f / sqrtf((float)(H / m->heads));
+        for (int64_t k = 0; k < H * H; k++) wqkv[k] *= qs;
+        for (int64_t k = 0; k < H; k++) bqkv[k] *= qs;
         L->wqkv = wqkv;
         L->bqkv = bqkv;
         T("attention.output.dense.weight", H, H, NULL, wo);

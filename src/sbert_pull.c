@@ -34,6 +34,7 @@ typedef struct {
     curl_off_t written;
     int io_error;
     double last_draw;
+    int drawn_full;      /* the 100% line was drawn */
 } pull_xfer;
 
 /* ---- libcurl callbacks --------------------------------------------------- */
@@ -69,8 +70,10 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     (void)ultotal;
     (void)ulnow;
     double t = lg_now();
-    if (!x->progress || x->discard || (t - x->last_draw < 0.1 && dlnow < dltotal)) return 0;
+    if (!x->progress || x->discard || x->drawn_full || dltotal <= 0) return 0;
+    if (t - x->last_draw < 0.1 && dlnow < dltotal) return 0;
     x->last_draw = t;
+    x->drawn_full = dlnow >= dltotal;
     double done = (double)(x->resume + dlnow), total = (double)(x->resume + dltotal);
     int pct = total > 0 ? (int)(100.0 * done / total) : 0, w = 30, fill = pct * w / 100;
     char bar[32];
@@ -121,7 +124,7 @@ static lg_err fetch(CURL *c, const char *base, const char *dir, const char *file
         curl_off_t have = stat(part, &sb) == 0 ? (curl_off_t)sb.st_size : 0;
         FILE *f = fopen(part, "ab");
         if (!f) return lg_fail(err, LG_EIO, "%s: %s", part, strerror(errno));
-        pull_xfer x = {f, c, file, o->progress, 0, 0, have, 0, 0, 0};
+        pull_xfer x = {f, c, file, o->progress, 0, 0, have, 0, 0, 0, 0};
         cerr[0] = '\0';
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

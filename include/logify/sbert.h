@@ -57,8 +57,9 @@ void lg_sbert_scratch_free(lg_sbert_scratch *s);
 
 /* Tokenizes one text exactly as the model sees it: [CLS] pieces [SEP],
  * truncated to max_seq_length (never rejected). Writes at most cap ids
- * into ids (OUT) and the count into *n_ids (OUT). Invalid UTF-8 bytes are
- * replaced by U+FFFD. */
+ * into ids (OUT) and the count into *n_ids (OUT). An invalid UTF-8 byte
+ * becomes U+FFFD, which BERT's text cleaning removes (as it removes NUL
+ * and control characters). */
 lg_err lg_sbert_tokenize(const lg_sbert *m, const char *text, size_t len, int32_t *ids, size_t cap,
                          size_t *n_ids, lg_errmsg *err);
 
@@ -66,7 +67,9 @@ lg_err lg_sbert_tokenize(const lg_sbert *m, const char *text, size_t len, int32_
  * NUL-terminated texts) into out (OUT, (n, dim) row-major floats).
  * Texts are sorted by length and run in batches; threads > 1 splits the
  * batches across threads (each with its own scratch; s is used by the
- * calling thread). */
+ * calling thread). Note: this sets OpenBLAS's process-wide thread count
+ * (1 per worker when several batches run in parallel, else `threads`).
+ * Row i of out always belongs to texts[i]. */
 lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const *texts,
                        const size_t *lens, size_t n, float *out, lg_errmsg *err);
 
