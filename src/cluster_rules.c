@@ -254,7 +254,9 @@ lg_err lg_suggested_rules_yaml(const lg_suggested_rule *r, size_t n, size_t n_ro
                           "# %zu of %zu rules match rows of another label on this data\n"
                           "# (precision < 1.0): they are marked REVIEW, not hidden.\n",
                           low, n);
-    if (!e) e = lg_buf_printf(out, "version: 1\nrules:\n");
+    if (!e) /* an empty list must still be a list */
+        e = lg_buf_printf(out, n ? "version: 1\nrules:\n"
+                                 : "# No cluster gave a template worth a rule.\nversion: 1\nrules: []\n");
     for (size_t i = 0; i < n && !e; i++) {
         const lg_suggested_rule *s = &r[i];
         int review = has_labels && s->precision < 1.0;

@@ -71,6 +71,12 @@ grep -q "^version: 1" "$tmp/c/suggested_rules.yaml" || fail "no version"
 cmp -s "$tmp/u1/points.csv" "$tmp/u2/points.csv" || fail "same seed gave different layouts"
 ! cmp -s "$tmp/u1/points.csv" "$tmp/u3/points.csv" || fail "another seed gave the same layout"
 
+# a tiny input: no rule worth suggesting still gives a valid (empty) rules file
+printf 'log_message\nfirst message\nsecond one here\n' > "$tmp/two.csv"
+"$LOGIFY" cluster --data "$tmp/two.csv" --out "$tmp/t" --no-progress 2>/dev/null || fail "two rows failed"
+"$LOGIFY" rules check "$tmp/t/suggested_rules.yaml" || fail "empty suggested rules do not load"
+[ "$(wc -l < "$tmp/t/points.csv")" -eq 3 ] || fail "two rows: points.csv"
+
 # errors name what is wrong
 if "$LOGIFY" cluster --data "$data" --out "$tmp/e" --encoder bogus 2> "$tmp/err"; then fail "bogus encoder accepted"; fi
 grep -q "unknown encoder" "$tmp/err" || fail "unclear encoder error: $(cat "$tmp/err")"
