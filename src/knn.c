@@ -19,7 +19,7 @@ typedef float v8f __attribute__((vector_size(32)));
 
 /* Compiled twice (GCC function multi-versioning, chosen once at load by the
  * CPU): AVX2+FMA where the machine has it, SSE2 otherwise. */
-__attribute__((target_clones("arch=haswell", "default")))
+LG_SIMD_CLONES
 float lg_dot(const float *a, const float *b, size_t d) {
     v8f acc0 = {0}, acc1 = {0};
     size_t i = 0;

@@ -296,7 +296,7 @@ static inline v4f v_fast_pow(v4f x, float y) {
 
 /* Compiled for AVX2+FMA and for plain x86-64, chosen by the CPU at load
  * (the two can round differently: a layout is reproducible on one machine). */
-__attribute__((target_clones("arch=haswell", "default")))
+LG_SIMD_CLONES
 lg_err lg_umap_optimize(const lg_csr *graph, float *emb, const lg_umap_params *p, float a, float b,
                         lg_progress_fn progress, void *puser, lg_errmsg *err) {
     size_t n = graph->n, nnz = lg_csr_nnz(graph);

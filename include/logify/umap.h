@@ -31,6 +31,14 @@
 extern "C" {
 #endif
 
+/* Hot kernels are compiled twice on x86-64 (GCC function multi-versioning,
+ * picked once at load by the CPU): AVX2+FMA and baseline. Elsewhere, once. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define LG_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define LG_SIMD_CLONES
+#endif
+
 /* Progress of a long phase: `done` of `total` units of `phase` ("knn",
  * "layout", ...). May be NULL wherever it is accepted. */
 typedef void (*lg_progress_fn)(void *user, const char *phase, size_t done, size_t total);
