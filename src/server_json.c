@@ -340,19 +340,19 @@ static int logs_array(parser *ps) {
         return 0;
     }
     for (;;) {
+        if (o->n == o->cap) { /* every element has a slot, objects or not */
+            size_t cap = o->cap ? o->cap * 2 : 16;
+            srv_json_log *l = realloc(o->logs, cap * sizeof *l);
+            if (!l) return fail_at(ps, ps->p, "out of memory");
+            o->logs = l;
+            o->cap = cap;
+        }
+        srv_json_log *lg = &o->logs[o->n];
+        memset(lg, 0, sizeof *lg);
         if (peek(ps) != '{') {
             if (skip_value(ps)) return -1;
             invalid(ps, "model_attributes_type", "Input should be an object", (long)o->n, NULL);
         } else {
-            if (o->n == o->cap) {
-                size_t cap = o->cap ? o->cap * 2 : 16;
-                srv_json_log *l = realloc(o->logs, cap * sizeof *l);
-                if (!l) return fail_at(ps, ps->p, "out of memory");
-                o->logs = l;
-                o->cap = cap;
-            }
-            srv_json_log *lg = &o->logs[o->n];
-            memset(lg, 0, sizeof *lg);
             if (parse_object(ps, log_member, lg)) return -1;
             if (!lg->has_message)
                 invalid(ps, "missing", "Field required", (long)o->n, "log_message");
