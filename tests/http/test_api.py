@@ -197,6 +197,11 @@ class Api(unittest.TestCase):
         self.assertEqual((st, json.loads(data)["detail"][0]["type"]), (422, "list_type"))
         st, _, data = self.srv.request("POST", "/v1/classify", b'{"logs": [1]}')
         self.assertEqual((st, json.loads(data)["detail"][0]["loc"]), (422, ["body", "logs", 0]))
+        # a non-object before objects (a heap overflow the fuzzer found in the reader)
+        doc = b'{"logs": [1, "x", ' + b','.join([b'{"log_message": "a"}'] * 40) + b']}'
+        st, _, data = self.srv.request("POST", "/v1/classify", doc)
+        self.assertEqual((st, json.loads(data)["detail"][0]["loc"]), (422, ["body", "logs", 0]))
+        self.assertEqual(self.srv.request("GET", "/healthz")[0], 200)
 
     # ---- POST /v1/classify/stream ---------------------------------------------------
 
