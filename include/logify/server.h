@@ -47,6 +47,14 @@ typedef struct {
                                  NULL = look beside the binary */
 } lg_server_opts;
 
+/* Reads the configuration file's `server:` section (cfg->doc, see
+ * docs/server.md) over what o holds; o->host then points into cfg, which
+ * must outlive o. grace_s (may be NULL) receives server.grace. An unknown
+ * key or a bad value is LG_EINVAL naming the file and line. The API key is
+ * never read from the file. */
+lg_err lg_server_opts_from_config(const lg_config *cfg, lg_server_opts *o, double *grace_s,
+                                  lg_errmsg *err);
+
 typedef struct lg_server lg_server;
 
 /* Validates opts and prepares the server (does not listen yet). Borrows

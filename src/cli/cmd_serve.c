@@ -82,14 +82,18 @@ int cmd_serve(int argc, char **argv) {
     double grace = 30;
     int c;
     unsigned long long v;
+    unsigned given = 0; /* flags that win over the config file's server: section */
+    enum { G_HOST = 1, G_PORT = 2, G_THREADS = 4, G_MODE = 8, G_MAXUP = 16, G_MAXROWS = 32,
+           G_INFLIGHT = 64, G_CONNS = 128, G_TIMEOUT = 256, G_GRACE = 512, G_QUIET = 1024 };
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case O_HOST: so.host = optarg; break;
+        case O_HOST: so.host = optarg; given |= G_HOST; break;
         case O_PORT:
             if (parse_uint(optarg, 0, 65535, &v)) return cli_usage_error(usage_text, "serve: --port must be 0..65535");
             so.port = (uint16_t)v;
+            given |= G_PORT;
             break;
         case O_CONFIG: po.config_path = optarg; break;
         case O_RULES: po.rules_path = optarg; break;
@@ -107,53 +111,81 @@ int cmd_serve(int argc, char **argv) {
         case O_THREADS:
             if (parse_uint(optarg, 1, 256, &v)) return cli_usage_error(usage_text, "serve: --threads must be 1..256");
             so.threads = (unsigned)v;
+            given |= G_THREADS;
             break;
         case O_MODE:
             if (!strcmp(optarg, "poll")) so.mode = LG_HTTP_POLL_POOL;
             else if (!strcmp(optarg, "epoll")) so.mode = LG_HTTP_EPOLL_POOL;
             else if (!strcmp(optarg, "thread-per-connection")) so.mode = LG_HTTP_THREAD_PER_CONN;
             else return cli_usage_error(usage_text, "serve: --http-mode must be poll, epoll or thread-per-connection");
+            given |= G_MODE;
             break;
         case O_MAXUP:
             if (parse_size(optarg, &so.max_upload))
                 return cli_usage_error(usage_text, "serve: --max-upload must be a size such as 100M");
+            given |= G_MAXUP;
             break;
         case O_MAXROWS:
             if (parse_uint(optarg, 1, 1ull << 40, &v)) return cli_usage_error(usage_text, "serve: --max-rows must be >= 1");
             so.max_rows = v;
+            given |= G_MAXROWS;
             break;
         case O_INFLIGHT:
             if (parse_uint(optarg, 1, 100000, &v)) return cli_usage_error(usage_text, "serve: --max-inflight must be >= 1");
             so.max_inflight = (unsigned)v;
+            given |= G_INFLIGHT;
             break;
         case O_CONNS:
             if (parse_uint(optarg, 1, 1000000, &v)) return cli_usage_error(usage_text, "serve: --max-connections must be >= 1");
             so.max_connections = (unsigned)v;
+            given |= G_CONNS;
             break;
         case O_TIMEOUT:
             if (parse_uint(optarg, 1, 86400, &v)) return cli_usage_error(usage_text, "serve: --timeout must be 1..86400");
             so.timeout_s = (unsigned)v;
+            given |= G_TIMEOUT;
             break;
         case O_GRACE:
             grace = strtod(optarg, &end);
             if (*end || end == optarg || grace < 0 || grace > 86400)
                 return cli_usage_error(usage_text, "serve: --grace must be 0..86400 seconds");
+            given |= G_GRACE;
             break;
         case O_KEY: so.api_key = optarg; break;
         case O_DOCS: so.docs_assets = optarg; break;
-        case O_QUIET: so.access_log = 0; break;
+        case O_QUIET: so.access_log = 0; given |= G_QUIET; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "serve: unknown option");
         }
     }
     if (optind != argc) return cli_usage_error(usage_text, "serve: unexpected argument '%s'", argv[optind]);
     if (!so.api_key) so.api_key = getenv("LOGIFY_API_KEY");
-    if (so.access_log) lg_log_set_level(LG_LOG_INFO);
 
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
     int rc = CLI_FAIL;
     lg_errmsg err;
+    /* the config file's server: section, under the flags given */
+    lg_server_opts fc = so;
+    double fgrace = grace;
+    if (lg_server_opts_from_config(&cfg, &fc, &fgrace, &err)) {
+        lg_config_free(&cfg);
+        return cli_error("%s", err.msg);
+    }
+#define FROM_FILE(bit, field) if (!(given & (bit))) so.field = fc.field
+    FROM_FILE(G_HOST, host);
+    FROM_FILE(G_PORT, port);
+    FROM_FILE(G_THREADS, threads);
+    FROM_FILE(G_MODE, mode);
+    FROM_FILE(G_MAXUP, max_upload);
+    FROM_FILE(G_MAXROWS, max_rows);
+    FROM_FILE(G_INFLIGHT, max_inflight);
+    FROM_FILE(G_CONNS, max_connections);
+    FROM_FILE(G_TIMEOUT, timeout_s);
+    FROM_FILE(G_QUIET, access_log);
+#undef FROM_FILE
+    if (!(given & G_GRACE)) grace = fgrace;
+    if (so.access_log) lg_log_set_level(LG_LOG_INFO);
     lg_resources res;
     lg_pipeline *pl = NULL;
     lg_server *srv = NULL;

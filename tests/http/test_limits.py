@@ -133,6 +133,34 @@ class Limits(unittest.TestCase):
             finally:
                 self.finish(srv)
 
+    def test_server_section_of_the_config_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            cfg = os.path.join(d, "logify.yaml")
+            with open(cfg, "w") as f:
+                f.write("server:\n  max_rows: 3\n  max_upload: 64K\n  http_mode: poll\n  port: 1\n")
+            srv = Server("--config", cfg)  # --port 0 (given) wins over port: 1
+            try:
+                self.assertEqual(upload(srv, csv_rows(3))[0], 200)
+                st, _, data = upload(srv, csv_rows(4))
+                self.assertEqual(st, 413)
+                self.assertIn("more than 3 rows", json.loads(data)["detail"])
+                self.assertEqual(upload(srv, csv_rows(5000))[0], 413)  # > 64K
+            finally:
+                self.finish(srv)
+            srv = Server("--config", cfg, "--max-rows", "10")  # a flag wins over the file
+            try:
+                self.assertEqual(upload(srv, csv_rows(4))[0], 200)
+            finally:
+                self.finish(srv)
+            for bad, want in (("server:\n  max_rowz: 3\n", "logify.yaml:2: server.max_rowz: unknown setting"),
+                              ("server:\n  port: 70000\n", "logify.yaml:2: server.port must be"),
+                              ("server:\n  api_key: k\n", "server.api_key is not read")):
+                with open(cfg, "w") as f:
+                    f.write(bad)
+                with self.assertRaises(RuntimeError) as ctx:
+                    Server("--config", cfg)
+                self.assertIn(want, str(ctx.exception))
+
     def test_max_rows(self):
         srv = Server("--max-rows", "5")
         try:
