@@ -11,13 +11,18 @@
 # of the ~90 MB model, which is never committed: it is written once to
 # $LOGIFY_BERT_BENCH_DIR, default ${TMPDIR:-/tmp}/logify_minilm_bench).
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as the machine sets them.
-# Env: LOGIFY (binary), LOGIFY_SHARED, THREADS (default 2), BATCH (32).
+# Env: LOGIFY (binary), LOGIFY_SHARED, THREADS (default 2), BATCH (32),
+#      EVERY (1: every seed row; k: every k-th row, for both Logify and the
+#      anchor, for a quicker run), REPS (1: Logify and the anchor alternate
+#      REPS times and the best of each is reported; the machine is shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGIFY=${LOGIFY:-$PWD/build/logify}
 SHARED=${LOGIFY_SHARED:-$PWD/../shared}
 THREADS=${THREADS:-2}
 BATCH=${BATCH:-32}
+EVERY=${EVERY:-1}
+REPS=${REPS:-1}
 MODEL=${LOGIFY_BERT_BENCH_DIR:-${TMPDIR:-/tmp}/logify_minilm_bench}
 PY=/usr/bin/python3
 [[ -x "$LOGIFY" ]] || { echo "bench_bert: $LOGIFY not built" >&2; exit 1; }
@@ -30,20 +35,28 @@ if [[ ! -f "$MODEL/model.safetensors" ]]; then
   echo "bench_bert: writing a random MiniLM-L6-shaped model to $MODEL (~90 MB, once)"
   $PY scripts/gen_bert_fixtures.py minilm "$MODEL"
 fi
+# the seed rows (every EVERY-th): a CSV for the anchor, one line each for Logify
 $PY -c '
 import csv, sys
-for r in csv.DictReader(open(sys.argv[1], newline="")):
-    print(r["log_message"].replace("\n", " ").replace("\r", " "))' "$SHARED/datasets/synthetic_logs.csv" >"$WORK/seed.txt"
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))[:: int(sys.argv[2])]
+w = csv.DictWriter(open(sys.argv[3], "w", newline=""), fieldnames=list(rows[0].keys()))
+w.writeheader(); w.writerows(rows)
+with open(sys.argv[4], "w") as f:
+    for r in rows:
+        f.write(r["log_message"].replace("\n", " ").replace("\r", " ") + "\n")' \
+  "$SHARED/datasets/synthetic_logs.csv" "$EVERY" "$WORK/seed.csv" "$WORK/seed.txt"
 
 echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 "$LOGIFY" model info "$MODEL"
 
 # 1. Logify (tokenization excluded from the timed part, as in the anchor)
-"$LOGIFY" embed --model "$MODEL" --threads "$THREADS" --batch "$BATCH" --stats <"$WORK/seed.txt" \
-  >/dev/null 2>"$WORK/logify.txt"
-cat "$WORK/logify.txt"
-# 2. PyTorch anchor, same shape, same threads
-$PY "$SHARED/anchors/torch_minilm.py" "$SHARED/datasets/synthetic_logs.csv" "$THREADS" | tee "$WORK/torch.txt"
+# 2. PyTorch anchor, same shape, same threads; alternated REPS times
+for r in $(seq 1 "$REPS"); do
+  "$LOGIFY" embed --model "$MODEL" --threads "$THREADS" --batch "$BATCH" --stats <"$WORK/seed.txt" \
+    >/dev/null 2>>"$WORK/logify.txt"
+  tail -1 "$WORK/logify.txt"
+  $PY "$SHARED/anchors/torch_minilm.py" "$WORK/seed.csv" "$THREADS" | tee -a "$WORK/torch.txt"
+done
 # 3. sgemm peak
 gcc -O2 "$SHARED/anchors/sgemm_peak.c" -lopenblas -o "$WORK/sgemm"
 OPENBLAS_NUM_THREADS=$THREADS "$WORK/sgemm" 1024 1536 384 | tee "$WORK/sgemm.txt"
@@ -56,14 +69,14 @@ gcc -O2 -I include bench/bench_bert_latency.c "$BUILD/liblogifycore.a" \
   -lcsv -llbfgs -lm -lpthread -o "$WORK/latency"
 "$WORK/latency" "$MODEL" "$MSG" 30 "$THREADS" | tee "$WORK/lat.txt"
 
-field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" "$1" | head -1; }
+field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" "$1" | sort -g | tail -1; }
 L_TOK=$(field "$WORK/logify.txt" tok_per_s)
 L_GF=$(field "$WORK/logify.txt" GFLOPS)
 T_TOK=$(field "$WORK/torch.txt" tok_per_s)
 T_GF=$(field "$WORK/torch.txt" GFLOPS)
 P_GF=$(field "$WORK/sgemm.txt" GFLOPS)
 echo
-echo "== BERT (MiniLM-L6 shape), threads=$THREADS batch=$BATCH"
+echo "== BERT (MiniLM-L6 shape), threads=$THREADS batch=$BATCH, $(wc -l <"$WORK/seed.txt") seed messages (every ${EVERY}th), best of $REPS"
 printf '  logify embed:   %8s tokens/s  %6s GFLOPS  (real WordPiece tokens)\n' "$L_TOK" "$L_GF"
 printf '  PyTorch anchor: %8s tokens/s  %6s GFLOPS  (anchor'"'"'s estimated token lengths)\n' "$T_TOK" "$T_GF"
 printf '  sgemm peak:                       %6s GFLOPS\n' "$P_GF"

@@ -78,14 +78,54 @@ SB_KERNEL static void matmul_wt_small(float *c, const float *a, const float *w, 
     }
 }
 
-/* C (m, n) = A (m, k) . W^T, W (n, k) row-major as stored by nn.Linear;
- * beta 1 accumulates into C. The one place BLAS plugs in. */
-static void matmul_wt(float *c, const float *a, const float *w, int m, int n, int k, float beta) {
-    if (m <= SB_SMALL_M) {
-        matmul_wt_small(c, a, w, m, n, k, beta);
-        return;
+/* C (m, n) += A (m, k) . W^T, W (n, k) row-major as stored by nn.Linear
+ * (pw: its packed copy when the model uses the packed kernel). The one
+ * place BLAS plugs in. */
+static void matmul_wt(const lg_sbert *m, float *c, const float *a, const float *w,
+                      const lg_gemm_w *pw, int rows, int n, int k) {
+    if (m->use_packed) {
+        lg_gemm_run(c, a, pw, rows);
+    } else if (rows <= SB_SMALL_M) {
+        matmul_wt_small(c, a, w, rows, n, k, 1.0f);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k, 1.0f, a, k, w, k, 1.0f, c,
+                    n);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, w, k, beta, c, n);
+}
+
+int lg_sbert_gemm_prefer_packed(void) {
+    enum { M = 192, N = 1536, K = 384 };
+    float *a = malloc((size_t)M * K * sizeof *a), *w = malloc((size_t)N * K * sizeof *w),
+          *c = malloc((size_t)M * N * sizeof *c);
+    lg_gemm_w pw = {0};
+    int prefer = 0;
+    if (!a || !w || !c) goto out;
+    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 13) * 0.01f;
+    for (size_t i = 0; i < (size_t)N * K; i++) w[i] = (float)(i % 7) * 0.01f;
+    memset(c, 0, (size_t)M * N * sizeof *c);
+    if (lg_gemm_pack(w, N, K, &pw, NULL)) goto out;
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1); /* as each worker thread runs it */
+    double best_blas = 1e9, best_packed = 1e9;
+    for (int round = 0; round < 3; round++) {
+        double t0 = lg_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, w, K, 1.0f, c, N);
+        double t1 = lg_now();
+        lg_gemm_run(c, a, &pw, M);
+        double t2 = lg_now();
+        if (t1 - t0 < best_blas) best_blas = t1 - t0;
+        if (t2 - t1 < best_packed) best_packed = t2 - t1;
+    }
+    openblas_set_num_threads(saved);
+    prefer = best_packed < best_blas;
+    lg_log(LG_LOG_DEBUG, "sbert: sgemm %.2f ms, packed kernel %.2f ms: using %s", best_blas * 1e3,
+           best_packed * 1e3, prefer ? "the packed kernel" : "OpenBLAS");
+out:
+    lg_gemm_free(&pw);
+    free(a);
+    free(w);
+    free(c);
+    return prefer;
 }
 
 /* erf(x) for float, rational approximation (Eigen's generic_fast_erf_float):
@@ -304,7 +344,7 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
         const lg_bert_layer *L = &m->layer[l];
         /* qkv (M, 3H) = x Wqkv^T + bqkv (queries pre-scaled at load) */
         fill_rows(s->qkv, L->bqkv, M, 3 * H);
-        matmul_wt(s->qkv, s->x, L->wqkv, M, 3 * H, H, 1.0f);
+        matmul_wt(m, s->qkv, s->x, L->wqkv, &L->pqkv, M, 3 * H, H);
         /* attention per sequence over its real tokens */
         size_t row0 = 0;
         for (size_t i = first; i < last; i++) {
@@ -313,15 +353,15 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
             row0 += (size_t)T;
         }
         /* x = LN(x + ctx Wo^T + bo): the residual is sgemm's C (beta 1) */
-        matmul_wt(s->x, s->ctx, L->wo, M, H, H, 1.0f);
+        matmul_wt(m, s->x, s->ctx, L->wo, &L->po, M, H, H);
         for (int row = 0; row < M; row++)
             add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
         /* ffn (M, I) = gelu(x Wi^T + bi) */
         fill_rows(s->ffn, L->bi, M, FF);
-        matmul_wt(s->ffn, s->x, L->wi, M, FF, H, 1.0f);
+        matmul_wt(m, s->ffn, s->x, L->wi, &L->pi, M, FF, H);
         gelu(s->ffn, (size_t)M * (size_t)FF);
         /* x = LN(x + ffn Wout^T + bout) */
-        matmul_wt(s->x, s->ffn, L->wout, M, H, FF, 1.0f);
+        matmul_wt(m, s->x, s->ffn, L->wout, &L->pout, M, H, FF);
         for (int row = 0; row < M; row++)
             add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
     }

@@ -70,7 +70,27 @@ const lg_st_tensor *lg_safetensors_find(const lg_safetensors *st, const char *na
 /* Converts n elements of t to float (F32/F16/BF16). */
 void lg_st_to_f32(const lg_st_tensor *t, float *dst, size_t n);
 
+/* ---- Packed-weight GEMM (sbert_gemm.c) ----------------------------------- */
+
+typedef struct {
+    int n, k;      /* the weight is W (n, k), as nn.Linear stores it */
+    int np;        /* n rounded up to the panel width */
+    float *packed; /* (np / 32, k, 32) column panels, 64-byte aligned */
+} lg_gemm_w;
+
+/* Packs W (n, k) once. Caller frees with lg_gemm_free. */
+lg_err lg_gemm_pack(const float *w, int n, int k, lg_gemm_w *out, lg_errmsg *err);
+void lg_gemm_free(lg_gemm_w *p);
+/* 1 when this CPU can run the packed kernel (AVX-512F). */
+int lg_gemm_available(void);
+/* C (m, n) += A (m, k) . W^T; row-major, ldc = n, lda = k. */
+void lg_gemm_run(float *c, const float *a, const lg_gemm_w *w, int m);
+
 /* ---- The model (sbert_load.c, sbert.c) ------------------------------------ */
+
+/* sbert.c: times OpenBLAS and the packed kernel on a BERT-like shape and
+ * returns 1 when the packed kernel is faster on this machine. */
+int lg_sbert_gemm_prefer_packed(void);
 
 typedef struct {
     const float *wqkv;  /* (3*hidden, hidden): query, key, value rows stacked */
@@ -83,6 +103,7 @@ typedef struct {
     const float *wout;  /* (hidden, intermediate) */
     const float *bout;  /* (hidden) */
     const float *ln2_g, *ln2_b; /* (hidden) output LayerNorm */
+    lg_gemm_w pqkv, po, pi, pout; /* packed copies when use_packed */
 } lg_bert_layer;
 
 struct lg_sbert {
@@ -101,6 +122,8 @@ struct lg_sbert {
     const float *type_emb; /* (type_vocab, hidden); row 0 used */
     const float *emb_ln_g, *emb_ln_b; /* (hidden) */
     lg_bert_layer *layer;  /* (layers) */
+    int use_packed;        /* projections on sbert_gemm.c instead of OpenBLAS */
+    const char *gemm;      /* "packed-avx512" or "openblas" */
     /* ownership */
     lg_wordpiece *tok;
     lg_safetensors st;

@@ -39,6 +39,7 @@ typedef struct {
     int normalize;       /* a Normalize module is present */
     lg_sbert_pooling pooling;
     const char *dtype;   /* "F32", "F16" or "BF16": storage of the weights */
+    const char *gemm;    /* projection kernel: "packed-avx512" or "openblas" */
 } lg_sbert_info;
 
 /* Loads and validates a model directory. Missing or inconsistent files

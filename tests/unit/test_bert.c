@@ -84,8 +84,10 @@ static void check_fixture(const char *name) {
                          cfg[c][0], cfg[c][1], cs, md);
         }
     }
-    printf("%s: %zu texts x %zu configurations: min cosine %.9f, max abs diff %.3g\n", name, n,
-           sizeof cfg / sizeof *cfg, worst_cos, worst_diff);
+    lg_sbert_info info;
+    lg_sbert_info_get(m, &info);
+    printf("%s (%s): %zu texts x %zu configurations: min cosine %.9f, max abs diff %.3g\n", name,
+           info.gemm, n, sizeof cfg / sizeof *cfg, worst_cos, worst_diff);
     lg_sbert_scratch_free(s);
     lg_sbert_free(m);
     free(tx);
@@ -94,10 +96,20 @@ static void check_fixture(const char *name) {
     json_decref(ref);
 }
 
-static void test_tiny_mean(void **state) { (void)state; check_fixture("tiny_mean"); }
-static void test_tiny_cls(void **state) { (void)state; check_fixture("tiny_cls"); }
-static void test_tiny_f16(void **state) { (void)state; check_fixture("tiny_f16"); }
-static void test_tiny_bf16(void **state) { (void)state; check_fixture("tiny_bf16"); }
+/* each fixture with both projection kernels (the packed AVX-512 one falls
+ * back to OpenBLAS on a CPU without AVX-512) */
+static void check_both(const char *name) {
+    setenv("LOGIFY_SBERT_GEMM", "openblas", 1);
+    check_fixture(name);
+    setenv("LOGIFY_SBERT_GEMM", "packed", 1);
+    check_fixture(name);
+    unsetenv("LOGIFY_SBERT_GEMM");
+}
+
+static void test_tiny_mean(void **state) { (void)state; check_both("tiny_mean"); }
+static void test_tiny_cls(void **state) { (void)state; check_both("tiny_cls"); }
+static void test_tiny_f16(void **state) { (void)state; check_both("tiny_f16"); }
+static void test_tiny_bf16(void **state) { (void)state; check_both("tiny_bf16"); }
 
 static void test_info_and_truncation(void **state) {
     (void)state;
