@@ -34,24 +34,24 @@ typedef struct {
 
 typedef struct {
     uint64_t h;
-    char *key;      /* message bytes (malloc'd), NULL = empty slot */
+    char *key; /* message bytes (malloc'd), NULL = empty slot */
     size_t len;
-    float *vec;     /* (dim) */
-    long pending;   /* >= 0: index among this batch's misses, vector not yet filled */
+    float *vec;   /* (dim) */
+    long pending; /* >= 0: index among this batch's misses, vector not yet filled */
 } cache_slot;
 
 typedef struct {
     lg_sbert_scratch *s;
-    cache_slot *slots;  /* open addressing, n_slots power of two */
+    cache_slot *slots; /* open addressing, n_slots power of two */
     size_t n_slots, used, max_entries;
-    float *vecs;        /* (max_entries, dim) vector storage */
+    float *vecs; /* (max_entries, dim) vector storage */
     /* per-batch work arrays */
     const char **miss_txt;
     size_t *miss_len;
-    float *miss_out;    /* (misses, dim) */
-    size_t *row_slot;   /* (n) slot of each row, or SIZE_MAX when uncached */
+    float *miss_out;  /* (misses, dim) */
+    size_t *row_slot; /* (n) slot of each row, or SIZE_MAX when uncached */
     size_t work_cap;
-    long hits, misses;  /* statistics */
+    long hits, misses; /* statistics */
 } sbert_scratch;
 
 /* ---- Context ------------------------------------------------------------- */
@@ -110,7 +110,8 @@ static lg_err scratch_new(const void *ctxp, void **out, lg_errmsg *err) {
     lg_sbert_scratch_set(s->s, 32, c->threads);
     s->max_entries = SB_CACHE_BYTES / ((size_t)c->dim * sizeof(float));
     s->n_slots = 16;
-    while (s->n_slots < 2 * s->max_entries) s->n_slots <<= 1;
+    while (s->n_slots < 2 * s->max_entries)
+        s->n_slots <<= 1;
     s->slots = calloc(s->n_slots, sizeof *s->slots);
     s->vecs = malloc(s->max_entries * (size_t)c->dim * sizeof(float));
     if (!s->slots || !s->vecs) {
@@ -152,10 +153,12 @@ static size_t cache_find(const sbert_scratch *s, const char *key, size_t len, ui
 
 static void l2_normalise(float *v, int dim) {
     double ss = 0;
-    for (int d = 0; d < dim; d++) ss += (double)v[d] * v[d];
+    for (int d = 0; d < dim; d++)
+        ss += (double)v[d] * v[d];
     if (ss <= 0) return;
     float inv = (float)(1.0 / sqrt(ss));
-    for (int d = 0; d < dim; d++) v[d] *= inv;
+    for (int d = 0; d < dim; d++)
+        v[d] *= inv;
 }
 
 static lg_err encode_batch(const void *ctxp, void *scratchp, const char *const *msgs,
@@ -201,8 +204,8 @@ static lg_err encode_batch(const void *ctxp, void *scratchp, const char *const *
         }
         s->row_slot[i] = k;
     }
-    if (misses && (e = lg_sbert_encode(c->m, s->s, s->miss_txt, s->miss_len, misses, s->miss_out,
-                                       err))) {
+    if (misses &&
+        (e = lg_sbert_encode(c->m, s->s, s->miss_txt, s->miss_len, misses, s->miss_out, err))) {
         /* drop the entries that never got their vector */
         for (size_t i = 0; i < n; i++)
             if (s->row_slot[i] < s->n_slots && s->slots[s->row_slot[i]].pending >= 0) {
@@ -233,7 +236,8 @@ static lg_err encode_batch(const void *ctxp, void *scratchp, const char *const *
     return LG_OK;
 }
 
-static const lg_encoder_ops sbert_ops = {"sbert", scratch_new, scratch_free, encode_batch, ctx_free};
+static const lg_encoder_ops sbert_ops = {"sbert", scratch_new, scratch_free, encode_batch,
+                                         ctx_free};
 
 /* ---- Factory ----------------------------------------------------------------- */
 
@@ -253,22 +257,24 @@ lg_err lg_encoder_sbert_new(const char *dir, lg_encoder **out, lg_errmsg *err) {
     c->threads = ncpu < 1 ? 1 : (ncpu > 8 ? 8 : (int)ncpu);
     lg_sbert_info i;
     lg_sbert_info_get(c->m, &i);
-    static const char *files[] = {"config.json", "vocab.txt", "modules.json", "tokenizer_config.json",
-                                  "sentence_bert_config.json"};
+    static const char *files[] = {"config.json", "vocab.txt", "modules.json",
+                                  "tokenizer_config.json", "sentence_bert_config.json"};
     uint64_t h = 0x5be7;
-    for (size_t k = 0; k < sizeof files / sizeof *files; k++) h = hash_file(abs, files[k], h);
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++)
+        h = hash_file(abs, files[k], h);
     h = lg_fnv1a64(&i.pooling, sizeof i.pooling, h);
     h = lg_fnv1a64(&i.normalize, sizeof i.normalize, h);
     h = lg_fnv1a64(c->m->st.map, c->m->st.map_len, h);
     char spec[PATH_MAX + 8], json[PATH_MAX + 512];
     snprintf(spec, sizeof spec, "sbert:%s", abs);
-    snprintf(json, sizeof json,
-             "{\"type\": \"sbert\", \"dir\": \"%s\", \"hidden\": %d, \"layers\": %d, \"heads\": %d, "
-             "\"intermediate\": %d, \"max_seq_length\": %d, \"pooling\": \"%s\", \"normalize\": %s, "
-             "\"dtype\": \"%s\", \"do_lower_case\": %s}",
-             strpbrk(abs, "\"\\") ? "(path with quotes)" : abs, i.hidden, i.layers, i.heads,
-             i.intermediate, i.max_seq_length, i.pooling == LG_SBERT_POOL_CLS ? "cls" : "mean",
-             i.normalize ? "true" : "false", i.dtype, i.do_lower_case ? "true" : "false");
+    snprintf(
+        json, sizeof json,
+        "{\"type\": \"sbert\", \"dir\": \"%s\", \"hidden\": %d, \"layers\": %d, \"heads\": %d, "
+        "\"intermediate\": %d, \"max_seq_length\": %d, \"pooling\": \"%s\", \"normalize\": %s, "
+        "\"dtype\": \"%s\", \"do_lower_case\": %s}",
+        strpbrk(abs, "\"\\") ? "(path with quotes)" : abs, i.hidden, i.layers, i.heads,
+        i.intermediate, i.max_seq_length, i.pooling == LG_SBERT_POOL_CLS ? "cls" : "mean",
+        i.normalize ? "true" : "false", i.dtype, i.do_lower_case ? "true" : "false");
     lg_encoder_info info = {spec, (size_t)c->dim, 0, h, json};
     return lg_encoder_wrap(&sbert_ops, c, &info, out, err);
 }

@@ -28,9 +28,9 @@ static int dtype_size(const char *d, lg_st_dtype *out) {
         const char *name;
         int size;
         lg_st_dtype dt;
-    } tab[] = {{"F32", 4, LG_ST_F32},  {"F16", 2, LG_ST_F16},   {"BF16", 2, LG_ST_BF16},
-               {"F64", 8, LG_ST_OTHER}, {"I64", 8, LG_ST_OTHER}, {"I32", 4, LG_ST_OTHER},
-               {"I16", 2, LG_ST_OTHER}, {"I8", 1, LG_ST_OTHER},  {"U8", 1, LG_ST_OTHER},
+    } tab[] = {{"F32", 4, LG_ST_F32},    {"F16", 2, LG_ST_F16},   {"BF16", 2, LG_ST_BF16},
+               {"F64", 8, LG_ST_OTHER},  {"I64", 8, LG_ST_OTHER}, {"I32", 4, LG_ST_OTHER},
+               {"I16", 2, LG_ST_OTHER},  {"I8", 1, LG_ST_OTHER},  {"U8", 1, LG_ST_OTHER},
                {"BOOL", 1, LG_ST_OTHER}, {"U16", 2, LG_ST_OTHER}, {"U32", 4, LG_ST_OTHER},
                {"U64", 8, LG_ST_OTHER}};
     for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
@@ -48,7 +48,8 @@ static int cmp_range(const void *a, const void *b) {
 
 void lg_safetensors_close(lg_safetensors *st) {
     if (!st) return;
-    for (size_t i = 0; i < st->n_tensors; i++) free(st->tensors[i].name);
+    for (size_t i = 0; i < st->n_tensors; i++)
+        free(st->tensors[i].name);
     free(st->tensors);
     if (st->map) munmap(st->map, st->map_len);
     memset(st, 0, sizeof *st);
@@ -58,9 +59,11 @@ lg_err lg_safetensors_parse(const void *buf, size_t len, const char *name, lg_sa
                             lg_errmsg *err) {
     memset(st, 0, sizeof *st);
     const uint8_t *p = buf;
-    if (len < 8) return lg_fail(err, LG_EMODEL, "%s: file too short for a safetensors header", name);
+    if (len < 8)
+        return lg_fail(err, LG_EMODEL, "%s: file too short for a safetensors header", name);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | p[i];
     if (n < 2 || n > ST_HEADER_MAX || n > len - 8)
         return lg_fail(err, LG_EMODEL, "%s: header length %llu invalid for a %zu-byte file", name,
                        (unsigned long long)n, len);
@@ -96,8 +99,8 @@ lg_err lg_safetensors_parse(const void *buf, size_t len, const char *name, lg_sa
         }
         json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
                *jo = json_object_get(v, "data_offsets");
-        if (!json_is_object(v) || !json_is_string(jd) || !json_is_array(js) ||
-            !json_is_array(jo) || json_array_size(jo) != 2) {
+        if (!json_is_object(v) || !json_is_string(jd) || !json_is_array(js) || !json_is_array(jo) ||
+            json_array_size(jo) != 2) {
             e = lg_fail(err, LG_EMODEL, "%s: tensor '%s': needs dtype, shape and data_offsets[2]",
                         name, key);
             goto out;
@@ -245,16 +248,13 @@ void lg_st_to_f32(const lg_st_tensor *t, float *dst, size_t n) {
             memcpy(&dst[i], &b, 4);
             break;
         }
-        case LG_ST_F16:
-            dst[i] = f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-            break;
+        case LG_ST_F16: dst[i] = f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8)); break;
         case LG_ST_BF16: {
             uint32_t b = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
             memcpy(&dst[i], &b, 4);
             break;
         }
-        default:
-            dst[i] = 0;
+        default: dst[i] = 0;
         }
     }
 }

@@ -36,12 +36,12 @@
 struct lg_sbert_scratch {
     const lg_sbert *m;
     int batch, threads;
-    size_t cap_rows;  /* rows allocated in the activation buffers */
-    float *x;         /* (rows, hidden) hidden states */
-    float *qkv;       /* (rows, 3*hidden) queries | keys | values */
-    float *ctx;       /* (rows, hidden) attention context */
-    float *ffn;       /* (rows, intermediate) */
-    float *scores;    /* (max_seq, max_seq) attention scores of one head */
+    size_t cap_rows;                           /* rows allocated in the activation buffers */
+    float *x;                                  /* (rows, hidden) hidden states */
+    float *qkv;                                /* (rows, 3*hidden) queries | keys | values */
+    float *ctx;                                /* (rows, hidden) attention context */
+    float *ffn;                                /* (rows, intermediate) */
+    float *scores;                             /* (max_seq, max_seq) attention scores of one head */
     lg_sbert_scratch *workers[SB_MAX_THREADS]; /* extra threads' scratch */
 };
 
@@ -53,8 +53,8 @@ typedef float sb_v8 __attribute__((vector_size(32)));
 /* Few rows (a single short message): sgemm would pack the whole weight
  * matrix for a handful of rows; dot products read each weight row once
  * while the m input rows stay in L1. c (m, n) = beta c + a (m, k) . w^T. */
-SB_KERNEL static void matmul_wt_small(float *c, const float *a, const float *w, int m, int n,
-                                      int k, float beta) {
+SB_KERNEL static void matmul_wt_small(float *c, const float *a, const float *w, int m, int n, int k,
+                                      float beta) {
     for (int j = 0; j < n; j++) {
         const float *wj = w + (size_t)j * (size_t)k;
         for (int r = 0; r < m; r++) {
@@ -71,7 +71,8 @@ SB_KERNEL static void matmul_wt_small(float *c, const float *a, const float *w, 
             }
             s0 += s1;
             float sum = ((s0[0] + s0[4]) + (s0[1] + s0[5])) + ((s0[2] + s0[6]) + (s0[3] + s0[7]));
-            for (; i < k; i++) sum += ar[i] * wj[i];
+            for (; i < k; i++)
+                sum += ar[i] * wj[i];
             float *cc = c + (size_t)r * (size_t)n + j;
             *cc = beta != 0.0f ? beta * *cc + sum : sum;
         }
@@ -100,8 +101,10 @@ int lg_sbert_gemm_prefer_packed(void) {
     lg_gemm_w pw = {0};
     int prefer = 0;
     if (!a || !w || !c) goto out;
-    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 13) * 0.01f;
-    for (size_t i = 0; i < (size_t)N * K; i++) w[i] = (float)(i % 7) * 0.01f;
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        a[i] = (float)(i % 13) * 0.01f;
+    for (size_t i = 0; i < (size_t)N * K; i++)
+        w[i] = (float)(i % 7) * 0.01f;
     memset(c, 0, (size_t)M * N * sizeof *c);
     if (lg_gemm_pack(w, N, K, &pw, NULL)) goto out;
     int saved = openblas_get_num_threads();
@@ -158,16 +161,19 @@ SB_KERNEL static void gelu(float *y, size_t n) {
 
 /* c (rows, n): every row = b (n); sgemm then accumulates onto the bias. */
 static void fill_rows(float *c, const float *b, int rows, int n) {
-    for (int r = 0; r < rows; r++) memcpy(c + (size_t)r * n, b, (size_t)n * sizeof *c);
+    for (int r = 0; r < rows; r++)
+        memcpy(c + (size_t)r * n, b, (size_t)n * sizeof *c);
 }
 
 /* x (n) = LayerNorm(x + b) * g + beta; b may be NULL. */
 SB_KERNEL static void add_layernorm(float *x, const float *b, const float *g, const float *beta,
                                     int n, float eps) {
     if (b)
-        for (int i = 0; i < n; i++) x[i] += b[i];
+        for (int i = 0; i < n; i++)
+            x[i] += b[i];
     float mean = 0;
-    for (int i = 0; i < n; i++) mean += x[i];
+    for (int i = 0; i < n; i++)
+        mean += x[i];
     mean /= (float)n;
     float var = 0;
     for (int i = 0; i < n; i++) {
@@ -176,46 +182,51 @@ SB_KERNEL static void add_layernorm(float *x, const float *b, const float *g, co
     }
     var /= (float)n;
     float inv = 1.0f / sqrtf(var + eps);
-    for (int i = 0; i < n; i++) x[i] = (x[i] - mean) * inv * g[i] + beta[i];
+    for (int i = 0; i < n; i++)
+        x[i] = (x[i] - mean) * inv * g[i] + beta[i];
 }
 
 static inline float dot(const float *a, const float *b, int n) {
     float s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    for (int i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
 /* Self-attention of one sequence of T tokens. qkv (T, 3H) with the bias
  * added and queries pre-scaled by 1/sqrt(head_dim); ctx (T, H) out. */
-SB_KERNEL static void attention(const lg_sbert *m, const float *qkv,
-                                                      float *ctx, float *scores, int T) {
+SB_KERNEL static void attention(const lg_sbert *m, const float *qkv, float *ctx, float *scores,
+                                int T) {
     int H = m->hidden, nh = m->heads, dh = H / nh, ld = 3 * H;
     for (int h = 0; h < nh; h++) {
         const float *q = qkv + h * dh, *k = qkv + H + h * dh, *v = qkv + 2 * H + h * dh;
         float *c = ctx + h * dh;
         /* scores (T, T) = Q K^T */
         if (T >= 32) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, q, ld, k, ld,
-                        0.0f, scores, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, q, ld, k, ld, 0.0f,
+                        scores, T);
         } else {
             for (int i = 0; i < T; i++)
-                for (int j = 0; j < T; j++) scores[i * T + j] = dot(q + i * ld, k + j * ld, dh);
+                for (int j = 0; j < T; j++)
+                    scores[i * T + j] = dot(q + i * ld, k + j * ld, dh);
         }
         /* row softmax */
         for (int i = 0; i < T; i++) {
             float *s = scores + i * T, mx = s[0], sum = 0;
-            for (int j = 1; j < T; j++) mx = s[j] > mx ? s[j] : mx;
+            for (int j = 1; j < T; j++)
+                mx = s[j] > mx ? s[j] : mx;
             for (int j = 0; j < T; j++) {
                 s[j] = expf(s[j] - mx);
                 sum += s[j];
             }
             float inv = 1.0f / sum;
-            for (int j = 0; j < T; j++) s[j] *= inv;
+            for (int j = 0; j < T; j++)
+                s[j] *= inv;
         }
         /* ctx (T, dh) = P V */
         if (T >= 32) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, scores, T, v,
-                        ld, 0.0f, c, H);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, scores, T, v, ld,
+                        0.0f, c, H);
         } else {
             for (int i = 0; i < T; i++) {
                 float *ci = c + i * H;
@@ -223,7 +234,8 @@ SB_KERNEL static void attention(const lg_sbert *m, const float *qkv,
                 for (int j = 0; j < T; j++) {
                     float p = scores[i * T + j];
                     const float *vj = v + j * ld;
-                    for (int d = 0; d < dh; d++) ci[d] += p * vj[d];
+                    for (int d = 0; d < dh; d++)
+                        ci[d] += p * vj[d];
                 }
             }
         }
@@ -278,7 +290,8 @@ lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg
 
 void lg_sbert_scratch_free(lg_sbert_scratch *s) {
     if (!s) return;
-    for (int i = 0; i < SB_MAX_THREADS; i++) lg_sbert_scratch_free(s->workers[i]);
+    for (int i = 0; i < SB_MAX_THREADS; i++)
+        lg_sbert_scratch_free(s->workers[i]);
     scratch_release(s);
     free(s->scores);
     free(s);
@@ -314,7 +327,7 @@ typedef struct {
     const int *len;      /* (n) token count of text i */
     const size_t *order; /* texts sorted by length */
     size_t n, batch, n_batches;
-    float *out;          /* (n, hidden) */
+    float *out; /* (n, hidden) */
     atomic_size_t next;
 } encode_job;
 
@@ -325,7 +338,8 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
     size_t first = b * job->batch, last = first + job->batch;
     if (last > job->n) last = job->n;
     int nb = (int)(last - first), M = 0;
-    for (size_t i = first; i < last; i++) M += job->len[job->order[i]];
+    for (size_t i = first; i < last; i++)
+        M += job->len[job->order[i]];
 
     /* embeddings: x (M, H) = LN(word + position + token type 0) */
     int r = 0;
@@ -335,7 +349,8 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
         for (int p = 0; p < job->len[t]; p++, r++) {
             float *x = s->x + (size_t)r * H;
             const float *we = m->word_emb + (size_t)ids[p] * H, *pe = m->pos_emb + (size_t)p * H;
-            for (int d = 0; d < H; d++) x[d] = we[d] + pe[d] + m->type_emb[d];
+            for (int d = 0; d < H; d++)
+                x[d] = we[d] + pe[d] + m->type_emb[d];
             add_layernorm(x, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
         }
     }
@@ -378,15 +393,19 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
         } else {
             memset(o, 0, (size_t)H * sizeof *o);
             for (int p = 0; p < T; p++)
-                for (int d = 0; d < H; d++) o[d] += xs[(size_t)p * H + d];
-            for (int d = 0; d < H; d++) o[d] /= (float)T;
+                for (int d = 0; d < H; d++)
+                    o[d] += xs[(size_t)p * H + d];
+            for (int d = 0; d < H; d++)
+                o[d] /= (float)T;
         }
         if (m->normalize) {
             double ss = 0;
-            for (int d = 0; d < H; d++) ss += (double)o[d] * o[d];
+            for (int d = 0; d < H; d++)
+                ss += (double)o[d] * o[d];
             float nrm = (float)sqrt(ss);
             float inv = 1.0f / (nrm > 1e-12f ? nrm : 1e-12f);
-            for (int d = 0; d < H; d++) o[d] *= inv;
+            for (int d = 0; d < H; d++)
+                o[d] *= inv;
         }
         row0 += (size_t)T;
     }
@@ -411,9 +430,12 @@ static void *worker_main(void *p) {
 static lg_err sort_by_len(size_t *idx, const int *len, size_t n, int max_len, lg_errmsg *err) {
     size_t *count = calloc((size_t)max_len + 2, sizeof *count);
     if (!count) return lg_fail(err, LG_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) count[len[i] + 1]++;
-    for (int l = 1; l <= max_len + 1; l++) count[l] += count[l - 1];
-    for (size_t i = 0; i < n; i++) idx[count[len[i]]++] = i;
+    for (size_t i = 0; i < n; i++)
+        count[len[i] + 1]++;
+    for (int l = 1; l <= max_len + 1; l++)
+        count[l] += count[l - 1];
+    for (size_t i = 0; i < n; i++)
+        idx[count[len[i]]++] = i;
     free(count);
     return LG_OK;
 }
@@ -441,7 +463,8 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
         if ((e = lg_sbert_tokenize(m, t, tl, one, maxlen, &k, err))) goto out;
         if (total + k > cap) {
             size_t nc = cap ? cap * 2 : 4096;
-            while (nc < total + k) nc *= 2;
+            while (nc < total + k)
+                nc *= 2;
             int32_t *np = realloc(ids, nc * sizeof *np);
             if (!np) {
                 e = lg_fail(err, LG_ENOMEM, "out of memory");
@@ -473,7 +496,8 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
     size_t rows = 0;
     for (size_t b = 0; b < job.n_batches; b++) {
         size_t r = 0;
-        for (size_t i = b * batch; i < n && i < (b + 1) * batch; i++) r += (size_t)len[order[i]];
+        for (size_t i = b * batch; i < n && i < (b + 1) * batch; i++)
+            r += (size_t)len[order[i]];
         if (r > rows) rows = r;
     }
     size_t nw = threads < job.n_batches ? threads : job.n_batches;
@@ -496,7 +520,8 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
         started++;
     }
     worker_main(&args[0]);
-    for (size_t w = 1; w < started; w++) pthread_join(tid[w], NULL);
+    for (size_t w = 1; w < started; w++)
+        pthread_join(tid[w], NULL);
 out:
     free(ids);
     free(one);

@@ -58,16 +58,18 @@ lg_err lg_gemm_pack(const float *w, int n, int k, lg_gemm_w *out, lg_errmsg *err
 #define AVX512 __attribute__((target("avx512f")))
 
 /* c (rows, NR cols masked by m0/m1) += a (rows, k) . panel (k, NR) */
-AVX512 __attribute__((always_inline)) static inline void
-tile(float *c, int ldc, const float *a, int lda, const float *bp, int k, const int rows,
-     __mmask16 m0, __mmask16 m1) {
+AVX512 __attribute__((always_inline)) static inline void tile(float *c, int ldc, const float *a,
+                                                              int lda, const float *bp, int k,
+                                                              const int rows, __mmask16 m0,
+                                                              __mmask16 m1) {
     __m512 acc[MR][2];
     for (int i = 0; i < rows; i++) {
         acc[i][0] = _mm512_maskz_loadu_ps(m0, c + (size_t)i * (size_t)ldc);
         acc[i][1] = _mm512_maskz_loadu_ps(m1, c + (size_t)i * (size_t)ldc + 16);
     }
     for (int kk = 0; kk < k; kk++) {
-        __m512 b0 = _mm512_load_ps(bp + (size_t)kk * NR), b1 = _mm512_load_ps(bp + (size_t)kk * NR + 16);
+        __m512 b0 = _mm512_load_ps(bp + (size_t)kk * NR),
+               b1 = _mm512_load_ps(bp + (size_t)kk * NR + 16);
 #pragma GCC unroll 12
         for (int i = 0; i < rows; i++) {
             __m512 av = _mm512_set1_ps(a[(size_t)i * (size_t)lda + (size_t)kk]);
@@ -82,19 +84,19 @@ tile(float *c, int ldc, const float *a, int lda, const float *bp, int k, const i
 }
 
 /* one instantiation per row count, so the accumulators live in registers */
-#define TILE_CASE(r)                                                                   \
-    case r:                                                                            \
-        tile(c, ldc, a, lda, bp, k, r, m0, m1);                                        \
-        break;
+#define TILE_CASE(r)                                                                               \
+    case r: tile(c, ldc, a, lda, bp, k, r, m0, m1); break;
 
 AVX512 static void tile_rows(float *c, int ldc, const float *a, int lda, const float *bp, int k,
                              int rows, __mmask16 m0, __mmask16 m1) {
+    /* clang-format off */
     switch (rows) {
         TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6)
         TILE_CASE(7) TILE_CASE(8) TILE_CASE(9) TILE_CASE(10) TILE_CASE(11) TILE_CASE(12)
     default:
         break;
     }
+    /* clang-format on */
 }
 
 AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int m) {
@@ -104,12 +106,14 @@ AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int
         for (int p = 0; p < panels; p++) {
             int cols = n - p * NR < NR ? n - p * NR : NR;
             __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
-            __mmask16 m1 = (__mmask16)(cols >= 32 ? 0xFFFF : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+            __mmask16 m1 = (__mmask16)(cols >= 32  ? 0xFFFF
+                                       : cols > 16 ? (1u << (cols - 16)) - 1
+                                                   : 0);
             const float *bp = w->packed + (size_t)p * (size_t)k * NR;
             for (int i = i0; i < i1; i += MR) {
                 int rows = i1 - i < MR ? i1 - i : MR;
-                tile_rows(c + (size_t)i * (size_t)n + (size_t)p * NR, n, a + (size_t)i * (size_t)k, k,
-                          bp, k, rows, m0, m1);
+                tile_rows(c + (size_t)i * (size_t)n + (size_t)p * NR, n, a + (size_t)i * (size_t)k,
+                          k, bp, k, rows, m0, m1);
             }
         }
     }

@@ -15,9 +15,9 @@
 typedef struct lg_wordpiece lg_wordpiece;
 
 typedef struct {
-    int do_lower_case;   /* lower-case (and by default strip accents) */
-    int strip_accents;   /* -1: follow do_lower_case, 0/1 explicit */
-    int chinese_chars;   /* split CJK ideographs into single tokens (default 1) */
+    int do_lower_case; /* lower-case (and by default strip accents) */
+    int strip_accents; /* -1: follow do_lower_case, 0/1 explicit */
+    int chinese_chars; /* split CJK ideographs into single tokens (default 1) */
 } lg_wordpiece_opts;
 
 /* Loads vocab.txt (one token a line, id = line number). Caller frees with
@@ -47,7 +47,7 @@ typedef struct {
     const char *dtype_name; /* as in the header */
     int ndim;
     int64_t shape[8];
-    const uint8_t *data;    /* into the mmapped file */
+    const uint8_t *data; /* into the mmapped file */
     size_t nbytes;
 } lg_st_tensor;
 
@@ -93,16 +93,16 @@ void lg_gemm_run(float *c, const float *a, const lg_gemm_w *w, int m);
 int lg_sbert_gemm_prefer_packed(void);
 
 typedef struct {
-    const float *wqkv;  /* (3*hidden, hidden): query, key, value rows stacked */
-    const float *bqkv;  /* (3*hidden) */
-    const float *wo;    /* (hidden, hidden) attention output */
-    const float *bo;    /* (hidden) */
-    const float *ln1_g, *ln1_b; /* (hidden) attention LayerNorm */
-    const float *wi;    /* (intermediate, hidden) */
-    const float *bi;    /* (intermediate) */
-    const float *wout;  /* (hidden, intermediate) */
-    const float *bout;  /* (hidden) */
-    const float *ln2_g, *ln2_b; /* (hidden) output LayerNorm */
+    const float *wqkv;            /* (3*hidden, hidden): query, key, value rows stacked */
+    const float *bqkv;            /* (3*hidden) */
+    const float *wo;              /* (hidden, hidden) attention output */
+    const float *bo;              /* (hidden) */
+    const float *ln1_g, *ln1_b;   /* (hidden) attention LayerNorm */
+    const float *wi;              /* (intermediate, hidden) */
+    const float *bi;              /* (intermediate) */
+    const float *wout;            /* (hidden, intermediate) */
+    const float *bout;            /* (hidden) */
+    const float *ln2_g, *ln2_b;   /* (hidden) output LayerNorm */
     lg_gemm_w pqkv, po, pi, pout; /* packed copies when use_packed */
 } lg_bert_layer;
 
@@ -117,17 +117,17 @@ struct lg_sbert {
     const char *dtype;
     int32_t cls_id, sep_id, pad_id, unk_id;
     /* read-only weights */
-    const float *word_emb; /* (vocab, hidden) */
-    const float *pos_emb;  /* (max_positions, hidden) */
-    const float *type_emb; /* (type_vocab, hidden); row 0 used */
+    const float *word_emb;            /* (vocab, hidden) */
+    const float *pos_emb;             /* (max_positions, hidden) */
+    const float *type_emb;            /* (type_vocab, hidden); row 0 used */
     const float *emb_ln_g, *emb_ln_b; /* (hidden) */
-    lg_bert_layer *layer;  /* (layers) */
-    int use_packed;        /* projections on sbert_gemm.c instead of OpenBLAS */
-    const char *gemm;      /* "packed-avx512" or "openblas" */
+    lg_bert_layer *layer;             /* (layers) */
+    int use_packed;                   /* projections on sbert_gemm.c instead of OpenBLAS */
+    const char *gemm;                 /* "packed-avx512" or "openblas" */
     /* ownership */
     lg_wordpiece *tok;
     lg_safetensors st;
-    void **owned;          /* converted / stacked tensors to free */
+    void **owned; /* converted / stacked tensors to free */
     size_t n_owned, cap_owned;
 };
 

@@ -29,8 +29,8 @@ static lg_err load_json(const char *path, int optional, json_t **out, lg_errmsg 
     *out = NULL;
     if (access(path, F_OK) != 0) {
         if (optional) return LG_OK;
-        return lg_fail(err, LG_ENOTFOUND, "%s: missing (not a sentence-transformers model directory?)",
-                       path);
+        return lg_fail(err, LG_ENOTFOUND,
+                       "%s: missing (not a sentence-transformers model directory?)", path);
     }
     char *text = NULL;
     size_t len = 0;
@@ -105,8 +105,9 @@ static lg_err find_tensor(lg_sbert *m, const char *path, const char *name, int64
                 : (t->ndim == 1 && t->shape[0] == d0);
     if (!ok) {
         if (d1)
-            return lg_fail(err, LG_EMODEL, "%s: tensor '%s': shape must be [%lld, %lld] (config.json)",
-                           path, name, (long long)d0, (long long)d1);
+            return lg_fail(err, LG_EMODEL,
+                           "%s: tensor '%s': shape must be [%lld, %lld] (config.json)", path, name,
+                           (long long)d0, (long long)d1);
         return lg_fail(err, LG_EMODEL, "%s: tensor '%s': shape must be [%lld] (config.json)", path,
                        name, (long long)d0);
     }
@@ -145,8 +146,8 @@ static lg_err load_weights(lg_sbert *m, const char *path, lg_errmsg *err) {
     int64_t H = m->hidden, I = m->intermediate;
     if ((e = tensor_f32(m, path, "embeddings.word_embeddings.weight", m->vocab_size, H, NULL,
                         &m->word_emb, err)) ||
-        (e = tensor_f32(m, path, "embeddings.position_embeddings.weight", m->max_positions, H,
-                        NULL, &m->pos_emb, err)) ||
+        (e = tensor_f32(m, path, "embeddings.position_embeddings.weight", m->max_positions, H, NULL,
+                        &m->pos_emb, err)) ||
         (e = tensor_f32(m, path, "embeddings.token_type_embeddings.weight", m->type_vocab, H, NULL,
                         &m->type_emb, err)) ||
         (e = tensor_f32(m, path, "embeddings.LayerNorm.weight", H, 0, NULL, &m->emb_ln_g, err)) ||
@@ -155,17 +156,19 @@ static lg_err load_weights(lg_sbert *m, const char *path, lg_errmsg *err) {
     m->layer = calloc((size_t)m->layers, sizeof *m->layer);
     if (!m->layer) return lg_fail(err, LG_ENOMEM, "out of memory");
     char n[128];
-#define T(suffix, d0, d1, dst, field)                                                    \
-    do {                                                                                 \
-        snprintf(n, sizeof n, "encoder.layer.%d.%s", l, suffix);                         \
-        if ((e = tensor_f32(m, path, n, d0, d1, dst, &L->field, err))) return e;          \
+#define T(suffix, d0, d1, dst, field)                                                              \
+    do {                                                                                           \
+        snprintf(n, sizeof n, "encoder.layer.%d.%s", l, suffix);                                   \
+        if ((e = tensor_f32(m, path, n, d0, d1, dst, &L->field, err))) return e;                   \
     } while (0)
     for (int l = 0; l < m->layers; l++) {
         lg_bert_layer *L = &m->layer[l];
         float *wqkv = malloc((size_t)(3 * H * H) * sizeof *wqkv);
-        if (!wqkv || (e = own(m, wqkv, err))) return wqkv ? e : lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!wqkv || (e = own(m, wqkv, err)))
+            return wqkv ? e : lg_fail(err, LG_ENOMEM, "out of memory");
         float *bqkv = malloc((size_t)(3 * H) * sizeof *bqkv);
-        if (!bqkv || (e = own(m, bqkv, err))) return bqkv ? e : lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!bqkv || (e = own(m, bqkv, err)))
+            return bqkv ? e : lg_fail(err, LG_ENOMEM, "out of memory");
         const float *unused;
         static const char *qkv[3] = {"query", "key", "value"};
         for (int k = 0; k < 3; k++) {
@@ -176,8 +179,10 @@ static lg_err load_weights(lg_sbert *m, const char *path, lg_errmsg *err) {
         }
         /* fold attention's 1/sqrt(head_dim) into the query projection */
         float qs = 1.0f / sqrtf((float)(H / m->heads));
-        for (int64_t k = 0; k < H * H; k++) wqkv[k] *= qs;
-        for (int64_t k = 0; k < H; k++) bqkv[k] *= qs;
+        for (int64_t k = 0; k < H * H; k++)
+            wqkv[k] *= qs;
+        for (int64_t k = 0; k < H; k++)
+            bqkv[k] *= qs;
         L->wqkv = wqkv;
         L->bqkv = bqkv;
         T("attention.output.dense.weight", H, H, NULL, wo);
@@ -222,8 +227,10 @@ static lg_err load_config(lg_sbert *m, const char *dir, lg_errmsg *err) {
         (e = get_int(j, path, "type_vocab_size", 2, 1, 1024, &m->type_vocab, err)))
         goto out;
     if (m->hidden % m->heads) {
-        e = lg_fail(err, LG_EMODEL, "%s: field 'hidden_size' (%d) is not a multiple of "
-                    "'num_attention_heads' (%d)", path, m->hidden, m->heads);
+        e = lg_fail(err, LG_EMODEL,
+                    "%s: field 'hidden_size' (%d) is not a multiple of "
+                    "'num_attention_heads' (%d)",
+                    path, m->hidden, m->heads);
         goto out;
     }
     json_t *act = json_object_get(j, "hidden_act");
@@ -267,8 +274,10 @@ static lg_err load_tokenizer(lg_sbert *m, const char *dir, lg_errmsg *err) {
         o.chinese_chars = get_bool(j, "tokenize_chinese_chars", 1);
         json_t *tc = json_object_get(j, "tokenizer_class");
         if (json_is_string(tc) && !strstr(json_string_value(tc), "Bert")) {
-            e = lg_fail(err, LG_EMODEL, "%s: field 'tokenizer_class' is '%s'; only BERT WordPiece "
-                        "tokenizers are supported", path, json_string_value(tc));
+            e = lg_fail(err, LG_EMODEL,
+                        "%s: field 'tokenizer_class' is '%s'; only BERT WordPiece "
+                        "tokenizers are supported",
+                        path, json_string_value(tc));
             json_decref(j);
             return e;
         }
@@ -282,8 +291,8 @@ static lg_err load_tokenizer(lg_sbert *m, const char *dir, lg_errmsg *err) {
     struct {
         const char *tok;
         int32_t *id;
-    } sp[] = {{"[CLS]", &m->cls_id}, {"[SEP]", &m->sep_id}, {"[PAD]", &m->pad_id},
-              {"[UNK]", &m->unk_id}};
+    } sp[] = {
+        {"[CLS]", &m->cls_id}, {"[SEP]", &m->sep_id}, {"[PAD]", &m->pad_id}, {"[UNK]", &m->unk_id}};
     for (size_t i = 0; i < 4; i++) {
         *sp[i].id = lg_wordpiece_id(m->tok, sp[i].tok);
         if (*sp[i].id < 0 && i != 2)
@@ -302,8 +311,8 @@ static lg_err load_modules(lg_sbert *m, const char *dir, lg_errmsg *err) {
     lg_err e;
     if ((e = path_join(path, sizeof path, dir, "modules.json", NULL, err))) return e;
     if (access(path, F_OK) != 0)
-        return lg_fail(err, LG_ENOTFOUND, "%s: missing (not a sentence-transformers model directory?)",
-                       path);
+        return lg_fail(err, LG_ENOTFOUND,
+                       "%s: missing (not a sentence-transformers model directory?)", path);
     char *text = NULL;
     size_t len = 0;
     if ((e = lg_read_file(path, SB_JSON_MAX, &text, &len, err))) return e;
@@ -333,15 +342,17 @@ static lg_err load_modules(lg_sbert *m, const char *dir, lg_errmsg *err) {
         } else if (!strcmp(last, "Pooling")) {
             pool = pa;
             if (!json_is_string(pa) || strstr(json_string_value(pa), "..")) {
-                e = lg_fail(err, LG_EMODEL, "%s: module %zu: field 'path' missing or invalid",
-                            path, i);
+                e = lg_fail(err, LG_EMODEL, "%s: module %zu: field 'path' missing or invalid", path,
+                            i);
                 goto out;
             }
         } else if (!strcmp(last, "Normalize")) {
             m->normalize = 1;
         } else {
-            e = lg_fail(err, LG_EMODEL, "%s: module %zu: type '%s' is not supported (Transformer, "
-                        "Pooling and Normalize are)", path, i, t);
+            e = lg_fail(err, LG_EMODEL,
+                        "%s: module %zu: type '%s' is not supported (Transformer, "
+                        "Pooling and Normalize are)",
+                        path, i, t);
             goto out;
         }
     }
@@ -357,15 +368,19 @@ static lg_err load_modules(lg_sbert *m, const char *dir, lg_errmsg *err) {
         mx = get_bool(pcfg, "pooling_mode_max_tokens", 0),
         msq = get_bool(pcfg, "pooling_mode_mean_sqrt_len_tokens", 0);
     if (mean + cls + mx + msq != 1 || mx || msq) {
-        e = lg_fail(err, LG_EMODEL, "%s: exactly one of 'pooling_mode_mean_tokens' and "
-                    "'pooling_mode_cls_token' must be true (other modes are not supported)", ppath);
+        e = lg_fail(err, LG_EMODEL,
+                    "%s: exactly one of 'pooling_mode_mean_tokens' and "
+                    "'pooling_mode_cls_token' must be true (other modes are not supported)",
+                    ppath);
         goto out;
     }
     m->pooling = cls ? LG_SBERT_POOL_CLS : LG_SBERT_POOL_MEAN;
     json_t *wd = json_object_get(pcfg, "word_embedding_dimension");
     if (wd && (!json_is_integer(wd) || json_integer_value(wd) != m->hidden)) {
-        e = lg_fail(err, LG_EMODEL, "%s: field 'word_embedding_dimension' differs from "
-                    "config.json 'hidden_size' (%d)", ppath, m->hidden);
+        e = lg_fail(err, LG_EMODEL,
+                    "%s: field 'word_embedding_dimension' differs from "
+                    "config.json 'hidden_size' (%d)",
+                    ppath, m->hidden);
         goto out;
     }
     if ((e = path_join(ppath, sizeof ppath, dir, "sentence_bert_config.json", NULL, err)) ||
@@ -389,9 +404,12 @@ static lg_err choose_gemm(lg_sbert *m, lg_errmsg *err) {
     const char *env = getenv("LOGIFY_SBERT_GEMM");
     int want = 0;
     if (lg_gemm_available()) {
-        if (env && !strcmp(env, "packed")) want = 1;
-        else if (env && !strcmp(env, "openblas")) want = 0;
-        else want = lg_sbert_gemm_prefer_packed();
+        if (env && !strcmp(env, "packed"))
+            want = 1;
+        else if (env && !strcmp(env, "openblas"))
+            want = 0;
+        else
+            want = lg_sbert_gemm_prefer_packed();
     }
     m->gemm = "openblas";
     if (!want) return LG_OK;
@@ -420,7 +438,8 @@ void lg_sbert_free(lg_sbert *m) {
         lg_gemm_free(&m->layer[l].pi);
         lg_gemm_free(&m->layer[l].pout);
     }
-    for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    for (size_t i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
     free(m->owned);
     free(m->layer);
     lg_wordpiece_free(m->tok);

@@ -26,15 +26,15 @@
 typedef struct {
     FILE *f;
     CURL *curl;
-    const char *label;   /* file name for the progress bar */
+    const char *label; /* file name for the progress bar */
     int progress;
-    int checked;         /* status examined on the first body bytes */
-    int discard;         /* error status: do not write the body */
-    curl_off_t resume;   /* bytes already on disk when the request started */
+    int checked;       /* status examined on the first body bytes */
+    int discard;       /* error status: do not write the body */
+    curl_off_t resume; /* bytes already on disk when the request started */
     curl_off_t written;
     int io_error;
     double last_draw;
-    int drawn_full;      /* the 100% line was drawn */
+    int drawn_full; /* the 100% line was drawn */
 } pull_xfer;
 
 /* ---- libcurl callbacks --------------------------------------------------- */
@@ -77,7 +77,8 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     double done = (double)(x->resume + dlnow), total = (double)(x->resume + dltotal);
     int pct = total > 0 ? (int)(100.0 * done / total) : 0, w = 30, fill = pct * w / 100;
     char bar[32];
-    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+    for (int i = 0; i < w; i++)
+        bar[i] = i < fill ? '#' : '.';
     bar[w] = '\0';
     fprintf(stderr, "\r  %-28.28s [%s] %3d%% %8.1f / %.1f MB", x->label, bar, pct, done / 1e6,
             total / 1e6);
@@ -91,7 +92,8 @@ static lg_err validate(const char *path, const char *file, lg_errmsg *err) {
     if (fl > 5 && !strcmp(file + fl - 5, ".json")) {
         json_error_t je;
         json_t *j = json_load_file(path, 0, &je);
-        if (!j) return lg_fail(err, LG_EMODEL, "%s: downloaded file is not JSON: %s", file, je.text);
+        if (!j)
+            return lg_fail(err, LG_EMODEL, "%s: downloaded file is not JSON: %s", file, je.text);
         json_decref(j);
     } else if (!strcmp(file, "model.safetensors")) {
         lg_safetensors st;
@@ -155,10 +157,9 @@ static lg_err fetch(CURL *c, const char *base, const char *dir, const char *file
             continue;
         }
         if (code == 401 || code == 403)
-            return lg_fail(err, LG_ENET, "%s: HTTP %ld (gated or private model? set HF_TOKEN)",
-                           url, code);
-        if (rc == CURLE_OK && code >= 400)
-            return lg_fail(err, LG_ENET, "%s: HTTP %ld", url, code);
+            return lg_fail(err, LG_ENET, "%s: HTTP %ld (gated or private model? set HF_TOKEN)", url,
+                           code);
+        if (rc == CURLE_OK && code >= 400) return lg_fail(err, LG_ENET, "%s: HTTP %ld", url, code);
         if (rc != CURLE_OK) {
             lg_log(LG_LOG_WARN, "model pull: %s: %s (attempt %d of %d, %lld bytes kept)", file,
                    cerr[0] ? cerr : curl_easy_strerror(rc), a + 1, attempts,
@@ -178,8 +179,10 @@ static lg_err fetch(CURL *c, const char *base, const char *dir, const char *file
             return lg_fail(err, LG_EIO, "rename %s -> %s: %s", part, final, strerror(errno));
         return LG_OK;
     }
-    return lg_fail(err, LG_ENET, "%s: download failed after %d attempts (partial data kept in %s; "
-                   "run again to resume)", url, attempts, part);
+    return lg_fail(err, LG_ENET,
+                   "%s: download failed after %d attempts (partial data kept in %s; "
+                   "run again to resume)",
+                   url, attempts, part);
 }
 
 /* ---- The model ----------------------------------------------------------- */
@@ -188,9 +191,10 @@ static int valid_name(const char *s) {
     if (!*s || strstr(s, "..") || s[0] == '/' || s[0] == '.') return 0;
     int slashes = 0;
     for (const char *p = s; *p; p++) {
-        if (*p == '/') slashes++;
-        else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                   *p == '-' || *p == '_' || *p == '.'))
+        if (*p == '/')
+            slashes++;
+        else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
             return 0;
     }
     return slashes <= 1;
@@ -254,9 +258,12 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
                  {"config_sentence_transformers.json", 0},
                  {"model.safetensors", 1}};
     if (!valid_name(name))
-        return lg_fail(err, LG_EINVAL, "model name '%s': expected owner/name (letters, digits, "
-                       "'-', '_', '.')", name);
-    const char *endpoint = o && o->endpoint && *o->endpoint ? o->endpoint : "https://huggingface.co";
+        return lg_fail(err, LG_EINVAL,
+                       "model name '%s': expected owner/name (letters, digits, "
+                       "'-', '_', '.')",
+                       name);
+    const char *endpoint =
+        o && o->endpoint && *o->endpoint ? o->endpoint : "https://huggingface.co";
     const char *rev = o && o->revision && *o->revision ? o->revision : "main";
     lg_sbert_pull_opts def = {0};
     if (!o) o = &def;
@@ -268,7 +275,8 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
     char *auth = NULL, *erev = curl_easy_escape(c, rev, 0);
     char base[2048];
     size_t el = strlen(endpoint);
-    while (el > 0 && endpoint[el - 1] == '/') el--;
+    while (el > 0 && endpoint[el - 1] == '/')
+        el--;
     if (!erev || (size_t)snprintf(base, sizeof base, "%.*s/%s/resolve/%s", (int)el, endpoint, name,
                                   erev) >= sizeof base) {
         e = lg_fail(err, LG_ELIMIT, "endpoint URL too long");

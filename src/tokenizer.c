@@ -22,8 +22,8 @@ struct lg_wordpiece {
     char *text;          /* vocab tokens, NUL-separated */
     const char **tokens; /* (n) token strings, id = index */
     size_t n;
-    int32_t *slots;      /* open-addressing table of ids, -1 = empty */
-    size_t n_slots;      /* power of two */
+    int32_t *slots; /* open-addressing table of ids, -1 = empty */
+    size_t n_slots; /* power of two */
     int32_t unk_id;
     int lower, strip, chinese;
 };
@@ -71,7 +71,8 @@ lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
     memcpy(t->text, text, len);
     t->text[len] = '\0';
     size_t lines = 0;
-    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
     t->tokens = malloc((lines + 1) * sizeof *t->tokens);
     if (!t->tokens) goto nomem;
     char *p = t->text, *end = t->text + len;
@@ -92,7 +93,8 @@ lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
         return lg_fail(err, LG_ELIMIT, "%s: too many tokens", name);
     }
     t->n_slots = 16;
-    while (t->n_slots < t->n * 2) t->n_slots <<= 1;
+    while (t->n_slots < t->n * 2)
+        t->n_slots <<= 1;
     t->slots = malloc(t->n_slots * sizeof *t->slots);
     if (!t->slots) goto nomem;
     memset(t->slots, 0xff, t->n_slots * sizeof *t->slots);
@@ -101,7 +103,8 @@ lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
         size_t n = strlen(tok);
         if (vocab_lookup(t, tok, n) >= 0) continue; /* duplicate: first id wins */
         size_t mask = t->n_slots - 1, i = (size_t)hash_bytes(tok, n) & mask;
-        while (t->slots[i] >= 0) i = (i + 1) & mask;
+        while (t->slots[i] >= 0)
+            i = (i + 1) & mask;
         t->slots[i] = (int32_t)id;
     }
     t->unk_id = vocab_lookup(t, "[UNK]", 5);
@@ -145,10 +148,8 @@ static int is_control(int32_t c) {
     case UTF8PROC_CATEGORY_CF:
     case UTF8PROC_CATEGORY_CN:
     case UTF8PROC_CATEGORY_CO:
-    case UTF8PROC_CATEGORY_CS:
-        return 1;
-    default:
-        return 0;
+    case UTF8PROC_CATEGORY_CS: return 1;
+    default: return 0;
     }
 }
 
@@ -163,10 +164,8 @@ static int is_punct(int32_t c) {
     case UTF8PROC_CATEGORY_PE:
     case UTF8PROC_CATEGORY_PI:
     case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO:
-        return 1;
-    default:
-        return 0;
+    case UTF8PROC_CATEGORY_PO: return 1;
+    default: return 0;
     }
 }
 
@@ -184,7 +183,7 @@ typedef struct {
     char word[WP_MAX_WORD_CHARS * 4 + 8]; /* UTF-8 of the current word */
     size_t word_len;
     size_t char_off[WP_MAX_WORD_CHARS + 1]; /* byte offset of each char */
-    size_t n_chars;                          /* may exceed the max: then [UNK] */
+    size_t n_chars;                         /* may exceed the max: then [UNK] */
     int32_t *ids;
     size_t cap, n;
     char piece[WP_MAX_WORD_CHARS * 4 + 8];
@@ -228,7 +227,8 @@ static void flush_word(wp_state *s) {
         pieces[np++] = found;
         start = end;
     }
-    for (size_t i = 0; i < np; i++) emit_id(s, pieces[i]);
+    for (size_t i = 0; i < np; i++)
+        emit_id(s, pieces[i]);
 done:
     s->word_len = 0;
     s->n_chars = 0;

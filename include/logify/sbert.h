@@ -28,18 +28,18 @@ typedef enum { LG_SBERT_POOL_MEAN = 0, LG_SBERT_POOL_CLS = 1 } lg_sbert_pooling;
 
 /* What a loaded model looks like (filled by lg_sbert_info). */
 typedef struct {
-    int hidden;          /* hidden size, = embedding dimension */
+    int hidden; /* hidden size, = embedding dimension */
     int layers;
     int heads;
     int intermediate;
-    int max_positions;   /* config.json max_position_embeddings */
-    int max_seq_length;  /* tokens per text incl. [CLS]/[SEP] (truncation) */
+    int max_positions;  /* config.json max_position_embeddings */
+    int max_seq_length; /* tokens per text incl. [CLS]/[SEP] (truncation) */
     int vocab_size;
     int do_lower_case;
-    int normalize;       /* a Normalize module is present */
+    int normalize; /* a Normalize module is present */
     lg_sbert_pooling pooling;
-    const char *dtype;   /* "F32", "F16" or "BF16": storage of the weights */
-    const char *gemm;    /* projection kernel: "packed-avx512" or "openblas" */
+    const char *dtype; /* "F32", "F16" or "BF16": storage of the weights */
+    const char *gemm;  /* projection kernel: "packed-avx512" or "openblas" */
 } lg_sbert_info;
 
 /* Loads and validates a model directory. Missing or inconsistent files

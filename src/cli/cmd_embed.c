@@ -3,6 +3,7 @@
  * stdout, same order. Lines are read in chunks so memory stays bounded;
  * within a chunk the engine sorts by length and batches. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +47,14 @@ static int flush_chunk(const lg_sbert *m, lg_sbert_scratch *s, chunk *c, float *
     if (lg_sbert_encode(m, s, (const char *const *)c->lines, c->lens, c->n, out, &err))
         return cli_error("%s", err.msg);
     *secs += lg_now() - t0;
+    for (size_t i = 0; i < c->n * (size_t)dim; i++)
+        if (!isfinite(out[i]))
+            return cli_error("the model produced a non-finite value (NaN/inf in its weights?)");
     for (size_t i = 0; i < c->n; i++) {
         const float *v = out + i * (size_t)dim;
         putchar('[');
-        for (int d = 0; d < dim; d++) printf(d ? ",%.8g" : "%.8g", (double)v[d]);
+        for (int d = 0; d < dim; d++)
+            printf(d ? ",%.8g" : "%.8g", (double)v[d]);
         fputs("]\n", stdout);
         free(c->lines[i]);
     }
@@ -59,12 +64,10 @@ static int flush_chunk(const lg_sbert *m, lg_sbert_scratch *s, chunk *c, float *
 }
 
 int cmd_embed(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"stats", no_argument, 0, 's'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'}, {"stats", no_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *dir = NULL;
     long batch = 32, threads = sysconf(_SC_NPROCESSORS_ONLN);
     int stats = 0, c;
@@ -142,7 +145,8 @@ int cmd_embed(int argc, char **argv) {
     rc = CLI_OK;
 done:
     if (ch.lines)
-        for (size_t i = 0; i < ch.n; i++) free(ch.lines[i]);
+        for (size_t i = 0; i < ch.n; i++)
+            free(ch.lines[i]);
     free(ch.lines);
     free(ch.lens);
     free(out);

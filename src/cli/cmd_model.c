@@ -41,7 +41,8 @@ static int model_tokenize(const char *dir) {
             break;
         }
         fputs("{\"ids\": [", stdout);
-        for (size_t i = 0; i < k; i++) printf(i ? ", %d" : "%d", ids[i]);
+        for (size_t i = 0; i < k; i++)
+            printf(i ? ", %d" : "%d", ids[i]);
         fputs("]}\n", stdout);
     }
     if (fflush(stdout) != 0 && rc == CLI_OK) rc = cli_error("writing stdout failed");

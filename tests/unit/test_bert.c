@@ -106,10 +106,22 @@ static void check_both(const char *name) {
     unsetenv("LOGIFY_SBERT_GEMM");
 }
 
-static void test_tiny_mean(void **state) { (void)state; check_both("tiny_mean"); }
-static void test_tiny_cls(void **state) { (void)state; check_both("tiny_cls"); }
-static void test_tiny_f16(void **state) { (void)state; check_both("tiny_f16"); }
-static void test_tiny_bf16(void **state) { (void)state; check_both("tiny_bf16"); }
+static void test_tiny_mean(void **state) {
+    (void)state;
+    check_both("tiny_mean");
+}
+static void test_tiny_cls(void **state) {
+    (void)state;
+    check_both("tiny_cls");
+}
+static void test_tiny_f16(void **state) {
+    (void)state;
+    check_both("tiny_f16");
+}
+static void test_tiny_bf16(void **state) {
+    (void)state;
+    check_both("tiny_bf16");
+}
 
 static void test_info_and_truncation(void **state) {
     (void)state;
@@ -142,7 +154,6 @@ static void test_info_and_truncation(void **state) {
 
 static char tmp[256];
 
-
 /* Copies tiny_mean to tmp, runs `edit` (a shell command run in tmp), loads
  * and expects failure with both needles in the message. */
 static void broken(const char *edit, lg_err want, const char *needle1, const char *needle2) {
@@ -173,8 +184,8 @@ static void test_broken_dirs(void **state) {
     broken("sed -i '/\"hidden_size\"/d' config.json", LG_EMODEL, "config.json", "hidden_size");
     broken("sed -i 's/\"hidden_size\": 32/\"hidden_size\": 36/' config.json", LG_EMODEL,
            "1_Pooling/config.json", "word_embedding_dimension");
-    broken("sed -i 's/\"intermediate_size\": 64/\"intermediate_size\": 65/' config.json",
-           LG_EMODEL, "model.safetensors", "shape");
+    broken("sed -i 's/\"intermediate_size\": 64/\"intermediate_size\": 65/' config.json", LG_EMODEL,
+           "model.safetensors", "shape");
     broken("sed -i 's/\"num_hidden_layers\": 2/\"num_hidden_layers\": 3/' config.json", LG_EMODEL,
            "model.safetensors", "encoder.layer.2");
     broken("sed -i 's/\"max_seq_length\": 24/\"max_seq_length\": 4000/' sentence_bert_config.json",
@@ -204,9 +215,12 @@ int main(void) {
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tiny_mean),  cmocka_unit_test(test_tiny_cls),
-        cmocka_unit_test(test_tiny_f16),   cmocka_unit_test(test_tiny_bf16),
-        cmocka_unit_test(test_info_and_truncation), cmocka_unit_test(test_broken_dirs),
+        cmocka_unit_test(test_tiny_mean),
+        cmocka_unit_test(test_tiny_cls),
+        cmocka_unit_test(test_tiny_f16),
+        cmocka_unit_test(test_tiny_bf16),
+        cmocka_unit_test(test_info_and_truncation),
+        cmocka_unit_test(test_broken_dirs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,7 +41,8 @@ static void test_rows_match_engine(void **state) {
         const char *msgs[] = {"disk full on /var", "", "User 7 logged in", "disk full on /var",
                               "Führer café 我想"};
         size_t lens[5];
-        for (int i = 0; i < 5; i++) lens[i] = strlen(msgs[i]);
+        for (int i = 0; i < 5; i++)
+            lens[i] = strlen(msgs[i]);
         lg_embeddings e;
         lg_embeddings_init(&e);
         assert_int_equal(lg_encoder_encode_batch(enc, es, msgs, lens, 5, &e, &err), LG_OK);

@@ -18,7 +18,8 @@
 /* Builds header + data into buf; returns the total length. */
 static size_t build(uint8_t *buf, const char *header, const void *data, size_t dlen) {
     size_t hl = strlen(header);
-    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)hl >> (8 * i));
     memcpy(buf + 8, header, hl);
     if (dlen) memcpy(buf + 8 + hl, data, dlen);
     return 8 + hl + dlen;
@@ -72,21 +73,21 @@ static void test_damage(void **state) {
     assert_non_null(strstr(err.msg, "header length"));
     assert_int_equal(parse("{not json", NULL, 0, &err), LG_EMODEL);
     assert_int_equal(parse("[1,2]", NULL, 0, &err), LG_EMODEL);
-    assert_int_equal(parse("{\"a\":{\"dtype\":\"F99\",\"shape\":[1],\"data_offsets\":[0,4]}}", d, 4,
-                           &err),
-                     LG_EMODEL);
+    assert_int_equal(
+        parse("{\"a\":{\"dtype\":\"F99\",\"shape\":[1],\"data_offsets\":[0,4]}}", d, 4, &err),
+        LG_EMODEL);
     assert_non_null(strstr(err.msg, "F99"));
-    assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", d, 4,
-                           &err),
-                     LG_EMODEL);
+    assert_int_equal(
+        parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", d, 4, &err),
+        LG_EMODEL);
     assert_non_null(strstr(err.msg, "'a'"));
-    assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", d, 4,
-                           &err),
-                     LG_EMODEL);
+    assert_int_equal(
+        parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", d, 4, &err),
+        LG_EMODEL);
     assert_non_null(strstr(err.msg, "outside"));
-    assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", d, 8,
-                           &err),
-                     LG_EMODEL);
+    assert_int_equal(
+        parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", d, 8, &err),
+        LG_EMODEL);
     assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                            "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
                            d, 16, &err),
@@ -96,9 +97,9 @@ static void test_damage(void **state) {
                            "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                            d, 8, &err),
                      LG_EMODEL);
-    assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", d, 4,
-                           &err),
-                     LG_EMODEL);
+    assert_int_equal(
+        parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", d, 4, &err),
+        LG_EMODEL);
     assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", d, 4, &err), LG_EMODEL);
     assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
                            "\"data_offsets\":[0,4]}}",
@@ -131,7 +132,8 @@ static void test_open_missing(void **state) {
     (void)state;
     lg_safetensors st;
     lg_errmsg err;
-    assert_int_equal(lg_safetensors_open("/nonexistent/model.safetensors", &st, &err), LG_ENOTFOUND);
+    assert_int_equal(lg_safetensors_open("/nonexistent/model.safetensors", &st, &err),
+                     LG_ENOTFOUND);
     assert_non_null(strstr(err.msg, "/nonexistent/model.safetensors"));
 }
 

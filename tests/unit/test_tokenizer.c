@@ -41,7 +41,8 @@ static void test_reference_cases(void **state) {
         if (!ok) {
             bad++;
             fprintf(stderr, "case %d mismatch: %s\n  got:", n, json_string_value(jt));
-            for (size_t i = 0; i < k; i++) fprintf(stderr, " %d", ids[i]);
+            for (size_t i = 0; i < k; i++)
+                fprintf(stderr, " %d", ids[i]);
             fprintf(stderr, "\n");
         }
         n++;
@@ -85,7 +86,8 @@ static void test_cased_inline_vocab(void **state) {
     const char vocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nHello\nhello\n##s\n,\ncafé\ncafe\n";
     lg_wordpiece_opts o = {0, -1, 1};
     lg_wordpiece *t = NULL;
-    assert_int_equal(lg_wordpiece_from_text(vocab, sizeof vocab - 1, "inline", &o, &t, NULL), LG_OK);
+    assert_int_equal(lg_wordpiece_from_text(vocab, sizeof vocab - 1, "inline", &o, &t, NULL),
+                     LG_OK);
     int32_t ids[8];
     size_t k;
     const char *text = "Hellos, café hello";
