@@ -81,7 +81,7 @@ T_TOK=$(field "$WORK/torch.txt" tok_per_s)
 T_GF=$(field "$WORK/torch.txt" GFLOPS)
 P_GF=$(field "$WORK/sgemm.txt" GFLOPS)
 echo
-echo "== BERT (MiniLM-L6 shape), threads=$THREADS batch=$BATCH, $(wc -l <"$WORK/seed.txt") seed messages (every row: EVERY=$EVERY), best of $REPS"
+echo "== BERT (MiniLM-L6 shape), threads=$THREADS batch=$BATCH, $(wc -l <"$WORK/seed.txt") seed messages (every ${EVERY}-th row), best of $REPS"
 printf '  logify embed:   %8s tokens/s  %6s GFLOPS  (real WordPiece tokens)\n' "$L_TOK" "$L_GF"
 printf '  PyTorch anchor: %8s tokens/s  %6s GFLOPS  (anchor'"'"'s estimated token lengths)\n' "$T_TOK" "$T_GF"
 printf '  sgemm peak:                       %6s GFLOPS\n' "$P_GF"
