@@ -35,6 +35,26 @@ typedef struct {
     double threshold; /* < 0: keep the config's */
 } cli_pipeline_opts;
 
+/* getopt_long ids and table entries of the pipeline options; a command
+ * lists the entries it takes and hands those ids to cli_pipeline_option. */
+enum { CLI_O_CONFIG = 0x1000, CLI_O_RULES, CLI_O_MODEL, CLI_O_ROUTE, CLI_O_THRESHOLD };
+#define CLI_OPT_CONFIG {"config", required_argument, 0, CLI_O_CONFIG}
+#define CLI_OPT_RULES {"rules", required_argument, 0, CLI_O_RULES}
+#define CLI_OPT_MODEL {"model", required_argument, 0, CLI_O_MODEL}
+#define CLI_OPT_ROUTE {"route", required_argument, 0, CLI_O_ROUTE}
+#define CLI_OPT_THRESHOLD {"threshold", required_argument, 0, CLI_O_THRESHOLD}
+#define CLI_PIPELINE_CASES                                                                         \
+    case CLI_O_CONFIG:                                                                             \
+    case CLI_O_RULES:                                                                              \
+    case CLI_O_MODEL:                                                                              \
+    case CLI_O_ROUTE:                                                                              \
+    case CLI_O_THRESHOLD
+
+/* Stores one pipeline option (c: a CLI_O_* id) into po. Returns CLI_OK, or
+ * CLI_USAGE after printing "logify CMD: <problem>" and the usage text. */
+int cli_pipeline_option(int c, const char *arg, cli_pipeline_opts *po, const char *cmd,
+                        const char *usage);
+
 /* Loads the config file (if any) and applies the flags over it. */
 int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg);
 

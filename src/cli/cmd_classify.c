@@ -63,14 +63,13 @@ static void print_summary(const lg_job_stats *st, double secs, int with_times) {
 }
 
 int cmd_classify(int argc, char **argv) {
-    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_CONFIG, O_RULES, O_MODEL, O_ROUTE, O_THRESH,
-           O_BATCH, O_THREADS, O_SUMMARY, O_STATS };
+    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_BATCH, O_THREADS, O_SUMMARY, O_STATS };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
         {"explain", no_argument, 0, O_EXPLAIN}, {"on-error", required_argument, 0, O_ONERR},
-        {"config", required_argument, 0, O_CONFIG}, {"rules", required_argument, 0, O_RULES},
-        {"model", required_argument, 0, O_MODEL}, {"route", required_argument, 0, O_ROUTE},
-        {"threshold", required_argument, 0, O_THRESH}, {"batch", required_argument, 0, O_BATCH},
+        CLI_OPT_CONFIG, CLI_OPT_RULES,
+        CLI_OPT_MODEL, CLI_OPT_ROUTE,
+        CLI_OPT_THRESHOLD, {"batch", required_argument, 0, O_BATCH},
         {"threads", required_argument, 0, O_THREADS}, {"summary", no_argument, 0, O_SUMMARY},
         {"stats", no_argument, 0, O_STATS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
@@ -95,18 +94,8 @@ int cmd_classify(int argc, char **argv) {
             else if (!strcmp(optarg, "fail")) jo.skip_bad = 0;
             else return cli_usage_error(usage_text, "classify: --on-error must be fail or skip");
             break;
-        case O_CONFIG: po.config_path = optarg; break;
-        case O_RULES: po.rules_path = optarg; break;
-        case O_MODEL: po.model_dir = optarg; break;
-        case O_ROUTE:
-            if (po.n_routes == sizeof po.routes / sizeof *po.routes)
-                return cli_usage_error(usage_text, "classify: too many --route options");
-            po.routes[po.n_routes++] = optarg;
-            break;
-        case O_THRESH:
-            po.threshold = strtod(optarg, &end);
-            if (*end || end == optarg || po.threshold < 0 || po.threshold > 1)
-                return cli_usage_error(usage_text, "classify: --threshold must be in [0, 1]");
+        CLI_PIPELINE_CASES:
+            if (cli_pipeline_option(c, optarg, &po, "classify", usage_text)) return CLI_USAGE;
             break;
         case O_BATCH: {
             long v = strtol(optarg, &end, 10);

@@ -138,13 +138,13 @@ static json_t *to_json(const lg_report *rep, const eval_counts *c, const char *m
 }
 
 int cmd_eval(int argc, char **argv) {
-    enum { O_DATA = 256, O_MODEL, O_CONFIG, O_RULES, O_ROUTE, O_THRESH, O_JSON };
+    enum { O_DATA = 256, O_JSON };
     static const struct option longopts[] = {{"data", required_argument, 0, O_DATA},
-                                             {"model", required_argument, 0, O_MODEL},
-                                             {"config", required_argument, 0, O_CONFIG},
-                                             {"rules", required_argument, 0, O_RULES},
-                                             {"route", required_argument, 0, O_ROUTE},
-                                             {"threshold", required_argument, 0, O_THRESH},
+                                             CLI_OPT_MODEL,
+                                             CLI_OPT_CONFIG,
+                                             CLI_OPT_RULES,
+                                             CLI_OPT_ROUTE,
+                                             CLI_OPT_THRESHOLD,
                                              {"json", no_argument, 0, O_JSON},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
@@ -154,21 +154,10 @@ int cmd_eval(int argc, char **argv) {
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case O_DATA: data = optarg; break;
-        case O_MODEL: po.model_dir = optarg; break;
-        case O_CONFIG: po.config_path = optarg; break;
-        case O_RULES: po.rules_path = optarg; break;
-        case O_ROUTE:
-            if (po.n_routes == sizeof po.routes / sizeof *po.routes)
-                return cli_usage_error(usage_text, "eval: too many --route options");
-            po.routes[po.n_routes++] = optarg;
-            break;
-        case O_THRESH:
-            po.threshold = strtod(optarg, &end);
-            if (*end || end == optarg || !(po.threshold >= 0 && po.threshold <= 1))
-                return cli_usage_error(usage_text, "eval: --threshold must be in [0, 1]");
+        CLI_PIPELINE_CASES:
+            if (cli_pipeline_option(c, optarg, &po, "eval", usage_text)) return CLI_USAGE;
             break;
         case O_JSON: json = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;

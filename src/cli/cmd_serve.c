@@ -60,13 +60,13 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
 }
 
 int cmd_serve(int argc, char **argv) {
-    enum { O_HOST = 256, O_PORT, O_CONFIG, O_RULES, O_MODEL, O_ROUTE, O_THRESH, O_THREADS, O_MODE,
+    enum { O_HOST = 256, O_PORT, O_THREADS, O_MODE,
            O_MAXUP, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET };
     static const struct option longopts[] = {
         {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
-        {"config", required_argument, 0, O_CONFIG}, {"rules", required_argument, 0, O_RULES},
-        {"model", required_argument, 0, O_MODEL}, {"route", required_argument, 0, O_ROUTE},
-        {"threshold", required_argument, 0, O_THRESH}, {"threads", required_argument, 0, O_THREADS},
+        CLI_OPT_CONFIG, CLI_OPT_RULES,
+        CLI_OPT_MODEL, CLI_OPT_ROUTE,
+        CLI_OPT_THRESHOLD, {"threads", required_argument, 0, O_THREADS},
         {"http-mode", required_argument, 0, O_MODE}, {"max-upload", required_argument, 0, O_MAXUP},
         {"max-rows", required_argument, 0, O_MAXROWS},
         {"max-inflight", required_argument, 0, O_INFLIGHT},
@@ -95,18 +95,8 @@ int cmd_serve(int argc, char **argv) {
             so.port = (uint16_t)v;
             given |= G_PORT;
             break;
-        case O_CONFIG: po.config_path = optarg; break;
-        case O_RULES: po.rules_path = optarg; break;
-        case O_MODEL: po.model_dir = optarg; break;
-        case O_ROUTE:
-            if (po.n_routes == sizeof po.routes / sizeof *po.routes)
-                return cli_usage_error(usage_text, "serve: too many --route options");
-            po.routes[po.n_routes++] = optarg;
-            break;
-        case O_THRESH:
-            po.threshold = strtod(optarg, &end);
-            if (*end || end == optarg || po.threshold < 0 || po.threshold > 1)
-                return cli_usage_error(usage_text, "serve: --threshold must be in [0, 1]");
+        CLI_PIPELINE_CASES:
+            if (cli_pipeline_option(c, optarg, &po, "serve", usage_text)) return CLI_USAGE;
             break;
         case O_THREADS:
             if (parse_uint(optarg, 1, 256, &v)) return cli_usage_error(usage_text, "serve: --threads must be 1..256");

@@ -76,9 +76,6 @@ int cmd_train(int argc, char **argv) {
         O_MIN,
         O_C,
         O_THRESH,
-        O_CONFIG,
-        O_RULES,
-        O_ROUTE,
         O_JSON
     };
     static const struct option longopts[] = {{"data", required_argument, 0, O_DATA},
@@ -89,9 +86,9 @@ int cmd_train(int argc, char **argv) {
                                              {"min-label-rows", required_argument, 0, O_MIN},
                                              {"C", required_argument, 0, O_C},
                                              {"threshold", required_argument, 0, O_THRESH},
-                                             {"config", required_argument, 0, O_CONFIG},
-                                             {"rules", required_argument, 0, O_RULES},
-                                             {"route", required_argument, 0, O_ROUTE},
+                                             CLI_OPT_CONFIG,
+                                             CLI_OPT_RULES,
+                                             CLI_OPT_ROUTE,
                                              {"json", no_argument, 0, O_JSON},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
@@ -135,12 +132,10 @@ int cmd_train(int argc, char **argv) {
             if (*end || end == optarg || !(o.threshold >= 0 && o.threshold <= 1))
                 return cli_usage_error(usage_text, "train: --threshold must be in [0, 1]");
             break;
-        case O_CONFIG: po.config_path = optarg; break;
-        case O_RULES: po.rules_path = optarg; break;
-        case O_ROUTE:
-            if (po.n_routes == sizeof po.routes / sizeof *po.routes)
-                return cli_usage_error(usage_text, "train: too many --route options");
-            po.routes[po.n_routes++] = optarg;
+        case CLI_O_CONFIG:
+        case CLI_O_RULES:
+        case CLI_O_ROUTE:
+            if (cli_pipeline_option(c, optarg, &po, "train", usage_text)) return CLI_USAGE;
             break;
         case O_JSON: json = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;

@@ -57,6 +57,28 @@ int cli_usage_error(const char *usage_text, const char *fmt, ...) {
     return CLI_USAGE;
 }
 
+int cli_pipeline_option(int c, const char *arg, cli_pipeline_opts *po, const char *cmd,
+                        const char *usage) {
+    char *end;
+    switch (c) {
+    case CLI_O_CONFIG: po->config_path = arg; break;
+    case CLI_O_RULES: po->rules_path = arg; break;
+    case CLI_O_MODEL: po->model_dir = arg; break;
+    case CLI_O_ROUTE:
+        if (po->n_routes == sizeof po->routes / sizeof *po->routes)
+            return cli_usage_error(usage, "%s: too many --route options", cmd);
+        po->routes[po->n_routes++] = arg;
+        break;
+    case CLI_O_THRESHOLD:
+        po->threshold = strtod(arg, &end);
+        if (*end || end == arg || !(po->threshold >= 0 && po->threshold <= 1))
+            return cli_usage_error(usage, "%s: --threshold must be in [0, 1]", cmd);
+        break;
+    default: return cli_usage_error(usage, "%s: unknown option", cmd);
+    }
+    return CLI_OK;
+}
+
 int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg) {
     lg_errmsg err;
     if (lg_config_init(cfg, &err)) return cli_error("%s", err.msg);
