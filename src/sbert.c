@@ -26,9 +26,10 @@
 /* element-wise kernels: vectorised, with AVX2 / AVX-512 clones picked at
  * run time (the library itself is built for the baseline x86-64) */
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define SB_KERNEL __attribute__((optimize("O3"), target_clones("avx512f", "avx2", "default")))
+#define SB_KERNEL                                                                                  \
+    __attribute__((optimize("O3", "no-trapping-math"), target_clones("avx512f", "avx2", "default")))
 #else
-#define SB_KERNEL __attribute__((optimize("O3")))
+#define SB_KERNEL __attribute__((optimize("O3", "no-trapping-math")))
 #endif
 #define SB_MAX_BATCH 4096
 #define SB_SMALL_M 16 /* up to this many rows, dot products instead of sgemm */
@@ -36,12 +37,13 @@
 struct lg_sbert_scratch {
     const lg_sbert *m;
     int batch, threads;
-    size_t cap_rows;                           /* rows allocated in the activation buffers */
-    float *x;                                  /* (rows, hidden) hidden states */
-    float *qkv;                                /* (rows, 3*hidden) queries | keys | values */
-    float *ctx;                                /* (rows, hidden) attention context */
-    float *ffn;                                /* (rows, intermediate) */
-    float *scores;                             /* (max_seq, max_seq) attention scores of one head */
+    size_t cap_rows; /* rows allocated in the activation buffers */
+    float *x;        /* (rows, hidden) hidden states */
+    float *qkv;      /* (rows, 3*hidden) queries | keys | values */
+    float *ctx;      /* (rows, hidden) attention context */
+    float *ffn;      /* (rows, intermediate) */
+    float *scores;   /* (max_seq padded to 16) attention scores of one query */
+    float *kt;       /* (head_dim, max_seq padded) one head's keys, transposed */
     lg_sbert_scratch *workers[SB_MAX_THREADS]; /* extra threads' scratch */
 };
 
@@ -49,6 +51,11 @@ struct lg_sbert_scratch {
  * The single place BLAS plugs in, and the fused element-wise loops. */
 
 typedef float sb_v8 __attribute__((vector_size(32)));
+typedef float sb_v16 __attribute__((vector_size(64)));
+/* helpers inlined into the kernels: same optimisation options, or GCC
+ * refuses to inline them */
+#define SB_INLINE __attribute__((optimize("O3", "no-trapping-math"), always_inline)) static inline
+#define SB_PAD16(t) (((t) + 15) / 16 * 16)
 
 /* Few rows (a single short message): sgemm would pack the whole weight
  * matrix for a handful of rows; dot products read each weight row once
@@ -132,9 +139,9 @@ out:
 }
 
 /* erf(x) for float, rational approximation (Eigen's generic_fast_erf_float):
- * |error| < 2e-7 on the whole line, branch-free so that the GELU loop
+ * |error| < 5e-7 on the whole line, branch-free so that the GELU loop
  * vectorises (glibc's erff does not). */
-static inline float erf_fast(float x) {
+SB_INLINE float erf_fast(float x) {
     x = x > 4.0f ? 4.0f : (x < -4.0f ? -4.0f : x);
     float x2 = x * x;
     float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
@@ -186,57 +193,114 @@ SB_KERNEL static void add_layernorm(float *x, const float *b, const float *g, co
         x[i] = (x[i] - mean) * inv * g[i] + beta[i];
 }
 
-static inline float dot(const float *a, const float *b, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
+/* e^x for x <= 0 (softmax after subtracting the row maximum): Cephes'
+ * expf polynomial with a Cody-Waite reduction, branch-free so the loop
+ * vectorises (glibc's expf does not); relative error ~1e-7. Inputs below
+ * -87.3 give e^-87.3 (~1e-38) instead of a denormal or zero. */
+SB_INLINE float exp_fast(float x) {
+    x = x < -87.3f ? -87.3f : (x > 88.0f ? 88.0f : x);
+    float fn = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale;
+    scale.i = ((int32_t)fn + 127) << 23;
+    return p * scale.f;
 }
 
 /* Self-attention of one sequence of T tokens. qkv (T, 3H) with the bias
- * added and queries pre-scaled by 1/sqrt(head_dim); ctx (T, H) out. */
+ * added and queries pre-scaled by 1/sqrt(head_dim); ctx (T, H) out;
+ * scores (Tp) and kt (head_dim, Tp) scratch, Tp = T rounded up to 16. Plain loops, all vectorised
+ * along T or head_dim (no horizontal sums): per head the products are too
+ * small for BLAS calls to pay. */
 SB_KERNEL static void attention(const lg_sbert *m, const float *qkv, float *ctx, float *scores,
-                                int T) {
-    int H = m->hidden, nh = m->heads, dh = H / nh, ld = 3 * H;
+                                float *kt, int T) {
+    int H = m->hidden, nh = m->heads, dh = H / nh, ld = 3 * H, Tp = SB_PAD16(T);
     for (int h = 0; h < nh; h++) {
         const float *q = qkv + h * dh, *k = qkv + H + h * dh, *v = qkv + 2 * H + h * dh;
         float *c = ctx + h * dh;
-        /* scores (T, T) = Q K^T */
-        if (T >= 32) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, q, ld, k, ld, 0.0f,
-                        scores, T);
-        } else {
-            for (int i = 0; i < T; i++)
-                for (int j = 0; j < T; j++)
-                    scores[i * T + j] = dot(q + i * ld, k + j * ld, dh);
+        /* kt (dh, Tp) = this head's keys, transposed, zero-padded to Tp */
+        for (int j = 0; j < T; j++) {
+            const float *kj = k + (size_t)j * (size_t)ld;
+            for (int d = 0; d < dh; d++)
+                kt[(size_t)d * (size_t)Tp + (size_t)j] = kj[d];
         }
-        /* row softmax */
+        for (int d = 0; d < dh; d++)
+            for (int j = T; j < Tp; j++)
+                kt[(size_t)d * (size_t)Tp + (size_t)j] = 0.0f;
         for (int i = 0; i < T; i++) {
-            float *s = scores + i * T, mx = s[0], sum = 0;
-            for (int j = 1; j < T; j++)
-                mx = s[j] > mx ? s[j] : mx;
-            for (int j = 0; j < T; j++) {
-                s[j] = expf(s[j] - mx);
-                sum += s[j];
-            }
-            float inv = 1.0f / sum;
-            for (int j = 0; j < T; j++)
-                s[j] *= inv;
-        }
-        /* ctx (T, dh) = P V */
-        if (T >= 32) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, scores, T, v, ld,
-                        0.0f, c, H);
-        } else {
-            for (int i = 0; i < T; i++) {
-                float *ci = c + i * H;
-                memset(ci, 0, (size_t)dh * sizeof *ci);
-                for (int j = 0; j < T; j++) {
-                    float p = scores[i * T + j];
-                    const float *vj = v + j * ld;
-                    for (int d = 0; d < dh; d++)
-                        ci[d] += p * vj[d];
+            /* s (Tp) = q_i K^T: 64 scores in registers while d runs */
+            const float *qi = q + (size_t)i * (size_t)ld;
+            float *s = scores, mx = -INFINITY, sum = 0;
+            int j0 = 0;
+            for (; j0 + 64 <= Tp; j0 += 64) {
+                sb_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, k0, k1, k2, k3;
+                for (int d = 0; d < dh; d++) {
+                    const float *kd = kt + (size_t)d * (size_t)Tp + j0;
+                    memcpy(&k0, kd, sizeof k0);
+                    memcpy(&k1, kd + 16, sizeof k1);
+                    memcpy(&k2, kd + 32, sizeof k2);
+                    memcpy(&k3, kd + 48, sizeof k3);
+                    a0 += qi[d] * k0;
+                    a1 += qi[d] * k1;
+                    a2 += qi[d] * k2;
+                    a3 += qi[d] * k3;
                 }
+                memcpy(s + j0, &a0, sizeof a0);
+                memcpy(s + j0 + 16, &a1, sizeof a1);
+                memcpy(s + j0 + 32, &a2, sizeof a2);
+                memcpy(s + j0 + 48, &a3, sizeof a3);
+            }
+            for (; j0 < Tp; j0 += 16) {
+                sb_v16 a0 = {0}, k0;
+                for (int d = 0; d < dh; d++) {
+                    memcpy(&k0, kt + (size_t)d * (size_t)Tp + j0, sizeof k0);
+                    a0 += qi[d] * k0;
+                }
+                memcpy(s + j0, &a0, sizeof a0);
+            }
+            for (int j = 0; j < T; j++)
+                mx = s[j] > mx ? s[j] : mx;
+            for (int j = 0; j < T; j++)
+                s[j] = exp_fast(s[j] - mx);
+            for (int j = 0; j < T; j++)
+                sum += s[j];
+            float inv = 1.0f / sum;
+            /* ctx_i (dh) = sum_j p_ij v_j: 16 columns in registers at a time,
+             * even and odd j in separate accumulators */
+            float *ci = c + (size_t)i * (size_t)H;
+            int d0 = 0;
+            for (; d0 + 16 <= dh; d0 += 16) {
+                sb_v16 a0 = {0}, a1 = {0}, v0, v1;
+                int j = 0;
+                for (; j + 2 <= T; j += 2) {
+                    const float *vj = v + (size_t)j * (size_t)ld + d0;
+                    memcpy(&v0, vj, sizeof v0);
+                    memcpy(&v1, vj + ld, sizeof v1);
+                    a0 += s[j] * v0;
+                    a1 += s[j + 1] * v1;
+                }
+                if (j < T) {
+                    memcpy(&v0, v + (size_t)j * (size_t)ld + d0, sizeof v0);
+                    a0 += s[j] * v0;
+                }
+                a0 = (a0 + a1) * inv;
+                memcpy(ci + d0, &a0, sizeof a0);
+            }
+            for (int d = d0; d < dh; d++) { /* other head sizes */
+                float a = 0;
+                for (int j = 0; j < T; j++)
+                    a += s[j] * v[(size_t)j * (size_t)ld + (size_t)d];
+                ci[d] = a * inv;
             }
         }
     }
@@ -279,8 +343,12 @@ lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg
     s->batch = 32;
     s->threads = 1;
     size_t T = (size_t)m->max_seq_length;
-    s->scores = malloc(T * T * sizeof *s->scores);
-    if (!s->scores) {
+    size_t Tp = (size_t)SB_PAD16(T);
+    s->scores = malloc(Tp * sizeof *s->scores);
+    s->kt = malloc(Tp * (size_t)(m->hidden / m->heads) * sizeof *s->kt);
+    if (!s->scores || !s->kt) {
+        free(s->scores);
+        free(s->kt);
         free(s);
         return lg_fail(err, LG_ENOMEM, "out of memory");
     }
@@ -294,6 +362,7 @@ void lg_sbert_scratch_free(lg_sbert_scratch *s) {
         lg_sbert_scratch_free(s->workers[i]);
     scratch_release(s);
     free(s->scores);
+    free(s->kt);
     free(s);
 }
 
@@ -364,7 +433,7 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
         size_t row0 = 0;
         for (size_t i = first; i < last; i++) {
             int T = job->len[job->order[i]];
-            attention(m, s->qkv + row0 * 3 * H, s->ctx + row0 * H, s->scores, T);
+            attention(m, s->qkv + row0 * 3 * H, s->ctx + row0 * H, s->scores, s->kt, T);
             row0 += (size_t)T;
         }
         /* x = LN(x + ctx Wo^T + bo): the residual is sgemm's C (beta 1) */
