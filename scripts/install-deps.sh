@@ -16,6 +16,7 @@ if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=(python3-sklearn)
   PACKAGES+=(wrk python3-fastapi python3-uvicorn python3-multipart) # bench/bench_http.sh
   PACKAGES+=(umap-learn bc) # bench/bench_umap.sh
+  PACKAGES+=(python3-torch) # bench/bench_bert.sh (anchor + MiniLM-shaped model generator)
 fi
 
 missing=()
