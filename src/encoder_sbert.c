@@ -6,7 +6,8 @@
  * - Logs repeat, so each scratch keeps an embedding cache keyed by the
  *   message's exact bytes (FNV-1a + full compare). Identical messages in a
  *   batch are encoded once. The cache is bounded (SB_CACHE_BYTES of
- *   vectors); when a batch would overflow it, it is emptied first. It is
+ *   vectors, at most SB_CACHE_MAX_ENTRIES); when a batch would overflow it,
+ *   it is emptied first. It is
  *   per scratch (per thread), so lookups need no lock.
  * - Rows are L2-normalised (also for models without a Normalize module) and
  *   an empty message gives a zero row, as encoder.h requires.
@@ -25,6 +26,7 @@
 
 #define SB_CACHE_BYTES ((size_t)64 << 20) /* vectors held per scratch */
 #define SB_CACHE_KEY_MAX 4096             /* longer messages are not cached */
+#define SB_CACHE_MAX_ENTRIES 65536        /* and at most this many (small models) */
 
 typedef struct {
     lg_sbert *m;
@@ -109,6 +111,7 @@ static lg_err scratch_new(const void *ctxp, void **out, lg_errmsg *err) {
     }
     lg_sbert_scratch_set(s->s, 32, c->threads);
     s->max_entries = SB_CACHE_BYTES / ((size_t)c->dim * sizeof(float));
+    if (s->max_entries > SB_CACHE_MAX_ENTRIES) s->max_entries = SB_CACHE_MAX_ENTRIES;
     s->n_slots = 16;
     while (s->n_slots < 2 * s->max_entries)
         s->n_slots <<= 1;
