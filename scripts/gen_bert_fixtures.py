@@ -72,7 +72,19 @@ def is_cjk(o):
                                         (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)])
 
 
+SPECIALS = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]"]
+
+
 def tokenize(text, vocab, lower=True):
+    # special tokens written in the text are matched first (HF added tokens)
+    for sp in SPECIALS:
+        if sp in text and sp in vocab:
+            parts = text.split(sp)
+            out = []
+            for k, part in enumerate(parts):
+                if k: out.append(vocab[sp])
+                out.extend(tokenize(part, vocab, lower))
+            return out
     # BertNormalizer: clean, pad CJK, strip accents (NFD, drop Mn), lower-case
     s = "".join(" " if is_ws(c) else c for c in text if not (ord(c) in (0, 0xFFFD) or is_ctrl(c)))
     s = "".join(f" {c} " if is_cjk(ord(c)) else c for c in s)

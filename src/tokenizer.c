@@ -25,10 +25,15 @@ struct lg_wordpiece {
     int32_t *slots; /* open-addressing table of ids, -1 = empty */
     size_t n_slots; /* power of two */
     int32_t unk_id;
+    int32_t special[5]; /* ids of [CLS] [SEP] [PAD] [MASK] [UNK], -1 if absent */
     int lower, strip, chinese;
 };
 
 /* ---- Vocabulary ---------------------------------------------------------- */
+
+/* Special tokens written literally in a text are matched first, as Hugging
+ * Face's tokenizer does with its added tokens ("a [SEP] b" -> a, [SEP], b). */
+static const char *const special_tokens[5] = {"[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]"};
 
 static uint64_t hash_bytes(const char *s, size_t n) {
     return lg_fnv1a64(s, n, 0);
@@ -107,6 +112,8 @@ lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
             i = (i + 1) & mask;
         t->slots[i] = (int32_t)id;
     }
+    for (size_t k = 0; k < 5; k++)
+        t->special[k] = vocab_lookup(t, special_tokens[k], strlen(special_tokens[k]));
     t->unk_id = vocab_lookup(t, "[UNK]", 5);
     if (t->unk_id < 0) {
         lg_wordpiece_free(t);
@@ -272,6 +279,19 @@ lg_err lg_wordpiece_encode(const lg_wordpiece *t, const char *text, size_t len, 
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
     size_t i = 0;
     while (i < len && s->n < s->cap) {
+        if (p[i] == '[') {
+            int hit = 0;
+            for (size_t k = 0; k < 5 && !hit; k++) {
+                size_t sl = strlen(special_tokens[k]);
+                if (t->special[k] >= 0 && len - i >= sl && !memcmp(p + i, special_tokens[k], sl)) {
+                    flush_word(s);
+                    emit_id(s, t->special[k]);
+                    i += sl;
+                    hit = 1;
+                }
+            }
+            if (hit) continue;
+        }
         utf8proc_int32_t c;
         utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
         if (k <= 0) { /* invalid UTF-8: the byte becomes U+FFFD, which is cleaned away */

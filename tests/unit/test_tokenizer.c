@@ -73,6 +73,14 @@ static void test_truncation_and_long_words(void **state) {
     assert_int_equal(lg_wordpiece_encode(tok, word, 100, ids, 8, &k, NULL), LG_OK);
     assert_true(k >= 1);
     assert_true(ids[0] != lg_wordpiece_id(tok, "[UNK]"));
+    /* special tokens written in the text are kept whole (HF added tokens) */
+    const char *sp = "hello[SEP] world [MASK]x [cls]";
+    int32_t ids2[16];
+    assert_int_equal(lg_wordpiece_encode(tok, sp, strlen(sp), ids2, 16, &k, NULL), LG_OK);
+    int32_t want[] = {7592, 102, 2088, 103, 1060, 1031, 18856, 2015, 1033};
+    assert_int_equal(k, sizeof want / sizeof *want);
+    for (size_t i = 0; i < k; i++)
+        assert_int_equal(ids2[i], want[i]);
     /* invalid UTF-8 and NUL bytes are cleaned away */
     const char bad[] = "hello\xff\xfe\x00 world\xc3";
     assert_int_equal(lg_wordpiece_encode(tok, bad, sizeof bad - 1, ids, 8, &k, NULL), LG_OK);
