@@ -55,6 +55,7 @@ docs-assets:
 
 # libFuzzer (clang): each harness for FUZZ_SECONDS, new inputs into fuzz/corpus/.
 fuzz: deps
+	@bash scripts/install-deps.sh --fuzz
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLOGIFY_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS)
 	for f in build-fuzz/fuzz_*; do \

@@ -4,6 +4,7 @@
 # present. Uses apt-get as root, sudo otherwise.
 #   scripts/install-deps.sh          build + test packages
 #   scripts/install-deps.sh --bench  also what `make bench` compares against
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer for `make fuzz`
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +13,9 @@ PACKAGES=(
   libcurl4-openssl-dev libmicrohttpd-dev libutf8proc-dev libopenblas-dev
   liblbfgs-dev libcmocka-dev curl
 )
+if [[ "${1:-}" == "--fuzz" ]]; then
+  PACKAGES+=(clang libclang-rt-14-dev)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=(python3-sklearn)
   PACKAGES+=(wrk python3-fastapi python3-uvicorn python3-multipart) # bench/bench_http.sh
