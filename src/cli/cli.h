@@ -5,7 +5,11 @@
 #define LOGIFY_CLI_H
 
 #include "logify/common.h"
+#include <jansson.h>
+#include <stdio.h>
+
 #include "logify/config.h"
+#include "logify/pipeline.h"
 
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -57,6 +61,16 @@ int cli_pipeline_option(int c, const char *arg, cli_pipeline_opts *po, const cha
 
 /* Loads the config file (if any) and applies the flags over it. */
 int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg);
+
+/* Loads the resources cfg names (rules, model, LLM) and builds the
+ * pipeline. On failure prints the error, leaves nothing allocated (*pl
+ * NULL, res freed) and returns CLI_FAIL. Free with lg_pipeline_free and
+ * lg_resources_free. */
+int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl);
+
+/* Prints j as indented JSON on stdout and releases it (j may be NULL, which
+ * is reported as out of memory). */
+int cli_print_json(json_t *j);
 
 /* Writes to a temporary file beside `path` and renames it into place on
  * commit, so a failed run never leaves a half-written file. */

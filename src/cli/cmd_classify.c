@@ -131,13 +131,9 @@ int cmd_classify(int argc, char **argv) {
     cli_outfile of = {0};
     file_sink sink = {stdout};
     char *chunk = NULL;
-    if (lg_resources_load(&cfg, &res, &err)) {
+    if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
         lg_config_free(&cfg);
-        return cli_error("%s", err.msg);
-    }
-    if (lg_pipeline_new(&cfg.routes, &res, &pl, &err)) {
-        cli_error("%s", err.msg);
-        goto done;
+        return CLI_FAIL;
     }
     in = strcmp(input, "-") ? fopen(input, "rb") : stdin;
     if (!in) {

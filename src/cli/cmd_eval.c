@@ -181,9 +181,9 @@ int cmd_eval(int argc, char **argv) {
     lg_report_init(&rep);
     eval_counts counts;
     memset(&counts, 0, sizeof counts);
-    if (lg_resources_load(&cfg, &res, &err)) {
+    if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
         lg_config_free(&cfg);
-        return cli_error("%s", err.msg);
+        return CLI_FAIL;
     }
     char model_desc[LG_DETAIL_MAX + 32];
     if (res.model)
@@ -195,7 +195,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error("%s", err.msg);
         goto done;
     }
-    if (lg_pipeline_new(&cfg.routes, &res, &pl, &err) || lg_worker_new(pl, &w, &err)) {
+    if (lg_worker_new(pl, &w, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -238,17 +238,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (json) {
-        json_t *j = to_json(&rep, &counts, model_desc);
-        char *text =
-            j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
-              : NULL;
-        json_decref(j);
-        if (!text) {
-            cli_error("out of memory");
-            goto done;
-        }
-        puts(text);
-        free(text);
+        if (cli_print_json(to_json(&rep, &counts, model_desc)) != CLI_OK) goto done;
     } else {
         print_text(data, &rep, &counts, model_desc);
     }

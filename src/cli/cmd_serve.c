@@ -179,13 +179,9 @@ int cmd_serve(int argc, char **argv) {
     lg_resources res;
     lg_pipeline *pl = NULL;
     lg_server *srv = NULL;
-    if (lg_resources_load(&cfg, &res, &err)) {
+    if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
         lg_config_free(&cfg);
-        return cli_error("%s", err.msg);
-    }
-    if (lg_pipeline_new(&cfg.routes, &res, &pl, &err)) {
-        cli_error("%s", err.msg);
-        goto done;
+        return CLI_FAIL;
     }
     /* SIGINT/SIGTERM are taken by sigwait below; block them before the
      * server's threads start so that they inherit the mask. */

@@ -193,16 +193,7 @@ int cmd_train(int argc, char **argv) {
                                           res.final_fit.seconds, "total", secs, "cpu_total",
                                           cpu_seconds()));
         }
-        char *text =
-            j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
-              : NULL;
-        json_decref(j);
-        if (!text) {
-            cli_error("out of memory");
-            goto done;
-        }
-        puts(text);
-        free(text);
+        if (cli_print_json(j) != CLI_OK) goto done;
     } else {
         print_text(&res, &o, data, out, secs);
     }

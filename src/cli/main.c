@@ -104,6 +104,27 @@ int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg) {
     return CLI_OK;
 }
 
+int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl) {
+    lg_errmsg err;
+    *pl = NULL;
+    if (lg_resources_load(cfg, res, &err)) return cli_error("%s", err.msg);
+    if (lg_pipeline_new(&cfg->routes, res, pl, &err)) {
+        lg_resources_free(res);
+        return cli_error("%s", err.msg);
+    }
+    return CLI_OK;
+}
+
+int cli_print_json(json_t *j) {
+    char *text =
+        j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(j);
+    if (!text) return cli_error("out of memory");
+    puts(text);
+    free(text);
+    return CLI_OK;
+}
+
 int cli_outfile_open(cli_outfile *o, const char *path) {
     memset(o, 0, sizeof *o);
     size_t n = strlen(path) + 16;
