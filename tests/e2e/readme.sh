@@ -14,6 +14,7 @@ cd "$LOGIFY_ROOT"
 BUILD_DIR=$(dirname "$LOGIFY")
 SERVER_PID=""
 PORT=""
+SKIPPED_OUTPUTS=()
 stop_server() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; }
 trap 'stop_server; rm -rf "$TMP"' EXIT
 
@@ -82,8 +83,13 @@ PY
     continue
   fi
   if [[ "$cmd" == *build/logify* ]]; then
-    if [[ "$cmd" == *../shared/* && ! -d ../shared ]]; then
-      echo "skip (needs ../shared): $cmd" >&2
+    needs_skipped=""
+    for out in "${SKIPPED_OUTPUTS[@]}"; do [[ "$cmd" == *"$out"* ]] && needs_skipped=$out; done
+    if [[ ( "$cmd" == *../shared/* && ! -d ../shared ) || -n "$needs_skipped" ]]; then
+      echo "skip (needs ../shared${needs_skipped:+, through $needs_skipped}): $cmd" >&2
+      # what it would have written is missing too
+      out=$(grep -oE -- '--out [^ ]+' <<<"$cmd" | cut -d' ' -f2 || true)
+      [[ -n "$out" ]] && SKIPPED_OUTPUTS+=("$out")
       continue
     fi
     run=${cmd//build\/logify/$LOGIFY}
