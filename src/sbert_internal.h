@@ -1,5 +1,5 @@
 /* sbert_internal.h - types shared by the Sentence-BERT modules
- * (tokenizer.c, safetensors.c, sbert_load.c, sbert.c). Not installed;
+ * (tokenizer.c, tokenizer_json.c, safetensors.c, sbert_load.c, sbert.c). Not installed;
  * the public API is include/logify/sbert.h. */
 #ifndef LOGIFY_SBERT_INTERNAL_H
 #define LOGIFY_SBERT_INTERNAL_H
@@ -27,7 +27,32 @@ lg_err lg_wordpiece_load(const char *vocab_path, const lg_wordpiece_opts *o, lg_
 /* Builds from an in-memory vocab text (same format). */
 lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
                               const lg_wordpiece_opts *o, lg_wordpiece **out, lg_errmsg *err);
+
+#define LG_WP_PREFIX_MAX 16       /* bytes of the continuing-subword prefix */
+#define LG_WP_MAX_WORD_LIMIT 1000 /* largest max_input_chars_per_word accepted */
+
+/* Every setting of the tokenizer, as tokenizer.json spells them. */
+typedef struct {
+    int lower;             /* lower-case */
+    int strip;             /* strip accents (NFD, drop Mn); -1: follow lower */
+    int chinese;           /* CJK ideographs become words of their own */
+    int clean;             /* drop NUL/U+FFFD/controls, whitespace -> space */
+    const char *unk_token; /* must be in the vocabulary */
+    const char *prefix;    /* continuing-subword prefix ("##"), at most LG_WP_PREFIX_MAX bytes */
+    size_t max_chars;      /* max_input_chars_per_word, 1..LG_WP_MAX_WORD_LIMIT */
+} lg_wordpiece_spec;
+
+/* Builds from tokens[0..n) (id = index; copied). A token given twice is
+ * refused. name labels error messages. Caller frees with lg_wordpiece_free. */
+lg_err lg_wordpiece_new(const char *const *tokens, size_t n, const lg_wordpiece_spec *sp,
+                        const char *name, lg_wordpiece **out, lg_errmsg *err);
+/* Adds a token matched literally in the raw text before anything else
+ * (longest first) and emitted as `id` (HF's added tokens; the vocab.txt
+ * path adds [CLS] [SEP] [PAD] [MASK] [UNK]). Content is copied. */
+lg_err lg_wordpiece_add_token(lg_wordpiece *t, const char *content, int32_t id, const char *name,
+                              lg_errmsg *err);
 void lg_wordpiece_free(lg_wordpiece *t);
+/* Largest id + 1 (vocabulary and added tokens). */
 size_t lg_wordpiece_vocab_size(const lg_wordpiece *t);
 /* Id of a token, or -1. */
 int32_t lg_wordpiece_id(const lg_wordpiece *t, const char *tok);

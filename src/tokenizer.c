@@ -6,8 +6,13 @@
  * It follows Hugging Face's fast tokenizer (BertNormalizer +
  * BertPreTokenizer + WordPiece) character for character; utf8proc gives
  * the Unicode categories, NFD and case mapping. The text is processed as a
- * stream: one word at most 100 characters is held at a time, so memory does
- * not grow with the input.
+ * stream: one word of at most max_chars characters is held at a time, so
+ * memory does not grow with the input.
+ *
+ * Two constructors: vocab.txt (lg_wordpiece_load / _from_text, the fixed
+ * BERT settings: "##", 100 characters, [UNK] and the five [..] special
+ * tokens) and a token list with every setting explicit (lg_wordpiece_new +
+ * lg_wordpiece_add_token), which tokenizer_json.c fills from tokenizer.json.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,14 @@
 
 #define WP_MAX_WORD_CHARS 100 /* longer words become [UNK] (HF default) */
 #define WP_VOCAB_MAX_BYTES (64u << 20)
+#define WP_ADDED_MAX 65536    /* added tokens */
+#define WP_ADDED_MAX_BYTES 256 /* bytes of one added token */
+
+typedef struct {
+    char *s; /* content, matched literally in the raw text */
+    size_t len;
+    int32_t id;
+} wp_added;
 
 struct lg_wordpiece {
     char *text;          /* vocab tokens, NUL-separated */
@@ -25,8 +38,14 @@ struct lg_wordpiece {
     int32_t *slots; /* open-addressing table of ids, -1 = empty */
     size_t n_slots; /* power of two */
     int32_t unk_id;
-    int32_t special[5]; /* ids of [CLS] [SEP] [PAD] [MASK] [UNK], -1 if absent */
-    int lower, strip, chinese;
+    int lower, strip, chinese, clean;
+    char prefix[LG_WP_PREFIX_MAX + 1]; /* continuing-subword prefix ("##") */
+    size_t prefix_len;
+    size_t max_chars;    /* longer words become unk_id */
+    wp_added *added;     /* (n_added) kept whole where they occur in the text */
+    size_t n_added, cap_added;
+    uint8_t first[256];  /* 1: some added token starts with this byte */
+    size_t n_ids;        /* largest id + 1 (vocabulary and added tokens) */
 };
 
 /* ---- Vocabulary ---------------------------------------------------------- */
@@ -54,15 +73,127 @@ int32_t lg_wordpiece_id(const lg_wordpiece *t, const char *tok) {
 }
 
 size_t lg_wordpiece_vocab_size(const lg_wordpiece *t) {
-    return t->n;
+    return t->n_ids;
 }
 
 void lg_wordpiece_free(lg_wordpiece *t) {
     if (!t) return;
+    for (size_t i = 0; i < t->n_added; i++)
+        free(t->added[i].s);
+    free(t->added);
     free(t->text);
     free(t->tokens);
     free(t->slots);
     free(t);
+}
+
+/* Builds the lookup table over t->tokens[0..n) and applies the settings.
+ * Duplicate tokens: the first id wins (vocab.txt), or refused. The caller
+ * frees t on error. */
+static lg_err finish(lg_wordpiece *t, const lg_wordpiece_spec *sp, int refuse_dups,
+                     const char *name, lg_errmsg *err) {
+    if (t->n == 0) return lg_fail(err, LG_EMODEL, "%s: empty vocabulary", name);
+    if (t->n > INT32_MAX / 4) return lg_fail(err, LG_ELIMIT, "%s: too many tokens", name);
+    size_t pl = strlen(sp->prefix);
+    if (pl > LG_WP_PREFIX_MAX)
+        return lg_fail(err, LG_EMODEL, "%s: continuing-subword prefix over %d bytes", name,
+                       LG_WP_PREFIX_MAX);
+    if (sp->max_chars < 1 || sp->max_chars > LG_WP_MAX_WORD_LIMIT)
+        return lg_fail(err, LG_EMODEL, "%s: max_input_chars_per_word must be in [1, %d]", name,
+                       LG_WP_MAX_WORD_LIMIT);
+    t->n_slots = 16;
+    while (t->n_slots < t->n * 2)
+        t->n_slots <<= 1;
+    t->slots = malloc(t->n_slots * sizeof *t->slots);
+    if (!t->slots) return lg_fail(err, LG_ENOMEM, "out of memory");
+    memset(t->slots, 0xff, t->n_slots * sizeof *t->slots);
+    for (size_t id = 0; id < t->n; id++) {
+        const char *tok = t->tokens[id];
+        size_t n = strlen(tok);
+        int32_t prev = vocab_lookup(t, tok, n);
+        if (prev >= 0) { /* duplicate */
+            if (refuse_dups)
+                return lg_fail(err, LG_EMODEL, "%s: token '%s' has two ids (%d and %zu)", name,
+                               tok, prev, id);
+            continue; /* first id wins */
+        }
+        size_t mask = t->n_slots - 1, i = (size_t)hash_bytes(tok, n) & mask;
+        while (t->slots[i] >= 0)
+            i = (i + 1) & mask;
+        t->slots[i] = (int32_t)id;
+    }
+    t->n_ids = t->n;
+    t->unk_id = vocab_lookup(t, sp->unk_token, strlen(sp->unk_token));
+    if (t->unk_id < 0) return lg_fail(err, LG_EMODEL, "%s: no %s token", name, sp->unk_token);
+    t->lower = sp->lower;
+    t->strip = sp->strip < 0 ? t->lower : sp->strip;
+    t->chinese = sp->chinese;
+    t->clean = sp->clean;
+    memcpy(t->prefix, sp->prefix, pl + 1);
+    t->prefix_len = pl;
+    t->max_chars = sp->max_chars;
+    return LG_OK;
+}
+
+lg_err lg_wordpiece_new(const char *const *tokens, size_t n, const lg_wordpiece_spec *sp,
+                        const char *name, lg_wordpiece **out, lg_errmsg *err) {
+    *out = NULL;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytes += strlen(tokens[i]) + 1;
+        if (bytes > WP_VOCAB_MAX_BYTES)
+            return lg_fail(err, LG_ELIMIT, "%s: vocabulary over 64 MB", name);
+    }
+    lg_wordpiece *t = calloc(1, sizeof *t);
+    if (!t) return lg_fail(err, LG_ENOMEM, "out of memory");
+    t->text = malloc(bytes ? bytes : 1);
+    t->tokens = malloc((n ? n : 1) * sizeof *t->tokens);
+    if (!t->text || !t->tokens) {
+        lg_wordpiece_free(t);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    char *p = t->text;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(tokens[i]);
+        memcpy(p, tokens[i], l + 1);
+        t->tokens[i] = p;
+        p += l + 1;
+    }
+    t->n = n;
+    lg_err e = finish(t, sp, 1, name, err);
+    if (e) {
+        lg_wordpiece_free(t);
+        return e;
+    }
+    *out = t;
+    return LG_OK;
+}
+
+lg_err lg_wordpiece_add_token(lg_wordpiece *t, const char *content, int32_t id, const char *name,
+                              lg_errmsg *err) {
+    size_t len = strlen(content);
+    if (len == 0 || len > WP_ADDED_MAX_BYTES)
+        return lg_fail(err, LG_EMODEL, "%s: added token of %zu bytes (1 to %d)", name, len,
+                       WP_ADDED_MAX_BYTES);
+    if (id < 0 || id >= INT32_MAX / 4)
+        return lg_fail(err, LG_EMODEL, "%s: added token '%s': id %d out of range", name, content,
+                       id);
+    if (t->n_added >= WP_ADDED_MAX)
+        return lg_fail(err, LG_ELIMIT, "%s: over %d added tokens", name, WP_ADDED_MAX);
+    if (t->n_added == t->cap_added) {
+        size_t nc = t->cap_added ? t->cap_added * 2 : 8;
+        wp_added *na = realloc(t->added, nc * sizeof *na);
+        if (!na) return lg_fail(err, LG_ENOMEM, "out of memory");
+        t->added = na;
+        t->cap_added = nc;
+    }
+    char *s = malloc(len + 1);
+    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    memcpy(s, content, len + 1);
+    t->added[t->n_added++] = (wp_added){s, len, id};
+    t->first[(uint8_t)content[0]] = 1;
+    if ((size_t)id + 1 > t->n_ids) t->n_ids = (size_t)id + 1;
+    return LG_OK;
 }
 
 lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
@@ -89,39 +220,21 @@ lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
         t->tokens[t->n++] = p;
         p = e + 1;
     }
-    if (t->n == 0) {
+    lg_wordpiece_spec sp = {1, -1, 1, 1, "[UNK]", "##", WP_MAX_WORD_CHARS};
+    if (o) {
+        sp.lower = o->do_lower_case;
+        sp.strip = o->strip_accents;
+        sp.chinese = o->chinese_chars;
+    }
+    lg_err e = finish(t, &sp, 0, name, err);
+    for (size_t k = 0; !e && k < 5; k++) {
+        int32_t id = vocab_lookup(t, special_tokens[k], strlen(special_tokens[k]));
+        if (id >= 0) e = lg_wordpiece_add_token(t, special_tokens[k], id, name, err);
+    }
+    if (e) {
         lg_wordpiece_free(t);
-        return lg_fail(err, LG_EMODEL, "%s: empty vocabulary", name);
+        return e;
     }
-    if (t->n > INT32_MAX / 4) {
-        lg_wordpiece_free(t);
-        return lg_fail(err, LG_ELIMIT, "%s: too many tokens", name);
-    }
-    t->n_slots = 16;
-    while (t->n_slots < t->n * 2)
-        t->n_slots <<= 1;
-    t->slots = malloc(t->n_slots * sizeof *t->slots);
-    if (!t->slots) goto nomem;
-    memset(t->slots, 0xff, t->n_slots * sizeof *t->slots);
-    for (size_t id = 0; id < t->n; id++) {
-        const char *tok = t->tokens[id];
-        size_t n = strlen(tok);
-        if (vocab_lookup(t, tok, n) >= 0) continue; /* duplicate: first id wins */
-        size_t mask = t->n_slots - 1, i = (size_t)hash_bytes(tok, n) & mask;
-        while (t->slots[i] >= 0)
-            i = (i + 1) & mask;
-        t->slots[i] = (int32_t)id;
-    }
-    for (size_t k = 0; k < 5; k++)
-        t->special[k] = vocab_lookup(t, special_tokens[k], strlen(special_tokens[k]));
-    t->unk_id = vocab_lookup(t, "[UNK]", 5);
-    if (t->unk_id < 0) {
-        lg_wordpiece_free(t);
-        return lg_fail(err, LG_EMODEL, "%s: no [UNK] token", name);
-    }
-    t->lower = o ? o->do_lower_case : 1;
-    t->strip = (!o || o->strip_accents < 0) ? t->lower : o->strip_accents;
-    t->chinese = o ? o->chinese_chars : 1;
     *out = t;
     return LG_OK;
 nomem:
@@ -185,15 +298,23 @@ static int is_cjk(int32_t c) {
 
 /* ---- Streaming pre-tokenizer + WordPiece --------------------------------- */
 
+/* Split points of the pre-tokenizer: Rust's char::is_whitespace, which
+ * adds VT, FF and U+0085 to is_ws (with clean_text they are controls and
+ * already gone). */
+static int is_split_ws(int32_t c) {
+    return is_ws(c) || c == 0x0B || c == 0x0C || c == 0x85;
+}
+
 typedef struct {
     const lg_wordpiece *t;
-    char word[WP_MAX_WORD_CHARS * 4 + 8]; /* UTF-8 of the current word */
+    char *word; /* (max_chars * 4 + 8) UTF-8 of the current word */
     size_t word_len;
-    size_t char_off[WP_MAX_WORD_CHARS + 1]; /* byte offset of each char */
-    size_t n_chars;                         /* may exceed the max: then [UNK] */
+    size_t *char_off; /* (max_chars + 1) byte offset of each char */
+    size_t n_chars;   /* may exceed the max: then unk */
     int32_t *ids;
     size_t cap, n;
-    char piece[WP_MAX_WORD_CHARS * 4 + 8];
+    char *piece;     /* (prefix_len + max_chars * 4 + 8) */
+    int32_t *pieces; /* (max_chars) */
 } wp_state;
 
 static void emit_id(wp_state *s, int32_t id) {
@@ -204,12 +325,12 @@ static void emit_id(wp_state *s, int32_t id) {
 static void flush_word(wp_state *s) {
     if (s->n_chars == 0) return;
     const lg_wordpiece *t = s->t;
-    if (s->n_chars > WP_MAX_WORD_CHARS) {
+    if (s->n_chars > t->max_chars) {
         emit_id(s, t->unk_id);
         goto done;
     }
     s->char_off[s->n_chars] = s->word_len;
-    int32_t pieces[WP_MAX_WORD_CHARS];
+    int32_t *pieces = s->pieces;
     size_t np = 0, start = 0;
     while (start < s->n_chars) {
         int32_t found = -1;
@@ -217,9 +338,8 @@ static void flush_word(wp_state *s) {
         for (end = s->n_chars; end > start; end--) {
             size_t b0 = s->char_off[start], b1 = s->char_off[end], pl = 0;
             if (start > 0) {
-                s->piece[0] = '#';
-                s->piece[1] = '#';
-                pl = 2;
+                memcpy(s->piece, t->prefix, t->prefix_len);
+                pl = t->prefix_len;
             }
             memcpy(s->piece + pl, s->word + b0, b1 - b0);
             pl += b1 - b0;
@@ -242,7 +362,7 @@ done:
 }
 
 static void add_char(wp_state *s, int32_t c) {
-    if (s->n_chars < WP_MAX_WORD_CHARS) {
+    if (s->n_chars < s->t->max_chars) {
         s->char_off[s->n_chars] = s->word_len;
         s->word_len += (size_t)utf8proc_encode_char(c, (utf8proc_uint8_t *)s->word + s->word_len);
     }
@@ -252,7 +372,7 @@ static void add_char(wp_state *s, int32_t c) {
 /* Feeds one normalised character to the pre-tokenizer. `alone` forces the
  * character into a word of its own (CJK ideographs). */
 static void feed(wp_state *s, int32_t c, int alone) {
-    if (is_ws(c)) {
+    if (is_split_ws(c)) {
         flush_word(s);
     } else if (alone || is_punct(c)) {
         flush_word(s);
@@ -267,11 +387,27 @@ static int32_t lower_char(int32_t c) {
     return utf8proc_tolower(c);
 }
 
+/* The longest added token starting at p (n bytes left), or NULL. */
+static const wp_added *match_added(const lg_wordpiece *t, const uint8_t *p, size_t n) {
+    const wp_added *best = NULL;
+    for (size_t k = 0; k < t->n_added; k++) {
+        const wp_added *a = &t->added[k];
+        if (a->len <= n && (!best || a->len > best->len) && !memcmp(p, a->s, a->len)) best = a;
+    }
+    return best;
+}
+
 lg_err lg_wordpiece_encode(const lg_wordpiece *t, const char *text, size_t len, int32_t *ids,
                            size_t cap, size_t *n_ids, lg_errmsg *err) {
-    wp_state *s = malloc(sizeof *s);
+    size_t mc = t->max_chars, wcap = mc * 4 + 8;
+    wp_state *s = malloc(sizeof *s + wcap + (t->prefix_len + wcap) + (mc + 1) * sizeof(size_t) +
+                         mc * sizeof(int32_t) + 16);
     if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
     s->t = t;
+    s->char_off = (size_t *)(void *)(s + 1);
+    s->pieces = (int32_t *)(void *)(s->char_off + mc + 1);
+    s->word = (char *)(s->pieces + mc);
+    s->piece = s->word + wcap;
     s->word_len = s->n_chars = 0;
     s->ids = ids;
     s->cap = cap;
@@ -279,31 +415,30 @@ lg_err lg_wordpiece_encode(const lg_wordpiece *t, const char *text, size_t len, 
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
     size_t i = 0;
     while (i < len && s->n < s->cap) {
-        if (p[i] == '[') {
-            int hit = 0;
-            for (size_t k = 0; k < 5 && !hit; k++) {
-                size_t sl = strlen(special_tokens[k]);
-                if (t->special[k] >= 0 && len - i >= sl && !memcmp(p + i, special_tokens[k], sl)) {
-                    flush_word(s);
-                    emit_id(s, t->special[k]);
-                    i += sl;
-                    hit = 1;
-                }
+        if (t->first[p[i]]) { /* added / special tokens are kept whole */
+            const wp_added *a = match_added(t, p + i, len - i);
+            if (a) {
+                flush_word(s);
+                emit_id(s, a->id);
+                i += a->len;
+                continue;
             }
-            if (hit) continue;
         }
         utf8proc_int32_t c;
         utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
-        if (k <= 0) { /* invalid UTF-8: the byte becomes U+FFFD, which is cleaned away */
+        if (k <= 0) { /* invalid UTF-8: the byte becomes U+FFFD (cleaned away) */
             i++;
-            continue;
+            c = 0xFFFD;
+        } else {
+            i += (size_t)k;
         }
-        i += (size_t)k;
         /* BertNormalizer: clean text */
-        if (c == 0 || c == 0xFFFD || is_control(c)) continue;
-        if (is_ws(c)) {
-            feed(s, ' ', 0);
-            continue;
+        if (t->clean) {
+            if (c == 0 || c == 0xFFFD || is_control(c)) continue;
+            if (is_ws(c)) {
+                feed(s, ' ', 0);
+                continue;
+            }
         }
         int alone = t->chinese && is_cjk(c);
         if (!t->strip) {
