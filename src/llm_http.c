@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "llm_int.h"
 
@@ -165,30 +166,50 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *user) {
     return lg_buf_append(&s->reply, p, n) == LG_OK ? n : 0;
 }
 
+/* Parses a Retry-After value (RFC 9110 10.2.3): delay-seconds, or an HTTP
+ * date in any of the three forms (IMF-fixdate "Sun, 06 Nov 1994 08:49:37
+ * GMT", the obsolete RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime
+ * "Sun Nov  6 08:49:37 1994"), read by curl_getdate and taken relative to
+ * now. Returns 1 with *out = seconds to wait (>= 0; a date in the past is
+ * 0), or 0 when the value is neither (the caller then backs off as if there
+ * were no header). */
+int llm_parse_retry_after(const char *value, size_t len, time_t now, double *out) {
+    char v[128];
+    while (len && (*value == ' ' || *value == '\t')) {
+        value++;
+        len--;
+    }
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t' || value[len - 1] == '\r' ||
+                   value[len - 1] == '\n'))
+        len--;
+    if (!len || len >= sizeof v) return 0; /* a longer value is no date we know */
+    memcpy(v, value, len);
+    v[len] = '\0';
+    if (memchr(v, '\0', len)) return 0; /* a NUL inside: garbage */
+    size_t digits = strspn(v, "0123456789");
+    if (digits) { /* delay-seconds (a fraction tolerated) */
+        size_t frac = v[digits] == '.' ? strspn(v + digits + 1, "0123456789") + 1 : 0;
+        if (digits + frac != len) return 0;
+        double secs = strtod(v, NULL);
+        if (!isfinite(secs)) return 0;
+        *out = secs;
+        return 1;
+    }
+    time_t t = curl_getdate(v, NULL);
+    if (t < 0) return 0;
+    double d = difftime(t, now);
+    *out = d > 0 ? d : 0;
+    return 1;
+}
+
 static size_t on_header(char *p, size_t size, size_t nmemb, void *user) {
     slot *s = user;
     size_t n = size * nmemb;
     static const char name[] = "retry-after:";
-    if (n > sizeof name - 1 && !strncasecmp(p, name, sizeof name - 1)) {
-        char v[128];
-        size_t vl = n - (sizeof name - 1);
-        if (vl >= sizeof v) vl = sizeof v - 1;
-        memcpy(v, p + sizeof name - 1, vl);
-        v[vl] = '\0';
-        char *end;
-        double secs = strtod(v, &end);
-        while (*end == ' ' || *end == '\r' || *end == '\n')
-            end++;
-        if (end != v && !*end && secs >= 0 && isfinite(secs)) {
-            s->retry_after = secs;
-        } else { /* an HTTP date */
-            time_t t = curl_getdate(v, NULL);
-            if (t > 0) {
-                double d = difftime(t, time(NULL));
-                s->retry_after = d > 0 ? d : 0;
-            }
-        }
-    }
+    double secs;
+    if (n > sizeof name - 1 && !strncasecmp(p, name, sizeof name - 1) &&
+        llm_parse_retry_after(p + sizeof name - 1, n - (sizeof name - 1), time(NULL), &secs))
+        s->retry_after = secs;
     return n;
 }
 

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "logify/llm.h"
 
@@ -91,6 +92,11 @@ void llm_http_free(llm_http *h);
  * fraction of a second. Returns an error only when curl itself fails. */
 lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double deadline,
                     lg_errmsg *err);
+
+/* Parses a Retry-After header value: delay-seconds or an HTTP date (the
+ * three forms of RFC 9110) relative to now. Returns 1 with *out = seconds
+ * to wait (>= 0; a past date gives 0), 0 when it is neither. */
+int llm_parse_retry_after(const char *value, size_t len, time_t now, double *out);
 
 /* ---- Template cache (llm_cache.c) ----------------------------------------- */
 

@@ -25,6 +25,9 @@ one server serves every case of a test:
     quoted      batch items as {"label": ...}, single answers in quotes
     shortlist   batch answers with one label too few
     429xK       the first K requests of this mode get 429 + Retry-After: 1
+    ra=FORM     ... with Retry-After as an HTTP date instead: imf (IMF-fixdate,
+                now + 1 s), rfc850 and asctime (the obsolete forms, now + 1 s),
+                past (a day ago), far (an hour ahead), junk ("soon")
     500xK       the first K requests get HTTP 500 (500 alone: always)
     dropxK      the first K requests get the connection closed, no reply
                 (drop alone: always)
@@ -47,6 +50,7 @@ import socket
 import sys
 import threading
 import time
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEPRECATION = re.compile(
@@ -76,8 +80,29 @@ def parse_mode(mode):
         if m:
             out[m.group(1)] = float(m.group(2))
             continue
+        if tok.startswith("ra="):
+            out["ra"] = tok[3:]
+            continue
         out[tok] = True
     return out
+
+
+def retry_after(form):
+    """The Retry-After value for a ra=FORM token (None: the default "1")."""
+    now = time.time()
+    if form == "imf":
+        return formatdate(now + 1, usegmt=True)
+    if form == "rfc850":
+        return time.strftime("%A, %d-%b-%y %H:%M:%S GMT", time.gmtime(now + 1))
+    if form == "asctime":
+        return time.asctime(time.gmtime(now + 1))
+    if form == "past":
+        return formatdate(now - 86400, usegmt=True)
+    if form == "far":
+        return formatdate(now + 3600, usegmt=True)
+    if form == "junk":
+        return "soon"
+    return "1"
 
 
 def messages_of(body):
@@ -154,7 +179,8 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             return
         if nth <= mode.get("429", 0):
-            self.send(429, '{"error": {"message": "rate limited"}}', {"Retry-After": "1"})
+            self.send(429, '{"error": {"message": "rate limited"}}',
+                      {"Retry-After": retry_after(mode.get("ra"))})
             return
         if nth <= mode.get("500", 0):
             self.send(500, '{"error": {"message": "internal error"}}')

@@ -2,7 +2,7 @@
 # The LLM stage through `logify classify` against tests/fake_llm_server.py,
 # one behaviour per case: right answers (batched and one by one, in every
 # accepted answer format), off-list answers, malformed JSON, prose, short
-# lists, 429 + Retry-After, 500, dropped connections, a slow server, JSON
+# lists, 429 + Retry-After (seconds and HTTP dates), 500, dropped connections, a slow server, JSON
 # mode refused, nothing listening, a server echoing the key, `.env` and the
 # config file's `llm:` section. For each: every row comes out, labels are
 # right where the server was right, retries stay within their bounds, the
@@ -146,6 +146,19 @@ expect_eq "$(counter retries)" 2 "--stats retries"
 run 500x2
 expect_rows "$TMP/right.txt"
 expect_eq "$(served 500x2 requests)" 4 "500 retried"
+
+# ---- Retry-After as an HTTP date (IMF-fixdate and the two obsolete forms,
+# one second ahead), a date in the past and garbage: retried like the
+# seconds form; a date an hour ahead is past max_retry_after (30 s): the
+# request ends at once, quoting the wait the date asked for.
+for form in imf rfc850 asctime past junk; do
+  run 429x2+ra=$form
+  expect_rows "$TMP/right.txt"
+  expect_eq "$(served 429x2+ra=$form requests)" 4 "429 with a Retry-After '$form' retried"
+done
+run 429x2+ra=far
+expect_rows "$TMP/none.txt" "^llm rate-limited \(HTTP 429\); server asked to retry after 3[56][0-9][0-9] s \(more than max_retry_after\)$"
+expect_eq "$(served 429x2+ra=far requests)" 2 "a Retry-After date beyond max_retry_after: no retry"
 
 # ---- a broken server: bounded retries, the circuit breaker, nothing lost
 run 500

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../../src/llm_int.h"
 #include "logify/llm.h"
 #include "logify/ytree.h"
 
@@ -348,6 +349,46 @@ static void test_cache_file(void **state) {
     lg_llm_free(llm);
 }
 
+/* ---- Retry-After: seconds and the three HTTP-date forms -------------------------- */
+
+static void expect_retry_after(const char *v, time_t now, int want_ok, double want) {
+    double got = -1;
+    int ok = llm_parse_retry_after(v, strlen(v), now, &got);
+    if (ok != want_ok || (ok && got != want)) {
+        print_error("Retry-After '%s': got %d (%g), want %d (%g)\n", v, ok, got, want_ok, want);
+        fail();
+    }
+}
+
+static void test_retry_after(void **state) {
+    (void)state;
+    const time_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110's example) */
+    expect_retry_after("120", now, 1, 120);
+    expect_retry_after(" 7\r\n", now, 1, 7); /* as the header callback sees it */
+    expect_retry_after("0", now, 1, 0);
+    expect_retry_after("1.5", now, 1, 1.5);
+    /* the same instant, 30 s ahead, in the three forms */
+    expect_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now, 1, 30);
+    expect_retry_after(" Sun, 06 Nov 1994 08:50:07 GMT\r\n", now, 1, 30);
+    expect_retry_after("Sunday, 06-Nov-94 08:50:07 GMT", now, 1, 30);
+    expect_retry_after("Sun Nov  6 08:50:07 1994", now, 1, 30);
+    expect_retry_after("Mon, 07 Nov 1994 08:49:37 GMT", now, 1, 86400);
+    /* a date in the past: retry at once */
+    expect_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now, 1, 0);
+    expect_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now, 1, 0);
+    /* garbage: not understood (the caller backs off instead) */
+    const char *junk[] = {"",    "  \r\n", "soon", "-5",   "1e3",  "12abc", "0x10",
+                          "inf", "nan",      "Wed",  "Nov 6", "1.2.3", "+3"};
+    for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
+        expect_retry_after(junk[i], now, 0, 0);
+    char longv[300];
+    memset(longv, '9', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    expect_retry_after(longv, now, 0, 0);
+    double got = -1;
+    assert_int_equal(llm_parse_retry_after("12\0 34", 5, now, &got), 0); /* NUL inside */
+}
+
 /* ---- Circuit breaker: opens after repeated failures, lets one trial
  * through after the cooldown, re-opens when the trial fails ------------- */
 
@@ -422,6 +463,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
