@@ -369,6 +369,7 @@ void lg_llm_get_counters(const lg_llm *llm, lg_llm_counters *out) {
     GET(prompt_tokens);
     GET(completion_tokens);
 #undef GET
+    out->cache_evictions = llm_cache_evictions(llm->cache);
 }
 
 lg_err lg_llm_counters_format(const lg_llm_counters *c, lg_buf *out) {
@@ -376,9 +377,10 @@ lg_err lg_llm_counters_format(const lg_llm_counters *c, lg_buf *out) {
     return lg_buf_printf(out,
                          "llm: %llu calls (%llu retries, %llu failed), %llu rows labelled, %llu "
                          "unlabelled (%llu off-list answers), %llu cache hits, %llu deduplicated, "
-                         "%llu breaker trips, tokens %llu prompt + %llu completion",
+                         "%llu breaker trips, tokens %llu prompt + %llu completion, %llu cache "
+                         "evictions",
                          (ull)c->calls, (ull)c->retries, (ull)c->failures, (ull)c->rows_labelled,
                          (ull)c->rows_unlabelled, (ull)c->off_list, (ull)c->cache_hits,
                          (ull)c->deduplicated, (ull)c->breaker_trips, (ull)c->prompt_tokens,
-                         (ull)c->completion_tokens);
+                         (ull)c->completion_tokens, (ull)c->cache_evictions);
 }

@@ -101,16 +101,25 @@ int llm_parse_retry_after(const char *value, size_t len, time_t now, double *out
 /* ---- Template cache (llm_cache.c) ----------------------------------------- */
 
 /* Maps (model, label set, masked template) to the label the model gave;
- * thread-safe; optionally loaded from and saved to a JSON-lines file. */
+ * at most max_entries, the least recently used evicted first; thread-safe;
+ * optionally loaded from and saved to a JSON-lines file (oldest first). */
 lg_err llm_cache_new(const char *path, size_t max_entries, llm_cache **out, lg_errmsg *err);
 void llm_cache_free(llm_cache *c);
-/* Copies the cached label into label[cap]; returns 1 on a hit. */
+/* Copies the cached label into label[cap] and makes the entry the most
+ * recently used; returns 1 on a hit. */
 int llm_cache_get(llm_cache *c, const char *model, const char *labelset, const char *tmpl,
                   char *label, size_t cap);
-/* Adds or replaces an entry (silently dropped when the cache is full). */
+/* Adds or replaces an entry, as the most recently used; when the cache is
+ * full the least recently used one is evicted. */
 void llm_cache_put(llm_cache *c, const char *model, const char *labelset, const char *tmpl,
                    const char *label);
-/* Writes the file (temporary file + rename) when persisted and changed. */
+/* Entries held, and entries evicted since the cache was created (not
+ * counting a file longer than the cache at load). */
+size_t llm_cache_count(llm_cache *c);
+uint64_t llm_cache_evictions(llm_cache *c);
+/* Writes the file (temporary file + rename) when persisted and changed
+ * (entries or their recency order); lookups wait only while the entries
+ * are copied out, not for the disk. */
 lg_err llm_cache_save(llm_cache *c, lg_errmsg *err);
 
 /* ---- Text helpers (llm_text.c) ------------------------------------------ */

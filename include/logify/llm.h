@@ -59,6 +59,8 @@ typedef struct {
     uint64_t breaker_trips;   /* times the circuit breaker opened */
     uint64_t prompt_tokens;   /* as reported by the server (usage) */
     uint64_t completion_tokens;
+    uint64_t cache_evictions; /* least recently used templates dropped from
+                                 a full cache */
 } lg_llm_counters;
 
 /* A consistent-enough snapshot (each field read atomically); zeros for a

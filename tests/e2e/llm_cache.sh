@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The LLM stage's template cache: a thousand lines of one pattern cost one
 # call; the cache persists to a file, so a second run over new lines of
-# known patterns makes no call at all; the file never holds the key.
+# known patterns makes no call at all; the file never holds the key; a full
+# cache evicts its least recently used template.
 source "$(dirname "$0")/../lib.sh"
 unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
   LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
@@ -69,5 +70,19 @@ LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/ok+id=run3/v1" timeout 60 "$LOGIFY
 [[ $rc -eq 0 ]] || fail "run 3: exit $rc: $(cat "$TMP/err3")"
 grep -q "1 malformed lines ignored" "$TMP/err3" || fail "run 3: $(cat "$TMP/err3")"
 [[ "$(served ok+id=run3)" == 1 ]] || fail "run 3 requests"
+ok
+
+# a full cache evicts the least recently used template: with cache_size 1
+# the two patterns of b.csv (one request, the deprecation one second) leave
+# only the second in the file, and --stats counts one eviction
+printf 'llm:\n  cache_size: 1\n' >"$TMP/cfg.yaml"
+rm -f "$TMP/llm-cache.jsonl"
+rc=0
+LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/ok+id=run4/v1" timeout 60 "$LOGIFY" classify \
+  "$TMP/b.csv" --config "$TMP/cfg.yaml" --stats >"$TMP/out4.csv" 2>"$TMP/err4" || rc=$?
+[[ $rc -eq 0 ]] || fail "run 4: exit $rc: $(cat "$TMP/err4")"
+grep -q "1 cache evictions" "$TMP/err4" || fail "run 4 counters: $(cat "$TMP/err4")"
+[[ $(wc -l <"$TMP/llm-cache.jsonl") -eq 1 ]] || fail "run 4 file: $(cat "$TMP/llm-cache.jsonl")"
+grep -q "is deprecated" "$TMP/llm-cache.jsonl" || fail "run 4 kept: $(cat "$TMP/llm-cache.jsonl")"
 ok
 done_checks
