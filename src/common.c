@@ -134,6 +134,21 @@ char *lg_strndup(const char *s, size_t n) {
     return p;
 }
 
+int lg_parse_size(const char *s, size_t *out) {
+    if (!s || *s < '0' || *s > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10), mul = 1;
+    if (errno) return -1;
+    if (*end == 'k' || *end == 'K') mul = 1ull << 10, end++;
+    else if (*end == 'm' || *end == 'M') mul = 1ull << 20, end++;
+    else if (*end == 'g' || *end == 'G') mul = 1ull << 30, end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end || v == 0 || v > (1ull << 40) / mul) return -1;
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
 lg_err lg_read_file(const char *path, size_t max, char **out, size_t *out_len, lg_errmsg *err) {
     *out = NULL;
     if (out_len) *out_len = 0;

@@ -53,13 +53,14 @@ static void log_safe(char *dst, size_t cap, const char *src) {
 
 srv_spool *srv_spool_new(size_t max) {
     srv_spool *sp = calloc(1, sizeof *sp);
-    if (sp) sp->max = max;
+    if (!sp) return NULL;
+    sp->max = max;
+    pthread_mutex_init(&sp->mu, NULL);
     return sp;
 }
 
-lg_err srv_spool_append(srv_spool *sp, const void *p, size_t n) {
+static lg_err spool_append_locked(srv_spool *sp, const char *src, size_t n) {
     if (n > sp->max || sp->total > sp->max - n) return LG_ELIMIT;
-    const char *src = p;
     while (n) {
         srv_chunk *t = sp->tail;
         if (!t || t->len == t->cap) {
@@ -83,12 +84,40 @@ lg_err srv_spool_append(srv_spool *sp, const void *p, size_t n) {
     return LG_OK;
 }
 
+lg_err srv_spool_append(srv_spool *sp, const void *p, size_t n) {
+    pthread_mutex_lock(&sp->mu);
+    lg_err e = spool_append_locked(sp, p, n);
+    pthread_mutex_unlock(&sp->mu);
+    return e;
+}
+
+size_t srv_spool_total(srv_spool *sp) {
+    pthread_mutex_lock(&sp->mu);
+    size_t n = sp->total;
+    pthread_mutex_unlock(&sp->mu);
+    return n;
+}
+
+srv_chunk *srv_spool_take(srv_spool *sp, int all) {
+    pthread_mutex_lock(&sp->mu);
+    srv_chunk *c = sp->head;
+    if (c && (c != sp->tail || all)) {
+        sp->head = c->next;
+        if (!sp->head) sp->tail = NULL;
+    } else {
+        c = NULL;
+    }
+    pthread_mutex_unlock(&sp->mu);
+    return c;
+}
+
 void srv_spool_free(srv_spool *sp) {
     if (!sp) return;
     for (srv_chunk *c = sp->head, *nx; c; c = nx) {
         nx = c->next;
         free(c);
     }
+    pthread_mutex_destroy(&sp->mu);
     free(sp);
 }
 
@@ -160,6 +189,13 @@ enum MHD_Result srv_respond_detail(lg_server *s, struct MHD_Connection *c, srv_r
 
 enum MHD_Result srv_respond_spool(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                   unsigned status, const char *ctype, srv_spool *sp, int chunked) {
+    if (rq->dx) { /* the head went out already: send the rest ourselves */
+        rq->spool = sp;
+        enum MHD_Result ret = srv_direct_finish(s, rq);
+        rq->spool = NULL;
+        srv_spool_free(sp);
+        return ret;
+    }
     rq->bytes_out = sp->total;
     struct MHD_Response *r = MHD_create_response_from_callback(
         chunked ? MHD_SIZE_UNKNOWN : (uint64_t)sp->total, SRV_SPOOL_CHUNK, spool_reader, sp,
@@ -370,7 +406,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
-    (void)version;
     lg_server *s = cls;
     srv_req *rq = *con_cls;
     if (!rq) {
@@ -378,6 +413,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = rq;
         rq->t0 = lg_now();
         rq->route = route_of(url);
+        rq->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
         log_safe(rq->method, sizeof rq->method, method);
         log_safe(rq->path, sizeof rq->path, url);
         make_id(s, c, rq);
@@ -400,7 +436,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->deferred = 0;
         return on_first_call(s, c, rq, url, method);
     }
-    if (rq->status) { /* answered early: drop whatever body follows */
+    if (rq->status && !rq->dx) { /* answered early: drop whatever body follows */
         *upload_data_size = 0;
         release_slot(s, rq);
         return MHD_YES;
@@ -417,14 +453,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             srv_req_fail(rq, 413, "request body larger than %zu bytes", s->o.max_upload);
             if (rq->bytes_in / 2 > s->o.max_upload) return MHD_NO;
         }
-        if (rq->discard) return MHD_YES;
-        switch (rq->handler) {
-        case SRV_H_UPLOAD: srv_upload_feed(s, rq, upload_data, n); break;
-        case SRV_H_JSON: srv_json_feed(s, rq, upload_data, n); break;
-        case SRV_H_STREAM: srv_stream_feed(s, rq, upload_data, n); break;
-        default: break;
+        if (!rq->discard) {
+            switch (rq->handler) {
+            case SRV_H_UPLOAD: srv_upload_feed(s, rq, upload_data, n); break;
+            case SRV_H_JSON: srv_json_feed(s, rq, upload_data, n); break;
+            case SRV_H_STREAM: srv_stream_feed(s, rq, upload_data, n); break;
+            default: break;
+            }
         }
-        return MHD_YES;
+        /* a failure after the head went out is told at the end of the body
+         * (srv_direct_cut), when the client reads for sure */
+        return srv_direct_progress(s, c, rq) ? MHD_NO : MHD_YES;
     }
     enum MHD_Result ret;
     switch (rq->handler) {
@@ -448,7 +487,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         metrics below, so that whoever sees this request counted sees it gone */
     rq->counted = 0;
     double secs = lg_now() - rq->t0;
-    unsigned status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? rq->status : 0;
+    const char *dx_end = srv_direct_end(rq); /* answered on the socket: MHD saw an error */
+    unsigned status = (dx_end ? !strcmp(dx_end, "ok") : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                          ? rq->status
+                          : 0;
+    if (dx_end && !strcmp(dx_end, "cut")) /* counted under the status it would have had */
+        status = rq->status = rq->fail_status ? rq->fail_status : 500;
     srv_metrics_request(&s->metrics, rq->route, status, secs, rq->bytes_in,
                         status ? rq->bytes_out : 0);
     if (s->o.access_log) {
@@ -466,7 +510,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         }
         static const char *const ends[] = {"ok", "error", "timeout", "shutdown", "read-error",
                                            "client-abort"};
-        const char *end = (unsigned)toe < sizeof ends / sizeof *ends ? ends[toe] : "other";
+        const char *end = dx_end                                       ? dx_end
+                          : (unsigned)toe < sizeof ends / sizeof *ends ? ends[toe]
+                                                                       : "other";
         lg_log(LG_LOG_INFO,
                "access id=%s remote=%s method=%s path=%s status=%u in=%llu out=%llu ms=%.2f end=%s",
                rq->id, remote, rq->method, rq->path, rq->status, (unsigned long long)rq->bytes_in,
@@ -478,6 +524,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     case SRV_H_STREAM: srv_stream_free(rq); break;
     default: break;
     }
+    srv_direct_free(rq);
     free(rq);
 }
 

@@ -37,6 +37,7 @@ static void fail_internal(srv_req *rq, const char *what, const char *msg) {
 
 /* Answers a remembered failure. */
 static enum MHD_Result answer_failure(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
+    if (rq->dx) return srv_direct_cut(s, rq); /* the head went out already */
     if (rq->fail_status == 422) /* fail_detail already holds the JSON list */
         return srv_respond(s, c, rq, 422, "application/json", rq->fail_detail,
                            strlen(rq->fail_detail));
@@ -128,6 +129,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
             fail_internal(rq, "upload", "out of memory");
             return MHD_YES;
         }
+        rq->spool = u->spool;
+        rq->ctype = "text/csv; charset=utf-8";
         if (lg_job_new(&jo, &u->job, &err)) {
             fail_internal(rq, "upload", err.msg);
             return MHD_YES;
@@ -178,8 +181,8 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
     lg_job_get_stats(u->job, &st);
     srv_metrics_rows(&s->metrics, st.decided, st.labels, st.label_rows, st.n_labels);
     srv_spool *sp = u->spool;
-    u->spool = NULL; /* the response owns it now */
-    return srv_respond_spool(s, c, rq, 200, "text/csv; charset=utf-8", sp, 0);
+    u->spool = rq->spool = NULL; /* the response owns it now */
+    return srv_respond_spool(s, c, rq, 200, rq->ctype, sp, 0);
 }
 
 void srv_upload_free(srv_req *rq) {
@@ -422,6 +425,7 @@ static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char 
     json_error_t jerr;
     json_t *o = json_loadb(p, n, 0, &jerr);
     if (!o) {
+        stream_flush(s, rq, st); /* the lines before it are answered (seen when the answer streams) */
         srv_req_fail(rq, 400, "line %llu: invalid JSON at column %d: %s",
                      (unsigned long long)st->line_no, jerr.column, jerr.text);
         return;
@@ -431,6 +435,7 @@ static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char 
     else bad = record_from_json(o, &st->recs[st->n], &why);
     if (bad) {
         json_decref(o);
+        stream_flush(s, rq, st);
         srv_req_fail(rq, 400, "line %llu: %s", (unsigned long long)st->line_no,
                      !strcmp(bad, "(record)") ? "expected a JSON object"
                      : why && !strcmp(why, "missing") ? "field 'log_message' is required"
@@ -439,6 +444,7 @@ static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char 
     }
     if (++st->rows > s->o.max_rows) {
         json_decref(o);
+        stream_flush(s, rq, st);
         srv_req_fail(rq, 413, "more than %llu records in one request",
                      (unsigned long long)s->o.max_rows);
         return;
@@ -455,6 +461,8 @@ enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req
     lg_buf_init(&st->line, STREAM_MAX_LINE);
     rq->state = st;
     if (!(st->spool = srv_spool_new(answer_cap(s)))) fail_internal(rq, "stream", "out of memory");
+    rq->spool = st->spool;
+    rq->ctype = "application/x-ndjson";
     return MHD_YES;
 }
 
@@ -491,8 +499,8 @@ enum MHD_Result srv_stream_finish(lg_server *s, struct MHD_Connection *c, srv_re
     stream_flush(s, rq, st);
     if (rq->discard) return answer_failure(s, c, rq);
     srv_spool *sp = st->spool;
-    st->spool = NULL;
-    return srv_respond_spool(s, c, rq, 200, "application/x-ndjson", sp, 1);
+    st->spool = rq->spool = NULL;
+    return srv_respond_spool(s, c, rq, 200, rq->ctype, sp, 1);
 }
 
 void srv_stream_free(srv_req *rq) {

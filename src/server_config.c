@@ -7,6 +7,7 @@
  *     http_mode: thread-per-connection   # or poll, epoll
  *     threads: 2
  *     max_upload: 100M
+ *     hold: 4M
  *     max_rows: 1000000
  *     max_inflight: 64
  *     max_connections: 1024
@@ -42,18 +43,13 @@ static lg_err get_uint(const lg_ynode *v, const char *path, const char *key, uns
 }
 
 /* "100M", "64k", "1G" or a byte count. */
-static lg_err get_size(const lg_ynode *v, const char *path, size_t *out, lg_errmsg *err) {
-    const char *s = lg_yscalar(v);
-    char *end;
-    if (!s || !*s || *s == '-') return bad(err, path, v, "max_upload must be a size such as 100M");
-    unsigned long long x = strtoull(s, &end, 10), mul = 1;
-    if (*end == 'k' || *end == 'K') mul = 1ull << 10, end++;
-    else if (*end == 'm' || *end == 'M') mul = 1ull << 20, end++;
-    else if (*end == 'g' || *end == 'G') mul = 1ull << 30, end++;
-    if (*end == 'B' || *end == 'b') end++;
-    if (*end || end == s || x == 0 || x > (1ull << 40) / mul)
-        return bad(err, path, v, "max_upload must be a size such as 100M");
-    *out = (size_t)(x * mul);
+static lg_err get_size(const lg_ynode *v, const char *path, const char *key, size_t *out,
+                       lg_errmsg *err) {
+    if (lg_parse_size(lg_yscalar(v), out)) {
+        char what[96];
+        snprintf(what, sizeof what, "%s must be a size such as 100M", key);
+        return bad(err, path, v, what);
+    }
     return LG_OK;
 }
 
@@ -83,7 +79,9 @@ lg_err lg_server_opts_from_config(const lg_config *cfg, lg_server_opts *o, doubl
         } else if (!strcmp(k, "threads")) {
             if (!(e = get_uint(v, path, k, 1, 256, &x, err))) o->threads = (unsigned)x;
         } else if (!strcmp(k, "max_upload")) {
-            e = get_size(v, path, &o->max_upload, err);
+            e = get_size(v, path, k, &o->max_upload, err);
+        } else if (!strcmp(k, "hold")) {
+            e = get_size(v, path, k, &o->hold, err);
         } else if (!strcmp(k, "max_rows")) {
             if (!(e = get_uint(v, path, k, 1, 1ull << 40, &x, err))) o->max_rows = x;
         } else if (!strcmp(k, "max_inflight")) {
@@ -106,7 +104,7 @@ lg_err lg_server_opts_from_config(const lg_config *cfg, lg_server_opts *o, doubl
         } else {
             char what[256];
             snprintf(what, sizeof what,
-                     "%.40s: unknown setting (known: host, port, http_mode, threads, max_upload, "
+                     "%.40s: unknown setting (known: host, port, http_mode, threads, max_upload, hold, "
                      "max_rows, max_inflight, max_connections, timeout, grace, access_log)", k);
             e = bad(err, path, sec->items[i], what);
         }

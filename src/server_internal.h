@@ -31,9 +31,12 @@ const char *srv_route_name(srv_route r);
 
 /* ---- Response spool ------------------------------------------------------- */
 
-/* Output of a request, held until its body has been read (libmicrohttpd
- * answers only after the whole request, see docs/server.md), as a chain of
- * chunks that are freed while the response is sent. Capped. */
+/* Output of a request as a chain of chunks: held until its body has been
+ * read (libmicrohttpd answers only after the whole request, see
+ * docs/server.md), or, past the hold size, taken chunk by chunk by the
+ * direct sender while the body is still read (server_direct.c). Appends may
+ * come from another thread (an upload's classify thread): the chain is
+ * locked. Capped. */
 typedef struct srv_chunk {
     struct srv_chunk *next;
     size_t len, cap;
@@ -41,14 +44,20 @@ typedef struct srv_chunk {
 } srv_chunk;
 
 typedef struct {
+    pthread_mutex_t mu;
     srv_chunk *head, *tail;
     size_t total; /* bytes appended */
     size_t max;   /* cap on total */
-    size_t off;   /* read position inside head */
+    size_t off;   /* read position inside head (libmicrohttpd's reader) */
 } srv_spool;
 
 srv_spool *srv_spool_new(size_t max);
 lg_err srv_spool_append(srv_spool *sp, const void *p, size_t n);
+/* Bytes appended so far. */
+size_t srv_spool_total(srv_spool *sp);
+/* Detaches the first chunk: only a full one (one that is not the last)
+ * unless all is set. NULL when there is none; the caller frees it. */
+srv_chunk *srv_spool_take(srv_spool *sp, int all);
 void srv_spool_free(srv_spool *sp);
 
 /* ---- Metrics ---------------------------------------------------------------- */
@@ -149,6 +158,11 @@ typedef struct srv_req {
     unsigned fail_status;
     char fail_detail[LG_ERRMSG_MAX + 64];
     void *state;         /* the handler's */
+    srv_spool *spool;    /* the answer being built (the handler's; NULL when
+                            the answer is not built while the body arrives) */
+    const char *ctype;   /* its Content-Type */
+    int http11;          /* the client speaks HTTP/1.1 (chunked answers) */
+    struct srv_direct *dx; /* the answer is going out on the socket (server_direct.c) */
     char method[8];
     char path[128];
 } srv_req;
@@ -166,6 +180,28 @@ enum MHD_Result srv_respond_detail(lg_server *s, struct MHD_Connection *c, srv_r
 /* Sends the spool (which the response then owns); chunked when asked. */
 enum MHD_Result srv_respond_spool(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                   unsigned status, const char *ctype, srv_spool *sp, int chunked);
+
+/* ---- Answers sent while the body is read (server_direct.c) ------------------ */
+
+/* After each piece of body: once rq->spool holds more than the hold size
+ * (thread-per-connection mode, HTTP/1.1), writes a 200 head with chunked
+ * encoding on the connection's socket, then whatever the socket takes
+ * without waiting. Returns 0, or -1 when the client is gone (close the
+ * connection). */
+int srv_direct_progress(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+/* The body has ended and the answer is complete: sends the rest (waiting
+ * for the client up to --timeout per stall) and the last chunk, then ends
+ * the connection (returns MHD_NO: libmicrohttpd must not answer again). */
+enum MHD_Result srv_direct_finish(lg_server *s, srv_req *rq);
+/* A failure after the head went out: the status cannot change, so the
+ * answer is cut off (no last chunk: every HTTP client reports an incomplete
+ * transfer); an NDJSON answer gets a last {"detail": ...} line first. The
+ * failure is logged and counted under its would-be status. Returns MHD_NO. */
+enum MHD_Result srv_direct_cut(lg_server *s, srv_req *rq);
+void srv_direct_free(srv_req *rq);
+/* For the access log: how a direct answer ended ("ok", "cut",
+ * "client-abort", "timeout"); NULL when the request had none. */
+const char *srv_direct_end(const srv_req *rq);
 
 /* Classify endpoints (server_classify.c). begin returns 0 when ready to take
  * the body, else an HTTP status it already queued (or to queue). feed gets

@@ -111,6 +111,10 @@ char *lg_strndup(const char *s, size_t n);
  * max bytes. Caller frees *out. */
 lg_err lg_read_file(const char *path, size_t max, char **out, size_t *out_len, lg_errmsg *err);
 
+/* A byte size: "12345", "64K", "100M", "1G" (binary units, an optional B),
+ * from 1 byte to 1 TiB. Returns 0, or -1 for anything else. */
+int lg_parse_size(const char *s, size_t *out);
+
 /* FNV-1a 64-bit over bytes; used for checksums of configs and data. */
 uint64_t lg_fnv1a64(const void *p, size_t n, uint64_t seed);
 

@@ -35,6 +35,9 @@ typedef struct {
     lg_http_mode mode;
     unsigned threads;         /* pool size (poll/epoll modes); 0 = 2 */
     size_t max_upload;        /* request body bytes; 0 = 100 MiB; beyond: 413 */
+    size_t hold;              /* answers up to this many bytes wait for the end
+                                 of the body; longer ones go out while it is
+                                 read (thread-per-connection mode); 0 = 4 MiB */
     uint64_t max_rows;        /* rows per request; 0 = 1,000,000; beyond: 413 */
     unsigned timeout_s;       /* idle seconds per connection; 0 = 30 */
     unsigned max_inflight;    /* concurrent requests; 0 = 64; beyond: 503 */

@@ -23,6 +23,8 @@ static const char usage_text[] =
     "      --http-mode M      thread-per-connection (default), poll or epoll\n"
     "      --threads N        poll/epoll modes: threads, each with its own loop (default 2)\n"
     "      --max-upload SIZE  request body cap, e.g. 100M (default 100M): 413 beyond\n"
+    "      --hold SIZE        answers up to SIZE wait for the end of the request body;\n"
+    "                         longer ones go out while it is read (default 4M)\n"
     "      --max-rows N       rows per request (default 1000000): 413 beyond\n"
     "      --max-inflight N   classify requests at once (default 64): 503 beyond\n"
     "      --max-connections N open connections (default 1024)\n"
@@ -32,22 +34,6 @@ static const char usage_text[] =
     "                         /healthz stays open\n"
     "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
     "      --quiet            no access log (errors are still logged)\n";
-
-/* "100M", "64k", "1G", "12345" -> bytes. */
-static int parse_size(const char *s, size_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    unsigned long long mul = 1;
-    if (*end == 'k' || *end == 'K') mul = 1ull << 10, end++;
-    else if (*end == 'm' || *end == 'M') mul = 1ull << 20, end++;
-    else if (*end == 'g' || *end == 'G') mul = 1ull << 30, end++;
-    if (*end == 'B' || *end == 'b') end++;
-    if (*end || v == 0 || v > (1ull << 40) / mul) return -1;
-    *out = (size_t)(v * mul);
-    return 0;
-}
 
 static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
                       unsigned long long *out) {
@@ -61,14 +47,14 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
 
 int cmd_serve(int argc, char **argv) {
     enum { O_HOST = 256, O_PORT, O_THREADS, O_MODE,
-           O_MAXUP, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET };
+           O_MAXUP, O_HOLD, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET };
     static const struct option longopts[] = {
         {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
         CLI_OPT_CONFIG, CLI_OPT_RULES,
         CLI_OPT_MODEL, CLI_OPT_ROUTE,
         CLI_OPT_THRESHOLD, {"threads", required_argument, 0, O_THREADS},
         {"http-mode", required_argument, 0, O_MODE}, {"max-upload", required_argument, 0, O_MAXUP},
-        {"max-rows", required_argument, 0, O_MAXROWS},
+        {"max-rows", required_argument, 0, O_MAXROWS}, {"hold", required_argument, 0, O_HOLD},
         {"max-inflight", required_argument, 0, O_INFLIGHT},
         {"max-connections", required_argument, 0, O_CONNS},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"grace", required_argument, 0, O_GRACE},
@@ -84,7 +70,7 @@ int cmd_serve(int argc, char **argv) {
     unsigned long long v;
     unsigned given = 0; /* flags that win over the config file's server: section */
     enum { G_HOST = 1, G_PORT = 2, G_THREADS = 4, G_MODE = 8, G_MAXUP = 16, G_MAXROWS = 32,
-           G_INFLIGHT = 64, G_CONNS = 128, G_TIMEOUT = 256, G_GRACE = 512, G_QUIET = 1024 };
+           G_INFLIGHT = 64, G_CONNS = 128, G_TIMEOUT = 256, G_GRACE = 512, G_QUIET = 1024, G_HOLD = 2048 };
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end;
@@ -111,9 +97,14 @@ int cmd_serve(int argc, char **argv) {
             given |= G_MODE;
             break;
         case O_MAXUP:
-            if (parse_size(optarg, &so.max_upload))
+            if (lg_parse_size(optarg, &so.max_upload))
                 return cli_usage_error(usage_text, "serve: --max-upload must be a size such as 100M");
             given |= G_MAXUP;
+            break;
+        case O_HOLD:
+            if (lg_parse_size(optarg, &so.hold))
+                return cli_usage_error(usage_text, "serve: --hold must be a size such as 4M");
+            given |= G_HOLD;
             break;
         case O_MAXROWS:
             if (parse_uint(optarg, 1, 1ull << 40, &v)) return cli_usage_error(usage_text, "serve: --max-rows must be >= 1");
@@ -168,6 +159,7 @@ int cmd_serve(int argc, char **argv) {
     FROM_FILE(G_THREADS, threads);
     FROM_FILE(G_MODE, mode);
     FROM_FILE(G_MAXUP, max_upload);
+    FROM_FILE(G_HOLD, hold);
     FROM_FILE(G_MAXROWS, max_rows);
     FROM_FILE(G_INFLIGHT, max_inflight);
     FROM_FILE(G_CONNS, max_connections);
