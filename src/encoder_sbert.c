@@ -11,8 +11,9 @@
  *   per scratch (per thread), so lookups need no lock.
  * - Rows are L2-normalised (also for models without a Normalize module) and
  *   an empty message gives a zero row, as encoder.h requires.
- * - config hash: FNV-1a over config.json, vocab.txt, modules.json,
- *   tokenizer/pooling/sentence-bert configs and the whole safetensors file.
+ * - config hash: FNV-1a over config.json, vocab.txt (or tokenizer.json when
+ *   that is the vocabulary loaded), modules.json, tokenizer/pooling/
+ *   sentence-bert configs and the whole safetensors file.
  */
 #include <limits.h>
 #include <math.h>
@@ -260,8 +261,9 @@ lg_err lg_encoder_sbert_new(const char *dir, lg_encoder **out, lg_errmsg *err) {
     c->threads = ncpu < 1 ? 1 : (ncpu > 8 ? 8 : (int)ncpu);
     lg_sbert_info i;
     lg_sbert_info_get(c->m, &i);
-    static const char *files[] = {"config.json", "vocab.txt", "modules.json",
-                                  "tokenizer_config.json", "sentence_bert_config.json"};
+    /* the vocabulary file is the one loaded: vocab.txt or tokenizer.json */
+    const char *files[] = {"config.json", i.tokenizer, "modules.json", "tokenizer_config.json",
+                           "sentence_bert_config.json"};
     uint64_t h = 0x5be7;
     for (size_t k = 0; k < sizeof files / sizeof *files; k++)
         h = hash_file(abs, files[k], h);

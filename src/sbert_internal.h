@@ -56,11 +56,41 @@ void lg_wordpiece_free(lg_wordpiece *t);
 size_t lg_wordpiece_vocab_size(const lg_wordpiece *t);
 /* Id of a token, or -1. */
 int32_t lg_wordpiece_id(const lg_wordpiece *t, const char *tok);
+/* The vocabulary token of an id (not added tokens), or NULL. */
+const char *lg_wordpiece_token(const lg_wordpiece *t, int32_t id);
 
 /* Tokenizes text (without [CLS]/[SEP]) into ids (OUT); stops after cap ids
  * (the rest is truncated, never an error). *n_ids (OUT) = ids written. */
 lg_err lg_wordpiece_encode(const lg_wordpiece *t, const char *text, size_t len, int32_t *ids,
                            size_t cap, size_t *n_ids, lg_errmsg *err);
+
+/* ---- tokenizer.json (tokenizer_json.c) ---------------------------------- */
+
+/* tokenizer_config.json's settings, which replace a BertNormalizer's as
+ * transformers' BertTokenizerFast does; -1 = not set. */
+typedef struct {
+    int lower;   /* do_lower_case */
+    int strip;   /* strip_accents; -2: null (follow lower-case) */
+    int chinese; /* tokenize_chinese_chars */
+} lg_tokenizer_json_cfg;
+
+typedef struct {
+    lg_wordpiece *tok;      /* owned; lg_tokenizer_json_free */
+    int32_t cls_id, sep_id; /* from the post_processor */
+    int32_t unk_id, pad_id; /* model.unk_token; [PAD] or -1 */
+    int max_length;         /* truncation.max_length, 0: none */
+    int lower;              /* lower-cases */
+} lg_tokenizer_json;
+
+/* Reads tokenizer.json (WordPiece only; see tokenizer_json.c for what is
+ * accepted). cfg may be NULL. On error *out holds nothing to free. */
+lg_err lg_tokenizer_json_load(const char *path, const lg_tokenizer_json_cfg *cfg,
+                              lg_tokenizer_json *out, lg_errmsg *err);
+/* Same over bytes in memory; name labels the messages. */
+lg_err lg_tokenizer_json_parse(const char *text, size_t len, const char *name,
+                               const lg_tokenizer_json_cfg *cfg, lg_tokenizer_json *out,
+                               lg_errmsg *err);
+void lg_tokenizer_json_free(lg_tokenizer_json *t);
 
 /* ---- safetensors (safetensors.c) ----------------------------------------- */
 
@@ -141,6 +171,8 @@ struct lg_sbert {
     int do_lower_case;
     const char *dtype;
     int32_t cls_id, sep_id, pad_id, unk_id;
+    const char *tokenizer; /* the file it came from: "vocab.txt" or "tokenizer.json" */
+    int tok_max_length;    /* tokenizer.json truncation.max_length, 0: none */
     /* read-only weights */
     const float *word_emb;            /* (vocab, hidden) */
     const float *pos_emb;             /* (max_positions, hidden) */

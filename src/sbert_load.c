@@ -1,6 +1,7 @@
 /* sbert_load.c - loading a sentence-transformers model directory:
- * config.json, vocab.txt + tokenizer_config.json, model.safetensors,
- * modules.json, <pooling dir>/config.json, sentence_bert_config.json.
+ * config.json, vocab.txt + tokenizer_config.json (or tokenizer.json),
+ * model.safetensors, modules.json, <pooling dir>/config.json,
+ * sentence_bert_config.json.
  * Every missing or inconsistent file fails with a message naming the file
  * and the field. The forward pass is in sbert.c. */
 #include <jansson.h>
@@ -259,11 +260,33 @@ out:
     return e;
 }
 
+/* tokenizer.json when there is no vocab.txt. tokenizer_config.json's
+ * settings (cfg) replace a BertNormalizer's, as transformers does. */
+static lg_err load_tokenizer_json(lg_sbert *m, const char *path, const lg_tokenizer_json_cfg *cfg,
+                                  lg_errmsg *err) {
+    lg_tokenizer_json tj;
+    lg_err e = lg_tokenizer_json_load(path, cfg, &tj, err);
+    if (e) return e;
+    m->tok = tj.tok;
+    m->cls_id = tj.cls_id;
+    m->sep_id = tj.sep_id;
+    m->pad_id = tj.pad_id;
+    m->unk_id = tj.unk_id;
+    m->tok_max_length = tj.max_length;
+    m->do_lower_case = tj.lower;
+    m->tokenizer = "tokenizer.json";
+    return LG_OK;
+}
+
+/* The tokenizer: vocab.txt + tokenizer_config.json, or tokenizer.json
+ * when there is no vocab.txt (docs/bert.md says why vocab.txt wins when
+ * both are there). */
 static lg_err load_tokenizer(lg_sbert *m, const char *dir, lg_errmsg *err) {
     char path[PATH_MAX];
     json_t *j = NULL;
     lg_err e;
     lg_wordpiece_opts o = {1, -1, 1};
+    lg_tokenizer_json_cfg cfg = {-1, -1, -1};
     if ((e = path_join(path, sizeof path, dir, "tokenizer_config.json", NULL, err)) ||
         (e = load_json(path, 1, &j, err)))
         return e;
@@ -272,6 +295,11 @@ static lg_err load_tokenizer(lg_sbert *m, const char *dir, lg_errmsg *err) {
         json_t *sa = json_object_get(j, "strip_accents");
         if (json_is_boolean(sa)) o.strip_accents = json_is_true(sa);
         o.chinese_chars = get_bool(j, "tokenize_chinese_chars", 1);
+        if (json_is_boolean(json_object_get(j, "do_lower_case"))) cfg.lower = o.do_lower_case;
+        if (json_is_boolean(sa)) cfg.strip = o.strip_accents;
+        if (json_is_null(sa)) cfg.strip = -2;
+        if (json_is_boolean(json_object_get(j, "tokenize_chinese_chars")))
+            cfg.chinese = o.chinese_chars;
         json_t *tc = json_object_get(j, "tokenizer_class");
         if (json_is_string(tc) && !strstr(json_string_value(tc), "Bert")) {
             e = lg_fail(err, LG_EMODEL,
@@ -285,21 +313,33 @@ static lg_err load_tokenizer(lg_sbert *m, const char *dir, lg_errmsg *err) {
     }
     m->do_lower_case = o.do_lower_case;
     if ((e = path_join(path, sizeof path, dir, "vocab.txt", NULL, err))) return e;
-    if (access(path, F_OK) != 0)
-        return lg_fail(err, LG_ENOTFOUND, "%s: missing (the WordPiece vocabulary)", path);
-    if ((e = lg_wordpiece_load(path, &o, &m->tok, err))) return e;
-    struct {
-        const char *tok;
-        int32_t *id;
-    } sp[] = {
-        {"[CLS]", &m->cls_id}, {"[SEP]", &m->sep_id}, {"[PAD]", &m->pad_id}, {"[UNK]", &m->unk_id}};
-    for (size_t i = 0; i < 4; i++) {
-        *sp[i].id = lg_wordpiece_id(m->tok, sp[i].tok);
-        if (*sp[i].id < 0 && i != 2)
-            return lg_fail(err, LG_EMODEL, "%s: special token %s missing", path, sp[i].tok);
+    if (access(path, F_OK) != 0) {
+        char jpath[PATH_MAX];
+        if ((e = path_join(jpath, sizeof jpath, dir, "tokenizer.json", NULL, err))) return e;
+        if (access(jpath, F_OK) != 0)
+            return lg_fail(err, LG_ENOTFOUND,
+                           "%s: missing, and no tokenizer.json either (the WordPiece vocabulary)",
+                           path);
+        if ((e = load_tokenizer_json(m, jpath, &cfg, err))) return e;
+        memcpy(path, jpath, sizeof path);
+    } else {
+        m->tokenizer = "vocab.txt";
+        if ((e = lg_wordpiece_load(path, &o, &m->tok, err))) return e;
+        struct {
+            const char *tok;
+            int32_t *id;
+        } sp[] = {{"[CLS]", &m->cls_id},
+                  {"[SEP]", &m->sep_id},
+                  {"[PAD]", &m->pad_id},
+                  {"[UNK]", &m->unk_id}};
+        for (size_t i = 0; i < 4; i++) {
+            *sp[i].id = lg_wordpiece_id(m->tok, sp[i].tok);
+            if (*sp[i].id < 0 && i != 2)
+                return lg_fail(err, LG_EMODEL, "%s: special token %s missing", path, sp[i].tok);
+        }
     }
     if (lg_wordpiece_vocab_size(m->tok) > (size_t)m->vocab_size)
-        return lg_fail(err, LG_EMODEL, "%s: %zu tokens but config.json field 'vocab_size' is %d",
+        return lg_fail(err, LG_EMODEL, "%s: %zu token ids but config.json field 'vocab_size' is %d",
                        path, lg_wordpiece_vocab_size(m->tok), m->vocab_size);
     return LG_OK;
 }
@@ -386,8 +426,13 @@ static lg_err load_modules(lg_sbert *m, const char *dir, lg_errmsg *err) {
     if ((e = path_join(ppath, sizeof ppath, dir, "sentence_bert_config.json", NULL, err)) ||
         (e = load_json(ppath, 1, &sb, err)))
         goto out;
+    /* sentence_bert_config.json's max_seq_length, as sentence-transformers
+     * (it overrides tokenizer.json's truncation); else tokenizer.json's
+     * truncation.max_length; else max_position_embeddings */
     m->max_seq_length = m->max_positions;
-    if (sb && (e = get_int(sb, ppath, "max_seq_length", m->max_positions, 2, m->max_positions,
+    if (m->tok_max_length > 0 && m->tok_max_length < m->max_positions)
+        m->max_seq_length = m->tok_max_length;
+    if (sb && (e = get_int(sb, ppath, "max_seq_length", m->max_seq_length, 2, m->max_positions,
                            &m->max_seq_length, err)))
         goto out;
 out:
@@ -482,6 +527,7 @@ void lg_sbert_info_get(const lg_sbert *m, lg_sbert_info *o) {
     o->pooling = m->pooling;
     o->dtype = m->dtype;
     o->gemm = m->gemm;
+    o->tokenizer = m->tokenizer;
 }
 
 double lg_sbert_flops(const lg_sbert *m, size_t n) {

@@ -1,5 +1,5 @@
 /* sbert.h - Sentence-BERT in C: loads a sentence-transformers model
- * directory (config.json, vocab.txt, tokenizer_config.json,
+ * directory (config.json, vocab.txt + tokenizer_config.json or tokenizer.json,
  * model.safetensors, modules.json, 1_Pooling/config.json,
  * sentence_bert_config.json), tokenizes with BERT's BasicTokenizer +
  * WordPiece and runs the batched BERT forward pass on OpenBLAS sgemm,
@@ -38,8 +38,9 @@ typedef struct {
     int do_lower_case;
     int normalize; /* a Normalize module is present */
     lg_sbert_pooling pooling;
-    const char *dtype; /* "F32", "F16" or "BF16": storage of the weights */
-    const char *gemm;  /* projection kernel: "packed-avx512" or "openblas" */
+    const char *dtype;     /* "F32", "F16" or "BF16": storage of the weights */
+    const char *gemm;      /* projection kernel: "packed-avx512" or "openblas" */
+    const char *tokenizer; /* "vocab.txt" or "tokenizer.json": where the vocabulary came from */
 } lg_sbert_info;
 
 /* Loads and validates a model directory. Missing or inconsistent files

@@ -18,7 +18,8 @@
 static const char usage_text[] =
     "usage: logify embed --model DIR [--batch N] [--threads N] [--stats]\n"
     "  reads one message per line on stdin, writes one JSON array of floats per line\n"
-    "  --model DIR    sentence-transformers model directory (config.json, vocab.txt, ...)\n"
+    "  --model DIR    sentence-transformers model directory (config.json, vocab.txt or\n"
+    "                 tokenizer.json, model.safetensors, modules.json, 1_Pooling/, ...)\n"
     "  --batch N      texts per forward pass (default 32)\n"
     "  --threads N    threads across batches (default: online CPUs, at most 8)\n"
     "  --stats        print texts, tokens, seconds, tokens/s and GFLOPS on stderr\n";

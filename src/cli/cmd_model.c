@@ -15,7 +15,9 @@ static const char usage_text[] =
     "       logify model pull NAME [--revision REV] [--dir DIR]\n"
     "  pull downloads owner/name from the Hugging Face hub ($HF_ENDPOINT overrides\n"
     "  https://huggingface.co; $HF_TOKEN is sent when set) into DIR (default: the\n"
-    "  name's last part), resuming partial files, then validates the model.\n";
+    "  name's last part), resuming partial files, then validates the model.\n"
+    "  A model directory holds config.json, vocab.txt (or tokenizer.json: WordPiece\n"
+    "  only), model.safetensors, modules.json and its pooling config.\n";
 
 static int model_tokenize(const char *dir) {
     lg_errmsg err;
@@ -59,10 +61,11 @@ static int model_info(const char *dir) {
     lg_sbert_info i;
     lg_sbert_info_get(m, &i);
     printf("%s: BERT %d layers, hidden %d, %d heads, ffn %d, vocab %d, max_seq_length %d, "
-           "weights %s, %s pooling%s, %s, projections on %s\n",
+           "weights %s, %s pooling%s, %s tokenizer from %s, projections on %s\n",
            dir, i.layers, i.hidden, i.heads, i.intermediate, i.vocab_size, i.max_seq_length,
            i.dtype, i.pooling == LG_SBERT_POOL_CLS ? "CLS" : "mean",
-           i.normalize ? " + L2 normalisation" : "", i.do_lower_case ? "uncased" : "cased", i.gemm);
+           i.normalize ? " + L2 normalisation" : "", i.do_lower_case ? "uncased" : "cased",
+           i.tokenizer, i.gemm);
     lg_sbert_free(m);
     return CLI_OK;
 }
