@@ -6,7 +6,9 @@
 #      request: requests/s, rows/s, p50/p99 latency;
 #   2. a ~50 MB CSV (the seed data repeated) through POST /classify/ with
 #      curl -F: MB/s, rows/s and the server's peak RSS (VmHWM), plus the peak
-#      RSS of Logify for ~10 and ~25 MB uploads to show how memory grows.
+#      RSS of Logify for ~10, ~25 and ~100 MB uploads to show that memory does
+#      not grow with the upload, and for the ~50 MB one with every answer held
+#      (--hold 1G: what it would take without src/server_direct.c).
 # Both servers run on 127.0.0.1: Logify in its default mode (a thread per
 # connection; --threads 2 applies to the poll/epoll comparison), uvicorn with
 # --workers 2 (a process per core); wrk shares the same 2 cores. Logify routes every
@@ -79,7 +81,7 @@ for n in (1, 100):
         f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
         f.write("wrk.body = %s\n" % json.dumps(body))
 lines = open(seed, newline="").read().splitlines(True)
-for size in (10, 25, mb):
+for size in (10, 25, mb, 100):
     path = os.path.join(tmp, "up%d.csv" % int(size))
     with open(path, "w", newline="") as f:
         f.write(lines[0])
@@ -133,9 +135,9 @@ done
 up=$TMP/up${UPLOAD_MB%.*}.csv
 up_rows=$(($(wc -l <"$up") - 1))
 up_mb=$($PY -c "print('%.1f' % ($(stat -c %s "$up") / 1e6))")
-for size in 10 25; do # Logify's memory as the upload grows (fresh server each)
-    start_logify --quiet
-    upload_run "http://127.0.0.1:$(cat "$TMP/port")" "$TMP/up$size.csv" >/dev/null
+for size in 10 25 100 held; do # Logify's memory as the upload grows (fresh server each)
+    if [[ $size == held ]]; then start_logify --quiet --hold 1G; f=$up; else start_logify --quiet; f=$TMP/up$size.csv; fi
+    upload_run "http://127.0.0.1:$(cat "$TMP/port")" "$f" >/dev/null
     R[logify.rss$size]=$(peak_rss_mb "$(cat "$TMP/pid")")
     stop_server
 done
@@ -166,6 +168,7 @@ for who in logify fastapi; do
         "$($PY -c "print($up_mb / $s)")" "$($PY -c "print($up_rows / $s)")" "${R[$who.up.rss]}" "${R[$who.up.base]}"
 done
 echo "  ratio logify/fastapi upload rows/s: $(ratio "${R[fastapi.up.secs]}" "${R[logify.up.secs]}")x"
-echo "  logify peak RSS by upload size: 10 MB -> ${R[logify.rss10]} MB, 25 MB -> ${R[logify.rss25]} MB, $up_mb MB -> ${R[logify.up.rss]} MB"
+echo "  logify peak RSS by upload size: 10 MB -> ${R[logify.rss10]} MB, 25 MB -> ${R[logify.rss25]} MB, $up_mb MB -> ${R[logify.up.rss]} MB, 100 MB -> ${R[logify.rss100]} MB"
+echo "  logify peak RSS for $up_mb MB with the whole answer held (--hold 1G): ${R[logify.rssheld]} MB"
 echo "bench_http: libmicrohttpd modes, 1 log/request, ${MODE_SECONDS}s each (quiet)"
 for mode in poll epoll thread-per-connection; do echo "  $mode: ${R[mode.$mode]}"; done

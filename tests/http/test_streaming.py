@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import select
+import signal
 import socket
 import sys
 import time
@@ -310,6 +311,26 @@ class Streaming(unittest.TestCase):
         finally:
             self.finish(srv)
 
+    def test_shutdown_while_an_answer_streams(self):
+        csv = csv_body(100000)
+        body, ctype = multipart([("file", "logs.csv", csv)])
+        srv = Server(*RULES, "--hold", "16K")
+        try:
+            c = FullDuplex(srv.port, "/classify/", body, ctype)
+            c.send_upto(len(body) // 2)
+            self.assertTrue(c.wait_for_bytes(1 << 10))
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertTrue(wait_log(srv, "draining"))
+            self.assertTrue(wait_refused(srv.port))  # no new connections
+            self.assertIsNone(srv.proc.poll())  # still finishing the upload
+            status, _, data, complete = c.finish()
+            self.assertEqual(status, 200)
+            self.assertTrue(complete)
+            self.assertEqual(data.count(b"\n"), 100001)
+            self.assertEqual(srv.proc.wait(TIMEOUT), 0)
+        finally:
+            self.finish(srv)
+
     def test_hold_setting(self):
         import subprocess
         from lgserver import LOGIFY
@@ -333,6 +354,17 @@ def wait_log(srv, text, timeout=TIMEOUT):
         if text in srv.stderr():
             return True
         time.sleep(0.05)
+    return False
+
+
+def wait_refused(port, timeout=TIMEOUT):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            raw_socket(port, timeout=2).close()
+        except ConnectionRefusedError:
+            return True
+        time.sleep(0.02)
     return False
 
 
