@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gen_tokenizer_json.py VOCAB_TXT [TOKENIZER_CONFIG_JSON] -o OUT [--max-length N]
+"""gen_tokenizer_json.py VOCAB_TXT [TOKENIZER_CONFIG_JSON] -o OUT [--max-length N] [--padding N]
 
 Writes the tokenizer.json that Hugging Face `tokenizers` saves for a BERT
 WordPiece tokenizer (transformers' convert_slow_tokenizer for BertTokenizer,
@@ -9,7 +9,9 @@ strip_accents, tokenize_chinese_chars and the special token names). Same
 key order, 2-space indent and raw UTF-8 as `Tokenizer.save`.
 --max-length N writes truncation {"direction": "Right", "max_length": N,
 "strategy": "LongestFirst", "stride": 0} as all-MiniLM-L6-v2 has (default:
-null, as bert-base-uncased). Python standard library only; no network.
+null, as bert-base-uncased); --padding N writes all-MiniLM-L6-v2's fixed
+padding to N (Logify ignores padding). Python standard library only; no
+network.
 Used by the tokenizer.json tests (tests/unit/test_tokenizer_json.c,
 tests/e2e/embed_tokenizer_json.sh) and for tests/fixtures/bert/tiny_tokjson.
 """
@@ -18,7 +20,7 @@ import json
 import sys
 
 
-def build(vocab_lines, cfg, max_length=None):
+def build(vocab_lines, cfg, max_length=None, padding=None):
     vocab = {}
     for i, tok in enumerate(vocab_lines):
         if tok in vocab:
@@ -42,6 +44,11 @@ def build(vocab_lines, cfg, max_length=None):
         truncation = {"direction": "Right", "max_length": max_length,
                       "strategy": "LongestFirst", "stride": 0}
 
+    pad = None
+    if padding is not None:
+        pad = {"strategy": {"Fixed": padding}, "direction": "Right", "pad_to_multiple_of": None,
+               "pad_id": vocab.get(names[0], 0), "pad_type_id": 0, "pad_token": names[0]}
+
     def special(tok, type_id):
         return {"SpecialToken": {"id": tok, "type_id": type_id}}
 
@@ -51,7 +58,7 @@ def build(vocab_lines, cfg, max_length=None):
     return {
         "version": "1.0",
         "truncation": truncation,
-        "padding": None,
+        "padding": pad,
         "added_tokens": added,
         "normalizer": {"type": "BertNormalizer", "clean_text": True,
                        "handle_chinese_chars": cfg.get("tokenize_chinese_chars", True),
@@ -79,6 +86,7 @@ def main():
     ap.add_argument("config", nargs="?")
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--max-length", type=int)
+    ap.add_argument("--padding", type=int)
     a = ap.parse_args()
     with open(a.vocab, encoding="utf-8", newline="") as f:
         text = f.read()
@@ -90,7 +98,7 @@ def main():
     if a.config:
         with open(a.config, encoding="utf-8") as f:
             cfg = json.load(f)
-    doc = build(lines, cfg, a.max_length)
+    doc = build(lines, cfg, a.max_length, a.padding)
     with open(a.out, "w", encoding="utf-8", newline="\n") as f:
         json.dump(doc, f, indent=2, ensure_ascii=False)
     print(f"{a.out}: {len(lines)} tokens", file=sys.stderr)

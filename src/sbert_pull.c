@@ -5,7 +5,8 @@
  * huggingface_hub. Each file is written to <file>.incomplete, resumed with
  * a Range request after a broken transfer (within the run and across
  * runs), validated (size, JSON syntax, safetensors header) and renamed into
- * place; files already in place are kept. The directory is loaded with
+ * place; files already in place are kept. The vocabulary is vocab.txt, or
+ * tokenizer.json when the model has no vocab.txt. The directory is loaded with
  * lg_sbert_load at the end, so a pull that succeeds leaves a usable model.
  */
 #include <curl/curl.h>
@@ -251,7 +252,7 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
         int required;
     } files[] = {{"config.json", 1},
                  {"modules.json", 1},
-                 {"vocab.txt", 1},
+                 {"vocab.txt", 0}, /* else tokenizer.json, below */
                  {"tokenizer_config.json", 0},
                  {"special_tokens_map.json", 0},
                  {"sentence_bert_config.json", 0},
@@ -304,6 +305,17 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
     int missing;
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         if ((e = fetch(c, base, dir, files[i].file, files[i].required, o, &missing, err))) goto out;
+        /* no vocab.txt: tokenizer.json (many hub models ship only that) */
+        if (!strcmp(files[i].file, "vocab.txt") && missing) {
+            if ((e = fetch(c, base, dir, "tokenizer.json", 0, o, &missing, err))) goto out;
+            if (missing) {
+                e = lg_fail(err, LG_ENOTFOUND,
+                            "%s: neither vocab.txt nor tokenizer.json found (404): not a BERT "
+                            "WordPiece model?",
+                            base);
+                goto out;
+            }
+        }
         if (!strcmp(files[i].file, "modules.json")) {
             char pools[4][256];
             int np = 0;
