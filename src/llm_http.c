@@ -222,7 +222,7 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
     s->errbuf[0] = '\0';
     double budget = deadline - now;
     if (budget > llm->timeout) budget = llm->timeout;
-    long timeout_ms = (long)(budget * 1000.0);
+    long timeout_ms = (long)ceil(budget * 1000.0); /* never before the deadline */
     if (timeout_ms < 1) timeout_ms = 1;
     long connect_ms = (long)(llm->connect_timeout * 1000.0);
     if (connect_ms > timeout_ms) connect_ms = timeout_ms;

@@ -122,6 +122,16 @@ uint64_t llm_cache_evictions(llm_cache *c);
  * are copied out, not for the disk. */
 lg_err llm_cache_save(llm_cache *c, lg_errmsg *err);
 
+/* ---- Stage (llm_stage.c) ---------------------------------------------------- */
+
+/* Starts a run on a stage scratch (what the stage's scratch_new made): from
+ * now on, the stage calls made with it share one `deadline` of LLM time
+ * (rows past it get a reason, cache hits still answer) until the next
+ * llm_stage_begin_run. Without it, `deadline` bounds each call on its own.
+ * The hook for the pipeline to mark a run (one classify, one HTTP request):
+ * see docs/llm.md, "deadline". */
+void llm_stage_begin_run(void *scratch);
+
 /* ---- Text helpers (llm_text.c) ------------------------------------------ */
 
 /* Appends s[0..len) with invalid UTF-8 replaced by U+FFFD and NULs by

@@ -17,6 +17,7 @@
 #define LLM_TEMPLATE_MAX 8192   /* bytes of one masked template */
 #define LLM_BODY_MAX (4u << 20) /* bytes of one request's user prompt */
 #define LLM_ROUNDS 4            /* batch, json-mode fallback, singles, spare */
+#define LLM_MIN_BUDGET 0.05     /* seconds: less left of a run's deadline counts as spent */
 
 static const char *const default_labels[] = {"Workflow Error", "Deprecation Warning"};
 
@@ -354,21 +355,48 @@ static lg_err round_run(const stage_ctx *c, llm_http *h, call_state *cs, double 
     return e;
 }
 
+/* ---- The stage -------------------------------------------------------------------- */
+
+/* Per-thread scratch: the transport, and the LLM time spent in the current
+ * run when a run has been marked (llm_stage_begin_run). */
+typedef struct {
+    llm_http *http;
+    int in_run;       /* 0: `deadline` bounds each call on its own */
+    double run_spent; /* seconds spent in stage calls since the run began */
+} stage_scratch;
+
+void llm_stage_begin_run(void *scratch) {
+    stage_scratch *s = scratch;
+    if (!s) return;
+    s->in_run = 1;
+    s->run_spent = 0;
+}
+
 static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, size_t n,
                             lg_errmsg *err) {
     const stage_ctx *c = vctx;
     lg_llm *llm = c->llm;
-    llm_http *h = scratch;
+    stage_scratch *s = scratch;
     if (!n) return LG_OK;
-    double deadline = lg_now() + llm->deadline;
+    double t0 = lg_now();
+    double budget = s->in_run ? llm->deadline - s->run_spent : llm->deadline;
+    double deadline = t0 + budget;
     call_state cs = {0};
     lg_err e = group(c, recs, n, &cs);
     if (e) {
         call_free(&cs);
         return lg_fail(err, e, "llm stage: %s", lg_strerror(e));
     }
+    if (s->in_run && budget < LLM_MIN_BUDGET) { /* used up: only the cache answers */
+        char why[LG_DETAIL_MAX];
+        snprintf(why, sizeof why, "llm unavailable: the run's deadline (%g s of llm time) is spent",
+                 llm->deadline);
+        for (size_t i = 0; i < cs.n_items; i++)
+            if (cs.items[i].state == IT_WAIT) item_fail(&cs.items[i], "", why);
+    }
     for (int round = 0; round < LLM_ROUNDS && !e; round++)
-        e = round_run(c, h, &cs, deadline, err);
+        e = round_run(c, s->http, &cs, deadline, err);
+    if (s->in_run) s->run_spent += lg_now() - t0;
     if (e) {
         call_free(&cs);
         return e;
@@ -400,11 +428,23 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
 
 static lg_err scratch_new(const void *vctx, void **out, lg_errmsg *err) {
     const stage_ctx *c = vctx;
-    return llm_http_new(c->llm, (llm_http **)out, err);
+    *out = NULL;
+    stage_scratch *s = calloc(1, sizeof *s);
+    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    lg_err e = llm_http_new(c->llm, &s->http, err);
+    if (e) {
+        free(s);
+        return e;
+    }
+    *out = s;
+    return LG_OK;
 }
 
-static void scratch_free(void *s) {
-    llm_http_free(s);
+static void scratch_free(void *p) {
+    stage_scratch *s = p;
+    if (!s) return;
+    llm_http_free(s->http);
+    free(s);
 }
 
 static const lg_stage_ops llm_stage_ops = {"llm",        LG_STAGE_LLM,  scratch_new,

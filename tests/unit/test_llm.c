@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -349,6 +352,121 @@ static void test_cache_file(void **state) {
     lg_llm_free(llm);
 }
 
+/* ---- Deadline: per stage call, or per run once a run is marked --------------------- */
+
+/* A listening socket that never accepts: connections complete in the
+ * kernel's backlog and requests get no answer, so only timeouts and the
+ * deadline end them. Returns the fd; *port gets its port. */
+static int stuck_listener(int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 64), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* One stage call over msgs; returns its wall time. */
+static double call_stage(lg_stage *st, void *scratch, const char *const *msgs, size_t n,
+                         lg_record *recs) {
+    lg_record *ptrs[8];
+    lg_errmsg err = {{0}};
+    memset(recs, 0, n * sizeof *recs);
+    for (size_t i = 0; i < n; i++) {
+        recs[i].source = "LegacyCRM";
+        recs[i].message = msgs[i];
+        recs[i].message_len = strlen(msgs[i]);
+        recs[i].confidence = -1;
+        ptrs[i] = &recs[i];
+    }
+    double t0 = lg_now();
+    assert_int_equal(st->ops->process(st->ctx, scratch, ptrs, n, &err), LG_OK);
+    return lg_now() - t0;
+}
+
+static uint64_t calls_of(const lg_llm *llm) {
+    lg_llm_counters c;
+    lg_llm_get_counters(llm, &c);
+    return c.calls;
+}
+
+static void test_deadline(void **state) {
+    (void)state;
+    int port = 0;
+    int fd = stuck_listener(&port);
+    /* the cache file knows one template: it still answers once the run's
+     * time is spent */
+    uint64_t h = 0;
+    for (size_t i = 0; i < N_LABELS; i++)
+        h = lg_fnv1a64(LABELS[i], strlen(LABELS[i]) + 1, h);
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"model\": \"m\", \"labelset\": \"%016llx\", \"template\": \"Lead conversion "
+             "failed for prospect ID <N>\", \"label\": \"Workflow Error\"}\n",
+             (unsigned long long)h);
+    write_file("cache.jsonl", line);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "llm:\n  base_url: http://127.0.0.1:%d/v1\n  model: m\n  retries: 0\n"
+             "  timeout: 1\n  deadline: 2.5\n  breaker_failures: 1000\n  batch: 1\n"
+             "  concurrency: 1\n  cache: cache.jsonl\n",
+             port);
+    lg_llm *llm = NULL;
+    lg_errmsg err = {{0}};
+    assert_int_equal(new_from_yaml(yaml, &llm, &err), LG_OK);
+    lg_stage st = {0};
+    assert_int_equal(lg_llm_stage_new(llm, NULL, &st, &err), LG_OK);
+    void *scratch = NULL;
+    assert_int_equal(st.ops->scratch_new(st.ctx, &scratch, &err), LG_OK);
+    const char *stuck[] = {"first stuck line"};
+    const char *mixed[] = {"second stuck line", "Lead conversion failed for prospect ID 7"};
+    lg_record recs[2];
+
+    /* no run marked: each call gets the whole deadline; every one sends */
+    for (int i = 0; i < 3; i++) {
+        double t = call_stage(&st, scratch, stuck, 1, recs);
+        assert_null(recs[0].label);
+        assert_non_null(strstr(recs[0].detail, "timed out"));
+        assert_true(t < 10); /* the request's own 1 s timeout, generously */
+        assert_int_equal(calls_of(llm), (uint64_t)i + 1);
+    }
+
+    /* a run: three 1 s timeouts would take 3 s, the run has 2.5 s; the
+     * third request is cut at the deadline, later calls send nothing */
+    llm_stage_begin_run(scratch);
+    call_stage(&st, scratch, stuck, 1, recs);
+    call_stage(&st, scratch, stuck, 1, recs);
+    assert_int_equal(calls_of(llm), 5);
+    call_stage(&st, scratch, stuck, 1, recs); /* ~0.5 s left: sent, cut short */
+    assert_int_equal(calls_of(llm), 6);
+    assert_null(recs[0].label);
+    double t = call_stage(&st, scratch, mixed, 2, recs);
+    assert_int_equal(calls_of(llm), 6); /* no request */
+    assert_true(t < 1);
+    assert_null(recs[0].label);
+    assert_string_equal(recs[0].detail,
+                        "llm unavailable: the run's deadline (2.5 s of llm time) is spent");
+    assert_non_null(recs[1].label); /* the cache still answers */
+    assert_string_equal(recs[1].detail, "llm (cached template)");
+
+    /* a new run has the whole deadline again */
+    llm_stage_begin_run(scratch);
+    call_stage(&st, scratch, stuck, 1, recs);
+    assert_int_equal(calls_of(llm), 7);
+    assert_non_null(strstr(recs[0].detail, "timed out"));
+
+    st.ops->scratch_free(scratch);
+    lg_stage_free(&st);
+    lg_llm_free(llm);
+    close(fd);
+}
+
 /* ---- Retry-After: seconds and the three HTTP-date forms -------------------------- */
 
 static void expect_retry_after(const char *v, time_t now, int want_ok, double want) {
@@ -464,6 +582,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cache_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
