@@ -14,7 +14,9 @@
 # - BPE, a Whitespace pre-tokenizer and a directory with neither file are
 #   refused with messages naming the file and the field;
 # - `logify model pull` of a hub model without vocab.txt fetches
-#   tokenizer.json (tests/fixtures/bert/hub_server.py on 127.0.0.1).
+#   tokenizer.json (tests/fixtures/bert/hub_server.py on 127.0.0.1);
+# - train + classify with --encoder sbert:DIR, and the bundle refuses the
+#   directory once its tokenizer.json changed (the config hash covers it).
 source "$(dirname "$0")/../lib.sh"
 FX="$LOGIFY_ROOT/tests/fixtures/bert"
 TJ="$FX/tiny_tokjson"
@@ -88,6 +90,28 @@ echo '{"do_lower_case": false}' >"$TMP/cased.json"
 python3 "$GEN" "$FX/tiny_mean/vocab.txt" "$TMP/cased.json" -o "$TMP/both/tokenizer.json" 2>/dev/null
 "$LOGIFY" model tokenize "$TMP/both" <"$TMP/in.txt" | cmp -s - "$TMP/tok_vocab.txt" || fail "both: ids differ"
 "$LOGIFY" model info "$TMP/both" | grep -q "uncased tokenizer from vocab.txt" || fail "both: info"
+ok
+
+# the sbert:DIR encoder: train + classify; the bundle's config hash covers
+# tokenizer.json, so a changed tokenizer.json is refused (no tokenizer_config.json
+# here: the file's lowercase is what counts)
+cp -rL "$TJ" "$TMP/enc"
+{
+  echo "source,log_message,target_label"
+  for i in $(seq 1 10); do
+    echo "ModernCRM,Disk /dev/sda$i is $((80 + i))% full,Resource Usage"
+    echo "ModernCRM,Multiple login failures for user $i,Security Alert"
+  done
+} >"$TMP/train.csv"
+"$LOGIFY" train --data "$TMP/train.csv" --out "$TMP/bundle" --encoder "sbert:$TMP/enc" \
+  --min-label-rows 2 >"$TMP/train.out" 2>&1 || fail "train: $(cat "$TMP/train.out")"
+"$LOGIFY" classify "$TMP/train.csv" --model "$TMP/bundle" --route '*=model:0' -o "$TMP/out.csv" \
+  2>"$TMP/err" || fail "classify: $(cat "$TMP/err")"
+[[ $(wc -l <"$TMP/out.csv") -eq 21 ]] || fail "classify output rows: $(wc -l <"$TMP/out.csv")"
+sed -i 's/"lowercase": true/"lowercase": false/' "$TMP/enc/tokenizer.json"
+expect_fail 1 "configured differently" -- "$LOGIFY" classify "$TMP/train.csv" --model "$TMP/bundle" \
+  --route '*=model:0' -o "$TMP/out2.csv"
+"$LOGIFY" model info "$TMP/enc" | grep -q " cased tokenizer from tokenizer.json" || fail "cased info"
 ok
 
 # refusals
