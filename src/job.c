@@ -363,6 +363,11 @@ lg_err lg_job_feed(lg_job *j, const void *data, size_t len, lg_errmsg *err) {
     return e;
 }
 
+lg_err lg_job_flush(lg_job *j, lg_errmsg *err) {
+    if (!j->b[j->cur].n) return LG_OK;
+    return dispatch(j, err);
+}
+
 static void stop_thread(lg_job *j) {
     if (!j->threaded) return;
     pthread_mutex_lock(&j->mu);

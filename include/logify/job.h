@@ -59,6 +59,12 @@ typedef struct lg_job lg_job;
 lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err);
 /* Feeds input bytes; errors name the input line where they can. */
 lg_err lg_job_feed(lg_job *j, const void *data, size_t len, lg_errmsg *err);
+/* Classifies and writes the rows taken so far without waiting for a full
+ * batch: for a live stream that has gone quiet (`tail -f ... | logify
+ * classify -`). A row not yet ended by its newline stays pending. With
+ * threads = 2 the writing happens on the second thread; this call does not
+ * wait for it. */
+lg_err lg_job_flush(lg_job *j, lg_errmsg *err);
 /* Ends the input, classifies and writes what is left. An input without a
  * header row is an error. */
 lg_err lg_job_finish(lg_job *j, lg_errmsg *err);

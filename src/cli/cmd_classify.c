@@ -1,9 +1,12 @@
 /* cmd_classify.c - `logify classify`: label a CSV file or stdin. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "logify/job.h"
@@ -25,16 +28,49 @@ static const char usage_text[] =
     "      --batch N          rows per batch (default 1024)\n"
     "      --threads N        1: one thread; 2: parse and classify in parallel\n"
     "      --summary          print counts by stage and label to stderr\n"
-    "      --stats            also print where the time went\n";
+    "      --stats            also print where the time went\n"
+    "Reading a pipe or a terminal (e.g. tail -f app.csv | logify classify -), rows\n"
+    "that have waited 0.2 s with no more input are classified and written at once.\n";
+
+#define LIVE_FLUSH_MS 200
 
 typedef struct {
     FILE *f;
+    int live; /* flush every write: a reader downstream waits for each row */
 } file_sink;
 
 static lg_err sink_file(void *user, const char *data, size_t len, lg_errmsg *err) {
     file_sink *s = user;
-    if (fwrite(data, 1, len, s->f) != len) return lg_fail(err, LG_EIO, "write failed: %s", strerror(errno));
+    if (fwrite(data, 1, len, s->f) != len || (s->live && fflush(s->f)))
+        return lg_fail(err, LG_EIO, "write failed: %s", strerror(errno));
     return LG_OK;
+}
+
+/* Reads a pipe or a terminal as it comes (fread would wait for a whole
+ * buffer): rows that have waited LIVE_FLUSH_MS with no more input behind
+ * them are classified and written without waiting for a full batch. */
+static lg_err read_live(lg_job *job, int fd, char *buf, size_t cap, lg_errmsg *err) {
+    int pending = 0;
+    for (;;) {
+        if (pending) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            int r = poll(&p, 1, LIVE_FLUSH_MS);
+            if (r < 0 && errno == EINTR) continue;
+            if (r == 0) {
+                lg_err e = lg_job_flush(job, err);
+                if (e) return e;
+                pending = 0;
+                continue;
+            }
+        }
+        ssize_t n = read(fd, buf, cap);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return lg_fail(err, LG_EIO, "reading: %s", strerror(errno));
+        if (n == 0) return LG_OK;
+        lg_err e = lg_job_feed(job, buf, (size_t)n, err);
+        if (e) return e;
+        pending = 1;
+    }
 }
 
 static void on_skip(void *user, uint64_t line, const char *msg) {
@@ -129,7 +165,7 @@ int cmd_classify(int argc, char **argv) {
     lg_job *job = NULL;
     FILE *in = NULL;
     cli_outfile of = {0};
-    file_sink sink = {stdout};
+    file_sink sink = {stdout, 0};
     char *chunk = NULL;
     if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
         lg_config_free(&cfg);
@@ -160,8 +196,14 @@ int cmd_classify(int argc, char **argv) {
         goto done;
     }
     lg_err e = LG_OK;
-    while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) e = lg_job_feed(job, chunk, n, &err);
-    if (!e && ferror(in)) e = lg_fail(&err, LG_EIO, "reading %s: %s", input, strerror(errno));
+    struct stat ist;
+    if (fstat(fileno(in), &ist) == 0 && !S_ISREG(ist.st_mode)) {
+        sink.live = !output;
+        e = read_live(job, fileno(in), chunk, chunk_size, &err);
+    } else {
+        while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) e = lg_job_feed(job, chunk, n, &err);
+        if (!e && ferror(in)) e = lg_fail(&err, LG_EIO, "reading %s: %s", input, strerror(errno));
+    }
     if (!e) e = lg_job_finish(job, &err);
     if (e) {
         cli_error("%s: %s", strcmp(input, "-") ? input : "stdin", err.msg);

@@ -4,6 +4,35 @@
 source "$(dirname "$0")/../lib.sh"
 RULES_ONLY=(--route '*=rules' --route 'LegacyCRM=rules')
 
+# ---- a live stream on stdin (tail -f ... | logify classify -): each row is
+# answered while the input is still open, without waiting for a full batch
+for threads in 1 2; do
+  python3 - "$LOGIFY" "$threads" "${RULES_ONLY[@]}" <<'PY' || fail "live stdin (--threads $threads)"
+import os, select, subprocess, sys
+logify, threads, routes = sys.argv[1], sys.argv[2], sys.argv[3:]
+p = subprocess.Popen([logify, "classify", "-", "--threads", threads, *routes],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+got = b""
+def line():  # one output line, while stdin stays open (60 s: generous for ASan)
+    global got
+    while b"\n" not in got:
+        if not select.select([p.stdout], [], [], 60)[0]:
+            sys.exit("no output while the input was still open; got %r" % got)
+        got += os.read(p.stdout.fileno(), 65536)
+    ln, got = got.split(b"\n", 1)
+    return ln.decode() + "\n"
+p.stdin.write(b"source,log_message\nS,User User1 logged in.\n"); p.stdin.flush()
+assert line() == "source,log_message,target_label\n"
+assert line() == "S,User User1 logged in.,User Action\n"
+p.stdin.write(b"S,Backup completed successfully.\nS,half a r"); p.stdin.flush()
+assert line() == "S,Backup completed successfully.,System Notification\n"
+p.stdin.write(b"ow\n"); p.stdin.close()
+assert got + p.stdout.read() == b"S,half a row,Unclassified\n"
+assert p.wait() == 0
+PY
+done
+ok
+
 # ---- stdin and stdout, CSV and JSON lines
 printf 'source,log_message\nS,Backup completed successfully.\n' |
   "$LOGIFY" classify - "${RULES_ONLY[@]}" >"$TMP/o.csv"

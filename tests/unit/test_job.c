@@ -227,6 +227,52 @@ static void test_order_batches_threads(void **state) {
     fixture_free(f);
 }
 
+/* lg_job_flush: rows taken so far are written without a full batch; a row
+ * without its newline waits; order holds across flushes, on both thread
+ * setups. */
+static void test_flush_partial_batches(void **state) {
+    (void)state;
+    const char *flags[] = {"*=rules", "LegacyCRM=rules"};
+    fixture *f = fixture_new(flags, 2);
+    const char *want = "source,log_message,target_label\n"
+                       "A,User u1 logged in.,User Action\n"
+                       "A,Backup completed successfully.,Unclassified\n"
+                       "A,partial row,Unclassified\n"
+                       "A,last,Unclassified\n";
+    for (int threads = 1; threads <= 2; threads++) {
+        lg_job_opts o = {0};
+        o.threads = threads;
+        o.pipeline = f->pl;
+        o.sink = sink_buf;
+        lg_buf out;
+        lg_buf_init(&out, 1 << 20);
+        o.sink_user = &out;
+        lg_job *j;
+        lg_errmsg err;
+        assert_int_equal(lg_job_new(&o, &j, &err), LG_OK);
+        assert_int_equal(lg_job_flush(j, &err), LG_OK); /* nothing yet: nothing to do */
+        const char *in1 = "source,log_message\nA,User u1 logged in.\nA,Backup completed successfully.\nA,part";
+        assert_int_equal(lg_job_feed(j, in1, strlen(in1), &err), LG_OK);
+        assert_int_equal(lg_job_flush(j, &err), LG_OK);
+        if (threads == 1) /* written at once, without the unfinished row */
+            assert_string_equal(lg_buf_cstr(&out), "source,log_message,target_label\n"
+                                                   "A,User u1 logged in.,User Action\n"
+                                                   "A,Backup completed successfully.,Unclassified\n");
+        const char *in2 = "ial row\n";
+        assert_int_equal(lg_job_feed(j, in2, strlen(in2), &err), LG_OK);
+        assert_int_equal(lg_job_flush(j, &err), LG_OK);
+        assert_int_equal(lg_job_feed(j, "A,last\n", 7, &err), LG_OK);
+        assert_int_equal(lg_job_finish(j, &err), LG_OK);
+        assert_string_equal(lg_buf_cstr(&out), want);
+        lg_job_stats st;
+        lg_job_get_stats(j, &st);
+        assert_int_equal(st.rows, 4);
+        lg_job_free(j);
+        lg_buf_free(&out);
+    }
+    fixture_free(f);
+}
+
 static void test_no_route(void **state) {
     (void)state;
     lg_resources res = {0};
@@ -267,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_bad_rows_fail_or_skip),
         cmocka_unit_test(test_max_rows),
         cmocka_unit_test(test_order_batches_threads),
+        cmocka_unit_test(test_flush_partial_batches),
         cmocka_unit_test(test_no_route),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
