@@ -454,7 +454,6 @@ static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char 
 }
 
 enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
-    (void)c;
     stream_state *st = calloc(1, sizeof *st);
     if (!st) return MHD_NO;
     st->s = s;
@@ -463,6 +462,9 @@ enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req
     if (!(st->spool = srv_spool_new(answer_cap(s)))) fail_internal(rq, "stream", "out of memory");
     rq->spool = st->spool;
     rq->ctype = "application/x-ndjson";
+    /* A body of unknown length (chunked) is a live stream: its lines are
+     * answered as each piece arrives (server_direct.c), not after --hold. */
+    rq->eager = !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     return MHD_YES;
 }
 
@@ -488,6 +490,7 @@ void srv_stream_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
         data += k + 1;
         len -= k + 1;
     }
+    if (rq->eager) stream_flush(s, rq, st); /* no waiting for a full batch */
 }
 
 enum MHD_Result srv_stream_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {

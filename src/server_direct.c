@@ -50,6 +50,7 @@ typedef struct srv_direct {
     int nparts;
     size_t left; /* bytes of the parts not yet sent */
     dx_end end;
+    int noted; /* the failure's reason is in the answer */
 } srv_direct;
 
 /* ---- Writing -------------------------------------------------------------------- */
@@ -125,19 +126,22 @@ static void piece_done(srv_direct *d) {
     d->nparts = 0;
 }
 
-/* Sends spool chunks as HTTP chunks: the full ones, or all when final.
+/* Sends spool chunks as HTTP chunks: the full ones, or all when final or
+ * when the spool is filled on this thread (an eager stream: the last chunk
+ * cannot grow behind our back). Waits for the client only when final.
  * Returns 0 (everything possible sent, or the socket is full and we do not
  * wait), -1 when the client is gone. */
 static int pump(lg_server *s, srv_req *rq, int final) {
     srv_direct *d = rq->dx;
     int wait_ms = final ? (int)s->o.timeout_s * 1000 : -1;
+    int all = final || rq->eager;
     for (;;) {
         if (d->left) {
             int r = write_piece(d, wait_ms);
             if (r <= 0) return r;
             piece_done(d);
         }
-        srv_chunk *ch = srv_spool_take(rq->spool, final);
+        srv_chunk *ch = srv_spool_take(rq->spool, all);
         if (!ch) return 0;
         if (!ch->len) {
             free(ch);
@@ -179,16 +183,36 @@ static int commit(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
 
 /* ---- Entry points ------------------------------------------------------------------ */
 
+static int is_ndjson(const srv_req *rq) { return rq->ctype && strstr(rq->ctype, "ndjson"); }
+
+/* A failure after the head went out: an NDJSON answer gets the reason as
+ * its last line at once (after every line before the bad one), so that a
+ * live stream's client sees it without waiting for the end of its body. */
+static void note_failure(srv_req *rq) {
+    srv_direct *d = rq->dx;
+    if (d->noted || !is_ndjson(rq)) return;
+    d->noted = 1;
+    lg_buf b;
+    lg_buf_init(&b, 4096);
+    lg_err e = lg_buf_append(&b, "{\"detail\":", 10);
+    if (!e) e = lg_json_put_string(&b, rq->fail_detail, strlen(rq->fail_detail));
+    if (!e) e = lg_buf_append(&b, "}\n", 2);
+    if (!e) srv_spool_append(rq->spool, b.data, b.len); /* over the cap: the cut says enough */
+    lg_buf_free(&b);
+}
+
 int srv_direct_progress(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
     if (!rq->spool) return 0;
     if (!rq->dx) {
         if (rq->discard) return 0;
         size_t hold = s->o.hold ? s->o.hold : SRV_DEFAULT_HOLD;
-        if (s->o.mode != LG_HTTP_THREAD_PER_CONN || !rq->http11 ||
-            srv_spool_total(rq->spool) <= hold)
+        size_t held = srv_spool_total(rq->spool);
+        if (s->o.mode != LG_HTTP_THREAD_PER_CONN || !rq->http11 || !held ||
+            (held <= hold && !rq->eager))
             return 0;
         if (commit(s, c, rq)) return 0; /* keep holding: answered at the end */
     }
+    if (rq->discard) note_failure(rq);
     return pump(s, rq, 0) < 0 ? -1 : 0;
 }
 
@@ -231,30 +255,13 @@ enum MHD_Result srv_direct_cut(lg_server *s, srv_req *rq) {
     rq->status = rq->fail_status ? rq->fail_status : 500;
     lg_log(LG_LOG_WARN, "request %s: answer cut off after %llu bytes: %u %s", rq->id,
            (unsigned long long)rq->bytes_out, rq->status, rq->fail_detail);
-    /* An NDJSON answer holds whole lines: send them all, then the reason
-     * as a last line. A CSV answer has no place for a reason: only the
-     * piece on the wire is finished (a partial chunk would garble what the
-     * client keeps). */
-    int wait_ms = (int)s->o.timeout_s * 1000;
-    int ndjson = rq->ctype && strstr(rq->ctype, "ndjson");
-    if (ndjson ? pump(s, rq, 1) == 0 : !d->left || write_piece(d, wait_ms) == 1) {
-        piece_done(d);
-        if (ndjson) {
-            lg_buf b;
-            lg_buf_init(&b, 4096);
-            lg_err e = lg_buf_append(&b, "{\"detail\":", 10);
-            if (!e) e = lg_json_put_string(&b, rq->fail_detail, strlen(rq->fail_detail));
-            if (!e) e = lg_buf_append(&b, "}\n", 2);
-            if (!e) {
-                int n = snprintf(d->head, sizeof d->head, "%zx\r\n", b.len);
-                set_piece(d, d->head, (size_t)n, b.data, b.len, "\r\n", 2);
-                write_piece(d, wait_ms);
-                d->nparts = 0; /* the parts point into b */
-                d->left = 0;
-            }
-            lg_buf_free(&b);
-        }
-    }
+    /* An NDJSON answer holds whole lines and ends with the reason: send it
+     * all. A CSV answer has no place for a reason: only the piece on the
+     * wire is finished (a partial chunk would garble what the client
+     * keeps). */
+    note_failure(rq);
+    if (is_ndjson(rq)) pump(s, rq, 1);
+    else if (d->left) write_piece(d, (int)s->o.timeout_s * 1000);
     d->end = DX_CUT;
     return MHD_NO;
 }

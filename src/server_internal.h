@@ -162,6 +162,8 @@ typedef struct srv_req {
                             the answer is not built while the body arrives) */
     const char *ctype;   /* its Content-Type */
     int http11;          /* the client speaks HTTP/1.1 (chunked answers) */
+    int eager;           /* a live stream: answer from the first line, not
+                            after --hold; the spool is filled on this thread */
     struct srv_direct *dx; /* the answer is going out on the socket (server_direct.c) */
     char method[8];
     char path[128];

@@ -80,18 +80,39 @@ class Limits(unittest.TestCase):
             st, _, data = upload(srv, csv_rows(300))  # Content-Length > 2K: refused before the body
             self.assertEqual(st, 413)
             self.assertIn("larger than 2048 bytes", json.loads(data)["detail"])
-            s = raw_socket(srv.port)  # chunked: no length up front, counted as it arrives
-            s.sendall(b"POST /v1/classify/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-            line = json.dumps({"log_message": "x" * 200}).encode() + b"\n"
-            for _ in range(10):  # 2.2 KB: past the cap; the rest is read and dropped
-                s.sendall(b"%x\r\n%s\r\n" % (len(line), line))
+            # chunked: no length up front, counted as it arrives
+            body, ctype = multipart([("file", "a.csv", csv_rows(400))])  # ~4.5 KB
+            head = ("POST /classify/ HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n" % ctype).encode()
+            s = raw_socket(srv.port)
+            s.sendall(head)
+            for i in range(0, len(body), 500):  # past the cap; the rest is read and dropped
+                s.sendall(b"%x\r\n%s\r\n" % (len(body[i:i + 500]), body[i:i + 500]))
             s.sendall(b"0\r\n\r\n")
             st, _, data = read_http_response(s)
             s.close()
             self.assertEqual(st, 413)
             self.assertIn("larger than 2048 bytes", json.loads(data)["detail"])
-            s = raw_socket(srv.port)  # past twice the cap and still sending: hung up on
+            # a chunked NDJSON stream is live (answered as it comes): past the
+            # cap it ends with the reason and is cut off
+            s = raw_socket(srv.port)
             s.sendall(b"POST /v1/classify/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            line = json.dumps({"log_message": "x" * 200}).encode() + b"\n"
+            for _ in range(10):  # 2.2 KB
+                s.sendall(b"%x\r\n%s\r\n" % (len(line), line))
+            s.sendall(b"0\r\n\r\n")
+            got = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += d
+            s.close()
+            self.assertTrue(got.startswith(b"HTTP/1.1 200 OK\r\n"), got[:100])
+            self.assertIn(b'{"detail":"request body larger than 2048 bytes"}\n', got)
+            self.assertFalse(got.endswith(b"0\r\n\r\n"))
+            s = raw_socket(srv.port)  # past twice the cap and still sending: hung up on
+            s.sendall(head)
             got = None
             try:
                 for _ in range(40):

@@ -295,6 +295,50 @@ class Streaming(unittest.TestCase):
         finally:
             self.finish(srv)
 
+    def test_chunked_ndjson_is_answered_line_by_line(self):
+        """A body of unknown length (chunked) is a live stream: each piece's
+        lines come back before the next piece is sent, with no --hold."""
+        srv = Server(*RULES)
+        try:
+            s = raw_socket(srv.port)
+            s.sendall(b"POST /v1/classify/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            f = s.makefile("rb")
+
+            def piece(lines):
+                data = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+                s.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+
+            def answer_line():
+                size = int(f.readline().strip(), 16)
+                data = f.read(size)
+                self.assertEqual(f.readline(), b"\r\n")
+                return data
+
+            piece([{"source": "ModernCRM", "log_message": "User User1 logged in.", "k": 1}])
+            self.assertEqual(f.readline(), b"HTTP/1.1 200 OK\r\n")
+            hdrs = {}
+            while True:
+                ln = f.readline()
+                if ln == b"\r\n":
+                    break
+                k, v = ln.decode().split(":", 1)
+                hdrs[k.lower()] = v.strip()
+            self.assertEqual(hdrs["transfer-encoding"], "chunked")
+            self.assertEqual(json.loads(answer_line())["target_label"], "User Action")
+            piece([{"log_message": "Backup completed successfully.", "k": 2},
+                   {"log_message": "no rule for this one", "k": 3}])
+            two = answer_line().splitlines()
+            self.assertEqual([json.loads(x)["k"] for x in two], [2, 3])
+            piece([{"log_message": 5}])  # a bad line: the reason, then the answer is cut off
+            self.assertEqual(json.loads(answer_line()), {"detail": "line 4: field must be a string"})
+            s.sendall(b"0\r\n\r\n")
+            self.assertEqual(f.read(), b"")  # closed without the last chunk
+            s.close()
+            self.assertTrue(wait_log(srv, "end=cut"))
+        finally:
+            self.finish(srv)
+
     def test_client_leaving_mid_answer(self):
         srv = Server(*RULES, "--hold", "16K")
         try:
