@@ -32,8 +32,8 @@
 #define CACHE_MAX_FIELD 8192 /* bytes of one template read from the file */
 
 typedef struct entry {
-    struct entry *next;             /* hash chain */
-    struct entry *newer, *older;    /* recency list */
+    struct entry *next;          /* hash chain */
+    struct entry *newer, *older; /* recency list */
     uint64_t hash;
     char *model, *labelset, *tmpl, *label;
 } entry;

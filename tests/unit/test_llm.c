@@ -495,8 +495,8 @@ static void test_retry_after(void **state) {
     expect_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now, 1, 0);
     expect_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now, 1, 0);
     /* garbage: not understood (the caller backs off instead) */
-    const char *junk[] = {"",    "  \r\n", "soon", "-5",   "1e3",  "12abc", "0x10",
-                          "inf", "nan",      "Wed",  "Nov 6", "1.2.3", "+3"};
+    const char *junk[] = {"",    "  \r\n", "soon", "-5",    "1e3",   "12abc", "0x10",
+                          "inf", "nan",    "Wed",  "Nov 6", "1.2.3", "+3"};
     for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
         expect_retry_after(junk[i], now, 0, 0);
     char longv[300];
