@@ -22,7 +22,7 @@
 
 #define WP_MAX_WORD_CHARS 100 /* longer words become [UNK] (HF default) */
 #define WP_VOCAB_MAX_BYTES (64u << 20)
-#define WP_ADDED_MAX 65536    /* added tokens */
+#define WP_ADDED_MAX 65536     /* added tokens */
 #define WP_ADDED_MAX_BYTES 256 /* bytes of one added token */
 
 typedef struct {
@@ -41,11 +41,11 @@ struct lg_wordpiece {
     int lower, strip, chinese, clean;
     char prefix[LG_WP_PREFIX_MAX + 1]; /* continuing-subword prefix ("##") */
     size_t prefix_len;
-    size_t max_chars;    /* longer words become unk_id */
-    wp_added *added;     /* (n_added) kept whole where they occur in the text */
+    size_t max_chars; /* longer words become unk_id */
+    wp_added *added;  /* (n_added) kept whole where they occur in the text */
     size_t n_added, cap_added;
-    uint8_t first[256];  /* 1: some added token starts with this byte */
-    size_t n_ids;        /* largest id + 1 (vocabulary and added tokens) */
+    uint8_t first[256]; /* 1: some added token starts with this byte */
+    size_t n_ids;       /* largest id + 1 (vocabulary and added tokens) */
 };
 
 /* ---- Vocabulary ---------------------------------------------------------- */
@@ -70,6 +70,10 @@ static int32_t vocab_lookup(const lg_wordpiece *t, const char *s, size_t n) {
 
 int32_t lg_wordpiece_id(const lg_wordpiece *t, const char *tok) {
     return vocab_lookup(t, tok, strlen(tok));
+}
+
+const char *lg_wordpiece_token(const lg_wordpiece *t, int32_t id) {
+    return id >= 0 && (size_t)id < t->n ? t->tokens[id] : NULL;
 }
 
 size_t lg_wordpiece_vocab_size(const lg_wordpiece *t) {
@@ -113,8 +117,8 @@ static lg_err finish(lg_wordpiece *t, const lg_wordpiece_spec *sp, int refuse_du
         int32_t prev = vocab_lookup(t, tok, n);
         if (prev >= 0) { /* duplicate */
             if (refuse_dups)
-                return lg_fail(err, LG_EMODEL, "%s: token '%s' has two ids (%d and %zu)", name,
-                               tok, prev, id);
+                return lg_fail(err, LG_EMODEL, "%s: token '%s' has two ids (%d and %zu)", name, tok,
+                               prev, id);
             continue; /* first id wins */
         }
         size_t mask = t->n_slots - 1, i = (size_t)hash_bytes(tok, n) & mask;
