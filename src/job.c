@@ -21,6 +21,7 @@ typedef struct {
     lg_buf arena;    /* every field of every row, NUL-terminated */
     size_t *offs;    /* (cap * ncols) */
     size_t *lens;    /* (cap * ncols) */
+    int end_of_burst; /* sent by lg_job_flush: the input went quiet after it */
 } batch;
 
 struct lg_job {
@@ -147,6 +148,11 @@ static lg_err process(lg_job *j, batch *b, lg_errmsg *err) {
     }
     lg_err e = b->n ? lg_pipeline_run(j->o.pipeline, j->worker, b->recs, b->n, err) : LG_OK;
     if (e) return e;
+    if (b->end_of_burst) { /* a live stream: each burst of input is a run of its own, so that
+                              per-run budgets (the llm deadline) do not run out over hours */
+        lg_worker_begin_run(j->worker);
+        b->end_of_burst = 0;
+    }
     double t0 = lg_now();
     if (!j->header_written && (e = write_header(j)))
         return lg_fail(err, e, "output: %s", lg_strerror(e));
@@ -337,6 +343,7 @@ lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err) {
     for (int k = 0; k < 2; k++) lg_buf_init(&j->b[k].arena, JOB_ARENA_MAX);
     lg_err e = lg_csv_reader_new(&j->o.limits, on_row, on_bad, j, &j->reader, err);
     if (!e) e = lg_worker_new(j->o.pipeline, &j->worker, err);
+    if (!e) lg_worker_begin_run(j->worker); /* one job, one run */
     if (!e && j->o.threads >= 2) {
         pthread_mutex_init(&j->mu, NULL);
         pthread_cond_init(&j->cv, NULL);
@@ -365,6 +372,7 @@ lg_err lg_job_feed(lg_job *j, const void *data, size_t len, lg_errmsg *err) {
 
 lg_err lg_job_flush(lg_job *j, lg_errmsg *err) {
     if (!j->b[j->cur].n) return LG_OK;
+    j->b[j->cur].end_of_burst = 1;
     return dispatch(j, err);
 }
 

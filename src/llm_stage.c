@@ -448,7 +448,8 @@ static void scratch_free(void *p) {
 }
 
 static const lg_stage_ops llm_stage_ops = {"llm",        LG_STAGE_LLM,  scratch_new,
-                                           scratch_free, stage_process, ctx_free};
+                                           scratch_free, stage_process, ctx_free,
+                                           llm_stage_begin_run};
 
 lg_err lg_llm_stage_new(lg_llm *llm, const lg_stage_spec *spec, lg_stage *out, lg_errmsg *err) {
     if (!llm) return lg_fail(err, LG_EINVAL, LG_LLM_NOT_CONFIGURED);

@@ -251,6 +251,7 @@ static void stage_ctx_free(void *ctx) {
 
 static const lg_stage_ops model_stage_ops = {
     "model", LG_STAGE_MODEL, stage_scratch_new, stage_scratch_free, stage_process, stage_ctx_free,
+    NULL,
 };
 
 lg_err lg_model_stage_new(const lg_model *m, const lg_stage_spec *spec, double default_threshold,

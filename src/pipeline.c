@@ -237,6 +237,17 @@ void lg_worker_free(lg_worker *w) {
 
 const lg_worker_stats *lg_worker_get_stats(const lg_worker *w) { return &w->stats; }
 
+void lg_worker_begin_run(lg_worker *w) {
+    const lg_pipeline *p = w->p;
+    for (size_t i = 0; i < p->n; i++) {
+        for (size_t j = 0; j < p->routes[i].n_stages; j++) {
+            const lg_stage *s = &p->routes[i].stages[j];
+            void *sc = w->scratch[i * LG_ROUTE_MAX_STAGES + j];
+            if (sc && s->ops->scratch_begin_run) s->ops->scratch_begin_run(sc);
+        }
+    }
+}
+
 void lg_record_reset(lg_record *rec) {
     rec->label = NULL;
     rec->stage = LG_STAGE_NONE;

@@ -484,7 +484,7 @@ static lg_err stage_process(const void *ctx, void *scratch, lg_record **recs, si
 }
 
 static const lg_stage_ops rules_stage_ops = {
-    "rules", LG_STAGE_RULES, stage_scratch_new, stage_scratch_free, stage_process, NULL,
+    "rules", LG_STAGE_RULES, stage_scratch_new, stage_scratch_free, stage_process, NULL, NULL,
 };
 
 lg_err lg_rules_stage_new(const lg_rules *rules, const lg_stage_spec *spec, lg_stage *out,

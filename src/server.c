@@ -215,6 +215,7 @@ lg_worker *srv_worker_get(lg_server *s, lg_errmsg *err) {
     if (s->pool_n) w = s->pool[--s->pool_n];
     pthread_mutex_unlock(&s->pool_mu);
     if (!w && lg_worker_new(s->pipeline, &w, err)) return NULL;
+    lg_worker_begin_run(w); /* one request, one run */
     return w;
 }
 

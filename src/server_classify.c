@@ -385,6 +385,8 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         fail_internal(rq, "worker", err.msg);
         return;
     }
+    if (rq->eager) lg_worker_begin_run(st->worker); /* a live stream: each piece is a run (per-run
+                                                      budgets must not run out over hours) */
     if (lg_pipeline_run(s->pipeline, st->worker, st->recs, st->n, &err)) {
         fail_internal(rq, "classify", err.msg);
         return;

@@ -61,10 +61,10 @@ static lg_err unavailable_process(const void *ctx, void *scratch, lg_record **re
 static void unavailable_free(void *ctx) { free(ctx); }
 
 static const lg_stage_ops unavailable_ops[LG_STAGE_KINDS] = {
-    {"none", LG_STAGE_NONE, NULL, NULL, unavailable_process, unavailable_free},
-    {"rules", LG_STAGE_RULES, NULL, NULL, unavailable_process, unavailable_free},
-    {"model", LG_STAGE_MODEL, NULL, NULL, unavailable_process, unavailable_free},
-    {"llm", LG_STAGE_LLM, NULL, NULL, unavailable_process, unavailable_free},
+    {"none", LG_STAGE_NONE, NULL, NULL, unavailable_process, unavailable_free, NULL},
+    {"rules", LG_STAGE_RULES, NULL, NULL, unavailable_process, unavailable_free, NULL},
+    {"model", LG_STAGE_MODEL, NULL, NULL, unavailable_process, unavailable_free, NULL},
+    {"llm", LG_STAGE_LLM, NULL, NULL, unavailable_process, unavailable_free, NULL},
 };
 
 lg_err lg_stage_unavailable_new(lg_stage_kind kind, const char *reason, lg_stage *out,

@@ -70,6 +70,10 @@ typedef struct {
 
 const lg_worker_stats *lg_worker_get_stats(const lg_worker *w);
 
+/* Marks the start of a run on w (one job, one HTTP request): stages with a
+ * per-run budget (the llm stage's deadline) start it again. */
+void lg_worker_begin_run(lg_worker *w);
+
 /* Resets a record's outcome fields before a run. */
 void lg_record_reset(lg_record *rec);
 

@@ -82,6 +82,10 @@ typedef struct {
     lg_err (*process)(const void *ctx, void *scratch, lg_record **recs, size_t n,
                       lg_errmsg *err);
     void (*ctx_free)(void *ctx);
+    /* Optional (NULL: nothing to do). A new run begins on this scratch: one
+     * `logify classify` / `eval`, one HTTP request. Per-run budgets (the
+     * llm stage's deadline) start again. */
+    void (*scratch_begin_run)(void *scratch);
 } lg_stage_ops;
 
 /* A stage instance: ops plus its immutable context. */

@@ -199,6 +199,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error("%s", err.msg);
         goto done;
     }
+    lg_worker_begin_run(w);
     recs = calloc(EVAL_BATCH, sizeof *recs);
     if (!recs) {
         cli_error("out of memory");

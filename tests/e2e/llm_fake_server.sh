@@ -171,6 +171,41 @@ expect_rows "$TMP/none.txt" "^llm unavailable: .*(Empty reply|circuit open)"
 expect_le "$(served drop requests)" 8 "dropped connections: retries bounded"
 run slow5 LOGIFY_LLM_TIMEOUT=1 LOGIFY_LLM_DEADLINE=3
 expect_rows "$TMP/none.txt" "timed out|deadline|no time left|circuit open"
+# the deadline bounds the run, not each stage call: 13 rows in stage calls of
+# 4 (--batch 4), a server slower than the timeout, deadline 3 s -> the first
+# call times out (2 s), the second gets the 1 s left, later calls send nothing
+rc=0
+env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/slow5+id=runbudget/v1" LOGIFY_LLM_API_KEY="$KEY" \
+  LOGIFY_LLM_CACHE=off LOGIFY_LLM_TIMEOUT=2 LOGIFY_LLM_DEADLINE=3 LOGIFY_LLM_RETRIES=0 \
+  timeout 60 "$LOGIFY" classify "$TMP/in.csv" --batch 4 --explain >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
+expect_eq $rc 0 "run deadline: exit status"
+expect_rows "$TMP/none.txt" "timed out|deadline"
+expect_le "$(served slow5+id=runbudget requests)" 2 "run deadline: requests (4 stage calls)"
+expect_le 5 "$(grep -c "the run's deadline (3 s of llm time) is spent" "$TMP/out.csv")" "run deadline: later rows spent"
+# a live stream on stdin: each burst of input is a run of its own, so the
+# deadline does not run out for good after the first ones (3 bursts, each
+# one row, each timing out: 3 requests; one budget for all would allow 2)
+env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/slow5+id=burst/v1" LOGIFY_LLM_API_KEY="$KEY" \
+  LOGIFY_LLM_CACHE=off LOGIFY_LLM_TIMEOUT=2 LOGIFY_LLM_DEADLINE=3 LOGIFY_LLM_RETRIES=0 \
+  /usr/bin/python3 - "$LOGIFY" <<'PY' || fail "live stream: a run per burst"
+import select, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "classify", "-", "--explain"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+p.stdin.write(b"source,log_message\n"); p.stdin.flush()
+got = b""
+for i in range(3):  # one row, then wait for its answer before the next burst
+    p.stdin.write(b"LegacyCRM,Lead conversion failed for prospect ID %d.\n" % i); p.stdin.flush()
+    while got.count(b"\n") < i + 2:
+        if not select.select([p.stdout], [], [], 60)[0]:
+            sys.exit("no answer for burst %d" % i)
+        got += p.stdout.read1(65536)
+p.stdin.close()
+got += p.stdout.read()
+assert p.wait() == 0
+rows = got.decode().splitlines()[1:]
+assert len(rows) == 3 and all("timed out" in r for r in rows), rows
+PY
+expect_eq "$(served slow5+id=burst requests)" 3 "live stream: a request per burst"
 FREE=$(/usr/bin/python3 "$FAKE" --free-port)
 rc=0
 env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$FREE/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off \
