@@ -125,6 +125,8 @@ static lg_err render_llm(const lg_server *s, lg_buf *b) {
          offsetof(lg_llm_counters, failures)},
         {"logify_llm_cache_hits_total", "rows answered from the LLM template cache",
          offsetof(lg_llm_counters, cache_hits)},
+        {"logify_llm_cache_evictions_total", "least recently used templates dropped from the full LLM cache",
+         offsetof(lg_llm_counters, cache_evictions)},
         {"logify_llm_breaker_trips_total", "times the LLM circuit breaker opened",
          offsetof(lg_llm_counters, breaker_trips)},
         {"logify_llm_prompt_tokens_total", "prompt tokens reported by the LLM server",

@@ -151,6 +151,8 @@ class Limits(unittest.TestCase):
                 self.assertEqual(doc["results"][0]["label"], "Unclassified")
                 self.assertGreaterEqual(metric(srv, "logify_llm_calls_total"), 1)
                 self.assertGreaterEqual(metric(srv, "logify_llm_failures_total"), 1)
+                _, _, text = srv.request("GET", "/metrics")
+                self.assertIn("\nlogify_llm_cache_evictions_total 0\n", text.decode())
             finally:
                 self.finish(srv)
 
