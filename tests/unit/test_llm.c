@@ -512,16 +512,7 @@ static void test_retry_after(void **state) {
 
 static void run_records(lg_stage *st, void *scratch, const char *const *msgs, size_t n,
                         lg_record *recs) {
-    lg_record *ptrs[8];
-    lg_errmsg err = {{0}};
-    memset(recs, 0, n * sizeof *recs);
-    for (size_t i = 0; i < n; i++) {
-        recs[i].source = "LegacyCRM";
-        recs[i].message = msgs[i];
-        recs[i].message_len = strlen(msgs[i]);
-        ptrs[i] = &recs[i];
-    }
-    assert_int_equal(st->ops->process(st->ctx, scratch, ptrs, n, &err), LG_OK);
+    call_stage(st, scratch, msgs, n, recs);
     for (size_t i = 0; i < n; i++)
         assert_null(recs[i].label); /* nothing listens */
 }
