@@ -2,6 +2,11 @@
  * both on L2-normalised rows and both built on blocks of one sgemm
  * (similarities of a block of rows against all rows), so that memory stays
  * O(n + block * n) whatever the density of the data.
+ *
+ * Both take weights: row i stands for weight[i] identical points (the
+ * distinct vectors of src/cluster_dedup.c), which makes them exactly the
+ * DBSCAN and silhouette of all the rows at the cost of the distinct ones.
+ * The unweighted functions are the weighted ones with weights 1.
  */
 #include <cblas.h>
 #include <math.h>
@@ -11,6 +16,7 @@
 #include "logify/cluster.h"
 
 #define BLOCK 256
+#define SIM_TOL 1e-5f
 
 /* sim (rb, n) = x[r0 .. r0+rb) . x^T */
 static void sim_block(const float *x, size_t n, size_t d, size_t r0, size_t rb, float *sim) {
@@ -37,6 +43,18 @@ static void uf_union(size_t *parent, size_t a, size_t b) {
 lg_err lg_dbscan(const float *x, size_t n, size_t d, float eps, size_t min_samples,
                  lg_progress_fn progress, void *puser, int32_t *labels, size_t *n_clusters,
                  lg_errmsg *err) {
+    return lg_dbscan_weighted(x, n, d, NULL, eps, min_samples, progress, puser, labels, n_clusters,
+                              err);
+}
+
+/* Identical points are within any eps >= 0 of each other: copies of a
+ * point count toward its neighbourhood (weight[i], itself included), share
+ * its core status, and since the first occurrence of a vector comes before
+ * its copies, "first core neighbour" and "first core row" of the expanded
+ * rows are the same vectors in first-occurrence order. */
+lg_err lg_dbscan_weighted(const float *x, size_t n, size_t d, const size_t *weight, float eps,
+                          size_t min_samples, lg_progress_fn progress, void *puser,
+                          int32_t *labels, size_t *n_clusters, lg_errmsg *err) {
     *n_clusters = 0;
     if (n == 0) return LG_OK;
     if (!(eps >= 0) || min_samples < 1)
@@ -51,7 +69,11 @@ lg_err lg_dbscan(const float *x, size_t n, size_t d, float eps, size_t min_sampl
         free(sim), free(core), free(parent), free(border), free(cnt);
         return lg_fail(err, LG_ENOMEM, "dbscan: out of memory for %zu rows", n);
     }
-    const float smin = 1.0f - eps; /* dist <= eps  <=>  sim >= 1 - eps */
+    /* dist <= eps  <=>  sim >= 1 - eps; a unit row's dot with itself is 1
+     * only up to float rounding, so similarities within SIM_TOL of 1 count
+     * as distance 0: identical rows are always neighbours, as in exact
+     * arithmetic (and as the weighted rows' copies are) */
+    const float smin = 1.0f - eps < 1.0f - SIM_TOL ? 1.0f - eps : 1.0f - SIM_TOL;
     size_t passes = min_samples > 1 ? 2 : 1, steps = passes * ((n + block - 1) / block), step = 0;
     if (min_samples > 1) { /* pass 1: neighbour counts, self included */
         for (size_t r0 = 0; r0 < n; r0 += block) {
@@ -60,7 +82,12 @@ lg_err lg_dbscan(const float *x, size_t n, size_t d, float eps, size_t min_sampl
             for (size_t r = 0; r < rb; r++) {
                 const float *s = sim + r * n;
                 size_t c = 0;
-                for (size_t j = 0; j < n; j++) c += (j == r0 + r) || s[j] >= smin;
+                if (weight) {
+                    for (size_t j = 0; j < n; j++)
+                        if ((j == r0 + r) || s[j] >= smin) c += weight[j];
+                } else {
+                    for (size_t j = 0; j < n; j++) c += (j == r0 + r) || s[j] >= smin;
+                }
                 cnt[r0 + r] = c;
             }
             if (progress) progress(puser, "dbscan", ++step, steps);
@@ -114,11 +141,23 @@ lg_err lg_dbscan(const float *x, size_t n, size_t d, float eps, size_t min_sampl
 lg_err lg_silhouette_cosine(const float *x, size_t n, size_t d, const int32_t *labels,
                             size_t n_clusters, size_t max_cells, uint64_t seed, double *score,
                             lg_errmsg *err) {
+    return lg_silhouette_cosine_weighted(x, n, d, NULL, labels, n_clusters, max_cells, seed, score,
+                                         err);
+}
+
+/* For row i (weight w_i, cluster c_i) and each cluster c: sums[c] =
+ * sum over the other rows j of w_j dist(i, j). The w_i - 1 copies of i sit
+ * at distance 0: they add nothing to sums[c_i] but count in its size, so
+ * a(i) = sums[c_i] / (size[c_i] - 1) with size in points. */
+lg_err lg_silhouette_cosine_weighted(const float *x, size_t n, size_t d, const size_t *weight,
+                                     const int32_t *labels, size_t n_clusters, size_t max_cells,
+                                     uint64_t seed, double *score, lg_errmsg *err) {
     *score = NAN;
-    size_t m = 0; /* non-noise rows */
-    for (size_t i = 0; i < n; i++) m += labels[i] >= 0;
-    if (n_clusters < 2 || n_clusters >= m) return LG_OK;
-    size_t *size = calloc(n_clusters, sizeof *size);
+    size_t m = 0, points = 0; /* non-noise rows; the points they stand for */
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0) m++, points += weight ? weight[i] : 1;
+    if (n_clusters < 2 || n_clusters >= points) return LG_OK;
+    size_t *size = calloc(n_clusters, sizeof *size); /* points per cluster */
     size_t *pick = malloc(m * sizeof *pick);
     if (!size || !pick) {
         free(size), free(pick);
@@ -127,7 +166,7 @@ lg_err lg_silhouette_cosine(const float *x, size_t n, size_t d, const int32_t *l
     size_t np = 0;
     for (size_t i = 0; i < n; i++)
         if (labels[i] >= 0) {
-            size[labels[i]]++;
+            size[labels[i]] += weight ? weight[i] : 1;
             pick[np++] = i;
         }
     if (max_cells && np * n_clusters > max_cells) { /* seeded sample of rows */
@@ -150,7 +189,7 @@ lg_err lg_silhouette_cosine(const float *x, size_t n, size_t d, const int32_t *l
         free(size), free(pick), free(sim), free(xb), free(sums);
         return lg_fail(err, LG_ENOMEM, "silhouette: out of memory");
     }
-    double total = 0;
+    double total = 0, scored = 0; /* sum of w_i s(i); sum of w_i */
     for (size_t p0 = 0; p0 < np; p0 += block) {
         size_t rb = np - p0 < block ? np - p0 : block;
         for (size_t r = 0; r < rb; r++) memcpy(xb + r * d, x + pick[p0 + r] * d, d * sizeof *xb);
@@ -159,14 +198,17 @@ lg_err lg_silhouette_cosine(const float *x, size_t n, size_t d, const int32_t *l
         for (size_t r = 0; r < rb; r++) {
             size_t i = pick[p0 + r];
             int32_t li = labels[i];
+            double wi = weight ? (double)weight[i] : 1.0;
+            scored += wi;
             memset(sums, 0, n_clusters * sizeof *sums);
             const float *s = sim + r * n;
             for (size_t j = 0; j < n; j++) {
                 if (labels[j] < 0 || j == i) continue;
                 double dist = 1.0 - (double)s[j];
-                sums[labels[j]] += dist < 0 ? 0 : dist;
+                if (dist < 0) dist = 0;
+                sums[labels[j]] += weight ? dist * (double)weight[j] : dist;
             }
-            if (size[li] <= 1) continue; /* scores 0 */
+            if (size[li] <= 1) continue; /* a point alone in its cluster scores 0 */
             double a = sums[li] / (double)(size[li] - 1), b = INFINITY;
             for (size_t c = 0; c < n_clusters; c++)
                 if ((int32_t)c != li && size[c] > 0) {
@@ -174,10 +216,10 @@ lg_err lg_silhouette_cosine(const float *x, size_t n, size_t d, const int32_t *l
                     if (v < b) b = v;
                 }
             double den = a > b ? a : b;
-            total += den > 0 ? (b - a) / den : 0;
+            total += wi * (den > 0 ? (b - a) / den : 0);
         }
     }
-    *score = total / (double)np;
+    *score = total / scored;
     free(size), free(pick), free(sim), free(xb), free(sums);
     return LG_OK;
 }

@@ -29,6 +29,33 @@
 extern "C" {
 #endif
 
+/* ---- Distinct vectors (src/cluster_dedup.c) --------------------------------- */
+
+/* The distinct rows of an (n, d) matrix: rows that are bit-identical (same
+ * bytes; hashed, then compared exactly) share one vector. DBSCAN and the
+ * silhouette with the multiplicities as weights are exactly those of all
+ * the rows; UMAP runs on the distinct vectors (docs/cluster.md). */
+typedef struct {
+    size_t n;          /* rows */
+    size_t m;          /* distinct vectors */
+    size_t d;          /* columns */
+    size_t texts;      /* messages encoded (distinct texts); 0 when not encoded here */
+    float *x;          /* (m, d) distinct vectors, in order of first occurrence */
+    uint32_t *row_vec; /* (n) row -> its distinct vector */
+    size_t *weight;    /* (m) rows per distinct vector (sum = n) */
+    size_t *first_row; /* (m) first row of each distinct vector (ascending) */
+    size_t x_cap;      /* vectors x has room for (internal) */
+} lg_vecset;
+
+void lg_vecset_init(lg_vecset *v);
+void lg_vecset_free(lg_vecset *v); /* frees the arrays; init state after */
+
+/* Deduplicates the rows of x ((n, d), copied, x is not kept). More than
+ * max_distinct distinct rows (0 = no limit) is LG_ELIMIT, reported as soon
+ * as it is seen. out is initialised here; lg_vecset_free it. */
+lg_err lg_vecset_from_rows(const float *x, size_t n, size_t d, size_t max_distinct,
+                           lg_vecset *out, lg_errmsg *err);
+
 /* ---- DBSCAN --------------------------------------------------------------- */
 
 #define LG_NOISE (-1)
@@ -44,6 +71,18 @@ lg_err lg_dbscan(const float *x, size_t n, size_t d, float eps, size_t min_sampl
                  lg_progress_fn progress, void *puser, int32_t *labels /* OUT (n) */,
                  size_t *n_clusters /* OUT */, lg_errmsg *err);
 
+/* DBSCAN of rows that stand for weight[i] identical points each (the
+ * distinct vectors of lg_vecset): a point's neighbourhood count is the sum
+ * of the weights within eps, its own included. Rows must be distinct and in
+ * order of first occurrence for the labels to be exactly those of lg_dbscan
+ * on the expanded rows (copies share cluster and core status; clusters are
+ * numbered by their first core row; a border point joins the cluster of its
+ * first core neighbour). weight NULL = all 1: lg_dbscan is this. */
+lg_err lg_dbscan_weighted(const float *x, size_t n, size_t d, const size_t *weight /* (n) */,
+                          float eps, size_t min_samples, lg_progress_fn progress, void *puser,
+                          int32_t *labels /* OUT (n) */, size_t *n_clusters /* OUT */,
+                          lg_errmsg *err);
+
 /* Mean silhouette (cosine distance) over the non-noise rows, as
  * scikit-learn's silhouette_score (a row alone in its cluster scores 0).
  * When n_rows * n_clusters would exceed max_cells, a seeded sample of rows
@@ -52,6 +91,18 @@ lg_err lg_dbscan(const float *x, size_t n, size_t d, float eps, size_t min_sampl
 lg_err lg_silhouette_cosine(const float *x, size_t n, size_t d, const int32_t *labels,
                             size_t n_clusters, size_t max_cells, uint64_t seed,
                             double *score /* OUT */, lg_errmsg *err);
+
+/* The same score over the rows that the weighted rows stand for (weight[i]
+ * copies of row i, at distance 0 from each other): a row's own copies count
+ * toward a(i) with distance 0, so a cluster of one distinct vector with
+ * weight > 1 has a(i) = 0 (score 1 when b > 0), not the singleton rule.
+ * Sizes and the "undefined" cases count rows. Sampling (beyond max_cells
+ * distinct rows x clusters) draws distinct rows and weighs their scores.
+ * weight NULL = all 1: lg_silhouette_cosine is this. */
+lg_err lg_silhouette_cosine_weighted(const float *x, size_t n, size_t d,
+                                     const size_t *weight /* (n) */, const int32_t *labels,
+                                     size_t n_clusters, size_t max_cells, uint64_t seed,
+                                     double *score /* OUT */, lg_errmsg *err);
 
 /* ---- Templates ------------------------------------------------------------------- */
 
@@ -159,6 +210,19 @@ lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err);
 lg_err lg_cluster_embed(const char *spec, const char *const *msgs, const size_t *lens, size_t n,
                         size_t proj_dim, lg_progress_fn progress, void *puser, float **out,
                         size_t *dim, lg_errmsg *err);
+
+/* lg_cluster_embed into distinct vectors: identical messages (same bytes)
+ * are encoded once, and the rows are deduplicated as they are encoded, so
+ * memory is O(distinct vectors x dims + n). More than max_distinct distinct
+ * vectors (0 = no limit) stops with LG_ELIMIT as soon as it is seen. out is
+ * initialised here; lg_vecset_free it. With an encoder whose rows do not
+ * depend on the batch they are encoded in (the hash encoder), the vectors
+ * are bit for bit those of lg_cluster_embed; Sentence-BERT's may differ in
+ * the last bits (other batches, other padding). */
+lg_err lg_cluster_embed_distinct(const char *spec, const char *const *msgs, const size_t *lens,
+                                 size_t n, size_t proj_dim, size_t max_distinct,
+                                 lg_progress_fn progress, void *puser, lg_vecset *out,
+                                 lg_errmsg *err);
 
 /* The header of a .npy file (format 1.0) for a C-order float32 (n, d)
  * array; the rows follow it as raw little-endian floats. */
