@@ -40,7 +40,11 @@ static const char usage_text[] =
     "  --umap-only          only embeddings + layout: points.csv and embeddings.npy\n"
     "  --no-progress        no progress bars (they show only on a terminal anyway)\n";
 
-#define MAX_ROWS 200000 /* DBSCAN and the silhouette are O(n^2) */
+/* DBSCAN and the silhouette are O(m^2) in the m distinct vectors (rows
+ * with identical embeddings are one weighted vector, exactly); rows only
+ * cost memory (their text, O(n) arrays). */
+#define MAX_DISTINCT 200000
+#define MAX_ROWS 20000000
 
 /* ---- Progress bars ---------------------------------------------------------------- */
 
@@ -108,7 +112,8 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
         return LG_OK;
     }
     if (t->n == MAX_ROWS)
-        return lg_fail(err, LG_ELIMIT, "more than %d rows: cluster a sample", MAX_ROWS);
+        return lg_fail(err, LG_ELIMIT, "line %llu: more than %d rows: cluster a sample",
+                       (unsigned long long)row->line, MAX_ROWS);
     if (t->n == t->cap) {
         size_t nc = t->cap ? 2 * t->cap : 1024;
         char **m = realloc(t->msg, nc * sizeof *m), **s = realloc(t->src, nc * sizeof *s),
@@ -182,6 +187,39 @@ static int write_file(const char *dir, const char *name, const lg_buf *buf, cons
 }
 
 static const size_t OUT_MAX = (size_t)1 << 31;
+
+/* embeddings.npy: (rows, dims) float32 in input order, each row its
+ * distinct vector, streamed (no rows x dims copy in memory). */
+static int write_npy_rows(const char *dir, const lg_vecset *v) {
+    lg_buf h;
+    lg_buf_init(&h, 4096);
+    lg_errmsg err;
+    if (lg_npy_header(v->n, v->d, &h, &err)) {
+        lg_buf_free(&h);
+        return cli_error("embeddings.npy: %s", err.msg);
+    }
+    char *path = join(dir, "embeddings.npy");
+    if (!path) {
+        lg_buf_free(&h);
+        return cli_error("out of memory");
+    }
+    cli_outfile o;
+    int rc = cli_outfile_open(&o, path);
+    free(path);
+    if (rc) {
+        lg_buf_free(&h);
+        return rc;
+    }
+    int bad = fwrite(h.data, 1, h.len, o.f) != h.len;
+    for (size_t i = 0; i < v->n && !bad; i++)
+        bad = fwrite(v->x + (size_t)v->row_vec[i] * v->d, sizeof *v->x, v->d, o.f) != v->d;
+    lg_buf_free(&h);
+    if (bad) {
+        cli_outfile_abort(&o);
+        return cli_error("writing %s/embeddings.npy failed", dir);
+    }
+    return cli_outfile_commit(&o);
+}
 
 static int write_points(const char *dir, const table *t, const int32_t *cl, const float *xy, size_t n,
                         int has_labels) {
@@ -381,7 +419,7 @@ static int parse_opts(int argc, char **argv, cluster_opts *o) {
             o->up.n_epochs = (int)v;
             break;
         case 'x':
-            rc = parse_long(optarg, 0, MAX_ROWS, "--exact-max", &v);
+            rc = parse_long(optarg, 0, MAX_DISTINCT, "--exact-max", &v);
             o->up.exact_max = (size_t)v;
             break;
         case 'z': rc = parse_long(optarg, 1, 1000000, "--min-size", &o->min_size); break;
@@ -424,16 +462,26 @@ static void print_sizes(const int32_t *cl, size_t n, size_t nc) {
     free(size), free(order);
 }
 
+/* Too many distinct vectors: say what the cap counts and what to do. */
+static int distinct_cap_error(const char *what, const char *msg) {
+    return cli_error("%s: %s; the cap of %d applies to distinct embedding vectors, not rows "
+                     "(identical vectors are clustered once, weighted): DBSCAN and the "
+                     "silhouette are O(m^2) in them; cluster a sample",
+                     what, msg, MAX_DISTINCT);
+}
+
 int cmd_cluster(int argc, char **argv) {
     cluster_opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     table t;
     memset(&t, 0, sizeof t);
-    float *x = NULL, *xy = NULL;
-    int32_t *cl = NULL;
+    lg_vecset vs; /* the distinct vectors: DBSCAN, the silhouette and UMAP run on these */
+    lg_vecset_init(&vs);
+    float *x = NULL, *xy = NULL, *xyd = NULL;
+    int32_t *cl = NULL, *cld = NULL;
     lg_suggested_rule *rules = NULL;
-    size_t n_rules = 0, n = 0, d = 0, nc = 0;
+    size_t n_rules = 0, n = 0, d = 0, m = 0, nc = 0;
     lg_errmsg err;
     lg_buf b;
     lg_buf_init(&b, OUT_MAX);
@@ -447,7 +495,7 @@ int cmd_cluster(int argc, char **argv) {
         rc = cli_error("cannot create %s: %s", o.out, strerror(errno));
         goto done;
     }
-    /* ---- embed */
+    /* ---- embed, deduplicate */
     if (o.embeddings) {
         if (lg_npy_read(o.embeddings, &x, &n, &d, &err)) {
             rc = cli_error("%s", err.msg);
@@ -458,47 +506,59 @@ int cmd_cluster(int argc, char **argv) {
             goto done;
         }
         lg_l2_normalize_rows(x, n, d);
+        lg_err e = lg_vecset_from_rows(x, n, d, MAX_DISTINCT, &vs, &err);
+        free(x);
+        x = NULL;
+        if (e) {
+            rc = e == LG_ELIMIT ? distinct_cap_error(o.embeddings, err.msg) : cli_error("%s", err.msg);
+            goto done;
+        }
     } else {
         n = t.n;
         if (n < 2) {
             rc = cli_error("%s: need at least 2 rows, got %zu", o.data, n);
             goto done;
         }
-        lg_err e = lg_cluster_embed(o.encoder, (const char *const *)t.msg, t.len, n, (size_t)o.dims,
-                                    progress_cb, &ps, &x, &d, &err);
+        lg_err e = lg_cluster_embed_distinct(o.encoder, (const char *const *)t.msg, t.len, n,
+                                             (size_t)o.dims, MAX_DISTINCT, progress_cb, &ps, &vs, &err);
         progress_end(&ps);
         if (e) {
-            rc = cli_error("encoder '%s': %s", o.encoder, err.msg);
+            rc = e == LG_ELIMIT ? distinct_cap_error(o.data, err.msg)
+                                : cli_error("encoder '%s': %s", o.encoder, err.msg);
             goto done;
         }
+        d = vs.d;
     }
-    fprintf(stderr, "logify cluster: %zu rows, %zu dims (%s) in %.2f s\n", n, d,
-            o.embeddings ? o.embeddings : o.encoder, lg_now() - t0);
-    if (lg_npy_header(n, d, &b, &err) ||
-        (rc = write_file(o.out, "embeddings.npy", &b, x, n * d * sizeof *x))) {
-        if (!rc) rc = cli_error("%s", err.msg);
-        goto done;
-    }
-    lg_buf_reset(&b);
+    m = vs.m;
+    fprintf(stderr, "logify cluster: %zu rows, %zu distinct vectors", n, m);
+    if (vs.texts) fprintf(stderr, " (%zu distinct messages encoded)", vs.texts);
+    fprintf(stderr, ", %zu dims (%s) in %.2f s\n", d, o.embeddings ? o.embeddings : o.encoder,
+            lg_now() - t0);
+    if ((rc = write_npy_rows(o.out, &vs))) goto done;
     cl = malloc(n * sizeof *cl);
     xy = malloc(2 * n * sizeof *xy);
-    if (!cl || !xy) {
+    cld = malloc(m * sizeof *cld);
+    xyd = calloc(2 * m, sizeof *xyd);
+    if (!cl || !xy || !cld || !xyd) {
         rc = cli_error("out of memory");
         goto done;
     }
-    /* ---- DBSCAN */
+    /* ---- DBSCAN (weighted: exactly that of all rows) */
     if (!o.umap_only) {
         double t1 = lg_now();
-        if (lg_dbscan(x, n, d, (float)o.eps, (size_t)o.min_samples, progress_cb, &ps, cl, &nc, &err)) {
+        if (lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples, progress_cb,
+                               &ps, cld, &nc, &err)) {
             progress_end(&ps);
             rc = cli_error("%s", err.msg);
             goto done;
         }
         progress_end(&ps);
+        for (size_t i = 0; i < n; i++) cl[i] = cld[vs.row_vec[i]];
         size_t noise = 0;
         for (size_t i = 0; i < n; i++) noise += cl[i] < 0;
         double sil;
-        if (lg_silhouette_cosine(x, n, d, cl, nc, (size_t)50 << 20, o.up.seed, &sil, &err)) {
+        if (lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20, o.up.seed,
+                                          &sil, &err)) {
             rc = cli_error("%s", err.msg);
             goto done;
         }
@@ -510,22 +570,31 @@ int cmd_cluster(int argc, char **argv) {
     } else {
         for (size_t i = 0; i < n; i++) cl[i] = LG_NOISE;
     }
-    /* ---- UMAP */
+    /* ---- UMAP of the distinct vectors; copies share their coordinates */
     lg_umap_stats st;
     double t2 = lg_now();
-    if (lg_umap_fit(x, n, d, &o.up, progress_cb, &ps, xy, &st, &err)) {
+    if (m >= 2) {
+        if (lg_umap_fit(vs.x, m, d, &o.up, progress_cb, &ps, xyd, &st, &err)) {
+            progress_end(&ps);
+            rc = cli_error("%s", err.msg);
+            goto done;
+        }
         progress_end(&ps);
-        rc = cli_error("%s", err.msg);
-        goto done;
+        fprintf(stderr,
+                "UMAP (n_neighbors %d, min_dist %g, seed %llu) of %zu distinct vectors: %.2f s: kNN %s "
+                "%.2f s, graph %.2f s (%zu edges, %zu components), init %.2f s (%zu rows random), "
+                "layout %.2f s; a=%.4f b=%.4f\n",
+                o.up.n_neighbors, (double)o.up.min_dist, (unsigned long long)o.up.seed, m,
+                lg_now() - t2, st.knn_exact ? "exact" : "NN-descent", st.knn_seconds,
+                st.graph_seconds, st.graph_nnz, st.components, st.init_seconds,
+                st.random_init_rows, st.layout_seconds, (double)st.a, (double)st.b);
+    } else {
+        fprintf(stderr, "UMAP: every row has the same vector: all at (0, 0)\n");
     }
-    progress_end(&ps);
-    fprintf(stderr,
-            "UMAP (n_neighbors %d, min_dist %g, seed %llu): %.2f s: kNN %s %.2f s, graph %.2f s "
-            "(%zu edges, %zu components), init %.2f s (%zu rows random), layout %.2f s; a=%.4f b=%.4f\n",
-            o.up.n_neighbors, (double)o.up.min_dist, (unsigned long long)o.up.seed, lg_now() - t2,
-            st.knn_exact ? "exact" : "NN-descent", st.knn_seconds, st.graph_seconds, st.graph_nnz,
-            st.components, st.init_seconds, st.random_init_rows, st.layout_seconds, (double)st.a,
-            (double)st.b);
+    for (size_t i = 0; i < n; i++) {
+        xy[2 * i] = xyd[2 * (size_t)vs.row_vec[i]];
+        xy[2 * i + 1] = xyd[2 * (size_t)vs.row_vec[i] + 1];
+    }
     if ((rc = write_points(o.out, o.data ? &t : NULL, cl, xy, n, has_labels))) goto done;
     if (o.umap_only) goto summary;
     if ((rc = write_clusters(o.out, o.data ? &t : NULL, cl, n, nc, has_labels))) goto done;
@@ -534,8 +603,8 @@ int cmd_cluster(int argc, char **argv) {
                        o.data ? (const char *const *)t.msg : NULL, o.data ? t.len : NULL,
                        o.data && t.col_src >= 0 ? (const char *const *)t.src : NULL, NULL};
     char title[256];
-    snprintf(title, sizeof title, "logify cluster: %zu rows, %zu clusters, UMAP of %s", n, nc,
-             o.embeddings ? "the given embeddings" : o.encoder);
+    snprintf(title, sizeof title, "logify cluster: %zu rows (%zu distinct vectors), %zu clusters, UMAP of %s",
+             n, m, nc, o.embeddings ? "the given embeddings" : o.encoder);
     pd.title = title;
     int by_label = has_labels && (!o.color_by || !strcmp(o.color_by, "label"));
     if (lg_plot_svg(&pd, by_label, &b, &err)) {
@@ -579,6 +648,7 @@ done:
     lg_suggested_rules_free(rules, n_rules);
     lg_buf_free(&b);
     table_free(&t);
-    free(x), free(xy), free(cl);
+    lg_vecset_free(&vs);
+    free(x), free(xy), free(cl), free(xyd), free(cld);
     return rc;
 }
