@@ -10,12 +10,21 @@
  * query rows are never computed and pooling sees real tokens only, which is
  * what the mask achieves in the reference.
  *
- * Threads take whole batches (work queue); each has its own scratch; the
- * weights are read-only and shared. Model loading is in sbert_load.c.
+ * Threads: each scratch owns a persistent team of helper threads (created
+ * on first use, parked on a condition variable when idle). With at least as
+ * many texts as threads, the team takes whole batches (work queue, one
+ * scratch per member); with fewer (one message: the HTTP server, `embed` of
+ * one line) the whole team works on each batch: every projection is split
+ * by output columns (whole packed panels) and attention by heads. No
+ * reduction is ever split, so every float is computed by the same
+ * operations in the same order whatever the thread count: the results are
+ * bit-identical. OpenBLAS's process-wide thread count is never changed
+ * here (docs/bert.md, "Threads"). Model loading is in sbert_load.c.
  */
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +34,7 @@
 #define SB_MAX_THREADS 64
 /* element-wise kernels: vectorised, with AVX2 / AVX-512 clones picked at
  * run time (the library itself is built for the baseline x86-64) */
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define SB_KERNEL                                                                                  \
     __attribute__((optimize("O3", "no-trapping-math"), target_clones("avx512f", "avx2", "default")))
 #else
@@ -33,6 +42,13 @@
 #endif
 #define SB_MAX_BATCH 4096
 #define SB_SMALL_M 16 /* up to this many rows, dot products instead of sgemm */
+/* Below this many FLOPs per layer and team member, a batch is not split
+ * across threads: the region handoffs (5 a layer) cost more than they save
+ * (measured, docs/bert.md "Threads"). */
+#define SB_SPLIT_MIN_FLOPS 2e6
+#define SB_SPIN_SECONDS 100e-6 /* an idle helper spins this long, then sleeps */
+
+typedef struct sb_team sb_team;
 
 struct lg_sbert_scratch {
     const lg_sbert *m;
@@ -45,6 +61,8 @@ struct lg_sbert_scratch {
     float *scores;   /* (max_seq padded to 16) attention scores of one query */
     float *kt;       /* (head_dim, max_seq padded) one head's keys, transposed */
     lg_sbert_scratch *workers[SB_MAX_THREADS]; /* extra threads' scratch */
+    sb_team *team;    /* helper threads (threads - 1), created on first use */
+    double split_min; /* SB_SPLIT_MIN_FLOPS unless a test changes it */
 };
 
 /* ---- Kernels --------------------------------------------------------------
@@ -59,9 +77,10 @@ typedef float sb_v16 __attribute__((vector_size(64)));
 
 /* Few rows (a single short message): sgemm would pack the whole weight
  * matrix for a handful of rows; dot products read each weight row once
- * while the m input rows stay in L1. c (m, n) = beta c + a (m, k) . w^T. */
-SB_KERNEL static void matmul_wt_small(float *c, const float *a, const float *w, int m, int n, int k,
-                                      float beta) {
+ * while the m input rows stay in L1. c (m, n; row stride ldc) = beta c +
+ * a (m, k) . w^T. */
+SB_KERNEL static void matmul_wt_small(float *c, int ldc, const float *a, const float *w, int m,
+                                      int n, int k, float beta) {
     for (int j = 0; j < n; j++) {
         const float *wj = w + (size_t)j * (size_t)k;
         for (int r = 0; r < m; r++) {
@@ -80,24 +99,28 @@ SB_KERNEL static void matmul_wt_small(float *c, const float *a, const float *w, 
             float sum = ((s0[0] + s0[4]) + (s0[1] + s0[5])) + ((s0[2] + s0[6]) + (s0[3] + s0[7]));
             for (; i < k; i++)
                 sum += ar[i] * wj[i];
-            float *cc = c + (size_t)r * (size_t)n + j;
+            float *cc = c + (size_t)r * (size_t)ldc + j;
             *cc = beta != 0.0f ? beta * *cc + sum : sum;
         }
     }
 }
 
-/* C (m, n) += A (m, k) . W^T, W (n, k) row-major as stored by nn.Linear
- * (pw: its packed copy when the model uses the packed kernel). The one
- * place BLAS plugs in. */
+/* Columns [c0, c1) of C (m, n) += A (m, k) . W^T, W (n, k) row-major as
+ * stored by nn.Linear (pw: its packed copy when the model uses the packed
+ * kernel; c0 and c1 are then multiples of LG_GEMM_PANEL, or n). Each
+ * element of C is the same sum whatever the column range: threads given
+ * disjoint ranges get bit-identical results. The one place BLAS plugs in. */
 static void matmul_wt(const lg_sbert *m, float *c, const float *a, const float *w,
-                      const lg_gemm_w *pw, int rows, int n, int k) {
+                      const lg_gemm_w *pw, int rows, int n, int k, int c0, int c1) {
+    if (c0 >= c1) return;
     if (m->use_packed) {
-        lg_gemm_run(c, a, pw, rows);
+        lg_gemm_run_panels(c, a, pw, rows, c0 / LG_GEMM_PANEL,
+                           (c1 + LG_GEMM_PANEL - 1) / LG_GEMM_PANEL);
     } else if (rows <= SB_SMALL_M) {
-        matmul_wt_small(c, a, w, rows, n, k, 1.0f);
+        matmul_wt_small(c + c0, n, a, w + (size_t)c0 * (size_t)k, rows, c1 - c0, k, 1.0f);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k, 1.0f, a, k, w, k, 1.0f, c,
-                    n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, c1 - c0, k, 1.0f, a, k,
+                    w + (size_t)c0 * (size_t)k, k, 1.0f, c + c0, n);
     }
 }
 
@@ -114,8 +137,12 @@ int lg_sbert_gemm_prefer_packed(void) {
         w[i] = (float)(i % 7) * 0.01f;
     memset(c, 0, (size_t)M * N * sizeof *c);
     if (lg_gemm_pack(w, N, K, &pw, NULL)) goto out;
-    int saved = openblas_get_num_threads();
-    openblas_set_num_threads(1); /* as each worker thread runs it */
+    /* OpenBLAS runs with the thread count the process gave it (never
+     * changed here: that count is process-wide); the packed kernel on one
+     * thread. Compared per thread: the packed kernel scales with the team
+     * (disjoint panels), OpenBLAS with its own threads. */
+    int blas_threads = openblas_get_num_threads();
+    if (blas_threads < 1) blas_threads = 1;
     double best_blas = 1e9, best_packed = 1e9;
     for (int round = 0; round < 3; round++) {
         double t0 = lg_now();
@@ -126,10 +153,11 @@ int lg_sbert_gemm_prefer_packed(void) {
         if (t1 - t0 < best_blas) best_blas = t1 - t0;
         if (t2 - t1 < best_packed) best_packed = t2 - t1;
     }
-    openblas_set_num_threads(saved);
-    prefer = best_packed < best_blas;
-    lg_log(LG_LOG_DEBUG, "sbert: sgemm %.2f ms, packed kernel %.2f ms: using %s", best_blas * 1e3,
-           best_packed * 1e3, prefer ? "the packed kernel" : "OpenBLAS");
+    prefer = best_packed < best_blas * blas_threads;
+    lg_log(LG_LOG_DEBUG,
+           "sbert: sgemm %.2f ms (%d threads), packed kernel %.2f ms (1 thread): using %s",
+           best_blas * 1e3, blas_threads, best_packed * 1e3,
+           prefer ? "the packed kernel" : "OpenBLAS");
 out:
     lg_gemm_free(&pw);
     free(a);
@@ -164,12 +192,6 @@ SB_KERNEL static void gelu(float *y, size_t n) {
         float v = y[i];
         y[i] = 0.5f * v * (1.0f + erf_fast(v * 0.70710678118654752f));
     }
-}
-
-/* c (rows, n): every row = b (n); sgemm then accumulates onto the bias. */
-static void fill_rows(float *c, const float *b, int rows, int n) {
-    for (int r = 0; r < rows; r++)
-        memcpy(c + (size_t)r * n, b, (size_t)n * sizeof *c);
 }
 
 /* x (n) = LayerNorm(x + b) * g + beta; b may be NULL. */
@@ -217,15 +239,17 @@ SB_INLINE float exp_fast(float x) {
     return p * scale.f;
 }
 
-/* Self-attention of one sequence of T tokens. qkv (T, 3H) with the bias
+/* Self-attention of one sequence of T tokens, heads [h0, h1) (the context
+ * columns of those heads only). qkv (T, 3H) with the bias
  * added and queries pre-scaled by 1/sqrt(head_dim); ctx (T, H) out;
  * scores (Tp) and kt (head_dim, Tp) scratch, Tp = T rounded up to 16. Plain loops, all vectorised
  * along T or head_dim (no horizontal sums): per head the products are too
  * small for BLAS calls to pay. */
 SB_KERNEL static void attention(const lg_sbert *m, const float *qkv, float *ctx, float *scores,
-                                float *kt, int T) {
+                                float *kt, int T, int h0, int h1) {
     int H = m->hidden, nh = m->heads, dh = H / nh, ld = 3 * H, Tp = SB_PAD16(T);
-    for (int h = 0; h < nh; h++) {
+    (void)nh;
+    for (int h = h0; h < h1; h++) {
         const float *q = qkv + h * dh, *k = qkv + H + h * dh, *v = qkv + 2 * H + h * dh;
         float *c = ctx + h * dh;
         /* kt (dh, Tp) = this head's keys, transposed, zero-padded to Tp */
@@ -306,6 +330,144 @@ SB_KERNEL static void attention(const lg_sbert *m, const float *qkv, float *ctx,
     }
 }
 
+/* ---- Thread team -----------------------------------------------------------
+ * A scratch's persistent helpers. team_run(t, fn, arg) runs fn(arg, member,
+ * members) on every member at once, the caller being member 0, and returns
+ * when all have finished (a region). Helpers wait for the next region by
+ * spinning briefly (regions of one forward pass follow each other within
+ * microseconds), then sleep on a condition variable. A team belongs to one
+ * scratch, so concurrent encodes (one scratch each) never share one. */
+
+typedef void (*team_fn)(void *arg, int member, int members);
+
+typedef struct {
+    sb_team *t;
+    int member;
+} team_member;
+
+struct sb_team {
+    int want;    /* members asked for */
+    int members; /* members running: the caller + helpers started */
+    pthread_t tid[SB_MAX_THREADS];
+    team_member who[SB_MAX_THREADS];
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    atomic_uint gen;    /* bumped to start a region (or to stop) */
+    atomic_int pending; /* helpers still inside the current region */
+    atomic_int stop;
+    team_fn fn; /* the region: written before gen is bumped */
+    void *arg;
+};
+
+/* One step of a bounded wait: a pause at first, then the core is offered
+ * to other threads (sched_yield: when a member is waiting to run on this
+ * very core, on a busy machine, it gets it at once); 0 once
+ * SB_SPIN_SECONDS have passed (then the waiter sleeps). */
+static int spin_step(int spin, double *t0) {
+    if (spin < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        return 1;
+    }
+    sched_yield();
+    double now = lg_now();
+    if (*t0 == 0) *t0 = now;
+    return now - *t0 <= SB_SPIN_SECONDS;
+}
+
+static void *team_helper(void *p) {
+    team_member *me = p;
+    sb_team *t = me->t;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned g = atomic_load_explicit(&t->gen, memory_order_acquire);
+        double t0 = 0;
+        for (int spin = 0; g == seen && spin_step(spin, &t0); spin++)
+            g = atomic_load_explicit(&t->gen, memory_order_acquire);
+        if (g == seen) {
+            pthread_mutex_lock(&t->mu);
+            while ((g = atomic_load_explicit(&t->gen, memory_order_acquire)) == seen)
+                pthread_cond_wait(&t->go, &t->mu);
+            pthread_mutex_unlock(&t->mu);
+        }
+        seen = g;
+        if (atomic_load_explicit(&t->stop, memory_order_acquire)) break;
+        t->fn(t->arg, me->member, t->members);
+        if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&t->mu);
+            pthread_cond_signal(&t->done);
+            pthread_mutex_unlock(&t->mu);
+        }
+    }
+    return NULL;
+}
+
+static void team_free(sb_team *t) {
+    if (!t) return;
+    atomic_store_explicit(&t->stop, 1, memory_order_release);
+    pthread_mutex_lock(&t->mu);
+    atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->mu);
+    for (int i = 1; i < t->members; i++)
+        pthread_join(t->tid[i], NULL);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->go);
+    pthread_cond_destroy(&t->done);
+    free(t);
+}
+
+/* A team of `want` members (want - 1 helper threads). When a thread cannot
+ * be created the team is smaller (members < want); every region divides
+ * its work by the members actually running. NULL when out of memory. */
+static sb_team *team_new(int want) {
+    sb_team *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->want = want;
+    t->members = 1;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->go, NULL);
+    pthread_cond_init(&t->done, NULL);
+    atomic_init(&t->gen, 0);
+    atomic_init(&t->pending, 0);
+    atomic_init(&t->stop, 0);
+    for (int i = 1; i < want; i++) {
+        t->who[i].t = t;
+        t->who[i].member = i;
+        if (pthread_create(&t->tid[i], NULL, team_helper, &t->who[i]) != 0) {
+            lg_log(LG_LOG_WARN, "sbert: could not start thread %d of %d; using %d", i + 1, want, i);
+            break;
+        }
+        t->members++;
+    }
+    return t;
+}
+
+static void team_run(sb_team *t, team_fn fn, void *arg) {
+    if (t->members == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    t->fn = fn;
+    t->arg = arg;
+    atomic_store_explicit(&t->pending, t->members - 1, memory_order_relaxed);
+    pthread_mutex_lock(&t->mu);
+    atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->mu);
+    fn(arg, 0, t->members);
+    double t0 = 0;
+    for (int spin = 0; atomic_load_explicit(&t->pending, memory_order_acquire) != 0; spin++)
+        if (!spin_step(spin, &t0)) break;
+    if (atomic_load_explicit(&t->pending, memory_order_acquire) != 0) {
+        pthread_mutex_lock(&t->mu);
+        while (atomic_load_explicit(&t->pending, memory_order_acquire) != 0)
+            pthread_cond_wait(&t->done, &t->mu);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
 /* ---- Scratch ------------------------------------------------------------- */
 
 static void scratch_release(lg_sbert_scratch *s) {
@@ -342,6 +504,7 @@ lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg
     s->m = m;
     s->batch = 32;
     s->threads = 1;
+    s->split_min = SB_SPLIT_MIN_FLOPS;
     size_t T = (size_t)m->max_seq_length;
     size_t Tp = (size_t)SB_PAD16(T);
     s->scores = malloc(Tp * sizeof *s->scores);
@@ -358,6 +521,7 @@ lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg
 
 void lg_sbert_scratch_free(lg_sbert_scratch *s) {
     if (!s) return;
+    team_free(s->team); /* first: its helpers may still be parked on a region */
     for (int i = 0; i < SB_MAX_THREADS; i++)
         lg_sbert_scratch_free(s->workers[i]);
     scratch_release(s);
@@ -369,6 +533,20 @@ void lg_sbert_scratch_free(lg_sbert_scratch *s) {
 void lg_sbert_scratch_set(lg_sbert_scratch *s, int batch, int threads) {
     s->batch = batch < 1 ? 1 : (batch > SB_MAX_BATCH ? SB_MAX_BATCH : batch);
     s->threads = threads < 1 ? 1 : (threads > SB_MAX_THREADS ? SB_MAX_THREADS : threads);
+}
+
+void lg_sbert_scratch_split_min(lg_sbert_scratch *s, double flops) {
+    s->split_min = flops < 0 ? SB_SPLIT_MIN_FLOPS : flops;
+}
+
+/* The scratch's team with `want` members, (re)started if needed. NULL
+ * (run on the caller alone) when want is 1 or memory is short. */
+static sb_team *scratch_team(lg_sbert_scratch *s, int want) {
+    if (want <= 1) return NULL;
+    if (s->team && s->team->want == want) return s->team;
+    team_free(s->team);
+    s->team = team_new(want);
+    return s->team;
 }
 
 /* ---- Tokenization -------------------------------------------------------- */
@@ -398,21 +576,166 @@ typedef struct {
     size_t n, batch, n_batches;
     float *out; /* (n, hidden) */
     atomic_size_t next;
+    lg_sbert_scratch **member_scratch; /* (members) scratch of each team member */
 } encode_job;
 
-/* Runs batch b of the job with scratch s (sized beforehand). */
-static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
+/* One batch's forward pass, shared by the members of a team (or run by one
+ * thread: team NULL). Each region function below does member `me` of
+ * `members`' share; the serial parts run on the caller between regions. */
+typedef struct {
+    lg_sbert_scratch *s; /* activations (the caller's scratch) */
+    const encode_job *job;
+    size_t first, last; /* texts order[first .. last) */
+    int M;              /* real tokens in the batch */
+    const lg_bert_layer *L;
+    sb_team *team;
+    int split_gemm; /* projections split by columns (else OpenBLAS threads them) */
+} fwd_pass;
+
+/* [u0, u1): member me's share of n units */
+static void share(int n, int me, int members, int *u0, int *u1) {
+    *u0 = (int)((long)n * me / members);
+    *u1 = (int)((long)n * (me + 1) / members);
+}
+
+/* Member me's columns of C (M, n) [+]= A W^T, in whole panels of
+ * LG_GEMM_PANEL columns: bias (when b) written into them first, GELU
+ * applied to them after (when act). */
+static void projection_share(const fwd_pass *f, float *c, const float *a, const float *w,
+                             const lg_gemm_w *pw, const float *b, int n, int k, int act, int me,
+                             int members) {
+    const lg_sbert *m = f->s->m;
+    int p0, p1;
+    share((n + LG_GEMM_PANEL - 1) / LG_GEMM_PANEL, me, members, &p0, &p1);
+    int c0 = p0 * LG_GEMM_PANEL, c1 = p1 * LG_GEMM_PANEL < n ? p1 * LG_GEMM_PANEL : n;
+    if (c0 >= c1) return;
+    if (b)
+        for (int r = 0; r < f->M; r++)
+            memcpy(c + (size_t)r * (size_t)n + c0, b + c0, (size_t)(c1 - c0) * sizeof *c);
+    matmul_wt(m, c, a, w, pw, f->M, n, k, c0, c1);
+    if (act)
+        for (int r = 0; r < f->M; r++)
+            gelu(c + (size_t)r * (size_t)n + c0, (size_t)(c1 - c0));
+}
+
+/* qkv (M, 3H) = x Wqkv^T + bqkv (queries pre-scaled at load) */
+static void region_qkv(void *p, int me, int members) {
+    const fwd_pass *f = p;
+    const lg_bert_layer *L = f->L;
+    int H = f->s->m->hidden;
+    projection_share(f, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, L->bqkv, 3 * H, H, 0, me, members);
+}
+
+/* ctx (M, H): attention of heads [h0, h1) for every sequence; member me's
+ * scores / kt buffers */
+static void attention_heads(const fwd_pass *f, int me, int h0, int h1) {
+    const lg_sbert *m = f->s->m;
+    /* member 0 is the thread that owns f->s */
+    lg_sbert_scratch *own = me == 0 ? f->s : f->job->member_scratch[me];
+    int H = m->hidden;
+    size_t row0 = 0;
+    for (size_t i = f->first; i < f->last; i++) {
+        int T = f->job->len[f->job->order[i]];
+        attention(m, f->s->qkv + row0 * 3 * (size_t)H, f->s->ctx + row0 * (size_t)H, own->scores,
+                  own->kt, T, h0, h1);
+        row0 += (size_t)T;
+    }
+}
+
+static void region_attention(void *p, int me, int members) {
+    const fwd_pass *f = p;
+    int h0, h1;
+    share(f->s->m->heads, me, members, &h0, &h1);
+    attention_heads(f, me, h0, h1);
+}
+
+/* Both at once, when a head's query, key and value columns are whole
+ * panels (head_dim a multiple of LG_GEMM_PANEL, or OpenBLAS): member me
+ * projects the q/k/v columns of its heads, then runs their attention; one
+ * handoff fewer per layer. */
+static int qkv_fusable(const lg_sbert *m) {
+    int dh = m->hidden / m->heads;
+    return !m->use_packed || dh % LG_GEMM_PANEL == 0;
+}
+
+static void region_qkv_attention(void *p, int me, int members) {
+    const fwd_pass *f = p;
+    const lg_sbert *m = f->s->m;
+    const lg_bert_layer *L = f->L;
+    int H = m->hidden, dh = H / m->heads, n = 3 * H, h0, h1;
+    share(m->heads, me, members, &h0, &h1);
+    if (h0 >= h1) return;
+    for (int part = 0; part < 3; part++) { /* query, key, value */
+        int c0 = part * H + h0 * dh, c1 = part * H + h1 * dh;
+        for (int r = 0; r < f->M; r++)
+            memcpy(f->s->qkv + (size_t)r * (size_t)n + c0, L->bqkv + c0,
+                   (size_t)(c1 - c0) * sizeof(float));
+        matmul_wt(m, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, f->M, n, H, c0, c1);
+    }
+    attention_heads(f, me, h0, h1);
+}
+
+/* x += ctx Wo^T: the residual is the GEMM's C */
+static void region_out(void *p, int me, int members) {
+    const fwd_pass *f = p;
+    int H = f->s->m->hidden;
+    projection_share(f, f->s->x, f->s->ctx, f->L->wo, &f->L->po, NULL, H, H, 0, me, members);
+}
+
+/* ffn (M, I) = gelu(x Wi^T + bi) */
+static void region_ffn_up(void *p, int me, int members) {
+    const fwd_pass *f = p;
+    const lg_sbert *m = f->s->m;
+    projection_share(f, f->s->ffn, f->s->x, f->L->wi, &f->L->pi, f->L->bi, m->intermediate,
+                     m->hidden, 1, me, members);
+}
+
+/* x += ffn Wout^T */
+static void region_ffn_down(void *p, int me, int members) {
+    const fwd_pass *f = p;
+    const lg_sbert *m = f->s->m;
+    projection_share(f, f->s->x, f->s->ffn, f->L->wout, &f->L->pout, NULL, m->hidden,
+                     m->intermediate, 0, me, members);
+}
+
+/* A projection region: on the whole team when projections are split. */
+static void run_projection(fwd_pass *f, team_fn fn) {
+    if (f->team && f->split_gemm)
+        team_run(f->team, fn, f);
+    else
+        fn(f, 0, 1);
+}
+
+/* FLOPs of one layer over M packed tokens (projections only: attention is
+ * small next to them for short texts) */
+static double layer_flops(const lg_sbert *m, size_t M) {
+    double H = m->hidden, FF = m->intermediate;
+    return 2.0 * (double)M * (4.0 * H * H + 2.0 * H * FF);
+}
+
+/* Runs batch b of the job with scratch s (sized beforehand), on s's thread
+ * alone (team NULL) or split across the team. */
+static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_team *team) {
     const lg_sbert *m = s->m;
-    int H = m->hidden, FF = m->intermediate;
-    size_t first = b * job->batch, last = first + job->batch;
-    if (last > job->n) last = job->n;
-    int nb = (int)(last - first), M = 0;
-    for (size_t i = first; i < last; i++)
-        M += job->len[job->order[i]];
+    int H = m->hidden;
+    fwd_pass f = {.s = s, .job = job, .team = team};
+    f.first = b * job->batch;
+    f.last = f.first + job->batch;
+    if (f.last > job->n) f.last = job->n;
+    int nb = (int)(f.last - f.first);
+    for (size_t i = f.first; i < f.last; i++)
+        f.M += job->len[job->order[i]];
+    int M = f.M;
+    /* a small batch is not worth the handoffs: one thread */
+    if (team && layer_flops(m, (size_t)M) < s->split_min * (double)team->members) f.team = NULL;
+    team = f.team;
+    /* OpenBLAS threads a large product itself when the process lets it have
+     * several threads: then it is called once, from the caller */
+    f.split_gemm = m->use_packed || M <= SB_SMALL_M || openblas_get_num_threads() <= 1;
 
     /* embeddings: x (M, H) = LN(word + position + token type 0) */
     int r = 0;
-    for (size_t i = first; i < last; i++) {
+    for (size_t i = f.first; i < f.last; i++) {
         size_t t = job->order[i];
         const int32_t *ids = job->ids + job->off[t];
         for (int p = 0; p < job->len[t]; p++, r++) {
@@ -425,27 +748,25 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
     }
 
     for (int l = 0; l < m->layers; l++) {
-        const lg_bert_layer *L = &m->layer[l];
-        /* qkv (M, 3H) = x Wqkv^T + bqkv (queries pre-scaled at load) */
-        fill_rows(s->qkv, L->bqkv, M, 3 * H);
-        matmul_wt(m, s->qkv, s->x, L->wqkv, &L->pqkv, M, 3 * H, H);
-        /* attention per sequence over its real tokens */
-        size_t row0 = 0;
-        for (size_t i = first; i < last; i++) {
-            int T = job->len[job->order[i]];
-            attention(m, s->qkv + row0 * 3 * H, s->ctx + row0 * H, s->scores, s->kt, T);
-            row0 += (size_t)T;
+        const lg_bert_layer *L = f.L = &m->layer[l];
+        /* qkv = x Wqkv^T + bqkv; attention per sequence over its real
+         * tokens, heads across the team */
+        if (team && f.split_gemm && qkv_fusable(m)) {
+            team_run(team, region_qkv_attention, &f);
+        } else {
+            run_projection(&f, region_qkv);
+            if (team)
+                team_run(team, region_attention, &f);
+            else
+                region_attention(&f, 0, 1);
         }
-        /* x = LN(x + ctx Wo^T + bo): the residual is sgemm's C (beta 1) */
-        matmul_wt(m, s->x, s->ctx, L->wo, &L->po, M, H, H);
+        /* x = LN(x + ctx Wo^T + bo) */
+        run_projection(&f, region_out);
         for (int row = 0; row < M; row++)
             add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
-        /* ffn (M, I) = gelu(x Wi^T + bi) */
-        fill_rows(s->ffn, L->bi, M, FF);
-        matmul_wt(m, s->ffn, s->x, L->wi, &L->pi, M, FF, H);
-        gelu(s->ffn, (size_t)M * (size_t)FF);
+        run_projection(&f, region_ffn_up);
         /* x = LN(x + ffn Wout^T + bout) */
-        matmul_wt(m, s->x, s->ffn, L->wout, &L->pout, M, H, FF);
+        run_projection(&f, region_ffn_down);
         for (int row = 0; row < M; row++)
             add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
     }
@@ -453,7 +774,7 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
     /* pooling over real tokens, then optional L2 normalisation */
     size_t row0 = 0;
     for (int i = 0; i < nb; i++) {
-        size_t t = job->order[first + (size_t)i];
+        size_t t = job->order[f.first + (size_t)i];
         int T = job->len[t];
         float *o = job->out + t * (size_t)H;
         const float *xs = s->x + row0 * H;
@@ -480,19 +801,16 @@ static void run_batch(lg_sbert_scratch *s, encode_job *job, size_t b) {
     }
 }
 
-typedef struct {
-    lg_sbert_scratch *s;
-    encode_job *job;
-} worker_arg;
-
-static void *worker_main(void *p) {
-    worker_arg *a = p;
+/* Across batches: each member takes whole batches from the queue with its
+ * own scratch. */
+static void region_batches(void *p, int me, int members) {
+    encode_job *job = p;
+    (void)members;
     for (;;) {
-        size_t b = atomic_fetch_add(&a->job->next, 1);
-        if (b >= a->job->n_batches) break;
-        run_batch(a->s, a->job, b);
+        size_t b = atomic_fetch_add(&job->next, 1);
+        if (b >= job->n_batches) break;
+        run_batch(job->member_scratch[me], job, b, NULL);
     }
-    return NULL;
 }
 
 /* Orders idx by len[idx], ties by index (counting sort: stable, O(n)). */
@@ -517,6 +835,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
     lg_err e = LG_OK;
     encode_job job;
     memset(&job, 0, sizeof job);
+    lg_sbert_scratch *member_scratch[SB_MAX_THREADS];
     int32_t *ids = NULL, *one = malloc(maxlen * sizeof *one);
     size_t *off = malloc(n * sizeof *off), *order = malloc(n * sizeof *order), total = 0, cap = 0;
     int *len = malloc(n * sizeof *len);
@@ -549,9 +868,13 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
     }
     if ((e = sort_by_len(order, len, n, (int)maxlen, err))) goto out;
 
-    /* batches: never fewer than one per thread when there is enough work */
+    /* At least as many texts as threads: the threads take whole batches
+     * (never fewer batches than threads when there is enough work). Fewer
+     * texts than threads: batches one after the other, each split across
+     * all threads when it is big enough (docs/bert.md, "Threads"). */
     size_t threads = (size_t)s->threads, batch = (size_t)s->batch;
-    if (threads > 1 && n < batch * threads) batch = (n + threads - 1) / threads;
+    int across = threads > 1 && n >= threads;
+    if (across && n < batch * threads) batch = (n + threads - 1) / threads;
     if (batch < 1) batch = 1;
     job.ids = ids;
     job.off = off;
@@ -561,6 +884,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
     job.batch = batch;
     job.n_batches = (n + batch - 1) / batch;
     job.out = out;
+    job.member_scratch = member_scratch;
     atomic_init(&job.next, 0);
     size_t rows = 0;
     for (size_t b = 0; b < job.n_batches; b++) {
@@ -569,28 +893,27 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
             r += (size_t)len[order[i]];
         if (r > rows) rows = r;
     }
-    size_t nw = threads < job.n_batches ? threads : job.n_batches;
-    /* several workers: one BLAS thread each; one batch: BLAS may use all */
-    openblas_set_num_threads(nw > 1 ? 1 : (int)threads);
+    /* the team always has `threads` members (resizing it would mean
+     * starting threads again); across batches each needs activations */
+    size_t members = threads;
+    if (!across && layer_flops(m, rows) < s->split_min * (double)threads) members = 1;
     if ((e = scratch_reserve(s, rows, err))) goto out;
-    for (size_t w = 1; w < nw; w++) {
+    member_scratch[0] = s;
+    for (size_t w = 1; w < members; w++) {
         if (!s->workers[w] && (e = lg_sbert_scratch_new(m, &s->workers[w], err))) goto out;
-        if ((e = scratch_reserve(s->workers[w], rows, err))) goto out;
+        if (across && (e = scratch_reserve(s->workers[w], rows, err))) goto out;
+        member_scratch[w] = s->workers[w];
     }
-    pthread_t tid[SB_MAX_THREADS];
-    worker_arg args[SB_MAX_THREADS];
-    size_t started = 1;
-    args[0].s = s;
-    args[0].job = &job;
-    for (size_t w = 1; w < nw; w++) {
-        args[w].s = s->workers[w];
-        args[w].job = &job;
-        if (pthread_create(&tid[w], NULL, worker_main, &args[w]) != 0) break;
-        started++;
+    sb_team *team = scratch_team(s, (int)members);
+    if (across) {
+        if (team)
+            team_run(team, region_batches, &job);
+        else
+            region_batches(&job, 0, 1);
+    } else {
+        for (size_t b = 0; b < job.n_batches; b++)
+            run_batch(s, &job, b, team);
     }
-    worker_main(&args[0]);
-    for (size_t w = 1; w < started; w++)
-        pthread_join(tid[w], NULL);
 out:
     free(ids);
     free(one);

@@ -20,9 +20,9 @@
 #define GEMM_X86 1
 #endif
 
-#define NR 32  /* columns of a panel: two zmm registers */
-#define MR 12  /* rows of a register tile */
-#define MB 120 /* rows of A kept in L2 while the panels stream */
+#define NR LG_GEMM_PANEL /* columns of a panel (32): two zmm registers */
+#define MR 12            /* rows of a register tile */
+#define MB 120           /* rows of A kept in L2 while the panels stream */
 
 /* ---- Packing ------------------------------------------------------------- */
 
@@ -99,11 +99,15 @@ AVX512 static void tile_rows(float *c, int ldc, const float *a, int lda, const f
     /* clang-format on */
 }
 
-AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int m) {
-    int n = w->n, k = w->k, panels = w->np / NR;
+/* columns [p0 * NR, p1 * NR) of C (clipped to n): whole panels only, so
+ * that threads given disjoint panel ranges never share an output element
+ * and every element is summed in the same order as by a single thread */
+AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int m, int p0,
+                               int p1) {
+    int n = w->n, k = w->k;
     for (int i0 = 0; i0 < m; i0 += MB) {
         int i1 = i0 + MB < m ? i0 + MB : m;
-        for (int p = 0; p < panels; p++) {
+        for (int p = p0; p < p1; p++) {
             int cols = n - p * NR < NR ? n - p * NR : NR;
             __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
             __mmask16 m1 = (__mmask16)(cols >= 32  ? 0xFFFF
@@ -130,12 +134,19 @@ int lg_gemm_available(void) {
 }
 
 void lg_gemm_run(float *c, const float *a, const lg_gemm_w *w, int m) {
+    lg_gemm_run_panels(c, a, w, m, 0, w->np / NR);
+}
+
+void lg_gemm_run_panels(float *c, const float *a, const lg_gemm_w *w, int m, int p0, int p1) {
 #ifdef GEMM_X86
-    gemm_avx512(c, a, w, m);
+    if (p1 > w->np / NR) p1 = w->np / NR;
+    if (p0 < p1) gemm_avx512(c, a, w, m, p0, p1);
 #else
     (void)c;
     (void)a;
     (void)w;
     (void)m;
+    (void)p0;
+    (void)p1;
 #endif
 }

@@ -138,10 +138,21 @@ lg_err lg_gemm_pack(const float *w, int n, int k, lg_gemm_w *out, lg_errmsg *err
 void lg_gemm_free(lg_gemm_w *p);
 /* 1 when this CPU can run the packed kernel (AVX-512F). */
 int lg_gemm_available(void);
+#define LG_GEMM_PANEL 32 /* columns of a packed panel */
 /* C (m, n) += A (m, k) . W^T; row-major, ldc = n, lda = k. */
 void lg_gemm_run(float *c, const float *a, const lg_gemm_w *w, int m);
+/* The same for the columns of panels [p0, p1) only (column p * LG_GEMM_PANEL
+ * onwards, clipped to n): threads given disjoint panel ranges write disjoint
+ * columns, and each element is the same sum, in the same order, as in
+ * lg_gemm_run (bit-identical results). */
+void lg_gemm_run_panels(float *c, const float *a, const lg_gemm_w *w, int m, int p0, int p1);
 
 /* ---- The model (sbert_load.c, sbert.c) ------------------------------------ */
+
+/* sbert.c: a batch is split across a scratch's threads only when each gets
+ * at least `flops` FLOPs a layer (default when negative); tests set 0 to
+ * split even the tiny fixtures. */
+void lg_sbert_scratch_split_min(lg_sbert_scratch *s, double flops);
 
 /* sbert.c: times OpenBLAS and the packed kernel on a BERT-like shape and
  * returns 1 when the packed kernel is faster on this machine. */

@@ -7,7 +7,8 @@
  *
  * Threading: a loaded lg_sbert is immutable (weights are mmapped
  * read-only) and may be shared by any number of threads. Each thread
- * that calls lg_sbert_encode needs its own lg_sbert_scratch.
+ * that calls lg_sbert_encode needs its own lg_sbert_scratch (which owns
+ * the helper threads that encode uses).
  */
 #ifndef LOGIFY_SBERT_H
 #define LOGIFY_SBERT_H
@@ -67,11 +68,14 @@ lg_err lg_sbert_tokenize(const lg_sbert *m, const char *text, size_t len, int32_
 
 /* Encodes n texts (texts[i] of lens[i] bytes; lens may be NULL for
  * NUL-terminated texts) into out (OUT, (n, dim) row-major floats).
- * Texts are sorted by length and run in batches; threads > 1 splits the
- * batches across threads (each with its own scratch; s is used by the
- * calling thread). Note: this sets OpenBLAS's process-wide thread count
- * (1 per worker when several batches run in parallel, else `threads`).
- * Row i of out always belongs to texts[i]. */
+ * Texts are sorted by length and run in batches. threads > 1: with at
+ * least that many texts the batches are spread over the threads; with
+ * fewer (one message) each batch is split across them (projections by
+ * output columns, attention by heads). The helper threads belong to s and
+ * persist until lg_sbert_scratch_free. The vectors are the same, bit for
+ * bit, whatever the thread count (on the packed kernel; within 1e-5 on
+ * OpenBLAS when the batches differ). OpenBLAS's process-wide thread count
+ * is never changed. Row i of out always belongs to texts[i]. */
 lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const *texts,
                        const size_t *lens, size_t n, float *out, lg_errmsg *err);
 

@@ -8,9 +8,13 @@
  * and max |diff| <= 1e-4, for several batch sizes and thread counts (texts
  * include padding, truncation, unicode and empty input). Then: model
  * directories with a missing or inconsistent file fail with a message
- * naming the file and the field. */
+ * naming the file and the field. Threads: 1, 2 and 3 threads (split within a
+ * batch or across batches) give bit-identical vectors, and 4 threads
+ * encoding at once on one model give the vectors of sequential runs. */
+#include <cblas.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../../src/sbert_internal.h"
 #include "logify/sbert.h"
 
 static char fixtures[1024];
@@ -150,6 +155,228 @@ static void test_info_and_truncation(void **state) {
     lg_sbert_free(m);
 }
 
+/* ---- Threads --------------------------------------------------------------- */
+
+typedef struct {
+    lg_sbert *m;
+    size_t n;
+    const char **tx;
+    size_t *lens;
+    int dim;
+} fixture;
+
+static void fixture_load(fixture *fx, const char *name, json_t **ref) {
+    char dir[1200], path[1300];
+    snprintf(dir, sizeof dir, "%s/%s", fixtures, name);
+    snprintf(path, sizeof path, "%s/reference.json", dir);
+    json_error_t je;
+    *ref = json_load_file(path, 0, &je);
+    assert_non_null(*ref);
+    json_t *texts = json_object_get(*ref, "texts");
+    fx->n = json_array_size(texts);
+    lg_errmsg err;
+    if (lg_sbert_load(dir, &fx->m, &err)) fail_msg("%s", err.msg);
+    fx->dim = lg_sbert_dim(fx->m);
+    fx->tx = malloc(fx->n * sizeof *fx->tx);
+    fx->lens = malloc(fx->n * sizeof *fx->lens);
+    for (size_t i = 0; i < fx->n; i++) {
+        fx->tx[i] = json_string_value(json_array_get(texts, i));
+        fx->lens[i] = json_string_length(json_array_get(texts, i));
+    }
+}
+
+static void fixture_free(fixture *fx, json_t *ref) {
+    lg_sbert_free(fx->m);
+    free(fx->tx);
+    free(fx->lens);
+    json_decref(ref);
+}
+
+/* texts [j, j + k) with (batch, threads); split_min 0 splits even the
+ * tiny fixtures' batches across the threads */
+static void encode_range(const fixture *fx, lg_sbert_scratch *s, size_t j, size_t k, int batch,
+                         int threads, float *out) {
+    lg_errmsg err;
+    lg_sbert_scratch_set(s, batch, threads);
+    lg_sbert_scratch_split_min(s, 0);
+    if (lg_sbert_encode(fx->m, s, fx->tx + j, fx->lens + j, k, out, &err)) fail_msg("%s", err.msg);
+}
+
+/* Every run of 1..5 consecutive texts, batch sizes 1..5, 1/2/3 threads
+ * (fewer texts than threads: the batch is split by columns and heads; more:
+ * batches across threads) against one thread. The packed kernel computes
+ * every element the same way whatever the batch: all runs equal the
+ * one-thread, batch-1 vectors bit for bit. OpenBLAS (sgemm, or dot
+ * products for <= 16 rows) depends on the batch's rows, so there each run
+ * equals one thread with the same texts and batch size bit for bit when
+ * the batches are the same (a split batch, or one thread), else within
+ * 1e-5. */
+static void check_threads_identical(const char *name, const char *gemm) {
+    setenv("LOGIFY_SBERT_GEMM", gemm, 1);
+    json_t *ref;
+    fixture fx;
+    fixture_load(&fx, name, &ref);
+    unsetenv("LOGIFY_SBERT_GEMM");
+    int packed = fx.m->use_packed;
+    size_t dim = (size_t)fx.dim, row = dim * sizeof(float);
+    lg_sbert_scratch *s1 = NULL, *s = NULL;
+    assert_int_equal(lg_sbert_scratch_new(fx.m, &s1, NULL), LG_OK);
+    assert_int_equal(lg_sbert_scratch_new(fx.m, &s, NULL), LG_OK);
+    float *base = malloc(fx.n * row), *one = malloc(5 * row), *got = malloc(5 * row);
+    encode_range(&fx, s1, 0, fx.n, 1, 1, base);
+    size_t runs = 0, exact = 0;
+    double worst = 0;
+    for (int threads = 1; threads <= 3; threads++)
+        for (int batch = 1; batch <= 5; batch++)
+            for (size_t k = 1; k <= 5; k++)
+                for (size_t j = 0; j + k <= fx.n; j += j + k + 3 < fx.n ? 3 : 1) {
+                    encode_range(&fx, s, j, k, batch, threads, got);
+                    const float *want = base + j * dim;
+                    int same_batches =
+                        threads == 1 || k < (size_t)threads || k >= (size_t)(batch * threads);
+                    if (!packed) {
+                        encode_range(&fx, s1, j, k, batch, 1, one);
+                        want = one;
+                    }
+                    runs++;
+                    if (!memcmp(got, want, k * row)) {
+                        exact++;
+                        continue;
+                    }
+                    double md = 0;
+                    for (size_t i = 0; i < k * dim; i++)
+                        md = fmax(md, fabs((double)got[i] - want[i]));
+                    worst = fmax(worst, md);
+                    if (packed || same_batches || md > 1e-5)
+                        fail_msg("%s (%s): texts %zu..%zu, batch %d, threads %d: not identical "
+                                 "to one thread (max diff %.3g)",
+                                 name, gemm, j, j + k - 1, batch, threads, md);
+                }
+    printf("%s (%s): %zu threaded runs, %zu bit-identical to one thread, max diff of the "
+           "others %.3g\n",
+           name, fx.m->gemm, runs, exact, worst);
+    lg_sbert_scratch_free(s1);
+    lg_sbert_scratch_free(s);
+    free(base);
+    free(one);
+    free(got);
+    fixture_free(&fx, ref);
+}
+
+static void test_threads_identical(void **state) {
+    (void)state;
+    static const char *const names[] = {"tiny_mean", "tiny_cls", "tiny_f16", "tiny_bf16"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        check_threads_identical(names[i], "openblas");
+        check_threads_identical(names[i], "packed");
+    }
+    /* OpenBLAS on one thread (as OPENBLAS_NUM_THREADS=1 sets it): large
+     * products are then split by columns across the team too (this test
+     * program may set the process-wide count; the library never does) */
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    check_threads_identical("tiny_mean", "openblas");
+    check_threads_identical("tiny_f16", "openblas");
+    openblas_set_num_threads(saved);
+}
+
+/* 4 threads, each with its own scratch (itself running 2 threads), encode
+ * on one model at once; every result must equal the sequential one. */
+#define CONC_THREADS 4
+#define CONC_ROUNDS 25
+
+typedef struct {
+    const fixture *fx;
+    const float *want; /* (CONC_THREADS, n, dim): sequential results per thread's settings */
+    int id;
+    int mismatches, failures;
+} conc_arg;
+
+static void conc_settings(int id, int *batch, int *threads, size_t *k) {
+    *batch = 1 + id % 3;   /* 1, 2, 3, 1 */
+    *threads = 1 + id % 2; /* 1, 2, 1, 2 */
+    *k = id == 3 ? 1 : 0;  /* thread 3: one text at a time (split batch); others: all */
+}
+
+static void conc_encode(const fixture *fx, lg_sbert_scratch *s, int id, float *out, int *fails) {
+    int batch, threads;
+    size_t k;
+    conc_settings(id, &batch, &threads, &k);
+    lg_sbert_scratch_set(s, batch, threads);
+    lg_sbert_scratch_split_min(s, 0);
+    size_t dim = (size_t)fx->dim;
+    if (k == 0) {
+        if (lg_sbert_encode(fx->m, s, fx->tx, fx->lens, fx->n, out, NULL)) (*fails)++;
+    } else {
+        for (size_t j = 0; j < fx->n; j++)
+            if (lg_sbert_encode(fx->m, s, fx->tx + j, fx->lens + j, 1, out + j * dim, NULL))
+                (*fails)++;
+    }
+}
+
+static void *conc_main(void *p) {
+    conc_arg *a = p;
+    const fixture *fx = a->fx;
+    size_t sz = fx->n * (size_t)fx->dim;
+    lg_sbert_scratch *s = NULL;
+    float *out = malloc(sz * sizeof *out);
+    if (!out || lg_sbert_scratch_new(fx->m, &s, NULL)) {
+        a->failures++;
+        free(out);
+        return NULL;
+    }
+    for (int r = 0; r < CONC_ROUNDS; r++) {
+        memset(out, 0, sz * sizeof *out);
+        conc_encode(fx, s, a->id, out, &a->failures);
+        if (memcmp(out, a->want + (size_t)a->id * sz, sz * sizeof *out)) a->mismatches++;
+    }
+    lg_sbert_scratch_free(s);
+    free(out);
+    return NULL;
+}
+
+static void check_concurrent(const char *gemm) {
+    setenv("LOGIFY_SBERT_GEMM", gemm, 1);
+    json_t *ref;
+    fixture fx;
+    fixture_load(&fx, "tiny_mean", &ref);
+    unsetenv("LOGIFY_SBERT_GEMM");
+    size_t sz = fx.n * (size_t)fx.dim;
+    float *want = calloc(CONC_THREADS * sz, sizeof *want);
+    lg_sbert_scratch *s = NULL;
+    assert_int_equal(lg_sbert_scratch_new(fx.m, &s, NULL), LG_OK);
+    int fails = 0;
+    for (int id = 0; id < CONC_THREADS; id++)
+        conc_encode(&fx, s, id, want + (size_t)id * sz, &fails);
+    lg_sbert_scratch_free(s);
+    assert_int_equal(fails, 0);
+    pthread_t tid[CONC_THREADS];
+    conc_arg args[CONC_THREADS];
+    for (int id = 0; id < CONC_THREADS; id++) {
+        args[id] = (conc_arg){.fx = &fx, .want = want, .id = id};
+        assert_int_equal(pthread_create(&tid[id], NULL, conc_main, &args[id]), 0);
+    }
+    int mism = 0;
+    for (int id = 0; id < CONC_THREADS; id++) {
+        pthread_join(tid[id], NULL);
+        fails += args[id].failures;
+        mism += args[id].mismatches;
+    }
+    printf("concurrent (%s): %d threads x %d rounds: %d failures, %d results differing from "
+           "sequential runs\n",
+           fx.m->gemm, CONC_THREADS, CONC_ROUNDS, fails, mism);
+    assert_int_equal(fails, 0);
+    assert_int_equal(mism, 0);
+    free(want);
+    fixture_free(&fx, ref);
+}
+
+static void test_concurrent_encodes(void **state) {
+    (void)state;
+    check_concurrent("openblas");
+    check_concurrent("packed");
+}
+
 /* ---- Broken model directories --------------------------------------------- */
 
 static char tmp[256];
@@ -219,6 +446,8 @@ int main(void) {
         cmocka_unit_test(test_tiny_cls),
         cmocka_unit_test(test_tiny_f16),
         cmocka_unit_test(test_tiny_bf16),
+        cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_concurrent_encodes),
         cmocka_unit_test(test_info_and_truncation),
         cmocka_unit_test(test_broken_dirs),
     };
