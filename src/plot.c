@@ -1,11 +1,17 @@
 /* plot.c - the UMAP map of `logify cluster` as an SVG scatter with a legend
  * and as a self-contained HTML page (inline JSON, a canvas and a small
  * script; no network) with hover details and a colouring toggle.
+ *
+ * Rows with identical vectors share their coordinates exactly (UMAP runs on
+ * the distinct vectors), so rows at the same spot with the same colour
+ * (HTML: the same cluster and label) are drawn as one marker whose size
+ * grows with the row count; legends count rows.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_int.h"
 #include "logify/cluster.h"
 #include "logify/csv.h"
 
@@ -163,6 +169,60 @@ done:
     return e;
 }
 
+/* ---- Markers: rows at one spot with one colour ------------------------------------ */
+
+typedef struct {
+    const lg_plot_data *d;
+    const size_t *cat;      /* (n) colour category, or NULL */
+    const size_t *rep;      /* (markers) first row of each marker */
+    size_t row;             /* the row being looked up */
+} marker_key;
+
+static int marker_eq(void *ctx, uint32_t id) {
+    const marker_key *k = ctx;
+    size_t a = k->rep[id], b = k->row;
+    const lg_plot_data *d = k->d;
+    if (memcmp(d->xy + 2 * a, d->xy + 2 * b, 2 * sizeof *d->xy)) return 0;
+    if (k->cat) return k->cat[a] == k->cat[b];
+    return d->cluster[a] == d->cluster[b] && (!d->labels || !strcmp(d->labels[a], d->labels[b]));
+}
+
+/* Groups the rows into markers: rows with the same coordinates (bit for bit)
+ * and the same cat (cat NULL: the same cluster and label). rep (OUT,
+ * (*n_markers)): the first row of each marker, ascending; weight (OUT): its
+ * rows. Caller frees both. */
+static lg_err group_markers(const lg_plot_data *d, const size_t *cat, size_t **rep_out,
+                            size_t **weight_out, size_t *n_markers, lg_errmsg *err) {
+    size_t n = d->n;
+    size_t *rep = malloc((n ? n : 1) * sizeof *rep), *w = calloc(n ? n : 1, sizeof *w);
+    lg_idtable t;
+    lg_err e = lg_idtable_init(&t, 1024, err);
+    if (!e && (!rep || !w)) e = lg_fail(err, LG_ENOMEM, "plot: out of memory");
+    marker_key k = {d, cat, rep, 0};
+    for (size_t i = 0; i < n && !e; i++) {
+        uint64_t key[2] = {0, cat ? cat[i] : (uint64_t)(int64_t)d->cluster[i]};
+        memcpy(key, d->xy + 2 * i, 2 * sizeof *d->xy);
+        uint32_t id;
+        int added;
+        k.row = i;
+        e = lg_idtable_get(&t, lg_hash_bytes(key, sizeof key), marker_eq, &k, &id, &added, err);
+        if (!e && added) rep[id] = i;
+        if (!e) w[id]++;
+    }
+    *n_markers = t.count;
+    lg_idtable_free(&t);
+    if (e) {
+        free(rep), free(w);
+        return e;
+    }
+    *rep_out = rep;
+    *weight_out = w;
+    return LG_OK;
+}
+
+/* Radius of a marker of w rows: r for one row, + r/2 per factor 10. */
+static double marker_r(double r, size_t w) { return r * (1.0 + 0.5 * log10((double)w)); }
+
 /* ---- SVG ------------------------------------------------------------------------ */
 
 static lg_err put_xml(lg_buf *b, const char *s) {
@@ -203,7 +263,12 @@ lg_err lg_plot_svg(const lg_plot_data *d, int by_label, lg_buf *out, lg_errmsg *
     bbox(d, &x0, &x1, &y0, &y1);
     double sx = PW / (x1 - x0), sy = PH / (y1 - y0), s = sx < sy ? sx : sy;
     double ox = PX + (PW - s * (x1 - x0)) / 2, oy = PY + (PH - s * (y1 - y0)) / 2;
-    double r = d->n > 20000 ? 1.4 : d->n > 5000 ? 1.8 : 2.6;
+    size_t *rep = NULL, *wt = NULL, nm = 0;
+    if ((e = group_markers(d, c.cat, &rep, &wt, &nm, err))) {
+        cat_free(&c);
+        return e;
+    }
+    double r = nm > 20000 ? 1.4 : nm > 5000 ? 1.8 : 2.6;
     e = lg_buf_printf(out,
                       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
@@ -226,10 +291,13 @@ lg_err lg_plot_svg(const lg_plot_data *d, int by_label, lg_buf *out, lg_errmsg *
         size_t specials = c.n_cat - n_colored;
         size_t k = pass < specials ? n_colored + pass : pass - specials;
         e = lg_buf_printf(out, "<g fill=\"%s\">\n", c.color[k]);
-        for (size_t i = 0; i < d->n && !e; i++)
+        for (size_t q = 0; q < nm && !e; q++) {
+            size_t i = rep[q];
             if (c.cat[i] == k)
                 e = lg_buf_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"/>\n",
-                                  ox + s * (d->xy[2 * i] - x0), oy + s * (y1 - d->xy[2 * i + 1]), r);
+                                  ox + s * (d->xy[2 * i] - x0), oy + s * (y1 - d->xy[2 * i + 1]),
+                                  marker_r(r, wt[q]));
+        }
         if (!e) e = lg_buf_printf(out, "</g>\n");
     }
     if (!e) e = lg_buf_printf(out, "</g>\n<text x=\"%.0f\" y=\"%.0f\" font-size=\"15\" font-weight=\"bold\">%s</text>\n",
@@ -245,6 +313,7 @@ lg_err lg_plot_svg(const lg_plot_data *d, int by_label, lg_buf *out, lg_errmsg *
     }
     if (!e) e = lg_buf_printf(out, "</svg>\n");
     cat_free(&c);
+    free(rep), free(wt);
     if (e) return lg_fail(err, e, "plot: SVG too large");
     return LG_OK;
 }
@@ -260,9 +329,11 @@ static lg_err put_js_string(lg_buf *out, lg_buf *tmp, const char *s, size_t len)
     return e;
 }
 
-static lg_err put_categories(lg_buf *out, lg_buf *tmp, const categories *c, size_t n) {
+/* The categories of the markers (first rows rep (nm)). */
+static lg_err put_categories(lg_buf *out, lg_buf *tmp, const categories *c, const size_t *rep,
+                             size_t nm) {
     lg_err e = lg_buf_printf(out, "{\"cat\":[");
-    for (size_t i = 0; i < n && !e; i++) e = lg_buf_printf(out, "%s%zu", i ? "," : "", c->cat[i]);
+    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%zu", q ? "," : "", c->cat[rep[q]]);
     if (!e) e = lg_buf_printf(out, "],\"names\":[");
     for (size_t k = 0; k < c->n_cat && !e; k++) {
         if (k) e = lg_buf_putc(out, ',');
@@ -295,12 +366,12 @@ static const char html_script[] =
     "if(!(x1>x0)){x0-=1;x1+=1;} if(!(y1>y0)){y0-=1;y1+=1;}\n"
     "const P=20,S=Math.min((cv.width-2*P)/(x1-x0),(cv.height-2*P)/(y1-y0));\n"
     "const px=i=>P+S*(D.x[i]-x0), py=i=>cv.height-P-S*(D.y[i]-y0);\n"
-    "const R=D.n>20000?1.5:D.n>5000?2:3;\n"
+    "const R0=D.n>20000?1.5:D.n>5000?2:3, R=i=>R0*(1+0.5*Math.log10(D.w[i]));\n"
     "function cats(){return mode==='label'?D.label:D.cluster;}\n"
     "function draw(){const c=cats();ctx.clearRect(0,0,cv.width,cv.height);ctx.globalAlpha=0.75;\n"
     " const order=[...c.names.keys()].sort((a,b)=>c.counts[b]-c.counts[a]);\n"
     " for(const k of order){ctx.fillStyle=c.colors[k];for(let i=0;i<D.n;i++){if(c.cat[i]!==k)continue;"
-    "ctx.beginPath();ctx.arc(px(i),py(i),R,0,6.2832);ctx.fill();}}\n"
+    "ctx.beginPath();ctx.arc(px(i),py(i),R(i),0,6.2832);ctx.fill();}}\n"
     " const lg=document.getElementById('legend');lg.innerHTML='<b>'+mode+' (rows)</b>';\n"
     " c.names.forEach((nm,k)=>{const d=document.createElement('div');const s=document.createElement('span');"
     "s.style.background=c.colors[k];d.appendChild(s);d.appendChild(document.createTextNode(nm+' ('+c.counts[k]+')'));lg.appendChild(d);});\n"
@@ -312,7 +383,8 @@ static const char html_script[] =
     " if(best<0){tip.style.display='none';return;}\n"
     " tip.textContent='';const add=(k,v)=>{const b=document.createElement('b');b.textContent=k+': ';tip.appendChild(b);"
     "tip.appendChild(document.createTextNode(v));tip.appendChild(document.createElement('br'));};\n"
-    " add('row',String(best+1));add('cluster',D.cl[best]<0?'noise':String(D.cl[best]));\n"
+    " add('row',String(D.row[best])+(D.w[best]>1?' (and '+(D.w[best]-1)+' more rows here)':''));"
+    "add('cluster',D.cl[best]<0?'noise':String(D.cl[best]));\n"
     " if(D.lab)add('label',D.lab[best]);if(D.src)add('source',D.src[best]);if(D.msg)add('message',D.msg[best]);\n"
     " tip.style.display='block';tip.style.left=(ev.clientX+14)+'px';tip.style.top=(ev.clientY+14)+'px';});\n"
     "cv.addEventListener('mouseleave',()=>{tip.style.display='none';});\n"
@@ -330,6 +402,12 @@ lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err) {
         cat_free(&cc);
         return e;
     }
+    size_t *rep = NULL, *wt = NULL, nm = 0; /* markers: rows at one spot, same cluster and label */
+    if ((e = group_markers(d, NULL, &rep, &wt, &nm, err))) {
+        cat_free(&cc);
+        cat_free(&cl);
+        return e;
+    }
     lg_buf tmp;
     lg_buf_init(&tmp, (size_t)1 << 24);
     e = lg_buf_append(out, html_head, sizeof html_head - 1);
@@ -343,16 +421,20 @@ lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err) {
                           "<div id=\"wrap\"><canvas id=\"map\" width=\"900\" height=\"760\"></canvas>"
                           "<div id=\"legend\"></div></div><div id=\"tip\"></div>\n"
                           "<script>\nconst D={\"n\":%zu,\"byLabel\":%s,\"x\":[",
-                          d->n, d->labels ? "true" : "false");
-    for (size_t i = 0; i < d->n && !e; i++) e = lg_buf_printf(out, "%s%.4g", i ? "," : "", d->xy[2 * i]);
+                          nm, d->labels ? "true" : "false");
+    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%.4g", q ? "," : "", d->xy[2 * rep[q]]);
     if (!e) e = lg_buf_printf(out, "],\"y\":[");
-    for (size_t i = 0; i < d->n && !e; i++) e = lg_buf_printf(out, "%s%.4g", i ? "," : "", d->xy[2 * i + 1]);
+    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%.4g", q ? "," : "", d->xy[2 * rep[q] + 1]);
     if (!e) e = lg_buf_printf(out, "],\"cl\":[");
-    for (size_t i = 0; i < d->n && !e; i++) e = lg_buf_printf(out, "%s%d", i ? "," : "", (int)d->cluster[i]);
+    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%d", q ? "," : "", (int)d->cluster[rep[q]]);
+    if (!e) e = lg_buf_printf(out, "],\"row\":[");
+    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%zu", q ? "," : "", rep[q] + 1);
+    if (!e) e = lg_buf_printf(out, "],\"w\":[");
+    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%zu", q ? "," : "", wt[q]);
     if (!e) e = lg_buf_printf(out, "],\n\"cluster\":");
-    if (!e) e = put_categories(out, &tmp, &cc, d->n);
+    if (!e) e = put_categories(out, &tmp, &cc, rep, nm);
     if (!e) e = lg_buf_printf(out, ",\n\"label\":");
-    if (!e) e = d->labels ? put_categories(out, &tmp, &cl, d->n) : lg_buf_printf(out, "null");
+    if (!e) e = d->labels ? put_categories(out, &tmp, &cl, rep, nm) : lg_buf_printf(out, "null");
     const char *const *cols[3] = {d->labels, d->sources, d->msgs};
     const char *keys[3] = {"lab", "src", "msg"};
     for (int c = 0; c < 3 && !e; c++) {
@@ -362,10 +444,11 @@ lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err) {
             continue;
         }
         if (!e) e = lg_buf_putc(out, '[');
-        for (size_t i = 0; i < d->n && !e; i++) {
+        for (size_t q = 0; q < nm && !e; q++) {
+            size_t i = rep[q];
             size_t len = (c == 2 && d->lens) ? d->lens[i] : strlen(cols[c][i]);
             if (len > HTML_MSG_MAX) len = HTML_MSG_MAX;
-            if (i) e = lg_buf_putc(out, ',');
+            if (q) e = lg_buf_putc(out, ',');
             if (!e) e = put_js_string(out, &tmp, cols[c][i], len);
         }
         if (!e) e = lg_buf_putc(out, ']');
@@ -375,6 +458,7 @@ lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err) {
     lg_buf_free(&tmp);
     cat_free(&cc);
     cat_free(&cl);
+    free(rep), free(wt);
     if (e) return lg_fail(err, e, "plot: HTML too large");
     return LG_OK;
 }

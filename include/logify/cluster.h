@@ -187,11 +187,15 @@ typedef struct {
 
 /* A scatter of the layout as SVG: points coloured by label (by_label, when
  * labels exist) or by cluster (the 19 largest clusters in colour, the rest
- * grey, noise black), with a legend of colours, names and counts. */
+ * grey, noise black), with a legend of colours, names and counts (rows).
+ * Rows with the same coordinates and colour are one marker, larger with
+ * its row count (r (1 + log10(rows) / 2)). */
 lg_err lg_plot_svg(const lg_plot_data *d, int by_label, lg_buf *out, lg_errmsg *err);
 /* The same map as one self-contained HTML page (inline data, canvas and
  * script, no network): hover shows message, label, cluster and source; a
- * toggle switches colouring between cluster and label. */
+ * toggle switches colouring between cluster and label. Rows with the same
+ * coordinates, cluster and label are one marker (its first row's details
+ * and its row count). */
 lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err);
 
 /* ---- Embedding and .npy files (src/cluster_embed.c) ---------------------------------- */

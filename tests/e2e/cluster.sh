@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cluster.sh - `logify cluster` end to end on the seed data: every output
 # file exists and parses, one point per row, the embeddings' shape, the map
-# is self-contained, the suggested rules compile (`logify rules check`), a
+# is self-contained and draws one marker per spot (row counts add up), the
+# suggested rules compile (`logify rules check`), a
 # fixed seed gives the same layout, bad arguments fail clearly.
 set -euo pipefail
 : "${LOGIFY:?}" "${LOGIFY_SHARED:=$(dirname "$0")/../../../shared}"
@@ -22,6 +23,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cat "$tmp/log"
 grep -q "DBSCAN (cosine, eps 0.2, min_samples 1): [0-9]* clusters" "$tmp/log" || fail "no DBSCAN summary"
 grep -q "silhouette 0\.[0-9]" "$tmp/log" || fail "no silhouette"
+# the seed figures of docs/cluster.md, unchanged by clustering distinct
+# vectors with weights: 340 clusters, silhouette 0.793, 30 rules at precision 1.0
+grep -q "^logify cluster: 2410 rows, 408 distinct vectors" "$tmp/log" || fail "distinct vectors changed"
+grep -q "): 340 clusters, 0 noise rows, silhouette 0\.793[0-9] " "$tmp/log" || fail "seed clustering figures changed"
+grep -q "^suggested rules: 30 (clusters of >= 5 rows), 0 with precision < 1.0" "$tmp/log" || fail "seed rule figures changed"
 for f in points.csv embeddings.npy clusters.csv map.svg map.html suggested_rules.yaml; do
     [ -s "$tmp/c/$f" ] || fail "$f missing or empty"
 done
@@ -53,10 +59,17 @@ assert {c["id"] for c in cl} == ids, "clusters.csv and points.csv disagree"
 assert all(0 < float(c["label_share"]) <= 1 for c in cl)
 svg = ET.parse(f"{out}/map.svg").getroot()
 circles = svg.findall(".//{http://www.w3.org/2000/svg}circle")
-assert len(circles) >= n, len(circles)   # points + legend markers
+# one marker per spot and label (rows with one vector share their spot),
+# plus one legend marker per label
+spots = {(p["x"], p["y"], p["target_label"]) for p in pts}
+labels = {p["target_label"] for p in pts}
+assert len(circles) == len(spots) + len(labels), (len(circles), len(spots), len(labels))
+assert len(spots) < n   # the seed data has repeated vectors
 html = open(f"{out}/map.html", encoding="utf-8").read()
 assert "<script src" not in html and "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
 assert html.count('"msg":[') == 1 and "setMode('label')" in html
+w = [int(v) for v in re.search(r'"w":\[([0-9,]*)\]', html).group(1).split(",")]
+assert sum(w) == n and len(w) < n, (sum(w), len(w))   # markers stand for every row
 print(f"ok: {n} points, {d} dims, {len(cl)} clusters, {len(circles)} svg circles")
 PYEOF
 
