@@ -1,4 +1,10 @@
-/* job.c - CSV bytes in, classified CSV/JSONL out, in batches, in order. */
+/* job.c - CSV bytes in, classified CSV/JSONL out, in batches, in order.
+ *
+ * The caller's thread parses and fills batches; with threads = N >= 2,
+ * N - 1 workers (each with its own lg_worker) classify batches and format
+ * their rows in parallel, and whichever worker finishes the next batch in
+ * input order hands it to the sink (one writer at a time), so the output
+ * keeps the input's order. A ring of N + 1 batches bounds memory. */
 #include "logify/job.h"
 
 #include <pthread.h>
@@ -9,11 +15,13 @@
 #define JOB_DEFAULT_BATCH 1024
 #define JOB_BATCH_BYTES (8u << 20)   /* dispatch a batch early past this */
 #define JOB_ARENA_MAX (256u << 20)   /* hard cap on one batch's bytes */
-#define JOB_OUT_FLUSH (256u << 10)
 #define JOB_OUT_MAX (512u << 20)
+#define JOB_MAX_THREADS 64
 
 /* Output columns: an input column index, or one of these. */
 enum { COL_LABEL = -1, COL_STAGE = -2, COL_CONF = -3, COL_DETAIL = -4 };
+
+typedef enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE } slot_state;
 
 typedef struct {
     lg_record *recs; /* (cap) */
@@ -21,13 +29,23 @@ typedef struct {
     lg_buf arena;    /* every field of every row, NUL-terminated */
     size_t *offs;    /* (cap * ncols) */
     size_t *lens;    /* (cap * ncols) */
-    int end_of_burst; /* sent by lg_job_flush: the input went quiet after it */
+    lg_buf out;      /* its rows, formatted (by the worker that classified it) */
+    double fmt_seconds;
+    uint64_t seq;    /* position in the input */
+    unsigned burst;  /* lg_job_flush count when it was sent: a new one starts a run */
+    slot_state state;
 } batch;
+
+typedef struct {
+    struct lg_job *job;
+    lg_worker *w;
+    unsigned burst;  /* the burst of the last batch it classified */
+    pthread_t th;
+} worker;
 
 struct lg_job {
     lg_job_opts o;
     lg_csv_reader *reader;
-    lg_worker *worker;
 
     int have_header;
     int header_written;
@@ -37,44 +55,40 @@ struct lg_job {
     char **plan_names;  /* their header names */
     size_t nplan;
 
-    batch b[2];
-    int cur;            /* batch being filled */
-    lg_buf out;         /* formatted output (classifying thread) */
+    batch *b;           /* (n_batches) the ring */
+    size_t n_batches;
+    size_t cur;         /* batch being filled */
+    unsigned burst;     /* lg_job_flush calls so far */
 
-    /* second thread */
-    int threaded;
-    pthread_t th;
+    worker *wk;         /* (n_workers); with no threads, wk[0] runs on the caller's */
+    size_t n_workers;
+    size_t n_started;   /* worker threads running */
+    int threaded;       /* the workers run on threads of their own */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    batch *handed;      /* batch given to the thread, NULL when idle */
+    uint64_t next_seq;   /* given to the next batch sent */
+    uint64_t next_write; /* the batch the sink waits for */
+    int writing;        /* a worker is handing a batch to the sink */
     int quit;
-    lg_err werr;        /* first error on the thread */
+    lg_err werr;        /* first error of a worker (later batches are dropped) */
     lg_errmsg wmsg;
 
     uint64_t accepted;  /* rows taken (parsing thread) */
     double dispatch_seconds;
     double feed_seconds;
-    lg_job_stats stats;
+    lg_job_stats stats; /* rows, labels, write time: kept by the writer */
 };
 
 /* ---- Output --------------------------------------------------------------- */
 
-static lg_err flush_out(lg_job *j, lg_errmsg *err) {
-    if (!j->out.len) return LG_OK;
-    lg_err e = j->o.sink(j->o.sink_user, j->out.data, j->out.len, err);
-    lg_buf_reset(&j->out);
-    return e;
-}
-
-static lg_err write_header(lg_job *j) {
+static lg_err put_header(const lg_job *j, lg_buf *out) {
     lg_err e = LG_OK;
-    j->header_written = 1;
     if (j->o.format != LG_OUT_CSV) return LG_OK;
     for (size_t i = 0; i < j->nplan && !e; i++) {
-        if (i) e = lg_buf_putc(&j->out, ',');
-        if (!e) e = lg_csv_put_field(&j->out, j->plan_names[i], strlen(j->plan_names[i]));
+        if (i) e = lg_buf_putc(out, ',');
+        if (!e) e = lg_csv_put_field(out, j->plan_names[i], strlen(j->plan_names[i]));
     }
-    if (!e) e = lg_buf_putc(&j->out, '\n');
+    if (!e) e = lg_buf_putc(out, '\n');
     return e;
 }
 
@@ -83,10 +97,9 @@ static lg_err put_conf(lg_buf *out, double c, int json) {
     return lg_buf_printf(out, "%.4f", c);
 }
 
-static lg_err write_row(lg_job *j, const batch *b, size_t r) {
+static lg_err put_row(const lg_job *j, const batch *b, size_t r, lg_buf *out) {
     const lg_record *rec = &b->recs[r];
     const size_t *offs = b->offs + r * j->ncols, *lens = b->lens + r * j->ncols;
-    lg_buf *out = &j->out;
     int json = j->o.format == LG_OUT_JSONL;
     lg_err e = json ? lg_buf_putc(out, '{') : LG_OK;
     for (size_t i = 0; i < j->nplan && !e; i++) {
@@ -135,8 +148,15 @@ static void count_label(lg_job_stats *st, const char *label) {
     }
 }
 
-/* Classifies and writes one batch (on the classifying thread). */
-static lg_err process(lg_job *j, batch *b, lg_errmsg *err) {
+static void batch_reset(batch *b) {
+    b->n = 0;
+    lg_buf_reset(&b->arena);
+    lg_buf_reset(&b->out);
+}
+
+/* Classifies a batch on worker w and formats its rows into b->out (any
+ * worker, in parallel with the others). */
+static lg_err classify_batch(lg_job *j, worker *w, batch *b, lg_errmsg *err) {
     for (size_t r = 0; r < b->n; r++) {
         lg_record *rec = &b->recs[r];
         const size_t *offs = b->offs + r * j->ncols, *lens = b->lens + r * j->ncols;
@@ -146,82 +166,151 @@ static lg_err process(lg_job *j, batch *b, lg_errmsg *err) {
         rec->message_len = lens[j->msg_col];
         lg_record_reset(rec);
     }
-    lg_err e = b->n ? lg_pipeline_run(j->o.pipeline, j->worker, b->recs, b->n, err) : LG_OK;
+    if (b->burst != w->burst) { /* a live stream: each burst of input is a run of its own, so
+                                   that per-run budgets (the llm deadline) do not run out */
+        lg_worker_begin_run(w->w);
+        w->burst = b->burst;
+    }
+    lg_err e = b->n ? lg_pipeline_run(j->o.pipeline, w->w, b->recs, b->n, err) : LG_OK;
     if (e) return e;
-    if (b->end_of_burst) { /* a live stream: each burst of input is a run of its own, so that
-                              per-run budgets (the llm deadline) do not run out over hours */
-        lg_worker_begin_run(j->worker);
-        b->end_of_burst = 0;
-    }
     double t0 = lg_now();
-    if (!j->header_written && (e = write_header(j)))
-        return lg_fail(err, e, "output: %s", lg_strerror(e));
-    for (size_t r = 0; r < b->n && !e; r++) {
-        if ((e = write_row(j, b, r))) return lg_fail(err, e, "output: %s", lg_strerror(e));
-        count_label(&j->stats, b->recs[r].label);
-        if (j->out.len >= JOB_OUT_FLUSH) e = flush_out(j, err);
+    for (size_t r = 0; r < b->n && !e; r++) e = put_row(j, b, r, &b->out);
+    b->fmt_seconds = lg_now() - t0;
+    if (e) return lg_fail(err, e, "output: %s", lg_strerror(e));
+    return LG_OK;
+}
+
+/* Hands a classified batch to the sink (one writer at a time, in input
+ * order), the header first; counts its rows and labels. */
+static lg_err emit_batch(lg_job *j, batch *b, lg_errmsg *err) {
+    double t0 = lg_now();
+    lg_err e = LG_OK;
+    if (!j->header_written) {
+        j->header_written = 1;
+        lg_buf h;
+        lg_buf_init(&h, JOB_OUT_MAX);
+        e = put_header(j, &h);
+        if (e) e = lg_fail(err, e, "output: %s", lg_strerror(e));
+        else if (h.len) e = j->o.sink(j->o.sink_user, h.data, h.len, err);
+        lg_buf_free(&h);
     }
-    if (!e) e = flush_out(j, err);
-    j->stats.rows += b->n;
+    if (!e && b && b->out.len) e = j->o.sink(j->o.sink_user, b->out.data, b->out.len, err);
+    if (!e && b) {
+        for (size_t r = 0; r < b->n; r++) count_label(&j->stats, b->recs[r].label);
+        j->stats.rows += b->n;
+        j->stats.write_seconds += b->fmt_seconds;
+    }
     j->stats.write_seconds += lg_now() - t0;
-    b->n = 0;
-    lg_buf_reset(&b->arena);
     return e;
 }
 
-static void *thread_main(void *arg) {
-    lg_job *j = arg;
-    pthread_mutex_lock(&j->mu);
-    for (;;) {
-        while (!j->handed && !j->quit) pthread_cond_wait(&j->cv, &j->mu);
-        if (!j->handed) break;
-        batch *b = j->handed;
+/* ---- Workers ------------------------------------------------------------------- */
+
+static batch *next_queued(lg_job *j) { /* the oldest: keeps the writer fed */
+    batch *best = NULL;
+    for (size_t i = 0; i < j->n_batches; i++)
+        if (j->b[i].state == SLOT_QUEUED && (!best || j->b[i].seq < best->seq)) best = &j->b[i];
+    return best;
+}
+
+static batch *done_in_turn(lg_job *j) {
+    for (size_t i = 0; i < j->n_batches; i++)
+        if (j->b[i].state == SLOT_DONE && j->b[i].seq == j->next_write) return &j->b[i];
+    return NULL;
+}
+
+static void note_error(lg_job *j, lg_err e, const lg_errmsg *m) {
+    if (e && !j->werr) {
+        j->werr = e;
+        j->wmsg = *m;
+    }
+}
+
+/* Called with j->mu held: while the next batch in input order is ready and
+ * nobody is writing, write it (the lock is dropped around the sink). */
+static void write_in_turn(lg_job *j) {
+    batch *b;
+    while (!j->writing && (b = done_in_turn(j))) {
+        j->writing = 1;
+        int failed = j->werr != LG_OK;
         pthread_mutex_unlock(&j->mu);
         lg_errmsg m;
-        lg_err e = j->werr ? LG_OK : process(j, b, &m);
-        if (j->werr) {
-            b->n = 0;
-            lg_buf_reset(&b->arena);
-        }
+        lg_err e = failed ? LG_OK : emit_batch(j, b, &m);
+        batch_reset(b);
         pthread_mutex_lock(&j->mu);
-        if (e && !j->werr) {
-            j->werr = e;
-            j->wmsg = m;
-        }
-        j->handed = NULL;
+        note_error(j, e, &m);
+        b->state = SLOT_FREE;
+        j->next_write++;
+        j->writing = 0;
         pthread_cond_broadcast(&j->cv);
+    }
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    lg_job *j = w->job;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        batch *b;
+        while (!(b = next_queued(j)) && !j->quit) pthread_cond_wait(&j->cv, &j->mu);
+        if (!b) break;
+        b->state = SLOT_BUSY;
+        int failed = j->werr != LG_OK; /* after an error the rest is dropped */
+        pthread_mutex_unlock(&j->mu);
+        lg_errmsg m;
+        lg_err e = failed ? LG_OK : classify_batch(j, w, b, &m);
+        pthread_mutex_lock(&j->mu);
+        note_error(j, e, &m);
+        b->state = SLOT_DONE;
+        write_in_turn(j);
     }
     pthread_mutex_unlock(&j->mu);
     return NULL;
 }
 
-/* Waits until the thread is idle; returns its first error, if any. */
-static lg_err wait_idle(lg_job *j, lg_errmsg *err) {
-    pthread_mutex_lock(&j->mu);
-    while (j->handed) pthread_cond_wait(&j->cv, &j->mu);
-    lg_err e = j->werr;
-    if (e && err) *err = j->wmsg;
-    pthread_mutex_unlock(&j->mu);
-    return e;
-}
-
+/* Sends the batch being filled on its way and takes a free one for the
+ * next rows (waiting while all are in use). */
 static lg_err dispatch(lg_job *j, lg_errmsg *err) {
     batch *b = &j->b[j->cur];
     double t0 = lg_now();
-    lg_err e;
+    lg_err e = LG_OK;
+    b->burst = j->burst;
     if (!j->threaded) {
-        e = process(j, b, err);
+        e = classify_batch(j, &j->wk[0], b, err);
+        if (!e) e = emit_batch(j, b, err);
+        batch_reset(b);
     } else {
-        e = wait_idle(j, err);
-        if (!e) {
-            pthread_mutex_lock(&j->mu);
-            j->handed = b;
-            pthread_cond_broadcast(&j->cv);
-            pthread_mutex_unlock(&j->mu);
-            j->cur ^= 1;
+        pthread_mutex_lock(&j->mu);
+        b->seq = j->next_seq++;
+        b->state = SLOT_QUEUED;
+        pthread_cond_broadcast(&j->cv);
+        size_t next = j->n_batches;
+        while (!j->werr) {
+            for (next = 0; next < j->n_batches && j->b[next].state != SLOT_FREE; next++) {}
+            if (next < j->n_batches) break;
+            pthread_cond_wait(&j->cv, &j->mu);
         }
+        if ((e = j->werr)) {
+            if (err) *err = j->wmsg;
+        } else {
+            j->cur = next;
+            j->b[next].state = SLOT_FILLING;
+        }
+        pthread_mutex_unlock(&j->mu);
     }
     j->dispatch_seconds += lg_now() - t0;
+    return e;
+}
+
+/* Waits until every batch sent has been written (or dropped after an
+ * error); returns the first error. */
+static lg_err drain(lg_job *j, lg_errmsg *err) {
+    if (!j->threaded) return LG_OK;
+    pthread_mutex_lock(&j->mu);
+    while (j->next_write < j->next_seq) pthread_cond_wait(&j->cv, &j->mu);
+    lg_err e = j->werr;
+    if (e && err) *err = j->wmsg;
+    pthread_mutex_unlock(&j->mu);
     return e;
 }
 
@@ -286,7 +375,7 @@ static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
         if (!used_extra[k] && plan_add(j, extra_cols[k], extra_names[k]))
             return lg_fail(err, LG_ENOMEM, "out of memory");
     size_t cap = j->o.batch_rows;
-    for (int k = 0; k < 2; k++)
+    for (size_t k = 0; k < j->n_batches; k++)
         if (batch_grow(&j->b[k], j->ncols, cap)) return lg_fail(err, LG_ENOMEM, "out of memory");
     j->have_header = 1;
     return LG_OK;
@@ -332,27 +421,58 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
 
 /* ---- Public --------------------------------------------------------------------- */
 
+static void stop_workers(lg_job *j) {
+    if (!j->threaded) return;
+    pthread_mutex_lock(&j->mu);
+    if (!j->werr) { /* leaving early (lg_job_free without finish): drop what is queued */
+        j->werr = LG_EINVAL;
+        snprintf(j->wmsg.msg, sizeof j->wmsg.msg, "job stopped");
+    }
+    j->quit = 1;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    for (size_t i = 0; i < j->n_started; i++) pthread_join(j->wk[i].th, NULL);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    j->threaded = 0;
+}
+
 lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err) {
     *out = NULL;
     if (!opts->pipeline || !opts->sink) return lg_fail(err, LG_EINVAL, "job needs a pipeline and a sink");
+    if (opts->threads > JOB_MAX_THREADS)
+        return lg_fail(err, LG_EINVAL, "threads must be 1..%d", JOB_MAX_THREADS);
     lg_job *j = calloc(1, sizeof *j);
     if (!j) return lg_fail(err, LG_ENOMEM, "out of memory");
     j->o = *opts;
     if (!j->o.batch_rows) j->o.batch_rows = JOB_DEFAULT_BATCH;
-    lg_buf_init(&j->out, JOB_OUT_MAX);
-    for (int k = 0; k < 2; k++) lg_buf_init(&j->b[k].arena, JOB_ARENA_MAX);
-    lg_err e = lg_csv_reader_new(&j->o.limits, on_row, on_bad, j, &j->reader, err);
-    if (!e) e = lg_worker_new(j->o.pipeline, &j->worker, err);
-    if (!e) lg_worker_begin_run(j->worker); /* one job, one run */
-    if (!e && j->o.threads >= 2) {
+    size_t threads = j->o.threads > 1 ? (size_t)j->o.threads : 1;
+    j->n_workers = threads > 1 ? threads - 1 : 1;
+    j->n_batches = threads > 1 ? j->n_workers + 2 : 1; /* one filling, one per worker, one written */
+    j->b = calloc(j->n_batches, sizeof *j->b);
+    j->wk = calloc(j->n_workers, sizeof *j->wk);
+    lg_err e = j->b && j->wk ? LG_OK : lg_fail(err, LG_ENOMEM, "out of memory");
+    for (size_t k = 0; !e && k < j->n_batches; k++) {
+        lg_buf_init(&j->b[k].arena, JOB_ARENA_MAX);
+        lg_buf_init(&j->b[k].out, JOB_OUT_MAX);
+    }
+    if (j->b) j->b[0].state = SLOT_FILLING;
+    if (!e) e = lg_csv_reader_new(&j->o.limits, on_row, on_bad, j, &j->reader, err);
+    for (size_t i = 0; !e && i < j->n_workers; i++) {
+        j->wk[i].job = j;
+        e = lg_worker_new(j->o.pipeline, &j->wk[i].w, err);
+        if (!e) lg_worker_begin_run(j->wk[i].w); /* one job, one run (per burst when live) */
+    }
+    if (!e && threads > 1) {
         pthread_mutex_init(&j->mu, NULL);
         pthread_cond_init(&j->cv, NULL);
-        if (pthread_create(&j->th, NULL, thread_main, j) != 0) {
-            pthread_mutex_destroy(&j->mu);
-            pthread_cond_destroy(&j->cv);
-            e = lg_fail(err, LG_ENOMEM, "cannot start the classifying thread");
-        } else {
-            j->threaded = 1;
+        j->threaded = 1;
+        for (size_t i = 0; i < j->n_workers; i++) {
+            if (pthread_create(&j->wk[i].th, NULL, worker_main, &j->wk[i]) != 0) {
+                e = lg_fail(err, LG_ENOMEM, "cannot start a classifying thread");
+                break;
+            }
+            j->n_started++; /* stopped by lg_job_free */
         }
     }
     if (e) {
@@ -372,21 +492,9 @@ lg_err lg_job_feed(lg_job *j, const void *data, size_t len, lg_errmsg *err) {
 
 lg_err lg_job_flush(lg_job *j, lg_errmsg *err) {
     if (!j->b[j->cur].n) return LG_OK;
-    j->b[j->cur].end_of_burst = 1;
-    return dispatch(j, err);
-}
-
-static void stop_thread(lg_job *j) {
-    if (!j->threaded) return;
-    pthread_mutex_lock(&j->mu);
-    while (j->handed) pthread_cond_wait(&j->cv, &j->mu);
-    j->quit = 1;
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    pthread_join(j->th, NULL);
-    pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
-    j->threaded = 0;
+    lg_err e = dispatch(j, err);
+    j->burst++; /* rows after this are a new burst */
+    return e;
 }
 
 lg_err lg_job_finish(lg_job *j, lg_errmsg *err) {
@@ -394,43 +502,42 @@ lg_err lg_job_finish(lg_job *j, lg_errmsg *err) {
     lg_err e = lg_csv_finish(j->reader, err);
     j->feed_seconds += lg_now() - t0;
     if (!e && !j->have_header) e = lg_fail(err, LG_EPARSE, "empty input: no header row");
-    if (j->threaded) {
-        lg_errmsg m;
-        lg_err te = wait_idle(j, &m);
-        stop_thread(j);
-        if (!e && te) {
-            e = te;
-            if (err) *err = m;
-        }
-    }
-    if (!e) e = process(j, &j->b[j->cur], err); /* the last batch, and the header */
+    if (!e && j->b[j->cur].n) e = dispatch(j, err); /* the last batch */
+    if (!e) e = drain(j, err);
+    if (!e && !j->header_written) e = emit_batch(j, NULL, err); /* a header and no rows */
+    if (!e) stop_workers(j);
     return e;
 }
 
 void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {
     *out = j->stats;
-    const lg_worker_stats *ws = lg_worker_get_stats(j->worker);
-    for (int k = 0; k < LG_STAGE_KINDS; k++) {
-        out->decided[k] = ws->decided[k];
-        out->stage_seconds[k] = ws->seconds[k];
+    for (size_t i = 0; i < j->n_workers; i++) {
+        if (!j->wk[i].w) continue;
+        const lg_worker_stats *ws = lg_worker_get_stats(j->wk[i].w);
+        for (int k = 0; k < LG_STAGE_KINDS; k++) {
+            out->decided[k] += ws->decided[k];
+            out->stage_seconds[k] += ws->seconds[k];
+        }
     }
     out->parse_seconds = j->feed_seconds - j->dispatch_seconds;
 }
 
 void lg_job_free(lg_job *j) {
     if (!j) return;
-    stop_thread(j);
+    stop_workers(j);
     lg_csv_reader_free(j->reader);
-    lg_worker_free(j->worker);
-    for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; j->wk && i < j->n_workers; i++) lg_worker_free(j->wk[i].w);
+    free(j->wk);
+    for (size_t k = 0; j->b && k < j->n_batches; k++) {
         free(j->b[k].recs);
         free(j->b[k].offs);
         free(j->b[k].lens);
         lg_buf_free(&j->b[k].arena);
+        lg_buf_free(&j->b[k].out);
     }
+    free(j->b);
     for (size_t i = 0; i < j->nplan; i++) free(j->plan_names[i]);
     free(j->plan);
     free(j->plan_names);
-    lg_buf_free(&j->out);
     free(j);
 }

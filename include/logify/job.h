@@ -3,8 +3,9 @@
  * lines to a sink, in input order, in constant memory.
  *
  * Used by `logify classify` (file or stdin) and by the HTTP server (an
- * upload as it arrives). With threads = 2 the caller's thread parses while a
- * second thread classifies and writes the previous batch. */
+ * upload as it arrives). With threads = N >= 2 the caller's thread parses
+ * while N - 1 workers classify and format batches in parallel; the output
+ * keeps the input's order. */
 #ifndef LOGIFY_JOB_H
 #define LOGIFY_JOB_H
 
@@ -19,7 +20,7 @@ extern "C" {
 typedef enum { LG_OUT_CSV = 0, LG_OUT_JSONL = 1 } lg_out_format;
 
 /* Receives output bytes, in order. Return non-zero lg_err (and fill err) to
- * stop the job. Called from the classifying thread. */
+ * stop the job. Called from a classifying thread (one call at a time). */
 typedef lg_err (*lg_sink_fn)(void *user, const char *data, size_t len, lg_errmsg *err);
 
 /* Told about each malformed row skipped under skip_bad. */
@@ -31,7 +32,8 @@ typedef struct {
     int explain;          /* add stage, confidence, detail */
     int skip_bad;         /* skip malformed rows (reported) instead of failing */
     size_t batch_rows;    /* records per batch; 0 = 1024 */
-    int threads;          /* 1 = all on the caller's thread; 2 = parse || classify */
+    int threads;          /* 1 = all on the caller's thread; N = parse || N-1
+                             classifying workers (at most 64) */
     lg_csv_limits limits; /* zeros = defaults */
     uint64_t max_rows;    /* 0 = no cap; beyond it LG_ELIMIT */
     lg_sink_fn sink;

@@ -26,7 +26,8 @@ static const char usage_text[] =
     "                         e.g. '*=rules,model:0.6' or 'LegacyCRM=llm'\n"
     "      --threshold X      default model threshold (default 0.5)\n"
     "      --batch N          rows per batch (default 1024)\n"
-    "      --threads N        1: one thread; 2: parse and classify in parallel\n"
+    "      --threads N        threads in all: one parses, N-1 classify and write\n"
+    "                         (1: everything on one; default: cores + 1, at most 17)\n"
     "      --summary          print counts by stage and label to stderr\n"
     "      --stats            also print where the time went\n"
     "Reading a pipe or a terminal (e.g. tail -f app.csv | logify classify -), rows\n"
@@ -112,7 +113,8 @@ int cmd_classify(int argc, char **argv) {
     po.threshold = -1;
     const char *output = NULL;
     lg_job_opts jo = {0};
-    jo.threads = 2;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    jo.threads = (int)(cores < 1 ? 1 : cores > 16 ? 16 : cores) + 1;
     int summary = 0, stats = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
@@ -142,7 +144,7 @@ int cmd_classify(int argc, char **argv) {
         }
         case O_THREADS: {
             long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 2) return cli_usage_error(usage_text, "classify: --threads must be 1 or 2");
+            if (*end || v < 1 || v > 64) return cli_usage_error(usage_text, "classify: --threads must be 1..64");
             jo.threads = (int)v;
             break;
         }

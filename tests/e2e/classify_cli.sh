@@ -6,7 +6,7 @@ RULES_ONLY=(--route '*=rules' --route 'LegacyCRM=rules')
 
 # ---- a live stream on stdin (tail -f ... | logify classify -): each row is
 # answered while the input is still open, without waiting for a full batch
-for threads in 1 2; do
+for threads in 1 2 3; do
   python3 - "$LOGIFY" "$threads" "${RULES_ONLY[@]}" <<'PY' || fail "live stdin (--threads $threads)"
 import os, select, subprocess, sys
 logify, threads, routes = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -67,6 +67,7 @@ ok
 expect_fail 1 "no-such-file.csv" -- "$LOGIFY" classify "$TMP/no-such-file.csv"
 expect_fail 1 "empty input: no header row" -- "$LOGIFY" classify /dev/null
 expect_fail 2 "--format must be csv or jsonl" -- "$LOGIFY" classify x.csv --format xml
+expect_fail 2 "--threads must be 1..64" -- "$LOGIFY" classify x.csv --threads 65
 expect_fail 2 "expected one input" -- "$LOGIFY" classify
 expect_fail 1 "unknown stage 'magic'" -- "$LOGIFY" classify x.csv --route '*=magic'
 printf 'rules:\n  - {id: r1, label: L, pattern: "x(("}\n' >"$TMP/badrules.yaml"

@@ -172,12 +172,13 @@ expect_le "$(served drop requests)" 8 "dropped connections: retries bounded"
 run slow5 LOGIFY_LLM_TIMEOUT=1 LOGIFY_LLM_DEADLINE=3
 expect_rows "$TMP/none.txt" "timed out|deadline|no time left|circuit open"
 # the deadline bounds the run, not each stage call: 13 rows in stage calls of
-# 4 (--batch 4), a server slower than the timeout, deadline 3 s -> the first
-# call times out (2 s), the second gets the 1 s left, later calls send nothing
+# 4 (--batch 4) on one classifying thread (--threads 2), a server slower than
+# the timeout, deadline 3 s -> the first call times out (2 s), the second gets
+# the 1 s left, later calls send nothing
 rc=0
 env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/slow5+id=runbudget/v1" LOGIFY_LLM_API_KEY="$KEY" \
   LOGIFY_LLM_CACHE=off LOGIFY_LLM_TIMEOUT=2 LOGIFY_LLM_DEADLINE=3 LOGIFY_LLM_RETRIES=0 \
-  timeout 60 "$LOGIFY" classify "$TMP/in.csv" --batch 4 --explain >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
+  timeout 60 "$LOGIFY" classify "$TMP/in.csv" --batch 4 --threads 2 --explain >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
 expect_eq $rc 0 "run deadline: exit status"
 expect_rows "$TMP/none.txt" "timed out|deadline"
 expect_le "$(served slow5+id=runbudget requests)" 2 "run deadline: requests (4 stage calls)"
@@ -189,7 +190,7 @@ env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/slow5+id=burst/v1" LOGIFY_LLM_
   LOGIFY_LLM_CACHE=off LOGIFY_LLM_TIMEOUT=2 LOGIFY_LLM_DEADLINE=3 LOGIFY_LLM_RETRIES=0 \
   /usr/bin/python3 - "$LOGIFY" <<'PY' || fail "live stream: a run per burst"
 import select, subprocess, sys
-p = subprocess.Popen([sys.argv[1], "classify", "-", "--explain"], stdin=subprocess.PIPE,
+p = subprocess.Popen([sys.argv[1], "classify", "-", "--explain", "--threads", "2"], stdin=subprocess.PIPE,
                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 p.stdin.write(b"source,log_message\n"); p.stdin.flush()
 got = b""

@@ -187,8 +187,71 @@ static void test_max_rows(void **state) {
     fixture_free(f);
 }
 
-/* Large input, small batches, both thread modes, odd feed sizes: same
- * output, rows in input order, one per input row. */
+/* A failure in the sink with several workers: the first error comes back,
+ * nothing after it is written, and a job freed without lg_job_finish (its
+ * workers busy) stops cleanly. */
+typedef struct {
+    lg_buf out;
+    int calls, fail_at;
+} failing_sink;
+
+static lg_err sink_failing(void *user, const char *data, size_t len, lg_errmsg *err) {
+    failing_sink *fs = user;
+    if (++fs->calls == fs->fail_at) return lg_fail(err, LG_EIO, "disk full (test)");
+    return lg_buf_append(&fs->out, data, len);
+}
+
+static void test_errors_with_workers(void **state) {
+    (void)state;
+    const char *flags[] = {"*=rules"};
+    fixture *f = fixture_new(flags, 1);
+    lg_buf in;
+    lg_buf_init(&in, 1 << 22);
+    lg_buf_printf(&in, "source,log_message\n");
+    for (int i = 0; i < 5000; i++) lg_buf_printf(&in, "A,row %d\n", i);
+    for (int threads = 1; threads <= 4; threads++) {
+        failing_sink fs = {.fail_at = 4}; /* header, batches 1-2, then the error */
+        lg_buf_init(&fs.out, 1 << 22);
+        lg_job_opts o = {0};
+        o.threads = threads;
+        o.batch_rows = 100;
+        o.pipeline = f->pl;
+        o.sink = sink_failing;
+        o.sink_user = &fs;
+        lg_job *j;
+        lg_errmsg err;
+        assert_int_equal(lg_job_new(&o, &j, &err), LG_OK);
+        lg_err e = lg_job_feed(j, in.data, in.len, &err);
+        if (!e) e = lg_job_finish(j, &err);
+        assert_int_equal(e, LG_EIO);
+        assert_string_equal(err.msg, "disk full (test)");
+        /* the header and the first two batches, whole and in order, nothing else */
+        const char *p = lg_buf_cstr(&fs.out);
+        assert_int_equal(strncmp(p, "source,log_message,target_label\n", 32), 0);
+        int lines = 0;
+        for (const char *q = p; *q; q++) lines += *q == '\n';
+        assert_int_equal(lines, 201);
+        assert_non_null(strstr(p, "A,row 199,Unclassified\n"));
+        assert_null(strstr(p, "A,row 200,"));
+        lg_job_free(j);
+        lg_buf_free(&fs.out);
+
+        /* freed while its workers may be busy: no finish, no leak, no hang */
+        fs = (failing_sink){0};
+        lg_buf_init(&fs.out, 1 << 22);
+        o.sink_user = &fs;
+        assert_int_equal(lg_job_new(&o, &j, &err), LG_OK);
+        assert_int_equal(lg_job_feed(j, in.data, in.len / 2, &err), LG_OK);
+        lg_job_free(j);
+        lg_buf_free(&fs.out);
+    }
+    lg_buf_free(&in);
+    fixture_free(f);
+}
+
+/* Large input, small batches, one to five threads (up to four workers
+ * finishing batches out of order), odd feed sizes: same output, rows in
+ * input order, one per input row. */
 static void test_order_batches_threads(void **state) {
     (void)state;
     const char *flags[] = {"*=rules", "LegacyCRM=rules"};
@@ -200,7 +263,7 @@ static void test_order_batches_threads(void **state) {
         lg_buf_printf(&in, "%d,%s,\"%s %d\"\n", i, i % 3 ? "A" : "LegacyCRM",
                       i % 2 ? "backup, run" : "User logged in", i);
     char *reference = NULL;
-    for (int threads = 1; threads <= 2; threads++) {
+    for (int threads = 1; threads <= 5; threads++) {
         for (size_t batch = 1; batch <= 4096; batch *= 64) {
             lg_job_opts o = {0};
             o.threads = threads;
@@ -239,7 +302,7 @@ static void test_flush_partial_batches(void **state) {
                        "A,Backup completed successfully.,Unclassified\n"
                        "A,partial row,Unclassified\n"
                        "A,last,Unclassified\n";
-    for (int threads = 1; threads <= 2; threads++) {
+    for (int threads = 1; threads <= 3; threads++) {
         lg_job_opts o = {0};
         o.threads = threads;
         o.pipeline = f->pl;
@@ -314,6 +377,7 @@ int main(void) {
         cmocka_unit_test(test_max_rows),
         cmocka_unit_test(test_order_batches_threads),
         cmocka_unit_test(test_flush_partial_batches),
+        cmocka_unit_test(test_errors_with_workers),
         cmocka_unit_test(test_no_route),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
