@@ -119,7 +119,9 @@ static lg_err reserve_one(lg_vecset *v, lg_errmsg *err) {
     if (v->d && cap > SIZE_MAX / sizeof(float) / v->d)
         return lg_fail(err, LG_ENOMEM, "dedup: %zu vectors of %zu floats", cap, v->d);
     float *x = realloc(v->x, cap * v->d * sizeof *x);
-    if (!x) return lg_fail(err, LG_ENOMEM, "dedup: out of memory for %zu vectors of %zu floats", cap, v->d);
+    if (!x)
+        return lg_fail(err, LG_ENOMEM, "dedup: out of memory for %zu vectors of %zu floats", cap,
+                       v->d);
     v->x = x;
     v->x_cap = cap;
     return LG_OK;
@@ -139,7 +141,8 @@ lg_err lg_vecset_add(lg_vecset *v, lg_idtable *t, const float *vec, size_t max_d
                      uint32_t *id, lg_errmsg *err) {
     vec_key k = {v, vec};
     int added;
-    lg_err e = lg_idtable_get(t, lg_hash_bytes(vec, v->d * sizeof *vec), vec_eq, &k, id, &added, err);
+    lg_err e =
+        lg_idtable_get(t, lg_hash_bytes(vec, v->d * sizeof *vec), vec_eq, &k, id, &added, err);
     if (e || !added) return e;
     if (max_distinct && v->m >= max_distinct)
         return lg_fail(err, LG_ELIMIT, "more than %zu distinct vectors", max_distinct);

@@ -333,7 +333,8 @@ static lg_err put_js_string(lg_buf *out, lg_buf *tmp, const char *s, size_t len)
 static lg_err put_categories(lg_buf *out, lg_buf *tmp, const categories *c, const size_t *rep,
                              size_t nm) {
     lg_err e = lg_buf_printf(out, "{\"cat\":[");
-    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%zu", q ? "," : "", c->cat[rep[q]]);
+    for (size_t q = 0; q < nm && !e; q++)
+        e = lg_buf_printf(out, "%s%zu", q ? "," : "", c->cat[rep[q]]);
     if (!e) e = lg_buf_printf(out, "],\"names\":[");
     for (size_t k = 0; k < c->n_cat && !e; k++) {
         if (k) e = lg_buf_putc(out, ',');
@@ -422,11 +423,14 @@ lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err) {
                           "<div id=\"legend\"></div></div><div id=\"tip\"></div>\n"
                           "<script>\nconst D={\"n\":%zu,\"byLabel\":%s,\"x\":[",
                           nm, d->labels ? "true" : "false");
-    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%.4g", q ? "," : "", d->xy[2 * rep[q]]);
+    for (size_t q = 0; q < nm && !e; q++)
+        e = lg_buf_printf(out, "%s%.4g", q ? "," : "", d->xy[2 * rep[q]]);
     if (!e) e = lg_buf_printf(out, "],\"y\":[");
-    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%.4g", q ? "," : "", d->xy[2 * rep[q] + 1]);
+    for (size_t q = 0; q < nm && !e; q++)
+        e = lg_buf_printf(out, "%s%.4g", q ? "," : "", d->xy[2 * rep[q] + 1]);
     if (!e) e = lg_buf_printf(out, "],\"cl\":[");
-    for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%d", q ? "," : "", (int)d->cluster[rep[q]]);
+    for (size_t q = 0; q < nm && !e; q++)
+        e = lg_buf_printf(out, "%s%d", q ? "," : "", (int)d->cluster[rep[q]]);
     if (!e) e = lg_buf_printf(out, "],\"row\":[");
     for (size_t q = 0; q < nm && !e; q++) e = lg_buf_printf(out, "%s%zu", q ? "," : "", rep[q] + 1);
     if (!e) e = lg_buf_printf(out, "],\"w\":[");

@@ -510,7 +510,8 @@ int cmd_cluster(int argc, char **argv) {
         free(x);
         x = NULL;
         if (e) {
-            rc = e == LG_ELIMIT ? distinct_cap_error(o.embeddings, err.msg) : cli_error("%s", err.msg);
+            rc = e == LG_ELIMIT ? distinct_cap_error(o.embeddings, err.msg)
+                                : cli_error("%s", err.msg);
             goto done;
         }
     } else {
@@ -519,8 +520,9 @@ int cmd_cluster(int argc, char **argv) {
             rc = cli_error("%s: need at least 2 rows, got %zu", o.data, n);
             goto done;
         }
-        lg_err e = lg_cluster_embed_distinct(o.encoder, (const char *const *)t.msg, t.len, n,
-                                             (size_t)o.dims, MAX_DISTINCT, progress_cb, &ps, &vs, &err);
+        lg_err e =
+            lg_cluster_embed_distinct(o.encoder, (const char *const *)t.msg, t.len, n,
+                                      (size_t)o.dims, MAX_DISTINCT, progress_cb, &ps, &vs, &err);
         progress_end(&ps);
         if (e) {
             rc = e == LG_ELIMIT ? distinct_cap_error(o.data, err.msg)
@@ -546,8 +548,8 @@ int cmd_cluster(int argc, char **argv) {
     /* ---- DBSCAN (weighted: exactly that of all rows) */
     if (!o.umap_only) {
         double t1 = lg_now();
-        if (lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples, progress_cb,
-                               &ps, cld, &nc, &err)) {
+        if (lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples,
+                               progress_cb, &ps, cld, &nc, &err)) {
             progress_end(&ps);
             rc = cli_error("%s", err.msg);
             goto done;
@@ -557,8 +559,8 @@ int cmd_cluster(int argc, char **argv) {
         size_t noise = 0;
         for (size_t i = 0; i < n; i++) noise += cl[i] < 0;
         double sil;
-        if (lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20, o.up.seed,
-                                          &sil, &err)) {
+        if (lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20,
+                                          o.up.seed, &sil, &err)) {
             rc = cli_error("%s", err.msg);
             goto done;
         }
@@ -580,14 +582,15 @@ int cmd_cluster(int argc, char **argv) {
             goto done;
         }
         progress_end(&ps);
-        fprintf(stderr,
-                "UMAP (n_neighbors %d, min_dist %g, seed %llu) of %zu distinct vectors: %.2f s: kNN %s "
-                "%.2f s, graph %.2f s (%zu edges, %zu components), init %.2f s (%zu rows random), "
-                "layout %.2f s; a=%.4f b=%.4f\n",
-                o.up.n_neighbors, (double)o.up.min_dist, (unsigned long long)o.up.seed, m,
-                lg_now() - t2, st.knn_exact ? "exact" : "NN-descent", st.knn_seconds,
-                st.graph_seconds, st.graph_nnz, st.components, st.init_seconds,
-                st.random_init_rows, st.layout_seconds, (double)st.a, (double)st.b);
+        fprintf(
+            stderr,
+            "UMAP (n_neighbors %d, min_dist %g, seed %llu) of %zu distinct vectors: %.2f s: kNN %s "
+            "%.2f s, graph %.2f s (%zu edges, %zu components), init %.2f s (%zu rows random), "
+            "layout %.2f s; a=%.4f b=%.4f\n",
+            o.up.n_neighbors, (double)o.up.min_dist, (unsigned long long)o.up.seed, m,
+            lg_now() - t2, st.knn_exact ? "exact" : "NN-descent", st.knn_seconds, st.graph_seconds,
+            st.graph_nnz, st.components, st.init_seconds, st.random_init_rows, st.layout_seconds,
+            (double)st.a, (double)st.b);
     } else {
         fprintf(stderr, "UMAP: every row has the same vector: all at (0, 0)\n");
     }
@@ -603,8 +606,9 @@ int cmd_cluster(int argc, char **argv) {
                        o.data ? (const char *const *)t.msg : NULL, o.data ? t.len : NULL,
                        o.data && t.col_src >= 0 ? (const char *const *)t.src : NULL, NULL};
     char title[256];
-    snprintf(title, sizeof title, "logify cluster: %zu rows (%zu distinct vectors), %zu clusters, UMAP of %s",
-             n, m, nc, o.embeddings ? "the given embeddings" : o.encoder);
+    snprintf(title, sizeof title,
+             "logify cluster: %zu rows (%zu distinct vectors), %zu clusters, UMAP of %s", n, m, nc,
+             o.embeddings ? "the given embeddings" : o.encoder);
     pd.title = title;
     int by_label = has_labels && (!o.color_by || !strcmp(o.color_by, "label"));
     if (lg_plot_svg(&pd, by_label, &b, &err)) {

@@ -221,7 +221,8 @@ static void check_equivalent(const float *x, size_t n, size_t d, float eps, size
     int32_t *plain = malloc(n * sizeof *plain), *wl = malloc(v.m * sizeof *wl),
             *exp = malloc(n * sizeof *exp);
     size_t nc_plain, nc_w;
-    assert_int_equal(lg_dbscan(x, n, d, eps, min_samples, NULL, NULL, plain, &nc_plain, &err), LG_OK);
+    assert_int_equal(lg_dbscan(x, n, d, eps, min_samples, NULL, NULL, plain, &nc_plain, &err),
+                     LG_OK);
     assert_int_equal(
         lg_dbscan_weighted(v.x, v.m, d, v.weight, eps, min_samples, NULL, NULL, wl, &nc_w, &err),
         LG_OK);
@@ -352,7 +353,8 @@ static void test_seed_data(void **state) {
     assert_int_equal(lg_csv_reader_new(NULL, on_row, NULL, &m, &r, &err), LG_OK);
     char buf[1 << 16];
     size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) assert_int_equal(lg_csv_feed(r, buf, got, &err), LG_OK);
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        assert_int_equal(lg_csv_feed(r, buf, got, &err), LG_OK);
     assert_int_equal(lg_csv_finish(r, &err), LG_OK);
     lg_csv_reader_free(r);
     fclose(f);
