@@ -6,6 +6,9 @@
  * row) are projected by a signed feature hash to LG_CLUSTER_PROJ_DIM
  * columns: dense sgemm on 512 columns is ~60x cheaper than on 32768, and
  * the cosine error it brings is measured in docs/cluster.md.
+ *
+ * lg_cluster_embed_distinct encodes each distinct message once and keeps
+ * only the distinct vectors (src/cluster_dedup.c) with each row's index.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -2,6 +2,9 @@
  * and write the map, the clusters and suggested rules into a directory
  * (docs/cluster.md). Argument parsing, reading the CSV and writing files;
  * the algorithms are in the library (include/logify/cluster.h, umap.h).
+ * DBSCAN, the silhouette and UMAP run on the distinct vectors (weighted by
+ * their rows, which is exact); every row gets its vector's cluster and
+ * coordinates back, and everything written counts rows.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,12 +36,16 @@ static const char usage_text[] =
     "  --seed N             seed of UMAP and the kNN search (default 42)\n"
     "  --n-neighbors K      UMAP neighbours (default 15)\n"
     "  --min-dist X         UMAP min_dist (default 0.1)\n"
-    "  --epochs N           UMAP epochs (default: 500 up to 10,000 rows, else 200)\n"
-    "  --exact-max N        exact kNN up to N rows, NN-descent beyond (default 4096)\n"
+    "  --epochs N           UMAP epochs (default: 500 up to 10,000 distinct vectors,\n"
+    "                       else 200)\n"
+    "  --exact-max N        exact kNN up to N distinct vectors, NN-descent beyond\n"
+    "                       (default 4096)\n"
     "  --min-size N         clusters of at least N rows get a suggested rule (default 5)\n"
     "  --color-by label|cluster  colouring of map.svg (default: label when present)\n"
     "  --umap-only          only embeddings + layout: points.csv and embeddings.npy\n"
-    "  --no-progress        no progress bars (they show only on a terminal anyway)\n";
+    "  --no-progress        no progress bars (they show only on a terminal anyway)\n"
+    "Rows with identical embeddings are clustered once, weighted (the same result);\n"
+    "at most 200,000 distinct embedding vectors and 20,000,000 rows.\n";
 
 /* DBSCAN and the silhouette are O(m^2) in the m distinct vectors (rows
  * with identical embeddings are one weighted vector, exactly); rows only

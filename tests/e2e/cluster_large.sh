@@ -92,4 +92,10 @@ if "$LOGIFY" cluster --embeddings "$tmp/many.npy" --out "$tmp/m" --no-progress 2
 fi
 cat "$tmp/err"
 grep -q "distinct" "$tmp/err" && grep -q "200000" "$tmp/err" || fail "cap error does not say it counts distinct vectors"
+# every row the same vector: one distinct vector, no UMAP to run, all at (0, 0)
+printf 'log_message,target_label\nUser 12 logged in,A\nUser 13 logged in,A\nUser 14 logged in,B\n' > "$tmp/same.csv"
+"$LOGIFY" cluster --data "$tmp/same.csv" --out "$tmp/s" --no-progress 2> "$tmp/slog" ||
+    { cat "$tmp/slog"; fail "one distinct vector failed"; }
+grep -q "3 rows, 1 distinct vectors" "$tmp/slog" || fail "one distinct vector: $(cat "$tmp/slog")"
+[ "$(grep -c '^[0-9],0,0.00000,0.00000,' "$tmp/s/points.csv")" -eq 3 ] || fail "one distinct vector: points.csv"
 echo "cluster_large e2e: OK"
