@@ -331,19 +331,29 @@ SB_KERNEL static void attention(const lg_sbert *m, const float *qkv, float *ctx,
 }
 
 /* ---- Thread team -----------------------------------------------------------
- * A scratch's persistent helpers. team_run(t, fn, arg) runs fn(arg, member,
- * members) on every member at once, the caller being member 0, and returns
- * when all have finished (a region). Helpers wait for the next region by
- * spinning briefly (regions of one forward pass follow each other within
- * microseconds), then sleep on a condition variable. A team belongs to one
- * scratch, so concurrent encodes (one scratch each) never share one. */
+ * A scratch's persistent helpers. team_run(t, fn, arg, chunks) runs
+ * fn(arg, chunk, chunks, member) once for every chunk in 0..chunks-1 and
+ * returns when all are done (a region). The members (the caller is member
+ * 0) claim chunks one at a time from a shared counter, so when a helper is
+ * not running (a busy machine) the caller simply does its chunks too
+ * instead of waiting for it. Which thread runs a chunk never changes what
+ * it computes. Helpers wait for the next region by spinning briefly
+ * (regions of one forward pass follow each other within microseconds),
+ * then sleep on a condition variable. A team belongs to one scratch, so
+ * concurrent encodes (one scratch each) never share one. */
 
-typedef void (*team_fn)(void *arg, int member, int members);
+typedef void (*team_fn)(void *arg, int chunk, int chunks, int member);
 
 typedef struct {
     sb_team *t;
     int member;
 } team_member;
+
+/* the region word: generation (32 bits) | chunks (16) | next chunk (16) */
+#define TW_GEN(w) ((unsigned)((w) >> 32))
+#define TW_CHUNKS(w) ((int)(((w) >> 16) & 0xFFFF))
+#define TW_NEXT(w) ((int)((w)&0xFFFF))
+#define TEAM_MAX_CHUNKS 0xFFFF
 
 struct sb_team {
     int want;    /* members asked for */
@@ -352,10 +362,10 @@ struct sb_team {
     team_member who[SB_MAX_THREADS];
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    atomic_uint gen;    /* bumped to start a region (or to stop) */
-    atomic_int pending; /* helpers still inside the current region */
+    _Atomic uint64_t work; /* the current region (claims bump its next chunk) */
+    atomic_int finished;   /* chunks of the current region done */
     atomic_int stop;
-    team_fn fn; /* the region: written before gen is bumped */
+    team_fn fn; /* the region's: written before work, read after a claim */
     void *arg;
 };
 
@@ -376,40 +386,62 @@ static int spin_step(int spin, double *t0) {
     return now - *t0 <= SB_SPIN_SECONDS;
 }
 
+/* Claims and runs chunks of region `gen` until none is left. A claim
+ * succeeds only while that region is current; once a chunk is claimed the
+ * region cannot end before it is done, so fn and arg are still its own. */
+static void team_work(sb_team *t, unsigned gen, int member) {
+    uint64_t w = atomic_load_explicit(&t->work, memory_order_acquire);
+    while (TW_GEN(w) == gen && TW_NEXT(w) < TW_CHUNKS(w)) {
+        if (!atomic_compare_exchange_weak_explicit(&t->work, &w, w + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* w now holds the current value */
+        int chunks = TW_CHUNKS(w);
+        t->fn(t->arg, TW_NEXT(w), chunks, member);
+        if (atomic_fetch_add_explicit(&t->finished, 1, memory_order_acq_rel) + 1 == chunks &&
+            member != 0) {
+            pthread_mutex_lock(&t->mu);
+            pthread_cond_signal(&t->done);
+            pthread_mutex_unlock(&t->mu);
+        }
+        w = atomic_load_explicit(&t->work, memory_order_acquire);
+    }
+}
+
 static void *team_helper(void *p) {
     team_member *me = p;
     sb_team *t = me->t;
     unsigned seen = 0;
     for (;;) {
-        unsigned g = atomic_load_explicit(&t->gen, memory_order_acquire);
+        unsigned g = TW_GEN(atomic_load_explicit(&t->work, memory_order_acquire));
         double t0 = 0;
         for (int spin = 0; g == seen && spin_step(spin, &t0); spin++)
-            g = atomic_load_explicit(&t->gen, memory_order_acquire);
+            g = TW_GEN(atomic_load_explicit(&t->work, memory_order_acquire));
         if (g == seen) {
             pthread_mutex_lock(&t->mu);
-            while ((g = atomic_load_explicit(&t->gen, memory_order_acquire)) == seen)
+            while ((g = TW_GEN(atomic_load_explicit(&t->work, memory_order_acquire))) == seen)
                 pthread_cond_wait(&t->go, &t->mu);
             pthread_mutex_unlock(&t->mu);
         }
         seen = g;
         if (atomic_load_explicit(&t->stop, memory_order_acquire)) break;
-        t->fn(t->arg, me->member, t->members);
-        if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&t->mu);
-            pthread_cond_signal(&t->done);
-            pthread_mutex_unlock(&t->mu);
-        }
+        team_work(t, g, me->member);
     }
     return NULL;
+}
+
+/* Starts region gen + 1 (or, with no chunks, just wakes the helpers). */
+static void team_publish(sb_team *t, int chunks) {
+    uint64_t gen = TW_GEN(atomic_load_explicit(&t->work, memory_order_relaxed)) + 1u;
+    pthread_mutex_lock(&t->mu);
+    atomic_store_explicit(&t->work, gen << 32 | (uint64_t)chunks << 16, memory_order_release);
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->mu);
 }
 
 static void team_free(sb_team *t) {
     if (!t) return;
     atomic_store_explicit(&t->stop, 1, memory_order_release);
-    pthread_mutex_lock(&t->mu);
-    atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
+    team_publish(t, 0);
     for (int i = 1; i < t->members; i++)
         pthread_join(t->tid[i], NULL);
     pthread_mutex_destroy(&t->mu);
@@ -419,8 +451,8 @@ static void team_free(sb_team *t) {
 }
 
 /* A team of `want` members (want - 1 helper threads). When a thread cannot
- * be created the team is smaller (members < want); every region divides
- * its work by the members actually running. NULL when out of memory. */
+ * be created the team is smaller (members < want). NULL when out of
+ * memory. */
 static sb_team *team_new(int want) {
     sb_team *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -429,8 +461,8 @@ static sb_team *team_new(int want) {
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->go, NULL);
     pthread_cond_init(&t->done, NULL);
-    atomic_init(&t->gen, 0);
-    atomic_init(&t->pending, 0);
+    atomic_init(&t->work, 0);
+    atomic_init(&t->finished, 0);
     atomic_init(&t->stop, 0);
     for (int i = 1; i < want; i++) {
         t->who[i].t = t;
@@ -444,25 +476,27 @@ static sb_team *team_new(int want) {
     return t;
 }
 
-static void team_run(sb_team *t, team_fn fn, void *arg) {
-    if (t->members == 1) {
-        fn(arg, 0, 1);
+/* Runs a region of `units` work units (panels, heads, ...) cut into a few
+ * chunks per member; the serial path (t NULL) runs it as one chunk. */
+static void team_run(sb_team *t, team_fn fn, void *arg, int units) {
+    int chunks = t ? 4 * t->members : 1;
+    if (chunks > units) chunks = units;
+    if (chunks > TEAM_MAX_CHUNKS) chunks = TEAM_MAX_CHUNKS;
+    if (chunks <= 1 || t->members == 1) {
+        fn(arg, 0, 1, 0);
         return;
     }
     t->fn = fn;
     t->arg = arg;
-    atomic_store_explicit(&t->pending, t->members - 1, memory_order_relaxed);
-    pthread_mutex_lock(&t->mu);
-    atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
-    fn(arg, 0, t->members);
+    atomic_store_explicit(&t->finished, 0, memory_order_relaxed);
+    team_publish(t, chunks);
+    team_work(t, TW_GEN(atomic_load_explicit(&t->work, memory_order_relaxed)), 0);
     double t0 = 0;
-    for (int spin = 0; atomic_load_explicit(&t->pending, memory_order_acquire) != 0; spin++)
+    for (int spin = 0; atomic_load_explicit(&t->finished, memory_order_acquire) != chunks; spin++)
         if (!spin_step(spin, &t0)) break;
-    if (atomic_load_explicit(&t->pending, memory_order_acquire) != 0) {
+    if (atomic_load_explicit(&t->finished, memory_order_acquire) != chunks) {
         pthread_mutex_lock(&t->mu);
-        while (atomic_load_explicit(&t->pending, memory_order_acquire) != 0)
+        while (atomic_load_explicit(&t->finished, memory_order_acquire) != chunks)
             pthread_cond_wait(&t->done, &t->mu);
         pthread_mutex_unlock(&t->mu);
     }
@@ -592,21 +626,25 @@ typedef struct {
     int split_gemm; /* projections split by columns (else OpenBLAS threads them) */
 } fwd_pass;
 
-/* [u0, u1): member me's share of n units */
-static void share(int n, int me, int members, int *u0, int *u1) {
-    *u0 = (int)((long)n * me / members);
-    *u1 = (int)((long)n * (me + 1) / members);
+/* [u0, u1): chunk c's share of n units */
+static void share(int n, int c, int chunks, int *u0, int *u1) {
+    *u0 = (int)((long)n * c / chunks);
+    *u1 = (int)((long)n * (c + 1) / chunks);
 }
 
-/* Member me's columns of C (M, n) [+]= A W^T, in whole panels of
- * LG_GEMM_PANEL columns: bias (when b) written into them first, GELU
- * applied to them after (when act). */
+/* Panels of LG_GEMM_PANEL columns in a projection to n outputs */
+static int panels(int n) {
+    return (n + LG_GEMM_PANEL - 1) / LG_GEMM_PANEL;
+}
+
+/* Chunk ch's columns of C (M, n) [+]= A W^T, in whole panels: bias (when
+ * b) written into them first, GELU applied to them after (when act). */
 static void projection_share(const fwd_pass *f, float *c, const float *a, const float *w,
-                             const lg_gemm_w *pw, const float *b, int n, int k, int act, int me,
-                             int members) {
+                             const lg_gemm_w *pw, const float *b, int n, int k, int act, int ch,
+                             int chunks) {
     const lg_sbert *m = f->s->m;
     int p0, p1;
-    share((n + LG_GEMM_PANEL - 1) / LG_GEMM_PANEL, me, members, &p0, &p1);
+    share(panels(n), ch, chunks, &p0, &p1);
     int c0 = p0 * LG_GEMM_PANEL, c1 = p1 * LG_GEMM_PANEL < n ? p1 * LG_GEMM_PANEL : n;
     if (c0 >= c1) return;
     if (b)
@@ -619,11 +657,12 @@ static void projection_share(const fwd_pass *f, float *c, const float *a, const 
 }
 
 /* qkv (M, 3H) = x Wqkv^T + bqkv (queries pre-scaled at load) */
-static void region_qkv(void *p, int me, int members) {
+static void region_qkv(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     const lg_bert_layer *L = f->L;
     int H = f->s->m->hidden;
-    projection_share(f, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, L->bqkv, 3 * H, H, 0, me, members);
+    (void)member;
+    projection_share(f, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, L->bqkv, 3 * H, H, 0, ch, chunks);
 }
 
 /* ctx (M, H): attention of heads [h0, h1) for every sequence; member me's
@@ -642,11 +681,11 @@ static void attention_heads(const fwd_pass *f, int me, int h0, int h1) {
     }
 }
 
-static void region_attention(void *p, int me, int members) {
+static void region_attention(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     int h0, h1;
-    share(f->s->m->heads, me, members, &h0, &h1);
-    attention_heads(f, me, h0, h1);
+    share(f->s->m->heads, ch, chunks, &h0, &h1);
+    attention_heads(f, member, h0, h1);
 }
 
 /* Both at once, when a head's query, key and value columns are whole
@@ -658,12 +697,12 @@ static int qkv_fusable(const lg_sbert *m) {
     return !m->use_packed || dh % LG_GEMM_PANEL == 0;
 }
 
-static void region_qkv_attention(void *p, int me, int members) {
+static void region_qkv_attention(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     const lg_sbert *m = f->s->m;
     const lg_bert_layer *L = f->L;
     int H = m->hidden, dh = H / m->heads, n = 3 * H, h0, h1;
-    share(m->heads, me, members, &h0, &h1);
+    share(m->heads, ch, chunks, &h0, &h1);
     if (h0 >= h1) return;
     for (int part = 0; part < 3; part++) { /* query, key, value */
         int c0 = part * H + h0 * dh, c1 = part * H + h1 * dh;
@@ -672,38 +711,39 @@ static void region_qkv_attention(void *p, int me, int members) {
                    (size_t)(c1 - c0) * sizeof(float));
         matmul_wt(m, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, f->M, n, H, c0, c1);
     }
-    attention_heads(f, me, h0, h1);
+    attention_heads(f, member, h0, h1);
 }
 
 /* x += ctx Wo^T: the residual is the GEMM's C */
-static void region_out(void *p, int me, int members) {
+static void region_out(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     int H = f->s->m->hidden;
-    projection_share(f, f->s->x, f->s->ctx, f->L->wo, &f->L->po, NULL, H, H, 0, me, members);
+    (void)member;
+    projection_share(f, f->s->x, f->s->ctx, f->L->wo, &f->L->po, NULL, H, H, 0, ch, chunks);
 }
 
 /* ffn (M, I) = gelu(x Wi^T + bi) */
-static void region_ffn_up(void *p, int me, int members) {
+static void region_ffn_up(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     const lg_sbert *m = f->s->m;
+    (void)member;
     projection_share(f, f->s->ffn, f->s->x, f->L->wi, &f->L->pi, f->L->bi, m->intermediate,
-                     m->hidden, 1, me, members);
+                     m->hidden, 1, ch, chunks);
 }
 
 /* x += ffn Wout^T */
-static void region_ffn_down(void *p, int me, int members) {
+static void region_ffn_down(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     const lg_sbert *m = f->s->m;
+    (void)member;
     projection_share(f, f->s->x, f->s->ffn, f->L->wout, &f->L->pout, NULL, m->hidden,
-                     m->intermediate, 0, me, members);
+                     m->intermediate, 0, ch, chunks);
 }
 
-/* A projection region: on the whole team when projections are split. */
-static void run_projection(fwd_pass *f, team_fn fn) {
-    if (f->team && f->split_gemm)
-        team_run(f->team, fn, f);
-    else
-        fn(f, 0, 1);
+/* A projection region to n outputs: on the whole team when projections
+ * are split. */
+static void run_projection(fwd_pass *f, team_fn fn, int n) {
+    team_run(f->split_gemm ? f->team : NULL, fn, f, panels(n));
 }
 
 /* FLOPs of one layer over M packed tokens (projections only: attention is
@@ -752,21 +792,18 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
         /* qkv = x Wqkv^T + bqkv; attention per sequence over its real
          * tokens, heads across the team */
         if (team && f.split_gemm && qkv_fusable(m)) {
-            team_run(team, region_qkv_attention, &f);
+            team_run(team, region_qkv_attention, &f, m->heads);
         } else {
-            run_projection(&f, region_qkv);
-            if (team)
-                team_run(team, region_attention, &f);
-            else
-                region_attention(&f, 0, 1);
+            run_projection(&f, region_qkv, 3 * H);
+            team_run(team, region_attention, &f, m->heads);
         }
         /* x = LN(x + ctx Wo^T + bo) */
-        run_projection(&f, region_out);
+        run_projection(&f, region_out, H);
         for (int row = 0; row < M; row++)
             add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
-        run_projection(&f, region_ffn_up);
+        run_projection(&f, region_ffn_up, m->intermediate);
         /* x = LN(x + ffn Wout^T + bout) */
-        run_projection(&f, region_ffn_down);
+        run_projection(&f, region_ffn_down, H);
         for (int row = 0; row < M; row++)
             add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
     }
@@ -801,15 +838,16 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
     }
 }
 
-/* Across batches: each member takes whole batches from the queue with its
- * own scratch. */
-static void region_batches(void *p, int me, int members) {
+/* Across batches: one chunk per member; whoever runs a chunk takes whole
+ * batches from the queue with its own scratch until none is left. */
+static void region_batches(void *p, int ch, int chunks, int member) {
     encode_job *job = p;
-    (void)members;
+    (void)ch;
+    (void)chunks;
     for (;;) {
         size_t b = atomic_fetch_add(&job->next, 1);
         if (b >= job->n_batches) break;
-        run_batch(job->member_scratch[me], job, b, NULL);
+        run_batch(job->member_scratch[member], job, b, NULL);
     }
 }
 
@@ -906,10 +944,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
     }
     sb_team *team = scratch_team(s, (int)members);
     if (across) {
-        if (team)
-            team_run(team, region_batches, &job);
-        else
-            region_batches(&job, 0, 1);
+        team_run(team, region_batches, &job, team ? team->members : 1);
     } else {
         for (size_t b = 0; b < job.n_batches; b++)
             run_batch(s, &job, b, team);
