@@ -66,7 +66,8 @@ if grep -q avx512f /proc/cpuinfo; then
   OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=$THREADS "$WORK/sgemm" 1024 1536 384 | tee "$WORK/sgemm512.txt"
 fi
 # 4. single-message latency: one median-length seed message (in-process:
-#    load, first encode, median of 30 warm encodes with 1 and $THREADS threads)
+#    load, first encode, median of 30 warm encodes with 1 and $THREADS
+#    threads, alternated; the ratio is the gain of splitting one message)
 BUILD=$(dirname "$LOGIFY")
 MSG=$(awk '{ print length($0) "\t" $0 }' "$WORK/seed.txt" | sort -n | awk -F'\t' -v n="$(wc -l <"$WORK/seed.txt")" 'NR == int(n / 2) { print $2 }')
 gcc -O2 -I include bench/bench_bert_latency.c "$BUILD/liblogifycore.a" \
@@ -94,4 +95,5 @@ if [[ -s "$WORK/sgemm512.txt" ]]; then
   awk -v c="$L_GF" -v p="$P5" 'BEGIN { printf "  logify / sgemm peak with OpenBLAS'"'"'s AVX-512 kernel forced (OPENBLAS_CORETYPE=SkylakeX, that command only): %.0f%% of %.1f GFLOPS\n", 100 * c / p, p }'
 fi
 echo "  single-message latency ($(field "$WORK/lat.txt" tokens) tokens): $(field "$WORK/lat.txt" warm_ms_threads1) ms (1 thread), \
-$(field "$WORK/lat.txt" "warm_ms_threads$THREADS") ms ($THREADS threads), first call after load $(field "$WORK/lat.txt" first_ms) ms"
+$(field "$WORK/lat.txt" "warm_ms_threads$THREADS") ms ($THREADS threads), ratio $(field "$WORK/lat.txt" speedup)x; \
+best $(field "$WORK/lat.txt" best_ms_threads1) / $(field "$WORK/lat.txt" "best_ms_threads$THREADS") ms; first call after load $(field "$WORK/lat.txt" first_ms) ms"
