@@ -11,7 +11,8 @@
  * what the mask achieves in the reference.
  *
  * Threads: each scratch owns a persistent team of helper threads (created
- * on first use, parked on a condition variable when idle). With at least as
+ * on first use, parked on a condition variable when idle; work is claimed
+ * chunk by chunk, so a helper that is not running delays nothing). With at least as
  * many texts as threads, the team takes whole batches (work queue, one
  * scratch per member); with fewer (one message: the HTTP server, `embed` of
  * one line) the whole team works on each batch: every projection is split
@@ -43,7 +44,7 @@
 #define SB_MAX_BATCH 4096
 #define SB_SMALL_M 16 /* up to this many rows, dot products instead of sgemm */
 /* Below this many FLOPs per layer and team member, a batch is not split
- * across threads: the region handoffs (5 a layer) cost more than they save
+ * across threads: the region handoffs (4 a layer) cost more than they save
  * (measured, docs/bert.md "Threads"). */
 #define SB_SPLIT_MIN_FLOPS 2e6
 #define SB_SPIN_SECONDS 100e-6 /* an idle helper spins this long, then sleeps */
