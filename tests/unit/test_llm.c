@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../../src/llm_int.h"
+#include "tmpdir.h"
 #include "logify/llm.h"
 #include "logify/ytree.h"
 
@@ -29,7 +30,6 @@ static const char *const ENV_NAMES[] = {
     "LOGIFY_LLM_BATCH",   "LOGIFY_LLM_CONCURRENCY", "LOGIFY_LLM_TIMEOUT",  "LOGIFY_LLM_DEADLINE",
     "LOGIFY_LLM_RETRIES", "LOGIFY_LLM_CACHE",       "LOGIFY_LLM_JSON_MODE"};
 
-static char tmpdir[256];
 
 /* Every test runs in an empty temporary directory with no LLM variables. */
 static int setup(void **state) {
@@ -38,17 +38,12 @@ static int setup(void **state) {
         unsetenv(ENV_NAMES[i]);
     setenv("no_proxy", "127.0.0.1,localhost", 1); /* a proxy must not see 127.0.0.1 */
     setenv("NO_PROXY", "127.0.0.1,localhost", 1);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_llm.XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
-    return chdir(tmpdir);
+    return tmpdir_enter("test_llm");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (chdir("/") != 0) return -1;
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_leave();
 }
 
 static void write_file(const char *path, const char *text) {

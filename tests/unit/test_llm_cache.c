@@ -19,22 +19,17 @@
 #include <cmocka.h>
 
 #include "../../src/llm_int.h"
+#include "tmpdir.h"
 
-static char tmpdir[256];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_llm_cache.XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
-    return chdir(tmpdir);
+    return tmpdir_enter("test_llm_cache");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (chdir("/") != 0) return -1;
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_leave();
 }
 
 /* Template and label of key k. */
