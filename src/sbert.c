@@ -51,6 +51,9 @@
 
 typedef struct sb_team sb_team;
 
+/* Encodes in flight in this process (lg_sbert_encode calls). */
+static atomic_int sb_active;
+
 struct lg_sbert_scratch {
     const lg_sbert *m;
     int batch, threads;
@@ -872,6 +875,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
     if (s->m != m) return lg_fail(err, LG_EINVAL, "scratch belongs to another model");
     size_t maxlen = (size_t)m->max_seq_length;
     lg_err e = LG_OK;
+    int counted = 0; /* in sb_active */
     encode_job job;
     memset(&job, 0, sizeof job);
     lg_sbert_scratch *member_scratch[SB_MAX_THREADS];
@@ -913,6 +917,8 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
      * all threads when it is big enough (docs/bert.md, "Threads"). */
     size_t threads = (size_t)s->threads, batch = (size_t)s->batch;
     int across = threads > 1 && n >= threads;
+    int others = atomic_fetch_add_explicit(&sb_active, 1, memory_order_relaxed);
+    counted = 1;
     if (across && n < batch * threads) batch = (n + threads - 1) / threads;
     if (batch < 1) batch = 1;
     job.ids = ids;
@@ -944,6 +950,11 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
         member_scratch[w] = s->workers[w];
     }
     sb_team *team = scratch_team(s, (int)members);
+    /* Another encode running in this process (a busy server: one request
+     * per thread): splitting one text across the team would only make the
+     * threads fight over the cores, so each text stays on its own thread.
+     * The results are the same either way. */
+    if (!across && others > 0) team = NULL;
     if (across) {
         team_run(team, region_batches, &job, team ? team->members : 1);
     } else {
@@ -951,6 +962,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
             run_batch(s, &job, b, team);
     }
 out:
+    if (counted) atomic_fetch_sub_explicit(&sb_active, 1, memory_order_relaxed);
     free(ids);
     free(one);
     free(off);
