@@ -2,15 +2,20 @@
 #   make          build build/logify
 #   make demo     install what is missing, build, classify resources/test.csv
 #   make check    install what is missing, build, run every test, then again
-#                 under AddressSanitizer + UBSan (build-asan/)
+#                 under AddressSanitizer + UBSan (build-asan/), then the tests
+#                 that run threads under ThreadSanitizer (build-tsan/)
 #   make bench    benchmarks against the anchors (not part of check)
 #   make model    re-create models/default from ../shared/datasets (same bytes)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+# the tests whose code runs threads: job workers, the server (spool, direct
+# answers, worker pool), the BERT thread team, the LLM client and cache
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache)$$|e2e.http_server|e2e.classify_cli
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check test test-asan asan bench fuzz clean model
+.PHONY: all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -41,7 +46,19 @@ test-asan: asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-check: test test-asan
+$(TSAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOGIFY_TSAN=ON
+
+tsan: deps $(TSAN_BUILD)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+
+# A race report makes the process exit 66 (TSan's default), which fails the
+# test: the HTTP tests require every server to exit 0.
+test-tsan: tsan
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
+
+check: test test-asan test-tsan
 
 bench: build
 	@bash scripts/install-deps.sh --bench
@@ -69,4 +86,4 @@ model: build
 	$(BUILD)/logify train --data $(SEED_DATA) --out models/default --encoder hash --seed 42
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -32,8 +32,11 @@ extern "C" {
 #endif
 
 /* Hot kernels are compiled twice on x86-64 (GCC function multi-versioning,
- * picked once at load by the CPU): AVX2+FMA and baseline. Elsewhere, once. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+ * picked once at load by the CPU): AVX2+FMA and baseline. Elsewhere, once;
+ * and once under ThreadSanitizer, whose runtime is not up yet when the
+ * loader runs the ifunc resolvers (the binary would crash at start). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__)
 #define LG_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
 #else
 #define LG_SIMD_CLONES

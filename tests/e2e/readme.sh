@@ -4,7 +4,7 @@
 #  - `make demo` runs as `make demo BUILD=<this build>` and must write
 #    resources/output.csv with one row per input row;
 #  - `make check` cannot run inside itself: we check what it expands to
-#    (both builds' ctest runs) with `make -n`;
+#    (the three builds' ctest runs) with `make -n`;
 #  - `build/logify serve ...` starts in the background on a free port for the
 #    `curl` lines that follow it;
 #  - a line ending in `# not run: REASON` is skipped, and REASON must name the
@@ -41,8 +41,9 @@ while IFS= read -r cmd; do
   fi
   if [[ "$cmd" == "make check"* ]]; then
     make -n check >"$TMP/make-n" 2>/dev/null || fail "make -n check"
-    [[ $(grep -c "ctest" "$TMP/make-n") -ge 2 ]] && grep -q "cd build-asan && ASAN_OPTIONS=" "$TMP/make-n" ||
-      fail "make check does not run both test suites: $(cat "$TMP/make-n")"
+    [[ $(grep -c "ctest" "$TMP/make-n") -ge 3 ]] && grep -q "cd build-asan && ASAN_OPTIONS=" "$TMP/make-n" &&
+      grep -q "cd build-tsan && TSAN_OPTIONS=" "$TMP/make-n" ||
+      fail "make check does not run the three test suites: $(cat "$TMP/make-n")"
     ok
     continue
   fi
