@@ -41,3 +41,26 @@ expect_fail() {
 done_checks() {
   echo "$(basename "$0"): $CHECKS checks passed"
 }
+
+# clean_llm_env: no LLM key, URL or setting from the caller's shell, never a
+# proxy for 127.0.0.1, and $TMP as the working directory (no stray .env).
+clean_llm_env() {
+  unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
+    LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
+    LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE
+  export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+  cd "$TMP"
+}
+
+# start_fake_llm: clean_llm_env, then tests/fake_llm_server.py (FAKE) on a
+# free port, stopped on exit: sets SERVER (its pid) and PORT.
+start_fake_llm() {
+  clean_llm_env
+  FAKE="$LOGIFY_ROOT/tests/fake_llm_server.py"
+  /usr/bin/python3 "$FAKE" --port-file "$TMP/port" --exit-with $$ >/dev/null 2>"$TMP/server.err" &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
+  for _ in $(seq 200); do [[ -s "$TMP/port" ]] && break; sleep 0.05; done
+  [[ -s "$TMP/port" ]] || fail "fake server did not start: $(cat "$TMP/server.err")"
+  PORT=$(cat "$TMP/port")
+}

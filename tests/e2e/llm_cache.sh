@@ -4,18 +4,7 @@
 # known patterns makes no call at all; the file never holds the key; a full
 # cache evicts its least recently used template.
 source "$(dirname "$0")/../lib.sh"
-unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
-  LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
-  LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE
-export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost # never via a proxy
-cd "$TMP"
-FAKE="$LOGIFY_ROOT/tests/fake_llm_server.py"
-/usr/bin/python3 "$FAKE" --port-file "$TMP/port" --exit-with $$ >/dev/null 2>"$TMP/server.err" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do [[ -s "$TMP/port" ]] && break; sleep 0.05; done
-[[ -s "$TMP/port" ]] || fail "fake server did not start: $(cat "$TMP/server.err")"
-PORT=$(cat "$TMP/port")
+start_fake_llm
 KEY="gsk_cache_test_$$_SECRET"
 served() {
   /usr/bin/python3 -c '

@@ -3,11 +3,7 @@
 # out Unclassified with detail "llm not configured", stderr carries exactly
 # one warning about it, the exit status is 0; other rows are unaffected.
 source "$(dirname "$0")/../lib.sh"
-unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
-  LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
-  LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE
-export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost # never via a proxy
-cd "$TMP" # no .env here
+clean_llm_env
 cat >"$TMP/in.csv" <<'IN'
 source,log_message
 LegacyCRM,Case escalation for ticket ID 7324 failed because the assigned support agent is no longer active.

@@ -6,18 +6,7 @@
 # (synthetic_logs.csv, complexity=llm) against their reference labels.
 source "$(dirname "$0")/../lib.sh"
 need_shared
-unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
-  LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
-  LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE
-export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost # never via a proxy
-cd "$TMP"
-/usr/bin/python3 "$LOGIFY_ROOT/tests/fake_llm_server.py" --port-file "$TMP/port" --exit-with $$ \
-  >/dev/null 2>"$TMP/server.err" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do [[ -s "$TMP/port" ]] && break; sleep 0.05; done
-[[ -s "$TMP/port" ]] || fail "fake server did not start: $(cat "$TMP/server.err")"
-PORT=$(cat "$TMP/port")
+start_fake_llm
 export LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/ok/v1" LOGIFY_LLM_CACHE=off LOGIFY_LLM_DEADLINE=20
 
 rc=0
