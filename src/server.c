@@ -174,13 +174,18 @@ enum MHD_Result srv_respond(lg_server *s, struct MHD_Connection *c, srv_req *rq,
     return queue(s, c, rq, status, ctype, r);
 }
 
+lg_err srv_detail_json(lg_buf *b, const char *detail) {
+    lg_err e = lg_buf_append(b, "{\"detail\":", 10);
+    if (!e) e = lg_json_put_string(b, detail, strlen(detail) < 2048 ? strlen(detail) : 2048);
+    if (!e) e = lg_buf_append(b, "}", 1);
+    return e;
+}
+
 enum MHD_Result srv_respond_detail(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                    unsigned status, const char *detail) {
     lg_buf b;
     lg_buf_init(&b, 4096);
-    lg_err e = lg_buf_append(&b, "{\"detail\":", 10);
-    if (!e) e = lg_json_put_string(&b, detail, strlen(detail) < 2048 ? strlen(detail) : 2048);
-    if (!e) e = lg_buf_append(&b, "}", 1);
+    lg_err e = srv_detail_json(&b, detail);
     enum MHD_Result ret =
         e ? MHD_NO : srv_respond(s, c, rq, status, "application/json", b.data, b.len);
     lg_buf_free(&b);

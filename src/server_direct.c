@@ -194,9 +194,8 @@ static void note_failure(srv_req *rq) {
     d->noted = 1;
     lg_buf b;
     lg_buf_init(&b, 4096);
-    lg_err e = lg_buf_append(&b, "{\"detail\":", 10);
-    if (!e) e = lg_json_put_string(&b, rq->fail_detail, strlen(rq->fail_detail));
-    if (!e) e = lg_buf_append(&b, "}\n", 2);
+    lg_err e = srv_detail_json(&b, rq->fail_detail);
+    if (!e) e = lg_buf_putc(&b, '\n');
     if (!e) srv_spool_append(rq->spool, b.data, b.len); /* over the cap: the cut says enough */
     lg_buf_free(&b);
 }

@@ -176,7 +176,10 @@ void srv_req_fail(srv_req *rq, unsigned status, const char *fmt, ...)
 /* Queue a response; each adds X-Request-Id and records rq->status. */
 enum MHD_Result srv_respond(lg_server *s, struct MHD_Connection *c, srv_req *rq, unsigned status,
                             const char *ctype, const char *body, size_t len);
-/* {"detail": "..."} (FastAPI's error shape). */
+/* Appends {"detail": "..."} (FastAPI's error shape; the text cut at 2,048
+ * bytes). */
+lg_err srv_detail_json(lg_buf *b, const char *detail);
+/* Answers {"detail": "..."}. */
 enum MHD_Result srv_respond_detail(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                    unsigned status, const char *detail);
 /* Sends the spool (which the response then owns); chunked when asked. */
