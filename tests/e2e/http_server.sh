@@ -22,17 +22,23 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; [[ -f $WORK/server.log ]] && tail -20 "$WORK/server.log"; exit 1; }
 
+# announced_port LOG PID: the port a `serve --port 0` announces in LOG
+announced_port() {
+    local port=
+    for _ in $(seq 1 200); do
+        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | sed 's/.*://' || true)
+        [[ -n $port ]] && break
+        kill -0 "$2" 2>/dev/null || fail "server exited early" >&2
+        sleep 0.05
+    done
+    [[ -n $port ]] || fail "server did not announce its port" >&2
+    echo "$port"
+}
+
 # ---- start the server on a free port, wait for /healthz
 "$LOGIFY" serve --host 127.0.0.1 --port 0 2>"$WORK/server.log" &
 PID=$!
-PORT=
-for _ in $(seq 1 200); do
-    PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/server.log" 2>/dev/null | sed 's/.*://' || true)
-    [[ -n $PORT ]] && break
-    kill -0 "$PID" 2>/dev/null || fail "server exited early"
-    sleep 0.05
-done
-[[ -n $PORT ]] || fail "server did not announce its port"
+PORT=$(announced_port "$WORK/server.log" "$PID")
 URL=http://127.0.0.1:$PORT
 for _ in $(seq 1 200); do
     curl -sf "$URL/healthz" >/dev/null && break
@@ -91,7 +97,7 @@ ok "access log has request ids"
 # while it sends), so the server's peak RSS must not follow the upload size.
 # Not under ASan (its quarantine keeps freed memory resident on purpose).
 big_upload_rss() { # MB of CSV -> "peak-RSS-kB"; the answer must equal logify classify's
-    local mb=$1 log=$WORK/big.log port=
+    local mb=$1 log=$WORK/big.log
     $PY - "$WORK/big$mb.csv" "$mb" <<'PY'
 import sys
 path, mb = sys.argv[1], float(sys.argv[2])
@@ -108,13 +114,8 @@ with open(path, "w") as f:
 PY
     "$LOGIFY" serve --host 127.0.0.1 --port 0 --route '*=rules' --route 'LegacyCRM=rules' \
         --max-upload 200M --max-rows 10000000 2>"$log" &
-    local pid=$!
-    for _ in $(seq 1 200); do
-        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" 2>/dev/null | sed 's/.*://' || true)
-        [[ -n $port ]] && break
-        sleep 0.05
-    done
-    [[ -n $port ]] || fail "big upload server did not start"
+    local pid=$! port
+    port=$(announced_port "$log" "$pid")
     curl -sS -o "$WORK/big.out" -F "file=@$WORK/big$mb.csv" "http://127.0.0.1:$port/classify/" \
         || fail "big upload $mb MB: curl failed"
     awk '/VmHWM/ {print $2}' "/proc/$pid/status"
