@@ -149,3 +149,31 @@ def read_http_response(sock):
     elif "content-length" in headers:
         body = f.read(int(headers["content-length"]))
     return status, headers, body
+
+
+def wait_for(pred, timeout=30):
+    """Polls pred() until it is true (True) or timeout seconds pass (False)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def metric(srv, name, absent=0.0):
+    """The value of the sample `name` (with its labels) in /metrics; absent when missing."""
+    _, _, body = srv.request("GET", "/metrics")
+    for ln in body.decode().splitlines():
+        if ln.startswith(name + " "):
+            return float(ln.split()[-1])
+    return absent
+
+
+def refused(port):
+    """True when a connection to port is refused (nothing listens there)."""
+    try:
+        raw_socket(port, timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True

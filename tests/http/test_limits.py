@@ -15,7 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lgserver import Server, multipart, raw_socket, read_http_response, upload  # noqa: E402
+from lgserver import (Server, metric, multipart, raw_socket, read_http_response, refused,  # noqa: E402
+                      upload, wait_for)
 
 LOGIN = "User User123 logged in."
 
@@ -30,23 +31,6 @@ def upload_head(port, body, ctype, path="/classify/"):
     s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
                % (path, ctype, len(body))).encode())
     return s
-
-
-def wait_for(pred, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def metric(srv, name):
-    _, _, body = srv.request("GET", "/metrics")
-    for ln in body.decode().splitlines():
-        if ln.startswith(name + " "):
-            return float(ln.split()[-1])
-    return 0.0
 
 
 class Limits(unittest.TestCase):
@@ -281,14 +265,7 @@ class Limits(unittest.TestCase):
         srv.proc.send_signal(signal.SIGTERM)
         self.assertTrue(wait_for(lambda: "draining" in srv.stderr()))
 
-        def refused():
-            try:
-                socket.create_connection(("127.0.0.1", srv.port), timeout=2).close()
-                return False
-            except OSError:
-                return True
-
-        self.assertTrue(wait_for(refused))  # no new connections
+        self.assertTrue(wait_for(lambda: refused(srv.port)))  # no new connections
         self.assertIsNone(srv.proc.poll())  # still finishing the upload
         s.sendall(body[len(body) // 2:])
         st, hd, out = read_http_response(s)

@@ -18,7 +18,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lgserver import TIMEOUT, Server, multipart, raw_socket, read_http_response, upload  # noqa: E402
+from lgserver import (TIMEOUT, Server, metric, multipart, raw_socket, refused, upload,  # noqa: E402
+                      wait_for)
 
 RULES = ("--route", "*=rules", "--route", "LegacyCRM=rules")
 LINES = [
@@ -349,7 +350,7 @@ class Streaming(unittest.TestCase):
             c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             c.s.close()  # reset
             self.assertTrue(wait_log(srv, "end=client-abort"))
-            self.assertTrue(wait_metric(srv, 'logify_http_requests_in_flight', 0))
+            self.assertTrue(wait_for(lambda: metric(srv, "logify_http_requests_in_flight", None) == 0, TIMEOUT))
             st, _, _ = upload(srv, csv_body(10))
             self.assertEqual(st, 200)
         finally:
@@ -365,7 +366,7 @@ class Streaming(unittest.TestCase):
             self.assertTrue(c.wait_for_bytes(1 << 10))
             srv.proc.send_signal(signal.SIGTERM)
             self.assertTrue(wait_log(srv, "draining"))
-            self.assertTrue(wait_refused(srv.port))  # no new connections
+            self.assertTrue(wait_for(lambda: refused(srv.port), TIMEOUT))  # no new connections
             self.assertIsNone(srv.proc.poll())  # still finishing the upload
             status, _, data, complete = c.finish()
             self.assertEqual(status, 200)
@@ -392,35 +393,8 @@ class Streaming(unittest.TestCase):
             os.unlink(f.name)
 
 
-def wait_log(srv, text, timeout=TIMEOUT):
-    end = time.time() + timeout
-    while time.time() < end:
-        if text in srv.stderr():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def wait_refused(port, timeout=TIMEOUT):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            raw_socket(port, timeout=2).close()
-        except ConnectionRefusedError:
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def wait_metric(srv, name, value, timeout=TIMEOUT):
-    end = time.time() + timeout
-    while time.time() < end:
-        _, _, m = srv.request("GET", "/metrics")
-        for ln in m.decode().splitlines():
-            if ln.startswith(name + " ") and float(ln.split()[-1]) == value:
-                return True
-        time.sleep(0.05)
-    return False
+def wait_log(srv, text):
+    return wait_for(lambda: text in srv.stderr(), TIMEOUT)
 
 
 if __name__ == "__main__":
