@@ -10,7 +10,6 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
