@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/server_json.h"
+#include "server/server_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

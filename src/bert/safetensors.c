@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 #define ST_HEADER_MAX (100u << 20) /* as in the reference implementation */
 #define ST_MAX_TENSORS 100000

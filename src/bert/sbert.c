@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 #define SB_MAX_THREADS 64
 /* element-wise kernels: vectorised, with AVX2 / AVX-512 clones picked at

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 #ifdef __x86_64__
 #include <immintrin.h>

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 #define SB_JSON_MAX (4u << 20)
 

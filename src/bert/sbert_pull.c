@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 #define PULL_FILE_MAX ((curl_off_t)16 << 30) /* 16 GB per file */
 

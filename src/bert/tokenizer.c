@@ -18,7 +18,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 #define WP_MAX_WORD_CHARS 100 /* longer words become [UNK] (HF default) */
 #define WP_VOCAB_MAX_BYTES (64u << 20)

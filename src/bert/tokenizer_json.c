@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 #define TJ_MAX_BYTES (64u << 20)
 

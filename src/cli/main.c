@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 #ifndef LOGIFY_VERSION
 #define LOGIFY_VERSION "0.0.0"

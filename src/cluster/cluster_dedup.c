@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_int.h"
+#include "cluster/cluster_int.h"
 
 #define ID_EMPTY UINT32_MAX
 

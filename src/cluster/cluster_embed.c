@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_int.h"
+#include "cluster/cluster_int.h"
 #include "logify/cluster.h"
 #include "logify/encoder.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "llm_int.h"
+#include "llm/llm_int.h"
 #include "logify/ytree.h"
 
 #define LLM_DEFAULT_BASE_URL "https://api.groq.com/openai/v1"

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "llm_int.h"
+#include "llm/llm_int.h"
 #include "logify/csv.h"
 
 #define CACHE_MAX_FILE (256u << 20)

@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "llm_int.h"
+#include "llm/llm_int.h"
 
 #define HTTP_MAX_REPLY (1u << 20) /* bytes of one reply body */
 

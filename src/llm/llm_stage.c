@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm_int.h"
+#include "llm/llm_int.h"
 
 #define LLM_TEMPLATE_MAX 8192   /* bytes of one masked template */
 #define LLM_BODY_MAX (4u << 20) /* bytes of one request's user prompt */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "llm_int.h"
+#include "llm/llm_int.h"
 
 /* ---- Templates -------------------------------------------------------------- */
 

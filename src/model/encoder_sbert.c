@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "logify/encoder.h"
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 #define SB_CACHE_BYTES ((size_t)64 << 20) /* vectors held per scratch */
 #define SB_CACHE_KEY_MAX 4096             /* longer messages are not cached */

@@ -3,7 +3,7 @@
  * concurrency cap, upload size), responses, the per-request spool, the
  * worker pool and the access log. The endpoints themselves are in
  * server_classify.c, server_metrics.c and server_docs.c. */
-#include "server_internal.h"
+#include "server/server_internal.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

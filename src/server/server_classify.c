@@ -9,7 +9,7 @@
  * (srv_spool) until the body ends; errors become FastAPI-shaped bodies
  * ({"detail": ...}) with no internals: those go to the log under the
  * request id. */
-#include "server_internal.h"
+#include "server/server_internal.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include <strings.h>
 
 #include "logify/job.h"
-#include "server_json.h"
+#include "server/server_json.h"
 
 #define STREAM_BATCH 256
 #define STREAM_MAX_LINE (1u << 20)

@@ -24,7 +24,7 @@
  * many rows) cuts the answer off without its last chunk, which every HTTP
  * client reports as an incomplete transfer (curl: exit 18), after an NDJSON
  * answer's own last line {"detail": ...}; docs/server.md. */
-#include "server_internal.h"
+#include "server/server_internal.h"
 
 #include <errno.h>
 #include <poll.h>

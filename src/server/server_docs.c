@@ -5,7 +5,7 @@
  * docs-assets`, from npm; its files are read once at start and served from
  * memory), else a small built-in page that renders the same document. No
  * CDN is used either way. */
-#include "server_internal.h"
+#include "server/server_internal.h"
 
 #include <stdint.h>
 #include <stdio.h>

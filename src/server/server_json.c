@@ -9,7 +9,7 @@
  * took 62% of the server's CPU at 100 logs per request (perf, see
  * docs/server.md). Unknown keys are skipped; a repeated key keeps its last
  * value (as jansson does); "\u0000" is refused (as jansson does). */
-#include "server_json.h"
+#include "server/server_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * (labels are strings owned by the pipeline, at most SRV_LABEL_SLOTS of
  * them) takes a mutex, once per request (srv_tally batches a request's
  * rows). */
-#include "server_internal.h"
+#include "server/server_internal.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../src/sbert_internal.h"
+#include "bert/sbert_internal.h"
 #include "logify/sbert.h"
 
 static char fixtures[1024];

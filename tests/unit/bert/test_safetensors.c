@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../src/sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 /* Builds header + data into buf; returns the total length. */
 static size_t build(uint8_t *buf, const char *header, const void *data, size_t dlen) {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../src/sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 static char vocab_path[1024], cases_path[1024];
 static lg_wordpiece *tok;

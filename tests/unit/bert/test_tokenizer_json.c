@@ -26,7 +26,7 @@
 #include <utf8proc.h>
 #include <cmocka.h>
 
-#include "../../src/sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 static char shared[1024], root[1024];
 

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../src/llm_int.h"
+#include "llm/llm_int.h"
 #include "tmpdir.h"
 #include "logify/llm.h"
 #include "logify/ytree.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../src/llm_int.h"
+#include "llm/llm_int.h"
 #include "tmpdir.h"
 
 

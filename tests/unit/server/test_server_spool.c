@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../src/server_internal.h"
+#include "server/server_internal.h"
 
 /* ---- Spool ------------------------------------------------------------------ */
 
