@@ -1,15 +1,15 @@
 /* encoder.h - sentence encoders: turn a batch of log messages into vectors
- * for the model stage (src/model.c) and for `logify cluster`.
+ * for the model stage (src/model/model.c) and for `logify cluster`.
  *
  * One interface, several implementations, chosen by a spec string:
- *   "hash"                  the embedded default (src/encoder_hash.c): no
+ *   "hash"                  the embedded default (src/model/encoder_hash.c): no
  *                           weights; normalise + mask, hashed word 1-2-grams
  *                           and character n-grams, sublinear tf, L2 norm;
  *                           SPARSE output (CSR), dim 2^15 by default.
  *   "hash:dim=N,seed=S"     the same with another dimension (a power of two,
  *                           2^8..2^24) or hash seed.
  *   "sbert:DIR"             a sentence-transformers directory run by Logify's
- *                           own BERT (src/encoder_sbert.c, include/logify/
+ *                           own BERT (src/model/encoder_sbert.c, include/logify/
  *                           sbert.h): DENSE output, e.g. 384 floats a row.
  *
  * Shape of the objects (as in hs.h / llama2.c):
@@ -24,9 +24,9 @@
  * and may sort it by length and run sgemm over it; the hash encoder loops.
  * Row i of the output always belongs to msgs[i].
  *
- * Adding an encoder: write a file src/encoder_<name>.c with an
+ * Adding an encoder: write a file src/model/encoder_<name>.c with an
  * lg_encoder_ops table and a factory that calls lg_encoder_wrap(), and add
- * its prefix to lg_encoder_new() in src/encoder.c.
+ * its prefix to lg_encoder_new() in src/model/encoder.c.
  */
 #ifndef LOGIFY_ENCODER_H
 #define LOGIFY_ENCODER_H

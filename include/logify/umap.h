@@ -1,7 +1,7 @@
 /* umap.h - nearest neighbours and UMAP (Uniform Manifold Approximation and
  * Projection) to 2-D, as umap-learn computes it, on plain float matrices.
  *
- * Pipeline (src/knn.c, src/umap.c, src/umap_spectral.c):
+ * Pipeline (src/cluster/knn.c, src/cluster/umap.c, src/cluster/umap_spectral.c):
  *   1. k-nearest neighbours under cosine distance (1 - dot of L2-normalised
  *      rows), the point itself included as its own first neighbour, as
  *      umap-learn does: exact with one sgemm per block of rows for small

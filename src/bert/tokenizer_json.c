@@ -171,7 +171,7 @@ static lg_err read_normalizer(json_t *root, const char *name, const lg_tokenizer
         return lg_fail(err, LG_EMODEL, "%s: normalizer.normalizers must be an array", name);
     /* NFD then StripAccents, with Lowercase anywhere: per character that is
      * NFD, drop Mn, lower-case (the order of lower-casing and NFD + Mn
-     * removal does not matter: tests/unit/test_tokenizer_json.c checks
+     * removal does not matter: tests/unit/bert/test_tokenizer_json.c checks
      * every code point). */
     int nfd = 0;
     size_t i;

@@ -1,5 +1,5 @@
 /* cmd_train.c - `logify train`: the prototype's training notebook as a
- * command (the work is in src/train.c). */
+ * command (the work is in src/model/train.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

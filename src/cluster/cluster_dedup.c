@@ -1,7 +1,7 @@
 /* cluster_dedup.c - the distinct rows of an embedding matrix. Log files are
  * repetitive and the hash encoder masks numbers and ids, so most rows share
  * their vector with many others; DBSCAN and the silhouette weighted by the
- * multiplicities are exactly those of all rows (src/dbscan.c) at the cost of
+ * multiplicities are exactly those of all rows (src/cluster/dbscan.c) at the cost of
  * the distinct vectors only. Rows are hashed (their bytes) and compared
  * exactly: bit-identical rows are one vector, anything else stays apart.
  */

@@ -8,7 +8,7 @@
  * the cosine error it brings is measured in docs/cluster.md.
  *
  * lg_cluster_embed_distinct encodes each distinct message once and keeps
- * only the distinct vectors (src/cluster_dedup.c) with each row's index.
+ * only the distinct vectors (src/cluster/cluster_dedup.c) with each row's index.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* cluster_int.h - internals shared by the clustering modules (not part of
- * the library's interface): the id table that src/cluster_dedup.c and
- * src/cluster_embed.c use to find identical vectors and identical messages.
+ * the library's interface): the id table that src/cluster/cluster_dedup.c and
+ * src/cluster/cluster_embed.c use to find identical vectors and identical messages.
  */
 #ifndef LOGIFY_CLUSTER_INT_H
 #define LOGIFY_CLUSTER_INT_H

@@ -1,6 +1,6 @@
 /* cluster_rules.c - rules suggested from clusters: one template per cluster
- * (src/template.c) turned into a rule of Logify's rules format, compiled by
- * the rules engine (src/rules.c) so that every suggestion is known to
+ * (src/cluster/template.c) turned into a rule of Logify's rules format, compiled by
+ * the rules engine (src/rules/rules.c) so that every suggestion is known to
  * compile, and measured on the data it came from: coverage (rows matched)
  * and, with labels, precision (rows of the rule's label among them).
  */

@@ -4,7 +4,7 @@
  * O(n + block * n) whatever the density of the data.
  *
  * Both take weights: row i stands for weight[i] identical points (the
- * distinct vectors of src/cluster_dedup.c), which makes them exactly the
+ * distinct vectors of src/cluster/cluster_dedup.c), which makes them exactly the
  * DBSCAN and silhouette of all the rows at the cost of the distinct ones.
  * The unweighted functions are the weighted ones with weights 1.
  */

@@ -1,7 +1,7 @@
 /* umap.c - UMAP to 2-D: the fuzzy simplicial set built from a k-NN graph,
  * the curve parameters a, b, the SGD layout with negative sampling, and
- * lg_umap_fit which runs the whole pipeline (kNN in src/knn.c, spectral
- * start in src/umap_spectral.c). Follows umap-learn 0.5 step by step; the
+ * lg_umap_fit which runs the whole pipeline (kNN in src/cluster/knn.c, spectral
+ * start in src/cluster/umap_spectral.c). Follows umap-learn 0.5 step by step; the
  * places where it differs are named in docs/cluster.md.
  */
 #include <math.h>

@@ -11,7 +11,7 @@
  *    the RFC 4180 parsing.
  * The fast engine is the default because libcsv was half of the parsing
  * time (docs/csv.md); the two are checked against each other on random
- * inputs in tests/unit/test_csv.c and by fuzz/fuzz_csv.c. */
+ * inputs in tests/unit/core/test_csv.c and by fuzz/fuzz_csv.c. */
 #include "logify/csv.h"
 
 #include <csv.h>

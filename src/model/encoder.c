@@ -1,6 +1,6 @@
 /* encoder.c - the encoder interface: spec dispatch, the wrapper object,
  * per-thread scratch and the lg_embeddings output buffers. The encoders
- * themselves live in src/encoder_<name>.c. */
+ * themselves live in src/model/encoder_<name>.c. */
 #include "logify/encoder.h"
 
 #include <stdio.h>

@@ -15,7 +15,7 @@
 
 /* ---- OpenAPI document ------------------------------------------------------------- */
 
-/* docs/openapi.json, compiled into the binary (src/embedded.S.in). */
+/* docs/openapi.json, compiled into the binary (src/core/embedded.S.in). */
 extern const char lg_embedded_openapi[];
 extern const uint64_t lg_embedded_openapi_size;
 

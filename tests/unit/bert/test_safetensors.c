@@ -1,4 +1,4 @@
-/* test_safetensors.c - the safetensors header validator (src/safetensors.c)
+/* test_safetensors.c - the safetensors header validator (src/bert/safetensors.c)
  * on hand-built files: a valid one, then every kind of damage (short file,
  * header length past the end, not JSON, unknown dtype, shape vs byte range,
  * offsets outside the data, overlapping tensors, duplicate names); and the

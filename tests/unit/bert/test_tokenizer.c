@@ -1,4 +1,4 @@
-/* test_tokenizer.c - BERT BasicTokenizer + WordPiece (src/tokenizer.c):
+/* test_tokenizer.c - BERT BasicTokenizer + WordPiece (src/bert/tokenizer.c):
  * the 46 reference cases of ../shared/tokenizer (Hugging Face's tokenizer
  * on the bert-base-uncased vocabulary) must match id for id; plus
  * truncation, words over 100 characters, invalid UTF-8 and a cased

@@ -1,4 +1,4 @@
-/* test_tokenizer_json.c - tokenizer.json (src/tokenizer_json.c).
+/* test_tokenizer_json.c - tokenizer.json (src/bert/tokenizer_json.c).
  *
  * 1. Reference: scripts/gen_tokenizer_json.py turns ../shared's
  *    bert-base-uncased vocab.txt into tokenizer.json (the shape `tokenizers`

@@ -1,7 +1,7 @@
-/* test_dbscan.c - DBSCAN under cosine distance (src/dbscan.c) on
+/* test_dbscan.c - DBSCAN under cosine distance (src/cluster/dbscan.c) on
  * constructed data with known clusters, border points and noise, and the
  * cosine silhouette against a direct computation. Distinct vectors
- * (src/cluster_dedup.c): weighted DBSCAN and silhouette on the distinct
+ * (src/cluster/cluster_dedup.c): weighted DBSCAN and silhouette on the distinct
  * vectors against the plain ones on the expanded rows, on random data with
  * many duplicates and on the seed data (skipped when ../shared is absent). */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* test_knn.c - k-nearest neighbours (src/knn.c): the exact search against a
+/* test_knn.c - k-nearest neighbours (src/cluster/knn.c): the exact search against a
  * brute force in double precision, NN-descent's recall and determinism. */
 #include <setjmp.h>
 #include <stdarg.h>

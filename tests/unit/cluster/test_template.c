@@ -1,5 +1,5 @@
-/* test_template.c - templates from groups of messages (src/template.c) and
- * the rules suggested from clusters (src/cluster_rules.c): wildcard kinds,
+/* test_template.c - templates from groups of messages (src/cluster/template.c) and
+ * the rules suggested from clusters (src/cluster/cluster_rules.c): wildcard kinds,
  * prefixes/suffixes kept, regexes that the rules engine compiles and that
  * match their messages, coverage/precision and the REVIEW mark. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* test_umap.c - UMAP's pieces (src/umap.c, src/umap_spectral.c): smooth kNN
+/* test_umap.c - UMAP's pieces (src/cluster/umap.c, src/cluster/umap_spectral.c): smooth kNN
  * distances and fuzzy-set weights against hand-computed values, a/b against
  * umap-learn's, the spectral start on a graph of two components, and a
  * whole fit: deterministic for a seed, blobs kept apart. */

@@ -1,4 +1,4 @@
-/* test_encoder_sbert.c - the "sbert:DIR" encoder (src/encoder_sbert.c)
+/* test_encoder_sbert.c - the "sbert:DIR" encoder (src/model/encoder_sbert.c)
  * behind the encoder interface: dense unit rows equal to the engine's
  * (re-normalised for a CLS model without Normalize), a zero row for an
  * empty message, the embedding cache (duplicates in a batch, repeats across
