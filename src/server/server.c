@@ -1,8 +1,9 @@
 /* server.c - the HTTP service on libmicrohttpd: daemon lifecycle, routing,
  * the limits applied before any handler runs (method, auth, draining,
- * concurrency cap, upload size), responses, the per-request spool, the
- * worker pool and the access log. The endpoints themselves are in
- * server_classify.c, server_metrics.c and server_docs.c. */
+ * concurrency cap, upload size) and the access log. Responses and the
+ * worker pool are in server_respond.c, the per-request spool in
+ * server_spool.c; the endpoints themselves are in server_classify.c,
+ * server_metrics.c and server_docs.c. */
 #include "server/server_internal.h"
 
 #include <arpa/inet.h>
@@ -21,25 +22,6 @@
 #define SRV_DEFAULT_TIMEOUT 30u
 #define SRV_DEFAULT_INFLIGHT 64u
 #define SRV_DEFAULT_CONNS 1024u
-#define SRV_SPOOL_CHUNK (64u << 10)
-
-/* ---- Small helpers ------------------------------------------------------------ */
-
-static const char *const route_names[SRV_R_COUNT] = {
-    "/classify/", "/v1/classify", "/v1/classify/stream", "/healthz", "/readyz",
-    "/metrics",   "/openapi.json", "/docs",              "other"};
-
-const char *srv_route_name(srv_route r) { return r < SRV_R_COUNT ? route_names[r] : "other"; }
-
-void srv_req_fail(srv_req *rq, unsigned status, const char *fmt, ...) {
-    if (rq->discard) return; /* the first failure wins */
-    rq->discard = 1;
-    rq->fail_status = status;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rq->fail_detail, sizeof rq->fail_detail, fmt, ap);
-    va_end(ap);
-}
 
 /* Copies a client-controlled string for the log: printable ASCII only. */
 static void log_safe(char *dst, size_t cap, const char *src) {
@@ -49,199 +31,6 @@ static void log_safe(char *dst, size_t cap, const char *src) {
     dst[i] = '\0';
 }
 
-/* ---- Spool ------------------------------------------------------------------------ */
-
-srv_spool *srv_spool_new(size_t max) {
-    srv_spool *sp = calloc(1, sizeof *sp);
-    if (!sp) return NULL;
-    sp->max = max;
-    pthread_mutex_init(&sp->mu, NULL);
-    return sp;
-}
-
-static lg_err spool_append_locked(srv_spool *sp, const char *src, size_t n) {
-    if (n > sp->max || sp->total > sp->max - n) return LG_ELIMIT;
-    while (n) {
-        srv_chunk *t = sp->tail;
-        if (!t || t->len == t->cap) {
-            size_t cap = n > SRV_SPOOL_CHUNK ? n : SRV_SPOOL_CHUNK;
-            srv_chunk *c = malloc(sizeof *c + cap);
-            if (!c) return LG_ENOMEM;
-            c->next = NULL;
-            c->len = 0;
-            c->cap = cap;
-            if (t) t->next = c;
-            else sp->head = c;
-            sp->tail = t = c;
-        }
-        size_t k = t->cap - t->len < n ? t->cap - t->len : n;
-        memcpy(t->data + t->len, src, k);
-        t->len += k;
-        src += k;
-        n -= k;
-        sp->total += k;
-    }
-    return LG_OK;
-}
-
-lg_err srv_spool_append(srv_spool *sp, const void *p, size_t n) {
-    pthread_mutex_lock(&sp->mu);
-    lg_err e = spool_append_locked(sp, p, n);
-    pthread_mutex_unlock(&sp->mu);
-    return e;
-}
-
-size_t srv_spool_total(srv_spool *sp) {
-    pthread_mutex_lock(&sp->mu);
-    size_t n = sp->total;
-    pthread_mutex_unlock(&sp->mu);
-    return n;
-}
-
-srv_chunk *srv_spool_take(srv_spool *sp, int all) {
-    pthread_mutex_lock(&sp->mu);
-    srv_chunk *c = sp->head;
-    if (c && (c != sp->tail || all)) {
-        sp->head = c->next;
-        if (!sp->head) sp->tail = NULL;
-    } else {
-        c = NULL;
-    }
-    pthread_mutex_unlock(&sp->mu);
-    return c;
-}
-
-void srv_spool_free(srv_spool *sp) {
-    if (!sp) return;
-    for (srv_chunk *c = sp->head, *nx; c; c = nx) {
-        nx = c->next;
-        free(c);
-    }
-    pthread_mutex_destroy(&sp->mu);
-    free(sp);
-}
-
-/* Hands out the spool's bytes in order, freeing each chunk once sent. */
-static ssize_t spool_reader(void *cls, uint64_t pos, char *buf, size_t max) {
-    (void)pos;
-    srv_spool *sp = cls;
-    size_t done = 0;
-    while (done < max && sp->head) {
-        srv_chunk *c = sp->head;
-        size_t k = c->len - sp->off < max - done ? c->len - sp->off : max - done;
-        memcpy(buf + done, c->data + sp->off, k);
-        done += k;
-        sp->off += k;
-        if (sp->off == c->len) {
-            sp->head = c->next;
-            if (!sp->head) sp->tail = NULL;
-            free(c);
-            sp->off = 0;
-        }
-    }
-    if (!done) return MHD_CONTENT_READER_END_OF_STREAM;
-    return (ssize_t)done;
-}
-
-static void spool_release(void *cls) { srv_spool_free(cls); }
-
-/* ---- Responses --------------------------------------------------------------------- */
-
-static enum MHD_Result queue(lg_server *s, struct MHD_Connection *c, srv_req *rq, unsigned status,
-                             const char *ctype, struct MHD_Response *r) {
-    if (!r) return MHD_NO;
-    if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header(r, "X-Request-Id", rq->id);
-    if (status == 503) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    if (status == 401) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (status == 405) {
-        const char *allow = rq->route <= SRV_R_STREAM ? "POST" : "GET, HEAD";
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    }
-    if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    rq->status = status;
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-enum MHD_Result srv_respond(lg_server *s, struct MHD_Connection *c, srv_req *rq, unsigned status,
-                            const char *ctype, const char *body, size_t len) {
-    rq->bytes_out = len;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    return queue(s, c, rq, status, ctype, r);
-}
-
-lg_err srv_detail_json(lg_buf *b, const char *detail) {
-    lg_err e = lg_buf_append(b, "{\"detail\":", 10);
-    if (!e) e = lg_json_put_string(b, detail, strlen(detail) < 2048 ? strlen(detail) : 2048);
-    if (!e) e = lg_buf_append(b, "}", 1);
-    return e;
-}
-
-enum MHD_Result srv_respond_detail(lg_server *s, struct MHD_Connection *c, srv_req *rq,
-                                   unsigned status, const char *detail) {
-    lg_buf b;
-    lg_buf_init(&b, 4096);
-    lg_err e = srv_detail_json(&b, detail);
-    enum MHD_Result ret =
-        e ? MHD_NO : srv_respond(s, c, rq, status, "application/json", b.data, b.len);
-    lg_buf_free(&b);
-    return ret;
-}
-
-enum MHD_Result srv_respond_spool(lg_server *s, struct MHD_Connection *c, srv_req *rq,
-                                  unsigned status, const char *ctype, srv_spool *sp, int chunked) {
-    if (rq->dx) { /* the head went out already: send the rest ourselves */
-        rq->spool = sp;
-        enum MHD_Result ret = srv_direct_finish(s, rq);
-        rq->spool = NULL;
-        srv_spool_free(sp);
-        return ret;
-    }
-    rq->bytes_out = sp->total;
-    struct MHD_Response *r = MHD_create_response_from_callback(
-        chunked ? MHD_SIZE_UNKNOWN : (uint64_t)sp->total, SRV_SPOOL_CHUNK, spool_reader, sp,
-        spool_release);
-    if (!r) {
-        srv_spool_free(sp);
-        return MHD_NO;
-    }
-    return queue(s, c, rq, status, ctype, r);
-}
-
-/* ---- Worker pool ----------------------------------------------------------------- */
-
-lg_worker *srv_worker_get(lg_server *s, lg_errmsg *err) {
-    lg_worker *w = NULL;
-    pthread_mutex_lock(&s->pool_mu);
-    if (s->pool_n) w = s->pool[--s->pool_n];
-    pthread_mutex_unlock(&s->pool_mu);
-    if (!w && lg_worker_new(s->pipeline, &w, err)) return NULL;
-    lg_worker_begin_run(w); /* one request, one run */
-    return w;
-}
-
-void srv_worker_put(lg_server *s, lg_worker *w) {
-    if (!w) return;
-    pthread_mutex_lock(&s->pool_mu);
-    if (s->pool_n == s->pool_cap) {
-        size_t cap = s->pool_cap ? s->pool_cap * 2 : 8;
-        lg_worker **p = realloc(s->pool, cap * sizeof *p);
-        if (p) {
-            s->pool = p;
-            s->pool_cap = cap;
-        }
-    }
-    if (s->pool_n < s->pool_cap) {
-        s->pool[s->pool_n++] = w;
-        w = NULL;
-    }
-    pthread_mutex_unlock(&s->pool_mu);
-    lg_worker_free(w); /* only when the pool could not grow */
-}
 
 /* ---- Small endpoints --------------------------------------------------------------- */
 
@@ -299,7 +88,7 @@ static enum MHD_Result answer_docs(lg_server *s, struct MHD_Connection *c, srv_r
     struct MHD_Response *r =
         MHD_create_response_from_buffer(a->len, a->data, MHD_RESPMEM_PERSISTENT);
     if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600");
-    return queue(s, c, rq, 200, a->ctype, r);
+    return srv_queue(s, c, rq, 200, a->ctype, r);
 }
 
 /* ---- Dispatch ----------------------------------------------------------------------- */

@@ -1,5 +1,7 @@
 /* server_internal.h - what the server's files (server.c: daemon, routing,
- * limits, auth, access log; server_classify.c: the three classify
+ * limits, auth, access log; server_respond.c: responses and the worker
+ * pool; server_spool.c: the answer spool; server_direct.c: answers sent
+ * while the body is read; server_classify.c: the three classify
  * endpoints; server_metrics.c: counters and the Prometheus text;
  * server_docs.c: OpenAPI document and /docs page) share. Not installed. */
 #ifndef LOGIFY_SERVER_INTERNAL_H
@@ -37,6 +39,9 @@ const char *srv_route_name(srv_route r);
  * direct sender while the body is still read (server_direct.c). Appends may
  * come from another thread (an upload's classify thread): the chain is
  * locked. Capped. */
+/* Size of a spool chunk, and of a piece libmicrohttpd reads from a spool. */
+#define SRV_SPOOL_CHUNK (64u << 10)
+
 typedef struct srv_chunk {
     struct srv_chunk *next;
     size_t len, cap;
@@ -173,7 +178,10 @@ typedef struct srv_req {
 void srv_req_fail(srv_req *rq, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Queue a response; each adds X-Request-Id and records rq->status. */
+/* Queue a response; each adds X-Request-Id and records rq->status.
+ * srv_queue: a response the caller built (NULL r: MHD_NO); it is destroyed. */
+enum MHD_Result srv_queue(lg_server *s, struct MHD_Connection *c, srv_req *rq, unsigned status,
+                          const char *ctype, struct MHD_Response *r);
 enum MHD_Result srv_respond(lg_server *s, struct MHD_Connection *c, srv_req *rq, unsigned status,
                             const char *ctype, const char *body, size_t len);
 /* Appends {"detail": "..."} (FastAPI's error shape; the text cut at 2,048
