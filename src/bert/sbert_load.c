@@ -530,6 +530,10 @@ void lg_sbert_info_get(const lg_sbert *m, lg_sbert_info *o) {
     o->tokenizer = m->tokenizer;
 }
 
+uint64_t lg_sbert_weights_hash(const lg_sbert *m, uint64_t h) {
+    return lg_fnv1a64(m->st.map, m->st.map_len, h);
+}
+
 double lg_sbert_flops(const lg_sbert *m, size_t n) {
     double H = m->hidden, F = m->intermediate, L = m->layers, t = (double)n;
     return 2 * t * L * (4 * H * H + 2 * H * F) + 4 * L * t * t * H;

@@ -1,7 +1,10 @@
-/* encoder.c - the encoder interface: spec dispatch, the wrapper object,
- * per-thread scratch and the lg_embeddings output buffers. The encoders
- * themselves live in src/model/encoder_<name>.c. */
+/* encoder.c - the encoder interface: the wrapper object, per-thread
+ * scratch and the lg_embeddings output buffers. The encoders themselves live
+ * in src/model/encoder_<name>.c and are written against encoder_impl.h; the
+ * choice of one by spec string (lg_encoder_new) is in encoder_spec.c, above
+ * them, so that this file and the encoders do not depend on each other. */
 #include "logify/encoder.h"
+#include "model/encoder_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,19 +135,6 @@ lg_err lg_encoder_wrap(const lg_encoder_ops *ops, void *ctx, const lg_encoder_in
     enc->config_hash = info->config_hash;
     *out = enc;
     return LG_OK;
-}
-
-lg_err lg_encoder_new(const char *spec, lg_encoder **out, lg_errmsg *err) {
-    *out = NULL;
-    if (!spec || !*spec) spec = "hash";
-    if (!strcmp(spec, "hash")) return lg_encoder_hash_new(NULL, out, err);
-    if (!strncmp(spec, "hash:", 5)) return lg_encoder_hash_new(spec + 5, out, err);
-    if (!strncmp(spec, "sbert:", 6)) {
-        if (!spec[6]) return lg_fail(err, LG_EINVAL, "encoder spec 'sbert:' needs a directory");
-        return lg_encoder_sbert_new(spec + 6, out, err);
-    }
-    return lg_fail(err, LG_EINVAL,
-                   "unknown encoder spec '%.200s' (expected hash, hash:dim=N, or sbert:DIR)", spec);
 }
 
 void lg_encoder_free(lg_encoder *enc) {

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "logify/encoder.h"
+#include "model/encoder_impl.h"
 
 #define LG_HASH_MAX_BYTES 4096 /* bytes of a message that are encoded */
 #define HASH_DEFAULT_DIM (1u << 15)

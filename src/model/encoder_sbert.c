@@ -23,7 +23,8 @@
 #include <unistd.h>
 
 #include "logify/encoder.h"
-#include "bert/sbert_internal.h"
+#include "model/encoder_impl.h"
+#include "logify/sbert.h"
 
 #define SB_CACHE_BYTES ((size_t)64 << 20) /* vectors held per scratch */
 #define SB_CACHE_KEY_MAX 4096             /* longer messages are not cached */
@@ -269,7 +270,7 @@ lg_err lg_encoder_sbert_new(const char *dir, lg_encoder **out, lg_errmsg *err) {
         h = hash_file(abs, files[k], h);
     h = lg_fnv1a64(&i.pooling, sizeof i.pooling, h);
     h = lg_fnv1a64(&i.normalize, sizeof i.normalize, h);
-    h = lg_fnv1a64(c->m->st.map, c->m->st.map_len, h);
+    h = lg_sbert_weights_hash(c->m, h);
     char spec[PATH_MAX + 8], json[PATH_MAX + 512];
     snprintf(spec, sizeof spec, "sbert:%s", abs);
     snprintf(
