@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "logify/umap.h"
+#include "logify/knn.h"
 
 /* ---- Vector kernels ------------------------------------------------------- */
 
@@ -384,4 +384,14 @@ lg_err lg_knn_build(const float *x, size_t n, size_t d, size_t k, size_t exact_m
                     lg_progress_fn progress, void *puser, lg_knn_graph *out, lg_errmsg *err) {
     if (n <= exact_max) return lg_knn_exact(x, n, d, k, progress, puser, out, err);
     return lg_knn_nndescent(x, n, d, k, seed, progress, puser, out, err);
+}
+
+/* ---- Sparse symmetric graph ------------------------------------------------------ */
+
+void lg_csr_free(lg_csr *m) {
+    if (!m) return;
+    free(m->indptr);
+    free(m->col);
+    free(m->val);
+    memset(m, 0, sizeof *m);
 }

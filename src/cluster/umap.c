@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "logify/umap.h"
+#include "cluster/umap_spectral.h"
 
 void lg_umap_params_default(lg_umap_params *p) {
     memset(p, 0, sizeof *p);
@@ -22,14 +23,6 @@ void lg_umap_params_default(lg_umap_params *p) {
     p->seed = 42;
     p->exact_max = LG_KNN_EXACT_MAX_DEFAULT;
     p->random_init = 0;
-}
-
-void lg_csr_free(lg_csr *m) {
-    if (!m) return;
-    free(m->indptr);
-    free(m->col);
-    free(m->val);
-    memset(m, 0, sizeof *m);
 }
 
 /* ---- Smooth k-NN distances -------------------------------------------------- */

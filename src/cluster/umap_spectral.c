@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "logify/umap.h"
+#include "cluster/umap_spectral.h"
 
 #define SUBSPACE 8       /* block size of the subspace iteration */
 #define MAX_ITERS 800    /* operator applications */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "logify/umap.h"
+#include "cluster/umap_spectral.h"
 
 /* Value of the symmetric graph at (i, j), 0 when absent. */
 static float at(const lg_csr *m, size_t i, int32_t j) {
