@@ -20,19 +20,18 @@
  * reduction is ever split, so every float is computed by the same
  * operations in the same order whatever the thread count: the results are
  * bit-identical. OpenBLAS's process-wide thread count is never changed
- * here (docs/bert.md, "Threads"). Model loading is in sbert_load.c.
+ * here (docs/bert.md, "Threads"). Model loading is in sbert_load.c, the
+ * thread team in sbert_team.c.
  */
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bert/sbert_internal.h"
+#include "bert/sbert_team.h"
 
-#define SB_MAX_THREADS 64
 /* element-wise kernels: vectorised, with AVX2 / AVX-512 clones picked at
  * run time (the library itself is built for the baseline x86-64) */
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -47,9 +46,6 @@
  * across threads: the region handoffs (4 a layer) cost more than they save
  * (measured, docs/bert.md "Threads"). */
 #define SB_SPLIT_MIN_FLOPS 2e6
-#define SB_SPIN_SECONDS 100e-6 /* an idle helper spins this long, then sleeps */
-
-typedef struct sb_team sb_team;
 
 /* Encodes in flight in this process (lg_sbert_encode calls). */
 static atomic_int sb_active;
@@ -334,178 +330,6 @@ SB_KERNEL static void attention(const lg_sbert *m, const float *qkv, float *ctx,
     }
 }
 
-/* ---- Thread team -----------------------------------------------------------
- * A scratch's persistent helpers. team_run(t, fn, arg, chunks) runs
- * fn(arg, chunk, chunks, member) once for every chunk in 0..chunks-1 and
- * returns when all are done (a region). The members (the caller is member
- * 0) claim chunks one at a time from a shared counter, so when a helper is
- * not running (a busy machine) the caller simply does its chunks too
- * instead of waiting for it. Which thread runs a chunk never changes what
- * it computes. Helpers wait for the next region by spinning briefly
- * (regions of one forward pass follow each other within microseconds),
- * then sleep on a condition variable. A team belongs to one scratch, so
- * concurrent encodes (one scratch each) never share one. */
-
-typedef void (*team_fn)(void *arg, int chunk, int chunks, int member);
-
-typedef struct {
-    sb_team *t;
-    int member;
-} team_member;
-
-/* the region word: generation (32 bits) | chunks (16) | next chunk (16) */
-#define TW_GEN(w) ((unsigned)((w) >> 32))
-#define TW_CHUNKS(w) ((int)(((w) >> 16) & 0xFFFF))
-#define TW_NEXT(w) ((int)((w)&0xFFFF))
-#define TEAM_MAX_CHUNKS 0xFFFF
-
-struct sb_team {
-    int want;    /* members asked for */
-    int members; /* members running: the caller + helpers started */
-    pthread_t tid[SB_MAX_THREADS];
-    team_member who[SB_MAX_THREADS];
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    _Atomic uint64_t work; /* the current region (claims bump its next chunk) */
-    atomic_int finished;   /* chunks of the current region done */
-    atomic_int stop;
-    team_fn fn; /* the region's: written before work, read after a claim */
-    void *arg;
-};
-
-/* One step of a bounded wait: a pause at first, then the core is offered
- * to other threads (sched_yield: when a member is waiting to run on this
- * very core, on a busy machine, it gets it at once); 0 once
- * SB_SPIN_SECONDS have passed (then the waiter sleeps). */
-static int spin_step(int spin, double *t0) {
-    if (spin < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-        return 1;
-    }
-    sched_yield();
-    double now = lg_now();
-    if (*t0 == 0) *t0 = now;
-    return now - *t0 <= SB_SPIN_SECONDS;
-}
-
-/* Claims and runs chunks of region `gen` until none is left. A claim
- * succeeds only while that region is current; once a chunk is claimed the
- * region cannot end before it is done, so fn and arg are still its own. */
-static void team_work(sb_team *t, unsigned gen, int member) {
-    uint64_t w = atomic_load_explicit(&t->work, memory_order_acquire);
-    while (TW_GEN(w) == gen && TW_NEXT(w) < TW_CHUNKS(w)) {
-        if (!atomic_compare_exchange_weak_explicit(&t->work, &w, w + 1, memory_order_acq_rel,
-                                                   memory_order_acquire))
-            continue; /* w now holds the current value */
-        int chunks = TW_CHUNKS(w);
-        t->fn(t->arg, TW_NEXT(w), chunks, member);
-        if (atomic_fetch_add_explicit(&t->finished, 1, memory_order_acq_rel) + 1 == chunks &&
-            member != 0) {
-            pthread_mutex_lock(&t->mu);
-            pthread_cond_signal(&t->done);
-            pthread_mutex_unlock(&t->mu);
-        }
-        w = atomic_load_explicit(&t->work, memory_order_acquire);
-    }
-}
-
-static void *team_helper(void *p) {
-    team_member *me = p;
-    sb_team *t = me->t;
-    unsigned seen = 0;
-    for (;;) {
-        unsigned g = TW_GEN(atomic_load_explicit(&t->work, memory_order_acquire));
-        double t0 = 0;
-        for (int spin = 0; g == seen && spin_step(spin, &t0); spin++)
-            g = TW_GEN(atomic_load_explicit(&t->work, memory_order_acquire));
-        if (g == seen) {
-            pthread_mutex_lock(&t->mu);
-            while ((g = TW_GEN(atomic_load_explicit(&t->work, memory_order_acquire))) == seen)
-                pthread_cond_wait(&t->go, &t->mu);
-            pthread_mutex_unlock(&t->mu);
-        }
-        seen = g;
-        if (atomic_load_explicit(&t->stop, memory_order_acquire)) break;
-        team_work(t, g, me->member);
-    }
-    return NULL;
-}
-
-/* Starts region gen + 1 (or, with no chunks, just wakes the helpers). */
-static void team_publish(sb_team *t, int chunks) {
-    uint64_t gen = TW_GEN(atomic_load_explicit(&t->work, memory_order_relaxed)) + 1u;
-    pthread_mutex_lock(&t->mu);
-    atomic_store_explicit(&t->work, gen << 32 | (uint64_t)chunks << 16, memory_order_release);
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
-}
-
-static void team_free(sb_team *t) {
-    if (!t) return;
-    atomic_store_explicit(&t->stop, 1, memory_order_release);
-    team_publish(t, 0);
-    for (int i = 1; i < t->members; i++)
-        pthread_join(t->tid[i], NULL);
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->go);
-    pthread_cond_destroy(&t->done);
-    free(t);
-}
-
-/* A team of `want` members (want - 1 helper threads). When a thread cannot
- * be created the team is smaller (members < want). NULL when out of
- * memory. */
-static sb_team *team_new(int want) {
-    sb_team *t = calloc(1, sizeof *t);
-    if (!t) return NULL;
-    t->want = want;
-    t->members = 1;
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->go, NULL);
-    pthread_cond_init(&t->done, NULL);
-    atomic_init(&t->work, 0);
-    atomic_init(&t->finished, 0);
-    atomic_init(&t->stop, 0);
-    for (int i = 1; i < want; i++) {
-        t->who[i].t = t;
-        t->who[i].member = i;
-        if (pthread_create(&t->tid[i], NULL, team_helper, &t->who[i]) != 0) {
-            lg_log(LG_LOG_WARN, "sbert: could not start thread %d of %d; using %d", i + 1, want, i);
-            break;
-        }
-        t->members++;
-    }
-    return t;
-}
-
-/* Runs a region of `units` work units (panels, heads, ...) cut into a few
- * chunks per member; the serial path (t NULL) runs it as one chunk. */
-static void team_run(sb_team *t, team_fn fn, void *arg, int units) {
-    int chunks = t ? 4 * t->members : 1;
-    if (chunks > units) chunks = units;
-    if (chunks > TEAM_MAX_CHUNKS) chunks = TEAM_MAX_CHUNKS;
-    if (chunks <= 1 || t->members == 1) {
-        fn(arg, 0, 1, 0);
-        return;
-    }
-    t->fn = fn;
-    t->arg = arg;
-    atomic_store_explicit(&t->finished, 0, memory_order_relaxed);
-    team_publish(t, chunks);
-    team_work(t, TW_GEN(atomic_load_explicit(&t->work, memory_order_relaxed)), 0);
-    double t0 = 0;
-    for (int spin = 0; atomic_load_explicit(&t->finished, memory_order_acquire) != chunks; spin++)
-        if (!spin_step(spin, &t0)) break;
-    if (atomic_load_explicit(&t->finished, memory_order_acquire) != chunks) {
-        pthread_mutex_lock(&t->mu);
-        while (atomic_load_explicit(&t->finished, memory_order_acquire) != chunks)
-            pthread_cond_wait(&t->done, &t->mu);
-        pthread_mutex_unlock(&t->mu);
-    }
-}
-
 /* ---- Scratch ------------------------------------------------------------- */
 
 static void scratch_release(lg_sbert_scratch *s) {
@@ -559,7 +383,7 @@ lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg
 
 void lg_sbert_scratch_free(lg_sbert_scratch *s) {
     if (!s) return;
-    team_free(s->team); /* first: its helpers may still be parked on a region */
+    sb_team_free(s->team); /* first: its helpers may still be parked on a region */
     for (int i = 0; i < SB_MAX_THREADS; i++)
         lg_sbert_scratch_free(s->workers[i]);
     scratch_release(s);
@@ -581,9 +405,9 @@ void lg_sbert_scratch_split_min(lg_sbert_scratch *s, double flops) {
  * (run on the caller alone) when want is 1 or memory is short. */
 static sb_team *scratch_team(lg_sbert_scratch *s, int want) {
     if (want <= 1) return NULL;
-    if (s->team && s->team->want == want) return s->team;
-    team_free(s->team);
-    s->team = team_new(want);
+    if (s->team && sb_team_want(s->team) == want) return s->team;
+    sb_team_free(s->team);
+    s->team = sb_team_new(want);
     return s->team;
 }
 
@@ -746,8 +570,8 @@ static void region_ffn_down(void *p, int ch, int chunks, int member) {
 
 /* A projection region to n outputs: on the whole team when projections
  * are split. */
-static void run_projection(fwd_pass *f, team_fn fn, int n) {
-    team_run(f->split_gemm ? f->team : NULL, fn, f, panels(n));
+static void run_projection(fwd_pass *f, sb_team_fn fn, int n) {
+    sb_team_run(f->split_gemm ? f->team : NULL, fn, f, panels(n));
 }
 
 /* FLOPs of one layer over M packed tokens (projections only: attention is
@@ -771,7 +595,8 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
         f.M += job->len[job->order[i]];
     int M = f.M;
     /* a small batch is not worth the handoffs: one thread */
-    if (team && layer_flops(m, (size_t)M) < s->split_min * (double)team->members) f.team = NULL;
+    if (team && layer_flops(m, (size_t)M) < s->split_min * (double)sb_team_members(team))
+        f.team = NULL;
     team = f.team;
     /* OpenBLAS threads a large product itself when the process lets it have
      * several threads: then it is called once, from the caller */
@@ -796,10 +621,10 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
         /* qkv = x Wqkv^T + bqkv; attention per sequence over its real
          * tokens, heads across the team */
         if (team && f.split_gemm && qkv_fusable(m)) {
-            team_run(team, region_qkv_attention, &f, m->heads);
+            sb_team_run(team, region_qkv_attention, &f, m->heads);
         } else {
             run_projection(&f, region_qkv, 3 * H);
-            team_run(team, region_attention, &f, m->heads);
+            sb_team_run(team, region_attention, &f, m->heads);
         }
         /* x = LN(x + ctx Wo^T + bo) */
         run_projection(&f, region_out, H);
@@ -956,7 +781,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
      * The results are the same either way. */
     if (!across && others > 0) team = NULL;
     if (across) {
-        team_run(team, region_batches, &job, team ? team->members : 1);
+        sb_team_run(team, region_batches, &job, team ? sb_team_members(team) : 1);
     } else {
         for (size_t b = 0; b < job.n_batches; b++)
             run_batch(s, &job, b, team);
