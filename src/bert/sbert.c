@@ -20,8 +20,11 @@
  * reduction is ever split, so every float is computed by the same
  * operations in the same order whatever the thread count: the results are
  * bit-identical. OpenBLAS's process-wide thread count is never changed
- * here (docs/bert.md, "Threads"). Model loading is in sbert_load.c, the
- * thread team in sbert_team.c.
+ * here (docs/bert.md, "Threads"). Model loading is in sbert_load.c.
+ *
+ * Files: this one is the driver (scratch, tokenization, the batch loop,
+ * the layer sequence, pooling); the kernels are in sbert_kernels.c
+ * (projections, GELU, LayerNorm), the thread team in sbert_team.c.
  */
 #include <cblas.h>
 #include <math.h>
@@ -30,18 +33,10 @@
 #include <string.h>
 
 #include "bert/sbert_internal.h"
+#include "bert/sbert_kernels.h"
 #include "bert/sbert_team.h"
 
-/* element-wise kernels: vectorised, with AVX2 / AVX-512 clones picked at
- * run time (the library itself is built for the baseline x86-64) */
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define SB_KERNEL                                                                                  \
-    __attribute__((optimize("O3", "no-trapping-math"), target_clones("avx512f", "avx2", "default")))
-#else
-#define SB_KERNEL __attribute__((optimize("O3", "no-trapping-math")))
-#endif
 #define SB_MAX_BATCH 4096
-#define SB_SMALL_M 16 /* up to this many rows, dot products instead of sgemm */
 /* Below this many FLOPs per layer and team member, a batch is not split
  * across threads: the region handoffs (4 a layer) cost more than they save
  * (measured, docs/bert.md "Threads"). */
@@ -65,155 +60,7 @@ struct lg_sbert_scratch {
     double split_min; /* SB_SPLIT_MIN_FLOPS unless a test changes it */
 };
 
-/* ---- Kernels --------------------------------------------------------------
- * The single place BLAS plugs in, and the fused element-wise loops. */
-
-typedef float sb_v8 __attribute__((vector_size(32)));
-typedef float sb_v16 __attribute__((vector_size(64)));
-/* helpers inlined into the kernels: same optimisation options, or GCC
- * refuses to inline them */
-#define SB_INLINE __attribute__((optimize("O3", "no-trapping-math"), always_inline)) static inline
-#define SB_PAD16(t) (((t) + 15) / 16 * 16)
-
-/* Few rows (a single short message): sgemm would pack the whole weight
- * matrix for a handful of rows; dot products read each weight row once
- * while the m input rows stay in L1. c (m, n; row stride ldc) = beta c +
- * a (m, k) . w^T. */
-SB_KERNEL static void matmul_wt_small(float *c, int ldc, const float *a, const float *w, int m,
-                                      int n, int k, float beta) {
-    for (int j = 0; j < n; j++) {
-        const float *wj = w + (size_t)j * (size_t)k;
-        for (int r = 0; r < m; r++) {
-            const float *ar = a + (size_t)r * (size_t)k;
-            sb_v8 s0 = {0}, s1 = {0}, x0, y0, x1, y1;
-            int i = 0;
-            for (; i + 16 <= k; i += 16) {
-                memcpy(&x0, ar + i, sizeof x0);
-                memcpy(&y0, wj + i, sizeof y0);
-                memcpy(&x1, ar + i + 8, sizeof x1);
-                memcpy(&y1, wj + i + 8, sizeof y1);
-                s0 += x0 * y0;
-                s1 += x1 * y1;
-            }
-            s0 += s1;
-            float sum = ((s0[0] + s0[4]) + (s0[1] + s0[5])) + ((s0[2] + s0[6]) + (s0[3] + s0[7]));
-            for (; i < k; i++)
-                sum += ar[i] * wj[i];
-            float *cc = c + (size_t)r * (size_t)ldc + j;
-            *cc = beta != 0.0f ? beta * *cc + sum : sum;
-        }
-    }
-}
-
-/* Columns [c0, c1) of C (m, n) += A (m, k) . W^T, W (n, k) row-major as
- * stored by nn.Linear (pw: its packed copy when the model uses the packed
- * kernel; c0 and c1 are then multiples of LG_GEMM_PANEL, or n). Each
- * element of C is the same sum whatever the column range: threads given
- * disjoint ranges get bit-identical results. The one place BLAS plugs in. */
-static void matmul_wt(const lg_sbert *m, float *c, const float *a, const float *w,
-                      const lg_gemm_w *pw, int rows, int n, int k, int c0, int c1) {
-    if (c0 >= c1) return;
-    if (m->use_packed) {
-        lg_gemm_run_panels(c, a, pw, rows, c0 / LG_GEMM_PANEL,
-                           (c1 + LG_GEMM_PANEL - 1) / LG_GEMM_PANEL);
-    } else if (rows <= SB_SMALL_M) {
-        matmul_wt_small(c + c0, n, a, w + (size_t)c0 * (size_t)k, rows, c1 - c0, k, 1.0f);
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, c1 - c0, k, 1.0f, a, k,
-                    w + (size_t)c0 * (size_t)k, k, 1.0f, c + c0, n);
-    }
-}
-
-int lg_sbert_gemm_prefer_packed(void) {
-    enum { M = 192, N = 1536, K = 384 };
-    float *a = malloc((size_t)M * K * sizeof *a), *w = malloc((size_t)N * K * sizeof *w),
-          *c = malloc((size_t)M * N * sizeof *c);
-    lg_gemm_w pw = {0};
-    int prefer = 0;
-    if (!a || !w || !c) goto out;
-    for (size_t i = 0; i < (size_t)M * K; i++)
-        a[i] = (float)(i % 13) * 0.01f;
-    for (size_t i = 0; i < (size_t)N * K; i++)
-        w[i] = (float)(i % 7) * 0.01f;
-    memset(c, 0, (size_t)M * N * sizeof *c);
-    if (lg_gemm_pack(w, N, K, &pw, NULL)) goto out;
-    /* OpenBLAS runs with the thread count the process gave it (never
-     * changed here: that count is process-wide); the packed kernel on one
-     * thread. Compared per thread: the packed kernel scales with the team
-     * (disjoint panels), OpenBLAS with its own threads. */
-    int blas_threads = openblas_get_num_threads();
-    if (blas_threads < 1) blas_threads = 1;
-    double best_blas = 1e9, best_packed = 1e9;
-    for (int round = 0; round < 3; round++) {
-        double t0 = lg_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, w, K, 1.0f, c, N);
-        double t1 = lg_now();
-        lg_gemm_run(c, a, &pw, M);
-        double t2 = lg_now();
-        if (t1 - t0 < best_blas) best_blas = t1 - t0;
-        if (t2 - t1 < best_packed) best_packed = t2 - t1;
-    }
-    prefer = best_packed < best_blas * blas_threads;
-    lg_log(LG_LOG_DEBUG,
-           "sbert: sgemm %.2f ms (%d threads), packed kernel %.2f ms (1 thread): using %s",
-           best_blas * 1e3, blas_threads, best_packed * 1e3,
-           prefer ? "the packed kernel" : "OpenBLAS");
-out:
-    lg_gemm_free(&pw);
-    free(a);
-    free(w);
-    free(c);
-    return prefer;
-}
-
-/* erf(x) for float, rational approximation (Eigen's generic_fast_erf_float):
- * |error| < 5e-7 on the whole line, branch-free so that the GELU loop
- * vectorises (glibc's erff does not). */
-SB_INLINE float erf_fast(float x) {
-    x = x > 4.0f ? 4.0f : (x < -4.0f ? -4.0f : x);
-    float x2 = x * x;
-    float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-    p = x2 * p + -2.10102402082508e-06f;
-    p = x2 * p + -5.69250639462346e-05f;
-    p = x2 * p + -7.34990630326855e-04f;
-    p = x2 * p + -2.95459980854025e-03f;
-    p = x2 * p + -1.60960333262415e-02f;
-    p = x * p;
-    float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-    q = x2 * q + -1.68282697438203e-03f;
-    q = x2 * q + -7.37332916720468e-03f;
-    q = x2 * q + -1.42647390514189e-02f;
-    return p / q;
-}
-
-/* y (n) = gelu(y), the erf form: 0.5 x (1 + erf(x / sqrt 2)). */
-SB_KERNEL static void gelu(float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float v = y[i];
-        y[i] = 0.5f * v * (1.0f + erf_fast(v * 0.70710678118654752f));
-    }
-}
-
-/* x (n) = LayerNorm(x + b) * g + beta; b may be NULL. */
-SB_KERNEL static void add_layernorm(float *x, const float *b, const float *g, const float *beta,
-                                    int n, float eps) {
-    if (b)
-        for (int i = 0; i < n; i++)
-            x[i] += b[i];
-    float mean = 0;
-    for (int i = 0; i < n; i++)
-        mean += x[i];
-    mean /= (float)n;
-    float var = 0;
-    for (int i = 0; i < n; i++) {
-        float d = x[i] - mean;
-        var += d * d;
-    }
-    var /= (float)n;
-    float inv = 1.0f / sqrtf(var + eps);
-    for (int i = 0; i < n; i++)
-        x[i] = (x[i] - mean) * inv * g[i] + beta[i];
-}
+/* ---- Attention ------------------------------------------------------------ */
 
 /* e^x for x <= 0 (softmax after subtracting the row maximum): Cephes'
  * expf polynomial with a Cody-Waite reduction, branch-free so the loop
@@ -245,8 +92,8 @@ SB_INLINE float exp_fast(float x) {
  * scores (Tp) and kt (head_dim, Tp) scratch, Tp = T rounded up to 16. Plain loops, all vectorised
  * along T or head_dim (no horizontal sums): per head the products are too
  * small for BLAS calls to pay. */
-SB_KERNEL static void attention(const lg_sbert *m, const float *qkv, float *ctx, float *scores,
-                                float *kt, int T, int h0, int h1) {
+SB_KERNEL void sb_attention(const lg_sbert *m, const float *qkv, float *ctx, float *scores,
+                             float *kt, int T, int h0, int h1) {
     int H = m->hidden, nh = m->heads, dh = H / nh, ld = 3 * H, Tp = SB_PAD16(T);
     (void)nh;
     for (int h = h0; h < h1; h++) {
@@ -478,10 +325,10 @@ static void projection_share(const fwd_pass *f, float *c, const float *a, const 
     if (b)
         for (int r = 0; r < f->M; r++)
             memcpy(c + (size_t)r * (size_t)n + c0, b + c0, (size_t)(c1 - c0) * sizeof *c);
-    matmul_wt(m, c, a, w, pw, f->M, n, k, c0, c1);
+    sb_matmul_wt(m, c, a, w, pw, f->M, n, k, c0, c1);
     if (act)
         for (int r = 0; r < f->M; r++)
-            gelu(c + (size_t)r * (size_t)n + c0, (size_t)(c1 - c0));
+            sb_gelu(c + (size_t)r * (size_t)n + c0, (size_t)(c1 - c0));
 }
 
 /* qkv (M, 3H) = x Wqkv^T + bqkv (queries pre-scaled at load) */
@@ -503,7 +350,7 @@ static void attention_heads(const fwd_pass *f, int me, int h0, int h1) {
     size_t row0 = 0;
     for (size_t i = f->first; i < f->last; i++) {
         int T = f->job->len[f->job->order[i]];
-        attention(m, f->s->qkv + row0 * 3 * (size_t)H, f->s->ctx + row0 * (size_t)H, own->scores,
+        sb_attention(m, f->s->qkv + row0 * 3 * (size_t)H, f->s->ctx + row0 * (size_t)H, own->scores,
                   own->kt, T, h0, h1);
         row0 += (size_t)T;
     }
@@ -537,7 +384,7 @@ static void region_qkv_attention(void *p, int ch, int chunks, int member) {
         for (int r = 0; r < f->M; r++)
             memcpy(f->s->qkv + (size_t)r * (size_t)n + c0, L->bqkv + c0,
                    (size_t)(c1 - c0) * sizeof(float));
-        matmul_wt(m, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, f->M, n, H, c0, c1);
+        sb_matmul_wt(m, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, f->M, n, H, c0, c1);
     }
     attention_heads(f, member, h0, h1);
 }
@@ -550,7 +397,7 @@ static void region_out(void *p, int ch, int chunks, int member) {
     projection_share(f, f->s->x, f->s->ctx, f->L->wo, &f->L->po, NULL, H, H, 0, ch, chunks);
 }
 
-/* ffn (M, I) = gelu(x Wi^T + bi) */
+/* ffn (M, I) = sb_gelu(x Wi^T + bi) */
 static void region_ffn_up(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     const lg_sbert *m = f->s->m;
@@ -612,7 +459,7 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
             const float *we = m->word_emb + (size_t)ids[p] * H, *pe = m->pos_emb + (size_t)p * H;
             for (int d = 0; d < H; d++)
                 x[d] = we[d] + pe[d] + m->type_emb[d];
-            add_layernorm(x, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
+            sb_add_layernorm(x, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
         }
     }
 
@@ -629,12 +476,12 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
         /* x = LN(x + ctx Wo^T + bo) */
         run_projection(&f, region_out, H);
         for (int row = 0; row < M; row++)
-            add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
+            sb_add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
         run_projection(&f, region_ffn_up, m->intermediate);
         /* x = LN(x + ffn Wout^T + bout) */
         run_projection(&f, region_ffn_down, H);
         for (int row = 0; row < M; row++)
-            add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
+            sb_add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
     }
 
     /* pooling over real tokens, then optional L2 normalisation */
