@@ -2,7 +2,8 @@
  * (C += A W^T by OpenBLAS, by the packed AVX-512 kernel of sbert_gemm.c, or
  * by dot products for a few rows; and the load-time choice between the
  * first two), GELU and LayerNorm, vectorised with AVX2 / AVX-512 clones.
- * Moved out of sbert.c (issue 15); the driver that calls them is sbert.c. */
+ * Moved out of sbert.c (issue 15); the driver that calls them is sbert.c,
+ * attention is sbert_attention.c. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>

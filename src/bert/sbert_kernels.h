@@ -1,6 +1,6 @@
 /* sbert_kernels.h - the forward pass's compute kernels, called by the
  * batch driver in sbert.c: projections (the one place BLAS plugs in), GELU
- * and LayerNorm in sbert_kernels.c, self-attention in sbert.c.
+ * and LayerNorm in sbert_kernels.c, self-attention in sbert_attention.c.
  * Private to src/bert/ (docs/bert.md). */
 #ifndef LOGIFY_BERT_SBERT_KERNELS_H
 #define LOGIFY_BERT_SBERT_KERNELS_H
@@ -34,7 +34,8 @@ void sb_gelu(float *y, size_t n);
 /* x (n) = LayerNorm(x + b) * g + beta; b may be NULL. */
 void sb_add_layernorm(float *x, const float *b, const float *g, const float *beta, int n,
                       float eps);
-/* Self-attention of one sequence of T tokens, heads [h0, h1) (sbert.c). */
+/* Self-attention of one sequence of T tokens, heads [h0, h1)
+ * (sbert_attention.c). */
 void sb_attention(const lg_sbert *m, const float *qkv, float *ctx, float *scores, float *kt,
                   int T, int h0, int h1);
 
