@@ -32,7 +32,7 @@ USES = {
     "llm": ["core"],
     "templates": ["core"],
     "model": ["bert", "rules"],  # train sets aside the rows the rules decide
-    "pipeline": ["rules", "model", "llm"],
+    "pipeline": ["rules", "model", "llm", "templates"],  # template ids on records (issue 17)
     "cluster": ["model", "rules", "templates"],
     "server": ["pipeline"],
     "kafka": ["pipeline"],
