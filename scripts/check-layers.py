@@ -7,7 +7,8 @@ fails when
     direction below; a circle between folders is always against it),
   - a file includes another folder's private header (src/<other>/x.h),
   - a quoted include does not name its folder ("x.h" instead of "bert/x.h"),
-  - a folder or a public header has no place in the picture.
+  - a folder or a public header has no place in the picture, or a file
+    sits directly in src/ (CMake would not compile it).
 With --objects BUILD_DIR it also reads the symbols of the compiled objects
 (nm) and fails on a use between folders against the direction and on a
 circle between files (x.c calls y.c and y.c calls x.c, through any path):
@@ -145,6 +146,10 @@ def check_includes(root, below, modules):
     files (x.c or x.h includes y.h, the header of y.c in the same folder)."""
     tree = Tree(root)
     errors, edges = [], {}
+    for f in sorted(os.listdir(tree.src)):
+        if f.endswith((".c", ".h")) and os.path.isfile(os.path.join(tree.src, f)):
+            errors.append("src/%s: a source file lives in its subsystem's folder (src/<folder>/%s; "
+                          "CMake compiles only src/*/*.c)" % (f, f))
     for d in tree.folders:
         if d not in USES:
             errors.append("src/%s/: folder not in the picture (add it to USES in "

@@ -83,6 +83,11 @@ class Copy(unittest.TestCase):
             f.write("int lg_web;\n")
         self.assert_fails("src/web/: folder not in the picture")
 
+    def test_file_outside_folders(self):
+        with open(os.path.join(self.tmp, "src", "stray.c"), "w") as f:
+            f.write("int lg_stray;\n")
+        self.assert_fails("src/stray.c: a source file lives in its subsystem's folder")
+
     def test_public_header_without_owner(self):
         with open(os.path.join(self.tmp, "include", "logify", "orphan.h"), "w") as f:
             f.write("/* orphan */\n")
