@@ -1,4 +1,4 @@
-/* test_server_spool.c - the server's answer spool (src/server/server.c): appends
+/* test_server_spool.c - the server's answer spool (src/server/server_spool.c): appends
  * from one thread while another takes finished chunks (what an upload does
  * when its answer streams, src/server/server_direct.c), the cap, and the size
  * parser behind --max-upload and --hold (lg_parse_size). */
