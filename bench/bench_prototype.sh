@@ -75,13 +75,18 @@ cli mini "$LOGIFY" classify "$SEED" -o "$TMP/m_out.csv" --model "$TMP/mini"
 cli hash "$LOGIFY" classify "$SEED" -o "$TMP/h_out.csv" --model "$TMP/hash"
 
 # ---- 3. the upload endpoint
-upload() { # NAME PID PORT: seconds of one POST /classify/ and the peak RSS
-  local t0 t1
-  t0=$(now)
-  curl -sS --max-time 1200 -o "$TMP/$1.up.csv" -F "file=@$SEED;filename=logs.csv" \
-    "http://127.0.0.1:$3/classify/" || { echo "bench_prototype: upload to $1 failed" >&2; exit 1; }
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l >"$TMP/$1.up"
+upload() { # NAME PID PORT: seconds of POST /classify/ (best of 3 when one takes < 5 s) and the peak RSS
+  local t0 t1 d best=
+  for _ in 1 2 3; do
+    t0=$(now)
+    curl -sS --max-time 1200 -o "$TMP/$1.up.csv" -F "file=@$SEED;filename=logs.csv" \
+      "http://127.0.0.1:$3/classify/" || { echo "bench_prototype: upload to $1 failed" >&2; exit 1; }
+    t1=$(now)
+    d=$(echo "$t1 - $t0" | bc -l)
+    best=$(awk -v a="$d" -v b="${best:-$d}" 'BEGIN { print (a < b ? a : b) }')
+    awk -v d="$d" 'BEGIN { exit !(d < 5) }' || break
+  done
+  echo "$best" >"$TMP/$1.up"
   peak_rss_mb "$2" >"$TMP/$1.rss"
 }
 echo "upload endpoint: 2,410 rows" >&2
@@ -93,6 +98,7 @@ PIDS+=($UV)
 for _ in $(seq 600); do curl -s -o /dev/null "http://127.0.0.1:$PORT/docs" && break; sleep 0.1; done
 upload proto $UV "$PORT"
 kill $UV
+wait $UV 2>/dev/null || true
 for b in mini hash; do
   "$LOGIFY" serve --host 127.0.0.1 --port 0 --model "$TMP/$b" 2>"$TMP/$b.serve.log" &
   pid=$!
@@ -100,6 +106,7 @@ for b in mini hash; do
   port=$(wait_port "$TMP/$b.serve.log" $pid)
   upload "$b" $pid "$port"
   kill $pid
+  wait $pid 2>/dev/null || true
 done
 
 # ---- the table
