@@ -72,16 +72,20 @@ int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl)
  * is reported as out of memory). */
 int cli_print_json(json_t *j);
 
-/* Writes to a temporary file beside `path` and renames it into place on
- * commit, so a failed run never leaves a half-written file. */
+/* `-o PATH` (outfile.c): a regular file is written to a temporary file
+ * beside it and renamed into place on commit, so a failed run never leaves
+ * a half-written file; an existing file keeps its mode and owner. "-",
+ * character devices and FIFOs are written through as streams; a symbolic
+ * link is followed (its target is replaced, the link stays). */
 typedef struct {
-    char *final_path;
-    char *tmp_path;
+    char *final_path; /* the target (a symbolic link resolved) */
+    char *tmp_path;   /* NULL when writing through */
     FILE *f;
+    int stream;       /* 1: writing through (stdout, a device, a FIFO) */
 } cli_outfile;
 
 int cli_outfile_open(cli_outfile *o, const char *path);
-int cli_outfile_commit(cli_outfile *o);   /* fclose + rename */
+int cli_outfile_commit(cli_outfile *o);   /* fclose + rename (a stream: flush) */
 void cli_outfile_abort(cli_outfile *o);   /* fclose + unlink */
 
 #endif

@@ -14,7 +14,8 @@
 
 static const char usage_text[] =
     "usage: logify classify INPUT.csv|- [options]\n"
-    "  -o, --output FILE      write here (atomically) instead of stdout\n"
+    "  -o, --output FILE      write here instead of stdout: a regular file atomically\n"
+    "                         (mode and owner kept), a device or FIFO as a stream\n"
     "      --format csv|jsonl output format (default csv)\n"
     "      --explain          add stage, confidence and detail columns\n"
     "      --on-error fail|skip  a malformed row stops the run (default) or is\n"
@@ -181,6 +182,7 @@ int cmd_classify(int argc, char **argv) {
     if (output) {
         if (cli_outfile_open(&of, output) != CLI_OK) goto done;
         sink.f = of.f;
+        sink.live = of.stream;
     }
     jo.pipeline = pl;
     jo.sink = sink_file;
@@ -200,7 +202,7 @@ int cmd_classify(int argc, char **argv) {
     lg_err e = LG_OK;
     struct stat ist;
     if (fstat(fileno(in), &ist) == 0 && !S_ISREG(ist.st_mode)) {
-        sink.live = !output;
+        sink.live = !output || of.stream;
         e = read_live(job, fileno(in), chunk, chunk_size, &err);
     } else {
         while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) e = lg_job_feed(job, chunk, n, &err);
@@ -235,7 +237,7 @@ int cmd_classify(int argc, char **argv) {
         if (output) fprintf(stderr, "  wrote %s\n", output);
     }
 done:
-    if (of.tmp_path) cli_outfile_abort(&of);
+    if (of.final_path) cli_outfile_abort(&of);
     free(chunk);
     if (in && in != stdin) fclose(in);
     lg_job_free(job);

@@ -125,58 +125,6 @@ int cli_print_json(json_t *j) {
     return CLI_OK;
 }
 
-int cli_outfile_open(cli_outfile *o, const char *path) {
-    memset(o, 0, sizeof *o);
-    size_t n = strlen(path) + 16;
-    o->final_path = lg_strdup(path);
-    o->tmp_path = malloc(n);
-    if (!o->final_path || !o->tmp_path) return cli_error("out of memory");
-    snprintf(o->tmp_path, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(o->tmp_path);
-    if (fd < 0) {
-        int e = errno;
-        free(o->tmp_path);
-        o->tmp_path = NULL;
-        return cli_error("cannot create %s: %s", path, strerror(e));
-    }
-    o->f = fdopen(fd, "wb");
-    if (!o->f) {
-        close(fd);
-        cli_outfile_abort(o);
-        return cli_error("cannot open %s", path);
-    }
-    setvbuf(o->f, NULL, _IOFBF, 1 << 20);
-    return CLI_OK;
-}
-
-int cli_outfile_commit(cli_outfile *o) {
-    int rc = CLI_OK;
-    if (fflush(o->f) != 0 || ferror(o->f)) rc = cli_error("writing %s: %s", o->final_path, strerror(errno));
-    if (fclose(o->f) != 0 && rc == CLI_OK) rc = cli_error("closing %s: %s", o->final_path, strerror(errno));
-    o->f = NULL;
-    if (rc == CLI_OK) {
-        /* mkstemp makes 0600 files; give the output ordinary permissions */
-        mode_t mask = umask(0);
-        umask(mask);
-        chmod(o->tmp_path, 0666 & ~mask);
-        if (rename(o->tmp_path, o->final_path) != 0)
-            rc = cli_error("cannot rename %s to %s: %s", o->tmp_path, o->final_path, strerror(errno));
-    }
-    if (rc != CLI_OK) unlink(o->tmp_path);
-    free(o->tmp_path);
-    free(o->final_path);
-    memset(o, 0, sizeof *o);
-    return rc;
-}
-
-void cli_outfile_abort(cli_outfile *o) {
-    if (o->f) fclose(o->f);
-    if (o->tmp_path) unlink(o->tmp_path);
-    free(o->tmp_path);
-    free(o->final_path);
-    memset(o, 0, sizeof *o);
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
