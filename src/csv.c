@@ -57,6 +57,11 @@ struct lg_csv_reader {
     uint64_t line;          /* current physical line */
     uint64_t row_line;      /* line where the current row started */
     int row_bad;            /* current row already found malformed */
+    int multiline;          /* current row has crossed a line break */
+    int resync;             /* split_run stopped to re-read a bad row's lines */
+    size_t expect;          /* fields every row must have (0: any) */
+    lg_buf raw;             /* a multi-line row's bytes after its first line
+                               break: re-read as rows when it turns out bad */
     char bad_msg[160];
     lg_buf pend;            /* FAST: the row's fields, NUL-terminated each;
                                LIBCSV: the row's bytes */
@@ -148,6 +153,7 @@ lg_err lg_csv_reader_new(const lg_csv_limits *limits, lg_csv_row_fn on_row, lg_c
     size_t row_cap = r->lim.max_field * 2 + r->lim.max_fields * 4 + 64;
     lg_buf_init(&r->pend, row_cap);
     lg_buf_init(&r->rowbuf, row_cap);
+    lg_buf_init(&r->raw, 2 * row_cap + 64); /* its syntax too: quotes, commas */
     r->offs = calloc(r->lim.max_fields, sizeof *r->offs);
     r->lens = calloc(r->lim.max_fields, sizeof *r->lens);
     r->ptrs = calloc(r->lim.max_fields, sizeof *r->ptrs);
@@ -166,6 +172,7 @@ void lg_csv_reader_free(lg_csv_reader *r) {
     if (!r->fast) csv_free(&r->parser);
     lg_buf_free(&r->pend);
     lg_buf_free(&r->rowbuf);
+    lg_buf_free(&r->raw);
     free(r->offs);
     free(r->lens);
     free(r->ptrs);
@@ -173,6 +180,8 @@ void lg_csv_reader_free(lg_csv_reader *r) {
 }
 
 uint64_t lg_csv_rows_seen(const lg_csv_reader *r) { return r->rows_seen; }
+
+void lg_csv_expect_fields(lg_csv_reader *r, size_t nfields) { r->expect = nfields; }
 
 /* Reports the current row as malformed (and resets libcsv). */
 static lg_err report_bad(lg_csv_reader *r, const char *msg, lg_errmsg *err) {
@@ -252,6 +261,18 @@ static inline void emit_blanks(lg_csv_reader *r) {
     }
 }
 
+static void reset_row(lg_csv_reader *r) {
+    lg_buf_reset(&r->pend);
+    lg_buf_reset(&r->raw);
+    r->row_bad = 0;
+    r->multiline = 0;
+    r->field_len = 0;
+    r->field_start = 0;
+    r->nfields = 1;
+    r->nf = 0;
+    r->pending_blanks = 0;
+}
+
 /* The row is complete: hand it over (or report it), then reset. */
 static lg_err flush_row(lg_csv_reader *r, lg_errmsg *err) {
     lg_err e = LG_OK;
@@ -270,13 +291,7 @@ static lg_err flush_row(lg_csv_reader *r, lg_errmsg *err) {
                                                                : csv_strerror(csv_error(&r->parser)),
                            err);
     }
-    lg_buf_reset(&r->pend);
-    r->row_bad = 0;
-    r->field_len = 0;
-    r->field_start = 0;
-    r->nfields = 1;
-    r->nf = 0;
-    r->pending_blanks = 0;
+    reset_row(r);
     return e;
 }
 
@@ -289,10 +304,82 @@ static lg_err end_row(lg_csv_reader *r, lg_errmsg *err) {
     return flush_row(r, err);
 }
 
-/* The splitter proper. */
+/* A complete row with another field count than the header's is malformed. */
+static void check_count(lg_csv_reader *r) {
+    if (!r->expect || r->row_bad || r->nfields == r->expect) return;
+    char m[128];
+    snprintf(m, sizeof m, "expected %zu fields as in the header, found %zu", r->expect, r->nfields);
+    mark_bad(r, m);
+}
+
+/* ---- Resynchronising ------------------------------------------------------------------
+ * A malformed row that spans lines (most often an unterminated quote) is
+ * not skipped whole: only its first line is reported and skipped, and
+ * reading starts again at the next line, as a new row. Each physical line
+ * thus ends up in a good row or in a skipped one, and the counts add up. */
+
+static lg_err split_run(lg_csv_reader *r, const char *p, const char *end, const char **stop,
+                        lg_errmsg *err);
+
+/* Reports the bad multi-line row by its first line, keeps [raw_from, p) of
+ * it in raw and tells split_run's caller to re-read raw from a row start. */
+static lg_err resync_at(lg_csv_reader *r, const char *raw_from, const char *p, const char **stop,
+                        lg_errmsg *err) {
+    *stop = p;
+    if (raw_from && lg_buf_append(&r->raw, raw_from, (size_t)(p - raw_from)))
+        return lg_fail(err, LG_ELIMIT, "line %llu: row too large", (unsigned long long)r->row_line);
+    lg_err e = report_bad(r, r->bad_msg, err);
+    lg_buf keep_raw = r->raw; /* reset_row must not drop it */
+    lg_buf_init(&r->raw, keep_raw.max);
+    reset_row(r);
+    lg_buf_free(&r->raw);
+    r->raw = keep_raw;
+    r->st = SPLIT_ROW_START;
+    r->line = r->row_line + 1;
+    r->resync = 1;
+    return e;
+}
+
+/* Re-reads r->raw as input (again and again while it holds bad multi-line
+ * rows; each round drops at least one line, so this ends). */
+static lg_err replay(lg_csv_reader *r, lg_errmsg *err) {
+    lg_err e = LG_OK;
+    while (!e && r->resync) {
+        r->resync = 0;
+        lg_buf q = r->raw;
+        lg_buf_init(&r->raw, q.max);
+        const char *stop;
+        e = split_run(r, q.data, q.data + q.len, &stop, err);
+        if (!e && r->resync && stop < q.data + q.len && /* the rest of q goes after raw */
+            lg_buf_append(&r->raw, stop, (size_t)(q.data + q.len - stop)))
+            e = lg_fail(err, LG_ELIMIT, "line %llu: row too large", (unsigned long long)r->row_line);
+        lg_buf_free(&q);
+    }
+    return e;
+}
+
+/* Splits [p, end), re-reading bad multi-line rows as they turn up. */
 static lg_err split(lg_csv_reader *r, const char *p, const char *end, lg_errmsg *err) {
-    lg_err e;
     while (p < end) {
+        const char *stop;
+        lg_err e = split_run(r, p, end, &stop, err);
+        if (!e && r->resync) e = replay(r, err);
+        if (e) return e;
+        p = stop;
+    }
+    return LG_OK;
+}
+
+/* The splitter proper: splits [p, end) until its end, or until a bad row
+ * that spans lines must be re-read (r->resync set, *stop where it stopped;
+ * the bytes to re-read are in r->raw). */
+static lg_err split_run(lg_csv_reader *r, const char *p, const char *end, const char **stop,
+                        lg_errmsg *err) {
+    lg_err e;
+    const char *raw_from = r->multiline ? p : NULL; /* this row's bytes not yet in raw */
+    *stop = end;
+    while (p < end) {
+        if (r->row_bad && r->multiline) return resync_at(r, raw_from, p, stop, err);
         char c = *p;
         switch (r->st) {
         case SPLIT_ROW_START:
@@ -352,6 +439,10 @@ static lg_err split(lg_csv_reader *r, const char *p, const char *end, lg_errmsg 
             if (*p == '\n') {
                 r->line++;
                 keep(r, p, 1);
+                if (!r->multiline) {
+                    r->multiline = 1;
+                    raw_from = p + 1;
+                }
             } else {
                 keep_syntax(r, p, 1);
                 r->st = SPLIT_QUOTE_SEEN;
@@ -393,8 +484,12 @@ static lg_err split(lg_csv_reader *r, const char *p, const char *end, lg_errmsg 
     row_end:
         if (*p == '\n') r->line++;
         p++;
+        check_count(r);
+        if (r->row_bad && r->multiline) return resync_at(r, raw_from, p, stop, err);
         if ((e = end_row(r, err)) != LG_OK) return e;
     }
+    if (r->multiline && raw_from && lg_buf_append(&r->raw, raw_from, (size_t)(end - raw_from)))
+        return lg_fail(err, LG_ELIMIT, "line %llu: row too large", (unsigned long long)r->row_line);
     return LG_OK;
 }
 
@@ -422,12 +517,19 @@ lg_err lg_csv_finish(lg_csv_reader *r, lg_errmsg *err) {
         r->bom_state = BOM_DONE;
         if ((e = split(r, (const char *)utf8_bom, (const char *)utf8_bom + held, err))) return e;
     }
-    if (r->st == SPLIT_QUOTED) {
+    while (r->st == SPLIT_QUOTED) {
         mark_bad(r, "unterminated quoted field");
-        r->st = SPLIT_ROW_START;
-        return flush_row(r, err);
+        if (!r->multiline) {
+            r->st = SPLIT_ROW_START;
+            return flush_row(r, err);
+        }
+        const char *stop; /* its later lines are read again */
+        if ((e = resync_at(r, NULL, NULL, &stop, err)) || (e = replay(r, err))) return e;
     }
-    if (r->st != SPLIT_ROW_START && (e = end_row(r, err)) != LG_OK) return e;
+    if (r->st != SPLIT_ROW_START) {
+        check_count(r);
+        if ((e = end_row(r, err)) != LG_OK) return e;
+    }
     if (r->fast) return LG_OK;
     r->cb_err = LG_OK;
     r->cb_errmsg = err;

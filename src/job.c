@@ -378,6 +378,7 @@ static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
     for (size_t k = 0; k < j->n_batches; k++)
         if (batch_grow(&j->b[k], j->ncols, cap)) return lg_fail(err, LG_ENOMEM, "out of memory");
     j->have_header = 1;
+    lg_csv_expect_fields(j->reader, j->ncols);
     return LG_OK;
 }
 
@@ -520,6 +521,8 @@ void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {
         }
     }
     out->parse_seconds = j->feed_seconds - j->dispatch_seconds;
+    uint64_t seen = j->reader ? lg_csv_rows_seen(j->reader) : 0;
+    out->rows_read = seen > 0 ? seen - 1 : 0; /* the header is not a row */
 }
 
 void lg_job_free(lg_job *j) {

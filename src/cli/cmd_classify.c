@@ -83,7 +83,10 @@ static void on_skip(void *user, uint64_t line, const char *msg) {
 static void print_summary(const lg_job_stats *st, double secs, int with_times) {
     fprintf(stderr, "logify: %llu rows in %.3f s (%.0f rows/s)", (unsigned long long)st->rows, secs,
             secs > 0 ? (double)st->rows / secs : 0.0);
-    if (st->skipped) fprintf(stderr, ", %llu malformed rows skipped", (unsigned long long)st->skipped);
+    if (st->skipped) /* the lines are in the warnings above */
+        fprintf(stderr, "; %llu rows read = %llu written + %llu malformed skipped",
+                (unsigned long long)st->rows_read, (unsigned long long)st->rows,
+                (unsigned long long)st->skipped);
     fprintf(stderr, "\n  by stage:");
     for (int k = 1; k < LG_STAGE_KINDS; k++)
         fprintf(stderr, " %s %llu,", lg_stage_kind_name((lg_stage_kind)k),
