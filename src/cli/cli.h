@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "logify/config.h"
+#include "logify/llm.h"
 #include "logify/pipeline.h"
 
 #define CLI_OK 0
@@ -67,6 +68,11 @@ int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg);
  * NULL, res freed) and returns CLI_FAIL. Free with lg_pipeline_free and
  * lg_resources_free. */
 int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl);
+
+/* After a run: prints once on stderr what cost the LLM stage rows (a
+ * warning; nothing when it labelled them all), and with by_reason a
+ * summary line counting them by reason. llm may be NULL. */
+void cli_llm_failures(const lg_llm *llm, int by_reason);
 
 /* Prints j as indented JSON on stdout and releases it (j may be NULL, which
  * is reported as out of memory). */

@@ -225,6 +225,7 @@ int cmd_classify(int argc, char **argv) {
         if (cli_outfile_commit(&of) != CLI_OK) goto done;
     }
     rc = CLI_OK;
+    cli_llm_failures(res.llm, summary);
     if (summary) {
         lg_job_stats st;
         lg_job_get_stats(job, &st);

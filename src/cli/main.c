@@ -115,6 +115,24 @@ int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl)
     return CLI_OK;
 }
 
+void cli_llm_failures(const lg_llm *llm, int by_reason) {
+    if (!llm) return;
+    lg_buf b;
+    lg_buf_init(&b, 4096);
+    if (lg_llm_failures_format(llm, &b) == LG_OK && b.len)
+        fprintf(stderr, "logify: warning: %s\n", lg_buf_cstr(&b));
+    lg_buf_free(&b);
+    if (!by_reason) return;
+    lg_llm_counters c;
+    lg_llm_get_counters(llm, &c);
+    if (!c.rows_unlabelled) return;
+    fprintf(stderr, "  llm unlabelled by reason:");
+    for (int k = 0; k < LG_LLM_WHY_KINDS; k++)
+        fprintf(stderr, "%s %s %llu", k ? "," : "", lg_llm_why_name((lg_llm_why)k),
+                (unsigned long long)c.unlabelled_by[k]);
+    fputc('\n', stderr);
+}
+
 int cli_print_json(json_t *j) {
     char *text =
         j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
