@@ -88,6 +88,7 @@ typedef struct {
     char *tmp_path;   /* NULL when writing through */
     FILE *f;
     int stream;       /* 1: writing through (stdout, a device, a FIFO) */
+    int slot;         /* its place among the files a signal removes, or -1 */
 } cli_outfile;
 
 int cli_outfile_open(cli_outfile *o, const char *path);

@@ -11,10 +11,14 @@
  *                           target (the link stays a link); a dangling link
  *                           is refused
  *   anything else           refused (a directory, a block device, a socket)
+ *
+ * SIGINT, SIGTERM and SIGHUP while a temporary file exists: it is removed
+ * and the process dies by the signal (status 130 / 143 / 129 in a shell).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,56 @@
 #include <unistd.h>
 
 #include "cli.h"
+
+/* ---- Removal on a signal --------------------------------------------------------------- */
+
+#define TRACK_SLOTS 4
+static char tracked[TRACK_SLOTS][PATH_MAX + 32];
+static volatile sig_atomic_t tracked_on[TRACK_SLOTS];
+
+static void on_fatal_signal(int sig) {
+    int saved = errno;
+    for (int i = 0; i < TRACK_SLOTS; i++)
+        if (tracked_on[i]) unlink(tracked[i]); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    errno = saved;
+    raise(sig); /* die by it: the parent sees the signal (shell: 128 + sig) */
+}
+
+static void install_handlers(void) {
+    static int installed;
+    if (installed) return;
+    installed = 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old;
+        /* a signal the caller ignores (nohup, a shell's background job)
+         * stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* Starts (path) or stops (NULL) removing path on a fatal signal; returns
+ * the slot, or -1 when all are taken (then only normal exits clean up). */
+static int track(const char *path, int slot) {
+    if (!path) {
+        if (slot >= 0) tracked_on[slot] = 0;
+        return -1;
+    }
+    install_handlers();
+    for (int i = 0; i < TRACK_SLOTS; i++) {
+        if (tracked_on[i] || strlen(path) >= sizeof tracked[i]) continue;
+        memcpy(tracked[i], path, strlen(path) + 1);
+        tracked_on[i] = 1; /* after the name is complete */
+        return i;
+    }
+    return -1;
+}
 
 /* ---- Opening --------------------------------------------------------------------------- */
 
@@ -52,6 +106,7 @@ static int open_temp(cli_outfile *o, const char *path, const struct stat *old) {
         o->tmp_path = NULL;
         return cli_error("cannot create %s: %s", path, strerror(e));
     }
+    o->slot = track(o->tmp_path, -1);
     if (old) {
         /* fchown first: it clears set-id bits that fchmod then restores.
          * Only root (or the owner keeping its own ids) may do it; otherwise
@@ -77,6 +132,7 @@ static int open_temp(cli_outfile *o, const char *path, const struct stat *old) {
 
 int cli_outfile_open(cli_outfile *o, const char *path) {
     memset(o, 0, sizeof *o);
+    o->slot = -1;
     if (!strcmp(path, "-")) {
         o->final_path = lg_strdup("stdout");
         if (!o->final_path) return cli_error("out of memory");
@@ -121,6 +177,7 @@ int cli_outfile_commit(cli_outfile *o) {
     if (rc == CLI_OK && o->tmp_path && rename(o->tmp_path, o->final_path) != 0)
         rc = cli_error("cannot rename %s to %s: %s", o->tmp_path, o->final_path, strerror(errno));
     if (o->tmp_path && rc != CLI_OK) unlink(o->tmp_path);
+    track(NULL, o->slot);
     free(o->tmp_path);
     free(o->final_path);
     memset(o, 0, sizeof *o);
@@ -130,6 +187,7 @@ int cli_outfile_commit(cli_outfile *o) {
 void cli_outfile_abort(cli_outfile *o) {
     if (o->f && o->f != stdout) fclose(o->f);
     if (o->tmp_path) unlink(o->tmp_path);
+    track(NULL, o->slot);
     free(o->tmp_path);
     free(o->final_path);
     memset(o, 0, sizeof *o);
