@@ -21,6 +21,8 @@
 #define SRV_DEFAULT_TIMEOUT 30u
 #define SRV_DEFAULT_INFLIGHT 64u
 #define SRV_DEFAULT_CONNS 1024u
+#define SRV_DEFAULT_HEAD_TIMEOUT 10u
+#define SRV_DEFAULT_PER_IP 64u
 #define SRV_SPOOL_CHUNK (64u << 10)
 
 /* ---- Small helpers ------------------------------------------------------------ */
@@ -417,6 +419,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rq) {
         if (!(rq = calloc(1, sizeof *rq))) return MHD_NO;
         *con_cls = rq;
+        srv_guard_head_done(&s->guard, c);
         rq->t0 = lg_now();
         rq->route = route_of(url);
         rq->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
@@ -486,6 +489,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     lg_server *s = cls;
     srv_req *rq = *con_cls;
+    srv_guard_request_done(&s->guard, c);
     if (!rq) return;
     *con_cls = NULL;
     release_slot(s, rq);
@@ -560,6 +564,8 @@ lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
     if (!s->o.timeout_s) s->o.timeout_s = SRV_DEFAULT_TIMEOUT;
     if (!s->o.max_inflight) s->o.max_inflight = SRV_DEFAULT_INFLIGHT;
     if (!s->o.max_connections) s->o.max_connections = SRV_DEFAULT_CONNS;
+    if (!s->o.head_timeout_s) s->o.head_timeout_s = SRV_DEFAULT_HEAD_TIMEOUT;
+    if (!s->o.max_per_ip) s->o.max_per_ip = SRV_DEFAULT_PER_IP;
     s->host = lg_strdup(opts->host ? opts->host : "127.0.0.1");
     s->api_key = opts->api_key && *opts->api_key ? lg_strdup(opts->api_key) : NULL;
     s->docs_dir = lg_strdup(opts->docs_assets);
@@ -589,6 +595,11 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     snprintf(port, sizeof port, "%u", (unsigned)s->o.port);
     int gai = getaddrinfo(s->host, port, &hints, &ai);
     if (gai) return lg_fail(err, LG_EINVAL, "cannot resolve host '%s': %s", s->host, gai_strerror(gai));
+    if (srv_guard_start(&s->guard, s->o.head_timeout_s, s->o.timeout_s, err)) {
+        freeaddrinfo(ai);
+        srv_guard_stop(&s->guard);
+        return LG_EIO;
+    }
     unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (s->o.mode == LG_HTTP_THREAD_PER_CONN)
         flags = MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_THREAD_PER_CONNECTION |
@@ -598,13 +609,15 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     else
         flags |= MHD_USE_POLL_INTERNAL_THREAD;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    struct MHD_OptionItem ops[12];
+    struct MHD_OptionItem ops[16];
     size_t k = 0;
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o.timeout_s, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_connections, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+    ops[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->o.max_per_ip, NULL};
+    ops[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)srv_guard_notify, s};
     /* MHD_OPTION_CONNECTION_MEMORY_LIMIT: the default (32 KiB) */
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     if (s->o.mode != LG_HTTP_THREAD_PER_CONN && s->o.threads > 1)
@@ -613,9 +626,11 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
                                  MHD_OPTION_END);
     freeaddrinfo(ai);
-    if (!s->daemon)
+    if (!s->daemon) {
+        srv_guard_stop(&s->guard);
         return lg_fail(err, LG_EIO, "cannot listen on %s:%u (address in use, or not allowed)",
                        s->host, (unsigned)s->o.port);
+    }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : s->o.port;
     return LG_OK;
@@ -635,6 +650,7 @@ unsigned lg_server_stop(lg_server *s, double grace_s) {
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(s->daemon);
+    srv_guard_stop(&s->guard);
     s->daemon = NULL;
     s->stopped = 1;
     return left;

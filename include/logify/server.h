@@ -40,6 +40,10 @@ typedef struct {
                                  read (thread-per-connection mode); 0 = 4 MiB */
     uint64_t max_rows;        /* rows per request; 0 = 1,000,000; beyond: 413 */
     unsigned timeout_s;       /* idle seconds per connection; 0 = 30 */
+    unsigned head_timeout_s;  /* seconds for a request's complete head (request
+                                 line and headers), however it trickles in;
+                                 0 = 10 */
+    unsigned max_per_ip;      /* open connections per client address; 0 = 64 */
     unsigned max_inflight;    /* concurrent requests; 0 = 64; beyond: 503 */
     unsigned max_connections; /* open connections (= threads in the default
                                  mode); 0 = 1024 */
