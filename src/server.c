@@ -366,11 +366,15 @@ static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv
     srv_route r = rq->route;
     int post_route = r <= SRV_R_STREAM;
     int get = is_method(method, "GET") || is_method(method, "HEAD");
+    /* /healthz and the /docs page (it asks for the key itself) are open;
+     * everything else, unknown paths included, needs the key first, so that
+     * a client without it learns nothing about which routes exist */
+    if (r != SRV_R_HEALTHZ && r != SRV_R_DOCS && !auth_ok(s, c))
+        return srv_respond_detail(s, c, rq, 401, "Not authenticated");
     if (r == SRV_R_OTHER) return srv_respond_detail(s, c, rq, 404, "Not Found");
     if (post_route ? !is_method(method, "POST") : !get)
         return srv_respond_detail(s, c, rq, 405, "Method Not Allowed");
     if (r == SRV_R_HEALTHZ) return srv_respond(s, c, rq, 200, "application/json", "{\"status\":\"ok\"}", 15);
-    if (!auth_ok(s, c)) return srv_respond_detail(s, c, rq, 401, "Not authenticated");
     if (post_route && __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
         return srv_respond_detail(s, c, rq, 503, "server is shutting down");
     if (post_route) {
@@ -567,7 +571,12 @@ lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
     if (!s->o.head_timeout_s) s->o.head_timeout_s = SRV_DEFAULT_HEAD_TIMEOUT;
     if (!s->o.max_per_ip) s->o.max_per_ip = SRV_DEFAULT_PER_IP;
     s->host = lg_strdup(opts->host ? opts->host : "127.0.0.1");
-    s->api_key = opts->api_key && *opts->api_key ? lg_strdup(opts->api_key) : NULL;
+    if (opts->api_key && !*opts->api_key) { /* "--api-key $KEY" with KEY unset */
+        free(s);
+        return lg_fail(err, LG_EINVAL, "the API key is empty; give a key, or none at all to serve "
+                                       "without authentication");
+    }
+    s->api_key = opts->api_key ? lg_strdup(opts->api_key) : NULL;
     s->docs_dir = lg_strdup(opts->docs_assets);
     s->o.host = s->host;
     s->o.api_key = s->api_key;

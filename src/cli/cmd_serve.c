@@ -34,7 +34,8 @@ static const char usage_text[] =
     "      --max-per-ip N     open connections per client address (default 64)\n"
     "      --grace S          on SIGTERM, seconds to let requests finish (default 30)\n"
     "      --api-key KEY      require 'Authorization: Bearer KEY' (also LOGIFY_API_KEY);\n"
-    "                         /healthz stays open\n"
+    "                         /healthz and the /docs page (it asks for the key) stay\n"
+    "                         open; unknown paths answer 401 too; an empty key is refused\n"
     "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
     "      --quiet            no access log (errors are still logged)\n";
 
@@ -157,6 +158,9 @@ int cmd_serve(int argc, char **argv) {
     }
     if (optind != argc) return cli_usage_error(usage_text, "serve: unexpected argument '%s'", argv[optind]);
     if (!so.api_key) so.api_key = getenv("LOGIFY_API_KEY");
+    if (so.api_key && !*so.api_key) /* "--api-key $KEY" with KEY unset: not "no auth" */
+        return cli_usage_error(usage_text, "serve: the API key (--api-key or LOGIFY_API_KEY) is empty; "
+                                           "give a key, or none at all to serve without authentication");
 
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
