@@ -497,11 +497,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!rq) return;
     *con_cls = NULL;
     release_slot(s, rq);
+    int was_counted = rq->counted;
     if (rq->counted) __atomic_sub_fetch(&s->inflight, 1, __ATOMIC_ACQ_REL); /* before the
         metrics below, so that whoever sees this request counted sees it gone */
     rq->counted = 0;
     double secs = lg_now() - rq->t0;
     const char *dx_end = srv_direct_end(rq); /* answered on the socket: MHD saw an error */
+    int cut_by_stop = was_counted && __atomic_load_n(&s->cutting, __ATOMIC_ACQUIRE) &&
+                      (dx_end ? strcmp(dx_end, "ok") != 0 : toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (cut_by_stop) {
+        __atomic_add_fetch(&s->cut, 1, __ATOMIC_ACQ_REL);
+        dx_end = "shutdown-cut"; /* not the client's doing; its answer has no proper end */
+    }
     unsigned status = (dx_end ? !strcmp(dx_end, "ok") : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
                           ? rq->status
                           : 0;
@@ -647,6 +654,8 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
 
 uint16_t lg_server_port(const lg_server *s) { return s ? s->port : 0; }
 
+unsigned lg_server_cut(const lg_server *s) { return s ? __atomic_load_n(&s->cut, __ATOMIC_ACQUIRE) : 0; }
+
 unsigned lg_server_stop(lg_server *s, double grace_s) {
     if (!s || !s->daemon || s->stopped) return 0;
     __atomic_store_n(&s->draining, 1, __ATOMIC_RELEASE);
@@ -658,7 +667,8 @@ unsigned lg_server_stop(lg_server *s, double grace_s) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(s->daemon);
+    if (left) __atomic_store_n(&s->cutting, 1, __ATOMIC_RELEASE);
+    MHD_stop_daemon(s->daemon); /* cuts what is still in flight */
     srv_guard_stop(&s->guard);
     s->daemon = NULL;
     s->stopped = 1;

@@ -142,6 +142,8 @@ struct lg_server {
     struct MHD_Daemon *daemon;
     uint16_t port;
     int draining;        /* atomic: set by lg_server_stop */
+    int cutting;         /* atomic: the grace is over, requests in flight are cut */
+    unsigned cut;        /* atomic: requests cut by the shutdown */
     int stopped;
     unsigned inflight;   /* atomic: classify requests between first byte and
                             completion (gauge; shutdown waits for 0) */

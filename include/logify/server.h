@@ -78,6 +78,10 @@ uint16_t lg_server_port(const lg_server *s);
  * then stops every thread. Returns the number of requests still in flight
  * when it gave up waiting (0 = clean). Safe to call twice. */
 unsigned lg_server_stop(lg_server *s, double grace_s);
+/* After lg_server_stop: the requests it cut off when the grace was over
+ * (their clients got no complete answer: a chunked answer without its last
+ * chunk, or no answer at all; the access log says end=shutdown-cut). */
+unsigned lg_server_cut(const lg_server *s);
 void lg_server_free(lg_server *s);
 
 #ifdef __cplusplus

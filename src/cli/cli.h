@@ -15,6 +15,7 @@
 #define CLI_OK 0
 #define CLI_FAIL 1
 #define CLI_USAGE 2
+#define CLI_CUT 3 /* serve: stopped with requests cut off by the shutdown */
 
 int cmd_classify(int argc, char **argv);
 int cmd_rules(int argc, char **argv);

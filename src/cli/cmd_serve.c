@@ -32,7 +32,8 @@ static const char usage_text[] =
     "      --head-timeout S   seconds for a request's complete head, however slowly it\n"
     "                         trickles in (default 10): the connection is shut after\n"
     "      --max-per-ip N     open connections per client address (default 64)\n"
-    "      --grace S          on SIGTERM, seconds to let requests finish (default 30)\n"
+    "      --grace S          on SIGTERM, seconds to let requests finish (default 30);\n"
+    "                         requests still running then are cut off: exit status 3\n"
     "      --api-key KEY      require 'Authorization: Bearer KEY' (also LOGIFY_API_KEY);\n"
     "                         /healthz and the /docs page (it asks for the key) stay\n"
     "                         open; unknown paths answer 401 too; an empty key is refused\n"
@@ -221,8 +222,14 @@ int cmd_serve(int argc, char **argv) {
     sigwait(&sigs, &sig);
     fprintf(stderr, "logify: %s: draining (up to %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", grace);
     unsigned left = lg_server_stop(srv, grace);
-    if (left) fprintf(stderr, "logify: stopped with %u requests unfinished\n", left);
-    else fprintf(stderr, "logify: stopped\n");
+    unsigned cut = lg_server_cut(srv);
+    if (left || cut) {
+        fprintf(stderr, "logify: stopped after the %.0f s grace with %u request%s cut off unfinished\n",
+                grace, cut > left ? cut : left, (cut > left ? cut : left) == 1 ? "" : "s");
+        rc = CLI_CUT; /* a supervisor can tell: answers were lost */
+        goto done;
+    }
+    fprintf(stderr, "logify: stopped\n");
     rc = CLI_OK;
 done:
     lg_server_free(srv);

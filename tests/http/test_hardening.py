@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lgserver import LOGIFY, Server, metric, wait_for  # noqa: E402
+from lgserver import LOGIFY, Server, metric, multipart, raw_socket, wait_for  # noqa: E402
 
 
 def connect_from(src, port, timeout=10):
@@ -179,6 +179,67 @@ class AuthAndDocs(unittest.TestCase):
                                                     "header": "Bearer s3cret"})
         finally:
             self.assertEqual(srv.close(), 0, "server exit code")
+
+
+def chunked_complete(data):
+    """(decoded body, True when the chunked stream had its last chunk)."""
+    out, i = b"", 0
+    while True:
+        j = data.find(b"\r\n", i)
+        if j < 0:
+            return out, False
+        size = int(data[i:j].split(b";")[0], 16)
+        if size == 0:
+            return out, data[j + 2:j + 4] == b"\r\n"
+        if len(data) < j + 2 + size + 2:
+            return out + data[j + 2:j + 2 + size], False
+        out += data[j + 2:j + 2 + size]
+        i = j + 2 + size + 2
+
+
+class ShutdownCut(unittest.TestCase):
+    """Item 8: an upload that outlasts --grace is cut recognisably, logged as
+    cut by the shutdown, and the exit status says so."""
+
+    def test_upload_past_grace(self):
+        srv = Server("--grace", "0.5", "--hold", "64K", "--route", "*=rules", "--route", "LegacyCRM=rules")
+        rows = "".join("S,User User%d logged in.\n" % i for i in range(60000))
+        body, ctype = multipart([("file", "big.csv", ("source,log_message\n" + rows).encode())])
+        s = raw_socket(srv.port)
+        try:
+            s.sendall(("POST /classify/ HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                       % (ctype, len(body))).encode())
+            s.sendall(body[:len(body) // 3])  # and never the rest: it cannot finish
+            got = b""
+            while b"\r\n\r\n" not in got or len(got) < 70000:  # the head and > --hold of answer
+                more = s.recv(65536)
+                self.assertTrue(more, "closed early: %r" % got[:200])
+                got += more
+            head, rest = got.split(b"\r\n\r\n", 1)
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            self.assertIn(b"chunked", head.lower())
+            stopper = threading.Thread(target=lambda: setattr(self, "rc", srv.stop()))
+            stopper.start()
+            while True:
+                try:
+                    more = s.recv(65536)
+                except (ConnectionResetError, BrokenPipeError):
+                    more = b""
+                if not more:
+                    break
+                rest += more
+            stopper.join()
+            text, complete = chunked_complete(rest)
+            self.assertFalse(complete, "a cut answer ended like a whole one")
+            self.assertTrue(text.startswith(b"source,log_message,target_label\n"))
+            self.assertLess(text.count(b"\n"), 60001)
+            self.assertEqual(self.rc, 3, "exit status: requests were cut\n" + srv.stderr())
+            self.assertIn("end=shutdown-cut", srv.stderr())
+            self.assertIn("with 1 request cut off unfinished", srv.stderr())
+        finally:
+            s.close()
+            srv.stop()
+            os.unlink(srv.log.name)
 
 
 if __name__ == "__main__":
