@@ -3,7 +3,8 @@
 #   make demo     install what is missing, build, classify resources/test.csv
 #   make check    install what is missing, build, run every test, then again
 #                 under AddressSanitizer + UBSan (build-asan/), then the tests
-#                 that run threads under ThreadSanitizer (build-tsan/)
+#                 that run threads under ThreadSanitizer (build-tsan/); every
+#                 round runs and is summarised even when another one fails
 #   make bench    benchmarks against the anchors (not part of check)
 #   make model    re-create models/default from ../shared/datasets (same bytes)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -58,7 +59,10 @@ test-tsan: tsan
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
-check: test test-asan test-tsan
+# Each round runs even when an earlier one failed; one summary line each
+# (scripts/check.sh); non-zero exit when any failed.
+check: deps
+	@bash scripts/check.sh
 
 bench: build
 	@bash scripts/install-deps.sh --bench
