@@ -77,6 +77,7 @@ typedef struct {
     uint64_t label_rows[SRV_LABEL_SLOTS];
     size_t n_labels;
     uint64_t label_rows_other;
+    uint64_t stream_bad_lines; /* atomic: NDJSON lines answered with an error object */
 } srv_metrics;
 
 void srv_metrics_init(srv_metrics *m);

@@ -5,6 +5,7 @@ asserted with generous bounds (a loaded 2-core machine, the ASan build).
 Run: LOGIFY=build/logify /usr/bin/python3 tests/http/test_hardening.py"""
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -240,6 +241,107 @@ class ShutdownCut(unittest.TestCase):
             s.close()
             srv.stop()
             os.unlink(srv.log.name)
+
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def shipper_target(name):
+    """(path with query, bearer?) from resources/shippers/<name>, as the shipper reads it."""
+    text = open(os.path.join(ROOT, "resources", "shippers", name)).read()
+    if name.endswith(".toml"):
+        uri = re.search(r'^uri\s*=\s*"http://[^/]+(/[^"]*)"', text, re.M).group(1)
+        bearer = re.search(r'^auth\.strategy\s*=\s*"bearer"', text, re.M) is not None
+        assert re.search(r'^encoding\.codec\s*=\s*"json"', text, re.M)
+        assert re.search(r'^framing\.method\s*=\s*"newline_delimited"', text, re.M)
+    else:
+        uri = re.search(r"^\s*uri\s+(\S+)", text, re.M).group(1)
+        bearer = re.search(r"^\s*header\s+Authorization\s+Bearer\s", text, re.M) is not None
+        assert re.search(r"^\s*format\s+json_lines", text, re.M)
+    return uri, bearer
+
+
+class Shippers(unittest.TestCase):
+    """Item 10: NDJSON answered per line; the field names shippers use; the
+    example configs in resources/shippers, by replaying the requests Vector's
+    http sink and Fluent Bit's http output send (neither is packaged for
+    Debian or npm, so they cannot run here)."""
+
+    KEY = "k3y"
+
+    def setUp(self):
+        # rows whose source is "billing" go to the (unconfigured) llm stage:
+        # their detail shows which field became the source
+        self.srv = Server("--api-key", self.KEY, "--quiet", "--route", "billing=llm", "--route", "*=rules",
+                          env={"GROQ_API_KEY": "", "LOGIFY_LLM_BASE_URL": ""})
+
+    def tearDown(self):
+        self.assertEqual(self.srv.close(), 0, "server exit code")
+
+    def replay(self, path, headers, lines):
+        s = raw_socket(self.srv.port)
+        body = b"".join(lines)
+        head = "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n" % (path, self.srv.port, len(body))
+        head += "".join("%s: %s\r\n" % kv for kv in headers) + "\r\n"
+        s.sendall(head.encode() + body)
+        from lgserver import read_http_response
+        st, hd, data = read_http_response(s)
+        s.close()
+        return st, hd, [json.loads(x) for x in data.decode().splitlines()]
+
+    def test_fluent_bit_json_lines(self):
+        path, bearer = shipper_target("fluent-bit.conf")
+        self.assertTrue(bearer)
+        lines = [b'{"date":1700000000.123456,"log":"Backup completed successfully.","service":"web"}\n',
+                 b'{"date":1700000001.5,"log":"User User7 logged in.","service":"billing"}\n']
+        # Fluent Bit >= 3.0.3 sends application/x-ndjson for json_lines; older ones application/json
+        for ctype in ("application/x-ndjson", "application/json"):
+            st, hd, out = self.replay(path, [("Content-Type", ctype), ("User-Agent", "Fluent-Bit"),
+                                             ("Authorization", "Bearer " + self.KEY)], lines)
+            self.assertEqual(st, 200, out)
+            self.assertEqual(len(out), 2)
+            self.assertEqual(out[0]["target_label"], "System Notification")
+            self.assertEqual(out[0]["date"], 1700000000.123456)  # the shipper's own fields come back intact
+            self.assertEqual((out[1]["target_label"], out[1]["detail"]), ("Unclassified", "llm not configured"))
+
+    def test_vector_http_sink(self):
+        path, bearer = shipper_target("vector.toml")
+        self.assertTrue(bearer)
+        ev = {"file": "/var/log/app/a.log", "host": "web1", "source_type": "file",
+              "timestamp": "2024-05-01T12:00:00.123Z"}
+        lines = [json.dumps(dict(ev, message="User User1 logged in.")).encode() + b"\n",
+                 json.dumps(dict(ev, message={"nested": 1})).encode() + b"\n",  # a bad one
+                 b"not json\n",
+                 json.dumps(dict(ev, message="Backup completed successfully.", host="billing")).encode() + b"\n"]
+        st, hd, out = self.replay(path, [("content-type", "application/x-ndjson"),
+                                         ("authorization", "Bearer " + self.KEY),
+                                         ("user-agent", "Vector/0.39.0 (x86_64-unknown-linux-gnu)"),
+                                         ("accept-encoding", "zstd,gzip,deflate,br")], lines)
+        self.assertEqual(st, 200, out)  # one bad line does not fail the batch
+        self.assertEqual(len(out), 4)
+        self.assertEqual(out[0]["target_label"], "User Action")
+        self.assertEqual(out[1], {"line": 2, "detail": "field 'message' must be a string"})
+        self.assertEqual(out[2]["line"], 3)
+        self.assertTrue(out[2]["detail"].startswith("invalid JSON"))
+        self.assertEqual((out[3]["target_label"], out[3]["detail"]), ("Unclassified", "llm not configured"))
+        _, _, m = self.srv.request("GET", "/metrics", headers={"Authorization": "Bearer " + self.KEY})
+        self.assertIn("\nlogify_stream_bad_lines_total 2\n", m.decode())
+
+    def test_strict_names_and_fail_mode(self):
+        auth = {"Authorization": "Bearer " + self.KEY}
+        body = b'{"message":"User User1 logged in."}\n'
+        st, _, data = self.srv.request("POST", "/v1/classify/stream", body, auth)  # strict: not mapped
+        self.assertEqual((st, json.loads(data)), (200, {"line": 1, "detail": "field 'log_message' is required"}))
+        st, _, data = self.srv.request("POST", "/v1/classify/stream?on_error=fail", body, auth)
+        self.assertEqual((st, json.loads(data)), (400, {"detail": "line 1: field 'log_message' is required"}))
+        for q in ("fields=all", "on_error=skip"):
+            st, _, data = self.srv.request("POST", "/v1/classify/stream?" + q, body, auth)
+            self.assertEqual(st, 400, q)
+            self.assertIn("must be", json.loads(data)["detail"])
+        for key in ("log", "msg", "MESSAGE"):  # each shipper name, and log_message first
+            st, _, data = self.srv.request("POST", "/v1/classify/stream?fields=shippers",
+                                           json.dumps({key: "User User1 logged in.", "log_message": "x"}).encode(), auth)
+            self.assertEqual(json.loads(data)["target_label"], "Unclassified", key)  # "x" was read
 
 
 if __name__ == "__main__":
