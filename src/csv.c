@@ -57,6 +57,7 @@ struct lg_csv_reader {
     uint64_t line;          /* current physical line */
     uint64_t row_line;      /* line where the current row started */
     int row_bad;            /* current row already found malformed */
+    int oom;                /* an allocation failed: the input stops there (LG_ENOMEM) */
     int multiline;          /* current row has crossed a line break */
     int resync;             /* split_run stopped to re-read a bad row's lines */
     size_t expect;          /* fields every row must have (0: any) */
@@ -95,7 +96,10 @@ static void on_field(void *data, size_t len, void *user) {
     }
     r->offs[r->nf] = r->rowbuf.len;
     r->lens[r->nf] = len;
-    if (lg_buf_append(&r->rowbuf, data, len) || lg_buf_putc(&r->rowbuf, '\0')) {
+    lg_err e = lg_buf_append(&r->rowbuf, data, len);
+    if (!e) e = lg_buf_putc(&r->rowbuf, '\0');
+    if (e == LG_ENOMEM) r->oom = 1;
+    if (e) {
         r->overflow = 1;
         return;
     }
@@ -116,7 +120,10 @@ static void on_row_end(int c, void *user) {
     (void)c;
     lg_csv_reader *r = user;
     if (r->cb_err) return;
-    if (r->overflow) {
+    if (r->oom) {
+        r->cb_err = lg_fail(r->cb_errmsg, LG_ENOMEM, "out of memory reading line %llu",
+                            (unsigned long long)r->row_line);
+    } else if (r->overflow) {
         r->rows_seen++;
         r->cb_err = r->on_bad ? r->on_bad(r->user, r->row_line, "row too large", r->cb_errmsg)
                               : lg_fail(r->cb_errmsg, LG_EPARSE, "line %llu: row too large",
@@ -132,6 +139,7 @@ static void on_row_end(int c, void *user) {
 static int parser_init(lg_csv_reader *r) {
     if (csv_init(&r->parser, CSV_STRICT | CSV_STRICT_FINI) != 0) return -1;
     csv_set_space_func(&r->parser, never_space);
+    csv_set_realloc_func(&r->parser, lg_realloc);
     return 0;
 }
 
@@ -140,7 +148,7 @@ static int parser_init(lg_csv_reader *r) {
 lg_err lg_csv_reader_new(const lg_csv_limits *limits, lg_csv_row_fn on_row, lg_csv_bad_fn on_bad,
                          void *user, lg_csv_reader **out, lg_errmsg *err) {
     *out = NULL;
-    lg_csv_reader *r = calloc(1, sizeof *r);
+    lg_csv_reader *r = lg_calloc(1, sizeof *r);
     if (!r) return lg_fail(err, LG_ENOMEM, "out of memory");
     r->lim.max_field = limits && limits->max_field ? limits->max_field : CSV_DEFAULT_MAX_FIELD;
     r->lim.max_fields = limits && limits->max_fields ? limits->max_fields : CSV_DEFAULT_MAX_FIELDS;
@@ -154,9 +162,9 @@ lg_err lg_csv_reader_new(const lg_csv_limits *limits, lg_csv_row_fn on_row, lg_c
     lg_buf_init(&r->pend, row_cap);
     lg_buf_init(&r->rowbuf, row_cap);
     lg_buf_init(&r->raw, 2 * row_cap + 64); /* its syntax too: quotes, commas */
-    r->offs = calloc(r->lim.max_fields, sizeof *r->offs);
-    r->lens = calloc(r->lim.max_fields, sizeof *r->lens);
-    r->ptrs = calloc(r->lim.max_fields, sizeof *r->ptrs);
+    r->offs = lg_calloc(r->lim.max_fields, sizeof *r->offs);
+    r->lens = lg_calloc(r->lim.max_fields, sizeof *r->lens);
+    r->ptrs = lg_calloc(r->lim.max_fields, sizeof *r->ptrs);
     int parser_ok = r->fast || parser_init(r) == 0;
     if (!parser_ok) r->fast = 1; /* nothing to csv_free */
     if (!r->offs || !r->lens || !r->ptrs || !parser_ok) {
@@ -208,6 +216,14 @@ static void mark_bad(lg_csv_reader *r, const char *msg) {
     lg_buf_reset(&r->pend);
 }
 
+/* After growing the row buffer: over its cap the row is malformed; out of
+ * memory is not the row's fault: the reader stops with LG_ENOMEM (a fault
+ * must not turn into a skipped row). */
+static void grew(lg_csv_reader *r, lg_err e) {
+    if (e == LG_ENOMEM) r->oom = 1;
+    else if (e) mark_bad(r, "row too large");
+}
+
 /* Appends field bytes of the current row, unless the row is already bad. */
 static inline void keep(lg_csv_reader *r, const char *p, size_t n) {
     if (r->row_bad) return;
@@ -219,13 +235,13 @@ static inline void keep(lg_csv_reader *r, const char *p, size_t n) {
         mark_bad(r, m);
         return;
     }
-    if (lg_buf_append(&r->pend, p, n) != LG_OK) mark_bad(r, "row too large");
+    grew(r, lg_buf_append(&r->pend, p, n));
 }
 
 /* Appends syntax (quotes, delimiters) that only libcsv needs to see. */
 static inline void keep_syntax(lg_csv_reader *r, const char *p, size_t n) {
     if (r->row_bad || r->fast) return;
-    if (lg_buf_append(&r->pend, p, n) != LG_OK) mark_bad(r, "row too large");
+    grew(r, lg_buf_append(&r->pend, p, n));
 }
 
 /* Ends the current field (FAST: records it). */
@@ -235,7 +251,7 @@ static void end_field(lg_csv_reader *r) {
     r->offs[r->nf] = r->field_start;
     r->lens[r->nf] = r->pend.len - r->field_start;
     r->nf++;
-    if (lg_buf_putc(&r->pend, '\0') != LG_OK) mark_bad(r, "row too large");
+    grew(r, lg_buf_putc(&r->pend, '\0'));
     r->field_start = r->pend.len;
 }
 
@@ -276,7 +292,9 @@ static void reset_row(lg_csv_reader *r) {
 /* The row is complete: hand it over (or report it), then reset. */
 static lg_err flush_row(lg_csv_reader *r, lg_errmsg *err) {
     lg_err e = LG_OK;
-    if (r->row_bad) {
+    if (r->oom) { /* the row lost bytes: never deliver it */
+        e = lg_fail(err, LG_ENOMEM, "out of memory reading line %llu", (unsigned long long)r->row_line);
+    } else if (r->row_bad) {
         e = report_bad(r, r->bad_msg, err);
     } else if (r->fast) {
         e = deliver(r, r->pend.data, err);
@@ -285,6 +303,8 @@ static lg_err flush_row(lg_csv_reader *r, lg_errmsg *err) {
         r->cb_errmsg = err;
         size_t used = csv_parse(&r->parser, r->pend.data, r->pend.len, on_field, on_row_end, r);
         if (r->cb_err) e = r->cb_err;
+        else if (csv_error(&r->parser) == CSV_ENOMEM)
+            e = lg_fail(err, LG_ENOMEM, "out of memory reading line %llu", (unsigned long long)r->row_line);
         else if (used != r->pend.len || csv_error(&r->parser) != CSV_SUCCESS)
             e = report_bad(r,
                            csv_error(&r->parser) == CSV_EPARSE ? MSG_BAD_QUOTE
@@ -364,6 +384,8 @@ static lg_err split(lg_csv_reader *r, const char *p, const char *end, lg_errmsg 
         const char *stop;
         lg_err e = split_run(r, p, end, &stop, err);
         if (!e && r->resync) e = replay(r, err);
+        if (!e && r->oom) e = lg_fail(err, LG_ENOMEM, "out of memory reading line %llu",
+                                      (unsigned long long)r->line);
         if (e) return e;
         p = stop;
     }
