@@ -5,6 +5,8 @@
 #                 under AddressSanitizer + UBSan (build-asan/), then the tests
 #                 that run threads under ThreadSanitizer (build-tsan/); every
 #                 round runs and is summarised even when another one fails
+#   make layers   the layering check alone (docs/ARCHITECTURE.md, "Layout");
+#                 `make test` runs it too (lint.layers)
 #   make bench    benchmarks against the anchors (not part of check)
 #   make model    re-create models/default from ../shared/datasets (same bytes)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -16,7 +18,7 @@ TSAN_BUILD ?= build-tsan
 TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache)$$|e2e.http_server|e2e.http_hardening|e2e.classify_cli
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model
+.PHONY: venv venv-bench all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -33,7 +35,19 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	$(BUILD)/logify classify resources/test.csv -o resources/output.csv --summary
 
+# The Python venv for tests and benchmarks (scripts/venv.sh): build/venv with
+# pinned packages (tests/requirements.txt; bench/requirements.txt for bench).
+# `make test` tries to create it and goes on without it (the tests that need
+# it then skip, saying why); .ci/run creates it first, so CI runs them.
+venv: deps
+	@bash scripts/venv.sh
+
+venv-bench: deps
+	@bash scripts/install-deps.sh --bench
+	@bash scripts/venv.sh --bench
+
 test: build
+	@bash scripts/venv.sh || echo "logify: no Python venv: the tests that need it will skip" >&2
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 $(ASAN_BUILD)/CMakeCache.txt: | deps
@@ -64,8 +78,10 @@ test-tsan: tsan
 check: deps
 	@bash scripts/check.sh
 
-bench: build
-	@bash scripts/install-deps.sh --bench
+layers: build
+	python3 scripts/check-layers.py --objects $(BUILD)
+
+bench: build venv-bench
 	bash bench/run.sh
 
 # Swagger UI for `logify serve`'s /docs, at the version pinned in

@@ -1,13 +1,9 @@
-/* main.c - `logify`: dispatches to the subcommands. */
-#include <stdarg.h>
+/* main.c - `logify`: dispatches to the subcommands (cmd_<name>.c); the
+ * helpers they share are in cli.c. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 #ifndef LOGIFY_VERSION
 #define LOGIFY_VERSION "0.0.0"
@@ -35,112 +31,6 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'logify <command> --help' shows a command's options.\n");
-}
-
-int cli_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "logify: error: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return CLI_FAIL;
-}
-
-int cli_usage_error(const char *usage_text, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "logify: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n%s", usage_text);
-    va_end(ap);
-    return CLI_USAGE;
-}
-
-int cli_pipeline_option(int c, const char *arg, cli_pipeline_opts *po, const char *cmd,
-                        const char *usage) {
-    char *end;
-    switch (c) {
-    case CLI_O_CONFIG: po->config_path = arg; break;
-    case CLI_O_RULES: po->rules_path = arg; break;
-    case CLI_O_MODEL: po->model_dir = arg; break;
-    case CLI_O_ROUTE:
-        if (po->n_routes == sizeof po->routes / sizeof *po->routes)
-            return cli_usage_error(usage, "%s: too many --route options", cmd);
-        po->routes[po->n_routes++] = arg;
-        break;
-    case CLI_O_THRESHOLD:
-        po->threshold = strtod(arg, &end);
-        if (*end || end == arg || !(po->threshold >= 0 && po->threshold <= 1))
-            return cli_usage_error(usage, "%s: --threshold must be in [0, 1]", cmd);
-        break;
-    default: return cli_usage_error(usage, "%s: unknown option", cmd);
-    }
-    return CLI_OK;
-}
-
-int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg) {
-    lg_errmsg err;
-    if (lg_config_init(cfg, &err)) return cli_error("%s", err.msg);
-    if (o->config_path && lg_config_load(o->config_path, cfg, &err)) {
-        lg_config_free(cfg);
-        return cli_error("%s", err.msg);
-    }
-    if (o->rules_path) {
-        free(cfg->rules_path);
-        cfg->rules_path = lg_strdup(o->rules_path);
-    }
-    if (o->model_dir) {
-        free(cfg->model_dir);
-        cfg->model_dir = lg_strdup(o->model_dir);
-    }
-    if (o->threshold >= 0) cfg->threshold = o->threshold;
-    for (size_t i = 0; i < o->n_routes; i++) {
-        if (lg_routes_apply_flag(&cfg->routes, o->routes[i], &err)) {
-            lg_config_free(cfg);
-            return cli_error("%s", err.msg);
-        }
-    }
-    return CLI_OK;
-}
-
-int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl) {
-    lg_errmsg err;
-    *pl = NULL;
-    if (lg_resources_load(cfg, res, &err)) return cli_error("%s", err.msg);
-    if (lg_pipeline_new(&cfg->routes, res, pl, &err)) {
-        lg_resources_free(res);
-        return cli_error("%s", err.msg);
-    }
-    return CLI_OK;
-}
-
-void cli_llm_failures(const lg_llm *llm, int by_reason) {
-    if (!llm) return;
-    lg_buf b;
-    lg_buf_init(&b, 4096);
-    if (lg_llm_failures_format(llm, &b) == LG_OK && b.len)
-        fprintf(stderr, "logify: warning: %s\n", lg_buf_cstr(&b));
-    lg_buf_free(&b);
-    if (!by_reason) return;
-    lg_llm_counters c;
-    lg_llm_get_counters(llm, &c);
-    if (!c.rows_unlabelled) return;
-    fprintf(stderr, "  llm unlabelled by reason:");
-    for (int k = 0; k < LG_LLM_WHY_KINDS; k++)
-        fprintf(stderr, "%s %s %llu", k ? "," : "", lg_llm_why_name((lg_llm_why)k),
-                (unsigned long long)c.unlabelled_by[k]);
-    fputc('\n', stderr);
-}
-
-int cli_print_json(json_t *j) {
-    char *text =
-        j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
-    json_decref(j);
-    if (!text) return cli_error("out of memory");
-    puts(text);
-    free(text);
-    return CLI_OK;
 }
 
 int main(int argc, char **argv) {

@@ -18,7 +18,7 @@
  * never shuts down a descriptor that was reused. The per-address
  * connection limit is libmicrohttpd's own (MHD_OPTION_PER_IP_CONNECTION_LIMIT,
  * set in server.c). */
-#include "../server_internal.h"
+#include "server/server_internal.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>
