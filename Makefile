@@ -3,7 +3,8 @@
 #   make demo     install what is missing, build, classify resources/test.csv
 #   make check    install what is missing, build, run every test, then again
 #                 under AddressSanitizer + UBSan (build-asan/), then the tests
-#                 that run threads under ThreadSanitizer (build-tsan/)
+#                 that run threads under ThreadSanitizer (build-tsan/); every
+#                 round runs and is summarised even when another one fails
 #   make layers   the layering check alone (docs/ARCHITECTURE.md, "Layout");
 #                 `make test` runs it too (lint.layers)
 #   make bench    benchmarks against the anchors (not part of check)
@@ -14,7 +15,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # the tests whose code runs threads: job workers, the server (spool, direct
 # answers, worker pool), the BERT thread team, the LLM client and cache
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache)$$|e2e.http_server|e2e.classify_cli
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache)$$|e2e.http_server|e2e.http_hardening|e2e.classify_cli
 CTEST_ARGS ?=
 
 .PHONY: venv venv-bench all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
@@ -72,7 +73,10 @@ test-tsan: tsan
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
-check: test test-asan test-tsan
+# Each round runs even when an earlier one failed; one summary line each
+# (scripts/check.sh); non-zero exit when any failed.
+check: deps
+	@bash scripts/check.sh
 
 layers: build
 	python3 scripts/check-layers.py --objects $(BUILD)
