@@ -55,6 +55,9 @@ typedef struct {
     uint8_t *drop;      /* (nhead) columns we rewrite (template_id, template, params) */
     lg_buf row;         /* scratch: one output row / prefix */
     lg_buf tx;          /* scratch: template text */
+    char **cache;       /* (templates) after the run: a group's formatted
+                           template_id and template, made on first use */
+    size_t *cache_len;
     uint64_t rows, new_templates;
     size_t n_before;    /* templates loaded from the state */
 } run;
@@ -100,21 +103,47 @@ static lg_err put_prefix(run *r, lg_buf *b, char **f, const size_t *lens, size_t
     return e;
 }
 
-/* Appends template_id, template (and params) and ends the row. */
-static lg_err put_suffix(run *r, lg_buf *b, uint32_t index, const char *msg, size_t len) {
+/* Appends `ID,TEMPLATE` (csv) or `"template_id":ID,"template":TEMPLATE`
+ * (jsonl) for template `index` to b. */
+static lg_err put_template(run *r, lg_buf *b, uint32_t index) {
     char id[17];
     lg_tpl_format_id(lg_tpl_id(r->miner, index), id);
     lg_buf_reset(&r->tx);
     lg_err e = lg_tpl_text(r->miner, index, &r->tx);
+    if (!e && r->jsonl) e = lg_buf_append(b, "\"template_id\":\"", 15);
+    if (!e) e = lg_buf_append(b, id, 16);
+    if (!e) e = lg_buf_append(b, r->jsonl ? "\",\"template\":" : ",", r->jsonl ? 13 : 1);
+    if (e) return e;
+    if (r->jsonl) return lg_json_put_string(b, r->tx.data ? r->tx.data : "", r->tx.len);
+    return lg_csv_put_field(b, r->tx.data ? r->tx.data : "", r->tx.len);
+}
+
+/* Appends template_id, template (and params) and ends the row. After the
+ * run (drain_spool) a group's formatted template is made once (cache). */
+static lg_err put_suffix(run *r, lg_buf *b, uint32_t index, const char *msg, size_t len) {
+    lg_err e;
+    if (r->cache) {
+        size_t g = lg_tpl_group(r->miner, index);
+        if (!r->cache[g]) {
+            lg_buf one;
+            lg_buf_init(&one, (size_t)64 << 20);
+            if ((e = put_template(r, &one, index))) {
+                lg_buf_free(&one);
+                return e;
+            }
+            r->cache[g] = one.data ? one.data : lg_strdup("");
+            r->cache_len[g] = one.len;
+            if (!r->cache[g]) return LG_ENOMEM;
+        }
+        e = lg_buf_append(b, r->cache[g], r->cache_len[g]);
+    } else {
+        e = put_template(r, b, index);
+    }
     if (r->jsonl) {
-        if (!e) e = lg_buf_printf(b, "\"template_id\":\"%s\",\"template\":", id);
-        if (!e) e = lg_json_put_string(b, r->tx.data ? r->tx.data : "", r->tx.len);
         if (!e && r->params) e = lg_buf_append(b, ",\"params\":", 10);
         if (!e && r->params) e = lg_tpl_params_json(r->miner, index, msg, len, b);
         if (!e) e = lg_buf_append(b, "}\n", 2);
     } else {
-        if (!e) e = lg_buf_printf(b, "%s,", id);
-        if (!e) e = lg_csv_put_field(b, r->tx.data ? r->tx.data : "", r->tx.len);
         if (!e && r->params) {
             lg_buf_reset(&r->tx);
             e = lg_tpl_params_json(r->miner, index, msg, len, &r->tx);
@@ -147,8 +176,12 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
         if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
         return write_out(r->out, r->row.data, r->row.len, err);
     }
+    /* the message again only when params are wanted (they are taken
+     * under the final template) */
+    if (!r->params) mlen = 0;
     uint32_t hdr[3] = {res.index, (uint32_t)r->row.len, (uint32_t)mlen};
-    if (fwrite(hdr, sizeof hdr, 1, r->spool) != 1 || fwrite(r->row.data ? r->row.data : "", 1, r->row.len, r->spool) != r->row.len ||
+    if (fwrite(hdr, sizeof hdr, 1, r->spool) != 1 ||
+        fwrite(r->row.data ? r->row.data : "", 1, r->row.len, r->spool) != r->row.len ||
         fwrite(msg, 1, mlen, r->spool) != mlen)
         return lg_fail(err, LG_EIO, "writing the spool file: %s", strerror(errno));
     return LG_OK;
@@ -325,6 +358,10 @@ static lg_err input_finish(input *in, lg_errmsg *err) {
 static lg_err drain_spool(run *r, lg_errmsg *err) {
     if (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0)
         return lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
+    size_t nt = lg_tpl_count(r->miner);
+    r->cache = calloc(nt ? nt : 1, sizeof *r->cache);
+    r->cache_len = calloc(nt ? nt : 1, sizeof *r->cache_len);
+    if (!r->cache || !r->cache_len) return lg_fail(err, LG_ENOMEM, "out of memory");
     lg_buf msg;
     lg_buf_init(&msg, MAX_LINE + 1);
     lg_err e = LG_OK;
@@ -520,6 +557,10 @@ done:
     for (size_t i = 0; i < r.nhead; i++) free(r.head[i]);
     free(r.head);
     free(r.drop);
+    if (r.cache)
+        for (size_t i = 0; i < lg_tpl_count(r.miner); i++) free(r.cache[i]);
+    free(r.cache);
+    free(r.cache_len);
     lg_buf_free(&r.row);
     lg_buf_free(&r.tx);
     lg_tpl_miner_free(r.miner);

@@ -10,9 +10,10 @@
  * are glue, not part of a token. A chunk of punctuation only (`-`, `->`) is
  * a constant token.
  *
- * Variables: a token holding a digit (numbers, hex ids, IPs, times, dates,
- * durations `12ms`, sizes `4KB`, `blk_-123`, UUIDs), except a word of 2+
- * letters ending in one digit (`ssh2`, `utf8`, `ipv4`: names, not values);
+ * Variables: a token holding a number (numbers, hex ids, IPs, times, dates,
+ * durations `12ms`, sizes `4KB`, `blk_-123`, UUIDs): a run of 2+ digits or
+ * a digit not right after a letter; a single digit after a letter is part
+ * of a name (`ssh2`, `utf8`, `ipv4`, `jk2_init`, `u0`);
  * a run of 8+ hex letters; a path (`/x`, `~/x`, `C:\x`, `a/b/c`); a URL;
  * an e-mail-like `a@b`; a host or file name (`www.example.com`,
  * `chrome.exe`: dotted, ending in 2-4 lowercase letters). Everything else is a constant candidate that the
@@ -27,22 +28,25 @@
 
 /* ---- Character classes ------------------------------------------------ */
 
-static int is_blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static int is_alpha(unsigned char c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
-static int is_hex(unsigned char c) { return is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
-static int is_open(unsigned char c) { return c == '(' || c == '[' || c == '{' || c == '<' || c == '"' || c == '\''; }
-static int is_close(unsigned char c) {
-    return c == ')' || c == ']' || c == '}' || c == '>' || c == '"' || c == '\'' || c == ',' || c == ';' ||
-           c == '.' || c == ':' || c == '!' || c == '?';
-}
-/* separators inside a chunk (':' is decided apart) */
-static int is_sep(unsigned char c) {
-    return c == '=' || c == ',' || c == ';' || c == '|' || c == '(' || c == ')' || c == '[' || c == ']' ||
-           c == '{' || c == '}' || c == '"' || c == '\'' || c == '<' || c == '>';
-}
-/* bytes >= 0x80 (UTF-8 letters, binary) count as word bytes */
-static int is_word(unsigned char c) { return is_digit(c) || is_alpha(c) || c == '_' || c >= 0x80; }
+enum { C_BLANK = 1, C_DIGIT = 2, C_ALPHA = 4, C_HEX = 8, C_OPEN = 16, C_CLOSE = 32, C_SEP = 64, C_WORD = 128 };
+
+/* one table lookup per byte; bytes >= 0x80 (UTF-8 letters, binary) are
+ * word bytes; ':' separates only after a key (split_core decides) */
+enum { W_LO = C_ALPHA | C_WORD, W_HEX = C_ALPHA | C_HEX | C_WORD };
+static const uint8_t cls_table[256] = {
+    [' '] = C_BLANK, ['\t'] = C_BLANK, ['\r'] = C_BLANK, ['\n'] = C_BLANK, ['\v'] = C_BLANK, ['\f'] = C_BLANK,
+    ['0' ... '9'] = C_DIGIT | C_HEX | C_WORD,
+    ['a' ... 'f'] = W_HEX, ['A' ... 'F'] = W_HEX, ['g' ... 'z'] = W_LO, ['G' ... 'Z'] = W_LO,
+    ['_'] = C_WORD, [0x80 ... 0xff] = C_WORD,
+    ['('] = C_OPEN | C_SEP, ['['] = C_OPEN | C_SEP, ['{'] = C_OPEN | C_SEP, ['<'] = C_OPEN | C_SEP,
+    ['"'] = C_OPEN | C_CLOSE | C_SEP, ['\''] = C_OPEN | C_CLOSE | C_SEP,
+    [')'] = C_CLOSE | C_SEP, [']'] = C_CLOSE | C_SEP, ['}'] = C_CLOSE | C_SEP, ['>'] = C_CLOSE | C_SEP,
+    [','] = C_CLOSE | C_SEP, [';'] = C_CLOSE | C_SEP,
+    ['.'] = C_CLOSE, [':'] = C_CLOSE, ['!'] = C_CLOSE, ['?'] = C_CLOSE,
+    ['='] = C_SEP, ['|'] = C_SEP,
+};
+
+#define CLS(c) (cls[(unsigned char)(c)])
 
 /* ---- Variable recognition --------------------------------------------- */
 
@@ -57,7 +61,7 @@ static int has_sub(const char *s, size_t n, const char *pat) {
  * Windows path. */
 static int chunk_is_atom(const char *s, size_t n) {
     if (has_sub(s, n, "://")) return 1;
-    if (n >= 3 && is_alpha((unsigned char)s[0]) && s[1] == ':' && s[2] == '\\') return 1;
+    if (n >= 3 && ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z') && s[1] == ':' && s[2] == '\\') return 1;
     return 0;
 }
 
@@ -66,7 +70,7 @@ static int chunk_is_atom(const char *s, size_t n) {
  * class and method names (java.io.IOException, NameSystem.delete) stay
  * words. */
 static int is_host_or_file(const char *s, size_t n) {
-    size_t dots = 0, seg = 0, last = 0;
+    size_t dots = 0, seg = 0;
     int lower_last = 1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -77,37 +81,39 @@ static int is_host_or_file(const char *s, size_t n) {
             lower_last = 1;
             continue;
         }
-        if (!is_alpha(c) && c != '-' && c != '_') return 0;
+        if (!((c | 32) >= 'a' && (c | 32) <= 'z') && c != '-' && c != '_') return 0;
         if (!(c >= 'a' && c <= 'z')) lower_last = 0;
         seg++;
-        last = seg;
     }
-    return dots >= 1 && seg >= 2 && last <= 4 && lower_last;
+    return dots >= 1 && seg >= 2 && seg <= 4 && lower_last;
 }
 
-static int token_is_var(const char *s, size_t n) {
-    size_t digits = 0, alpha = 0, hexl = 0, slash = 0, at = 0;
+static int token_is_var(const uint8_t *cls, const char *s, size_t n) {
+    size_t alpha = 0, hexl = 0, slash = 0, at = 0, dots = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (is_digit(c)) digits++;
-        else if (is_alpha(c)) {
+        uint8_t k = cls[c];
+        if (k & C_DIGIT) {
+            /* a number, or digits inside a value (blk_-42, 10ms, R02-M1):
+             * a run of two or more digits, or a digit not right after a
+             * letter; a single digit after a letter is part of a name
+             * (ssh2, utf8, ipv4, jk2_init, u0) */
+            size_t j = i;
+            while (j < n && (CLS(s[j]) & C_DIGIT)) j++;
+            if (j - i >= 2 || i == 0 || !(CLS(s[i - 1]) & C_ALPHA)) return 1;
+            i = j - 1;
+        } else if (k & C_ALPHA) {
             alpha++;
-            if (is_hex(c)) hexl++;
+            if (k & C_HEX) hexl++;
         } else if (c == '/' || c == '\\') slash++;
         else if (c == '@') at++;
-    }
-    if (digits) {
-        /* ssh2, utf8, ipv4, md5: a name, not a value */
-        if (digits == 1 && alpha >= 2 && alpha == n - 1 && n <= 6 && is_digit((unsigned char)s[n - 1]))
-            return 0;
-        return 1;
+        else if (c == '.') dots++;
     }
     if (alpha >= 8 && hexl == alpha && alpha == n) return 1; /* deadbeefcafe */
     if (n > 1 && (s[0] == '/' || (s[0] == '~' && s[1] == '/'))) return 1;
     if (slash >= 2) return 1; /* a/b/c */
-    if (has_sub(s, n, "://") || (n >= 3 && s[1] == ':' && s[2] == '\\')) return 1;
     if (at == 1 && s[0] != '@' && s[n - 1] != '@') return 1;
-    return is_host_or_file(s, n);
+    return dots && is_host_or_file(s, n);
 }
 
 /* ---- Splitting -------------------------------------------------------- */
@@ -125,7 +131,8 @@ static lg_err push(lg_tpl_tokens *t, size_t off, size_t len, int var) {
 }
 
 /* Splits the core [a, b) of a chunk at its separators. */
-static lg_err split_core(const char *s, size_t a, size_t b, size_t max, lg_tpl_tokens *t) {
+static lg_err split_core(const uint8_t *cls, const char *s, size_t a, size_t b, size_t max,
+                         lg_tpl_tokens *t) {
     size_t start = a;
     int piece_digit = 0;
     for (size_t i = a; i <= b; i++) {
@@ -133,14 +140,15 @@ static lg_err split_core(const char *s, size_t a, size_t b, size_t max, lg_tpl_t
         if (i == b) cut = 1;
         else {
             unsigned char c = (unsigned char)s[i];
-            if (is_sep(c)) cut = 1;
+            uint8_t k = cls[c];
+            if (k & C_SEP) cut = 1;
             else if (c == ':' && i > start && !piece_digit && !(i + 1 < b && s[i + 1] == ':')) cut = 1;
-            else if (is_digit(c)) piece_digit = 1;
+            else if (k & C_DIGIT) piece_digit = 1;
         }
         if (!cut) continue;
         if (i > start) {
             if (t->n + 1 >= max) return LG_ELIMIT;
-            lg_err e = push(t, start, i - start, token_is_var(s + start, i - start));
+            lg_err e = push(t, start, i - start, token_is_var(cls, s + start, i - start));
             if (e) return e;
         }
         start = i + 1;
@@ -154,35 +162,35 @@ lg_err lg_tpl_tokenize(const char *line, size_t len, size_t max_tokens, lg_tpl_t
     if (max < 2) max = 2;
     if (len > UINT32_MAX) len = UINT32_MAX;
     out->n = 0;
+    const uint8_t *cls = cls_table;
     size_t i = 0;
     while (i < len) {
-        while (i < len && is_blank((unsigned char)line[i])) i++;
+        while (i < len && (CLS(line[i]) & C_BLANK)) i++;
         if (i == len) break;
         size_t cs = i;
-        while (i < len && !is_blank((unsigned char)line[i])) i++;
+        int wordy = 0;
+        while (i < len && !(CLS(line[i]) & C_BLANK)) wordy |= CLS(line[i++]) & C_WORD;
         size_t ce = i, a = cs, b = ce;
         size_t before = out->n;
         lg_err e = LG_OK;
-        int wordy = 0;
-        for (size_t k = cs; k < ce && !wordy; k++) wordy = is_word((unsigned char)line[k]);
         if (!wordy) { /* "-", "->", "|": punctuation as a constant token */
             if (out->n + 1 >= max) e = LG_ELIMIT;
             else e = push(out, cs, ce - cs, 0);
         } else {
-            while (a < b && is_open((unsigned char)line[a])) a++;
-            while (b > a && is_close((unsigned char)line[b - 1])) b--;
+            while (a < b && (CLS(line[a]) & C_OPEN)) a++;
+            while (b > a && (CLS(line[b - 1]) & C_CLOSE)) b--;
             if (chunk_is_atom(line + a, b - a)) {
                 if (out->n + 1 >= max) e = LG_ELIMIT;
                 else e = push(out, a, b - a, 1);
             } else {
-                e = split_core(line, a, b, max, out);
+                e = split_core(cls, line, a, b, max, out);
             }
         }
         if (e == LG_ELIMIT) {
             /* the rest of the line, from this chunk on, is one variable */
             out->n = before;
             size_t end = len;
-            while (end > cs && is_blank((unsigned char)line[end - 1])) end--;
+            while (end > cs && (CLS(line[end - 1]) & C_BLANK)) end--;
             return push(out, cs, end - cs, 1);
         }
         if (e) return e;
