@@ -407,7 +407,7 @@ lg_err lg_tpl_match(const lg_tpl_miner *m, const char *line, size_t len, lg_tpl_
     }
     if (!e) {
         out->index = (uint32_t)best;
-        out->id = m->t[best].id;
+        out->id = m->t[tpl_root(m, (uint32_t)best)].id;
     }
     lg_tpl_tokens_free(&tk);
     lg_buf_free(&k);

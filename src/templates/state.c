@@ -206,8 +206,12 @@ static lg_err load_tpl(lg_tpl_miner *m, json_t *o, const char **why, lg_buf *scr
         wild[k] = (uint8_t)w;
         prev_end = (uint32_t)(off + len);
     }
-    for (int j = 0; j < m->opts.depth && j < 16; j++) /* a constant key must be a constant token */
-        if (!(wp & (1u << j)) && ((size_t)j >= n || wild[j])) {
+    if (wp >> (n < (size_t)m->opts.depth ? n : (size_t)m->opts.depth)) {
+        free(arr);
+        return *why = "wild_path does not fit the tokens", LG_EPARSE;
+    }
+    for (int j = 0; j < m->opts.depth && (size_t)j < n; j++) /* a constant key must be a constant token */
+        if (!(wp & (1u << j)) && wild[j]) {
             free(arr);
             return *why = "wild_path does not fit the tokens", LG_EPARSE;
         }

@@ -4,6 +4,7 @@ event_template), one miner run per system as loghub benchmarks do.
 
   eval_templates.py DATA.csv --logify BIN [--min-ga X] [--min-pa X]
   eval_templates.py DATA.csv --drain3          (needs drain3 importable)
+  eval_templates.py --self-test                (the metrics on worked cases)
 
 Grouping accuracy (Zhu et al., ICSE-SEIP 2019, "Tools and Benchmarks for
 Automated Log Parsing"): a line is parsed correctly when the set of lines
@@ -93,7 +94,19 @@ def run_drain3(rows):
     return ids, [tmpl[i] for i in ids], secs
 
 
+def self_test():
+    """The definitions on small cases worked by hand."""
+    assert grouping_accuracy(list("aabb"), [1, 1, 2, 2]) == 1.0
+    assert grouping_accuracy(list("aabb"), [1, 1, 1, 2]) == 0.0  # both events broken
+    assert grouping_accuracy(list("aabbc"), [1, 1, 2, 3, 4]) == 0.6  # a and c right
+    assert grouping_accuracy(list("aab"), [1, 2, 3]) == 1 / 3  # split a: only b right
+    assert parsing_accuracy(["a  <*> b", "x"], [" a <*>\tb ", "y"]) == 0.5
+    print("eval_templates: self-test OK")
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
     ap.add_argument("--logify")

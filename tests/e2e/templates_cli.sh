@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `logify templates` through the real binary: CSV in (every column kept,
+# template_id and template appended), plain text in, jsonl, --params,
+# --summary, --state in pieces (same ids as one run), a damaged or foreign
+# state file (clear error naming it, nothing overwritten), bad input (1 MB
+# line, binary bytes, empty lines, empty input), usage errors.
+source "$(dirname "$0")/../lib.sh"
+PY=/usr/bin/python3
+
+cat >"$TMP/in.csv" <<'C'
+source,log_message,extra
+hdfs,Received block blk_1 of size 10 from /10.0.0.1,a
+hdfs,Received block blk_2 of size 20 from /10.0.0.2,b
+ssh,"Failed password for root from 1.2.3.4 port 22 ssh2",c
+ssh,"Failed password for admin from 1.2.3.5 port 2222 ssh2","d,e"
+C
+"$LOGIFY" templates "$TMP/in.csv" -o "$TMP/out.csv" || fail "templates on a CSV"
+head -1 "$TMP/out.csv" | grep -qx "source,log_message,extra,template_id,template" || fail "header: $(head -1 "$TMP/out.csv")"
+[[ $(wc -l <"$TMP/out.csv") -eq 5 ]] || fail "rows: $(cat "$TMP/out.csv")"
+grep -q '^hdfs,Received block blk_2 of size 20 from /10.0.0.2,b,[0-9a-f]\{16\},Received block <\*> of size <\*> from <\*>$' "$TMP/out.csv" ||
+  fail "hdfs row: $(cat "$TMP/out.csv")"
+grep -q '^ssh,Failed password for root from 1.2.3.4 port 22 ssh2,c,[0-9a-f]\{16\},Failed password for <\*> from <\*> port <\*> ssh2$' "$TMP/out.csv" ||
+  fail "the final template goes on every row of its group: $(cat "$TMP/out.csv")"
+grep -q '"d,e"' "$TMP/out.csv" || fail "quoted field not kept"
+ok
+$PY - "$TMP/out.csv" <<'P' || fail "ids"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+ids = [r["template_id"] for r in rows]
+assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2], ids
+P
+ok
+# the same input again: the same ids (derived from the template text)
+"$LOGIFY" templates - <"$TMP/in.csv" >"$TMP/out2.csv" || fail "stdin"
+cmp -s "$TMP/out.csv" "$TMP/out2.csv" || fail "ids or rows differ between runs"
+ok
+# jsonl and params
+"$LOGIFY" templates "$TMP/in.csv" --format jsonl --params >"$TMP/out.jsonl" || fail "jsonl"
+$PY - "$TMP/out.jsonl" <<'P' || fail "jsonl rows: $(cat "$TMP/out.jsonl")"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 4
+assert rows[0]["source"] == "hdfs" and rows[0]["extra"] == "a"
+assert rows[0]["params"] == ["blk_1", "10", "/10.0.0.1"], rows[0]
+assert rows[3]["params"] == ["admin", "1.2.3.5", "2222"], rows[3]
+assert rows[3]["template"] == "Failed password for <*> from <*> port <*> ssh2"
+P
+ok
+# plain text: one message per line, CRLF, empty lines, binary bytes, 1 MB line
+printf 'disk full on sda at 91%%\r\n\nnet eth0 down after 5s\n\xff\xfe\x00 raw 7\n' >"$TMP/plain.log"
+$PY -c "import sys; sys.stdout.write('w1 ' * 350000 + '\n')" >>"$TMP/plain.log"
+printf 'disk full on sdb at 12%%' >>"$TMP/plain.log"
+"$LOGIFY" templates "$TMP/plain.log" -o "$TMP/plain.csv" --summary 2>"$TMP/sum" || fail "plain text: $(cat "$TMP/sum")"
+head -1 "$TMP/plain.csv" | grep -qx "log_message,template_id,template" || fail "plain header"
+$PY - "$TMP/plain.csv" <<'P' || fail "plain rows"
+import csv, sys
+csv.field_size_limit(1 << 30)
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8", errors="replace", newline="")))
+assert len(rows) == 6, len(rows)
+assert rows[0]["log_message"] == "disk full on sda at 91%"
+assert rows[1]["log_message"] == "" and rows[1]["template"] == ""
+assert rows[0]["template_id"] == rows[5]["template_id"]
+assert rows[0]["template"] == "disk full on <*> at <*>", rows[0]["template"]
+assert len(rows[4]["log_message"]) > 1000000
+P
+grep -q "6 lines in .* templates" "$TMP/sum" || fail "summary: $(cat "$TMP/sum")"
+grep -q "^ *2 [0-9a-f]\{16\} disk full on <\*> at <\*>$" "$TMP/sum" || fail "summary order/counts: $(cat "$TMP/sum")"
+ok
+# empty input: no output at all
+: >"$TMP/empty"
+"$LOGIFY" templates "$TMP/empty" >"$TMP/eout" || fail "empty input"
+[[ ! -s "$TMP/eout" ]] || fail "output for an empty input"
+ok
+# --state: a stream in two pieces gets the ids of one run
+$PY "$LOGIFY_ROOT/tests/gen/gen_template_logs.py" "$TMP/gen.csv" --lines-per-system 300 --systems hadoop,openssh,android
+head -451 "$TMP/gen.csv" >"$TMP/p1.csv"
+(head -1 "$TMP/gen.csv"; tail -n +452 "$TMP/gen.csv") >"$TMP/p2.csv"
+"$LOGIFY" templates "$TMP/gen.csv" -o "$TMP/whole.csv" || fail "whole"
+"$LOGIFY" templates "$TMP/p1.csv" --state "$TMP/st" -o "$TMP/o1.csv" || fail "piece 1"
+[[ -s "$TMP/st" ]] || fail "no state written"
+"$LOGIFY" templates "$TMP/p2.csv" --state "$TMP/st" -o "$TMP/o2.csv" || fail "piece 2"
+$PY - "$TMP/whole.csv" "$TMP/o1.csv" "$TMP/o2.csv" <<'P' || fail "ids across pieces"
+import csv, sys
+w = [r["template_id"] for r in csv.DictReader(open(sys.argv[1]))]
+p = [r["template_id"] for f in sys.argv[2:] for r in csv.DictReader(open(f))]
+assert len(w) == len(p) == 900
+same = sum(a == b for a, b in zip(w, p))
+assert same == 900, "%d of 900 rows have the whole run's id" % same
+P
+ok
+# a damaged or foreign state file: a clear error naming it, nothing written
+cp "$TMP/st" "$TMP/st.bak"
+echo '{"format":"logify-templates","version":1' >>"$TMP/st"
+cp "$TMP/st" "$TMP/st.damaged"
+echo keep >"$TMP/o3.csv"
+expect_fail 1 "st:" -- "$LOGIFY" templates "$TMP/p2.csv" --state "$TMP/st" -o "$TMP/o3.csv"
+grep -q "damaged\|not a Logify template state" "$TMP/err" || fail "message: $(cat "$TMP/err")"
+cmp -s "$TMP/st" "$TMP/st.damaged" || fail "the damaged state was overwritten"
+grep -qx keep "$TMP/o3.csv" || fail "the output was overwritten"
+echo '{"version": 3, "clusters": []}' >"$TMP/drain.json"
+expect_fail 1 "drain.json:1: not a Logify template state" -- "$LOGIFY" templates "$TMP/p2.csv" --state "$TMP/drain.json"
+grep -q '"clusters"' "$TMP/drain.json" || fail "foreign file touched"
+ok
+# usage errors
+expect_fail 2 "--format must be csv or jsonl" -- "$LOGIFY" templates "$TMP/in.csv" --format xml
+expect_fail 2 "--sim must be in (0, 1]" -- "$LOGIFY" templates "$TMP/in.csv" --sim 0
+expect_fail 1 "not a CSV header with a column 'nope'" -- "$LOGIFY" templates "$TMP/in.csv" --column nope
+expect_fail 1 "missing.csv" -- "$LOGIFY" templates "$TMP/missing.csv"
+done_checks
