@@ -211,6 +211,9 @@ lg_err tpl_render(const tpl *t, lg_buf *out) {
         if (i == 0)
             while (g < ge && (t->text[g] == ' ' || t->text[g] == '\t')) g++;
         int in_span = t->span_hi && i > t->span_lo && i < t->span_hi;
+        /* host:port and the like: <*>:<*> is one value, shown as one <*> */
+        if (i > 0 && t->len[i] == TPL_WILD && t->len[i - 1] == TPL_WILD && ge - g == 1 && t->text[g] == ':')
+            in_span = 1;
         if (!in_span) e = lg_buf_append(out, t->text + g, ge - g);
         if (e) break;
         if (in_span) { /* one <*> for the whole variable-length run */

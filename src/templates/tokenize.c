@@ -29,6 +29,7 @@
 /* ---- Character classes ------------------------------------------------ */
 
 enum { C_BLANK = 1, C_DIGIT = 2, C_ALPHA = 4, C_HEX = 8, C_OPEN = 16, C_CLOSE = 32, C_SEP = 64, C_WORD = 128 };
+#define C_SPLIT (C_SEP | C_CLOSE) /* a chunk without these is one token ('.' and ':' are CLOSE) */
 
 /* one table lookup per byte; bytes >= 0x80 (UTF-8 letters, binary) are
  * word bytes; ':' separates only after a key (split_core decides) */
@@ -50,17 +51,20 @@ static const uint8_t cls_table[256] = {
 
 /* ---- Variable recognition --------------------------------------------- */
 
-static int has_sub(const char *s, size_t n, const char *pat) {
-    size_t k = strlen(pat);
-    for (size_t i = 0; i + k <= n; i++)
-        if (!memcmp(s + i, pat, k)) return 1;
+/* "://" somewhere in s (a URL) */
+static int has_scheme(const char *s, size_t n) {
+    const char *p = s, *end = s + n;
+    while ((p = memchr(p, ':', (size_t)(end - p))) && end - p >= 3) {
+        if (p[1] == '/' && p[2] == '/') return 1;
+        p++;
+    }
     return 0;
 }
 
 /* The whole chunk is one variable that must not be split: a URL, a
  * Windows path. */
 static int chunk_is_atom(const char *s, size_t n) {
-    if (has_sub(s, n, "://")) return 1;
+    if (has_scheme(s, n)) return 1;
     if (n >= 3 && ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z') && s[1] == ':' && s[2] == '\\') return 1;
     return 0;
 }
@@ -168,12 +172,17 @@ lg_err lg_tpl_tokenize(const char *line, size_t len, size_t max_tokens, lg_tpl_t
         while (i < len && (CLS(line[i]) & C_BLANK)) i++;
         if (i == len) break;
         size_t cs = i;
-        int wordy = 0;
-        while (i < len && !(CLS(line[i]) & C_BLANK)) wordy |= CLS(line[i++]) & C_WORD;
+        unsigned acc = 0; /* the classes met in the chunk */
+        while (i < len && !((acc |= CLS(line[i])) & C_BLANK)) i++;
+        acc &= ~(unsigned)C_BLANK;
+        int wordy = acc & C_WORD;
         size_t ce = i, a = cs, b = ce;
         size_t before = out->n;
         lg_err e = LG_OK;
-        if (!wordy) { /* "-", "->", "|": punctuation as a constant token */
+        if (wordy && !(acc & (C_SPLIT | C_OPEN))) { /* the common case: one plain token */
+            if (out->n + 1 >= max) e = LG_ELIMIT;
+            else e = push(out, cs, ce - cs, token_is_var(cls, line + cs, ce - cs));
+        } else if (!wordy) { /* "-", "->", "|": punctuation as a constant token */
             if (out->n + 1 >= max) e = LG_ELIMIT;
             else e = push(out, cs, ce - cs, 0);
         } else {
