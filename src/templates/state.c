@@ -145,7 +145,9 @@ static lg_err load_tpl(lg_tpl_miner *m, json_t *o, const char **why, lg_buf *scr
     json_t *jt = json_object_get(o, "text"), *jh = json_object_get(o, "text_hex");
     json_t *toks = json_object_get(o, "tokens");
     json_t *jr = json_object_get(o, "root"), *js = json_object_get(o, "span");
-    const char *shown = json_string_value(json_object_get(o, "template"));
+    json_t *jshown = json_object_get(o, "template");
+    const char *shown = json_string_value(jshown);
+    size_t shown_len = json_string_length(jshown);
     *why = "a field is missing or has the wrong type";
     if (!id_s || strlen(id_s) != 16 || !json_is_integer(jl) || json_integer_value(jl) < 0 ||
         !json_is_integer(jw) || json_integer_value(jw) < 0 || json_integer_value(jw) > 0xffff ||
@@ -233,7 +235,7 @@ static lg_err load_tpl(lg_tpl_miner *m, json_t *o, const char **why, lg_buf *scr
     if (shown) {
         lg_buf_reset(scratch);
         if (tpl_render(t, scratch) == LG_OK &&
-            (scratch->len != strlen(shown) || memcmp(scratch->data ? scratch->data : "", shown, scratch->len)))
+            (scratch->len != shown_len || memcmp(scratch->data ? scratch->data : "", shown, shown_len)))
             return *why = "template text does not match its tokens", LG_EPARSE;
     }
     return LG_OK;
