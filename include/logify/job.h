@@ -13,6 +13,8 @@
 #include "logify/csv.h"
 #include "logify/pipeline.h"
 
+#include <pthread.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,6 +42,12 @@ typedef struct {
     void *sink_user;
     lg_skip_fn on_skip;
     void *skip_user;
+    /* When set: a `template_id` column (the row's template group, 16 hex
+     * digits; docs/templates.md), mined on the parsing thread in input
+     * order. Caller-owned; templates_lock (may be NULL) is held around
+     * each use when several jobs share one miner. */
+    struct lg_tpl_miner *templates;
+    pthread_mutex_t *templates_lock;
 } lg_job_opts;
 
 #define LG_JOB_MAX_LABELS 256
@@ -47,6 +55,7 @@ typedef struct {
 typedef struct {
     uint64_t rows;         /* rows written */
     uint64_t skipped;      /* malformed rows skipped */
+    uint64_t new_templates; /* rows that started a new template (with templates) */
     uint64_t decided[LG_STAGE_KINDS];
     double stage_seconds[LG_STAGE_KINDS];
     double parse_seconds;  /* reading + CSV parsing + batching (caller thread) */

@@ -74,7 +74,8 @@ int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl)
 int cli_print_json(json_t *j);
 
 /* Writes to a temporary file beside `path` and renames it into place on
- * commit, so a failed run never leaves a half-written file. */
+ * commit, so a failed run never leaves a half-written file. A path that is
+ * not a regular file (/dev/null, a FIFO) is written in place. */
 typedef struct {
     char *final_path;
     char *tmp_path;

@@ -11,12 +11,15 @@
 #include "cli.h"
 #include "logify/job.h"
 #include "logify/pipeline.h"
+#include "logify/templates.h"
 
 static const char usage_text[] =
     "usage: logify classify INPUT.csv|- [options]\n"
     "  -o, --output FILE      write here (atomically) instead of stdout\n"
     "      --format csv|jsonl output format (default csv)\n"
     "      --explain          add stage, confidence and detail columns\n"
+    "      --templates        add template_id: each row's log template\n"
+    "                         (the miner of `logify templates`, docs/templates.md)\n"
     "      --on-error fail|skip  a malformed row stops the run (default) or is\n"
     "                         skipped and reported on stderr with its line\n"
     "      --config FILE      configuration file (routes, rules, model, llm)\n"
@@ -83,6 +86,7 @@ static void print_summary(const lg_job_stats *st, double secs, int with_times) {
     fprintf(stderr, "logify: %llu rows in %.3f s (%.0f rows/s)", (unsigned long long)st->rows, secs,
             secs > 0 ? (double)st->rows / secs : 0.0);
     if (st->skipped) fprintf(stderr, ", %llu malformed rows skipped", (unsigned long long)st->skipped);
+    if (st->new_templates) fprintf(stderr, ", %llu templates", (unsigned long long)st->new_templates);
     fprintf(stderr, "\n  by stage:");
     for (int k = 1; k < LG_STAGE_KINDS; k++)
         fprintf(stderr, " %s %llu,", lg_stage_kind_name((lg_stage_kind)k),
@@ -100,10 +104,10 @@ static void print_summary(const lg_job_stats *st, double secs, int with_times) {
 }
 
 int cmd_classify(int argc, char **argv) {
-    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_BATCH, O_THREADS, O_SUMMARY, O_STATS };
+    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_BATCH, O_THREADS, O_SUMMARY, O_STATS, O_TEMPLATES };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
-        {"explain", no_argument, 0, O_EXPLAIN}, {"on-error", required_argument, 0, O_ONERR},
+        {"explain", no_argument, 0, O_EXPLAIN}, {"templates", no_argument, 0, O_TEMPLATES}, {"on-error", required_argument, 0, O_ONERR},
         CLI_OPT_CONFIG, CLI_OPT_RULES,
         CLI_OPT_MODEL, CLI_OPT_ROUTE,
         CLI_OPT_THRESHOLD, {"batch", required_argument, 0, O_BATCH},
@@ -115,7 +119,7 @@ int cmd_classify(int argc, char **argv) {
     lg_job_opts jo = {0};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     jo.threads = (int)(cores < 1 ? 1 : cores > 16 ? 16 : cores) + 1;
-    int summary = 0, stats = 0, c;
+    int summary = 0, stats = 0, templates = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         char *end;
@@ -127,6 +131,7 @@ int cmd_classify(int argc, char **argv) {
             else return cli_usage_error(usage_text, "classify: --format must be csv or jsonl");
             break;
         case O_EXPLAIN: jo.explain = 1; break;
+        case O_TEMPLATES: templates = 1; break;
         case O_ONERR:
             if (!strcmp(optarg, "skip")) jo.skip_bad = 1;
             else if (!strcmp(optarg, "fail")) jo.skip_bad = 0;
@@ -182,6 +187,10 @@ int cmd_classify(int argc, char **argv) {
         if (cli_outfile_open(&of, output) != CLI_OK) goto done;
         sink.f = of.f;
     }
+    if (templates && lg_tpl_miner_new(NULL, &jo.templates, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
     jo.pipeline = pl;
     jo.sink = sink_file;
     jo.sink_user = &sink;
@@ -235,10 +244,11 @@ int cmd_classify(int argc, char **argv) {
         if (output) fprintf(stderr, "  wrote %s\n", output);
     }
 done:
-    if (of.tmp_path) cli_outfile_abort(&of);
+    if (of.f || of.tmp_path) cli_outfile_abort(&of);
     free(chunk);
     if (in && in != stdin) fclose(in);
     lg_job_free(job);
+    lg_tpl_miner_free(jo.templates);
     lg_pipeline_free(pl);
     lg_resources_free(&res);
     lg_config_free(&cfg);

@@ -548,7 +548,7 @@ int cmd_templates(int argc, char **argv) {
     if (summary) print_summary(&r, lg_now() - t0);
     rc = CLI_OK;
 done:
-    if (of.tmp_path) cli_outfile_abort(&of);
+    if (of.f || of.tmp_path) cli_outfile_abort(&of);
     if (in && in != stdin) fclose(in);
     if (r.spool) fclose(r.spool);
     free(chunk);

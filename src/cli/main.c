@@ -128,6 +128,14 @@ int cli_print_json(json_t *j) {
 
 int cli_outfile_open(cli_outfile *o, const char *path) {
     memset(o, 0, sizeof *o);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a pipe (-o /dev/null, -o /dev/stdout): written as it
+         * is; a rename would replace the device node with a file */
+        o->f = fopen(path, "wb");
+        if (!o->f) return cli_error("cannot open %s: %s", path, strerror(errno));
+        return CLI_OK;
+    }
     size_t n = strlen(path) + 16;
     o->final_path = lg_strdup(path);
     o->tmp_path = malloc(n);
@@ -155,6 +163,10 @@ int cli_outfile_commit(cli_outfile *o) {
     if (fflush(o->f) != 0 || ferror(o->f)) rc = cli_error("writing %s: %s", o->final_path, strerror(errno));
     if (fclose(o->f) != 0 && rc == CLI_OK) rc = cli_error("closing %s: %s", o->final_path, strerror(errno));
     o->f = NULL;
+    if (!o->tmp_path) { /* written in place */
+        memset(o, 0, sizeof *o);
+        return rc;
+    }
     if (rc == CLI_OK) {
         /* mkstemp makes 0600 files; give the output ordinary permissions */
         mode_t mask = umask(0);

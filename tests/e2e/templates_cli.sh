@@ -101,6 +101,38 @@ echo '{"version": 3, "clusters": []}' >"$TMP/drain.json"
 expect_fail 1 "drain.json:1: not a Logify template state" -- "$LOGIFY" templates "$TMP/p2.csv" --state "$TMP/drain.json"
 grep -q '"clusters"' "$TMP/drain.json" || fail "foreign file touched"
 ok
+# classify --templates: a template_id column, the same on every run and
+# thread count (ids are mined on the parsing thread, in input order)
+sed '1s/^system,/source,/' "$TMP/gen.csv" >"$TMP/src.csv"
+"$LOGIFY" classify "$TMP/src.csv" --route '*=rules' --templates --explain --threads 1 -o "$TMP/c1.csv" 2>/dev/null ||
+  fail "classify --templates"
+"$LOGIFY" classify "$TMP/src.csv" --route '*=rules' --templates --explain --threads 3 --batch 7 -o "$TMP/c3.csv" 2>/dev/null ||
+  fail "classify --templates, threads"
+cmp -s "$TMP/c1.csv" "$TMP/c3.csv" || fail "template ids depend on threads"
+head -1 "$TMP/c1.csv" | grep -q ',detail,template_id$' || fail "classify header: $(head -1 "$TMP/c1.csv")"
+$PY - "$TMP/c1.csv" "$TMP/whole.csv" <<'P' || fail "classify template ids"
+import csv, sys
+c = list(csv.DictReader(open(sys.argv[1])))
+w = list(csv.DictReader(open(sys.argv[2])))
+assert len(c) == len(w) == 900
+# ids as known when each row was read (like --live): every classify group
+# lies within one group of `logify templates` (which later merges may join)
+to = {}
+for a, b in zip(c, w):
+    assert to.setdefault(a["template_id"], b["template_id"]) == b["template_id"], a
+P
+"$LOGIFY" classify "$TMP/in.csv" --route '*=rules' --format jsonl --templates 2>/dev/null | grep -q '"template_id":"[0-9a-f]\{16\}"}$' ||
+  fail "classify jsonl template_id"
+ok
+# -o to something that is not a regular file (a FIFO, /dev/null) is written
+# in place, never replaced by a renamed file
+mkfifo "$TMP/fifo"
+cat "$TMP/fifo" >"$TMP/fifo.out" &
+"$LOGIFY" templates "$TMP/in.csv" -o "$TMP/fifo" || fail "-o FIFO"
+wait
+[[ -p "$TMP/fifo" ]] || fail "the FIFO was replaced"
+[[ $(wc -l <"$TMP/fifo.out") -eq 5 ]] || fail "FIFO output: $(cat "$TMP/fifo.out")"
+ok
 # usage errors
 expect_fail 2 "--format must be csv or jsonl" -- "$LOGIFY" templates "$TMP/in.csv" --format xml
 expect_fail 2 "--sim must be in (0, 1]" -- "$LOGIFY" templates "$TMP/in.csv" --sim 0
