@@ -7,7 +7,8 @@
  * holds no digit (`port:22` splits, `10:20:30` and `fe80::1` do not). A
  * chunk that is a URL or a Windows path is never split. Leading opening
  * brackets/quotes and trailing closing ones (and a trailing `.` `:` `!` `?`)
- * are glue, not part of a token. A chunk of punctuation only (`-`, `->`) is
+ * are glue, not part of a token, and so is the slash of `/10.0.0.1` (an
+ * address as Java prints it). A chunk of punctuation only (`-`, `->`) is
  * a constant token.
  *
  * Variables: a token holding a number (numbers, hex ids, IPs, times, dates,
@@ -188,6 +189,9 @@ lg_err lg_tpl_tokenize(const char *line, size_t len, size_t max_tokens, lg_tpl_t
         } else {
             while (a < b && (CLS(line[a]) & C_OPEN)) a++;
             while (b > a && (CLS(line[b - 1]) & C_CLOSE)) b--;
+            /* Java's /10.0.0.1:50010: the slash is glue, the address the value */
+            if (b - a > 1 && line[a] == '/' && (CLS(line[a + 1]) & C_DIGIT) && !memchr(line + a + 1, '/', b - a - 1))
+                a++;
             if (chunk_is_atom(line + a, b - a)) {
                 if (out->n + 1 >= max) e = LG_ELIMIT;
                 else e = push(out, a, b - a, 1);

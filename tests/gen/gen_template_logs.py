@@ -84,7 +84,6 @@ VARS = {
     "rawhex": lambda: hexs(16),
     "ip": ip,
     "ipport": lambda: "%s:%d" % (ip(), R.randint(1, 65535)),
-    "slaship": lambda: "/" + ip(),
     "port": lambda: rint(1, 65535),
     "path": path,
     "winpath": lambda: "C:\\Windows\\%s\\%s.dll" % (R.choice(["System32", "SysWOW64", "WinSxS"]), R.choice(WORDS)),
@@ -116,9 +115,9 @@ VARS = {
 # Templates per system: {kind} is a variable.
 SYSTEMS = {
     "hdfs": [
-        "Receiving block {blk} src: {slaship} dest: {slaship}",
-        "Received block {blk} of size {int} from {slaship}",
-        "Received block {blk} src: {slaship} dest: {slaship} of size {int}",
+        "Receiving block {blk} src: /{ip} dest: /{ip}",
+        "Received block {blk} of size {int} from /{ip}",
+        "Received block {blk} src: /{ip} dest: /{ip} of size {int}",
         "PacketResponder {small} for block {blk} terminating",
         "PacketResponder {small} for block {blk} Interrupted.",
         "BLOCK* NameSystem.addStoredBlock: blockMap updated: {ipport} is added to {blk} size {int}",
@@ -126,8 +125,8 @@ SYSTEMS = {
         "BLOCK* NameSystem.delete: {blk} is added to invalidSet of {ipport}",
         "Deleting block {blk} file {path}",
         "Verification succeeded for {blk}",
-        "{ipport} Served block {blk} to {slaship}",
-        "{ipport}:Got exception while serving {blk} to {slaship}:",
+        "{ipport} Served block {blk} to /{ip}",
+        "{ipport}:Got exception while serving {blk} to /{ip}:",
         "writeBlock {blk} received exception {exc}: Connection reset by peer",
         "writeBlock {blk} received exception {exc}: Connection timed out",
         "Starting thread to transfer block {blk} to {ipport}",
