@@ -206,11 +206,14 @@ static void encode_range(const fixture *fx, lg_sbert_scratch *s, size_t j, size_
  * (fewer texts than threads: the batch is split by columns and heads; more:
  * batches across threads) against one thread. The packed kernel computes
  * every element the same way whatever the batch: all runs equal the
- * one-thread, batch-1 vectors bit for bit. OpenBLAS (sgemm, or dot
- * products for <= 16 rows) depends on the batch's rows, so there each run
- * equals one thread with the same texts and batch size bit for bit when
- * the batches are the same (a split batch, or one thread), else within
- * 1e-5. */
+ * one-thread, batch-1 vectors bit for bit: that is Logify's own guarantee.
+ * OpenBLAS (sgemm, or dot products for <= 16 rows) gives none: its result
+ * depends on the batch's rows and, when the team splits a product by
+ * columns, on how the kernel OpenBLAS picked for this CPU blocks the parts
+ * (the Zen kernel differs by ~1e-7 where the Haswell and SkylakeX ones do
+ * not), so there each run equals one thread with the same texts and batch
+ * size within OPENBLAS_TOL, bit-identical or not. */
+#define OPENBLAS_TOL 1e-5
 static void check_threads_identical(const char *name, const char *gemm) {
     setenv("LOGIFY_SBERT_GEMM", gemm, 1);
     json_t *ref;
@@ -232,8 +235,6 @@ static void check_threads_identical(const char *name, const char *gemm) {
                 for (size_t j = 0; j + k <= fx.n; j += j + k + 3 < fx.n ? 3 : 1) {
                     encode_range(&fx, s, j, k, batch, threads, got);
                     const float *want = base + j * dim;
-                    int same_batches =
-                        threads == 1 || k < (size_t)threads || k >= (size_t)(batch * threads);
                     if (!packed) {
                         encode_range(&fx, s1, j, k, batch, 1, one);
                         want = one;
@@ -247,7 +248,7 @@ static void check_threads_identical(const char *name, const char *gemm) {
                     for (size_t i = 0; i < k * dim; i++)
                         md = fmax(md, fabs((double)got[i] - want[i]));
                     worst = fmax(worst, md);
-                    if (packed || same_batches || md > 1e-5)
+                    if (packed || md > OPENBLAS_TOL)
                         fail_msg("%s (%s): texts %zu..%zu, batch %d, threads %d: not identical "
                                  "to one thread (max diff %.3g)",
                                  name, gemm, j, j + k - 1, batch, threads, md);
