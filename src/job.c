@@ -355,7 +355,7 @@ static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
     int extra_cols[5];
     size_t n_extra = 0;
     for (size_t k = 0; k < 5; k++)
-        if (k == 0 || (k < 4 && j->o.explain) || (k == 4 && j->o.templates)) {
+        if (k == 0 || (k < 4 && j->o.explain) || (k == 4 && j->o.templates && j->o.template_column)) {
             extra_names[n_extra] = names_all[k];
             extra_cols[n_extra++] = cols_all[k];
         }

@@ -124,6 +124,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         jo.max_rows = u->s->o.max_rows;
         jo.sink = upload_sink;
         jo.sink_user = u;
+        jo.templates = u->s->templates; /* counted, not written */
+        jo.templates_lock = &u->s->templates_mu;
         lg_errmsg err;
         if (!(u->spool = srv_spool_new(answer_cap(u->s)))) {
             fail_internal(rq, "upload", "out of memory");
@@ -180,6 +182,7 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
     lg_job_stats st;
     lg_job_get_stats(u->job, &st);
     srv_metrics_rows(&s->metrics, st.decided, st.labels, st.label_rows, st.n_labels);
+    __atomic_fetch_add(&s->metrics.new_templates, st.new_templates, __ATOMIC_RELAXED);
     srv_spool *sp = u->spool;
     u->spool = rq->spool = NULL; /* the response owns it now */
     return srv_respond_spool(s, c, rq, 200, rq->ctype, sp, 0);
@@ -317,6 +320,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
         if (i) e = lg_buf_putc(&out, ',');
         if (!e) e = put_result(&out, &recs[i]);
         srv_tally_add(&tally, &s->metrics, &recs[i]);
+        srv_templates_add(s, recs[i].message, recs[i].message_len);
     }
     if (!e) e = lg_buf_append(&out, "]}", 2);
     srv_tally_flush(&tally, &s->metrics);
@@ -395,6 +399,7 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         const lg_record *r = &st->recs[i];
         json_t *o = st->objs[i];
         srv_tally_add(&st->tally, &s->metrics, r);
+        srv_templates_add(s, r->message, r->message_len);
         int bad = json_object_set_new(o, "target_label", json_string(r->label)) ||
                   json_object_set_new(o, "stage", json_string(lg_stage_kind_name(r->stage))) ||
                   json_object_set_new(o, "confidence",

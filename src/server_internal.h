@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "logify/csv.h"
+#include "logify/templates.h"
 #include "logify/server.h"
 
 /* ---- Routes ----------------------------------------------------------------- */
@@ -77,6 +78,7 @@ typedef struct {
     uint64_t label_rows[SRV_LABEL_SLOTS];
     size_t n_labels;
     uint64_t label_rows_other;
+    uint64_t new_templates; /* lines that matched no known template */
 } srv_metrics;
 
 void srv_metrics_init(srv_metrics *m);
@@ -98,6 +100,8 @@ typedef struct {
 } srv_tally;
 
 void srv_tally_add(srv_tally *t, srv_metrics *m, const lg_record *rec);
+/* Mines one line into the server's templates; counts a new one. */
+void srv_templates_add(lg_server *s, const char *msg, size_t len);
 void srv_tally_flush(srv_tally *t, srv_metrics *m);
 
 /* ---- Server ------------------------------------------------------------------- */
@@ -131,6 +135,10 @@ struct lg_server {
     size_t pool_n, pool_cap;
 
     srv_metrics metrics;
+    /* every classified line is mined for its template (docs/templates.md);
+     * a line that starts a new one counts in logify_new_templates_total */
+    struct lg_tpl_miner *templates;
+    pthread_mutex_t templates_mu;
     srv_asset assets[SRV_MAX_ASSETS];
     size_t n_assets;
 };

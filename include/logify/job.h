@@ -42,12 +42,14 @@ typedef struct {
     void *sink_user;
     lg_skip_fn on_skip;
     void *skip_user;
-    /* When set: a `template_id` column (the row's template group, 16 hex
-     * digits; docs/templates.md), mined on the parsing thread in input
-     * order. Caller-owned; templates_lock (may be NULL) is held around
-     * each use when several jobs share one miner. */
+    /* When set: each row's message is mined for its template (the miner of
+     * docs/templates.md) on the parsing thread, in input order; with
+     * template_column a `template_id` column (16 hex digits) is written.
+     * Caller-owned; templates_lock (may be NULL) is held around each use
+     * when several jobs share one miner. */
     struct lg_tpl_miner *templates;
     pthread_mutex_t *templates_lock;
+    int template_column;
 } lg_job_opts;
 
 #define LG_JOB_MAX_LABELS 256

@@ -191,6 +191,7 @@ int cmd_classify(int argc, char **argv) {
         cli_error("%s", err.msg);
         goto done;
     }
+    jo.template_column = templates;
     jo.pipeline = pl;
     jo.sink = sink_file;
     jo.sink_user = &sink;
