@@ -33,17 +33,22 @@ static const char usage_text[] =
     "                         (default 3; 1 = a variable at once, as Drain)\n"
     "Input: a CSV whose header has the message column; anything else is plain\n"
     "text, one message per line (output columns: log_message, template_id,\n"
-    "template). Lines and fields may hold up to 4 MiB.\n";
+    "template). Lines and fields may hold up to 4 MiB. Rows wait for their\n"
+    "final template in memory (128 MiB, LOGIFY_SPOOL_MEM), then in a temporary file.\n";
 
 #define MAX_LINE ((size_t)4 << 20)
 #define CHUNK ((size_t)1 << 20)
+#define SPOOL_MEM ((size_t)128 << 20)
 
 /* ---- One run ------------------------------------------------------------ */
 
 typedef struct {
     lg_tpl_miner *miner;
     FILE *out;          /* final output */
-    FILE *spool;        /* rows waiting for their final template (not live) */
+    lg_buf mem;         /* rows waiting for their final template (not live):
+                           in memory up to SPOOL_MEM bytes, then ... */
+    FILE *spool;        /* ... all of them in a temporary file */
+    size_t mem_pos;     /* reading back: position in mem */
     int jsonl, params, live;
     const char *column; /* NULL: the default names */
     /* CSV mode */
@@ -160,6 +165,31 @@ static lg_err write_out(FILE *f, const void *p, size_t n, lg_errmsg *err) {
     return LG_OK;
 }
 
+/* ---- The spool ------------------------------------------------------------ */
+
+/* Appends to the spool: memory first, a temporary file once that is full. */
+static lg_err spool_put(run *r, const void *p, size_t n, lg_errmsg *err) {
+    if (!r->spool && lg_buf_append(&r->mem, p, n) == LG_OK) return LG_OK;
+    if (!r->spool) {
+        if (!(r->spool = tmpfile())) return lg_fail(err, LG_EIO, "cannot create a spool file: %s", strerror(errno));
+        setvbuf(r->spool, NULL, _IOFBF, 1 << 20);
+        if (r->mem.len && fwrite(r->mem.data, 1, r->mem.len, r->spool) != r->mem.len)
+            return lg_fail(err, LG_EIO, "writing the spool file: %s", strerror(errno));
+        lg_buf_free(&r->mem);
+    }
+    if (n && fwrite(p, 1, n, r->spool) != n) return lg_fail(err, LG_EIO, "writing the spool file: %s", strerror(errno));
+    return LG_OK;
+}
+
+/* Reads n bytes back (1), or 0 at the end. */
+static int spool_get(run *r, void *dst, size_t n) {
+    if (r->spool) return fread(dst, 1, n, r->spool) == n;
+    if (r->mem.len - r->mem_pos < n) return 0;
+    if (n) memcpy(dst, r->mem.data + r->mem_pos, n);
+    r->mem_pos += n;
+    return 1;
+}
+
 /* One message with its row's fields. */
 static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const char *msg, size_t mlen,
                        lg_errmsg *err) {
@@ -180,11 +210,10 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
      * under the final template) */
     if (!r->params) mlen = 0;
     uint32_t hdr[3] = {res.index, (uint32_t)r->row.len, (uint32_t)mlen};
-    if (fwrite(hdr, sizeof hdr, 1, r->spool) != 1 ||
-        fwrite(r->row.data ? r->row.data : "", 1, r->row.len, r->spool) != r->row.len ||
-        fwrite(msg, 1, mlen, r->spool) != mlen)
-        return lg_fail(err, LG_EIO, "writing the spool file: %s", strerror(errno));
-    return LG_OK;
+    e = spool_put(r, hdr, sizeof hdr, err);
+    if (!e) e = spool_put(r, r->row.data ? r->row.data : "", r->row.len, err);
+    if (!e) e = spool_put(r, msg, mlen, err);
+    return e;
 }
 
 static lg_err write_header(run *r, lg_errmsg *err) {
@@ -356,7 +385,7 @@ static lg_err input_finish(input *in, lg_errmsg *err) {
 /* ---- After the run: spooled rows, summary ------------------------------ */
 
 static lg_err drain_spool(run *r, lg_errmsg *err) {
-    if (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0)
+    if (r->spool && (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0))
         return lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
     size_t nt = lg_tpl_count(r->miner);
     r->cache = calloc(nt ? nt : 1, sizeof *r->cache);
@@ -366,14 +395,14 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     lg_buf_init(&msg, MAX_LINE + 1);
     lg_err e = LG_OK;
     uint32_t hdr[3];
-    while (!e && fread(hdr, sizeof hdr, 1, r->spool) == 1) {
+    while (!e && spool_get(r, hdr, sizeof hdr)) {
         lg_buf_reset(&r->row);
         lg_buf_reset(&msg);
         if (lg_buf_reserve(&r->row, hdr[1]) || lg_buf_reserve(&msg, hdr[2])) {
             e = lg_fail(err, LG_ENOMEM, "out of memory");
             break;
         }
-        if (fread(r->row.data, 1, hdr[1], r->spool) != hdr[1] || fread(msg.data, 1, hdr[2], r->spool) != hdr[2]) {
+        if (!spool_get(r, r->row.data, hdr[1]) || !spool_get(r, msg.data, hdr[2])) {
             e = lg_fail(err, LG_EIO, "spool file: short read");
             break;
         }
@@ -384,7 +413,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
         if (e) e = lg_fail(err, e, "row too large");
         else e = write_out(r->out, r->row.data, r->row.len, err);
     }
-    if (!e && ferror(r->spool)) e = lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
+    if (!e && r->spool && ferror(r->spool)) e = lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
     lg_buf_free(&msg);
     return e;
 }
@@ -483,6 +512,11 @@ int cmd_templates(int argc, char **argv) {
     input inp = {0};
     char *chunk = NULL;
     lg_buf_init(&r.row, (size_t)64 << 20);
+    /* LOGIFY_SPOOL_MEM (bytes): the spool's memory part, for the tests of its file part */
+    const char *sm = getenv("LOGIFY_SPOOL_MEM");
+    size_t spool_mem = SPOOL_MEM;
+    if (sm && lg_parse_size(sm, &spool_mem) != 0) spool_mem = SPOOL_MEM;
+    lg_buf_init(&r.mem, spool_mem);
     lg_buf_init(&r.tx, (size_t)64 << 20);
     lg_buf_init(&inp.line, MAX_LINE);
     inp.r = &r;
@@ -511,14 +545,6 @@ int cmd_templates(int argc, char **argv) {
         r.out = of.f;
     } else {
         r.out = stdout;
-    }
-    if (!r.live) {
-        r.spool = tmpfile();
-        if (!r.spool) {
-            cli_error("cannot create a temporary spool file: %s", strerror(errno));
-            goto done;
-        }
-        setvbuf(r.spool, NULL, _IOFBF, 1 << 20);
     }
     chunk = malloc(CHUNK);
     if (!chunk) {
@@ -551,6 +577,7 @@ done:
     if (of.f || of.tmp_path) cli_outfile_abort(&of);
     if (in && in != stdin) fclose(in);
     if (r.spool) fclose(r.spool);
+    lg_buf_free(&r.mem);
     free(chunk);
     lg_csv_reader_free(inp.csv);
     lg_buf_free(&inp.line);

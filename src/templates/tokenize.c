@@ -29,13 +29,16 @@
 
 /* ---- Character classes ------------------------------------------------ */
 
-enum { C_BLANK = 1, C_DIGIT = 2, C_ALPHA = 4, C_HEX = 8, C_OPEN = 16, C_CLOSE = 32, C_SEP = 64, C_WORD = 128 };
+enum {
+    C_BLANK = 1, C_DIGIT = 2, C_ALPHA = 4, C_HEX = 8, C_OPEN = 16, C_CLOSE = 32, C_SEP = 64, C_WORD = 128,
+    C_MARK = 256 /* / \\ @ ~: paths, e-mails */
+};
 #define C_SPLIT (C_SEP | C_CLOSE) /* a chunk without these is one token ('.' and ':' are CLOSE) */
 
 /* one table lookup per byte; bytes >= 0x80 (UTF-8 letters, binary) are
  * word bytes; ':' separates only after a key (split_core decides) */
 enum { W_LO = C_ALPHA | C_WORD, W_HEX = C_ALPHA | C_HEX | C_WORD };
-static const uint8_t cls_table[256] = {
+static const uint16_t cls_table[256] = {
     [' '] = C_BLANK, ['\t'] = C_BLANK, ['\r'] = C_BLANK, ['\n'] = C_BLANK, ['\v'] = C_BLANK, ['\f'] = C_BLANK,
     ['0' ... '9'] = C_DIGIT | C_HEX | C_WORD,
     ['a' ... 'f'] = W_HEX, ['A' ... 'F'] = W_HEX, ['g' ... 'z'] = W_LO, ['G' ... 'Z'] = W_LO,
@@ -46,6 +49,7 @@ static const uint8_t cls_table[256] = {
     [','] = C_CLOSE | C_SEP, [';'] = C_CLOSE | C_SEP,
     ['.'] = C_CLOSE, [':'] = C_CLOSE, ['!'] = C_CLOSE, ['?'] = C_CLOSE,
     ['='] = C_SEP, ['|'] = C_SEP,
+    ['/'] = C_MARK, ['\\'] = C_MARK, ['@'] = C_MARK, ['~'] = C_MARK,
 };
 
 #define CLS(c) (cls[(unsigned char)(c)])
@@ -93,11 +97,11 @@ static int is_host_or_file(const char *s, size_t n) {
     return dots >= 1 && seg >= 2 && seg <= 4 && lower_last;
 }
 
-static int token_is_var(const uint8_t *cls, const char *s, size_t n) {
+static int token_is_var(const uint16_t *cls, const char *s, size_t n) {
     size_t alpha = 0, hexl = 0, slash = 0, at = 0, dots = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        uint8_t k = cls[c];
+        uint16_t k = cls[c];
         if (k & C_DIGIT) {
             /* a number, or digits inside a value (blk_-42, 10ms, R02-M1):
              * a run of two or more digits, or a digit not right after a
@@ -136,7 +140,7 @@ static lg_err push(lg_tpl_tokens *t, size_t off, size_t len, int var) {
 }
 
 /* Splits the core [a, b) of a chunk at its separators. */
-static lg_err split_core(const uint8_t *cls, const char *s, size_t a, size_t b, size_t max,
+static lg_err split_core(const uint16_t *cls, const char *s, size_t a, size_t b, size_t max,
                          lg_tpl_tokens *t) {
     size_t start = a;
     int piece_digit = 0;
@@ -145,7 +149,7 @@ static lg_err split_core(const uint8_t *cls, const char *s, size_t a, size_t b, 
         if (i == b) cut = 1;
         else {
             unsigned char c = (unsigned char)s[i];
-            uint8_t k = cls[c];
+            uint16_t k = cls[c];
             if (k & C_SEP) cut = 1;
             else if (c == ':' && i > start && !piece_digit && !(i + 1 < b && s[i + 1] == ':')) cut = 1;
             else if (k & C_DIGIT) piece_digit = 1;
@@ -167,14 +171,14 @@ lg_err lg_tpl_tokenize(const char *line, size_t len, size_t max_tokens, lg_tpl_t
     if (max < 2) max = 2;
     if (len > UINT32_MAX) len = UINT32_MAX;
     out->n = 0;
-    const uint8_t *cls = cls_table;
+    const uint16_t *cls = cls_table;
     size_t i = 0;
     while (i < len) {
         while (i < len && (CLS(line[i]) & C_BLANK)) i++;
         if (i == len) break;
         size_t cs = i;
-        unsigned acc = 0; /* the classes met in the chunk */
-        while (i < len && !((acc |= CLS(line[i])) & C_BLANK)) i++;
+        unsigned acc = 0, all = ~0u; /* the classes met in the chunk; those of every byte */
+        while (i < len && !((acc |= CLS(line[i])) & C_BLANK)) all &= CLS(line[i++]);
         acc &= ~(unsigned)C_BLANK;
         int wordy = acc & C_WORD;
         size_t ce = i, a = cs, b = ce;
@@ -182,6 +186,8 @@ lg_err lg_tpl_tokenize(const char *line, size_t len, size_t max_tokens, lg_tpl_t
         lg_err e = LG_OK;
         if (wordy && !(acc & (C_SPLIT | C_OPEN))) { /* the common case: one plain token */
             if (out->n + 1 >= max) e = LG_ELIMIT;
+            else if (!(acc & (C_DIGIT | C_MARK))) /* letters only: a word, unless 8+ hex letters */
+                e = push(out, cs, ce - cs, ce - cs >= 8 && (all & C_HEX) && (all & C_ALPHA));
             else e = push(out, cs, ce - cs, token_is_var(cls, line + cs, ce - cs));
         } else if (!wordy) { /* "-", "->", "|": punctuation as a constant token */
             if (out->n + 1 >= max) e = LG_ELIMIT;

@@ -88,6 +88,11 @@ same = sum(a == b for a, b in zip(w, p))
 assert same == 900, "%d of 900 rows have the whole run's id" % same
 P
 ok
+# the spool's file part (past LOGIFY_SPOOL_MEM) gives the same rows
+LOGIFY_SPOOL_MEM=1000 "$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole_file.csv" || fail "spool file"
+"$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole_mem.csv" || fail "spool memory"
+cmp -s "$TMP/whole_file.csv" "$TMP/whole_mem.csv" || fail "the spool file changes the output"
+ok
 # a damaged or foreign state file: a clear error naming it, nothing written
 cp "$TMP/st" "$TMP/st.bak"
 echo '{"format":"logify-templates","version":1' >>"$TMP/st"
