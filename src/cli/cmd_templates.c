@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "logify/cluster.h"
 #include "logify/csv.h"
 #include "logify/templates.h"
 
@@ -19,6 +20,10 @@ static const char usage_text[] =
     "      --params           add `params`: the line's variables as a JSON array\n"
     "      --summary          print the templates with their line counts, most\n"
     "                         frequent first, to stderr\n"
+    "      --rules FILE       write suggested rules (a regex per template of 5+\n"
+    "                         lines, coverage and precision measured on the\n"
+    "                         input; labels from a target_label column): holds\n"
+    "                         the messages in memory, at most 1,000,000 rows\n"
     "      --state FILE       load the miner from FILE first (if it exists) and\n"
     "                         save it there after the run (atomically)\n"
     "      --live             write each row at once with its template as known at\n"
@@ -39,6 +44,8 @@ static const char usage_text[] =
 #define MAX_LINE ((size_t)4 << 20)
 #define CHUNK ((size_t)1 << 20)
 #define SPOOL_MEM ((size_t)128 << 20)
+#define RULES_MAX_ROWS 1000000
+#define RULES_MIN_LINES 5
 
 /* ---- One run ------------------------------------------------------------ */
 
@@ -64,8 +71,18 @@ typedef struct {
                            template_id and template, made on first use */
     size_t *cache_len;
     uint64_t rows, new_templates;
+    /* --rules: every message, its label and template, kept for the end */
+    int rules;
+    long label_col;     /* target_label, or -1 */
+    char **r_msg, **r_lab;
+    size_t *r_len;
+    uint32_t *r_tpl;
+    size_t r_n, r_cap;
     size_t n_before;    /* templates loaded from the state */
 } run;
+
+static lg_err keep_for_rules(run *r, const char *msg, size_t len, const char *lab, size_t lab_len,
+                             uint32_t index, lg_errmsg *err);
 
 static int is_ours(const char *name) {
     return !strcmp(name, "template_id") || !strcmp(name, "template") || !strcmp(name, "params");
@@ -196,6 +213,11 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
     lg_tpl_result res;
     lg_err e = lg_tpl_add(r->miner, msg, mlen, &res, err);
     if (e) return e;
+    if (r->rules) {
+        long lc = r->csv ? r->label_col : -1;
+        e = keep_for_rules(r, msg, mlen, lc >= 0 ? f[lc] : NULL, lc >= 0 ? lens[lc] : 0, res.index, err);
+        if (e) return e;
+    }
     r->rows++;
     r->new_templates += (uint64_t)res.is_new;
     lg_buf_reset(&r->row);
@@ -245,6 +267,35 @@ static lg_err set_header(run *r, char **names, const size_t *lens, size_t n) {
     return LG_OK;
 }
 
+/* --rules: keeps the row's message, label and template. */
+static lg_err keep_for_rules(run *r, const char *msg, size_t len, const char *lab, size_t lab_len,
+                             uint32_t index, lg_errmsg *err) {
+    if (r->r_n == RULES_MAX_ROWS)
+        return lg_fail(err, LG_ELIMIT, "--rules holds the messages in memory: at most %d rows", RULES_MAX_ROWS);
+    if (r->r_n == r->r_cap) {
+        size_t nc = r->r_cap ? r->r_cap * 2 : 1024;
+        char **m = realloc(r->r_msg, nc * sizeof *m), **l = m ? realloc(r->r_lab, nc * sizeof *l) : NULL;
+        if (m) r->r_msg = m;
+        if (l) r->r_lab = l;
+        size_t *n = l ? realloc(r->r_len, nc * sizeof *n) : NULL;
+        if (n) r->r_len = n;
+        uint32_t *t = n ? realloc(r->r_tpl, nc * sizeof *t) : NULL;
+        if (!t) return lg_fail(err, LG_ENOMEM, "out of memory");
+        r->r_tpl = t;
+        r->r_cap = nc;
+    }
+    r->r_msg[r->r_n] = lg_strndup(msg, len);
+    r->r_lab[r->r_n] = lab ? lg_strndup(lab, lab_len) : NULL;
+    if (!r->r_msg[r->r_n] || (lab && !r->r_lab[r->r_n])) {
+        free(r->r_msg[r->r_n]);
+        free(r->r_lab[r->r_n]);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    r->r_len[r->r_n] = len;
+    r->r_tpl[r->r_n++] = index;
+    return LG_OK;
+}
+
 static lg_err on_csv_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
     run *r = user;
     if (!r->header_done) {
@@ -253,6 +304,9 @@ static lg_err on_csv_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
         long c = find_column(r, r->head, r->nhead);
         if (c < 0) return lg_fail(err, LG_ENOTFOUND, "no message column in the header");
         r->msg_col = (size_t)c;
+        r->label_col = -1;
+        for (size_t i = 0; i < r->nhead; i++)
+            if (!strcmp(r->head[i], "target_label") && (size_t)c != i) r->label_col = (long)i;
         r->drop[c] = 0;
         return write_header(r, err);
     }
@@ -418,6 +472,52 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     return e;
 }
 
+/* --rules: the template groups as clusters for the rule suggester (the
+ * one `logify cluster` uses), written atomically to path. */
+static int write_rules(run *r, const char *path) {
+    size_t nt = lg_tpl_count(r->miner), nc = 0;
+    int32_t *dense = malloc((nt ? nt : 1) * sizeof *dense), *cl = malloc((r->r_n ? r->r_n : 1) * sizeof *cl);
+    int has_labels = 0, rc = CLI_FAIL;
+    for (size_t i = 0; i < r->r_n && !has_labels; i++) has_labels = r->r_lab[i] && r->r_lab[i][0];
+    lg_suggested_rule *rules = NULL;
+    size_t n_rules = 0;
+    lg_buf y;
+    lg_buf_init(&y, (size_t)256 << 20);
+    cli_outfile of = {0};
+    lg_errmsg err;
+    if (!dense || !cl) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nt; i++) dense[i] = -1;
+    for (size_t i = 0; i < r->r_n; i++) { /* clusters numbered by first appearance */
+        size_t g = lg_tpl_group(r->miner, r->r_tpl[i]);
+        if (dense[g] < 0) dense[g] = (int32_t)nc++;
+        cl[i] = dense[g];
+    }
+    lg_suggest_input in = {(const char *const *)r->r_msg, r->r_len,
+                           has_labels ? (const char *const *)r->r_lab : NULL, r->r_n, cl, nc,
+                           RULES_MIN_LINES, 0};
+    if (lg_suggest_rules(&in, &rules, &n_rules, &err) ||
+        lg_suggested_rules_yaml(rules, n_rules, r->r_n, has_labels, &y, &err)) {
+        cli_error("--rules: %s", err.msg);
+        goto done;
+    }
+    if (cli_outfile_open(&of, path) != CLI_OK) goto done;
+    if (fwrite(y.data ? y.data : "", 1, y.len, of.f) != y.len) {
+        cli_error("writing %s: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = cli_outfile_commit(&of);
+done:
+    if (of.f || of.tmp_path) cli_outfile_abort(&of);
+    lg_suggested_rules_free(rules, n_rules);
+    lg_buf_free(&y);
+    free(dense);
+    free(cl);
+    return rc;
+}
+
 static const lg_tpl_miner *sort_miner;
 static int by_lines(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -450,18 +550,18 @@ static void print_summary(run *r, double secs) {
 /* ---- The command ---------------------------------------------------------- */
 
 int cmd_templates(int argc, char **argv) {
-    enum { O_FORMAT = 256, O_PARAMS, O_SUMMARY, O_STATE, O_LIVE, O_COLUMN, O_SIM, O_DEPTH, O_WORDS };
+    enum { O_FORMAT = 256, O_PARAMS, O_SUMMARY, O_STATE, O_LIVE, O_COLUMN, O_SIM, O_DEPTH, O_WORDS, O_RULES };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
         {"params", no_argument, 0, O_PARAMS},   {"summary", no_argument, 0, O_SUMMARY},
-        {"state", required_argument, 0, O_STATE}, {"live", no_argument, 0, O_LIVE},
+        {"state", required_argument, 0, O_STATE}, {"rules", required_argument, 0, O_RULES}, {"live", no_argument, 0, O_LIVE},
         {"column", required_argument, 0, O_COLUMN}, {"sim", required_argument, 0, O_SIM},
         {"depth", required_argument, 0, O_DEPTH}, {"word-variants", required_argument, 0, O_WORDS},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     run r = {0};
     lg_tpl_opts to = {0};
     to.depth = -1;
-    const char *output = NULL, *state = NULL;
+    const char *output = NULL, *state = NULL, *rules_path = NULL;
     int summary = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
@@ -476,6 +576,7 @@ int cmd_templates(int argc, char **argv) {
         case O_PARAMS: r.params = 1; break;
         case O_SUMMARY: summary = 1; break;
         case O_STATE: state = optarg; break;
+        case O_RULES: rules_path = optarg; break;
         case O_LIVE: r.live = 1; break;
         case O_COLUMN: r.column = optarg; break;
         case O_SIM:
@@ -520,6 +621,8 @@ int cmd_templates(int argc, char **argv) {
     lg_buf_init(&r.tx, (size_t)64 << 20);
     lg_buf_init(&inp.line, MAX_LINE);
     inp.r = &r;
+    r.rules = rules_path != NULL;
+    r.label_col = -1;
 
     lg_err e = LG_ENOTFOUND;
     if (state) {
@@ -567,6 +670,7 @@ int cmd_templates(int argc, char **argv) {
         goto done;
     }
     if (output && cli_outfile_commit(&of) != CLI_OK) goto done;
+    if (rules_path && write_rules(&r, rules_path) != CLI_OK) goto done;
     if (state && lg_tpl_save(r.miner, state, &err)) {
         cli_error("%s", err.msg);
         goto done;
@@ -588,6 +692,11 @@ done:
         for (size_t i = 0; i < lg_tpl_count(r.miner); i++) free(r.cache[i]);
     free(r.cache);
     free(r.cache_len);
+    for (size_t i = 0; i < r.r_n; i++) {
+        free(r.r_msg[i]);
+        free(r.r_lab[i]);
+    }
+    free(r.r_msg), free(r.r_lab), free(r.r_len), free(r.r_tpl);
     lg_buf_free(&r.row);
     lg_buf_free(&r.tx);
     lg_tpl_miner_free(r.miner);

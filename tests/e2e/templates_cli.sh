@@ -88,6 +88,24 @@ same = sum(a == b for a, b in zip(w, p))
 assert same == 900, "%d of 900 rows have the whole run's id" % same
 P
 ok
+# --rules: a rule per template of 5+ lines, compiled and measured
+"$LOGIFY" templates "$TMP/gen.csv" -o "$TMP/r.out" --rules "$TMP/r.yaml" || fail "--rules"
+"$LOGIFY" rules check "$TMP/r.yaml" >"$TMP/rc" || fail "suggested rules do not check: $(cat "$TMP/rc")"
+[[ $(grep -c '^  - id: ' "$TMP/r.yaml") -ge 10 ]] || fail "few rules: $(cat "$TMP/r.yaml")"
+$PY - "$TMP/lab.csv" <<'P'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("log_message,target_label\n")
+    for i in range(6):
+        f.write("Disk quota exceeded on vol%d by %d MB,Resource Usage\n" % (i * 13, i * 7 + 10))
+        f.write("User u%d logged in from 10.0.0.%d,User Action\n" % (i * 17, i))
+P
+"$LOGIFY" templates "$TMP/lab.csv" -o "$TMP/lab.out" --rules "$TMP/lab.yaml" || fail "--rules labelled"
+grep -q "label: 'Resource Usage'" "$TMP/lab.yaml" && grep -q "label: 'User Action'" "$TMP/lab.yaml" ||
+  fail "labels: $(cat "$TMP/lab.yaml")"
+"$LOGIFY" rules test "$TMP/lab.yaml" 'Disk quota exceeded on vol99 by 5 MB' | grep -q 'Resource Usage' ||
+  fail "the rule does not match a new line of its template"
+ok
 # the spool's file part (past LOGIFY_SPOOL_MEM) gives the same rows
 LOGIFY_SPOOL_MEM=1000 "$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole_file.csv" || fail "spool file"
 "$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole_mem.csv" || fail "spool memory"
