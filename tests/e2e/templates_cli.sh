@@ -106,6 +106,22 @@ grep -q "label: 'Resource Usage'" "$TMP/lab.yaml" && grep -q "label: 'User Actio
 "$LOGIFY" rules test "$TMP/lab.yaml" 'Disk quota exceeded on vol99 by 5 MB' | grep -q 'Resource Usage' ||
   fail "the rule does not match a new line of its template"
 ok
+# cluster --by-template: each template is one point, so no template is split
+"$LOGIFY" cluster --data "$TMP/gen.csv" --out "$TMP/cl" --by-template --no-progress 2>"$TMP/cl.err" ||
+  fail "cluster --by-template: $(cat "$TMP/cl.err")"
+grep -q "900 rows, [0-9]* templates" "$TMP/cl.err" || fail "cluster: $(cat "$TMP/cl.err")"
+$PY - "$TMP/cl/points.csv" "$TMP/whole.csv" <<'P' || fail "a template split across clusters"
+import csv, sys
+pts = list(csv.DictReader(open(sys.argv[1])))
+w = list(csv.DictReader(open(sys.argv[2])))
+assert len(pts) == len(w) == 900
+to = {}
+for p, r in zip(pts, w):
+    assert to.setdefault(r["template_id"], p["cluster"]) == p["cluster"], r
+assert len(set(to.values())) <= len(to)
+P
+"$LOGIFY" rules check "$TMP/cl/suggested_rules.yaml" >/dev/null || fail "cluster --by-template rules"
+ok
 # the spool's file part (past LOGIFY_SPOOL_MEM) gives the same rows
 LOGIFY_SPOOL_MEM=1000 "$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole_file.csv" || fail "spool file"
 "$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole_mem.csv" || fail "spool memory"
