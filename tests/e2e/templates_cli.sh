@@ -7,6 +7,20 @@
 source "$(dirname "$0")/../lib.sh"
 PY=/usr/bin/python3
 
+# within A COLA B COLB: the rows of A (900) grouped by COLA each lie in one
+# group of B by COLB (A's grouping is B's or finer)
+within() {
+  $PY - "$@" <<'P'
+import csv, sys
+a = list(csv.DictReader(open(sys.argv[1])))
+b = list(csv.DictReader(open(sys.argv[3])))
+assert len(a) == len(b) == 900, (len(a), len(b))
+to = {}
+for x, y in zip(a, b):
+    assert to.setdefault(x[sys.argv[2]], y[sys.argv[4]]) == y[sys.argv[4]], x
+P
+}
+
 cat >"$TMP/in.csv" <<'C'
 source,log_message,extra
 hdfs,Received block blk_1 of size 10 from /10.0.0.1,a
@@ -110,16 +124,7 @@ ok
 "$LOGIFY" cluster --data "$TMP/gen.csv" --out "$TMP/cl" --by-template --no-progress 2>"$TMP/cl.err" ||
   fail "cluster --by-template: $(cat "$TMP/cl.err")"
 grep -q "900 rows, [0-9]* templates" "$TMP/cl.err" || fail "cluster: $(cat "$TMP/cl.err")"
-$PY - "$TMP/cl/points.csv" "$TMP/whole.csv" <<'P' || fail "a template split across clusters"
-import csv, sys
-pts = list(csv.DictReader(open(sys.argv[1])))
-w = list(csv.DictReader(open(sys.argv[2])))
-assert len(pts) == len(w) == 900
-to = {}
-for p, r in zip(pts, w):
-    assert to.setdefault(r["template_id"], p["cluster"]) == p["cluster"], r
-assert len(set(to.values())) <= len(to)
-P
+within "$TMP/whole.csv" template_id "$TMP/cl/points.csv" cluster || fail "a template split across clusters"
 "$LOGIFY" rules check "$TMP/cl/suggested_rules.yaml" >/dev/null || fail "cluster --by-template rules"
 ok
 # the spool's file part (past LOGIFY_SPOOL_MEM) gives the same rows
@@ -149,17 +154,9 @@ sed '1s/^system,/source,/' "$TMP/gen.csv" >"$TMP/src.csv"
   fail "classify --templates, threads"
 cmp -s "$TMP/c1.csv" "$TMP/c3.csv" || fail "template ids depend on threads"
 head -1 "$TMP/c1.csv" | grep -q ',detail,template_id$' || fail "classify header: $(head -1 "$TMP/c1.csv")"
-$PY - "$TMP/c1.csv" "$TMP/whole.csv" <<'P' || fail "classify template ids"
-import csv, sys
-c = list(csv.DictReader(open(sys.argv[1])))
-w = list(csv.DictReader(open(sys.argv[2])))
-assert len(c) == len(w) == 900
 # ids as known when each row was read (like --live): every classify group
 # lies within one group of `logify templates` (which later merges may join)
-to = {}
-for a, b in zip(c, w):
-    assert to.setdefault(a["template_id"], b["template_id"]) == b["template_id"], a
-P
+within "$TMP/c1.csv" template_id "$TMP/whole.csv" template_id || fail "classify template ids"
 "$LOGIFY" classify "$TMP/in.csv" --route '*=rules' --format jsonl --templates 2>/dev/null | grep -q '"template_id":"[0-9a-f]\{16\}"}$' ||
   fail "classify jsonl template_id"
 ok
