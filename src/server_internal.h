@@ -100,8 +100,9 @@ typedef struct {
 } srv_tally;
 
 void srv_tally_add(srv_tally *t, srv_metrics *m, const lg_record *rec);
-/* Mines one line into the server's templates; counts a new one. */
-void srv_templates_add(lg_server *s, const char *msg, size_t len);
+/* Mines one line into the server's templates; counts a new one. Returns
+ * the line's template id (0 past the miner's cap). */
+uint64_t srv_templates_add(lg_server *s, const char *msg, size_t len);
 void srv_tally_flush(srv_tally *t, srv_metrics *m);
 
 /* ---- Server ------------------------------------------------------------------- */

@@ -90,12 +90,14 @@ void srv_tally_add(srv_tally *t, srv_metrics *m, const lg_record *rec) {
     srv_metrics_rows(m, none, &rec->label, &one, 1);
 }
 
-void srv_templates_add(lg_server *s, const char *msg, size_t len) {
+uint64_t srv_templates_add(lg_server *s, const char *msg, size_t len) {
     lg_tpl_result r;
     pthread_mutex_lock(&s->templates_mu);
     lg_err e = lg_tpl_add(s->templates, msg, len, &r, NULL); /* past max_templates: not counted */
     pthread_mutex_unlock(&s->templates_mu);
-    if (!e && r.is_new) ADD(&s->metrics.new_templates, 1);
+    if (e) return 0;
+    if (r.is_new) ADD(&s->metrics.new_templates, 1);
+    return r.id;
 }
 
 void srv_tally_flush(srv_tally *t, srv_metrics *m) {
