@@ -185,7 +185,8 @@ static lg_err id_add(lg_tpl_miner *m, uint64_t id, uint32_t index) {
 
 /* ---- Tree keys -------------------------------------------------------- */
 
-/* key = level byte, token count, then per level (length | TPL_WILD, bytes) */
+/* key = level byte, token count, then per level (position, length |
+ * TPL_WILD, bytes) */
 static lg_err key_start(lg_buf *k, uint32_t n, int level) {
     lg_buf_reset(k);
     char lv = (char)level;
@@ -193,8 +194,9 @@ static lg_err key_start(lg_buf *k, uint32_t n, int level) {
     return e ? e : lg_buf_append(k, &n, sizeof n);
 }
 
-static lg_err key_add(lg_buf *k, const char *tok, uint32_t len) {
-    lg_err e = lg_buf_append(k, &len, sizeof len);
+static lg_err key_add(lg_buf *k, uint32_t pos, const char *tok, uint32_t len) {
+    lg_err e = lg_buf_append(k, &pos, sizeof pos);
+    if (!e) e = lg_buf_append(k, &len, sizeof len);
     if (!e && len != TPL_WILD) e = lg_buf_append(k, tok, len);
     return e;
 }
@@ -239,24 +241,32 @@ lg_err lg_tpl_text(const lg_tpl_miner *m, size_t index, lg_buf *out) {
     return tpl_render(&m->t[tpl_root(m, (uint32_t)index)], out);
 }
 
-/* Builds the tree key of the leaf for template t (its prefix tokens, or
- * <*> where wild_path says so) at `level` (<= leaf depth). */
+/* Builds the tree key of template t at `level` (<= t->nkey): its keyed
+ * tokens, or <*> where wild_path says so. */
 static lg_err tpl_key(const tpl *t, int level, lg_buf *k) {
     lg_err e = key_start(k, t->n, level);
     for (int j = 0; j < level && !e; j++) {
-        if (t->wild_path & (1u << j)) e = key_add(k, "", TPL_WILD);
-        else e = key_add(k, t->text + t->off[j], t->len[j]);
+        uint32_t p = t->kpos[j];
+        if (t->wild_path & (1u << j)) e = key_add(k, p, "", TPL_WILD);
+        else e = key_add(k, p, t->text + t->off[p], t->len[p]);
     }
     return e;
 }
 
-static int leaf_depth(const lg_tpl_miner *m, uint32_t n) {
-    return (int)n < m->opts.depth ? (int)n : m->opts.depth;
+/* The tokens a line is keyed by: its first `depth` tokens that are not
+ * variables (leading timestamps, ids and addresses say nothing about the
+ * event; Drain keys the first tokens whatever they are). */
+static uint32_t line_keys(const lg_tpl_miner *m, const lg_tpl_tokens *tk, uint32_t kpos[8]) {
+    uint32_t nk = 0;
+    for (size_t i = 0; i < tk->n && nk < (uint32_t)m->opts.depth; i++)
+        if (!tk->tok[i].var) kpos[nk++] = (uint32_t)i;
+    return nk;
 }
 
 lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint32_t *off,
-                  const uint32_t *len, const uint8_t *wild, size_t n, uint32_t wild_path,
-                  uint64_t id, uint64_t lines, uint32_t *index_out) {
+                  const uint32_t *len, const uint8_t *wild, size_t n, const uint32_t *kpos,
+                  uint32_t nkey, uint32_t wild_path, uint64_t id, uint64_t lines,
+                  uint32_t *index_out) {
     if (m->n_t >= m->opts.max_templates) return LG_ELIMIT;
     if (m->n_t == m->cap_t) {
         size_t nc = m->cap_t ? m->cap_t * 2 : 64;
@@ -285,6 +295,8 @@ lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint
         if (!wild[i]) t.n_const++;
     }
     t.wild_path = wild_path;
+    t.nkey = nkey > 8 ? 8 : nkey;
+    for (uint32_t j = 0; j < t.nkey; j++) t.kpos[j] = kpos[j];
     t.lines = lines;
     t.root = (uint32_t)m->n_t;
     lg_err e = LG_OK;
@@ -299,7 +311,7 @@ lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint
     t.id = id;
     uint32_t index = (uint32_t)m->n_t;
     /* file it: create the path, counting children */
-    int ld = leaf_depth(m, t.n);
+    int ld = (int)t.nkey;
     tpl_node *leaf = NULL;
     for (int lv = 0; lv <= ld && !e; lv++) {
         int created;
@@ -354,23 +366,21 @@ static double similarity(const tpl *t, const char *line, const lg_tpl_tokens *tk
  * <*> child. Returns the leaf or NULL; *wild_path gets the <*> levels. */
 static const tpl_node *descend(const lg_tpl_miner *m, lg_buf *k, const char *line,
                                const lg_tpl_tokens *tk, uint32_t *wild_path) {
-    uint32_t n = (uint32_t)tk->n;
-    int ld = leaf_depth(m, n);
+    uint32_t n = (uint32_t)tk->n, kpos[8];
+    int ld = (int)line_keys(m, tk, kpos);
     *wild_path = 0;
     if (key_start(k, n, 0)) return NULL;
     const tpl_node *nd = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
     for (int j = 0; j < ld && nd; j++) {
-        const lg_tpl_token *x = &tk->tok[j];
+        const lg_tpl_token *x = &tk->tok[kpos[j]];
         size_t mark = k->len;
         key_set_level(k, j + 1);
         const tpl_node *child = NULL;
-        if (!x->var) {
-            if (key_add(k, line + x->off, x->len)) return NULL;
-            child = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
-            if (!child) k->len = mark;
-        }
+        if (key_add(k, kpos[j], line + x->off, x->len)) return NULL;
+        child = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
+        if (!child) k->len = mark;
         if (!child) {
-            if (key_add(k, "", TPL_WILD)) return NULL;
+            if (key_add(k, kpos[j], "", TPL_WILD)) return NULL;
             child = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
             *wild_path |= 1u << j;
         }
@@ -419,25 +429,20 @@ lg_err lg_tpl_match(const lg_tpl_miner *m, const char *line, size_t len, lg_tpl_
 
 /* The tree path a new template takes: <*> for variables, and for a new
  * token under a node that already has max_children - 1 children. */
-static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_tokens *tk) {
+static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_tokens *tk,
+                              const uint32_t *kpos, uint32_t nkey) {
     uint32_t n = (uint32_t)tk->n, wp = 0;
-    int ld = leaf_depth(m, n);
     if (key_start(&m->key, n, 0)) return 0;
-    for (int j = 0; j < ld; j++) {
-        const lg_tpl_token *x = &tk->tok[j];
+    for (uint32_t j = 0; j < nkey; j++) {
+        const lg_tpl_token *x = &tk->tok[kpos[j]];
         tpl_node *parent = tpl_node_get(m, m->key.data, m->key.len, 0, NULL);
         size_t mark = m->key.len;
-        key_set_level(&m->key, j + 1);
-        int wild = x->var;
-        if (!wild) {
-            key_add(&m->key, line + x->off, x->len);
-            if (!tpl_node_get(m, m->key.data, m->key.len, 0, NULL) && parent &&
-                parent->children + 1 >= m->opts.max_children)
-                wild = 1;
-            if (wild) m->key.len = mark;
-        }
-        if (wild) {
-            key_add(&m->key, "", TPL_WILD);
+        key_set_level(&m->key, (int)j + 1);
+        key_add(&m->key, kpos[j], line + x->off, x->len);
+        if (!tpl_node_get(m, m->key.data, m->key.len, 0, NULL) && parent &&
+            parent->children + 1 >= m->opts.max_children) {
+            m->key.len = mark;
+            key_add(&m->key, kpos[j], "", TPL_WILD);
             wp |= 1u << j;
         }
     }
@@ -471,7 +476,9 @@ static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line,
         if (l == TPL_WILD) continue;
         const lg_tpl_token *x = &tk->tok[i];
         if (!x->var && x->len == l && !memcmp(line + x->off, t->text + t->off[i], l)) continue;
-        if (pos >= 0 || x->var || (int)i < m->opts.depth) return -1;
+        if (pos >= 0 || x->var) return -1;
+        for (uint32_t j = 0; j < t->nkey; j++)
+            if (t->kpos[j] == i) return -1; /* a keyed token: other leaves hold its siblings */
         if (!plain_word(line + x->off, x->len) || !plain_word(t->text + t->off[i], l)) return -1;
         pos = i;
     }
@@ -571,9 +578,10 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
         arr[n + i] = tk->tok[i].len;
         wild[i] = tk->tok[i].var;
     }
-    wp = new_wild_path(m, line, tk);
+    uint32_t kpos[8], nkey = line_keys(m, tk, kpos);
+    wp = new_wild_path(m, line, tk, kpos, nkey);
     uint32_t index;
-    e = tpl_insert(m, line ? line : "", len, arr, arr + n, wild, n, wp, 0, 1, &index);
+    e = tpl_insert(m, line ? line : "", len, arr, arr + n, wild, n, kpos, nkey, wp, 0, 1, &index);
     free(arr);
     if (e == LG_ELIMIT)
         return lg_fail(err, e, "templates: more than %zu templates (max_templates)", m->opts.max_templates);

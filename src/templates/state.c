@@ -4,12 +4,13 @@
  *
  *   {"format":"logify-templates","version":1,"depth":2,"max_children":100,
  *    "max_tokens":256,"word_variants":3,"templates":N,"sim":0.5}
- *   {"id":"<16 hex>","lines":N,"wild_path":0,"root":R,"span":[lo,hi],
+ *   {"id":"<16 hex>","lines":N,"wild_path":0,"keys":[0,1],"root":R,"span":[lo,hi],
  *    "text":"<first line>","tokens":[[off,len,wild],...],
  *    "template":"<text with <*>>"}                                  (N lines)
  *
  * `text` is the line that started the template (`text_hex` instead when it
- * is not valid UTF-8); `tokens` index into it; `template` is for people
+ * is not valid UTF-8); `tokens` index into it; `keys` the tokens keyed in
+ * the tree (`wild_path`: which of those levels are <*>); `template` is for people
  * and is checked against the rebuilt template on load. `root` is the
  * index (0-based, line order) of the older template whose group this one
  * joined (itself when alone); `span` the variable-length run shown as one
@@ -47,6 +48,9 @@ static json_t *tpl_json(const lg_tpl_miner *m, size_t i, lg_buf *scratch) {
     json_object_set_new(o, "id", json_string(id));
     json_object_set_new(o, "lines", json_integer((json_int_t)t->lines));
     json_object_set_new(o, "wild_path", json_integer(t->wild_path));
+    json_t *keys = json_array();
+    for (uint32_t j = 0; j < t->nkey; j++) json_array_append_new(keys, json_integer(t->kpos[j]));
+    json_object_set_new(o, "keys", keys);
     json_object_set_new(o, "root", json_integer(tpl_root(m, (uint32_t)i)));
     json_object_set_new(o, "span", json_pack("[ii]", (int)t->span_lo, (int)t->span_hi));
     json_t *text = json_stringn(t->text, t->text_len);
@@ -208,17 +212,24 @@ static lg_err load_tpl(lg_tpl_miner *m, json_t *o, const char **why, lg_buf *scr
         wild[k] = (uint8_t)w;
         prev_end = (uint32_t)(off + len);
     }
-    if (wp >> (n < (size_t)m->opts.depth ? n : (size_t)m->opts.depth)) {
-        free(arr);
-        return *why = "wild_path does not fit the tokens", LG_EPARSE;
+    /* the keyed tokens: increasing positions, constant unless keyed as <*> */
+    json_t *jk = json_object_get(o, "keys");
+    uint32_t kpos[8], nkey = (uint32_t)json_array_size(jk);
+    int bad = !json_is_array(jk) || nkey > (uint32_t)m->opts.depth || (wp >> nkey);
+    for (uint32_t j = 0; j < nkey && !bad; j++) {
+        json_t *x = json_array_get(jk, j);
+        json_int_t p = json_integer_value(x);
+        bad = !json_is_integer(x) || p < 0 || (size_t)p >= n || (j && p <= (json_int_t)kpos[j - 1]) ||
+              (!(wp & (1u << j)) && wild[p]);
+        if (!bad) kpos[j] = (uint32_t)p;
     }
-    for (int j = 0; j < m->opts.depth && (size_t)j < n; j++) /* a constant key must be a constant token */
-        if (!(wp & (1u << j)) && wild[j]) {
-            free(arr);
-            return *why = "wild_path does not fit the tokens", LG_EPARSE;
-        }
+    if (bad) {
+        free(arr);
+        return *why = "keys or wild_path do not fit the tokens", LG_EPARSE;
+    }
     uint32_t index;
-    lg_err e = tpl_insert(m, text, tlen, arr, arr + n, wild, n, wp, id, (uint64_t)json_integer_value(jl), &index);
+    lg_err e = tpl_insert(m, text, tlen, arr, arr + n, wild, n, kpos, nkey, wp, id,
+                          (uint64_t)json_integer_value(jl), &index);
     free(arr);
     if (e == LG_EPARSE) *why = "an id appears twice";
     if (e == LG_ELIMIT) *why = "more templates than max_templates";

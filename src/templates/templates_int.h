@@ -16,6 +16,9 @@ typedef struct {
     uint32_t n;        /* tokens */
     uint32_t n_const;  /* tokens that are not <*> */
     uint32_t wild_path; /* bit j: the tree key at prefix level j is <*> */
+    uint32_t nkey;     /* tree levels below the length (<= depth) */
+    uint32_t kpos[8];  /* (nkey) the token keyed at each level: the first
+                          tokens the preprocessor did not call variables */
     uint32_t root;     /* the template whose id and text this one's lines
                           take (itself, or an older one it was merged into
                           because they differ only in a variable-length
@@ -56,11 +59,13 @@ struct lg_tpl_miner {
 };
 
 /* Adds a template born from tokens (off, len) of text (copied); wild[i]
- * marks the positions that are <*>, wild_path the <*> tree levels; id 0 = derive it
+ * marks the positions that are <*>, kpos/nkey the tokens keyed in the tree,
+ * wild_path the <*> tree levels; id 0 = derive it
  * from the text. Files it under its tree leaf. */
 lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint32_t *off,
-                  const uint32_t *len, const uint8_t *wild, size_t n, uint32_t wild_path,
-                  uint64_t id, uint64_t lines, uint32_t *index_out);
+                  const uint32_t *len, const uint8_t *wild, size_t n, const uint32_t *kpos,
+                  uint32_t nkey, uint32_t wild_path, uint64_t id, uint64_t lines,
+                  uint32_t *index_out);
 /* Renders template t (no root lookup) into out. */
 lg_err tpl_render(const tpl *t, lg_buf *out);
 /* The group template of index i (follows root links). */

@@ -3,7 +3,7 @@ for the template miner's tests and benchmark (tests/e2e/templates_accuracy.sh,
 bench/bench_templates.sh). Standard library only; deterministic for a seed.
 
   gen_template_logs.py OUT.csv [--lines-per-system N] [--seed S]
-                       [--systems a,b,...] [--plain OUT.txt]
+                       [--systems a,b,...] [--plain OUT.txt] [--raw]
 
 OUT.csv columns: system, log_message, event_id, event_template. Styles of
 ten systems (HDFS, Hadoop, Spark, OpenSSH, Apache, Linux syslog, Android,
@@ -13,7 +13,9 @@ container ids, user and host names without digits, states, URLs, MACs,
 dates and times), pairs of templates that differ by one word, and
 variables that span a variable number of tokens (free text, lists).
 The ground-truth template writes each variable as one <*>, the loghub
-convention. Event frequencies are Zipf-like, as in real logs.
+convention. --raw prefixes each line with a raw log's header (date, time,
+pid, a level and a component fixed per event), as in loghub's .log files
+before their Content is cut out. Event frequencies are Zipf-like, as in real logs.
 """
 import argparse, csv, random, string
 
@@ -299,6 +301,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--plain", help="also write the messages alone, one per line")
+    ap.add_argument("--raw", action="store_true", help="lines with a raw header (date time pid level component:)")
     a = ap.parse_args()
     R.seed(a.seed)
     rows = []
@@ -314,6 +317,13 @@ def main():
         R.shuffle(picks)
         for k in picks:
             line, gt = render(tpls[k])
+            if a.raw:
+                level = ("INFO", "WARN", "ERROR", "DEBUG")[k % 4]
+                comp = ("dfs.DataNode", "sshd", "kernel", "CBS", "org.apache.Task", "RAS")[(k * 7 + len(sysname)) % 6]
+                head = "%02d%02d%02d %02d%02d%02d %d %s %s:" % (R.randint(15, 24), R.randint(1, 12), R.randint(1, 28),
+                                                        R.randint(0, 23), R.randint(0, 59), R.randint(0, 59),
+                                                        R.randint(1, 30000), level, comp)
+                line, gt = head + " " + line, "<*> <*> <*> %s %s: " % (level, comp) + gt
             rows.append((sysname, line, "%s-E%d" % (sysname, k + 1), gt))
     with open(a.out, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")

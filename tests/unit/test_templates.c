@@ -135,6 +135,20 @@ static void test_different_events_apart(void **state) {
     lg_tpl_miner_free(m);
 }
 
+static void test_keys_skip_leading_variables(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    /* a raw header (date, time, pid) before the words: the tree keys
+     * INFO + Accepted / Failed, not the numbers */
+    uint64_t a = add(m, "081109 203615 148 INFO Accepted password for root from 1.2.3.4 port 22 ssh2");
+    uint64_t f = add(m, "081109 203616 149 INFO Failed password for root from 1.2.3.4 port 22 ssh2");
+    uint64_t a2 = add(m, "081110 101010 150 INFO Accepted password for bob from 1.2.3.5 port 23 ssh2");
+    assert_true(a != f && a == a2);
+    check_text(m, "081111 101010 1 INFO Accepted password for x from 1.2.3.5 port 2 ssh2",
+               "<*> <*> <*> INFO Accepted password for <*> from <*> port <*> ssh2");
+    lg_tpl_miner_free(m);
+}
+
 static void test_variable_length_run(void **state) {
     (void)state;
     lg_tpl_miner *m = miner();
@@ -315,16 +329,16 @@ static void test_state_damaged(void **state) {
     snprintf(buf, sizeof buf, "%s", head);
     check_bad_state(buf, "the header says 1");
     snprintf(buf, sizeof buf,
-             "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"root\":0,\"span\":[0,0],"
+             "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,\"span\":[0,0],"
              "\"text\":\"a b\",\"tokens\":[[0,1,0],[2,9,0]]}\n",
              head);
     check_bad_state(buf, "outside the text");
     snprintf(buf, sizeof buf,
-             "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"root\":0,\"span\":[0,0],"
+             "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,\"span\":[0,0],"
              "\"text\":\"a b\",\"tokens\":[[0,1,0],[2,1,0]],\"template\":\"a c\"}\n",
              head);
     check_bad_state(buf, "does not match");
-    snprintf(buf, sizeof buf, "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"root\":0,\"span\":[0,0],"
+    snprintf(buf, sizeof buf, "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,\"span\":[0,0],"
              "\"text\":\"a b\",\"tokens\":[[0,1,0],[2,1,0]]}\n{\"id\":", head);
     check_bad_state(buf, ":3:");
 }
@@ -345,6 +359,7 @@ int main(void) {
         cmocka_unit_test(test_tokens_capped),
         cmocka_unit_test(test_generalises_keeps_id),
         cmocka_unit_test(test_different_events_apart),
+        cmocka_unit_test(test_keys_skip_leading_variables),
         cmocka_unit_test(test_variable_length_run),
         cmocka_unit_test(test_one_word_siblings),
         cmocka_unit_test(test_match_and_params),
