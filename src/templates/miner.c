@@ -451,16 +451,20 @@ static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_to
 
 /* ---- Words that may name different events ------------------------------ */
 
-/* A plain word: letters, '-' or '_' only, and not a value word (booleans
+/* A plain word: letters, '-' or '_' only, not all capitals (LOOKING,
+ * RUNNING, HTTPS: states and enum values), and not a value word (booleans
  * and the like are values wherever they appear). */
 static int plain_word(const char *s, size_t n) {
     static const char *values[] = {"true", "false", "yes", "no", "on", "off", "null", "none", "nil",
                                    "enabled", "disabled", "unknown"};
     if (!n) return 0;
+    size_t lower = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || c == '-' || c == '_')) return 0;
+        lower += c >= 'a' && c <= 'z';
     }
+    if (!lower) return 0;
     for (size_t v = 0; v < sizeof values / sizeof *values; v++)
         if (strlen(values[v]) == n && !strncasecmp(values[v], s, n)) return 0;
     return 1;
