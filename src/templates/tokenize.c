@@ -74,8 +74,9 @@ static int chunk_is_atom(const char *s, size_t n) {
     return 0;
 }
 
-/* A host or file name: dotted segments of letters, '-' or '_', the last
- * of 2-4 lowercase letters (www.example.com, chrome.exe, app.log), so that
+/* A host or file name: dotted segments of letters, '-' or '_', the first
+ * of 2 or more, the last of 2-4 lowercase letters (www.example.com,
+ * chrome.exe, app.log; not n.sid), so that
  * class and method names (java.io.IOException, NameSystem.delete) stay
  * words. */
 static int is_host_or_file(const char *s, size_t n) {
@@ -84,7 +85,7 @@ static int is_host_or_file(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '.') {
-            if (!seg) return 0;
+            if (!seg || (!dots && seg < 2)) return 0; /* n.sid, e.g: a field name, an abbreviation */
             dots++;
             seg = 0;
             lower_last = 1;
