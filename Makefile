@@ -4,6 +4,8 @@
 #   make check    install what is missing, build, run every test, then again
 #                 under AddressSanitizer + UBSan (build-asan/), then the tests
 #                 that run threads under ThreadSanitizer (build-tsan/)
+#   make layers   the layering check alone (docs/ARCHITECTURE.md, "Layout");
+#                 `make test` runs it too (lint.layers)
 #   make bench    benchmarks against the anchors (not part of check)
 #   make model    re-create models/default from ../shared/datasets (same bytes)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -15,7 +17,7 @@ TSAN_BUILD ?= build-tsan
 TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache)$$|e2e.http_server|e2e.classify_cli|e2e.templates_(server|cli)
 CTEST_ARGS ?=
 
-.PHONY: venv venv-bench all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model
+.PHONY: venv venv-bench all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -71,6 +73,9 @@ test-tsan: tsan
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 check: test test-asan test-tsan
+
+layers: build
+	python3 scripts/check-layers.py --objects $(BUILD)
 
 bench: build venv-bench
 	bash bench/run.sh

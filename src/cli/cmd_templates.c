@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "logify/cluster.h"
 #include "logify/csv.h"
 #include "logify/templates.h"

@@ -1,5 +1,7 @@
-/* templates_int.h - the template miner's insides, shared by miner.c (the
- * tree and the matching) and state.c (save and load). Not public. */
+/* templates_int.h - the template miner's insides, shared by templates.c
+ * (the tree and the matching), templates_tree.c (the tables),
+ * templates_merge.c (variable-length runs) and templates_state.c (save
+ * and load). Not public. */
 #ifndef LOGIFY_TEMPLATES_INT_H
 #define LOGIFY_TEMPLATES_INT_H
 
@@ -71,7 +73,7 @@ lg_err tpl_render(const tpl *t, lg_buf *out);
 /* The group template of index i (follows root links). */
 uint32_t tpl_root(const lg_tpl_miner *m, uint32_t i);
 
-/* merge.c: templates of different lengths that differ only in a run of
+/* templates_merge.c: templates of different lengths that differ only in a run of
  * <*> become one group. Files template i under its first-token bucket. */
 lg_err tpl_bucket_add(lg_tpl_miner *m, uint32_t i);
 /* After template i was born or generalised: merges its group with a
