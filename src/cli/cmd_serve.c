@@ -38,7 +38,8 @@ static const char usage_text[] =
     "                         /healthz and the /docs page (it asks for the key) stay\n"
     "                         open; unknown paths answer 401 too; an empty key is refused\n"
     "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
-    "      --quiet            no access log (errors are still logged)\n";
+    "      --quiet            no access log (errors are still logged)\n"
+    "      --templates        answers carry each line's template_id (docs/templates.md)\n";
 
 static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
                       unsigned long long *out) {
@@ -53,7 +54,7 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
 int cmd_serve(int argc, char **argv) {
     enum { O_HOST = 256, O_PORT, O_THREADS, O_MODE,
            O_MAXUP, O_HOLD, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET,
-           O_HEAD, O_PERIP };
+           O_HEAD, O_PERIP, O_TEMPLATES };
     static const struct option longopts[] = {
         {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
         CLI_OPT_CONFIG, CLI_OPT_RULES,
@@ -66,7 +67,8 @@ int cmd_serve(int argc, char **argv) {
         {"timeout", required_argument, 0, O_TIMEOUT}, {"grace", required_argument, 0, O_GRACE},
         {"api-key", required_argument, 0, O_KEY}, {"docs-assets", required_argument, 0, O_DOCS},
         {"head-timeout", required_argument, 0, O_HEAD}, {"max-per-ip", required_argument, 0, O_PERIP},
-        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET}, {"templates", no_argument, 0, O_TEMPLATES},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
     lg_server_opts so = {0};
@@ -153,6 +155,7 @@ int cmd_serve(int argc, char **argv) {
         case O_KEY: so.api_key = optarg; break;
         case O_DOCS: so.docs_assets = optarg; break;
         case O_QUIET: so.access_log = 0; given |= G_QUIET; break;
+        case O_TEMPLATES: so.template_ids = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "serve: unknown option");
         }

@@ -378,10 +378,11 @@ lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
     s->o.api_key = s->api_key;
     s->o.docs_assets = s->docs_dir;
     pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->templates_mu, NULL);
     srv_metrics_init(&s->metrics);
     if (getrandom(&s->nonce, sizeof s->nonce, 0) != (ssize_t)sizeof s->nonce)
         s->nonce = (uint32_t)time(NULL) ^ (uint32_t)getpid();
-    if (!s->host || (opts->api_key && *opts->api_key && !s->api_key) ||
+    if (lg_tpl_miner_new(NULL, &s->templates, NULL) || !s->host || (opts->api_key && *opts->api_key && !s->api_key) ||
         (opts->docs_assets && !s->docs_dir)) {
         lg_server_free(s);
         return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -470,6 +471,8 @@ void lg_server_free(lg_server *s) {
     for (size_t i = 0; i < s->pool_n; i++) lg_worker_free(s->pool[i]);
     free(s->pool);
     pthread_mutex_destroy(&s->pool_mu);
+    lg_tpl_miner_free(s->templates);
+    pthread_mutex_destroy(&s->templates_mu);
     srv_metrics_destroy(&s->metrics);
     for (size_t i = 0; i < s->n_assets; i++) free(s->assets[i].data);
     free(s->host);

@@ -125,6 +125,9 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         jo.max_rows = u->s->o.max_rows;
         jo.sink = upload_sink;
         jo.sink_user = u;
+        jo.templates = u->s->templates; /* counted; a column with --templates */
+        jo.templates_lock = &u->s->templates_mu;
+        jo.template_column = u->s->o.template_ids;
         lg_errmsg err;
         if (!(u->spool = srv_spool_new(answer_cap(u->s)))) {
             fail_internal(rq, "upload", "out of memory");
@@ -181,6 +184,7 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
     lg_job_stats st;
     lg_job_get_stats(u->job, &st);
     srv_metrics_rows(&s->metrics, st.decided, st.labels, st.label_rows, st.n_labels);
+    __atomic_fetch_add(&s->metrics.new_templates, st.new_templates, __ATOMIC_RELAXED);
     srv_spool *sp = u->spool;
     u->spool = rq->spool = NULL; /* the response owns it now */
     return srv_respond_spool(s, c, rq, 200, rq->ctype, sp, 0);
@@ -198,14 +202,20 @@ void srv_upload_free(srv_req *rq) {
 
 /* ---- Shared by the JSON endpoints ------------------------------------------------- */
 
-/* Appends {"label":..,"stage":..,"confidence":..,"detail":..}. */
-static lg_err put_result(lg_buf *b, const lg_record *r) {
+/* Appends {"label":..,"stage":..,"confidence":..,"detail":..} (and
+ * "template_id" when tid is not 0). */
+static lg_err put_result(lg_buf *b, const lg_record *r, uint64_t tid) {
     lg_err e = lg_buf_append(b, "{\"label\":", 9);
     if (!e) e = lg_json_put_string(b, r->label, strlen(r->label));
     if (!e) e = lg_buf_printf(b, ",\"stage\":\"%s\",\"confidence\":", lg_stage_kind_name(r->stage));
     if (!e) e = r->confidence < 0 ? lg_buf_append(b, "null", 4) : lg_buf_printf(b, "%.4f", r->confidence);
     if (!e) e = lg_buf_append(b, ",\"detail\":", 10);
     if (!e) e = lg_json_put_string(b, r->detail, strlen(r->detail));
+    if (!e && tid) {
+        char id[17];
+        lg_tpl_format_id(tid, id);
+        e = lg_buf_printf(b, ",\"template_id\":\"%s\"", id);
+    }
     if (!e) e = lg_buf_putc(b, '}');
     return e;
 }
@@ -316,7 +326,8 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     lg_err e = lg_buf_append(&out, "{\"results\":[", 12);
     for (size_t i = 0; i < n && !e; i++) {
         if (i) e = lg_buf_putc(&out, ',');
-        if (!e) e = put_result(&out, &recs[i]);
+        uint64_t tid = srv_templates_add(s, recs[i].message, recs[i].message_len);
+        if (!e) e = put_result(&out, &recs[i], s->o.template_ids ? tid : 0);
         srv_tally_add(&tally, &s->metrics, &recs[i]);
     }
     if (!e) e = lg_buf_append(&out, "]}", 2);
@@ -403,7 +414,11 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         const lg_record *r = &st->recs[i];
         json_t *o = st->objs[i];
         srv_tally_add(&st->tally, &s->metrics, r);
-        int bad = json_object_set_new(o, "target_label", json_string(r->label)) ||
+        uint64_t tid = srv_templates_add(s, r->message, r->message_len);
+        char tidx[17];
+        lg_tpl_format_id(tid, tidx);
+        int bad = (s->o.template_ids && tid && json_object_set_new(o, "template_id", json_string(tidx))) ||
+                  json_object_set_new(o, "target_label", json_string(r->label)) ||
                   json_object_set_new(o, "stage", json_string(lg_stage_kind_name(r->stage))) ||
                   json_object_set_new(o, "confidence", r->confidence < 0 ? json_null()
                                                        : json_real(round(r->confidence * 1e4) / 1e4)) ||

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "logify/csv.h"
+#include "logify/templates.h"
 #include "logify/server.h"
 
 /* ---- Routes ----------------------------------------------------------------- */
@@ -83,6 +84,7 @@ typedef struct {
     size_t n_labels;
     uint64_t label_rows_other;
     uint64_t stream_bad_lines; /* atomic: NDJSON lines answered with an error object */
+    uint64_t new_templates; /* lines that matched no known template */
 } srv_metrics;
 
 void srv_metrics_init(srv_metrics *m);
@@ -104,6 +106,9 @@ typedef struct {
 } srv_tally;
 
 void srv_tally_add(srv_tally *t, srv_metrics *m, const lg_record *rec);
+/* Mines one line into the server's templates; counts a new one. Returns
+ * the line's template id (0 past the miner's cap). */
+uint64_t srv_templates_add(lg_server *s, const char *msg, size_t len);
 void srv_tally_flush(srv_tally *t, srv_metrics *m);
 
 /* ---- Request-head deadline (server/server_guard.c) ---------------------------- */
@@ -163,6 +168,10 @@ struct lg_server {
 
     srv_metrics metrics;
     srv_guard guard;
+    /* every classified line is mined for its template (docs/templates.md);
+     * a line that starts a new one counts in logify_new_templates_total */
+    struct lg_tpl_miner *templates;
+    pthread_mutex_t templates_mu;
     srv_asset assets[SRV_MAX_ASSETS];
     size_t n_assets;
 };

@@ -90,6 +90,16 @@ void srv_tally_add(srv_tally *t, srv_metrics *m, const lg_record *rec) {
     srv_metrics_rows(m, none, &rec->label, &one, 1);
 }
 
+uint64_t srv_templates_add(lg_server *s, const char *msg, size_t len) {
+    lg_tpl_result r;
+    pthread_mutex_lock(&s->templates_mu);
+    lg_err e = lg_tpl_add(s->templates, msg, len, &r, NULL); /* past max_templates: not counted */
+    pthread_mutex_unlock(&s->templates_mu);
+    if (e) return 0;
+    if (r.is_new) ADD(&s->metrics.new_templates, 1);
+    return r.id;
+}
+
 void srv_tally_flush(srv_tally *t, srv_metrics *m) {
     srv_metrics_rows(m, t->stage, t->labels, t->counts, t->n);
     memset(t, 0, sizeof *t);
@@ -232,6 +242,13 @@ lg_err srv_metrics_render(lg_server *s, lg_buf *b) {
         e = lg_buf_printf(b, "logify_label_rows_total{label=\"(other)\"} %llu\n",
                           (unsigned long long)m->label_rows_other);
     pthread_mutex_unlock(&m->label_mu);
+    if (!e)
+        e = lg_buf_printf(b,
+                          "# HELP logify_new_templates_total Lines that matched no known template "
+                          "(a new kind of line; docs/templates.md).\n"
+                          "# TYPE logify_new_templates_total counter\n"
+                          "logify_new_templates_total %llu\n",
+                          (unsigned long long)LOAD(&m->new_templates));
     if (!e) e = render_llm(s, b);
     return e;
 }
