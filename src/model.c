@@ -21,6 +21,8 @@ struct lg_model_scratch {
     lg_encoder_scratch *enc;
     lg_embeddings emb; /* the batch's rows */
     float *proba;      /* (n_classes) */
+    lg_svm_scratch svm;          /* SVM bundles */
+    lg_centroid_scratch cs;      /* open set of logreg bundles */
 };
 
 /* ---- Loading ------------------------------------------------------------------------- */
@@ -64,11 +66,16 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
         lg_model_free(m);
         return e;
     }
-    if (lg_encoder_dim(m->encoder) != b->clf->dim) {
+    size_t wdim = b->kind == LG_CLF_SVM ? b->svm->dim : b->clf->dim;
+    if (lg_encoder_dim(m->encoder) != wdim) {
         e = lg_fail(
             err, LG_EMODEL,
             "model bundle %.200s: encoder '%.100s' gives %zu dimensions, weights expect %zu", dir,
-            b->encoder_spec, lg_encoder_dim(m->encoder), b->clf->dim);
+            b->encoder_spec, lg_encoder_dim(m->encoder), wdim);
+    } else if (b->kind == LG_CLF_SVM && !lg_encoder_is_sparse(m->encoder)) {
+        e = lg_fail(err, LG_EMODEL,
+                    "model bundle %.200s: an ovr_linear_svm classifier needs a sparse encoder",
+                    dir);
     } else if (lg_encoder_config_hash(m->encoder) != b->encoder_hash) {
         e = lg_fail(
             err, LG_EMODEL,
@@ -99,6 +106,12 @@ const lg_encoder *lg_model_encoder(const lg_model *m) {
 }
 const lg_logreg *lg_model_classifier(const lg_model *m) {
     return m->bundle->clf;
+}
+const char *lg_model_classifier_type(const lg_model *m) {
+    return m->bundle->kind == LG_CLF_SVM ? "ovr_linear_svm" : "multinomial_logreg";
+}
+double lg_model_unknown_threshold(const lg_model *m) {
+    return m->bundle->cent ? m->bundle->unknown_threshold : -1.0;
 }
 const char *lg_model_training_json(const lg_model *m) {
     return m->bundle->training;
@@ -131,6 +144,10 @@ lg_err lg_model_scratch_new(const lg_model *m, lg_model_scratch **out, lg_errmsg
     s->proba = calloc(m->bundle->n_labels, sizeof *s->proba);
     lg_err e = s->proba ? lg_encoder_scratch_new(m->encoder, &s->enc, err)
                         : lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!e && m->bundle->kind == LG_CLF_SVM)
+        e = lg_svm_scratch_init(m->bundle->svm, &s->svm, err);
+    else if (!e && m->bundle->cent)
+        e = lg_centroid_scratch_init(m->bundle->cent, &s->cs, err);
     if (e) {
         lg_model_scratch_free(s);
         return e;
@@ -143,19 +160,34 @@ void lg_model_scratch_free(lg_model_scratch *s) {
     if (!s) return;
     lg_encoder_scratch_free(s->enc);
     lg_embeddings_free(&s->emb);
+    lg_svm_scratch_clear(&s->svm);
+    lg_centroid_scratch_clear(&s->cs);
     free(s->proba);
     free(s);
 }
 
 lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *const *msgs,
-                        const size_t *lens, size_t n, int *cls, float *prob, lg_errmsg *err) {
+                        const size_t *lens, size_t n, int *cls, float *prob, float *sim,
+                        lg_errmsg *err) {
     if (s->m != m) return lg_fail(err, LG_EINVAL, "model scratch belongs to another model");
     lg_err e = lg_encoder_encode_batch(m->encoder, s->enc, msgs, lens, n, &s->emb, err);
     if (e) return e;
+    const lg_bundle *b = m->bundle;
     for (size_t i = 0; i < n; i++) {
-        int k = lg_logreg_predict_row(m->bundle->clf, &s->emb, i, s->proba);
+        float sm = 1.0f;
+        int k;
+        if (b->kind == LG_CLF_SVM) {
+            k = lg_svm_predict_row(b->svm, &s->emb, i, &s->svm, &prob[i], &sm);
+        } else {
+            k = lg_logreg_predict_row(b->clf, &s->emb, i, s->proba);
+            prob[i] = k >= 0 ? s->proba[k] : 0.0f;
+            if (b->cent && sim) {
+                int best;
+                sm = lg_centroids_score(b->cent, &s->emb, i, &s->cs, &best);
+            }
+        }
         cls[i] = k;
-        prob[i] = k >= 0 ? s->proba[k] : 0.0f;
+        if (sim) sim[i] = sm;
     }
     return LG_OK;
 }
@@ -165,6 +197,7 @@ lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *cons
 typedef struct {
     const lg_model *m;
     double threshold;
+    double unknown; /* open set: similarity below it is passed on; < 0: off */
 } stage_ctx;
 
 typedef struct {
@@ -173,6 +206,7 @@ typedef struct {
     size_t *lens;      /* (cap) */
     int *cls;          /* (cap) */
     float *prob;       /* (cap) */
+    float *sim;        /* (cap) */
     size_t cap;
 } stage_scratch;
 
@@ -184,6 +218,7 @@ static void stage_scratch_free(void *p) {
     free(s->lens);
     free(s->cls);
     free(s->prob);
+    free(s->sim);
     free(s);
 }
 
@@ -210,7 +245,9 @@ static lg_err ensure_cap(stage_scratch *s, size_t n, lg_errmsg *err) {
     if (c) s->cls = c;
     float *p = c ? realloc(s->prob, n * sizeof *p) : NULL;
     if (p) s->prob = p;
-    if (!p) return lg_fail(err, LG_ENOMEM, "out of memory (model stage)");
+    float *q = p ? realloc(s->sim, n * sizeof *q) : NULL;
+    if (q) s->sim = q;
+    if (!q) return lg_fail(err, LG_ENOMEM, "out of memory (model stage)");
     s->cap = n;
     return LG_OK;
 }
@@ -225,9 +262,15 @@ static lg_err stage_process(const void *ctx, void *scratch, lg_record **recs, si
         s->msgs[i] = recs[i]->message;
         s->lens[i] = recs[i]->message_len;
     }
-    if ((e = lg_model_predict(c->m, s->ms, s->msgs, s->lens, n, s->cls, s->prob, err))) return e;
+    if ((e = lg_model_predict(c->m, s->ms, s->msgs, s->lens, n, s->cls, s->prob, s->sim, err)))
+        return e;
     for (size_t i = 0; i < n; i++) {
         lg_record *rec = recs[i];
+        if (c->unknown >= 0 && s->sim[i] < c->unknown) {
+            lg_record_detail(rec, "unlike any training line: similarity %.2f < %.2f", s->sim[i],
+                             c->unknown);
+            continue;
+        }
         if (s->cls[i] < 0) {
             lg_record_detail(rec, "model: non-finite scores for this message");
             continue;
@@ -263,6 +306,7 @@ lg_err lg_model_stage_new(const lg_model *m, const lg_stage_spec *spec, double d
     if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
     c->m = m;
     c->threshold = th;
+    c->unknown = lg_model_unknown_threshold(m);
     out->ops = &model_stage_ops;
     out->ctx = c;
     return LG_OK;

@@ -504,12 +504,15 @@ def long_tail_counts(n_labels, n_lines, r):
 def generate(systems, lines_per_system, labels_per_system, seed):
     rows = []
     for s in systems:
+        # the templates, their label names and how often each occurs depend
+        # on the system only, so files made with other seeds share the
+        # taxonomy and its distribution; the lines depend on the seed
+        tpls = system_templates(s, random.Random(s), labels_per_system)
         r = random.Random("%s/%d" % (s, seed))
-        tpls = system_templates(s, r, labels_per_system)
-        counts = long_tail_counts(len(tpls), lines_per_system, r)
+        counts = long_tail_counts(len(tpls), lines_per_system, random.Random(s + "/counts"))
         for k, (t, c) in enumerate(zip(tpls, counts)):
             label = "%s-E%d" % (s, k + 1)
-            lvl = "ERROR" if any(w in t for w in ("Error", "error", "Failed", "fail", "Exception", "FATAL")) else r.choice(LEVELS)
+            lvl = "ERROR" if any(w in t for w in ("Error", "error", "Failed", "fail", "Exception", "FATAL")) else random.Random(s + "/" + t).choice(LEVELS)
             for _ in range(c):  # c may be 0 (fewer lines than labels)
                 rows.append((s, HEADERS[s](r, lvl) + " " + fill(t, r), label))
     random.Random(seed).shuffle(rows)
