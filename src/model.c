@@ -84,6 +84,8 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
             dir, b->encoder_spec, (unsigned long long)lg_encoder_config_hash(m->encoder),
             (unsigned long long)b->encoder_hash);
     }
+    if (!e && b->kind == LG_CLF_LOGREG && b->cent && b->cent->dense)
+        e = lg_logreg_seal_joint(b->clf, b->cent->dense, b->cent->Kp, err);
     if (e) {
         lg_model_free(m);
         return e;
@@ -179,12 +181,14 @@ lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *cons
         if (b->kind == LG_CLF_SVM) {
             k = lg_svm_predict_row(b->svm, &s->emb, i, &s->svm, &prob[i], &sm);
         } else {
-            k = lg_logreg_predict_row(b->clf, &s->emb, i, s->proba);
-            prob[i] = k >= 0 ? s->proba[k] : 0.0f;
-            if (b->cent && sim) {
+            if (b->clf->Wj) { /* weights and centroids in one pass */
+                k = lg_logreg_predict_row_joint(b->clf, &s->emb, i, s->proba, &sm);
+            } else {
+                k = lg_logreg_predict_row(b->clf, &s->emb, i, s->proba);
                 int best;
-                sm = lg_centroids_score(b->cent, &s->emb, i, &s->cs, &best);
+                if (b->cent) sm = lg_centroids_score(b->cent, &s->emb, i, &s->cs, &best);
             }
+            prob[i] = k >= 0 ? s->proba[k] : 0.0f;
         }
         cls[i] = k;
         if (sim) sim[i] = sm;

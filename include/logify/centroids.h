@@ -27,7 +27,14 @@ typedef struct {
     size_t *fptr;  /* (dim + 1) */
     uint32_t *fcls; /* (nnz) class */
     float *fval;    /* (nnz) */
+    /* few classes (<= LG_CENTROIDS_DENSE_MAX): also dense, feature-major,
+     * rows padded to Kp = K rounded up to 4, so that scoring is one
+     * fixed-width pass like the logistic regression's */
+    float *dense; /* (dim, Kp) or NULL */
+    size_t Kp;
 } lg_centroids;
+
+#define LG_CENTROIDS_DENSE_MAX 64
 
 /* Mean of rows[0..n-1] of X (all rows when rows == NULL) per label y[row]
  * in [0, K), each row counted weight[r] times (NULL: once), scaled to unit

@@ -18,6 +18,7 @@ void lg_centroids_free(lg_centroids *c) {
     free(c->fptr);
     free(c->fcls);
     free(c->fval);
+    free(c->dense);
     free(c);
 }
 
@@ -77,6 +78,16 @@ lg_err lg_centroids_seal(lg_centroids *c, lg_errmsg *err) {
             c->fval[at] = c->val[q];
         }
     free(fill);
+    free(c->dense);
+    c->dense = NULL;
+    if (K <= LG_CENTROIDS_DENSE_MAX) {
+        c->Kp = (K + 3) & ~(size_t)3;
+        if (!(c->dense = calloc(D * c->Kp, sizeof *c->dense)))
+            return lg_fail(err, LG_ENOMEM, "out of memory");
+        for (size_t k = 0; k < K; k++)
+            for (size_t q = c->ptr[k]; q < c->ptr[k + 1]; q++)
+                c->dense[(size_t)c->idx[q] * c->Kp + k] = c->val[q];
+    }
     return LG_OK;
 }
 
@@ -206,7 +217,7 @@ done:
 
 lg_err lg_centroid_scratch_init(const lg_centroids *c, lg_centroid_scratch *s, lg_errmsg *err) {
     memset(s, 0, sizeof *s);
-    s->acc = calloc(c->n_classes, sizeof *s->acc);
+    s->acc = calloc(c->n_classes + 4, sizeof *s->acc);
     s->touched = calloc(c->n_classes, sizeof *s->touched);
     s->mark = calloc(c->n_classes, 1);
     if (!s->acc || !s->touched || !s->mark) {
@@ -238,9 +249,6 @@ static inline void add_feature(const lg_centroids *c, lg_centroid_scratch *s, ui
 
 float lg_centroids_score(const lg_centroids *c, const lg_embeddings *X, size_t row,
                          lg_centroid_scratch *s, int *best) {
-    for (size_t t = 0; t < s->n_touched; t++)
-        s->mark[s->touched[t]] = 0;
-    s->n_touched = 0;
     double ss = 0;
     if (X->sparse) {
         for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++)
@@ -250,6 +258,32 @@ float lg_centroids_score(const lg_centroids *c, const lg_embeddings *X, size_t r
             ss += (double)X->dense[row * X->dim + j] * X->dense[row * X->dim + j];
     }
     float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+    if (c->dense && X->sparse) { /* few classes: every class, 4-wide blocks */
+        const size_t K = c->n_classes, Kp = c->Kp;
+        float *acc = s->acc;
+        for (size_t k = 0; k < Kp; k++)
+            acc[k] = 0;
+        for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++) {
+            uint32_t j = X->indices[q];
+            if (j >= c->dim) continue;
+            const float *w = c->dense + (size_t)j * Kp;
+            const float v = X->values[q] * inv;
+            for (size_t kb = 0; kb < Kp; kb += 4)
+                for (size_t t = 0; t < 4; t++)
+                    acc[kb + t] += v * w[kb + t];
+        }
+        int b = 0;
+        for (size_t k = 0; k < K; k++) {
+            s->touched[k] = (uint32_t)k;
+            if (acc[k] > acc[b]) b = (int)k;
+        }
+        s->n_touched = K;
+        *best = acc[b] > 0 ? b : -1;
+        return acc[b] > 0 ? acc[b] : 0.0f;
+    }
+    for (size_t t = 0; t < s->n_touched; t++)
+        s->mark[s->touched[t]] = 0;
+    s->n_touched = 0;
     if (X->sparse) {
         for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++)
             if (X->indices[q] < c->dim) add_feature(c, s, X->indices[q], X->values[q] * inv);

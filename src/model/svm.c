@@ -13,7 +13,7 @@
 
 void lg_svm_opts_default(lg_svm_opts *o) {
     o->C = 10.0;
-    o->epsilon = 0.01;
+    o->epsilon = 0.1;
     o->max_epochs = 200;
     o->candidates = 64;
     o->seed = 1;

@@ -99,7 +99,10 @@ static void test_centroids_by_hand(void **state) {
     assert_int_equal(best, 0);
     assert_true(fabs(sim - (1 + M_SQRT1_2) / n0) < 1e-6);
     uint32_t top[2];
-    assert_int_equal(lg_centroids_top(&s, 2, top), 1); /* class 1 shares nothing */
+    /* few classes are scored densely: every class is ranked, class 1 (it
+     * shares nothing with row 0) last */
+    assert_true(lg_centroids_top(&s, 2, top) >= 1);
+    assert_int_equal(top[0], 0);
     lg_centroid_scratch_clear(&s);
     lg_centroids_free(c);
     lg_embeddings_free(&X);
