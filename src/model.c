@@ -14,6 +14,7 @@
 struct lg_model {
     lg_bundle *bundle;   /* labels, classifier, threshold, figures */
     lg_encoder *encoder; /* rebuilt from bundle->encoder_spec */
+    size_t *by_name;     /* (n_labels) class indices in byte order of their labels */
 };
 
 struct lg_model_scratch {
@@ -31,6 +32,7 @@ void lg_model_free(lg_model *m) {
     if (!m) return;
     lg_encoder_free(m->encoder);
     lg_bundle_free(m->bundle);
+    free(m->by_name);
     free(m);
 }
 
@@ -46,6 +48,15 @@ static lg_err build_encoder(const char *dir, const char *spec, lg_encoder **out,
             return lg_encoder_sbert_new(cand, out, err);
     }
     return lg_encoder_new(spec, out, err);
+}
+
+typedef struct {
+    const char *name;
+    size_t idx;
+} named;
+
+static int cmp_named(const void *a, const void *b) {
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
 }
 
 lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
@@ -84,6 +95,18 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
             dir, b->encoder_spec, (unsigned long long)lg_encoder_config_hash(m->encoder),
             (unsigned long long)b->encoder_hash);
     }
+    if (!e && !(m->by_name = malloc(b->n_labels * sizeof *m->by_name)))
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+    named *tmp = e ? NULL : malloc(b->n_labels * sizeof *tmp);
+    if (!e && !tmp) e = lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!e) { /* label lookup by name: indices sorted by label */
+        for (size_t i = 0; i < b->n_labels; i++)
+            tmp[i].name = b->labels[i], tmp[i].idx = i;
+        qsort(tmp, b->n_labels, sizeof *tmp, cmp_named);
+        for (size_t i = 0; i < b->n_labels; i++)
+            m->by_name[i] = tmp[i].idx;
+    }
+    free(tmp);
     if (!e && b->kind == LG_CLF_LOGREG && b->cent && b->cent->dense)
         e = lg_logreg_seal_joint(b->clf, b->cent->dense, b->cent->Kp, err);
     if (e) {
@@ -120,11 +143,18 @@ const char *lg_model_training_json(const lg_model *m) {
 }
 
 lg_err lg_model_label_index(const lg_model *m, const char *label, size_t *out, lg_errmsg *err) {
-    for (size_t i = 0; i < m->bundle->n_labels; i++) {
-        if (!strcmp(m->bundle->labels[i], label)) {
-            *out = i;
+    size_t lo = 0, hi = m->bundle->n_labels;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(m->bundle->labels[m->by_name[mid]], label);
+        if (c == 0) {
+            *out = m->by_name[mid];
             return LG_OK;
         }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     char known[300] = "";
     size_t used = 0;
