@@ -4,6 +4,8 @@
 #   make check    install what is missing, build, run every test, then again
 #                 under AddressSanitizer + UBSan (build-asan/), then the tests
 #                 that run threads under ThreadSanitizer (build-tsan/)
+#   make layers   the layering check alone (docs/ARCHITECTURE.md, "Layout");
+#                 `make test` runs it too (lint.layers)
 #   make bench    benchmarks against the anchors (not part of check)
 #   make model    re-create models/default from ../shared/datasets (same bytes)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -15,7 +17,7 @@ TSAN_BUILD ?= build-tsan
 TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache)$$|e2e.http_server|e2e.classify_cli
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model
+.PHONY: venv venv-bench all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -32,7 +34,19 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	$(BUILD)/logify classify resources/test.csv -o resources/output.csv --summary
 
+# The Python venv for tests and benchmarks (scripts/venv.sh): build/venv with
+# pinned packages (tests/requirements.txt; bench/requirements.txt for bench).
+# `make test` tries to create it and goes on without it (the tests that need
+# it then skip, saying why); .ci/run creates it first, so CI runs them.
+venv: deps
+	@bash scripts/venv.sh
+
+venv-bench: deps
+	@bash scripts/install-deps.sh --bench
+	@bash scripts/venv.sh --bench
+
 test: build
+	@bash scripts/venv.sh || echo "logify: no Python venv: the tests that need it will skip" >&2
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 $(ASAN_BUILD)/CMakeCache.txt: | deps
@@ -60,8 +74,10 @@ test-tsan: tsan
 
 check: test test-asan test-tsan
 
-bench: build
-	@bash scripts/install-deps.sh --bench
+layers: build
+	python3 scripts/check-layers.py --objects $(BUILD)
+
+bench: build venv-bench
 	bash bench/run.sh
 
 # Swagger UI for `logify serve`'s /docs, at the version pinned in

@@ -8,7 +8,7 @@
 #      curl -F: MB/s, rows/s and the server's peak RSS (VmHWM), plus the peak
 #      RSS of Logify for ~10, ~25 and ~100 MB uploads to show that memory does
 #      not grow with the upload, and for the ~50 MB one with every answer held
-#      (--hold 1G: what it would take without src/server_direct.c).
+#      (--hold 1G: what it would take without src/server/server_direct.c).
 # Both servers run on 127.0.0.1: Logify in its default mode (a thread per
 # connection; --threads 2 applies to the poll/epoll comparison), uvicorn with
 # --workers 2 (a process per core); wrk shares the same 2 cores. Logify routes every

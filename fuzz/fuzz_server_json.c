@@ -1,5 +1,5 @@
 /* fuzz_server_json.c - libFuzzer harness for the reader of POST /v1/classify
- * bodies (src/server_json.c), with jansson as the oracle: any input must not
+ * bodies (src/server/server_json.c), with jansson as the oracle: any input must not
  * crash; when the reader takes a JSON object as the expected shape, jansson
  * must take it too and decode the same source and log_message strings; when
  * the reader refuses a document for its syntax, jansson must refuse it too
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/server_json.h"
+#include "server/server_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

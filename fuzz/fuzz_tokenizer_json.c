@@ -1,5 +1,5 @@
 /* fuzz_tokenizer_json.c - libFuzzer harness for the tokenizer.json reader
- * (src/tokenizer_json.c): any bytes must parse or be refused without a
+ * (src/bert/tokenizer_json.c): any bytes must parse or be refused without a
  * crash or a leak; a document that is accepted must tokenize a few texts
  * (and its own bytes) into at most `cap` ids, each below the vocabulary
  * size, with [CLS]/[SEP] ids inside it too. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sbert_internal.h"
+#include "bert/sbert_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

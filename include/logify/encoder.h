@@ -1,15 +1,15 @@
 /* encoder.h - sentence encoders: turn a batch of log messages into vectors
- * for the model stage (src/model.c) and for `logify cluster`.
+ * for the model stage (src/model/model.c) and for `logify cluster`.
  *
  * One interface, several implementations, chosen by a spec string:
- *   "hash"                  the embedded default (src/encoder_hash.c): no
+ *   "hash"                  the embedded default (src/model/encoder_hash.c): no
  *                           weights; normalise + mask, hashed word 1-2-grams
  *                           and character n-grams, sublinear tf, L2 norm;
  *                           SPARSE output (CSR), dim 2^15 by default.
  *   "hash:dim=N,seed=S"     the same with another dimension (a power of two,
  *                           2^8..2^24) or hash seed.
  *   "sbert:DIR"             a sentence-transformers directory run by Logify's
- *                           own BERT (src/encoder_sbert.c, include/logify/
+ *                           own BERT (src/model/encoder_sbert.c, include/logify/
  *                           sbert.h): DENSE output, e.g. 384 floats a row.
  *
  * Shape of the objects (as in hs.h / llama2.c):
@@ -24,9 +24,10 @@
  * and may sort it by length and run sgemm over it; the hash encoder loops.
  * Row i of the output always belongs to msgs[i].
  *
- * Adding an encoder: write a file src/encoder_<name>.c with an
- * lg_encoder_ops table and a factory that calls lg_encoder_wrap(), and add
- * its prefix to lg_encoder_new() in src/encoder.c.
+ * Adding an encoder: write a file src/model/encoder_<name>.c with an
+ * lg_encoder_ops table (src/model/encoder_impl.h) and a factory that calls
+ * lg_encoder_wrap(), and add its prefix to lg_encoder_new() in
+ * src/model/encoder_spec.c.
  */
 #ifndef LOGIFY_ENCODER_H
 #define LOGIFY_ENCODER_H
@@ -128,32 +129,6 @@ lg_err lg_encoder_encode_batch(const lg_encoder *enc, lg_encoder_scratch *s,
 lg_err lg_encoder_encode_dense(const lg_encoder *enc, lg_encoder_scratch *s,
                                const char *const *msgs, const size_t *lens, size_t n,
                                float *out /* (n, dim) */, lg_errmsg *err);
-
-/* ---- For implementations --------------------------------------------------- */
-
-typedef struct {
-    const char *name; /* "hash", "sbert" */
-    /* may set *out = NULL when no scratch is needed */
-    lg_err (*scratch_new)(const void *ctx, void **out, lg_errmsg *err);
-    void (*scratch_free)(void *scratch);
-    /* contract of lg_encoder_encode_batch */
-    lg_err (*encode_batch)(const void *ctx, void *scratch, const char *const *msgs,
-                           const size_t *lens, size_t n, lg_embeddings *out, lg_errmsg *err);
-    void (*ctx_free)(void *ctx);
-} lg_encoder_ops;
-
-typedef struct {
-    const char *spec; /* canonical spec; copied */
-    size_t dim;
-    int sparse;
-    uint64_t config_hash;
-    const char *config_json; /* JSON object text; copied; NULL = "{}" */
-} lg_encoder_info;
-
-/* Wraps an implementation into an lg_encoder that owns ctx (freed with
- * ops->ctx_free, also when this call fails). */
-lg_err lg_encoder_wrap(const lg_encoder_ops *ops, void *ctx, const lg_encoder_info *info,
-                       lg_encoder **out, lg_errmsg *err);
 
 /* Factories (called by lg_encoder_new). `params` is the text after
  * "hash:" (NULL or "" for the defaults). */

@@ -53,6 +53,9 @@ void lg_sbert_free(lg_sbert *m);
 /* Embedding dimension (hidden size). */
 int lg_sbert_dim(const lg_sbert *m);
 void lg_sbert_info_get(const lg_sbert *m, lg_sbert_info *out);
+/* FNV-1a 64 of the weights file's bytes (model.safetensors), continuing
+ * from h: what a sentence encoder records to recognise these weights. */
+uint64_t lg_sbert_weights_hash(const lg_sbert *m, uint64_t h);
 
 /* Per-thread scratch. Caller frees with lg_sbert_scratch_free. */
 lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg *err);

@@ -1,7 +1,8 @@
 /* umap.h - nearest neighbours and UMAP (Uniform Manifold Approximation and
  * Projection) to 2-D, as umap-learn computes it, on plain float matrices.
  *
- * Pipeline (src/knn.c, src/umap.c, src/umap_spectral.c):
+ * Pipeline (src/cluster/knn.c with include/logify/knn.h, src/cluster/umap.c,
+ * src/cluster/umap_spectral.c with its private umap_spectral.h):
  *   1. k-nearest neighbours under cosine distance (1 - dot of L2-normalised
  *      rows), the point itself included as its own first neighbour, as
  *      umap-learn does: exact with one sgemm per block of rows for small
@@ -26,70 +27,13 @@
 #include <stdint.h>
 
 #include "logify/common.h"
+#include "logify/knn.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Hot kernels are compiled twice on x86-64 (GCC function multi-versioning,
- * picked once at load by the CPU): AVX2+FMA and baseline. Elsewhere, once;
- * and once under ThreadSanitizer, whose runtime is not up yet when the
- * loader runs the ifunc resolvers (the binary would crash at start). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
-    !defined(__SANITIZE_THREAD__)
-#define LG_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define LG_SIMD_CLONES
-#endif
-
-/* Progress of a long phase: `done` of `total` units of `phase` ("knn",
- * "layout", ...). May be NULL wherever it is accepted. */
-typedef void (*lg_progress_fn)(void *user, const char *phase, size_t done, size_t total);
-
-/* ---- Vectors ------------------------------------------------------------- */
-
-/* L2-normalises each row of x in place (rows of norm 0 stay 0). */
-void lg_l2_normalize_rows(float *x /* (n, d) */, size_t n, size_t d);
-/* Dot product of two d-vectors (the one scalar kernel; vectorised). */
-float lg_dot(const float *a, const float *b, size_t d);
-
-/* ---- k-nearest neighbours ------------------------------------------------ */
-
-/* Rows up to which lg_knn_build uses the exact search (measured: see
- * docs/cluster.md). */
-#define LG_KNN_EXACT_MAX_DEFAULT 4096
-
-typedef struct {
-    size_t n, k;
-    int32_t *idx; /* (n, k) neighbour rows, nearest first; -1 = none */
-    float *dist;  /* (n, k) cosine distances, ascending */
-} lg_knn_graph;
-
-/* Exact k-NN of the rows of x (L2-normalised, (n, d)). k <= n. Caller
- * frees out with lg_knn_graph_free. */
-lg_err lg_knn_exact(const float *x, size_t n, size_t d, size_t k, lg_progress_fn progress,
-                    void *puser, lg_knn_graph *out, lg_errmsg *err);
-/* Approximate k-NN by NN-descent, started from a forest of angular
- * random-projection trees; deterministic for a seed. */
-lg_err lg_knn_nndescent(const float *x, size_t n, size_t d, size_t k, uint64_t seed,
-                        lg_progress_fn progress, void *puser, lg_knn_graph *out, lg_errmsg *err);
-/* Exact when n <= exact_max, NN-descent otherwise. */
-lg_err lg_knn_build(const float *x, size_t n, size_t d, size_t k, size_t exact_max, uint64_t seed,
-                    lg_progress_fn progress, void *puser, lg_knn_graph *out, lg_errmsg *err);
-void lg_knn_graph_free(lg_knn_graph *g);
-
 /* ---- Fuzzy simplicial set -------------------------------------------------- */
-
-/* A symmetric sparse matrix in CSR form. */
-typedef struct {
-    size_t n;       /* rows = columns */
-    size_t *indptr; /* (n + 1) */
-    int32_t *col;   /* (nnz) */
-    float *val;     /* (nnz) */
-} lg_csr;
-
-void lg_csr_free(lg_csr *m);
-static inline size_t lg_csr_nnz(const lg_csr *m) { return m->indptr ? m->indptr[m->n] : 0; }
 
 /* umap-learn's smooth_knn_dist: for each row, rho = distance to the nearest
  * neighbour at a distance > 0 (local_connectivity 1), sigma such that
@@ -139,31 +83,9 @@ lg_err lg_umap_fit(const float *x, size_t n, size_t d, const lg_umap_params *p,
                    lg_umap_stats *stats, lg_errmsg *err);
 
 /* The steps of lg_umap_fit, exposed for tests. */
-/* Spectral start from the graph; x is used for the meta layout of several
- * components. Writes (n, 2) coordinates scaled into [-10, 10]. */
-lg_err lg_umap_spectral_init(const lg_csr *graph, const float *x, size_t d, uint64_t seed,
-                             float *out /* (n, 2) */, size_t *n_components,
-                             size_t *random_rows, lg_errmsg *err);
 /* SGD on the graph from the start in emb (overwritten). */
 lg_err lg_umap_optimize(const lg_csr *graph, float *emb /* (n, 2) */, const lg_umap_params *p,
                         float a, float b, lg_progress_fn progress, void *puser, lg_errmsg *err);
-
-/* ---- Small random generator shared by the modules ---------------------------- */
-
-typedef struct {
-    uint64_t s;
-} lg_rng;
-static inline void lg_rng_seed(lg_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; }
-static inline uint64_t lg_rng_next(lg_rng *r) { /* splitmix64 */
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-/* Uniform in [0, 1). */
-static inline double lg_rng_unif(lg_rng *r) { return (double)(lg_rng_next(r) >> 11) * 0x1.0p-53; }
-/* Uniform in [0, n). */
-static inline size_t lg_rng_below(lg_rng *r, size_t n) { return (size_t)(lg_rng_unif(r) * (double)n); }
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "logify/cluster.h"
 #include "logify/csv.h"
 #include "logify/umap.h"

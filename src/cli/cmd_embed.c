@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "logify/sbert.h"
 
 #define EMBED_CHUNK 4096          /* lines encoded together */

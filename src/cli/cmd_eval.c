@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "logify/pipeline.h"
 #include "logify/report.h"
 #include "logify/train.h"

@@ -1,12 +1,12 @@
 /* cmd_train.c - `logify train`: the prototype's training notebook as a
- * command (the work is in src/train.c). */
+ * command (the work is in src/model/train.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "logify/pipeline.h"
 #include "logify/train.h"
 

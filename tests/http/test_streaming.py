@@ -1,5 +1,5 @@
 """Answers that go out while the request body is still being read
-(src/server_direct.c): POST /classify/ and POST /v1/classify/stream past
+(src/server/server_direct.c): POST /classify/ and POST /v1/classify/stream past
 --hold. A client that reads while it sends gets the answer's head and first
 rows before it has sent the end of its body; one that reads only afterwards
 (http.client) still gets all of it; the answer is byte for byte the one a

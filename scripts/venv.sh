@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Creates (or brings up to date) the Python virtual environment that tests and
+# benchmarks use: build/venv (LOGIFY_VENV overrides), never committed, never
+# needed by `make demo`; C stays the product and Python never runs inside it.
+#   scripts/venv.sh          tests/requirements.txt (--no-deps: data packages)
+#   scripts/venv.sh --bench  also bench/requirements.txt (sentence-transformers,
+#                            FastAPI, ... on Debian's python3-torch)
+# Made with Debian's /usr/bin/python3 and --system-site-packages so that
+# Debian's CPU-only python3-torch and python3-sklearn serve the benchmarks
+# (docs/bert.md, "The real model"). Idempotent: a stamp per requirements file
+# records what was installed. Exits non-zero with a message when it cannot.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${LOGIFY_VENV:-$ROOT/build/venv}
+PY=/usr/bin/python3
+bench=0
+[[ "${1:-}" == "--bench" ]] && bench=1
+
+if [[ ! -x $PY ]] || ! $PY -c 'import ensurepip' 2>/dev/null; then
+  echo "logify: venv: Debian's python3 with python3-venv is needed (scripts/install-deps.sh)" >&2
+  exit 1
+fi
+if [[ ! -x $VENV/bin/python ]]; then
+  echo "logify: creating the Python venv $VENV" >&2
+  rm -rf "$VENV"
+  $PY -m venv --system-site-packages "$VENV"
+fi
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+install() { # install REQUIREMENTS [pip options]: once per content of the file
+  local req=$1
+  shift
+  local stamp
+  stamp="$VENV/.installed-$(basename "$(dirname "$req")")-$(sha256sum "$req" | cut -c1-16)"
+  [[ -f $stamp ]] && return 0
+  echo "logify: venv: installing $req" >&2
+  "$VENV/bin/pip" install -q "$@" -r "$req"
+  touch "$stamp"
+}
+install "$ROOT/tests/requirements.txt" --no-deps
+if ((bench)); then
+  install "$ROOT/bench/requirements.txt"
+fi

@@ -1,0 +1,521 @@
+/* server_classify.c - the three classify endpoints:
+ *   POST /classify/            multipart upload of a CSV (the prototype's);
+ *                              bytes go through lg_job as they arrive
+ *   POST /v1/classify          {"logs": [{source, log_message}]} ->
+ *                              {"results": [{label, stage, confidence, detail}]}
+ *   POST /v1/classify/stream   NDJSON in, NDJSON out (chunked), batches of
+ *                              STREAM_BATCH records classified as lines arrive
+ * Each one classifies while the body arrives and holds only its answer
+ * (srv_spool) until the body ends; errors become FastAPI-shaped bodies
+ * ({"detail": ...}) with no internals: those go to the log under the
+ * request id. */
+#include "server/server_internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "logify/job.h"
+#include "server/server_json.h"
+
+#define STREAM_BATCH 256
+#define STREAM_MAX_LINE (1u << 20)
+#define JSON_BATCH 1024
+#define POST_BUFFER (64u << 10)
+
+/* The answer may be larger than the request (labels, quoting, JSON keys). */
+static size_t answer_cap(const lg_server *s) { return s->o.max_upload * 2 + (1u << 20); }
+
+/* A failure inside the engine: the client sees a generic 500, the log the
+ * detail. */
+static void fail_internal(srv_req *rq, const char *what, const char *msg) {
+    lg_log(LG_LOG_ERROR, "request %s: %s: %s", rq->id, what, msg);
+    srv_req_fail(rq, 500, "Internal Server Error");
+}
+
+/* Answers a remembered failure. */
+static enum MHD_Result answer_failure(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
+    if (rq->dx) return srv_direct_cut(s, rq); /* the head went out already */
+    if (rq->fail_status == 422) /* fail_detail already holds the JSON list */
+        return srv_respond(s, c, rq, 422, "application/json", rq->fail_detail,
+                           strlen(rq->fail_detail));
+    return srv_respond_detail(s, c, rq, rq->fail_status, rq->fail_detail);
+}
+
+/* FastAPI/pydantic's 422 body for a missing or mistyped field. */
+static void fail_validation(srv_req *rq, const char *loc, const char *type, const char *msg) {
+    if (rq->discard) return;
+    rq->discard = 1;
+    rq->fail_status = 422;
+    snprintf(rq->fail_detail, sizeof rq->fail_detail,
+             "{\"detail\":[{\"type\":\"%s\",\"loc\":[%s],\"msg\":\"%s\"}]}", type, loc, msg);
+}
+
+/* ---- POST /classify/ ---------------------------------------------------------- */
+
+typedef struct {
+    lg_server *s;
+    srv_req *rq;
+    struct MHD_PostProcessor *pp;
+    lg_job *job;
+    srv_spool *spool;
+    int file_seen;   /* a part named "file" with a filename */
+    int file_closed; /* that part ended (a later "file" part is ignored) */
+    int in_file;
+} upload_state;
+
+static lg_err upload_sink(void *user, const char *data, size_t len, lg_errmsg *err) {
+    upload_state *u = user;
+    lg_err e = srv_spool_append(u->spool, data, len);
+    if (e == LG_ELIMIT) return lg_fail(err, e, "answer larger than %zu bytes", u->spool->max);
+    if (e) return lg_fail(err, e, "out of memory");
+    return LG_OK;
+}
+
+static void upload_job_error(srv_req *rq, lg_err e, const char *msg) {
+    switch (e) {
+    case LG_ENOTFOUND:
+        srv_req_fail(rq, 400, "CSV must contain 'source' and 'log_message' columns. %s", msg);
+        break;
+    case LG_EPARSE: srv_req_fail(rq, 400, "Malformed CSV: %s", msg); break;
+    case LG_ELIMIT: srv_req_fail(rq, 413, "%s", msg); break;
+    default: fail_internal(rq, "classify", msg);
+    }
+}
+
+static int ends_with_csv(const char *name) {
+    size_t n = strlen(name);
+    return n >= 4 && !strcasecmp(name + n - 4, ".csv");
+}
+
+static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size) {
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    upload_state *u = cls;
+    srv_req *rq = u->rq;
+    if (rq->discard) return MHD_YES;
+    if (!key || strcmp(key, "file")) { /* other form fields are ignored */
+        u->in_file = 0;
+        return MHD_YES;
+    }
+    if (off == 0) { /* a new "file" part */
+        if (u->file_seen) u->file_closed = 1;
+        if (u->file_closed) return MHD_YES;
+        if (!filename) {
+            fail_validation(rq, "\"body\",\"file\"", "value_error",
+                            "Expected UploadFile, received: <class 'str'>");
+            return MHD_YES;
+        }
+        u->file_seen = 1;
+        if (!ends_with_csv(filename)) {
+            srv_req_fail(rq, 400, "File must be a CSV.");
+            return MHD_YES;
+        }
+        lg_job_opts jo = {0};
+        jo.pipeline = u->s->pipeline;
+        jo.format = LG_OUT_CSV;
+        jo.threads = 2; /* parse on this thread, classify + write on a second */
+        jo.max_rows = u->s->o.max_rows;
+        jo.sink = upload_sink;
+        jo.sink_user = u;
+        lg_errmsg err;
+        if (!(u->spool = srv_spool_new(answer_cap(u->s)))) {
+            fail_internal(rq, "upload", "out of memory");
+            return MHD_YES;
+        }
+        rq->spool = u->spool;
+        rq->ctype = "text/csv; charset=utf-8";
+        if (lg_job_new(&jo, &u->job, &err)) {
+            fail_internal(rq, "upload", err.msg);
+            return MHD_YES;
+        }
+    }
+    if (u->file_closed || !u->job || !size) return MHD_YES;
+    lg_errmsg err;
+    lg_err e = lg_job_feed(u->job, data, size, &err);
+    if (e) upload_job_error(rq, e, err.msg);
+    return MHD_YES;
+}
+
+enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
+    upload_state *u = calloc(1, sizeof *u);
+    if (!u) return MHD_NO;
+    u->s = s;
+    u->rq = rq;
+    rq->state = u;
+    u->pp = MHD_create_post_processor(c, POST_BUFFER, post_iter, u);
+    if (!u->pp) /* not multipart/form-data: no "file" field can be there */
+        fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
+    return MHD_YES;
+}
+
+void srv_upload_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
+    (void)s;
+    upload_state *u = rq->state;
+    if (u->pp && MHD_post_process(u->pp, data, len) != MHD_YES)
+        srv_req_fail(rq, 400, "Malformed multipart/form-data body");
+}
+
+enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
+    upload_state *u = rq->state;
+    if (u->pp) { /* flushes the last bytes into the iterator */
+        if (MHD_destroy_post_processor(u->pp) != MHD_YES)
+            srv_req_fail(rq, 400, "Malformed multipart/form-data body");
+        u->pp = NULL;
+    }
+    if (!rq->discard && !u->file_seen)
+        fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
+    if (!rq->discard) {
+        lg_errmsg err;
+        lg_err e = lg_job_finish(u->job, &err);
+        if (e) upload_job_error(rq, e, err.msg);
+    }
+    if (rq->discard) return answer_failure(s, c, rq);
+    lg_job_stats st;
+    lg_job_get_stats(u->job, &st);
+    srv_metrics_rows(&s->metrics, st.decided, st.labels, st.label_rows, st.n_labels);
+    srv_spool *sp = u->spool;
+    u->spool = rq->spool = NULL; /* the response owns it now */
+    return srv_respond_spool(s, c, rq, 200, rq->ctype, sp, 0);
+}
+
+void srv_upload_free(srv_req *rq) {
+    upload_state *u = rq->state;
+    if (!u) return;
+    if (u->pp) MHD_destroy_post_processor(u->pp);
+    lg_job_free(u->job);
+    srv_spool_free(u->spool);
+    free(u);
+    rq->state = NULL;
+}
+
+/* ---- Shared by the JSON endpoints ------------------------------------------------- */
+
+/* Appends {"label":..,"stage":..,"confidence":..,"detail":..}. */
+static lg_err put_result(lg_buf *b, const lg_record *r) {
+    lg_err e = lg_buf_append(b, "{\"label\":", 9);
+    if (!e) e = lg_json_put_string(b, r->label, strlen(r->label));
+    if (!e) e = lg_buf_printf(b, ",\"stage\":\"%s\",\"confidence\":", lg_stage_kind_name(r->stage));
+    if (!e) e = r->confidence < 0 ? lg_buf_append(b, "null", 4) : lg_buf_printf(b, "%.4f", r->confidence);
+    if (!e) e = lg_buf_append(b, ",\"detail\":", 10);
+    if (!e) e = lg_json_put_string(b, r->detail, strlen(r->detail));
+    if (!e) e = lg_buf_putc(b, '}');
+    return e;
+}
+
+/* Takes a record's input from a JSON object: log_message (string, required),
+ * source (string or absent/null = ""). Returns the bad field's name. */
+static const char *record_from_json(json_t *o, lg_record *r, const char **why) {
+    json_t *msg = json_object_get(o, "log_message");
+    json_t *src = json_object_get(o, "source");
+    if (!msg) {
+        *why = "missing";
+        return "log_message";
+    }
+    if (!json_is_string(msg)) {
+        *why = "string_type";
+        return "log_message";
+    }
+    if (src && !json_is_null(src) && !json_is_string(src)) {
+        *why = "string_type";
+        return "source";
+    }
+    memset(r, 0, sizeof *r);
+    r->message = json_string_value(msg);
+    r->message_len = json_string_length(msg);
+    r->source = src && json_is_string(src) ? json_string_value(src) : "";
+    r->source_len = strlen(r->source);
+    lg_record_reset(r);
+    return NULL;
+}
+
+/* ---- POST /v1/classify ------------------------------------------------------------ */
+
+typedef struct {
+    lg_buf body;
+} json_state;
+
+enum MHD_Result srv_json_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
+    (void)c;
+    json_state *js = calloc(1, sizeof *js);
+    if (!js) return MHD_NO;
+    lg_buf_init(&js->body, s->o.max_upload);
+    rq->state = js;
+    return MHD_YES;
+}
+
+void srv_json_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
+    json_state *js = rq->state;
+    lg_err e = lg_buf_append(&js->body, data, len);
+    if (e == LG_ELIMIT) srv_req_fail(rq, 413, "request body larger than %zu bytes", s->o.max_upload);
+    else if (e) fail_internal(rq, "json body", "out of memory");
+}
+
+enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
+    json_state *js = rq->state;
+    if (rq->discard) return answer_failure(s, c, rq);
+    srv_json_logs L;
+    srv_json_logs_init(&L, js->body.len + 64, s->o.max_rows);
+    char jerr[160];
+    lg_record *recs = NULL;
+    lg_worker *w = NULL;
+    lg_buf out;
+    lg_buf_init(&out, answer_cap(s));
+    size_t n = 0;
+    if (srv_json_parse(js->body.data ? js->body.data : "", js->body.len, &L, jerr, sizeof jerr)) {
+        if (L.too_many)
+            srv_req_fail(rq, 413, "more than %llu logs in one request", (unsigned long long)s->o.max_rows);
+        else
+            srv_req_fail(rq, 400, "invalid JSON at %s", jerr);
+        goto done;
+    }
+    lg_buf_free(&js->body); /* parsed: the text is no longer needed */
+    if (L.invalid) {
+        char loc[96];
+        if (L.index < 0 && !L.field[0]) snprintf(loc, sizeof loc, "\"body\"");
+        else if (L.index < 0) snprintf(loc, sizeof loc, "\"body\",\"%s\"", L.field);
+        else if (!L.field[0]) snprintf(loc, sizeof loc, "\"body\",\"logs\",%ld", L.index);
+        else snprintf(loc, sizeof loc, "\"body\",\"logs\",%ld,\"%s\"", L.index, L.field);
+        fail_validation(rq, loc, L.type, L.msg);
+        goto done;
+    }
+    n = L.n;
+    if (n && !(recs = calloc(n, sizeof *recs))) {
+        fail_internal(rq, "json", "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const srv_json_log *lg = &L.logs[i];
+        lg_record *r = &recs[i];
+        r->message = L.arena.data + lg->message_off;
+        r->message_len = lg->message_len;
+        r->source = lg->has_source ? L.arena.data + lg->source_off : "";
+        r->source_len = lg->has_source ? lg->source_len : 0;
+        lg_record_reset(r);
+    }
+    lg_errmsg err;
+    if (n && !(w = srv_worker_get(s, &err))) {
+        fail_internal(rq, "worker", err.msg);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i += JSON_BATCH) {
+        size_t k = n - i < JSON_BATCH ? n - i : JSON_BATCH;
+        if (lg_pipeline_run(s->pipeline, w, recs + i, k, &err)) {
+            fail_internal(rq, "classify", err.msg);
+            goto done;
+        }
+    }
+    srv_tally tally = {0};
+    lg_err e = lg_buf_append(&out, "{\"results\":[", 12);
+    for (size_t i = 0; i < n && !e; i++) {
+        if (i) e = lg_buf_putc(&out, ',');
+        if (!e) e = put_result(&out, &recs[i]);
+        srv_tally_add(&tally, &s->metrics, &recs[i]);
+    }
+    if (!e) e = lg_buf_append(&out, "]}", 2);
+    srv_tally_flush(&tally, &s->metrics);
+    if (e == LG_ELIMIT) srv_req_fail(rq, 413, "answer larger than %zu bytes", answer_cap(s));
+    else if (e) fail_internal(rq, "json answer", "out of memory");
+done:
+    srv_worker_put(s, w);
+    free(recs);
+    srv_json_logs_free(&L);
+    enum MHD_Result ret;
+    if (rq->discard) {
+        ret = answer_failure(s, c, rq);
+    } else {
+        rq->bytes_out = out.len;
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
+        if (r) {
+            out.data = NULL; /* the response frees it */
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+            MHD_add_response_header(r, "X-Request-Id", rq->id);
+            if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+            rq->status = 200;
+            ret = MHD_queue_response(c, 200, r);
+            MHD_destroy_response(r);
+        } else {
+            ret = MHD_NO;
+        }
+    }
+    lg_buf_free(&out);
+    return ret;
+}
+
+void srv_json_free(srv_req *rq) {
+    json_state *js = rq->state;
+    if (!js) return;
+    lg_buf_free(&js->body);
+    free(js);
+    rq->state = NULL;
+}
+
+/* ---- POST /v1/classify/stream ------------------------------------------------------- */
+
+typedef struct {
+    lg_server *s;
+    lg_buf line;             /* a line split across body pieces */
+    uint64_t line_no;        /* lines seen */
+    uint64_t rows;
+    json_t *objs[STREAM_BATCH];
+    lg_record recs[STREAM_BATCH];
+    size_t n;
+    lg_worker *worker;
+    srv_spool *spool;
+    srv_tally tally;
+} stream_state;
+
+static int spool_dump(const char *buf, size_t size, void *data) {
+    return srv_spool_append(data, buf, size) == LG_OK ? 0 : -1;
+}
+
+/* Classifies the pending batch and appends its lines to the answer. */
+static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
+    if (!st->n || rq->discard) return;
+    lg_errmsg err;
+    if (!st->worker && !(st->worker = srv_worker_get(s, &err))) {
+        fail_internal(rq, "worker", err.msg);
+        return;
+    }
+    if (rq->eager) lg_worker_begin_run(st->worker); /* a live stream: each piece is a run (per-run
+                                                      budgets must not run out over hours) */
+    if (lg_pipeline_run(s->pipeline, st->worker, st->recs, st->n, &err)) {
+        fail_internal(rq, "classify", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < st->n; i++) {
+        const lg_record *r = &st->recs[i];
+        json_t *o = st->objs[i];
+        srv_tally_add(&st->tally, &s->metrics, r);
+        int bad = json_object_set_new(o, "target_label", json_string(r->label)) ||
+                  json_object_set_new(o, "stage", json_string(lg_stage_kind_name(r->stage))) ||
+                  json_object_set_new(o, "confidence",
+                                      r->confidence < 0 ? json_null() : json_real(r->confidence)) ||
+                  json_object_set_new(o, "detail", json_string(r->detail));
+        /* detail may hold bytes that are not UTF-8 (then json_string fails) */
+        if (bad) bad = json_object_set_new(o, "detail", json_string("")) != 0;
+        if (!bad)
+            bad = json_dump_callback(o, spool_dump, st->spool,
+                                     JSON_COMPACT | JSON_REAL_PRECISION(4)) != 0 ||
+                  srv_spool_append(st->spool, "\n", 1) != LG_OK;
+        if (bad) {
+            srv_req_fail(rq, 413, "answer larger than %zu bytes", st->spool->max);
+            break;
+        }
+    }
+    for (size_t i = 0; i < st->n; i++) json_decref(st->objs[i]);
+    st->n = 0;
+}
+
+static int blank(const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') return 0;
+    return 1;
+}
+
+static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char *p, size_t n) {
+    st->line_no++;
+    if (blank(p, n)) return;
+    json_error_t jerr;
+    json_t *o = json_loadb(p, n, 0, &jerr);
+    if (!o) {
+        stream_flush(s, rq, st); /* the lines before it are answered (seen when the answer streams) */
+        srv_req_fail(rq, 400, "line %llu: invalid JSON at column %d: %s",
+                     (unsigned long long)st->line_no, jerr.column, jerr.text);
+        return;
+    }
+    const char *why = NULL, *bad = NULL;
+    if (!json_is_object(o)) bad = "(record)";
+    else bad = record_from_json(o, &st->recs[st->n], &why);
+    if (bad) {
+        json_decref(o);
+        stream_flush(s, rq, st);
+        srv_req_fail(rq, 400, "line %llu: %s", (unsigned long long)st->line_no,
+                     !strcmp(bad, "(record)") ? "expected a JSON object"
+                     : why && !strcmp(why, "missing") ? "field 'log_message' is required"
+                                                      : "field must be a string");
+        return;
+    }
+    if (++st->rows > s->o.max_rows) {
+        json_decref(o);
+        stream_flush(s, rq, st);
+        srv_req_fail(rq, 413, "more than %llu records in one request",
+                     (unsigned long long)s->o.max_rows);
+        return;
+    }
+    st->objs[st->n++] = o;
+    if (st->n == STREAM_BATCH) stream_flush(s, rq, st);
+}
+
+enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
+    stream_state *st = calloc(1, sizeof *st);
+    if (!st) return MHD_NO;
+    st->s = s;
+    lg_buf_init(&st->line, STREAM_MAX_LINE);
+    rq->state = st;
+    if (!(st->spool = srv_spool_new(answer_cap(s)))) fail_internal(rq, "stream", "out of memory");
+    rq->spool = st->spool;
+    rq->ctype = "application/x-ndjson";
+    /* A body of unknown length (chunked) is a live stream: its lines are
+     * answered as each piece arrives (server_direct.c), not after --hold. */
+    rq->eager = !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return MHD_YES;
+}
+
+void srv_stream_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
+    stream_state *st = rq->state;
+    while (len && !rq->discard) {
+        const char *nl = memchr(data, '\n', len);
+        size_t k = nl ? (size_t)(nl - data) : len;
+        if (!nl || st->line.len) { /* (part of) a line split across pieces */
+            if (lg_buf_append(&st->line, data, k)) {
+                srv_req_fail(rq, 413, "line %llu: longer than %u bytes",
+                             (unsigned long long)st->line_no + 1, STREAM_MAX_LINE);
+                return;
+            }
+            if (nl) {
+                stream_line(s, rq, st, st->line.data, st->line.len);
+                lg_buf_reset(&st->line);
+            }
+        } else {
+            stream_line(s, rq, st, data, k);
+        }
+        if (!nl) break;
+        data += k + 1;
+        len -= k + 1;
+    }
+    if (rq->eager) stream_flush(s, rq, st); /* no waiting for a full batch */
+}
+
+enum MHD_Result srv_stream_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
+    stream_state *st = rq->state;
+    if (!rq->discard && st->line.len) { /* a last line without a newline */
+        stream_line(s, rq, st, st->line.data, st->line.len);
+        lg_buf_reset(&st->line);
+    }
+    stream_flush(s, rq, st);
+    if (rq->discard) return answer_failure(s, c, rq);
+    srv_spool *sp = st->spool;
+    st->spool = rq->spool = NULL;
+    return srv_respond_spool(s, c, rq, 200, rq->ctype, sp, 1);
+}
+
+void srv_stream_free(srv_req *rq) {
+    stream_state *st = rq->state;
+    if (!st) return;
+    for (size_t i = 0; i < st->n; i++) json_decref(st->objs[i]);
+    srv_tally_flush(&st->tally, &st->s->metrics); /* rows classified, even if the client left */
+    srv_worker_put(st->s, st->worker);
+    lg_buf_free(&st->line);
+    srv_spool_free(st->spool);
+    free(st);
+    rq->state = NULL;
+}

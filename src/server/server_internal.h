@@ -1,0 +1,249 @@
+/* server_internal.h - what the server's files (server.c: daemon, routing,
+ * limits, auth, access log; server_respond.c: responses and the worker
+ * pool; server_spool.c: the answer spool; server_direct.c: answers sent
+ * while the body is read; server_classify.c: the three classify
+ * endpoints; server_metrics.c: counters and the Prometheus text;
+ * server_docs.c: OpenAPI document and /docs page) share. Not installed. */
+#ifndef LOGIFY_SERVER_INTERNAL_H
+#define LOGIFY_SERVER_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "logify/csv.h"
+#include "logify/server.h"
+
+/* ---- Routes ----------------------------------------------------------------- */
+
+typedef enum {
+    SRV_R_CLASSIFY = 0, /* POST /classify/ (multipart CSV, the prototype's) */
+    SRV_R_V1,           /* POST /v1/classify (JSON) */
+    SRV_R_STREAM,       /* POST /v1/classify/stream (NDJSON) */
+    SRV_R_HEALTHZ,
+    SRV_R_READYZ,
+    SRV_R_METRICS,
+    SRV_R_OPENAPI,
+    SRV_R_DOCS,         /* /docs and its assets */
+    SRV_R_OTHER,        /* unknown paths (404) */
+    SRV_R_COUNT
+} srv_route;
+
+const char *srv_route_name(srv_route r);
+
+/* ---- Response spool ------------------------------------------------------- */
+
+/* Output of a request as a chain of chunks: held until its body has been
+ * read (libmicrohttpd answers only after the whole request, see
+ * docs/server.md), or, past the hold size, taken chunk by chunk by the
+ * direct sender while the body is still read (server_direct.c). Appends may
+ * come from another thread (an upload's classify thread): the chain is
+ * locked. Capped. */
+/* Size of a spool chunk, and of a piece libmicrohttpd reads from a spool. */
+#define SRV_SPOOL_CHUNK (64u << 10)
+
+typedef struct srv_chunk {
+    struct srv_chunk *next;
+    size_t len, cap;
+    char data[];
+} srv_chunk;
+
+typedef struct {
+    pthread_mutex_t mu;
+    srv_chunk *head, *tail;
+    size_t total; /* bytes appended */
+    size_t max;   /* cap on total */
+    size_t off;   /* read position inside head (libmicrohttpd's reader) */
+} srv_spool;
+
+srv_spool *srv_spool_new(size_t max);
+lg_err srv_spool_append(srv_spool *sp, const void *p, size_t n);
+/* Bytes appended so far. */
+size_t srv_spool_total(srv_spool *sp);
+/* Detaches the first chunk: only a full one (one that is not the last)
+ * unless all is set. NULL when there is none; the caller frees it. */
+srv_chunk *srv_spool_take(srv_spool *sp, int all);
+void srv_spool_free(srv_spool *sp);
+
+/* ---- Metrics ---------------------------------------------------------------- */
+
+#define SRV_HIST_BUCKETS 14
+#define SRV_STATUS_SLOTS 14 /* the codes in server_metrics.c, then "other", "aborted" */
+#define SRV_LABEL_SLOTS 256
+
+typedef struct {
+    uint64_t requests[SRV_R_COUNT][SRV_STATUS_SLOTS];  /* atomics */
+    uint64_t hist[SRV_R_COUNT][SRV_HIST_BUCKETS + 1];  /* non-cumulative; last = +Inf */
+    uint64_t sum_us[SRV_R_COUNT];
+    uint64_t rows_stage[LG_STAGE_KINDS];
+    uint64_t bytes_in, bytes_out;
+    pthread_mutex_t label_mu;
+    const char *labels[SRV_LABEL_SLOTS]; /* pipeline-owned strings */
+    uint64_t label_rows[SRV_LABEL_SLOTS];
+    size_t n_labels;
+    uint64_t label_rows_other;
+} srv_metrics;
+
+void srv_metrics_init(srv_metrics *m);
+void srv_metrics_destroy(srv_metrics *m);
+/* status 0 = the client went away before an answer. */
+void srv_metrics_request(srv_metrics *m, srv_route r, unsigned status, double seconds,
+                         uint64_t bytes_in, uint64_t bytes_out);
+/* Adds one request's rows: by stage, and labels[i] with counts[i]. */
+void srv_metrics_rows(srv_metrics *m, const uint64_t stage_rows[LG_STAGE_KINDS],
+                      const char *const *labels, const uint64_t *counts, size_t n);
+
+/* Per-request tally of rows by stage and label, merged once at the end. */
+typedef struct {
+    uint64_t stage[LG_STAGE_KINDS];
+    const char *labels[64];
+    uint64_t counts[64];
+    size_t n;
+    uint64_t overflow_rows; /* rows whose label did not fit here: merged one by one */
+} srv_tally;
+
+void srv_tally_add(srv_tally *t, srv_metrics *m, const lg_record *rec);
+void srv_tally_flush(srv_tally *t, srv_metrics *m);
+
+/* ---- Server ------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len;
+    const char *ctype;
+    char name[64];
+} srv_asset;
+
+#define SRV_MAX_ASSETS 8
+
+struct lg_server {
+    lg_server_opts o;    /* strings below are copies */
+    char *host, *api_key, *docs_dir;
+    const lg_pipeline *pipeline;
+    const lg_resources *res;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    int draining;        /* atomic: set by lg_server_stop */
+    int stopped;
+    unsigned inflight;   /* atomic: classify requests between first byte and
+                            completion (gauge; shutdown waits for 0) */
+    unsigned active;     /* atomic: those not answered yet (--max-inflight) */
+    uint64_t next_id;    /* atomic request counter */
+    uint32_t nonce;      /* random prefix of request ids */
+
+    pthread_mutex_t pool_mu;
+    lg_worker **pool;    /* (pool_cap) idle workers */
+    size_t pool_n, pool_cap;
+
+    srv_metrics metrics;
+    srv_asset assets[SRV_MAX_ASSETS];
+    size_t n_assets;
+};
+
+/* A worker from the pool (made when the pool is empty); NULL on failure. */
+lg_worker *srv_worker_get(lg_server *s, lg_errmsg *err);
+void srv_worker_put(lg_server *s, lg_worker *w);
+
+/* ---- Requests ----------------------------------------------------------------- */
+
+typedef enum { SRV_H_NONE = 0, SRV_H_UPLOAD, SRV_H_JSON, SRV_H_STREAM } srv_handler;
+
+typedef struct srv_req {
+    char id[72];
+    srv_route route;
+    srv_handler handler;
+    double t0;
+    unsigned status;     /* status queued; 0 = none yet */
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    int counted;         /* counted in s->inflight */
+    int slot;            /* counted in s->active */
+    int discard;         /* failed: read and drop the rest of the body */
+    int deferred;        /* answered on the call after the first */
+    unsigned fail_status;
+    char fail_detail[LG_ERRMSG_MAX + 64];
+    void *state;         /* the handler's */
+    srv_spool *spool;    /* the answer being built (the handler's; NULL when
+                            the answer is not built while the body arrives) */
+    const char *ctype;   /* its Content-Type */
+    int http11;          /* the client speaks HTTP/1.1 (chunked answers) */
+    int eager;           /* a live stream: answer from the first line, not
+                            after --hold; the spool is filled on this thread */
+    struct srv_direct *dx; /* the answer is going out on the socket (server_direct.c) */
+    char method[8];
+    char path[128];
+} srv_req;
+
+/* Remembers a failure to answer once the body has been read. */
+void srv_req_fail(srv_req *rq, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Queue a response; each adds X-Request-Id and records rq->status.
+ * srv_queue: a response the caller built (NULL r: MHD_NO); it is destroyed. */
+enum MHD_Result srv_queue(lg_server *s, struct MHD_Connection *c, srv_req *rq, unsigned status,
+                          const char *ctype, struct MHD_Response *r);
+enum MHD_Result srv_respond(lg_server *s, struct MHD_Connection *c, srv_req *rq, unsigned status,
+                            const char *ctype, const char *body, size_t len);
+/* Appends {"detail": "..."} (FastAPI's error shape; the text cut at 2,048
+ * bytes). */
+lg_err srv_detail_json(lg_buf *b, const char *detail);
+/* Answers {"detail": "..."}. */
+enum MHD_Result srv_respond_detail(lg_server *s, struct MHD_Connection *c, srv_req *rq,
+                                   unsigned status, const char *detail);
+/* Sends the spool (which the response then owns); chunked when asked. */
+enum MHD_Result srv_respond_spool(lg_server *s, struct MHD_Connection *c, srv_req *rq,
+                                  unsigned status, const char *ctype, srv_spool *sp, int chunked);
+
+/* ---- Answers sent while the body is read (server_direct.c) ------------------ */
+
+/* After each piece of body: once rq->spool holds more than the hold size
+ * (thread-per-connection mode, HTTP/1.1), writes a 200 head with chunked
+ * encoding on the connection's socket, then whatever the socket takes
+ * without waiting. Returns 0, or -1 when the client is gone (close the
+ * connection). */
+int srv_direct_progress(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+/* The body has ended and the answer is complete: sends the rest (waiting
+ * for the client up to --timeout per stall) and the last chunk, then ends
+ * the connection (returns MHD_NO: libmicrohttpd must not answer again). */
+enum MHD_Result srv_direct_finish(lg_server *s, srv_req *rq);
+/* A failure after the head went out: the status cannot change, so the
+ * answer is cut off (no last chunk: every HTTP client reports an incomplete
+ * transfer); an NDJSON answer gets a last {"detail": ...} line first. The
+ * failure is logged and counted under its would-be status. Returns MHD_NO. */
+enum MHD_Result srv_direct_cut(lg_server *s, srv_req *rq);
+void srv_direct_free(srv_req *rq);
+/* For the access log: how a direct answer ended ("ok", "cut",
+ * "client-abort", "timeout"); NULL when the request had none. */
+const char *srv_direct_end(const srv_req *rq);
+
+/* Classify endpoints (server_classify.c). begin returns 0 when ready to take
+ * the body, else an HTTP status it already queued (or to queue). feed gets
+ * body bytes; finish answers. free releases the state in any case. */
+enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_upload_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
+enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_upload_free(srv_req *rq);
+
+enum MHD_Result srv_json_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_json_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
+enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_json_free(srv_req *rq);
+
+enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_stream_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
+enum MHD_Result srv_stream_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_stream_free(srv_req *rq);
+
+/* ---- Text endpoints (server_metrics.c, server_docs.c) ------------------------ */
+
+lg_err srv_metrics_render(lg_server *s, lg_buf *out);
+const char *srv_openapi_json(size_t *len);
+/* The /docs page: Swagger UI when its assets were found, else a built-in
+ * renderer. */
+const char *srv_docs_html(const lg_server *s, size_t *len);
+/* Loads swagger-ui-dist files from dir (or the default places) into memory
+ * once; not finding them is not an error. */
+void srv_docs_load_assets(lg_server *s);
+const srv_asset *srv_docs_asset(const lg_server *s, const char *name);
+
+#endif
