@@ -99,7 +99,7 @@ fuzz: deps
 # seed, so the result is byte-identical (docs/model.md).
 SEED_DATA ?= ../shared/datasets/synthetic_logs.csv
 model: build
-	$(BUILD)/logify train --data $(SEED_DATA) --out models/default --encoder hash --seed 42
+	$(BUILD)/logify train --data $(SEED_DATA) --out models/default --encoder hash:text=1 --seed 42
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

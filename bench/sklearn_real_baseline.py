@@ -13,8 +13,10 @@ Prints one JSON object: rows, labels, train_rows, test_rows, accuracy,
 macro_f1 (union of true and predicted labels), weighted_f1, train_seconds,
 predict_lines_per_s.
 
-Run: /work/venv-model/bin/python bench/sklearn_real_baseline.py DATA.csv [--seed 42]
-(pinned versions in tests/requirements.txt)
+Run: build/venv/bin/python bench/sklearn_real_baseline.py DATA.csv [--seed 42]
+(`make venv-bench`: Debian's python3-sklearn 1.2.1; the figures in
+docs/model.md were measured with scikit-learn 1.5.2, numpy 2.4.6, scipy
+1.17.1 from PyPI)
 """
 import argparse
 import csv

@@ -42,6 +42,7 @@
 typedef struct {
     uint32_t dim; /* power of two */
     uint32_t seed;
+    int text;     /* text=1: masked tokens keep their own text as a feature */
 } hash_ctx;
 
 /* a token of the normalised message */
@@ -390,7 +391,7 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     size_t row_start = *nnz;
     for (size_t k = 0; k < nt; k++) {
         const token *t = &sc->toks[k];
-        if (t->raw) /* the masked token's own text */
+        if (t->raw && cx->text) /* the masked token's own text */
             add_index(sc, mask_t, (uint32_t)mix64(t->raw ^ K_RAW) & dim_mask, out, row_start, nnz);
         if (k + 1 < nt)
             add_index(sc, mask_t,
@@ -504,8 +505,9 @@ lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_er
 
 /* ---- Factory --------------------------------------------------------------------- */
 
-/* Parses "dim=N,seed=S" (either, any order). */
-static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, lg_errmsg *err) {
+/* Parses "dim=N,seed=S,text=0|1" (any of them, any order). */
+static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, int *text,
+                           lg_errmsg *err) {
     const char *p = params;
     while (p && *p) {
         const char *comma = strchr(p, ',');
@@ -520,13 +522,18 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, lg
         if (eq) v = strtoull(eq + 1, &end, 10);
         if (!eq || !eq[1] || *end)
             return lg_fail(err, LG_EINVAL,
-                           "hash encoder: bad parameter '%s' (expected dim=N or seed=S)", item);
+                           "hash encoder: bad parameter '%s' (expected dim=N, seed=S or "
+                           "text=0|1)",
+                           item);
         *eq = '\0';
         if (!strcmp(item, "dim")) {
             if (v < 256 || v > (1u << 24) || (v & (v - 1)))
                 return lg_fail(err, LG_EINVAL,
                                "hash encoder: dim must be a power of two in 256..16777216");
             *dim = (uint32_t)v;
+        } else if (!strcmp(item, "text")) {
+            if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: text must be 0 or 1");
+            *text = (int)v;
         } else if (!strcmp(item, "seed")) {
             if (v > 0xffffffffull)
                 return lg_fail(err, LG_EINVAL, "hash encoder: seed must fit 32 bits");
@@ -542,20 +549,23 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, lg
 lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err) {
     *out = NULL;
     uint32_t dim = HASH_DEFAULT_DIM, seed = HASH_DEFAULT_SEED;
-    lg_err e = parse_params(params, &dim, &seed, err);
+    int text = 0;
+    lg_err e = parse_params(params, &dim, &seed, &text, err);
     if (e) return e;
     hash_ctx *cx = calloc(1, sizeof *cx);
     if (!cx) return lg_fail(err, LG_ENOMEM, "out of memory");
     cx->dim = dim;
     cx->seed = seed;
-    char spec[96], config[400];
-    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u", dim, seed);
+    cx->text = text;
+    char spec[96], config[512];
+    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u%s", dim, seed, text ? ",text=1" : "");
     snprintf(config, sizeof config,
              "{\"family\": \"hash\", \"version\": %d, \"dim\": %u, \"seed\": %u, "
              "\"word_ngrams\": [1, 2], \"char_ngrams\": [%d, %d], \"max_bytes\": %d, "
-             "\"weighting\": \"1+ln(tf), l2\", \"masked_text_feature\": true, "
+             "\"weighting\": \"1+ln(tf), l2\", \"masked_text_feature\": %s, "
              "\"masks\": [\"<uuid>\", \"<ip>\", \"<path>\", \"<hex>\", \"<num>\", \"<q>\"]}",
-             HASH_NORM_VERSION, dim, seed, CHAR_MIN, CHAR_MAX, LG_HASH_MAX_BYTES);
+             HASH_NORM_VERSION, dim, seed, CHAR_MIN, CHAR_MAX, LG_HASH_MAX_BYTES,
+             text ? "true" : "false");
     lg_encoder_info info = {spec, dim, 1, lg_fnv1a64(config, strlen(config), 0), config};
     return lg_encoder_wrap(&hash_ops, cx, &info, out, err);
 }

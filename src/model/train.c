@@ -121,7 +121,7 @@ lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err) {
 
 void lg_train_opts_default(lg_train_opts *o) {
     memset(o, 0, sizeof *o);
-    o->encoder_spec = "hash";
+    o->encoder_spec = "hash:text=1"; /* masked tokens keep their text (docs/model.md) */
     o->seed = 42;
     o->test_fraction = 0.2;
     o->min_label_rows = 1;
