@@ -14,7 +14,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # the tests whose code runs threads: job workers, the server (spool, direct
 # answers, worker pool), the BERT thread team, the LLM client and cache
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache)$$|e2e.http_server|e2e.classify_cli
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm)$$|e2e.http_server|e2e.classify_cli
 CTEST_ARGS ?=
 
 .PHONY: venv venv-bench all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
