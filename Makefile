@@ -3,7 +3,8 @@
 #   make demo     install what is missing, build, classify resources/test.csv
 #   make check    install what is missing, build, run every test, then again
 #                 under AddressSanitizer + UBSan (build-asan/), then the tests
-#                 that run threads under ThreadSanitizer (build-tsan/)
+#                 that run threads under ThreadSanitizer (build-tsan/); every
+#                 round runs and is summarised even when another one fails
 #   make layers   the layering check alone (docs/ARCHITECTURE.md, "Layout");
 #                 `make test` runs it too (lint.layers)
 #   make bench    benchmarks against the anchors (not part of check)
@@ -14,7 +15,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # the tests whose code runs threads: job workers, the server (spool, direct
 # answers, worker pool), the BERT thread team, the LLM client and cache
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm)$$|e2e.http_server|e2e.classify_cli
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm)$$|e2e.http_server|e2e.http_hardening|e2e.classify_cli
 CTEST_ARGS ?=
 
 .PHONY: venv venv-bench all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
@@ -72,7 +73,10 @@ test-tsan: tsan
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
-check: test test-asan test-tsan
+# Each round runs even when an earlier one failed; one summary line each
+# (scripts/check.sh); non-zero exit when any failed.
+check: deps
+	@bash scripts/check.sh
 
 layers: build
 	python3 scripts/check-layers.py --objects $(BUILD)
@@ -82,6 +86,13 @@ bench: build venv-bench
 
 # Swagger UI for `logify serve`'s /docs, at the version pinned in
 # web/docs/package-lock.json (no CDN; without it /docs has a built-in page).
+# Mutation testing (scripts/mutants.py, docs/testing.md): each one-line
+# mutation of tests/mutants.txt applied, rebuilt in build-mutants/, the tests
+# it names run; prints killed / survived and the score. Not part of check.
+.PHONY: mutants
+mutants: deps
+	python3 scripts/mutants.py --jobs $(JOBS)
+
 .PHONY: docs-assets
 docs-assets:
 	cd web/docs && npm ci --no-audit --no-fund --ignore-scripts

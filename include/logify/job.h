@@ -45,6 +45,8 @@ typedef struct {
 #define LG_JOB_MAX_LABELS 256
 
 typedef struct {
+    uint64_t rows_read;    /* rows the reader found after the header (good +
+                              malformed); = rows + skipped after a whole run */
     uint64_t rows;         /* rows written */
     uint64_t skipped;      /* malformed rows skipped */
     uint64_t decided[LG_STAGE_KINDS];

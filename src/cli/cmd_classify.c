@@ -14,7 +14,8 @@
 
 static const char usage_text[] =
     "usage: logify classify INPUT.csv|- [options]\n"
-    "  -o, --output FILE      write here (atomically) instead of stdout\n"
+    "  -o, --output FILE      write here instead of stdout: a regular file atomically\n"
+    "                         (mode and owner kept), a device or FIFO as a stream\n"
     "      --format csv|jsonl output format (default csv)\n"
     "      --explain          add stage, confidence and detail columns\n"
     "      --on-error fail|skip  a malformed row stops the run (default) or is\n"
@@ -82,7 +83,10 @@ static void on_skip(void *user, uint64_t line, const char *msg) {
 static void print_summary(const lg_job_stats *st, double secs, int with_times) {
     fprintf(stderr, "logify: %llu rows in %.3f s (%.0f rows/s)", (unsigned long long)st->rows, secs,
             secs > 0 ? (double)st->rows / secs : 0.0);
-    if (st->skipped) fprintf(stderr, ", %llu malformed rows skipped", (unsigned long long)st->skipped);
+    if (st->skipped) /* the lines are in the warnings above */
+        fprintf(stderr, "; %llu rows read = %llu written + %llu malformed skipped",
+                (unsigned long long)st->rows_read, (unsigned long long)st->rows,
+                (unsigned long long)st->skipped);
     fprintf(stderr, "\n  by stage:");
     for (int k = 1; k < LG_STAGE_KINDS; k++)
         fprintf(stderr, " %s %llu,", lg_stage_kind_name((lg_stage_kind)k),
@@ -181,6 +185,7 @@ int cmd_classify(int argc, char **argv) {
     if (output) {
         if (cli_outfile_open(&of, output) != CLI_OK) goto done;
         sink.f = of.f;
+        sink.live = of.stream;
     }
     jo.pipeline = pl;
     jo.sink = sink_file;
@@ -200,7 +205,7 @@ int cmd_classify(int argc, char **argv) {
     lg_err e = LG_OK;
     struct stat ist;
     if (fstat(fileno(in), &ist) == 0 && !S_ISREG(ist.st_mode)) {
-        sink.live = !output;
+        sink.live = !output || of.stream;
         e = read_live(job, fileno(in), chunk, chunk_size, &err);
     } else {
         while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) e = lg_job_feed(job, chunk, n, &err);
@@ -220,6 +225,7 @@ int cmd_classify(int argc, char **argv) {
         if (cli_outfile_commit(&of) != CLI_OK) goto done;
     }
     rc = CLI_OK;
+    cli_llm_failures(res.llm, summary);
     if (summary) {
         lg_job_stats st;
         lg_job_get_stats(job, &st);
@@ -235,7 +241,7 @@ int cmd_classify(int argc, char **argv) {
         if (output) fprintf(stderr, "  wrote %s\n", output);
     }
 done:
-    if (of.tmp_path) cli_outfile_abort(&of);
+    if (of.final_path) cli_outfile_abort(&of);
     free(chunk);
     if (in && in != stdin) fclose(in);
     lg_job_free(job);

@@ -100,7 +100,7 @@ static unsigned char *csr_bytes(const char *magic, size_t K, size_t D, const siz
                                 size_t n_extra, size_t *len) {
     size_t nnz = ptr[K];
     *len = CSR_HEADER + 8 * (K + 1) + 8 * nnz + 4 * n_extra;
-    unsigned char *w = malloc(*len), *p = w;
+    unsigned char *w = lg_malloc(*len), *p = w;
     if (!w) return NULL;
     memcpy(p, magic, 8);
     put_u32(p + 8, (uint32_t)K);
@@ -128,7 +128,7 @@ static unsigned char *weights_bytes(const lg_bundle *b, size_t *len) {
     const lg_logreg *m = b->clf;
     const size_t K = m->n_classes, D = m->dim;
     *len = WEIGHTS_HEADER + 4 * (D * K + K);
-    unsigned char *w = malloc(*len);
+    unsigned char *w = lg_malloc(*len);
     if (!w) return NULL;
     memcpy(w, WEIGHTS_MAGIC, 8);
     put_u32(w + 8, (uint32_t)K);
@@ -234,7 +234,7 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
     json_decref(root);
     if (!text) return lg_fail(err, LG_ENOMEM, "out of memory (meta.json)");
     size_t tl = strlen(text);
-    char *withnl = realloc(text, tl + 2);
+    char *withnl = lg_realloc(text, tl + 2);
     if (!withnl) {
         free(text);
         return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -300,7 +300,7 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
     size_t K = json_array_size(labels);
     if (!json_is_array(labels) || K < 2)
         return BAD("%s: \"labels\" must be an array of 2 or more strings", path);
-    if (!(b->labels = calloc(K, sizeof *b->labels)))
+    if (!(b->labels = lg_calloc(K, sizeof *b->labels)))
         return lg_fail(err, LG_ENOMEM, "out of memory");
     for (size_t i = 0; i < K; i++) {
         const char *s = json_string_value(json_array_get(labels, i));
@@ -311,7 +311,7 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
         b->n_labels = i + 1;
     }
     { /* duplicates: sort a copy of the pointers */
-        char **sorted = malloc(K * sizeof *sorted);
+        char **sorted = lg_malloc(K * sizeof *sorted);
         if (!sorted) return lg_fail(err, LG_ENOMEM, "out of memory");
         memcpy(sorted, b->labels, K * sizeof *sorted);
         qsort(sorted, K, sizeof *sorted, cmp_str);
@@ -508,7 +508,7 @@ lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!root) return BAD("%s:%d: invalid JSON: %s", path, je.line, je.text);
-    lg_bundle *b = calloc(1, sizeof *b);
+    lg_bundle *b = lg_calloc(1, sizeof *b);
     if (!b) {
         json_decref(root);
         return lg_fail(err, LG_ENOMEM, "out of memory");

@@ -337,12 +337,34 @@ static lg_err plan_add(lg_job *j, int col, const char *name) {
     return LG_OK;
 }
 
+/* A column we read (source, log_message) or write (target_label, and with
+ * --explain stage, confidence, detail) named twice is an error: which one
+ * would be read, which one would keep a stale value? Other names may repeat. */
+static lg_err check_duplicates(const lg_csv_row *row, const char *const *written, size_t n_written,
+                               lg_errmsg *err) {
+    for (size_t i = 0; i < row->nfields; i++) {
+        const char *name = row->fields[i];
+        int ours = !strcmp(name, "source") || !strcmp(name, "log_message");
+        for (size_t k = 0; k < n_written && !ours; k++) ours = !strcmp(name, written[k]);
+        if (!ours) continue;
+        for (size_t k = i + 1; k < row->nfields; k++)
+            if (!strcmp(name, row->fields[k]))
+                return lg_fail(err, LG_EINVAL,
+                               "line %llu: column '%s' appears twice in the header (columns %zu "
+                               "and %zu); rename or drop one",
+                               (unsigned long long)row->line, name, i + 1, k + 1);
+    }
+    return LG_OK;
+}
+
 static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
     static const char *const extra_names[] = {"target_label", "stage", "confidence", "detail"};
     static const int extra_cols[] = {COL_LABEL, COL_STAGE, COL_CONF, COL_DETAIL};
     size_t n_extra = j->o.explain ? 4 : 1;
     j->ncols = row->nfields;
     j->src_col = j->msg_col = -1;
+    lg_err de = check_duplicates(row, extra_names, n_extra, err);
+    if (de) return de;
     for (size_t i = 0; i < row->nfields; i++) {
         if (!strcmp(row->fields[i], "source") && j->src_col < 0) j->src_col = (long)i;
         if (!strcmp(row->fields[i], "log_message") && j->msg_col < 0) j->msg_col = (long)i;
@@ -378,6 +400,7 @@ static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
     for (size_t k = 0; k < j->n_batches; k++)
         if (batch_grow(&j->b[k], j->ncols, cap)) return lg_fail(err, LG_ENOMEM, "out of memory");
     j->have_header = 1;
+    lg_csv_expect_fields(j->reader, j->ncols);
     return LG_OK;
 }
 
@@ -520,6 +543,8 @@ void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {
         }
     }
     out->parse_seconds = j->feed_seconds - j->dispatch_seconds;
+    uint64_t seen = j->reader ? lg_csv_rows_seen(j->reader) : 0;
+    out->rows_read = seen > 0 ? seen - 1 : 0; /* the header is not a row */
 }
 
 void lg_job_free(lg_job *j) {

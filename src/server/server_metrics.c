@@ -153,10 +153,22 @@ lg_err srv_metrics_render(lg_server *s, lg_buf *b) {
                              "# HELP logify_http_requests_in_flight Requests being served.\n"
                              "# TYPE logify_http_requests_in_flight gauge\n"
                              "logify_http_requests_in_flight %u\n"
+                             "# HELP logify_http_head_timeouts_total Connections shut because "
+                             "a request head was not complete in time (--head-timeout).\n"
+                             "# TYPE logify_http_head_timeouts_total counter\n"
+                             "logify_http_head_timeouts_total %llu\n"
+                             "# HELP logify_stream_bad_lines_total NDJSON lines answered with "
+                             "an error object instead of failing the request.\n"
+                             "# TYPE logify_stream_bad_lines_total counter\n"
+                             "logify_stream_bad_lines_total %llu\n"
                              "# HELP logify_http_requests_total HTTP requests by route and status "
                              "(status=\"aborted\": the client left or timed out first).\n"
                              "# TYPE logify_http_requests_total counter\n",
-                             LOGIFY_VERSION, __atomic_load_n(&s->inflight, __ATOMIC_RELAXED));
+                             LOGIFY_VERSION, __atomic_load_n(&s->inflight, __ATOMIC_RELAXED),
+                             (unsigned long long)__atomic_load_n(&s->guard.head_timeouts,
+                                                                 __ATOMIC_RELAXED),
+                             (unsigned long long)__atomic_load_n(&m->stream_bad_lines,
+                                                                 __ATOMIC_RELAXED));
     for (int r = 0; r < SRV_R_COUNT && !e; r++)
         for (size_t k = 0; k < SRV_STATUS_SLOTS && !e; k++) {
             uint64_t v = LOAD(&m->requests[r][k]);
