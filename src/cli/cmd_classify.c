@@ -18,7 +18,7 @@ static const char usage_text[] =
     "  -o, --output FILE      write here instead of stdout: a regular file atomically\n"
     "                         (mode and owner kept), a device or FIFO as a stream\n"
     "      --format csv|jsonl output format (default csv)\n"
-    "      --explain          add stage, confidence and detail columns\n"
+    "      --explain          add stage, confidence, detail and template_id columns\n"
     "      --templates        add template_id: each row's log template\n"
     "                         (the miner of `logify templates`, docs/templates.md)\n"
     "      --on-error fail|skip  a malformed row stops the run (default) or is\n"
@@ -134,7 +134,7 @@ int cmd_classify(int argc, char **argv) {
             else if (!strcmp(optarg, "jsonl")) jo.format = LG_OUT_JSONL;
             else return cli_usage_error(usage_text, "classify: --format must be csv or jsonl");
             break;
-        case O_EXPLAIN: jo.explain = 1; break;
+        case O_EXPLAIN: jo.explain = templates = 1; break; /* issue 17: --explain carries template_id */
         case O_TEMPLATES: templates = 1; break;
         case O_ONERR:
             if (!strcmp(optarg, "skip")) jo.skip_bad = 1;

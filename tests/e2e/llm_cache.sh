@@ -43,7 +43,7 @@ LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/ok+id=run2/v1" timeout 60 "$LOGIFY
   "$TMP/b.csv" --explain --stats >"$TMP/out2.csv" 2>"$TMP/err2" || rc=$?
 [[ $rc -eq 0 ]] || fail "run 2: exit $rc: $(cat "$TMP/err2")"
 [[ "$(served ok+id=run2)" == 0 ]] || fail "run 2 made $(served ok+id=run2) requests"
-[[ $(grep -c ",llm,,llm (cached template)$" "$TMP/out2.csv") -eq 1000 ]] || fail "run 2 details"
+[[ $(grep -c ",llm,,llm (cached template),[0-9a-f]\{16\}$" "$TMP/out2.csv") -eq 1000 ]] || fail "run 2 details"
 grep -q "0 calls" "$TMP/err2" || fail "run 2 counters: $(cat "$TMP/err2")"
 grep -q "1000 cache hits, 0 deduplicated" "$TMP/err2" || fail "run 2 counters: $(cat "$TMP/err2")"
 ok
