@@ -92,7 +92,7 @@ static void print_summary(const lg_job_stats *st, double secs, int with_times) {
         fprintf(stderr, "%s %s %llu", i ? "," : "", st->labels[i], (unsigned long long)st->label_rows[i]);
     fputc('\n', stderr);
     if (with_times) {
-        fprintf(stderr, "  time: parse %.3f s", st->parse_seconds);
+        fprintf(stderr, "  time: parse %.3f s", st->parse_seconds > 0 ? st->parse_seconds : 0.0);
         for (int k = 1; k < LG_STAGE_KINDS; k++)
             fprintf(stderr, ", %s %.3f s", lg_stage_kind_name((lg_stage_kind)k), st->stage_seconds[k]);
         fprintf(stderr, ", write %.3f s\n", st->write_seconds);
@@ -224,7 +224,7 @@ int cmd_classify(int argc, char **argv) {
         lg_job_stats st;
         lg_job_get_stats(job, &st);
         print_summary(&st, lg_now() - t0, stats);
-        if (stats && res.llm) { /* the LLM stage's counters (docs/llm.md) */
+        if (res.llm) { /* the LLM stage's counters (docs/llm.md) */
             lg_llm_counters lc;
             lg_buf lb;
             lg_buf_init(&lb, 1024);

@@ -74,7 +74,8 @@ struct lg_job {
     lg_errmsg wmsg;
 
     uint64_t accepted;  /* rows taken (parsing thread) */
-    double dispatch_seconds;
+    double dispatch_seconds; /* dispatch time spent inside feed_seconds */
+    int in_feed;             /* lg_csv_feed or _finish is running */
     double feed_seconds;
     lg_job_stats stats; /* rows, labels, write time: kept by the writer */
 };
@@ -298,7 +299,7 @@ static lg_err dispatch(lg_job *j, lg_errmsg *err) {
         }
         pthread_mutex_unlock(&j->mu);
     }
-    j->dispatch_seconds += lg_now() - t0;
+    if (j->in_feed) j->dispatch_seconds += lg_now() - t0; /* parse time excludes it */
     return e;
 }
 
@@ -485,7 +486,9 @@ lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err) {
 
 lg_err lg_job_feed(lg_job *j, const void *data, size_t len, lg_errmsg *err) {
     double t0 = lg_now();
+    j->in_feed = 1;
     lg_err e = lg_csv_feed(j->reader, data, len, err);
+    j->in_feed = 0;
     j->feed_seconds += lg_now() - t0;
     return e;
 }
@@ -499,7 +502,9 @@ lg_err lg_job_flush(lg_job *j, lg_errmsg *err) {
 
 lg_err lg_job_finish(lg_job *j, lg_errmsg *err) {
     double t0 = lg_now();
+    j->in_feed = 1;
     lg_err e = lg_csv_finish(j->reader, err);
+    j->in_feed = 0;
     j->feed_seconds += lg_now() - t0;
     if (!e && !j->have_header) e = lg_fail(err, LG_EPARSE, "empty input: no header row");
     if (!e && j->b[j->cur].n) e = dispatch(j, err); /* the last batch */
@@ -520,6 +525,7 @@ void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {
         }
     }
     out->parse_seconds = j->feed_seconds - j->dispatch_seconds;
+    if (out->parse_seconds < 0) out->parse_seconds = 0; /* clock granularity */
 }
 
 void lg_job_free(lg_job *j) {
