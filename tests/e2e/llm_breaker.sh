@@ -55,7 +55,7 @@ assert not bad, bad[:3]
 assert sum(r["target_label"] == "Deprecation Warning" for r in rows) == 10
 PY
 ok
-stat() { sed -n "s/.*llm: .*[^0-9]\([0-9][0-9]*\) $1[,)].*/\1/p; s/.*llm: \([0-9][0-9]*\) $1 .*/\1/p" "$TMP/err" | head -1; }
+stat() { llm_counter "$1"; }
 [[ $(grep -c "circuit breaker open" "$TMP/err") -eq 1 ]] || fail "trip logged $(grep -c "circuit breaker open" "$TMP/err") times"
 [[ $(grep -c "circuit breaker closed" "$TMP/err") -eq 1 ]] || fail "close not logged once: $(cat "$TMP/err")"
 [[ "$(stat 'breaker trips')" == 1 && "$(stat 'breaker closes')" == 1 ]] || fail "counts: $(cat "$TMP/err")"

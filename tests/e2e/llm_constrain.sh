@@ -36,15 +36,8 @@ run() {
     timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain --stats >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
   [[ $rc -eq 0 ]] || fail "mode $mode: exit $rc: $(cat "$TMP/err")"
 }
-served() {
-  /usr/bin/python3 -c '
-import json, sys, urllib.request
-st = json.load(urllib.request.urlopen("http://127.0.0.1:%s/stats" % sys.argv[1], timeout=10))
-print(st.get(sys.argv[2], {}).get(sys.argv[3], 0))' "$PORT" "$1" "$2"
-}
-counter() {
-  sed -n "s/.*llm: .*[^0-9]\([0-9][0-9]*\) $1[,)].*/\1/p; s/.*llm: \([0-9][0-9]*\) $1 .*/\1/p" "$TMP/err" | head -1
-}
+served() { fake_served "$@"; }
+counter() { llm_counter "$1"; }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: got '$1', want '$2' ($(tail -3 "$TMP/err"))"; ok; }
 # every row labelled by the llm with an allowed label (WANT: a file of
 # labels, or "allowed" for any allowed one)

@@ -73,18 +73,9 @@ PY
   ok
 }
 
-# served MODE FIELD: the fake server's count for MODE.
-served() {
-  /usr/bin/python3 -c '
-import json, sys, urllib.request
-st = json.load(urllib.request.urlopen("http://127.0.0.1:%s/stats" % sys.argv[1], timeout=10))
-print(st.get(sys.argv[2], {}).get(sys.argv[3], 0))' "$PORT" "$1" "$2"
-}
+served() { fake_served "$@"; }
 
-# counter NAME: a figure from the --stats line ("12 calls" -> counter calls).
-counter() {
-  sed -n "s/.*llm: .*[^0-9]\([0-9][0-9]*\) $1[,)].*/\1/p; s/.*llm: \([0-9][0-9]*\) $1 .*/\1/p" "$TMP/err" | head -1
-}
+counter() { llm_counter "$1"; }
 
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: got '$1', want '$2'"; ok; }
 expect_le() { [[ "$1" -le "$2" ]] || fail "$3: $1 > $2"; ok; }
