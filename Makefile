@@ -88,6 +88,13 @@ bench: build venv-bench
 
 # Swagger UI for `logify serve`'s /docs, at the version pinned in
 # web/docs/package-lock.json (no CDN; without it /docs has a built-in page).
+# Mutation testing (scripts/mutants.py, docs/testing.md): each one-line
+# mutation of tests/mutants.txt applied, rebuilt in build-mutants/, the tests
+# it names run; prints killed / survived and the score. Not part of check.
+.PHONY: mutants
+mutants: deps
+	python3 scripts/mutants.py --jobs $(JOBS)
+
 .PHONY: docs-assets
 docs-assets:
 	cd web/docs && npm ci --no-audit --no-fund --ignore-scripts

@@ -157,12 +157,15 @@ static void test_limits(void **state) {
         lg_csv_reader *r;
         lg_errmsg err;
         assert_int_equal(lg_csv_reader_new(&lim, collect_row, collect_bad, &c, &r, &err), LG_OK);
-        const char *text = "a,b\n0123456789abcdefXYZ,1\n1,2,3,4\n5,6\n";
+        /* exactly 16 bytes and 3 fields pass; 17 bytes and 4 fields do not */
+        const char *text = "a,b\n0123456789abcdefXYZ,1\n1,2,3,4\n5,6\n0123456789abcdef,x,y\n"
+                           "0123456789abcdefg,2\n";
         assert_int_equal(lg_csv_feed(r, text, strlen(text), &err), LG_OK);
         assert_int_equal(lg_csv_finish(r, &err), LG_OK);
         assert_string_equal(lg_buf_cstr(&c.out),
                             "a|b@1\nBAD@2:field longer than 16 bytes (an unterminated quote?)\n"
-                            "BAD@3:more than 3 fields\n5|6@4\n");
+                            "BAD@3:more than 3 fields\n5|6@4\n0123456789abcdef|x|y@5\n"
+                            "BAD@6:field longer than 16 bytes (an unterminated quote?)\n");
         lg_csv_reader_free(r);
         lg_buf_free(&c.out);
     }
