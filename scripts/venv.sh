@@ -47,7 +47,8 @@ if ((bench)); then
 fi
 if ((llama)); then
   # portable code (no -march=native), two compile jobs at most
-  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
+  # (no llava/mtmd: 51 of the 178 objects, and the tests need no images)
+  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
   export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
   install "$ROOT/tests/requirements-llama.txt" --no-deps
 fi
