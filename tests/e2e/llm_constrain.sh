@@ -121,4 +121,10 @@ expect_eq "$(counter 'breaker trips')" 0 "stale: no breaker failure"
 grep -q "refuses the 'schema' form; using 'json_schema'" "$TMP/err" || fail "no step-down warning: $(cat "$TMP/err")"
 grep -q '"label":"json_schema"' "$TMP/stale.jsonl" || fail "step down not remembered: $(cat "$TMP/stale.jsonl")"
 ok
+# --summary carries the llm counts too
+rc=0
+env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/ok+kind=vllm+id=sum/v1" LOGIFY_LLM_CACHE=off \
+  timeout 60 "$LOGIFY" classify "$TMP/in.csv" --summary >/dev/null 2>"$TMP/err" || rc=$?
+[[ $rc -eq 0 ]] || fail "--summary: exit $rc"
+expect_eq "$(counter 'rows labelled')" 10 "--summary: rows labelled"
 done_checks
