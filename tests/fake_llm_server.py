@@ -192,6 +192,9 @@ def retry_after(form):
 def messages_of(body):
     """The log messages in a request: (list, is_batch); ([], False) for a
     chat without a log payload (the constrain probe)."""
+    for m in body["messages"]:  # as a real server validates them
+        if not (isinstance(m.get("role"), str) and isinstance(m.get("content"), str)):
+            raise ValueError("message without a string role and content: %r" % (m,))
     user = body["messages"][-1]["content"]
     if "\n" not in user:
         return [], False

@@ -151,13 +151,14 @@ typedef enum { PROBE_HONOURED, PROBE_IGNORED, PROBE_REFUSED, PROBE_NO_ANSWER } p
 static probe_result probe_one(lg_llm *llm, llm_http *h, llm_form f, double deadline,
                               lg_errmsg *err) {
     char *const token[] = {PROBE_TOKEN};
-    json_t *body = json_pack("{s:s, s:f, s:I, s:[{s:s}, {s:s, s:s}]}", "model", llm->model,
+    json_t *body = json_pack("{s:s, s:f, s:I, s:[{s:s, s:s}, {s:s, s:s}]}", "model", llm->model,
                              "temperature", 0.0, "max_tokens", (json_int_t)48, "messages",
                              "role", "system", "content", "Reply with a short greeting.", "role",
                              "user", "content", "Hello!");
     if (!body) return PROBE_NO_ANSWER;
     llm_req r = {0};
     r.form = f;
+    r.form_probe = 1;
     if (llm_constrain_apply(body, f, token, 1, 0, 1) == LG_OK)
         r.body = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -168,6 +169,8 @@ static probe_result probe_one(lg_llm *llm, llm_http *h, llm_form f, double deadl
     probe_result out = PROBE_NO_ANSWER;
     if (!e && r.state == LLM_REQ_REFUSED)
         out = PROBE_REFUSED;
+    else if (!e && r.state == LLM_REQ_FAILED && r.status) /* an error reply: not this form */
+        out = PROBE_IGNORED;
     else if (!e && r.state == LLM_REQ_OK)
         out = f >= LLM_FORM_JSON ||
                       lg_llm_parse_single(r.content, strlen(r.content), token, 1) != NULL

@@ -318,7 +318,9 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
 
 /* The answer text of a chat-completion reply, or NULL; adds its usage. */
 static char *reply_content(lg_llm *llm, const char *body, size_t len) {
-    json_t *root = json_loadb(body, len, 0, NULL);
+    /* a model may emit U+0000 (seen from llama.cpp with random weights):
+     * valid JSON, kept (the text is cut there) instead of calling it malformed */
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
     if (!root) return NULL;
     json_t *usage = json_object_get(root, "usage");
     json_t *pt = json_object_get(usage, "prompt_tokens");
@@ -371,6 +373,20 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
     why[0] = '\0';
 
     int probe = r->probe;
+    r->status = cc == CURLE_OK ? status : 0;
+    if (cc == CURLE_OK && r->form_probe && status != 200 && status != 429 &&
+        !((status == 400 || status == 422 || status >= 500) &&
+          strstr(body, llm_form_field(r->form)))) {
+        /* a form probe the server answered with an error: its verdict on
+         * the form (the server is alive): no retry, no breaker failure */
+        LLM_COUNT(llm, failures, 1);
+        llm_breaker_record(llm, 0, probe, "", now);
+        reply_error(body, blen, snip, sizeof snip);
+        snprintf(r->reason, sizeof r->reason, "llm form probe: HTTP %ld '%s'", status, snip);
+        llm_scrub(r->reason, llm->api_key);
+        r->state = LLM_REQ_FAILED;
+        return 1;
+    }
     if (cc == CURLE_WRITE_ERROR && s->reply.len + CURL_MAX_WRITE_SIZE >= HTTP_MAX_REPLY) {
         snprintf(why, sizeof why, "llm reply larger than %u bytes", HTTP_MAX_REPLY);
         breaker_fail = 1;

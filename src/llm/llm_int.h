@@ -104,7 +104,8 @@ typedef struct {
     /* in */
     char *body; /* request JSON; owned by the caller */
     size_t body_len;
-    llm_form form; /* how the answer is constrained */
+    llm_form form;  /* how the answer is constrained */
+    int form_probe; /* a constrain-form probe: any HTTP reply is a verdict */
     /* bookkeeping */
     unsigned attempt;  /* attempts made (calls) */
     unsigned tries;    /* of those, made while the breaker was closed */
@@ -113,6 +114,7 @@ typedef struct {
     int probe; /* this attempt is the breaker's half-open trial */
     /* out */
     llm_req_state state;
+    long status;    /* HTTP status of the last attempt; 0: no reply */
     char *content;              /* OK: the answer text (malloc'd; caller frees) */
     char reason[LG_DETAIL_MAX]; /* FAILED: why (no key in it) */
 } llm_req;

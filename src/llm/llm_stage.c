@@ -20,6 +20,7 @@
 #define LLM_MIN_BUDGET 0.05     /* seconds: less left of a run's deadline counts as spent */
 
 static const char *const default_labels[] = {"Workflow Error", "Deprecation Warning"};
+static char *const unclassified[] = {"Unclassified"};
 
 /* ---- Prompts ----------------------------------------------------------------------- */
 
@@ -227,12 +228,15 @@ static void item_fail(item *it, const char *prefix, const char *text) {
 }
 
 /* Ends an item whose answer was no allowed label, quoting the answer. */
-static void item_off_list(lg_llm *llm, item *it, char *raw) {
+static void item_off_list(lg_llm *llm, item *it, char *raw, int said_unclassified) {
     llm_scrub(raw, llm->api_key);
     it->state = IT_DONE;
     it->label = NULL;
     it->off_list = 1;
-    snprintf(it->reason, sizeof it->reason, "llm answer not an allowed label: '%s'", raw);
+    if (said_unclassified) /* the answer the prompt and the enum allow when none fits */
+        snprintf(it->reason, sizeof it->reason, "llm answered Unclassified (no allowed label fits)");
+    else
+        snprintf(it->reason, sizeof it->reason, "llm answer not an allowed label: '%s'", raw);
 }
 
 /* Reads one request's outcome into its items. */
@@ -266,7 +270,8 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
             its[0]->label = l;
         } else {
             llm_snippet(r->content, len, raw, sizeof raw);
-            item_off_list(llm, its[0], raw);
+            item_off_list(llm, its[0], raw,
+                          lg_llm_parse_single(r->content, len, unclassified, 1) != NULL);
         }
         return;
     }
@@ -285,7 +290,8 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
                 its[i]->state = IT_DONE;
                 its[i]->label = labels[i];
             } else {
-                item_off_list(llm, its[i], raws[i]);
+                item_off_list(llm, its[i], raws[i],
+                              lg_llm_match_label(raws[i], strlen(raws[i]), unclassified, 1) != NULL);
             }
         }
     }

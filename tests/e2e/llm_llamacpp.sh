@@ -61,12 +61,15 @@ llm:
   backoff: 0.05
 EOF2
 stat() { llm_counter "$1"; }
-all_allowed() { # every row of FILE labelled by the llm with an allowed label
-  /usr/bin/python3 - "$1" "$2" <<'PYCHECK' || fail "rows: $(cat "$1") $(cat "$TMP/err")"
+all_allowed() { # every row of FILE answered within the enum: an allowed label,
+  # or (when allowed, $3 = unclassified) Unclassified; never anything else
+  /usr/bin/python3 - "$1" "$2" "${3:-}" <<'PYCHECK' || fail "rows: $(cat "$1") $(cat "$TMP/err")"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 assert len(rows) == int(sys.argv[2]), len(rows)
 for r in rows:
+    if sys.argv[3] and r["detail"] == "llm answered Unclassified (no allowed label fits)":
+        continue
     assert r["stage"] == "llm" and r["target_label"] in ("Workflow Error", "Deprecation Warning"), r
 PYCHECK
   ok
@@ -79,12 +82,22 @@ rc=0
 timeout 600 "$LOGIFY" classify "$TMP/in.csv" --config "$TMP/cfg.yaml" --explain --stats \
   >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
 [[ $rc -eq 0 ]] || fail "exit $rc: $(cat "$TMP/err")"
-all_allowed "$TMP/out.csv" 10
+all_allowed "$TMP/out.csv" 10 unclassified
 [[ "$(stat 'form refusals')" == 1 ]] || fail "the json_schema form was not refused once: $(cat "$TMP/err")"
 [[ "$(stat 'form probes')" == 5 ]] || fail "form probes: $(cat "$TMP/err")"
 [[ "$(stat 'breaker trips')" == 0 ]] || fail "a refusal tripped the breaker: $(cat "$TMP/err")"
 [[ "$(stat calls)" -eq $(($(stat answered) + $(stat failed))) ]] || fail "calls: $(cat "$TMP/err")"
 ok
+# without Unclassified in the enum: every row an allowed label (batches of 4:
+# the array schema with exactly 4 items, turned into a grammar by the server)
+sed -i 's/^  batch: 1$/  batch: 4\n  allow_unclassified: off/' "$TMP/cfg.yaml"
+rc=0
+timeout 600 "$LOGIFY" classify "$TMP/in.csv" --config "$TMP/cfg.yaml" --explain --stats \
+  >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
+[[ $rc -eq 0 ]] || fail "exit $rc: $(cat "$TMP/err")"
+all_allowed "$TMP/out.csv" 10
+[[ "$(stat 'rows labelled')" == 10 ]] || fail "rows labelled: $(cat "$TMP/err")"
+sed -i 's/^  batch: 4$/  batch: 1/; /allow_unclassified/d' "$TMP/cfg.yaml"
 # the same model unconstrained: no allowed label (so the constraint did it)
 rc=0
 timeout 600 "$LOGIFY" classify "$TMP/in.csv" --config "$TMP/cfg.yaml" --llm-constrain none --explain \
@@ -109,7 +122,7 @@ start_server
 rc=0
 wait $RUN || rc=$?
 [[ $rc -eq 0 ]] || fail "late server: exit $rc: $(cat "$TMP/err")"
-all_allowed "$TMP/out1.csv" 10
+all_allowed "$TMP/out1.csv" 10 unclassified
 [[ "$(stat 'breaker trips')" == 1 && "$(stat 'breaker closes')" == 1 ]] || fail "breaker: $(cat "$TMP/err")"
 ok
 
@@ -164,7 +177,8 @@ assert rc == 0, rc
 rows = got.decode().splitlines()[1:]
 assert len(rows) == 9, rows
 for r in rows:
-    assert ",llm," in r and ("Workflow Error" in r or "Deprecation Warning" in r), rows
+    assert (",llm," in r and ("Workflow Error" in r or "Deprecation Warning" in r)) or \
+        r.endswith("llm answered Unclassified (no allowed label fits)"), rows
 PYRUN
 SERVER=
 ok
