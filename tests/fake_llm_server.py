@@ -52,6 +52,8 @@ one server serves every case of a test:
                   ollama      honours format (the schema); ignores the rest
                   grammaronly refuses (400) json_schema/response_format
                               schemas, honours grammar
+                  broken      HTTP 500 "internal error" (naming nothing) to
+                              every form
                 An honoured form constrains the answer like a real server:
                 the right label when the enum has it, else the enum's first
                 item, always in the schema's shape (exactly n items).
@@ -95,6 +97,7 @@ KINDS = {
     "vllm": {"guided": "honour"},
     "ollama": {"format": "honour"},
     "grammaronly": {"schema": "refuse400", "json_schema": "refuse400", "grammar": "honour"},
+    "broken": {f: "error500" for f in ("schema", "json_schema", "guided", "format", "grammar")},
 }
 REFUSAL_FIELD = {"schema": "response_format", "json_schema": "json_schema",
                  "guided": "guided_json", "format": "format", "grammar": "grammar"}
@@ -310,6 +313,9 @@ class Handler(BaseHTTPRequestHandler):
             field = REFUSAL_FIELD[form]
             self.send(400 if how == "refuse400" else 500, json.dumps(
                 {"error": {"message": "Unrecognized request argument supplied: %s" % field}}))
+            return
+        if how == "error500":
+            self.send(500, '{"error": {"message": "internal error"}}')
             return
         if how == "honour":
             self.reply(self.constrained(mode, msgs, enum, shape), len(msgs), nth, body)

@@ -81,6 +81,17 @@ ollama format 4 0
 grammaronly grammar 5 2
 KINDS
 
+# a server that answers every form with a plain HTTP 500: each probe is a
+# verdict (no retries, no breaker failure), the json form is used
+# (unconstrained, the gullible model follows the injection line off the list)
+run ok+kind=broken
+expect_eq "$(counter 'rows labelled')" 9 "broken: rows labelled"
+expect_eq "$(counter 'off-list')" 1 "broken: the injection line off the list"
+expect_eq "$(served ok+kind=broken probes)" 5 "broken: one call per form probe"
+expect_eq "$(served ok+kind=broken form_json)" 0 "broken: (the fake counts json_object as no form)"
+expect_eq "$(counter 'breaker trips')" 0 "broken: no breaker trip"
+expect_eq "$(served ok+kind=broken json_mode)" 3 "broken: the schema probe + 2 json batches"
+
 # one message per request: vLLM's guided_choice, the grammar's single shape
 run ok+kind=vllm+id=single LOGIFY_LLM_BATCH=1
 expect_rows "$TMP/right.txt"
