@@ -46,8 +46,22 @@ lg_err lg_llm_stage_new(lg_llm *llm, const lg_stage_spec *spec, lg_stage *out, l
 
 /* ---- Counters (for --stats and the server's metrics) ------------------- */
 
+/* Why the stage left a row Unclassified. */
+typedef enum {
+    LG_LLM_WHY_REQUEST = 0, /* the request failed: network, timeout, HTTP error */
+    LG_LLM_WHY_UNAVAILABLE, /* not sent: circuit breaker open, deadline spent */
+    LG_LLM_WHY_OFF_LIST,    /* the answer was not an allowed label */
+    LG_LLM_WHY_NO_ANSWER,   /* no usable answer (unparsable, out of memory) */
+    LG_LLM_WHY_KINDS
+} lg_llm_why;
+
+/* "request failed", "answer not an allowed label", ... */
+const char *lg_llm_why_name(lg_llm_why why);
+
 /* What adds up (docs/llm.md, "Counters"): calls = answered + failures;
- * rows_labelled + rows_off_list + rows_unavailable = rows the stage saw. */
+ * rows_labelled + rows_off_list + rows_unavailable = rows the stage saw;
+ * rows_unlabelled = rows_off_list + rows_unavailable = the sum of
+ * unlabelled_by[] (rows_off_list = unlabelled_by[LG_LLM_WHY_OFF_LIST]). */
 typedef struct {
     uint64_t calls;            /* HTTP requests sent (retries, probes included) */
     uint64_t retries;          /* of those, re-sends of a request after a failure */
@@ -61,6 +75,8 @@ typedef struct {
     uint64_t rows_labelled;    /* rows given an allowed label */
     uint64_t rows_off_list;    /* rows whose answer was no allowed label */
     uint64_t rows_unavailable; /* rows that got no answer at all */
+    uint64_t rows_unlabelled;  /* rows left Unclassified by the stage */
+    uint64_t unlabelled_by[LG_LLM_WHY_KINDS]; /* the same rows by reason */
     uint64_t breaker_trips;    /* times the circuit breaker opened */
     uint64_t breaker_probes;   /* half-open probe calls */
     uint64_t breaker_closes;   /* times a probe closed it again */
@@ -75,6 +91,11 @@ typedef struct {
 void lg_llm_get_counters(const lg_llm *llm, lg_llm_counters *out);
 /* Appends a one-line human description of the counters to out. */
 lg_err lg_llm_counters_format(const lg_llm_counters *c, lg_buf *out);
+/* Appends what cost rows their label, once per reason with the first
+ * reason's text, e.g. "llm stage left 3 rows Unclassified: 3 request failed
+ * (first: llm request failed: ...)". Appends nothing when no row was left
+ * Unclassified by the stage. */
+lg_err lg_llm_failures_format(const lg_llm *llm, lg_buf *out);
 /* The model name and the host the client talks to (no key, no path
  * credentials); static for the life of llm. */
 const char *lg_llm_model(const lg_llm *llm);

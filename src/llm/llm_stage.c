@@ -127,8 +127,8 @@ typedef struct {
     item_state state;
     int single;        /* send alone (a batch answer for it failed) */
     int cached;        /* answered from the cache */
-    int off_list;      /* answered, but with no allowed label */
     const char *label; /* allowed label (ctx-owned) or NULL */
+    lg_llm_why why;    /* without a label: why not */
     char reason[LG_DETAIL_MAX];
 } item;
 
@@ -221,9 +221,10 @@ static lg_err group(const stage_ctx *c, lg_record **recs, size_t n, call_state *
 }
 
 /* Ends an item without a label; its reason is prefix + text. */
-static void item_fail(item *it, const char *prefix, const char *text) {
+static void item_fail(item *it, lg_llm_why why, const char *prefix, const char *text) {
     it->state = IT_DONE;
     it->label = NULL;
+    it->why = why;
     snprintf(it->reason, sizeof it->reason, "%s%s", prefix, text);
 }
 
@@ -232,7 +233,7 @@ static void item_off_list(lg_llm *llm, item *it, char *raw, int said_unclassifie
     llm_scrub(raw, llm->api_key);
     it->state = IT_DONE;
     it->label = NULL;
-    it->off_list = 1;
+    it->why = LG_LLM_WHY_OFF_LIST;
     if (said_unclassified) /* the answer the prompt and the enum allow when none fits */
         snprintf(it->reason, sizeof it->reason, "llm answered Unclassified (no allowed label fits)");
     else
@@ -243,8 +244,11 @@ static void item_off_list(lg_llm *llm, item *it, char *raw, int said_unclassifie
 static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
     lg_llm *llm = c->llm;
     if (r->state == LLM_REQ_FAILED) {
+        lg_llm_why why = strstr(r->reason, "circuit open") || strstr(r->reason, "deadline")
+                             ? LG_LLM_WHY_UNAVAILABLE
+                             : LG_LLM_WHY_REQUEST;
         for (size_t i = 0; i < k; i++)
-            item_fail(its[i], "", r->reason);
+            item_fail(its[i], why, "", r->reason);
         return;
     }
     if (r->state == LLM_REQ_REFUSED) {
@@ -252,13 +256,13 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
             char why[LG_DETAIL_MAX];
             snprintf(why, sizeof why, "%.200s (no weaker form allowed by constrain)", r->reason);
             for (size_t i = 0; i < k; i++)
-                item_fail(its[i], "", why);
+                item_fail(its[i], LG_LLM_WHY_REQUEST, "", why);
         }
         return; /* items stay waiting; the next round sends them in the weaker form */
     }
     if (r->state != LLM_REQ_OK) {
         for (size_t i = 0; i < k; i++)
-            item_fail(its[i], "", "llm: request not sent");
+            item_fail(its[i], LG_LLM_WHY_NO_ANSWER, "", "llm: request not sent");
         return;
     }
     size_t len = strlen(r->content);
@@ -279,7 +283,7 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
     char(*raws)[LG_LLM_RAW_MAX] = calloc(k, sizeof *raws);
     if (!labels || !raws) {
         for (size_t i = 0; i < k; i++)
-            item_fail(its[i], "", "llm: out of memory");
+            item_fail(its[i], LG_LLM_WHY_NO_ANSWER, "", "llm: out of memory");
     } else if (lg_llm_parse_batch(r->content, len, k, c->labels, c->n_labels, labels, raws) !=
                LG_OK) {
         for (size_t i = 0; i < k; i++)
@@ -394,7 +398,8 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
         snprintf(why, sizeof why, "llm unavailable: the run's deadline (%g s of llm time) is spent",
                  llm->deadline);
         for (size_t i = 0; i < cs.n_items; i++)
-            if (cs.items[i].state == IT_WAIT) item_fail(&cs.items[i], "", why);
+            if (cs.items[i].state == IT_WAIT)
+                item_fail(&cs.items[i], LG_LLM_WHY_UNAVAILABLE, "", why);
     }
     int asks = 0; /* is any item left for the server? */
     for (size_t i = 0; i < cs.n_items; i++)
@@ -412,7 +417,7 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
     }
     for (size_t i = 0; i < cs.n_items; i++) {
         item *it = &cs.items[i];
-        if (it->state == IT_WAIT) item_fail(it, "", "llm: no usable answer");
+        if (it->state == IT_WAIT) item_fail(it, LG_LLM_WHY_NO_ANSWER, "", "llm: no usable answer");
         if (it->label && !it->cached)
             llm_cache_put(llm->cache, llm->model, c->labelset, it->tmpl, it->label);
     }
@@ -428,10 +433,7 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
                 LLM_COUNT(llm, deduplicated, 1);
         } else {
             lg_record_detail(recs[i], "%s", it->reason);
-            if (it->off_list)
-                LLM_COUNT(llm, rows_off_list, 1);
-            else
-                LLM_COUNT(llm, rows_unavailable, 1);
+            llm_count_unlabelled(llm, it->why, it->reason);
         }
     }
     call_free(&cs);

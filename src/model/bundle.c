@@ -88,7 +88,7 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         return lg_fail(err, LG_EIO, "cannot create %s: %s", dir, strerror(errno));
     const size_t K = m->n_classes, D = m->dim;
     size_t nbytes = WEIGHTS_HEADER + 4 * (D * K + K);
-    unsigned char *w = malloc(nbytes);
+    unsigned char *w = lg_malloc(nbytes);
     if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
     memcpy(w, WEIGHTS_MAGIC, 8);
     put_u32(w + 8, (uint32_t)K);
@@ -142,7 +142,7 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
     json_decref(root);
     if (!text) return lg_fail(err, LG_ENOMEM, "out of memory (meta.json)");
     size_t tl = strlen(text);
-    char *withnl = realloc(text, tl + 2);
+    char *withnl = lg_realloc(text, tl + 2);
     if (!withnl) {
         free(text);
         return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -192,7 +192,7 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, size_t *di
     size_t K = json_array_size(labels);
     if (!json_is_array(labels) || K < 2 || K > LG_LOGREG_MAX_CLASSES)
         return BAD("%s: \"labels\" must be an array of 2..%d strings", path, LG_LOGREG_MAX_CLASSES);
-    if (!(b->labels = calloc(K, sizeof *b->labels)))
+    if (!(b->labels = lg_calloc(K, sizeof *b->labels)))
         return lg_fail(err, LG_ENOMEM, "out of memory");
     for (size_t i = 0; i < K; i++) {
         const char *s = json_string_value(json_array_get(labels, i));
@@ -303,7 +303,7 @@ lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!root) return BAD("%s:%d: invalid JSON: %s", path, je.line, je.text);
-    lg_bundle *b = calloc(1, sizeof *b);
+    lg_bundle *b = lg_calloc(1, sizeof *b);
     if (!b) {
         json_decref(root);
         return lg_fail(err, LG_ENOMEM, "out of memory");

@@ -54,6 +54,10 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
     lg_err e = lg_bundle_read(dir, &m->bundle, &why);
     if (e) {
         lg_model_free(m);
+        /* the reader's message names the bundle already (its directory or
+         * one of its files): say it once */
+        if (!strncmp(why.msg, "model bundle ", 13)) return lg_fail(err, e, "%s", why.msg);
+        if (strstr(why.msg, dir)) return lg_fail(err, e, "model bundle: %s", why.msg);
         return lg_fail(err, e, "model bundle %.200s: %.280s", dir, why.msg);
     }
     const lg_bundle *b = m->bundle;

@@ -609,6 +609,8 @@ static void test_breaker(void **state) {
     assert_int_equal(c.breaker_probes, 0);
     assert_non_null(strstr(recs[0].detail, "circuit open"));
     assert_int_equal(c.rows_unavailable, 4);
+    assert_int_equal(c.rows_unlabelled, c.rows_off_list + c.rows_unavailable);
+    assert_int_equal(c.unlabelled_by[LG_LLM_WHY_REQUEST] + c.unlabelled_by[LG_LLM_WHY_UNAVAILABLE], 4);
     assert_int_equal(c.rows_labelled + c.rows_off_list, 0);
 
     st.ops->scratch_free(scratch);
