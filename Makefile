@@ -15,7 +15,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # the tests whose code runs threads: job workers, the server (spool, direct
 # answers, worker pool), the BERT thread team, the LLM client and cache
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache)$$|e2e.http_server|e2e.http_hardening|e2e.classify_cli|e2e.templates_(server|cli)
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm)$$|e2e.http_server|e2e.http_hardening|e2e.classify_cli|e2e.templates_(server|cli)
 CTEST_ARGS ?=
 
 .PHONY: venv venv-bench venv-llama all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
@@ -121,7 +121,7 @@ fuzz: deps
 # seed, so the result is byte-identical (docs/model.md).
 SEED_DATA ?= ../shared/datasets/synthetic_logs.csv
 model: build
-	$(BUILD)/logify train --data $(SEED_DATA) --out models/default --encoder hash --seed 42
+	$(BUILD)/logify train --data $(SEED_DATA) --out models/default --encoder hash:text=1 --seed 42
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

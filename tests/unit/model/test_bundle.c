@@ -212,7 +212,7 @@ static void truncated_json(const char *dir) {
     free(m);
 }
 static void wrong_version(const char *dir) {
-    edit_meta(dir, "\"format_version\": 1", "\"format_version\": 2");
+    edit_meta(dir, "\"format_version\": 2", "\"format_version\": 1"); /* an old bundle */
 }
 static void not_a_bundle(const char *dir) {
     edit_meta(dir, "logify-model", "other-model");
@@ -265,7 +265,7 @@ static void test_damage(void **state) {
     expect_damage("badjson", bad_json, LG_EMODEL, "invalid JSON");
     expect_damage("truncjson", truncated_json, LG_EMODEL, "invalid JSON");
     expect_damage("version", wrong_version, LG_EMODEL,
-                  "format version 2, this logify reads version 1");
+                  "format version 1, this logify reads version 2 (re-create it with 'logify train')");
     expect_damage("format", not_a_bundle, LG_EMODEL, "not a Logify model bundle");
     expect_damage("labels", label_missing, LG_EMODEL, "n_classes\" does not match the 2 labels");
     expect_damage("twice", label_twice, LG_EMODEL, "label 'Disk' appears twice");
@@ -348,7 +348,7 @@ static void test_model_predict_and_labels(void **state) {
         lens[i] = strlen(msgs[i]);
     int cls[4];
     float prob[4];
-    assert_int_equal(lg_model_predict(m, s, msgs, lens, 4, cls, prob, NULL), LG_OK);
+    assert_int_equal(lg_model_predict(m, s, msgs, lens, 4, cls, prob, NULL, NULL), LG_OK);
     assert_int_equal(cls[0], 0);
     assert_int_equal(cls[1], 1);
     assert_int_equal(cls[2], 2);
@@ -416,7 +416,7 @@ static void test_model_threshold_boundary(void **state) {
     size_t len = strlen(msg);
     int cls;
     float prob;
-    assert_int_equal(lg_model_predict(m, ms, &msg, &len, 1, &cls, &prob, NULL), LG_OK);
+    assert_int_equal(lg_model_predict(m, ms, &msg, &len, 1, &cls, &prob, NULL, NULL), LG_OK);
     lg_model_scratch_free(ms);
     assert_true(prob > 0.5f && prob < 1.0f);
     const double ths[2] = {(double)prob, nextafter((double)prob, 2.0)};
