@@ -23,6 +23,8 @@ lines() {
 lines 3 >"$TMP/a.csv"
 lines 7 >"$TMP/b.csv"
 export LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE="$TMP/llm-cache.jsonl" LOGIFY_LLM_DEADLINE=20
+# one fixed form: no probe, no remembered form in the file (llm_constrain.sh)
+export LOGIFY_LLM_CONSTRAIN=json
 
 # run 1: a thousand lines, two templates -> one request (batched)
 rc=0
