@@ -5,7 +5,11 @@
 #   scripts/venv.sh          tests/requirements.txt (--no-deps: data packages)
 #   scripts/venv.sh --bench  also bench/requirements.txt (sentence-transformers,
 #                            FastAPI, ... on Debian's python3-torch)
-#   scripts/venv.sh --llama  also tests/requirements-llama.txt (--no-deps):
+#   scripts/venv.sh --llama  a venv of its own, build/venv-llama
+#                            (LOGIFY_LLAMA_VENV overrides; no system site
+#                            packages: its numpy 2 and FastAPI pins would
+#                            break the bench venv's Debian torch), with
+#                            tests/requirements-llama.txt (--no-deps):
 #                            llama-cpp-python[server], which compiles llama.cpp
 #                            from source (pip caches the wheel; docs/llm.md,
 #                            "A real llama.cpp server"), and gguf
@@ -25,10 +29,15 @@ if [[ ! -x $PY ]] || ! $PY -c 'import ensurepip' 2>/dev/null; then
   echo "logify: venv: Debian's python3 with python3-venv is needed (scripts/install-deps.sh)" >&2
   exit 1
 fi
+site=--system-site-packages
+if ((llama)); then
+  VENV=${LOGIFY_LLAMA_VENV:-$ROOT/build/venv-llama}
+  site=
+fi
 if [[ ! -x $VENV/bin/python ]]; then
   echo "logify: creating the Python venv $VENV" >&2
   rm -rf "$VENV"
-  $PY -m venv --system-site-packages "$VENV"
+  $PY -m venv $site "$VENV"
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 install() { # install REQUIREMENTS [pip options]: once per content of the file
@@ -41,7 +50,7 @@ install() { # install REQUIREMENTS [pip options]: once per content of the file
   "$VENV/bin/pip" install -q "$@" -r "$req"
   touch "$stamp"
 }
-install "$ROOT/tests/requirements.txt" --no-deps
+((llama)) || install "$ROOT/tests/requirements.txt" --no-deps
 if ((bench)); then
   install "$ROOT/bench/requirements.txt"
 fi
