@@ -40,7 +40,9 @@ typedef struct {
     int normalize; /* a Normalize module is present */
     lg_sbert_pooling pooling;
     const char *dtype;     /* "F32", "F16" or "BF16": storage of the weights */
-    const char *gemm;      /* projection kernel: "packed-avx512" or "openblas" */
+    const char *gemm;      /* projection kernel: "packed-avx512", "packed-avx2",
+                              "packed-generic" or "openblas" */
+    const char *isa;       /* ISA path of the kernels: "avx512", "avx2" or "generic" */
     const char *tokenizer; /* "vocab.txt" or "tokenizer.json": where the vocabulary came from */
 } lg_sbert_info;
 

@@ -212,7 +212,7 @@ static void projection_share(const fwd_pass *f, float *c, const float *a, const 
     sb_matmul_wt(m, c, a, w, pw, f->M, n, k, c0, c1);
     if (act)
         for (int r = 0; r < f->M; r++)
-            sb_gelu(c + (size_t)r * (size_t)n + c0, (size_t)(c1 - c0));
+            m->kern->gelu(c + (size_t)r * (size_t)n + c0, (size_t)(c1 - c0));
 }
 
 /* qkv (M, 3H) = x Wqkv^T + bqkv (queries pre-scaled at load) */
@@ -234,7 +234,7 @@ static void attention_heads(const fwd_pass *f, int me, int h0, int h1) {
     size_t row0 = 0;
     for (size_t i = f->first; i < f->last; i++) {
         int T = f->job->len[f->job->order[i]];
-        sb_attention(m, f->s->qkv + row0 * 3 * (size_t)H, f->s->ctx + row0 * (size_t)H, own->scores,
+        m->kern->attention(m, f->s->qkv + row0 * 3 * (size_t)H, f->s->ctx + row0 * (size_t)H, own->scores,
                   own->kt, T, h0, h1);
         row0 += (size_t)T;
     }
@@ -343,7 +343,7 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
             const float *we = m->word_emb + (size_t)ids[p] * H, *pe = m->pos_emb + (size_t)p * H;
             for (int d = 0; d < H; d++)
                 x[d] = we[d] + pe[d] + m->type_emb[d];
-            sb_add_layernorm(x, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
+            m->kern->add_layernorm(x, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
         }
     }
 
@@ -360,12 +360,12 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
         /* x = LN(x + ctx Wo^T + bo) */
         run_projection(&f, region_out, H);
         for (int row = 0; row < M; row++)
-            sb_add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
+            m->kern->add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
         run_projection(&f, region_ffn_up, m->intermediate);
         /* x = LN(x + ffn Wout^T + bout) */
         run_projection(&f, region_ffn_down, H);
         for (int row = 0; row < M; row++)
-            sb_add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
+            m->kern->add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
     }
 
     /* pooling over real tokens, then optional L2 normalisation */
