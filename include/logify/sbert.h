@@ -88,6 +88,30 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
  * used by lg_sbert_encode with this scratch. */
 void lg_sbert_scratch_set(lg_sbert_scratch *s, int batch, int threads);
 
+/* Where the time goes (`logify embed --stats`): the parts of the forward
+ * pass, timed by the thread doing each (projections without their bias
+ * copy and GELU; attention of all heads a thread runs). */
+enum {
+    LG_SBERT_PART_TOKENIZE = 0, /* WordPiece + sorting by length */
+    LG_SBERT_PART_EMBED,        /* embedding sums + their LayerNorm */
+    LG_SBERT_PART_QKV,          /* query/key/value projection */
+    LG_SBERT_PART_ATTENTION,    /* scores, softmax, context */
+    LG_SBERT_PART_ATTN_OUT,     /* attention output projection */
+    LG_SBERT_PART_LAYERNORM,    /* the two LayerNorms of each layer */
+    LG_SBERT_PART_FFN_UP,       /* intermediate projection */
+    LG_SBERT_PART_GELU,         /* its activation */
+    LG_SBERT_PART_FFN_DOWN,     /* output projection */
+    LG_SBERT_PART_POOL,         /* pooling + normalisation */
+    LG_SBERT_PARTS
+};
+/* "tokenize", "embeddings", "qkv", "attention", "attn_out", "layernorm",
+ * "ffn_up", "gelu", "ffn_down", "pooling" */
+const char *lg_sbert_part_name(int part);
+/* Thread-seconds spent in each part by encodes with this scratch (and its
+ * helper threads) since it was created; their sum over the wall time is
+ * the threads kept busy. */
+void lg_sbert_scratch_stats(const lg_sbert_scratch *s, double part[LG_SBERT_PARTS]);
+
 /* FLOPs of one forward pass over a sequence of n tokens (for benchmarks). */
 double lg_sbert_flops(const lg_sbert *m, size_t n_tokens);
 

@@ -32,50 +32,32 @@ SB_INLINE float erf_fast(float x) {
     return p / q;
 }
 
-/* e^x for x <= 0 (softmax after subtracting the row maximum): Cephes'
- * expf polynomial with a Cody-Waite reduction, branch-free so the loop
- * vectorises (glibc's expf does not); relative error ~1e-7. Inputs below
- * -87.3 give e^-87.3 (~1e-38) instead of a denormal or zero. */
-SB_INLINE float exp_fast(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.0f ? 88.0f : x);
-    float fn = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union {
-        int32_t i;
-        float f;
-    } scale;
-    scale.i = ((int32_t)fn + 127) << 23;
-    return p * scale.f;
-}
-
 #define SB_OPT __attribute__((optimize("O3", "no-trapping-math")))
 
 #define SB_FN(name) name##_generic
 #define SB_TGT SB_OPT
+#define SB_VW 4
 #include "bert/sbert_simd.h"
 #undef SB_FN
 #undef SB_TGT
+#undef SB_VW
 
 #ifdef __x86_64__
 #define SB_FN(name) name##_avx2
 #define SB_TGT SB_OPT __attribute__((target("avx2,fma")))
+#define SB_VW 8
 #include "bert/sbert_simd.h"
 #undef SB_FN
 #undef SB_TGT
+#undef SB_VW
 
 #define SB_FN(name) name##_avx512
 #define SB_TGT SB_OPT __attribute__((target("avx512f,avx2,fma")))
+#define SB_VW 16
 #include "bert/sbert_simd.h"
 #undef SB_FN
 #undef SB_TGT
+#undef SB_VW
 #endif
 
 const sb_kernels *sb_kernels_for(lg_isa isa) {
