@@ -38,6 +38,7 @@ int main(int argc, char **argv) {
     size_t *lens = malloc(batch * sizeof *lens);
     int *cls = malloc(batch * sizeof *cls);
     float *prob = malloc(batch * sizeof *prob);
+    float *sim = malloc(batch * sizeof *sim); /* open-set similarity, as the stage asks */
     size_t total = 0, row = 0;
     long sink = 0;
     double w0 = lg_now(), c0 = cpu_now();
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
                 msgs[i] = d.rows[row].message;
                 lens[i] = d.rows[row].message_len;
             }
-            if (lg_model_predict(m, s, msgs, lens, n, cls, prob, &err)) {
+            if (lg_model_predict(m, s, msgs, lens, n, cls, prob, sim, &err)) {
                 fprintf(stderr, "bench_model: %s\n", err.msg);
                 return 1;
             }
@@ -63,6 +64,7 @@ int main(int argc, char **argv) {
     free(lens);
     free(cls);
     free(prob);
+    free(sim);
     lg_model_scratch_free(s);
     lg_dataset_free(&d);
     lg_model_free(m);

@@ -10,7 +10,9 @@
 #   eval      the seed data (the report, timings removed)
 #   train     the seed data, hash encoder, seed 42 (the bundle's files)
 #   cluster   the seed data, hash and sbert:<tiny BERT fixture> (every file)
-#   embed     400 seed messages with each tests/fixtures/bert model,
+#   embed     400 seed messages with each tests/fixtures/bert model (and
+#             the model directories in $SAME_OUTPUT_MODELS, e.g. the real
+#             MiniLM: build/venv/bin/python scripts/minilm_dir.py),
 #             1 and 2 threads, batch 32 / 7 / 1
 # Needs ../shared (LOGIFY_SHARED). Exit 0 when all are the same, 1 otherwise.
 set -uo pipefail
@@ -59,7 +61,7 @@ import csv, itertools, sys
 for r in itertools.islice(csv.DictReader(open(sys.argv[1])), 400):
     print(r["log_message"].replace("\n", " "))
 PY
-for m in tests/fixtures/bert/*/; do
+for m in tests/fixtures/bert/*/ ${SAME_OUTPUT_MODELS:-}; do
   [[ -f "$m/config.json" ]] || continue
   for args in "--threads 1 --batch 32" "--threads 2 --batch 7" "--threads 1 --batch 1"; do
     # shellcheck disable=SC2086

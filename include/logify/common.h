@@ -104,6 +104,23 @@ const char *lg_buf_cstr(lg_buf *b);
 /* ---- Small helpers ----------------------------------------------------- */
 
 /* strdup that returns NULL on NULL input; free() the result. */
+/* ---- Allocation, replaceable for fault-injection tests ------------------
+ * The CSV reader, the rules loader, the model bundle reader, lg_buf and
+ * lg_strdup allocate through these; a test installs an allocator that
+ * fails on demand (tests/unit/test_faults.c). Memory is released with
+ * free() whatever the allocator, so one must hand out malloc-compatible
+ * blocks (wrap malloc). Process-wide: set it before starting threads. */
+typedef struct {
+    void *(*malloc_fn)(size_t n);
+    void *(*calloc_fn)(size_t n, size_t size);
+    void *(*realloc_fn)(void *p, size_t n);
+} lg_allocator;
+
+void lg_set_allocator(const lg_allocator *a); /* NULL: back to libc */
+void *lg_malloc(size_t n);
+void *lg_calloc(size_t n, size_t size);
+void *lg_realloc(void *p, size_t n);
+
 char *lg_strdup(const char *s);
 char *lg_strndup(const char *s, size_t n);
 

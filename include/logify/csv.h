@@ -64,6 +64,13 @@ lg_err lg_csv_feed(lg_csv_reader *r, const void *data, size_t len, lg_errmsg *er
  * field is a malformed row. */
 lg_err lg_csv_finish(lg_csv_reader *r, lg_errmsg *err);
 
+/* From now on a row with another number of fields is malformed (the
+ * caller sets it from the header). Such a row spanning several lines, like
+ * any malformed row that does, is reported by its first line only, and the
+ * lines after it are read again as rows: every physical line ends up in a
+ * good row or a reported one. */
+void lg_csv_expect_fields(lg_csv_reader *r, size_t nfields);
+
 /* Rows reported so far (good + malformed). */
 uint64_t lg_csv_rows_seen(const lg_csv_reader *r);
 

@@ -13,6 +13,8 @@
 #include "logify/csv.h"
 #include "logify/pipeline.h"
 
+#include <pthread.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,13 +42,24 @@ typedef struct {
     void *sink_user;
     lg_skip_fn on_skip;
     void *skip_user;
+    /* When set: each row's message is mined for its template (the miner of
+     * docs/templates.md) on the parsing thread, in input order; with
+     * template_column a `template_id` column (16 hex digits) is written.
+     * Caller-owned; templates_lock (may be NULL) is held around each use
+     * when several jobs share one miner. */
+    struct lg_tpl_miner *templates;
+    pthread_mutex_t *templates_lock;
+    int template_column;
 } lg_job_opts;
 
 #define LG_JOB_MAX_LABELS 256
 
 typedef struct {
+    uint64_t rows_read;    /* rows the reader found after the header (good +
+                              malformed); = rows + skipped after a whole run */
     uint64_t rows;         /* rows written */
     uint64_t skipped;      /* malformed rows skipped */
+    uint64_t new_templates; /* rows that started a new template (with templates) */
     uint64_t decided[LG_STAGE_KINDS];
     double stage_seconds[LG_STAGE_KINDS];
     double parse_seconds;  /* reading + CSV parsing + batching (caller thread) */

@@ -46,6 +46,18 @@ lg_err lg_llm_stage_new(lg_llm *llm, const lg_stage_spec *spec, lg_stage *out, l
 
 /* ---- Counters (for --stats and the server's metrics) ------------------- */
 
+/* Why the stage left a row Unclassified. */
+typedef enum {
+    LG_LLM_WHY_REQUEST = 0, /* the request failed: network, timeout, HTTP error */
+    LG_LLM_WHY_UNAVAILABLE, /* not sent: circuit breaker open, deadline spent */
+    LG_LLM_WHY_OFF_LIST,    /* the answer was not an allowed label */
+    LG_LLM_WHY_NO_ANSWER,   /* no usable answer (unparsable, out of memory) */
+    LG_LLM_WHY_KINDS
+} lg_llm_why;
+
+/* "request failed", "answer not an allowed label", ... */
+const char *lg_llm_why_name(lg_llm_why why);
+
 typedef struct {
     uint64_t calls;           /* HTTP requests sent, retries included */
     uint64_t retries;         /* of those, re-sends after a failure */
@@ -55,6 +67,7 @@ typedef struct {
                                  request (same template in one batch) */
     uint64_t rows_labelled;   /* rows given an allowed label */
     uint64_t rows_unlabelled; /* rows left Unclassified by the stage */
+    uint64_t unlabelled_by[LG_LLM_WHY_KINDS]; /* the same rows by reason */
     uint64_t off_list;        /* answers that were not an allowed label */
     uint64_t breaker_trips;   /* times the circuit breaker opened */
     uint64_t prompt_tokens;   /* as reported by the server (usage) */
@@ -68,6 +81,11 @@ typedef struct {
 void lg_llm_get_counters(const lg_llm *llm, lg_llm_counters *out);
 /* Appends a one-line human description of the counters to out. */
 lg_err lg_llm_counters_format(const lg_llm_counters *c, lg_buf *out);
+/* Appends what cost rows their label, once per reason with the first
+ * reason's text, e.g. "llm stage left 3 rows Unclassified: 3 request failed
+ * (first: llm request failed: ...)". Appends nothing when no row was left
+ * Unclassified by the stage. */
+lg_err lg_llm_failures_format(const lg_llm *llm, lg_buf *out);
 /* The model name and the host the client talks to (no key, no path
  * credentials); static for the life of llm. */
 const char *lg_llm_model(const lg_llm *llm);

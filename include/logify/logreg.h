@@ -33,6 +33,10 @@ typedef struct {
      * lg_logreg_seal (NULL before: prediction then reads W) */
     float *Wp; /* (D, Kp) */
     size_t Kp;
+    /* with lg_logreg_seal_joint: per feature the padded weights and then
+     * the padded class-centroid values, one cache line for both when
+     * Kp <= 8, so the open-set similarity costs no second table walk */
+    float *Wj; /* (D, 2 Kp) or NULL */
 } lg_logreg;
 
 typedef struct {
@@ -68,6 +72,14 @@ lg_err lg_logreg_new(size_t n_classes, size_t dim, lg_logreg **out, lg_errmsg *e
  * padded prediction copy. The model must not change afterwards. */
 lg_err lg_logreg_seal(lg_logreg *m, lg_errmsg *err);
 void lg_logreg_free(lg_logreg *m);
+/* Builds the joint table from the sealed model and centroids dense[(D,
+ * Kp)] of the same classes (lg_centroids' dense copy). */
+lg_err lg_logreg_seal_joint(lg_logreg *m, const float *cent_dense, size_t cent_kp,
+                            lg_errmsg *err);
+/* As lg_logreg_predict_row, and *sim = the row's best cosine similarity to
+ * a class centroid (0 when it shares nothing); needs lg_logreg_seal_joint. */
+int lg_logreg_predict_row_joint(const lg_logreg *m, const lg_embeddings *X, size_t row,
+                                float *proba /* (K) */, float *sim);
 
 /* Class probabilities of row `row` of X into proba[0..K-1]. Returns the
  * arg-max class, or -1 when the scores are not finite (NaN/Inf in the

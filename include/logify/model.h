@@ -19,9 +19,12 @@ typedef struct lg_model lg_model;
 lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err);
 void lg_model_free(lg_model *m);
 
-/* The model stage for one route: answers when the top probability is at
- * least spec->threshold (or default_threshold when spec->threshold < 0),
- * else passes the record on with its best guess in detail. Borrows m. */
+/* The model stage for one route: a line whose best similarity to the class
+ * centroids is below the bundle's open-set threshold is passed on ("unlike
+ * any training line: similarity 0.31 < 0.60"); otherwise it answers when
+ * the top probability is at least spec->threshold (or default_threshold
+ * when spec->threshold < 0), else passes the record on with its best guess
+ * in detail. Borrows m. */
 lg_err lg_model_stage_new(const lg_model *m, const lg_stage_spec *spec, double default_threshold,
                           lg_stage *out, lg_errmsg *err);
 
@@ -36,7 +39,13 @@ lg_err lg_model_label_index(const lg_model *m, const char *label, size_t *out, l
 /* Threshold recorded in the bundle. */
 double lg_model_threshold(const lg_model *m);
 const lg_encoder *lg_model_encoder(const lg_model *m);
+/* The logistic regression (NULL for an ovr_linear_svm bundle). */
 const lg_logreg *lg_model_classifier(const lg_model *m);
+/* "multinomial_logreg" or "ovr_linear_svm". */
+const char *lg_model_classifier_type(const lg_model *m);
+/* Open-set threshold recorded in the bundle; -1 when the bundle has no
+ * centroids (no open-set check). */
+double lg_model_unknown_threshold(const lg_model *m);
 /* Training figures recorded in the bundle (JSON object text), or NULL. */
 const char *lg_model_training_json(const lg_model *m);
 
@@ -46,11 +55,13 @@ lg_err lg_model_scratch_new(const lg_model *m, lg_model_scratch **out, lg_errmsg
 void lg_model_scratch_free(lg_model_scratch *s);
 
 /* Encodes msgs[0..n-1] as one batch and predicts: class[i] is the best
- * class (-1 when the input gave non-finite scores) and prob[i] its
- * probability. */
+ * class (-1 when the input gave non-finite scores or shares nothing with
+ * any class), prob[i] its probability and, when sim is not NULL, sim[i]
+ * the line's best cosine similarity to a class centroid (1 when the
+ * bundle has no centroids). */
 lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *const *msgs,
                         const size_t *lens, size_t n, int *cls /* (n) */, float *prob /* (n) */,
-                        lg_errmsg *err);
+                        float *sim /* (n) or NULL */, lg_errmsg *err);
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,10 @@ typedef struct {
                                  read (thread-per-connection mode); 0 = 4 MiB */
     uint64_t max_rows;        /* rows per request; 0 = 1,000,000; beyond: 413 */
     unsigned timeout_s;       /* idle seconds per connection; 0 = 30 */
+    unsigned head_timeout_s;  /* seconds for a request's complete head (request
+                                 line and headers), however it trickles in;
+                                 0 = 10 */
+    unsigned max_per_ip;      /* open connections per client address; 0 = 64 */
     unsigned max_inflight;    /* concurrent requests; 0 = 64; beyond: 503 */
     unsigned max_connections; /* open connections (= threads in the default
                                  mode); 0 = 1024 */
@@ -48,6 +52,9 @@ typedef struct {
     int access_log;           /* 1: one INFO line per request (lg_log) */
     const char *docs_assets;  /* directory holding swagger-ui-dist files;
                                  NULL = look beside the binary */
+    int template_ids;         /* 1: answers carry each line's template_id
+                                 (docs/templates.md); lines are mined and
+                                 counted in /metrics either way */
 } lg_server_opts;
 
 /* Reads the configuration file's `server:` section (cfg->doc, see
@@ -74,6 +81,10 @@ uint16_t lg_server_port(const lg_server *s);
  * then stops every thread. Returns the number of requests still in flight
  * when it gave up waiting (0 = clean). Safe to call twice. */
 unsigned lg_server_stop(lg_server *s, double grace_s);
+/* After lg_server_stop: the requests it cut off when the grace was over
+ * (their clients got no complete answer: a chunked answer without its last
+ * chunk, or no answer at all; the access log says end=shutdown-cut). */
+unsigned lg_server_cut(const lg_server *s);
 void lg_server_free(lg_server *s);
 
 #ifdef __cplusplus

@@ -102,6 +102,10 @@ void lg_stage_free(lg_stage *s);
  * never faked. */
 lg_err lg_stage_unavailable_new(lg_stage_kind kind, const char *reason, lg_stage *out,
                                 lg_errmsg *err);
+/* Gives an unavailable stage a warning to log (lg_log, WARN) when rows first
+ * reach it: once per stage kind and process, and never when no row is
+ * routed there. No effect on other stages. */
+void lg_stage_unavailable_warn(lg_stage *st, const char *warning);
 
 #ifdef __cplusplus
 }

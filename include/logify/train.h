@@ -54,13 +54,21 @@ typedef struct {
     const char *encoder_spec; /* default "hash" */
     uint64_t seed;            /* split seed (default 42) */
     double test_fraction;     /* default 0.2 */
-    size_t min_label_rows;    /* labels with fewer rows are set aside (default 10) */
+    size_t min_label_rows;    /* labels with fewer rows are set aside (default 1: none) */
     double threshold;         /* written into the bundle (default 0.5) */
+    const char *classifier;   /* "auto" (default: logreg up to LG_TRAIN_AUTO_LOGREG
+                                 labels, else svm), "logreg", "svm" */
+    double unknown_threshold; /* open set, written into the bundle; < 0 (default):
+                                 min(LG_TRAIN_UNKNOWN, held-out 1st percentile - 0.05) */
     lg_logreg_opts lr;
+    lg_svm_opts svm;
     const lg_rules *rules;        /* rules stage used to set rows aside; NULL: none */
     const lg_route_table *routes; /* route table; NULL: every row goes to the model */
     const char *data_name;        /* recorded in the figures (a base name) */
 } lg_train_opts;
+
+#define LG_TRAIN_AUTO_LOGREG 32 /* "auto": multinomial logreg up to this many labels */
+#define LG_TRAIN_UNKNOWN 0.5     /* highest automatic open-set threshold (docs/model.md) */
 
 void lg_train_opts_default(lg_train_opts *o);
 
@@ -73,7 +81,10 @@ typedef struct {
     size_t used;      /* rows the model learns from */
     size_t train_rows, test_rows;
     lg_report train, test; /* split figures */
-    lg_logreg_fit_info split_fit, final_fit;
+    lg_logreg_fit_info split_fit, final_fit; /* logreg */
+    lg_svm_fit_info svm_split, svm_final;    /* svm */
+    lg_clf_kind kind;
+    size_t rare_labels; /* labels set aside (fewer than min_label_rows rows) */
     double encode_seconds;
     lg_bundle *bundle; /* refit on all used rows, ready to write */
     json_t *figures;   /* everything above as JSON (no times: recorded

@@ -265,12 +265,15 @@ static int is_ws(int32_t c) {
     return utf8proc_category(c) == UTF8PROC_CATEGORY_ZS;
 }
 
+/* Characters the cleaner drops, as Hugging Face's (fast) BERT normalizer
+ * does: control, format, private-use and surrogate code points, but not
+ * unassigned ones (Cn): those stay in their word (which then becomes
+ * [UNK]), or stand alone inside a CJK range, like any ideograph. */
 static int is_control(int32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
     switch (utf8proc_category(c)) {
     case UTF8PROC_CATEGORY_CC:
     case UTF8PROC_CATEGORY_CF:
-    case UTF8PROC_CATEGORY_CN:
     case UTF8PROC_CATEGORY_CO:
     case UTF8PROC_CATEGORY_CS: return 1;
     default: return 0;

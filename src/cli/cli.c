@@ -1,7 +1,7 @@
 /* cli.c - the helpers the subcommands share (declared in cli.h): error
  * and usage messages, the pipeline options (--rules, --model, --llm ...)
- * and the pipeline they build, JSON printing, output files written to a
- * temporary name and renamed into place. Moved out of main.c (issue 15) so
+ * and the pipeline they build, JSON printing, the LLM failure report
+ * (output files: outfile.c). Moved out of main.c (issue 15) so
  * that the subcommands do not depend on the file that dispatches to them. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,6 +91,24 @@ int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl)
     return CLI_OK;
 }
 
+void cli_llm_failures(const lg_llm *llm, int by_reason) {
+    if (!llm) return;
+    lg_buf b;
+    lg_buf_init(&b, 4096);
+    if (lg_llm_failures_format(llm, &b) == LG_OK && b.len)
+        fprintf(stderr, "logify: warning: %s\n", lg_buf_cstr(&b));
+    lg_buf_free(&b);
+    if (!by_reason) return;
+    lg_llm_counters c;
+    lg_llm_get_counters(llm, &c);
+    if (!c.rows_unlabelled) return;
+    fprintf(stderr, "  llm unlabelled by reason:");
+    for (int k = 0; k < LG_LLM_WHY_KINDS; k++)
+        fprintf(stderr, "%s %s %llu", k ? "," : "", lg_llm_why_name((lg_llm_why)k),
+                (unsigned long long)c.unlabelled_by[k]);
+    fputc('\n', stderr);
+}
+
 int cli_print_json(json_t *j) {
     char *text =
         j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
@@ -101,54 +119,3 @@ int cli_print_json(json_t *j) {
     return CLI_OK;
 }
 
-int cli_outfile_open(cli_outfile *o, const char *path) {
-    memset(o, 0, sizeof *o);
-    size_t n = strlen(path) + 16;
-    o->final_path = lg_strdup(path);
-    o->tmp_path = malloc(n);
-    if (!o->final_path || !o->tmp_path) return cli_error("out of memory");
-    snprintf(o->tmp_path, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(o->tmp_path);
-    if (fd < 0) {
-        int e = errno;
-        free(o->tmp_path);
-        o->tmp_path = NULL;
-        return cli_error("cannot create %s: %s", path, strerror(e));
-    }
-    o->f = fdopen(fd, "wb");
-    if (!o->f) {
-        close(fd);
-        cli_outfile_abort(o);
-        return cli_error("cannot open %s", path);
-    }
-    setvbuf(o->f, NULL, _IOFBF, 1 << 20);
-    return CLI_OK;
-}
-
-int cli_outfile_commit(cli_outfile *o) {
-    int rc = CLI_OK;
-    if (fflush(o->f) != 0 || ferror(o->f)) rc = cli_error("writing %s: %s", o->final_path, strerror(errno));
-    if (fclose(o->f) != 0 && rc == CLI_OK) rc = cli_error("closing %s: %s", o->final_path, strerror(errno));
-    o->f = NULL;
-    if (rc == CLI_OK) {
-        /* mkstemp makes 0600 files; give the output ordinary permissions */
-        mode_t mask = umask(0);
-        umask(mask);
-        chmod(o->tmp_path, 0666 & ~mask);
-        if (rename(o->tmp_path, o->final_path) != 0)
-            rc = cli_error("cannot rename %s to %s: %s", o->tmp_path, o->final_path, strerror(errno));
-    }
-    if (rc != CLI_OK) unlink(o->tmp_path);
-    free(o->tmp_path);
-    free(o->final_path);
-    memset(o, 0, sizeof *o);
-    return rc;
-}
-
-void cli_outfile_abort(cli_outfile *o) {
-    if (o->f) fclose(o->f);
-    if (o->tmp_path) unlink(o->tmp_path);
-    free(o->tmp_path);
-    free(o->final_path);
-    memset(o, 0, sizeof *o);
-}

@@ -9,11 +9,13 @@
 #include <stdio.h>
 
 #include "logify/config.h"
+#include "logify/llm.h"
 #include "logify/pipeline.h"
 
 #define CLI_OK 0
 #define CLI_FAIL 1
 #define CLI_USAGE 2
+#define CLI_CUT 3 /* serve: stopped with requests cut off by the shutdown */
 
 int cmd_classify(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
@@ -23,6 +25,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_templates(int argc, char **argv);
 
 /* Prints "logify: error: <msg>" to stderr and returns CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -68,20 +71,30 @@ int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg);
  * lg_resources_free. */
 int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl);
 
+/* After a run: prints once on stderr what cost the LLM stage rows (a
+ * warning; nothing when it labelled them all), and with by_reason a
+ * summary line counting them by reason. llm may be NULL. */
+void cli_llm_failures(const lg_llm *llm, int by_reason);
+
 /* Prints j as indented JSON on stdout and releases it (j may be NULL, which
  * is reported as out of memory). */
 int cli_print_json(json_t *j);
 
-/* Writes to a temporary file beside `path` and renames it into place on
- * commit, so a failed run never leaves a half-written file. */
+/* `-o PATH` (outfile.c): a regular file is written to a temporary file
+ * beside it and renamed into place on commit, so a failed run never leaves
+ * a half-written file; an existing file keeps its mode and owner. "-",
+ * character devices and FIFOs are written through as streams; a symbolic
+ * link is followed (its target is replaced, the link stays). */
 typedef struct {
-    char *final_path;
-    char *tmp_path;
+    char *final_path; /* the target (a symbolic link resolved) */
+    char *tmp_path;   /* NULL when writing through */
     FILE *f;
+    int stream;       /* 1: writing through (stdout, a device, a FIFO) */
+    int slot;         /* its place among the files a signal removes, or -1 */
 } cli_outfile;
 
 int cli_outfile_open(cli_outfile *o, const char *path);
-int cli_outfile_commit(cli_outfile *o);   /* fclose + rename */
+int cli_outfile_commit(cli_outfile *o);   /* fclose + rename (a stream: flush) */
 void cli_outfile_abort(cli_outfile *o);   /* fclose + unlink */
 
 #endif

@@ -11,12 +11,16 @@
 #include "cli/cli.h"
 #include "logify/job.h"
 #include "logify/pipeline.h"
+#include "logify/templates.h"
 
 static const char usage_text[] =
     "usage: logify classify INPUT.csv|- [options]\n"
-    "  -o, --output FILE      write here (atomically) instead of stdout\n"
+    "  -o, --output FILE      write here instead of stdout: a regular file atomically\n"
+    "                         (mode and owner kept), a device or FIFO as a stream\n"
     "      --format csv|jsonl output format (default csv)\n"
     "      --explain          add stage, confidence and detail columns\n"
+    "      --templates        add template_id: each row's log template\n"
+    "                         (the miner of `logify templates`, docs/templates.md)\n"
     "      --on-error fail|skip  a malformed row stops the run (default) or is\n"
     "                         skipped and reported on stderr with its line\n"
     "      --config FILE      configuration file (routes, rules, model, llm)\n"
@@ -82,7 +86,11 @@ static void on_skip(void *user, uint64_t line, const char *msg) {
 static void print_summary(const lg_job_stats *st, double secs, int with_times) {
     fprintf(stderr, "logify: %llu rows in %.3f s (%.0f rows/s)", (unsigned long long)st->rows, secs,
             secs > 0 ? (double)st->rows / secs : 0.0);
-    if (st->skipped) fprintf(stderr, ", %llu malformed rows skipped", (unsigned long long)st->skipped);
+    if (st->skipped) /* the lines are in the warnings above */
+        fprintf(stderr, "; %llu rows read = %llu written + %llu malformed skipped",
+                (unsigned long long)st->rows_read, (unsigned long long)st->rows,
+                (unsigned long long)st->skipped);
+    if (st->new_templates) fprintf(stderr, ", %llu templates", (unsigned long long)st->new_templates);
     fprintf(stderr, "\n  by stage:");
     for (int k = 1; k < LG_STAGE_KINDS; k++)
         fprintf(stderr, " %s %llu,", lg_stage_kind_name((lg_stage_kind)k),
@@ -100,10 +108,10 @@ static void print_summary(const lg_job_stats *st, double secs, int with_times) {
 }
 
 int cmd_classify(int argc, char **argv) {
-    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_BATCH, O_THREADS, O_SUMMARY, O_STATS };
+    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_BATCH, O_THREADS, O_SUMMARY, O_STATS, O_TEMPLATES };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
-        {"explain", no_argument, 0, O_EXPLAIN}, {"on-error", required_argument, 0, O_ONERR},
+        {"explain", no_argument, 0, O_EXPLAIN}, {"templates", no_argument, 0, O_TEMPLATES}, {"on-error", required_argument, 0, O_ONERR},
         CLI_OPT_CONFIG, CLI_OPT_RULES,
         CLI_OPT_MODEL, CLI_OPT_ROUTE,
         CLI_OPT_THRESHOLD, {"batch", required_argument, 0, O_BATCH},
@@ -115,7 +123,7 @@ int cmd_classify(int argc, char **argv) {
     lg_job_opts jo = {0};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     jo.threads = (int)(cores < 1 ? 1 : cores > 16 ? 16 : cores) + 1;
-    int summary = 0, stats = 0, c;
+    int summary = 0, stats = 0, templates = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         char *end;
@@ -127,6 +135,7 @@ int cmd_classify(int argc, char **argv) {
             else return cli_usage_error(usage_text, "classify: --format must be csv or jsonl");
             break;
         case O_EXPLAIN: jo.explain = 1; break;
+        case O_TEMPLATES: templates = 1; break;
         case O_ONERR:
             if (!strcmp(optarg, "skip")) jo.skip_bad = 1;
             else if (!strcmp(optarg, "fail")) jo.skip_bad = 0;
@@ -181,7 +190,13 @@ int cmd_classify(int argc, char **argv) {
     if (output) {
         if (cli_outfile_open(&of, output) != CLI_OK) goto done;
         sink.f = of.f;
+        sink.live = of.stream;
     }
+    if (templates && lg_tpl_miner_new(NULL, &jo.templates, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    jo.template_column = templates;
     jo.pipeline = pl;
     jo.sink = sink_file;
     jo.sink_user = &sink;
@@ -200,7 +215,7 @@ int cmd_classify(int argc, char **argv) {
     lg_err e = LG_OK;
     struct stat ist;
     if (fstat(fileno(in), &ist) == 0 && !S_ISREG(ist.st_mode)) {
-        sink.live = !output;
+        sink.live = !output || of.stream;
         e = read_live(job, fileno(in), chunk, chunk_size, &err);
     } else {
         while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) e = lg_job_feed(job, chunk, n, &err);
@@ -220,6 +235,7 @@ int cmd_classify(int argc, char **argv) {
         if (cli_outfile_commit(&of) != CLI_OK) goto done;
     }
     rc = CLI_OK;
+    cli_llm_failures(res.llm, summary);
     if (summary) {
         lg_job_stats st;
         lg_job_get_stats(job, &st);
@@ -235,10 +251,11 @@ int cmd_classify(int argc, char **argv) {
         if (output) fprintf(stderr, "  wrote %s\n", output);
     }
 done:
-    if (of.tmp_path) cli_outfile_abort(&of);
+    if (of.final_path) cli_outfile_abort(&of);
     free(chunk);
     if (in && in != stdin) fclose(in);
     lg_job_free(job);
+    lg_tpl_miner_free(jo.templates);
     lg_pipeline_free(pl);
     lg_resources_free(&res);
     lg_config_free(&cfg);

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "logify/cluster.h"
 #include "logify/csv.h"
+#include "logify/templates.h"
 #include "logify/umap.h"
 
 static const char usage_text[] =
@@ -28,6 +29,10 @@ static const char usage_text[] =
     "  --out DIR            output directory (created): points.csv, embeddings.npy,\n"
     "                       clusters.csv, map.svg, map.html, suggested_rules.yaml\n"
     "  --encoder SPEC       hash (default), hash:dim=N, sbert:DIR\n"
+    "  --by-template        mine templates first (docs/templates.md) and embed each\n"
+    "                       row's template text: each template is one point,\n"
+    "                       weighted by its rows, so clusters never split one\n"
+    "                       template\n"
     "  --dims N             project a sparse encoder's rows to N columns (default 512;\n"
     "                       0 = keep all)\n"
     "  --embeddings FILE    use these rows (.npy, float32/64, n x d) instead of encoding\n"
@@ -358,7 +363,7 @@ typedef struct {
     const char *data, *out, *encoder, *embeddings, *color_by;
     double eps;
     long min_samples, min_size, dims;
-    int umap_only, no_progress;
+    int umap_only, no_progress, by_template;
     lg_umap_params up;
 } cluster_opts;
 
@@ -396,7 +401,8 @@ static int parse_opts(int argc, char **argv, cluster_opts *o) {
         {"seed", 1, 0, 's'},        {"n-neighbors", 1, 0, 'k'}, {"min-dist", 1, 0, 'D'},
         {"epochs", 1, 0, 'n'},      {"exact-max", 1, 0, 'x'},   {"min-size", 1, 0, 'z'},
         {"color-by", 1, 0, 'c'},    {"dims", 1, 0, 'j'},        {"umap-only", 0, 0, 'u'},
-        {"no-progress", 0, 0, 'q'}, {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+        {"no-progress", 0, 0, 'q'}, {"help", 0, 0, 'h'},        {"by-template", 0, 0, 'T'},
+        {0, 0, 0, 0}};
     int c, rc = CLI_OK;
     long v;
     double dv;
@@ -437,6 +443,7 @@ static int parse_opts(int argc, char **argv, cluster_opts *o) {
             o->color_by = optarg;
             break;
         case 'u': o->umap_only = 1; break;
+        case 'T': o->by_template = 1; break;
         case 'q': o->no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return -1;
         default: return CLI_USAGE;
@@ -469,6 +476,70 @@ static void print_sizes(const int32_t *cl, size_t n, size_t nc) {
     free(size), free(order);
 }
 
+/* --by-template: each row's template text (rows of one template share one
+ * string, so they embed to one weighted point). */
+typedef struct {
+    char **text;      /* (n_text) one per template group */
+    size_t n_text;
+    char **row_text;  /* (rows) views into text */
+    size_t *row_len;
+} tpl_texts;
+
+static void tpl_texts_free(tpl_texts *tt) {
+    for (size_t i = 0; i < tt->n_text; i++) free(tt->text[i]);
+    free(tt->text), free(tt->row_text), free(tt->row_len);
+}
+
+static int template_texts(const table *t, tpl_texts *tt) {
+    lg_tpl_miner *m = NULL;
+    lg_errmsg err;
+    uint32_t *idx = malloc((t->n ? t->n : 1) * sizeof *idx);
+    tt->row_text = malloc((t->n ? t->n : 1) * sizeof *tt->row_text);
+    tt->row_len = malloc((t->n ? t->n : 1) * sizeof *tt->row_len);
+    int rc = CLI_FAIL;
+    if (!idx || !tt->row_text || !tt->row_len || lg_tpl_miner_new(NULL, &m, &err)) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        lg_tpl_result r;
+        if (lg_tpl_add(m, t->msg[i], t->len[i], &r, &err)) {
+            cli_error("templates: %s", err.msg);
+            goto done;
+        }
+        idx[i] = r.index;
+    }
+    tt->n_text = lg_tpl_count(m);
+    tt->text = calloc(tt->n_text ? tt->n_text : 1, sizeof *tt->text);
+    if (!tt->text) {
+        cli_error("out of memory");
+        goto done;
+    }
+    size_t groups = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t g = lg_tpl_group(m, idx[i]);
+        if (!tt->text[g]) {
+            lg_buf b;
+            lg_buf_init(&b, (size_t)64 << 20);
+            if (lg_tpl_text(m, g, &b) || !(tt->text[g] = lg_strdup(lg_buf_cstr(&b)))) {
+                lg_buf_free(&b);
+                cli_error("out of memory");
+                goto done;
+            }
+            lg_buf_free(&b);
+            groups++;
+        }
+        tt->row_text[i] = tt->text[g];
+        tt->row_len[i] = strlen(tt->text[g]);
+    }
+    fprintf(stderr, "logify cluster: %zu rows, %zu templates (docs/templates.md)\n", t->n, groups);
+    rc = CLI_OK;
+done:
+    lg_tpl_miner_free(m);
+    free(idx);
+    return rc;
+}
+
 /* Too many distinct vectors: say what the cap counts and what to do. */
 static int distinct_cap_error(const char *what, const char *msg) {
     return cli_error("%s: %s; the cap of %d applies to distinct embedding vectors, not rows "
@@ -484,6 +555,7 @@ int cmd_cluster(int argc, char **argv) {
     table t;
     memset(&t, 0, sizeof t);
     lg_vecset vs; /* the distinct vectors: DBSCAN, the silhouette and UMAP run on these */
+    tpl_texts tt = {0};
     lg_vecset_init(&vs);
     float *x = NULL, *xy = NULL, *xyd = NULL;
     int32_t *cl = NULL, *cld = NULL;
@@ -527,9 +599,15 @@ int cmd_cluster(int argc, char **argv) {
             rc = cli_error("%s: need at least 2 rows, got %zu", o.data, n);
             goto done;
         }
-        lg_err e =
-            lg_cluster_embed_distinct(o.encoder, (const char *const *)t.msg, t.len, n,
-                                      (size_t)o.dims, MAX_DISTINCT, progress_cb, &ps, &vs, &err);
+        const char *const *emsg = (const char *const *)t.msg;
+        const size_t *elen = t.len;
+        if (o.by_template && (rc = template_texts(&t, &tt))) goto done;
+        if (o.by_template) {
+            emsg = (const char *const *)tt.row_text;
+            elen = tt.row_len;
+        }
+        lg_err e = lg_cluster_embed_distinct(o.encoder, emsg, elen, n, (size_t)o.dims, MAX_DISTINCT,
+                                             progress_cb, &ps, &vs, &err);
         progress_end(&ps);
         if (e) {
             rc = e == LG_ELIMIT ? distinct_cap_error(o.data, err.msg)
@@ -659,6 +737,7 @@ done:
     lg_suggested_rules_free(rules, n_rules);
     lg_buf_free(&b);
     table_free(&t);
+    tpl_texts_free(&tt);
     lg_vecset_free(&vs);
     free(x), free(xy), free(cl), free(xyd), free(cld);
     return rc;

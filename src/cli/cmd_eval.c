@@ -243,6 +243,7 @@ int cmd_eval(int argc, char **argv) {
     } else {
         print_text(data, &rep, &counts, model_desc);
     }
+    cli_llm_failures(res.llm, 0);
     rc = CLI_OK;
 done:
     tally_clear(&counts.reasons);

@@ -29,11 +29,17 @@ static const char usage_text[] =
     "      --max-inflight N   classify requests at once (default 64): 503 beyond\n"
     "      --max-connections N open connections (default 1024)\n"
     "      --timeout S        idle seconds before a connection is closed (default 30)\n"
-    "      --grace S          on SIGTERM, seconds to let requests finish (default 30)\n"
+    "      --head-timeout S   seconds for a request's complete head, however slowly it\n"
+    "                         trickles in (default 10): the connection is shut after\n"
+    "      --max-per-ip N     open connections per client address (default 64)\n"
+    "      --grace S          on SIGTERM, seconds to let requests finish (default 30);\n"
+    "                         requests still running then are cut off: exit status 3\n"
     "      --api-key KEY      require 'Authorization: Bearer KEY' (also LOGIFY_API_KEY);\n"
-    "                         /healthz stays open\n"
+    "                         /healthz and the /docs page (it asks for the key) stay\n"
+    "                         open; unknown paths answer 401 too; an empty key is refused\n"
     "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
-    "      --quiet            no access log (errors are still logged)\n";
+    "      --quiet            no access log (errors are still logged)\n"
+    "      --templates        answers carry each line's template_id (docs/templates.md)\n";
 
 static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
                       unsigned long long *out) {
@@ -47,7 +53,8 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
 
 int cmd_serve(int argc, char **argv) {
     enum { O_HOST = 256, O_PORT, O_THREADS, O_MODE,
-           O_MAXUP, O_HOLD, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET };
+           O_MAXUP, O_HOLD, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET,
+           O_HEAD, O_PERIP, O_TEMPLATES };
     static const struct option longopts[] = {
         {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
         CLI_OPT_CONFIG, CLI_OPT_RULES,
@@ -59,7 +66,9 @@ int cmd_serve(int argc, char **argv) {
         {"max-connections", required_argument, 0, O_CONNS},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"grace", required_argument, 0, O_GRACE},
         {"api-key", required_argument, 0, O_KEY}, {"docs-assets", required_argument, 0, O_DOCS},
-        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"head-timeout", required_argument, 0, O_HEAD}, {"max-per-ip", required_argument, 0, O_PERIP},
+        {"quiet", no_argument, 0, O_QUIET}, {"templates", no_argument, 0, O_TEMPLATES},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
     lg_server_opts so = {0};
@@ -70,7 +79,8 @@ int cmd_serve(int argc, char **argv) {
     unsigned long long v;
     unsigned given = 0; /* flags that win over the config file's server: section */
     enum { G_HOST = 1, G_PORT = 2, G_THREADS = 4, G_MODE = 8, G_MAXUP = 16, G_MAXROWS = 32,
-           G_INFLIGHT = 64, G_CONNS = 128, G_TIMEOUT = 256, G_GRACE = 512, G_QUIET = 1024, G_HOLD = 2048 };
+           G_INFLIGHT = 64, G_CONNS = 128, G_TIMEOUT = 256, G_GRACE = 512, G_QUIET = 1024, G_HOLD = 2048,
+           G_HEAD = 4096, G_PERIP = 8192 };
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end;
@@ -126,6 +136,16 @@ int cmd_serve(int argc, char **argv) {
             so.timeout_s = (unsigned)v;
             given |= G_TIMEOUT;
             break;
+        case O_HEAD:
+            if (parse_uint(optarg, 1, 86400, &v)) return cli_usage_error(usage_text, "serve: --head-timeout must be 1..86400");
+            so.head_timeout_s = (unsigned)v;
+            given |= G_HEAD;
+            break;
+        case O_PERIP:
+            if (parse_uint(optarg, 1, 1000000, &v)) return cli_usage_error(usage_text, "serve: --max-per-ip must be >= 1");
+            so.max_per_ip = (unsigned)v;
+            given |= G_PERIP;
+            break;
         case O_GRACE:
             grace = strtod(optarg, &end);
             if (*end || end == optarg || grace < 0 || grace > 86400)
@@ -135,12 +155,16 @@ int cmd_serve(int argc, char **argv) {
         case O_KEY: so.api_key = optarg; break;
         case O_DOCS: so.docs_assets = optarg; break;
         case O_QUIET: so.access_log = 0; given |= G_QUIET; break;
+        case O_TEMPLATES: so.template_ids = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "serve: unknown option");
         }
     }
     if (optind != argc) return cli_usage_error(usage_text, "serve: unexpected argument '%s'", argv[optind]);
     if (!so.api_key) so.api_key = getenv("LOGIFY_API_KEY");
+    if (so.api_key && !*so.api_key) /* "--api-key $KEY" with KEY unset: not "no auth" */
+        return cli_usage_error(usage_text, "serve: the API key (--api-key or LOGIFY_API_KEY) is empty; "
+                                           "give a key, or none at all to serve without authentication");
 
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
@@ -164,6 +188,8 @@ int cmd_serve(int argc, char **argv) {
     FROM_FILE(G_INFLIGHT, max_inflight);
     FROM_FILE(G_CONNS, max_connections);
     FROM_FILE(G_TIMEOUT, timeout_s);
+    FROM_FILE(G_HEAD, head_timeout_s);
+    FROM_FILE(G_PERIP, max_per_ip);
     FROM_FILE(G_QUIET, access_log);
 #undef FROM_FILE
     if (!(given & G_GRACE)) grace = fgrace;
@@ -199,8 +225,14 @@ int cmd_serve(int argc, char **argv) {
     sigwait(&sigs, &sig);
     fprintf(stderr, "logify: %s: draining (up to %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", grace);
     unsigned left = lg_server_stop(srv, grace);
-    if (left) fprintf(stderr, "logify: stopped with %u requests unfinished\n", left);
-    else fprintf(stderr, "logify: stopped\n");
+    unsigned cut = lg_server_cut(srv);
+    if (left || cut) {
+        fprintf(stderr, "logify: stopped after the %.0f s grace with %u request%s cut off unfinished\n",
+                grace, cut > left ? cut : left, (cut > left ? cut : left) == 1 ? "" : "s");
+        rc = CLI_CUT; /* a supervisor can tell: answers were lost */
+        goto done;
+    }
+    fprintf(stderr, "logify: stopped\n");
     rc = CLI_OK;
 done:
     lg_server_free(srv);

@@ -14,12 +14,22 @@ static const char usage_text[] =
     "usage: logify train --data CSV --out DIR [options]\n"
     "  --data CSV             labeled data: columns source, log_message, target_label\n"
     "  --out DIR              write the model bundle here (meta.json, weights.bin)\n"
-    "  --encoder SPEC         hash (default), hash:dim=N,seed=S, or sbert:DIR\n"
+    "  --encoder SPEC         hash:text=1 (default: masked tokens keep their text),\n"
+    "                         hash:dim=N,seed=S,text=0|1, or sbert:DIR\n"
     "  --seed N               seed of the stratified train/test split (default 42)\n"
     "  --test-fraction F      share of each label held out for the test report (0.2)\n"
-    "  --min-label-rows N     labels with fewer rows are left to other stages (10)\n"
-    "  --C X                  inverse L2 strength of the logistic regression (10)\n"
+    "  --min-label-rows N     labels with fewer rows are left to other stages (1: every\n"
+    "                         label is learned; what is set aside is listed on stderr)\n"
+    "  --classifier K         auto (default: logreg up to 32 labels, else svm), logreg\n"
+    "                         (multinomial logistic regression) or svm (one-vs-rest\n"
+    "                         linear SVM over the nearest classes)\n"
+    "  --C X                  inverse L2 strength (10)\n"
+    "  --candidates N         svm: classes scored per line (64)\n"
+    "  --threads N            svm: classes trained at once (2; same result for any N)\n"
     "  --threshold X          answer threshold recorded in the bundle (0.5)\n"
+    "  --unknown-threshold X  open set, recorded in the bundle: a line whose best\n"
+    "                         similarity to a class centroid is lower is passed on\n"
+    "                         (default: min(0.5, held-out 1st percentile - 0.05))\n"
     "  --config FILE          configuration (routes, rules) used to set rows aside\n"
     "  --rules FILE           rules file (default: the built-in rules)\n"
     "  --route SRC=STAGES     override a route, as in 'logify classify'\n"
@@ -33,24 +43,23 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double fit_seconds(const lg_train_result *r, int final) {
+    if (r->kind == LG_CLF_SVM) return final ? r->svm_final.seconds : r->svm_split.seconds;
+    return final ? r->final_fit.seconds : r->split_fit.seconds;
+}
+
 static void print_text(const lg_train_result *r, const lg_train_opts *o, const char *data,
                        const char *out, double secs) {
     printf("data: %s, %zu rows\n", data, r->rows);
     printf("  decided by rules:     %zu\n", r->by_rules);
     printf("  routed to the LLM:    %zu\n", r->to_llm);
     if (r->no_model) printf("  no model stage:       %zu\n", r->no_model);
-    json_t *rare = json_object_get(r->figures, "rare_labels");
-    if (json_array_size(rare)) {
-        printf("  rare labels (< %zu rows, left to other stages):", o->min_label_rows);
-        for (size_t i = 0; i < json_array_size(rare); i++) {
-            json_t *x = json_array_get(rare, i);
-            printf("%s %s (%lld)", i ? "," : "", json_string_value(json_object_get(x, "label")),
-                   (long long)json_integer_value(json_object_get(x, "rows")));
-        }
-        printf("\n");
-    }
-    printf("  training rows:        %zu (%zu labels), encoder %s\n", r->used, r->bundle->n_labels,
-           r->bundle->encoder_spec);
+    if (r->rare_labels)
+        printf("  rare labels set aside: %zu (%zu rows, < %zu rows each)\n", r->rare_labels,
+               r->rare_rows, o->min_label_rows);
+    printf("  training rows:        %zu (%zu labels), encoder %s, classifier %s\n", r->used,
+           r->bundle->n_labels, r->bundle->encoder_spec,
+           r->kind == LG_CLF_SVM ? "ovr_linear_svm" : "multinomial_logreg");
     printf("split (stratified, seed %llu): train %zu, test %zu\n", (unsigned long long)o->seed,
            r->train_rows, r->test_rows);
     printf("\ntrain:\n");
@@ -59,11 +68,34 @@ static void print_text(const lg_train_result *r, const lg_train_opts *o, const c
     lg_report_print(&r->test, stdout, "  ");
     printf("\naccuracy gap (train - test): %.4f\n",
            lg_report_accuracy(&r->train) - lg_report_accuracy(&r->test));
-    printf("refit on all %zu rows: %d iterations, %s\n", r->used, r->final_fit.iterations,
-           r->final_fit.status_text);
+    json_t *os = json_object_get(r->figures, "open_set");
+    if (json_object_get(os, "held_out_share_below"))
+        printf("open set: %lld of %zu held-out rows below the unknown threshold %.2f\n",
+               (long long)json_integer_value(json_object_get(os, "held_out_below_threshold")),
+               r->test_rows, r->bundle->unknown_threshold);
+    if (r->kind == LG_CLF_SVM)
+        printf("refit on all %zu rows: %zu (row, class) pairs, %.1f epochs a class on average\n",
+               r->used, r->svm_final.pairs, r->svm_final.mean_epochs);
+    else
+        printf("refit on all %zu rows: %d iterations, %s\n", r->used, r->final_fit.iterations,
+               r->final_fit.status_text);
     printf("time: encode %.3f s, fit %.3f s, refit %.3f s, total %.3f s (CPU %.3f s)\n",
-           r->encode_seconds, r->split_fit.seconds, r->final_fit.seconds, secs, cpu_seconds());
-    printf("wrote %s (%s, %s)\n", out, LG_BUNDLE_META, LG_BUNDLE_WEIGHTS);
+           r->encode_seconds, fit_seconds(r, 0), fit_seconds(r, 1), secs, cpu_seconds());
+    printf("wrote %s (%s, %s, %s)\n", out, LG_BUNDLE_META, LG_BUNDLE_WEIGHTS,
+           LG_BUNDLE_CENTROIDS);
+}
+
+/* Labels set aside are said on stderr every time: count and first names. */
+static void print_set_aside(const lg_train_result *r, const lg_train_opts *o) {
+    if (!r->rare_labels) return;
+    json_t *rare = json_object_get(r->figures, "rare_labels");
+    fprintf(stderr, "logify: train: %zu label(s) with fewer than %zu rows set aside (%zu rows):",
+            r->rare_labels, o->min_label_rows, r->rare_rows);
+    for (size_t i = 0; i < json_array_size(rare) && i < 5; i++)
+        fprintf(stderr, "%s %s (%lld)", i ? "," : "",
+                json_string_value(json_object_get(json_array_get(rare, i), "label")),
+                (long long)json_integer_value(json_object_get(json_array_get(rare, i), "rows")));
+    fprintf(stderr, "%s\n", r->rare_labels > 5 ? ", ..." : "");
 }
 
 int cmd_train(int argc, char **argv) {
@@ -76,7 +108,11 @@ int cmd_train(int argc, char **argv) {
         O_MIN,
         O_C,
         O_THRESH,
-        O_JSON
+        O_JSON,
+        O_CLF,
+        O_UNK,
+        O_CAND,
+        O_THREADS
     };
     static const struct option longopts[] = {{"data", required_argument, 0, O_DATA},
                                              {"out", required_argument, 0, O_OUT},
@@ -86,6 +122,10 @@ int cmd_train(int argc, char **argv) {
                                              {"min-label-rows", required_argument, 0, O_MIN},
                                              {"C", required_argument, 0, O_C},
                                              {"threshold", required_argument, 0, O_THRESH},
+                                             {"classifier", required_argument, 0, O_CLF},
+                                             {"unknown-threshold", required_argument, 0, O_UNK},
+                                             {"candidates", required_argument, 0, O_CAND},
+                                             {"threads", required_argument, 0, O_THREADS},
                                              CLI_OPT_CONFIG,
                                              CLI_OPT_RULES,
                                              CLI_OPT_ROUTE,
@@ -98,6 +138,7 @@ int cmd_train(int argc, char **argv) {
     lg_train_opts_default(&o);
     const char *data = NULL, *out = NULL;
     int json = 0, c;
+    o.svm.threads = 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end;
@@ -123,10 +164,35 @@ int cmd_train(int argc, char **argv) {
             break;
         }
         case O_C:
-            o.lr.C = strtod(optarg, &end);
+            o.lr.C = o.svm.C = strtod(optarg, &end);
             if (*end || end == optarg || !(o.lr.C > 0 && o.lr.C < 1e12))
                 return cli_usage_error(usage_text, "train: --C must be a positive number");
             break;
+        case O_CLF:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "logreg") && strcmp(optarg, "svm"))
+                return cli_usage_error(usage_text, "train: --classifier must be auto, logreg or svm");
+            o.classifier = optarg;
+            break;
+        case O_UNK:
+            o.unknown_threshold = strtod(optarg, &end);
+            if (*end || end == optarg ||
+                !(o.unknown_threshold >= 0 && o.unknown_threshold <= 1))
+                return cli_usage_error(usage_text, "train: --unknown-threshold must be in [0, 1]");
+            break;
+        case O_CAND: {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 100000)
+                return cli_usage_error(usage_text, "train: --candidates must be 1..100000");
+            o.svm.candidates = (size_t)v;
+            break;
+        }
+        case O_THREADS: {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 64)
+                return cli_usage_error(usage_text, "train: --threads must be 1..64");
+            o.svm.threads = (int)v;
+            break;
+        }
         case O_THRESH:
             o.threshold = strtod(optarg, &end);
             if (*end || end == optarg || !(o.threshold >= 0 && o.threshold <= 1))
@@ -178,6 +244,7 @@ int cmd_train(int argc, char **argv) {
         cli_error("train: %s", err.msg);
         goto done;
     }
+    print_set_aside(&res, &o);
     if (lg_bundle_write(out, res.bundle, &err)) {
         cli_error("%s", err.msg);
         goto done;
@@ -189,8 +256,8 @@ int cmd_train(int argc, char **argv) {
             json_object_set_new(j, "out", json_string(out));
             json_object_set_new(j, "seconds",
                                 json_pack("{s:f, s:f, s:f, s:f, s:f}", "encode", res.encode_seconds,
-                                          "fit", res.split_fit.seconds, "refit",
-                                          res.final_fit.seconds, "total", secs, "cpu_total",
+                                          "fit", fit_seconds(&res, 0), "refit",
+                                          fit_seconds(&res, 1), "total", secs, "cpu_total",
                                           cpu_seconds()));
         }
         if (cli_print_json(j) != CLI_OK) goto done;

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"serve", cmd_serve, "HTTP service: /classify/, /v1/classify, metrics (docs/server.md)"},
     {"embed", cmd_embed, "embed stdin lines with a Sentence-BERT model (JSON arrays)"},
     {"model", cmd_model, "tokenize with or pull a sentence-transformers model"},
+    {"templates", cmd_templates, "mine log templates: template_id and template per row"},
 };
 
 static void usage(FILE *f) {

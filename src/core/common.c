@@ -86,7 +86,7 @@ lg_err lg_buf_reserve(lg_buf *b, size_t n) {
     if (need <= b->cap) return LG_OK;
     size_t ncap = b->cap ? b->cap : 256;
     while (ncap < need) ncap *= 2;
-    char *p = realloc(b->data, ncap);
+    char *p = lg_realloc(b->data, ncap);
     if (!p) return LG_ENOMEM;
     b->data = p;
     b->cap = ncap;
@@ -121,13 +121,26 @@ lg_err lg_buf_printf(lg_buf *b, const char *fmt, ...) {
 
 const char *lg_buf_cstr(lg_buf *b) { return b->data ? b->data : ""; }
 
+/* ---- Allocation --------------------------------------------------------------- */
+
+static lg_allocator alloc_fns = {malloc, calloc, realloc};
+
+void lg_set_allocator(const lg_allocator *a) {
+    lg_allocator libc = {malloc, calloc, realloc};
+    alloc_fns = a ? *a : libc;
+}
+
+void *lg_malloc(size_t n) { return alloc_fns.malloc_fn(n); }
+void *lg_calloc(size_t n, size_t size) { return alloc_fns.calloc_fn(n, size); }
+void *lg_realloc(void *p, size_t n) { return alloc_fns.realloc_fn(p, n); }
+
 /* ---- Helpers --------------------------------------------------------------- */
 
 char *lg_strdup(const char *s) { return s ? lg_strndup(s, strlen(s)) : NULL; }
 
 char *lg_strndup(const char *s, size_t n) {
     if (!s) return NULL;
-    char *p = malloc(n + 1);
+    char *p = lg_malloc(n + 1);
     if (!p) return NULL;
     memcpy(p, s, n);
     p[n] = '\0';

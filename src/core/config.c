@@ -72,12 +72,15 @@ const lg_route *lg_routes_find(const lg_route_table *t, const char *source) {
 
 static lg_err check_kind_once(const lg_route *r, lg_stage_kind k, const char *name, unsigned line,
                               lg_errmsg *err) {
+    char where[160]; /* "file:line" of a config file, or the flag itself (line 0) */
+    if (line) snprintf(where, sizeof where, "%s:%u", name, line);
+    else snprintf(where, sizeof where, "%s", name);
     for (size_t i = 0; i < r->n_stages; i++)
         if (r->stages[i].kind == k)
-            return lg_fail(err, LG_EINVAL, "%s:%u: route '%s' lists stage %s twice", name, line,
-                           r->source, lg_stage_kind_name(k));
+            return lg_fail(err, LG_EINVAL, "%s: route '%s' lists stage %s twice", where, r->source,
+                           lg_stage_kind_name(k));
     if (r->n_stages >= LG_ROUTE_MAX_STAGES)
-        return lg_fail(err, LG_EINVAL, "%s:%u: too many stages", name, line);
+        return lg_fail(err, LG_EINVAL, "%s: too many stages", where);
     return LG_OK;
 }
 
@@ -142,8 +145,8 @@ lg_err lg_routes_from_yaml(const lg_ynode *list, const char *name, lg_route_tabl
                         rn->line);
             break;
         }
-        if (!stages || stages->kind != LG_Y_SEQ) {
-            e = lg_fail(err, LG_EINVAL, "%s:%u: route '%s' needs a stages list", name, rn->line,
+        if (!stages || stages->kind != LG_Y_SEQ || stages->n == 0) {
+            e = lg_fail(err, LG_EINVAL, "%s:%u: route '%s' needs a stages list (one or more of rules, model, llm)", name, rn->line,
                         src);
             break;
         }
@@ -170,9 +173,15 @@ lg_err lg_routes_apply_flag(lg_route_table *t, const char *spec, lg_errmsg *err)
     nr.source = source;
     lg_err e = LG_OK;
     const char *p = eq + 1;
+    char flag[96];
+    snprintf(flag, sizeof flag, "--route '%.80s'", spec);
     while (*p && !e) {
         size_t n = strcspn(p, ",");
         char item[64];
+        if (n == 0 || (p[n] == ',' && !p[n + 1])) {
+            e = lg_fail(err, LG_EINVAL, "--route '%s': an empty stage name (a stray comma?)", spec);
+            break;
+        }
         if (n >= sizeof item) {
             e = lg_fail(err, LG_EINVAL, "--route '%s': stage name too long", spec);
             break;
@@ -200,14 +209,18 @@ lg_err lg_routes_apply_flag(lg_route_table *t, const char *spec, lg_errmsg *err)
             e = lg_fail(err, LG_EINVAL, "--route '%s': only the model stage takes a threshold", spec);
             break;
         }
-        if ((e = check_kind_once(&nr, k, "--route", 0, err))) break;
+        if ((e = check_kind_once(&nr, k, flag, 0, err))) break;
         spec_init(&nr.stages[nr.n_stages], k);
         nr.stages[nr.n_stages++].threshold = th;
         p += n;
         if (*p == ',') p++;
     }
+    if (!e && nr.n_stages == 0) /* '*=' would leave every row Unclassified, silently */
+        e = lg_fail(err, LG_EINVAL, "--route '%s': no stages (give one or more of rules, model, llm)",
+                    spec);
     if (e) {
         free(source);
+        for (size_t j = 0; j < nr.n_stages; j++) spec_clear(&nr.stages[j]);
         return e;
     }
     /* replace an existing route for the same source, keeping its place */

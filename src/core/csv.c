@@ -57,6 +57,12 @@ struct lg_csv_reader {
     uint64_t line;          /* current physical line */
     uint64_t row_line;      /* line where the current row started */
     int row_bad;            /* current row already found malformed */
+    int oom;                /* an allocation failed: the input stops there (LG_ENOMEM) */
+    int multiline;          /* current row has crossed a line break */
+    int resync;             /* split_run stopped to re-read a bad row's lines */
+    size_t expect;          /* fields every row must have (0: any) */
+    lg_buf raw;             /* a multi-line row's bytes after its first line
+                               break: re-read as rows when it turns out bad */
     char bad_msg[160];
     lg_buf pend;            /* FAST: the row's fields, NUL-terminated each;
                                LIBCSV: the row's bytes */
@@ -90,7 +96,10 @@ static void on_field(void *data, size_t len, void *user) {
     }
     r->offs[r->nf] = r->rowbuf.len;
     r->lens[r->nf] = len;
-    if (lg_buf_append(&r->rowbuf, data, len) || lg_buf_putc(&r->rowbuf, '\0')) {
+    lg_err e = lg_buf_append(&r->rowbuf, data, len);
+    if (!e) e = lg_buf_putc(&r->rowbuf, '\0');
+    if (e == LG_ENOMEM) r->oom = 1;
+    if (e) {
         r->overflow = 1;
         return;
     }
@@ -111,7 +120,10 @@ static void on_row_end(int c, void *user) {
     (void)c;
     lg_csv_reader *r = user;
     if (r->cb_err) return;
-    if (r->overflow) {
+    if (r->oom) {
+        r->cb_err = lg_fail(r->cb_errmsg, LG_ENOMEM, "out of memory reading line %llu",
+                            (unsigned long long)r->row_line);
+    } else if (r->overflow) {
         r->rows_seen++;
         r->cb_err = r->on_bad ? r->on_bad(r->user, r->row_line, "row too large", r->cb_errmsg)
                               : lg_fail(r->cb_errmsg, LG_EPARSE, "line %llu: row too large",
@@ -127,6 +139,7 @@ static void on_row_end(int c, void *user) {
 static int parser_init(lg_csv_reader *r) {
     if (csv_init(&r->parser, CSV_STRICT | CSV_STRICT_FINI) != 0) return -1;
     csv_set_space_func(&r->parser, never_space);
+    csv_set_realloc_func(&r->parser, lg_realloc);
     return 0;
 }
 
@@ -135,7 +148,7 @@ static int parser_init(lg_csv_reader *r) {
 lg_err lg_csv_reader_new(const lg_csv_limits *limits, lg_csv_row_fn on_row, lg_csv_bad_fn on_bad,
                          void *user, lg_csv_reader **out, lg_errmsg *err) {
     *out = NULL;
-    lg_csv_reader *r = calloc(1, sizeof *r);
+    lg_csv_reader *r = lg_calloc(1, sizeof *r);
     if (!r) return lg_fail(err, LG_ENOMEM, "out of memory");
     r->lim.max_field = limits && limits->max_field ? limits->max_field : CSV_DEFAULT_MAX_FIELD;
     r->lim.max_fields = limits && limits->max_fields ? limits->max_fields : CSV_DEFAULT_MAX_FIELDS;
@@ -148,9 +161,10 @@ lg_err lg_csv_reader_new(const lg_csv_limits *limits, lg_csv_row_fn on_row, lg_c
     size_t row_cap = r->lim.max_field * 2 + r->lim.max_fields * 4 + 64;
     lg_buf_init(&r->pend, row_cap);
     lg_buf_init(&r->rowbuf, row_cap);
-    r->offs = calloc(r->lim.max_fields, sizeof *r->offs);
-    r->lens = calloc(r->lim.max_fields, sizeof *r->lens);
-    r->ptrs = calloc(r->lim.max_fields, sizeof *r->ptrs);
+    lg_buf_init(&r->raw, 2 * row_cap + 64); /* its syntax too: quotes, commas */
+    r->offs = lg_calloc(r->lim.max_fields, sizeof *r->offs);
+    r->lens = lg_calloc(r->lim.max_fields, sizeof *r->lens);
+    r->ptrs = lg_calloc(r->lim.max_fields, sizeof *r->ptrs);
     int parser_ok = r->fast || parser_init(r) == 0;
     if (!parser_ok) r->fast = 1; /* nothing to csv_free */
     if (!r->offs || !r->lens || !r->ptrs || !parser_ok) {
@@ -166,6 +180,7 @@ void lg_csv_reader_free(lg_csv_reader *r) {
     if (!r->fast) csv_free(&r->parser);
     lg_buf_free(&r->pend);
     lg_buf_free(&r->rowbuf);
+    lg_buf_free(&r->raw);
     free(r->offs);
     free(r->lens);
     free(r->ptrs);
@@ -173,6 +188,8 @@ void lg_csv_reader_free(lg_csv_reader *r) {
 }
 
 uint64_t lg_csv_rows_seen(const lg_csv_reader *r) { return r->rows_seen; }
+
+void lg_csv_expect_fields(lg_csv_reader *r, size_t nfields) { r->expect = nfields; }
 
 /* Reports the current row as malformed (and resets libcsv). */
 static lg_err report_bad(lg_csv_reader *r, const char *msg, lg_errmsg *err) {
@@ -199,6 +216,14 @@ static void mark_bad(lg_csv_reader *r, const char *msg) {
     lg_buf_reset(&r->pend);
 }
 
+/* After growing the row buffer: over its cap the row is malformed; out of
+ * memory is not the row's fault: the reader stops with LG_ENOMEM (a fault
+ * must not turn into a skipped row). */
+static void grew(lg_csv_reader *r, lg_err e) {
+    if (e == LG_ENOMEM) r->oom = 1;
+    else if (e) mark_bad(r, "row too large");
+}
+
 /* Appends field bytes of the current row, unless the row is already bad. */
 static inline void keep(lg_csv_reader *r, const char *p, size_t n) {
     if (r->row_bad) return;
@@ -210,13 +235,13 @@ static inline void keep(lg_csv_reader *r, const char *p, size_t n) {
         mark_bad(r, m);
         return;
     }
-    if (lg_buf_append(&r->pend, p, n) != LG_OK) mark_bad(r, "row too large");
+    grew(r, lg_buf_append(&r->pend, p, n));
 }
 
 /* Appends syntax (quotes, delimiters) that only libcsv needs to see. */
 static inline void keep_syntax(lg_csv_reader *r, const char *p, size_t n) {
     if (r->row_bad || r->fast) return;
-    if (lg_buf_append(&r->pend, p, n) != LG_OK) mark_bad(r, "row too large");
+    grew(r, lg_buf_append(&r->pend, p, n));
 }
 
 /* Ends the current field (FAST: records it). */
@@ -226,7 +251,7 @@ static void end_field(lg_csv_reader *r) {
     r->offs[r->nf] = r->field_start;
     r->lens[r->nf] = r->pend.len - r->field_start;
     r->nf++;
-    if (lg_buf_putc(&r->pend, '\0') != LG_OK) mark_bad(r, "row too large");
+    grew(r, lg_buf_putc(&r->pend, '\0'));
     r->field_start = r->pend.len;
 }
 
@@ -252,10 +277,24 @@ static inline void emit_blanks(lg_csv_reader *r) {
     }
 }
 
+static void reset_row(lg_csv_reader *r) {
+    lg_buf_reset(&r->pend);
+    lg_buf_reset(&r->raw);
+    r->row_bad = 0;
+    r->multiline = 0;
+    r->field_len = 0;
+    r->field_start = 0;
+    r->nfields = 1;
+    r->nf = 0;
+    r->pending_blanks = 0;
+}
+
 /* The row is complete: hand it over (or report it), then reset. */
 static lg_err flush_row(lg_csv_reader *r, lg_errmsg *err) {
     lg_err e = LG_OK;
-    if (r->row_bad) {
+    if (r->oom) { /* the row lost bytes: never deliver it */
+        e = lg_fail(err, LG_ENOMEM, "out of memory reading line %llu", (unsigned long long)r->row_line);
+    } else if (r->row_bad) {
         e = report_bad(r, r->bad_msg, err);
     } else if (r->fast) {
         e = deliver(r, r->pend.data, err);
@@ -264,19 +303,15 @@ static lg_err flush_row(lg_csv_reader *r, lg_errmsg *err) {
         r->cb_errmsg = err;
         size_t used = csv_parse(&r->parser, r->pend.data, r->pend.len, on_field, on_row_end, r);
         if (r->cb_err) e = r->cb_err;
+        else if (csv_error(&r->parser) == CSV_ENOMEM)
+            e = lg_fail(err, LG_ENOMEM, "out of memory reading line %llu", (unsigned long long)r->row_line);
         else if (used != r->pend.len || csv_error(&r->parser) != CSV_SUCCESS)
             e = report_bad(r,
                            csv_error(&r->parser) == CSV_EPARSE ? MSG_BAD_QUOTE
                                                                : csv_strerror(csv_error(&r->parser)),
                            err);
     }
-    lg_buf_reset(&r->pend);
-    r->row_bad = 0;
-    r->field_len = 0;
-    r->field_start = 0;
-    r->nfields = 1;
-    r->nf = 0;
-    r->pending_blanks = 0;
+    reset_row(r);
     return e;
 }
 
@@ -289,10 +324,84 @@ static lg_err end_row(lg_csv_reader *r, lg_errmsg *err) {
     return flush_row(r, err);
 }
 
-/* The splitter proper. */
+/* A complete row with another field count than the header's is malformed. */
+static void check_count(lg_csv_reader *r) {
+    if (!r->expect || r->row_bad || r->nfields == r->expect) return;
+    char m[128];
+    snprintf(m, sizeof m, "expected %zu fields as in the header, found %zu", r->expect, r->nfields);
+    mark_bad(r, m);
+}
+
+/* ---- Resynchronising ------------------------------------------------------------------
+ * A malformed row that spans lines (most often an unterminated quote) is
+ * not skipped whole: only its first line is reported and skipped, and
+ * reading starts again at the next line, as a new row. Each physical line
+ * thus ends up in a good row or in a skipped one, and the counts add up. */
+
+static lg_err split_run(lg_csv_reader *r, const char *p, const char *end, const char **stop,
+                        lg_errmsg *err);
+
+/* Reports the bad multi-line row by its first line, keeps [raw_from, p) of
+ * it in raw and tells split_run's caller to re-read raw from a row start. */
+static lg_err resync_at(lg_csv_reader *r, const char *raw_from, const char *p, const char **stop,
+                        lg_errmsg *err) {
+    *stop = p;
+    if (raw_from && lg_buf_append(&r->raw, raw_from, (size_t)(p - raw_from)))
+        return lg_fail(err, LG_ELIMIT, "line %llu: row too large", (unsigned long long)r->row_line);
+    lg_err e = report_bad(r, r->bad_msg, err);
+    lg_buf keep_raw = r->raw; /* reset_row must not drop it */
+    lg_buf_init(&r->raw, keep_raw.max);
+    reset_row(r);
+    lg_buf_free(&r->raw);
+    r->raw = keep_raw;
+    r->st = SPLIT_ROW_START;
+    r->line = r->row_line + 1;
+    r->resync = 1;
+    return e;
+}
+
+/* Re-reads r->raw as input (again and again while it holds bad multi-line
+ * rows; each round drops at least one line, so this ends). */
+static lg_err replay(lg_csv_reader *r, lg_errmsg *err) {
+    lg_err e = LG_OK;
+    while (!e && r->resync) {
+        r->resync = 0;
+        lg_buf q = r->raw;
+        lg_buf_init(&r->raw, q.max);
+        const char *stop;
+        e = split_run(r, q.data, q.data + q.len, &stop, err);
+        if (!e && r->resync && stop < q.data + q.len && /* the rest of q goes after raw */
+            lg_buf_append(&r->raw, stop, (size_t)(q.data + q.len - stop)))
+            e = lg_fail(err, LG_ELIMIT, "line %llu: row too large", (unsigned long long)r->row_line);
+        lg_buf_free(&q);
+    }
+    return e;
+}
+
+/* Splits [p, end), re-reading bad multi-line rows as they turn up. */
 static lg_err split(lg_csv_reader *r, const char *p, const char *end, lg_errmsg *err) {
-    lg_err e;
     while (p < end) {
+        const char *stop;
+        lg_err e = split_run(r, p, end, &stop, err);
+        if (!e && r->resync) e = replay(r, err);
+        if (!e && r->oom) e = lg_fail(err, LG_ENOMEM, "out of memory reading line %llu",
+                                      (unsigned long long)r->line);
+        if (e) return e;
+        p = stop;
+    }
+    return LG_OK;
+}
+
+/* The splitter proper: splits [p, end) until its end, or until a bad row
+ * that spans lines must be re-read (r->resync set, *stop where it stopped;
+ * the bytes to re-read are in r->raw). */
+static lg_err split_run(lg_csv_reader *r, const char *p, const char *end, const char **stop,
+                        lg_errmsg *err) {
+    lg_err e;
+    const char *raw_from = r->multiline ? p : NULL; /* this row's bytes not yet in raw */
+    *stop = end;
+    while (p < end) {
+        if (r->row_bad && r->multiline) return resync_at(r, raw_from, p, stop, err);
         char c = *p;
         switch (r->st) {
         case SPLIT_ROW_START:
@@ -352,6 +461,10 @@ static lg_err split(lg_csv_reader *r, const char *p, const char *end, lg_errmsg 
             if (*p == '\n') {
                 r->line++;
                 keep(r, p, 1);
+                if (!r->multiline) {
+                    r->multiline = 1;
+                    raw_from = p + 1;
+                }
             } else {
                 keep_syntax(r, p, 1);
                 r->st = SPLIT_QUOTE_SEEN;
@@ -393,8 +506,12 @@ static lg_err split(lg_csv_reader *r, const char *p, const char *end, lg_errmsg 
     row_end:
         if (*p == '\n') r->line++;
         p++;
+        check_count(r);
+        if (r->row_bad && r->multiline) return resync_at(r, raw_from, p, stop, err);
         if ((e = end_row(r, err)) != LG_OK) return e;
     }
+    if (r->multiline && raw_from && lg_buf_append(&r->raw, raw_from, (size_t)(end - raw_from)))
+        return lg_fail(err, LG_ELIMIT, "line %llu: row too large", (unsigned long long)r->row_line);
     return LG_OK;
 }
 
@@ -422,12 +539,19 @@ lg_err lg_csv_finish(lg_csv_reader *r, lg_errmsg *err) {
         r->bom_state = BOM_DONE;
         if ((e = split(r, (const char *)utf8_bom, (const char *)utf8_bom + held, err))) return e;
     }
-    if (r->st == SPLIT_QUOTED) {
+    while (r->st == SPLIT_QUOTED) {
         mark_bad(r, "unterminated quoted field");
-        r->st = SPLIT_ROW_START;
-        return flush_row(r, err);
+        if (!r->multiline) {
+            r->st = SPLIT_ROW_START;
+            return flush_row(r, err);
+        }
+        const char *stop; /* its later lines are read again */
+        if ((e = resync_at(r, NULL, NULL, &stop, err)) || (e = replay(r, err))) return e;
     }
-    if (r->st != SPLIT_ROW_START && (e = end_row(r, err)) != LG_OK) return e;
+    if (r->st != SPLIT_ROW_START) {
+        check_count(r);
+        if ((e = end_row(r, err)) != LG_OK) return e;
+    }
     if (r->fast) return LG_OK;
     r->cb_err = LG_OK;
     r->cb_errmsg = err;

@@ -12,7 +12,28 @@ void lg_report_init(lg_report *r) {
 void lg_report_clear(lg_report *r) {
     for (size_t i = 0; i < r->n_labels; i++)
         free(r->labels[i]);
+    free(r->labels);
+    free(r->tp);
+    free(r->fp);
+    free(r->fn);
     memset(r, 0, sizeof *r);
+}
+
+/* Room for one more label (arrays grow by doubling). */
+static lg_err grow(lg_report *r, lg_errmsg *err) {
+    if (r->n_labels < r->cap) return LG_OK;
+    size_t nc = r->cap ? 2 * r->cap : 16;
+    char **l = realloc(r->labels, nc * sizeof *l);
+    if (l) r->labels = l;
+    uint64_t *a = l ? realloc(r->tp, nc * sizeof *a) : NULL;
+    if (a) r->tp = a;
+    uint64_t *b = a ? realloc(r->fp, nc * sizeof *b) : NULL;
+    if (b) r->fp = b;
+    uint64_t *c = b ? realloc(r->fn, nc * sizeof *c) : NULL;
+    if (c) r->fn = c;
+    if (!c) return lg_fail(err, LG_ENOMEM, "out of memory (report labels)");
+    r->cap = nc;
+    return LG_OK;
 }
 
 /* Index of label, inserting it in sorted position; -1 on failure. */
@@ -27,10 +48,7 @@ static long label_index(lg_report *r, const char *label, lg_errmsg *err) {
         else
             hi = mid;
     }
-    if (r->n_labels == LG_REPORT_MAX_LABELS) {
-        lg_fail(err, LG_ELIMIT, "more than %d distinct labels", LG_REPORT_MAX_LABELS);
-        return -1;
-    }
+    if (grow(r, err)) return -1;
     char *copy = lg_strdup(label);
     if (!copy) {
         lg_fail(err, LG_ENOMEM, "out of memory");
@@ -49,9 +67,9 @@ static long label_index(lg_report *r, const char *label, lg_errmsg *err) {
 
 lg_err lg_report_add(lg_report *r, const char *truth, const char *pred, lg_errmsg *err) {
     long t = label_index(r, truth, err);
-    if (t < 0) return LG_ELIMIT;
+    if (t < 0) return LG_ENOMEM;
     long p = label_index(r, pred, err);
-    if (p < 0) return LG_ELIMIT;
+    if (p < 0) return LG_ENOMEM;
     t = label_index(r, truth, err); /* the insert of pred may have moved it */
     r->rows++;
     if (t == p) {
@@ -84,7 +102,6 @@ static void average(const lg_report *r, int weighted, lg_report_row *out) {
     for (size_t i = 0; i < r->n_labels; i++) {
         lg_report_row x;
         lg_report_label(r, i, &x);
-        if (!x.support) continue;
         double w = weighted ? (double)x.support : 1.0;
         out->precision += w * x.precision;
         out->recall += w * x.recall;
@@ -92,6 +109,7 @@ static void average(const lg_report *r, int weighted, lg_report_row *out) {
         out->support += x.support;
         wsum += w;
     }
+    /* weighted: labels of support 0 weigh 0; macro: every label counts */
     if (wsum > 0) {
         out->precision /= wsum;
         out->recall /= wsum;
@@ -144,7 +162,9 @@ json_t *lg_report_json(const lg_report *r) {
         lg_report_label(r, i, &x);
         json_object_set_new(per, r->labels[i], row_json(&x));
     }
-    return json_pack("{s:I, s:f, s:f, s:f, s:o, s:o, s:o}", "rows", (json_int_t)r->rows, "accuracy",
-                     lg_report_accuracy(r), "macro_f1", m.f1, "weighted_f1", wt.f1, "macro_avg",
-                     row_json(&m), "weighted_avg", row_json(&wt), "per_label", per);
+    return json_pack("{s:I, s:f, s:f, s:f, s:o, s:o, s:I, s:s, s:o}", "rows", (json_int_t)r->rows,
+                     "accuracy", lg_report_accuracy(r), "macro_f1", m.f1, "weighted_f1", wt.f1,
+                     "macro_avg", row_json(&m), "weighted_avg", row_json(&wt), "labels_in_macro",
+                     (json_int_t)r->n_labels, "definitions", LG_REPORT_DEFINITION, "per_label",
+                     per);
 }

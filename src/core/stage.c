@@ -47,13 +47,23 @@ void lg_stage_free(lg_stage *s) {
 
 typedef struct {
     char reason[LG_DETAIL_MAX];
+    char warning[768]; /* said once, when rows first reach the stage ("" = none) */
+    lg_stage_kind kind;
 } unavailable_ctx;
+
+/* One warning per stage kind and process, however many routes and
+ * pipelines use the stage. */
+static int warned_kind[LG_STAGE_KINDS];
 
 static lg_err unavailable_process(const void *ctx, void *scratch, lg_record **recs, size_t n,
                                   lg_errmsg *err) {
     (void)scratch;
     (void)err;
     const unavailable_ctx *u = ctx;
+    if (n && u->warning[0]) {
+        if (!__atomic_exchange_n(&warned_kind[u->kind], 1, __ATOMIC_ACQ_REL))
+            lg_log(LG_LOG_WARN, "%s", u->warning);
+    }
     for (size_t i = 0; i < n; i++) lg_record_detail(recs[i], "%s", u->reason);
     return LG_OK;
 }
@@ -73,7 +83,14 @@ lg_err lg_stage_unavailable_new(lg_stage_kind kind, const char *reason, lg_stage
     unavailable_ctx *u = calloc(1, sizeof *u);
     if (!u) return lg_fail(err, LG_ENOMEM, "out of memory");
     snprintf(u->reason, sizeof u->reason, "%s", reason);
+    u->kind = kind;
     out->ops = &unavailable_ops[kind];
     out->ctx = u;
     return LG_OK;
+}
+
+void lg_stage_unavailable_warn(lg_stage *st, const char *warning) {
+    if (!st->ops || st->ops != &unavailable_ops[st->ops->kind]) return;
+    unavailable_ctx *u = st->ctx;
+    snprintf(u->warning, sizeof u->warning, "%s", warning);
 }

@@ -252,6 +252,7 @@ void lg_llm_free(lg_llm *llm) {
         free(llm->default_labels[i]);
     free(llm->default_labels);
     pthread_mutex_destroy(&llm->breaker_mu);
+    pthread_mutex_destroy(&llm->why_mu);
     free(llm);
 }
 
@@ -260,6 +261,7 @@ lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
     lg_llm *llm = calloc(1, sizeof *llm);
     if (!llm) return lg_fail(err, LG_ENOMEM, "out of memory");
     pthread_mutex_init(&llm->breaker_mu, NULL);
+    pthread_mutex_init(&llm->why_mu, NULL);
     llm->batch = 8;
     llm->concurrency = 4;
     llm->max_message = 2000;
@@ -366,10 +368,44 @@ void lg_llm_get_counters(const lg_llm *llm, lg_llm_counters *out) {
     GET(rows_unlabelled);
     GET(off_list);
     GET(breaker_trips);
+    for (int k = 0; k < LG_LLM_WHY_KINDS; k++) GET(unlabelled_by[k]);
     GET(prompt_tokens);
     GET(completion_tokens);
 #undef GET
     out->cache_evictions = llm_cache_evictions(llm->cache);
+}
+
+const char *lg_llm_why_name(lg_llm_why why) {
+    static const char *const names[LG_LLM_WHY_KINDS] = {"request failed", "not sent (circuit open or deadline spent)",
+                                                        "answer not an allowed label",
+                                                        "no usable answer"};
+    return why < LG_LLM_WHY_KINDS ? names[why] : "?";
+}
+
+void llm_count_unlabelled(lg_llm *llm, lg_llm_why why, const char *reason) {
+    LLM_COUNT(llm, rows_unlabelled, 1);
+    LLM_COUNT(llm, unlabelled_by[why], 1);
+    pthread_mutex_lock(&llm->why_mu);
+    if (!llm->first_why[why][0]) snprintf(llm->first_why[why], sizeof llm->first_why[why], "%s", reason);
+    pthread_mutex_unlock(&llm->why_mu);
+}
+
+lg_err lg_llm_failures_format(const lg_llm *llm, lg_buf *out) {
+    lg_llm_counters c;
+    lg_llm_get_counters(llm, &c);
+    if (!c.rows_unlabelled) return LG_OK;
+    lg_err e = lg_buf_printf(out, "llm stage left %llu row%s Unclassified:",
+                             (unsigned long long)c.rows_unlabelled, c.rows_unlabelled == 1 ? "" : "s");
+    const char *sep = "";
+    pthread_mutex_lock((pthread_mutex_t *)&llm->why_mu);
+    for (int k = 0; k < LG_LLM_WHY_KINDS && !e; k++) {
+        if (!c.unlabelled_by[k]) continue;
+        e = lg_buf_printf(out, "%s %llu %s (first: %s)", sep, (unsigned long long)c.unlabelled_by[k],
+                          lg_llm_why_name((lg_llm_why)k), llm->first_why[k]);
+        sep = ";";
+    }
+    pthread_mutex_unlock((pthread_mutex_t *)&llm->why_mu);
+    return e;
 }
 
 lg_err lg_llm_counters_format(const lg_llm_counters *c, lg_buf *out) {

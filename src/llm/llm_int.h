@@ -46,12 +46,17 @@ struct lg_llm {
     double open_until;   /* lg_now() time; 0 when closed */
     int half_open_probe; /* a trial request is out */
     char last_failure[128];
+    pthread_mutex_t why_mu;     /* guards first_why */
+    char first_why[LG_LLM_WHY_KINDS][160]; /* the first reason of each kind */
     llm_cache *cache;         /* own lock inside */
     lg_llm_counters counters; /* atomic adds */
 };
 
 #define LLM_COUNT(llm, field, n)                                                                   \
     __atomic_fetch_add(&(llm)->counters.field, (uint64_t)(n), __ATOMIC_RELAXED)
+
+/* Counts one row left Unclassified for why (llm.c), keeping the first text. */
+void llm_count_unlabelled(lg_llm *llm, lg_llm_why why, const char *reason);
 
 /* ---- HTTP layer (llm_http.c) -------------------------------------------- */
 

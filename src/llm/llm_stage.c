@@ -128,6 +128,7 @@ typedef struct {
     int single;        /* send alone (a batch answer for it failed) */
     int cached;        /* answered from the cache */
     const char *label; /* allowed label (ctx-owned) or NULL */
+    lg_llm_why why;    /* without a label: why not */
     char reason[LG_DETAIL_MAX];
 } item;
 
@@ -220,9 +221,10 @@ static lg_err group(const stage_ctx *c, lg_record **recs, size_t n, call_state *
 }
 
 /* Ends an item without a label; its reason is prefix + text. */
-static void item_fail(item *it, const char *prefix, const char *text) {
+static void item_fail(item *it, lg_llm_why why, const char *prefix, const char *text) {
     it->state = IT_DONE;
     it->label = NULL;
+    it->why = why;
     snprintf(it->reason, sizeof it->reason, "%s%s", prefix, text);
 }
 
@@ -231,6 +233,7 @@ static void item_off_list(lg_llm *llm, item *it, char *raw) {
     llm_scrub(raw, llm->api_key);
     it->state = IT_DONE;
     it->label = NULL;
+    it->why = LG_LLM_WHY_OFF_LIST;
     snprintf(it->reason, sizeof it->reason, "llm answer not an allowed label: '%s'", raw);
     LLM_COUNT(llm, off_list, 1);
 }
@@ -239,14 +242,17 @@ static void item_off_list(lg_llm *llm, item *it, char *raw) {
 static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
     lg_llm *llm = c->llm;
     if (r->state == LLM_REQ_FAILED) {
+        lg_llm_why why = strstr(r->reason, "circuit open") || strstr(r->reason, "deadline")
+                             ? LG_LLM_WHY_UNAVAILABLE
+                             : LG_LLM_WHY_REQUEST;
         for (size_t i = 0; i < k; i++)
-            item_fail(its[i], "", r->reason);
+            item_fail(its[i], why, "", r->reason);
         return;
     }
     if (r->state == LLM_REQ_JSON_UNSUPPORTED) {
         if (llm->json_mode == LLM_JSON_ON) {
             for (size_t i = 0; i < k; i++)
-                item_fail(its[i], "",
+                item_fail(its[i], LG_LLM_WHY_REQUEST, "",
                           "llm server rejects response_format (json_mode: on; try auto)");
             return;
         }
@@ -255,7 +261,7 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
     }
     if (r->state != LLM_REQ_OK) {
         for (size_t i = 0; i < k; i++)
-            item_fail(its[i], "", "llm: request not sent");
+            item_fail(its[i], LG_LLM_WHY_NO_ANSWER, "", "llm: request not sent");
         return;
     }
     size_t len = strlen(r->content);
@@ -275,7 +281,7 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
     char(*raws)[LG_LLM_RAW_MAX] = calloc(k, sizeof *raws);
     if (!labels || !raws) {
         for (size_t i = 0; i < k; i++)
-            item_fail(its[i], "", "llm: out of memory");
+            item_fail(its[i], LG_LLM_WHY_NO_ANSWER, "", "llm: out of memory");
     } else if (lg_llm_parse_batch(r->content, len, k, c->labels, c->n_labels, labels, raws) !=
                LG_OK) {
         for (size_t i = 0; i < k; i++)
@@ -392,7 +398,8 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
         snprintf(why, sizeof why, "llm unavailable: the run's deadline (%g s of llm time) is spent",
                  llm->deadline);
         for (size_t i = 0; i < cs.n_items; i++)
-            if (cs.items[i].state == IT_WAIT) item_fail(&cs.items[i], "", why);
+            if (cs.items[i].state == IT_WAIT)
+                item_fail(&cs.items[i], LG_LLM_WHY_UNAVAILABLE, "", why);
     }
     for (int round = 0; round < LLM_ROUNDS && !e; round++)
         e = round_run(c, s->http, &cs, deadline, err);
@@ -403,7 +410,7 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
     }
     for (size_t i = 0; i < cs.n_items; i++) {
         item *it = &cs.items[i];
-        if (it->state == IT_WAIT) item_fail(it, "", "llm: no usable answer");
+        if (it->state == IT_WAIT) item_fail(it, LG_LLM_WHY_NO_ANSWER, "", "llm: no usable answer");
         if (it->label && !it->cached)
             llm_cache_put(llm->cache, llm->model, c->labelset, it->tmpl, it->label);
     }
@@ -419,7 +426,7 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
                 LLM_COUNT(llm, deduplicated, 1);
         } else {
             lg_record_detail(recs[i], "%s", it->reason);
-            LLM_COUNT(llm, rows_unlabelled, 1);
+            llm_count_unlabelled(llm, it->why, it->reason);
         }
     }
     call_free(&cs);

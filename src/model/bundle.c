@@ -12,10 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define META_MAX (4u << 20)           /* bytes of meta.json */
+#define META_MAX (256u << 20)         /* bytes of meta.json (per-label figures) */
 #define WEIGHTS_MAX ((size_t)1 << 31) /* bytes of weights.bin */
 #define WEIGHTS_MAGIC "LGFYW001"
 #define WEIGHTS_HEADER 16 /* magic + u32 K + u32 D */
+#define SVM_MAGIC "LGFYV002"
+#define CENT_MAGIC "LGFYC002"
+#define CSR_HEADER 24 /* magic + u32 K + u32 D + u64 nnz */
 
 void lg_bundle_free(lg_bundle *b) {
     if (!b) return;
@@ -26,6 +29,8 @@ void lg_bundle_free(lg_bundle *b) {
     free(b->encoder_config);
     free(b->training);
     lg_logreg_free(b->clf);
+    lg_svm_free(b->svm);
+    lg_centroids_free(b->cent);
     free(b);
 }
 
@@ -40,6 +45,15 @@ static void put_u32(unsigned char *p, uint32_t v) {
 
 static uint32_t get_u32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_u64(unsigned char *p, uint64_t v) {
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_u64(const unsigned char *p) {
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
 static void put_f32(unsigned char *p, float f) {
@@ -79,17 +93,43 @@ static void hex64(char out[17], uint64_t v) {
     snprintf(out, 17, "%016llx", (unsigned long long)v);
 }
 
-lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
+/* A CSR-by-class matrix as bytes: magic, u32 K, u32 D, u64 nnz, u64
+ * ptr[K + 1], u32 idx[nnz], f32 val[nnz], then `extra` f32 (may be 0). */
+static unsigned char *csr_bytes(const char *magic, size_t K, size_t D, const size_t *ptr,
+                                const uint32_t *idx, const float *val, const float *extra,
+                                size_t n_extra, size_t *len) {
+    size_t nnz = ptr[K];
+    *len = CSR_HEADER + 8 * (K + 1) + 8 * nnz + 4 * n_extra;
+    unsigned char *w = lg_malloc(*len), *p = w;
+    if (!w) return NULL;
+    memcpy(p, magic, 8);
+    put_u32(p + 8, (uint32_t)K);
+    put_u32(p + 12, (uint32_t)D);
+    put_u64(p + 16, nnz);
+    p += CSR_HEADER;
+    for (size_t k = 0; k <= K; k++, p += 8)
+        put_u64(p, ptr[k]);
+    for (size_t q = 0; q < nnz; q++, p += 4)
+        put_u32(p, idx[q]);
+    for (size_t q = 0; q < nnz; q++, p += 4)
+        put_f32(p, val[q]);
+    for (size_t q = 0; q < n_extra; q++, p += 4)
+        put_f32(p, extra[q]);
+    return w;
+}
+
+/* The weights file's bytes for the bundle's classifier. */
+static unsigned char *weights_bytes(const lg_bundle *b, size_t *len) {
+    if (b->kind == LG_CLF_SVM) {
+        const lg_svm *m = b->svm;
+        return csr_bytes(SVM_MAGIC, m->n_classes, m->dim, m->ptr, m->idx, m->val, m->bias,
+                         m->n_classes, len);
+    }
     const lg_logreg *m = b->clf;
-    if (!m || m->n_classes != b->n_labels)
-        return lg_fail(err, LG_EINVAL, "bundle: %zu labels but the classifier has %zu classes",
-                       b->n_labels, m ? m->n_classes : 0);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return lg_fail(err, LG_EIO, "cannot create %s: %s", dir, strerror(errno));
     const size_t K = m->n_classes, D = m->dim;
-    size_t nbytes = WEIGHTS_HEADER + 4 * (D * K + K);
-    unsigned char *w = malloc(nbytes);
-    if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
+    *len = WEIGHTS_HEADER + 4 * (D * K + K);
+    unsigned char *w = lg_malloc(*len);
+    if (!w) return NULL;
     memcpy(w, WEIGHTS_MAGIC, 8);
     put_u32(w + 8, (uint32_t)K);
     put_u32(w + 12, (uint32_t)D);
@@ -98,12 +138,40 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         put_f32(p, m->W[i]);
     for (size_t k = 0; k < K; k++, p += 4)
         put_f32(p, m->b[k]);
-    char wsum[17], ehash[17];
+    return w;
+}
+
+lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
+    size_t K = b->kind == LG_CLF_SVM ? (b->svm ? b->svm->n_classes : 0)
+                                     : (b->clf ? b->clf->n_classes : 0);
+    size_t D = b->kind == LG_CLF_SVM ? (b->svm ? b->svm->dim : 0) : (b->clf ? b->clf->dim : 0);
+    if (!K || K != b->n_labels)
+        return lg_fail(err, LG_EINVAL, "bundle: %zu labels but the classifier has %zu classes",
+                       b->n_labels, K);
+    if (b->kind == LG_CLF_SVM && !b->cent)
+        return lg_fail(err, LG_EINVAL, "bundle: an SVM bundle needs its centroids");
+    if (b->cent && (b->cent->n_classes != K || b->cent->dim != D))
+        return lg_fail(err, LG_EINVAL, "bundle: centroids of another shape than the classifier");
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return lg_fail(err, LG_EIO, "cannot create %s: %s", dir, strerror(errno));
+    size_t nbytes = 0, cbytes = 0;
+    unsigned char *w = weights_bytes(b, &nbytes);
+    if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
+    char wsum[17], ehash[17], csum[17] = "";
     hex64(wsum, lg_fnv1a64(w, nbytes, 0));
     hex64(ehash, b->encoder_hash);
     lg_err e = write_file(dir, LG_BUNDLE_WEIGHTS, w, nbytes, err);
     free(w);
     if (e) return e;
+    if (b->cent) {
+        const lg_centroids *c = b->cent;
+        unsigned char *cb = csr_bytes(CENT_MAGIC, K, D, c->ptr, c->idx, c->val, NULL, 0, &cbytes);
+        if (!cb) return lg_fail(err, LG_ENOMEM, "out of memory");
+        hex64(csum, lg_fnv1a64(cb, cbytes, 0));
+        e = write_file(dir, LG_BUNDLE_CENTROIDS, cb, cbytes, err);
+        free(cb);
+        if (e) return e;
+    }
 
     json_error_t je;
     json_t *root = json_object(), *labels = json_array();
@@ -126,23 +194,47 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
     json_object_set_new(root, "encoder",
                         json_pack("{s:s, s:s, s:o}", "spec", b->encoder_spec, "config_hash", ehash,
                                   "config", enc_cfg));
-    json_object_set_new(root, "classifier",
-                        json_pack("{s:s, s:I, s:I, s:f, s:s}", "type", "multinomial_logreg",
-                                  "n_classes", (json_int_t)K, "dim", (json_int_t)D, "C", b->C,
-                                  "class_weight", b->balanced ? "balanced" : "none"));
+    if (b->kind == LG_CLF_SVM)
+        json_object_set_new(
+            root, "classifier",
+            json_pack("{s:s, s:I, s:I, s:f, s:I, s:f, s:f, s:I}", "type", "ovr_linear_svm", "n_classes",
+                      (json_int_t)K, "dim", (json_int_t)D, "C", b->C, "candidates",
+                      (json_int_t)b->svm->candidates, "platt_a", (double)b->svm->platt_a,
+                      "platt_b", (double)b->svm->platt_b, "nnz", (json_int_t)b->svm->ptr[K]));
+    else
+        json_object_set_new(root, "classifier",
+                            json_pack("{s:s, s:I, s:I, s:f, s:s}", "type", "multinomial_logreg",
+                                      "n_classes", (json_int_t)K, "dim", (json_int_t)D, "C", b->C,
+                                      "class_weight", b->balanced ? "balanced" : "none"));
     json_object_set_new(
         root, "weights",
-        json_pack(
-            "{s:s, s:I, s:s, s:s, s:s}", "file", LG_BUNDLE_WEIGHTS, "bytes", (json_int_t)nbytes,
-            "dtype", "float32le", "layout",
-            "header(magic LGFYW001, u32 n_classes, u32 dim), W (dim, n_classes), b (n_classes)",
-            "fnv1a64", wsum));
+        json_pack("{s:s, s:I, s:s, s:s, s:s}", "file", LG_BUNDLE_WEIGHTS, "bytes",
+                  (json_int_t)nbytes, "dtype", "float32le", "layout",
+                  b->kind == LG_CLF_SVM
+                      ? "header(magic LGFYV002, u32 n_classes, u32 dim, u64 nnz), u64 ptr "
+                        "(n_classes + 1), u32 feature (nnz), f32 weight (nnz), f32 bias (n_classes)"
+                      : "header(magic LGFYW001, u32 n_classes, u32 dim), W (dim, n_classes), b "
+                        "(n_classes)",
+                  "fnv1a64", wsum));
+    if (b->cent) {
+        json_object_set_new(
+            root, "centroids",
+            json_pack("{s:s, s:I, s:I, s:s, s:s}", "file", LG_BUNDLE_CENTROIDS, "bytes",
+                      (json_int_t)cbytes, "nnz", (json_int_t)b->cent->ptr[K], "layout",
+                      "header(magic LGFYC002, u32 n_classes, u32 dim, u64 nnz), u64 ptr "
+                      "(n_classes + 1), u32 feature (nnz), f32 value (nnz)",
+                      "fnv1a64", csum));
+        json_object_set_new(root, "open_set",
+                            json_pack("{s:s, s:f}", "method",
+                                      "best cosine similarity to a class centroid",
+                                      "unknown_threshold", b->unknown_threshold));
+    }
     json_object_set_new(root, "training", training);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(root);
     if (!text) return lg_fail(err, LG_ENOMEM, "out of memory (meta.json)");
     size_t tl = strlen(text);
-    char *withnl = realloc(text, tl + 2);
+    char *withnl = lg_realloc(text, tl + 2);
     if (!withnl) {
         free(text);
         return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -171,10 +263,26 @@ static lg_err parse_hex64(const char *s, uint64_t *out) {
     return LG_OK;
 }
 
-/* Validates meta.json into b (everything but the weights); wbytes/wsum
- * get the weights file's recorded size and checksum. */
-static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, size_t *dim, size_t *wbytes,
-                        uint64_t *wsum, lg_errmsg *err) {
+/* what meta.json says about the binary files */
+typedef struct {
+    size_t dim, wbytes, wnnz, cbytes, cnnz;
+    uint64_t wsum, csum;
+    int has_cent;
+} meta_files;
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t csr_size(size_t K, size_t nnz, size_t extra) {
+    return CSR_HEADER + 8 * (K + 1) + 8 * nnz + 4 * extra;
+}
+
+/* Validates meta.json into b (everything but the binary files), whose
+ * recorded sizes and checksums go to *mf. */
+static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files *mf,
+                        lg_errmsg *err) {
+    size_t *dim = &mf->dim;
     if (!json_is_object(root)) return BAD("%s: not a JSON object", path);
     const char *fmt = json_string_value(json_object_get(root, "format"));
     if (!fmt || strcmp(fmt, LG_BUNDLE_FORMAT))
@@ -190,19 +298,31 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, size_t *di
 
     json_t *labels = json_object_get(root, "labels");
     size_t K = json_array_size(labels);
-    if (!json_is_array(labels) || K < 2 || K > LG_LOGREG_MAX_CLASSES)
-        return BAD("%s: \"labels\" must be an array of 2..%d strings", path, LG_LOGREG_MAX_CLASSES);
-    if (!(b->labels = calloc(K, sizeof *b->labels)))
+    if (!json_is_array(labels) || K < 2)
+        return BAD("%s: \"labels\" must be an array of 2 or more strings", path);
+    if (!(b->labels = lg_calloc(K, sizeof *b->labels)))
         return lg_fail(err, LG_ENOMEM, "out of memory");
     for (size_t i = 0; i < K; i++) {
         const char *s = json_string_value(json_array_get(labels, i));
         if (!s || !*s || strlen(s) > LG_BUNDLE_MAX_LABEL)
             return BAD("%s: label %zu is not a non-empty string of at most %d bytes", path, i,
                        LG_BUNDLE_MAX_LABEL);
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(b->labels[j], s)) return BAD("%s: label '%s' appears twice", path, s);
         if (!(b->labels[i] = lg_strdup(s))) return lg_fail(err, LG_ENOMEM, "out of memory");
         b->n_labels = i + 1;
+    }
+    { /* duplicates: sort a copy of the pointers */
+        char **sorted = lg_malloc(K * sizeof *sorted);
+        if (!sorted) return lg_fail(err, LG_ENOMEM, "out of memory");
+        memcpy(sorted, b->labels, K * sizeof *sorted);
+        qsort(sorted, K, sizeof *sorted, cmp_str);
+        for (size_t i = 1; i < K; i++) {
+            if (!strcmp(sorted[i - 1], sorted[i])) {
+                lg_err e = BAD("%s: label '%s' appears twice", path, sorted[i]);
+                free(sorted);
+                return e;
+            }
+        }
+        free(sorted);
     }
 
     json_t *th = json_object_get(root, "threshold");
@@ -223,8 +343,14 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, size_t *di
 
     json_t *clf = json_object_get(root, "classifier");
     const char *type = json_string_value(json_object_get(clf, "type"));
-    if (!type || strcmp(type, "multinomial_logreg"))
-        return BAD("%s: \"classifier.type\" must be \"multinomial_logreg\"", path);
+    if (type && !strcmp(type, "multinomial_logreg"))
+        b->kind = LG_CLF_LOGREG;
+    else if (type && !strcmp(type, "ovr_linear_svm"))
+        b->kind = LG_CLF_SVM;
+    else
+        return BAD("%s: \"classifier.type\" must be \"multinomial_logreg\" or "
+                   "\"ovr_linear_svm\"",
+                   path);
     json_t *nk = json_object_get(clf, "n_classes"), *nd = json_object_get(clf, "dim");
     if (!json_is_integer(nk) || (size_t)json_integer_value(nk) != K)
         return BAD("%s: \"classifier.n_classes\" does not match the %zu labels", path, K);
@@ -243,12 +369,53 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, size_t *di
         return BAD("%s: \"weights.file\" must be \"%s\"", path, LG_BUNDLE_WEIGHTS);
     if (!dtype || strcmp(dtype, "float32le"))
         return BAD("%s: \"weights.dtype\" must be \"float32le\"", path);
-    if (!json_is_integer(wb) ||
-        json_integer_value(wb) != (json_int_t)(WEIGHTS_HEADER + 4 * (*dim * K + K)))
+    if (b->kind == LG_CLF_SVM) {
+        json_t *nz = json_object_get(clf, "nnz"), *nc = json_object_get(clf, "candidates");
+        json_t *pa = json_object_get(clf, "platt_a"), *pb = json_object_get(clf, "platt_b");
+        if (!json_is_integer(nz) || json_integer_value(nz) < 0 ||
+            json_integer_value(nz) > ((json_int_t)1 << 32))
+            return BAD("%s: \"classifier.nnz\" must be a non-negative integer", path);
+        if (!json_is_integer(nc) || json_integer_value(nc) < 1)
+            return BAD("%s: \"classifier.candidates\" must be a positive integer", path);
+        if (!json_is_number(pa) || !json_is_number(pb))
+            return BAD("%s: \"classifier.platt_a\" and \"platt_b\" must be numbers", path);
+        mf->wnnz = (size_t)json_integer_value(nz);
+        b->svm_candidates = (size_t)json_integer_value(nc);
+        b->svm_platt[0] = json_number_value(pa);
+        b->svm_platt[1] = json_number_value(pb);
+    }
+    size_t want = b->kind == LG_CLF_SVM ? csr_size(K, mf->wnnz, K)
+                                        : WEIGHTS_HEADER + 4 * (*dim * K + K);
+    if (!json_is_integer(wb) || json_integer_value(wb) != (json_int_t)want)
         return BAD("%s: \"weights.bytes\" does not match %zu classes x dim %zu", path, K, *dim);
-    *wbytes = (size_t)json_integer_value(wb);
-    if (parse_hex64(json_string_value(json_object_get(w, "fnv1a64")), wsum))
+    mf->wbytes = want;
+    if (parse_hex64(json_string_value(json_object_get(w, "fnv1a64")), &mf->wsum))
         return BAD("%s: \"weights.fnv1a64\" must be 16 lower-case hex digits", path);
+
+    json_t *ce = json_object_get(root, "centroids");
+    if (ce) {
+        const char *cf = json_string_value(json_object_get(ce, "file"));
+        json_t *cn = json_object_get(ce, "nnz"), *cbj = json_object_get(ce, "bytes");
+        if (!cf || strcmp(cf, LG_BUNDLE_CENTROIDS))
+            return BAD("%s: \"centroids.file\" must be \"%s\"", path, LG_BUNDLE_CENTROIDS);
+        if (!json_is_integer(cn) || json_integer_value(cn) < 0 ||
+            json_integer_value(cn) > ((json_int_t)1 << 32))
+            return BAD("%s: \"centroids.nnz\" must be a non-negative integer", path);
+        mf->cnnz = (size_t)json_integer_value(cn);
+        mf->cbytes = csr_size(K, mf->cnnz, 0);
+        if (!json_is_integer(cbj) || json_integer_value(cbj) != (json_int_t)mf->cbytes)
+            return BAD("%s: \"centroids.bytes\" does not match %zu classes, %zu values", path, K,
+                       mf->cnnz);
+        if (parse_hex64(json_string_value(json_object_get(ce, "fnv1a64")), &mf->csum))
+            return BAD("%s: \"centroids.fnv1a64\" must be 16 lower-case hex digits", path);
+        json_t *ut = json_object_get(json_object_get(root, "open_set"), "unknown_threshold");
+        b->unknown_threshold = json_number_value(ut);
+        if (!json_is_number(ut) || !(b->unknown_threshold >= 0 && b->unknown_threshold <= 1))
+            return BAD("%s: \"open_set.unknown_threshold\" must be a number in [0, 1]", path);
+        mf->has_cent = 1;
+    } else if (b->kind == LG_CLF_SVM) {
+        return BAD("%s: \"centroids\" missing (an ovr_linear_svm bundle needs them)", path);
+    }
 
     json_t *tr = json_object_get(root, "training");
     if (tr && !json_is_object(tr)) return BAD("%s: \"training\" must be an object", path);
@@ -288,6 +455,44 @@ static lg_err read_weights(const char *path, size_t K, size_t D, size_t wbytes, 
     return e;
 }
 
+/* Reads a CSR file (magic, K, D, nnz, ptr, idx, val, extra floats) into
+ * caller arrays ptr (K + 1), idx/val (nnz), extra (n_extra). */
+static lg_err read_csr(const char *path, const char *magic, size_t K, size_t D, size_t nnz,
+                       size_t bytes, uint64_t sum, size_t *ptr, uint32_t *idx, float *val,
+                       float *extra, size_t n_extra, lg_errmsg *err) {
+    char *data = NULL;
+    size_t len = 0;
+    lg_err e = lg_read_file(path, WEIGHTS_MAX, &data, &len, err);
+    if (e) return e == LG_ENOTFOUND ? lg_fail(err, LG_EMODEL, "%s: missing", path) : e;
+    const unsigned char *p = (const unsigned char *)data;
+    if (len != bytes) {
+        e = BAD("%s: %zu bytes, meta.json says %zu (truncated or from another bundle)", path, len,
+                bytes);
+    } else if (memcmp(p, magic, 8)) {
+        e = BAD("%s: bad magic (not a Logify %s file, or another format version)", path, magic);
+    } else if (get_u32(p + 8) != K || get_u32(p + 12) != D || get_u64(p + 16) != nnz) {
+        e = BAD("%s: shape does not match meta.json (%zu classes x dim %zu, %zu values)", path, K,
+                D, nnz);
+    } else if (lg_fnv1a64(p, len, 0) != sum) {
+        e = BAD("%s: checksum mismatch (the file is corrupted)", path);
+    } else {
+        p += CSR_HEADER;
+        for (size_t k = 0; k <= K; k++, p += 8) {
+            ptr[k] = (size_t)get_u64(p);
+            if (ptr[k] > nnz || (k && ptr[k] < ptr[k - 1]) || (k == K && ptr[k] != nnz))
+                e = BAD("%s: bad offsets", path);
+        }
+        for (size_t q = 0; q < nnz; q++, p += 4)
+            idx[q] = get_u32(p);
+        for (size_t q = 0; q < nnz && !e; q++, p += 4)
+            if (!isfinite(val[q] = get_f32(p))) e = BAD("%s: value %zu is not finite", path, q);
+        for (size_t q = 0; q < n_extra && !e; q++, p += 4)
+            if (!isfinite(extra[q] = get_f32(p))) e = BAD("%s: bias %zu is not finite", path, q);
+    }
+    free(data);
+    return e;
+}
+
 lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
     *out = NULL;
     char path[4096];
@@ -303,18 +508,37 @@ lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!root) return BAD("%s:%d: invalid JSON: %s", path, je.line, je.text);
-    lg_bundle *b = calloc(1, sizeof *b);
+    lg_bundle *b = lg_calloc(1, sizeof *b);
     if (!b) {
         json_decref(root);
         return lg_fail(err, LG_ENOMEM, "out of memory");
     }
-    size_t dim = 0, wbytes = 0;
-    uint64_t wsum = 0;
-    e = read_meta(path, root, b, &dim, &wbytes, &wsum, err);
+    meta_files mf;
+    memset(&mf, 0, sizeof mf);
+    e = read_meta(path, root, b, &mf, err);
     json_decref(root);
+    const size_t K = b->n_labels, D = mf.dim;
+    if (!e && mf.has_cent && !(e = lg_centroids_new(K, D, mf.cnnz, &b->cent, err))) {
+        snprintf(path, sizeof path, "%s/%s", dir, LG_BUNDLE_CENTROIDS);
+        e = read_csr(path, CENT_MAGIC, K, D, mf.cnnz, mf.cbytes, mf.csum, b->cent->ptr,
+                     b->cent->idx, b->cent->val, NULL, 0, err);
+        if (!e) e = lg_centroids_seal(b->cent, err);
+    }
     if (!e) {
         snprintf(path, sizeof path, "%s/%s", dir, LG_BUNDLE_WEIGHTS);
-        e = read_weights(path, b->n_labels, dim, wbytes, wsum, b, err);
+        if (b->kind == LG_CLF_SVM) {
+            if (!(e = lg_svm_new(K, D, mf.wnnz, &b->svm, err))) {
+                e = read_csr(path, SVM_MAGIC, K, D, mf.wnnz, mf.wbytes, mf.wsum, b->svm->ptr,
+                             b->svm->idx, b->svm->val, b->svm->bias, K, err);
+                b->svm->candidates = b->svm_candidates;
+                b->svm->platt_a = (float)b->svm_platt[0];
+                b->svm->platt_b = (float)b->svm_platt[1];
+                b->svm->cent = b->cent;
+                if (!e) e = lg_svm_check(b->svm, err);
+            }
+        } else {
+            e = read_weights(path, K, D, mf.wbytes, mf.wsum, b, err);
+        }
     }
     if (e) {
         lg_bundle_free(b);

@@ -30,7 +30,8 @@
 #define LG_HASH_MAX_BYTES 4096 /* bytes of a message that are encoded */
 #define HASH_DEFAULT_DIM (1u << 15)
 #define HASH_DEFAULT_SEED 1u
-#define HASH_NORM_VERSION 1 /* bump when normalisation changes */
+#define HASH_NORM_VERSION 2 /* bump when normalisation or features change */
+#define RAW_MAX 64          /* bytes of a masked token's own text that are hashed */
 #define CHAR_MIN 3
 #define CHAR_MAX 5
 /* distinct features of one message are at most 5 per byte read + 1:
@@ -41,12 +42,15 @@
 typedef struct {
     uint32_t dim; /* power of two */
     uint32_t seed;
+    int text;     /* text=1: masked tokens keep their own text as a feature */
 } hash_ctx;
 
 /* a token of the normalised message */
 typedef struct {
     uint32_t off, len; /* word text in scratch->norm; len 0 for placeholders */
     uint64_t h;        /* hash of the word or placeholder */
+    uint64_t raw;      /* hash of the token's own lower-cased text when masking
+                          changed it (placeholder, digits folded), else 0 */
 } token;
 
 /* Per-token features (unigram + char grams) of recently seen words: logs
@@ -98,7 +102,19 @@ static inline uint64_t fnv_bytes(uint64_t h, const char *p, size_t n) {
 
 /* kinds of feature, mixed into the hash so that they never share a bucket
  * on purpose */
-enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43 };
+enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43, K_RAW = 0x52 };
+
+/* hash of a masked token's own text, lower-cased, at most RAW_MAX bytes;
+ * never 0 */
+static uint64_t raw_hash(const unsigned char *p, size_t n, uint64_t seed) {
+    uint64_t h = FNV_OFF ^ (seed * K_RAW);
+    for (size_t i = 0; i < n && i < RAW_MAX; i++) {
+        unsigned char c = p[i];
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c | 0x20);
+        h = (h ^ c) * FNV_PRIME;
+    }
+    return h ? h : 1;
+}
 
 /* ---- Normalisation ------------------------------------------------------------ */
 
@@ -203,12 +219,14 @@ static void push_word(hash_scratch *sc, size_t *nt, size_t *nn, const unsigned c
                       uint64_t seed) {
     token *t = &sc->toks[(*nt)++];
     t->off = (uint32_t)*nn;
+    t->raw = 0;
     size_t k = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = w[i];
         if (is_digit(c)) { /* a digit run inside a word becomes one '0' */
             if (k && sc->norm[*nn + k - 1] == '0' && i && is_digit(w[i - 1])) continue;
             c = '0';
+            t->raw = 1; /* the word had digits: keep its own text too */
         } else if (c >= 'A' && c <= 'Z') {
             c = (unsigned char)(c | 0x20);
         }
@@ -216,15 +234,24 @@ static void push_word(hash_scratch *sc, size_t *nt, size_t *nn, const unsigned c
     }
     t->len = (uint32_t)k;
     t->h = fnv_bytes(FNV_OFF ^ seed, sc->norm + *nn, k);
+    if (t->raw) t->raw = raw_hash(w, len, seed);
     *nn += k;
     sc->norm[(*nn)++] = ' ';
 }
 
-static void push_placeholder(hash_scratch *sc, size_t *nt, int ph, uint64_t seed) {
+/* a placeholder for the masked text raw[0..rlen) (kept as a feature of its
+ * own beside the placeholder, so lines that differ only there stay apart) */
+static void push_placeholder(hash_scratch *sc, size_t *nt, int ph, uint64_t seed,
+                             const unsigned char *raw, size_t rlen) {
     token *t = &sc->toks[(*nt)++];
     t->off = 0;
     t->len = 0;
     t->h = fnv_bytes(FNV_OFF ^ seed, ph_names[ph], strlen(ph_names[ph]));
+    /* only short numbers (status and error codes: "code 13" vs "code 14")
+     * and quoted names: ids, addresses, paths and long numbers are the
+     * variable part of a line and would only add noise */
+    t->raw = (ph == PH_NUM && rlen <= 3) || ph == PH_QUOTE ? raw_hash(raw, rlen, seed) : 0;
+    /* (a number inside a time or date comes with rlen > RAW_MAX: no text) */
 }
 
 /* Splits s[0..n) into tokens; returns the count. norm gets " w1 w2 ... ". */
@@ -240,14 +267,15 @@ static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint
             while (j < n && j - i <= 64 && s[j] != c && !is_blank(s[j]))
                 j++;
             if (j < n && s[j] == c && j > i + 1 && (j + 1 >= n || !is_word(s[j + 1]))) {
-                push_placeholder(sc, &nt, PH_QUOTE, seed);
+                push_placeholder(sc, &nt, PH_QUOTE, seed, s + i + 1, j - i - 1);
                 i = j + 1;
                 continue;
             }
         }
         if (c == '/' && opener && i + 1 < n && !is_blank(s[i + 1])) {
-            push_placeholder(sc, &nt, PH_PATH, seed);
-            i = path_end(s, i + 1, n);
+            size_t e = path_end(s, i + 1, n);
+            push_placeholder(sc, &nt, PH_PATH, seed, s + i, e - i);
+            i = e;
             continue;
         }
         if (!is_word(c)) {
@@ -256,18 +284,19 @@ static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint
         }
         size_t m;
         if (bound && is_hex(c) && (m = match_uuid(s, i, n))) {
-            push_placeholder(sc, &nt, PH_UUID, seed);
+            push_placeholder(sc, &nt, PH_UUID, seed, s + i, m);
             i += m;
             continue;
         }
         if (bound && is_digit(c) && (m = match_ip(s, i, n))) {
-            push_placeholder(sc, &nt, PH_IP, seed);
+            push_placeholder(sc, &nt, PH_IP, seed, s + i, m);
             i += m;
             continue;
         }
         if (bound && is_alpha(c) && i + 2 < n && s[i + 1] == ':' && s[i + 2] == '\\') {
-            push_placeholder(sc, &nt, PH_PATH, seed); /* C:\dir\file */
-            i = path_end(s, i + 2, n);
+            size_t e = path_end(s, i + 2, n); /* C:\dir\file */
+            push_placeholder(sc, &nt, PH_PATH, seed, s + i, e - i);
+            i = e;
             continue;
         }
         size_t j = i, digits = 0, hexes = 0;
@@ -283,11 +312,15 @@ static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint
                 while (j < n && is_digit(s[j]))
                     j++;
             }
-            push_placeholder(sc, &nt, PH_NUM, seed);
+            /* a short number standing alone ("code 13", "status 200") keeps
+             * its text; one inside a time, date or version (":", ".", "-",
+             * "/" next to it) is masked only */
+            int alone = (i == 0 || !strchr(":.-/", s[i - 1])) && (j >= n || !strchr(":.-/", s[j]));
+            push_placeholder(sc, &nt, PH_NUM, seed, s + i, alone ? j - i : RAW_MAX + 1);
         } else if (bound &&
                    ((len > 2 && c == '0' && (s[i + 1] | 0x20) == 'x' && hexes == len - 1) ||
                     (len >= 8 && hexes == len && digits > 0))) {
-            push_placeholder(sc, &nt, PH_HEX, seed);
+            push_placeholder(sc, &nt, PH_HEX, seed, s + i, len);
         } else {
             push_word(sc, &nt, &nn, s + i, len, seed);
         }
@@ -358,6 +391,8 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     size_t row_start = *nnz;
     for (size_t k = 0; k < nt; k++) {
         const token *t = &sc->toks[k];
+        if (t->raw && cx->text) /* the masked token's own text */
+            add_index(sc, mask_t, (uint32_t)mix64(t->raw ^ K_RAW) & dim_mask, out, row_start, nnz);
         if (k + 1 < nt)
             add_index(sc, mask_t,
                       (uint32_t)mix64(t->h * 0x9e3779b97f4a7c15ull + sc->toks[k + 1].h + K_BIGRAM) &
@@ -470,8 +505,9 @@ lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_er
 
 /* ---- Factory --------------------------------------------------------------------- */
 
-/* Parses "dim=N,seed=S" (either, any order). */
-static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, lg_errmsg *err) {
+/* Parses "dim=N,seed=S,text=0|1" (any of them, any order). */
+static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, int *text,
+                           lg_errmsg *err) {
     const char *p = params;
     while (p && *p) {
         const char *comma = strchr(p, ',');
@@ -486,13 +522,18 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, lg
         if (eq) v = strtoull(eq + 1, &end, 10);
         if (!eq || !eq[1] || *end)
             return lg_fail(err, LG_EINVAL,
-                           "hash encoder: bad parameter '%s' (expected dim=N or seed=S)", item);
+                           "hash encoder: bad parameter '%s' (expected dim=N, seed=S or "
+                           "text=0|1)",
+                           item);
         *eq = '\0';
         if (!strcmp(item, "dim")) {
             if (v < 256 || v > (1u << 24) || (v & (v - 1)))
                 return lg_fail(err, LG_EINVAL,
                                "hash encoder: dim must be a power of two in 256..16777216");
             *dim = (uint32_t)v;
+        } else if (!strcmp(item, "text")) {
+            if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: text must be 0 or 1");
+            *text = (int)v;
         } else if (!strcmp(item, "seed")) {
             if (v > 0xffffffffull)
                 return lg_fail(err, LG_EINVAL, "hash encoder: seed must fit 32 bits");
@@ -508,20 +549,23 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, lg
 lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err) {
     *out = NULL;
     uint32_t dim = HASH_DEFAULT_DIM, seed = HASH_DEFAULT_SEED;
-    lg_err e = parse_params(params, &dim, &seed, err);
+    int text = 0;
+    lg_err e = parse_params(params, &dim, &seed, &text, err);
     if (e) return e;
     hash_ctx *cx = calloc(1, sizeof *cx);
     if (!cx) return lg_fail(err, LG_ENOMEM, "out of memory");
     cx->dim = dim;
     cx->seed = seed;
-    char spec[96], config[400];
-    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u", dim, seed);
+    cx->text = text;
+    char spec[96], config[512];
+    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u%s", dim, seed, text ? ",text=1" : "");
     snprintf(config, sizeof config,
              "{\"family\": \"hash\", \"version\": %d, \"dim\": %u, \"seed\": %u, "
              "\"word_ngrams\": [1, 2], \"char_ngrams\": [%d, %d], \"max_bytes\": %d, "
-             "\"weighting\": \"1+ln(tf), l2\", "
+             "\"weighting\": \"1+ln(tf), l2\", \"masked_text_feature\": %s, "
              "\"masks\": [\"<uuid>\", \"<ip>\", \"<path>\", \"<hex>\", \"<num>\", \"<q>\"]}",
-             HASH_NORM_VERSION, dim, seed, CHAR_MIN, CHAR_MAX, LG_HASH_MAX_BYTES);
+             HASH_NORM_VERSION, dim, seed, CHAR_MIN, CHAR_MAX, LG_HASH_MAX_BYTES,
+             text ? "true" : "false");
     lg_encoder_info info = {spec, dim, 1, lg_fnv1a64(config, strlen(config), 0), config};
     return lg_encoder_wrap(&hash_ops, cx, &info, out, err);
 }

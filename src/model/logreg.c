@@ -47,8 +47,25 @@ lg_err lg_logreg_seal(lg_logreg *m, lg_errmsg *err) {
     return LG_OK;
 }
 
+lg_err lg_logreg_seal_joint(lg_logreg *m, const float *cent_dense, size_t cent_kp,
+                            lg_errmsg *err) {
+    if (!m->Wp || cent_kp != m->Kp || !cent_dense)
+        return lg_fail(err, LG_EINVAL, "logreg: joint table needs a sealed model and centroids "
+                                       "of the same classes");
+    const size_t Kp = m->Kp;
+    free(m->Wj);
+    if (!(m->Wj = malloc(m->dim * 2 * Kp * sizeof *m->Wj)))
+        return lg_fail(err, LG_ENOMEM, "out of memory (logreg weights)");
+    for (size_t j = 0; j < m->dim; j++) {
+        memcpy(m->Wj + j * 2 * Kp, m->Wp + j * Kp, Kp * sizeof *m->Wj);
+        memcpy(m->Wj + j * 2 * Kp + Kp, cent_dense + j * Kp, Kp * sizeof *m->Wj);
+    }
+    return LG_OK;
+}
+
 void lg_logreg_free(lg_logreg *m) {
     if (!m) return;
+    free(m->Wj);
     free(m->Wp);
     free(m->W);
     free(m->b);
@@ -223,7 +240,9 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
     }
     if (n_rows == 0) return lg_fail(err, LG_EINVAL, "training set is empty");
     if (n_classes < 2 || n_classes > LG_LOGREG_MAX_CLASSES)
-        return lg_fail(err, LG_EINVAL, "need 2..%d classes to train, got %zu",
+        return lg_fail(err, LG_EINVAL,
+                       "the logistic regression takes 2..%d classes, got %zu (its weights are "
+                       "dense: use --classifier svm or auto for more)",
                        LG_LOGREG_MAX_CLASSES, n_classes);
     if (!(o->C > 0) || !isfinite(o->C))
         return lg_fail(err, LG_EINVAL, "C must be a positive number");
@@ -401,6 +420,8 @@ done:
 
 /* ---- Prediction ---------------------------------------------------------------------- */
 
+static int finish_proba(const float *s, size_t K, float *proba);
+
 int lg_logreg_predict_row(const lg_logreg *m, const lg_embeddings *X, size_t row, float *proba) {
     const size_t K = m->n_classes;
     float s[LG_LOGREG_MAX_CLASSES + 4];
@@ -436,6 +457,12 @@ int lg_logreg_predict_row(const lg_logreg *m, const lg_embeddings *X, size_t row
                 s[k] += x[j] * w[k];
         }
     }
+    return finish_proba(s, K, proba);
+}
+
+/* softmax of s[0..K-1] into proba; the arg-max, or -1 (proba all zero) when
+ * a score is not finite */
+static int finish_proba(const float *s, size_t K, float *proba) {
     int best = 0;
     for (size_t k = 0; k < K; k++) {
         if (!isfinite(s[k])) {
@@ -452,4 +479,34 @@ int lg_logreg_predict_row(const lg_logreg *m, const lg_embeddings *X, size_t row
     for (size_t k = 0; k < K; k++)
         proba[k] /= z;
     return best;
+}
+
+int lg_logreg_predict_row_joint(const lg_logreg *m, const lg_embeddings *X, size_t row,
+                                float *proba, float *sim) {
+    const size_t K = m->n_classes, Kp = m->Kp;
+    if (!m->Wj || !X->sparse) {
+        *sim = 0;
+        return lg_logreg_predict_row(m, X, row, proba);
+    }
+    float s[2 * (LG_LOGREG_MAX_CLASSES + 4)]; /* scores, then similarities */
+    for (size_t k = 0; k < Kp; k++) {
+        s[k] = k < K ? m->b[k] : 0;
+        s[Kp + k] = 0;
+    }
+    float ss = 0;
+    for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++) {
+        uint32_t j = X->indices[q];
+        const float v = X->values[q];
+        ss += v * v;
+        if (j >= m->dim) continue;
+        const float *w = m->Wj + (size_t)j * 2 * Kp;
+        for (size_t kb = 0; kb < 2 * Kp; kb += 4)
+            for (size_t t = 0; t < 4; t++)
+                s[kb + t] += v * w[kb + t];
+    }
+    float best_sim = 0;
+    for (size_t k = 0; k < K; k++)
+        if (s[Kp + k] > best_sim) best_sim = s[Kp + k];
+    *sim = ss > 0 ? best_sim / sqrtf(ss) : 0.0f;
+    return finish_proba(s, K, proba);
 }

@@ -14,6 +14,7 @@
 struct lg_model {
     lg_bundle *bundle;   /* labels, classifier, threshold, figures */
     lg_encoder *encoder; /* rebuilt from bundle->encoder_spec */
+    size_t *by_name;     /* (n_labels) class indices in byte order of their labels */
 };
 
 struct lg_model_scratch {
@@ -21,6 +22,8 @@ struct lg_model_scratch {
     lg_encoder_scratch *enc;
     lg_embeddings emb; /* the batch's rows */
     float *proba;      /* (n_classes) */
+    lg_svm_scratch svm;          /* SVM bundles */
+    lg_centroid_scratch cs;      /* open set of logreg bundles */
 };
 
 /* ---- Loading ------------------------------------------------------------------------- */
@@ -29,6 +32,7 @@ void lg_model_free(lg_model *m) {
     if (!m) return;
     lg_encoder_free(m->encoder);
     lg_bundle_free(m->bundle);
+    free(m->by_name);
     free(m);
 }
 
@@ -46,6 +50,15 @@ static lg_err build_encoder(const char *dir, const char *spec, lg_encoder **out,
     return lg_encoder_new(spec, out, err);
 }
 
+typedef struct {
+    const char *name;
+    size_t idx;
+} named;
+
+static int cmp_named(const void *a, const void *b) {
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
 lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
     *out = NULL;
     lg_model *m = calloc(1, sizeof *m);
@@ -54,6 +67,10 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
     lg_err e = lg_bundle_read(dir, &m->bundle, &why);
     if (e) {
         lg_model_free(m);
+        /* the reader's message names the bundle already (its directory or
+         * one of its files): say it once */
+        if (!strncmp(why.msg, "model bundle ", 13)) return lg_fail(err, e, "%s", why.msg);
+        if (strstr(why.msg, dir)) return lg_fail(err, e, "model bundle: %s", why.msg);
         return lg_fail(err, e, "model bundle %.200s: %.280s", dir, why.msg);
     }
     const lg_bundle *b = m->bundle;
@@ -64,11 +81,16 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
         lg_model_free(m);
         return e;
     }
-    if (lg_encoder_dim(m->encoder) != b->clf->dim) {
+    size_t wdim = b->kind == LG_CLF_SVM ? b->svm->dim : b->clf->dim;
+    if (lg_encoder_dim(m->encoder) != wdim) {
         e = lg_fail(
             err, LG_EMODEL,
             "model bundle %.200s: encoder '%.100s' gives %zu dimensions, weights expect %zu", dir,
-            b->encoder_spec, lg_encoder_dim(m->encoder), b->clf->dim);
+            b->encoder_spec, lg_encoder_dim(m->encoder), wdim);
+    } else if (b->kind == LG_CLF_SVM && !lg_encoder_is_sparse(m->encoder)) {
+        e = lg_fail(err, LG_EMODEL,
+                    "model bundle %.200s: an ovr_linear_svm classifier needs a sparse encoder",
+                    dir);
     } else if (lg_encoder_config_hash(m->encoder) != b->encoder_hash) {
         e = lg_fail(
             err, LG_EMODEL,
@@ -77,6 +99,20 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
             dir, b->encoder_spec, (unsigned long long)lg_encoder_config_hash(m->encoder),
             (unsigned long long)b->encoder_hash);
     }
+    if (!e && !(m->by_name = malloc(b->n_labels * sizeof *m->by_name)))
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+    named *tmp = e ? NULL : malloc(b->n_labels * sizeof *tmp);
+    if (!e && !tmp) e = lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!e) { /* label lookup by name: indices sorted by label */
+        for (size_t i = 0; i < b->n_labels; i++)
+            tmp[i].name = b->labels[i], tmp[i].idx = i;
+        qsort(tmp, b->n_labels, sizeof *tmp, cmp_named);
+        for (size_t i = 0; i < b->n_labels; i++)
+            m->by_name[i] = tmp[i].idx;
+    }
+    free(tmp);
+    if (!e && b->kind == LG_CLF_LOGREG && b->cent && b->cent->dense)
+        e = lg_logreg_seal_joint(b->clf, b->cent->dense, b->cent->Kp, err);
     if (e) {
         lg_model_free(m);
         return e;
@@ -100,16 +136,29 @@ const lg_encoder *lg_model_encoder(const lg_model *m) {
 const lg_logreg *lg_model_classifier(const lg_model *m) {
     return m->bundle->clf;
 }
+const char *lg_model_classifier_type(const lg_model *m) {
+    return m->bundle->kind == LG_CLF_SVM ? "ovr_linear_svm" : "multinomial_logreg";
+}
+double lg_model_unknown_threshold(const lg_model *m) {
+    return m->bundle->cent ? m->bundle->unknown_threshold : -1.0;
+}
 const char *lg_model_training_json(const lg_model *m) {
     return m->bundle->training;
 }
 
 lg_err lg_model_label_index(const lg_model *m, const char *label, size_t *out, lg_errmsg *err) {
-    for (size_t i = 0; i < m->bundle->n_labels; i++) {
-        if (!strcmp(m->bundle->labels[i], label)) {
-            *out = i;
+    size_t lo = 0, hi = m->bundle->n_labels;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(m->bundle->labels[m->by_name[mid]], label);
+        if (c == 0) {
+            *out = m->by_name[mid];
             return LG_OK;
         }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     char known[300] = "";
     size_t used = 0;
@@ -131,6 +180,10 @@ lg_err lg_model_scratch_new(const lg_model *m, lg_model_scratch **out, lg_errmsg
     s->proba = calloc(m->bundle->n_labels, sizeof *s->proba);
     lg_err e = s->proba ? lg_encoder_scratch_new(m->encoder, &s->enc, err)
                         : lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!e && m->bundle->kind == LG_CLF_SVM)
+        e = lg_svm_scratch_init(m->bundle->svm, &s->svm, err);
+    else if (!e && m->bundle->cent)
+        e = lg_centroid_scratch_init(m->bundle->cent, &s->cs, err);
     if (e) {
         lg_model_scratch_free(s);
         return e;
@@ -143,19 +196,36 @@ void lg_model_scratch_free(lg_model_scratch *s) {
     if (!s) return;
     lg_encoder_scratch_free(s->enc);
     lg_embeddings_free(&s->emb);
+    lg_svm_scratch_clear(&s->svm);
+    lg_centroid_scratch_clear(&s->cs);
     free(s->proba);
     free(s);
 }
 
 lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *const *msgs,
-                        const size_t *lens, size_t n, int *cls, float *prob, lg_errmsg *err) {
+                        const size_t *lens, size_t n, int *cls, float *prob, float *sim,
+                        lg_errmsg *err) {
     if (s->m != m) return lg_fail(err, LG_EINVAL, "model scratch belongs to another model");
     lg_err e = lg_encoder_encode_batch(m->encoder, s->enc, msgs, lens, n, &s->emb, err);
     if (e) return e;
+    const lg_bundle *b = m->bundle;
     for (size_t i = 0; i < n; i++) {
-        int k = lg_logreg_predict_row(m->bundle->clf, &s->emb, i, s->proba);
+        float sm = 1.0f;
+        int k;
+        if (b->kind == LG_CLF_SVM) {
+            k = lg_svm_predict_row(b->svm, &s->emb, i, &s->svm, &prob[i], &sm);
+        } else {
+            if (b->clf->Wj) { /* weights and centroids in one pass */
+                k = lg_logreg_predict_row_joint(b->clf, &s->emb, i, s->proba, &sm);
+            } else {
+                k = lg_logreg_predict_row(b->clf, &s->emb, i, s->proba);
+                int best;
+                if (b->cent) sm = lg_centroids_score(b->cent, &s->emb, i, &s->cs, &best);
+            }
+            prob[i] = k >= 0 ? s->proba[k] : 0.0f;
+        }
         cls[i] = k;
-        prob[i] = k >= 0 ? s->proba[k] : 0.0f;
+        if (sim) sim[i] = sm;
     }
     return LG_OK;
 }
@@ -165,6 +235,7 @@ lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *cons
 typedef struct {
     const lg_model *m;
     double threshold;
+    double unknown; /* open set: similarity below it is passed on; < 0: off */
 } stage_ctx;
 
 typedef struct {
@@ -173,6 +244,7 @@ typedef struct {
     size_t *lens;      /* (cap) */
     int *cls;          /* (cap) */
     float *prob;       /* (cap) */
+    float *sim;        /* (cap) */
     size_t cap;
 } stage_scratch;
 
@@ -184,6 +256,7 @@ static void stage_scratch_free(void *p) {
     free(s->lens);
     free(s->cls);
     free(s->prob);
+    free(s->sim);
     free(s);
 }
 
@@ -210,7 +283,9 @@ static lg_err ensure_cap(stage_scratch *s, size_t n, lg_errmsg *err) {
     if (c) s->cls = c;
     float *p = c ? realloc(s->prob, n * sizeof *p) : NULL;
     if (p) s->prob = p;
-    if (!p) return lg_fail(err, LG_ENOMEM, "out of memory (model stage)");
+    float *q = p ? realloc(s->sim, n * sizeof *q) : NULL;
+    if (q) s->sim = q;
+    if (!q) return lg_fail(err, LG_ENOMEM, "out of memory (model stage)");
     s->cap = n;
     return LG_OK;
 }
@@ -225,9 +300,15 @@ static lg_err stage_process(const void *ctx, void *scratch, lg_record **recs, si
         s->msgs[i] = recs[i]->message;
         s->lens[i] = recs[i]->message_len;
     }
-    if ((e = lg_model_predict(c->m, s->ms, s->msgs, s->lens, n, s->cls, s->prob, err))) return e;
+    if ((e = lg_model_predict(c->m, s->ms, s->msgs, s->lens, n, s->cls, s->prob, s->sim, err)))
+        return e;
     for (size_t i = 0; i < n; i++) {
         lg_record *rec = recs[i];
+        if (c->unknown >= 0 && s->sim[i] < c->unknown) {
+            lg_record_detail(rec, "unlike any training line: similarity %.2f < %.2f", s->sim[i],
+                             c->unknown);
+            continue;
+        }
         if (s->cls[i] < 0) {
             lg_record_detail(rec, "model: non-finite scores for this message");
             continue;
@@ -263,6 +344,7 @@ lg_err lg_model_stage_new(const lg_model *m, const lg_stage_spec *spec, double d
     if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
     c->m = m;
     c->threshold = th;
+    c->unknown = lg_model_unknown_threshold(m);
     out->ops = &model_stage_ops;
     out->ctx = c;
     return LG_OK;

@@ -3,6 +3,7 @@
  * fit / report / refit, figures as JSON, the bundle. */
 #include "logify/train.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,12 +121,15 @@ lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err) {
 
 void lg_train_opts_default(lg_train_opts *o) {
     memset(o, 0, sizeof *o);
-    o->encoder_spec = "hash";
+    o->encoder_spec = "hash:text=1"; /* masked tokens keep their text (docs/model.md) */
     o->seed = 42;
     o->test_fraction = 0.2;
-    o->min_label_rows = 10;
+    o->min_label_rows = 1;
     o->threshold = 0.5;
+    o->classifier = "auto";
+    o->unknown_threshold = -1; /* automatic, from the held-out split */
     lg_logreg_opts_default(&o->lr);
+    lg_svm_opts_default(&o->svm);
 }
 
 void lg_train_result_free(lg_train_result *res) {
@@ -175,20 +179,147 @@ static int cmp_size(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Adds predictions of rows[0..n-1] to rep. */
-static lg_err report_rows(const lg_logreg *m, const lg_embeddings *X, const int *y,
-                          const size_t *rows, size_t n, char **labels, lg_report *rep,
-                          lg_errmsg *err) {
-    float proba[LG_LOGREG_MAX_CLASSES];
+/* One trained classifier with its working memory, for the reports. */
+typedef struct {
+    lg_clf_kind kind;
+    const lg_logreg *lr;
+    const lg_svm *svm;
+    const lg_centroids *cent;
+    float *proba; /* (K) */
+    lg_svm_scratch ss;
+    lg_centroid_scratch cs;
+} predictor;
+
+static lg_err predictor_init(predictor *p, lg_clf_kind kind, const lg_logreg *lr,
+                             const lg_svm *svm, const lg_centroids *cent, size_t K,
+                             lg_errmsg *err) {
+    memset(p, 0, sizeof *p);
+    p->kind = kind, p->lr = lr, p->svm = svm, p->cent = cent;
+    if (!(p->proba = calloc(K, sizeof *p->proba))) return lg_fail(err, LG_ENOMEM, "out of memory");
+    return kind == LG_CLF_SVM ? lg_svm_scratch_init(svm, &p->ss, err)
+                              : lg_centroid_scratch_init(cent, &p->cs, err);
+}
+
+static void predictor_clear(predictor *p) {
+    free(p->proba);
+    lg_svm_scratch_clear(&p->ss);
+    lg_centroid_scratch_clear(&p->cs);
+    memset(p, 0, sizeof *p);
+}
+
+static int predict(predictor *p, const lg_embeddings *X, size_t row, float *prob, float *sim) {
+    if (p->kind == LG_CLF_SVM) return lg_svm_predict_row(p->svm, X, row, &p->ss, prob, sim);
+    int best;
+    *sim = lg_centroids_score(p->cent, X, row, &p->cs, &best);
+    int k = lg_logreg_predict_row(p->lr, X, row, p->proba);
+    *prob = k >= 0 ? p->proba[k] : 0.0f;
+    return k;
+}
+
+/* Adds predictions of rows[0..n-1] to rep; sims (n, may be NULL) gets each
+ * row's best centroid similarity. */
+static lg_err report_rows(predictor *p, const lg_embeddings *X, const int *y, const size_t *rows,
+                          size_t n, char **labels, lg_report *rep, float *sims, lg_errmsg *err) {
     for (size_t r = 0; r < n; r++) {
-        int k = lg_logreg_predict_row(m, X, rows[r], proba);
-        lg_err e = lg_report_add(rep, labels[y[rows[r]]], k >= 0 ? labels[k] : "(non-finite)", err);
+        float prob, sim;
+        int k = predict(p, X, rows[r], &prob, &sim);
+        if (sims) sims[r] = sim;
+        lg_err e = lg_report_add(rep, labels[y[rows[r]]], k >= 0 ? labels[k] : "(no answer)", err);
         if (e) return e;
     }
     return LG_OK;
 }
 
-static json_t *fit_json(const lg_logreg_fit_info *f) {
+/* Platt scaling of the SVM's winning decision value s on the held-out
+ * rows: p(right | s) = 1 / (1 + exp(-(a s + b))), fitted by Newton's
+ * method with Platt's smoothed targets ((N+ + 1) / (N+ + 2), 1 / (N- + 2)),
+ * so that a held-out split with no miss still gives finite coefficients.
+ * No held-out rows: a = 5, b = 0. */
+static void fit_platt(predictor *p, const lg_embeddings *X, const int *y, const size_t *rows,
+                      size_t n, float *a_out, float *b_out) {
+    double *s = malloc((n + 1) * sizeof *s);
+    int *ok = malloc((n + 1) * sizeof *ok);
+    size_t m = 0, npos = 0;
+    for (size_t r = 0; s && ok && r < n; r++) {
+        float prob, sim;
+        int k = predict(p, X, rows[r], &prob, &sim);
+        if (k < 0) continue;
+        float top = p->ss.score[0];
+        for (size_t c = 1; c < p->ss.n_cand; c++)
+            if (p->ss.score[c] > top) top = p->ss.score[c];
+        s[m] = top;
+        ok[m] = k == y[rows[r]];
+        npos += (size_t)ok[m++];
+    }
+    double A = 5.0, B = 0.0;
+    if (m) {
+        double tp = ((double)npos + 1) / ((double)npos + 2), tn = 1.0 / ((double)(m - npos) + 2);
+        for (int it = 0; it < 50; it++) {
+            double g1 = 0, g2 = 0, h11 = 1e-6, h22 = 1e-6, h12 = 0;
+            for (size_t i = 0; i < m; i++) {
+                double t = ok[i] ? tp : tn, q = 1.0 / (1.0 + exp(-(A * s[i] + B)));
+                double d = q - t, w = q * (1 - q);
+                g1 += d * s[i], g2 += d;
+                h11 += w * s[i] * s[i], h22 += w, h12 += w * s[i];
+            }
+            double det = h11 * h22 - h12 * h12;
+            if (!(fabs(det) > 1e-300)) break;
+            double dA = (h22 * g1 - h12 * g2) / det, dB = (h11 * g2 - h12 * g1) / det;
+            A -= dA, B -= dB;
+            if (fabs(dA) + fabs(dB) < 1e-9) break;
+        }
+        if (!isfinite(A) || !isfinite(B)) A = 5.0, B = 0.0;
+    }
+    free(s);
+    free(ok);
+    *a_out = (float)A;
+    *b_out = (float)B;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Held-out rows' best centroid similarity: quantiles and the share below
+ * the open-set threshold (they would be passed on). *th < 0 asks for the
+ * automatic threshold: min(LG_TRAIN_UNKNOWN, the held-out 1st percentile
+ * - 0.05), so that about 99% of held-out lines of known kinds stay above
+ * it; *th gets the value used. */
+static json_t *open_set_json(float *sims, size_t n, double *th_io) {
+    double th = *th_io;
+    if (!n) {
+        if (th < 0) *th_io = th = LG_TRAIN_UNKNOWN;
+        return json_pack("{s:s, s:f, s:I}", "method", "best cosine similarity to a class centroid",
+                         "unknown_threshold", th, "held_out_rows", (json_int_t)0);
+    }
+    qsort(sims, n, sizeof *sims, cmp_float);
+    if (th < 0) {
+        th = (double)sims[(size_t)(0.01 * (double)(n - 1))] - 0.05;
+        th = th > LG_TRAIN_UNKNOWN ? LG_TRAIN_UNKNOWN : th < 0 ? 0 : th;
+        th = floor(th * 100 + 0.5) / 100; /* two decimals, as printed */
+        *th_io = th;
+    }
+    size_t below = 0;
+    while (below < n && sims[below] < th)
+        below++;
+#define Q(f) ((double)sims[(size_t)((f) * (double)(n - 1))])
+    return json_pack("{s:s, s:f, s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f, s:f}}", "method",
+                     "best cosine similarity to a class centroid", "unknown_threshold", th,
+                     "held_out_rows", (json_int_t)n, "held_out_below_threshold", (json_int_t)below,
+                     "held_out_share_below", (double)below / (double)n, "held_out_similarity",
+                     "min", Q(0), "p01", Q(0.01), "p05", Q(0.05), "p50", Q(0.5), "max", Q(1));
+#undef Q
+}
+
+static json_t *fit_json(const lg_train_result *r, int final) {
+    if (r->kind == LG_CLF_SVM) {
+        const lg_svm_fit_info *f = final ? &r->svm_final : &r->svm_split;
+        return json_pack("{s:I, s:I, s:f, s:i}", "pairs", (json_int_t)f->pairs, "weights",
+                         (json_int_t)f->weights, "mean_epochs", f->mean_epochs,
+                         "classes_at_epoch_limit", f->max_epochs_hit);
+    }
+    const lg_logreg_fit_info *f = final ? &r->final_fit : &r->split_fit;
     return json_pack("{s:i, s:s, s:f}", "iterations", f->iterations, "status", f->status_text,
                      "loss", f->loss);
 }
@@ -215,7 +346,13 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     int *y = NULL;
     const char **msgs = NULL;
     size_t *lens = NULL, *train_idx = NULL, *test_idx = NULL, *order = NULL;
-    json_t *rare = json_array();
+    json_t *rare = json_array(), *open_set = NULL;
+    lg_centroids *split_c = NULL, *final_c = NULL;
+    lg_svm *split_s = NULL, *final_s = NULL;
+    predictor pred;
+    memset(&pred, 0, sizeof pred);
+    float *sims = NULL;
+    double unknown = LG_TRAIN_UNKNOWN;
     if (!sel || !dest || !all_labels || !rare) {
         e = lg_fail(err, LG_ENOMEM, "out of memory");
         goto done;
@@ -254,14 +391,22 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     for (size_t j = 0; j < n_distinct; j++) {
         if (label_rows[j] < o->min_label_rows) {
             res->rare_rows += label_rows[j];
-            json_array_append_new(rare, json_pack("{s:s, s:I}", "label", all_labels[j], "rows",
-                                                  (json_int_t)label_rows[j]));
+            if (res->rare_labels++ < 20) /* the first names; the count is separate */
+                json_array_append_new(rare, json_pack("{s:s, s:I}", "label", all_labels[j],
+                                                      "rows", (json_int_t)label_rows[j]));
         } else {
             labels[K++] = all_labels[j];
         }
     }
-    if (K > LG_LOGREG_MAX_CLASSES) {
-        e = lg_fail(err, LG_ELIMIT, "%zu labels; at most %d", K, LG_LOGREG_MAX_CLASSES);
+    if (!strcmp(o->classifier ? o->classifier : "auto", "auto"))
+        res->kind = K <= LG_TRAIN_AUTO_LOGREG ? LG_CLF_LOGREG : LG_CLF_SVM;
+    else if (!strcmp(o->classifier, "logreg"))
+        res->kind = LG_CLF_LOGREG;
+    else if (!strcmp(o->classifier, "svm"))
+        res->kind = LG_CLF_SVM;
+    else {
+        e = lg_fail(err, LG_EINVAL, "unknown classifier '%.40s' (auto, logreg or svm)",
+                    o->classifier);
         goto done;
     }
     /* 3. the rows used, their class index */
@@ -336,17 +481,43 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     /* keep data order inside each part (deterministic and easy to read) */
     qsort(train_idx, res->train_rows, sizeof *train_idx, cmp_size);
     qsort(test_idx, res->test_rows, sizeof *test_idx, cmp_size);
-    /* 6. fit on train, report train and test */
-    if ((e = lg_logreg_train(&X, y, train_idx, res->train_rows, K, &o->lr, &split_m,
-                             &res->split_fit, err)))
+    /* 6. fit on train (centroids, classifier), report train and test */
+    if (!(sims = calloc(res->test_rows + 1, sizeof *sims))) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
         goto done;
-    if ((e = report_rows(split_m, &X, y, train_idx, res->train_rows, labels, &res->train, err)))
+    }
+    if ((e = lg_centroids_build(&X, y, train_idx, res->train_rows, NULL, K, &split_c, err)))
         goto done;
-    if ((e = report_rows(split_m, &X, y, test_idx, res->test_rows, labels, &res->test, err)))
+    if (res->kind == LG_CLF_SVM)
+        e = lg_svm_train(&X, y, train_idx, res->train_rows, K, split_c, &o->svm, &split_s,
+                         &res->svm_split, err);
+    else
+        e = lg_logreg_train(&X, y, train_idx, res->train_rows, K, &o->lr, &split_m,
+                            &res->split_fit, err);
+    if (e) goto done;
+    if ((e = predictor_init(&pred, res->kind, split_m, split_s, split_c, K, err))) goto done;
+    float platt_a = 5.0f, platt_b = 0.0f;
+    if (split_s) {
+        fit_platt(&pred, &X, y, test_idx, res->test_rows, &platt_a, &platt_b);
+        split_s->platt_a = platt_a, split_s->platt_b = platt_b;
+    }
+    if ((e = report_rows(&pred, &X, y, train_idx, res->train_rows, labels, &res->train, NULL,
+                         err)))
         goto done;
+    if ((e = report_rows(&pred, &X, y, test_idx, res->test_rows, labels, &res->test, sims, err)))
+        goto done;
+    unknown = o->unknown_threshold;
+    open_set = open_set_json(sims, res->test_rows, &unknown);
     /* 7. refit on all used rows */
-    if ((e = lg_logreg_train(&X, y, NULL, res->used, K, &o->lr, &final_m, &res->final_fit, err)))
-        goto done;
+    if ((e = lg_centroids_build(&X, y, NULL, res->used, NULL, K, &final_c, err))) goto done;
+    if (res->kind == LG_CLF_SVM) {
+        e = lg_svm_train(&X, y, NULL, res->used, K, final_c, &o->svm, &final_s, &res->svm_final,
+                         err);
+        if (!e) final_s->platt_a = platt_a, final_s->platt_b = platt_b;
+    } else {
+        e = lg_logreg_train(&X, y, NULL, res->used, K, &o->lr, &final_m, &res->final_fit, err);
+    }
+    if (e) goto done;
 
     /* 8. figures and the bundle */
     char sum[17];
@@ -356,19 +527,22 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     for (size_t k = 0; k < K && label_arr; k++)
         json_array_append_new(label_arr, json_string(labels[k]));
     res->figures = json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:s, s:I, s:f, s:f, s:s, "
-        "s:{s:I, s:I}, s:o, s:o, s:f, s:o, s:o}",
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:s, s:s, s:I, s:f, s:f, "
+        "s:s, s:{s:I, s:I}, s:o, s:o, s:f, s:o, s:o, s:o}",
         "data", o->data_name ? o->data_name : "", "data_fnv1a64", sum, "rows",
         (json_int_t)res->rows, "decided_by_rules", (json_int_t)res->by_rules, "routed_to_llm",
         (json_int_t)res->to_llm, "no_model_stage", (json_int_t)res->no_model, "rare_rows",
-        (json_int_t)res->rare_rows, "min_label_rows", (json_int_t)o->min_label_rows, "rare_labels",
-        rare, "training_rows", (json_int_t)res->used, "labels", label_arr, "encoder",
-        lg_encoder_spec(enc), "seed", (json_int_t)o->seed, "test_fraction", o->test_fraction, "C",
-        o->lr.C, "class_weight", o->lr.balanced ? "balanced" : "none", "split", "train_rows",
+        (json_int_t)res->rare_rows, "min_label_rows", (json_int_t)o->min_label_rows,
+        "rare_label_count", (json_int_t)res->rare_labels, "rare_labels", rare, "training_rows",
+        (json_int_t)res->used, "labels", label_arr, "encoder", lg_encoder_spec(enc), "classifier",
+        res->kind == LG_CLF_SVM ? "ovr_linear_svm" : "multinomial_logreg", "seed", (json_int_t)o->seed, "test_fraction", o->test_fraction, "C",
+        res->kind == LG_CLF_SVM ? o->svm.C : o->lr.C, "class_weight",
+        res->kind == LG_CLF_SVM ? "none" : o->lr.balanced ? "balanced" : "none", "split", "train_rows",
         (json_int_t)res->train_rows, "test_rows", (json_int_t)res->test_rows, "train",
         lg_report_json(&res->train), "test", lg_report_json(&res->test), "accuracy_gap", gap,
-        "split_fit", fit_json(&res->split_fit), "final_fit", fit_json(&res->final_fit));
+        "split_fit", fit_json(res, 0), "final_fit", fit_json(res, 1), "open_set", open_set);
     rare = NULL; /* stolen by json_pack (also on failure) */
+    open_set = NULL;
     if (!res->figures) {
         e = lg_fail(err, LG_ENOMEM, "out of memory (figures)");
         goto done;
@@ -397,14 +571,27 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     }
     b->encoder_hash = lg_encoder_config_hash(enc);
     b->threshold = o->threshold;
-    b->C = o->lr.C;
-    b->balanced = o->lr.balanced;
+    b->unknown_threshold = unknown;
+    b->kind = res->kind;
+    b->C = res->kind == LG_CLF_SVM ? o->svm.C : o->lr.C;
+    b->balanced = res->kind == LG_CLF_SVM ? 0 : o->lr.balanced;
     b->clf = final_m;
+    b->svm = final_s;
+    b->cent = final_c;
     final_m = NULL;
+    final_s = NULL;
+    final_c = NULL;
 done:
     json_decref(rare);
+    json_decref(open_set);
+    predictor_clear(&pred);
+    free(sims);
     lg_logreg_free(split_m);
     lg_logreg_free(final_m);
+    lg_svm_free(split_s);
+    lg_svm_free(final_s);
+    lg_centroids_free(split_c);
+    lg_centroids_free(final_c);
     lg_embeddings_free(&X);
     lg_encoder_scratch_free(es);
     lg_encoder_free(enc);

@@ -6,6 +6,7 @@
  * input order hands it to the sink (one writer at a time), so the output
  * keeps the input's order. A ring of N + 1 batches bounds memory. */
 #include "logify/job.h"
+#include "logify/templates.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #define JOB_MAX_THREADS 64
 
 /* Output columns: an input column index, or one of these. */
-enum { COL_LABEL = -1, COL_STAGE = -2, COL_CONF = -3, COL_DETAIL = -4 };
+enum { COL_LABEL = -1, COL_STAGE = -2, COL_CONF = -3, COL_DETAIL = -4, COL_TEMPLATE = -5 };
 
 typedef enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE } slot_state;
 
@@ -29,6 +30,7 @@ typedef struct {
     lg_buf arena;    /* every field of every row, NUL-terminated */
     size_t *offs;    /* (cap * ncols) */
     size_t *lens;    /* (cap * ncols) */
+    uint64_t *tids;  /* (cap) template ids, with opts.templates */
     lg_buf out;      /* its rows, formatted (by the worker that classified it) */
     double fmt_seconds;
     uint64_t seq;    /* position in the input */
@@ -124,6 +126,11 @@ static lg_err put_row(const lg_job *j, const batch *b, size_t r, lg_buf *out) {
         } else if (c == COL_DETAIL) {
             s = rec->detail;
             n = strlen(s);
+        } else if (c == COL_TEMPLATE) {
+            char id[17];
+            lg_tpl_format_id(b->tids[r], id);
+            e = json ? lg_json_put_string(out, id, 16) : lg_buf_append(out, id, 16);
+            continue;
         } else {
             e = put_conf(out, rec->confidence, json);
             continue;
@@ -326,6 +333,9 @@ static lg_err batch_grow(batch *b, size_t ncols, size_t cap) {
     size_t *l = realloc(b->lens, cap * ncols * sizeof *l);
     if (!l) return LG_ENOMEM;
     b->lens = l;
+    uint64_t *t = realloc(b->tids, cap * sizeof *t);
+    if (!t) return LG_ENOMEM;
+    b->tids = t;
     b->cap = cap;
     return LG_OK;
 }
@@ -337,12 +347,42 @@ static lg_err plan_add(lg_job *j, int col, const char *name) {
     return LG_OK;
 }
 
+/* A column we read (source, log_message) or write (target_label, and with
+ * --explain stage, confidence, detail) named twice is an error: which one
+ * would be read, which one would keep a stale value? Other names may repeat. */
+static lg_err check_duplicates(const lg_csv_row *row, const char *const *written, size_t n_written,
+                               lg_errmsg *err) {
+    for (size_t i = 0; i < row->nfields; i++) {
+        const char *name = row->fields[i];
+        int ours = !strcmp(name, "source") || !strcmp(name, "log_message");
+        for (size_t k = 0; k < n_written && !ours; k++) ours = !strcmp(name, written[k]);
+        if (!ours) continue;
+        for (size_t k = i + 1; k < row->nfields; k++)
+            if (!strcmp(name, row->fields[k]))
+                return lg_fail(err, LG_EINVAL,
+                               "line %llu: column '%s' appears twice in the header (columns %zu "
+                               "and %zu); rename or drop one",
+                               (unsigned long long)row->line, name, i + 1, k + 1);
+    }
+    return LG_OK;
+}
+
 static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
-    static const char *const extra_names[] = {"target_label", "stage", "confidence", "detail"};
-    static const int extra_cols[] = {COL_LABEL, COL_STAGE, COL_CONF, COL_DETAIL};
-    size_t n_extra = j->o.explain ? 4 : 1;
+    static const char *const names_all[] = {"target_label", "stage", "confidence", "detail", "template_id"};
+    static const int cols_all[] = {COL_LABEL, COL_STAGE, COL_CONF, COL_DETAIL, COL_TEMPLATE};
+    /* target_label [stage confidence detail] [template_id] */
+    const char *extra_names[5];
+    int extra_cols[5];
+    size_t n_extra = 0;
+    for (size_t k = 0; k < 5; k++)
+        if (k == 0 || (k < 4 && j->o.explain) || (k == 4 && j->o.templates && j->o.template_column)) {
+            extra_names[n_extra] = names_all[k];
+            extra_cols[n_extra++] = cols_all[k];
+        }
     j->ncols = row->nfields;
     j->src_col = j->msg_col = -1;
+    lg_err de = check_duplicates(row, extra_names, n_extra, err);
+    if (de) return de;
     for (size_t i = 0; i < row->nfields; i++) {
         if (!strcmp(row->fields[i], "source") && j->src_col < 0) j->src_col = (long)i;
         if (!strcmp(row->fields[i], "log_message") && j->msg_col < 0) j->msg_col = (long)i;
@@ -358,10 +398,10 @@ static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
                        (unsigned long long)row->line, j->src_col < 0 ? "source" : "log_message",
                        have);
     }
-    j->plan = calloc(row->nfields + 4, sizeof *j->plan);
-    j->plan_names = calloc(row->nfields + 4, sizeof *j->plan_names);
+    j->plan = calloc(row->nfields + 5, sizeof *j->plan);
+    j->plan_names = calloc(row->nfields + 5, sizeof *j->plan_names);
     if (!j->plan || !j->plan_names) return lg_fail(err, LG_ENOMEM, "out of memory");
-    int used_extra[4] = {0};
+    int used_extra[5] = {0};
     for (size_t i = 0; i < row->nfields; i++) {
         int col = (int)i;
         for (size_t k = 0; k < n_extra; k++)
@@ -378,6 +418,7 @@ static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
     for (size_t k = 0; k < j->n_batches; k++)
         if (batch_grow(&j->b[k], j->ncols, cap)) return lg_fail(err, LG_ENOMEM, "out of memory");
     j->have_header = 1;
+    lg_csv_expect_fields(j->reader, j->ncols);
     return LG_OK;
 }
 
@@ -412,6 +453,15 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
         b->lens[r * j->ncols + i] = row->lens[i];
         lg_err e = lg_buf_append(&b->arena, row->fields[i], row->lens[i] + 1);
         if (e) return lg_fail(err, e, "line %llu: batch too large", (unsigned long long)row->line);
+    }
+    if (j->o.templates) { /* here, in input order: the same ids on every run */
+        lg_tpl_result tr;
+        if (j->o.templates_lock) pthread_mutex_lock(j->o.templates_lock);
+        lg_err e = lg_tpl_add(j->o.templates, row->fields[j->msg_col], row->lens[j->msg_col], &tr, err);
+        if (j->o.templates_lock) pthread_mutex_unlock(j->o.templates_lock);
+        if (e) return e;
+        b->tids[r] = tr.id;
+        j->stats.new_templates += (uint64_t)tr.is_new;
     }
     b->n++;
     j->accepted++;
@@ -520,6 +570,8 @@ void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {
         }
     }
     out->parse_seconds = j->feed_seconds - j->dispatch_seconds;
+    uint64_t seen = j->reader ? lg_csv_rows_seen(j->reader) : 0;
+    out->rows_read = seen > 0 ? seen - 1 : 0; /* the header is not a row */
 }
 
 void lg_job_free(lg_job *j) {
@@ -532,6 +584,7 @@ void lg_job_free(lg_job *j) {
         free(j->b[k].recs);
         free(j->b[k].offs);
         free(j->b[k].lens);
+        free(j->b[k].tids);
         lg_buf_free(&j->b[k].arena);
         lg_buf_free(&j->b[k].out);
     }

@@ -160,7 +160,6 @@ lg_err lg_pipeline_new(const lg_route_table *routes, const lg_resources *res, lg
         return lg_fail(err, LG_ENOMEM, "out of memory");
     }
     p->star = routes->n;
-    int warned[LG_STAGE_KINDS] = {0};
     lg_err e = LG_OK;
     for (size_t i = 0; i < routes->n && !e; i++) {
         const lg_route *r = &routes->routes[i];
@@ -177,12 +176,14 @@ lg_err lg_pipeline_new(const lg_route_table *routes, const lg_resources *res, lg
             const char *why = k == LG_STAGE_MODEL ? res->model_missing
                               : k == LG_STAGE_LLM ? res->llm_missing
                                                   : res->rules_missing;
-            if (!e && why[0] && !warned[k]) {
-                warned[k] = 1;
+            if (!e && why[0]) { /* said when rows get there (stage.c), not now */
                 int llm = k == LG_STAGE_LLM;
-                lg_log(LG_LOG_WARN, "route '%s' uses the %s stage: %s; its rows stay Unclassified%s%s%s",
-                       r->source, lg_stage_kind_name(k), why, llm ? " (" : "",
-                       llm ? LG_LLM_CONFIG_HINT : "", llm ? ")" : "");
+                char warning[768];
+                snprintf(warning, sizeof warning,
+                         "route '%.100s' uses the %s stage: %.255s; its rows stay Unclassified%s%s%s",
+                         r->source, lg_stage_kind_name(k), why, llm ? " (" : "",
+                         llm ? LG_LLM_CONFIG_HINT : "", llm ? ")" : "");
+                lg_stage_unavailable_warn(&ri->stages[j], warning);
             }
         }
     }

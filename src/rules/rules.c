@@ -59,6 +59,7 @@ typedef struct {
     lg_buf *diag;
     lg_errmsg *err;
     size_t problems;
+    int oom; /* an allocation failed: not a problem of the file */
 } problems;
 
 static void problem(problems *p, unsigned line, const char *id, const char *fmt, ...)
@@ -113,15 +114,15 @@ static int parse_sources(const lg_ynode *s, lg_rule *rule, problems *p) {
         problem(p, s->line, rule->id, "sources must be a list of source names");
         return -1;
     }
-    rule->sources = calloc(n ? n : 1, sizeof *rule->sources);
-    if (!rule->sources) return -1;
+    rule->sources = lg_calloc(n ? n : 1, sizeof *rule->sources);
+    if (!rule->sources) return p->oom = 1, -1;
     for (size_t i = 0; i < n; i++) {
         const lg_ynode *one = s->kind == LG_Y_SEQ ? s->items[i] : s;
         if (one->kind != LG_Y_SCALAR) {
             problem(p, one->line, rule->id, "each source must be a name");
             return -1;
         }
-        if (!(rule->sources[rule->n_sources++] = lg_strdup(one->str))) return -1;
+        if (!(rule->sources[rule->n_sources++] = lg_strdup(one->str))) return p->oom = 1, -1;
     }
     return 0;
 }
@@ -164,7 +165,7 @@ static int parse_rule(const lg_ynode *m, lg_rule *rule, problems *p) {
     rule->id = lg_strdup(id);
     rule->label = lg_strdup(label);
     rule->pattern = lg_strdup(pattern);
-    if (!rule->id || !rule->label || !rule->pattern) return -1;
+    if (!rule->id || !rule->label || !rule->pattern) return p->oom = 1, -1;
     const lg_ynode *f = lg_ymap_get(m, "flags");
     if (f && parse_flags(f, &rule->flags, p, id) != 0) return -1;
     const lg_ynode *s = lg_ymap_get(m, "sources");
@@ -216,10 +217,10 @@ static int compile_pcre(lg_rules *r, size_t i, problems *p) {
  * rejects moves to PCRE2 (or is reported when PCRE2 rejects it too). */
 static int compile_all(lg_rules *r, problems *p) {
     size_t n = r->count;
-    const char **pats = malloc((n ? n : 1) * sizeof *pats);
-    unsigned *flags = malloc((n ? n : 1) * sizeof *flags);
-    unsigned *ids = malloc((n ? n : 1) * sizeof *ids);
-    char *excluded = calloc(n ? n : 1, 1);
+    const char **pats = lg_malloc((n ? n : 1) * sizeof *pats);
+    unsigned *flags = lg_malloc((n ? n : 1) * sizeof *flags);
+    unsigned *ids = lg_malloc((n ? n : 1) * sizeof *ids);
+    char *excluded = lg_calloc(n ? n : 1, 1);
     int rc = -1;
     if (!pats || !flags || !ids || !excluded) goto done;
     for (size_t i = 0; i < n; i++) {
@@ -263,7 +264,7 @@ static int compile_all(lg_rules *r, problems *p) {
     }
     size_t nf = 0;
     for (size_t i = 0; i < n; i++) nf += r->pcre[i] != NULL;
-    r->fallback = malloc((nf ? nf : 1) * sizeof *r->fallback);
+    r->fallback = lg_malloc((nf ? nf : 1) * sizeof *r->fallback);
     if (!r->fallback) goto done;
     for (size_t i = 0; i < n; i++)
         if (r->pcre[i]) r->fallback[r->n_fallback++] = i;
@@ -285,9 +286,9 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
         if (diag && err) lg_buf_printf(diag, "%s\n", err->msg);
         return e;
     }
-    problems p = {name, diag, err, 0};
+    problems p = {name, diag, err, 0, 0};
     const lg_ynode *list = doc;
-    lg_rules *r = calloc(1, sizeof *r);
+    lg_rules *r = lg_calloc(1, sizeof *r);
     if (!r) {
         lg_ytree_free(doc);
         return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -307,14 +308,14 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
         problem(&p, list->line, NULL, "more than %d rules", RULES_MAX_COUNT);
     if (p.problems == 0 && list) {
         size_t n = list->n;
-        r->rules = calloc(n ? n : 1, sizeof *r->rules);
-        r->pcre = calloc(n ? n : 1, sizeof *r->pcre);
+        r->rules = lg_calloc(n ? n : 1, sizeof *r->rules);
+        r->pcre = lg_calloc(n ? n : 1, sizeof *r->pcre);
         if (!r->rules || !r->pcre) {
             e = lg_fail(err, LG_ENOMEM, "out of memory");
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
-            if (parse_rule(list->items[i], &r->rules[r->count], &p) == 0) {
+            if (parse_rule(list->items[i], &r->rules[r->count], &p) == 0 && !p.oom) {
                 for (size_t j = 0; j < r->count; j++) {
                     if (!strcmp(r->rules[j].id, r->rules[r->count].id)) {
                         problem(&p, list->items[i]->line, r->rules[j].id,
@@ -323,7 +324,11 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
                     }
                 }
             }
-            r->count++;
+            r->count++; /* a partly filled rule is freed with the rest */
+            if (p.oom) {
+                e = lg_fail(err, LG_ENOMEM, "out of memory");
+                goto out;
+            }
         }
         /* compile even after other problems, so that `rules check` reports
          * every problem at once */
@@ -365,7 +370,7 @@ size_t lg_rules_fallback_count(const lg_rules *r) { return r->n_fallback; }
 /* ---- Matching ---------------------------------------------------------------- */
 
 lg_err lg_rules_scratch_new(const lg_rules *r, lg_rules_scratch **out, lg_errmsg *err) {
-    lg_rules_scratch *s = calloc(1, sizeof *s);
+    lg_rules_scratch *s = lg_calloc(1, sizeof *s);
     if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
     if (r->db && hs_alloc_scratch(r->db, &s->hs) != HS_SUCCESS) {
         free(s);

@@ -22,6 +22,8 @@
 #define SRV_DEFAULT_TIMEOUT 30u
 #define SRV_DEFAULT_INFLIGHT 64u
 #define SRV_DEFAULT_CONNS 1024u
+#define SRV_DEFAULT_HEAD_TIMEOUT 10u
+#define SRV_DEFAULT_PER_IP 64u
 
 /* Copies a client-controlled string for the log: printable ASCII only. */
 static void log_safe(char *dst, size_t cap, const char *src) {
@@ -153,11 +155,15 @@ static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv
     srv_route r = rq->route;
     int post_route = r <= SRV_R_STREAM;
     int get = is_method(method, "GET") || is_method(method, "HEAD");
+    /* /healthz and the /docs page (it asks for the key itself) are open;
+     * everything else, unknown paths included, needs the key first, so that
+     * a client without it learns nothing about which routes exist */
+    if (r != SRV_R_HEALTHZ && r != SRV_R_DOCS && !auth_ok(s, c))
+        return srv_respond_detail(s, c, rq, 401, "Not authenticated");
     if (r == SRV_R_OTHER) return srv_respond_detail(s, c, rq, 404, "Not Found");
     if (post_route ? !is_method(method, "POST") : !get)
         return srv_respond_detail(s, c, rq, 405, "Method Not Allowed");
     if (r == SRV_R_HEALTHZ) return srv_respond(s, c, rq, 200, "application/json", "{\"status\":\"ok\"}", 15);
-    if (!auth_ok(s, c)) return srv_respond_detail(s, c, rq, 401, "Not authenticated");
     if (post_route && __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
         return srv_respond_detail(s, c, rq, 503, "server is shutting down");
     if (post_route) {
@@ -206,6 +212,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rq) {
         if (!(rq = calloc(1, sizeof *rq))) return MHD_NO;
         *con_cls = rq;
+        srv_guard_head_done(&s->guard, c);
         rq->t0 = lg_now();
         rq->route = route_of(url);
         rq->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
@@ -275,14 +282,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     lg_server *s = cls;
     srv_req *rq = *con_cls;
+    srv_guard_request_done(&s->guard, c);
     if (!rq) return;
     *con_cls = NULL;
     release_slot(s, rq);
+    int was_counted = rq->counted;
     if (rq->counted) __atomic_sub_fetch(&s->inflight, 1, __ATOMIC_ACQ_REL); /* before the
         metrics below, so that whoever sees this request counted sees it gone */
     rq->counted = 0;
     double secs = lg_now() - rq->t0;
     const char *dx_end = srv_direct_end(rq); /* answered on the socket: MHD saw an error */
+    int cut_by_stop = was_counted && __atomic_load_n(&s->cutting, __ATOMIC_ACQUIRE) &&
+                      (dx_end ? strcmp(dx_end, "ok") != 0 : toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (cut_by_stop) {
+        __atomic_add_fetch(&s->cut, 1, __ATOMIC_ACQ_REL);
+        dx_end = "shutdown-cut"; /* not the client's doing; its answer has no proper end */
+    }
     unsigned status = (dx_end ? !strcmp(dx_end, "ok") : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
                           ? rq->status
                           : 0;
@@ -349,17 +364,25 @@ lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
     if (!s->o.timeout_s) s->o.timeout_s = SRV_DEFAULT_TIMEOUT;
     if (!s->o.max_inflight) s->o.max_inflight = SRV_DEFAULT_INFLIGHT;
     if (!s->o.max_connections) s->o.max_connections = SRV_DEFAULT_CONNS;
+    if (!s->o.head_timeout_s) s->o.head_timeout_s = SRV_DEFAULT_HEAD_TIMEOUT;
+    if (!s->o.max_per_ip) s->o.max_per_ip = SRV_DEFAULT_PER_IP;
     s->host = lg_strdup(opts->host ? opts->host : "127.0.0.1");
-    s->api_key = opts->api_key && *opts->api_key ? lg_strdup(opts->api_key) : NULL;
+    if (opts->api_key && !*opts->api_key) { /* "--api-key $KEY" with KEY unset */
+        free(s);
+        return lg_fail(err, LG_EINVAL, "the API key is empty; give a key, or none at all to serve "
+                                       "without authentication");
+    }
+    s->api_key = opts->api_key ? lg_strdup(opts->api_key) : NULL;
     s->docs_dir = lg_strdup(opts->docs_assets);
     s->o.host = s->host;
     s->o.api_key = s->api_key;
     s->o.docs_assets = s->docs_dir;
     pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->templates_mu, NULL);
     srv_metrics_init(&s->metrics);
     if (getrandom(&s->nonce, sizeof s->nonce, 0) != (ssize_t)sizeof s->nonce)
         s->nonce = (uint32_t)time(NULL) ^ (uint32_t)getpid();
-    if (!s->host || (opts->api_key && *opts->api_key && !s->api_key) ||
+    if (lg_tpl_miner_new(NULL, &s->templates, NULL) || !s->host || (opts->api_key && *opts->api_key && !s->api_key) ||
         (opts->docs_assets && !s->docs_dir)) {
         lg_server_free(s);
         return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -378,6 +401,11 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     snprintf(port, sizeof port, "%u", (unsigned)s->o.port);
     int gai = getaddrinfo(s->host, port, &hints, &ai);
     if (gai) return lg_fail(err, LG_EINVAL, "cannot resolve host '%s': %s", s->host, gai_strerror(gai));
+    if (srv_guard_start(&s->guard, s->o.head_timeout_s, s->o.timeout_s, err)) {
+        freeaddrinfo(ai);
+        srv_guard_stop(&s->guard);
+        return LG_EIO;
+    }
     unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (s->o.mode == LG_HTTP_THREAD_PER_CONN)
         flags = MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_THREAD_PER_CONNECTION |
@@ -387,13 +415,15 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     else
         flags |= MHD_USE_POLL_INTERNAL_THREAD;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    struct MHD_OptionItem ops[12];
+    struct MHD_OptionItem ops[16];
     size_t k = 0;
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o.timeout_s, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_connections, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+    ops[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->o.max_per_ip, NULL};
+    ops[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)srv_guard_notify, s};
     /* MHD_OPTION_CONNECTION_MEMORY_LIMIT: the default (32 KiB) */
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     if (s->o.mode != LG_HTTP_THREAD_PER_CONN && s->o.threads > 1)
@@ -402,15 +432,19 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
                                  MHD_OPTION_END);
     freeaddrinfo(ai);
-    if (!s->daemon)
+    if (!s->daemon) {
+        srv_guard_stop(&s->guard);
         return lg_fail(err, LG_EIO, "cannot listen on %s:%u (address in use, or not allowed)",
                        s->host, (unsigned)s->o.port);
+    }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : s->o.port;
     return LG_OK;
 }
 
 uint16_t lg_server_port(const lg_server *s) { return s ? s->port : 0; }
+
+unsigned lg_server_cut(const lg_server *s) { return s ? __atomic_load_n(&s->cut, __ATOMIC_ACQUIRE) : 0; }
 
 unsigned lg_server_stop(lg_server *s, double grace_s) {
     if (!s || !s->daemon || s->stopped) return 0;
@@ -423,7 +457,9 @@ unsigned lg_server_stop(lg_server *s, double grace_s) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(s->daemon);
+    if (left) __atomic_store_n(&s->cutting, 1, __ATOMIC_RELEASE);
+    MHD_stop_daemon(s->daemon); /* cuts what is still in flight */
+    srv_guard_stop(&s->guard);
     s->daemon = NULL;
     s->stopped = 1;
     return left;
@@ -435,6 +471,8 @@ void lg_server_free(lg_server *s) {
     for (size_t i = 0; i < s->pool_n; i++) lg_worker_free(s->pool[i]);
     free(s->pool);
     pthread_mutex_destroy(&s->pool_mu);
+    lg_tpl_miner_free(s->templates);
+    pthread_mutex_destroy(&s->templates_mu);
     srv_metrics_destroy(&s->metrics);
     for (size_t i = 0; i < s->n_assets; i++) free(s->assets[i].data);
     free(s->host);

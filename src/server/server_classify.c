@@ -12,6 +12,7 @@
 #include "server/server_internal.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,9 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         jo.max_rows = u->s->o.max_rows;
         jo.sink = upload_sink;
         jo.sink_user = u;
+        jo.templates = u->s->templates; /* counted; a column with --templates */
+        jo.templates_lock = &u->s->templates_mu;
+        jo.template_column = u->s->o.template_ids;
         lg_errmsg err;
         if (!(u->spool = srv_spool_new(answer_cap(u->s)))) {
             fail_internal(rq, "upload", "out of memory");
@@ -180,6 +184,7 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
     lg_job_stats st;
     lg_job_get_stats(u->job, &st);
     srv_metrics_rows(&s->metrics, st.decided, st.labels, st.label_rows, st.n_labels);
+    __atomic_fetch_add(&s->metrics.new_templates, st.new_templates, __ATOMIC_RELAXED);
     srv_spool *sp = u->spool;
     u->spool = rq->spool = NULL; /* the response owns it now */
     return srv_respond_spool(s, c, rq, 200, rq->ctype, sp, 0);
@@ -197,14 +202,20 @@ void srv_upload_free(srv_req *rq) {
 
 /* ---- Shared by the JSON endpoints ------------------------------------------------- */
 
-/* Appends {"label":..,"stage":..,"confidence":..,"detail":..}. */
-static lg_err put_result(lg_buf *b, const lg_record *r) {
+/* Appends {"label":..,"stage":..,"confidence":..,"detail":..} (and
+ * "template_id" when tid is not 0). */
+static lg_err put_result(lg_buf *b, const lg_record *r, uint64_t tid) {
     lg_err e = lg_buf_append(b, "{\"label\":", 9);
     if (!e) e = lg_json_put_string(b, r->label, strlen(r->label));
     if (!e) e = lg_buf_printf(b, ",\"stage\":\"%s\",\"confidence\":", lg_stage_kind_name(r->stage));
     if (!e) e = r->confidence < 0 ? lg_buf_append(b, "null", 4) : lg_buf_printf(b, "%.4f", r->confidence);
     if (!e) e = lg_buf_append(b, ",\"detail\":", 10);
     if (!e) e = lg_json_put_string(b, r->detail, strlen(r->detail));
+    if (!e && tid) {
+        char id[17];
+        lg_tpl_format_id(tid, id);
+        e = lg_buf_printf(b, ",\"template_id\":\"%s\"", id);
+    }
     if (!e) e = lg_buf_putc(b, '}');
     return e;
 }
@@ -315,7 +326,8 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     lg_err e = lg_buf_append(&out, "{\"results\":[", 12);
     for (size_t i = 0; i < n && !e; i++) {
         if (i) e = lg_buf_putc(&out, ',');
-        if (!e) e = put_result(&out, &recs[i]);
+        uint64_t tid = srv_templates_add(s, recs[i].message, recs[i].message_len);
+        if (!e) e = put_result(&out, &recs[i], s->o.template_ids ? tid : 0);
         srv_tally_add(&tally, &s->metrics, &recs[i]);
     }
     if (!e) e = lg_buf_append(&out, "]}", 2);
@@ -360,8 +372,15 @@ void srv_json_free(srv_req *rq) {
 
 /* ---- POST /v1/classify/stream ------------------------------------------------------- */
 
+/* The field names log shippers use, tried in order after log_message and
+ * source when the request says ?fields=shippers (docs/server.md). */
+static const char *const shipper_msg_keys[] = {"log_message", "message", "log", "msg", "MESSAGE"};
+static const char *const shipper_src_keys[] = {"source", "service", "host", "app"};
+
 typedef struct {
     lg_server *s;
+    int shippers;            /* ?fields=shippers: map message/log/msg/MESSAGE, service/host/app */
+    int whole;               /* ?on_error=fail: a bad line fails the request (the old way) */
     lg_buf line;             /* a line split across body pieces */
     uint64_t line_no;        /* lines seen */
     uint64_t rows;
@@ -395,16 +414,22 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         const lg_record *r = &st->recs[i];
         json_t *o = st->objs[i];
         srv_tally_add(&st->tally, &s->metrics, r);
-        int bad = json_object_set_new(o, "target_label", json_string(r->label)) ||
+        uint64_t tid = srv_templates_add(s, r->message, r->message_len);
+        char tidx[17];
+        lg_tpl_format_id(tid, tidx);
+        int bad = (s->o.template_ids && tid && json_object_set_new(o, "template_id", json_string(tidx))) ||
+                  json_object_set_new(o, "target_label", json_string(r->label)) ||
                   json_object_set_new(o, "stage", json_string(lg_stage_kind_name(r->stage))) ||
-                  json_object_set_new(o, "confidence",
-                                      r->confidence < 0 ? json_null() : json_real(r->confidence)) ||
+                  json_object_set_new(o, "confidence", r->confidence < 0 ? json_null()
+                                                       : json_real(round(r->confidence * 1e4) / 1e4)) ||
                   json_object_set_new(o, "detail", json_string(r->detail));
         /* detail may hold bytes that are not UTF-8 (then json_string fails) */
         if (bad) bad = json_object_set_new(o, "detail", json_string("")) != 0;
         if (!bad)
+            /* 16 digits: the client's own numbers (a shipper's float
+             * timestamp) come back as sent; the confidence is rounded */
             bad = json_dump_callback(o, spool_dump, st->spool,
-                                     JSON_COMPACT | JSON_REAL_PRECISION(4)) != 0 ||
+                                     JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0 ||
                   srv_spool_append(st->spool, "\n", 1) != LG_OK;
         if (bad) {
             srv_req_fail(rq, 413, "answer larger than %zu bytes", st->spool->max);
@@ -421,27 +446,75 @@ static int blank(const char *p, size_t n) {
     return 1;
 }
 
+/* ?fields=shippers: the first message key present must be a string; the
+ * source is the first of its keys holding a string ("" when none does). */
+static const char *record_from_shipper(json_t *o, lg_record *r, char *why, size_t cap) {
+    json_t *msg = NULL;
+    const char *mkey = NULL;
+    for (size_t i = 0; i < sizeof shipper_msg_keys / sizeof *shipper_msg_keys && !msg; i++)
+        if ((msg = json_object_get(o, shipper_msg_keys[i]))) mkey = shipper_msg_keys[i];
+    if (!msg) {
+        snprintf(why, cap, "no message field (log_message, message, log, msg or MESSAGE)");
+        return why;
+    }
+    if (!json_is_string(msg)) {
+        snprintf(why, cap, "field '%s' must be a string", mkey);
+        return why;
+    }
+    json_t *src = json_object_get(o, "source");
+    if (src && !json_is_null(src) && !json_is_string(src)) {
+        snprintf(why, cap, "field 'source' must be a string");
+        return why;
+    }
+    for (size_t i = 1; i < sizeof shipper_src_keys / sizeof *shipper_src_keys && !json_is_string(src); i++)
+        src = json_object_get(o, shipper_src_keys[i]);
+    memset(r, 0, sizeof *r);
+    r->message = json_string_value(msg);
+    r->message_len = json_string_length(msg);
+    r->source = json_is_string(src) ? json_string_value(src) : "";
+    r->source_len = strlen(r->source);
+    lg_record_reset(r);
+    return NULL;
+}
+
+/* A bad line: by default its own answer line {"line": N, "detail": ...} in
+ * its place, and the request goes on (a log shipper would retry or drop
+ * every good line of a batch answered 400); with ?on_error=fail the
+ * request fails, as it used to. */
+static void stream_bad_line(lg_server *s, srv_req *rq, stream_state *st, unsigned status,
+                            const char *detail) {
+    stream_flush(s, rq, st); /* the lines before it are answered first, in order */
+    if (st->whole || rq->discard) {
+        srv_req_fail(rq, status, "line %llu: %s", (unsigned long long)st->line_no, detail);
+        return;
+    }
+    json_t *e = json_pack("{sI ss}", "line", (json_int_t)st->line_no, "detail", detail);
+    int bad = !e || json_dump_callback(e, spool_dump, st->spool, JSON_COMPACT) != 0 ||
+              srv_spool_append(st->spool, "\n", 1) != LG_OK;
+    json_decref(e);
+    __atomic_add_fetch(&s->metrics.stream_bad_lines, 1, __ATOMIC_RELAXED);
+    if (bad) srv_req_fail(rq, 413, "answer larger than %zu bytes", st->spool->max);
+}
+
 static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char *p, size_t n) {
     st->line_no++;
     if (blank(p, n)) return;
     json_error_t jerr;
     json_t *o = json_loadb(p, n, 0, &jerr);
+    char m[300];
     if (!o) {
-        stream_flush(s, rq, st); /* the lines before it are answered (seen when the answer streams) */
-        srv_req_fail(rq, 400, "line %llu: invalid JSON at column %d: %s",
-                     (unsigned long long)st->line_no, jerr.column, jerr.text);
+        snprintf(m, sizeof m, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        stream_bad_line(s, rq, st, 400, m);
         return;
     }
     const char *why = NULL, *bad = NULL;
-    if (!json_is_object(o)) bad = "(record)";
-    else bad = record_from_json(o, &st->recs[st->n], &why);
+    if (!json_is_object(o)) bad = "expected a JSON object";
+    else if (st->shippers) bad = record_from_shipper(o, &st->recs[st->n], m, sizeof m);
+    else if (record_from_json(o, &st->recs[st->n], &why))
+        bad = why && !strcmp(why, "missing") ? "field 'log_message' is required" : "field must be a string";
     if (bad) {
         json_decref(o);
-        stream_flush(s, rq, st);
-        srv_req_fail(rq, 400, "line %llu: %s", (unsigned long long)st->line_no,
-                     !strcmp(bad, "(record)") ? "expected a JSON object"
-                     : why && !strcmp(why, "missing") ? "field 'log_message' is required"
-                                                      : "field must be a string");
+        stream_bad_line(s, rq, st, 400, bad);
         return;
     }
     if (++st->rows > s->o.max_rows) {
@@ -464,6 +537,14 @@ enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req
     if (!(st->spool = srv_spool_new(answer_cap(s)))) fail_internal(rq, "stream", "out of memory");
     rq->spool = st->spool;
     rq->ctype = "application/x-ndjson";
+    const char *fields = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fields");
+    const char *on_error = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "on_error");
+    if (fields && strcmp(fields, "shippers") && strcmp(fields, "strict"))
+        srv_req_fail(rq, 400, "fields must be strict (log_message, source) or shippers");
+    else if (on_error && strcmp(on_error, "line") && strcmp(on_error, "fail"))
+        srv_req_fail(rq, 400, "on_error must be line (an error object per bad line) or fail");
+    st->shippers = fields && !strcmp(fields, "shippers");
+    st->whole = on_error && !strcmp(on_error, "fail");
     /* A body of unknown length (chunked) is a live stream: its lines are
      * answered as each piece arrives (server_direct.c), not after --hold. */
     rq->eager = !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -12,6 +12,8 @@
  *     max_inflight: 64
  *     max_connections: 1024
  *     timeout: 30
+ *     head_timeout: 10
+ *     max_per_ip: 64
  *     grace: 30
  *     access_log: true
  *
@@ -90,6 +92,10 @@ lg_err lg_server_opts_from_config(const lg_config *cfg, lg_server_opts *o, doubl
             if (!(e = get_uint(v, path, k, 1, 1000000, &x, err))) o->max_connections = (unsigned)x;
         } else if (!strcmp(k, "timeout")) {
             if (!(e = get_uint(v, path, k, 1, 86400, &x, err))) o->timeout_s = (unsigned)x;
+        } else if (!strcmp(k, "head_timeout")) {
+            if (!(e = get_uint(v, path, k, 1, 86400, &x, err))) o->head_timeout_s = (unsigned)x;
+        } else if (!strcmp(k, "max_per_ip")) {
+            if (!(e = get_uint(v, path, k, 1, 1000000, &x, err))) o->max_per_ip = (unsigned)x;
         } else if (!strcmp(k, "grace")) {
             double g;
             if (!(e = lg_ynumber(v, "server.grace", &g, err))) {
@@ -105,7 +111,7 @@ lg_err lg_server_opts_from_config(const lg_config *cfg, lg_server_opts *o, doubl
             char what[256];
             snprintf(what, sizeof what,
                      "%.40s: unknown setting (known: host, port, http_mode, threads, max_upload, hold, "
-                     "max_rows, max_inflight, max_connections, timeout, grace, access_log)", k);
+                     "max_rows, max_inflight, max_connections, timeout, head_timeout, max_per_ip, grace, access_log)", k);
             e = bad(err, path, sec->items[i], what);
         }
     }

@@ -26,13 +26,35 @@ const char *srv_openapi_json(size_t *len) {
 
 /* ---- /docs ----------------------------------------------------------------------- */
 
+/* Both pages are served without the API key: they fetch /openapi.json
+ * themselves, and on a 401 ask for the key (a login form; kept in the tab's
+ * sessionStorage, sent as a Bearer header, also by Swagger UI's "Try it
+ * out"). Nothing about the routes is in the pages. */
+#define LOGIN_HTML                                                                                 \
+    "<form id=\"login\" style=\"display:none\" onsubmit=\"return setKey()\">This server needs its "   \
+    "API key: <input id=\"key\" type=\"password\" autocomplete=\"current-password\"> "                \
+    "<button>Open</button></form><p id=\"msg\"></p>\n"
+#define LOGIN_JS                                                                                   \
+    "function key(){return sessionStorage.getItem(\"logifyApiKey\")||\"\";}\n"                        \
+    "function setKey(){sessionStorage.setItem(\"logifyApiKey\",document.getElementById(\"key\").value);" \
+    "location.reload();return false;}\n"                                                            \
+    "function loadDoc(){var h=key()?{Authorization:\"Bearer \"+key()}:{};\n"                          \
+    " return fetch(\"/openapi.json\",{headers:h}).then(function(r){\n"                                \
+    "  if(r.status===401){document.getElementById(\"login\").style.display=\"block\";\n"             \
+    "   throw new Error(key()?\"that key was refused\":\"\");}\n"                                     \
+    "  if(!r.ok)throw new Error(\"HTTP \"+r.status);return r.json();});}\n"
+
 static const char swagger_page[] =
     "<!doctype html>\n"
     "<html><head><meta charset=\"utf-8\"><title>Logify API</title>\n"
     "<link rel=\"stylesheet\" href=\"/docs/swagger-ui.css\"></head>\n"
-    "<body><div id=\"swagger-ui\"></div>\n"
+    "<body>" LOGIN_HTML "<div id=\"swagger-ui\"></div>\n"
     "<script src=\"/docs/swagger-ui-bundle.js\"></script>\n"
-    "<script>window.ui = SwaggerUIBundle({url: \"/openapi.json\", dom_id: \"#swagger-ui\"});</script>\n"
+    "<script>\n" LOGIN_JS
+    "loadDoc().then(function(doc){window.ui = SwaggerUIBundle({spec: doc, dom_id: \"#swagger-ui\",\n"
+    " requestInterceptor: function(q){if(key())q.headers.Authorization=\"Bearer \"+key();return q;}});\n"
+    "}).catch(function(e){document.getElementById(\"msg\").textContent=e.message;});\n"
+    "</script>\n"
     "</body></html>\n";
 
 static const char builtin_page[] =
@@ -48,11 +70,12 @@ static const char builtin_page[] =
     "<h1>Logify API</h1>\n"
     "<p class=\"note\">Built-in renderer of <a href=\"/openapi.json\">/openapi.json</a>\n"
     "(Swagger UI is used instead when its assets are installed: <code>make docs-assets</code>).</p>\n"
+    LOGIN_HTML
     "<div id=\"out\">loading /openapi.json ...</div>\n"
-    "<script>\n"
+    "<script>\n" LOGIN_JS
     "function esc(s){return String(s).replace(/[&<>\"]/g,function(c){return {\"&\":\"&amp;\",\"<\":\"&lt;\",\">\":\"&gt;\",\"\\\"\":\"&quot;\"}[c];});}\n"
     "function deref(doc,o){while(o&&o[\"$ref\"]){var p=o[\"$ref\"].slice(2).split(\"/\");o=doc;for(var i=0;i<p.length;i++)o=o[p[i]];}return o;}\n"
-    "fetch(\"/openapi.json\").then(function(r){if(!r.ok)throw new Error(\"HTTP \"+r.status);return r.json();}).then(function(doc){\n"
+    "loadDoc().then(function(doc){\n"
     " var h=\"<p>\"+esc(doc.info.description||\"\")+\"</p>\";\n"
     " Object.keys(doc.paths).forEach(function(path){var item=doc.paths[path];\n"
     "  Object.keys(item).forEach(function(m){var op=item[m];\n"

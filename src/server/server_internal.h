@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "logify/csv.h"
+#include "logify/templates.h"
 #include "logify/server.h"
 
 /* ---- Routes ----------------------------------------------------------------- */
@@ -82,6 +83,8 @@ typedef struct {
     uint64_t label_rows[SRV_LABEL_SLOTS];
     size_t n_labels;
     uint64_t label_rows_other;
+    uint64_t stream_bad_lines; /* atomic: NDJSON lines answered with an error object */
+    uint64_t new_templates; /* lines that matched no known template */
 } srv_metrics;
 
 void srv_metrics_init(srv_metrics *m);
@@ -103,7 +106,33 @@ typedef struct {
 } srv_tally;
 
 void srv_tally_add(srv_tally *t, srv_metrics *m, const lg_record *rec);
+/* Mines one line into the server's templates; counts a new one. Returns
+ * the line's template id (0 past the miner's cap). */
+uint64_t srv_templates_add(lg_server *s, const char *msg, size_t len);
 void srv_tally_flush(srv_tally *t, srv_metrics *m);
+
+/* ---- Request-head deadline (server/server_guard.c) ---------------------------- */
+
+typedef struct srv_conn srv_conn;
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int inited, running, stop;
+    srv_conn *head;         /* open connections (a list) */
+    double head_timeout;    /* seconds for a complete request head */
+    double idle_timeout;    /* the idle timeout (keep-alive waits this long) */
+    uint64_t head_timeouts; /* atomic: connections shut for a late head */
+} srv_guard;
+
+lg_err srv_guard_start(srv_guard *g, double head_timeout, double idle_timeout, lg_errmsg *err);
+void srv_guard_stop(srv_guard *g); /* after MHD_stop_daemon */
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the lg_server. */
+void srv_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
+void srv_guard_head_done(srv_guard *g, struct MHD_Connection *c);    /* a head is complete */
+void srv_guard_request_done(srv_guard *g, struct MHD_Connection *c); /* waits for the next */
 
 /* ---- Server ------------------------------------------------------------------- */
 
@@ -124,6 +153,8 @@ struct lg_server {
     struct MHD_Daemon *daemon;
     uint16_t port;
     int draining;        /* atomic: set by lg_server_stop */
+    int cutting;         /* atomic: the grace is over, requests in flight are cut */
+    unsigned cut;        /* atomic: requests cut by the shutdown */
     int stopped;
     unsigned inflight;   /* atomic: classify requests between first byte and
                             completion (gauge; shutdown waits for 0) */
@@ -136,6 +167,11 @@ struct lg_server {
     size_t pool_n, pool_cap;
 
     srv_metrics metrics;
+    srv_guard guard;
+    /* every classified line is mined for its template (docs/templates.md);
+     * a line that starts a new one counts in logify_new_templates_total */
+    struct lg_tpl_miner *templates;
+    pthread_mutex_t templates_mu;
     srv_asset assets[SRV_MAX_ASSETS];
     size_t n_assets;
 };

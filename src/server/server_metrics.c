@@ -90,6 +90,16 @@ void srv_tally_add(srv_tally *t, srv_metrics *m, const lg_record *rec) {
     srv_metrics_rows(m, none, &rec->label, &one, 1);
 }
 
+uint64_t srv_templates_add(lg_server *s, const char *msg, size_t len) {
+    lg_tpl_result r;
+    pthread_mutex_lock(&s->templates_mu);
+    lg_err e = lg_tpl_add(s->templates, msg, len, &r, NULL); /* past max_templates: not counted */
+    pthread_mutex_unlock(&s->templates_mu);
+    if (e) return 0;
+    if (r.is_new) ADD(&s->metrics.new_templates, 1);
+    return r.id;
+}
+
 void srv_tally_flush(srv_tally *t, srv_metrics *m) {
     srv_metrics_rows(m, t->stage, t->labels, t->counts, t->n);
     memset(t, 0, sizeof *t);
@@ -153,10 +163,22 @@ lg_err srv_metrics_render(lg_server *s, lg_buf *b) {
                              "# HELP logify_http_requests_in_flight Requests being served.\n"
                              "# TYPE logify_http_requests_in_flight gauge\n"
                              "logify_http_requests_in_flight %u\n"
+                             "# HELP logify_http_head_timeouts_total Connections shut because "
+                             "a request head was not complete in time (--head-timeout).\n"
+                             "# TYPE logify_http_head_timeouts_total counter\n"
+                             "logify_http_head_timeouts_total %llu\n"
+                             "# HELP logify_stream_bad_lines_total NDJSON lines answered with "
+                             "an error object instead of failing the request.\n"
+                             "# TYPE logify_stream_bad_lines_total counter\n"
+                             "logify_stream_bad_lines_total %llu\n"
                              "# HELP logify_http_requests_total HTTP requests by route and status "
                              "(status=\"aborted\": the client left or timed out first).\n"
                              "# TYPE logify_http_requests_total counter\n",
-                             LOGIFY_VERSION, __atomic_load_n(&s->inflight, __ATOMIC_RELAXED));
+                             LOGIFY_VERSION, __atomic_load_n(&s->inflight, __ATOMIC_RELAXED),
+                             (unsigned long long)__atomic_load_n(&s->guard.head_timeouts,
+                                                                 __ATOMIC_RELAXED),
+                             (unsigned long long)__atomic_load_n(&m->stream_bad_lines,
+                                                                 __ATOMIC_RELAXED));
     for (int r = 0; r < SRV_R_COUNT && !e; r++)
         for (size_t k = 0; k < SRV_STATUS_SLOTS && !e; k++) {
             uint64_t v = LOAD(&m->requests[r][k]);
@@ -220,6 +242,13 @@ lg_err srv_metrics_render(lg_server *s, lg_buf *b) {
         e = lg_buf_printf(b, "logify_label_rows_total{label=\"(other)\"} %llu\n",
                           (unsigned long long)m->label_rows_other);
     pthread_mutex_unlock(&m->label_mu);
+    if (!e)
+        e = lg_buf_printf(b,
+                          "# HELP logify_new_templates_total Lines that matched no known template "
+                          "(a new kind of line; docs/templates.md).\n"
+                          "# TYPE logify_new_templates_total counter\n"
+                          "logify_new_templates_total %llu\n",
+                          (unsigned long long)LOAD(&m->new_templates));
     if (!e) e = render_llm(s, b);
     return e;
 }

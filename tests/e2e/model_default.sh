@@ -32,12 +32,15 @@ ok
 LOGIFY_MODEL="$LOGIFY_ROOT/models/default" "$LOGIFY" classify "$TMP/in.csv" >"$TMP/out2.csv" 2>/dev/null
 grep -q "Critical Error" "$TMP/out2.csv" || fail "LOGIFY_MODEL"
 ok
-# a low-confidence guess is passed on with its best guess in detail
-printf 'source,log_message\nS,hello world\n' >"$TMP/hello.csv"
+# a line unlike any training line is passed on (open set); a low-confidence
+# guess is passed on with its best guess in detail
+printf 'source,log_message\nS,hello world\nS,memory\n' >"$TMP/hello.csv"
 "$LOGIFY" classify "$TMP/hello.csv" --explain 2>/dev/null >"$TMP/h.csv"
-grep -q 'Unclassified,none,,model below threshold: .* p=0\.[0-9]* < 0\.50' "$TMP/h.csv" || fail "below threshold: $(cat "$TMP/h.csv")"
+grep -q '^S,hello world,Unclassified,none,,unlike any training line: similarity 0\.[0-9]* < 0\.[0-9]*$' "$TMP/h.csv" || fail "open set: $(cat "$TMP/h.csv")"
+grep -q '^S,memory,Unclassified,none,,model below threshold: .* p=0\.[0-9]* < 0\.50' "$TMP/h.csv" || fail "below threshold: $(cat "$TMP/h.csv")"
 "$LOGIFY" classify "$TMP/hello.csv" --explain --threshold 0 2>/dev/null >"$TMP/h0.csv"
-grep -q ',model,' "$TMP/h0.csv" || fail "threshold 0 should let the model answer: $(cat "$TMP/h0.csv")"
+grep -q '^S,memory,.*,model,' "$TMP/h0.csv" || fail "threshold 0 should let the model answer: $(cat "$TMP/h0.csv")"
+grep -q '^S,hello world,Unclassified,none,,unlike any' "$TMP/h0.csv" || fail "threshold 0 keeps the open set: $(cat "$TMP/h0.csv")"
 ok
 # a damaged default bundle: rows Unclassified with the reason, a warning
 mkdir -p "$TMP/bad" && cp "$BUNDLE"/* "$TMP/bad/"

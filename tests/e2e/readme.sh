@@ -3,8 +3,9 @@
 #  - `build/logify ...` lines run with this build's binary, from the repo root;
 #  - `make demo` runs as `make demo BUILD=<this build>` and must write
 #    resources/output.csv with one row per input row;
-#  - `make check` cannot run inside itself: we check what it expands to
-#    (the three builds' ctest runs) with `make -n`;
+#  - `make check` cannot run inside itself: we check that it runs
+#    scripts/check.sh and what that script's three targets expand to (the
+#    three builds' ctest runs) with `make -n`;
 #  - `build/logify serve ...` starts in the background on a free port for the
 #    `curl` lines that follow it;
 #  - a line ending in `# not run: REASON` is skipped, and REASON must name the
@@ -40,7 +41,9 @@ while IFS= read -r cmd; do
     continue
   fi
   if [[ "$cmd" == "make check"* ]]; then
-    make -n check >"$TMP/make-n" 2>/dev/null || fail "make -n check"
+    # check runs scripts/check.sh, which runs these three targets in turn
+    make -n check 2>/dev/null | grep -q "scripts/check.sh" || fail "make check does not run scripts/check.sh"
+    make -n test test-asan test-tsan >"$TMP/make-n" 2>/dev/null || fail "make -n test test-asan test-tsan"
     [[ $(grep -c "ctest" "$TMP/make-n") -ge 3 ]] && grep -q "cd build-asan && ASAN_OPTIONS=" "$TMP/make-n" &&
       grep -q "cd build-tsan && TSAN_OPTIONS=" "$TMP/make-n" ||
       fail "make check does not run the three test suites: $(cat "$TMP/make-n")"

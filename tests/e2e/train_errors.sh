@@ -25,7 +25,9 @@ expect_fail 1 "training set is empty: of 2 rows, 1 are decided by rules, 1 go to
 } >"$TMP/one.csv"
 expect_fail 1 "single class ('Error')" -- "$LOGIFY" train --data "$TMP/one.csv" --out "$TMP/x"
 
-# rare labels are reported and left out; with --min-label-rows 1 they train
+# rare labels are kept by default (a 1-row label is trained on; it cannot be
+# in the held-out split); --min-label-rows N sets labels with fewer rows
+# aside, and the count with the first names is said on stderr every time
 {
   echo "source,log_message,target_label"
   for i in $(seq 1 12); do echo "S,Shard $i replication task ended in failure,Error"; done
@@ -34,17 +36,31 @@ expect_fail 1 "single class ('Error')" -- "$LOGIFY" train --data "$TMP/one.csv" 
   echo 'S,"",Error'
   printf 'S,"odd \xff\xfe bytes \x01 here",Error\n'
 } >"$TMP/rare.csv"
-"$LOGIFY" train --data "$TMP/rare.csv" --out "$TMP/rare" --json >"$TMP/rare.json" || fail "train rare.csv"
+"$LOGIFY" train --data "$TMP/rare.csv" --out "$TMP/rare1" --json >"$TMP/rare1.json" 2>"$TMP/rare1.err" ||
+  fail "train rare.csv"
+python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["rare_labels"] == [] and j["rare_label_count"] == 0, j["rare_labels"]
+assert j["labels"] == ["Critical Error", "Error", "Workflow Error"], j["labels"]
+assert j["training_rows"] == 27, j["training_rows"]
+' "$TMP/rare1.json" || fail "rare label kept: $(cat "$TMP/rare1.json")"
+grep -q "set aside" "$TMP/rare1.err" && fail "nothing set aside, yet stderr says so: $(cat "$TMP/rare1.err")"
+ok
+"$LOGIFY" train --data "$TMP/rare.csv" --out "$TMP/rare" --min-label-rows 10 --json >"$TMP/rare.json" \
+  2>"$TMP/rare.err" || fail "train rare.csv --min-label-rows 10"
 python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["rare_labels"] == [{"label": "Workflow Error", "rows": 1}], j["rare_labels"]
+assert j["rare_label_count"] == 1, j
 assert j["labels"] == ["Critical Error", "Error"], j["labels"]
 assert j["training_rows"] == 26, j["training_rows"]
 ' "$TMP/rare.json" || fail "rare labels: $(cat "$TMP/rare.json")"
-ok
-"$LOGIFY" train --data "$TMP/rare.csv" --out "$TMP/rare1" --min-label-rows 1 --json >"$TMP/rare1.json"
-grep -q '"Workflow Error"' "$TMP/rare1/meta.json" || fail "--min-label-rows 1 kept the rare label out"
+grep -q "1 label(s) with fewer than 10 rows set aside (1 rows): Workflow Error (1)" "$TMP/rare.err" ||
+  fail "stderr does not list the set-aside label: $(cat "$TMP/rare.err")"
+"$LOGIFY" train --data "$TMP/rare.csv" --out "$TMP/rare" --min-label-rows 10 >/dev/null 2>"$TMP/rare.err"
+grep -q "set aside" "$TMP/rare.err" || fail "text mode: stderr does not list the set-aside label"
 ok
 
 # encoders
@@ -61,9 +77,13 @@ cp -r "$TMP/rare" "$TMP/trunc"
 head -c 1000 "$TMP/rare/weights.bin" >"$TMP/trunc/weights.bin"
 expect_fail 1 "truncated" -- "$LOGIFY" eval --data "$TMP/one_row.csv" --model "$TMP/trunc"
 cp -r "$TMP/rare" "$TMP/ver"
-sed -i 's/"format_version": 1/"format_version": 99/' "$TMP/ver/meta.json"
-expect_fail 1 "bundle format version 99, this logify reads version 1" -- \
+sed -i 's/"format_version": 2/"format_version": 99/' "$TMP/ver/meta.json"
+expect_fail 1 "bundle format version 99, this logify reads version 2" -- \
   "$LOGIFY" classify "$TMP/one_row.csv" --model "$TMP/ver"
+cp -r "$TMP/rare" "$TMP/v1"
+sed -i 's/"format_version": 2/"format_version": 1/' "$TMP/v1/meta.json"
+expect_fail 1 "bundle format version 1, this logify reads version 2 (re-create it with 'logify train')" -- \
+  "$LOGIFY" classify "$TMP/one_row.csv" --model "$TMP/v1"
 cp -r "$TMP/rare" "$TMP/json"
 echo '{"format": "logify-model", ' >"$TMP/json/meta.json"
 expect_fail 1 "invalid JSON" -- "$LOGIFY" eval --data "$TMP/one_row.csv" --model "$TMP/json"

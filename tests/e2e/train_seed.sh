@@ -25,7 +25,7 @@ assert abs(j["accuracy_gap"] - (j["train"]["accuracy"] - t["accuracy"])) < 1e-9
 for lab, x in t["per_label"].items():
     assert x["support"] > 0 and 0 <= x["f1"] <= 1, (lab, x)
 assert set(t["per_label"]) == set(j["labels"]), (t["per_label"].keys(), j["labels"])
-assert j["encoder"] == "hash:dim=32768,seed=1"
+assert j["encoder"] == "hash:dim=32768,seed=1,text=1"
 assert "seconds" in j and j["seconds"]["total"] > 0
 PY
 ok

@@ -226,10 +226,10 @@ class Api(unittest.TestCase):
 
     def test_stream_bad_line(self):
         body = b'{"log_message":"a"}\n{"log_message": 3}\n'
-        st, _, data = self.srv.request("POST", "/v1/classify/stream", body)
+        st, _, data = self.srv.request("POST", "/v1/classify/stream?on_error=fail", body)
         self.assertEqual(st, 400)
         self.assertTrue(json.loads(data)["detail"].startswith("line 2:"))
-        st, _, data = self.srv.request("POST", "/v1/classify/stream", b'{"log_message":"a"}\n[oops\n')
+        st, _, data = self.srv.request("POST", "/v1/classify/stream?on_error=fail", b'{"log_message":"a"}\n[oops\n')
         self.assertEqual(st, 400)
         self.assertIn("line 2", json.loads(data)["detail"])
 

@@ -264,7 +264,7 @@ class Streaming(unittest.TestCase):
         srv = Server(*RULES, "--hold", "16K")
         try:
             body = ndjson_body(20000, bad_at=15000)
-            c = FullDuplex(srv.port, "/v1/classify/stream", body, "application/x-ndjson")
+            c = FullDuplex(srv.port, "/v1/classify/stream?on_error=fail", body, "application/x-ndjson")
             status, _, data, complete = c.finish()
             self.assertEqual(status, 200)
             self.assertFalse(complete, "a cut answer must not end with the last chunk")
@@ -281,7 +281,7 @@ class Streaming(unittest.TestCase):
         try:
             body = ndjson_body(150000, bad_at=140000)  # ~11 MB of answer
             c = srv.conn()
-            c.request("POST", "/v1/classify/stream", body, {"Content-Type": "application/x-ndjson"})
+            c.request("POST", "/v1/classify/stream?on_error=fail", body, {"Content-Type": "application/x-ndjson"})
             r = c.getresponse()
             self.assertEqual(r.status, 200)
             with self.assertRaises(http.client.IncompleteRead) as cm:
@@ -302,8 +302,8 @@ class Streaming(unittest.TestCase):
         srv = Server(*RULES)
         try:
             s = raw_socket(srv.port)
-            s.sendall(b"POST /v1/classify/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
-                      b"Transfer-Encoding: chunked\r\n\r\n")
+            s.sendall(b"POST /v1/classify/stream?on_error=fail HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n")
             f = s.makefile("rb")
 
             def piece(lines):

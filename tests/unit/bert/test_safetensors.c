@@ -93,6 +93,17 @@ static void test_damage(void **state) {
                            d, 16, &err),
                      LG_EMODEL);
     assert_non_null(strstr(err.msg, "overlap"));
+    /* overlapping by a single byte */
+    assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                           "\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[3,7]}}",
+                           d, 8, &err),
+                     LG_EMODEL);
+    assert_non_null(strstr(err.msg, "overlap"));
+    /* more bytes than the shape needs */
+    assert_int_equal(
+        parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,8]}}", d, 8, &err),
+        LG_EMODEL);
+    assert_non_null(strstr(err.msg, "shape needs 4 bytes"));
     assert_int_equal(parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                            "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                            d, 8, &err),

@@ -113,6 +113,62 @@ static void test_cased_inline_vocab(void **state) {
     assert_non_null(strstr(err.msg, "[UNK]"));
 }
 
+/* Character classes at their range boundaries, as BERT's BasicTokenizer
+ * draws them: every ASCII punctuation character (33-47, 58-64, 91-96,
+ * 123-126) splits a word; the first and last code points of the CJK
+ * ranges stand alone (spaces around each). */
+static void test_class_boundaries(void **state) {
+    (void)state;
+    const char vocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\nb\n";
+    lg_wordpiece_opts o = {1, -1, 1};
+    lg_wordpiece *t = NULL;
+    assert_int_equal(lg_wordpiece_from_text(vocab, sizeof vocab - 1, "inline", &o, &t, NULL),
+                     LG_OK);
+    int32_t ids[8];
+    size_t k;
+    /* "a<c>b" -> a [UNK] b when c splits (punctuation, CJK), one [UNK] when not */
+    /* the ranges' ends, and the ASCII symbols that are not Unicode
+     * punctuation ($ + < = > ^ ` | ~: Sc, Sm, Sk) but split all the same */
+    static const int32_t punct[] = {33, 47, 58, 64, 91, 96, 123, 126, 36, 43, 60, 61, 62, 94, 124};
+    for (size_t i = 0; i < sizeof punct / sizeof *punct; i++) {
+        char text[4] = {'a', (char)punct[i], 'b', 0};
+        assert_int_equal(lg_wordpiece_encode(t, text, 3, ids, 8, &k, NULL), LG_OK);
+        if (k != 3 || ids[0] != 4 || ids[1] != 1 || ids[2] != 5)
+            fail_msg("'%s': %zu ids, expected a [UNK] b", text, k);
+    }
+    static const char *const cjk[] = {"\xe4\xb8\x80", /* U+4E00 */ "\xe9\xbf\xbf", /* U+9FFF */
+                                      "\xe3\x90\x80", /* U+3400 */ "\xe4\xb6\xbf", /* U+4DBF */
+                                      "\xef\xa4\x80", /* U+F900 */ "\xef\xab\xbf", /* U+FAFF */
+                                      "\xf0\xa0\x80\x80" /* U+20000 */};
+    for (size_t i = 0; i < sizeof cjk / sizeof *cjk; i++) {
+        char text[16];
+        int n = snprintf(text, sizeof text, "a%sb", cjk[i]);
+        assert_int_equal(lg_wordpiece_encode(t, text, (size_t)n, ids, 8, &k, NULL), LG_OK);
+        if (k != 3 || ids[0] != 4 || ids[1] != 1 || ids[2] != 5)
+            fail_msg("CJK case %zu: %zu ids, expected a [UNK] b", i, k);
+    }
+    /* just past a CJK range, U+4DC0 (a Yijing hexagram: a symbol, neither
+     * CJK nor punctuation) stays inside the word: one [UNK] */
+    const char *outside = "a\xe4\xb7\x80" "b";
+    assert_int_equal(lg_wordpiece_encode(t, outside, strlen(outside), ids, 8, &k, NULL), LG_OK);
+    assert_int_equal(k, 1);
+    assert_int_equal(ids[0], 1);
+    /* unassigned code points are kept, as Hugging Face's fast tokenizer
+     * keeps them (only Cc, Cf, Co, Cs are dropped): U+0378 makes its word
+     * [UNK]; U+FADA (unassigned, in a CJK range) stands alone; U+E000
+     * (private use) is dropped, so "a<U+E000>b" is the word "ab" */
+    static const struct {
+        const char *text;
+        size_t n_ids;
+    } kept[] = {{"a\xcd\xb8" "b", 1}, {"a\xef\xab\x9a" "b", 3}, {"a\xee\x80\x80" "b", 1}};
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        assert_int_equal(lg_wordpiece_encode(t, kept[i].text, strlen(kept[i].text), ids, 8, &k, NULL),
+                         LG_OK);
+        if (k != kept[i].n_ids) fail_msg("kept case %zu: %zu ids, expected %zu", i, k, kept[i].n_ids);
+    }
+    lg_wordpiece_free(t);
+}
+
 int main(void) {
     const char *shared = getenv("LOGIFY_SHARED");
     if (!shared) shared = "../shared";
@@ -134,6 +190,7 @@ int main(void) {
         cmocka_unit_test(test_reference_cases),
         cmocka_unit_test(test_truncation_and_long_words),
         cmocka_unit_test(test_cased_inline_vocab),
+        cmocka_unit_test(test_class_boundaries),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     lg_wordpiece_free(tok);

@@ -88,6 +88,35 @@ static double silhouette_direct(const float *x, size_t n, size_t d, const int32_
     return total / (double)m;
 }
 
+/* eps is inclusive (distance <= eps), as in scikit-learn: a pair exactly
+ * eps apart are neighbours; with eps one float step smaller they are not.
+ * (1, 0) and (0.75, sqrt(0.4375)) have the dot product 0.75 exactly, so
+ * their cosine distance is exactly 0.25 in float arithmetic. */
+static void test_eps_boundary(void **state) {
+    (void)state;
+    const float x[6] = {1.0f, 0.0f, 0.0f, 0.75f, sqrtf(0.4375f), 0.0f};
+    int32_t lab[2];
+    size_t nc;
+    lg_errmsg err;
+    for (size_t min_samples = 1; min_samples <= 2; min_samples++) {
+        assert_int_equal(lg_dbscan(x, 2, 3, 0.25f, min_samples, NULL, NULL, lab, &nc, &err), LG_OK);
+        assert_int_equal(nc, 1);
+        assert_int_equal(lab[0], lab[1]);
+        /* the largest eps whose similarity floor 1 - eps lies above 0.75 */
+        float below = 1.0f - nextafterf(0.75f, 1.0f);
+        assert_true(below < 0.25f);
+        assert_int_equal(lg_dbscan(x, 2, 3, below, min_samples, NULL, NULL, lab, &nc, &err), LG_OK);
+        if (min_samples == 1) {
+            assert_int_equal(nc, 2); /* two clusters of one */
+            assert_true(lab[0] != lab[1]);
+        } else {
+            assert_int_equal(nc, 0); /* both noise */
+            assert_int_equal(lab[0], -1);
+            assert_int_equal(lab[1], -1);
+        }
+    }
+}
+
 static void test_silhouette(void **state) {
     (void)state;
     double ang[] = {0, 10, 20, 100, 110, 200, 50};
@@ -396,6 +425,7 @@ static void test_seed_data(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clusters_border_and_noise),
+        cmocka_unit_test(test_eps_boundary),
         cmocka_unit_test(test_silhouette),
         cmocka_unit_test(test_vecset),
         cmocka_unit_test(test_weighted_equals_expanded),

@@ -116,11 +116,35 @@ static void expect_config_error(const char *text, const char *msg_part) {
     free(path);
 }
 
+/* A config file may list "*" before an exact source: lookups (train's
+ * routing) still find the exact route for its source, "*" for the rest. */
+static void test_star_listed_first(void **state) {
+    (void)state;
+    char *path = write_tmp("routes:\n"
+                           "  - source: '*'\n    stages: [rules]\n"
+                           "  - source: LegacyCRM\n    stages: [llm]\n");
+    lg_config cfg;
+    lg_errmsg err;
+    assert_int_equal(lg_config_init(&cfg, NULL), LG_OK);
+    lg_err e = lg_config_load(path, &cfg, &err);
+    if (e) print_error("%s\n", err.msg);
+    assert_int_equal(e, LG_OK);
+    assert_string_equal(lg_routes_find(&cfg.routes, "LegacyCRM")->source, "LegacyCRM");
+    assert_string_equal(lg_routes_find(&cfg.routes, "ModernHR")->source, "*");
+    lg_config_free(&cfg);
+    unlink(path);
+    free(path);
+}
+
 static void test_config_errors(void **state) {
     (void)state;
     expect_config_error("colour: blue\n", ":1: unknown setting 'colour'");
     expect_config_error("threshold: high\n", "threshold must be a number");
     expect_config_error("threshold: 1.5\n", "between 0 and 1");
+    expect_config_error("routes:\n  - source: x\n    stages: [{stage: model, threshold: 1.5}]\n",
+                        ":3: threshold must be between 0 and 1");
+    expect_config_error("routes:\n  - source: x\n    stages: [{stage: model, threshold: -0.1}]\n",
+                        ":3: threshold must be between 0 and 1");
     expect_config_error("routes:\n  - stages: [rules]\n", ":2: route needs a source");
     expect_config_error("routes:\n  - source: x\n    stages: [rules, teleport]\n", "unknown stage 'teleport'");
     expect_config_error("routes:\n  - source: x\n    stages: [{stage: rules, threshold: 1}]\n",
@@ -146,6 +170,7 @@ int main(void) {
         cmocka_unit_test(test_default_is_the_prototype),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_star_listed_first),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_missing_file),
     };

@@ -16,12 +16,16 @@ typedef struct {
     lg_buf out;
     int stop_at; /* return an error on this row (1-based), 0 = never */
     int rows;
+    lg_csv_reader *r; /* with expect_header: the header's field count is expected */
 } collector;
+
+static int expect_header; /* rows must have the header's field count */
 
 static lg_err collect_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
     collector *c = user;
     c->rows++;
     if (c->stop_at && c->rows == c->stop_at) return lg_fail(err, LG_EINVAL, "stop");
+    if (expect_header && c->rows == 1) lg_csv_expect_fields(c->r, row->nfields);
     for (size_t i = 0; i < row->nfields; i++) {
         if (i) lg_buf_putc(&c->out, '|');
         assert_int_equal(strlen(row->fields[i]) <= row->lens[i], 1);
@@ -49,6 +53,7 @@ static char *parse(const char *text, size_t len, size_t step, lg_csv_engine engi
     lg_csv_limits lim = {0, 0, engine};
     lg_csv_reader *r;
     assert_int_equal(lg_csv_reader_new(&lim, collect_row, skip_bad ? collect_bad : NULL, &c, &r, err), LG_OK);
+    c.r = r;
     lg_err e = LG_OK;
     if (!step) step = len ? len : 1;
     for (size_t off = 0; off < len && !e; off += step)
@@ -148,6 +153,50 @@ static void test_skip_bad_rows(void **state) {
     }
 }
 
+/* Under skip, a bad row spanning lines costs only its first line: the lines
+ * after it are read again as rows (issue 14, item 2). Same rendering for
+ * both engines and every feed size. */
+static void expect_skip(const char *text, const char *expected) {
+    terse_bad = 1;
+    expect_header = 1;
+    for (int engine = 0; engine < 2; engine++)
+        for (size_t step = 0; step <= 7; step++) {
+            lg_err st;
+            lg_errmsg err = {{0}};
+            char *got = parse(text, strlen(text), step, (lg_csv_engine)engine, 1, &st, &err);
+            if (st != LG_OK || strcmp(got, expected) != 0) {
+                print_error("engine %d step %zu: status %d (%s)\n got:\n%s\n expected:\n%s\n",
+                            engine, step, st, err.msg, got, expected);
+                free(got);
+                fail();
+            }
+            free(got);
+        }
+    terse_bad = 0;
+    expect_header = 0;
+}
+
+static void test_skip_resynchronises(void **state) {
+    (void)state;
+    /* the issue's case: an unterminated quote on line 5 of 6 rows */
+    expect_skip("source,log_message\nS,a\nS,b\nS,c\nS,\"unterminated\nS,d\nS,e\n",
+                "source|log_message@1\nS|a@2\nS|b@3\nS|c@4\nBAD@5:\nS|d@6\nS|e@7\n");
+    /* the same without a final newline */
+    expect_skip("h,m\nS,\"open\nS,d\nS,e", "h|m@1\nBAD@2:\nS|d@3\nS|e@4\n");
+    /* a quote that closes lines later with text after it */
+    expect_skip("h,m\nS,\"abc\nS,d\nS,\"e\"\nS,f\n",
+                "h|m@1\nBAD@2:\nS|d@3\nS|e@4\nS|f@5\n");
+    /* a multi-line row with the wrong field count: first line skipped, the
+     * next lines read again (one of them bad on its own) */
+    expect_skip("h,m\nS,\"x\ny\",extra\nS,z\n", "h|m@1\nBAD@2:\nBAD@3:\nS|z@4\n");
+    /* a good multi-line row stays one row */
+    expect_skip("h,m\nS,\"x\ny\"\nS,z\n", "h|m@1\nS|x\ny@2\nS|z@4\n");
+    /* bad rows inside the re-read lines: re-read again */
+    expect_skip("h,m\nS,\"a\nS,\"b\nS,c\n", "h|m@1\nBAD@2:\nBAD@3:\nS|c@4\n");
+    /* a row bad on its first line does not run on into the next */
+    expect_skip("h,m\nS,x\"y,\"q\nS,w\n", "h|m@1\nBAD@2:\nS|w@3\n");
+}
+
 static void test_limits(void **state) {
     (void)state;
     for (int engine = 0; engine < 2; engine++) {
@@ -157,12 +206,15 @@ static void test_limits(void **state) {
         lg_csv_reader *r;
         lg_errmsg err;
         assert_int_equal(lg_csv_reader_new(&lim, collect_row, collect_bad, &c, &r, &err), LG_OK);
-        const char *text = "a,b\n0123456789abcdefXYZ,1\n1,2,3,4\n5,6\n";
+        /* exactly 16 bytes and 3 fields pass; 17 bytes and 4 fields do not */
+        const char *text = "a,b\n0123456789abcdefXYZ,1\n1,2,3,4\n5,6\n0123456789abcdef,x,y\n"
+                           "0123456789abcdefg,2\n";
         assert_int_equal(lg_csv_feed(r, text, strlen(text), &err), LG_OK);
         assert_int_equal(lg_csv_finish(r, &err), LG_OK);
         assert_string_equal(lg_buf_cstr(&c.out),
                             "a|b@1\nBAD@2:field longer than 16 bytes (an unterminated quote?)\n"
-                            "BAD@3:more than 3 fields\n5|6@4\n");
+                            "BAD@3:more than 3 fields\n5|6@4\n0123456789abcdef|x|y@5\n"
+                            "BAD@6:field longer than 16 bytes (an unterminated quote?)\n");
         lg_csv_reader_free(r);
         lg_buf_free(&c.out);
     }
@@ -208,6 +260,7 @@ static void test_engines_agree_on_random_input(void **state) {
         for (size_t i = 0; i < len; i++) text[i] = alphabet[rnd() % sizeof alphabet];
         lg_err s1, s2;
         lg_errmsg e1 = {{0}}, e2 = {{0}};
+        expect_header = iter & 1; /* half the rounds resynchronise on field counts */
         char *a = parse(text, len, 1 + rnd() % 9, LG_CSV_FAST, 1, &s1, &e1);
         char *b = parse(text, len, 0, LG_CSV_LIBCSV, 1, &s2, &e2);
         if (s1 != s2 || strcmp(a, b) != 0) {
@@ -224,6 +277,7 @@ static void test_engines_agree_on_random_input(void **state) {
         free(b);
     }
     terse_bad = 0;
+    expect_header = 0;
     assert_int_equal(compared, 20000);
 }
 
@@ -290,6 +344,7 @@ int main(void) {
         cmocka_unit_test(test_blank_before_quote),
         cmocka_unit_test(test_errors_name_lines),
         cmocka_unit_test(test_skip_bad_rows),
+        cmocka_unit_test(test_skip_resynchronises),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_callback_error_stops),
         cmocka_unit_test(test_invalid_utf8_kept),

@@ -212,7 +212,7 @@ static void truncated_json(const char *dir) {
     free(m);
 }
 static void wrong_version(const char *dir) {
-    edit_meta(dir, "\"format_version\": 1", "\"format_version\": 2");
+    edit_meta(dir, "\"format_version\": 2", "\"format_version\": 1"); /* an old bundle */
 }
 static void not_a_bundle(const char *dir) {
     edit_meta(dir, "logify-model", "other-model");
@@ -265,7 +265,7 @@ static void test_damage(void **state) {
     expect_damage("badjson", bad_json, LG_EMODEL, "invalid JSON");
     expect_damage("truncjson", truncated_json, LG_EMODEL, "invalid JSON");
     expect_damage("version", wrong_version, LG_EMODEL,
-                  "format version 2, this logify reads version 1");
+                  "format version 1, this logify reads version 2 (re-create it with 'logify train')");
     expect_damage("format", not_a_bundle, LG_EMODEL, "not a Logify model bundle");
     expect_damage("labels", label_missing, LG_EMODEL, "n_classes\" does not match the 2 labels");
     expect_damage("twice", label_twice, LG_EMODEL, "label 'Disk' appears twice");
@@ -348,7 +348,7 @@ static void test_model_predict_and_labels(void **state) {
         lens[i] = strlen(msgs[i]);
     int cls[4];
     float prob[4];
-    assert_int_equal(lg_model_predict(m, s, msgs, lens, 4, cls, prob, NULL), LG_OK);
+    assert_int_equal(lg_model_predict(m, s, msgs, lens, 4, cls, prob, NULL, NULL), LG_OK);
     assert_int_equal(cls[0], 0);
     assert_int_equal(cls[1], 1);
     assert_int_equal(cls[2], 2);
@@ -405,6 +405,44 @@ static void test_model_stage(void **state) {
     lg_model_free(m);
 }
 
+/* The threshold is inclusive: a record whose top probability equals the
+ * route's threshold exactly is decided; one float step above it is not. */
+static void test_model_threshold_boundary(void **state) {
+    (void)state;
+    lg_model *m = load_good();
+    lg_model_scratch *ms;
+    assert_int_equal(lg_model_scratch_new(m, &ms, NULL), LG_OK);
+    const char *msg = "disk is full";
+    size_t len = strlen(msg);
+    int cls;
+    float prob;
+    assert_int_equal(lg_model_predict(m, ms, &msg, &len, 1, &cls, &prob, NULL, NULL), LG_OK);
+    lg_model_scratch_free(ms);
+    assert_true(prob > 0.5f && prob < 1.0f);
+    const double ths[2] = {(double)prob, nextafter((double)prob, 2.0)};
+    for (int k = 0; k < 2; k++) {
+        lg_stage st;
+        lg_stage_spec spec = {LG_STAGE_MODEL, ths[k], NULL, 0};
+        lg_errmsg err;
+        assert_int_equal(lg_model_stage_new(m, &spec, 0.5, &st, &err), LG_OK);
+        void *scratch = NULL;
+        assert_int_equal(st.ops->scratch_new(st.ctx, &scratch, &err), LG_OK);
+        lg_record rec;
+        lg_record *ptr = &rec;
+        memset(&rec, 0, sizeof rec);
+        rec.source = "S";
+        rec.message = msg;
+        rec.message_len = len;
+        rec.confidence = -1;
+        assert_int_equal(st.ops->process(st.ctx, scratch, &ptr, 1, &err), LG_OK);
+        if (k == 0 && !rec.label) fail_msg("p == threshold (%.9g) not decided: %s", ths[k], rec.detail);
+        if (k == 1 && rec.label) fail_msg("p < threshold (%.17g) decided", ths[k]);
+        st.ops->scratch_free(scratch);
+        lg_stage_free(&st);
+    }
+    lg_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_same_bytes),
@@ -413,6 +451,7 @@ int main(void) {
         cmocka_unit_test(test_model_encoder_checks),
         cmocka_unit_test(test_model_predict_and_labels),
         cmocka_unit_test(test_model_stage),
+        cmocka_unit_test(test_model_threshold_boundary),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

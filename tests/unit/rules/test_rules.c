@@ -56,6 +56,47 @@ static void test_first_in_file_order_wins(void **state) {
     lg_rules_free(r);
 }
 
+/* The audit's case: both rules match "disk full now", and the engine
+ * reports the shorter match first (it ends first). File order decides,
+ * whichever rule is listed first and whichever the engine reports first;
+ * also when one of them took the PCRE2 fallback. */
+static void test_file_order_beats_report_order(void **state) {
+    (void)state;
+    lg_rules *r = compile_ok("rules:\n"
+                             "  - {id: disk, label: Disk, pattern: 'disk'}\n"
+                             "  - {id: disk-full, label: Full, pattern: 'disk full'}\n");
+    assert_int_equal(match(r, "x", "disk full now"), 0);
+    assert_int_equal(match(r, "x", "a disk"), 0);
+    lg_rules_free(r);
+    r = compile_ok("rules:\n"
+                   "  - {id: disk-full, label: Full, pattern: 'disk full'}\n"
+                   "  - {id: disk, label: Disk, pattern: 'disk'}\n");
+    assert_int_equal(match(r, "x", "disk full now"), 0); /* reported second, listed first */
+    assert_int_equal(match(r, "x", "disk space low"), 1);
+    lg_rules_free(r);
+    /* three rules, all matching, reported in reverse file order */
+    r = compile_ok("rules:\n"
+                   "  - {id: c, label: C, pattern: 'disk full now'}\n"
+                   "  - {id: b, label: B, pattern: 'disk full'}\n"
+                   "  - {id: a, label: A, pattern: 'disk'}\n");
+    assert_int_equal(match(r, "x", "disk full now"), 0);
+    assert_int_equal(match(r, "x", "disk full later"), 1);
+    lg_rules_free(r);
+    /* a PCRE2-fallback rule (lookahead) listed before and after a Vectorscan one */
+    r = compile_ok("rules:\n"
+                   "  - {id: look, label: L, pattern: 'disk (?!empty)full'}\n"
+                   "  - {id: vs, label: V, pattern: 'disk'}\n");
+    assert_int_equal(match(r, "x", "disk full now"), 0);
+    assert_int_equal(match(r, "x", "disk emptyfull"), 1);
+    lg_rules_free(r);
+    r = compile_ok("rules:\n"
+                   "  - {id: vs, label: V, pattern: 'full now'}\n"
+                   "  - {id: look, label: L, pattern: 'disk (?!empty)full'}\n");
+    assert_int_equal(match(r, "x", "disk full now"), 0);
+    assert_int_equal(match(r, "x", "disk full later"), 1);
+    lg_rules_free(r);
+}
+
 static void test_flags_and_sources(void **state) {
     (void)state;
     lg_rules *r = compile_ok("version: 1\nrules:\n"
@@ -212,6 +253,7 @@ static void test_stage(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_in_file_order_wins),
+        cmocka_unit_test(test_file_order_beats_report_order),
         cmocka_unit_test(test_flags_and_sources),
         cmocka_unit_test(test_pcre2_fallback),
         cmocka_unit_test(test_utf8_rules_and_invalid_input),

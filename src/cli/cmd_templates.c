@@ -1,0 +1,704 @@
+/* cmd_templates.c - `logify templates`: mine templates from a CSV's
+ * log_message column (or from plain lines) and write every row back with
+ * template_id and template (docs/templates.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli.h"
+#include "logify/cluster.h"
+#include "logify/csv.h"
+#include "logify/templates.h"
+
+static const char usage_text[] =
+    "usage: logify templates [INPUT|-] [options]\n"
+    "  -o, --output FILE      write here (atomically) instead of stdout\n"
+    "      --format csv|jsonl output format (default csv)\n"
+    "      --params           add `params`: the line's variables as a JSON array\n"
+    "      --summary          print the templates with their line counts, most\n"
+    "                         frequent first, to stderr\n"
+    "      --rules FILE       write suggested rules (a regex per template of 5+\n"
+    "                         lines, coverage and precision measured on the\n"
+    "                         input; labels from a target_label column): holds\n"
+    "                         the messages in memory, at most 1,000,000 rows\n"
+    "      --state FILE       load the miner from FILE first (if it exists) and\n"
+    "                         save it there after the run (atomically)\n"
+    "      --live             write each row at once with its template as known at\n"
+    "                         that moment (default: rows are written at the end\n"
+    "                         of the run, each with its template's final text)\n"
+    "      --column NAME      the message column (default: log_message, else\n"
+    "                         Content, else message; matched case-insensitively)\n"
+    "      --sim X            similarity threshold in (0, 1] (default 0.5)\n"
+    "      --depth N          leading tokens in the prefix tree, 0..8 (default 2)\n"
+    "      --word-variants N  a word that changes in a settled template starts\n"
+    "                         a sibling until N exist, then it is a variable\n"
+    "                         (default 3; 1 = a variable at once, as Drain)\n"
+    "Input: a CSV whose header has the message column; anything else is plain\n"
+    "text, one message per line (output columns: log_message, template_id,\n"
+    "template). Lines and fields may hold up to 4 MiB. Rows wait for their\n"
+    "final template in memory (128 MiB, LOGIFY_SPOOL_MEM), then in a temporary file.\n";
+
+#define MAX_LINE ((size_t)4 << 20)
+#define CHUNK ((size_t)1 << 20)
+#define SPOOL_MEM ((size_t)128 << 20)
+#define RULES_MAX_ROWS 1000000
+#define RULES_MIN_LINES 5
+
+/* ---- One run ------------------------------------------------------------ */
+
+typedef struct {
+    lg_tpl_miner *miner;
+    FILE *out;          /* final output */
+    lg_buf mem;         /* rows waiting for their final template (not live):
+                           in memory up to SPOOL_MEM bytes, then ... */
+    FILE *spool;        /* ... all of them in a temporary file */
+    size_t mem_pos;     /* reading back: position in mem */
+    int jsonl, params, live;
+    const char *column; /* NULL: the default names */
+    /* CSV mode */
+    int csv;            /* 1 once the header named the message column */
+    int header_done;
+    size_t msg_col;
+    size_t nhead;
+    char **head;        /* (nhead) header names, owned */
+    uint8_t *drop;      /* (nhead) columns we rewrite (template_id, template, params) */
+    lg_buf row;         /* scratch: one output row / prefix */
+    lg_buf tx;          /* scratch: template text */
+    char **cache;       /* (templates) after the run: a group's formatted
+                           template_id and template, made on first use */
+    size_t *cache_len;
+    uint64_t rows, new_templates;
+    /* --rules: every message, its label and template, kept for the end */
+    int rules;
+    long label_col;     /* target_label, or -1 */
+    char **r_msg, **r_lab;
+    size_t *r_len;
+    uint32_t *r_tpl;
+    size_t r_n, r_cap;
+    size_t n_before;    /* templates loaded from the state */
+} run;
+
+static lg_err keep_for_rules(run *r, const char *msg, size_t len, const char *lab, size_t lab_len,
+                             uint32_t index, lg_errmsg *err);
+
+static int is_ours(const char *name) {
+    return !strcmp(name, "template_id") || !strcmp(name, "template") || !strcmp(name, "params");
+}
+
+/* Column index of the message; -1 if absent. */
+static long find_column(const run *r, char **names, size_t n) {
+    static const char *defaults[] = {"log_message", "content", "message"};
+    if (r->column) {
+        for (size_t i = 0; i < n; i++)
+            if (!strcasecmp(names[i], r->column)) return (long)i;
+        return -1;
+    }
+    for (size_t d = 0; d < 3; d++)
+        for (size_t i = 0; i < n; i++)
+            if (!strcasecmp(names[i], defaults[d])) return (long)i;
+    return -1;
+}
+
+/* The row's fields as output text up to (and with) the separator before
+ * template_id. */
+static lg_err put_prefix(run *r, lg_buf *b, char **f, const size_t *lens, size_t n) {
+    lg_err e = LG_OK;
+    if (r->jsonl) {
+        e = lg_buf_putc(b, '{');
+        for (size_t i = 0; i < n && !e; i++) {
+            if (r->drop[i]) continue;
+            e = lg_json_put_string(b, r->head[i], strlen(r->head[i]));
+            if (!e) e = lg_buf_putc(b, ':');
+            if (!e) e = lg_json_put_string(b, f[i], lens[i]);
+            if (!e) e = lg_buf_putc(b, ',');
+        }
+    } else {
+        for (size_t i = 0; i < n && !e; i++) {
+            if (r->drop[i]) continue;
+            e = lg_csv_put_field(b, f[i], lens[i]);
+            if (!e) e = lg_buf_putc(b, ',');
+        }
+    }
+    return e;
+}
+
+/* Appends `ID,TEMPLATE` (csv) or `"template_id":ID,"template":TEMPLATE`
+ * (jsonl) for template `index` to b. */
+static lg_err put_template(run *r, lg_buf *b, uint32_t index) {
+    char id[17];
+    lg_tpl_format_id(lg_tpl_id(r->miner, index), id);
+    lg_buf_reset(&r->tx);
+    lg_err e = lg_tpl_text(r->miner, index, &r->tx);
+    if (!e && r->jsonl) e = lg_buf_append(b, "\"template_id\":\"", 15);
+    if (!e) e = lg_buf_append(b, id, 16);
+    if (!e) e = lg_buf_append(b, r->jsonl ? "\",\"template\":" : ",", r->jsonl ? 13 : 1);
+    if (e) return e;
+    if (r->jsonl) return lg_json_put_string(b, r->tx.data ? r->tx.data : "", r->tx.len);
+    return lg_csv_put_field(b, r->tx.data ? r->tx.data : "", r->tx.len);
+}
+
+/* Appends template_id, template (and params) and ends the row. After the
+ * run (drain_spool) a group's formatted template is made once (cache). */
+static lg_err put_suffix(run *r, lg_buf *b, uint32_t index, const char *msg, size_t len) {
+    lg_err e;
+    if (r->cache) {
+        size_t g = lg_tpl_group(r->miner, index);
+        if (!r->cache[g]) {
+            lg_buf one;
+            lg_buf_init(&one, (size_t)64 << 20);
+            if ((e = put_template(r, &one, index))) {
+                lg_buf_free(&one);
+                return e;
+            }
+            r->cache[g] = one.data ? one.data : lg_strdup("");
+            r->cache_len[g] = one.len;
+            if (!r->cache[g]) return LG_ENOMEM;
+        }
+        e = lg_buf_append(b, r->cache[g], r->cache_len[g]);
+    } else {
+        e = put_template(r, b, index);
+    }
+    if (r->jsonl) {
+        if (!e && r->params) e = lg_buf_append(b, ",\"params\":", 10);
+        if (!e && r->params) e = lg_tpl_params_json(r->miner, index, msg, len, b);
+        if (!e) e = lg_buf_append(b, "}\n", 2);
+    } else {
+        if (!e && r->params) {
+            lg_buf_reset(&r->tx);
+            e = lg_tpl_params_json(r->miner, index, msg, len, &r->tx);
+            if (!e) e = lg_buf_putc(b, ',');
+            if (!e) e = lg_csv_put_field(b, r->tx.data ? r->tx.data : "", r->tx.len);
+        }
+        if (!e) e = lg_buf_putc(b, '\n');
+    }
+    return e;
+}
+
+static lg_err write_out(FILE *f, const void *p, size_t n, lg_errmsg *err) {
+    if (n && fwrite(p, 1, n, f) != n) return lg_fail(err, LG_EIO, "write failed: %s", strerror(errno));
+    return LG_OK;
+}
+
+/* ---- The spool ------------------------------------------------------------ */
+
+/* Appends to the spool: memory first, a temporary file once that is full. */
+static lg_err spool_put(run *r, const void *p, size_t n, lg_errmsg *err) {
+    if (!r->spool && lg_buf_append(&r->mem, p, n) == LG_OK) return LG_OK;
+    if (!r->spool) {
+        if (!(r->spool = tmpfile())) return lg_fail(err, LG_EIO, "cannot create a spool file: %s", strerror(errno));
+        setvbuf(r->spool, NULL, _IOFBF, 1 << 20);
+        if (r->mem.len && fwrite(r->mem.data, 1, r->mem.len, r->spool) != r->mem.len)
+            return lg_fail(err, LG_EIO, "writing the spool file: %s", strerror(errno));
+        lg_buf_free(&r->mem);
+    }
+    if (n && fwrite(p, 1, n, r->spool) != n) return lg_fail(err, LG_EIO, "writing the spool file: %s", strerror(errno));
+    return LG_OK;
+}
+
+/* Reads n bytes back (1), or 0 at the end. */
+static int spool_get(run *r, void *dst, size_t n) {
+    if (r->spool) return fread(dst, 1, n, r->spool) == n;
+    if (r->mem.len - r->mem_pos < n) return 0;
+    if (n) memcpy(dst, r->mem.data + r->mem_pos, n);
+    r->mem_pos += n;
+    return 1;
+}
+
+/* One message with its row's fields. */
+static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const char *msg, size_t mlen,
+                       lg_errmsg *err) {
+    lg_tpl_result res;
+    lg_err e = lg_tpl_add(r->miner, msg, mlen, &res, err);
+    if (e) return e;
+    if (r->rules) {
+        long lc = r->csv ? r->label_col : -1;
+        e = keep_for_rules(r, msg, mlen, lc >= 0 ? f[lc] : NULL, lc >= 0 ? lens[lc] : 0, res.index, err);
+        if (e) return e;
+    }
+    r->rows++;
+    r->new_templates += (uint64_t)res.is_new;
+    lg_buf_reset(&r->row);
+    e = put_prefix(r, &r->row, f, lens, n);
+    if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
+    if (r->live) {
+        e = put_suffix(r, &r->row, res.index, msg, mlen);
+        if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
+        return write_out(r->out, r->row.data, r->row.len, err);
+    }
+    /* the message again only when params are wanted (they are taken
+     * under the final template) */
+    if (!r->params) mlen = 0;
+    uint32_t hdr[3] = {res.index, (uint32_t)r->row.len, (uint32_t)mlen};
+    e = spool_put(r, hdr, sizeof hdr, err);
+    if (!e) e = spool_put(r, r->row.data ? r->row.data : "", r->row.len, err);
+    if (!e) e = spool_put(r, msg, mlen, err);
+    return e;
+}
+
+static lg_err write_header(run *r, lg_errmsg *err) {
+    if (r->jsonl) return LG_OK;
+    lg_buf_reset(&r->row);
+    lg_err e = LG_OK;
+    for (size_t i = 0; i < r->nhead && !e; i++) {
+        if (r->drop[i]) continue;
+        e = lg_csv_put_field(&r->row, r->head[i], strlen(r->head[i]));
+        if (!e) e = lg_buf_putc(&r->row, ',');
+    }
+    if (!e) e = lg_buf_append(&r->row, "template_id,template", 20);
+    if (!e && r->params) e = lg_buf_append(&r->row, ",params", 7);
+    if (!e) e = lg_buf_putc(&r->row, '\n');
+    if (e) return lg_fail(err, e, "header too large");
+    return write_out(r->out, r->row.data, r->row.len, err);
+}
+
+static lg_err set_header(run *r, char **names, const size_t *lens, size_t n) {
+    r->head = calloc(n ? n : 1, sizeof *r->head);
+    r->drop = calloc(n ? n : 1, 1);
+    if (!r->head || !r->drop) return LG_ENOMEM;
+    r->nhead = n;
+    for (size_t i = 0; i < n; i++) {
+        r->head[i] = lg_strndup(names[i], lens[i]);
+        if (!r->head[i]) return LG_ENOMEM;
+        r->drop[i] = (uint8_t)is_ours(r->head[i]);
+    }
+    return LG_OK;
+}
+
+/* --rules: keeps the row's message, label and template. */
+static lg_err keep_for_rules(run *r, const char *msg, size_t len, const char *lab, size_t lab_len,
+                             uint32_t index, lg_errmsg *err) {
+    if (r->r_n == RULES_MAX_ROWS)
+        return lg_fail(err, LG_ELIMIT, "--rules holds the messages in memory: at most %d rows", RULES_MAX_ROWS);
+    if (r->r_n == r->r_cap) {
+        size_t nc = r->r_cap ? r->r_cap * 2 : 1024;
+        char **m = realloc(r->r_msg, nc * sizeof *m), **l = m ? realloc(r->r_lab, nc * sizeof *l) : NULL;
+        if (m) r->r_msg = m;
+        if (l) r->r_lab = l;
+        size_t *n = l ? realloc(r->r_len, nc * sizeof *n) : NULL;
+        if (n) r->r_len = n;
+        uint32_t *t = n ? realloc(r->r_tpl, nc * sizeof *t) : NULL;
+        if (!t) return lg_fail(err, LG_ENOMEM, "out of memory");
+        r->r_tpl = t;
+        r->r_cap = nc;
+    }
+    r->r_msg[r->r_n] = lg_strndup(msg, len);
+    r->r_lab[r->r_n] = lab ? lg_strndup(lab, lab_len) : NULL;
+    if (!r->r_msg[r->r_n] || (lab && !r->r_lab[r->r_n])) {
+        free(r->r_msg[r->r_n]);
+        free(r->r_lab[r->r_n]);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    r->r_len[r->r_n] = len;
+    r->r_tpl[r->r_n++] = index;
+    return LG_OK;
+}
+
+static lg_err on_csv_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
+    run *r = user;
+    if (!r->header_done) {
+        r->header_done = 1;
+        if (set_header(r, row->fields, row->lens, row->nfields)) return lg_fail(err, LG_ENOMEM, "out of memory");
+        long c = find_column(r, r->head, r->nhead);
+        if (c < 0) return lg_fail(err, LG_ENOTFOUND, "no message column in the header");
+        r->msg_col = (size_t)c;
+        r->label_col = -1;
+        for (size_t i = 0; i < r->nhead; i++)
+            if (!strcmp(r->head[i], "target_label") && (size_t)c != i) r->label_col = (long)i;
+        r->drop[c] = 0;
+        return write_header(r, err);
+    }
+    if (row->nfields != r->nhead)
+        return lg_fail(err, LG_EPARSE, "line %llu: %zu fields, the header has %zu", (unsigned long long)row->line,
+                       row->nfields, r->nhead);
+    return take_row(r, row->fields, row->lens, row->nfields, row->fields[r->msg_col], row->lens[r->msg_col], err);
+}
+
+/* ---- Input: CSV or plain lines ----------------------------------------- */
+
+typedef struct {
+    const run *r;
+    int found;
+} probe;
+
+static lg_err on_probe(void *user, const lg_csv_row *row, lg_errmsg *err) {
+    probe *p = user;
+    p->found = find_column(p->r, row->fields, row->nfields) >= 0;
+    return LG_ELIMIT; /* the header is all we need */
+}
+
+/* Decides from the first line whether the input is a CSV whose header
+ * names the message column. */
+static int header_names_message(const run *r, const char *line, size_t len) {
+    lg_csv_limits lim = {MAX_LINE, 4096, LG_CSV_FAST};
+    probe p = {r, 0};
+    lg_csv_reader *rd;
+    if (lg_csv_reader_new(&lim, on_probe, NULL, &p, &rd, NULL)) return 0;
+    if (lg_csv_feed(rd, line, len, NULL) == LG_OK) lg_csv_finish(rd, NULL);
+    lg_csv_reader_free(rd);
+    return p.found;
+}
+
+/* Plain text: one message per line (a trailing CR dropped). */
+static lg_err plain_line(run *r, const char *p, size_t n, lg_errmsg *err) {
+    if (n && p[n - 1] == '\r') n--;
+    char *f[1] = {(char *)p};
+    size_t l[1] = {n};
+    return take_row(r, f, l, 1, p, n, err);
+}
+
+typedef struct {
+    run *r;
+    lg_csv_reader *csv;
+    lg_buf line;     /* plain mode: the unfinished line; before the mode is
+                        known: the first line */
+    int mode;        /* 0 undecided, 1 csv, 2 plain */
+    uint64_t lineno;
+    int bom_checked;
+} input;
+
+static lg_err plain_feed(input *in, const char *p, size_t n, lg_errmsg *err) {
+    while (n) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        if (lg_buf_append(&in->line, p, take))
+            return lg_fail(err, LG_ELIMIT, "line %llu: longer than %zu bytes", (unsigned long long)in->lineno + 1,
+                           MAX_LINE);
+        if (!nl) break;
+        in->lineno++;
+        lg_err e = plain_line(in->r, in->line.data ? in->line.data : "", in->line.len, err);
+        if (e) return e;
+        lg_buf_reset(&in->line);
+        p = nl + 1;
+        n -= take + 1;
+    }
+    return LG_OK;
+}
+
+static lg_err decide(input *in, lg_errmsg *err) {
+    run *r = in->r;
+    const char *p = in->line.data ? in->line.data : "";
+    size_t n = in->line.len;
+    if (header_names_message(r, p, n)) {
+        in->mode = 1;
+        r->csv = 1;
+        lg_csv_limits lim = {MAX_LINE, 4096, LG_CSV_FAST};
+        lg_err e = lg_csv_reader_new(&lim, on_csv_row, NULL, r, &in->csv, err);
+        if (!e) e = lg_csv_feed(in->csv, p, n, err);
+        lg_buf_reset(&in->line);
+        return e;
+    }
+    if (r->column) return lg_fail(err, LG_ENOTFOUND, "the first line is not a CSV header with a column '%s'", r->column);
+    in->mode = 2;
+    static char name[] = "log_message";
+    char *names[1] = {name};
+    size_t lens[1] = {sizeof name - 1};
+    if (set_header(r, names, lens, 1)) return lg_fail(err, LG_ENOMEM, "out of memory");
+    lg_err e = write_header(r, err);
+    if (e) return e;
+    /* the first line (and what came after it) through the plain path */
+    size_t skip = n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    lg_buf first = in->line;
+    lg_buf_init(&in->line, MAX_LINE);
+    e = plain_feed(in, first.data ? first.data + skip : "", first.len - skip, err);
+    lg_buf_free(&first);
+    return e;
+}
+
+static lg_err input_feed(input *in, const char *p, size_t n, lg_errmsg *err) {
+    if (in->mode == 1) return lg_csv_feed(in->csv, p, n, err);
+    if (in->mode == 2) return plain_feed(in, p, n, err);
+    const char *nl = memchr(p, '\n', n);
+    size_t take = nl ? (size_t)(nl - p) + 1 : n;
+    if (lg_buf_append(&in->line, p, take))
+        return lg_fail(err, LG_ELIMIT, "line 1: longer than %zu bytes", MAX_LINE);
+    if (!nl) return LG_OK;
+    lg_err e = decide(in, err);
+    if (!e && take < n) e = input_feed(in, p + take, n - take, err);
+    return e;
+}
+
+static lg_err input_finish(input *in, lg_errmsg *err) {
+    if (in->mode == 0) {
+        if (in->line.len == 0) return LG_OK; /* empty input: no output at all */
+        lg_err e = decide(in, err);
+        if (e) return e;
+    }
+    if (in->mode == 1) return lg_csv_finish(in->csv, err);
+    if (in->line.len) {
+        in->lineno++;
+        lg_err e = plain_line(in->r, in->line.data, in->line.len, err);
+        lg_buf_reset(&in->line);
+        return e;
+    }
+    return LG_OK;
+}
+
+/* ---- After the run: spooled rows, summary ------------------------------ */
+
+static lg_err drain_spool(run *r, lg_errmsg *err) {
+    if (r->spool && (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0))
+        return lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
+    size_t nt = lg_tpl_count(r->miner);
+    r->cache = calloc(nt ? nt : 1, sizeof *r->cache);
+    r->cache_len = calloc(nt ? nt : 1, sizeof *r->cache_len);
+    if (!r->cache || !r->cache_len) return lg_fail(err, LG_ENOMEM, "out of memory");
+    lg_buf msg;
+    lg_buf_init(&msg, MAX_LINE + 1);
+    lg_err e = LG_OK;
+    uint32_t hdr[3];
+    while (!e && spool_get(r, hdr, sizeof hdr)) {
+        lg_buf_reset(&r->row);
+        lg_buf_reset(&msg);
+        if (lg_buf_reserve(&r->row, hdr[1]) || lg_buf_reserve(&msg, hdr[2])) {
+            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            break;
+        }
+        if (!spool_get(r, r->row.data, hdr[1]) || !spool_get(r, msg.data, hdr[2])) {
+            e = lg_fail(err, LG_EIO, "spool file: short read");
+            break;
+        }
+        r->row.len = hdr[1];
+        r->row.data[r->row.len] = '\0';
+        msg.len = hdr[2];
+        e = put_suffix(r, &r->row, hdr[0], msg.data, msg.len);
+        if (e) e = lg_fail(err, e, "row too large");
+        else e = write_out(r->out, r->row.data, r->row.len, err);
+    }
+    if (!e && r->spool && ferror(r->spool)) e = lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
+    lg_buf_free(&msg);
+    return e;
+}
+
+/* --rules: the template groups as clusters for the rule suggester (the
+ * one `logify cluster` uses), written atomically to path. */
+static int write_rules(run *r, const char *path) {
+    size_t nt = lg_tpl_count(r->miner), nc = 0;
+    int32_t *dense = malloc((nt ? nt : 1) * sizeof *dense), *cl = malloc((r->r_n ? r->r_n : 1) * sizeof *cl);
+    int has_labels = 0, rc = CLI_FAIL;
+    for (size_t i = 0; i < r->r_n && !has_labels; i++) has_labels = r->r_lab[i] && r->r_lab[i][0];
+    lg_suggested_rule *rules = NULL;
+    size_t n_rules = 0;
+    lg_buf y;
+    lg_buf_init(&y, (size_t)256 << 20);
+    cli_outfile of = {0};
+    lg_errmsg err;
+    if (!dense || !cl) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nt; i++) dense[i] = -1;
+    for (size_t i = 0; i < r->r_n; i++) { /* clusters numbered by first appearance */
+        size_t g = lg_tpl_group(r->miner, r->r_tpl[i]);
+        if (dense[g] < 0) dense[g] = (int32_t)nc++;
+        cl[i] = dense[g];
+    }
+    lg_suggest_input in = {(const char *const *)r->r_msg, r->r_len,
+                           has_labels ? (const char *const *)r->r_lab : NULL, r->r_n, cl, nc,
+                           RULES_MIN_LINES, 0};
+    if (lg_suggest_rules(&in, &rules, &n_rules, &err) ||
+        lg_suggested_rules_yaml(rules, n_rules, r->r_n, has_labels, &y, &err)) {
+        cli_error("--rules: %s", err.msg);
+        goto done;
+    }
+    if (cli_outfile_open(&of, path) != CLI_OK) goto done;
+    if (fwrite(y.data ? y.data : "", 1, y.len, of.f) != y.len) {
+        cli_error("writing %s: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = cli_outfile_commit(&of);
+done:
+    if (of.f || of.tmp_path) cli_outfile_abort(&of);
+    lg_suggested_rules_free(rules, n_rules);
+    lg_buf_free(&y);
+    free(dense);
+    free(cl);
+    return rc;
+}
+
+static const lg_tpl_miner *sort_miner;
+static int by_lines(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint64_t lx = lg_tpl_lines(sort_miner, x), ly = lg_tpl_lines(sort_miner, y);
+    if (lx != ly) return lx > ly ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static void print_summary(run *r, double secs) {
+    size_t n = lg_tpl_count(r->miner);
+    fprintf(stderr, "logify: %llu lines in %.3f s (%.0f lines/s), %zu templates (%llu new)\n",
+            (unsigned long long)r->rows, secs, secs > 0 ? (double)r->rows / secs : 0.0, n,
+            (unsigned long long)r->new_templates);
+    uint32_t *ix = malloc((n ? n : 1) * sizeof *ix);
+    if (!ix) return;
+    for (size_t i = 0; i < n; i++) ix[i] = (uint32_t)i;
+    sort_miner = r->miner;
+    qsort(ix, n, sizeof *ix, by_lines);
+    for (size_t i = 0; i < n; i++) {
+        char id[17];
+        lg_tpl_format_id(lg_tpl_id(r->miner, ix[i]), id);
+        lg_buf_reset(&r->tx);
+        lg_tpl_text(r->miner, ix[i], &r->tx);
+        fprintf(stderr, "%10llu %s %s\n", (unsigned long long)lg_tpl_lines(r->miner, ix[i]), id,
+                r->tx.data ? r->tx.data : "");
+    }
+    free(ix);
+}
+
+/* ---- The command ---------------------------------------------------------- */
+
+int cmd_templates(int argc, char **argv) {
+    enum { O_FORMAT = 256, O_PARAMS, O_SUMMARY, O_STATE, O_LIVE, O_COLUMN, O_SIM, O_DEPTH, O_WORDS, O_RULES };
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
+        {"params", no_argument, 0, O_PARAMS},   {"summary", no_argument, 0, O_SUMMARY},
+        {"state", required_argument, 0, O_STATE}, {"rules", required_argument, 0, O_RULES}, {"live", no_argument, 0, O_LIVE},
+        {"column", required_argument, 0, O_COLUMN}, {"sim", required_argument, 0, O_SIM},
+        {"depth", required_argument, 0, O_DEPTH}, {"word-variants", required_argument, 0, O_WORDS},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    run r = {0};
+    lg_tpl_opts to = {0};
+    to.depth = -1;
+    const char *output = NULL, *state = NULL, *rules_path = NULL;
+    int summary = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'o': output = optarg; break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "csv")) r.jsonl = 0;
+            else if (!strcmp(optarg, "jsonl")) r.jsonl = 1;
+            else return cli_usage_error(usage_text, "templates: --format must be csv or jsonl");
+            break;
+        case O_PARAMS: r.params = 1; break;
+        case O_SUMMARY: summary = 1; break;
+        case O_STATE: state = optarg; break;
+        case O_RULES: rules_path = optarg; break;
+        case O_LIVE: r.live = 1; break;
+        case O_COLUMN: r.column = optarg; break;
+        case O_SIM:
+            to.sim = strtod(optarg, &end);
+            if (*end || end == optarg || !(to.sim > 0 && to.sim <= 1))
+                return cli_usage_error(usage_text, "templates: --sim must be in (0, 1]");
+            break;
+        case O_DEPTH: {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 8) return cli_usage_error(usage_text, "templates: --depth must be 0..8");
+            to.depth = (int)v;
+            break;
+        }
+        case O_WORDS: {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 64)
+                return cli_usage_error(usage_text, "templates: --word-variants must be 1..64");
+            to.word_variants = (int)v;
+            break;
+        }
+        case 'h': fputs(usage_text, stdout); return CLI_OK;
+        default: return cli_usage_error(usage_text, "templates: unknown option");
+        }
+    }
+    if (optind < argc - 1) return cli_usage_error(usage_text, "templates: expected at most one input");
+    const char *inpath = optind < argc ? argv[optind] : "-";
+    int tuned = to.depth >= 0 || to.sim > 0 || to.word_variants > 0;
+    if (to.depth < 0) to.depth = 2;
+
+    int rc = CLI_FAIL;
+    lg_errmsg err;
+    FILE *in = NULL;
+    cli_outfile of = {0};
+    input inp = {0};
+    char *chunk = NULL;
+    lg_buf_init(&r.row, (size_t)64 << 20);
+    /* LOGIFY_SPOOL_MEM (bytes): the spool's memory part, for the tests of its file part */
+    const char *sm = getenv("LOGIFY_SPOOL_MEM");
+    size_t spool_mem = SPOOL_MEM;
+    if (sm && lg_parse_size(sm, &spool_mem) != 0) spool_mem = SPOOL_MEM;
+    lg_buf_init(&r.mem, spool_mem);
+    lg_buf_init(&r.tx, (size_t)64 << 20);
+    lg_buf_init(&inp.line, MAX_LINE);
+    inp.r = &r;
+    r.rules = rules_path != NULL;
+    r.label_col = -1;
+
+    lg_err e = LG_ENOTFOUND;
+    if (state) {
+        e = lg_tpl_load(state, &r.miner, &err);
+        if (e && e != LG_ENOTFOUND) {
+            cli_error("%s (nothing was written)", err.msg);
+            goto done;
+        }
+        if (!e && tuned) fprintf(stderr, "logify: templates: --sim/--depth/--word-variants ignored: %s keeps its own\n", state);
+    }
+    if (e && lg_tpl_miner_new(&to, &r.miner, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    r.n_before = lg_tpl_count(r.miner);
+    in = strcmp(inpath, "-") ? fopen(inpath, "rb") : stdin;
+    if (!in) {
+        cli_error("%s: %s", inpath, strerror(errno));
+        goto done;
+    }
+    if (output) {
+        if (cli_outfile_open(&of, output) != CLI_OK) goto done;
+        r.out = of.f;
+    } else {
+        r.out = stdout;
+    }
+    chunk = malloc(CHUNK);
+    if (!chunk) {
+        cli_error("out of memory");
+        goto done;
+    }
+    double t0 = lg_now();
+    size_t n;
+    e = LG_OK;
+    while (!e && (n = fread(chunk, 1, CHUNK, in)) > 0) e = input_feed(&inp, chunk, n, &err);
+    if (!e && ferror(in)) e = lg_fail(&err, LG_EIO, "reading: %s", strerror(errno));
+    if (!e) e = input_finish(&inp, &err);
+    if (!e && !r.live) e = drain_spool(&r, &err);
+    if (e) {
+        cli_error("%s: %s", strcmp(inpath, "-") ? inpath : "stdin", err.msg);
+        goto done;
+    }
+    if (!output && fflush(stdout) != 0) {
+        cli_error("writing stdout: %s", strerror(errno));
+        goto done;
+    }
+    if (output && cli_outfile_commit(&of) != CLI_OK) goto done;
+    if (rules_path && write_rules(&r, rules_path) != CLI_OK) goto done;
+    if (state && lg_tpl_save(r.miner, state, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    if (summary) print_summary(&r, lg_now() - t0);
+    rc = CLI_OK;
+done:
+    if (of.f || of.tmp_path) cli_outfile_abort(&of);
+    if (in && in != stdin) fclose(in);
+    if (r.spool) fclose(r.spool);
+    lg_buf_free(&r.mem);
+    free(chunk);
+    lg_csv_reader_free(inp.csv);
+    lg_buf_free(&inp.line);
+    for (size_t i = 0; i < r.nhead; i++) free(r.head[i]);
+    free(r.head);
+    free(r.drop);
+    if (r.cache)
+        for (size_t i = 0; i < lg_tpl_count(r.miner); i++) free(r.cache[i]);
+    free(r.cache);
+    free(r.cache_len);
+    for (size_t i = 0; i < r.r_n; i++) {
+        free(r.r_msg[i]);
+        free(r.r_lab[i]);
+    }
+    free(r.r_msg), free(r.r_lab), free(r.r_len), free(r.r_tpl);
+    lg_buf_free(&r.row);
+    lg_buf_free(&r.tx);
+    lg_tpl_miner_free(r.miner);
+    return rc;
+}

@@ -1,0 +1,556 @@
+/* templates.c - the template miner: a fixed-depth prefix tree (token count,
+ * then the first `depth` tokens) over templates, Drain's similarity match
+ * inside a leaf, wildcard merging, stable ids. The algorithm and its
+ * reasons: docs/templates.md. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "logify/csv.h"
+#include "templates/templates_int.h"
+
+#define ID_SEED 0x6c6f67696679ULL /* "logify" */
+#define WORD_EVIDENCE 3           /* lines before a one-word difference may mean another event */
+
+/* ---- Options ---------------------------------------------------------- */
+
+lg_err tpl_opts_check(const lg_tpl_opts *in, lg_tpl_opts *out, lg_errmsg *err) {
+    lg_tpl_opts o = {2, 0.5, 100, 256, (size_t)1 << 20, 3};
+    if (in) {
+        o.depth = in->depth;
+        if (in->sim > 0) o.sim = in->sim;
+        if (in->max_children) o.max_children = in->max_children;
+        if (in->max_tokens) o.max_tokens = in->max_tokens;
+        if (in->max_templates) o.max_templates = in->max_templates;
+        if (in->word_variants) o.word_variants = in->word_variants;
+    }
+    if (o.word_variants < 1 || o.word_variants > 64)
+        return lg_fail(err, LG_EINVAL, "templates: word_variants must be 1..64");
+    if (o.depth < 0 || o.depth > 8) return lg_fail(err, LG_EINVAL, "templates: depth must be 0..8");
+    if (!(o.sim > 0 && o.sim <= 1)) return lg_fail(err, LG_EINVAL, "templates: similarity must be in (0, 1]");
+    if (o.max_children < 2) return lg_fail(err, LG_EINVAL, "templates: max_children must be >= 2");
+    if (o.max_tokens < 2 || o.max_tokens > 65536)
+        return lg_fail(err, LG_EINVAL, "templates: max_tokens must be 2..65536");
+    if (o.max_templates > UINT32_MAX - 1) o.max_templates = UINT32_MAX - 1;
+    *out = o;
+    return LG_OK;
+}
+
+lg_err lg_tpl_miner_new(const lg_tpl_opts *opts, lg_tpl_miner **out, lg_errmsg *err) {
+    *out = NULL;
+    lg_tpl_opts o;
+    lg_err e = tpl_opts_check(opts, &o, err);
+    if (e) return e;
+    lg_tpl_miner *m = calloc(1, sizeof *m);
+    if (!m) return lg_fail(err, LG_ENOMEM, "out of memory");
+    m->opts = o;
+    lg_buf_init(&m->key, (size_t)64 << 20);
+    lg_buf_init(&m->render, (size_t)64 << 20);
+    *out = m;
+    return LG_OK;
+}
+
+void lg_tpl_miner_free(lg_tpl_miner *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->n_t; i++) free(m->t[i].off); /* the block holding all its arrays */
+    free(m->t);
+    for (size_t i = 0; i < m->cap_nodes; i++) {
+        free(m->nodes[i].key);
+        free(m->nodes[i].memb);
+    }
+    free(m->nodes);
+    free(m->ids);
+    free(m->id_idx);
+    lg_tpl_tokens_free(&m->scratch);
+    lg_buf_free(&m->key);
+    lg_buf_free(&m->render);
+    free(m);
+}
+
+void lg_tpl_get_opts(const lg_tpl_miner *m, lg_tpl_opts *out) { *out = m->opts; }
+size_t lg_tpl_count(const lg_tpl_miner *m) { return m->n_t; }
+uint64_t lg_tpl_id(const lg_tpl_miner *m, size_t i) { return i < m->n_t ? m->t[tpl_root(m, (uint32_t)i)].id : 0; }
+size_t lg_tpl_group(const lg_tpl_miner *m, size_t i) { return i < m->n_t ? tpl_root(m, (uint32_t)i) : i; }
+uint64_t lg_tpl_lines(const lg_tpl_miner *m, size_t i) { return i < m->n_t ? m->t[i].lines : 0; }
+
+void lg_tpl_format_id(uint64_t id, char out[17]) {
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, id >>= 4) out[i] = hx[id & 15];
+    out[16] = '\0';
+}
+
+/* ---- Ids ---------------------------------------------------------------- */
+
+static int id_find(const lg_tpl_miner *m, uint64_t id) {
+    if (!m->cap_ids) return 0;
+    size_t j = id & (m->cap_ids - 1);
+    while (m->ids[j]) {
+        if (m->ids[j] == id) return 1;
+        j = (j + 1) & (m->cap_ids - 1);
+    }
+    return 0;
+}
+
+static lg_err id_add(lg_tpl_miner *m, uint64_t id, uint32_t index) {
+    if ((m->n_t + 1) * 2 > m->cap_ids) {
+        size_t nc = m->cap_ids ? m->cap_ids * 2 : 256;
+        uint64_t *ni = calloc(nc, sizeof *ni);
+        uint32_t *nx = calloc(nc, sizeof *nx);
+        if (!ni || !nx) {
+            free(ni);
+            free(nx);
+            return LG_ENOMEM;
+        }
+        for (size_t i = 0; i < m->cap_ids; i++) {
+            if (!m->ids[i]) continue;
+            size_t j = m->ids[i] & (nc - 1);
+            while (ni[j]) j = (j + 1) & (nc - 1);
+            ni[j] = m->ids[i];
+            nx[j] = m->id_idx[i];
+        }
+        free(m->ids);
+        free(m->id_idx);
+        m->ids = ni;
+        m->id_idx = nx;
+        m->cap_ids = nc;
+    }
+    size_t j = id & (m->cap_ids - 1);
+    while (m->ids[j]) j = (j + 1) & (m->cap_ids - 1);
+    m->ids[j] = id;
+    m->id_idx[j] = index;
+    return LG_OK;
+}
+
+/* ---- Tree keys -------------------------------------------------------- */
+
+/* key = level byte, token count, then per level (position, length |
+ * TPL_WILD, bytes) */
+static lg_err key_start(lg_buf *k, uint32_t n, int level) {
+    lg_buf_reset(k);
+    char lv = (char)level;
+    lg_err e = lg_buf_append(k, &lv, 1);
+    return e ? e : lg_buf_append(k, &n, sizeof n);
+}
+
+static lg_err key_add(lg_buf *k, uint32_t pos, const char *tok, uint32_t len) {
+    lg_err e = lg_buf_append(k, &pos, sizeof pos);
+    if (!e) e = lg_buf_append(k, &len, sizeof len);
+    if (!e && len != TPL_WILD) e = lg_buf_append(k, tok, len);
+    return e;
+}
+
+static void key_set_level(lg_buf *k, int level) { k->data[0] = (char)level; }
+
+/* ---- Templates -------------------------------------------------------- */
+
+lg_err tpl_render(const tpl *t, lg_buf *out) {
+    size_t pos = 0;
+    lg_err e = LG_OK;
+    for (uint32_t i = 0; i < t->n && !e; i++) {
+        size_t g = pos, ge = t->off[i];
+        if (i == 0)
+            while (g < ge && (t->text[g] == ' ' || t->text[g] == '\t')) g++;
+        int in_span = t->span_hi && i > t->span_lo && i < t->span_hi;
+        /* host:port and the like: <*>:<*> is one value, shown as one <*> */
+        if (i > 0 && t->len[i] == TPL_WILD && t->len[i - 1] == TPL_WILD && ge - g == 1 && t->text[g] == ':')
+            in_span = 1;
+        if (!in_span) e = lg_buf_append(out, t->text + g, ge - g);
+        if (e) break;
+        if (in_span) { /* one <*> for the whole variable-length run */
+        } else if (t->len[i] == TPL_WILD) e = lg_buf_append(out, "<*>", 3);
+        else e = lg_buf_append(out, t->text + t->off[i], t->len[i]);
+        pos = t->end[i];
+    }
+    size_t te = t->text_len;
+    while (te > pos && (t->text[te - 1] == ' ' || t->text[te - 1] == '\t' || t->text[te - 1] == '\r' ||
+                        t->text[te - 1] == '\n'))
+        te--;
+    if (!e && te > pos) e = lg_buf_append(out, t->text + pos, te - pos);
+    return e;
+}
+
+lg_err lg_tpl_text(const lg_tpl_miner *m, size_t index, lg_buf *out) {
+    if (index >= m->n_t) return LG_EINVAL;
+    return tpl_render(&m->t[tpl_root(m, (uint32_t)index)], out);
+}
+
+/* Builds the tree key of template t at `level` (<= t->nkey): its keyed
+ * tokens, or <*> where wild_path says so. */
+static lg_err tpl_key(const tpl *t, int level, lg_buf *k) {
+    lg_err e = key_start(k, t->n, level);
+    for (int j = 0; j < level && !e; j++) {
+        uint32_t p = t->kpos[j];
+        if (t->wild_path & (1u << j)) e = key_add(k, p, "", TPL_WILD);
+        else e = key_add(k, p, t->text + t->off[p], t->len[p]);
+    }
+    return e;
+}
+
+/* The tokens a line is keyed by: its first `depth` tokens that are not
+ * variables (leading timestamps, ids and addresses say nothing about the
+ * event; Drain keys the first tokens whatever they are). */
+static uint32_t line_keys(const lg_tpl_miner *m, const lg_tpl_tokens *tk, uint32_t kpos[8]) {
+    uint32_t nk = 0;
+    for (size_t i = 0; i < tk->n && nk < (uint32_t)m->opts.depth; i++)
+        if (!tk->tok[i].var) kpos[nk++] = (uint32_t)i;
+    return nk;
+}
+
+lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint32_t *off,
+                  const uint32_t *len, const uint8_t *wild, size_t n, const uint32_t *kpos,
+                  uint32_t nkey, uint32_t wild_path, uint64_t id, uint64_t lines,
+                  uint32_t *index_out) {
+    if (m->n_t >= m->opts.max_templates) return LG_ELIMIT;
+    if (m->n_t == m->cap_t) {
+        size_t nc = m->cap_t ? m->cap_t * 2 : 64;
+        tpl *p = realloc(m->t, nc * sizeof *p);
+        if (!p) return LG_ENOMEM;
+        m->t = p;
+        m->cap_t = nc;
+    }
+    /* one block: the index arrays, then the text */
+    size_t arr = 3 * n * sizeof(uint32_t);
+    char *blk = malloc(arr + text_len + 1);
+    if (!blk) return LG_ENOMEM;
+    tpl t = {0};
+    t.off = (uint32_t *)(void *)blk;
+    t.len = t.off + n;
+    t.end = t.len + n;
+    t.text = blk + arr;
+    memcpy(t.text, text, text_len);
+    t.text[text_len] = '\0';
+    t.text_len = (uint32_t)text_len;
+    t.n = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        t.off[i] = off[i];
+        t.len[i] = wild[i] ? TPL_WILD : len[i];
+        t.end[i] = off[i] + len[i];
+        if (!wild[i]) t.n_const++;
+    }
+    t.wild_path = wild_path;
+    t.nkey = nkey > 8 ? 8 : nkey;
+    for (uint32_t j = 0; j < t.nkey; j++) t.kpos[j] = kpos[j];
+    t.lines = lines;
+    t.root = (uint32_t)m->n_t;
+    lg_err e = LG_OK;
+    if (!id) {
+        lg_buf_reset(&m->render);
+        e = tpl_render(&t, &m->render);
+        id = e ? 1 : lg_fnv1a64(m->render.data ? m->render.data : "", m->render.len, ID_SEED);
+        while (!id || id_find(m, id)) id = lg_fnv1a64(&id, sizeof id, ID_SEED) + 1;
+    } else if (id_find(m, id)) {
+        e = LG_EPARSE; /* a state file with one id twice */
+    }
+    t.id = id;
+    uint32_t index = (uint32_t)m->n_t;
+    /* file it: create the path, counting children */
+    int ld = (int)t.nkey;
+    tpl_node *leaf = NULL;
+    for (int lv = 0; lv <= ld && !e; lv++) {
+        int created;
+        if ((e = tpl_key(&t, lv, &m->key))) break;
+        tpl_node *nd = tpl_node_get(m, m->key.data, m->key.len, 1, &created);
+        if (!nd) {
+            e = LG_ENOMEM;
+            break;
+        }
+        if (created && lv > 0) {
+            /* parent: same key one level shorter; its pointer may have
+             * moved when the table grew, so look it up again */
+            tpl_key(&t, lv - 1, &m->key);
+            tpl_node *parent = tpl_node_get(m, m->key.data, m->key.len, 0, NULL);
+            if (parent) parent->children++;
+            tpl_key(&t, lv, &m->key);
+            nd = tpl_node_get(m, m->key.data, m->key.len, 0, NULL);
+        }
+        leaf = nd;
+    }
+    if (!e) e = tpl_node_push(leaf, index);
+    if (!e) e = id_add(m, id, index);
+    if (e) {
+        if (leaf && leaf->nm && leaf->memb[leaf->nm - 1] == index) leaf->nm--;
+        free(blk);
+        return e;
+    }
+    m->t[m->n_t++] = t;
+    if ((e = tpl_bucket_add(m, index))) return e; /* the template stays; only the bucket is short */
+    if (index_out) *index_out = index;
+    return LG_OK;
+}
+
+/* ---- Matching --------------------------------------------------------- */
+
+/* Similarity of a line to a template of the same length: the share of the
+ * template's constant tokens that the line repeats exactly (1 when the
+ * template has none left). */
+static double similarity(const tpl *t, const char *line, const lg_tpl_tokens *tk) {
+    if (!t->n_const) return 1.0;
+    uint32_t same = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint32_t l = t->len[i];
+        if (l == TPL_WILD) continue;
+        const lg_tpl_token *x = &tk->tok[i];
+        if (!x->var && x->len == l && !memcmp(line + x->off, t->text + t->off[i], l)) same++;
+    }
+    return (double)same / t->n_const;
+}
+
+/* Walks the tree for a tokenised line: the exact token's child, else the
+ * <*> child. Returns the leaf or NULL; *wild_path gets the <*> levels. */
+static const tpl_node *descend(const lg_tpl_miner *m, lg_buf *k, const char *line,
+                               const lg_tpl_tokens *tk, uint32_t *wild_path) {
+    uint32_t n = (uint32_t)tk->n, kpos[8];
+    int ld = (int)line_keys(m, tk, kpos);
+    *wild_path = 0;
+    if (key_start(k, n, 0)) return NULL;
+    const tpl_node *nd = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
+    for (int j = 0; j < ld && nd; j++) {
+        const lg_tpl_token *x = &tk->tok[kpos[j]];
+        size_t mark = k->len;
+        key_set_level(k, j + 1);
+        const tpl_node *child = NULL;
+        if (key_add(k, kpos[j], line + x->off, x->len)) return NULL;
+        child = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
+        if (!child) k->len = mark;
+        if (!child) {
+            if (key_add(k, kpos[j], "", TPL_WILD)) return NULL;
+            child = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
+            *wild_path |= 1u << j;
+        }
+        nd = child;
+    }
+    return nd;
+}
+
+/* Best template in a leaf: highest similarity, the older on ties. */
+static long best_in_leaf(const lg_tpl_miner *m, const tpl_node *leaf, const char *line,
+                         const lg_tpl_tokens *tk) {
+    long best = -1;
+    double bs = -1;
+    for (uint32_t i = 0; i < leaf->nm; i++) {
+        const tpl *t = &m->t[leaf->memb[i]];
+        double s = similarity(t, line, tk);
+        if (s > bs) {
+            bs = s;
+            best = leaf->memb[i];
+        }
+    }
+    return bs >= m->opts.sim ? best : -1;
+}
+
+lg_err lg_tpl_match(const lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *out) {
+    memset(out, 0, sizeof *out);
+    lg_tpl_tokens tk = {0};
+    lg_buf k;
+    lg_buf_init(&k, (size_t)64 << 20);
+    lg_err e = lg_tpl_tokenize(line, len, m->opts.max_tokens, &tk);
+    long best = -1;
+    if (!e) {
+        uint32_t wp;
+        const tpl_node *leaf = descend(m, &k, line, &tk, &wp);
+        if (leaf) best = best_in_leaf(m, leaf, line, &tk);
+        if (best < 0) e = LG_ENOTFOUND;
+    }
+    if (!e) {
+        out->index = (uint32_t)best;
+        out->id = m->t[tpl_root(m, (uint32_t)best)].id;
+    }
+    lg_tpl_tokens_free(&tk);
+    lg_buf_free(&k);
+    return e;
+}
+
+/* The tree path a new template takes: <*> for variables, and for a new
+ * token under a node that already has max_children - 1 children. */
+static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_tokens *tk,
+                              const uint32_t *kpos, uint32_t nkey) {
+    uint32_t n = (uint32_t)tk->n, wp = 0;
+    if (key_start(&m->key, n, 0)) return 0;
+    for (uint32_t j = 0; j < nkey; j++) {
+        const lg_tpl_token *x = &tk->tok[kpos[j]];
+        tpl_node *parent = tpl_node_get(m, m->key.data, m->key.len, 0, NULL);
+        size_t mark = m->key.len;
+        key_set_level(&m->key, (int)j + 1);
+        key_add(&m->key, kpos[j], line + x->off, x->len);
+        if (!tpl_node_get(m, m->key.data, m->key.len, 0, NULL) && parent &&
+            parent->children + 1 >= m->opts.max_children) {
+            m->key.len = mark;
+            key_add(&m->key, kpos[j], "", TPL_WILD);
+            wp |= 1u << j;
+        }
+    }
+    return wp;
+}
+
+/* ---- Words that may name different events ------------------------------ */
+
+/* A plain word: letters, '-' or '_' only, not all capitals (LOOKING,
+ * RUNNING, HTTPS: states and enum values), and not a value word (booleans
+ * and the like are values wherever they appear). */
+static int plain_word(const char *s, size_t n) {
+    static const char *values[] = {"true", "false", "yes", "no", "on", "off", "null", "none", "nil",
+                                   "enabled", "disabled", "unknown"};
+    if (!n) return 0;
+    size_t lower = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || c == '-' || c == '_')) return 0;
+        lower += c >= 'a' && c <= 'z';
+    }
+    if (!lower) return 0;
+    for (size_t v = 0; v < sizeof values / sizeof *values; v++)
+        if (strlen(values[v]) == n && !strncasecmp(values[v], s, n)) return 0;
+    return 1;
+}
+
+/* The one position where the line differs from t by a plain word (t has a
+ * plain word there too, past the tree's keyed tokens), or -1 when the
+ * difference is anything else. */
+static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line, const lg_tpl_tokens *tk) {
+    long pos = -1;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint32_t l = t->len[i];
+        if (l == TPL_WILD) continue;
+        const lg_tpl_token *x = &tk->tok[i];
+        if (!x->var && x->len == l && !memcmp(line + x->off, t->text + t->off[i], l)) continue;
+        if (pos >= 0 || x->var) return -1;
+        for (uint32_t j = 0; j < t->nkey; j++)
+            if (t->kpos[j] == i) return -1; /* a keyed token: other leaves hold its siblings */
+        if (!plain_word(line + x->off, x->len) || !plain_word(t->text + t->off[i], l)) return -1;
+        pos = i;
+    }
+    /* evidence that the word is a constant: the template has held it for
+     * a few lines (a variable shows a second value early) */
+    return t->n_const >= 3 && t->lines >= WORD_EVIDENCE ? pos : -1;
+}
+
+static int same_but(const tpl *a, const tpl *b, uint32_t pos) {
+    if (a->n != b->n || b->len[pos] == TPL_WILD) return 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        if (i == pos) continue;
+        uint32_t la = a->len[i], lb = b->len[i];
+        if (la != lb) return 0;
+        if (la != TPL_WILD && memcmp(a->text + a->off[i], b->text + b->off[i], la)) return 0;
+    }
+    return 1;
+}
+
+/* The siblings of t (t included) in its leaf: templates equal to t but
+ * for a word at pos. Fills sib (up to cap) and returns how many. */
+static size_t siblings(const lg_tpl_miner *m, const tpl_node *leaf, uint32_t ti, uint32_t pos, uint32_t *sib,
+                       size_t cap) {
+    size_t c = 0;
+    for (uint32_t k = 0; k < leaf->nm && c < cap; k++)
+        if (leaf->memb[k] == ti || same_but(&m->t[ti], &m->t[leaf->memb[k]], pos)) sib[c++] = leaf->memb[k];
+    return c;
+}
+
+/* Turns pos into <*> in every sibling and makes them one group. */
+static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint32_t pos) {
+    uint32_t root = tpl_root(m, sib[0]);
+    for (size_t k = 1; k < c; k++) {
+        uint32_t r = tpl_root(m, sib[k]);
+        if (r < root) root = r;
+    }
+    for (size_t k = 0; k < c; k++) {
+        tpl *s = &m->t[sib[k]];
+        if (s->len[pos] != TPL_WILD) {
+            s->len[pos] = TPL_WILD;
+            s->n_const--;
+        }
+        uint32_t r = tpl_root(m, sib[k]);
+        if (r != root) m->t[r].root = root;
+    }
+}
+
+lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *out,
+                  lg_errmsg *err) {
+    memset(out, 0, sizeof *out);
+    if (!line) len = 0;
+    if (len > UINT32_MAX - 1) len = UINT32_MAX - 1;
+    lg_tpl_tokens *tk = &m->scratch;
+    lg_err e = lg_tpl_tokenize(line ? line : "", len, m->opts.max_tokens, tk);
+    if (e) return lg_fail(err, e, "templates: out of memory");
+    uint32_t wp;
+    const tpl_node *leaf = descend(m, &m->key, line, tk, &wp);
+    long best = leaf ? best_in_leaf(m, leaf, line, tk) : -1;
+    if (best >= 0 && m->opts.word_variants > 1) {
+        long pos = one_word_diff(m, &m->t[best], line, tk);
+        if (pos >= 0) {
+            uint32_t sib[64];
+            size_t c = siblings(m, leaf, (uint32_t)best, (uint32_t)pos, sib, 64);
+            if (c < (size_t)m->opts.word_variants) best = -1; /* a sibling: maybe another event */
+            else {
+                merge_siblings(m, sib, c, (uint32_t)pos);
+                for (size_t k = 0; k < c; k++) tpl_merge_check(m, sib[k]);
+            }
+        }
+    }
+    if (best >= 0) {
+        tpl *t = &m->t[best];
+        for (uint32_t i = 0; i < t->n; i++) {
+            uint32_t l = t->len[i];
+            if (l == TPL_WILD) continue;
+            const lg_tpl_token *x = &tk->tok[i];
+            if (x->var || x->len != l || memcmp(line + x->off, t->text + t->off[i], l)) {
+                t->len[i] = TPL_WILD;
+                t->n_const--;
+                out->changed = 1;
+            }
+        }
+        t->lines++;
+        if (out->changed) tpl_merge_check(m, (uint32_t)best);
+        out->index = (uint32_t)best;
+        out->id = m->t[tpl_root(m, (uint32_t)best)].id;
+        return LG_OK;
+    }
+    long span_root = tpl_span_match(m, line, tk);
+    /* a new template */
+    size_t n = tk->n;
+    uint32_t *arr = malloc((2 * n + 1) * sizeof *arr + n + 1);
+    if (!arr) return lg_fail(err, LG_ENOMEM, "templates: out of memory");
+    uint8_t *wild = (uint8_t *)(arr + 2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        arr[i] = tk->tok[i].off;
+        arr[n + i] = tk->tok[i].len;
+        wild[i] = tk->tok[i].var;
+    }
+    uint32_t kpos[8], nkey = line_keys(m, tk, kpos);
+    wp = new_wild_path(m, line, tk, kpos, nkey);
+    uint32_t index;
+    e = tpl_insert(m, line ? line : "", len, arr, arr + n, wild, n, kpos, nkey, wp, 0, 1, &index);
+    free(arr);
+    if (e == LG_ELIMIT)
+        return lg_fail(err, e, "templates: more than %zu templates (max_templates)", m->opts.max_templates);
+    if (e) return lg_fail(err, e, "templates: out of memory");
+    if (span_root >= 0) m->t[index].root = (uint32_t)span_root; /* a known variable-length group */
+    else tpl_merge_check(m, index);
+    out->index = index;
+    out->id = m->t[tpl_root(m, index)].id;
+    out->is_new = tpl_root(m, index) == index;
+    return LG_OK;
+}
+
+/* ---- Parameters ------------------------------------------------------- */
+
+lg_err lg_tpl_params_json(const lg_tpl_miner *m, size_t index, const char *line, size_t len,
+                          lg_buf *out) {
+    if (index >= m->n_t) return LG_EINVAL;
+    const tpl *t = &m->t[index];
+    lg_tpl_tokens tk = {0};
+    lg_err e = lg_tpl_tokenize(line ? line : "", line ? len : 0, m->opts.max_tokens, &tk);
+    int first = 1;
+    if (!e) e = lg_buf_putc(out, '[');
+    for (size_t i = 0; i < tk.n && !e; i++) {
+        /* the line's token at a <*> position; a line of another length
+         * (not mined by this template) gives its variable tokens */
+        int take = tk.n == t->n ? t->len[i] == TPL_WILD : tk.tok[i].var;
+        if (!take) continue;
+        if (!first) e = lg_buf_putc(out, ',');
+        first = 0;
+        if (!e) e = lg_json_put_string(out, line + tk.tok[i].off, tk.tok[i].len);
+    }
+    if (!e) e = lg_buf_putc(out, ']');
+    lg_tpl_tokens_free(&tk);
+    return e;
+}

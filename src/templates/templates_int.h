@@ -1,0 +1,94 @@
+/* templates_int.h - the template miner's insides, shared by templates.c
+ * (the tree and the matching), templates_tree.c (the tables),
+ * templates_merge.c (variable-length runs) and templates_state.c (save
+ * and load). Not public. */
+#ifndef LOGIFY_TEMPLATES_INT_H
+#define LOGIFY_TEMPLATES_INT_H
+
+#include "logify/templates.h"
+
+#define TPL_WILD UINT32_MAX /* a token length meaning <*> */
+
+/* One template. Its tokens point into `text`, a copy of the line that
+ * started it; the bytes between tokens are its glue. Generalising sets a
+ * token's length to TPL_WILD, nothing else changes. */
+typedef struct {
+    uint64_t id;       /* stable: FNV-1a of the first template text */
+    uint64_t lines;    /* lines taken */
+    uint32_t n;        /* tokens */
+    uint32_t n_const;  /* tokens that are not <*> */
+    uint32_t wild_path; /* bit j: the tree key at prefix level j is <*> */
+    uint32_t nkey;     /* tree levels below the length (<= depth) */
+    uint32_t kpos[8];  /* (nkey) the token keyed at each level: the first
+                          tokens the preprocessor did not call variables */
+    uint32_t root;     /* the template whose id and text this one's lines
+                          take (itself, or an older one it was merged into
+                          because they differ only in a variable-length
+                          run of <*>) */
+    uint32_t span_lo, span_hi; /* tokens [lo, hi) are one variable-length
+                                  <*> when rendered (hi == 0: none) */
+    uint32_t text_len;
+    char *text;        /* (text_len) bytes of the first line */
+    uint32_t *off;     /* (n) token offsets in text */
+    uint32_t *len;     /* (n) token lengths, TPL_WILD for <*> */
+    uint32_t *end;     /* (n) end of the token in text (glue starts there) */
+} tpl;
+
+/* A node of the prefix tree, in one open-addressing table keyed by
+ * (level, token count, leading keys). Inner nodes count their children;
+ * leaves list their templates. */
+typedef struct {
+    uint64_t h;       /* 0 = empty slot */
+    char *key;
+    uint32_t klen;
+    uint32_t children;
+    uint32_t *memb;   /* (nm) template indices */
+    uint32_t nm, cm;
+} tpl_node;
+
+struct lg_tpl_miner {
+    lg_tpl_opts opts;
+    tpl *t;           /* (n_t) templates in birth order */
+    size_t n_t, cap_t;
+    tpl_node *nodes;  /* (cap_nodes) hash table, power of two */
+    size_t n_nodes, cap_nodes;
+    uint64_t *ids;    /* (cap_ids) open-addressing set of ids -> index + 1 */
+    uint32_t *id_idx;
+    size_t cap_ids;
+    lg_tpl_tokens scratch;
+    lg_buf key;       /* scratch for tree keys */
+    lg_buf render;    /* scratch for template text */
+};
+
+/* Adds a template born from tokens (off, len) of text (copied); wild[i]
+ * marks the positions that are <*>, kpos/nkey the tokens keyed in the tree,
+ * wild_path the <*> tree levels; id 0 = derive it
+ * from the text. Files it under its tree leaf. */
+lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint32_t *off,
+                  const uint32_t *len, const uint8_t *wild, size_t n, const uint32_t *kpos,
+                  uint32_t nkey, uint32_t wild_path, uint64_t id, uint64_t lines,
+                  uint32_t *index_out);
+/* Renders template t (no root lookup) into out. */
+lg_err tpl_render(const tpl *t, lg_buf *out);
+/* The group template of index i (follows root links). */
+uint32_t tpl_root(const lg_tpl_miner *m, uint32_t i);
+
+/* templates_merge.c: templates of different lengths that differ only in a run of
+ * <*> become one group. Files template i under its first-token bucket. */
+lg_err tpl_bucket_add(lg_tpl_miner *m, uint32_t i);
+/* After template i was born or generalised: merges its group with a
+ * compatible one of another length, if any. */
+void tpl_merge_check(lg_tpl_miner *m, uint32_t i);
+/* A group with a variable-length run that a new tokenised line fits
+ * (prefix and suffix equal, anything in the run): its root, or -1. */
+long tpl_span_match(lg_tpl_miner *m, const char *line, const lg_tpl_tokens *tk);
+/* The tree's node table, also used for the buckets (level byte 0xff). */
+tpl_node *tpl_node_get(lg_tpl_miner *m, const char *key, size_t klen, int create, int *created);
+
+/* Appends a template index to a node's list. */
+lg_err tpl_node_push(tpl_node *nd, uint32_t index);
+
+/* Fills defaults and checks ranges. */
+lg_err tpl_opts_check(const lg_tpl_opts *in, lg_tpl_opts *out, lg_errmsg *err);
+
+#endif

@@ -1,0 +1,74 @@
+/* templates_tree.c - the template miner's tables: the prefix tree's nodes
+ * (one open-addressing table keyed by bytes, also holding the first-token
+ * buckets of templates_merge.c) and the group links between templates.
+ * Below both templates.c and templates_merge.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "templates/templates_int.h"
+
+static uint64_t hash_bytes(const void *p, size_t n) {
+    uint64_t h = lg_fnv1a64(p, n, 0);
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+static lg_err nodes_grow(lg_tpl_miner *m) {
+    size_t nc = m->cap_nodes ? m->cap_nodes * 2 : 256;
+    tpl_node *nn = calloc(nc, sizeof *nn);
+    if (!nn) return LG_ENOMEM;
+    for (size_t i = 0; i < m->cap_nodes; i++) {
+        tpl_node *o = &m->nodes[i];
+        if (!o->h) continue;
+        size_t j = o->h & (nc - 1);
+        while (nn[j].h) j = (j + 1) & (nc - 1);
+        nn[j] = *o;
+    }
+    free(m->nodes);
+    m->nodes = nn;
+    m->cap_nodes = nc;
+    return LG_OK;
+}
+
+lg_err tpl_node_push(tpl_node *nd, uint32_t index) {
+    if (nd->nm == nd->cm) {
+        uint32_t nc = nd->cm ? nd->cm * 2 : 4;
+        uint32_t *p = realloc(nd->memb, nc * sizeof *p);
+        if (!p) return LG_ENOMEM;
+        nd->memb = p;
+        nd->cm = nc;
+    }
+    nd->memb[nd->nm++] = index;
+    return LG_OK;
+}
+
+/* Finds the node with this key; creates it when `create` (NULL on no
+ * memory or when absent and not created). */
+tpl_node *tpl_node_get(lg_tpl_miner *m, const char *key, size_t klen, int create, int *created) {
+    if (created) *created = 0;
+    if (create && (m->n_nodes + 1) * 2 > m->cap_nodes && nodes_grow(m)) return NULL;
+    if (!m->cap_nodes) return NULL;
+    uint64_t h = hash_bytes(key, klen);
+    size_t j = h & (m->cap_nodes - 1);
+    for (;;) {
+        tpl_node *nd = &m->nodes[j];
+        if (!nd->h) break;
+        if (nd->h == h && nd->klen == klen && !memcmp(nd->key, key, klen)) return nd;
+        j = (j + 1) & (m->cap_nodes - 1);
+    }
+    if (!create) return NULL;
+    tpl_node *nd = &m->nodes[j];
+    nd->key = malloc(klen ? klen : 1);
+    if (!nd->key) return NULL;
+    memcpy(nd->key, key, klen);
+    nd->klen = (uint32_t)klen;
+    nd->h = h;
+    m->n_nodes++;
+    if (created) *created = 1;
+    return nd;
+}
+
+uint32_t tpl_root(const lg_tpl_miner *m, uint32_t i) {
+    while (m->t[i].root != i) i = m->t[i].root;
+    return i;
+}

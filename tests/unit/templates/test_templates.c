@@ -1,0 +1,371 @@
+/* test_templates.c - the template miner (src/templates/): the
+ * preprocessor's splitting and variable rules, mining and generalising,
+ * stable ids, variable-length runs, one-word siblings, matching without
+ * learning, parameters, the state file (round trip, damaged and foreign
+ * files) and bad input (1 MB lines, binary bytes, empty lines, caps). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "logify/templates.h"
+#include "tmpdir.h"
+
+/* ---- Helpers ---------------------------------------------------------- */
+
+/* "tok|VAR|..." : the tokens of line, variables in capitals as <tok>. */
+static void check_tokens(const char *line, const char *want) {
+    lg_tpl_tokens t = {0};
+    assert_int_equal(lg_tpl_tokenize(line, strlen(line), 0, &t), LG_OK);
+    lg_buf b;
+    lg_buf_init(&b, 1 << 16);
+    for (size_t i = 0; i < t.n; i++) {
+        if (i) lg_buf_putc(&b, '|');
+        if (t.tok[i].var) lg_buf_putc(&b, '<');
+        lg_buf_append(&b, line + t.tok[i].off, t.tok[i].len);
+        if (t.tok[i].var) lg_buf_putc(&b, '>');
+    }
+    if (strcmp(lg_buf_cstr(&b), want)) {
+        print_error("line '%s'\n got  %s\n want %s\n", line, lg_buf_cstr(&b), want);
+        fail();
+    }
+    lg_buf_free(&b);
+    lg_tpl_tokens_free(&t);
+}
+
+static lg_tpl_miner *miner(void) {
+    lg_tpl_miner *m = NULL;
+    assert_int_equal(lg_tpl_miner_new(NULL, &m, NULL), LG_OK);
+    return m;
+}
+
+static uint64_t add(lg_tpl_miner *m, const char *line) {
+    lg_tpl_result r;
+    assert_int_equal(lg_tpl_add(m, line, strlen(line), &r, NULL), LG_OK);
+    return r.id;
+}
+
+static void check_text(const lg_tpl_miner *m, const char *line, const char *want) {
+    lg_tpl_result r;
+    assert_int_equal(lg_tpl_match(m, line, strlen(line), &r), LG_OK);
+    lg_buf b;
+    lg_buf_init(&b, 1 << 20);
+    assert_int_equal(lg_tpl_text(m, r.index, &b), LG_OK);
+    if (strcmp(lg_buf_cstr(&b), want)) {
+        print_error("line '%s'\n got  %s\n want %s\n", line, lg_buf_cstr(&b), want);
+        fail();
+    }
+    lg_buf_free(&b);
+}
+
+/* ---- The preprocessor ------------------------------------------------- */
+
+static void test_tokens_split_fields_not_words(void **state) {
+    (void)state;
+    check_tokens("session opened for user=alice, uid=0 (took 12ms)",
+                 "session|opened|for|user|alice|uid|<0>|took|<12ms>");
+    check_tokens("Received block blk_-1608999687919862906 of size 91178 from /10.250.10.6",
+                 "Received|block|<blk_-1608999687919862906>|of|size|<91178>|from|<10.250.10.6>");
+    /* ':' after a key splits; inside a value it does not */
+    check_tokens("port:22 at 10:20:30 via fe80::1", "port|<22>|at|<10:20:30>|via|<fe80::1>");
+    check_tokens("GET http://example.com/a?b=1 -> C:\\Windows\\x.dll",
+                 "GET|<http://example.com/a?b=1>|->|<C:\\Windows\\x.dll>");
+    /* a single digit after a letter is a name; a run of digits is a value */
+    check_tokens("jk2_init() ssh2 utf8 R02-M1 node-2 x86_64", "jk2_init|ssh2|utf8|<R02-M1>|<node-2>|<x86_64>");
+    check_tokens("chrome.exe - www.google.com:443 java.io.IOException NameSystem.delete:",
+                 "<chrome.exe>|-|<www.google.com>|<443>|java.io.IOException|NameSystem.delete");
+    check_tokens("id 550e8400-e29b-41d4-a716-446655440000 hash deadbeefcafe mac 0x1F user a@b.org path /usr/lib",
+                 "id|<550e8400-e29b-41d4-a716-446655440000>|hash|<deadbeefcafe>|mac|<0x1F>|user|<a@b.org>|path|</usr/lib>");
+    check_tokens("[client 1.2.3.4] \"quoted words\"", "client|<1.2.3.4>|quoted|words");
+    check_tokens("", "");
+    check_tokens("   \t  ", "");
+}
+
+static void test_tokens_capped(void **state) {
+    (void)state;
+    lg_buf b;
+    lg_buf_init(&b, 1 << 20);
+    for (int i = 0; i < 1000; i++) lg_buf_printf(&b, "w%c ", 'a' + i % 26);
+    lg_tpl_tokens t = {0};
+    assert_int_equal(lg_tpl_tokenize(b.data, b.len, 16, &t), LG_OK);
+    assert_int_equal(t.n, 16);
+    assert_true(t.tok[15].var); /* the rest of the line, one variable */
+    assert_int_equal(t.tok[15].off + t.tok[15].len, b.len - 1);
+    lg_tpl_tokens_free(&t);
+    lg_buf_free(&b);
+}
+
+/* ---- Mining ----------------------------------------------------------- */
+
+static void test_generalises_keeps_id(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    uint64_t a = add(m, "Deleting block blk_1 file /data/a");
+    check_text(m, "Deleting block blk_1 file /data/a", "Deleting block <*> file <*>");
+    uint64_t b = add(m, "Deleting block blk_2 file /data/b");
+    assert_true(a == b);
+    /* a word that differs on a young template becomes a variable; the id stays */
+    uint64_t c = add(m, "Deleting block blk_3 path /data/c");
+    assert_true(a == c);
+    check_text(m, "Deleting block blk_9 file /x", "Deleting block <*> <*> <*>");
+    assert_int_equal(lg_tpl_count(m), 1);
+    assert_int_equal(lg_tpl_lines(m, 0), 3);
+    /* another miner fed the same first line gives the same id */
+    lg_tpl_miner *m2 = miner();
+    assert_true(add(m2, "Deleting block blk_77 file /data/z") == a);
+    char hex[17];
+    lg_tpl_format_id(a, hex);
+    assert_int_equal(strlen(hex), 16);
+    lg_tpl_miner_free(m2);
+    lg_tpl_miner_free(m);
+}
+
+static void test_different_events_apart(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    uint64_t acc = add(m, "Accepted password for root from 1.2.3.4 port 22 ssh2");
+    uint64_t fail = add(m, "Failed password for root from 1.2.3.4 port 22 ssh2");
+    uint64_t shorter = add(m, "Connection closed by 1.2.3.4");
+    assert_true(acc != fail && acc != shorter && fail != shorter);
+    assert_int_equal(lg_tpl_count(m), 3);
+    lg_tpl_miner_free(m);
+}
+
+static void test_keys_skip_leading_variables(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    /* a raw header (date, time, pid) before the words: the tree keys
+     * INFO + Accepted / Failed, not the numbers */
+    uint64_t a = add(m, "081109 203615 148 INFO Accepted password for root from 1.2.3.4 port 22 ssh2");
+    uint64_t f = add(m, "081109 203616 149 INFO Failed password for root from 1.2.3.4 port 22 ssh2");
+    uint64_t a2 = add(m, "081110 101010 150 INFO Accepted password for bob from 1.2.3.5 port 23 ssh2");
+    assert_true(a != f && a == a2);
+    check_text(m, "081111 101010 1 INFO Accepted password for x from 1.2.3.5 port 2 ssh2",
+               "<*> <*> <*> INFO Accepted password for <*> from <*> port <*> ssh2");
+    lg_tpl_miner_free(m);
+}
+
+static void test_variable_length_run(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    const char *lines[] = {
+        "Registered signal handlers for [TERM, HUP] ok", "Registered signal handlers for [INT, USR] ok",
+        "Registered signal handlers for [TERM] ok",       "Registered signal handlers for [HUP] ok",
+        "Registered signal handlers for [A, B, C] ok",    "Registered signal handlers for [D, E, F] ok",
+    };
+    uint64_t id = add(m, lines[0]);
+    for (size_t i = 1; i < 6; i++) add(m, lines[i]);
+    for (size_t i = 0; i < 6; i++) {
+        lg_tpl_result r;
+        assert_int_equal(lg_tpl_match(m, lines[i], strlen(lines[i]), &r), LG_OK);
+        assert_true(r.id == id);
+    }
+    check_text(m, lines[4], "Registered signal handlers for [<*>] ok");
+    /* a new length joins at once */
+    lg_tpl_result r;
+    const char *four = "Registered signal handlers for [W, X, Y, Z] ok";
+    assert_int_equal(lg_tpl_add(m, four, strlen(four), &r, NULL), LG_OK);
+    assert_true(r.id == id);
+    assert_int_equal(r.is_new, 0);
+    lg_tpl_miner_free(m);
+}
+
+static void test_one_word_siblings(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    uint64_t t = 0, i = 0;
+    for (int k = 0; k < 5; k++) {
+        char line[128];
+        snprintf(line, sizeof line, "PacketResponder %d for block blk_%d terminating", k, 100 + k);
+        t = add(m, line);
+    }
+    for (int k = 0; k < 5; k++) {
+        char line[128];
+        snprintf(line, sizeof line, "PacketResponder %d for block blk_%d interrupted", k, 200 + k);
+        i = add(m, line);
+    }
+    assert_true(t != i); /* a settled word that changes: another event */
+    /* a word with many values is a variable: the siblings become one */
+    const char *w[] = {"alpha", "bravo", "charlie", "delta", "echo"};
+    uint64_t ids[5];
+    lg_tpl_miner *v = miner();
+    for (int k = 0; k < 4; k++) add(v, "session opened for user root now");
+    for (int k = 0; k < 5; k++) {
+        char line[128];
+        snprintf(line, sizeof line, "session opened for user %s now", w[k]);
+        ids[k] = add(v, line);
+    }
+    lg_tpl_result r;
+    assert_int_equal(lg_tpl_match(v, "session opened for user root now", 32, &r), LG_OK);
+    for (int k = 0; k < 5; k++) {
+        char line[128];
+        snprintf(line, sizeof line, "session opened for user %s now", w[k]);
+        lg_tpl_result rk;
+        assert_int_equal(lg_tpl_match(v, line, strlen(line), &rk), LG_OK);
+        assert_true(rk.id == r.id);
+    }
+    assert_true(ids[4] == r.id);
+    check_text(v, "session opened for user zulu now", "session opened for user <*> now");
+    lg_tpl_miner_free(v);
+    lg_tpl_miner_free(m);
+}
+
+static void test_match_and_params(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    add(m, "Received block blk_1 of size 10 from /1.2.3.4");
+    add(m, "Received block blk_2 of size 20 from /1.2.3.5");
+    lg_tpl_result r;
+    const char *q = "Received block blk_3 of size 30 from /1.2.3.6";
+    assert_int_equal(lg_tpl_match(m, q, strlen(q), &r), LG_OK);
+    assert_int_equal(lg_tpl_lines(m, r.index), 2); /* matching does not learn */
+    assert_int_equal(lg_tpl_match(m, "nothing like it", 15, &r), LG_ENOTFOUND);
+    lg_buf b;
+    lg_buf_init(&b, 1 << 16);
+    assert_int_equal(lg_tpl_params_json(m, 0, q, strlen(q), &b), LG_OK);
+    assert_string_equal(lg_buf_cstr(&b), "[\"blk_3\",\"30\",\"1.2.3.6\"]");
+    lg_buf_free(&b);
+    lg_tpl_miner_free(m);
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    size_t big = 1000 * 1000;
+    char *line = malloc(big);
+    assert_non_null(line);
+    for (size_t i = 0; i < big; i++) line[i] = (char)("ab 1\t\xff\x00="[i % 9]);
+    lg_tpl_result r;
+    assert_int_equal(lg_tpl_add(m, line, big, &r, NULL), LG_OK);
+    assert_int_equal(lg_tpl_add(m, line, big, &r, NULL), LG_OK);
+    assert_int_equal(lg_tpl_lines(m, r.index), 2);
+    assert_int_equal(lg_tpl_add(m, "", 0, &r, NULL), LG_OK);
+    assert_int_equal(lg_tpl_add(m, NULL, 5, &r, NULL), LG_OK);
+    assert_int_equal(lg_tpl_lines(m, r.index), 2); /* empty lines share one template */
+    free(line);
+    lg_tpl_miner_free(m);
+    /* the template cap */
+    lg_tpl_opts o = {0};
+    o.max_templates = 2;
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_miner_new(&o, &m, NULL), LG_OK);
+    add(m, "one");
+    add(m, "two words");
+    assert_int_equal(lg_tpl_add(m, "three words here", 16, &r, &err), LG_ELIMIT);
+    assert_non_null(strstr(err.msg, "max_templates"));
+    lg_tpl_miner_free(m);
+    o.max_templates = 0;
+    o.sim = 2;
+    assert_int_equal(lg_tpl_miner_new(&o, &m, NULL), LG_EINVAL);
+}
+
+/* ---- State ------------------------------------------------------------ */
+
+static const char *state_lines[] = {
+    "Received block blk_1 of size 10 from /1.2.3.4", "Fail to set alpha for app",
+    "Fail to set alpha bravo for app",                "Fail to set charlie for app",
+    "Fail to set delta echo for app",                 "binary \xff\xfe bytes 12",
+    "Received block blk_2 of size 20 from /1.2.3.5",  "",
+};
+
+static void test_state_round_trip(void **state) {
+    (void)state;
+    lg_tpl_miner *a = miner(), *whole = miner();
+    size_t n = sizeof state_lines / sizeof *state_lines, half = n / 2;
+    uint64_t ids[16];
+    for (size_t i = 0; i < n; i++) ids[i] = add(whole, state_lines[i]);
+    for (size_t i = 0; i < half; i++) assert_true(add(a, state_lines[i]) == ids[i]);
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_save(a, "st.jsonl", &err), LG_OK);
+    lg_tpl_miner *b = NULL;
+    assert_int_equal(lg_tpl_load("st.jsonl", &b, &err), LG_OK);
+    assert_int_equal(lg_tpl_count(b), lg_tpl_count(a));
+    for (size_t i = 0; i < lg_tpl_count(a); i++) {
+        assert_true(lg_tpl_id(a, i) == lg_tpl_id(b, i));
+        assert_true(lg_tpl_lines(a, i) == lg_tpl_lines(b, i));
+    }
+    /* going on from the saved state is the same as one run */
+    for (size_t i = half; i < n; i++) assert_true(add(b, state_lines[i]) == ids[i]);
+    lg_tpl_miner *none = (lg_tpl_miner *)1;
+    assert_int_equal(lg_tpl_load("absent.jsonl", &none, &err), LG_ENOTFOUND);
+    assert_null(none);
+    lg_tpl_miner_free(a);
+    lg_tpl_miner_free(b);
+    lg_tpl_miner_free(whole);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void check_bad_state(const char *text, const char *want) {
+    write_file("bad.jsonl", text);
+    lg_tpl_miner *m = (lg_tpl_miner *)1;
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_load("bad.jsonl", &m, &err), LG_EPARSE);
+    assert_null(m);
+    if (!strstr(err.msg, "bad.jsonl") || !strstr(err.msg, want)) {
+        print_error("message '%s' lacks the file or '%s'\n", err.msg, want);
+        fail();
+    }
+}
+
+static void test_state_damaged(void **state) {
+    (void)state;
+    check_bad_state("", "empty file");
+    check_bad_state("id,template\n1,x\n", "not a Logify template state");
+    check_bad_state("{\"format\":\"drain3\"}\n", "not a Logify template state");
+    check_bad_state("{\"format\":\"logify-templates\",\"version\":9}\n", "version 9");
+    const char *head = "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+                       "\"max_tokens\":256,\"word_variants\":3,\"templates\":1,\"sim\":0.5}\n";
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", head);
+    check_bad_state(buf, "the header says 1");
+    snprintf(buf, sizeof buf,
+             "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,\"span\":[0,0],"
+             "\"text\":\"a b\",\"tokens\":[[0,1,0],[2,9,0]]}\n",
+             head);
+    check_bad_state(buf, "outside the text");
+    snprintf(buf, sizeof buf,
+             "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,\"span\":[0,0],"
+             "\"text\":\"a b\",\"tokens\":[[0,1,0],[2,1,0]],\"template\":\"a c\"}\n",
+             head);
+    check_bad_state(buf, "does not match");
+    snprintf(buf, sizeof buf, "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,\"span\":[0,0],"
+             "\"text\":\"a b\",\"tokens\":[[0,1,0],[2,1,0]]}\n{\"id\":", head);
+    check_bad_state(buf, ":3:");
+}
+
+static int setup(void **state) {
+    (void)state;
+    return tmpdir_enter("test_templates");
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return tmpdir_leave();
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tokens_split_fields_not_words),
+        cmocka_unit_test(test_tokens_capped),
+        cmocka_unit_test(test_generalises_keeps_id),
+        cmocka_unit_test(test_different_events_apart),
+        cmocka_unit_test(test_keys_skip_leading_variables),
+        cmocka_unit_test(test_variable_length_run),
+        cmocka_unit_test(test_one_word_siblings),
+        cmocka_unit_test(test_match_and_params),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_state_damaged),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
