@@ -18,7 +18,7 @@ TSAN_BUILD ?= build-tsan
 TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm)$$|e2e.http_server|e2e.http_hardening|e2e.classify_cli|e2e.templates_(server|cli)
 CTEST_ARGS ?=
 
-.PHONY: venv venv-bench all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
+.PHONY: venv venv-bench venv-llama all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -41,6 +41,12 @@ demo: build
 # it then skip, saying why); .ci/run creates it first, so CI runs them.
 venv: deps
 	@bash scripts/venv.sh
+
+# Optional: a real llama.cpp server for tests/e2e/llm_llamacpp.sh (which
+# skips without it). Builds llama.cpp from source: slow the first time
+# (docs/llm.md, "A real llama.cpp server"), then from pip's wheel cache.
+venv-llama: deps
+	@bash scripts/venv.sh --llama
 
 venv-bench: deps
 	@bash scripts/install-deps.sh --bench

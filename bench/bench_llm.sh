@@ -20,7 +20,10 @@ N_LEGACY=${N_LEGACY:-2000}   # LegacyCRM-like lines for part 2
 TMP=$(mktemp -d)
 unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
   LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
-  LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE
+  LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE LOGIFY_LLM_CONSTRAIN LOGIFY_LLM_ADAPTIVE
+# the fixed settings measured as such: JSON mode (no form probe), a fixed
+# window (adaptive off) except in the row that says "adaptive"
+export LOGIFY_LLM_CONSTRAIN=json LOGIFY_LLM_ADAPTIVE=off
 export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost # never via a proxy
 cd "$TMP"
 /usr/bin/python3 "$ROOT/tests/fake_llm_server.py" --port-file "$TMP/port" --exit-with $$ \
@@ -102,6 +105,8 @@ read -r def_rate def_req def_t def_w < <(run def unique.csv LOGIFY_LLM_CACHE=off
 printf '   %-44s %10s %9s %9s %8s\n' "concurrency 4, batch 8 (defaults)" "$def_rate" "$def_req" "$def_t" "$def_w"
 read -r wide_rate wide_req wide_t wide_w < <(run wide unique.csv LOGIFY_LLM_CACHE=off LOGIFY_LLM_BATCH=16 LOGIFY_LLM_CONCURRENCY=8)
 printf '   %-44s %10s %9s %9s %8s\n' "concurrency 8, batch 16" "$wide_rate" "$wide_req" "$wide_t" "$wide_w"
+read -r ad_rate ad_req ad_t ad_w < <(run adaptive unique.csv LOGIFY_LLM_CACHE=off LOGIFY_LLM_BATCH=16 LOGIFY_LLM_CONCURRENCY=8 LOGIFY_LLM_ADAPTIVE=on)
+printf '   %-44s %10s %9s %9s %8s\n' "concurrency up to 8 (adaptive), batch 16" "$ad_rate" "$ad_req" "$ad_t" "$ad_w"
 /usr/bin/python3 -c 'import sys; print("   ratio defaults / prototype: %.1fx   (concurrency 8, batch 16: %.1fx)" % (float(sys.argv[2]) / float(sys.argv[1]), float(sys.argv[3]) / float(sys.argv[1])))' \
   "$seq_rate" "$def_rate" "$wide_rate"
 echo

@@ -6,8 +6,13 @@
 #      bench/sklearn_real_baseline.py (TF-IDF + LinearSVC) on the same file;
 #   2. open set: train on 12 systems, eval on 4 never seen: share of their
 #      lines that come out Unclassified.
+#   3. the anchor in the same run: bench/sklearn_real_baseline.py (TF-IDF word
+#      1-2 + char 2-4 grams + LinearSVC, its own 50/50 split of the same
+#      file) with the bench venv's scikit-learn; accuracy, macro-F1,
+#      training time and the ratio.
 # Usage: bench/bench_real_logs.sh [BUILD_DIR] (default build); writes into
-# BUILD_DIR/bench-real/.
+# BUILD_DIR/bench-real/. LINES_PER_SYSTEM (default 500 in make bench: the
+# anchor needs ~15 min at the generator's full 2,000 per system).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -15,7 +20,8 @@ LOGIFY=$BUILD/logify
 OUT=$BUILD/bench-real
 mkdir -p "$OUT"
 GEN="python3 $ROOT/tests/gen/gen_real_logs.py"
-$GEN --out "$OUT/real.csv" --seed 1
+LINES=${LINES_PER_SYSTEM:-500}
+$GEN --out "$OUT/real.csv" --seed 1 --lines-per-system "$LINES"
 python3 - "$OUT" <<'PY'
 import csv, random, sys
 out = sys.argv[1]
@@ -44,6 +50,24 @@ print("50/50: labels %d, train rows %d, classifier %s, train %.1f s (cpu %.1f s)
 print("  eval: accuracy %.4f macro_f1 %.4f weighted_f1 %.4f unclassified %d of %d %s" % (
     e["accuracy"], e["macro_f1"], e["weighted_f1"], e["unclassified"]["rows"], e["rows"], e["unclassified"]["reasons"]))
 PY
+PY=${LOGIFY_VENV:-$ROOT/build/venv}/bin/python
+if "$PY" -c 'import sklearn' 2>/dev/null; then
+  "$PY" "$ROOT/bench/sklearn_real_baseline.py" "$OUT/real.csv" --seed 42 >"$OUT/anchor.json"
+  python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+a = json.load(open(out + "/anchor.json")); t = json.load(open(out + "/train.json"))
+e = json.load(open(out + "/eval.json"))
+print("anchor (TF-IDF + LinearSVC, same file): accuracy %.4f macro_f1 %.4f train %.1f s" % (
+    a["accuracy"], a["macro_f1"], a["train_seconds"]))
+print("ratio: accuracy %+.4f, macro_f1 %+.4f, training %.1fx faster (Logify wall %.1f s)" % (
+    e["accuracy"] - a["accuracy"], e["macro_f1"] - a["macro_f1"],
+    a["train_seconds"] / t["seconds"]["total"], t["seconds"]["total"]))
+PY
+else
+  echo "bench_real_logs: no scikit-learn in the bench venv (make venv-bench): anchor not run" >&2
+  exit 1
+fi
 SYS=$($GEN --list-systems)
 HELD="HDFS,OpenSSH,Android,Windows"
 $GEN --out "$OUT/seen.csv" --seed 1 --exclude "$HELD"

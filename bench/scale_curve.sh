@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench_scale.sh - time and peak memory of `logify train` against labels
+# scale_curve.sh - time and peak memory of `logify train` against labels
 # and rows (docs/model.md): synthetic labels, each a 6-word template from a
 # 3,000-word vocabulary plus an id and a number.
-# Usage: bench/bench_scale.sh BUILD_DIR "LABELS:ROWS ..." (default
+# Usage: bench/scale_curve.sh BUILD_DIR "LABELS:ROWS ..." (default
 # "1000:10000 1000:100000 10000:100000 10000:1000000"); writes BUILD_DIR/bench-scale/.
 set -euo pipefail
 BUILD=${1:?build dir}

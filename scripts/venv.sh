@@ -5,6 +5,10 @@
 #   scripts/venv.sh          tests/requirements.txt (--no-deps: data packages)
 #   scripts/venv.sh --bench  also bench/requirements.txt (sentence-transformers,
 #                            FastAPI, ... on Debian's python3-torch)
+#   scripts/venv.sh --llama  also tests/requirements-llama.txt (--no-deps):
+#                            llama-cpp-python[server], which compiles llama.cpp
+#                            from source (pip caches the wheel; docs/llm.md,
+#                            "A real llama.cpp server"), and gguf
 # Made with Debian's /usr/bin/python3 and --system-site-packages so that
 # Debian's CPU-only python3-torch and python3-sklearn serve the benchmarks
 # (docs/bert.md, "The real model"). Idempotent: a stamp per requirements file
@@ -13,8 +17,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${LOGIFY_VENV:-$ROOT/build/venv}
 PY=/usr/bin/python3
-bench=0
+bench=0 llama=0
 [[ "${1:-}" == "--bench" ]] && bench=1
+[[ "${1:-}" == "--llama" ]] && llama=1
 
 if [[ ! -x $PY ]] || ! $PY -c 'import ensurepip' 2>/dev/null; then
   echo "logify: venv: Debian's python3 with python3-venv is needed (scripts/install-deps.sh)" >&2
@@ -39,4 +44,11 @@ install() { # install REQUIREMENTS [pip options]: once per content of the file
 install "$ROOT/tests/requirements.txt" --no-deps
 if ((bench)); then
   install "$ROOT/bench/requirements.txt"
+fi
+if ((llama)); then
+  # portable code (no -march=native), two compile jobs at most
+  # (no llava/mtmd: 51 of the 178 objects, and the tests need no images)
+  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
+  export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
+  install "$ROOT/tests/requirements-llama.txt" --no-deps
 fi

@@ -38,6 +38,30 @@ one server serves every case of a test:
     echokey     HTTP 500 whose body repeats the Authorization header, and
     echokey200  ... or answers with it as the label (a leak test)
     id=X        no behaviour: makes a separate counter (isolates tests)
+    kind=K      which constrain forms it honours, ignores or refuses, like a
+                real server of kind K (default: plain, which ignores them all):
+                  openai      honours response_format json_schema; refuses
+                              (400, naming it) any other form's field
+                  llamacpp    honours response_format json_schema, top-level
+                              json_schema and grammar
+                  llamacppold ignores response_format json_schema silently,
+                              honours top-level json_schema and grammar
+                  llamacpp500 answers HTTP 500 naming response_format to a
+                              json_schema one; honours json_schema, grammar
+                  vllm        honours guided_choice and guided_json
+                  ollama      honours format (the schema); ignores the rest
+                  grammaronly refuses (400) json_schema/response_format
+                              schemas, honours grammar
+                  broken      HTTP 500 "internal error" (naming nothing) to
+                              every form
+                An honoured form constrains the answer like a real server:
+                the right label when the enum has it, else the enum's first
+                item, always in the schema's shape (exactly n items).
+    capN        at most N requests at once: more get HTTP 503 (an overloaded
+                server); GET /stats reports max_inflight and rejected
+
+A request whose user message has no log payload (the constrain probe) is a
+chat: the unconstrained answer is a greeting.
 
 GET /stats returns {"<mode>": {"requests": n, "messages": n, "json_mode": n,
 "auth": n, "max_batch": n}, ...}.
@@ -60,6 +84,62 @@ INJECTION = re.compile(r"ignore (all )?previous instructions", re.I)
 
 LOCK = threading.Lock()
 STATS = {}
+INFLIGHT = {}
+
+# kind -> form -> "honour" | "ignore" | "refuse400" | "refuse500" (default ignore)
+KINDS = {
+    "plain": {},
+    "openai": {"schema": "honour", "json_schema": "refuse400", "guided": "refuse400",
+               "format": "refuse400", "grammar": "refuse400"},
+    "llamacpp": {"schema": "honour", "json_schema": "honour", "grammar": "honour"},
+    "llamacppold": {"schema": "ignore", "json_schema": "honour", "grammar": "honour"},
+    "llamacpp500": {"schema": "refuse500", "json_schema": "honour", "grammar": "honour"},
+    "vllm": {"guided": "honour"},
+    "ollama": {"format": "honour"},
+    "grammaronly": {"schema": "refuse400", "json_schema": "refuse400", "grammar": "honour"},
+    "broken": {f: "error500" for f in ("schema", "json_schema", "guided", "format", "grammar")},
+}
+REFUSAL_FIELD = {"schema": "response_format", "json_schema": "json_schema",
+                 "guided": "guided_json", "format": "format", "grammar": "grammar"}
+
+
+def form_of(body):
+    """Which constrain form a request uses, and its enum and item count
+    (None for a single answer): (form, enum, n) or (None, None, None)."""
+    rf = body.get("response_format")
+    if isinstance(rf, dict) and rf.get("type") == "json_schema":
+        return ("schema",) + schema_enum(rf["json_schema"]["schema"])
+    if "json_schema" in body:
+        return ("json_schema",) + schema_enum(body["json_schema"])
+    if "guided_choice" in body:
+        return "guided", list(body["guided_choice"]), "bare"
+    if "guided_json" in body:
+        return ("guided",) + schema_enum(body["guided_json"])
+    if isinstance(body.get("format"), dict):
+        return ("format",) + schema_enum(body["format"])
+    if "grammar" in body:
+        return ("grammar",) + grammar_enum(body["grammar"])
+    return None, None, None
+
+
+def schema_enum(schema):
+    props = schema["properties"]
+    if "label" in props:
+        return list(props["label"]["enum"]), None
+    arr = props["labels"]
+    assert arr["minItems"] == arr["maxItems"], "minItems != maxItems"
+    return list(arr["items"]["enum"]), arr["maxItems"]
+
+
+def grammar_enum(grammar):
+    """Reads back the enum and shape of the GBNF grammar Logify writes."""
+    lines = dict(l.split(" ::= ", 1) for l in grammar.strip().split("\n"))
+    alts = []
+    for lit in lines["label"].split(" | "):
+        inner = re.sub(r"\\(.)", r"\1", lit.strip()[1:-1])  # GBNF unescape
+        alts.append(json.loads(inner))
+    n = len(re.findall(r"\blabel\b", lines["root"]))
+    return alts, (None if '\\"label\\"' in lines["root"] else n)
 
 
 def right_label(msg):
@@ -75,6 +155,13 @@ def parse_mode(mode):
         m = re.fullmatch(r"(429|500|drop)(?:x(\d+))?", tok)
         if m:
             out[m.group(1)] = int(m.group(2)) if m.group(2) else (1 if m.group(1) == "429" else 10**9)
+            continue
+        m = re.fullmatch(r"cap(\d+)", tok)
+        if m:
+            out["cap"] = int(m.group(1))
+            continue
+        if tok.startswith("kind="):
+            out["kind"] = tok[5:]
             continue
         m = re.fullmatch(r"(slow|lat)([\d.]+)", tok)
         if m:
@@ -106,8 +193,14 @@ def retry_after(form):
 
 
 def messages_of(body):
-    """The log messages in a request: (list, is_batch)."""
+    """The log messages in a request: (list, is_batch); ([], False) for a
+    chat without a log payload (the constrain probe)."""
+    for m in body["messages"]:  # as a real server validates them
+        if not (isinstance(m.get("role"), str) and isinstance(m.get("content"), str)):
+            raise ValueError("message without a string role and content: %r" % (m,))
     user = body["messages"][-1]["content"]
+    if "\n" not in user:
+        return [], False
     payload = json.loads(user.split("\n", 1)[1])
     if isinstance(payload, list):
         return payload, True
@@ -159,13 +252,34 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization")
         with LOCK:
             st = STATS.setdefault(mode_name, {"requests": 0, "messages": 0, "json_mode": 0,
-                                              "auth": 0, "max_batch": 0})
+                                              "auth": 0, "max_batch": 0, "probes": 0,
+                                              "max_inflight": 0, "rejected": 0})
             st["requests"] += 1
             nth = st["requests"]
             st["messages"] += len(msgs)
             st["max_batch"] = max(st["max_batch"], len(msgs))
             st["json_mode"] += 1 if "response_format" in body else 0
             st["auth"] += 1 if auth else 0
+            st["probes"] += 0 if msgs else 1
+            form, enum, shape = form_of(body)
+            if form:
+                st["form_" + form] = st.get("form_" + form, 0) + 1
+            INFLIGHT[mode_name] = INFLIGHT.get(mode_name, 0) + 1
+            st["max_inflight"] = max(st["max_inflight"], INFLIGHT[mode_name])
+            overloaded = "cap" in mode and INFLIGHT[mode_name] > mode["cap"]
+            if overloaded:
+                st["rejected"] += 1
+        try:
+            self.answer(mode, nth, body, msgs, batch, auth, form, enum, shape, overloaded)
+        finally:
+            with LOCK:
+                INFLIGHT[mode_name] -= 1
+
+    def answer(self, mode, nth, body, msgs, batch, auth, form, enum, shape, overloaded):
+        if overloaded:
+            time.sleep(0.02)
+            self.send(503, '{"error": {"message": "server overloaded"}}')
+            return
 
         if "lat" in mode:
             time.sleep(mode["lat"] / 1000.0)
@@ -194,6 +308,21 @@ class Handler(BaseHTTPRequestHandler):
         if "malformed" in mode:
             self.send(200, '{"choices": [{"message": {"content": "Workf')
             return
+        how = KINDS.get(mode.get("kind", "plain"), {}).get(form, "ignore") if form else None
+        if how in ("refuse400", "refuse500"):
+            field = REFUSAL_FIELD[form]
+            self.send(400 if how == "refuse400" else 500, json.dumps(
+                {"error": {"message": "Unrecognized request argument supplied: %s" % field}}))
+            return
+        if how == "error500":
+            self.send(500, '{"error": {"message": "internal error"}}')
+            return
+        if how == "honour":
+            self.reply(self.constrained(mode, msgs, enum, shape), len(msgs), nth, body)
+            return
+        if not msgs:  # a chat (the probe), unconstrained
+            self.reply("Hello! How can I help you today?", 1, nth, body)
+            return
 
         labels = [right_label(x) for x in msgs]
         if "offlist" in mode:
@@ -215,12 +344,27 @@ class Handler(BaseHTTPRequestHandler):
                 content = "<category>%s</category>" % content
             elif "quoted" in mode:
                 content = json.dumps(content)
+        self.reply(content, len(msgs), nth, body)
+
+    @staticmethod
+    def constrained(mode, msgs, enum, shape):
+        """What a server that enforces the enum answers (a model that would
+        answer off the list gets the enum's first item)."""
+        pick = [right_label(x) if right_label(x) in enum and "offlist" not in mode else enum[0]
+                for x in msgs] or [enum[0]]
+        if shape == "bare":
+            return pick[0]
+        if shape is None:
+            return json.dumps({"label": pick[0]})
+        return json.dumps({"labels": (pick * shape)[:shape] if len(pick) != shape else pick})
+
+    def reply(self, content, n, nth, body):
         reply = {
             "id": "fake-%d" % nth, "object": "chat.completion", "model": body.get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                          "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10 * len(msgs) + 50, "completion_tokens": 4 * len(msgs),
-                      "total_tokens": 14 * len(msgs) + 50},
+            "usage": {"prompt_tokens": 10 * n + 50, "completion_tokens": 4 * n,
+                      "total_tokens": 14 * n + 50},
         }
         self.send(200, json.dumps(reply))
 

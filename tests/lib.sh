@@ -71,9 +71,24 @@ done_checks() {
 clean_llm_env() {
   unset GROQ_API_KEY LOGIFY_LLM_API_KEY LOGIFY_LLM_BASE_URL LOGIFY_LLM_MODEL LOGIFY_LLM_BATCH \
     LOGIFY_LLM_CONCURRENCY LOGIFY_LLM_TIMEOUT LOGIFY_LLM_DEADLINE LOGIFY_LLM_RETRIES \
-    LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE
+    LOGIFY_LLM_CACHE LOGIFY_LLM_JSON_MODE LOGIFY_LLM_CONSTRAIN LOGIFY_LLM_ADAPTIVE
   export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
   cd "$TMP"
+}
+
+# fake_served MODE FIELD: the fake LLM server's count of FIELD for MODE
+# (GET /stats; 0 when it has none).
+fake_served() {
+  /usr/bin/python3 -c '
+import json, sys, urllib.request
+st = json.load(urllib.request.urlopen("http://127.0.0.1:%s/stats" % sys.argv[1], timeout=10))
+print(st.get(sys.argv[2], {}).get(sys.argv[3], 0))' "$PORT" "$1" "$2"
+}
+
+# llm_counter NAME [FILE]: a figure from the `llm:` line of --stats in FILE
+# (default $TMP/err): "12 calls" -> llm_counter calls.
+llm_counter() {
+  sed -n "s/.*llm: .*[^0-9]\([0-9][0-9]*\) $1[,)].*/\1/p; s/.*llm: \([0-9][0-9]*\) $1 .*/\1/p" "${2:-$TMP/err}" | head -1
 }
 
 # start_fake_llm: clean_llm_env, then tests/fake_llm_server.py (FAKE) on a

@@ -58,18 +58,28 @@ typedef enum {
 /* "request failed", "answer not an allowed label", ... */
 const char *lg_llm_why_name(lg_llm_why why);
 
+/* What adds up (docs/llm.md, "Counters"): calls = answered + failures;
+ * rows_labelled + rows_off_list + rows_unavailable = rows the stage saw;
+ * rows_unlabelled = rows_off_list + rows_unavailable = the sum of
+ * unlabelled_by[] (rows_off_list = unlabelled_by[LG_LLM_WHY_OFF_LIST]). */
 typedef struct {
-    uint64_t calls;           /* HTTP requests sent, retries included */
-    uint64_t retries;         /* of those, re-sends after a failure */
-    uint64_t failures;        /* requests that ended without an answer */
-    uint64_t cache_hits;      /* rows answered from the template cache */
-    uint64_t deduplicated;    /* labelled rows that shared another row's
-                                 request (same template in one batch) */
-    uint64_t rows_labelled;   /* rows given an allowed label */
-    uint64_t rows_unlabelled; /* rows left Unclassified by the stage */
+    uint64_t calls;            /* HTTP requests sent (retries, probes included) */
+    uint64_t retries;          /* of those, re-sends of a request after a failure */
+    uint64_t answered;         /* calls that got a chat completion back */
+    uint64_t failures;         /* calls that did not (error, timeout, refusal) */
+    uint64_t refusals;         /* of those, a constrain form refused (400/422/500) */
+    uint64_t form_probes;      /* calls made to find the constrain form */
+    uint64_t cache_hits;       /* rows answered from the template cache */
+    uint64_t deduplicated;     /* labelled rows that shared another row's
+                                  request (same template in one batch) */
+    uint64_t rows_labelled;    /* rows given an allowed label */
+    uint64_t rows_off_list;    /* rows whose answer was no allowed label */
+    uint64_t rows_unavailable; /* rows that got no answer at all */
+    uint64_t rows_unlabelled;  /* rows left Unclassified by the stage */
     uint64_t unlabelled_by[LG_LLM_WHY_KINDS]; /* the same rows by reason */
-    uint64_t off_list;        /* answers that were not an allowed label */
-    uint64_t breaker_trips;   /* times the circuit breaker opened */
+    uint64_t breaker_trips;    /* times the circuit breaker opened */
+    uint64_t breaker_probes;   /* half-open probe calls */
+    uint64_t breaker_closes;   /* times a probe closed it again */
     uint64_t prompt_tokens;   /* as reported by the server (usage) */
     uint64_t completion_tokens;
     uint64_t cache_evictions; /* least recently used templates dropped from

@@ -52,8 +52,9 @@ typedef struct {
     int access_log;           /* 1: one INFO line per request (lg_log) */
     const char *docs_assets;  /* directory holding swagger-ui-dist files;
                                  NULL = look beside the binary */
-    int template_ids;         /* 1: answers carry each line's template_id
-                                 (docs/templates.md); lines are mined and
+    int template_ids;         /* 1: CSV upload answers carry each line's
+                                 template_id too (JSON answers always do;
+                                 docs/templates.md); lines are mined and
                                  counted in /metrics either way */
 } lg_server_opts;
 

@@ -18,7 +18,7 @@ static const char usage_text[] =
     "  -o, --output FILE      write here instead of stdout: a regular file atomically\n"
     "                         (mode and owner kept), a device or FIFO as a stream\n"
     "      --format csv|jsonl output format (default csv)\n"
-    "      --explain          add stage, confidence and detail columns\n"
+    "      --explain          add stage, confidence, detail and template_id columns\n"
     "      --templates        add template_id: each row's log template\n"
     "                         (the miner of `logify templates`, docs/templates.md)\n"
     "      --on-error fail|skip  a malformed row stops the run (default) or is\n"
@@ -34,6 +34,8 @@ static const char usage_text[] =
     "                         (1: everything on one; default: cores + 1, at most 17)\n"
     "      --summary          print counts by stage and label to stderr\n"
     "      --stats            also print where the time went\n"
+    "      --llm-constrain M  auto|schema|grammar|json|none: how llm answers are kept\n"
+    "                         to the allowed labels (docs/llm.md)\n"
     "Reading a pipe or a terminal (e.g. tail -f app.csv | logify classify -), rows\n"
     "that have waited 0.2 s with no more input are classified and written at once.\n";
 
@@ -100,7 +102,7 @@ static void print_summary(const lg_job_stats *st, double secs, int with_times) {
         fprintf(stderr, "%s %s %llu", i ? "," : "", st->labels[i], (unsigned long long)st->label_rows[i]);
     fputc('\n', stderr);
     if (with_times) {
-        fprintf(stderr, "  time: parse %.3f s", st->parse_seconds);
+        fprintf(stderr, "  time: parse %.3f s", st->parse_seconds > 0 ? st->parse_seconds : 0.0);
         for (int k = 1; k < LG_STAGE_KINDS; k++)
             fprintf(stderr, ", %s %.3f s", lg_stage_kind_name((lg_stage_kind)k), st->stage_seconds[k]);
         fprintf(stderr, ", write %.3f s\n", st->write_seconds);
@@ -108,7 +110,8 @@ static void print_summary(const lg_job_stats *st, double secs, int with_times) {
 }
 
 int cmd_classify(int argc, char **argv) {
-    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_BATCH, O_THREADS, O_SUMMARY, O_STATS, O_TEMPLATES };
+    enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_BATCH, O_THREADS, O_SUMMARY, O_STATS, O_TEMPLATES,
+           O_CONSTRAIN };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
         {"explain", no_argument, 0, O_EXPLAIN}, {"templates", no_argument, 0, O_TEMPLATES}, {"on-error", required_argument, 0, O_ONERR},
@@ -116,7 +119,8 @@ int cmd_classify(int argc, char **argv) {
         CLI_OPT_MODEL, CLI_OPT_ROUTE,
         CLI_OPT_THRESHOLD, {"batch", required_argument, 0, O_BATCH},
         {"threads", required_argument, 0, O_THREADS}, {"summary", no_argument, 0, O_SUMMARY},
-        {"stats", no_argument, 0, O_STATS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"stats", no_argument, 0, O_STATS}, {"llm-constrain", required_argument, 0, O_CONSTRAIN},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
     const char *output = NULL;
@@ -134,7 +138,7 @@ int cmd_classify(int argc, char **argv) {
             else if (!strcmp(optarg, "jsonl")) jo.format = LG_OUT_JSONL;
             else return cli_usage_error(usage_text, "classify: --format must be csv or jsonl");
             break;
-        case O_EXPLAIN: jo.explain = 1; break;
+        case O_EXPLAIN: jo.explain = templates = 1; break; /* issue 17: --explain carries template_id */
         case O_TEMPLATES: templates = 1; break;
         case O_ONERR:
             if (!strcmp(optarg, "skip")) jo.skip_bad = 1;
@@ -159,6 +163,9 @@ int cmd_classify(int argc, char **argv) {
         }
         case O_SUMMARY: summary = 1; break;
         case O_STATS: summary = stats = 1; break;
+        case O_CONSTRAIN: /* as LOGIFY_LLM_CONSTRAIN, which lg_llm_new reads and checks */
+            setenv("LOGIFY_LLM_CONSTRAIN", optarg, 1);
+            break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "classify: unknown option");
         }
@@ -240,7 +247,7 @@ int cmd_classify(int argc, char **argv) {
         lg_job_stats st;
         lg_job_get_stats(job, &st);
         print_summary(&st, lg_now() - t0, stats);
-        if (stats && res.llm) { /* the LLM stage's counters (docs/llm.md) */
+        if (res.llm) { /* the LLM stage's counters (docs/llm.md) */
             lg_llm_counters lc;
             lg_buf lb;
             lg_buf_init(&lb, 1024);

@@ -39,7 +39,8 @@ static const char usage_text[] =
     "                         open; unknown paths answer 401 too; an empty key is refused\n"
     "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
     "      --quiet            no access log (errors are still logged)\n"
-    "      --templates        answers carry each line's template_id (docs/templates.md)\n";
+    "      --templates        CSV upload answers carry each line's template_id too\n"
+    "                         (JSON answers always do; docs/templates.md)\n";
 
 static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
                       unsigned long long *out) {

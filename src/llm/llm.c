@@ -68,15 +68,37 @@ static lg_err apply(lg_llm *llm, raw_settings *raw, const char *key, const char 
         raw->cache_off = !*v || !strcasecmp(v, "off") || !strcasecmp(v, "none");
         return set_str(&raw->cache_path, raw->cache_off ? "" : v, err);
     }
-    if (!strcmp(key, "json_mode")) {
-        if (!strcasecmp(v, "auto"))
-            llm->json_mode = LLM_JSON_AUTO;
-        else if (!strcasecmp(v, "on") || !strcasecmp(v, "true"))
-            llm->json_mode = LLM_JSON_ON;
-        else if (!strcasecmp(v, "off") || !strcasecmp(v, "false"))
-            llm->json_mode = LLM_JSON_OFF;
+    if (!strcmp(key, "constrain") || !strcmp(key, "json_mode")) {
+        /* json_mode (the older setting): auto, on = json, off = none */
+        static const struct {
+            const char *name;
+            llm_constrain c;
+        } names[] = {{"auto", LLM_CONSTRAIN_AUTO},     {"schema", LLM_CONSTRAIN_SCHEMA},
+                     {"grammar", LLM_CONSTRAIN_GRAMMAR}, {"json", LLM_CONSTRAIN_JSON},
+                     {"none", LLM_CONSTRAIN_NONE},     {"on", LLM_CONSTRAIN_JSON},
+                     {"true", LLM_CONSTRAIN_JSON},     {"off", LLM_CONSTRAIN_NONE},
+                     {"false", LLM_CONSTRAIN_NONE}};
+        int legacy = !strcmp(key, "json_mode");
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            if (strcasecmp(v, names[i].name)) continue;
+            if (!legacy && i >= 5) break; /* on/off are json_mode's words only */
+            if (legacy && (i >= 1 && i <= 4)) break;
+            llm->constrain = names[i].c;
+            return LG_OK;
+        }
+        return lg_fail(err, LG_EINVAL,
+                       legacy ? "%s: llm json_mode must be auto, on or off"
+                              : "%s: llm constrain must be auto, schema, grammar, json or none",
+                       where);
+    }
+    if (!strcmp(key, "allow_unclassified") || !strcmp(key, "adaptive")) {
+        int on = !strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcasecmp(v, "yes");
+        if (!on && strcasecmp(v, "off") && strcasecmp(v, "false") && strcasecmp(v, "no"))
+            return lg_fail(err, LG_EINVAL, "%s: llm %s must be on or off", where, key);
+        if (!strcmp(key, "adaptive"))
+            llm->adaptive = on;
         else
-            return lg_fail(err, LG_EINVAL, "%s: llm json_mode must be auto, on or off", where);
+            llm->allow_unclassified = on;
         return LG_OK;
     }
 #define NUM(name, lo, hi, assign)                                                                  \
@@ -94,7 +116,8 @@ static lg_err apply(lg_llm *llm, raw_settings *raw, const char *key, const char 
     NUM("max_backoff", 0, 3600, llm->max_backoff = d)
     NUM("max_retry_after", 0, 3600, llm->max_retry_after = d)
     NUM("breaker_failures", 1, 100000, llm->breaker_failures = (unsigned)d)
-    NUM("breaker_cooldown", 0, 86400, llm->breaker_cooldown = d)
+    NUM("breaker_cooldown", 0.01, 86400, llm->breaker_cooldown = d)
+    NUM("breaker_wait", 0, 86400, llm->breaker_wait = d)
     NUM("max_tokens", 0, 1000000, llm->max_tokens = (long)d)
     NUM("max_message", 16, 1 << 20, llm->max_message = (size_t)d)
     NUM("cache_size", 0, 100000000, raw->cache_size = (size_t)d)
@@ -112,7 +135,8 @@ static const struct {
     {"LOGIFY_LLM_BATCH", "batch"},         {"LOGIFY_LLM_CONCURRENCY", "concurrency"},
     {"LOGIFY_LLM_TIMEOUT", "timeout"},     {"LOGIFY_LLM_DEADLINE", "deadline"},
     {"LOGIFY_LLM_RETRIES", "retries"},     {"LOGIFY_LLM_CACHE", "cache"},
-    {"LOGIFY_LLM_JSON_MODE", "json_mode"},
+    {"LOGIFY_LLM_JSON_MODE", "json_mode"}, {"LOGIFY_LLM_CONSTRAIN", "constrain"},
+    {"LOGIFY_LLM_ADAPTIVE", "adaptive"},
 };
 #define N_ENV (sizeof env_map / sizeof *env_map)
 
@@ -252,6 +276,7 @@ void lg_llm_free(lg_llm *llm) {
         free(llm->default_labels[i]);
     free(llm->default_labels);
     pthread_mutex_destroy(&llm->breaker_mu);
+    pthread_mutex_destroy(&llm->form_mu);
     pthread_mutex_destroy(&llm->why_mu);
     free(llm);
 }
@@ -261,6 +286,7 @@ lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
     lg_llm *llm = calloc(1, sizeof *llm);
     if (!llm) return lg_fail(err, LG_ENOMEM, "out of memory");
     pthread_mutex_init(&llm->breaker_mu, NULL);
+    pthread_mutex_init(&llm->form_mu, NULL);
     pthread_mutex_init(&llm->why_mu, NULL);
     llm->batch = 8;
     llm->concurrency = 4;
@@ -274,8 +300,11 @@ lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
     llm->max_backoff = 8;
     llm->max_retry_after = 30;
     llm->breaker_failures = 5;
-    llm->breaker_cooldown = 30;
-    llm->json_mode = LLM_JSON_AUTO;
+    llm->breaker_cooldown = 2;
+    llm->breaker_wait = 10;
+    llm->constrain = LLM_CONSTRAIN_AUTO;
+    llm->allow_unclassified = 1;
+    llm->adaptive = 1;
     raw_settings raw = {0};
     raw.cache_size = 100000;
     char *dot[N_ENV] = {0};
@@ -298,6 +327,11 @@ lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
         free(dot[i]);
     }
     if (e) goto fail;
+    /* adaptive concurrency starts at 2 requests in flight (or the cap) */
+    llm->window = !llm->adaptive || llm->concurrency < 2 ? (double)llm->concurrency : 2.0;
+    llm_form first, last;
+    llm_constrain_range(llm->constrain, &first, &last);
+    llm->form = (int)first;
     if (!raw.api_key && !raw.base_url) {
         e = lg_fail(err, LG_ENOTFOUND, LG_LLM_NOT_CONFIGURED);
         goto fail;
@@ -361,13 +395,19 @@ void lg_llm_get_counters(const lg_llm *llm, lg_llm_counters *out) {
 #define GET(f) out->f = __atomic_load_n(&llm->counters.f, __ATOMIC_RELAXED)
     GET(calls);
     GET(retries);
+    GET(answered);
     GET(failures);
+    GET(refusals);
+    GET(form_probes);
     GET(cache_hits);
     GET(deduplicated);
     GET(rows_labelled);
-    GET(rows_unlabelled);
-    GET(off_list);
+    GET(rows_off_list);
+    GET(rows_unavailable);
     GET(breaker_trips);
+    GET(breaker_probes);
+    GET(breaker_closes);
+    GET(rows_unlabelled);
     for (int k = 0; k < LG_LLM_WHY_KINDS; k++) GET(unlabelled_by[k]);
     GET(prompt_tokens);
     GET(completion_tokens);
@@ -384,6 +424,10 @@ const char *lg_llm_why_name(lg_llm_why why) {
 
 void llm_count_unlabelled(lg_llm *llm, lg_llm_why why, const char *reason) {
     LLM_COUNT(llm, rows_unlabelled, 1);
+    if (why == LG_LLM_WHY_OFF_LIST)
+        LLM_COUNT(llm, rows_off_list, 1);
+    else
+        LLM_COUNT(llm, rows_unavailable, 1);
     LLM_COUNT(llm, unlabelled_by[why], 1);
     pthread_mutex_lock(&llm->why_mu);
     if (!llm->first_why[why][0]) snprintf(llm->first_why[why], sizeof llm->first_why[why], "%s", reason);
@@ -410,13 +454,43 @@ lg_err lg_llm_failures_format(const lg_llm *llm, lg_buf *out) {
 
 lg_err lg_llm_counters_format(const lg_llm_counters *c, lg_buf *out) {
     typedef unsigned long long ull;
-    return lg_buf_printf(out,
-                         "llm: %llu calls (%llu retries, %llu failed), %llu rows labelled, %llu "
-                         "unlabelled (%llu off-list answers), %llu cache hits, %llu deduplicated, "
-                         "%llu breaker trips, tokens %llu prompt + %llu completion, %llu cache "
-                         "evictions",
-                         (ull)c->calls, (ull)c->retries, (ull)c->failures, (ull)c->rows_labelled,
-                         (ull)c->rows_unlabelled, (ull)c->off_list, (ull)c->cache_hits,
-                         (ull)c->deduplicated, (ull)c->breaker_trips, (ull)c->prompt_tokens,
-                         (ull)c->completion_tokens, (ull)c->cache_evictions);
+    return lg_buf_printf(
+        out,
+        "llm: %llu calls (%llu retries, %llu answered, %llu failed, %llu form refusals, %llu form "
+        "probes), %llu rows labelled, %llu off-list, %llu unavailable, %llu cache hits, %llu "
+        "deduplicated, %llu breaker trips, %llu breaker probes, %llu breaker closes, tokens %llu "
+        "prompt + %llu "
+        "completion, %llu cache evictions",
+        (ull)c->calls, (ull)c->retries, (ull)c->answered, (ull)c->failures, (ull)c->refusals,
+        (ull)c->form_probes, (ull)c->rows_labelled, (ull)c->rows_off_list,
+        (ull)c->rows_unavailable, (ull)c->cache_hits, (ull)c->deduplicated,
+        (ull)c->breaker_trips, (ull)c->breaker_probes, (ull)c->breaker_closes,
+        (ull)c->prompt_tokens, (ull)c->completion_tokens, (ull)c->cache_evictions);
+}
+
+/* ---- Constrain forms ------------------------------------------------------------- */
+
+static const struct {
+    const char *name, *field;
+} forms[LLM_FORMS] = {
+    {"schema", "response_format"}, {"json_schema", "json_schema"}, {"guided", "guided_"},
+    {"format", "format"},          {"grammar", "grammar"},         {"json", "response_format"},
+    {"none", ""},
+};
+
+const char *llm_form_name(llm_form f) {
+    return f < LLM_FORMS ? forms[f].name : "?";
+}
+const char *llm_form_field(llm_form f) {
+    return f < LLM_FORMS ? forms[f].field : "";
+}
+
+void llm_constrain_range(llm_constrain c, llm_form *first, llm_form *last) {
+    switch (c) {
+    case LLM_CONSTRAIN_SCHEMA: *first = LLM_FORM_SCHEMA, *last = LLM_FORM_FORMAT; break;
+    case LLM_CONSTRAIN_GRAMMAR: *first = *last = LLM_FORM_GRAMMAR; break;
+    case LLM_CONSTRAIN_JSON: *first = *last = LLM_FORM_JSON; break;
+    case LLM_CONSTRAIN_NONE: *first = *last = LLM_FORM_NONE; break;
+    default: *first = LLM_FORM_SCHEMA, *last = LLM_FORM_NONE; break;
+    }
 }

@@ -23,6 +23,7 @@ typedef struct {
     llm_req *req;       /* NULL when the slot is free */
     lg_buf reply;       /* capped at HTTP_MAX_REPLY */
     double retry_after; /* seconds from the Retry-After header, or -1 */
+    double started;     /* lg_now() when the attempt started */
     char errbuf[CURL_ERROR_SIZE];
 } slot;
 
@@ -94,53 +95,71 @@ static double rand01(llm_http *h) {
     return (double)(x >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* ---- Circuit breaker --------------------------------------------------------------- */
+/* ---- Circuit breaker ------------------------------------------------------------- */
 
-/* May a request start now? 1: yes; 2: yes, as the half-open trial (the
+/* Closed: requests go. `breaker_failures` consecutive failed calls open it
+ * (one trip, one warning). Open: requests wait (within their deadline);
+ * every `breaker_cooldown` seconds one of them goes as the half-open
+ * probe. An answer (any call's) closes it; a failed probe sets the next
+ * probe time. Calls that were already in flight when it opened and fail
+ * afterwards change nothing: no second trip. */
+
+/* May a request start now? 1: yes; 2: yes, as the half-open probe (the
  * caller releases it with breaker_release_probe once the attempt is over);
- * 0: no, and why not is in reason. */
-static int breaker_allow(lg_llm *llm, double now, char *reason, size_t cap) {
+ * 0: not now: *retry_at is when to ask again, reason says why. */
+int llm_breaker_allow(lg_llm *llm, double now, double *retry_at, char *reason, size_t cap) {
     int ok = 1;
     pthread_mutex_lock(&llm->breaker_mu);
-    if (llm->consecutive_failures >= llm->breaker_failures) {
-        if (now < llm->open_until || llm->half_open_probe) {
+    if (llm->open) {
+        if (llm->half_open_probe || now < llm->next_probe) {
             ok = 0;
+            *retry_at = now >= llm->opened_at + llm->breaker_wait ? INFINITY /* fail now */
+                        : llm->half_open_probe                   ? now + 0.05
+                                                                 : llm->next_probe;
             snprintf(reason, cap, "llm unavailable: circuit open after %u failures (last: %s)",
                      llm->consecutive_failures, llm->last_failure);
         } else {
-            llm->half_open_probe = 1; /* this request is the trial */
+            llm->half_open_probe = 1; /* this request is the probe */
             ok = 2;
         }
     }
     pthread_mutex_unlock(&llm->breaker_mu);
+    if (ok == 2) {
+        LLM_COUNT(llm, breaker_probes, 1);
+        lg_log(LG_LOG_INFO, "llm: circuit breaker half-open: one probe request");
+    }
     return ok;
 }
 
-/* Ends a trial whatever its outcome (a failed trial has already re-opened
- * the breaker; a 429 or an abandoned one lets the next request try). */
-static void breaker_release_probe(lg_llm *llm) {
+/* Ends a probe that was abandoned (deadline) or ended without a verdict. */
+void llm_breaker_release_probe(lg_llm *llm) {
     pthread_mutex_lock(&llm->breaker_mu);
     llm->half_open_probe = 0;
     pthread_mutex_unlock(&llm->breaker_mu);
 }
 
-/* Records an attempt's outcome for the breaker (failed: why). */
-static void breaker_record(lg_llm *llm, int failed, const char *why, double now) {
-    int tripped = 0;
+/* Records a call's outcome for the breaker: failed (why) or the server
+ * answered; probe: the call was the half-open probe. */
+void llm_breaker_record(lg_llm *llm, int failed, int probe, const char *why, double now) {
+    int tripped = 0, closed = 0;
     unsigned count;
     pthread_mutex_lock(&llm->breaker_mu);
     if (!failed) {
+        closed = llm->open;
+        llm->open = 0;
         llm->consecutive_failures = 0;
-        llm->open_until = 0;
+        if (probe) llm->half_open_probe = 0;
+    } else if (probe) {
         llm->half_open_probe = 0;
-    } else {
-        int was_open = llm->consecutive_failures >= llm->breaker_failures;
+        llm->next_probe = now + llm->breaker_cooldown;
+        snprintf(llm->last_failure, sizeof llm->last_failure, "%s", why);
+    } else if (!llm->open) {
         llm->consecutive_failures++;
         snprintf(llm->last_failure, sizeof llm->last_failure, "%s", why);
-        if (llm->consecutive_failures >= llm->breaker_failures &&
-            (!was_open || llm->half_open_probe)) {
-            llm->open_until = now + llm->breaker_cooldown;
-            llm->half_open_probe = 0;
+        if (llm->consecutive_failures >= llm->breaker_failures) {
+            llm->open = 1;
+            llm->opened_at = now;
+            llm->next_probe = now + llm->breaker_cooldown;
             tripped = 1;
         }
     }
@@ -152,10 +171,47 @@ static void breaker_record(lg_llm *llm, int failed, const char *why, double now)
         snprintf(msg, sizeof msg, "%s", why);
         llm_scrub(msg, llm->api_key);
         lg_log(LG_LOG_WARN,
-               "llm: circuit breaker open after %u consecutive failures (last: %s); no calls "
-               "for %.0f s, rows routed to the llm stage stay Unclassified meanwhile",
-               count, msg, llm->breaker_cooldown);
+               "llm: circuit breaker open after %u consecutive failures (last: %s); one probe "
+               "request every %g s, rows wait for it up to %g s (within the deadline)",
+               count, msg, llm->breaker_cooldown, llm->breaker_wait);
     }
+    if (closed) {
+        LLM_COUNT(llm, breaker_closes, 1);
+        lg_log(LG_LOG_WARN, "llm: circuit breaker closed: the server answers again");
+    }
+}
+
+/* ---- Adaptive concurrency ------------------------------------------------------------ */
+
+/* Requests in flight allowed now (>= 1, <= concurrency). */
+static size_t window_now(lg_llm *llm) {
+    pthread_mutex_lock(&llm->breaker_mu);
+    size_t w = (size_t)llm->window;
+    pthread_mutex_unlock(&llm->breaker_mu);
+    return w < 1 ? 1 : w > llm->concurrency ? llm->concurrency : w;
+}
+
+/* Additive increase while latency holds (within twice the best seen plus
+ * 50 ms), multiplicative decrease on queueing (slower) or overload (429,
+ * 503: overloaded = 1). */
+static void window_update(lg_llm *llm, double latency, int overloaded) {
+    if (!llm->adaptive) return;
+    pthread_mutex_lock(&llm->breaker_mu);
+    double w = llm->window;
+    if (overloaded) {
+        w *= 0.5;
+    } else {
+        if (latency < 0) latency = 0;
+        if (llm->best_latency <= 0 || latency < llm->best_latency) llm->best_latency = latency;
+        if (latency <= 2 * llm->best_latency + 0.05)
+            w += 1.0 / w;
+        else
+            w *= 0.75;
+    }
+    if (w < 1) w = 1;
+    if (w > (double)llm->concurrency) w = (double)llm->concurrency;
+    llm->window = w;
+    pthread_mutex_unlock(&llm->breaker_mu);
 }
 
 /* ---- One attempt -------------------------------------------------------------------- */
@@ -251,8 +307,10 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
     CURLMcode mc = curl_multi_add_handle(h->multi, c);
     if (mc != CURLM_OK) return lg_fail(err, LG_EINTERNAL, "llm: curl: %s", curl_multi_strerror(mc));
     s->req = r;
+    s->started = now;
     r->running = 1;
     r->attempt++;
+    if (!r->probe) r->tries++;
     LLM_COUNT(llm, calls, 1);
     if (r->attempt > 1) LLM_COUNT(llm, retries, 1);
     return LG_OK;
@@ -260,7 +318,9 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
 
 /* The answer text of a chat-completion reply, or NULL; adds its usage. */
 static char *reply_content(lg_llm *llm, const char *body, size_t len) {
-    json_t *root = json_loadb(body, len, 0, NULL);
+    /* a model may emit U+0000 (seen from llama.cpp with random weights):
+     * valid JSON, kept (the text is cut there) instead of calling it malformed */
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
     if (!root) return NULL;
     json_t *usage = json_object_get(root, "usage");
     json_t *pt = json_object_get(usage, "prompt_tokens");
@@ -312,6 +372,21 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
     int retryable = 0, breaker_fail = 0;
     why[0] = '\0';
 
+    int probe = r->probe;
+    r->status = cc == CURLE_OK ? status : 0;
+    if (cc == CURLE_OK && r->form_probe && status != 200 && status != 429 &&
+        !((status == 400 || status == 422 || status >= 500) &&
+          strstr(body, llm_form_field(r->form)))) {
+        /* a form probe the server answered with an error: its verdict on
+         * the form (the server is alive): no retry, no breaker failure */
+        LLM_COUNT(llm, failures, 1);
+        llm_breaker_record(llm, 0, probe, "", now);
+        reply_error(body, blen, snip, sizeof snip);
+        snprintf(r->reason, sizeof r->reason, "llm form probe: HTTP %ld '%s'", status, snip);
+        llm_scrub(r->reason, llm->api_key);
+        r->state = LLM_REQ_FAILED;
+        return 1;
+    }
     if (cc == CURLE_WRITE_ERROR && s->reply.len + CURL_MAX_WRITE_SIZE >= HTTP_MAX_REPLY) {
         snprintf(why, sizeof why, "llm reply larger than %u bytes", HTTP_MAX_REPLY);
         breaker_fail = 1;
@@ -322,7 +397,9 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
     } else if (status == 200) {
         char *content = reply_content(llm, body, blen);
         if (content) {
-            breaker_record(llm, 0, "", now);
+            LLM_COUNT(llm, answered, 1);
+            llm_breaker_record(llm, 0, probe, "", now);
+            window_update(llm, now - s->started, 0);
             r->content = content;
             r->state = LLM_REQ_OK;
             return 1;
@@ -334,22 +411,35 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
     } else if (status == 429) {
         snprintf(why, sizeof why, "llm rate-limited (HTTP 429)");
         retryable = 1; /* the server is alive: not a breaker failure */
+        llm_breaker_record(llm, 0, probe, "", now);
+        window_update(llm, 0, 1);
+    } else if ((status == 400 || status == 422 || status >= 500) && r->form != LLM_FORM_NONE &&
+               strstr(body, llm_form_field(r->form))) {
+        /* the server refuses the constrain form: alive, not a breaker failure */
+        LLM_COUNT(llm, failures, 1);
+        LLM_COUNT(llm, refusals, 1);
+        llm_breaker_record(llm, 0, probe, "", now);
+        reply_error(body, blen, snip, sizeof snip);
+        snprintf(r->reason, sizeof r->reason, "llm server refuses the '%s' form: HTTP %ld '%s'",
+                 llm_form_name(r->form), status, snip);
+        llm_scrub(r->reason, llm->api_key);
+        r->state = LLM_REQ_REFUSED;
+        return 1;
     } else if (status >= 500) {
         reply_error(body, blen, snip, sizeof snip);
         snprintf(why, sizeof why, "llm server error: HTTP %ld '%s'", status, snip);
         retryable = breaker_fail = 1;
-    } else if (status == 400 && r->uses_json_mode && strstr(body, "response_format")) {
-        r->state = LLM_REQ_JSON_UNSUPPORTED;
-        return 1;
+        if (status == 503) window_update(llm, 0, 1);
     } else {
         reply_error(body, blen, snip, sizeof snip);
         snprintf(why, sizeof why, "llm request refused: HTTP %ld '%s'", status, snip);
         breaker_fail = 1;
     }
+    LLM_COUNT(llm, failures, 1); /* a call without an answer */
     llm_scrub(why, llm->api_key);
-    if (breaker_fail) breaker_record(llm, 1, why, now);
+    if (breaker_fail) llm_breaker_record(llm, 1, probe, why, now);
 
-    if (retryable && r->attempt <= llm->max_retries) {
+    if (retryable && r->tries <= llm->max_retries) {
         double delay;
         if (s->retry_after >= 0) {
             if (s->retry_after > llm->max_retry_after) {
@@ -360,7 +450,8 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
             }
             delay = s->retry_after * (1.0 + 0.1 * rand01(h)); /* never earlier than asked */
         } else {
-            delay = llm->backoff * pow(2.0, (double)(r->attempt - 1));
+            unsigned k = r->tries ? r->tries - 1 : 0;
+            delay = llm->backoff * pow(2.0, (double)k);
             if (delay > llm->max_backoff) delay = llm->max_backoff;
             delay *= 0.5 + 0.5 * rand01(h); /* jitter: spread the herd */
         }
@@ -378,7 +469,6 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
 failed:
     llm_scrub(r->reason, llm->api_key);
     r->state = LLM_REQ_FAILED;
-    LLM_COUNT(llm, failures, 1);
     return 1;
 }
 
@@ -400,8 +490,9 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
                 slot *s = &h->slots[i];
                 if (!s->req) continue;
                 curl_multi_remove_handle(h->multi, s->easy);
+                LLM_COUNT(llm, failures, 1); /* a call cut short */
                 s->req->running = 0;
-                if (s->req->probe) breaker_release_probe(llm);
+                if (s->req->probe) llm_breaker_release_probe(llm);
                 s->req->probe = 0;
                 s->req = NULL;
             }
@@ -410,12 +501,15 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
                 reqs[i].state = LLM_REQ_FAILED;
                 snprintf(reqs[i].reason, sizeof reqs[i].reason,
                          "llm unavailable: no answer within the deadline (%g s)", llm->deadline);
-                LLM_COUNT(llm, failures, 1);
             }
             break;
         }
-        /* fill free slots: retries that are due first, then new requests */
-        for (size_t si = 0; si < h->n_slots && !e; si++) {
+        /* fill free slots (as many as the adaptive window allows): retries
+         * that are due first, then new requests */
+        size_t in_flight = 0, limit = window_now(llm);
+        for (size_t si = 0; si < h->n_slots; si++)
+            in_flight += h->slots[si].req != NULL;
+        for (size_t si = 0; si < h->n_slots && !e && in_flight < limit; si++) {
             if (h->slots[si].req) continue;
             llm_req *pick = NULL;
             for (size_t i = 0; i < cursor && !pick; i++)
@@ -427,18 +521,23 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
                 if (r->state == LLM_REQ_PENDING) pick = r;
             }
             if (!pick) break;
-            int allowed = breaker_allow(llm, now, pick->reason, sizeof pick->reason);
+            double retry_at = now;
+            int allowed = llm_breaker_allow(llm, now, &retry_at, pick->reason, sizeof pick->reason);
             if (!allowed) {
-                llm_scrub(pick->reason, llm->api_key);
-                pick->state = LLM_REQ_FAILED;
-                LLM_COUNT(llm, failures, 1);
-                left--;
+                if (retry_at >= deadline) { /* no probe before the deadline */
+                    llm_scrub(pick->reason, llm->api_key);
+                    pick->state = LLM_REQ_FAILED;
+                    left--;
+                } else {
+                    pick->not_before = retry_at; /* wait for the probe */
+                }
                 si--; /* the slot is still free */
                 continue;
             }
             pick->probe = allowed == 2;
             e = start(llm, h, &h->slots[si], pick, now, deadline, err);
-            if (e && pick->probe) breaker_release_probe(llm);
+            if (e && pick->probe) llm_breaker_release_probe(llm);
+            if (!e) in_flight++;
         }
         if (e || left == 0) break;
 
@@ -458,8 +557,7 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
             curl_multi_remove_handle(h->multi, msg->easy_handle);
             if (!s || !s->req) continue;
             llm_req *r = s->req;
-            if (finish(llm, h, s, cc, deadline)) left--;
-            if (r->probe) breaker_release_probe(llm);
+            if (finish(llm, h, s, cc, deadline)) left--; /* a probe's verdict recorded */
             r->probe = 0;
         }
         if (left == 0) break;
@@ -467,9 +565,10 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
         /* sleep until a socket is ready, a retry is due or the deadline */
         now = lg_now();
         double wake = deadline;
-        int free_slot = 0;
+        in_flight = 0;
         for (size_t si = 0; si < h->n_slots; si++)
-            free_slot |= h->slots[si].req == NULL;
+            in_flight += h->slots[si].req != NULL;
+        int free_slot = in_flight < window_now(llm);
         if (free_slot) {
             if (cursor < n) wake = now;
             for (size_t i = 0; i < cursor; i++)
@@ -491,7 +590,7 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
             slot *s = &h->slots[i];
             if (!s->req) continue;
             curl_multi_remove_handle(h->multi, s->easy);
-            if (s->req->probe) breaker_release_probe(llm);
+            if (s->req->probe) llm_breaker_release_probe(llm);
             s->req->running = s->req->probe = 0;
             s->req = NULL;
         }

@@ -5,6 +5,7 @@
 #define LOGIFY_LLM_INT_H
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -12,7 +13,34 @@
 
 /* ---- The client (immutable after lg_llm_new, except where noted) -------- */
 
-typedef enum { LLM_JSON_OFF = 0, LLM_JSON_ON = 1, LLM_JSON_AUTO = 2 } llm_json_mode;
+/* How a request asks the server to keep its answer to the allowed labels
+ * (docs/llm.md, "Constrained answers"), strongest first. */
+typedef enum {
+    LLM_FORM_SCHEMA = 0, /* OpenAI: response_format {type: json_schema, json_schema: {...}} */
+    LLM_FORM_JSON_SCHEMA, /* llama.cpp: top-level json_schema */
+    LLM_FORM_GUIDED,      /* vLLM: guided_choice (one message) / guided_json */
+    LLM_FORM_FORMAT,      /* Ollama: format = the schema */
+    LLM_FORM_GRAMMAR,     /* llama.cpp: a GBNF grammar */
+    LLM_FORM_JSON,        /* response_format {type: json_object}: any JSON */
+    LLM_FORM_NONE,        /* nothing: the prompt alone */
+    LLM_FORMS
+} llm_form;
+
+/* The `constrain` setting: which forms may be used. */
+typedef enum {
+    LLM_CONSTRAIN_AUTO = 0,
+    LLM_CONSTRAIN_SCHEMA,
+    LLM_CONSTRAIN_GRAMMAR,
+    LLM_CONSTRAIN_JSON,
+    LLM_CONSTRAIN_NONE
+} llm_constrain;
+
+/* The name of a form as the settings, logs and cache file spell it. */
+const char *llm_form_name(llm_form f);
+/* The request field a server names when it refuses the form. */
+const char *llm_form_field(llm_form f);
+/* The range of forms a constrain setting allows: [*first, *last]. */
+void llm_constrain_range(llm_constrain c, llm_form *first, llm_form *last);
 
 typedef struct llm_cache llm_cache;
 
@@ -34,18 +62,28 @@ struct lg_llm {
     double max_backoff;
     double max_retry_after;
     unsigned breaker_failures; /* consecutive failures that open it */
-    double breaker_cooldown;   /* seconds before a trial request */
-    llm_json_mode json_mode;
+    double breaker_cooldown;   /* seconds between half-open probes */
+    double breaker_wait;       /* seconds after a trip that rows wait for a probe */
+    llm_constrain constrain;
+    int allow_unclassified; /* `Unclassified` is in the enum sent */
+    int adaptive;           /* concurrency adapts (starts at 2, up to `concurrency`) */
     char **default_labels;
     size_t n_default_labels;
 
     /* mutable, shared by threads */
-    int json_unsupported;       /* atomic: the server rejected response_format */
-    pthread_mutex_t breaker_mu; /* guards the four fields below */
+    int form;                 /* atomic: the form requests use now (llm_form) */
+    int form_known;           /* atomic: 1 once probed or remembered */
+    double probe_not_before;  /* under form_mu: no new probe before (lg_now()) */
+    pthread_mutex_t form_mu;  /* held while one thread probes */
+    pthread_mutex_t breaker_mu; /* guards the breaker fields below */
     unsigned consecutive_failures;
-    double open_until;   /* lg_now() time; 0 when closed */
-    int half_open_probe; /* a trial request is out */
+    int open;               /* the breaker is open */
+    double opened_at;       /* lg_now() time of the trip */
+    double next_probe;      /* lg_now() time of the next half-open probe */
+    int half_open_probe;    /* a probe is out */
     char last_failure[128];
+    double window;          /* adaptive concurrency: requests in flight allowed */
+    double best_latency;    /* shortest answered request seen, seconds */
     pthread_mutex_t why_mu;     /* guards first_why */
     char first_why[LG_LLM_WHY_KINDS][160]; /* the first reason of each kind */
     llm_cache *cache;         /* own lock inside */
@@ -63,22 +101,25 @@ void llm_count_unlabelled(lg_llm *llm, lg_llm_why why, const char *reason);
 typedef enum {
     LLM_REQ_PENDING = 0,
     LLM_REQ_OK,              /* HTTP 200 with a parsable reply: content set */
-    LLM_REQ_FAILED,          /* gave up: reason set */
-    LLM_REQ_JSON_UNSUPPORTED /* HTTP 400 naming response_format */
+    LLM_REQ_FAILED,  /* gave up: reason set */
+    LLM_REQ_REFUSED  /* HTTP 400/422/500 naming the form's field */
 } llm_req_state;
 
 typedef struct {
     /* in */
     char *body; /* request JSON; owned by the caller */
     size_t body_len;
-    int uses_json_mode;
+    llm_form form;  /* how the answer is constrained */
+    int form_probe; /* a constrain-form probe: any HTTP reply is a verdict */
     /* bookkeeping */
-    unsigned attempt;  /* attempts made */
+    unsigned attempt;  /* attempts made (calls) */
+    unsigned tries;    /* of those, made while the breaker was closed */
     double not_before; /* lg_now() time of the next attempt */
     int running;
     int probe; /* this attempt is the breaker's half-open trial */
     /* out */
     llm_req_state state;
+    long status;    /* HTTP status of the last attempt; 0: no reply */
     char *content;              /* OK: the answer text (malloc'd; caller frees) */
     char reason[LG_DETAIL_MAX]; /* FAILED: why (no key in it) */
 } llm_req;
@@ -98,10 +139,35 @@ void llm_http_free(llm_http *h);
 lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double deadline,
                     lg_errmsg *err);
 
+/* The circuit breaker (docs/llm.md, "Circuit breaker"); `now` is lg_now()
+ * time, passed in so that tests can drive it with their own clock.
+ * allow: 1 = go, 2 = go as the half-open probe (release it with
+ * release_probe if it ends without record), 0 = wait until *retry_at
+ * (reason says why). record: a call's outcome (failed: why; probe: it was
+ * the half-open probe). */
+int llm_breaker_allow(lg_llm *llm, double now, double *retry_at, char *reason, size_t cap);
+void llm_breaker_release_probe(lg_llm *llm);
+void llm_breaker_record(lg_llm *llm, int failed, int probe, const char *why, double now);
+
 /* Parses a Retry-After header value: delay-seconds or an HTTP date (the
  * three forms of RFC 9110) relative to now. Returns 1 with *out = seconds
  * to wait (>= 0; a past date gives 0), 0 when it is neither. */
 int llm_parse_retry_after(const char *value, size_t len, time_t now, double *out);
+
+/* ---- Constrained answers (llm_constrain.c) -------------------------------- */
+
+/* Adds the fields of `form` to a request body for n_msgs messages whose
+ * answers must be one of labels (plus Unclassified when allowed). */
+lg_err llm_constrain_apply(json_t *body, llm_form form, char *const *labels, size_t n_labels,
+                           int allow_unclassified, size_t n_msgs);
+/* Finds the form to use when the setting leaves a choice and it is not
+ * known yet (remembered in the cache file, else probed through h within
+ * deadline); a server that cannot be reached leaves it unknown. */
+void llm_constrain_ensure(lg_llm *llm, llm_http *h, double deadline);
+/* After the server refused `refused`: moves to the next weaker form of the
+ * setting's range (once, whichever thread sees it first). Returns 0 when
+ * there is none. */
+int llm_constrain_step_down(lg_llm *llm, llm_form refused);
 
 /* ---- Template cache (llm_cache.c) ----------------------------------------- */
 

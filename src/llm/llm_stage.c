@@ -16,10 +16,11 @@
 
 #define LLM_TEMPLATE_MAX 8192   /* bytes of one masked template */
 #define LLM_BODY_MAX (4u << 20) /* bytes of one request's user prompt */
-#define LLM_ROUNDS 4            /* batch, json-mode fallback, singles, spare */
+#define LLM_ROUNDS (4 + LLM_FORMS) /* batch, a step down per refused form, singles, spare */
 #define LLM_MIN_BUDGET 0.05     /* seconds: less left of a run's deadline counts as spent */
 
 static const char *const default_labels[] = {"Workflow Error", "Deprecation Warning"};
+static char *const unclassified[] = {"Unclassified"};
 
 /* ---- Prompts ----------------------------------------------------------------------- */
 
@@ -79,7 +80,7 @@ static lg_err build_prompts(stage_ctx *c) {
 }
 
 /* The request body for msgs[0..n-1] (clean UTF-8). Caller frees *out. */
-static lg_err build_body(const stage_ctx *c, const char *const *msgs, size_t n, int json_mode,
+static lg_err build_body(const stage_ctx *c, const char *const *msgs, size_t n, llm_form form,
                          char **out, size_t *out_len) {
     const lg_llm *llm = c->llm;
     json_t *payload = n == 1 ? json_string(msgs[0]) : json_array();
@@ -106,9 +107,8 @@ static lg_err build_body(const stage_ctx *c, const char *const *msgs, size_t n, 
     if (!body) return e ? e : LG_EINTERNAL;
     if (llm->max_tokens > 0)
         json_object_set_new(body, "max_tokens", json_integer(32 + llm->max_tokens * (json_int_t)n));
-    if (json_mode)
-        json_object_set_new(body, "response_format", json_pack("{s:s}", "type", "json_object"));
-    *out = json_dumps(body, JSON_COMPACT);
+    e = llm_constrain_apply(body, form, c->labels, c->n_labels, llm->allow_unclassified, n);
+    *out = e ? NULL : json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!*out) return LG_ENOMEM;
     *out_len = strlen(*out);
@@ -229,13 +229,15 @@ static void item_fail(item *it, lg_llm_why why, const char *prefix, const char *
 }
 
 /* Ends an item whose answer was no allowed label, quoting the answer. */
-static void item_off_list(lg_llm *llm, item *it, char *raw) {
+static void item_off_list(lg_llm *llm, item *it, char *raw, int said_unclassified) {
     llm_scrub(raw, llm->api_key);
     it->state = IT_DONE;
     it->label = NULL;
     it->why = LG_LLM_WHY_OFF_LIST;
-    snprintf(it->reason, sizeof it->reason, "llm answer not an allowed label: '%s'", raw);
-    LLM_COUNT(llm, off_list, 1);
+    if (said_unclassified) /* the answer the prompt and the enum allow when none fits */
+        snprintf(it->reason, sizeof it->reason, "llm answered Unclassified (no allowed label fits)");
+    else
+        snprintf(it->reason, sizeof it->reason, "llm answer not an allowed label: '%s'", raw);
 }
 
 /* Reads one request's outcome into its items. */
@@ -249,15 +251,14 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
             item_fail(its[i], why, "", r->reason);
         return;
     }
-    if (r->state == LLM_REQ_JSON_UNSUPPORTED) {
-        if (llm->json_mode == LLM_JSON_ON) {
+    if (r->state == LLM_REQ_REFUSED) {
+        if (!llm_constrain_step_down(llm, r->form)) {
+            char why[LG_DETAIL_MAX];
+            snprintf(why, sizeof why, "%.200s (no weaker form allowed by constrain)", r->reason);
             for (size_t i = 0; i < k; i++)
-                item_fail(its[i], LG_LLM_WHY_REQUEST, "",
-                          "llm server rejects response_format (json_mode: on; try auto)");
-            return;
+                item_fail(its[i], LG_LLM_WHY_REQUEST, "", why);
         }
-        __atomic_store_n(&llm->json_unsupported, 1, __ATOMIC_RELAXED);
-        return; /* items stay waiting; the next round sends them without it */
+        return; /* items stay waiting; the next round sends them in the weaker form */
     }
     if (r->state != LLM_REQ_OK) {
         for (size_t i = 0; i < k; i++)
@@ -273,7 +274,8 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
             its[0]->label = l;
         } else {
             llm_snippet(r->content, len, raw, sizeof raw);
-            item_off_list(llm, its[0], raw);
+            item_off_list(llm, its[0], raw,
+                          lg_llm_parse_single(r->content, len, unclassified, 1) != NULL);
         }
         return;
     }
@@ -292,7 +294,8 @@ static void take_answer(const stage_ctx *c, llm_req *r, item **its, size_t k) {
                 its[i]->state = IT_DONE;
                 its[i]->label = labels[i];
             } else {
-                item_off_list(llm, its[i], raws[i]);
+                item_off_list(llm, its[i], raws[i],
+                              lg_llm_match_label(raws[i], strlen(raws[i]), unclassified, 1) != NULL);
             }
         }
     }
@@ -325,9 +328,7 @@ static lg_err round_run(const stage_ctx *c, llm_http *h, call_state *cs, double 
         for (size_t i = 0; i < cs->n_items; i++)
             if (cs->items[i].state == IT_WAIT && cs->items[i].single == (pass == 0))
                 order[n_order++] = &cs->items[i];
-    int json_mode = llm->json_mode == LLM_JSON_ON ||
-                    (llm->json_mode == LLM_JSON_AUTO &&
-                     !__atomic_load_n(&llm->json_unsupported, __ATOMIC_RELAXED));
+    llm_form form = (llm_form)__atomic_load_n(&llm->form, __ATOMIC_RELAXED);
     lg_err e = LG_OK;
     for (size_t i = 0; i < n_order && !e; n_reqs++) {
         size_t k = order[i]->single ? 1 : llm->batch;
@@ -340,9 +341,8 @@ static lg_err round_run(const stage_ctx *c, llm_http *h, call_state *cs, double 
             msgs[j] = order[i + j]->msg;
         }
         first[n_reqs] = i;
-        reqs[n_reqs].uses_json_mode = json_mode && k > 1;
-        e = build_body(c, msgs, k, reqs[n_reqs].uses_json_mode, &reqs[n_reqs].body,
-                       &reqs[n_reqs].body_len);
+        reqs[n_reqs].form = form;
+        e = build_body(c, msgs, k, form, &reqs[n_reqs].body, &reqs[n_reqs].body_len);
         if (e) e = lg_fail(err, e, "llm: cannot build a request (%s)", lg_strerror(e));
         i += k;
     }
@@ -401,9 +401,16 @@ static lg_err stage_process(const void *vctx, void *scratch, lg_record **recs, s
             if (cs.items[i].state == IT_WAIT)
                 item_fail(&cs.items[i], LG_LLM_WHY_UNAVAILABLE, "", why);
     }
+    int asks = 0; /* is any item left for the server? */
+    for (size_t i = 0; i < cs.n_items; i++)
+        asks |= cs.items[i].state == IT_WAIT;
+    if (asks) llm_constrain_ensure(llm, s->http, deadline);
     for (int round = 0; round < LLM_ROUNDS && !e; round++)
         e = round_run(c, s->http, &cs, deadline, err);
-    if (s->in_run) s->run_spent += lg_now() - t0;
+    if (s->in_run) {
+        double spent = lg_now() - t0;
+        s->run_spent += spent > 0 ? spent : 0;
+    }
     if (e) {
         call_free(&cs);
         return e;

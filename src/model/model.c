@@ -215,7 +215,7 @@ lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *cons
         if (b->kind == LG_CLF_SVM) {
             k = lg_svm_predict_row(b->svm, &s->emb, i, &s->svm, &prob[i], &sm);
         } else {
-            if (b->clf->Wj) { /* weights and centroids in one pass */
+            if (b->clf->Wj && s->emb.sparse) { /* weights and centroids in one pass */
                 k = lg_logreg_predict_row_joint(b->clf, &s->emb, i, s->proba, &sm);
             } else {
                 k = lg_logreg_predict_row(b->clf, &s->emb, i, s->proba);

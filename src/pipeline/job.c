@@ -76,7 +76,8 @@ struct lg_job {
     lg_errmsg wmsg;
 
     uint64_t accepted;  /* rows taken (parsing thread) */
-    double dispatch_seconds;
+    double dispatch_seconds; /* dispatch time spent inside feed_seconds */
+    int in_feed;             /* lg_csv_feed or _finish is running */
     double feed_seconds;
     lg_job_stats stats; /* rows, labels, write time: kept by the writer */
 };
@@ -305,7 +306,7 @@ static lg_err dispatch(lg_job *j, lg_errmsg *err) {
         }
         pthread_mutex_unlock(&j->mu);
     }
-    j->dispatch_seconds += lg_now() - t0;
+    if (j->in_feed) j->dispatch_seconds += lg_now() - t0; /* parse time excludes it */
     return e;
 }
 
@@ -535,7 +536,9 @@ lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err) {
 
 lg_err lg_job_feed(lg_job *j, const void *data, size_t len, lg_errmsg *err) {
     double t0 = lg_now();
+    j->in_feed = 1;
     lg_err e = lg_csv_feed(j->reader, data, len, err);
+    j->in_feed = 0;
     j->feed_seconds += lg_now() - t0;
     return e;
 }
@@ -549,7 +552,9 @@ lg_err lg_job_flush(lg_job *j, lg_errmsg *err) {
 
 lg_err lg_job_finish(lg_job *j, lg_errmsg *err) {
     double t0 = lg_now();
+    j->in_feed = 1;
     lg_err e = lg_csv_finish(j->reader, err);
+    j->in_feed = 0;
     j->feed_seconds += lg_now() - t0;
     if (!e && !j->have_header) e = lg_fail(err, LG_EPARSE, "empty input: no header row");
     if (!e && j->b[j->cur].n) e = dispatch(j, err); /* the last batch */
@@ -570,6 +575,7 @@ void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {
         }
     }
     out->parse_seconds = j->feed_seconds - j->dispatch_seconds;
+    if (out->parse_seconds < 0) out->parse_seconds = 0; /* clock granularity */
     uint64_t seen = j->reader ? lg_csv_rows_seen(j->reader) : 0;
     out->rows_read = seen > 0 ? seen - 1 : 0; /* the header is not a row */
 }

@@ -327,7 +327,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     for (size_t i = 0; i < n && !e; i++) {
         if (i) e = lg_buf_putc(&out, ',');
         uint64_t tid = srv_templates_add(s, recs[i].message, recs[i].message_len);
-        if (!e) e = put_result(&out, &recs[i], s->o.template_ids ? tid : 0);
+        if (!e) e = put_result(&out, &recs[i], tid); /* JSON answers always carry it */
         srv_tally_add(&tally, &s->metrics, &recs[i]);
     }
     if (!e) e = lg_buf_append(&out, "]}", 2);
@@ -417,7 +417,7 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         uint64_t tid = srv_templates_add(s, r->message, r->message_len);
         char tidx[17];
         lg_tpl_format_id(tid, tidx);
-        int bad = (s->o.template_ids && tid && json_object_set_new(o, "template_id", json_string(tidx))) ||
+        int bad = (tid && json_object_set_new(o, "template_id", json_string(tidx))) ||
                   json_object_set_new(o, "target_label", json_string(r->label)) ||
                   json_object_set_new(o, "stage", json_string(lg_stage_kind_name(r->stage))) ||
                   json_object_set_new(o, "confidence", r->confidence < 0 ? json_null()

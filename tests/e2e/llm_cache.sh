@@ -23,6 +23,8 @@ lines() {
 lines 3 >"$TMP/a.csv"
 lines 7 >"$TMP/b.csv"
 export LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE="$TMP/llm-cache.jsonl" LOGIFY_LLM_DEADLINE=20
+# one fixed form: no probe, no remembered form in the file (llm_constrain.sh)
+export LOGIFY_LLM_CONSTRAIN=json
 
 # run 1: a thousand lines, two templates -> one request (batched)
 rc=0
@@ -43,7 +45,7 @@ LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/ok+id=run2/v1" timeout 60 "$LOGIFY
   "$TMP/b.csv" --explain --stats >"$TMP/out2.csv" 2>"$TMP/err2" || rc=$?
 [[ $rc -eq 0 ]] || fail "run 2: exit $rc: $(cat "$TMP/err2")"
 [[ "$(served ok+id=run2)" == 0 ]] || fail "run 2 made $(served ok+id=run2) requests"
-[[ $(grep -c ",llm,,llm (cached template)$" "$TMP/out2.csv") -eq 1000 ]] || fail "run 2 details"
+[[ $(grep -c ",llm,,llm (cached template),[0-9a-f]\{16\}$" "$TMP/out2.csv") -eq 1000 ]] || fail "run 2 details"
 grep -q "0 calls" "$TMP/err2" || fail "run 2 counters: $(cat "$TMP/err2")"
 grep -q "1000 cache hits, 0 deduplicated" "$TMP/err2" || fail "run 2 counters: $(cat "$TMP/err2")"
 ok

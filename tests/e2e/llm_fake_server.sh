@@ -11,6 +11,9 @@ source "$(dirname "$0")/../lib.sh"
 
 # ---- a clean environment and the fake server (stopped on exit) -------------
 start_fake_llm
+# JSON mode as before constrain existed: request counts without form probes
+# (tests/e2e/llm_constrain.sh covers the forms and the probe)
+export LOGIFY_LLM_CONSTRAIN=json
 KEY="sk-test-$$-SECRETKEYVALUE"
 
 # ---- input: 13 LegacyCRM lines (two differ only by a number; one injection)
@@ -70,18 +73,9 @@ PY
   ok
 }
 
-# served MODE FIELD: the fake server's count for MODE.
-served() {
-  /usr/bin/python3 -c '
-import json, sys, urllib.request
-st = json.load(urllib.request.urlopen("http://127.0.0.1:%s/stats" % sys.argv[1], timeout=10))
-print(st.get(sys.argv[2], {}).get(sys.argv[3], 0))' "$PORT" "$1" "$2"
-}
+served() { fake_served "$@"; }
 
-# counter NAME: a figure from the --stats line ("12 calls" -> counter calls).
-counter() {
-  sed -n "s/.*llm: .*[^0-9]\([0-9][0-9]*\) $1[,)].*/\1/p; s/.*llm: \([0-9][0-9]*\) $1 .*/\1/p" "$TMP/err" | head -1
-}
+counter() { llm_counter "$1"; }
 
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: got '$1', want '$2'"; ok; }
 expect_le() { [[ "$1" -le "$2" ]] || fail "$3: $1 > $2"; ok; }
@@ -150,12 +144,21 @@ expect_rows "$TMP/none.txt" "^llm rate-limited \(HTTP 429\); server asked to ret
 expect_eq "$(served 429x2+ra=far requests)" 2 "a Retry-After date beyond max_retry_after: no retry"
 
 # ---- a broken server: bounded retries, the circuit breaker, nothing lost
-run 500
+# (deadline 6 s, a probe every 2 s: the rows wait for at most three probes,
+# which fail, then the deadline; 6 s leave room for 5 failed calls even on
+# a loaded machine under ASan)
+run 500 LOGIFY_LLM_DEADLINE=6
 expect_rows "$TMP/none.txt" "HTTP 500|circuit open"
-expect_le "$(served 500 requests)" 8 "retries bounded (2 requests x 4 attempts)"
+expect_le "$(served 500 requests)" $((8 + $(counter 'breaker probes'))) "retries bounded (2 requests x 4 attempts, + the probes)"
 expect_le 5 "$(served 500 requests)" "the breaker opens after 5 failures"
-expect_eq "$(counter 'breaker trips')" 1 "breaker tripped"
-run drop
+expect_eq "$(counter 'breaker trips')" 1 "breaker tripped once"
+expect_le "$(counter 'breaker probes')" 3 "at most three probes within 6 s"
+expect_eq "$(counter 'breaker closes')" 0 "never closed"
+expect_eq "$(counter calls)" "$(served 500 requests)" "--stats calls = requests served"
+expect_eq "$(counter failed)" "$(served 500 requests)" "--stats failed = calls (none answered)"
+expect_eq "$(counter unavailable)" 13 "--stats rows unavailable"
+expect_eq "$(grep -c 'circuit breaker open' "$TMP/err")" 1 "the trip logged once"
+run drop LOGIFY_LLM_DEADLINE=3
 expect_rows "$TMP/none.txt" "^llm unavailable: .*(Empty reply|circuit open)"
 expect_le "$(served drop requests)" 8 "dropped connections: retries bounded"
 run slow5 LOGIFY_LLM_TIMEOUT=1 LOGIFY_LLM_DEADLINE=3
@@ -198,20 +201,25 @@ PY
 expect_eq "$(served slow5+id=burst requests)" 3 "live stream: a request per burst"
 FREE=$(/usr/bin/python3 "$FAKE" --free-port)
 rc=0
-env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$FREE/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off \
+env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$FREE/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off LOGIFY_LLM_DEADLINE=3 \
   timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
 expect_eq $rc 0 "nothing listening: exit status"
 expect_rows "$TMP/none.txt" "llm unavailable: .*(connect|circuit open)"
 no_key "nothing listening"
 
 # ---- a server without JSON mode: asked again without response_format
-run nojson
+run nojson LOGIFY_LLM_CONSTRAIN=auto
 expect_rows "$TMP/right.txt"
-expect_eq "$(served nojson json_mode)" 2 "response_format tried"
-expect_eq "$(served nojson requests)" 4 "then dropped"
+expect_eq "$(served nojson probes)" 5 "forms probed (schema refused, four ignored)"
+expect_eq "$(served nojson json_mode)" 3 "response_format tried (schema probe, 2 json batches)"
+expect_eq "$(served nojson requests)" 9 "5 probes, 2 refused, 2 without response_format"
+expect_eq "$(counter 'form refusals')" 3 "--stats refusals"
+expect_eq "$(counter 'breaker trips')" 0 "a refused form is no breaker failure"
+run nojson+id=fixed LOGIFY_LLM_CONSTRAIN=json
+expect_rows "$TMP/none.txt" "refuses the 'json' form: HTTP 400 .*no weaker form allowed by constrain"
 
 # ---- a server that echoes the key back: it never reaches the output
-run echokey
+run echokey LOGIFY_LLM_DEADLINE=3
 expect_rows "$TMP/none.txt" "HTTP 500|circuit open"
 run echokey200
 expect_rows "$TMP/none.txt" "^llm answer not an allowed label: 'Bearer \*\*\*'$"

@@ -36,7 +36,7 @@ ok
 # guess is passed on with its best guess in detail
 printf 'source,log_message\nS,hello world\nS,memory\n' >"$TMP/hello.csv"
 "$LOGIFY" classify "$TMP/hello.csv" --explain 2>/dev/null >"$TMP/h.csv"
-grep -q '^S,hello world,Unclassified,none,,unlike any training line: similarity 0\.[0-9]* < 0\.[0-9]*$' "$TMP/h.csv" || fail "open set: $(cat "$TMP/h.csv")"
+grep -q '^S,hello world,Unclassified,none,,unlike any training line: similarity 0\.[0-9]* < 0\.[0-9]*,[0-9a-f]\{16\}$' "$TMP/h.csv" || fail "open set: $(cat "$TMP/h.csv")"
 grep -q '^S,memory,Unclassified,none,,model below threshold: .* p=0\.[0-9]* < 0\.50' "$TMP/h.csv" || fail "below threshold: $(cat "$TMP/h.csv")"
 "$LOGIFY" classify "$TMP/hello.csv" --explain --threshold 0 2>/dev/null >"$TMP/h0.csv"
 grep -q '^S,memory,.*,model,' "$TMP/h0.csv" || fail "threshold 0 should let the model answer: $(cat "$TMP/h0.csv")"

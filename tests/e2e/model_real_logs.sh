@@ -48,6 +48,6 @@ PY
 ok
 # the reason in detail, with the similarity and the threshold
 "$LOGIFY" classify "$TMP/unseen.csv" --model "$TMP/m" "${R[@]}" --explain 2>/dev/null >"$TMP/u.csv"
-grep -qE ',Unclassified,none,,unlike any training line: similarity 0\.[0-9]{2} < 0\.[0-9]{2}$' "$TMP/u.csv" ||
+grep -qE ',Unclassified,none,,unlike any training line: similarity 0\.[0-9]{2} < 0\.[0-9]{2},[0-9a-f]{16}$' "$TMP/u.csv" ||
   fail "detail: $(head -5 "$TMP/u.csv")"
 ok

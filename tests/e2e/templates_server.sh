@@ -2,7 +2,8 @@
 # `logify serve` counts template novelty: every classified line (JSON
 # answers, NDJSON streams, CSV uploads) is mined for its template, and a
 # line that matches no known template adds one to logify_new_templates_total
-# on /metrics (docs/templates.md). Answers are unchanged.
+# on /metrics (docs/templates.md). JSON answers always carry template_id; the
+# prototype's CSV upload answer only with --templates.
 source "$(dirname "$0")/../lib.sh"
 PY_=/usr/bin/python3
 command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 77; }
@@ -33,7 +34,8 @@ post '{"logs":[{"source":"ModernCRM","log_message":"Disk quota exceeded on sda1 
 [[ $(new_templates) == 1 ]] || fail "a new line: $(new_templates)"
 post '{"logs":[{"source":"ModernCRM","log_message":"Disk quota exceeded on sdb2 by 1024 MB"},{"source":"ModernCRM","log_message":"Disk quota exceeded on sdc3 by 7 MB"}]}'
 [[ $(new_templates) == 1 ]] || fail "the same kind of line counted again: $(new_templates)"
-grep -q '"label"' "$TMP/answer" && ! grep -q template "$TMP/answer" || fail "answer changed: $(cat "$TMP/answer")"
+grep -q '"label"' "$TMP/answer" && grep -q '"template_id":"[0-9a-f]\{16\}"' "$TMP/answer" ||
+  fail "JSON answers carry template_id: $(cat "$TMP/answer")"
 ok
 printf 'source,log_message\nModernCRM,Backup of volume vol7 finished in 12 s\nModernCRM,Backup of volume vol9 finished in 40 s\n' >"$TMP/up.csv"
 curl -sf -F "file=@$TMP/up.csv" "$URL/classify/" >"$TMP/up.out" || fail "upload"
@@ -46,7 +48,7 @@ printf '{"log_message":"Backup of volume vol3 finished in 2 s"}\n{"log_message":
 [[ $(wc -l <"$TMP/stream") -eq 2 ]] || fail "stream answer: $(cat "$TMP/stream")"
 [[ $(new_templates) == 3 ]] || fail "stream lines: $(new_templates)"
 ok
-# --templates: the answers carry template_id, one per kind of line
+# --templates: the CSV upload answer too; one id per kind of line
 start_server --templates
 post '{"logs":[{"log_message":"Disk quota exceeded on sda1 by 512 MB"},{"log_message":"Disk quota exceeded on sdb2 by 7 MB"},{"log_message":"Cache warmed in 3 s"}]}'
 $PY_ - "$TMP/answer" <<'P' || fail "template_id in answers: $(cat "$TMP/answer")"

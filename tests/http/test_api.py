@@ -140,7 +140,7 @@ class Api(unittest.TestCase):
         self.assertEqual((res[0]["label"], res[0]["stage"], res[0]["confidence"]), ("User Action", "rules", 1.0))
         self.assertEqual(res[1]["label"], "System Notification")
         for r in res:
-            self.assertEqual(set(r), {"label", "stage", "confidence", "detail"})
+            self.assertEqual(set(r), {"label", "stage", "confidence", "detail", "template_id"})
             self.assertIn(r["stage"], ("none", "rules", "model", "llm"))
         st, _, doc = self.srv.json("POST", "/v1/classify", {"logs": []})
         self.assertEqual((st, doc), (200, {"results": []}))

@@ -134,6 +134,11 @@ class Limits(unittest.TestCase):
                 self.assertEqual(doc["results"][0]["label"], "Unclassified")
                 self.assertGreaterEqual(metric(srv, "logify_llm_calls_total"), 1)
                 self.assertGreaterEqual(metric(srv, "logify_llm_failures_total"), 1)
+                # the counts add up: calls = answered + failed; rows by outcome
+                self.assertEqual(metric(srv, "logify_llm_calls_total"),
+                                 metric(srv, "logify_llm_answered_total") + metric(srv, "logify_llm_failures_total"))
+                self.assertEqual(metric(srv, "logify_llm_rows_unavailable_total"), 1)
+                self.assertEqual(metric(srv, "logify_llm_rows_labelled_total") + metric(srv, "logify_llm_rows_off_list_total"), 0)
                 _, _, text = srv.request("GET", "/metrics")
                 self.assertIn("\nlogify_llm_cache_evictions_total 0\n", text.decode())
             finally:

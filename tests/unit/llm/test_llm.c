@@ -28,7 +28,8 @@ static char *const LABELS[] = {"Workflow Error", "Deprecation Warning"};
 static const char *const ENV_NAMES[] = {
     "GROQ_API_KEY",       "LOGIFY_LLM_API_KEY",     "LOGIFY_LLM_BASE_URL", "LOGIFY_LLM_MODEL",
     "LOGIFY_LLM_BATCH",   "LOGIFY_LLM_CONCURRENCY", "LOGIFY_LLM_TIMEOUT",  "LOGIFY_LLM_DEADLINE",
-    "LOGIFY_LLM_RETRIES", "LOGIFY_LLM_CACHE",       "LOGIFY_LLM_JSON_MODE"};
+    "LOGIFY_LLM_RETRIES", "LOGIFY_LLM_CACHE",       "LOGIFY_LLM_JSON_MODE",
+    "LOGIFY_LLM_CONSTRAIN", "LOGIFY_LLM_ADAPTIVE"};
 
 
 /* Every test runs in an empty temporary directory with no LLM variables. */
@@ -298,6 +299,7 @@ static void test_cache_file(void **state) {
     setenv("LOGIFY_LLM_CACHE", "cache.jsonl", 1);
     setenv("LOGIFY_LLM_RETRIES", "0", 1);
     setenv("LOGIFY_LLM_DEADLINE", "10", 1);
+    setenv("LOGIFY_LLM_CONSTRAIN", "none", 1); /* no form probe: one call */
     lg_llm *llm = NULL;
     lg_errmsg err = {{0}};
     assert_int_equal(lg_llm_new(NULL, &llm, &err), LG_OK);
@@ -335,7 +337,9 @@ static void test_cache_file(void **state) {
     assert_int_equal(c.retries, 0);
     assert_int_equal(c.failures, 1);
     assert_int_equal(c.rows_labelled, 2);
-    assert_int_equal(c.rows_unlabelled, 1);
+    assert_int_equal(c.answered, 0);
+    assert_int_equal(c.rows_unavailable, 1);
+    assert_int_equal(c.rows_off_list, 0);
     lg_buf b;
     lg_buf_init(&b, 1024);
     assert_int_equal(lg_llm_counters_format(&c, &b), LG_OK);
@@ -410,7 +414,7 @@ static void test_deadline(void **state) {
     snprintf(yaml, sizeof yaml,
              "llm:\n  base_url: http://127.0.0.1:%d/v1\n  model: m\n  retries: 0\n"
              "  timeout: 1\n  deadline: 2.5\n  breaker_failures: 1000\n  batch: 1\n"
-             "  concurrency: 1\n  cache: cache.jsonl\n",
+             "  concurrency: 1\n  cache: cache.jsonl\n  constrain: none\n",
              port);
     lg_llm *llm = NULL;
     lg_errmsg err = {{0}};
@@ -502,9 +506,68 @@ static void test_retry_after(void **state) {
     assert_int_equal(llm_parse_retry_after("12\0 34", 5, now, &got), 0); /* NUL inside */
 }
 
-/* ---- Circuit breaker: opens after repeated failures, lets one trial
- * through after the cooldown, re-opens when the trial fails ------------- */
+/* ---- Circuit breaker: driven with a clock of the test's own, so that no
+ * wall-clock race decides the outcome ------------------------------------ */
 
+static void test_breaker_states(void **state) {
+    (void)state;
+    lg_llm *llm = NULL;
+    lg_errmsg err = {{0}};
+    assert_int_equal(new_from_yaml("llm:\n  base_url: http://127.0.0.1:1/v1\n"
+                                   "  breaker_failures: 3\n  breaker_cooldown: 2\n  cache: off\n",
+                                   &llm, &err),
+                     LG_OK);
+    char why[256];
+    double at = 0, t = 1000;
+    lg_llm_counters c;
+    assert_int_equal(llm_breaker_allow(llm, t, &at, why, sizeof why), 1); /* closed */
+    llm_breaker_record(llm, 1, 0, "x", t);
+    llm_breaker_record(llm, 1, 0, "x", t + 0.1);
+    assert_int_equal(llm_breaker_allow(llm, t + 0.1, &at, why, sizeof why), 1);
+    llm_breaker_record(llm, 0, 0, "", t + 0.15); /* an answer resets the count */
+    for (int i = 0; i < 3; i++)
+        llm_breaker_record(llm, 1, 0, i == 2 ? "boom" : "x", t + 0.2);
+    lg_llm_get_counters(llm, &c);
+    assert_int_equal(c.breaker_trips, 1);
+    /* calls already in flight that fail after the trip: no second trip */
+    for (int i = 0; i < 10; i++)
+        llm_breaker_record(llm, 1, 0, "late", t + 0.3);
+    lg_llm_get_counters(llm, &c);
+    assert_int_equal(c.breaker_trips, 1);
+    /* open: wait for the probe, due a cooldown after the trip */
+    assert_int_equal(llm_breaker_allow(llm, t + 0.5, &at, why, sizeof why), 0);
+    assert_true(at > t + 2.19 && at < t + 2.21);
+    assert_non_null(strstr(why, "circuit open after 3 failures (last: boom)"));
+    /* the probe goes; nobody else while it is out */
+    assert_int_equal(llm_breaker_allow(llm, t + 2.2, &at, why, sizeof why), 2);
+    assert_int_equal(llm_breaker_allow(llm, t + 2.3, &at, why, sizeof why), 0);
+    assert_true(at > t + 2.3 && at < t + 2.5);
+    /* a failed probe: open again until the next one, not a new trip */
+    llm_breaker_record(llm, 1, 1, "still down", t + 2.4);
+    assert_int_equal(llm_breaker_allow(llm, t + 3, &at, why, sizeof why), 0);
+    assert_true(at > t + 4.39 && at < t + 4.41);
+    assert_non_null(strstr(why, "still down"));
+    /* an abandoned probe (deadline) lets the next request probe at once */
+    assert_int_equal(llm_breaker_allow(llm, t + 4.4, &at, why, sizeof why), 2);
+    llm_breaker_release_probe(llm);
+    assert_int_equal(llm_breaker_allow(llm, t + 4.45, &at, why, sizeof why), 2);
+    llm_breaker_record(llm, 0, 1, "", t + 4.5); /* the server answers: closed */
+    assert_int_equal(llm_breaker_allow(llm, t + 4.6, &at, why, sizeof why), 1);
+    lg_llm_get_counters(llm, &c);
+    assert_int_equal(c.breaker_trips, 1);
+    assert_int_equal(c.breaker_probes, 3);
+    assert_int_equal(c.breaker_closes, 1);
+    /* and it opens again after three more failures: one more trip */
+    for (int i = 0; i < 3; i++)
+        llm_breaker_record(llm, 1, 0, "again", t + 5);
+    assert_int_equal(llm_breaker_allow(llm, t + 5.1, &at, why, sizeof why), 0);
+    lg_llm_get_counters(llm, &c);
+    assert_int_equal(c.breaker_trips, 2);
+    lg_llm_free(llm);
+}
+
+/* The breaker through the stage against a dead port: one trip, rows whose
+ * deadline ends before the next probe leave at once, counts add up. */
 static void run_records(lg_stage *st, void *scratch, const char *const *msgs, size_t n,
                         lg_record *recs) {
     call_stage(st, scratch, msgs, n, recs);
@@ -517,8 +580,9 @@ static void test_breaker(void **state) {
     lg_llm *llm = NULL;
     lg_errmsg err = {{0}};
     assert_int_equal(new_from_yaml("llm:\n  base_url: http://127.0.0.1:1/v1\n  retries: 0\n"
-                                   "  breaker_failures: 2\n  breaker_cooldown: 1\n  batch: 1\n"
-                                   "  concurrency: 1\n  cache: off\n  deadline: 20\n",
+                                   "  breaker_failures: 2\n  breaker_cooldown: 600\n  batch: 1\n"
+                                   "  concurrency: 1\n  cache: off\n  deadline: 20\n"
+                                   "  constrain: none\n",
                                    &llm, &err),
                      LG_OK);
     lg_stage st = {0};
@@ -534,20 +598,20 @@ static void test_breaker(void **state) {
     assert_int_equal(c.calls, 2);
     assert_int_equal(c.breaker_trips, 1);
     assert_non_null(strstr(recs[0].detail, "llm unavailable"));
+    /* the next probe (600 s) is past the deadline (20 s): no wait */
     assert_non_null(strstr(recs[2].detail, "circuit open after 2 failures"));
 
     run_records(&st, scratch, msgs, 1, recs); /* still open: no call */
     lg_llm_get_counters(llm, &c);
     assert_int_equal(c.calls, 2);
+    assert_int_equal(c.calls, c.answered + c.failures);
+    assert_int_equal(c.breaker_trips, 1);
+    assert_int_equal(c.breaker_probes, 0);
     assert_non_null(strstr(recs[0].detail, "circuit open"));
-
-    usleep(1300 * 1000); /* past the cooldown: one trial, which fails */
-    run_records(&st, scratch, msgs, 2, recs);
-    lg_llm_get_counters(llm, &c);
-    assert_int_equal(c.calls, 3);
-    assert_int_equal(c.breaker_trips, 2);
-    assert_non_null(strstr(recs[1].detail, "circuit open"));
-    assert_int_equal(c.rows_unlabelled, 6);
+    assert_int_equal(c.rows_unavailable, 4);
+    assert_int_equal(c.rows_unlabelled, c.rows_off_list + c.rows_unavailable);
+    assert_int_equal(c.unlabelled_by[LG_LLM_WHY_REQUEST] + c.unlabelled_by[LG_LLM_WHY_UNAVAILABLE], 4);
+    assert_int_equal(c.rows_labelled + c.rows_off_list, 0);
 
     st.ops->scratch_free(scratch);
     lg_stage_free(&st);
@@ -566,6 +630,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_dotenv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_breaker_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),

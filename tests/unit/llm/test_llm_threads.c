@@ -172,7 +172,12 @@ static void test_threads(void **state) {
     print_message("%s\n", lg_buf_cstr(&b));
     lg_buf_free(&b);
     assert_int_equal(c.rows_labelled, N_THREADS * N_RECS);
-    assert_int_equal(c.rows_unlabelled, 0);
+    assert_int_equal(c.rows_unavailable, 0);
+    assert_int_equal(c.rows_off_list, 0);
+    assert_int_equal(c.calls, c.answered + c.failures);
+    /* the form was probed once (by one thread): the fake server honours none */
+    assert_int_equal(c.form_probes, served("lat20+id=threads", "probes"));
+    assert_int_equal(c.form_probes, 5);
     assert_int_equal(c.failures, 0);
     assert_int_equal(c.calls, served("lat20+id=threads", "requests"));
     /* rows not answered by the cache or a same-call twin were each one
