@@ -40,7 +40,9 @@ typedef struct {
     int normalize; /* a Normalize module is present */
     lg_sbert_pooling pooling;
     const char *dtype;     /* "F32", "F16" or "BF16": storage of the weights */
-    const char *gemm;      /* projection kernel: "packed-avx512" or "openblas" */
+    const char *gemm;      /* projection kernel: "packed-avx512", "packed-avx2",
+                              "packed-generic" or "openblas" */
+    const char *isa;       /* ISA path of the kernels: "avx512", "avx2" or "generic" */
     const char *tokenizer; /* "vocab.txt" or "tokenizer.json": where the vocabulary came from */
 } lg_sbert_info;
 
@@ -85,6 +87,30 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
 /* Batch size (texts per forward pass, default 32) and threads (default 1)
  * used by lg_sbert_encode with this scratch. */
 void lg_sbert_scratch_set(lg_sbert_scratch *s, int batch, int threads);
+
+/* Where the time goes (`logify embed --stats`): the parts of the forward
+ * pass, timed by the thread doing each (projections without their bias
+ * copy and GELU; attention of all heads a thread runs). */
+enum {
+    LG_SBERT_PART_TOKENIZE = 0, /* WordPiece + sorting by length */
+    LG_SBERT_PART_EMBED,        /* embedding sums + their LayerNorm */
+    LG_SBERT_PART_QKV,          /* query/key/value projection */
+    LG_SBERT_PART_ATTENTION,    /* scores, softmax, context */
+    LG_SBERT_PART_ATTN_OUT,     /* attention output projection */
+    LG_SBERT_PART_LAYERNORM,    /* the two LayerNorms of each layer */
+    LG_SBERT_PART_FFN_UP,       /* intermediate projection */
+    LG_SBERT_PART_GELU,         /* its activation */
+    LG_SBERT_PART_FFN_DOWN,     /* output projection */
+    LG_SBERT_PART_POOL,         /* pooling + normalisation */
+    LG_SBERT_PARTS
+};
+/* "tokenize", "embeddings", "qkv", "attention", "attn_out", "layernorm",
+ * "ffn_up", "gelu", "ffn_down", "pooling" */
+const char *lg_sbert_part_name(int part);
+/* Thread-seconds spent in each part by encodes with this scratch (and its
+ * helper threads) since it was created; their sum over the wall time is
+ * the threads kept busy. */
+void lg_sbert_scratch_stats(const lg_sbert_scratch *s, double part[LG_SBERT_PARTS]);
 
 /* FLOPs of one forward pass over a sequence of n tokens (for benchmarks). */
 double lg_sbert_flops(const lg_sbert *m, size_t n_tokens);

@@ -54,12 +54,22 @@ struct lg_sbert_scratch {
     float *qkv;      /* (rows, 3*hidden) queries | keys | values */
     float *ctx;      /* (rows, hidden) attention context */
     float *ffn;      /* (rows, intermediate) */
-    float *scores;   /* (max_seq padded to 16) attention scores of one query */
-    float *kt;       /* (head_dim, max_seq padded) one head's keys, transposed */
+    float *scores;   /* (4, max_seq padded to 16) attention scores of 4 queries */
+    float *kt;       /* (head_dim, max_seq padded) one head's keys, transposed, then
+                        (max_seq padded, head_dim) its values */
     lg_sbert_scratch *workers[SB_MAX_THREADS]; /* extra threads' scratch */
     sb_team *team;    /* helper threads (threads - 1), created on first use */
     double split_min; /* SB_SPLIT_MIN_FLOPS unless a test changes it */
+    double part[LG_SBERT_PARTS]; /* seconds per part of the forward pass, by this
+                                    scratch's thread (lg_sbert_scratch_stats) */
 };
+
+/* adds the time since *t0 to part `p` of scratch s and restarts *t0 */
+static void tick(lg_sbert_scratch *s, int p, double *t0) {
+    double now = lg_now();
+    s->part[p] += now - *t0;
+    *t0 = now;
+}
 
 /* ---- Scratch ------------------------------------------------------------- */
 
@@ -100,8 +110,8 @@ lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg
     s->split_min = SB_SPLIT_MIN_FLOPS;
     size_t T = (size_t)m->max_seq_length;
     size_t Tp = (size_t)SB_PAD16(T);
-    s->scores = malloc(Tp * sizeof *s->scores);
-    s->kt = malloc(Tp * (size_t)(m->hidden / m->heads) * sizeof *s->kt);
+    s->scores = malloc(4 * Tp * sizeof *s->scores);
+    s->kt = malloc(2 * Tp * (size_t)(m->hidden / m->heads) * sizeof *s->kt);
     if (!s->scores || !s->kt) {
         free(s->scores);
         free(s->kt);
@@ -126,6 +136,22 @@ void lg_sbert_scratch_free(lg_sbert_scratch *s) {
 void lg_sbert_scratch_set(lg_sbert_scratch *s, int batch, int threads) {
     s->batch = batch < 1 ? 1 : (batch > SB_MAX_BATCH ? SB_MAX_BATCH : batch);
     s->threads = threads < 1 ? 1 : (threads > SB_MAX_THREADS ? SB_MAX_THREADS : threads);
+}
+
+static const char *const part_names[LG_SBERT_PARTS] = {
+    "tokenize", "embeddings", "qkv",  "attention", "attn_out",
+    "layernorm", "ffn_up",    "gelu", "ffn_down",  "pooling"};
+
+const char *lg_sbert_part_name(int part) {
+    return part >= 0 && part < LG_SBERT_PARTS ? part_names[part] : "?";
+}
+
+void lg_sbert_scratch_stats(const lg_sbert_scratch *s, double part[LG_SBERT_PARTS]) {
+    for (int p = 0; p < LG_SBERT_PARTS; p++) {
+        part[p] = s->part[p];
+        for (int i = 0; i < SB_MAX_THREADS; i++)
+            if (s->workers[i]) part[p] += s->workers[i]->part[p];
+    }
 }
 
 void lg_sbert_scratch_split_min(lg_sbert_scratch *s, double flops) {
@@ -196,12 +222,19 @@ static int panels(int n) {
     return (n + LG_GEMM_PANEL - 1) / LG_GEMM_PANEL;
 }
 
+/* the scratch of team member `member` (member 0: the thread that owns f->s) */
+static lg_sbert_scratch *member_scratch(const fwd_pass *f, int member) {
+    return member == 0 ? f->s : f->job->member_scratch[member];
+}
+
 /* Chunk ch's columns of C (M, n) [+]= A W^T, in whole panels: bias (when
  * b) written into them first, GELU applied to them after (when act). */
 static void projection_share(const fwd_pass *f, float *c, const float *a, const float *w,
                              const lg_gemm_w *pw, const float *b, int n, int k, int act, int ch,
-                             int chunks) {
+                             int chunks, int member, int part) {
     const lg_sbert *m = f->s->m;
+    lg_sbert_scratch *own = member_scratch(f, member);
+    double t0 = lg_now();
     int p0, p1;
     share(panels(n), ch, chunks, &p0, &p1);
     int c0 = p0 * LG_GEMM_PANEL, c1 = p1 * LG_GEMM_PANEL < n ? p1 * LG_GEMM_PANEL : n;
@@ -210,9 +243,12 @@ static void projection_share(const fwd_pass *f, float *c, const float *a, const 
         for (int r = 0; r < f->M; r++)
             memcpy(c + (size_t)r * (size_t)n + c0, b + c0, (size_t)(c1 - c0) * sizeof *c);
     sb_matmul_wt(m, c, a, w, pw, f->M, n, k, c0, c1);
-    if (act)
+    tick(own, part, &t0);
+    if (act) {
         for (int r = 0; r < f->M; r++)
-            sb_gelu(c + (size_t)r * (size_t)n + c0, (size_t)(c1 - c0));
+            m->kern->gelu(c + (size_t)r * (size_t)n + c0, (size_t)(c1 - c0));
+        tick(own, LG_SBERT_PART_GELU, &t0);
+    }
 }
 
 /* qkv (M, 3H) = x Wqkv^T + bqkv (queries pre-scaled at load) */
@@ -220,24 +256,25 @@ static void region_qkv(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     const lg_bert_layer *L = f->L;
     int H = f->s->m->hidden;
-    (void)member;
-    projection_share(f, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, L->bqkv, 3 * H, H, 0, ch, chunks);
+    projection_share(f, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, L->bqkv, 3 * H, H, 0, ch, chunks,
+                     member, LG_SBERT_PART_QKV);
 }
 
 /* ctx (M, H): attention of heads [h0, h1) for every sequence; member me's
  * scores / kt buffers */
 static void attention_heads(const fwd_pass *f, int me, int h0, int h1) {
     const lg_sbert *m = f->s->m;
-    /* member 0 is the thread that owns f->s */
-    lg_sbert_scratch *own = me == 0 ? f->s : f->job->member_scratch[me];
+    lg_sbert_scratch *own = member_scratch(f, me);
     int H = m->hidden;
+    double t0 = lg_now();
     size_t row0 = 0;
     for (size_t i = f->first; i < f->last; i++) {
         int T = f->job->len[f->job->order[i]];
-        sb_attention(m, f->s->qkv + row0 * 3 * (size_t)H, f->s->ctx + row0 * (size_t)H, own->scores,
-                  own->kt, T, h0, h1);
+        m->kern->attention(m, f->s->qkv + row0 * 3 * (size_t)H, f->s->ctx + row0 * (size_t)H,
+                           own->scores, own->kt, T, h0, h1);
         row0 += (size_t)T;
     }
+    tick(own, LG_SBERT_PART_ATTENTION, &t0);
 }
 
 static void region_attention(void *p, int ch, int chunks, int member) {
@@ -263,6 +300,7 @@ static void region_qkv_attention(void *p, int ch, int chunks, int member) {
     int H = m->hidden, dh = H / m->heads, n = 3 * H, h0, h1;
     share(m->heads, ch, chunks, &h0, &h1);
     if (h0 >= h1) return;
+    double t0 = lg_now();
     for (int part = 0; part < 3; part++) { /* query, key, value */
         int c0 = part * H + h0 * dh, c1 = part * H + h1 * dh;
         for (int r = 0; r < f->M; r++)
@@ -270,6 +308,7 @@ static void region_qkv_attention(void *p, int ch, int chunks, int member) {
                    (size_t)(c1 - c0) * sizeof(float));
         sb_matmul_wt(m, f->s->qkv, f->s->x, L->wqkv, &L->pqkv, f->M, n, H, c0, c1);
     }
+    tick(member_scratch(f, member), LG_SBERT_PART_QKV, &t0);
     attention_heads(f, member, h0, h1);
 }
 
@@ -277,26 +316,24 @@ static void region_qkv_attention(void *p, int ch, int chunks, int member) {
 static void region_out(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     int H = f->s->m->hidden;
-    (void)member;
-    projection_share(f, f->s->x, f->s->ctx, f->L->wo, &f->L->po, NULL, H, H, 0, ch, chunks);
+    projection_share(f, f->s->x, f->s->ctx, f->L->wo, &f->L->po, NULL, H, H, 0, ch, chunks, member,
+                     LG_SBERT_PART_ATTN_OUT);
 }
 
 /* ffn (M, I) = sb_gelu(x Wi^T + bi) */
 static void region_ffn_up(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     const lg_sbert *m = f->s->m;
-    (void)member;
     projection_share(f, f->s->ffn, f->s->x, f->L->wi, &f->L->pi, f->L->bi, m->intermediate,
-                     m->hidden, 1, ch, chunks);
+                     m->hidden, 1, ch, chunks, member, LG_SBERT_PART_FFN_UP);
 }
 
 /* x += ffn Wout^T */
 static void region_ffn_down(void *p, int ch, int chunks, int member) {
     const fwd_pass *f = p;
     const lg_sbert *m = f->s->m;
-    (void)member;
     projection_share(f, f->s->x, f->s->ffn, f->L->wout, &f->L->pout, NULL, m->hidden,
-                     m->intermediate, 0, ch, chunks);
+                     m->intermediate, 0, ch, chunks, member, LG_SBERT_PART_FFN_DOWN);
 }
 
 /* A projection region to n outputs: on the whole team when projections
@@ -334,6 +371,7 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
     f.split_gemm = m->use_packed || M <= SB_SMALL_M || openblas_get_num_threads() <= 1;
 
     /* embeddings: x (M, H) = LN(word + position + token type 0) */
+    double t0 = lg_now();
     int r = 0;
     for (size_t i = f.first; i < f.last; i++) {
         size_t t = job->order[i];
@@ -343,9 +381,10 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
             const float *we = m->word_emb + (size_t)ids[p] * H, *pe = m->pos_emb + (size_t)p * H;
             for (int d = 0; d < H; d++)
                 x[d] = we[d] + pe[d] + m->type_emb[d];
-            sb_add_layernorm(x, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
+            m->kern->add_layernorm(x, NULL, m->emb_ln_g, m->emb_ln_b, H, m->ln_eps);
         }
     }
+    tick(s, LG_SBERT_PART_EMBED, &t0);
 
     for (int l = 0; l < m->layers; l++) {
         const lg_bert_layer *L = f.L = &m->layer[l];
@@ -359,16 +398,22 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
         }
         /* x = LN(x + ctx Wo^T + bo) */
         run_projection(&f, region_out, H);
+        t0 = lg_now();
         for (int row = 0; row < M; row++)
-            sb_add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
+            m->kern->add_layernorm(s->x + (size_t)row * H, L->bo, L->ln1_g, L->ln1_b, H, m->ln_eps);
+        tick(s, LG_SBERT_PART_LAYERNORM, &t0);
         run_projection(&f, region_ffn_up, m->intermediate);
         /* x = LN(x + ffn Wout^T + bout) */
         run_projection(&f, region_ffn_down, H);
+        t0 = lg_now();
         for (int row = 0; row < M; row++)
-            sb_add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H, m->ln_eps);
+            m->kern->add_layernorm(s->x + (size_t)row * H, L->bout, L->ln2_g, L->ln2_b, H,
+                                   m->ln_eps);
+        tick(s, LG_SBERT_PART_LAYERNORM, &t0);
     }
 
     /* pooling over real tokens, then optional L2 normalisation */
+    t0 = lg_now();
     size_t row0 = 0;
     for (int i = 0; i < nb; i++) {
         size_t t = job->order[f.first + (size_t)i];
@@ -396,6 +441,7 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
         }
         row0 += (size_t)T;
     }
+    tick(s, LG_SBERT_PART_POOL, &t0);
 }
 
 /* Across batches: one chunk per member; whoever runs a chunk takes whole
@@ -443,6 +489,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
         goto out;
     }
     /* tokenize every text, packed */
+    double t0 = lg_now();
     for (size_t i = 0; i < n; i++) {
         size_t k;
         const char *t = texts[i] ? texts[i] : "";
@@ -466,6 +513,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
         total += k;
     }
     if ((e = sort_by_len(order, len, n, (int)maxlen, err))) goto out;
+    tick(s, LG_SBERT_PART_TOKENIZE, &t0);
 
     /* At least as many texts as threads: the threads take whole batches
      * (never fewer batches than threads when there is enough work). Fewer

@@ -127,17 +127,30 @@ void lg_st_to_f32(const lg_st_tensor *t, float *dst, size_t n);
 
 /* ---- Packed-weight GEMM (sbert_gemm.c) ----------------------------------- */
 
+/* The instruction set of the packed GEMM and of the element-wise kernels
+ * (sbert_simd.c). */
+typedef enum { LG_ISA_GENERIC = 0, LG_ISA_AVX2 = 1, LG_ISA_AVX512 = 2 } lg_isa;
+/* "generic", "avx2", "avx512" */
+const char *lg_isa_name(lg_isa isa);
+/* 1 when this CPU can run the path (generic: always; avx2: AVX2 + FMA). */
+int lg_isa_supported(lg_isa isa);
+/* The widest path this CPU can run. */
+lg_isa lg_isa_best(void);
+/* "avx512" | "avx2" | "generic" (as $LOGIFY_ISA spells it); LG_EINVAL for
+ * another name or a path this CPU cannot run. */
+lg_err lg_isa_parse(const char *s, lg_isa *out, lg_errmsg *err);
+
 typedef struct {
     int n, k;      /* the weight is W (n, k), as nn.Linear stores it */
     int np;        /* n rounded up to the panel width */
+    lg_isa isa;    /* the kernel lg_gemm_run uses */
     float *packed; /* (np / 32, k, 32) column panels, 64-byte aligned */
 } lg_gemm_w;
 
-/* Packs W (n, k) once. Caller frees with lg_gemm_free. */
-lg_err lg_gemm_pack(const float *w, int n, int k, lg_gemm_w *out, lg_errmsg *err);
+/* Packs W (n, k) once for the kernel of `isa` (the layout is the same for
+ * all). Caller frees with lg_gemm_free. */
+lg_err lg_gemm_pack(const float *w, int n, int k, lg_isa isa, lg_gemm_w *out, lg_errmsg *err);
 void lg_gemm_free(lg_gemm_w *p);
-/* 1 when this CPU can run the packed kernel (AVX-512F). */
-int lg_gemm_available(void);
 #define LG_GEMM_PANEL 32 /* columns of a packed panel */
 /* C (m, n) += A (m, k) . W^T; row-major, ldc = n, lda = k. */
 void lg_gemm_run(float *c, const float *a, const lg_gemm_w *w, int m);
@@ -154,9 +167,12 @@ void lg_gemm_run_panels(float *c, const float *a, const lg_gemm_w *w, int m, int
  * split even the tiny fixtures. */
 void lg_sbert_scratch_split_min(lg_sbert_scratch *s, double flops);
 
-/* sbert.c: times OpenBLAS and the packed kernel on a BERT-like shape and
- * returns 1 when the packed kernel is faster on this machine. */
-int lg_sbert_gemm_prefer_packed(void);
+/* sbert_kernels.c: times OpenBLAS and the packed kernel of `isa` on a
+ * BERT-like shape and returns 1 when the packed kernel is faster here. */
+int lg_sbert_gemm_prefer_packed(lg_isa isa);
+
+/* The element-wise kernels of one ISA (sbert_simd.c). */
+typedef struct sb_kernels sb_kernels;
 
 typedef struct {
     const float *wqkv;            /* (3*hidden, hidden): query, key, value rows stacked */
@@ -191,7 +207,10 @@ struct lg_sbert {
     const float *emb_ln_g, *emb_ln_b; /* (hidden) */
     lg_bert_layer *layer;             /* (layers) */
     int use_packed;                   /* projections on sbert_gemm.c instead of OpenBLAS */
-    const char *gemm;                 /* "packed-avx512" or "openblas" */
+    lg_isa isa;                       /* of the packed GEMM and the element-wise kernels */
+    const sb_kernels *kern;           /* the element-wise kernels of isa */
+    const char *gemm;                 /* "packed-avx512", "packed-avx2", "packed-generic" or
+                                         "openblas" */
     /* ownership */
     lg_wordpiece *tok;
     lg_safetensors st;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bert/sbert_internal.h"
+#include "bert/sbert_kernels.h"
 
 #define SB_JSON_MAX (4u << 20)
 
@@ -442,34 +443,45 @@ out:
     return e;
 }
 
-/* Chooses the projection kernel: $LOGIFY_SBERT_GEMM = "openblas" or
- * "packed" forces one (tests, comparisons); else the packed AVX-512 kernel
- * when the CPU has it and it beats OpenBLAS in a quick timing at load. */
+/* Chooses the ISA path and the projection kernel. $LOGIFY_ISA = "avx512",
+ * "avx2" or "generic" forces the path (of the packed GEMM and of the
+ * element-wise kernels; an ISA this CPU lacks is an error) and the packed
+ * kernel with it; else the widest path the CPU runs. $LOGIFY_SBERT_GEMM =
+ * "openblas" or "packed" forces the projection kernel; else the packed
+ * kernel when it beats OpenBLAS in a quick timing at load. */
 static lg_err choose_gemm(lg_sbert *m, lg_errmsg *err) {
-    const char *env = getenv("LOGIFY_SBERT_GEMM");
-    int want = 0;
-    if (lg_gemm_available()) {
-        if (env && !strcmp(env, "packed"))
-            want = 1;
-        else if (env && !strcmp(env, "openblas"))
-            want = 0;
-        else
-            want = lg_sbert_gemm_prefer_packed();
+    const char *env = getenv("LOGIFY_SBERT_GEMM"), *isa_env = getenv("LOGIFY_ISA");
+    int want;
+    m->isa = lg_isa_best();
+    if (isa_env && *isa_env) {
+        lg_err e = lg_isa_parse(isa_env, &m->isa, err);
+        if (e) return e;
     }
+    m->kern = sb_kernels_for(m->isa);
+    if (env && !strcmp(env, "packed"))
+        want = 1;
+    else if (env && !strcmp(env, "openblas"))
+        want = 0;
+    else if (isa_env && *isa_env)
+        want = 1;
+    else
+        want = lg_sbert_gemm_prefer_packed(m->isa);
     m->gemm = "openblas";
     if (!want) return LG_OK;
     int H = m->hidden, I = m->intermediate;
     for (int l = 0; l < m->layers; l++) {
         lg_bert_layer *L = &m->layer[l];
         lg_err e;
-        if ((e = lg_gemm_pack(L->wqkv, 3 * H, H, &L->pqkv, err)) ||
-            (e = lg_gemm_pack(L->wo, H, H, &L->po, err)) ||
-            (e = lg_gemm_pack(L->wi, I, H, &L->pi, err)) ||
-            (e = lg_gemm_pack(L->wout, H, I, &L->pout, err)))
+        if ((e = lg_gemm_pack(L->wqkv, 3 * H, H, m->isa, &L->pqkv, err)) ||
+            (e = lg_gemm_pack(L->wo, H, H, m->isa, &L->po, err)) ||
+            (e = lg_gemm_pack(L->wi, I, H, m->isa, &L->pi, err)) ||
+            (e = lg_gemm_pack(L->wout, H, I, m->isa, &L->pout, err)))
             return e;
     }
     m->use_packed = 1;
-    m->gemm = "packed-avx512";
+    m->gemm = m->isa == LG_ISA_AVX512 ? "packed-avx512"
+              : m->isa == LG_ISA_AVX2 ? "packed-avx2"
+                                      : "packed-generic";
     return LG_OK;
 }
 
@@ -527,6 +539,7 @@ void lg_sbert_info_get(const lg_sbert *m, lg_sbert_info *o) {
     o->pooling = m->pooling;
     o->dtype = m->dtype;
     o->gemm = m->gemm;
+    o->isa = lg_isa_name(m->isa);
     o->tokenizer = m->tokenizer;
 }
 

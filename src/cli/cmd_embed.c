@@ -22,7 +22,8 @@ static const char usage_text[] =
     "                 tokenizer.json, model.safetensors, modules.json, 1_Pooling/, ...)\n"
     "  --batch N      texts per forward pass (default 32)\n"
     "  --threads N    threads across batches (default: online CPUs, at most 8)\n"
-    "  --stats        print texts, tokens, seconds, tokens/s and GFLOPS on stderr\n";
+    "  --stats        print texts, tokens, seconds, tokens/s and GFLOPS on stderr, and the\n"
+    "                 thread-seconds spent in each part of the forward pass\n";
 
 typedef struct {
     char **lines;
@@ -137,12 +138,27 @@ int cmd_embed(int argc, char **argv) {
         cli_error("writing stdout failed");
         goto done;
     }
-    if (stats)
+    if (stats) {
+        /* where the time went: thread-seconds per part, their share, and
+         * how busy the threads were (sum of parts / (wall x threads)) */
+        double part[LG_SBERT_PARTS], busy = 0;
+        lg_sbert_scratch_stats(s, part);
+        for (int p = 0; p < LG_SBERT_PARTS; p++)
+            busy += part[p];
+        lg_sbert_info info;
+        lg_sbert_info_get(m, &info);
+        fprintf(stderr, "embed parts (thread-seconds, %s, kernels %s):", info.gemm, info.isa);
+        for (int p = 0; p < LG_SBERT_PARTS; p++)
+            fprintf(stderr, " %s=%.3f(%.1f%%)", lg_sbert_part_name(p), part[p],
+                    busy > 0 ? 100 * part[p] / busy : 0);
+        fprintf(stderr, " busy=%.0f%%\n",
+                secs > 0 ? 100 * busy / (secs * (double)threads) : 0);
         fprintf(stderr,
                 "embed threads=%ld batch=%ld texts=%.0f tokens=%.0f secs=%.3f tok_per_s=%.0f "
                 "GFLOPS=%.1f\n",
                 threads, batch, texts, tokens, secs, secs > 0 ? tokens / secs : 0,
                 secs > 0 ? flops / secs / 1e9 : 0);
+    }
     rc = CLI_OK;
 done:
     if (ch.lines)

@@ -61,11 +61,11 @@ static int model_info(const char *dir) {
     lg_sbert_info i;
     lg_sbert_info_get(m, &i);
     printf("%s: BERT %d layers, hidden %d, %d heads, ffn %d, vocab %d, max_seq_length %d, "
-           "weights %s, %s pooling%s, %s tokenizer from %s, projections on %s\n",
+           "weights %s, %s pooling%s, %s tokenizer from %s, projections on %s, kernels %s\n",
            dir, i.layers, i.hidden, i.heads, i.intermediate, i.vocab_size, i.max_seq_length,
            i.dtype, i.pooling == LG_SBERT_POOL_CLS ? "CLS" : "mean",
            i.normalize ? " + L2 normalisation" : "", i.do_lower_case ? "uncased" : "cased",
-           i.tokenizer, i.gemm);
+           i.tokenizer, i.gemm, i.isa);
     lg_sbert_free(m);
     return CLI_OK;
 }

@@ -6,7 +6,8 @@
 # every distinct message of the seed set (2,265) and of wild_test_rows.csv
 # (208), and 52 stress lines (over 256 tokens, accents, CJK, emoji, control
 # characters, empty). Ids identical; every vector cosine >= 0.99999 and max
-# |diff| <= 1e-4. The sanitizer builds check every 10th text (same checks).
+# |diff| <= 1e-4, on the CPU's default ISA path and (every 10th text) on the
+# others it runs (LOGIFY_ISA). The sanitizer builds check every 10th text.
 # Needs no ../shared: the fixture carries the texts.
 source "$(dirname "$0")/../lib.sh"
 need_minilm
@@ -23,6 +24,20 @@ ok
 python3 "$FX/compare_minilm.py" check "$FX/reference.jsonl.gz" "$TMP/emb.txt" "$TMP/tok.txt" \
   --every $every || fail "the real MiniLM differs from sentence-transformers"
 ok
+# every other ISA path this CPU runs (LOGIFY_ISA; the default is the widest):
+# the same checks on every 10th text
+default_isa=$(sed -n 's/.*, kernels \([a-z0-9]*\)$/\1/p' "$TMP/info.txt")
+python3 "$FX/compare_minilm.py" texts "$FX/reference.jsonl.gz" --every $((every * 10)) >"$TMP/in5.txt"
+"$LOGIFY" model tokenize "$MINILM" <"$TMP/in5.txt" >"$TMP/tok5.txt" || fail "model tokenize failed"
+for isa in avx512 avx2 generic; do
+  [[ $isa == "$default_isa" ]] && continue
+  LOGIFY_ISA=$isa "$LOGIFY" model info "$MINILM" >/dev/null 2>&1 || { echo "  ($isa: not on this CPU)"; continue; }
+  LOGIFY_ISA=$isa "$LOGIFY" embed --model "$MINILM" --threads 2 <"$TMP/in5.txt" >"$TMP/emb5.txt" ||
+    fail "embed on the $isa path failed"
+  python3 "$FX/compare_minilm.py" check "$FX/reference.jsonl.gz" "$TMP/emb5.txt" "$TMP/tok5.txt" \
+    --every $((every * 10)) | sed "s/^/  $isa path: /" || fail "the $isa path differs from sentence-transformers"
+  ok
+done
 # the same vectors whatever the batch and thread count (a sample of 200 texts)
 head -200 "$TMP/in.txt" >"$TMP/in200.txt"
 head -200 "$TMP/emb.txt" >"$TMP/emb200.txt"

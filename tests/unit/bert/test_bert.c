@@ -101,14 +101,40 @@ static void check_fixture(const char *name) {
     json_decref(ref);
 }
 
-/* each fixture with both projection kernels (the packed AVX-512 one falls
- * back to OpenBLAS on a CPU without AVX-512) */
+/* The ISA paths this CPU runs (LOGIFY_ISA): generic always, avx2 and
+ * avx512 on x86-64 CPUs that have them. */
+static const char *const isas[] = {"avx512", "avx2", "generic"};
+#define N_ISAS (sizeof isas / sizeof *isas)
+
+static int isa_runs(const char *isa) {
+    lg_isa x;
+    return lg_isa_parse(isa, &x, NULL) == LG_OK;
+}
+
+/* the next model loads use ISA path `isa` (NULL: the CPU's best) and
+ * projection kernel `gemm` ("packed" or "openblas"; NULL: chosen at load) */
+static void use_path(const char *isa, const char *gemm) {
+    if (isa)
+        setenv("LOGIFY_ISA", isa, 1);
+    else
+        unsetenv("LOGIFY_ISA");
+    if (gemm)
+        setenv("LOGIFY_SBERT_GEMM", gemm, 1);
+    else
+        unsetenv("LOGIFY_SBERT_GEMM");
+}
+
+/* each fixture on OpenBLAS and on the packed kernel of every ISA path the
+ * CPU runs */
 static void check_both(const char *name) {
-    setenv("LOGIFY_SBERT_GEMM", "openblas", 1);
+    use_path(NULL, "openblas");
     check_fixture(name);
-    setenv("LOGIFY_SBERT_GEMM", "packed", 1);
-    check_fixture(name);
-    unsetenv("LOGIFY_SBERT_GEMM");
+    for (size_t i = 0; i < N_ISAS; i++)
+        if (isa_runs(isas[i])) {
+            use_path(isas[i], "packed");
+            check_fixture(name);
+        }
+    use_path(NULL, NULL);
 }
 
 static void test_tiny_mean(void **state) {
@@ -214,12 +240,12 @@ static void encode_range(const fixture *fx, lg_sbert_scratch *s, size_t j, size_
  * not), so there each run equals one thread with the same texts and batch
  * size within OPENBLAS_TOL, bit-identical or not. */
 #define OPENBLAS_TOL 1e-5
-static void check_threads_identical(const char *name, const char *gemm) {
-    setenv("LOGIFY_SBERT_GEMM", gemm, 1);
+static void check_threads_identical(const char *name, const char *isa, const char *gemm) {
+    use_path(isa, gemm);
     json_t *ref;
     fixture fx;
     fixture_load(&fx, name, &ref);
-    unsetenv("LOGIFY_SBERT_GEMM");
+    use_path(NULL, NULL);
     int packed = fx.m->use_packed;
     size_t dim = (size_t)fx.dim, row = dim * sizeof(float);
     lg_sbert_scratch *s1 = NULL, *s = NULL;
@@ -268,16 +294,17 @@ static void test_threads_identical(void **state) {
     (void)state;
     static const char *const names[] = {"tiny_mean", "tiny_cls", "tiny_f16", "tiny_bf16"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        check_threads_identical(names[i], "openblas");
-        check_threads_identical(names[i], "packed");
+        check_threads_identical(names[i], NULL, "openblas");
+        for (size_t j = 0; j < N_ISAS; j++)
+            if (isa_runs(isas[j])) check_threads_identical(names[i], isas[j], "packed");
     }
     /* OpenBLAS on one thread (as OPENBLAS_NUM_THREADS=1 sets it): large
      * products are then split by columns across the team too (this test
      * program may set the process-wide count; the library never does) */
     int saved = openblas_get_num_threads();
     openblas_set_num_threads(1);
-    check_threads_identical("tiny_mean", "openblas");
-    check_threads_identical("tiny_f16", "openblas");
+    check_threads_identical("tiny_mean", NULL, "openblas");
+    check_threads_identical("tiny_f16", NULL, "openblas");
     openblas_set_num_threads(saved);
 }
 
@@ -336,12 +363,12 @@ static void *conc_main(void *p) {
     return NULL;
 }
 
-static void check_concurrent(const char *gemm) {
-    setenv("LOGIFY_SBERT_GEMM", gemm, 1);
+static void check_concurrent(const char *isa, const char *gemm) {
+    use_path(isa, gemm);
     json_t *ref;
     fixture fx;
     fixture_load(&fx, "tiny_mean", &ref);
-    unsetenv("LOGIFY_SBERT_GEMM");
+    use_path(NULL, NULL);
     size_t sz = fx.n * (size_t)fx.dim;
     float *want = calloc(CONC_THREADS * sz, sizeof *want);
     lg_sbert_scratch *s = NULL;
@@ -374,8 +401,87 @@ static void check_concurrent(const char *gemm) {
 
 static void test_concurrent_encodes(void **state) {
     (void)state;
-    check_concurrent("openblas");
-    check_concurrent("packed");
+    check_concurrent(NULL, "openblas");
+    for (size_t i = 0; i < N_ISAS; i++)
+        if (isa_runs(isas[i])) check_concurrent(isas[i], "packed");
+}
+
+/* ---- ISA paths against each other ------------------------------------------ */
+
+/* Every fixture on every ISA path the CPU runs (packed kernel), all texts
+ * at once and one at a time: each path within 1e-5 of the first one (the
+ * widest) per element; the packed GEMMs of avx512 and avx2 give the same
+ * bits (test_gemm.c asserts it), the element-wise kernels are the same
+ * source compiled per ISA, so identical vectors are counted and printed,
+ * not asserted. Also: LOGIFY_ISA names the path `model info` reports, and
+ * a path the CPU lacks or an unknown name fails the load. */
+#define ISA_TOL 1e-5
+static void test_isa_paths_agree(void **state) {
+    (void)state;
+    static const char *const names[] = {"tiny_mean", "tiny_cls", "tiny_f16", "tiny_bf16"};
+    for (size_t f = 0; f < sizeof names / sizeof *names; f++) {
+        float *first = NULL;
+        const char *first_isa = NULL;
+        for (size_t i = 0; i < N_ISAS; i++) {
+            if (!isa_runs(isas[i])) {
+                printf("%s: the %s path: not on this CPU\n", names[f], isas[i]);
+                continue;
+            }
+            use_path(isas[i], NULL);
+            json_t *ref;
+            fixture fx;
+            fixture_load(&fx, names[f], &ref);
+            use_path(NULL, NULL);
+            lg_sbert_info info;
+            lg_sbert_info_get(fx.m, &info);
+            assert_string_equal(info.isa, isas[i]);
+            char want_gemm[32];
+            snprintf(want_gemm, sizeof want_gemm, "packed-%s", isas[i]);
+            assert_string_equal(info.gemm, want_gemm);
+            size_t sz = fx.n * (size_t)fx.dim;
+            float *all = malloc(sz * sizeof *all), *one = malloc(sz * sizeof *one);
+            lg_sbert_scratch *s = NULL;
+            assert_int_equal(lg_sbert_scratch_new(fx.m, &s, NULL), LG_OK);
+            encode_range(&fx, s, 0, fx.n, 32, 1, all);
+            for (size_t j = 0; j < fx.n; j++)
+                encode_range(&fx, s, j, 1, 1, 2, one + j * (size_t)fx.dim);
+            assert_memory_equal(all, one, sz * sizeof *all);
+            if (!first) {
+                first = all;
+                first_isa = isas[i];
+                all = NULL;
+            } else {
+                double md = 0;
+                for (size_t e = 0; e < sz; e++)
+                    md = fmax(md, fabs((double)all[e] - first[e]));
+                printf("%s: %s vs %s: %s, max diff %.3g\n", names[f], isas[i], first_isa,
+                       memcmp(all, first, sz * sizeof *all) ? "not bit-identical"
+                                                             : "bit-identical",
+                       md);
+                assert_true(md <= ISA_TOL);
+            }
+            lg_sbert_scratch_free(s);
+            free(all);
+            free(one);
+            fixture_free(&fx, ref);
+        }
+        free(first);
+    }
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/tiny_mean", fixtures);
+    lg_sbert *m = NULL;
+    lg_errmsg err;
+    setenv("LOGIFY_ISA", "sse9", 1);
+    assert_int_equal(lg_sbert_load(dir, &m, &err), LG_EINVAL);
+    assert_non_null(strstr(err.msg, "LOGIFY_ISA=sse9"));
+    for (size_t i = 0; i < N_ISAS; i++)
+        if (!isa_runs(isas[i])) {
+            setenv("LOGIFY_ISA", isas[i], 1);
+            assert_int_equal(lg_sbert_load(dir, &m, &err), LG_EINVAL);
+            assert_non_null(strstr(err.msg, "this CPU cannot run"));
+        }
+    unsetenv("LOGIFY_ISA");
+    assert_null(m);
 }
 
 /* ---- Broken model directories --------------------------------------------- */
@@ -449,6 +555,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_bf16),
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_concurrent_encodes),
+        cmocka_unit_test(test_isa_paths_agree),
         cmocka_unit_test(test_info_and_truncation),
         cmocka_unit_test(test_broken_dirs),
     };
