@@ -5,6 +5,7 @@
 #include "logify/model.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -319,7 +320,12 @@ static lg_err stage_process(const void *ctx, void *scratch, lg_record **recs, si
             lg_record_decide(rec, LG_STAGE_MODEL, label, p);
             lg_record_detail(rec, "model p=%.2f", p);
         } else {
-            lg_record_detail(rec, "model below threshold: %s p=%.2f < %.2f", label, p,
+            /* enough digits that p and the threshold read apart
+             * ("p=1.00 < 1.00" said nothing) */
+            int prec = 2;
+            while (prec < 6 && round(p * pow(10, prec)) >= round(c->threshold * pow(10, prec)))
+                prec++;
+            lg_record_detail(rec, "model below threshold: %s p=%.*f < %.*f", label, prec, p, prec,
                              c->threshold);
         }
     }
