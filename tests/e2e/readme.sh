@@ -16,6 +16,52 @@ BUILD_DIR=$(dirname "$LOGIFY")
 SERVER_PID=""
 PORT=""
 SKIPPED_OUTPUTS=()
+# What each README command must print (stdout + stderr, an extended regex),
+# or, as file:PATH:REGEX, what it must write: the README test checks output,
+# not only the exit status. A README command with no line here fails the
+# test, so a new command comes with its check.
+declare -A EXPECT=(
+  ["build/logify classify resources/test.csv -o resources/output.csv"]='file:resources/output.csv:^source,log_message,target_label'
+  ["build/logify classify resources/test.csv --explain --format jsonl"]='"stage":"rules".*"template_id":"[0-9a-f]{16}"'
+  ["cat resources/test.csv | build/logify classify - --summary > /dev/null"]='logify: 20 rows in '
+  ["build/logify rules check rules/default.yaml"]='rules/default.yaml: [0-9]+ rules OK'
+  ["build/logify rules test rules/default.yaml 'User User42 logged in.' --source BillingSystem"]="match: rule 'user-login-logout' .* -> User Action"
+  ["build/logify classify resources/test.csv --rules rules/default.yaml --route '*=rules'"]=',User Action$'
+  ["build/logify classify resources/test.csv --route '*=rules,model:0.7' --route 'LegacyCRM=rules'"]=',Security Alert$'
+  ["build/logify classify resources/test.csv --config resources/logify.yaml"]=',User Action$'
+  ["build/logify train --data ../shared/datasets/synthetic_logs.csv --out /tmp/logify-model --seed 42"]='wrote /tmp/logify-model'
+  ["build/logify eval --data ../shared/datasets/synthetic_logs.csv --model /tmp/logify-model --json"]='"macro_f1": *[01]'
+  ["build/logify classify resources/test.csv --model /tmp/logify-model --explain"]=',model,0\.[0-9]+,model p='
+  ["python3 tests/gen/gen_real_logs.py --out /tmp/logify-real.csv --lines-per-system 200"]='file:/tmp/logify-real.csv:^source,log_message,target_label'
+  ["build/logify train --data /tmp/logify-real.csv --out /tmp/logify-real-model --route '*=model'"]='classifier ovr_linear_svm'
+  ["build/logify templates resources/test.csv -o /tmp/logify-templates.csv --summary"]='file:/tmp/logify-templates.csv:,template_id,template$'
+  ["build/logify templates ../shared/datasets/synthetic_logs.csv --format jsonl --params --state /tmp/logify-miner.jsonl -o /tmp/logify-templates.jsonl"]='file:/tmp/logify-templates.jsonl:"params":\['
+  ["build/logify classify resources/test.csv --templates"]=',template_id$'
+  ["build/logify cluster --data ../shared/datasets/synthetic_logs.csv --out /tmp/logify-cluster"]='wrote /tmp/logify-cluster/'
+  ["build/logify rules check /tmp/logify-cluster/suggested_rules.yaml"]='suggested_rules.yaml: [0-9]+ rules OK'
+  ["curl -F file=@resources/test.csv http://127.0.0.1:8000/classify/"]='^source,log_message,target_label'
+  ["curl -H 'Content-Type: application/json' -d '{\"logs\":[{\"source\":\"ModernCRM\",\"log_message\":\"User User123 logged in.\"}]}' http://127.0.0.1:8000/v1/classify"]='"label":"User Action"'
+  ["curl http://127.0.0.1:8000/metrics"]='^logify_'
+  ["build/logify model info tests/fixtures/bert/tiny_mean"]='BERT 2 layers, hidden 32'
+  ["echo \"Disk /dev/sda1 is 98% full\" | build/logify embed --model tests/fixtures/bert/tiny_mean"]='^\[-?[0-9]'
+  ["echo \"Disk /dev/sda1 is 98% full\" | build/logify model tokenize tests/fixtures/bert/tiny_mean"]='"ids": \[[0-9]+, '
+  ["build/logify train --data ../shared/datasets/synthetic_logs.csv --out /tmp/logify-sbert --encoder sbert:tests/fixtures/bert/tiny_mean"]='encoder sbert:[^ ]*tests/fixtures/bert/tiny_mean'
+  ["build/logify classify resources/test.csv --model /tmp/logify-sbert --explain"]=',rules,1\.0000,rule '
+)
+# check_output CMD OUTFILE: the command's expectation holds
+check_output() {
+  local want=${EXPECT[$1]-}
+  [[ -n $want ]] || fail "README command without an output check in tests/e2e/readme.sh: $1"
+  if [[ $want == file:* ]]; then
+    want=${want#file:}
+    local path=${want%%:*}
+    want=${want#*:}
+    [[ -f $path ]] || fail "README command wrote no $path: $1"
+    grep -qE -- "$want" "$path" || fail "README command: $path lacks /$want/: $1: $(head -3 "$path")"
+  else
+    grep -qE -- "$want" "$2" || fail "README command's output lacks /$want/: $1: $(tail -5 "$2")"
+  fi
+}
 stop_server() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; }
 trap 'stop_server; rm -rf "$TMP"' EXIT
 
@@ -83,11 +129,13 @@ PY
     [[ -n "$SERVER_PID" ]] || fail "README runs curl with no server before it: $cmd"
     run=${cmd//:8000/:$PORT}
     bash -c "set -o pipefail; ${run/curl /curl -fsS }" >"$TMP/curl.out" 2>&1 || fail "README command failed: $cmd: $(cat "$TMP/curl.out")"
+    check_output "$cmd" "$TMP/curl.out"
     ok
     continue
   fi
   if [[ "$cmd" == "python3 tests/gen/"* ]]; then # the repo's data generators
     bash -c "set -o pipefail; $cmd" >"$TMP/cmd.out" 2>&1 || fail "README command failed: $cmd: $(tail -20 "$TMP/cmd.out")"
+    check_output "$cmd" "$TMP/cmd.out"
     ok
     continue
   fi
@@ -103,6 +151,7 @@ PY
     fi
     run=${cmd//build\/logify/$LOGIFY}
     bash -c "set -o pipefail; $run" >"$TMP/cmd.out" 2>&1 || fail "README command failed: $cmd: $(tail -20 "$TMP/cmd.out")"
+    check_output "$cmd" "$TMP/cmd.out"
     ok
     continue
   fi
