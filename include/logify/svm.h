@@ -76,8 +76,7 @@ typedef struct {
     uint32_t *cand;  /* (M) after a prediction: the classes scored */
     float *score;    /* (M) and their decision values */
     size_t n_cand;
-    uint32_t *order; /* (row nnz) row positions sorted by feature */
-    size_t order_cap;
+    float *xd;       /* (dim) the row being scored, dense; zero between rows */
 } lg_svm_scratch;
 
 lg_err lg_svm_scratch_init(const lg_svm *m, lg_svm_scratch *s, lg_errmsg *err);
