@@ -83,6 +83,9 @@ lg_err lg_job_flush(lg_job *j, lg_errmsg *err);
 /* Ends the input, classifies and writes what is left. An input without a
  * header row is an error. */
 lg_err lg_job_finish(lg_job *j, lg_errmsg *err);
+/* Rows the reader has found so far (after the header), for a progress
+ * line; call from the thread that feeds. */
+uint64_t lg_job_rows_read(const lg_job *j);
 /* Valid after lg_job_finish (or an error). */
 void lg_job_get_stats(const lg_job *j, lg_job_stats *out);
 void lg_job_free(lg_job *j);

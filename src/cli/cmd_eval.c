@@ -19,7 +19,8 @@ static const char usage_text[] =
     "  --route SRC=STAGES     override a route, as in 'logify classify'\n"
     "  --threshold X          default model threshold (default 0.5)\n"
     "  --json                 print one JSON object (rows, accuracy, macro_f1,\n"
-    "                         per_label, per_stage, unclassified)\n";
+    "                         per_label, per_stage, unclassified)\n"
+    "  --no-progress          no progress line (drawn on stderr only when it is a terminal)\n";
 
 #define EVAL_BATCH 1024
 #define MAX_REASONS 64
@@ -146,12 +147,13 @@ int cmd_eval(int argc, char **argv) {
                                              CLI_OPT_ROUTE,
                                              CLI_OPT_THRESHOLD,
                                              {"json", no_argument, 0, O_JSON},
+                                             CLI_OPT_NO_PROGRESS,
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
     const char *data = NULL;
-    int json = 0, c;
+    int json = 0, no_progress = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -160,6 +162,7 @@ int cmd_eval(int argc, char **argv) {
             if (cli_pipeline_option(c, optarg, &po, "eval", usage_text)) return CLI_USAGE;
             break;
         case O_JSON: json = 1; break;
+        case CLI_O_NO_PROGRESS: no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "eval: unknown option");
         }
@@ -179,6 +182,7 @@ int cmd_eval(int argc, char **argv) {
     lg_record *recs = NULL;
     lg_report rep;
     lg_report_init(&rep);
+    lg_progress *prog = NULL;
     eval_counts counts;
     memset(&counts, 0, sizeof counts);
     if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
@@ -191,7 +195,9 @@ int cmd_eval(int argc, char **argv) {
                  po.model_dir ? po.model_dir : "default bundle");
     else
         snprintf(model_desc, sizeof model_desc, "none (%s)", res.model_missing);
-    if (lg_dataset_load(data, &ds, &err)) {
+    prog = cli_progress_start("eval", no_progress, 0);
+    lg_progress_phase(prog, "reading", "rows", 0, cli_path_size(data));
+    if (lg_dataset_load_progress(data, prog, &ds, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -205,7 +211,9 @@ int cmd_eval(int argc, char **argv) {
         cli_error("out of memory");
         goto done;
     }
+    lg_progress_phase(prog, "classifying", "rows", ds.n, 0);
     for (size_t start = 0; start < ds.n; start += EVAL_BATCH) {
+        lg_progress_set(prog, start, 0);
         size_t n = ds.n - start < EVAL_BATCH ? ds.n - start : EVAL_BATCH;
         for (size_t i = 0; i < n; i++) {
             const lg_labeled_row *r = &ds.rows[start + i];
@@ -238,6 +246,9 @@ int cmd_eval(int argc, char **argv) {
             }
         }
     }
+    lg_progress_set(prog, ds.n, 0);
+    cli_progress_end(prog);
+    prog = NULL;
     if (json) {
         if (cli_print_json(to_json(&rep, &counts, model_desc)) != CLI_OK) goto done;
     } else {
@@ -246,6 +257,7 @@ int cmd_eval(int argc, char **argv) {
     cli_llm_failures(res.llm, 0);
     rc = CLI_OK;
 done:
+    cli_progress_end(prog);
     tally_clear(&counts.reasons);
     tally_clear(&counts.unknown);
     lg_report_clear(&rep);

@@ -564,6 +564,11 @@ lg_err lg_job_finish(lg_job *j, lg_errmsg *err) {
     return e;
 }
 
+uint64_t lg_job_rows_read(const lg_job *j) {
+    uint64_t seen = j->reader ? lg_csv_rows_seen(j->reader) : 0;
+    return seen > 0 ? seen - 1 : 0; /* the header is not a row */
+}
+
 void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {
     *out = j->stats;
     for (size_t i = 0; i < j->n_workers; i++) {
