@@ -31,6 +31,7 @@ declare -A EXPECT=(
   ["build/logify classify resources/test.csv --config resources/logify.yaml"]=',User Action$'
   ["build/logify train --data ../shared/datasets/synthetic_logs.csv --out /tmp/logify-model --seed 42"]='wrote /tmp/logify-model'
   ["build/logify eval --data ../shared/datasets/synthetic_logs.csv --model /tmp/logify-model --json"]='"macro_f1": *[01]'
+  ["build/logify eval --data ../shared/datasets/synthetic_logs.csv --model /tmp/logify-model --plot /tmp/logify-eval.svg"]='file:/tmp/logify-eval.svg:class="cell" [^>]*data-truth="HTTP Status" data-pred="HTTP Status"'
   ["build/logify classify resources/test.csv --model /tmp/logify-model --explain"]=',model,0\.[0-9]+,model p='
   ["python3 tests/gen/gen_real_logs.py --out /tmp/logify-real.csv --lines-per-system 200"]='file:/tmp/logify-real.csv:^source,log_message,target_label'
   ["build/logify train --data /tmp/logify-real.csv --out /tmp/logify-real-model --route '*=model'"]='classifier ovr_linear_svm'
