@@ -43,6 +43,8 @@ declare -A EXPECT=(
   ["curl -F file=@resources/test.csv http://127.0.0.1:8000/classify/"]='^source,log_message,target_label'
   ["curl -H 'Content-Type: application/json' -d '{\"logs\":[{\"source\":\"ModernCRM\",\"log_message\":\"User User123 logged in.\"}]}' http://127.0.0.1:8000/v1/classify"]='"label":"User Action"'
   ["curl http://127.0.0.1:8000/metrics"]='^logify_'
+  ["make install PREFIX=/tmp/logify-install"]='file:/tmp/logify-install/lib/systemd/system/logify.service:^ExecStart=/tmp/logify-install/bin/logify serve'
+  ["make deb DEB_OUT=/tmp/logify-deb"]='/tmp/logify-deb/logify_[0-9.]+_[a-z0-9]+\.deb$'
   ["build/logify model info tests/fixtures/bert/tiny_mean"]='BERT 2 layers, hidden 32'
   ["echo \"Disk /dev/sda1 is 98% full\" | build/logify embed --model tests/fixtures/bert/tiny_mean"]='^\[-?[0-9]'
   ["echo \"Disk /dev/sda1 is 98% full\" | build/logify model tokenize tests/fixtures/bert/tiny_mean"]='"ids": \[[0-9]+, '
@@ -108,6 +110,12 @@ rows_out = list(csv.DictReader(open("resources/output.csv", newline="")))
 assert len(rows_in) == len(rows_out) > 0
 assert all(r["target_label"] for r in rows_out)
 PY
+    ok
+    continue
+  fi
+  if [[ "$cmd" == "make install"* || "$cmd" == "make deb"* ]]; then # this build's files
+    BUILD="$BUILD_DIR" bash -c "set -o pipefail; $cmd" >"$TMP/cmd.out" 2>&1 || fail "README command failed: $cmd: $(tail -20 "$TMP/cmd.out")"
+    check_output "$cmd" "$TMP/cmd.out"
     ok
     continue
   fi
