@@ -11,7 +11,7 @@ source "$(dirname "$0")/../lib.sh"
 ON_TTY="$LOGIFY_ROOT/tests/e2e/on_tty.py"
 BAR=$'\033[K'
 
-python3 "$LOGIFY_ROOT/tests/gen/gen_labeled.py" 9 3000 5 >"$TMP/data.csv"
+python3 "$LOGIFY_ROOT/tests/gen/gen_labeled.py" 9 1500 5 >"$TMP/data.csv"
 python3 - "$TMP/data.csv" >"$TMP/in.csv" <<'PY'
 import csv, sys
 r = csv.reader(open(sys.argv[1]))
@@ -41,7 +41,7 @@ no_bar() {
 python3 "$ON_TTY" "$TMP/tty" -- "$LOGIFY" classify "$TMP/in.csv" -o "$TMP/c_tty.csv"
 has_bar "$TMP/tty" classify
 grep -q "100%" "$TMP/tty" || fail "classify: no percentage for a file: $(od -c "$TMP/tty" | head)"
-grep -qE "3,000 rows" "$TMP/tty" || fail "classify: the last state should count 3,000 rows"
+grep -qE "1,500 rows" "$TMP/tty" || fail "classify: the last state should count 1,500 rows"
 tail -c 4 "$TMP/tty" | cmp -s - <(printf '\r\033[K') || fail "classify: the line is not erased at the end"
 ok
 "$LOGIFY" classify "$TMP/in.csv" -o "$TMP/c_pipe.csv" 2>"$TMP/err" | cat
