@@ -11,7 +11,7 @@ source "$(dirname "$0")/../lib.sh"
 ON_TTY="$LOGIFY_ROOT/tests/e2e/on_tty.py"
 BAR=$'\033[K'
 
-python3 "$LOGIFY_ROOT/tests/gen/gen_labeled.py" 9 1500 5 >"$TMP/data.csv"
+python3 "$LOGIFY_ROOT/tests/gen/gen_labeled.py" 9 600 5 >"$TMP/data.csv"
 python3 - "$TMP/data.csv" >"$TMP/in.csv" <<'PY'
 import csv, sys
 r = csv.reader(open(sys.argv[1]))
@@ -41,7 +41,7 @@ no_bar() {
 python3 "$ON_TTY" "$TMP/tty" -- "$LOGIFY" classify "$TMP/in.csv" -o "$TMP/c_tty.csv"
 has_bar "$TMP/tty" classify
 grep -q "100%" "$TMP/tty" || fail "classify: no percentage for a file: $(od -c "$TMP/tty" | head)"
-grep -qE "1,500 rows" "$TMP/tty" || fail "classify: the last state should count 1,500 rows"
+grep -qE "600 rows" "$TMP/tty" || fail "classify: the last state should count 600 rows"
 tail -c 4 "$TMP/tty" | cmp -s - <(printf '\r\033[K') || fail "classify: the line is not erased at the end"
 ok
 "$LOGIFY" classify "$TMP/in.csv" -o "$TMP/c_pipe.csv" 2>"$TMP/err" | cat
@@ -111,12 +111,12 @@ python3 "$ON_TTY" "$TMP/tty" -- "$LOGIFY" templates "$TMP/in.csv" -o "$TMP/t_np.
 no_bar "$TMP/tty" "templates --no-progress"
 
 # ---- embed (the tiny committed BERT) -------------------------------------------
-sed -n 2,301p "$TMP/in.csv" | cut -d, -f2 >"$TMP/lines.txt"
+sed -n 2,201p "$TMP/in.csv" | cut -d, -f2 >"$TMP/lines.txt"
 FX="$LOGIFY_ROOT/tests/fixtures/bert/tiny_mean"
 python3 "$ON_TTY" "$TMP/tty" -- "$LOGIFY" embed --model "$FX" --threads 1 <"$TMP/lines.txt" >"$TMP/v_tty.txt"
 has_bar "$TMP/tty" embed
 grep -q "100%" "$TMP/tty" || fail "embed: no percentage for a file on stdin"
-grep -q "300 rows" "$TMP/tty" || fail "embed: the last state should count 300 rows"
+grep -q "200 rows" "$TMP/tty" || fail "embed: the last state should count 200 rows"
 "$LOGIFY" embed --model "$FX" --threads 1 <"$TMP/lines.txt" >"$TMP/v_pipe.txt" 2>"$TMP/err"
 no_bar "$TMP/err" embed
 cmp "$TMP/v_tty.txt" "$TMP/v_pipe.txt" || fail "embed: vectors differ with a terminal"
