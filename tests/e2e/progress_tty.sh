@@ -73,6 +73,17 @@ cmp "$TMP/c_tty.csv" "$TMP/c_np.csv" || fail "classify --no-progress: output dif
 TERM=dumb python3 "$ON_TTY" "$TMP/tty" -- "$LOGIFY" classify "$TMP/in.csv" -o "$TMP/c_np.csv"
 no_bar "$TMP/tty" "classify (TERM=dumb)"
 
+# Ctrl-C while the line is up: the line is erased, the half-written output
+# removed, and the process dies by the signal
+rc=0
+python3 "$ON_TTY" --feed "$TMP/in.csv" --interrupt-on "rows/s" "$TMP/tty" -- \
+  "$LOGIFY" classify - -o "$TMP/c_int.csv" || rc=$?
+[[ $rc -eq 130 ]] || fail "classify on Ctrl-C: exit $rc, want 130 (SIGINT): $(od -c "$TMP/tty" | tail -5)"
+tail -c 4 "$TMP/tty" | cmp -s - <(printf '\r\033[K') || fail "classify on Ctrl-C: the line was not erased: $(od -c "$TMP/tty" | tail -5)"
+[[ ! -e $TMP/c_int.csv ]] || fail "classify on Ctrl-C: a half-written output remains"
+ls "$TMP" | grep -q '^c_int\.csv\.' && fail "classify on Ctrl-C: a temporary file remains: $(ls "$TMP")"
+ok
+
 # ---- train ---------------------------------------------------------------------
 python3 "$ON_TTY" "$TMP/tty" -- "$LOGIFY" train --data "$TMP/data.csv" --out "$TMP/m_tty" --seed 3 \
   --encoder hash:text=1 --json >"$TMP/t_tty.json"
