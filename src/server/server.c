@@ -25,13 +25,6 @@
 #define SRV_DEFAULT_HEAD_TIMEOUT 10u
 #define SRV_DEFAULT_PER_IP 64u
 
-/* Copies a client-controlled string for the log: printable ASCII only. */
-void srv_log_safe(char *dst, size_t cap, const char *src) {
-    size_t i = 0;
-    for (; src && *src && i + 1 < cap; src++)
-        dst[i++] = (*src >= 0x21 && *src < 0x7f && *src != '"') ? *src : '?';
-    dst[i] = '\0';
-}
 
 
 /* ---- Small endpoints --------------------------------------------------------------- */

@@ -176,3 +176,11 @@ srv_head_verdict srv_head_check(const char *b, size_t n, uint64_t max_upload, si
     size_t f0 = (size_t)(nl - b) + 1;
     return check_fields(b + f0, end - f0, max_upload, r);
 }
+
+/* (server_internal.h) Copies a client-controlled string for the log: printable ASCII only. */
+void srv_log_safe(char *dst, size_t cap, const char *src) {
+    size_t i = 0;
+    for (; src && *src && i + 1 < cap; src++)
+        dst[i++] = (*src >= 0x21 && *src < 0x7f && *src != '"') ? *src : '?';
+    dst[i] = '\0';
+}
