@@ -472,11 +472,9 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     return e;
 }
 
-/* --rules: the template groups as clusters for the rule suggester (the
- * one `logify cluster` uses), written atomically to path. */
+/* --rules: a rule per template group (cli_template_rules, as `logify
+ * cluster` does), written atomically to path. */
 static int write_rules(run *r, const char *path) {
-    size_t nt = lg_tpl_count(r->miner), nc = 0;
-    int32_t *dense = malloc((nt ? nt : 1) * sizeof *dense), *cl = malloc((r->r_n ? r->r_n : 1) * sizeof *cl);
     int has_labels = 0, rc = CLI_FAIL;
     for (size_t i = 0; i < r->r_n && !has_labels; i++) has_labels = r->r_lab[i] && r->r_lab[i][0];
     lg_suggested_rule *rules = NULL;
@@ -485,20 +483,10 @@ static int write_rules(run *r, const char *path) {
     lg_buf_init(&y, (size_t)256 << 20);
     cli_outfile of = {0};
     lg_errmsg err;
-    if (!dense || !cl) {
-        cli_error("out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < nt; i++) dense[i] = -1;
-    for (size_t i = 0; i < r->r_n; i++) { /* clusters numbered by first appearance */
-        size_t g = lg_tpl_group(r->miner, r->r_tpl[i]);
-        if (dense[g] < 0) dense[g] = (int32_t)nc++;
-        cl[i] = dense[g];
-    }
     lg_suggest_input in = {(const char *const *)r->r_msg, r->r_len,
-                           has_labels ? (const char *const *)r->r_lab : NULL, r->r_n, cl, nc,
-                           RULES_MIN_LINES, 0};
-    if (lg_suggest_rules(&in, &rules, &n_rules, &err) ||
+                           has_labels ? (const char *const *)r->r_lab : NULL, r->r_n, NULL, 0,
+                           RULES_MIN_LINES, 0, NULL};
+    if (cli_template_rules(r->miner, r->r_tpl, NULL, &in, &rules, &n_rules, &err) ||
         lg_suggested_rules_yaml(rules, n_rules, r->r_n, has_labels, &y, &err)) {
         cli_error("--rules: %s", err.msg);
         goto done;
@@ -513,8 +501,6 @@ done:
     if (of.f || of.tmp_path) cli_outfile_abort(&of);
     lg_suggested_rules_free(rules, n_rules);
     lg_buf_free(&y);
-    free(dense);
-    free(cl);
     return rc;
 }
 
