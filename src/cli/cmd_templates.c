@@ -43,6 +43,7 @@ static const char usage_text[] =
 
 #define MAX_LINE ((size_t)4 << 20)
 #define CHUNK ((size_t)1 << 20)
+#define OUT_BLOCK ((size_t)1 << 20) /* output gathered before a write */
 #define SPOOL_MEM ((size_t)128 << 20)
 #define RULES_MAX_ROWS 1000000
 #define RULES_MIN_LINES 5
@@ -220,10 +221,10 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
     }
     r->rows++;
     r->new_templates += (uint64_t)res.is_new;
-    lg_buf_reset(&r->row);
-    e = put_prefix(r, &r->row, f, lens, n);
-    if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
     if (r->live) {
+        lg_buf_reset(&r->row);
+        e = put_prefix(r, &r->row, f, lens, n);
+        if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
         e = put_suffix(r, &r->row, res.index, msg, mlen);
         if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
         return write_out(r->out, r->row.data, r->row.len, err);
@@ -231,6 +232,22 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
     /* the message again only when params are wanted (they are taken
      * under the final template) */
     if (!r->params) mlen = 0;
+    if (!r->spool) { /* in memory: the prefix written straight into the spool */
+        size_t at = r->mem.len;
+        uint32_t hdr[3] = {res.index, 0, (uint32_t)mlen};
+        e = lg_buf_append(&r->mem, hdr, sizeof hdr);
+        if (!e) e = put_prefix(r, &r->mem, f, lens, n);
+        if (!e) e = lg_buf_append(&r->mem, msg, mlen);
+        if (!e) {
+            hdr[1] = (uint32_t)(r->mem.len - at - sizeof hdr - mlen);
+            memcpy(r->mem.data + at, hdr, sizeof hdr);
+            return LG_OK;
+        }
+        r->mem.len = at; /* full: this row and the rest go to the spool file */
+    }
+    lg_buf_reset(&r->row);
+    e = put_prefix(r, &r->row, f, lens, n);
+    if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
     uint32_t hdr[3] = {res.index, (uint32_t)r->row.len, (uint32_t)mlen};
     e = spool_put(r, hdr, sizeof hdr, err);
     if (!e) e = spool_put(r, r->row.data ? r->row.data : "", r->row.len, err);
@@ -363,6 +380,14 @@ static lg_err plain_feed(input *in, const char *p, size_t n, lg_errmsg *err) {
     while (n) {
         const char *nl = memchr(p, '\n', n);
         size_t take = nl ? (size_t)(nl - p) : n;
+        if (nl && !in->line.len && take <= MAX_LINE) { /* a whole line in the chunk: no copy */
+            in->lineno++;
+            lg_err e = plain_line(in->r, p, take, err);
+            if (e) return e;
+            p = nl + 1;
+            n -= take + 1;
+            continue;
+        }
         if (lg_buf_append(&in->line, p, take))
             return lg_fail(err, LG_ELIMIT, "line %llu: longer than %zu bytes", (unsigned long long)in->lineno + 1,
                            MAX_LINE);
@@ -445,28 +470,49 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     r->cache = calloc(nt ? nt : 1, sizeof *r->cache);
     r->cache_len = calloc(nt ? nt : 1, sizeof *r->cache_len);
     if (!r->cache || !r->cache_len) return lg_fail(err, LG_ENOMEM, "out of memory");
-    lg_buf msg;
+    lg_buf msg, pre;
     lg_buf_init(&msg, MAX_LINE + 1);
+    lg_buf_init(&pre, MAX_LINE + 1);
     lg_err e = LG_OK;
     uint32_t hdr[3];
+    /* rows are gathered in r->row and written OUT_BLOCK bytes at a time
+     * (a write call per row cost more than the rows' text) */
+    lg_buf_reset(&r->row);
     while (!e && spool_get(r, hdr, sizeof hdr)) {
-        lg_buf_reset(&r->row);
-        lg_buf_reset(&msg);
-        if (lg_buf_reserve(&r->row, hdr[1]) || lg_buf_reserve(&msg, hdr[2])) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
-            break;
+        const char *p, *m;
+        if (!r->spool) { /* in memory: read in place */
+            if (r->mem.len - r->mem_pos < (size_t)hdr[1] + hdr[2]) {
+                e = lg_fail(err, LG_EIO, "spool: short read");
+                break;
+            }
+            p = r->mem.data + r->mem_pos;
+            m = p + hdr[1];
+            r->mem_pos += (size_t)hdr[1] + hdr[2];
+        } else {
+            lg_buf_reset(&pre);
+            lg_buf_reset(&msg);
+            if (lg_buf_reserve(&pre, hdr[1]) || lg_buf_reserve(&msg, hdr[2])) {
+                e = lg_fail(err, LG_ENOMEM, "out of memory");
+                break;
+            }
+            if (!spool_get(r, pre.data, hdr[1]) || !spool_get(r, msg.data, hdr[2])) {
+                e = lg_fail(err, LG_EIO, "spool file: short read");
+                break;
+            }
+            p = pre.data;
+            m = msg.data;
         }
-        if (!spool_get(r, r->row.data, hdr[1]) || !spool_get(r, msg.data, hdr[2])) {
-            e = lg_fail(err, LG_EIO, "spool file: short read");
-            break;
-        }
-        r->row.len = hdr[1];
-        r->row.data[r->row.len] = '\0';
-        msg.len = hdr[2];
-        e = put_suffix(r, &r->row, hdr[0], msg.data, msg.len);
+        e = lg_buf_append(&r->row, p, hdr[1]);
+        if (!e) e = put_suffix(r, &r->row, hdr[0], m, hdr[2]);
         if (e) e = lg_fail(err, e, "row too large");
-        else e = write_out(r->out, r->row.data, r->row.len, err);
+        else if (r->row.len >= OUT_BLOCK) {
+            e = write_out(r->out, r->row.data, r->row.len, err);
+            lg_buf_reset(&r->row);
+        }
     }
+    if (!e) e = write_out(r->out, r->row.data, r->row.len, err);
+    lg_buf_reset(&r->row);
+    lg_buf_free(&pre);
     if (!e && r->spool && ferror(r->spool)) e = lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
     lg_buf_free(&msg);
     return e;

@@ -290,7 +290,7 @@ static double similarity(const tpl *t, const char *line, const lg_tpl_tokens *tk
         uint32_t l = t->len[i];
         if (l == TPL_WILD) continue;
         const lg_tpl_token *x = &tk->tok[i];
-        if (!x->var && x->len == l && !memcmp(line + x->off, t->text + t->off[i], l)) same++;
+        if (!x->var && x->len == l && tpl_eq(line + x->off, t->text + t->off[i], l)) same++;
     }
     return (double)same / t->n_const;
 }
@@ -412,7 +412,7 @@ static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line,
         uint32_t l = t->len[i];
         if (l == TPL_WILD) continue;
         const lg_tpl_token *x = &tk->tok[i];
-        if (!x->var && x->len == l && !memcmp(line + x->off, t->text + t->off[i], l)) continue;
+        if (!x->var && x->len == l && tpl_eq(line + x->off, t->text + t->off[i], l)) continue;
         if (pos >= 0 || x->var) return -1;
         for (uint32_t j = 0; j < t->nkey; j++)
             if (t->kpos[j] == i) return -1; /* a keyed token: other leaves hold its siblings */
@@ -430,7 +430,7 @@ static int same_but(const tpl *a, const tpl *b, uint32_t pos) {
         if (i == pos) continue;
         uint32_t la = a->len[i], lb = b->len[i];
         if (la != lb) return 0;
-        if (la != TPL_WILD && memcmp(a->text + a->off[i], b->text + b->off[i], la)) return 0;
+        if (la != TPL_WILD && !tpl_eq(a->text + a->off[i], b->text + b->off[i], la)) return 0;
     }
     return 1;
 }
@@ -492,7 +492,7 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
             uint32_t l = t->len[i];
             if (l == TPL_WILD) continue;
             const lg_tpl_token *x = &tk->tok[i];
-            if (x->var || x->len != l || memcmp(line + x->off, t->text + t->off[i], l)) {
+            if (x->var || x->len != l || !tpl_eq(line + x->off, t->text + t->off[i], l)) {
                 t->len[i] = TPL_WILD;
                 t->n_const--;
                 out->changed = 1;
