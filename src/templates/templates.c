@@ -322,9 +322,11 @@ static const tpl_node *descend(const lg_tpl_miner *m, lg_buf *k, const char *lin
     return nd;
 }
 
-/* Best template in a leaf: highest similarity, the older on ties. */
+/* Best template in a leaf: highest similarity, the older on ties. *exact
+ * (may be NULL): the line repeats every constant token of it, so taking
+ * the line changes nothing in it (no later template can beat that). */
 static long best_in_leaf(const lg_tpl_miner *m, const tpl_node *leaf, const char *line,
-                         const lg_tpl_tokens *tk) {
+                         const lg_tpl_tokens *tk, int *exact) {
     long best = -1;
     double bs = -1;
     for (uint32_t i = 0; i < leaf->nm; i++) {
@@ -333,8 +335,10 @@ static long best_in_leaf(const lg_tpl_miner *m, const tpl_node *leaf, const char
         if (s > bs) {
             bs = s;
             best = leaf->memb[i];
+            if (s >= 1.0) break;
         }
     }
+    if (exact) *exact = bs >= 1.0;
     return bs >= m->opts.sim ? best : -1;
 }
 
@@ -348,7 +352,7 @@ lg_err lg_tpl_match(const lg_tpl_miner *m, const char *line, size_t len, lg_tpl_
     if (!e) {
         uint32_t wp;
         const tpl_node *leaf = descend(m, &k, line, &tk, &wp);
-        if (leaf) best = best_in_leaf(m, leaf, line, &tk);
+        if (leaf) best = best_in_leaf(m, leaf, line, &tk, NULL);
         if (best < 0) e = LG_ENOTFOUND;
     }
     if (!e) {
@@ -473,7 +477,14 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     if (e) return lg_fail(err, e, "templates: out of memory");
     uint32_t wp;
     const tpl_node *leaf = descend(m, &m->key, line, tk, &wp);
-    long best = leaf ? best_in_leaf(m, leaf, line, tk) : -1;
+    int exact = 0;
+    long best = leaf ? best_in_leaf(m, leaf, line, tk, &exact) : -1;
+    if (best >= 0 && exact) { /* the common case: nothing to generalise */
+        m->t[best].lines++;
+        out->index = (uint32_t)best;
+        out->id = m->t[tpl_root(m, (uint32_t)best)].id;
+        return LG_OK;
+    }
     if (best >= 0 && m->opts.word_variants > 1) {
         long pos = one_word_diff(m, &m->t[best], line, tk);
         if (pos >= 0) {
