@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "logify/cluster.h"
@@ -197,6 +199,25 @@ static lg_err spool_put(run *r, const void *p, size_t n, lg_errmsg *err) {
     }
     if (n && fwrite(p, 1, n, r->spool) != n) return lg_fail(err, LG_EIO, "writing the spool file: %s", strerror(errno));
     return LG_OK;
+}
+
+/* A regular file's size tells what the in-memory spool will hold (its
+ * rows again, a little larger): reserving that at once spares the copies
+ * of growing, and 2 MiB pages (transparent huge pages, asked for with
+ * madvise; ignored where the kernel has them off) spare most of the page
+ * faults of filling it, which were a tenth of the command's time. */
+static void spool_reserve(run *r, FILE *in) {
+    struct stat st;
+    if (r->live || fstat(fileno(in), &st) || !S_ISREG(st.st_mode) || st.st_size <= 0) return;
+    size_t want = (size_t)st.st_size + (size_t)st.st_size / 4 + 4096;
+    if (want > r->mem.max) want = r->mem.max;
+    if (lg_buf_reserve(&r->mem, want)) return;
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)r->mem.data + huge - 1) & ~(huge - 1);
+    uintptr_t b = ((uintptr_t)r->mem.data + r->mem.cap) & ~(huge - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#endif
 }
 
 /* Reads n bytes back (1), or 0 at the end. */
@@ -681,6 +702,7 @@ int cmd_templates(int argc, char **argv) {
     } else {
         r.out = stdout;
     }
+    spool_reserve(&r, in);
     chunk = malloc(CHUNK);
     if (!chunk) {
         cli_error("out of memory");

@@ -302,8 +302,18 @@ static const tpl_node *descend(const lg_tpl_miner *m, lg_buf *k, const char *lin
     uint32_t n = (uint32_t)tk->n, kpos[8];
     int ld = (int)line_keys(m, tk, kpos);
     *wild_path = 0;
-    if (key_start(k, n, 0)) return NULL;
+    /* the exact path first, in one lookup: when its leaf exists, so does
+     * every node above it (a template files itself along its whole path),
+     * and the walk below would take the exact child at every level */
+    if (key_start(k, n, ld)) return NULL;
+    for (int j = 0; j < ld; j++) {
+        const lg_tpl_token *x = &tk->tok[kpos[j]];
+        if (key_add(k, kpos[j], line + x->off, x->len)) return NULL;
+    }
     const tpl_node *nd = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
+    if (nd || !ld) return nd;
+    if (key_start(k, n, 0)) return NULL;
+    nd = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
     for (int j = 0; j < ld && nd; j++) {
         const lg_tpl_token *x = &tk->tok[kpos[j]];
         size_t mark = k->len;
