@@ -50,6 +50,13 @@ typedef struct {
     struct lg_tpl_miner *templates;
     pthread_mutex_t *templates_lock;
     int template_column;
+    /* Optional, with templates: a second miner (caller-owned, e.g. a
+     * server's, shared; novelty_lock as templates_lock) each row is mined
+     * into as well; stats.new_templates then counts ITS new templates. So a
+     * job can write the ids of a fresh miner (`logify classify`'s) while
+     * novelty is counted against everything a server has seen. */
+    struct lg_tpl_miner *novelty;
+    pthread_mutex_t *novelty_lock;
 } lg_job_opts;
 
 #define LG_JOB_MAX_LABELS 256

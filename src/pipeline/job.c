@@ -462,6 +462,12 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
         if (j->o.templates_lock) pthread_mutex_unlock(j->o.templates_lock);
         if (e) return e;
         b->tids[r] = tr.id;
+        if (j->o.novelty) {
+            if (j->o.novelty_lock) pthread_mutex_lock(j->o.novelty_lock);
+            e = lg_tpl_add(j->o.novelty, row->fields[j->msg_col], row->lens[j->msg_col], &tr, err);
+            if (j->o.novelty_lock) pthread_mutex_unlock(j->o.novelty_lock);
+            if (e) return e;
+        }
         j->stats.new_templates += (uint64_t)tr.is_new;
     }
     b->n++;
