@@ -36,10 +36,21 @@ async function expect(cond, what, detail) {
   if (!cond) await fail(what + (detail === undefined ? '' : ': ' + detail));
   ok(what);
 }
+// Closes the browser and stops the servers; returns the servers' failures
+// (each must exit 0 on SIGTERM: under ASan a leak or an error makes it not).
 async function cleanup() {
   if (browser) await browser.close().catch(() => {});
   browser = null;
-  for (const s of servers) if (s.exitCode === null) s.kill('SIGTERM');
+  const bad = [];
+  for (const s of servers.splice(0)) {
+    if (s.exitCode === null && s.signalCode === null) {
+      const done = new Promise((r) => s.once('exit', r));
+      s.kill('SIGTERM');
+      await done;
+    }
+    if (s.exitCode !== 0) bad.push('server ' + s.spawnargs.slice(1).join(' ') + ' exited ' + (s.exitCode ?? s.signalCode) + ': ' + s.log.slice(-2000));
+  }
+  return bad;
 }
 
 // `logify ARGS` in dir; returns {stdout (Buffer), stderr (string), status}
@@ -54,13 +65,13 @@ function startServer(args = []) {
     const p = spawn(LOGIFY, ['serve', '--host', '127.0.0.1', '--port', '0', '--quiet', ...args],
       { cwd: WORK, stdio: ['ignore', 'ignore', 'pipe'] });
     servers.push(p);
-    let log = '';
+    p.log = '';
     p.stderr.on('data', (d) => {
-      log += d;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      p.log += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.log);
       if (m) resolve(m[1]);
     });
-    p.on('exit', (code) => reject(new Error('server exited ' + code + ': ' + log)));
+    p.on('exit', (code) => reject(new Error('server exited ' + code + ': ' + p.log)));
   });
 }
 
@@ -175,6 +186,25 @@ async function testUploadTableChartsDownloads(url) {
   await expect(desc.every((c, i) => i === 0 || desc[i - 1] >= c), 'sort by confidence, descending', desc.join(' '));
   await page.click('#thead button[data-key="row"]');
   await expect(page.errors.length === 0, 'no script errors', page.errors.join('; '));
+  await page.context().close();
+}
+
+// A file dropped on the drop zone (a DragEvent carrying it, as the browser
+// sends when a file is dragged in).
+async function testDrop(url) {
+  const page = await newPage(url);
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], 'dropped.csv', { type: 'text/csv' }));
+    const zone = document.getElementById('drop');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, fs.readFileSync(TEST_CSV, 'utf8'));
+  await waitClassified(page);
+  await expect((await tableRows(page)).length === 20 && (await page.textContent('#file-name')) === 'dropped.csv', 'a dropped file: 20 rows');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#dl-jsonl')]);
+  await expect(Buffer.compare(fs.readFileSync(await dl.path()), cli(['classify', TEST_CSV, '--explain', '--format', 'jsonl']).stdout) === 0,
+    'its JSONL download == logify classify --explain --format jsonl');
   await page.context().close();
 }
 
@@ -380,8 +410,13 @@ async function testClusters(url) {
   await expect(summary.includes(cliClusters.toLocaleString('en-US') + ' clusters') && summary.includes(cliNoise.toLocaleString('en-US') + ' noise'),
     'the clusters of the page are those of `logify cluster` (' + cliClusters + ' clusters, ' + cliNoise + ' noise)', summary);
   await expect(clustersCsv.length > 0, 'clusters.csv written');
-  await page.waitForSelector('#cluster-phase');
   await shot(page, 'console-clusters');
+  // colour by label: one colour per label the rows got
+  await page.selectOption('#map-color', 'label');
+  const fills = await page.$$eval('#map circle', (cs) => new Set(cs.map((c) => c.getAttribute('fill'))).size);
+  const nLabels = await page.$$eval('#f-label option', (o) => o.length - 1);
+  await expect(fills >= 2 && fills <= nLabels, 'colour by label: ' + fills + ' colours for ' + nLabels + ' labels');
+  await page.selectOption('#map-color', 'cluster');
   // hover a point: its line, label and cluster
   const circle = (await page.$$('#map circle')).pop(); // drawn last: on top
   const k = await circle.getAttribute('data-c');
@@ -420,6 +455,7 @@ async function main() {
   const url = await startServer();
   if (GROUP === 'console') {
     await testUploadTableChartsDownloads(url);
+    await testDrop(url);
     await testMalformed(url);
     await testXss(url);
     await testKeyboard(url);
@@ -433,7 +469,9 @@ async function main() {
   } else {
     await fail('unknown group ' + GROUP);
   }
-  await cleanup();
+  const bad = await cleanup();
+  if (bad.length) await fail(bad.join('\n'));
+  ok('every server exited 0 on SIGTERM');
   console.log('passed: ' + checks + ' checks (screenshots in ' + SHOTS + ')');
 }
 

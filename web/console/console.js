@@ -176,6 +176,12 @@
     store.name = name;
     $('results').hidden = true;
     $('cluster-go').disabled = true;
+    // the clusters of earlier rows no longer apply
+    $('cluster-out').hidden = true;
+    $('glist').hidden = true;
+    $('cluster-progress').hidden = true;
+    $('cluster-summary').textContent = '';
+    clusterError('');
     setStatus('Classifying ' + name + '…');
     const t0 = performance.now();
     let failure = '';
@@ -566,6 +572,7 @@
   function drawClusters(res, gen) {
     clusters.result = res;
     clusters.gen = gen;
+    clusters.labelRank = null;
     clusters.byId = new Map(res.groups.map((g) => [g.id, g]));
     $('cluster-summary').textContent = fmtInt(res.rows) + ' rows, ' + fmtInt(res.distinct) + ' distinct vectors, ' +
       fmtInt(res.clusters) + ' clusters, ' + fmtInt(res.noise) + ' noise' +
@@ -594,7 +601,7 @@
     const frag = document.createDocumentFragment();
     shown.forEach((m, k) => {
       const r = Math.min(9, 2.5 + Math.log2(m.count));
-      const c = svgEl('circle', { cx: sx(m.x).toFixed(1), cy: sy(m.y).toFixed(1), r: r.toFixed(1), fill: colorOf(m.c) });
+      const c = svgEl('circle', { cx: sx(m.x).toFixed(1), cy: sy(m.y).toFixed(1), r: r.toFixed(1), fill: markColor(m) });
       c.dataset.k = String(k);
       c.dataset.c = String(m.c);
       frag.appendChild(c);
@@ -622,6 +629,22 @@
     $('glist').hidden = false;
     showDetail(null);
   }
+
+  // Colour by cluster, or by the label the row got (the label's rank among
+  // the labels, so that a label keeps its colour).
+  function markColor(m) {
+    if ($('map-color').value !== 'label' || clusters.gen !== store.gen) return colorOf(m.c);
+    const lab = store.lab[m.row];
+    if (!clusters.labelRank) {
+      const names = store.d.lab.list.map((x, i) => i).sort((a, b) => (store.d.lab.list[a] < store.d.lab.list[b] ? -1 : 1));
+      clusters.labelRank = new Map(names.map((id, r) => [id, r]));
+    }
+    return store.d.lab.list[lab] === 'Unclassified' ? '#b8bec8' : PALETTE[clusters.labelRank.get(lab) % PALETTE.length];
+  }
+  $('map-color').addEventListener('change', () => {
+    clusters.labelRank = null;
+    for (const c of $('map').querySelectorAll('circle')) c.setAttribute('fill', markColor(clusters.points[+c.dataset.k]));
+  });
 
   function rowMessage(row) {
     return clusters.gen === store.gen && row < store.n ? store.msg[row] : '';
