@@ -224,6 +224,19 @@ async function testMalformed(url) {
     await expect(c.status !== 0 && got === want && await page.isVisible('#error'), name + ': the page shows the CLI\'s error "' + want + '"', got);
     if (name === 'unterminated.csv') await shot(page, 'console-malformed');
   }
+  // past --hold (4 MiB of answer) the answer is streaming when the bad row
+  // comes: it ends with a {"detail"} line, the rows before it are shown
+  const lines = ['source,log_message'];
+  for (let i = 0; i < 40000; i++) lines.push('ModernCRM,User User' + i + ' logged in.');
+  lines.push('ModernCRM,"never closed');
+  fs.writeFileSync(path.join(WORK, 'late.csv'), lines.join('\n') + '\n');
+  const want = cli(['classify', 'late.csv']).stderr.trim();
+  await upload(page, path.join(WORK, 'late.csv'));
+  const got = (await page.textContent('#error')).trim();
+  const status = await page.textContent('#status');
+  const shown = await page.$$eval('#rows .row:not([hidden])', (r) => r.length);
+  await expect(got === want && /rows before the error/.test(status) && shown > 0,
+    'a bad row past 4 MiB of answer: the CLI\'s error "' + want + '", ' + status, got + ' | ' + status);
   await page.context().close();
 }
 

@@ -205,12 +205,12 @@
     } else {
       setStatus(fmtInt(store.n) + ' rows from ' + name + ' in ' + secs + ' s');
     }
-    if (store.n && !failure) {
+    if (store.n) { // after a failure too: the rows before it
       filters.rebuildOptions();
       filters.apply();
       charts.draw();
       $('results').hidden = false;
-      $('cluster-go').disabled = store.n < 2;
+      $('cluster-go').disabled = store.n < 2 || !!failure;
       table.render();
     }
   }
