@@ -258,9 +258,21 @@ async function testXss(url) {
   await upload(page, path.join(WORK, name));
   rows = await tableRows(page);
   await expect(JSON.stringify(rows.map((r) => r[2])) === JSON.stringify(XSS), 'hostile uploaded lines appear as text', JSON.stringify(rows));
+  // and in the clusters view: the tooltip and a cluster's examples
+  await page.click('#tab-clusters');
+  await page.click('#cluster-go');
+  await page.waitForSelector('#cluster-out', { state: 'visible', timeout: 120000 });
+  await (await page.$$('#map circle')).pop().hover();
+  await page.waitForSelector('#tip', { state: 'visible' });
+  const tip = await page.$eval('#tip div', (d) => d.textContent);
+  await page.click('#glist-body button');
+  const examples = await page.$$eval('#cluster-detail li', (li) => li.map((x) => x.textContent));
+  await expect(XSS.includes(tip) && examples.length > 0 && examples.every((x) => XSS.includes(x)),
+    'hostile lines in the map\'s tooltip and a cluster\'s examples appear as text', JSON.stringify([tip, examples]));
+  await page.click('#tab-classify');
   const dom = await page.evaluate(() => ({
     img: document.querySelectorAll('img').length,
-    svgInRows: document.querySelectorAll('#rows svg, #rows b, #rows i, #chart-label b').length,
+    svgInRows: document.querySelectorAll('#rows svg, #rows b, #rows i, #chart-label b, #tip img, #tip svg, #cluster-detail b, #cluster-detail svg').length,
     scripts: [...document.scripts].map((s) => s.src || 'inline'),
   }));
   await expect(dom.img === 0 && dom.svgInRows === 0 && dom.scripts.length === 1 && dom.scripts[0].endsWith('/console/console.js'),
