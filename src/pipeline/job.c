@@ -570,6 +570,14 @@ lg_err lg_job_finish(lg_job *j, lg_errmsg *err) {
     return e;
 }
 
+void lg_job_stop(lg_job *j) {
+    if (!j || !j->threaded) return;
+    pthread_mutex_lock(&j->mu);
+    while (j->next_write < j->next_seq && !j->werr) pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    stop_workers(j);
+}
+
 void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {
     *out = j->stats;
     for (size_t i = 0; i < j->n_workers; i++) {

@@ -178,13 +178,16 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
     const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
     const char *ex = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "explain");
     const char *tp = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "templates");
+    const char *cut = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cut");
     if (fmt && strcmp(fmt, "csv") && strcmp(fmt, "jsonl"))
         srv_req_fail(rq, 400, "format must be csv or jsonl");
-    else if ((ex && strcmp(ex, "0") && strcmp(ex, "1")) || (tp && strcmp(tp, "0") && strcmp(tp, "1")))
-        srv_req_fail(rq, 400, "explain and templates must be 0 or 1");
+    else if ((ex && strcmp(ex, "0") && strcmp(ex, "1")) || (tp && strcmp(tp, "0") && strcmp(tp, "1")) ||
+             (cut && strcmp(cut, "0") && strcmp(cut, "1")))
+        srv_req_fail(rq, 400, "explain, templates and cut must be 0 or 1");
     u->format = fmt && !strcmp(fmt, "jsonl") ? LG_OUT_JSONL : LG_OUT_CSV;
     u->explain = ex && !strcmp(ex, "1");
     u->templates = tp && !strcmp(tp, "1");
+    rq->end_on_detail = cut && !strcmp(cut, "0");
     u->pp = MHD_create_post_processor(c, POST_BUFFER, post_iter, u);
     if (!u->pp) /* not multipart/form-data: no "file" field can be there */
         fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
@@ -212,7 +215,10 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
         lg_err e = lg_job_finish(u->job, &err);
         if (e) upload_job_error(rq, e, err.msg);
     }
-    if (rq->discard) return answer_failure(s, c, rq);
+    if (rq->discard) {
+        lg_job_stop(u->job); /* the rows before the failure go out first, then the reason */
+        return answer_failure(s, c, rq);
+    }
     lg_job_stats st;
     lg_job_get_stats(u->job, &st);
     srv_metrics_rows(&s->metrics, st.decided, st.labels, st.label_rows, st.n_labels);

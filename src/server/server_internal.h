@@ -227,6 +227,8 @@ typedef struct srv_req {
     int http11;          /* the client speaks HTTP/1.1 (chunked answers) */
     int eager;           /* a live stream: answer from the first line, not
                             after --hold; the spool is filled on this thread */
+    int end_on_detail;   /* an NDJSON answer cut by a failure ends properly
+                            after its {"detail"} line (?cut=0, the console) */
     struct srv_direct *dx; /* the answer is going out on the socket (server_direct.c) */
     char method[8];
     char path[128];

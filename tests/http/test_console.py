@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lgserver import LOGIFY, SHARED, Server, multipart, upload  # noqa: E402
+from lgserver import LOGIFY, SHARED, Server, multipart, raw_socket, upload  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 TEST_CSV = os.path.join(ROOT, "resources/test.csv")
@@ -132,6 +132,54 @@ class Console(unittest.TestCase):
             self.assertEqual(st, 400)
             self.assertTrue(detail.startswith("Malformed CSV: "), detail)
             self.assertTrue(err.endswith(": " + detail[len("Malformed CSV: "):]), (err, detail))
+        finally:
+            self.finish(srv)
+
+    def test_failure_after_the_answer_started(self):
+        """A bad row past --hold: the answer has gone out as 200; every row
+        the workers had is written, then the reason as the last NDJSON line
+        (never rows after it); ?cut=0 then ends the answer properly, without
+        it the transfer is cut off (no last chunk)."""
+        rows = ["source,log_message"] + ["ModernCRM,User User%d logged in." % i for i in range(40000)]
+        data = ("\n".join(rows + ['ModernCRM,"never closed']) + "\n").encode()
+        with tempfile.NamedTemporaryFile(suffix=".csv") as f:
+            f.write(data)
+            f.flush()
+            c = cli("classify", f.name, "--format", "jsonl", "--explain")
+        self.assertNotEqual(c.returncode, 0)
+        cli_rows = c.stdout.decode().splitlines()
+        body, ctype = multipart([("file", "late.csv", data)])
+        srv = Server()
+        try:
+            for cut, clean in (("&cut=0", True), ("", False)):
+                for _ in range(3):
+                    s = raw_socket(srv.port)
+                    s.sendall(("POST /classify/?format=jsonl&explain=1%s HTTP/1.1\r\nHost: x\r\n"
+                               "Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (cut, ctype, len(body))).encode() + body)
+                    got = b""
+                    while True:
+                        k = s.recv(1 << 16)
+                        if not k:
+                            break
+                        got += k
+                    s.close()
+                    head, _, chunked = got.partition(b"\r\n\r\n")
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                    self.assertEqual(chunked.endswith(b"\r\n0\r\n\r\n"), clean, cut)
+                    text, rest = b"", chunked
+                    while rest:  # de-chunk what came
+                        size, _, rest = rest.partition(b"\r\n")
+                        n = int(size, 16)
+                        if n == 0:
+                            break
+                        text, rest = text + rest[:n], rest[n + 2:]
+                    lines = text.decode().splitlines()
+                    self.assertEqual(json.loads(lines[-1]), {"detail": "Malformed CSV: line 40002: unterminated quoted field"})
+                    # the CLI writes the rows its writer had too (how many depends on its batches)
+                    n = min(len(lines) - 1, len(cli_rows))
+                    self.assertGreater(n, 30000)
+                    self.assertEqual(lines[:n], cli_rows[:n], "the rows before the reason are the CLI's, in order")
+                    self.assertTrue(all('"target_label"' in x for x in lines[:-1]))
         finally:
             self.finish(srv)
 

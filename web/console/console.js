@@ -5,7 +5,7 @@
  * the server's Content-Security-Policy forbids inline script and eval.
  *
  *   Classify  a CSV (picked, dropped, or pasted lines with a source) goes to
- *             POST /classify/?format=jsonl&explain=1&templates=1, read as it
+ *             POST /classify/?format=jsonl&explain=1&templates=1&cut=0, read as it
  *             streams into a column store; a virtual table (only the visible
  *             rows exist in the DOM), filters, sort, counts as SVG bars.
  *             Downloads post the same file again with the CLI's options, so
@@ -188,7 +188,10 @@
     try {
       const fd = new FormData();
       fd.append('file', file, name);
-      const r = await api('/classify/?format=jsonl&explain=1&templates=1', { method: 'POST', body: fd });
+      // cut=0: a failure past the first 4 MiB of answer ends it with a
+      // {"detail"} line instead of breaking the transfer (which would make
+      // the browser drop the rows not read yet, and the reason)
+      const r = await api('/classify/?format=jsonl&explain=1&templates=1&cut=0', { method: 'POST', body: fd });
       if (!r.ok) {
         failure = cliError(name, await detailOf(r));
       } else {
