@@ -297,7 +297,7 @@ typedef struct {
 
 void lg_cluster_report_opts_default(lg_cluster_report_opts *o);
 
-/* `logify cluster` on a CSV held in memory (header row; log_message
+/* `logify cluster --by-message` on a CSV held in memory (header row; log_message
  * required, target_label optional): embedding, DBSCAN, silhouette, UMAP,
  * cluster templates and suggested rules, written to out (reset first) as
  * one JSON document (shape: the file's header comment, docs/console.md).

@@ -1,4 +1,4 @@
-/* cluster_report.c - `logify cluster`'s analysis of a CSV held in memory,
+/* cluster_report.c - `logify cluster --by-message`'s analysis of a CSV held in memory,
  * answered as one JSON document: what the console's clusters view (a job
  * of `logify serve`, docs/console.md) draws. The same steps as the command
  * (src/cli/cmd_cluster.c): embed into distinct vectors, weighted DBSCAN
@@ -306,7 +306,7 @@ lg_err lg_cluster_report(const char *csv, size_t len, const lg_cluster_report_op
     if (progress) progress(puser, "rules", 0, 1);
     lg_suggest_input si = {(const char *const *)t.msg, t.len,
                            has_labels ? (const char *const *)t.lab : NULL, n, cl, nc,
-                           o->min_size, 500};
+                           o->min_size, 500, NULL};
     if ((e = lg_suggest_rules(&si, &rules, &n_rules, err))) goto done;
     e = lg_buf_printf(out, "{\"rows\":%zu,\"distinct\":%zu,\"clusters\":%zu,\"noise\":%zu,"
                            "\"silhouette\":",

@@ -425,7 +425,7 @@ async function testClusters(url) {
   await page.waitForSelector('#cluster-out', { state: 'visible', timeout: 300000 });
   // the CLI on the same messages
   const out = path.join(WORK, 'cl');
-  const c = cli(['cluster', '--data', seed, '--out', out]);
+  const c = cli(['cluster', '--by-message', '--data', seed, '--out', out]);
   if (c.status !== 0) await fail('logify cluster: ' + c.stderr);
   const clustersCsv = fs.readFileSync(path.join(out, 'clusters.csv'), 'utf8');
   const points = fs.readFileSync(path.join(out, 'points.csv'), 'utf8').trim().split('\n').slice(1);
@@ -433,7 +433,7 @@ async function testClusters(url) {
   const cliNoise = points.filter((l) => l.split(',')[1] === '-1').length;
   const summary = await page.textContent('#cluster-summary');
   await expect(summary.includes(cliClusters.toLocaleString('en-US') + ' clusters') && summary.includes(cliNoise.toLocaleString('en-US') + ' noise'),
-    'the clusters of the page are those of `logify cluster` (' + cliClusters + ' clusters, ' + cliNoise + ' noise)', summary);
+    'the clusters of the page are those of `logify cluster --by-message` (' + cliClusters + ' clusters, ' + cliNoise + ' noise)', summary);
   await expect(clustersCsv.length > 0, 'clusters.csv written');
   await shot(page, 'console-clusters');
   // colour by label: one colour per label the rows got
@@ -466,7 +466,7 @@ async function testClusters(url) {
   await expect(check.status === 0, 'the copied YAML is a valid rules file (`logify rules check`)', check.stderr);
   const sugg = fs.readFileSync(path.join(out, 'suggested_rules.yaml'), 'utf8');
   const pattern = await page.$$eval('#cluster-detail dd', (d) => d.map((x) => x.textContent));
-  await expect(pattern.some((p) => p.length > 3 && sugg.includes(p)), 'the rule is one of `logify cluster`\'s suggested rules');
+  await expect(pattern.some((p) => p.length > 3 && sugg.includes(p)), 'the rule is one of `logify cluster --by-message`\'s suggested rules');
   await shot(page, 'console-cluster-detail');
   await expect(page.errors.length === 0 && page.dialogs.length === 0, 'no script errors', page.errors.join('; '));
   await page.context().close();

@@ -4,7 +4,7 @@ open without the API key like /docs), the upload options the console uses
 (?format=jsonl&explain=1&templates=1: the bytes of `logify classify
 --explain [--format jsonl]`, template ids of a fresh miner whatever the
 server saw before), and the cluster job (POST /v1/jobs/cluster, GET
-/v1/jobs/ID) against `logify cluster` on the same rows. Each test starts
+/v1/jobs/ID) against `logify cluster --by-message` on the same rows. Each test starts
 its own server and checks that it exits 0 (ASan: no leak, every job joined).
 Run: LOGIFY=build/logify /usr/bin/python3 tests/http/test_console.py"""
 import csv
@@ -213,7 +213,7 @@ class Console(unittest.TestCase):
                 path = os.path.join(d, "in.csv")
                 with open(path, "wb") as f:
                     f.write(data)
-                c = cli("cluster", "--data", path, "--out", os.path.join(d, "out"))
+                c = cli("cluster", "--by-message", "--data", path, "--out", os.path.join(d, "out"))
                 self.assertEqual(c.returncode, 0, c.stderr)
                 with open(os.path.join(d, "out/points.csv")) as f:
                     pts = list(csv.DictReader(f))
