@@ -14,6 +14,13 @@ PACKAGES=(
   liblbfgs-dev libcmocka-dev curl
   help2man dpkg-dev systemd # make install's man page, make deb, the unit's check (docs/deploy.md)
 )
+# The console's browser tests (tests/browser, docs/console.md): Debian's
+# Chromium, driven headless by playwright-core (npm, `make browser-deps`)
+# under node. A node that is already there is kept (NodeSource's nodejs
+# ships its own npm, which conflicts with Debian's npm package).
+PACKAGES+=(chromium)
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 if [[ "${1:-}" == "--fuzz" ]]; then
   PACKAGES+=(clang libclang-rt-14-dev)
 fi

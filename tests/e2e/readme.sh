@@ -45,6 +45,8 @@ declare -A EXPECT=(
   ["curl http://127.0.0.1:8000/metrics"]='^logify_'
   ["make install PREFIX=/tmp/logify-install"]='file:/tmp/logify-install/lib/systemd/system/logify.service:^ExecStart=/tmp/logify-install/bin/logify serve'
   ["make deb DEB_OUT=/tmp/logify-deb"]='/tmp/logify-deb/logify_[0-9.]+_[a-z0-9]+\.deb$'
+  ["curl http://127.0.0.1:8000/ -o /tmp/logify-console.html"]='file:/tmp/logify-console.html:<title>Logify console</title>'
+  ["curl -F file=@resources/test.csv 'http://127.0.0.1:8000/classify/?format=jsonl&explain=1'"]='"stage":"rules","confidence":1\.0000,"detail":"rule user-login-logout","template_id":"[0-9a-f]{16}"'
   ["build/logify model info tests/fixtures/bert/tiny_mean"]='BERT 2 layers, hidden 32'
   ["echo \"Disk /dev/sda1 is 98% full\" | build/logify embed --model tests/fixtures/bert/tiny_mean"]='^\[-?[0-9]'
   ["echo \"Disk /dev/sda1 is 98% full\" | build/logify model tokenize tests/fixtures/bert/tiny_mean"]='"ids": \[[0-9]+, '
