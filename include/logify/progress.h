@@ -53,7 +53,7 @@ lg_err lg_progress_new(const lg_progress_opts *o, lg_progress **out, lg_errmsg *
  * comes from bytes when bytes_total > 0, else from units when total > 0;
  * without either the line shows the count, the rate and the elapsed time.
  * Counters and the phase clock restart; the phase that ends is drawn once
- * in its final state first when it counted anything. */
+ * in its final state first (once the line is up, or it counted rows). */
 void lg_progress_phase(lg_progress *p, const char *phase, const char *unit, uint64_t total,
                        uint64_t bytes_total);
 /* Sets the phase's counters (absolute values). */

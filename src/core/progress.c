@@ -277,9 +277,9 @@ void lg_progress_phase(lg_progress *p, const char *phase, const char *unit, uint
                        uint64_t bytes_total) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    /* a phase that counted something is shown once at its end, however
-     * short it was (the next draw replaces it in place) */
-    if (p->counted && p->done && !p->finished) {
+    /* the phase that ends is shown once in its final state, however short
+     * it was (the next draw replaces it in place) */
+    if (!p->finished && (p->last_draw >= 0 || p->done)) {
         if (p->bytes_total && p->bytes > p->bytes_total) p->bytes = p->bytes_total;
         draw_locked(p, clock_now(p));
     }
