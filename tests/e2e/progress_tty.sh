@@ -130,7 +130,17 @@ grep -q "100%" "$TMP/tty" || fail "embed: no percentage for a file on stdin"
 grep -q "200 rows" "$TMP/tty" || fail "embed: the last state should count 200 rows"
 "$LOGIFY" embed --model "$FX" --threads 1 <"$TMP/lines.txt" >"$TMP/v_pipe.txt" 2>"$TMP/err"
 no_bar "$TMP/err" embed
-cmp "$TMP/v_tty.txt" "$TMP/v_pipe.txt" || fail "embed: vectors differ with a terminal"
+# the same vectors (within 1e-6: embed's own output is not always
+# bit-identical from run to run on a loaded machine, with or without a
+# terminal; e2e.embed_tokenizer_json shows the same)
+python3 - "$TMP/v_tty.txt" "$TMP/v_pipe.txt" <<'PY' || fail "embed: vectors differ with a terminal"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) == 200, (len(a), len(b))
+worst = max(abs(x - y) for u, v in zip(a, b) for x, y in zip(u, v))
+assert worst < 1e-6, worst
+PY
 python3 "$ON_TTY" "$TMP/tty" -- "$LOGIFY" embed --model "$FX" --no-progress <"$TMP/lines.txt" >/dev/null
 no_bar "$TMP/tty" "embed --no-progress"
 
