@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Every subcommand's options and usage errors through the real binary
+# (issue 22: the CLI options and error paths of main.c, train, serve config
+# and model pull covered by e2e tests). A usage error exits 2 and names the
+# option; --help prints the usage on stdout and exits 0; no bad value is
+# silently taken. The happy paths of each command are in their own tests.
+source "$(dirname "$0")/../lib.sh"
+
+# ---- main.c: dispatch, help, version, unknown commands
+expect_fail 2 "usage: logify <command>" -- "$LOGIFY"
+expect_fail 2 "unknown command 'frobnicate'" -- "$LOGIFY" frobnicate
+grep -q "'logify <command> --help'" "$TMP/err" || fail "unknown command: no usage after it"
+for h in --help -h help; do
+  out=$("$LOGIFY" $h) || fail "logify $h: exit $?"
+  for c in classify rules cluster train eval serve embed model templates; do
+    grep -q "^  $c " <<<"$out" || fail "logify $h does not list $c"
+  done
+  ok
+done
+for v in --version version; do
+  "$LOGIFY" $v | grep -Eq '^logify [0-9]+\.[0-9]+\.[0-9]+' || fail "logify $v"
+  ok
+done
+# each command's --help: its usage on stdout, exit 0
+for c in classify cluster train eval serve embed model templates; do
+  out=$("$LOGIFY" $c --help) || fail "logify $c --help: exit $?"
+  grep -q "usage: logify $c" <<<"$out" || fail "logify $c --help: $out"
+  ok
+done
+
+# ---- usage errors: exit 2 and the message naming what is wrong
+# (one line each: CODE|NEEDLE|ARGS, ARGS split on spaces)
+printf 'source,log_message\nS,x\n' >"$TMP/in.csv"
+printf 'source,log_message,target_label\nS,disk full on a,E\nS,disk full on b,E\nS,user x left,U\nS,user y left,U\n' \
+  >"$TMP/lab.csv"
+while IFS='|' read -r code needle args; do
+  [[ -z $code || $code == \#* ]] && continue
+  read -r -a argv <<<"${args//@IN@/$TMP/in.csv}"
+  expect_fail "$code" "$needle" -- "$LOGIFY" "${argv[@]}"
+done <<'TABLE'
+# classify
+2|classify: --format must be csv or jsonl|classify @IN@ --format xml
+2|classify: --on-error must be fail or skip|classify @IN@ --on-error ignore
+2|classify: --batch must be 1..1000000|classify @IN@ --batch 0
+2|classify: --batch must be 1..1000000|classify @IN@ --batch 1000001
+2|classify: --batch must be 1..1000000|classify @IN@ --batch 12x
+2|classify: --threads must be 1..64|classify @IN@ --threads 65
+2|classify: --threads must be 1..64|classify @IN@ --threads 0
+2|classify: --threshold must be in [0, 1]|classify @IN@ --threshold 1.5
+2|classify: --threshold must be in [0, 1]|classify @IN@ --threshold -0.1
+2|classify: --threshold must be in [0, 1]|classify @IN@ --threshold x
+2|classify: unknown option|classify @IN@ --frobnicate
+2|classify: expected one input|classify
+2|classify: expected one input|classify @IN@ @IN@
+# train
+2|train: --test-fraction must be in (0, 1)|train --data a --out b --test-fraction 1
+2|train: --test-fraction must be in (0, 1)|train --data a --out b --test-fraction 0
+2|train: --min-label-rows must be 1..1000000|train --data a --out b --min-label-rows 0
+2|train: --classifier must be auto, logreg or svm|train --data a --out b --classifier tree
+2|train: --unknown-threshold must be in [0, 1]|train --data a --out b --unknown-threshold 2
+2|train: --candidates must be 1..100000|train --data a --out b --candidates 0
+2|train: --threads must be 1..64|train --data a --out b --threads 65
+2|train: --threshold must be in [0, 1]|train --data a --out b --threshold 1.01
+2|train: --seed must be a non-negative integer|train --data a --out b --seed 1x
+2|train: --C must be a positive number|train --data a --out b --C -1
+2|train: --threshold must be in [0, 1]|train --data a --out b --route *=rules --threshold 7
+2|train: unknown option|train --data a --out b --frobnicate
+2|train: unexpected argument 'extra'|train --data a --out b extra
+2|train: --data and --out are required|train --out b
+# eval
+2|eval: unknown option|eval --data a --frobnicate
+2|eval: unexpected argument 'extra'|eval --data a extra
+# serve (all rejected before anything listens)
+2|serve: --port must be 0..65535|serve --port 65536
+2|serve: --port must be 0..65535|serve --port -1
+2|serve: --threads must be 1..256|serve --threads 0
+2|serve: --http-mode must be poll, epoll or thread-per-connection|serve --http-mode select
+2|serve: --max-upload must be a size such as 100M|serve --max-upload lots
+2|serve: --hold must be a size such as 4M|serve --hold 4Q
+2|serve: --max-rows must be >= 1|serve --max-rows 0
+2|serve: --max-inflight must be >= 1|serve --max-inflight 0
+2|serve: --max-connections must be >= 1|serve --max-connections 0
+2|serve: --timeout must be 1..86400|serve --timeout 0
+2|serve: --timeout must be 1..86400|serve --timeout 86401
+2|serve: --head-timeout must be 1..86400|serve --head-timeout 0
+2|serve: --max-per-ip must be >= 1|serve --max-per-ip 0
+2|serve: --grace must be 0..86400 seconds|serve --grace -1
+2|serve: --grace must be 0..86400 seconds|serve --grace 1s
+2|serve: --threshold must be in [0, 1]|serve --threshold 2
+2|serve: unknown option|serve --frobnicate
+2|serve: unexpected argument 'extra'|serve extra
+# model
+2|model needs a subcommand|model
+2|unknown subcommand 'frob'|model frob
+2|tokenize needs exactly one DIR|model tokenize
+2|info needs exactly one DIR|model info a b
+2|pull needs exactly one NAME|model pull
+2|pull needs exactly one NAME|model pull a b
+2|bad option|model pull --frobnicate x
+# rules
+2|rules: expected check, test or default|rules
+2|rules: unknown subcommand 'frob'|rules frob
+2|rules check: expected one FILE|rules check
+2|rules test: expected FILE MESSAGE|rules test onlyfile
+2|rules test: unknown option|rules test --frobnicate a b
+# embed, templates, cluster
+2|--model DIR is required|embed
+2|--batch must be in 1..4096|embed --model m --batch 0
+2|--threads must be in 1..64|embed --model m --threads 99
+2|bad option|embed --frobnicate
+2|unexpected argument 'extra'|embed --model m extra
+2|templates: --format must be csv or jsonl|templates @IN@ --format xml
+2|templates: --sim must be in (0, 1]|templates @IN@ --sim 0
+2|templates: --sim must be in (0, 1]|templates @IN@ --sim 1.5
+2|templates: --depth must be 0..8|templates @IN@ --depth 9
+2|templates: --word-variants must be 1..64|templates @IN@ --word-variants 0
+2|templates: unknown option|templates @IN@ --frobnicate
+2|templates: expected at most one input|templates @IN@ @IN@
+2|--out DIR is required|cluster --data @IN@
+2|--data CSV (or --embeddings) is required|cluster --out x
+2|--color-by is label or cluster|cluster --data @IN@ --out x --color-by size
+2|unexpected argument 'extra'|cluster --data @IN@ --out x extra
+TABLE
+
+# ---- serve: an empty key is refused, not taken as "no authentication"
+expect_fail 2 "the API key (--api-key or LOGIFY_API_KEY) is empty" -- "$LOGIFY" serve --api-key ""
+expect_fail 2 "the API key (--api-key or LOGIFY_API_KEY) is empty" -- env LOGIFY_API_KEY= \
+  "$LOGIFY" serve --port 0
+# ... and a bad config file, before anything listens
+printf 'server:\n  port: 99999\n' >"$TMP/badport.yaml"
+expect_fail 1 "badport.yaml:2: server.port must be a whole number in 0..65535" -- \
+  timeout 30 "$LOGIFY" serve --config "$TMP/badport.yaml" --port 0
+for kv in "threads: 0" "http_mode: select" "max_upload: lots" "timeout: 0" "grace: -1" "frob: 1"; do
+  printf 'server:\n  %s\n' "$kv" >"$TMP/bad.yaml"
+  expect_fail 1 "bad.yaml:2: server.${kv%%:*}" -- timeout 30 "$LOGIFY" serve --config "$TMP/bad.yaml" --port 0
+done
+printf 'nonsense: [\n' >"$TMP/broken.yaml"
+expect_fail 1 "broken.yaml" -- "$LOGIFY" serve --config "$TMP/broken.yaml" --port 0
+expect_fail 1 "--route" -- "$LOGIFY" serve --route 'x=warp' --port 0
+
+# ---- train: a config that does not load, a rules file that does not exist
+expect_fail 1 "broken.yaml" -- "$LOGIFY" train --data "$TMP/lab.csv" --out "$TMP/b" --config "$TMP/broken.yaml"
+expect_fail 1 "$TMP/none.yaml" -- "$LOGIFY" train --data "$TMP/lab.csv" --out "$TMP/b" --rules "$TMP/none.yaml"
+expect_fail 1 "unknown encoder spec 'warp:9'" -- "$LOGIFY" train --data "$TMP/lab.csv" --out "$TMP/b" --encoder warp:9
+[[ -e "$TMP/b" ]] && fail "a failed train created the bundle directory"
+done_checks
