@@ -129,6 +129,16 @@ run 429x2
 expect_rows "$TMP/right.txt"
 expect_eq "$(served 429x2 requests)" 4 "429 retried"
 expect_eq "$(counter retries)" 2 "--stats retries"
+# retries: N allows N retries of a request (not N - 1), and a 429 is the
+# server alive, not a breaker failure (breaker_failures 1: one failure
+# would trip it)
+printf 'llm:\n  breaker_failures: 1\n' >"$TMP/b2.yaml"
+RUN_ARGS=(--config "$TMP/b2.yaml")
+run 429x2+id=oneretry LOGIFY_LLM_RETRIES=1
+RUN_ARGS=()
+expect_rows "$TMP/right.txt"
+expect_eq "$(served 429x2+id=oneretry requests)" 4 "retries 1: each 429 retried once"
+expect_eq "$(counter 'breaker trips')" 0 "429s trip no breaker"
 run 500x2
 expect_rows "$TMP/right.txt"
 expect_eq "$(served 500x2 requests)" 4 "500 retried"
