@@ -139,6 +139,14 @@ RUN_ARGS=()
 expect_rows "$TMP/right.txt"
 expect_eq "$(served 429x2+id=oneretry requests)" 4 "retries 1: each 429 retried once"
 expect_eq "$(counter 'breaker trips')" 0 "429s trip no breaker"
+# a 4xx other than 429 (here 404, a wrong base URL) is not retried
+rc=0
+env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/nope/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off \
+  LOGIFY_LLM_RETRIES=3 timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain --stats >"$TMP/out.csv" \
+  2>"$TMP/err" || rc=$?
+expect_eq $rc 0 "404: exit status"
+expect_rows "$TMP/none.txt" "^llm request refused: HTTP 404 'unknown path'$"
+expect_eq "$(counter retries)" 0 "404: no retry"
 run 500x2
 expect_rows "$TMP/right.txt"
 expect_eq "$(served 500x2 requests)" 4 "500 retried"
