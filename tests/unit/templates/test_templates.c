@@ -263,6 +263,58 @@ static void test_bad_input(void **state) {
     assert_int_equal(lg_tpl_miner_new(&o, &m, NULL), LG_EINVAL);
 }
 
+/* The miner's boundaries: similarity exactly at the threshold matches;
+ * on a tie the older template wins; a node's last child slot goes to <*>;
+ * a run of exactly eight hex letters is an id. */
+static lg_tpl_miner *miner_with(int depth, size_t max_children) {
+    lg_tpl_opts o = {0};
+    o.depth = depth;
+    o.sim = 0.5;
+    o.max_children = max_children;
+    o.word_variants = 1;
+    lg_tpl_miner *m = NULL;
+    assert_int_equal(lg_tpl_miner_new(&o, &m, NULL), LG_OK);
+    return m;
+}
+
+static long match_index(const lg_tpl_miner *m, const char *line) {
+    lg_tpl_result r;
+    lg_err e = lg_tpl_match(m, line, strlen(line), &r);
+    return e == LG_ENOTFOUND ? -1 : (assert_int_equal(e, LG_OK), (long)r.index);
+}
+
+static void test_miner_boundaries(void **state) {
+    (void)state;
+    /* depth 0: every 4-token line meets every template of 4 tokens */
+    lg_tpl_miner *m = miner_with(0, 100);
+    add(m, "disk array degraded overnight");
+    assert_int_equal(match_index(m, "disk array rebuilt today"), 0);     /* 2 of 4 = 0.5 */
+    assert_int_equal(match_index(m, "disk cache rebuilt today"), -1);    /* 1 of 4 */
+    add(m, "queue backlog cleared quickly");
+    assert_int_equal(lg_tpl_count(m), 2);
+    /* 2 of 4 like each: the older template */
+    assert_int_equal(match_index(m, "disk array cleared quickly"), 0);
+    lg_tpl_miner_free(m);
+
+    /* depth 1, max_children 3: the third first word takes the last slot,
+     * which is the <*> child, so a fourth one finds that template */
+    m = miner_with(1, 3);
+    add(m, "alpha started");
+    add(m, "bravo started");
+    assert_int_equal(match_index(m, "delta started"), -1);
+    add(m, "charlie started");
+    assert_int_equal(match_index(m, "delta started"), 2);
+    lg_tpl_miner_free(m);
+
+    check_tokens("id deadbeef ok", "id|<deadbeef>|ok");
+    check_tokens("id deadbee ok", "id|deadbee|ok");
+    check_tokens("id deadbeefcafe ok", "id|<deadbeefcafe>|ok");
+    check_tokens("id deadbeeg ok", "id|deadbeeg|ok");
+    /* the same inside a field (split at '=': the other path) */
+    check_tokens("id=deadbeef", "id|<deadbeef>");
+    check_tokens("id=deadbee", "id|deadbee");
+}
+
 /* ---- State ------------------------------------------------------------ */
 
 static const char *state_lines[] = {
@@ -358,6 +410,7 @@ int main(void) {
         cmocka_unit_test(test_tokens_split_fields_not_words),
         cmocka_unit_test(test_tokens_capped),
         cmocka_unit_test(test_generalises_keeps_id),
+        cmocka_unit_test(test_miner_boundaries),
         cmocka_unit_test(test_different_events_apart),
         cmocka_unit_test(test_keys_skip_leading_variables),
         cmocka_unit_test(test_variable_length_run),
