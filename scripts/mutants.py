@@ -54,8 +54,9 @@ def parse(path):
             cur["file"] = line[5:].strip()
         elif line.startswith("tests:"):
             cur["tests"] = line[6:].strip()
-        elif line.startswith("#"):
-            cur["note"].append(line[1:].strip())
+        elif line.startswith("#"):  # after the -/+ lines: a section heading, no note
+            if not cur["old"]:
+                cur["note"].append(line[1:].strip())
         elif line.startswith("-"):
             cur["old"].append(line[1:])
         elif line.startswith("+"):
