@@ -120,6 +120,16 @@ done <<'TABLE'
 2|--data CSV (or --embeddings) is required|cluster --out x
 2|--color-by is label or cluster|cluster --data @IN@ --out x --color-by size
 2|unexpected argument 'extra'|cluster --data @IN@ --out x extra
+2|--eps must be a number in 0..2, got '3'|cluster --data @IN@ --out x --eps 3
+2|--eps must be a number in 0..2, got 'e'|cluster --data @IN@ --out x --eps e
+2|--min-samples must be an integer in 1..1000000, got '0'|cluster --data @IN@ --out x --min-samples 0
+2|--seed must be an integer in 0..2147483647, got '-1'|cluster --data @IN@ --out x --seed -1
+2|--n-neighbors must be an integer in 2..200, got '1'|cluster --data @IN@ --out x --n-neighbors 1
+2|--min-dist must be a number in 0..10, got '11'|cluster --data @IN@ --out x --min-dist 11
+2|--epochs must be an integer in 1..100000, got '0'|cluster --data @IN@ --out x --epochs 0
+2|--exact-max must be an integer in 0..|cluster --data @IN@ --out x --exact-max -1
+2|--min-size must be an integer in 1..1000000, got '1.5'|cluster --data @IN@ --out x --min-size 1.5
+2|--dims must be an integer in 0..1048576, got '99999999999999999999'|cluster --data @IN@ --out x --dims 99999999999999999999
 TABLE
 
 # ---- serve: an empty key is refused, not taken as "no authentication"
@@ -143,4 +153,43 @@ expect_fail 1 "broken.yaml" -- "$LOGIFY" train --data "$TMP/lab.csv" --out "$TMP
 expect_fail 1 "$TMP/none.yaml" -- "$LOGIFY" train --data "$TMP/lab.csv" --out "$TMP/b" --rules "$TMP/none.yaml"
 expect_fail 1 "unknown encoder spec 'warp:9'" -- "$LOGIFY" train --data "$TMP/lab.csv" --out "$TMP/b" --encoder warp:9
 [[ -e "$TMP/b" ]] && fail "a failed train created the bundle directory"
+# ---- train and eval with every option given: the values reach the bundle
+{
+  echo "source,log_message,target_label"
+  for i in $(seq 1 15); do
+    echo "S,Disk $i on node $((i * 7)) failed hard,Error"
+    echo "S,User u$i changed password,Security"
+    echo "S,Backup job $i finished fine,Notice"
+  done
+} >"$TMP/lab3.csv"
+printf 'rules:\n  - {id: bk, label: Notice, pattern: "Backup job"}\n' >"$TMP/r.yaml"
+"$LOGIFY" train --data "$TMP/lab3.csv" --out "$TMP/svm" --classifier svm --candidates 2 --threads 1 \
+  --seed 7 --test-fraction 0.3 --min-label-rows 2 --C 5 --threshold 0.4 --unknown-threshold 0.1 \
+  --rules "$TMP/r.yaml" --route 'S=rules,model' --json >"$TMP/svm.json" 2>"$TMP/err" ||
+  fail "train with every option: $(cat "$TMP/err")"
+python3 - "$TMP/svm.json" "$TMP/svm/meta.json" <<'PY' || fail "train options: $(cat "$TMP/svm.json")"
+import json, sys
+j, meta = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert j["rows"] == 45 and j["decided_by_rules"] == 15, j
+assert j["labels"] == ["Error", "Security"], j["labels"]
+assert meta["threshold"] == 0.4 and meta["open_set"]["unknown_threshold"] == 0.1, meta
+assert meta["classifier"]["C"] == 5.0, meta
+assert meta["classifier"]["type"] == "ovr_linear_svm" and meta["classifier"]["candidates"] == 2, meta
+PY
+ok
+"$LOGIFY" train --data "$TMP/lab3.csv" --out "$TMP/lr" --classifier logreg --encoder hash:dim=256,seed=3,text=0 \
+  >"$TMP/lr.txt" 2>"$TMP/err" || fail "train logreg: $(cat "$TMP/err")"
+grep -q "classifier multinomial_logreg" "$TMP/lr.txt" || fail "train text report: $(cat "$TMP/lr.txt")"
+grep -q "^wrote $TMP/lr (meta.json, weights.bin, centroids.bin)$" "$TMP/lr.txt" || fail "train: $(cat "$TMP/lr.txt")"
+ok
+expect_fail 1 "dim must be a power of two" -- "$LOGIFY" train --data "$TMP/lab3.csv" --out "$TMP/x" \
+  --encoder hash:dim=64
+"$LOGIFY" eval --data "$TMP/lab3.csv" --model "$TMP/svm" --rules "$TMP/r.yaml" --threshold 0.3 --json \
+  >"$TMP/ev.json" 2>"$TMP/err" || fail "eval --json: $(cat "$TMP/err")"
+python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["rows"] == 45 and j["accuracy"] == 1.0, j' \
+  "$TMP/ev.json" || fail "eval: $(cat "$TMP/ev.json")"
+ok
+"$LOGIFY" eval --data "$TMP/lab3.csv" --model "$TMP/lr" >"$TMP/ev.txt" 2>"$TMP/err" || fail "eval: $(cat "$TMP/err")"
+grep -q "model      45 rows, accuracy 1.0000" "$TMP/ev.txt" || fail "eval text: $(cat "$TMP/ev.txt")"
+ok
 done_checks
