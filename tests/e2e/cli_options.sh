@@ -140,10 +140,14 @@ expect_fail 2 "the API key (--api-key or LOGIFY_API_KEY) is empty" -- env LOGIFY
 printf 'server:\n  port: 99999\n' >"$TMP/badport.yaml"
 expect_fail 1 "badport.yaml:2: server.port must be a whole number in 0..65535" -- \
   timeout 30 "$LOGIFY" serve --config "$TMP/badport.yaml" --port 0
-for kv in "threads: 0" "http_mode: select" "max_upload: lots" "timeout: 0" "grace: -1" "frob: 1"; do
+for kv in "threads: 0" "http_mode: select" "max_upload: lots" "timeout: 0" "grace: -1" "frob: 1" \
+  "hold: 4Q" "max_rows: 0" "max_inflight: 0" "max_connections: 0" "head_timeout: 0" "max_per_ip: 0" \
+  "access_log: maybe" "host: [1]" "port: x" "grace: x"; do
   printf 'server:\n  %s\n' "$kv" >"$TMP/bad.yaml"
   expect_fail 1 "bad.yaml:2: server.${kv%%:*}" -- timeout 30 "$LOGIFY" serve --config "$TMP/bad.yaml" --port 0
 done
+printf 'server: [1]\n' >"$TMP/bad.yaml"
+expect_fail 1 "must be a map" -- "$LOGIFY" serve --config "$TMP/bad.yaml" --port 0
 printf 'nonsense: [\n' >"$TMP/broken.yaml"
 expect_fail 1 "broken.yaml" -- "$LOGIFY" serve --config "$TMP/broken.yaml" --port 0
 expect_fail 1 "--route" -- "$LOGIFY" serve --route 'x=warp' --port 0
