@@ -229,8 +229,11 @@ PY
 expect_eq "$(served slow5+id=burst requests)" 3 "live stream: a request per burst"
 FREE=$(/usr/bin/python3 "$FAKE" --free-port)
 rc=0
-env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$FREE/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off LOGIFY_LLM_DEADLINE=3 \
-  timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
+# (a deadline far beyond what the retries take and a cooldown longer than
+# it: the outcome never depends on how fast the machine is; was 3 s, which
+# a loaded machine could spend in the retries' backoff)
+env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$FREE/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off LOGIFY_LLM_DEADLINE=60 \
+  timeout 120 "$LOGIFY" classify "$TMP/in.csv" --explain --config "$TMP/breaker.yaml" >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
 expect_eq $rc 0 "nothing listening: exit status"
 expect_rows "$TMP/none.txt" "llm unavailable: .*(connect|circuit open)"
 no_key "nothing listening"
