@@ -393,6 +393,66 @@ static void test_state_damaged(void **state) {
     snprintf(buf, sizeof buf, "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,\"span\":[0,0],"
              "\"text\":\"a b\",\"tokens\":[[0,1,0],[2,1,0]]}\n{\"id\":", head);
     check_bad_state(buf, ":3:");
+
+    /* each field of a template line damaged in turn (the rest valid) */
+    static const struct {
+        const char *from, *to, *want;
+    } dmg[] = {
+        {"\"00000000000000ab\"", "\"zz000000000000ab\"", "bad id"},
+        {"\"00000000000000ab\"", "\"0000000000000000\"", "bad id"},
+        {"\"00000000000000ab\"", "\"ab\"", "missing or has the wrong type"},
+        {"\"lines\":1", "\"lines\":-1", "missing or has the wrong type"},
+        {"\"wild_path\":0", "\"wild_path\":70000", "missing or has the wrong type"},
+        {"\"root\":0", "\"root\":5", "missing or has the wrong type"},
+        {"\"span\":[0,0]", "\"span\":[0]", "missing or has the wrong type"},
+        {"\"text\":\"a b\"", "\"text_hex\":\"612\"", "bad text_hex"},
+        {"\"text\":\"a b\"", "\"text_hex\":\"61zz62\"", "bad text_hex"},
+        {"[[0,1,0],[2,1,0]]", "[[0,1],[2,1,0]]", "not [offset, length, wild]"},
+        {"[[0,1,0],[2,1,0]]", "[[0,1,2],[2,1,0]]", "outside the text"},
+        {"[[0,1,0],[2,1,0]]", "[[2,1,0],[0,1,0]]", "outside the text"},
+        {"\"keys\":[0,1]", "\"keys\":[1,0]", "keys or wild_path do not fit"},
+        {"\"keys\":[0,1]", "\"keys\":[0,1,1]", "keys or wild_path do not fit"},
+        {"\"wild_path\":0", "\"wild_path\":4", "keys or wild_path do not fit"},
+        {"\"span\":[0,0]", "\"span\":[0,1]", "span over a constant token"},
+        {"\"span\":[0,0]", "\"span\":[1,5]", "bad span"},
+    };
+    const char *rec = "{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,"
+                      "\"span\":[0,0],\"text\":\"a b\",\"tokens\":[[0,1,0],[2,1,0]]}";
+    for (size_t i = 0; i < sizeof dmg / sizeof *dmg; i++) {
+        const char *at = strstr(rec, dmg[i].from);
+        assert_non_null(at);
+        snprintf(buf, sizeof buf, "%s%.*s%s%s\n", head, (int)(at - rec), rec, dmg[i].to,
+                 at + strlen(dmg[i].from));
+        check_bad_state(buf, dmg[i].want);
+    }
+    /* the undamaged line loads (so each failure above is its field's) */
+    snprintf(buf, sizeof buf, "%s%s\n", head, rec);
+    write_file("good.jsonl", buf);
+    lg_tpl_miner *m = NULL;
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_load("good.jsonl", &m, &err), LG_OK);
+    lg_tpl_miner_free(m);
+    /* the same id twice */
+    const char *head2 = "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+                        "\"max_tokens\":256,\"word_variants\":3,\"templates\":2,\"sim\":0.5}\n";
+    snprintf(buf, sizeof buf, "%s%s\n%s\n", head2, rec, rec);
+    check_bad_state(buf, "an id appears twice");
+    /* header fields out of range */
+    static const char *const heads[] = {
+        "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":1,"
+        "\"max_tokens\":256,\"word_variants\":3,\"templates\":0,\"sim\":0.5}\n",
+        "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+        "\"max_tokens\":256,\"word_variants\":0,\"templates\":0,\"sim\":0.5}\n",
+        "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+        "\"max_tokens\":256,\"word_variants\":3,\"templates\":-1,\"sim\":0.5}\n",
+        "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+        "\"max_tokens\":256,\"word_variants\":3,\"templates\":0,\"sim\":0}\n",
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) check_bad_state(heads[i], "damaged template state header");
+    check_bad_state("{\"format\":\"logify-templates\",\"version\":1,\"depth\":9,\"max_children\":100,"
+                    "\"max_tokens\":256,\"word_variants\":3,\"templates\":0,\"sim\":0.5}\n",
+                    "depth");
+    check_bad_state("[1,2]\n", "not a JSON object");
 }
 
 static int setup(void **state) {
