@@ -182,22 +182,12 @@ static void test_svm_bad_input(void **state) {
 }
 
 static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    rewind(f);
-    char *d = malloc(*len + 1);
-    assert_int_equal(fread(d, 1, *len, f), *len);
-    d[*len] = 0;
-    fclose(f);
+    char *d = read_whole(path, len);
+    assert_non_null(d);
     return d;
 }
 static void spit(const char *path, const char *d, size_t len) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(d, 1, len, f), len);
-    fclose(f);
+    assert_int_equal(write_whole(path, d, len), 0);
 }
 
 /* CSR weights (magic, u32 K, u32 D, u64 nnz, u64 ptr[K + 1], ...): sets
