@@ -196,4 +196,33 @@ ok
 "$LOGIFY" eval --data "$TMP/lab3.csv" --model "$TMP/lr" >"$TMP/ev.txt" 2>"$TMP/err" || fail "eval: $(cat "$TMP/err")"
 grep -q "model      45 rows, accuracy 1.0000" "$TMP/ev.txt" || fail "eval text: $(cat "$TMP/ev.txt")"
 ok
+# ---- templates: a Content column (the default after log_message), earlier
+# template columns replaced, other columns kept, JSONL with params, a spool
+# forced to a file (LOGIFY_SPOOL_MEM), --column, plain text from stdin
+printf 'id,Content,template_id,extra\n1,Disk 3 failed on node a,x,"q,1"\n2,Disk 4 failed on node b,y,z\n3,User u1 logged in,z,w\n' \
+  >"$TMP/t.csv"
+"$LOGIFY" templates "$TMP/t.csv" --format jsonl --params >"$TMP/t.jsonl" || fail "templates --format jsonl --params"
+python3 - "$TMP/t.jsonl" <<'PY' || fail "templates jsonl: $(cat "$TMP/t.jsonl")"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [list(r) for r in rows] == [["id", "Content", "extra", "template_id", "template", "params"]] * 3, rows
+assert rows[0]["template"] == "Disk <*> failed on node <*>" and rows[0]["params"] == ["3", "a"], rows[0]
+assert rows[0]["template_id"] == rows[1]["template_id"] != rows[2]["template_id"], rows
+assert rows[0]["extra"] == "q,1" and rows[2]["params"] == [], rows
+PY
+ok
+LOGIFY_SPOOL_MEM=10 "$LOGIFY" templates "$TMP/t.csv" --params >"$TMP/t2.csv" || fail "templates with a spool file"
+[[ "$(head -1 "$TMP/t2.csv")" == "id,Content,extra,template_id,template,params" ]] || fail "header: $(cat "$TMP/t2.csv")"
+grep -qE '^1,Disk 3 failed on node a,"q,1",[0-9a-f]{16},Disk <\*> failed on node <\*>,"\[""3"",""a""\]"$' \
+  "$TMP/t2.csv" || fail "spooled row: $(cat "$TMP/t2.csv")"
+ok
+printf 'msg,log_message\nDisk 1 gone,ignored 1\nDisk 2 gone,ignored 2\n' >"$TMP/c.csv"
+"$LOGIFY" templates "$TMP/c.csv" --column MSG | grep -q '^Disk 1 gone,ignored 1,[0-9a-f]\{16\},Disk <\*> gone$' ||
+  fail "--column MSG"
+ok
+printf 'plain line 1\nplain line 2\n' | "$LOGIFY" templates - --format jsonl | grep -c '"template":"plain line <\*>"' |
+  grep -qx 2 || fail "plain text from stdin"
+ok
+expect_fail 1 "the first line is not a CSV header with a column 'nope'" -- \
+  "$LOGIFY" templates "$TMP/c.csv" --column nope
 done_checks
