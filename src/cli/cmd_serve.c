@@ -1,5 +1,6 @@
-/* cmd_serve.c - `logify serve`: load the pipeline once, serve it over HTTP
- * (docs/server.md) until SIGTERM/SIGINT, then drain and exit 0. */
+/* cmd_serve.c - `logify serve`: load the pipeline set, serve it over HTTP
+ * (docs/server.md) until SIGTERM/SIGINT, then drain and exit 0. SIGHUP
+ * reloads the set from the same files and options (docs/reload.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -37,10 +38,15 @@ static const char usage_text[] =
     "      --api-key KEY      require 'Authorization: Bearer KEY' (also LOGIFY_API_KEY);\n"
     "                         /healthz and the /docs page (it asks for the key) stay\n"
     "                         open; unknown paths answer 401 too; an empty key is refused\n"
+    "      --open-admin       without an API key, let POST /admin/reload answer anyway\n"
+    "                         (by default it answers 403 when no key is set)\n"
     "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
     "      --quiet            no access log (errors are still logged)\n"
     "      --templates        CSV upload answers carry each line's template_id too\n"
-    "                         (JSON answers always do; docs/templates.md)\n";
+    "                         (JSON answers always do; docs/templates.md)\n"
+    "SIGHUP (or POST /admin/reload) reloads the rules, model, routes and LLM settings\n"
+    "from the same files and options; a set that does not load is refused and the\n"
+    "old one stays (docs/reload.md).\n";
 
 static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
                       unsigned long long *out) {
@@ -55,7 +61,7 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
 int cmd_serve(int argc, char **argv) {
     enum { O_HOST = 256, O_PORT, O_THREADS, O_MODE,
            O_MAXUP, O_HOLD, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET,
-           O_HEAD, O_PERIP, O_TEMPLATES };
+           O_HEAD, O_PERIP, O_TEMPLATES, O_OPEN_ADMIN };
     static const struct option longopts[] = {
         {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
         CLI_OPT_CONFIG, CLI_OPT_RULES,
@@ -69,6 +75,7 @@ int cmd_serve(int argc, char **argv) {
         {"api-key", required_argument, 0, O_KEY}, {"docs-assets", required_argument, 0, O_DOCS},
         {"head-timeout", required_argument, 0, O_HEAD}, {"max-per-ip", required_argument, 0, O_PERIP},
         {"quiet", no_argument, 0, O_QUIET}, {"templates", no_argument, 0, O_TEMPLATES},
+        {"open-admin", no_argument, 0, O_OPEN_ADMIN},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
@@ -157,6 +164,7 @@ int cmd_serve(int argc, char **argv) {
         case O_DOCS: so.docs_assets = optarg; break;
         case O_QUIET: so.access_log = 0; given |= G_QUIET; break;
         case O_TEMPLATES: so.template_ids = 1; break;
+        case O_OPEN_ADMIN: so.admin_open = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "serve: unknown option");
         }
@@ -195,22 +203,24 @@ int cmd_serve(int argc, char **argv) {
 #undef FROM_FILE
     if (!(given & G_GRACE)) grace = fgrace;
     if (so.access_log) lg_log_set_level(LG_LOG_INFO);
-    lg_resources res;
-    lg_pipeline *pl = NULL;
+    lg_live *live = NULL;
     lg_server *srv = NULL;
-    if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
+    lg_pset_source src = cli_pset_source(&po); /* the first set and every reload */
+    if (lg_live_new(&src, &live, &err)) {
         lg_config_free(&cfg);
-        return CLI_FAIL;
+        return cli_error("%s", err.msg);
     }
-    /* SIGINT/SIGTERM are taken by sigwait below; block them before the
+    /* SIGINT/SIGTERM/SIGHUP are taken by sigwait below, on this thread (no
+     * handler runs: a reload is an ordinary call); block them before the
      * server's threads start so that they inherit the mask. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (lg_server_new(&so, pl, &res, &srv, &err) || lg_server_start(srv, &err)) {
+    if (lg_server_new(&so, live, &srv, &err) || lg_server_start(srv, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -223,7 +233,16 @@ int cmd_serve(int argc, char **argv) {
     fflush(stderr);
     lg_buf_free(&routes);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (!sigwait(&sigs, &sig) && sig == SIGHUP) {
+        /* lg_live_reload logs the outcome (a refusal as an ERROR line, so
+         * even with --quiet); the generation in use is printed either way */
+        fprintf(stderr, "logify: SIGHUP: reloading\n");
+        fflush(stderr);
+        lg_err e = lg_live_reload(live, NULL, NULL);
+        fprintf(stderr, "logify: SIGHUP: %s; generation %llu in use\n", e ? "reload refused" : "reloaded",
+                (unsigned long long)lg_live_generation(live));
+        fflush(stderr);
+    }
     fprintf(stderr, "logify: %s: draining (up to %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", grace);
     unsigned left = lg_server_stop(srv, grace);
     unsigned cut = lg_server_cut(srv);
@@ -237,8 +256,7 @@ int cmd_serve(int argc, char **argv) {
     rc = CLI_OK;
 done:
     lg_server_free(srv);
-    lg_pipeline_free(pl);
-    lg_resources_free(&res);
+    lg_live_free(live);
     lg_config_free(&cfg);
     return rc;
 }

@@ -304,7 +304,8 @@ class Api(unittest.TestCase):
         doc = json.loads(body)
         self.assertTrue(doc["openapi"].startswith("3."))
         want = {"/classify/": "post", "/v1/classify": "post", "/v1/classify/stream": "post", "/healthz": "get",
-                "/readyz": "get", "/metrics": "get", "/openapi.json": "get", "/docs": "get"}
+                "/readyz": "get", "/metrics": "get", "/openapi.json": "get", "/docs": "get",
+                "/admin/reload": "post"}
         self.assertEqual({p: list(v) for p, v in doc["paths"].items()}, {p: [m] for p, m in want.items()})
 
         def refs(o):
