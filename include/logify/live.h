@@ -11,8 +11,10 @@
  * An lg_live holds the current set and the recipe (lg_pset_source) it was
  * built from. lg_live_reload builds a new set from the same recipe aside
  * (re-reading the config file, the rules file, the model bundle and the
- * LLM settings) and checks it (it compiles, loads, and a worker can be
- * made for it); only then is it swapped in, in one step. Requests and
+ * LLM settings; a persisted LLM cache is saved first, so that the new
+ * client reads what the old one learned) and checks it (it compiles,
+ * loads, and a worker can be made for it); only then is it swapped in, in
+ * one step. Requests and
  * batches in flight keep the set they acquired; the old set is freed by
  * its last release. A new set that fails is refused: one ERROR log line
  * names the problem, the error is returned, and the current set stays.

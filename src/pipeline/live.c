@@ -332,6 +332,10 @@ lg_err lg_live_reload(lg_live *l, lg_pset **loaded, lg_errmsg *err) {
     lg_errmsg why = {0};
     pthread_mutex_lock(&l->reload_mu);
     uint64_t gen = lg_live_generation(l); /* only reloads change it, and we hold reload_mu */
+    /* a persisted LLM cache (llm.cache: FILE) is read by the new client:
+     * write out what the current one learned first (when anything changed) */
+    if (lg_llm_cache_save(l->current->res.llm, &why))
+        lg_log(LG_LOG_WARN, "reload: %s", why.msg);
     lg_pset *next = NULL;
     lg_err e = lg_pset_load(&l->src, &next, &why);
     /* the default bundle (no --model) is optional at start, but a reload

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -348,6 +349,45 @@ class Reload(unittest.TestCase):
             self.assertEqual(metric(srv, 'logify_label_rows_total{label="Alpha-1"}'), 1)
         finally:
             self.finish(srv)
+
+    def test_llm_cache_carried_over(self):
+        """A persisted LLM cache (LOGIFY_LLM_CACHE) is saved before the new set
+        reads it: a template the old set's client learned is answered from
+        the cache by the new one, without a call."""
+        fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fake_llm_server.py")
+        port_file = os.path.join(self.rules.dir, "port")
+        llm = subprocess.Popen(["/usr/bin/python3", fake, "--port-file", port_file, "--exit-with", str(os.getpid())],
+                               stdout=subprocess.DEVNULL)
+        srv = None
+        try:
+            self.assertTrue(wait_for(lambda: os.path.exists(port_file) and os.path.getsize(port_file) > 0, TIMEOUT))
+            with open(port_file) as f:
+                port = int(f.read())
+            cache = os.path.join(self.rules.dir, "llm-cache.jsonl")
+            env = {"LOGIFY_LLM_BASE_URL": "http://127.0.0.1:%d/m/ok+id=reload/v1" % port,
+                   "LOGIFY_LLM_CACHE": cache, "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"}
+            for k in ("GROQ_API_KEY", "LOGIFY_LLM_API_KEY", "LOGIFY_LLM_MODEL"):
+                env[k] = ""
+            srv = Server("--rules", self.rules.path, "--route", "*=rules,llm", "--open-admin", env=env)
+            line = {"logs": [{"source": "app", "log_message": "feature X is deprecated since 4.2"}]}
+            st, _, body = srv.json("POST", "/v1/classify", line)
+            self.assertEqual(st, 200, body)
+            self.assertEqual((body["results"][0]["label"], body["results"][0]["stage"]),
+                             ("Deprecation Warning", "llm"))
+            self.assertFalse(os.path.exists(cache))  # written at exit, or at a reload
+            st, _, ans = self.reload(srv, {})
+            self.assertEqual(st, 200, ans)
+            self.assertIsNotNone(ans["set"]["llm"])
+            with open(cache) as f:
+                self.assertIn("deprecated", f.read())
+            st, _, body = srv.json("POST", "/v1/classify", line)
+            self.assertEqual(body["results"][0]["label"], "Deprecation Warning")
+            self.assertEqual(body["results"][0]["detail"], "llm (cached template)")
+        finally:
+            if srv:
+                self.finish(srv)
+            llm.kill()
+            llm.wait()
 
     # ---- under load -------------------------------------------------------------------
 
