@@ -31,7 +31,8 @@
  * there is not).
  *
  * Reload from a signal: the handler only sets a flag (or writes to a
- * self-pipe); a normal thread then calls lg_live_reload. Every function
+ * self-pipe); a normal thread then calls lg_live_reload. (Not sigwait:
+ * OpenBLAS's threads, made before main, block no signal; see cmd_serve.c.) Every function
  * here is thread-safe except lg_live_free (no other user may remain);
  * none may be called from a signal handler. */
 #ifndef LOGIFY_LIVE_H

@@ -1,12 +1,21 @@
 /* cmd_serve.c - `logify serve`: load the pipeline set, serve it over HTTP
  * (docs/server.md) until SIGTERM/SIGINT, then drain and exit 0. SIGHUP
- * reloads the set from the same files and options (docs/reload.md). */
+ * reloads the set from the same files and options (docs/reload.md).
+ *
+ * Signals reach the main thread through a self-pipe, not sigwait: threads
+ * we do not start (OpenBLAS makes its pool when the library loads, before
+ * main) do not block them, so a signal sent while the main thread is busy
+ * (a reload, a drain) would go to one of those and kill the process by its
+ * default action. A handler that writes the signal's number into a pipe
+ * runs on whichever thread gets it; the main thread reads the pipe. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "logify/pipeline.h"
@@ -47,6 +56,63 @@ static const char usage_text[] =
     "SIGHUP (or POST /admin/reload) reloads the rules, model, routes and LLM settings\n"
     "from the same files and options; a set that does not load is refused and the\n"
     "old one stays (docs/reload.md).\n";
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t r = write(sig_pipe[1], &b, 1); /* async-signal-safe; a full pipe drops it */
+    (void)r;
+    errno = saved;
+}
+
+/* Routes SIGINT, SIGTERM (unless the caller ignores them: a background job
+ * of a shell) and SIGHUP into the pipe (on = 1), or back to the default
+ * (on = 0). */
+static int signals_to_pipe(int on) {
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    if (on) {
+        if (pipe(sig_pipe)) return -1;
+        for (int i = 0; i < 2; i++) fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+        /* the handler never blocks (a full pipe loses a repeat, no more) */
+        fcntl(sig_pipe[1], F_SETFL, fcntl(sig_pipe[1], F_GETFL) | O_NONBLOCK);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old;
+        if (sigs[i] != SIGHUP && sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+    if (!on) {
+        close(sig_pipe[0]);
+        close(sig_pipe[1]);
+        sig_pipe[0] = sig_pipe[1] = -1;
+    }
+    return 0;
+}
+
+/* Waits for signals and takes every one that has come: SIGINT or SIGTERM
+ * if any of them is among them, else SIGHUP (repeats sent while a reload
+ * ran make one more reload, not one each). */
+static int next_signal(void) {
+    for (;;) {
+        unsigned char b[256];
+        ssize_t r = read(sig_pipe[0], b, sizeof b);
+        if (r > 0) {
+            int sig = SIGHUP;
+            for (ssize_t i = 0; i < r; i++)
+                if (b[i] != SIGHUP && sig == SIGHUP) sig = b[i];
+            return sig;
+        }
+        if (r == 0 || errno != EINTR) return SIGTERM; /* the pipe failed: stop cleanly */
+    }
+}
 
 static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
                       unsigned long long *out) {
@@ -205,22 +271,30 @@ int cmd_serve(int argc, char **argv) {
     if (so.access_log) lg_log_set_level(LG_LOG_INFO);
     lg_live *live = NULL;
     lg_server *srv = NULL;
+    /* from here a signal waits in the pipe (one during the first load is
+     * acted on once the server runs) */
+    if (signals_to_pipe(1)) {
+        lg_config_free(&cfg);
+        return cli_error("pipe: %s", strerror(errno));
+    }
     lg_pset_source src = cli_pset_source(&po); /* the first set and every reload */
     if (lg_live_new(&src, &live, &err)) {
+        signals_to_pipe(0);
         lg_config_free(&cfg);
         return cli_error("%s", err.msg);
     }
-    /* SIGINT/SIGTERM/SIGHUP are taken by sigwait below, on this thread (no
-     * handler runs: a reload is an ordinary call); block them before the
-     * server's threads start so that they inherit the mask. */
-    sigset_t sigs;
+    /* the server's threads start with the signals blocked (no handler
+     * interrupts them); this thread unblocks them once they run */
+    sigset_t sigs, old_mask;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old_mask);
     signal(SIGPIPE, SIG_IGN);
-    if (lg_server_new(&so, live, &srv, &err) || lg_server_start(srv, &err)) {
+    int started = !lg_server_new(&so, live, &srv, &err) && !lg_server_start(srv, &err);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (!started) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -233,7 +307,7 @@ int cmd_serve(int argc, char **argv) {
     fflush(stderr);
     lg_buf_free(&routes);
     int sig = 0;
-    while (!sigwait(&sigs, &sig) && sig == SIGHUP) {
+    while ((sig = next_signal()) == SIGHUP) {
         /* lg_live_reload logs the outcome (a refusal as an ERROR line, so
          * even with --quiet); the generation in use is printed either way */
         fprintf(stderr, "logify: SIGHUP: reloading\n");
@@ -256,6 +330,7 @@ int cmd_serve(int argc, char **argv) {
     rc = CLI_OK;
 done:
     lg_server_free(srv);
+    signals_to_pipe(0);
     lg_live_free(live);
     lg_config_free(&cfg);
     return rc;

@@ -279,6 +279,34 @@ class Reload(unittest.TestCase):
         finally:
             self.finish(srv)
 
+    def test_signals_during_a_reload(self):
+        """Signals that come while a reload runs (the main thread is busy)
+        neither kill the server (threads it did not start, OpenBLAS's, do
+        not block them) nor pile up: repeats make one more reload; SIGTERM
+        then drains and exits 0."""
+        srv = self.start("--quiet")
+        try:
+            # ~300 rules that take Vectorscan a while to compile: the reload is slow
+            slow = RULES_B + "".join("  - {id: f%d, label: Filler, pattern: 'err[a-z]{2,5}code%d(x|y)+z'}\n" % (i, i)
+                                     for i in range(300))
+            self.rules.write(slow)
+            srv.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: "SIGHUP: reloading" in srv.stderr(), TIMEOUT))
+            for _ in range(5):  # while it compiles
+                srv.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: srv.stderr().count("SIGHUP: reloaded;") >= 2
+                                     and srv.stderr().count("SIGHUP: reloading") == srv.stderr().count("SIGHUP: reloaded;"),
+                                     TIMEOUT), srv.stderr())
+            self.assertIsNone(srv.proc.poll(), srv.stderr())
+            self.assertLessEqual(srv.stderr().count("SIGHUP: reloaded;"), 6)
+            self.assertEqual(self.classify(srv, {}), "B")
+            srv.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: srv.stderr().count("SIGHUP: reloading") >= 3, TIMEOUT))
+            self.assertEqual(srv.stop(signal.SIGTERM), 0, srv.stderr())  # drains after that reload
+            self.assertIn("SIGTERM: draining", srv.stderr())
+        finally:
+            self.finish(srv)
+
     # ---- in flight ----------------------------------------------------------------
 
     def test_upload_in_flight_finishes_on_its_set(self):
