@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,9 +75,12 @@ static int signals_to_pipe(int on) {
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     if (on) {
         if (pipe(sig_pipe)) return -1;
-        for (int i = 0; i < 2; i++) fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
-        /* the handler never blocks (a full pipe loses a repeat, no more) */
-        fcntl(sig_pipe[1], F_SETFL, fcntl(sig_pipe[1], F_GETFL) | O_NONBLOCK);
+        /* the handler never blocks (a full pipe loses a repeat, no more);
+         * the reader waits in poll */
+        for (int i = 0; i < 2; i++) {
+            fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+            fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+        }
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -99,9 +103,14 @@ static int signals_to_pipe(int on) {
 
 /* Waits for signals and takes every one that has come: SIGINT or SIGTERM
  * if any of them is among them, else SIGHUP (repeats sent while a reload
- * ran make one more reload, not one each). */
+ * ran make one more reload, not one each). Waits in poll, which a signal
+ * always interrupts (SA_RESTART or not): under ThreadSanitizer, whose
+ * handler only notes the signal and runs ours when an intercepted call
+ * returns, a restarted read would sleep on with the byte never written. */
 static int next_signal(void) {
     for (;;) {
+        struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return SIGTERM; /* cannot happen: stop cleanly */
         unsigned char b[256];
         ssize_t r = read(sig_pipe[0], b, sizeof b);
         if (r > 0) {
@@ -110,7 +119,7 @@ static int next_signal(void) {
                 if (b[i] != SIGHUP && sig == SIGHUP) sig = b[i];
             return sig;
         }
-        if (r == 0 || errno != EINTR) return SIGTERM; /* the pipe failed: stop cleanly */
+        if (r == 0 || (errno != EINTR && errno != EAGAIN)) return SIGTERM;
     }
 }
 
