@@ -305,7 +305,7 @@ class Api(unittest.TestCase):
         self.assertTrue(doc["openapi"].startswith("3."))
         want = {"/classify/": "post", "/v1/classify": "post", "/v1/classify/stream": "post", "/healthz": "get",
                 "/readyz": "get", "/metrics": "get", "/openapi.json": "get", "/docs": "get", "/": "get",
-                "/v1/jobs/cluster": "post", "/v1/jobs/{id}": "get"}
+                "/v1/jobs/cluster": "post", "/v1/jobs/{id}": "get", "/admin/reload": "post"}
         self.assertEqual({p: list(v) for p, v in doc["paths"].items()}, {p: [m] for p, m in want.items()})
 
         def refs(o):
