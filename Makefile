@@ -9,6 +9,8 @@
 #                 `make test` runs it too (lint.layers)
 #   make bench    benchmarks against the anchors (not part of check)
 #   make model    re-create models/default from ../shared/datasets (same bytes)
+#   make install  install (PREFIX=/usr/local, DESTDIR); make deb: a .deb
+#                 (docs/deploy.md)
 #   make mutants  mutation testing (tests/mutants.txt; not part of check)
 #   make coverage line and branch coverage of src/ (gcovr; not part of check)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -17,11 +19,12 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # the tests whose code runs threads: job workers, the server (spool, direct
 # answers, worker pool), the BERT thread team, the LLM client and cache,
-# live reload (pipeline sets swapped under running requests)
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm|live)$$|e2e.http_server|e2e.http_reload|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)
+# live reload (pipeline sets swapped under running requests), the progress
+# line's ticker (and the commands that draw it)
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm|live|progress)$$|e2e.http_server|e2e.http_reload|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)|e2e.progress_tty
 CTEST_ARGS ?=
 
-.PHONY: venv venv-bench venv-llama all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
+.PHONY: venv venv-bench venv-llama all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers install deb
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -149,6 +152,20 @@ fuzz: deps
 SEED_DATA ?= ../shared/datasets/synthetic_logs.csv
 model: build
 	$(BUILD)/logify train --data $(SEED_DATA) --out models/default --encoder hash:text=1 --seed 42
+
+# Install (docs/deploy.md): bin/logify, the default model and rules under
+# share/logify, the man page (from --help, help2man), the systemd unit for
+# `logify serve` and its environment file; PREFIX and DESTDIR as usual.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# A Debian package of the same files (prefix /usr), built with dpkg-deb
+# (scripts/make-deb.sh): DEB_OUT/logify_VERSION_ARCH.deb.
+DEB_OUT ?= $(BUILD)/deb
+deb: build
+	bash scripts/make-deb.sh $(BUILD) $(DEB_OUT)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -12,6 +12,7 @@ PACKAGES=(
   libvectorscan-dev libpcre2-dev libcsv-dev libyaml-dev libjansson-dev
   libcurl4-openssl-dev libmicrohttpd-dev libutf8proc-dev libopenblas-dev
   liblbfgs-dev libcmocka-dev curl
+  help2man dpkg-dev systemd # make install's man page, make deb, the unit's check (docs/deploy.md)
 )
 # The console's browser tests (tests/browser, docs/console.md): Debian's
 # Chromium, driven headless by playwright-core (npm, `make browser-deps`)

@@ -90,6 +90,9 @@ lg_err lg_job_flush(lg_job *j, lg_errmsg *err);
 /* Ends the input, classifies and writes what is left. An input without a
  * header row is an error. */
 lg_err lg_job_finish(lg_job *j, lg_errmsg *err);
+/* Rows the reader has found so far (after the header), for a progress
+ * line; call from the thread that feeds. */
+uint64_t lg_job_rows_read(const lg_job *j);
 /* After lg_job_feed or lg_job_finish failed: lets the workers write the
  * batches already handed to them (in order) and stops them, so that the
  * output holds every row before the failing batch and nothing reaches the

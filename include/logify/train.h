@@ -15,6 +15,7 @@
 #include "logify/common.h"
 #include "logify/config.h"
 #include "logify/logreg.h"
+#include "logify/progress.h"
 #include "logify/report.h"
 #include "logify/rules.h"
 
@@ -46,6 +47,10 @@ typedef struct {
  * a malformed row is LG_EPARSE naming its line; an empty target_label is
  * LG_EPARSE too. Free with lg_dataset_free. */
 lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err);
+/* The same, telling prog (may be NULL) the rows and bytes read as it goes
+ * (the caller starts the phase: lg_progress_phase). */
+lg_err lg_dataset_load_progress(const char *path, lg_progress *prog, lg_dataset *out,
+                                lg_errmsg *err);
 void lg_dataset_free(lg_dataset *d);
 
 /* ---- Training ------------------------------------------------------------------ */
@@ -65,6 +70,8 @@ typedef struct {
     const lg_rules *rules;        /* rules stage used to set rows aside; NULL: none */
     const lg_route_table *routes; /* route table; NULL: every row goes to the model */
     const char *data_name;        /* recorded in the figures (a base name) */
+    lg_progress *progress; /* NULL: none; else told each phase (routing,
+                                     encoding, fitting, ...) as it starts */
 } lg_train_opts;
 
 #define LG_TRAIN_AUTO_LOGREG 32 /* "auto": multinomial logreg up to this many labels */

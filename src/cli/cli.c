@@ -16,9 +16,16 @@
 int cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "logify: error: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    lg_progress *p = cli_progress_active();
+    if (p) { /* above the progress line, not across it */
+        char msg[1024];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        lg_progress_printf(p, "logify: error: %s\n", msg);
+    } else {
+        fprintf(stderr, "logify: error: ");
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
     return CLI_FAIL;
 }

@@ -13,6 +13,7 @@
 #include "logify/live.h"
 #include "logify/llm.h"
 #include "logify/pipeline.h"
+#include "cli/cli_progress.h"
 
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -55,12 +56,14 @@ typedef struct {
 
 /* getopt_long ids and table entries of the pipeline options; a command
  * lists the entries it takes and hands those ids to cli_pipeline_option. */
-enum { CLI_O_CONFIG = 0x1000, CLI_O_RULES, CLI_O_MODEL, CLI_O_ROUTE, CLI_O_THRESHOLD };
+enum { CLI_O_CONFIG = 0x1000, CLI_O_RULES, CLI_O_MODEL, CLI_O_ROUTE, CLI_O_THRESHOLD,
+       CLI_O_NO_PROGRESS };
 #define CLI_OPT_CONFIG {"config", required_argument, 0, CLI_O_CONFIG}
 #define CLI_OPT_RULES {"rules", required_argument, 0, CLI_O_RULES}
 #define CLI_OPT_MODEL {"model", required_argument, 0, CLI_O_MODEL}
 #define CLI_OPT_ROUTE {"route", required_argument, 0, CLI_O_ROUTE}
 #define CLI_OPT_THRESHOLD {"threshold", required_argument, 0, CLI_O_THRESHOLD}
+#define CLI_OPT_NO_PROGRESS {"no-progress", no_argument, 0, CLI_O_NO_PROGRESS}
 #define CLI_PIPELINE_CASES                                                                         \
     case CLI_O_CONFIG:                                                                             \
     case CLI_O_RULES:                                                                              \

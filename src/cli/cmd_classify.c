@@ -36,6 +36,8 @@ static const char usage_text[] =
     "      --stats            also print where the time went\n"
     "      --llm-constrain M  auto|schema|grammar|json|none: how llm answers are kept\n"
     "                         to the allowed labels (docs/llm.md)\n"
+    "      --no-progress      no progress line (drawn on stderr only when it is a\n"
+    "                         terminal and the rows do not go to one)\n"
     "Reading a pipe or a terminal (e.g. tail -f app.csv | logify classify -), rows\n"
     "that have waited 0.2 s with no more input are classified and written at once.\n";
 
@@ -56,7 +58,8 @@ static lg_err sink_file(void *user, const char *data, size_t len, lg_errmsg *err
 /* Reads a pipe or a terminal as it comes (fread would wait for a whole
  * buffer): rows that have waited LIVE_FLUSH_MS with no more input behind
  * them are classified and written without waiting for a full batch. */
-static lg_err read_live(lg_job *job, int fd, char *buf, size_t cap, lg_errmsg *err) {
+static lg_err read_live(lg_job *job, int fd, char *buf, size_t cap, lg_progress *prog,
+                        lg_errmsg *err) {
     int pending = 0;
     for (;;) {
         if (pending) {
@@ -76,13 +79,14 @@ static lg_err read_live(lg_job *job, int fd, char *buf, size_t cap, lg_errmsg *e
         if (n == 0) return LG_OK;
         lg_err e = lg_job_feed(job, buf, (size_t)n, err);
         if (e) return e;
+        lg_progress_set(prog, lg_job_rows_read(job), 0);
         pending = 1;
     }
 }
 
 static void on_skip(void *user, uint64_t line, const char *msg) {
     (void)user;
-    fprintf(stderr, "logify: warning: line %llu skipped: %s\n", (unsigned long long)line, msg);
+    cli_note("logify: warning: line %llu skipped: %s\n", (unsigned long long)line, msg);
 }
 
 static void print_summary(const lg_job_stats *st, double secs, int with_times) {
@@ -112,6 +116,7 @@ static void print_summary(const lg_job_stats *st, double secs, int with_times) {
 int cmd_classify(int argc, char **argv) {
     enum { O_FORMAT = 256, O_EXPLAIN, O_ONERR, O_BATCH, O_THREADS, O_SUMMARY, O_STATS, O_TEMPLATES,
            O_CONSTRAIN };
+    lg_progress *prog = NULL;
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
         {"explain", no_argument, 0, O_EXPLAIN}, {"templates", no_argument, 0, O_TEMPLATES}, {"on-error", required_argument, 0, O_ONERR},
@@ -119,7 +124,7 @@ int cmd_classify(int argc, char **argv) {
         CLI_OPT_MODEL, CLI_OPT_ROUTE,
         CLI_OPT_THRESHOLD, {"batch", required_argument, 0, O_BATCH},
         {"threads", required_argument, 0, O_THREADS}, {"summary", no_argument, 0, O_SUMMARY},
-        {"stats", no_argument, 0, O_STATS}, {"llm-constrain", required_argument, 0, O_CONSTRAIN},
+        {"stats", no_argument, 0, O_STATS}, {"llm-constrain", required_argument, 0, O_CONSTRAIN}, CLI_OPT_NO_PROGRESS,
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
@@ -127,7 +132,7 @@ int cmd_classify(int argc, char **argv) {
     lg_job_opts jo = {0};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     jo.threads = (int)(cores < 1 ? 1 : cores > 16 ? 16 : cores) + 1;
-    int summary = 0, stats = 0, templates = 0, c;
+    int summary = 0, stats = 0, templates = 0, no_progress = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         char *end;
@@ -166,6 +171,7 @@ int cmd_classify(int argc, char **argv) {
         case O_CONSTRAIN: /* as LOGIFY_LLM_CONSTRAIN, which lg_llm_new reads and checks */
             setenv("LOGIFY_LLM_CONSTRAIN", optarg, 1);
             break;
+        case CLI_O_NO_PROGRESS: no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "classify: unknown option");
         }
@@ -208,6 +214,8 @@ int cmd_classify(int argc, char **argv) {
     jo.sink = sink_file;
     jo.sink_user = &sink;
     jo.on_skip = on_skip;
+    /* before the workers start: it takes over the log sink */
+    prog = cli_progress_start("classify", no_progress, !output || of.stream);
     if (lg_job_new(&jo, &job, &err)) {
         cli_error("%s", err.msg);
         goto done;
@@ -221,14 +229,21 @@ int cmd_classify(int argc, char **argv) {
     }
     lg_err e = LG_OK;
     struct stat ist;
+    lg_progress_phase(prog, NULL, "rows", 0, cli_file_size(in));
     if (fstat(fileno(in), &ist) == 0 && !S_ISREG(ist.st_mode)) {
         sink.live = !output || of.stream;
-        e = read_live(job, fileno(in), chunk, chunk_size, &err);
+        e = read_live(job, fileno(in), chunk, chunk_size, prog, &err);
     } else {
-        while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) e = lg_job_feed(job, chunk, n, &err);
+        uint64_t bytes = 0;
+        while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) {
+            e = lg_job_feed(job, chunk, n, &err);
+            bytes += n;
+            lg_progress_set(prog, lg_job_rows_read(job), bytes);
+        }
         if (!e && ferror(in)) e = lg_fail(&err, LG_EIO, "reading %s: %s", input, strerror(errno));
     }
     if (!e) e = lg_job_finish(job, &err);
+    if (!e) lg_progress_set(prog, lg_job_rows_read(job), cli_file_size(in));
     if (e) {
         cli_error("%s: %s", strcmp(input, "-") ? input : "stdin", err.msg);
         goto done;
@@ -242,6 +257,8 @@ int cmd_classify(int argc, char **argv) {
         if (cli_outfile_commit(&of) != CLI_OK) goto done;
     }
     rc = CLI_OK;
+    cli_progress_end(prog);
+    prog = NULL;
     cli_llm_failures(res.llm, summary);
     if (summary) {
         lg_job_stats st;
@@ -262,6 +279,7 @@ done:
     free(chunk);
     if (in && in != stdin) fclose(in);
     lg_job_free(job);
+    cli_progress_end(prog); /* after the workers: it gives the log sink back */
     lg_tpl_miner_free(jo.templates);
     lg_pipeline_free(pl);
     lg_resources_free(&res);

@@ -16,14 +16,16 @@
 #define EMBED_LINE_MAX (1u << 20) /* longer lines are cut (the model truncates anyway) */
 
 static const char usage_text[] =
-    "usage: logify embed --model DIR [--batch N] [--threads N] [--stats]\n"
+    "usage: logify embed --model DIR [--batch N] [--threads N] [--stats] [--no-progress]\n"
     "  reads one message per line on stdin, writes one JSON array of floats per line\n"
     "  --model DIR    sentence-transformers model directory (config.json, vocab.txt or\n"
     "                 tokenizer.json, model.safetensors, modules.json, 1_Pooling/, ...)\n"
     "  --batch N      texts per forward pass (default 32)\n"
     "  --threads N    threads across batches (default: online CPUs, at most 8)\n"
     "  --stats        print texts, tokens, seconds, tokens/s and GFLOPS on stderr, and the\n"
-    "                 thread-seconds spent in each part of the forward pass\n";
+    "                 thread-seconds spent in each part of the forward pass\n"
+    "  --no-progress  no progress line (drawn on stderr only when it is a terminal\n"
+    "                 and stdout is not)\n";
 
 typedef struct {
     char **lines;
@@ -69,10 +71,11 @@ int cmd_embed(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},   {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"stats", no_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"no-progress", no_argument, 0, 'P'},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *dir = NULL;
     long batch = 32, threads = sysconf(_SC_NPROCESSORS_ONLN);
-    int stats = 0, c;
+    int stats = 0, no_progress = 0, c;
     if (threads < 1) threads = 1;
     if (threads > 8) threads = 8;
     optind = 1;
@@ -91,6 +94,7 @@ int cmd_embed(int argc, char **argv) {
                 return cli_usage_error(usage_text, "--threads must be in 1..64");
             break;
         case 's': stats = 1; break;
+        case 'P': no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "bad option");
         }
@@ -103,6 +107,7 @@ int cmd_embed(int argc, char **argv) {
     lg_sbert_scratch *s = NULL;
     if (lg_sbert_load(dir, &m, &err)) return cli_error("%s", err.msg);
     int rc = CLI_FAIL;
+    lg_progress *prog = NULL;
     chunk ch = {malloc(EMBED_CHUNK * sizeof(char *)), malloc(EMBED_CHUNK * sizeof(size_t)), 0};
     float *out = malloc((size_t)EMBED_CHUNK * (size_t)lg_sbert_dim(m) * sizeof(float));
     char *line = NULL;
@@ -117,8 +122,13 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     lg_sbert_scratch_set(s, (int)batch, (int)threads);
+    /* rows: the lines embedded; the percentage: the bytes read of a file */
+    prog = cli_progress_start("embed", no_progress, 1);
+    lg_progress_phase(prog, NULL, "rows", 0, cli_file_size(stdin));
+    uint64_t bytes = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, stdin)) >= 0) {
+        bytes += (uint64_t)n;
         size_t len = (size_t)n;
         if (len && line[len - 1] == '\n') len--;
         if (len > EMBED_LINE_MAX) len = EMBED_LINE_MAX;
@@ -129,11 +139,15 @@ int cmd_embed(int argc, char **argv) {
         }
         ch.lens[ch.n++] = len;
         texts++;
-        if (ch.n == EMBED_CHUNK &&
-            flush_chunk(m, s, &ch, out, stats, &secs, &tokens, &flops) != CLI_OK)
-            goto done;
+        if (ch.n == EMBED_CHUNK) { /* the line counts once its vector is out */
+            if (flush_chunk(m, s, &ch, out, stats, &secs, &tokens, &flops) != CLI_OK) goto done;
+            lg_progress_set(prog, (uint64_t)texts, bytes);
+        }
     }
     if (ch.n && flush_chunk(m, s, &ch, out, stats, &secs, &tokens, &flops) != CLI_OK) goto done;
+    lg_progress_set(prog, (uint64_t)texts, bytes);
+    cli_progress_end(prog);
+    prog = NULL;
     if (fflush(stdout) != 0) {
         cli_error("writing stdout failed");
         goto done;
@@ -161,6 +175,7 @@ int cmd_embed(int argc, char **argv) {
     }
     rc = CLI_OK;
 done:
+    cli_progress_end(prog);
     if (ch.lines)
         for (size_t i = 0; i < ch.n; i++)
             free(ch.lines[i]);

@@ -1,11 +1,14 @@
 /* cmd_eval.c - `logify eval`: run the whole cascade over a labeled CSV and
  * report accuracy per label, per stage, and why rows stayed Unclassified. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "logify/confusion.h"
+#include "logify/evalplot.h"
 #include "logify/pipeline.h"
 #include "logify/report.h"
 #include "logify/train.h"
@@ -19,7 +22,10 @@ static const char usage_text[] =
     "  --route SRC=STAGES     override a route, as in 'logify classify'\n"
     "  --threshold X          default model threshold (default 0.5)\n"
     "  --json                 print one JSON object (rows, accuracy, macro_f1,\n"
-    "                         per_label, per_stage, unclassified)\n";
+    "                         per_label, per_stage, unclassified, confusion)\n"
+    "  --plot FILE.svg        write the confusion matrix and per-label precision,\n"
+    "                         recall and F1 as one SVG\n"
+    "  --no-progress          no progress line (drawn on stderr only when it is a terminal)\n";
 
 #define EVAL_BATCH 1024
 #define MAX_REASONS 64
@@ -112,8 +118,14 @@ static void print_text(const char *data, const lg_report *rep, const eval_counts
     lg_report_print(rep, stdout, "  ");
 }
 
-static json_t *to_json(const lg_report *rep, const eval_counts *c, const char *model) {
-    json_t *j = lg_report_json(rep);
+static json_t *to_json(const lg_report *rep, const lg_confusion *cm, const eval_counts *c,
+                       const char *model) {
+    json_t *j = lg_report_json(rep), *conf = lg_confusion_json(cm);
+    if (!conf) {
+        json_decref(j);
+        return NULL;
+    }
+    json_object_set_new(j, "confusion", conf);
     json_t *per = json_object(), *reasons = tally_json(&c->reasons, "(other reasons)");
     json_t *unknown = tally_json(&c->unknown, "(other labels)");
     if (!j || !per || !reasons || !unknown) {
@@ -137,8 +149,33 @@ static json_t *to_json(const lg_report *rep, const eval_counts *c, const char *m
     return j;
 }
 
+/* --plot: the SVG (logify/evalplot.h), written atomically. */
+static int write_plot(const char *path, const char *data, const lg_report *rep,
+                      const lg_confusion *cm) {
+    lg_buf b;
+    lg_buf_init(&b, (size_t)256 << 20);
+    lg_errmsg err;
+    const char *base = strrchr(data, '/');
+    char title[300];
+    snprintf(title, sizeof title, "logify eval: %s", base ? base + 1 : data);
+    int rc = CLI_FAIL;
+    cli_outfile of = {0};
+    if (lg_evalplot_svg(rep, cm, title, &b, &err)) {
+        cli_error("%s: %s", path, err.msg);
+    } else if (cli_outfile_open(&of, path) == CLI_OK) {
+        if (fwrite(b.data, 1, b.len, of.f) != b.len) {
+            cli_error("%s: %s", path, strerror(errno));
+            cli_outfile_abort(&of);
+        } else {
+            rc = cli_outfile_commit(&of);
+        }
+    }
+    lg_buf_free(&b);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
-    enum { O_DATA = 256, O_JSON };
+    enum { O_DATA = 256, O_JSON, O_PLOT };
     static const struct option longopts[] = {{"data", required_argument, 0, O_DATA},
                                              CLI_OPT_MODEL,
                                              CLI_OPT_CONFIG,
@@ -146,12 +183,14 @@ int cmd_eval(int argc, char **argv) {
                                              CLI_OPT_ROUTE,
                                              CLI_OPT_THRESHOLD,
                                              {"json", no_argument, 0, O_JSON},
+                                             {"plot", required_argument, 0, O_PLOT},
+                                             CLI_OPT_NO_PROGRESS,
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
-    const char *data = NULL;
-    int json = 0, c;
+    const char *data = NULL, *plot = NULL;
+    int json = 0, no_progress = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -160,6 +199,8 @@ int cmd_eval(int argc, char **argv) {
             if (cli_pipeline_option(c, optarg, &po, "eval", usage_text)) return CLI_USAGE;
             break;
         case O_JSON: json = 1; break;
+        case O_PLOT: plot = optarg; break;
+        case CLI_O_NO_PROGRESS: no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "eval: unknown option");
         }
@@ -179,6 +220,9 @@ int cmd_eval(int argc, char **argv) {
     lg_record *recs = NULL;
     lg_report rep;
     lg_report_init(&rep);
+    lg_confusion cm;
+    lg_confusion_init(&cm);
+    lg_progress *prog = NULL;
     eval_counts counts;
     memset(&counts, 0, sizeof counts);
     if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
@@ -191,7 +235,9 @@ int cmd_eval(int argc, char **argv) {
                  po.model_dir ? po.model_dir : "default bundle");
     else
         snprintf(model_desc, sizeof model_desc, "none (%s)", res.model_missing);
-    if (lg_dataset_load(data, &ds, &err)) {
+    prog = cli_progress_start("eval", no_progress, 0);
+    lg_progress_phase(prog, "reading", "rows", 0, cli_path_size(data));
+    if (lg_dataset_load_progress(data, prog, &ds, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -205,7 +251,9 @@ int cmd_eval(int argc, char **argv) {
         cli_error("out of memory");
         goto done;
     }
+    lg_progress_phase(prog, "classifying", "rows", ds.n, 0);
     for (size_t start = 0; start < ds.n; start += EVAL_BATCH) {
+        lg_progress_set(prog, start, 0);
         size_t n = ds.n - start < EVAL_BATCH ? ds.n - start : EVAL_BATCH;
         for (size_t i = 0; i < n; i++) {
             const lg_labeled_row *r = &ds.rows[start + i];
@@ -232,20 +280,27 @@ int cmd_eval(int argc, char **argv) {
                             (rec->stage == LG_STAGE_NONE && !strncmp(rec->detail, "model", 5));
             if (res.model && saw_model && lg_model_label_index(res.model, truth, &k, NULL))
                 tally_add(&counts.unknown, truth);
-            if (lg_report_add(&rep, truth, rec->label, &err)) {
+            if (lg_report_add(&rep, truth, rec->label, &err) ||
+                lg_confusion_add(&cm, truth, rec->label, &err)) {
                 cli_error("%s", err.msg);
                 goto done;
             }
         }
     }
+    lg_progress_set(prog, ds.n, 0);
+    cli_progress_end(prog);
+    prog = NULL;
+    if (plot && write_plot(plot, data, &rep, &cm) != CLI_OK) goto done;
     if (json) {
-        if (cli_print_json(to_json(&rep, &counts, model_desc)) != CLI_OK) goto done;
+        if (cli_print_json(to_json(&rep, &cm, &counts, model_desc)) != CLI_OK) goto done;
     } else {
         print_text(data, &rep, &counts, model_desc);
     }
     cli_llm_failures(res.llm, 0);
     rc = CLI_OK;
 done:
+    cli_progress_end(prog);
+    lg_confusion_clear(&cm);
     tally_clear(&counts.reasons);
     tally_clear(&counts.unknown);
     lg_report_clear(&rep);

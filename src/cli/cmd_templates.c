@@ -35,6 +35,8 @@ static const char usage_text[] =
     "                         Content, else message; matched case-insensitively)\n"
     "      --sim X            similarity threshold in (0, 1] (default 0.5)\n"
     "      --depth N          leading tokens in the prefix tree, 0..8 (default 2)\n"
+    "      --no-progress      no progress line (drawn on stderr only when it is a\n"
+    "                         terminal and the rows do not go to one)\n"
     "      --word-variants N  a word that changes in a settled template starts\n"
     "                         a sibling until N exist, then it is a variable\n"
     "                         (default 3; 1 = a variable at once, as Drain)\n"
@@ -82,6 +84,7 @@ typedef struct {
     uint32_t *r_tpl;
     size_t r_n, r_cap;
     size_t n_before;    /* templates loaded from the state */
+    lg_progress *prog;  /* NULL: no progress line */
 } run;
 
 static lg_err keep_for_rules(run *r, const char *msg, size_t len, const char *lab, size_t lab_len,
@@ -499,8 +502,11 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     /* rows are gathered in r->row and written OUT_BLOCK bytes at a time
      * (a write call per row cost more than the rows' text) */
     lg_buf_reset(&r->row);
+    uint64_t done = 0;
+    lg_progress_phase(r->prog, "writing", "rows", r->rows, 0);
     while (!e && spool_get(r, hdr, sizeof hdr)) {
         const char *p, *m;
+        if (++done % 4096 == 0) lg_progress_set(r->prog, done, 0);
         if (!r->spool) { /* in memory: read in place */
             if (r->mem.len - r->mem_pos < (size_t)hdr[1] + hdr[2]) {
                 e = lg_fail(err, LG_EIO, "spool: short read");
@@ -603,19 +609,20 @@ static void print_summary(run *r, double secs) {
 /* ---- The command ---------------------------------------------------------- */
 
 int cmd_templates(int argc, char **argv) {
-    enum { O_FORMAT = 256, O_PARAMS, O_SUMMARY, O_STATE, O_LIVE, O_COLUMN, O_SIM, O_DEPTH, O_WORDS, O_RULES };
+    enum { O_FORMAT = 256, O_PARAMS, O_SUMMARY, O_STATE, O_LIVE, O_COLUMN, O_SIM, O_DEPTH, O_WORDS, O_RULES,
+           O_NO_PROGRESS };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
         {"params", no_argument, 0, O_PARAMS},   {"summary", no_argument, 0, O_SUMMARY},
         {"state", required_argument, 0, O_STATE}, {"rules", required_argument, 0, O_RULES}, {"live", no_argument, 0, O_LIVE},
         {"column", required_argument, 0, O_COLUMN}, {"sim", required_argument, 0, O_SIM},
         {"depth", required_argument, 0, O_DEPTH}, {"word-variants", required_argument, 0, O_WORDS},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"no-progress", no_argument, 0, O_NO_PROGRESS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     run r = {0};
     lg_tpl_opts to = {0};
     to.depth = -1;
     const char *output = NULL, *state = NULL, *rules_path = NULL;
-    int summary = 0, c;
+    int summary = 0, no_progress = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         char *end;
@@ -650,6 +657,7 @@ int cmd_templates(int argc, char **argv) {
             to.word_variants = (int)v;
             break;
         }
+        case O_NO_PROGRESS: no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "templates: unknown option");
         }
@@ -711,7 +719,14 @@ int cmd_templates(int argc, char **argv) {
     double t0 = lg_now();
     size_t n;
     e = LG_OK;
-    while (!e && (n = fread(chunk, 1, CHUNK, in)) > 0) e = input_feed(&inp, chunk, n, &err);
+    r.prog = cli_progress_start("templates", no_progress, !output);
+    lg_progress_phase(r.prog, NULL, "rows", 0, cli_file_size(in));
+    uint64_t bytes = 0;
+    while (!e && (n = fread(chunk, 1, CHUNK, in)) > 0) {
+        e = input_feed(&inp, chunk, n, &err);
+        bytes += n;
+        lg_progress_set(r.prog, r.rows, bytes);
+    }
     if (!e && ferror(in)) e = lg_fail(&err, LG_EIO, "reading: %s", strerror(errno));
     if (!e) e = input_finish(&inp, &err);
     if (!e && !r.live) e = drain_spool(&r, &err);
@@ -724,6 +739,8 @@ int cmd_templates(int argc, char **argv) {
         goto done;
     }
     if (output && cli_outfile_commit(&of) != CLI_OK) goto done;
+    cli_progress_end(r.prog);
+    r.prog = NULL;
     if (rules_path && write_rules(&r, rules_path) != CLI_OK) goto done;
     if (state && lg_tpl_save(r.miner, state, &err)) {
         cli_error("%s", err.msg);
@@ -732,6 +749,7 @@ int cmd_templates(int argc, char **argv) {
     if (summary) print_summary(&r, lg_now() - t0);
     rc = CLI_OK;
 done:
+    cli_progress_end(r.prog);
     if (of.f || of.tmp_path) cli_outfile_abort(&of);
     if (in && in != stdin) fclose(in);
     if (r.spool) fclose(r.spool);

@@ -33,7 +33,8 @@ static const char usage_text[] =
     "  --config FILE          configuration (routes, rules) used to set rows aside\n"
     "  --rules FILE           rules file (default: the built-in rules)\n"
     "  --route SRC=STAGES     override a route, as in 'logify classify'\n"
-    "  --json                 print the figures as one JSON object\n";
+    "  --json                 print the figures as one JSON object\n"
+    "  --no-progress          no progress line (drawn on stderr only when it is a terminal)\n";
 
 /* CPU seconds of the whole process (the dev machines are shared: wall time
  * includes the neighbours). */
@@ -130,6 +131,7 @@ int cmd_train(int argc, char **argv) {
                                              CLI_OPT_RULES,
                                              CLI_OPT_ROUTE,
                                              {"json", no_argument, 0, O_JSON},
+                                             CLI_OPT_NO_PROGRESS,
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
@@ -137,7 +139,7 @@ int cmd_train(int argc, char **argv) {
     lg_train_opts o;
     lg_train_opts_default(&o);
     const char *data = NULL, *out = NULL;
-    int json = 0, c;
+    int json = 0, no_progress = 0, c;
     o.svm.threads = 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -204,6 +206,7 @@ int cmd_train(int argc, char **argv) {
             if (cli_pipeline_option(c, optarg, &po, "train", usage_text)) return CLI_USAGE;
             break;
         case O_JSON: json = 1; break;
+        case CLI_O_NO_PROGRESS: no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "train: unknown option");
         }
@@ -219,6 +222,7 @@ int cmd_train(int argc, char **argv) {
     lg_rules *rules = NULL;
     lg_dataset ds = {0};
     lg_train_result res = {0};
+    lg_progress *prog = NULL;
     double t0 = lg_now();
     lg_err e;
     if (cfg.rules_path) {
@@ -232,7 +236,9 @@ int cmd_train(int argc, char **argv) {
         cli_error("%s", err.msg);
         goto done;
     }
-    if (lg_dataset_load(data, &ds, &err)) {
+    prog = cli_progress_start("train", no_progress, 0);
+    lg_progress_phase(prog, "reading", "rows", 0, cli_path_size(data));
+    if (lg_dataset_load_progress(data, prog, &ds, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -240,10 +246,13 @@ int cmd_train(int argc, char **argv) {
     o.data_name = base ? base + 1 : data;
     o.rules = rules;
     o.routes = &cfg.routes;
+    o.progress = prog;
     if (lg_train_run(&ds, &o, &res, &err)) {
         cli_error("train: %s", err.msg);
         goto done;
     }
+    cli_progress_end(prog);
+    prog = NULL;
     print_set_aside(&res, &o);
     if (lg_bundle_write(out, res.bundle, &err)) {
         cli_error("%s", err.msg);
@@ -266,6 +275,7 @@ int cmd_train(int argc, char **argv) {
     }
     rc = CLI_OK;
 done:
+    cli_progress_end(prog);
     lg_train_result_free(&res);
     lg_dataset_free(&ds);
     lg_rules_free(rules);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,14 +100,23 @@ static int open_temp(cli_outfile *o, const char *path, const struct stat *old) {
     o->tmp_path = malloc(n);
     if (!o->tmp_path) return cli_error("out of memory");
     snprintf(o->tmp_path, n, "%s.tmpXXXXXX", path);
+    /* a fatal signal between creating the file and tracking it would leave
+     * it behind: held back until the handler knows the name */
+    sigset_t fatal, before;
+    sigemptyset(&fatal);
+    sigaddset(&fatal, SIGINT);
+    sigaddset(&fatal, SIGTERM);
+    sigaddset(&fatal, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &fatal, &before);
     int fd = mkstemp(o->tmp_path);
+    if (fd >= 0) o->slot = track(o->tmp_path, -1);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
     if (fd < 0) {
         int e = errno;
         free(o->tmp_path);
         o->tmp_path = NULL;
         return cli_error("cannot create %s: %s", path, strerror(e));
     }
-    o->slot = track(o->tmp_path, -1);
     if (old) {
         /* fchown first: it clears set-id bits that fchmod then restores.
          * Only root (or the owner keeping its own ids) may do it; otherwise

@@ -14,6 +14,7 @@
 #include "cluster/cluster_int.h"
 #include "logify/cluster.h"
 #include "logify/csv.h"
+#include "logify/svg.h"
 
 #define N_COLORS 19
 static const char *const palette[N_COLORS] = {
@@ -225,19 +226,8 @@ static double marker_r(double r, size_t w) { return r * (1.0 + 0.5 * log10((doub
 
 /* ---- SVG ------------------------------------------------------------------------ */
 
-static lg_err put_xml(lg_buf *b, const char *s) {
-    lg_err e = LG_OK;
-    for (; *s && !e; s++) {
-        switch (*s) {
-        case '&': e = lg_buf_append(b, "&amp;", 5); break;
-        case '<': e = lg_buf_append(b, "&lt;", 4); break;
-        case '>': e = lg_buf_append(b, "&gt;", 4); break;
-        case '"': e = lg_buf_append(b, "&quot;", 6); break;
-        default: e = lg_buf_putc(b, (unsigned char)*s < 0x20 ? ' ' : *s);
-        }
-    }
-    return e;
-}
+/* escaped, invalid UTF-8 and control characters replaced (logify/svg.h) */
+static lg_err put_xml(lg_buf *b, const char *s) { return lg_svg_text(b, s, 0); }
 
 static void bbox(const lg_plot_data *d, float *x0, float *x1, float *y0, float *y1) {
     *x0 = *y0 = INFINITY;

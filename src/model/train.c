@@ -87,6 +87,11 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
 }
 
 lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err) {
+    return lg_dataset_load_progress(path, NULL, out, err);
+}
+
+lg_err lg_dataset_load_progress(const char *path, lg_progress *prog, lg_dataset *out,
+                                lg_errmsg *err) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f) return lg_fail(err, LG_ENOTFOUND, "%s: cannot open", path);
@@ -96,12 +101,14 @@ lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err) {
     lg_err e = lg_csv_reader_new(NULL, on_row, NULL, &st, &rd, &why);
     char *chunk = e ? NULL : malloc(1 << 16);
     if (!e && !chunk) e = lg_fail(&why, LG_ENOMEM, "out of memory");
-    uint64_t h = lg_fnv1a64("", 0, 0);
+    uint64_t h = lg_fnv1a64("", 0, 0), bytes = 0;
     size_t n;
     while (!e && (n = fread(chunk, 1, 1 << 16, f)) > 0) {
         for (size_t i = 0; i < n; i++)
             h = (h ^ (unsigned char)chunk[i]) * 1099511628211ULL;
         e = lg_csv_feed(rd, chunk, n, &why);
+        bytes += n;
+        lg_progress_set(prog, out->n, bytes);
     }
     if (!e && ferror(f)) e = lg_fail(&why, LG_EIO, "read error");
     if (!e) e = lg_csv_finish(rd, &why);
@@ -362,7 +369,9 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     /* 1. where each row goes */
     res->rows = d->n;
     size_t n_model = 0;
+    lg_progress_phase(o->progress, "routing", "rows", d->n, 0);
     for (size_t i = 0; i < d->n; i++) {
+        if (i % 4096 == 0) lg_progress_set(o->progress, i, 0);
         dest[i] = destination(o, rs, &d->rows[i]);
         if (dest[i] == GOES_RULES)
             res->by_rules++;
@@ -443,6 +452,11 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
 
     /* 4. encode every used row once */
     double t0 = lg_now();
+    if (o->progress) {
+        char what[64];
+        snprintf(what, sizeof what, "encoding %zu rows", res->used);
+        lg_progress_phase(o->progress, what, NULL, 0, 0);
+    }
     if ((e = lg_encoder_new(o->encoder_spec, &enc, err))) goto done;
     if ((e = lg_encoder_scratch_new(enc, &es, err))) goto done;
     if ((e = lg_encoder_encode_batch(enc, es, msgs, lens, res->used, &X, err))) goto done;
@@ -486,6 +500,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         e = lg_fail(err, LG_ENOMEM, "out of memory");
         goto done;
     }
+    lg_progress_phase(o->progress, "fitting on the train split", NULL, 0, 0);
     if ((e = lg_centroids_build(&X, y, train_idx, res->train_rows, NULL, K, &split_c, err)))
         goto done;
     if (res->kind == LG_CLF_SVM)
@@ -509,6 +524,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     unknown = o->unknown_threshold;
     open_set = open_set_json(sims, res->test_rows, &unknown);
     /* 7. refit on all used rows */
+    lg_progress_phase(o->progress, "refitting on all rows", NULL, 0, 0);
     if ((e = lg_centroids_build(&X, y, NULL, res->used, NULL, K, &final_c, err))) goto done;
     if (res->kind == LG_CLF_SVM) {
         e = lg_svm_train(&X, y, NULL, res->used, K, final_c, &o->svm, &final_s, &res->svm_final,

@@ -570,6 +570,11 @@ lg_err lg_job_finish(lg_job *j, lg_errmsg *err) {
     return e;
 }
 
+uint64_t lg_job_rows_read(const lg_job *j) {
+    uint64_t seen = j->reader ? lg_csv_rows_seen(j->reader) : 0;
+    return seen > 0 ? seen - 1 : 0; /* the header is not a row */
+}
+
 void lg_job_stop(lg_job *j) {
     if (!j || !j->threaded) return;
     pthread_mutex_lock(&j->mu);

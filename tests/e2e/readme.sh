@@ -31,6 +31,7 @@ declare -A EXPECT=(
   ["build/logify classify resources/test.csv --config resources/logify.yaml"]=',User Action$'
   ["build/logify train --data ../shared/datasets/synthetic_logs.csv --out /tmp/logify-model --seed 42"]='wrote /tmp/logify-model'
   ["build/logify eval --data ../shared/datasets/synthetic_logs.csv --model /tmp/logify-model --json"]='"macro_f1": *[01]'
+  ["build/logify eval --data ../shared/datasets/synthetic_logs.csv --model /tmp/logify-model --plot /tmp/logify-eval.svg"]='file:/tmp/logify-eval.svg:class="cell" [^>]*data-truth="HTTP Status" data-pred="HTTP Status"'
   ["build/logify classify resources/test.csv --model /tmp/logify-model --explain"]=',model,0\.[0-9]+,model p='
   ["python3 tests/gen/gen_real_logs.py --out /tmp/logify-real.csv --lines-per-system 200"]='file:/tmp/logify-real.csv:^source,log_message,target_label'
   ["build/logify train --data /tmp/logify-real.csv --out /tmp/logify-real-model --route '*=model'"]='classifier ovr_linear_svm'
@@ -42,6 +43,8 @@ declare -A EXPECT=(
   ["curl -F file=@resources/test.csv http://127.0.0.1:8000/classify/"]='^source,log_message,target_label'
   ["curl -H 'Content-Type: application/json' -d '{\"logs\":[{\"source\":\"ModernCRM\",\"log_message\":\"User User123 logged in.\"}]}' http://127.0.0.1:8000/v1/classify"]='"label":"User Action"'
   ["curl http://127.0.0.1:8000/metrics"]='^logify_'
+  ["make install PREFIX=/tmp/logify-install"]='file:/tmp/logify-install/lib/systemd/system/logify.service:^ExecStart=/tmp/logify-install/bin/logify serve'
+  ["make deb DEB_OUT=/tmp/logify-deb"]='/tmp/logify-deb/logify_[0-9.]+_[a-z0-9]+\.deb$'
   ["curl http://127.0.0.1:8000/ -o /tmp/logify-console.html"]='file:/tmp/logify-console.html:<title>Logify console</title>'
   ["curl -F file=@resources/test.csv 'http://127.0.0.1:8000/classify/?format=jsonl&explain=1'"]='"stage":"rules","confidence":1\.0000,"detail":"rule user-login-logout","template_id":"[0-9a-f]{16}"'
   ["build/logify model info tests/fixtures/bert/tiny_mean"]='BERT 2 layers, hidden 32'
@@ -109,6 +112,12 @@ rows_out = list(csv.DictReader(open("resources/output.csv", newline="")))
 assert len(rows_in) == len(rows_out) > 0
 assert all(r["target_label"] for r in rows_out)
 PY
+    ok
+    continue
+  fi
+  if [[ "$cmd" == "make install"* || "$cmd" == "make deb"* ]]; then # this build's files
+    BUILD="$BUILD_DIR" bash -c "set -o pipefail; $cmd" >"$TMP/cmd.out" 2>&1 || fail "README command failed: $cmd: $(tail -20 "$TMP/cmd.out")"
+    check_output "$cmd" "$TMP/cmd.out"
     ok
     continue
   fi
