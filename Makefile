@@ -2,7 +2,8 @@
 #   make          build build/logify
 #   make demo     install what is missing, build, classify resources/test.csv
 #   make check    install what is missing, build, run every test, then again
-#                 under AddressSanitizer + UBSan (build-asan/), then the tests
+#                 under AddressSanitizer + UBSan (build-asan/; without the long
+#                 real-broker Kafka tests, label kafka_long), then the tests
 #                 that run threads under ThreadSanitizer (build-tsan/); every
 #                 round runs and is summarised even when another one fails
 #   make layers   the layering check alone (docs/ARCHITECTURE.md, "Layout");
@@ -66,7 +67,7 @@ asan: deps $(ASAN_BUILD)/CMakeCache.txt
 test-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS) --output-junit "$$PWD/ctest-junit.xml"; \
+	  ctest --output-on-failure -j $(JOBS) -LE kafka_long $(CTEST_ARGS) --output-junit "$$PWD/ctest-junit.xml"; \
 	  rc=$$?; python3 $(CURDIR)/scripts/check-skips.py ctest-junit.xml || rc=1; exit $$rc
 
 $(TSAN_BUILD)/CMakeCache.txt: | deps

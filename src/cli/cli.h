@@ -26,6 +26,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
+int cmd_kafka(int argc, char **argv);
 
 /* Prints "logify: error: <msg>" to stderr and returns CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
