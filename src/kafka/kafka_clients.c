@@ -38,7 +38,8 @@ static int is_unreachable(int code) {
 void kw_client_error(lg_kafka_worker *w, klog *l, int code, const char *reason) {
     KM_ADD(&w->m.client_errors, 1);
     double now = lg_now();
-    if (code == l->err && now - l->last_t < LOG_REPEAT_S) {
+    int kind = is_unreachable(code) ? -1 : code; /* the ways of saying "down" are one */
+    if (kind == l->err && now - l->last_t < LOG_REPEAT_S) {
         l->quiet++;
         return;
     }
@@ -51,7 +52,7 @@ void kw_client_error(lg_kafka_worker *w, klog *l, int code, const char *reason) 
     } else {
         lg_log(LG_LOG_WARN, "kafka %s: %s%s", l->who, reason, more);
     }
-    l->err = code;
+    l->err = kind;
     l->last_t = now;
     l->quiet = 0;
 }
@@ -292,8 +293,9 @@ lg_err kw_wait_topics(lg_kafka_worker *w, lg_errmsg *err) {
             return lg_fail(err, LG_ENOTFOUND, "kafka: the %s topic '%s' does not exist on %s (the worker "
                                               "creates no topics: create it first)",
                            i ? "dead-letter" : "output", topics[i], w->o.brokers);
-        char line[700];
-        snprintf(line, sizeof line, "%s; next try in %.1f s", why, backoff);
+        char line[1024];
+        snprintf(line, sizeof line, "asking %s about topic '%s': %s; next try in %.1f s", w->o.brokers,
+                 topics[i], why, backoff);
         kw_client_error(w, &w->plog, RD_KAFKA_RESP_ERR__TRANSPORT, line);
         kw_backoff(w, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;

@@ -113,7 +113,7 @@ struct kbatch {
 /* Rate-limited log of one client's errors (brokers down and the like). */
 typedef struct {
     const char *who;  /* "consumer", "producer" */
-    int err;          /* last error code logged */
+    int err;          /* last kind of error logged: a code, -1 for brokers unreachable */
     double last_t;    /* when */
     uint64_t quiet;   /* repeats not logged since */
     int down;         /* brokers unreachable was logged: say when they are back */

@@ -447,6 +447,10 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
     lg_err e = kw_wait_topics(w, err);
     if (!e && w->o.exactly_once) e = kw_init_transactions(w, err);
     if (e) return e;
+    if (kw_stopping(w)) { /* stopped before the brokers answered: nothing was polled */
+        lg_log(LG_LOG_INFO, "kafka: asked to stop before the brokers answered");
+        return w->fatal ? lg_fail(err, w->fatal, "%s", w->fatal_msg) : LG_OK;
+    }
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     if (!topics) return lg_fail(err, LG_ENOMEM, "out of memory");
     rd_kafka_topic_partition_list_add(topics, w->o.input, RD_KAFKA_PARTITION_UA);

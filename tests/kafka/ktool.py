@@ -22,6 +22,10 @@ librdkafka as the worker). Never part of the product.
       every id 0..N-1 in the output (--exactly-once: once each), key and
       headers kept, target_label equal to classify's, other fields kept;
       --order: ids rise within each partition
+  ktool.py badcheck OUT.jsonl [--dead-letter] [--good N]
+      the bad messages of `produce --bad`, each once: Unclassified with an
+      error (or, --dead-letter, as they were with header logify-error);
+      --good N: and N good ones, labelled
   ktool.py latency OUT.jsonl  p50/p99 of (output append time - input ts)
 """
 import csv
@@ -233,6 +237,49 @@ def verify(args):
     sys.exit(1 if problems else 0)
 
 
+def badcheck(args):
+    dlq = flag(args, "--dead-letter")
+    good = opt(args, "--good", 0, int)
+    want = dict(BAD)
+    seen, problems, n_good = {}, [], 0
+    with open(args[0]) as f:
+        for line in f:
+            m = json.loads(line)
+            h = dict(m["headers"])
+            name = h.get("bad")
+            if name is None:
+                v = json.loads(m["value"])
+                n_good += 1
+                if dlq or not v.get("target_label") or "error" in v:
+                    problems.append("good message %s: %s" % (m["key"], m["value"][:200]))
+                continue
+            seen[name] = seen.get(name, 0) + 1
+            if m["key"] != "k" + h["seq"]:
+                problems.append("%s: key not kept" % name)
+            if dlq:
+                orig = want[name].decode(errors="replace")
+                if not h.get("logify-error") or "logify-input" not in h:
+                    problems.append("%s: no logify-error/logify-input header: %r" % (name, h))
+                elif m["value"] != orig and not ("cut to" in h["logify-error"] and orig.startswith(m["value"])):
+                    problems.append("%s: value not kept (%d bytes)" % (name, len(m["value"])))
+                print("%s -> %s" % (name, h.get("logify-error")))
+            else:
+                v = json.loads(m["value"])
+                if v.get("target_label") != "Unclassified" or not v.get("error"):
+                    problems.append("%s: %s" % (name, m["value"][:200]))
+                elif len(m["value"]) > 4096:
+                    problems.append("%s: output of %d bytes" % (name, len(m["value"])))
+                print("%s -> %s" % (name, v.get("error")))
+    for name in want:
+        if seen.get(name) != 1:
+            problems.append("%s: seen %d times" % (name, seen.get(name, 0)))
+    if n_good != good:
+        problems.append("%d good messages, expected %d" % (n_good, good))
+    for p in problems[:10]:
+        print("ktool: badcheck: " + p, file=sys.stderr)
+    sys.exit(1 if problems else 0)
+
+
 def latency(args):
     lat = []
     with open(args[0]) as f:
@@ -253,7 +300,7 @@ def main():
         sys.exit(2)
     cmd, args = sys.argv[1], sys.argv[2:]
     {"create": create, "rows": rows, "produce": produce, "consume": consume, "verify": verify,
-     "latency": latency}.get(cmd, lambda a: die("unknown command " + cmd))(args)
+     "latency": latency, "badcheck": badcheck}.get(cmd, lambda a: die("unknown command " + cmd))(args)
 
 
 if __name__ == "__main__":
