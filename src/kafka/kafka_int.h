@@ -25,12 +25,14 @@ typedef struct {
 
 /* One input value, parsed. A bad one has a reason and no record fields. */
 typedef struct {
-    json_t *obj;          /* JSON mode: the parsed object (owned) */
-    const char *source;   /* NUL-terminated (in obj, or the plain source) */
+    int is_obj;           /* JSON mode: the value is a valid JSON object */
+    int empty;            /* ... with no members */
+    int has_written;      /* ... with a member named like one we write */
+    const char *source;   /* NUL-terminated (in copy, or the plain source) */
     size_t source_len;
-    const char *message;  /* NUL-terminated (in obj, or plain_copy) */
+    const char *message;  /* NUL-terminated (in copy) */
     size_t message_len;
-    char *plain_copy;     /* plain mode: the value with a NUL (owned) */
+    char *copy;           /* the fields, unescaped, NUL-terminated (owned) */
     char reason[LG_DETAIL_MAX]; /* "" for a good message */
 } kmsg;
 
@@ -49,6 +51,26 @@ lg_err kmsg_format(const kmsg_opts *o, const kmsg *m, const char *value, size_t 
 
 /* Offset of the first byte that is not part of valid UTF-8 (len if none). */
 size_t kmsg_utf8_check(const char *s, size_t len);
+
+/* ---- JSON scanning (kafka_json.c) ----------------------------------------------- */
+
+typedef struct {
+    const char *name;  /* in: a top-level member name */
+    size_t name_len;
+    int found;         /* out: 0 absent, 1 a string, 2 another kind of value (the last one wins) */
+    const char *raw;   /* a string's bytes between its quotes, escapes as they are */
+    size_t raw_len;
+    int escaped;       /* raw holds escapes: kjson_unescape it */
+} kjson_field;
+
+/* Validates s[0..len-1] as one JSON text and finds f[]'s members in its
+ * top-level object. 0: an object (*members: its member count); 2: valid
+ * JSON but not an object; 1: not JSON (*why, at byte *at). */
+int kjson_scan(const char *s, size_t len, kjson_field *f, size_t nf, size_t *members, size_t *at,
+               const char **why);
+/* Unescapes a string kjson_scan accepted into out (room for n bytes: never
+ * longer than raw); returns its length. */
+size_t kjson_unescape(const char *raw, size_t n, char *out);
 
 /* ---- Counters (kafka_metrics.c) ------------------------------------------------ */
 

@@ -4,10 +4,10 @@
  * configurable; every other field kept), or plain text with a fixed source.
  * Output for a good JSON object: its own bytes with the new fields spliced
  * in before the closing brace, so numbers, escapes and key order come out
- * exactly as they went in (the object is parsed with jansson all the same:
- * that is the validation); an object that already has one of the fields we
- * write is re-serialised by jansson with those fields replaced. A bad value
- * gets "error" (the reason) and "raw" (its first bytes) instead. */
+ * exactly as they went in (kafka_json.c validates it in one pass, without
+ * building a tree); an object that already has one of the fields we write
+ * is re-serialised by jansson with those fields replaced. A bad value gets
+ * "error" (the reason) and "raw" (its first bytes) instead. */
 #include "kafka/kafka_int.h"
 
 #include <stdio.h>
@@ -64,25 +64,21 @@ static void bad(kmsg *m, const char *fmt, ...) {
     va_end(ap);
 }
 
-static int get_string(kmsg *m, const char *field, const char **s, size_t *n) {
-    json_t *v = json_object_get(m->obj, field);
-    if (!v) {
-        bad(m, "missing field '%s'", field);
-        return 0;
-    }
-    if (!json_is_string(v)) {
-        bad(m, "field '%s' is not a string", field);
-        return 0;
-    }
-    *s = json_string_value(v);
-    *n = json_string_length(v);
-    return 1;
-}
+static const char *const written_fields[] = {"target_label", "stage", "confidence", "detail",
+                                             "template_id", "error", "raw", "raw_bytes"};
+#define N_WRITTEN (sizeof written_fields / sizeof *written_fields)
 
 void kmsg_clear(kmsg *m) {
-    json_decref(m->obj);
-    free(m->plain_copy);
+    free(m->copy);
     memset(m, 0, sizeof *m);
+}
+
+/* A found field's value into dst, NUL-terminated; returns its length. */
+static size_t take(const kjson_field *f, char *dst) {
+    size_t n = f->escaped ? kjson_unescape(f->raw, f->raw_len, dst) : f->raw_len;
+    if (!f->escaped) memcpy(dst, f->raw, n);
+    dst[n] = 0;
+    return n;
 }
 
 lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m) {
@@ -101,44 +97,57 @@ lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m) {
         return LG_OK;
     }
     if (o->plain_source) {
-        if (memchr(value, 0, len)) {
-            bad(m, "NUL byte at %zu", (size_t)((const char *)memchr(value, 0, len) - value));
+        const char *nul = memchr(value, 0, len);
+        if (nul) {
+            bad(m, "NUL byte at %zu", (size_t)(nul - value));
             return LG_OK;
         }
-        if (!(m->plain_copy = malloc(len + 1))) return LG_ENOMEM;
-        memcpy(m->plain_copy, value, len);
-        m->plain_copy[len] = 0;
-        m->message = m->plain_copy;
+        if (!(m->copy = malloc(len + 1))) return LG_ENOMEM;
+        memcpy(m->copy, value, len);
+        m->copy[len] = 0;
+        m->message = m->copy;
         m->message_len = len;
         m->source = o->plain_source;
         m->source_len = strlen(o->plain_source);
         return LG_OK;
     }
-    json_error_t je;
-    m->obj = json_loadb(value, len, 0, &je);
-    if (!m->obj) {
-        if (json_error_code(&je) == json_error_out_of_memory) return LG_ENOMEM;
-        bad(m, "invalid JSON at byte %d: %s", je.position, je.text);
+    kjson_field f[2 + N_WRITTEN];
+    f[0].name = o->source_field;
+    f[1].name = o->message_field;
+    for (size_t i = 0; i < N_WRITTEN; i++) f[2 + i].name = written_fields[i];
+    for (size_t i = 0; i < 2 + N_WRITTEN; i++) f[i].name_len = strlen(f[i].name);
+    size_t members, at;
+    const char *why;
+    int r = kjson_scan(value, len, f, 2 + N_WRITTEN, &members, &at, &why);
+    if (r == 1) {
+        bad(m, "invalid JSON at byte %zu: %s", at, why);
         return LG_OK;
     }
-    if (!json_is_object(m->obj)) {
+    if (r == 2) {
         bad(m, "the value is JSON but not an object");
-        json_decref(m->obj);
-        m->obj = NULL;
         return LG_OK;
     }
-    if (!get_string(m, o->source_field, &m->source, &m->source_len) ||
-        !get_string(m, o->message_field, &m->message, &m->message_len)) {
-        m->source = m->message = NULL;
-        m->source_len = m->message_len = 0;
+    m->is_obj = 1;
+    m->empty = members == 0;
+    for (size_t i = 2; i < 2 + N_WRITTEN; i++) m->has_written |= f[i].found != 0;
+    for (int i = 0; i < 2; i++) {
+        if (f[i].found != 1) {
+            bad(m, f[i].found ? "field '%s' is not a string" : "missing field '%s'", f[i].name);
+            return LG_OK;
+        }
     }
+    if (!(m->copy = malloc(f[0].raw_len + f[1].raw_len + 2))) return LG_ENOMEM;
+    char *src = m->copy, *msg;
+    m->source_len = take(&f[0], src);
+    msg = src + m->source_len + 1;
+    m->message_len = take(&f[1], msg);
+    m->source = src;
+    m->message = msg;
+    /* a \u0000 is refused by the scan: the strings hold no NUL */
     return LG_OK;
 }
 
 /* ---- Output ---------------------------------------------------------------- */
-
-static const char *const written_fields[] = {"target_label", "stage", "confidence", "detail",
-                                             "template_id", "error", "raw", "raw_bytes"};
 
 /* The fields we add, each as ,"name":value (leading comma). */
 static lg_err put_fields(const kmsg *m, const char *value, size_t len, const lg_record *rec,
@@ -150,7 +159,7 @@ static lg_err put_fields(const kmsg *m, const char *value, size_t len, const lg_
     if (!e && is_bad) {
         e = lg_buf_append(out, ",\"error\":", 9);
         if (!e) e = lg_json_put_string(out, m->reason, strlen(m->reason));
-        if (!m->obj) { /* nothing of the value survives otherwise */
+        if (!m->is_obj) { /* nothing of the value survives otherwise */
             size_t n = len < KMSG_RAW_MAX ? len : KMSG_RAW_MAX;
             if (!e) e = lg_buf_append(out, ",\"raw\":", 7);
             if (!e) e = lg_json_put_string(out, value ? value : "", value ? n : 0);
@@ -175,23 +184,17 @@ static lg_err put_fields(const kmsg *m, const char *value, size_t len, const lg_
     return e;
 }
 
-/* Does the object hold a field we write? Then splicing would repeat a key. */
-static int has_written_field(const kmsg *m) {
-    for (size_t i = 0; i < sizeof written_fields / sizeof *written_fields; i++)
-        if (json_object_get(m->obj, written_fields[i])) return 1;
-    return 0;
-}
-
 /* The object minus the fields we write, serialised by jansson, closing
- * brace dropped. */
-static lg_err put_object_rewritten(const kmsg *m, lg_buf *out, int *empty) {
-    json_t *copy = json_copy(m->obj);
-    if (!copy) return LG_ENOMEM;
-    for (size_t i = 0; i < sizeof written_fields / sizeof *written_fields; i++)
-        json_object_del(copy, written_fields[i]);
-    *empty = json_object_size(copy) == 0;
-    char *s = json_dumps(copy, JSON_COMPACT);
-    json_decref(copy);
+ * brace dropped (the rare path: an input that has one of our fields).
+ * LG_EINVAL: jansson cannot hold it (a number beyond a double). */
+static lg_err put_object_rewritten(const char *value, size_t len, lg_buf *out, int *empty) {
+    json_error_t je;
+    json_t *obj = json_loadb(value, len, JSON_DECODE_INT_AS_REAL, &je);
+    if (!obj) return json_error_code(&je) == json_error_out_of_memory ? LG_ENOMEM : LG_EINVAL;
+    for (size_t i = 0; i < N_WRITTEN; i++) json_object_del(obj, written_fields[i]);
+    *empty = json_object_size(obj) == 0;
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
     if (!s) return LG_ENOMEM;
     size_t n = strlen(s);
     lg_err e = lg_buf_append(out, s, n - 1); /* without '}' */
@@ -202,19 +205,27 @@ static lg_err put_object_rewritten(const kmsg *m, lg_buf *out, int *empty) {
 lg_err kmsg_format(const kmsg_opts *o, const kmsg *m, const char *value, size_t len,
                    const lg_record *rec, int explain, const char *tid, lg_buf *out) {
     lg_err e;
-    if (m->obj) {
-        int empty;
-        if (has_written_field(m)) {
-            e = put_object_rewritten(m, out, &empty);
+    if (m->is_obj) {
+        int empty = m->empty;
+        size_t start_len = out->len;
+        if (m->has_written) {
+            e = put_object_rewritten(value, len, out, &empty);
+            if (e == LG_EINVAL) { /* cannot rewrite it: Unclassified, saying why */
+                kmsg b;
+                memset(&b, 0, sizeof b);
+                snprintf(b.reason, sizeof b.reason, "the object has a field logify writes and a number "
+                                                    "too large to rewrite it");
+                out->len = start_len;
+                return kmsg_format(o, &b, value, len, NULL, explain, NULL, out);
+            }
         } else { /* splice: the value up to its closing brace */
             size_t end = len;
             while (end > 0 && value[end - 1] != '}') end--;
-            if (!end) return LG_EINTERNAL; /* a parsed object ends with '}' */
+            if (!end) return LG_EINTERNAL; /* a valid object ends with '}' */
             size_t k = end - 1;
             while (k > 0 && (value[k - 1] == ' ' || value[k - 1] == '\t' ||
                              value[k - 1] == '\n' || value[k - 1] == '\r'))
                 k--;
-            empty = json_object_size(m->obj) == 0;
             size_t start = 0;
             while (start < k && value[start] != '{') start++;
             e = lg_buf_append(out, value + start, k - start);
