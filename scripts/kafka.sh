@@ -6,9 +6,13 @@
 #   scripts/kafka.sh fetch                 jars of org.apache.kafka:kafka_2.13
 #                                          (scripts/kafka/pom.xml) via mvn into
 #                                          $LOGIFY_KAFKA_JARS (cached in ~/.m2)
-#   scripts/kafka.sh start DIR [N]         format storage and start N (1 or 3)
+#   scripts/kafka.sh start DIR [N] [TOPIC:PARTITIONS ...]
+#                                          format storage and start N (1 or 3)
 #                                          combined controller+broker nodes on
-#                                          free ports; waits until all answer;
+#                                          free ports (node 1 on
+#                                          $LOGIFY_KAFKA_PORT when set); waits
+#                                          until all answer; creates the topics
+#                                          (replication factor min(N, 3));
 #                                          prints the bootstrap list (also in
 #                                          DIR/bootstrap)
 #   scripts/kafka.sh stop DIR              stop every node of DIR (by pid)
@@ -17,8 +21,9 @@
 #   scripts/kafka.sh start-node DIR I      start node I again, wait for it
 #   scripts/kafka.sh bootstrap DIR         print the bootstrap list
 #
-# Needs Java 17+ and Maven (scripts/install-deps.sh installs them) and kcat
-# (the readiness check asks the cluster for its brokers). A node's heap is
+# Needs Java 17+ and Maven (scripts/install-deps.sh installs them), kcat
+# (the readiness check asks the cluster for its brokers) and, for topics,
+# Debian's python3-confluent-kafka (tests/kafka/ktool.py). A node's heap is
 # LOGIFY_KAFKA_HEAP (default 256m); its log is DIR/nodeI/server.log.
 set -euo pipefail
 
@@ -166,8 +171,8 @@ stop_node() { # DIR I
   rm -f "$nd/pid"
 }
 
-cmd_start() { # DIR [N]
-  local dir=${1:?usage: kafka.sh start DIR [N]} n=${2:-1} k cid
+cmd_start() { # DIR [N] [TOPIC:PARTITIONS ...]
+  local dir=${1:?usage: kafka.sh start DIR [N] [TOPIC:PARTITIONS ...]} n=${2:-1} k cid t
   [[ $n == 1 || $n == 3 ]] || die "N must be 1 or 3"
   fetch
   command -v kcat >/dev/null || die "kcat not found (scripts/install-deps.sh installs it)"
@@ -180,7 +185,7 @@ cmd_start() { # DIR [N]
   echo "$n" >"$dir/nodes"
   for ((k = 1; k <= n; k++)); do
     mkdir -p "$dir/node$k"
-    free_port >"$dir/node$k/port"
+    if [[ $k == 1 && -n ${LOGIFY_KAFKA_PORT:-} ]]; then echo "$LOGIFY_KAFKA_PORT"; else free_port; fi >"$dir/node$k/port"
     free_port >"$dir/node$k/cport"
   done
   cid=$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
@@ -197,7 +202,13 @@ cmd_start() { # DIR [N]
   done
   for ((k = 1; k <= n; k++)); do start_node "$dir" "$k"; done
   wait_ready "$dir" "$n"
-  bootstrap_of "$dir" | tee "$dir/bootstrap"
+  bootstrap_of "$dir" >"$dir/bootstrap"
+  for t in "${@:3}"; do
+    [[ $t == *:* ]] || die "topic '$t': TOPIC:PARTITIONS expected"
+    /usr/bin/python3 "$HERE/../tests/kafka/ktool.py" create "$(cat "$dir/bootstrap")" "${t%%:*}" "${t#*:}" \
+      $((n >= 3 ? 3 : n)) || die "creating topic ${t%%:*} failed"
+  done
+  cat "$dir/bootstrap"
 }
 
 cmd_stop() {
@@ -214,5 +225,5 @@ case ${1:-} in
   stop-node) stop_node "${2:?DIR}" "${3:?node}" ;;
   start-node) start_node "${2:?DIR}" "${3:?node}"; wait_ready "$2" "$(cat "$2/nodes")" "$3" ;;
   bootstrap) bootstrap_of "${2:?DIR}" ;;
-  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
