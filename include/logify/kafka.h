@@ -44,6 +44,8 @@ typedef struct {
     int exactly_once;        /* transactions */
     const char *transactional_id; /* NULL: logify-<group>-<host>-<pid> */
     size_t batch_max;        /* messages per pipeline batch; 0: 1024 */
+    int threads;             /* classifying threads; 0: the online cores, at most 16
+                                (1 with templates: the miner is not shared) */
     size_t max_value;        /* bigger values are bad messages; 0: 512 KiB */
     double grace_seconds;    /* on stop: wait this long for acks; 0: 30 */
     /* extra librdkafka properties, "key=value", for both clients */

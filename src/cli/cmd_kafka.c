@@ -32,6 +32,8 @@ static const char usage_text[] =
     "      --source-field F    JSON field holding the source (default source)\n"
     "      --message-field F   JSON field holding the log message (default log_message)\n"
     "      --batch N           messages per batch at most (default 1024)\n"
+    "      --threads N         classifying threads (default: the cores, at most 16; 1 with\n"
+    "                          --explain, whose template ids come from one miner)\n"
     "      --max-value SIZE    longer values are bad messages (default 512K)\n"
     "      --grace S           on SIGTERM, seconds to finish what is in flight (default 30)\n"
     "      --metrics-port N    Prometheus metrics at http://127.0.0.1:N/metrics (0: a free port)\n"
@@ -54,7 +56,7 @@ static void on_signal(int sig) {
 
 int cmd_kafka(int argc, char **argv) {
     enum { O_BROKERS = 256, O_GROUP, O_INPUT, O_OUTPUT, O_DEAD, O_EOS, O_TXID, O_EXPLAIN, O_SOURCE,
-           O_SFIELD, O_MFIELD, O_BATCH, O_MAXVAL, O_GRACE, O_MPORT, O_MALL, O_QUIET };
+           O_SFIELD, O_MFIELD, O_BATCH, O_THREADS, O_MAXVAL, O_GRACE, O_MPORT, O_MALL, O_QUIET };
     static const struct option longopts[] = {
         {"brokers", required_argument, 0, O_BROKERS}, {"group", required_argument, 0, O_GROUP},
         {"input", required_argument, 0, O_INPUT}, {"output", required_argument, 0, O_OUTPUT},
@@ -62,6 +64,7 @@ int cmd_kafka(int argc, char **argv) {
         {"transactional-id", required_argument, 0, O_TXID}, {"explain", no_argument, 0, O_EXPLAIN},
         {"source", required_argument, 0, O_SOURCE}, {"source-field", required_argument, 0, O_SFIELD},
         {"message-field", required_argument, 0, O_MFIELD}, {"batch", required_argument, 0, O_BATCH},
+        {"threads", required_argument, 0, O_THREADS},
         {"max-value", required_argument, 0, O_MAXVAL}, {"grace", required_argument, 0, O_GRACE},
         {"metrics-port", required_argument, 0, O_MPORT}, {"metrics-all", no_argument, 0, O_MALL},
         {"property", required_argument, 0, 'X'}, {"quiet", no_argument, 0, O_QUIET},
@@ -90,6 +93,12 @@ int cmd_kafka(int argc, char **argv) {
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 100000) return cli_usage_error(usage_text, "kafka: --batch must be 1..100000");
             ko.batch_max = (size_t)v;
+            break;
+        }
+        case O_THREADS: {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 64) return cli_usage_error(usage_text, "kafka: --threads must be 1..64");
+            ko.threads = (int)v;
             break;
         }
         case O_MAXVAL:

@@ -143,11 +143,31 @@ typedef struct {
 
 #define KW_MAX_INFLIGHT 8 /* batches produced and not yet committed (at-least-once) */
 
+/* One classifying thread's share of a batch (kafka_team.c). */
+typedef struct {
+    lg_kafka_worker *w;
+    pthread_t tid;      /* slice 0 is the worker's own thread */
+    lg_worker *pw;      /* its pipeline scratch */
+    lg_buf out;         /* its messages' outputs, back to back */
+    size_t a, b;        /* messages [a, b) of the batch */
+    lg_err err;
+    lg_errmsg msg;
+} kslice;
+
 struct lg_kafka_worker {
     lg_kafka_opts o;      /* strings borrowed */
     kmsg_opts mo;
     rd_kafka_t *consumer, *producer;
-    lg_worker *pw;        /* pipeline scratch */
+    kslice *slices;       /* (n_slices) classifying threads */
+    size_t n_slices;
+    pthread_mutex_t team_mu;
+    pthread_cond_t team_go, team_done;
+    uint64_t team_gen;    /* a new batch to classify (under team_mu) */
+    size_t team_pending;  /* slices still at it (under team_mu) */
+    int team_quit, team_init;
+    uint16_t *out_slice;  /* (batch_max) message -> the slice holding its output */
+    size_t *out_off, *out_len; /* (batch_max) its place there; out_len SIZE_MAX: none */
+    size_t out_cap;       /* the largest output value formatted */
     kmetrics m;
     int stop;             /* atomic: lg_kafka_worker_stop */
     double stop_t;        /* when run() saw it */
@@ -182,6 +202,13 @@ void kw_refresh_lag(lg_kafka_worker *w);
 /* Sleeps up to seconds, serving the producer, returning early on stop. */
 void kw_backoff(lg_kafka_worker *w, double seconds);
 int kw_stopping(lg_kafka_worker *w);
+
+/* kafka_team.c */
+lg_err kw_team_new(lg_kafka_worker *w, size_t threads, lg_errmsg *err);
+/* Parses, classifies and formats pend[0..n-1] (msgs, recs, rec_of and the
+ * out_* arrays filled). Errors: the pipeline's, or out of memory. */
+lg_err kw_team_classify(lg_kafka_worker *w, size_t n, lg_errmsg *err);
+void kw_team_free(lg_kafka_worker *w);
 
 /* kafka_worker.c: callbacks the clients call */
 void kw_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);

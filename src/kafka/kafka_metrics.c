@@ -62,8 +62,10 @@ void km_rows(kmetrics *m, const lg_record *recs, size_t n) {
 void km_set_lag(kmetrics *m, const int32_t *parts, const int64_t *lag, size_t n) {
     if (n > KM_PARTS_MAX) n = KM_PARTS_MAX;
     pthread_mutex_lock(&m->mu);
-    memcpy(m->lag_part, parts, n * sizeof *parts);
-    memcpy(m->lag, lag, n * sizeof *lag);
+    if (n) {
+        memcpy(m->lag_part, parts, n * sizeof *parts);
+        memcpy(m->lag, lag, n * sizeof *lag);
+    }
     m->n_lag = n;
     pthread_mutex_unlock(&m->mu);
 }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- Batches ---------------------------------------------------------------------- */
 
@@ -333,23 +334,15 @@ static lg_err emit(lg_kafka_worker *w, kbatch *b, size_t i, lg_errmsg *err) {
         if (!e) KM_ADD(&w->m.dead_lettered, 1);
         return e ? lg_fail(err, e, "%s", w->fatal ? w->fatal_msg : "producing failed") : LG_OK;
     }
-    const lg_record *rec = w->rec_of[i] != SIZE_MAX ? &w->recs[w->rec_of[i]] : NULL;
-    char tid[17], *tidp = NULL;
-    if (rec && w->o.explain && w->o.templates) {
-        lg_tpl_result tr;
-        lg_err e = lg_tpl_add(w->o.templates, km->message, km->message_len, &tr, err);
-        if (e) return e;
-        lg_tpl_format_id(tr.id, tid);
-        tidp = tid;
+    lg_err e = LG_ELIMIT;
+    if (w->out_len[i] != SIZE_MAX) {
+        const kslice *s = &w->slices[w->out_slice[i]];
+        e = produce_one(w, b, m, w->o.output, s->out.data + w->out_off[i], w->out_len[i], NULL);
     }
-    lg_buf_reset(&w->out);
-    lg_err e = kmsg_format(&w->mo, km, val, len, rec, w->o.explain, tidp, &w->out);
-    if (!e) e = produce_one(w, b, m, w->o.output, w->out.data, w->out.len, NULL);
     if (e == LG_ELIMIT) { /* the output outgrew a limit: Unclassified, saying so */
-        size_t out_len = w->out.len;
         kmsg big;
         memset(&big, 0, sizeof big);
-        snprintf(big.reason, sizeof big.reason, "the output (%zu bytes or more) is over the size limit", out_len);
+        snprintf(big.reason, sizeof big.reason, "the output is over the size limit (%zu bytes of value)", len);
         lg_buf_reset(&w->out);
         e = kmsg_format(&w->mo, &big, val, len, NULL, w->o.explain, NULL, &w->out);
         if (!e) e = produce_one(w, b, m, w->o.output, w->out.data, w->out.len, NULL);
@@ -362,37 +355,14 @@ static lg_err emit(lg_kafka_worker *w, kbatch *b, size_t i, lg_errmsg *err) {
 /* Classifies and produces the polled messages; at-least-once queues the
  * batch for its commit, exactly-once commits its transaction. */
 static lg_err process_batch(lg_kafka_worker *w, double t_first, lg_errmsg *err) {
-    size_t n = w->n_pend, nrec = 0;
+    size_t n = w->n_pend;
     lg_err e = LG_OK;
     kbatch *b = batch_new(n);
     if (!b) return lg_fail(err, LG_ENOMEM, "out of memory");
     b->t_first = t_first;
-    for (size_t i = 0; i < n; i++) {
-        const rd_kafka_message_t *m = w->pend[i];
-        batch_note(b, m);
-        if ((e = kmsg_parse(&w->mo, m->payload, m->len, &w->msgs[i]))) {
-            for (size_t k = 0; k < i; k++) kmsg_clear(&w->msgs[k]);
-            batch_free(b);
-            return lg_fail(err, e, "out of memory");
-        }
-        w->rec_of[i] = SIZE_MAX;
-        if (w->msgs[i].reason[0]) {
-            KM_ADD(&w->m.bad, 1);
-            continue;
-        }
-        lg_record *r = &w->recs[nrec];
-        memset(r, 0, sizeof *r);
-        r->source = w->msgs[i].source;
-        r->source_len = w->msgs[i].source_len;
-        r->message = w->msgs[i].message;
-        r->message_len = w->msgs[i].message_len;
-        w->rec_of[i] = nrec++;
-    }
+    for (size_t i = 0; i < n; i++) batch_note(b, w->pend[i]);
     KM_ADD(&w->m.consumed, n);
-    lg_worker_begin_run(w->pw);
-    if (nrec && (e = lg_pipeline_run(w->o.pipeline, w->pw, w->recs, nrec, err)))
-        kw_fail(w, e, "classifying: %s", err ? err->msg : lg_strerror(e));
-    if (!e) km_rows(&w->m, w->recs, nrec);
+    if ((e = kw_team_classify(w, n, err))) kw_fail(w, e, "classifying: %s", err ? err->msg : lg_strerror(e));
     if (!e && w->o.exactly_once) {
         rd_kafka_error_t *te = rd_kafka_begin_transaction(w->producer);
         if (te) {
@@ -528,14 +498,21 @@ lg_err lg_kafka_worker_new(const lg_kafka_opts *opts, lg_kafka_worker **out, lg_
     w->mo.max_value = w->o.max_value;
     km_init(&w->m);
     /* an output is the value plus a few fields; JSON escapes can make plain text 6 times longer */
-    lg_buf_init(&w->out, 6 * w->o.max_value + 65536);
+    lg_buf_init(&w->out, 65536); /* the Unclassified replacement of an output too large */
     w->pend = calloc(w->o.batch_max, sizeof *w->pend);
     w->recs = calloc(w->o.batch_max, sizeof *w->recs);
     w->msgs = calloc(w->o.batch_max, sizeof *w->msgs);
     w->rec_of = calloc(w->o.batch_max, sizeof *w->rec_of);
+    w->out_slice = calloc(w->o.batch_max, sizeof *w->out_slice);
+    w->out_off = calloc(w->o.batch_max, sizeof *w->out_off);
+    w->out_len = calloc(w->o.batch_max, sizeof *w->out_len);
+    w->out_cap = 6 * w->o.max_value + 65536;
     lg_err e = LG_OK;
-    if (!w->pend || !w->recs || !w->msgs || !w->rec_of) e = lg_fail(err, LG_ENOMEM, "out of memory");
-    if (!e) e = lg_worker_new(w->o.pipeline, &w->pw, err);
+    if (!w->pend || !w->recs || !w->msgs || !w->rec_of || !w->out_slice || !w->out_off || !w->out_len)
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t threads = w->o.threads > 0 ? (size_t)w->o.threads : cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
+    if (!e) e = kw_team_new(w, threads, err);
     if (!e) e = kw_clients_new(w, err);
     if (e) {
         lg_kafka_worker_free(w);
@@ -560,8 +537,11 @@ void lg_kafka_worker_free(lg_kafka_worker *w) {
         w->grave = b->next;
         batch_free(b);
     }
-    lg_worker_free(w->pw);
+    kw_team_free(w);
     lg_buf_free(&w->out);
+    free(w->out_slice);
+    free(w->out_off);
+    free(w->out_len);
     free(w->pend);
     free(w->recs);
     free(w->msgs);
