@@ -150,10 +150,10 @@ static lg_err common(lg_kafka_worker *w, rd_kafka_conf_t *c, const char *who, lg
     return e;
 }
 
-static lg_err consumer_new(lg_kafka_worker *w, lg_errmsg *err) {
+static lg_err consumer_new(lg_kafka_worker *w, kw_rebalance_fn on_rebalance, lg_errmsg *err) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
-    rd_kafka_conf_set_rebalance_cb(c, kw_on_rebalance);
+    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(c, on_commit);
     lg_err e = common(w, c, "consumer", err);
     if (!e) e = set(c, "consumer", "group.id", w->o.group, err);
@@ -185,7 +185,7 @@ static lg_err consumer_new(lg_kafka_worker *w, lg_errmsg *err) {
     return LG_OK;
 }
 
-static lg_err producer_new(lg_kafka_worker *w, lg_errmsg *err) {
+static lg_err producer_new(lg_kafka_worker *w, kw_delivery_fn on_delivery, lg_errmsg *err) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
     if (!c || !tc) {
@@ -195,7 +195,7 @@ static lg_err producer_new(lg_kafka_worker *w, lg_errmsg *err) {
     }
     rd_kafka_topic_conf_set_partitioner_cb(tc, partition_by_input);
     rd_kafka_conf_set_default_topic_conf(c, tc);
-    rd_kafka_conf_set_dr_msg_cb(c, kw_on_delivery);
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     lg_err e = common(w, c, "producer", err);
     /* idempotence: no duplicates from retries, order kept per partition */
     if (!e) e = set(c, "producer", "enable.idempotence", "true", err);
@@ -230,11 +230,12 @@ static lg_err producer_new(lg_kafka_worker *w, lg_errmsg *err) {
     return LG_OK;
 }
 
-lg_err kw_clients_new(lg_kafka_worker *w, lg_errmsg *err) {
+lg_err kw_clients_new(lg_kafka_worker *w, kw_delivery_fn on_delivery, kw_rebalance_fn on_rebalance,
+                      lg_errmsg *err) {
     w->clog.who = "consumer";
     w->plog.who = "producer";
-    lg_err e = consumer_new(w, err);
-    if (!e) e = producer_new(w, err);
+    lg_err e = consumer_new(w, on_rebalance, err);
+    if (!e) e = producer_new(w, on_delivery, err);
     return e;
 }
 

@@ -187,8 +187,13 @@ struct lg_kafka_worker {
     double lag_t;         /* last lag refresh */
 };
 
-/* kafka_clients.c */
-lg_err kw_clients_new(lg_kafka_worker *w, lg_errmsg *err);
+/* kafka_clients.c. The worker's delivery and rebalance callbacks come in
+ * as arguments (kafka_worker.c calls this file, not the other way). */
+typedef void (*kw_delivery_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+typedef void (*kw_rebalance_fn)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t *parts, void *opaque);
+lg_err kw_clients_new(lg_kafka_worker *w, kw_delivery_fn on_delivery, kw_rebalance_fn on_rebalance,
+                      lg_errmsg *err);
 void kw_fail(lg_kafka_worker *w, lg_err code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void kw_client_error(lg_kafka_worker *w, klog *l, int code, const char *reason);
 void kw_client_ok(lg_kafka_worker *w, klog *l);
@@ -209,10 +214,5 @@ lg_err kw_team_new(lg_kafka_worker *w, size_t threads, lg_errmsg *err);
  * out_* arrays filled). Errors: the pipeline's, or out of memory. */
 lg_err kw_team_classify(lg_kafka_worker *w, size_t n, lg_errmsg *err);
 void kw_team_free(lg_kafka_worker *w);
-
-/* kafka_worker.c: callbacks the clients call */
-void kw_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
-void kw_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
-                     void *opaque);
 
 #endif

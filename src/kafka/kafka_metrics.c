@@ -155,8 +155,10 @@ lg_err km_format(kmetrics *m, lg_buf *out) {
 
 struct lg_kafka_metrics_server {
     struct MHD_Daemon *d;
-    lg_kafka_worker *w;
+    kmetrics *m; /* the worker's */
 };
+
+lg_err lg_kafka_metrics_format(lg_kafka_worker *w, lg_buf *out) { return km_format(&w->m, out); }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
@@ -176,7 +178,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else if (strcmp(url, "/metrics")) {
         status = 404;
         lg_buf_append(&b, "not found: try /metrics\n", 24);
-    } else if (lg_kafka_metrics_format(s->w, &b)) {
+    } else if (km_format(s->m, &b)) {
         status = 500;
         lg_buf_reset(&b);
         lg_buf_append(&b, "metrics too large\n", 18);
@@ -197,7 +199,7 @@ lg_err lg_kafka_metrics_serve(lg_kafka_worker *w, int port, int bind_all,
     if (port < 0 || port > 65535) return lg_fail(err, LG_EINVAL, "metrics port %d is not 0..65535", port);
     struct lg_kafka_metrics_server *s = calloc(1, sizeof *s);
     if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
-    s->w = w;
+    s->m = &w->m;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;

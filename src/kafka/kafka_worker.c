@@ -98,7 +98,7 @@ static void drop_pending(lg_kafka_worker *w) {
 
 /* ---- Callbacks ---------------------------------------------------------------------- */
 
-void kw_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
     lg_kafka_worker *w = opaque;
     kslot *s = msg->_private;
     if (!s) return;
@@ -158,8 +158,8 @@ static void log_partitions(const char *what, const rd_kafka_topic_partition_list
            parts->cnt ? parts->elems[0].topic : "-", parts->cnt ? list : "none");
 }
 
-void kw_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_list_t *parts,
-                     void *opaque) {
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
     lg_kafka_worker *w = opaque;
     KM_ADD(&w->m.rebalances, 1);
     if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -513,7 +513,7 @@ lg_err lg_kafka_worker_new(const lg_kafka_opts *opts, lg_kafka_worker **out, lg_
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t threads = w->o.threads > 0 ? (size_t)w->o.threads : cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
     if (!e) e = kw_team_new(w, threads, err);
-    if (!e) e = kw_clients_new(w, err);
+    if (!e) e = kw_clients_new(w, on_delivery, on_rebalance, err);
     if (e) {
         lg_kafka_worker_free(w);
         return e;
@@ -549,5 +549,3 @@ void lg_kafka_worker_free(lg_kafka_worker *w) {
     km_destroy(&w->m);
     free(w);
 }
-
-lg_err lg_kafka_metrics_format(lg_kafka_worker *w, lg_buf *out) { return km_format(&w->m, out); }
