@@ -18,7 +18,7 @@ TSAN_BUILD ?= build-tsan
 # answers, worker pool), the BERT thread team, the LLM client and cache, the
 # Kafka worker's classifying threads (without librdkafka: Debian's starts its
 # threads with thrd_create, which TSan does not intercept, and crashes)
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm)$$|e2e.http_server|e2e.http_hardening|e2e.classify_cli|e2e.templates_(server|cli)|unit.test_kafka_team
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm)$$|e2e.http_server|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)|unit.test_kafka_team
 CTEST_ARGS ?=
 
 .PHONY: venv venv-bench venv-llama all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers

@@ -145,6 +145,8 @@ typedef struct {
     size_t coverage; /* rows of the whole data set the pattern matches */
     size_t correct;  /* of those, rows whose label is `label` */
     double precision;/* correct / coverage; -1 without labels */
+    char *group;     /* what the rule's rows are ("template 2a35cf50a8d4085f in
+                        cluster 3"), from lg_suggest_input.names; NULL: "cluster N" */
 } lg_suggested_rule;
 
 typedef struct {
@@ -156,6 +158,8 @@ typedef struct {
     size_t n_clusters;
     size_t min_size;           /* clusters smaller than this get no rule */
     size_t max_rules;          /* 0 = no limit */
+    const char *const *names;  /* (n_clusters) or NULL: what each group is, for the
+                                  comments (groups that are templates, not clusters) */
 } lg_suggest_input;
 
 /* Builds, compiles (with the rules engine, so every rule returned is known

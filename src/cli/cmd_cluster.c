@@ -1,5 +1,7 @@
-/* cmd_cluster.c - `logify cluster`: embed every message, DBSCAN, UMAP to 2-D,
- * and write the map, the clusters and suggested rules into a directory
+/* cmd_cluster.c - `logify cluster`: mine templates (by default; --by-message:
+ * skip that), embed every row's template (or message), DBSCAN, UMAP to 2-D,
+ * and write the map, the clusters and suggested rules (one per template, or
+ * per cluster with --by-message or --embeddings) into a directory
  * (docs/cluster.md). Argument parsing, reading the CSV and writing files;
  * the algorithms are in the library (include/logify/cluster.h, umap.h).
  * DBSCAN, the silhouette and UMAP run on the distinct vectors (weighted by
@@ -29,10 +31,13 @@ static const char usage_text[] =
     "  --out DIR            output directory (created): points.csv, embeddings.npy,\n"
     "                       clusters.csv, map.svg, map.html, suggested_rules.yaml\n"
     "  --encoder SPEC       hash (default), hash:dim=N, sbert:DIR\n"
-    "  --by-template        mine templates first (docs/templates.md) and embed each\n"
-    "                       row's template text: each template is one point,\n"
-    "                       weighted by its rows, so clusters never split one\n"
-    "                       template\n"
+    "  --by-template        (the default with --data) mine templates first\n"
+    "                       (docs/templates.md) and embed each row's template\n"
+    "                       text: each template is one point, weighted by its\n"
+    "                       rows, so clusters never split one template; a\n"
+    "                       suggested rule per template of --min-size rows\n"
+    "  --by-message         embed each message itself (the behaviour before\n"
+    "                       templates): a suggested rule per cluster\n"
     "  --dims N             project a sparse encoder's rows to N columns (default 512;\n"
     "                       0 = keep all)\n"
     "  --embeddings FILE    use these rows (.npy, float32/64, n x d) instead of encoding\n"
@@ -45,7 +50,8 @@ static const char usage_text[] =
     "                       else 200)\n"
     "  --exact-max N        exact kNN up to N distinct vectors, NN-descent beyond\n"
     "                       (default 4096)\n"
-    "  --min-size N         clusters of at least N rows get a suggested rule (default 5)\n"
+    "  --min-size N         templates (clusters with --by-message) of at least N\n"
+    "                       rows get a suggested rule (default 5)\n"
     "  --color-by label|cluster  colouring of map.svg (default: label when present)\n"
     "  --umap-only          only embeddings + layout: points.csv and embeddings.npy\n"
     "  --no-progress        no progress bars (they show only on a terminal anyway)\n"
@@ -363,7 +369,7 @@ typedef struct {
     const char *data, *out, *encoder, *embeddings, *color_by;
     double eps;
     long min_samples, min_size, dims;
-    int umap_only, no_progress, by_template;
+    int umap_only, no_progress, by_message;
     lg_umap_params up;
 } cluster_opts;
 
@@ -402,7 +408,7 @@ static int parse_opts(int argc, char **argv, cluster_opts *o) {
         {"epochs", 1, 0, 'n'},      {"exact-max", 1, 0, 'x'},   {"min-size", 1, 0, 'z'},
         {"color-by", 1, 0, 'c'},    {"dims", 1, 0, 'j'},        {"umap-only", 0, 0, 'u'},
         {"no-progress", 0, 0, 'q'}, {"help", 0, 0, 'h'},        {"by-template", 0, 0, 'T'},
-        {0, 0, 0, 0}};
+        {"by-message", 0, 0, 'M'},  {0, 0, 0, 0}};
     int c, rc = CLI_OK;
     long v;
     double dv;
@@ -443,7 +449,8 @@ static int parse_opts(int argc, char **argv, cluster_opts *o) {
             o->color_by = optarg;
             break;
         case 'u': o->umap_only = 1; break;
-        case 'T': o->by_template = 1; break;
+        case 'T': o->by_message = 0; break;
+        case 'M': o->by_message = 1; break;
         case 'q': o->no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return -1;
         default: return CLI_USAGE;
@@ -476,9 +483,11 @@ static void print_sizes(const int32_t *cl, size_t n, size_t nc) {
     free(size), free(order);
 }
 
-/* --by-template: each row's template text (rows of one template share one
- * string, so they embed to one weighted point). */
+/* Template-first (the default): each row's template text (rows of one
+ * template share one string, so they embed to one weighted point). */
 typedef struct {
+    lg_tpl_miner *miner;
+    uint32_t *tpl;    /* (rows) each row's template index */
     char **text;      /* (n_text) one per template group */
     size_t n_text;
     char **row_text;  /* (rows) views into text */
@@ -487,29 +496,29 @@ typedef struct {
 
 static void tpl_texts_free(tpl_texts *tt) {
     for (size_t i = 0; i < tt->n_text; i++) free(tt->text[i]);
-    free(tt->text), free(tt->row_text), free(tt->row_len);
+    free(tt->text), free(tt->row_text), free(tt->row_len), free(tt->tpl);
+    lg_tpl_miner_free(tt->miner);
 }
 
 static int template_texts(const table *t, tpl_texts *tt) {
-    lg_tpl_miner *m = NULL;
     lg_errmsg err;
-    uint32_t *idx = malloc((t->n ? t->n : 1) * sizeof *idx);
+    uint32_t *idx = tt->tpl = malloc((t->n ? t->n : 1) * sizeof *idx);
     tt->row_text = malloc((t->n ? t->n : 1) * sizeof *tt->row_text);
     tt->row_len = malloc((t->n ? t->n : 1) * sizeof *tt->row_len);
     int rc = CLI_FAIL;
-    if (!idx || !tt->row_text || !tt->row_len || lg_tpl_miner_new(NULL, &m, &err)) {
+    if (!idx || !tt->row_text || !tt->row_len || lg_tpl_miner_new(NULL, &tt->miner, &err)) {
         cli_error("out of memory");
         goto done;
     }
     for (size_t i = 0; i < t->n; i++) {
         lg_tpl_result r;
-        if (lg_tpl_add(m, t->msg[i], t->len[i], &r, &err)) {
+        if (lg_tpl_add(tt->miner, t->msg[i], t->len[i], &r, &err)) {
             cli_error("templates: %s", err.msg);
             goto done;
         }
         idx[i] = r.index;
     }
-    tt->n_text = lg_tpl_count(m);
+    tt->n_text = lg_tpl_count(tt->miner);
     tt->text = calloc(tt->n_text ? tt->n_text : 1, sizeof *tt->text);
     if (!tt->text) {
         cli_error("out of memory");
@@ -517,11 +526,11 @@ static int template_texts(const table *t, tpl_texts *tt) {
     }
     size_t groups = 0;
     for (size_t i = 0; i < t->n; i++) {
-        size_t g = lg_tpl_group(m, idx[i]);
+        size_t g = lg_tpl_group(tt->miner, idx[i]);
         if (!tt->text[g]) {
             lg_buf b;
             lg_buf_init(&b, (size_t)64 << 20);
-            if (lg_tpl_text(m, g, &b) || !(tt->text[g] = lg_strdup(lg_buf_cstr(&b)))) {
+            if (lg_tpl_text(tt->miner, g, &b) || !(tt->text[g] = lg_strdup(lg_buf_cstr(&b)))) {
                 lg_buf_free(&b);
                 cli_error("out of memory");
                 goto done;
@@ -535,8 +544,6 @@ static int template_texts(const table *t, tpl_texts *tt) {
     fprintf(stderr, "logify cluster: %zu rows, %zu templates (docs/templates.md)\n", t->n, groups);
     rc = CLI_OK;
 done:
-    lg_tpl_miner_free(m);
-    free(idx);
     return rc;
 }
 
@@ -601,8 +608,8 @@ int cmd_cluster(int argc, char **argv) {
         }
         const char *const *emsg = (const char *const *)t.msg;
         const size_t *elen = t.len;
-        if (o.by_template && (rc = template_texts(&t, &tt))) goto done;
-        if (o.by_template) {
+        if (!o.by_message && (rc = template_texts(&t, &tt))) goto done;
+        if (!o.by_message) {
             emsg = (const char *const *)tt.row_text;
             elen = tt.row_len;
         }
@@ -714,8 +721,10 @@ int cmd_cluster(int argc, char **argv) {
         double tr = lg_now();
         lg_suggest_input si = {(const char *const *)t.msg, t.len,
                                has_labels ? (const char *const *)t.lab : NULL, n, cl, nc,
-                               (size_t)o.min_size, 500};
-        if (lg_suggest_rules(&si, &rules, &n_rules, &err) ||
+                               (size_t)o.min_size, 500, NULL};
+        /* template-first: a rule per template (as `logify templates --rules`) */
+        if ((tt.miner ? cli_template_rules(tt.miner, tt.tpl, cl, &si, &rules, &n_rules, &err)
+                      : lg_suggest_rules(&si, &rules, &n_rules, &err)) ||
             lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err)) {
             rc = cli_error("suggested rules: %s", err.msg);
             goto done;
@@ -727,7 +736,8 @@ int cmd_cluster(int argc, char **argv) {
             low += has_labels && rules[i].precision < 1.0;
             covered += rules[i].coverage;
         }
-        fprintf(stderr, "suggested rules: %zu (clusters of >= %ld rows)", n_rules, o.min_size);
+        fprintf(stderr, "suggested rules: %zu (%s of >= %ld rows)", n_rules, tt.miner ? "templates" : "clusters",
+                o.min_size);
         if (has_labels) fprintf(stderr, ", %zu with precision < 1.0 (marked REVIEW)", low);
         fprintf(stderr, " (%.2f s)\n", t_rules);
     }

@@ -5,6 +5,7 @@
  * and, with labels, precision (rows of the rule's label among them).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ void lg_suggested_rules_free(lg_suggested_rule *r, size_t n) {
         free(r[i].label);
         free(r[i].pattern);
         free(r[i].readable);
+        free(r[i].group);
     }
     free(r);
 }
@@ -40,10 +42,10 @@ static lg_err put_yaml_sq(lg_buf *b, const char *s) {
 
 /* "c12-user-logged-in" from the cluster id and up to 4 words of the
  * readable template. Caller frees. */
-static char *make_id(size_t cluster, const char *readable) {
+static char *make_id(char kind, size_t cluster, const char *readable) {
     lg_buf b;
     lg_buf_init(&b, 128);
-    lg_buf_printf(&b, "c%zu", cluster);
+    lg_buf_printf(&b, "%c%zu", kind, cluster);
     int words = 0, in_word = 0, skip = 0;
     for (const char *p = readable; *p && words < 4 && b.len < 60; p++) {
         unsigned char c = (unsigned char)*p;
@@ -165,7 +167,8 @@ lg_err lg_suggest_rules(const lg_suggest_input *in, lg_suggested_rule **out, siz
         r->cluster_size = m;
         r->pattern = lg_strdup(pat);
         r->readable = lg_strdup(lg_buf_cstr(&t.readable));
-        r->id = make_id(c, r->readable);
+        r->id = make_id(in->names ? 't' : 'c', c, r->readable);
+        r->group = in->names && in->names[c] ? lg_strdup(in->names[c]) : NULL;
         r->precision = -1;
         if (in->labels) { /* dominant label of the cluster: sort, count runs */
             for (size_t a = 0; a < m; a++) msgs[a] = in->labels[members[start[c] + a]];
@@ -189,7 +192,7 @@ lg_err lg_suggest_rules(const lg_suggest_input *in, lg_suggested_rule **out, siz
             lg_buf_free(&lb);
         }
         nr++;
-        if (!r->pattern || !r->readable || !r->id || !r->label) {
+        if (!r->pattern || !r->readable || !r->id || !r->label || (in->names && in->names[c] && !r->group)) {
             e = lg_fail(err, LG_ENOMEM, "suggest: out of memory");
             goto done;
         }
@@ -209,7 +212,7 @@ lg_err lg_suggest_rules(const lg_suggest_input *in, lg_suggested_rule **out, siz
                 lg_log(LG_LOG_WARN, "cluster %zu: template does not compile, skipped: %s",
                        rules[k].cluster, cerr.msg);
                 free(rules[k].pattern), free(rules[k].readable), free(rules[k].id);
-                free(rules[k].label);
+                free(rules[k].label), free(rules[k].group);
             } else {
                 rules[kept++] = rules[k];
             }
@@ -255,14 +258,17 @@ done:
 lg_err lg_suggested_rules_yaml(const lg_suggested_rule *r, size_t n, size_t n_rows, int has_labels,
                                lg_buf *out, lg_errmsg *err) {
     size_t low = 0;
+    int by_template = n && r[0].group;
     for (size_t i = 0; i < n; i++) low += has_labels && r[i].precision < 1.0;
     lg_err e = lg_buf_printf(
         out,
-        "# Rules suggested by `logify cluster` from %zu rows: one per cluster\n"
-        "# template, ordered by coverage (rows of this data each pattern matches).\n"
-        "# Review before appending to a rules file: the label is the cluster's\n"
+        "# Rules suggested by Logify from %zu rows: one per %s, ordered by\n"
+        "# coverage (rows of this data each pattern matches).\n"
+        "# Review before appending to a rules file: the label is the %s's\n"
         "# dominant label%s.\n",
-        n_rows, has_labels ? "" : " (the data had no labels: rename 'Cluster N')");
+        n_rows, by_template ? "mined template (docs/templates.md)" : "cluster template",
+        by_template ? "template" : "cluster",
+        has_labels ? "" : " (the data had no labels: rename 'Cluster N')");
     if (!e && has_labels)
         e = lg_buf_printf(out,
                           "# %zu of %zu rules match rows of another label on this data\n"
@@ -277,13 +283,16 @@ lg_err lg_suggested_rules_yaml(const lg_suggested_rule *r, size_t n, size_t n_ro
         double pct = n_rows ? 100.0 * (double)s->coverage / (double)n_rows : 0;
         lg_buf desc;
         lg_buf_init(&desc, 1024);
+        char what[160];
+        if (s->group) snprintf(what, sizeof what, "%s", s->group);
+        else snprintf(what, sizeof what, "cluster %zu", s->cluster);
         if (has_labels)
-            lg_buf_printf(&desc, "%scluster %zu (%zu rows): coverage %zu rows (%.1f%%), precision %.3f (%zu/%zu)",
-                          review ? "REVIEW: " : "", s->cluster, s->cluster_size, s->coverage, pct,
+            lg_buf_printf(&desc, "%s%s (%zu rows): coverage %zu rows (%.1f%%), precision %.3f (%zu/%zu)",
+                          review ? "REVIEW: " : "", what, s->cluster_size, s->coverage, pct,
                           s->precision, s->correct, s->coverage);
         else
-            lg_buf_printf(&desc, "cluster %zu (%zu rows): coverage %zu rows (%.1f%%)", s->cluster,
-                          s->cluster_size, s->coverage, pct);
+            lg_buf_printf(&desc, "%s (%zu rows): coverage %zu rows (%.1f%%)", what, s->cluster_size,
+                          s->coverage, pct);
         e = lg_buf_printf(out, "\n  # %s\n  # template: ", lg_buf_cstr(&desc));
         for (const char *p = s->readable; !e && *p; p++) /* one comment line */
             e = lg_buf_putc(out, (*p == '\n' || *p == '\r') ? ' ' : *p);

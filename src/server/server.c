@@ -25,13 +25,6 @@
 #define SRV_DEFAULT_HEAD_TIMEOUT 10u
 #define SRV_DEFAULT_PER_IP 64u
 
-/* Copies a client-controlled string for the log: printable ASCII only. */
-static void log_safe(char *dst, size_t cap, const char *src) {
-    size_t i = 0;
-    for (; src && *src && i + 1 < cap; src++)
-        dst[i++] = (*src >= 0x21 && *src < 0x7f && *src != '"') ? *src : '?';
-    dst[i] = '\0';
-}
 
 
 /* ---- Small endpoints --------------------------------------------------------------- */
@@ -216,8 +209,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->t0 = lg_now();
         rq->route = route_of(url);
         rq->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
-        log_safe(rq->method, sizeof rq->method, method);
-        log_safe(rq->path, sizeof rq->path, url);
+        srv_log_safe(rq->method, sizeof rq->method, method);
+        srv_log_safe(rq->path, sizeof rq->path, url);
         make_id(s, c, rq);
         /* Bodiless requests are answered on the next call: libmicrohttpd
          * closes the connection after an answer queued on the first call
@@ -406,10 +399,11 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
         srv_guard_stop(&s->guard);
         return LG_EIO;
     }
-    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    /* no listening socket of its own: the front door (server_front.c)
+     * accepts, checks each connection's first head and hands it over */
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
     if (s->o.mode == LG_HTTP_THREAD_PER_CONN)
-        flags = MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_THREAD_PER_CONNECTION |
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     else if (s->o.mode == LG_HTTP_EPOLL_POOL)
         flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
     else
@@ -417,28 +411,33 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_OptionItem ops[16];
     size_t k = 0;
-    ops[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o.timeout_s, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_connections, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->o.max_per_ip, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)srv_guard_notify, s};
-    /* MHD_OPTION_CONNECTION_MEMORY_LIMIT: the default (32 KiB) */
-    ops[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
+    /* MHD_OPTION_CONNECTION_MEMORY_LIMIT: the default (32 KiB); the front
+     * door's head limits (server_head.c) sit inside it */
     if (s->o.mode != LG_HTTP_THREAD_PER_CONN && s->o.threads > 1)
         ops[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->o.threads, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
                                  MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (!s->daemon) {
+        freeaddrinfo(ai);
         srv_guard_stop(&s->guard);
-        return lg_fail(err, LG_EIO, "cannot listen on %s:%u (address in use, or not allowed)",
-                       s->host, (unsigned)s->o.port);
+        return lg_fail(err, LG_EIO, "cannot start the HTTP library");
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : s->o.port;
+    lg_err e = srv_front_start(s, ai, err);
+    freeaddrinfo(ai);
+    if (e) {
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+        srv_guard_stop(&s->guard);
+        return e;
+    }
+    s->port = s->front.port;
     return LG_OK;
 }
 
@@ -449,8 +448,7 @@ unsigned lg_server_cut(const lg_server *s) { return s ? __atomic_load_n(&s->cut,
 unsigned lg_server_stop(lg_server *s, double grace_s) {
     if (!s || !s->daemon || s->stopped) return 0;
     __atomic_store_n(&s->draining, 1, __ATOMIC_RELEASE);
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon); /* no new connections */
-    if (fd != MHD_INVALID_SOCKET) close(fd);
+    srv_front_quiesce(&s->front); /* no new connections */
     double until = lg_now() + grace_s;
     unsigned left;
     while ((left = __atomic_load_n(&s->inflight, __ATOMIC_ACQUIRE)) && lg_now() < until) {
@@ -458,6 +456,7 @@ unsigned lg_server_stop(lg_server *s, double grace_s) {
         nanosleep(&ts, NULL);
     }
     if (left) __atomic_store_n(&s->cutting, 1, __ATOMIC_RELEASE);
+    srv_front_stop(&s->front); /* no hand-over after this */
     MHD_stop_daemon(s->daemon); /* cuts what is still in flight */
     srv_guard_stop(&s->guard);
     s->daemon = NULL;

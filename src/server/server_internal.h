@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <netdb.h>
 
 #include "logify/csv.h"
 #include "logify/templates.h"
@@ -134,6 +135,54 @@ void srv_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 void srv_guard_head_done(srv_guard *g, struct MHD_Connection *c);    /* a head is complete */
 void srv_guard_request_done(srv_guard *g, struct MHD_Connection *c); /* waits for the next */
 
+/* Copies a client-controlled string for the log: printable ASCII only. */
+void srv_log_safe(char *dst, size_t cap, const char *src);
+
+/* ---- Request heads before libmicrohttpd (server_head.c, server_front.c) ------ */
+
+#define SRV_HEAD_MAX (16u << 10) /* a request head, all of it: 431 beyond */
+#define SRV_LINE_MAX (8u << 10)  /* the request line: 414 beyond */
+#define SRV_FIELDS_MAX 100u      /* header lines: 431 beyond */
+
+typedef enum { SRV_HEAD_PARTIAL = 0, SRV_HEAD_OK, SRV_HEAD_BAD } srv_head_verdict;
+
+typedef struct {
+    unsigned status;  /* SRV_HEAD_BAD: the answer's status */
+    char detail[128]; /* SRV_HEAD_BAD: the answer's detail */
+    size_t len;       /* bytes of the head, when its end was seen */
+    char method[16], path[128]; /* for the access log (cut) */
+} srv_head_result;
+
+/* Checks the first n bytes a connection sent. *scanned (0 at first) keeps
+ * where the search for the head's end got to, so that a head trickling in
+ * is not scanned again from the start each time. PARTIAL: the head is not
+ * complete yet and nothing is wrong so far; OK: complete and acceptable;
+ * BAD: answer r->status with r->detail. */
+srv_head_verdict srv_head_check(const char *b, size_t n, uint64_t max_upload, size_t *scanned,
+                                srv_head_result *r);
+
+typedef struct srv_pending srv_pending;
+
+/* The front door: the listening socket and a thread that accepts, waits for
+ * each connection's first request head (peeking: the bytes stay in the
+ * socket), answers a bad one with JSON and gives the others to
+ * libmicrohttpd (MHD_add_connection). */
+typedef struct {
+    int lfd, efd, wake; /* listening socket, epoll, eventfd */
+    pthread_t thread;
+    int running;
+    int stop, quiesce;  /* atomic: end the thread; close the listening socket */
+    int paused;         /* accept paused (out of descriptors): resumed at the next tick */
+    uint16_t port;
+    srv_pending *head;  /* connections whose head is awaited (a list) */
+    unsigned n_pending;
+} srv_front;
+
+/* Binds and listens (the address is the first of ai), starts the thread. */
+lg_err srv_front_start(lg_server *s, const struct addrinfo *ai, lg_errmsg *err);
+void srv_front_quiesce(srv_front *f); /* stops accepting: closes the listening socket */
+void srv_front_stop(srv_front *f);    /* before MHD_stop_daemon: no hand-over after it */
+
 /* ---- Server ------------------------------------------------------------------- */
 
 typedef struct {
@@ -168,6 +217,7 @@ struct lg_server {
 
     srv_metrics metrics;
     srv_guard guard;
+    srv_front front;
     /* every classified line is mined for its template (docs/templates.md);
      * a line that starts a new one counts in logify_new_templates_total */
     struct lg_tpl_miner *templates;

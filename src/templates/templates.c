@@ -290,7 +290,7 @@ static double similarity(const tpl *t, const char *line, const lg_tpl_tokens *tk
         uint32_t l = t->len[i];
         if (l == TPL_WILD) continue;
         const lg_tpl_token *x = &tk->tok[i];
-        if (!x->var && x->len == l && !memcmp(line + x->off, t->text + t->off[i], l)) same++;
+        if (!x->var && x->len == l && tpl_eq(line + x->off, t->text + t->off[i], l)) same++;
     }
     return (double)same / t->n_const;
 }
@@ -302,8 +302,18 @@ static const tpl_node *descend(const lg_tpl_miner *m, lg_buf *k, const char *lin
     uint32_t n = (uint32_t)tk->n, kpos[8];
     int ld = (int)line_keys(m, tk, kpos);
     *wild_path = 0;
-    if (key_start(k, n, 0)) return NULL;
+    /* the exact path first, in one lookup: when its leaf exists, so does
+     * every node above it (a template files itself along its whole path),
+     * and the walk below would take the exact child at every level */
+    if (key_start(k, n, ld)) return NULL;
+    for (int j = 0; j < ld; j++) {
+        const lg_tpl_token *x = &tk->tok[kpos[j]];
+        if (key_add(k, kpos[j], line + x->off, x->len)) return NULL;
+    }
     const tpl_node *nd = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
+    if (nd || !ld) return nd;
+    if (key_start(k, n, 0)) return NULL;
+    nd = tpl_node_get((lg_tpl_miner *)m, k->data, k->len, 0, NULL);
     for (int j = 0; j < ld && nd; j++) {
         const lg_tpl_token *x = &tk->tok[kpos[j]];
         size_t mark = k->len;
@@ -322,9 +332,11 @@ static const tpl_node *descend(const lg_tpl_miner *m, lg_buf *k, const char *lin
     return nd;
 }
 
-/* Best template in a leaf: highest similarity, the older on ties. */
+/* Best template in a leaf: highest similarity, the older on ties. *exact
+ * (may be NULL): the line repeats every constant token of it, so taking
+ * the line changes nothing in it (no later template can beat that). */
 static long best_in_leaf(const lg_tpl_miner *m, const tpl_node *leaf, const char *line,
-                         const lg_tpl_tokens *tk) {
+                         const lg_tpl_tokens *tk, int *exact) {
     long best = -1;
     double bs = -1;
     for (uint32_t i = 0; i < leaf->nm; i++) {
@@ -333,8 +345,10 @@ static long best_in_leaf(const lg_tpl_miner *m, const tpl_node *leaf, const char
         if (s > bs) {
             bs = s;
             best = leaf->memb[i];
+            if (s >= 1.0) break;
         }
     }
+    if (exact) *exact = bs >= 1.0;
     return bs >= m->opts.sim ? best : -1;
 }
 
@@ -348,7 +362,7 @@ lg_err lg_tpl_match(const lg_tpl_miner *m, const char *line, size_t len, lg_tpl_
     if (!e) {
         uint32_t wp;
         const tpl_node *leaf = descend(m, &k, line, &tk, &wp);
-        if (leaf) best = best_in_leaf(m, leaf, line, &tk);
+        if (leaf) best = best_in_leaf(m, leaf, line, &tk, NULL);
         if (best < 0) e = LG_ENOTFOUND;
     }
     if (!e) {
@@ -412,7 +426,7 @@ static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line,
         uint32_t l = t->len[i];
         if (l == TPL_WILD) continue;
         const lg_tpl_token *x = &tk->tok[i];
-        if (!x->var && x->len == l && !memcmp(line + x->off, t->text + t->off[i], l)) continue;
+        if (!x->var && x->len == l && tpl_eq(line + x->off, t->text + t->off[i], l)) continue;
         if (pos >= 0 || x->var) return -1;
         for (uint32_t j = 0; j < t->nkey; j++)
             if (t->kpos[j] == i) return -1; /* a keyed token: other leaves hold its siblings */
@@ -430,7 +444,7 @@ static int same_but(const tpl *a, const tpl *b, uint32_t pos) {
         if (i == pos) continue;
         uint32_t la = a->len[i], lb = b->len[i];
         if (la != lb) return 0;
-        if (la != TPL_WILD && memcmp(a->text + a->off[i], b->text + b->off[i], la)) return 0;
+        if (la != TPL_WILD && !tpl_eq(a->text + a->off[i], b->text + b->off[i], la)) return 0;
     }
     return 1;
 }
@@ -473,7 +487,14 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     if (e) return lg_fail(err, e, "templates: out of memory");
     uint32_t wp;
     const tpl_node *leaf = descend(m, &m->key, line, tk, &wp);
-    long best = leaf ? best_in_leaf(m, leaf, line, tk) : -1;
+    int exact = 0;
+    long best = leaf ? best_in_leaf(m, leaf, line, tk, &exact) : -1;
+    if (best >= 0 && exact) { /* the common case: nothing to generalise */
+        m->t[best].lines++;
+        out->index = (uint32_t)best;
+        out->id = m->t[tpl_root(m, (uint32_t)best)].id;
+        return LG_OK;
+    }
     if (best >= 0 && m->opts.word_variants > 1) {
         long pos = one_word_diff(m, &m->t[best], line, tk);
         if (pos >= 0) {
@@ -492,7 +513,7 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
             uint32_t l = t->len[i];
             if (l == TPL_WILD) continue;
             const lg_tpl_token *x = &tk->tok[i];
-            if (x->var || x->len != l || memcmp(line + x->off, t->text + t->off[i], l)) {
+            if (x->var || x->len != l || !tpl_eq(line + x->off, t->text + t->off[i], l)) {
                 t->len[i] = TPL_WILD;
                 t->n_const--;
                 out->changed = 1;

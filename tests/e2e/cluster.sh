@@ -23,11 +23,25 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cat "$tmp/log"
 grep -q "DBSCAN (cosine, eps 0.2, min_samples 1): [0-9]* clusters" "$tmp/log" || fail "no DBSCAN summary"
 grep -q "silhouette 0\.[0-9]" "$tmp/log" || fail "no silhouette"
-# the seed figures of docs/cluster.md, unchanged by clustering distinct
-# vectors with weights: 340 clusters, silhouette 0.793, 30 rules at precision 1.0
-grep -q "^logify cluster: 2410 rows, 408 distinct vectors" "$tmp/log" || fail "distinct vectors changed"
-grep -q "): 340 clusters, 0 noise rows, silhouette 0\.793[0-9] " "$tmp/log" || fail "seed clustering figures changed"
-grep -q "^suggested rules: 30 (clusters of >= 5 rows), 0 with precision < 1.0" "$tmp/log" || fail "seed rule figures changed"
+# the seed figures of docs/cluster.md. Template-first (the default): 334
+# templates embed to 330 distinct vectors, 300 clusters, silhouette 0.843,
+# a rule per template of 5+ rows: 39, one below precision 1.0
+grep -q "^logify cluster: 2410 rows, 334 templates" "$tmp/log" || fail "template count changed"
+grep -q "^logify cluster: 2410 rows, 330 distinct vectors" "$tmp/log" || fail "distinct vectors changed"
+grep -q "): 300 clusters, 0 noise rows, silhouette 0\.843[0-9] " "$tmp/log" || fail "seed clustering figures changed"
+grep -q "^suggested rules: 39 (templates of >= 5 rows), 1 with precision < 1.0" "$tmp/log" || fail "seed rule figures changed"
+grep -q "^  # template [0-9a-f]\{16\} in cluster [0-9]* ([0-9]* rows): coverage" "$tmp/c/suggested_rules.yaml" ||
+    fail "rules do not name their template and cluster"
+# --by-message (embed each message, a rule per cluster): the figures from
+# before templates, unchanged by clustering distinct vectors with weights:
+# 340 clusters, silhouette 0.793, 30 rules at precision 1.0
+"$LOGIFY" cluster --data "$data" --out "$tmp/m" --epochs 40 --no-progress --by-message 2> "$tmp/mlog" ||
+    { cat "$tmp/mlog"; fail "logify cluster --by-message failed"; }
+grep -q "^logify cluster: 2410 rows, 408 distinct vectors" "$tmp/mlog" || fail "--by-message: distinct vectors changed"
+grep -q "): 340 clusters, 0 noise rows, silhouette 0\.793[0-9] " "$tmp/mlog" || fail "--by-message: clustering figures changed"
+grep -q "^suggested rules: 30 (clusters of >= 5 rows), 0 with precision < 1.0" "$tmp/mlog" || fail "--by-message: rule figures changed"
+grep -q "^  # cluster [0-9]* ([0-9]* rows): coverage" "$tmp/m/suggested_rules.yaml" || fail "--by-message: rules name clusters"
+"$LOGIFY" rules check "$tmp/m/suggested_rules.yaml" >/dev/null || fail "--by-message rules do not check"
 for f in points.csv embeddings.npy clusters.csv map.svg map.html suggested_rules.yaml; do
     [ -s "$tmp/c/$f" ] || fail "$f missing or empty"
 done

@@ -120,14 +120,21 @@ grep -q "label: 'Resource Usage'" "$TMP/lab.yaml" && grep -q "label: 'User Actio
 "$LOGIFY" rules test "$TMP/lab.yaml" 'Disk quota exceeded on vol99 by 5 MB' | grep -q 'Resource Usage' ||
   fail "the rule does not match a new line of its template"
 ok
-# cluster --by-template: each template is one point, so no template is split
+# cluster groups by template first (its default): each template is one
+# point, so no template is split, and a rule per template of 5+ lines
 # (one OpenBLAS thread: under ThreadSanitizer, make check's TSan run, its
 # uninstrumented threads look like races in DBSCAN; cluster is not a TSan test)
-OPENBLAS_NUM_THREADS=1 "$LOGIFY" cluster --data "$TMP/gen.csv" --out "$TMP/cl" --by-template --no-progress 2>"$TMP/cl.err" ||
-  fail "cluster --by-template: $(cat "$TMP/cl.err")"
+OPENBLAS_NUM_THREADS=1 "$LOGIFY" cluster --data "$TMP/gen.csv" --out "$TMP/cl" --no-progress 2>"$TMP/cl.err" ||
+  fail "cluster: $(cat "$TMP/cl.err")"
 grep -q "900 rows, [0-9]* templates" "$TMP/cl.err" || fail "cluster: $(cat "$TMP/cl.err")"
 within "$TMP/whole.csv" template_id "$TMP/cl/points.csv" cluster || fail "a template split across clusters"
-"$LOGIFY" rules check "$TMP/cl/suggested_rules.yaml" >/dev/null || fail "cluster --by-template rules"
+"$LOGIFY" rules check "$TMP/cl/suggested_rules.yaml" >/dev/null || fail "cluster rules"
+# the same rules as `templates --rules` (one suggester: cli_template_rules),
+# the cluster's comments naming the template and its cluster
+"$LOGIFY" templates "$TMP/gen.csv" -o /dev/null --rules "$TMP/tr.yaml" || fail "--rules"
+diff <(grep "pattern:" "$TMP/cl/suggested_rules.yaml" | sort) <(grep "pattern:" "$TMP/tr.yaml" | sort) >/dev/null ||
+  fail "cluster's rules differ from templates --rules"
+grep -q "^  # template [0-9a-f]\{16\} in cluster [0-9]*" "$TMP/cl/suggested_rules.yaml" || fail "rules name no template"
 ok
 # the spool's file part (past LOGIFY_SPOOL_MEM) gives the same rows
 LOGIFY_SPOOL_MEM=1000 "$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole_file.csv" || fail "spool file"

@@ -103,7 +103,7 @@ static void test_suggest_rules_coverage_precision(void **state) {
     int32_t cl[] = {0, 0, 0, 1, 1, 1, 2, 3};
     size_t n = 8, lens[8];
     for (size_t i = 0; i < n; i++) lens[i] = strlen(msgs[i]);
-    lg_suggest_input in = {msgs, lens, labels, n, cl, 4, 3, 0};
+    lg_suggest_input in = {msgs, lens, labels, n, cl, 4, 3, 0, NULL};
     lg_suggested_rule *r = NULL;
     size_t nr = 0;
     lg_errmsg err;
