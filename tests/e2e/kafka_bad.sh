@@ -8,7 +8,8 @@
 #    a worker and are never lost: each comes out Unclassified with the
 #    reason, or with --dead-letter goes to that topic as it was, the reason
 #    in header logify-error; the good ones around them are labelled;
-#  - plain-text values with --source; SIGTERM: exit 0.
+#  - plain-text values with --source; SIGTERM once the broker is gone
+#    again: exit 0.
 source "$(dirname "$0")/../lib.sh"
 source "$LOGIFY_ROOT/tests/kafka/lib.sh"
 need_shared
@@ -78,8 +79,11 @@ grep -q '\\"source\\":\\"ModernCRM\\",\\"log_message\\":\\"User User123 logged i
   "$TMP/plain.jsonl" || fail "plain text: $(cat "$TMP/plain.jsonl")"
 ok
 
+# SIGTERM with the broker gone: nothing in flight, so a clean exit 0
+bash "$KAFKA_SH" stop-node "$KDIR" 1
 stop_worker "$W1"
 stop_worker "$W2"
 stop_worker "$W3"
+grep -q "kafka: stopped" "$TMP/w1.log" || fail "worker 1 did not say it stopped: $(tail -3 "$TMP/w1.log")"
 ok
 echo "kafka_bad: $CHECKS checks passed"

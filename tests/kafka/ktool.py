@@ -63,12 +63,14 @@ def create(args):
     rf = int(args[3]) if len(args) > 3 else 1
     cfg = dict(a.split("=", 1) for a in args[4:])
     admin = AdminClient({"bootstrap.servers": bs})
-    for _ in range(60):
+    for attempt in range(60):
         fs = admin.create_topics([NewTopic(topic, parts, rf, config=cfg)], operation_timeout=30)
         try:
             fs[topic].result()
             break
         except KafkaException as e:
+            if attempt and "TOPIC_ALREADY_EXISTS" in str(e):
+                break  # an earlier try that timed out made it
             # a fresh cluster may not have every broker registered yet
             if "INVALID_REPLICATION_FACTOR" in str(e) or "TIMED_OUT" in str(e):
                 time.sleep(0.5)
