@@ -141,7 +141,7 @@ typedef struct {
     int down;         /* brokers unreachable was logged: say when they are back */
 } klog;
 
-#define KW_MAX_INFLIGHT 8 /* batches produced and not yet committed (at-least-once) */
+#define KW_MAX_INFLIGHT 32 /* batches produced and not yet committed (at-least-once) */
 
 /* One classifying thread's share of a batch (kafka_team.c). */
 typedef struct {
