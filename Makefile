@@ -44,6 +44,7 @@ demo: build
 # it then skip, saying why); .ci/run creates it first, so CI runs them.
 venv: deps
 	@bash scripts/venv.sh
+	@bash scripts/browser-deps.sh
 
 # Optional: a real llama.cpp server for tests/e2e/llm_llamacpp.sh (which
 # skips without it). Builds llama.cpp from source: slow the first time
@@ -57,6 +58,7 @@ venv-bench: deps
 
 test: build
 	@bash scripts/venv.sh || echo "logify: no Python venv: the tests that need it will skip" >&2
+	@bash scripts/browser-deps.sh || echo "logify: no playwright-core: the browser tests will skip" >&2
 	cd $(BUILD) && { ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS) --output-junit "$$PWD/ctest-junit.xml"; \
 	  rc=$$?; python3 $(CURDIR)/scripts/check-skips.py ctest-junit.xml || rc=1; exit $$rc; }
 
@@ -110,6 +112,14 @@ mutants: deps
 .PHONY: docs-assets
 docs-assets:
 	cd web/docs && npm ci --no-audit --no-fund --ignore-scripts
+
+# playwright-core for the console's browser tests (tests/browser), at the
+# version pinned in tests/browser/package-lock.json; it drives Debian's
+# chromium (scripts/install-deps.sh), no browser download. `make venv` (CI)
+# and `make test` run it; once per content of the lock file.
+.PHONY: browser-deps
+browser-deps: deps
+	@bash scripts/browser-deps.sh
 
 # libFuzzer (clang): each harness for FUZZ_SECONDS, new inputs into fuzz/corpus/.
 fuzz: deps

@@ -17,6 +17,13 @@ PACKAGES=(
   librdkafka-dev                                  # logify kafka (src/kafka/)
   openjdk-17-jre-headless maven kcat python3-confluent-kafka # tests/e2e/kafka_*.sh: a real broker (scripts/kafka.sh)
 )
+# The console's browser tests (tests/browser, docs/console.md): Debian's
+# Chromium, driven headless by playwright-core (npm, `make browser-deps`)
+# under node. A node that is already there is kept (NodeSource's nodejs
+# ships its own npm, which conflicts with Debian's npm package).
+PACKAGES+=(chromium)
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 if [[ "${1:-}" == "--fuzz" ]]; then
   PACKAGES+=(clang libclang-rt-14-dev)
 fi

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "logify/common.h"
+#include "logify/csv.h"
 #include "logify/umap.h"
 
 #ifdef __cplusplus
@@ -238,6 +239,71 @@ lg_err lg_npy_header(size_t n, size_t d, lg_buf *out, lg_errmsg *err);
 /* Reads a 2-D C-order .npy of float32 or float64 ('<f4', '<f8') into
  * floats. *out is the caller's to free(). */
 lg_err lg_npy_read(const char *path, float **out, size_t *n, size_t *d, lg_errmsg *err);
+
+/* ---- Rows to cluster (src/cluster/cluster_report.c) ------------------------------------------ */
+
+/* The rows of a CSV with a header (log_message required; source and
+ * target_label optional): give lg_cluster_rows_on_row to lg_csv_reader_new
+ * with user = the table. Each field is a NUL-terminated copy ("" when its
+ * column is absent; col_* = -1 then). */
+typedef struct {
+    size_t n, cap;
+    size_t max;                /* more rows: LG_ELIMIT naming the line; 0 = no cap */
+    char **msg, **src, **lab;  /* (n) */
+    size_t *len;               /* (n) message lengths */
+    long col_msg, col_src, col_lab;
+    int header_done;
+} lg_cluster_rows;
+
+void lg_cluster_rows_init(lg_cluster_rows *t, size_t max);
+void lg_cluster_rows_free(lg_cluster_rows *t); /* init state after */
+lg_err lg_cluster_rows_on_row(void *user, const lg_csv_row *row, lg_errmsg *err);
+
+/* ---- Rows by cluster (src/cluster/cluster_report.c) ------------------------------------------ */
+
+/* Rows grouped by cluster (cl: DBSCAN's ids, -1 = noise, nc clusters). The
+ * rows of group c (c == nc: the noise) are rows[start[c] .. start[c + 1]),
+ * in input order, size[c] of them; order lists the clusters largest first
+ * (ties: lower id), then nc. Free with lg_cluster_groups_free. */
+typedef struct {
+    size_t nc;
+    size_t *size;  /* (nc + 1) */
+    size_t *start; /* (nc + 2) */
+    size_t *rows;  /* (n) */
+    size_t *order; /* (nc + 1) */
+} lg_cluster_groups;
+
+lg_err lg_cluster_groups_make(const int32_t *cl, size_t n, size_t nc, lg_cluster_groups *g,
+                              lg_errmsg *err);
+void lg_cluster_groups_free(lg_cluster_groups *g);
+
+/* The most common of labels[rows[0 .. m)] (ties: the first in byte order),
+ * *count = its rows; scratch holds m pointers (overwritten); m > 0. */
+const char *lg_dominant_label(const char *const *labels, const size_t *rows, size_t m,
+                              const char **scratch, size_t *count);
+
+/* ---- One analysis as JSON (src/cluster/cluster_report.c) ------------------------------------ */
+
+typedef struct {
+    const char *encoder;  /* encoder spec; "hash" */
+    size_t dims;          /* projection of a sparse encoder; LG_CLUSTER_PROJ_DIM */
+    float eps;            /* DBSCAN; 0.2 */
+    size_t min_samples;   /* 1 */
+    size_t min_size;      /* clusters of at least this many rows get a rule; 5 */
+    size_t max_rows;      /* more rows: LG_ELIMIT; 1,000,000 */
+    size_t max_distinct;  /* more distinct vectors: LG_ELIMIT; 200,000 */
+    lg_umap_params umap;
+} lg_cluster_report_opts;
+
+void lg_cluster_report_opts_default(lg_cluster_report_opts *o);
+
+/* `logify cluster --by-message` on a CSV held in memory (header row; log_message
+ * required, target_label optional): embedding, DBSCAN, silhouette, UMAP,
+ * cluster templates and suggested rules, written to out (reset first) as
+ * one JSON document (shape: the file's header comment, docs/console.md).
+ * progress gets the phases embed, dbscan, knn, layout, rules. */
+lg_err lg_cluster_report(const char *csv, size_t len, const lg_cluster_report_opts *o,
+                         lg_progress_fn progress, void *puser, lg_buf *out, lg_errmsg *err);
 
 #ifdef __cplusplus
 }

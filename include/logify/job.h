@@ -50,6 +50,13 @@ typedef struct {
     struct lg_tpl_miner *templates;
     pthread_mutex_t *templates_lock;
     int template_column;
+    /* Optional, with templates: a second miner (caller-owned, e.g. a
+     * server's, shared; novelty_lock as templates_lock) each row is mined
+     * into as well; stats.new_templates then counts ITS new templates. So a
+     * job can write the ids of a fresh miner (`logify classify`'s) while
+     * novelty is counted against everything a server has seen. */
+    struct lg_tpl_miner *novelty;
+    pthread_mutex_t *novelty_lock;
 } lg_job_opts;
 
 #define LG_JOB_MAX_LABELS 256
@@ -83,6 +90,12 @@ lg_err lg_job_flush(lg_job *j, lg_errmsg *err);
 /* Ends the input, classifies and writes what is left. An input without a
  * header row is an error. */
 lg_err lg_job_finish(lg_job *j, lg_errmsg *err);
+/* After lg_job_feed or lg_job_finish failed: lets the workers write the
+ * batches already handed to them (in order) and stops them, so that the
+ * output holds every row before the failing batch and nothing reaches the
+ * sink once this returns (a server answers the failure after those rows).
+ * Harmless after a successful finish. */
+void lg_job_stop(lg_job *j);
 /* Valid after lg_job_finish (or an error). */
 void lg_job_get_stats(const lg_job *j, lg_job_stats *out);
 void lg_job_free(lg_job *j);

@@ -29,6 +29,14 @@ typedef enum {
     LG_HTTP_EPOLL_POOL = 2       /* N threads, each with its own epoll loop */
 } lg_http_mode;
 
+/* Progress of a background job: phase name, done of total. */
+typedef void (*lg_server_progress_fn)(void *user, const char *phase, size_t done, size_t total);
+/* The console's cluster job (POST /v1/jobs/cluster): csv is the request
+ * body; writes the JSON report into out. Runs on a job thread. */
+typedef lg_err (*lg_server_cluster_fn)(void *user, const char *csv, size_t len,
+                                       lg_server_progress_fn progress, void *puser, lg_buf *out,
+                                       lg_errmsg *err);
+
 typedef struct {
     const char *host;         /* address to bind; NULL = "127.0.0.1" */
     uint16_t port;            /* 0 = any free port (see lg_server_port) */
@@ -56,6 +64,8 @@ typedef struct {
                                  template_id too (JSON answers always do;
                                  docs/templates.md); lines are mined and
                                  counted in /metrics either way */
+    lg_server_cluster_fn cluster_fn; /* NULL: POST /v1/jobs/cluster is 501 */
+    void *cluster_user;
 } lg_server_opts;
 
 /* Reads the configuration file's `server:` section (cfg->doc, see

@@ -97,72 +97,14 @@ static void progress_end(progress_state *p) {
 
 /* ---- Input ----------------------------------------------------------------------------- */
 
-typedef struct {
-    size_t n, cap;
-    char **msg, **src, **lab;
-    size_t *len;
-    long col_msg, col_src, col_lab;
-    int header_done;
-} table;
-
-static void table_free(table *t) {
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->msg[i]);
-        if (t->src) free(t->src[i]);
-        if (t->lab) free(t->lab[i]);
-    }
-    free(t->msg), free(t->src), free(t->lab), free(t->len);
-}
-
-static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
-    table *t = user;
-    if (!t->header_done) {
-        t->col_msg = t->col_src = t->col_lab = -1;
-        for (size_t i = 0; i < row->nfields; i++) {
-            if (!strcmp(row->fields[i], "log_message")) t->col_msg = (long)i;
-            else if (!strcmp(row->fields[i], "source")) t->col_src = (long)i;
-            else if (!strcmp(row->fields[i], "target_label")) t->col_lab = (long)i;
-        }
-        if (t->col_msg < 0)
-            return lg_fail(err, LG_ENOTFOUND, "line %llu: the header has no log_message column",
-                           (unsigned long long)row->line);
-        t->header_done = 1;
-        return LG_OK;
-    }
-    if (t->n == MAX_ROWS)
-        return lg_fail(err, LG_ELIMIT, "line %llu: more than %d rows: cluster a sample",
-                       (unsigned long long)row->line, MAX_ROWS);
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? 2 * t->cap : 1024;
-        char **m = realloc(t->msg, nc * sizeof *m), **s = realloc(t->src, nc * sizeof *s),
-             **l = realloc(t->lab, nc * sizeof *l);
-        if (m) t->msg = m;
-        if (s) t->src = s;
-        if (l) t->lab = l;
-        size_t *ln = realloc(t->len, nc * sizeof *ln);
-        if (ln) t->len = ln;
-        if (!m || !s || !l || !ln) return lg_fail(err, LG_ENOMEM, "out of memory reading rows");
-        t->cap = nc;
-    }
-    size_t i = t->n;
-#define FIELD(c) ((c) >= 0 && (size_t)(c) < row->nfields ? row->fields[c] : "")
-#define FLEN(c) ((c) >= 0 && (size_t)(c) < row->nfields ? row->lens[c] : 0)
-    t->msg[i] = lg_strndup(FIELD(t->col_msg), FLEN(t->col_msg));
-    t->len[i] = FLEN(t->col_msg);
-    t->src[i] = lg_strdup(FIELD(t->col_src));
-    t->lab[i] = lg_strdup(FIELD(t->col_lab));
-    t->n++;
-    if (!t->msg[i] || !t->src[i] || !t->lab[i]) return lg_fail(err, LG_ENOMEM, "out of memory reading rows");
-    return LG_OK;
-}
+typedef lg_cluster_rows table;
 
 static int read_table(const char *path, table *t) {
-    memset(t, 0, sizeof *t);
     FILE *f = fopen(path, "rb");
     if (!f) return cli_error("%s: %s", path, strerror(errno));
     lg_csv_reader *r = NULL;
     lg_errmsg err;
-    if (lg_csv_reader_new(NULL, on_row, NULL, t, &r, &err)) {
+    if (lg_csv_reader_new(NULL, lg_cluster_rows_on_row, NULL, t, &r, &err)) {
         fclose(f);
         return cli_error("%s", err.msg);
     }
@@ -264,37 +206,12 @@ static int write_points(const char *dir, const table *t, const int32_t *cl, cons
     return rc;
 }
 
-typedef struct {
-    size_t size, id;
-} size_id;
-
-static int cmp_size_desc(const void *a, const void *b) {
-    const size_id *x = a, *y = b;
-    if (x->size != y->size) return x->size > y->size ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* order (nc) = cluster ids by size, largest first (ties: lower id). */
-static int order_by_size(const size_t *size, size_t nc, size_t *order) {
-    size_id *t = malloc((nc ? nc : 1) * sizeof *t);
-    if (!t) return -1;
-    for (size_t c = 0; c < nc; c++) t[c] = (size_id){size[c], c};
-    qsort(t, nc, sizeof *t, cmp_size_desc);
-    for (size_t c = 0; c < nc; c++) order[c] = t[c].id;
-    free(t);
-    return 0;
-}
-
-static int cmp_strp(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* clusters.csv: one line per cluster (largest first), then noise. */
 static int write_clusters(const char *dir, const table *t, const int32_t *cl, size_t n, size_t nc,
                           int has_labels) {
-    size_t *size = calloc(nc + 1, sizeof *size), *order = malloc((nc + 1) * sizeof *order);
-    size_t *start = calloc(nc + 2, sizeof *start), *rows = malloc((n ? n : 1) * sizeof *rows);
-    size_t *fill = calloc(nc + 1, sizeof *fill);
+    lg_cluster_groups g;
+    lg_errmsg gerr;
+    if (lg_cluster_groups_make(cl, n, nc, &g, &gerr)) return cli_error("%s", gerr.msg);
     const char **ms = malloc((n ? n : 1) * sizeof *ms);
     size_t *ls = malloc((n ? n : 1) * sizeof *ls);
     lg_buf b;
@@ -303,39 +220,21 @@ static int write_clusters(const char *dir, const table *t, const int32_t *cl, si
     lg_template_init(&tp);
     int rc = CLI_OK;
     lg_err e = LG_OK;
-    if (!size || !order || !start || !rows || !fill || !ms || !ls) {
+    if (!ms || !ls) {
         rc = cli_error("out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) size[cl[i] < 0 ? nc : (size_t)cl[i]]++; /* slot nc: noise */
-    for (size_t c = 0; c <= nc; c++) start[c + 1] = start[c] + size[c];
-    for (size_t i = 0; i < n; i++) {
-        size_t c = cl[i] < 0 ? nc : (size_t)cl[i];
-        rows[start[c] + fill[c]++] = i;
-    }
-    if (order_by_size(size, nc, order)) {
-        rc = cli_error("out of memory");
-        goto done;
-    }
-    order[nc] = nc;
     e = lg_buf_printf(&b, "id,size,dominant_label,label_share,template,example_1,example_2,example_3\n");
     for (size_t oi = 0; oi <= nc && !e; oi++) {
-        size_t c = order[oi], m = size[c];
+        size_t c = g.order[oi], m = g.size[c];
         if (m == 0) continue;
-        const size_t *r = rows + start[c];
+        const size_t *r = g.rows + g.start[c];
         if (c == nc) e = lg_buf_printf(&b, "-1,%zu,", m);
         else e = lg_buf_printf(&b, "%zu,%zu,", c, m);
-        if (!e && has_labels) { /* dominant label: sort the label pointers */
-            for (size_t a = 0; a < m; a++) ms[a] = t->lab[r[a]];
-            qsort(ms, m, sizeof *ms, cmp_strp);
-            size_t best = 0, best_n = 0;
-            for (size_t a = 0; a < m;) {
-                size_t q = a;
-                while (q < m && !strcmp(ms[a], ms[q])) q++;
-                if (q - a > best_n) best_n = q - a, best = a;
-                a = q;
-            }
-            e = lg_csv_put_field(&b, ms[best], strlen(ms[best]));
+        if (!e && has_labels) {
+            size_t best_n;
+            const char *best = lg_dominant_label((const char *const *)t->lab, r, m, ms, &best_n);
+            e = lg_csv_put_field(&b, best, strlen(best));
             if (!e) e = lg_buf_printf(&b, ",%.3f,", (double)best_n / (double)m);
         } else if (!e) {
             e = lg_buf_printf(&b, ",,");
@@ -358,8 +257,9 @@ static int write_clusters(const char *dir, const table *t, const int32_t *cl, si
     else rc = write_file(dir, "clusters.csv", &b, NULL, 0);
 done:
     lg_template_free(&tp);
+    lg_cluster_groups_free(&g);
     lg_buf_free(&b);
-    free(size), free(order), free(start), free(rows), free(fill), free(ms), free(ls);
+    free(ms), free(ls);
     return rc;
 }
 
@@ -464,23 +364,14 @@ static int parse_opts(int argc, char **argv, cluster_opts *o) {
 }
 
 static void print_sizes(const int32_t *cl, size_t n, size_t nc) {
-    size_t *size = calloc(nc ? nc : 1, sizeof *size), *order = malloc((nc ? nc : 1) * sizeof *order);
-    if (!size || !order) {
-        free(size), free(order);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (cl[i] >= 0) size[cl[i]]++;
-    if (order_by_size(size, nc, order)) {
-        free(size), free(order);
-        return;
-    }
+    lg_cluster_groups g;
+    if (lg_cluster_groups_make(cl, n, nc, &g, NULL)) return;
     size_t singles = 0;
-    for (size_t c = 0; c < nc; c++) singles += size[c] == 1;
+    for (size_t c = 0; c < nc; c++) singles += g.size[c] == 1;
     fprintf(stderr, "  largest clusters (id:rows):");
-    for (size_t c = 0; c < nc && c < 12; c++) fprintf(stderr, " %zu:%zu", order[c], size[order[c]]);
+    for (size_t c = 0; c < nc && c < 12; c++) fprintf(stderr, " %zu:%zu", g.order[c], g.size[g.order[c]]);
     fprintf(stderr, "%s\n  clusters of one row: %zu\n", nc > 12 ? " ..." : "", singles);
-    free(size), free(order);
+    lg_cluster_groups_free(&g);
 }
 
 /* Template-first (the default): each row's template text (rows of one
@@ -560,7 +451,7 @@ int cmd_cluster(int argc, char **argv) {
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     table t;
-    memset(&t, 0, sizeof t);
+    lg_cluster_rows_init(&t, MAX_ROWS);
     lg_vecset vs; /* the distinct vectors: DBSCAN, the silhouette and UMAP run on these */
     tpl_texts tt = {0};
     lg_vecset_init(&vs);
@@ -752,7 +643,7 @@ summary:
 done:
     lg_suggested_rules_free(rules, n_rules);
     lg_buf_free(&b);
-    table_free(&t);
+    lg_cluster_rows_free(&t);
     tpl_texts_free(&tt);
     lg_vecset_free(&vs);
     free(x), free(xy), free(cl), free(xyd), free(cld);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "logify/cluster.h"
 #include "logify/pipeline.h"
 #include "logify/server.h"
 
@@ -35,8 +36,9 @@ static const char usage_text[] =
     "      --grace S          on SIGTERM, seconds to let requests finish (default 30);\n"
     "                         requests still running then are cut off: exit status 3\n"
     "      --api-key KEY      require 'Authorization: Bearer KEY' (also LOGIFY_API_KEY);\n"
-    "                         /healthz and the /docs page (it asks for the key) stay\n"
-    "                         open; unknown paths answer 401 too; an empty key is refused\n"
+    "                         /healthz, the /docs page and the console (GET /: they ask\n"
+    "                         for the key) stay open; unknown paths answer 401 too; an\n"
+    "                         empty key is refused\n"
     "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
     "      --quiet            no access log (errors are still logged)\n"
     "      --templates        CSV upload answers carry each line's template_id too\n"
@@ -50,6 +52,16 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
     if (errno || end == s || *end || v < lo || v > hi || *s == '-') return -1;
     *out = v;
     return 0;
+}
+
+/* The console's cluster job (POST /v1/jobs/cluster, docs/console.md):
+ * `logify cluster`'s defaults on the posted rows, answered as JSON. */
+static lg_err serve_cluster(void *user, const char *csv, size_t len, lg_server_progress_fn progress,
+                            void *puser, lg_buf *out, lg_errmsg *err) {
+    (void)user;
+    lg_cluster_report_opts o;
+    lg_cluster_report_opts_default(&o);
+    return lg_cluster_report(csv, len, &o, progress, puser, out, err);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -210,6 +222,7 @@ int cmd_serve(int argc, char **argv) {
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    so.cluster_fn = serve_cluster; /* the console's clusters view */
     if (lg_server_new(&so, pl, &res, &srv, &err) || lg_server_start(srv, &err)) {
         cli_error("%s", err.msg);
         goto done;

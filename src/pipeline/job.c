@@ -462,6 +462,12 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
         if (j->o.templates_lock) pthread_mutex_unlock(j->o.templates_lock);
         if (e) return e;
         b->tids[r] = tr.id;
+        if (j->o.novelty) {
+            if (j->o.novelty_lock) pthread_mutex_lock(j->o.novelty_lock);
+            e = lg_tpl_add(j->o.novelty, row->fields[j->msg_col], row->lens[j->msg_col], &tr, err);
+            if (j->o.novelty_lock) pthread_mutex_unlock(j->o.novelty_lock);
+            if (e) return e;
+        }
         j->stats.new_templates += (uint64_t)tr.is_new;
     }
     b->n++;
@@ -562,6 +568,14 @@ lg_err lg_job_finish(lg_job *j, lg_errmsg *err) {
     if (!e && !j->header_written) e = emit_batch(j, NULL, err); /* a header and no rows */
     if (!e) stop_workers(j);
     return e;
+}
+
+void lg_job_stop(lg_job *j) {
+    if (!j || !j->threaded) return;
+    pthread_mutex_lock(&j->mu);
+    while (j->next_write < j->next_seq && !j->werr) pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    stop_workers(j);
 }
 
 void lg_job_get_stats(const lg_job *j, lg_job_stats *out) {

@@ -97,6 +97,8 @@ static srv_route route_of(const char *url) {
     if (!strcmp(url, "/metrics")) return SRV_R_METRICS;
     if (!strcmp(url, "/openapi.json")) return SRV_R_OPENAPI;
     if (!strcmp(url, "/docs") || !strncmp(url, "/docs/", 6)) return SRV_R_DOCS;
+    if (!strncmp(url, "/v1/jobs/", 9)) return SRV_R_JOBS;
+    if (!strcmp(url, "/") || !strncmp(url, "/console/", 9)) return SRV_R_CONSOLE;
     return SRV_R_OTHER;
 }
 
@@ -146,12 +148,12 @@ static void release_slot(lg_server *s, srv_req *rq) {
 static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                      const char *url, const char *method) {
     srv_route r = rq->route;
-    int post_route = r <= SRV_R_STREAM;
+    int post_route = r <= SRV_R_STREAM || (r == SRV_R_JOBS && is_method(method, "POST"));
     int get = is_method(method, "GET") || is_method(method, "HEAD");
     /* /healthz and the /docs page (it asks for the key itself) are open;
      * everything else, unknown paths included, needs the key first, so that
      * a client without it learns nothing about which routes exist */
-    if (r != SRV_R_HEALTHZ && r != SRV_R_DOCS && !auth_ok(s, c))
+    if (r != SRV_R_HEALTHZ && r != SRV_R_DOCS && r != SRV_R_CONSOLE && !auth_ok(s, c))
         return srv_respond_detail(s, c, rq, 401, "Not authenticated");
     if (r == SRV_R_OTHER) return srv_respond_detail(s, c, rq, 404, "Not Found");
     if (post_route ? !is_method(method, "POST") : !get)
@@ -192,6 +194,8 @@ static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv
         return srv_respond(s, c, rq, 200, "application/json", doc, len);
     }
     case SRV_R_DOCS: return answer_docs(s, c, rq, url);
+    case SRV_R_JOBS: return srv_jobs_begin(s, c, rq, url, method);
+    case SRV_R_CONSOLE: return srv_console_answer(s, c, rq, url);
     default: return srv_respond_detail(s, c, rq, 404, "Not Found");
     }
 }
@@ -217,7 +221,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * (it cannot know yet that no body follows). POSTs to the classify
          * routes are checked now, so that a 413/401/503 goes out before
          * the body is sent (Expect: 100-continue). */
-        if (!(rq->route <= SRV_R_STREAM && is_method(method, "POST"))) {
+        if (!((rq->route <= SRV_R_STREAM || rq->route == SRV_R_JOBS) && is_method(method, "POST"))) {
             rq->deferred = 1;
             return MHD_YES;
         }
@@ -253,6 +257,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             case SRV_H_UPLOAD: srv_upload_feed(s, rq, upload_data, n); break;
             case SRV_H_JSON: srv_json_feed(s, rq, upload_data, n); break;
             case SRV_H_STREAM: srv_stream_feed(s, rq, upload_data, n); break;
+            case SRV_H_JOB: srv_jobs_feed(s, rq, upload_data, n); break;
             default: break;
             }
         }
@@ -265,6 +270,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case SRV_H_UPLOAD: ret = srv_upload_finish(s, c, rq); break;
     case SRV_H_JSON: ret = srv_json_finish(s, c, rq); break;
     case SRV_H_STREAM: ret = srv_stream_finish(s, c, rq); break;
+    case SRV_H_JOB: ret = srv_jobs_finish(s, c, rq); break;
     default: ret = srv_respond_detail(s, c, rq, 500, "Internal Server Error");
     }
     release_slot(s, rq);
@@ -325,6 +331,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     case SRV_H_UPLOAD: srv_upload_free(rq); break;
     case SRV_H_JSON: srv_json_free(rq); break;
     case SRV_H_STREAM: srv_stream_free(rq); break;
+    case SRV_H_JOB: srv_jobs_post_free(rq); break;
     default: break;
     }
     srv_direct_free(rq);
@@ -372,6 +379,7 @@ lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
     s->o.docs_assets = s->docs_dir;
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_mutex_init(&s->templates_mu, NULL);
+    pthread_mutex_init(&s->jobs_mu, NULL);
     srv_metrics_init(&s->metrics);
     if (getrandom(&s->nonce, sizeof s->nonce, 0) != (ssize_t)sizeof s->nonce)
         s->nonce = (uint32_t)time(NULL) ^ (uint32_t)getpid();
@@ -467,6 +475,8 @@ unsigned lg_server_stop(lg_server *s, double grace_s) {
 void lg_server_free(lg_server *s) {
     if (!s) return;
     if (s->daemon) lg_server_stop(s, 0);
+    srv_jobs_free(s); /* waits for running jobs */
+    pthread_mutex_destroy(&s->jobs_mu);
     for (size_t i = 0; i < s->pool_n; i++) lg_worker_free(s->pool[i]);
     free(s->pool);
     pthread_mutex_destroy(&s->pool_mu);

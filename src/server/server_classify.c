@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "logify/job.h"
+#include "logify/templates.h"
 #include "server/server_json.h"
 
 #define STREAM_BATCH 256
@@ -65,6 +66,15 @@ typedef struct {
     int file_seen;   /* a part named "file" with a filename */
     int file_closed; /* that part ended (a later "file" part is ignored) */
     int in_file;
+    /* ?format=jsonl, ?explain=1, ?templates=1: the answer `logify classify
+     * --format jsonl --explain --templates` writes (the console's table and
+     * downloads); without them the prototype's CSV */
+    lg_out_format format;
+    int explain, templates;
+    /* with explain or templates: a fresh miner of this request's own, so
+     * that its template ids are the CLI's for the same file (the server's
+     * miner, which has seen other requests, still counts novelty) */
+    struct lg_tpl_miner *own;
 } upload_state;
 
 static lg_err upload_sink(void *user, const char *data, size_t len, lg_errmsg *err) {
@@ -120,7 +130,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         }
         lg_job_opts jo = {0};
         jo.pipeline = u->s->pipeline;
-        jo.format = LG_OUT_CSV;
+        jo.format = u->format;
+        jo.explain = u->explain;
         jo.threads = 2; /* parse on this thread, classify + write on a second */
         jo.max_rows = u->s->o.max_rows;
         jo.sink = upload_sink;
@@ -129,12 +140,23 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         jo.templates_lock = &u->s->templates_mu;
         jo.template_column = u->s->o.template_ids;
         lg_errmsg err;
+        if (u->explain || u->templates) { /* as the CLI: --explain carries template_id */
+            if (lg_tpl_miner_new(NULL, &u->own, &err)) {
+                fail_internal(rq, "upload", err.msg);
+                return MHD_YES;
+            }
+            jo.templates = u->own;
+            jo.templates_lock = NULL;
+            jo.novelty = u->s->templates;
+            jo.novelty_lock = &u->s->templates_mu;
+            jo.template_column = 1;
+        }
         if (!(u->spool = srv_spool_new(answer_cap(u->s)))) {
             fail_internal(rq, "upload", "out of memory");
             return MHD_YES;
         }
         rq->spool = u->spool;
-        rq->ctype = "text/csv; charset=utf-8";
+        rq->ctype = u->format == LG_OUT_JSONL ? "application/x-ndjson" : "text/csv; charset=utf-8";
         if (lg_job_new(&jo, &u->job, &err)) {
             fail_internal(rq, "upload", err.msg);
             return MHD_YES;
@@ -153,6 +175,19 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
     u->s = s;
     u->rq = rq;
     rq->state = u;
+    const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    const char *ex = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "explain");
+    const char *tp = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "templates");
+    const char *cut = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cut");
+    if (fmt && strcmp(fmt, "csv") && strcmp(fmt, "jsonl"))
+        srv_req_fail(rq, 400, "format must be csv or jsonl");
+    else if ((ex && strcmp(ex, "0") && strcmp(ex, "1")) || (tp && strcmp(tp, "0") && strcmp(tp, "1")) ||
+             (cut && strcmp(cut, "0") && strcmp(cut, "1")))
+        srv_req_fail(rq, 400, "explain, templates and cut must be 0 or 1");
+    u->format = fmt && !strcmp(fmt, "jsonl") ? LG_OUT_JSONL : LG_OUT_CSV;
+    u->explain = ex && !strcmp(ex, "1");
+    u->templates = tp && !strcmp(tp, "1");
+    rq->end_on_detail = cut && !strcmp(cut, "0");
     u->pp = MHD_create_post_processor(c, POST_BUFFER, post_iter, u);
     if (!u->pp) /* not multipart/form-data: no "file" field can be there */
         fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
@@ -180,7 +215,10 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
         lg_err e = lg_job_finish(u->job, &err);
         if (e) upload_job_error(rq, e, err.msg);
     }
-    if (rq->discard) return answer_failure(s, c, rq);
+    if (rq->discard) {
+        lg_job_stop(u->job); /* the rows before the failure go out first, then the reason */
+        return answer_failure(s, c, rq);
+    }
     lg_job_stats st;
     lg_job_get_stats(u->job, &st);
     srv_metrics_rows(&s->metrics, st.decided, st.labels, st.label_rows, st.n_labels);
@@ -195,6 +233,7 @@ void srv_upload_free(srv_req *rq) {
     if (!u) return;
     if (u->pp) MHD_destroy_post_processor(u->pp);
     lg_job_free(u->job);
+    lg_tpl_miner_free(u->own);
     srv_spool_free(u->spool);
     free(u);
     rq->state = NULL;

@@ -23,7 +23,10 @@
  * is seen. A failure found later (a malformed row past the hold size, too
  * many rows) cuts the answer off without its last chunk, which every HTTP
  * client reports as an incomplete transfer (curl: exit 18), after an NDJSON
- * answer's own last line {"detail": ...}; docs/server.md. */
+ * answer's own last line {"detail": ...}; docs/server.md. An NDJSON upload
+ * answer asked with ?cut=0 (the console) ends properly after that line
+ * instead: a browser's fetch throws away what its script has not read yet
+ * when the transfer breaks, and the reason would be lost with it. */
 #include "server/server_internal.h"
 
 #include <errno.h>
@@ -259,8 +262,16 @@ enum MHD_Result srv_direct_cut(lg_server *s, srv_req *rq) {
      * wire is finished (a partial chunk would garble what the client
      * keeps). */
     note_failure(rq);
-    if (is_ndjson(rq)) pump(s, rq, 1);
-    else if (d->left) write_piece(d, (int)s->o.timeout_s * 1000);
+    if (is_ndjson(rq) && rq->end_on_detail) { /* the last line says it failed */
+        if (pump(s, rq, 1) == 0) {
+            set_piece(d, "0\r\n\r\n", 5, NULL, 0, NULL, 0);
+            if (write_piece(d, (int)s->o.timeout_s * 1000) == 1) linger(d);
+        }
+    } else if (is_ndjson(rq)) {
+        pump(s, rq, 1);
+    } else if (d->left) {
+        write_piece(d, (int)s->o.timeout_s * 1000);
+    }
     d->end = DX_CUT;
     return MHD_NO;
 }

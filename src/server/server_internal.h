@@ -27,6 +27,8 @@ typedef enum {
     SRV_R_METRICS,
     SRV_R_OPENAPI,
     SRV_R_DOCS,         /* /docs and its assets */
+    SRV_R_JOBS,         /* POST /v1/jobs/cluster, GET /v1/jobs/ID (server_jobs.c) */
+    SRV_R_CONSOLE,      /* GET / and /console/<asset> (server_console.c) */
     SRV_R_OTHER,        /* unknown paths (404) */
     SRV_R_COUNT
 } srv_route;
@@ -194,6 +196,24 @@ typedef struct {
 
 #define SRV_MAX_ASSETS 8
 
+/* A background job of the console (server_jobs.c); fields under jobs_mu. */
+#define SRV_JOBS_MAX 4
+typedef enum { SRV_JOB_RUNNING = 0, SRV_JOB_DONE, SRV_JOB_FAILED } srv_job_state;
+typedef struct {
+    lg_server *s;
+    int used;
+    srv_job_state state;
+    char id[33];
+    char phase[16];
+    size_t done, total, rows;
+    double t0, t1;
+    char *input;
+    size_t input_len;
+    lg_buf result;
+    char error[LG_ERRMSG_MAX];
+    pthread_t thread;
+} srv_job;
+
 struct lg_server {
     lg_server_opts o;    /* strings below are copies */
     char *host, *api_key, *docs_dir;
@@ -224,6 +244,8 @@ struct lg_server {
     pthread_mutex_t templates_mu;
     srv_asset assets[SRV_MAX_ASSETS];
     size_t n_assets;
+    pthread_mutex_t jobs_mu;
+    srv_job jobs[SRV_JOBS_MAX];
 };
 
 /* A worker from the pool (made when the pool is empty); NULL on failure. */
@@ -232,7 +254,7 @@ void srv_worker_put(lg_server *s, lg_worker *w);
 
 /* ---- Requests ----------------------------------------------------------------- */
 
-typedef enum { SRV_H_NONE = 0, SRV_H_UPLOAD, SRV_H_JSON, SRV_H_STREAM } srv_handler;
+typedef enum { SRV_H_NONE = 0, SRV_H_UPLOAD, SRV_H_JSON, SRV_H_STREAM, SRV_H_JOB } srv_handler;
 
 typedef struct srv_req {
     char id[72];
@@ -255,6 +277,8 @@ typedef struct srv_req {
     int http11;          /* the client speaks HTTP/1.1 (chunked answers) */
     int eager;           /* a live stream: answer from the first line, not
                             after --hold; the spool is filled on this thread */
+    int end_on_detail;   /* an NDJSON answer cut by a failure ends properly
+                            after its {"detail"} line (?cut=0, the console) */
     struct srv_direct *dx; /* the answer is going out on the socket (server_direct.c) */
     char method[8];
     char path[128];
@@ -319,6 +343,20 @@ enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req
 void srv_stream_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
 enum MHD_Result srv_stream_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
 void srv_stream_free(srv_req *rq);
+
+/* Console jobs (server_jobs.c): begin answers GET /v1/jobs/ID, or takes
+ * the body of POST /v1/jobs/cluster (handler SRV_H_JOB); finish starts the
+ * job. srv_jobs_free waits for every job thread (lg_server_free). */
+enum MHD_Result srv_jobs_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq,
+                               const char *url, const char *method);
+void srv_jobs_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
+enum MHD_Result srv_jobs_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_jobs_post_free(srv_req *rq);
+void srv_jobs_free(lg_server *s);
+
+/* GET / and /console/<file> (server_console.c). */
+enum MHD_Result srv_console_answer(lg_server *s, struct MHD_Connection *c, srv_req *rq,
+                                   const char *url);
 
 /* ---- Text endpoints (server_metrics.c, server_docs.c) ------------------------ */
 

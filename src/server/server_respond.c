@@ -15,7 +15,8 @@
 
 static const char *const route_names[SRV_R_COUNT] = {
     "/classify/", "/v1/classify", "/v1/classify/stream", "/healthz", "/readyz",
-    "/metrics",   "/openapi.json", "/docs",              "other"};
+    "/metrics",   "/openapi.json", "/docs",              "/v1/jobs",
+    "/",          "other"};
 
 const char *srv_route_name(srv_route r) { return r < SRV_R_COUNT ? route_names[r] : "other"; }
 
@@ -59,10 +60,13 @@ enum MHD_Result srv_queue(lg_server *s, struct MHD_Connection *c, srv_req *rq, u
     if (!r) return MHD_NO;
     if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(r, "X-Request-Id", rq->id);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (status == 503) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == 401) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405) {
-        const char *allow = rq->route <= SRV_R_STREAM ? "POST" : "GET, HEAD";
+        const char *allow = rq->route <= SRV_R_STREAM || !strcmp(rq->path, "/v1/jobs/cluster")
+                                ? "POST"
+                                : "GET, HEAD";
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     }
     if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))

@@ -42,6 +42,8 @@ declare -A EXPECT=(
   ["curl -F file=@resources/test.csv http://127.0.0.1:8000/classify/"]='^source,log_message,target_label'
   ["curl -H 'Content-Type: application/json' -d '{\"logs\":[{\"source\":\"ModernCRM\",\"log_message\":\"User User123 logged in.\"}]}' http://127.0.0.1:8000/v1/classify"]='"label":"User Action"'
   ["curl http://127.0.0.1:8000/metrics"]='^logify_'
+  ["curl http://127.0.0.1:8000/ -o /tmp/logify-console.html"]='file:/tmp/logify-console.html:<title>Logify console</title>'
+  ["curl -F file=@resources/test.csv 'http://127.0.0.1:8000/classify/?format=jsonl&explain=1'"]='"stage":"rules","confidence":1\.0000,"detail":"rule user-login-logout","template_id":"[0-9a-f]{16}"'
   ["build/logify model info tests/fixtures/bert/tiny_mean"]='BERT 2 layers, hidden 32'
   ["echo \"Disk /dev/sda1 is 98% full\" | build/logify embed --model tests/fixtures/bert/tiny_mean"]='^\[-?[0-9]'
   ["echo \"Disk /dev/sda1 is 98% full\" | build/logify model tokenize tests/fixtures/bert/tiny_mean"]='"ids": \[[0-9]+, '

@@ -304,7 +304,8 @@ class Api(unittest.TestCase):
         doc = json.loads(body)
         self.assertTrue(doc["openapi"].startswith("3."))
         want = {"/classify/": "post", "/v1/classify": "post", "/v1/classify/stream": "post", "/healthz": "get",
-                "/readyz": "get", "/metrics": "get", "/openapi.json": "get", "/docs": "get"}
+                "/readyz": "get", "/metrics": "get", "/openapi.json": "get", "/docs": "get", "/": "get",
+                "/v1/jobs/cluster": "post", "/v1/jobs/{id}": "get"}
         self.assertEqual({p: list(v) for p, v in doc["paths"].items()}, {p: [m] for p, m in want.items()})
 
         def refs(o):
@@ -323,8 +324,9 @@ class Api(unittest.TestCase):
             for part in ref[2:].split("/"):
                 node = node[part]
         for path, method in want.items():  # each documented operation exists and its codes are documented
-            st, _, _ = self.srv.request(method.upper(), path, b"" if method == "post" else None)
-            self.assertNotIn(st, (404, 405), path)
+            st, _, _ = self.srv.request(method.upper(), path.replace("{id}", "0" * 32), b"" if method == "post" else None)
+            if "{" not in path:  # an unknown job id is a documented 404
+                self.assertNotIn(st, (404, 405), path)
             self.assertIn(str(st), doc["paths"][path][method]["responses"], path)
 
     def test_docs(self):

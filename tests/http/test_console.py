@@ -1,0 +1,245 @@
+"""The console's routes of `logify serve` (docs/console.md) with a plain HTTP
+client: GET / and its assets (embedded, strict Content-Security-Policy,
+open without the API key like /docs), the upload options the console uses
+(?format=jsonl&explain=1&templates=1: the bytes of `logify classify
+--explain [--format jsonl]`, template ids of a fresh miner whatever the
+server saw before), and the cluster job (POST /v1/jobs/cluster, GET
+/v1/jobs/ID) against `logify cluster --by-message` on the same rows. Each test starts
+its own server and checks that it exits 0 (ASan: no leak, every job joined).
+Run: LOGIFY=build/logify /usr/bin/python3 tests/http/test_console.py"""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lgserver import LOGIFY, SHARED, Server, multipart, raw_socket, upload  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+TEST_CSV = os.path.join(ROOT, "resources/test.csv")
+SEED = os.path.join(SHARED, "datasets/synthetic_logs.csv")
+
+
+def cli(*args):
+    return subprocess.run([LOGIFY, *args], capture_output=True, check=False)
+
+
+def wait_job(srv, job_id, headers=None, limit=300):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        st, _, body = srv.request("GET", "/v1/jobs/" + job_id, headers=headers)
+        assert st == 200, (st, body)
+        j = json.loads(body)
+        if j["state"] != "running":
+            return j
+        time.sleep(0.1)
+    raise AssertionError("job still running")
+
+
+class Console(unittest.TestCase):
+    def finish(self, srv):
+        self.assertEqual(srv.close(), 0, "server exit code")
+
+    def test_page_and_assets(self):
+        srv = Server()
+        try:
+            st, hd, body = srv.request("GET", "/")
+            self.assertEqual(st, 200)
+            self.assertTrue(hd["content-type"].startswith("text/html"))
+            csp = hd["content-security-policy"]
+            for want in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
+                         "frame-ancestors 'none'"):
+                self.assertIn(want, csp)
+            self.assertNotIn("unsafe", csp)
+            self.assertEqual(hd["x-content-type-options"], "nosniff")
+            page = body.decode()
+            self.assertIn('<script src="/console/console.js" defer></script>', page)
+            self.assertEqual(page.count("<script"), 1, "no inline script")
+            self.assertNotIn("style=", page)
+            self.assertNotIn("http://", page.replace("http://www.w3.org", ""), "no outside URL")
+            with open(os.path.join(ROOT, "web/console/index.html"), "rb") as f:
+                self.assertEqual(body, f.read(), "the embedded page is web/console/index.html")
+            for path, ctype, src in (("/console/console.js", "text/javascript", "console.js"),
+                                     ("/console/console.css", "text/css", "console.css")):
+                st, hd, body = srv.request("GET", path)
+                self.assertEqual(st, 200, path)
+                self.assertTrue(hd["content-type"].startswith(ctype), hd)
+                with open(os.path.join(ROOT, "web/console", src), "rb") as f:
+                    self.assertEqual(body, f.read(), path)
+                if src == "console.js":
+                    self.assertNotIn(b".innerHTML", body)
+                self.assertNotIn(b"eval(", body)
+                # revalidation: the same ETag answers 304 with no body
+                st2, _, body2 = srv.request("GET", path, headers={"If-None-Match": hd["etag"]})
+                self.assertEqual((st2, body2), (304, b""))
+            st, _, body = srv.request("HEAD", "/")
+            self.assertEqual((st, body), (200, b""))
+            self.assertEqual(srv.request("GET", "/console/nope.js")[0], 404)
+            self.assertEqual(srv.request("POST", "/", b"x")[0], 405)
+        finally:
+            self.finish(srv)
+
+    def test_api_key(self):
+        srv = Server("--api-key", "s3cret")
+        try:
+            self.assertEqual(srv.request("GET", "/")[0], 200, "the page is open: it asks for the key")
+            self.assertEqual(srv.request("GET", "/console/console.js")[0], 200)
+            self.assertEqual(srv.request("POST", "/v1/jobs/cluster", b"log_message\na\nb\n")[0], 401)
+            self.assertEqual(srv.request("GET", "/v1/jobs/0123")[0], 401)
+            st, _, body = srv.request("POST", "/v1/jobs/cluster", b"log_message\na\nb\n",
+                                      {"Authorization": "Bearer s3cret"})
+            self.assertEqual(st, 202, body)
+            j = wait_job(srv, json.loads(body)["id"], {"Authorization": "Bearer s3cret"})
+            self.assertEqual(j["state"], "done")
+        finally:
+            self.finish(srv)
+
+    def test_upload_options_equal_the_cli(self):
+        srv = Server()
+        try:
+            with open(TEST_CSV, "rb") as f:
+                data = f.read()
+            # another upload first: the server's miner has seen more lines than the CLI's
+            if os.path.exists(SEED):
+                with open(SEED, "rb") as f:
+                    self.assertEqual(upload(srv, f.read(), "seed.csv")[0], 200)
+            for query, args, ctype in (("?format=jsonl&explain=1", ["--format", "jsonl", "--explain"], "application/x-ndjson"),
+                                       ("?format=csv&explain=1", ["--explain"], "text/csv"),
+                                       ("?format=jsonl", ["--format", "jsonl"], "application/x-ndjson"),
+                                       ("?format=jsonl&templates=1", ["--format", "jsonl", "--templates"], "application/x-ndjson"),
+                                       ("", [], "text/csv")):
+                st, hd, body = self.post(srv, data, query)
+                self.assertEqual(st, 200, (query, body[:300]))
+                self.assertTrue(hd["content-type"].startswith(ctype), (query, hd))
+                want = cli("classify", TEST_CSV, *args).stdout
+                self.assertEqual(body, want, "POST /classify/%s == logify classify %s" % (query, " ".join(args)))
+            for bad in ("?format=xml", "?explain=yes", "?templates=2"):
+                st, _, body = self.post(srv, data, bad)
+                self.assertEqual(st, 400, (bad, body))
+            # a malformed file: the reason the CLI gives, after the prototype's prefix
+            bad = b"source,log_message\nModernCRM,ok\nModernCRM,\"open\n"
+            st, _, body = self.post(srv, bad, "?format=jsonl&explain=1")
+            with tempfile.NamedTemporaryFile(suffix=".csv") as f:
+                f.write(bad)
+                f.flush()
+                err = cli("classify", f.name).stderr.decode().strip()
+            detail = json.loads(body)["detail"]
+            self.assertEqual(st, 400)
+            self.assertTrue(detail.startswith("Malformed CSV: "), detail)
+            self.assertTrue(err.endswith(": " + detail[len("Malformed CSV: "):]), (err, detail))
+        finally:
+            self.finish(srv)
+
+    def test_failure_after_the_answer_started(self):
+        """A bad row past --hold: the answer has gone out as 200; every row
+        the workers had is written, then the reason as the last NDJSON line
+        (never rows after it); ?cut=0 then ends the answer properly, without
+        it the transfer is cut off (no last chunk)."""
+        rows = ["source,log_message"] + ["ModernCRM,User User%d logged in." % i for i in range(40000)]
+        data = ("\n".join(rows + ['ModernCRM,"never closed']) + "\n").encode()
+        with tempfile.NamedTemporaryFile(suffix=".csv") as f:
+            f.write(data)
+            f.flush()
+            c = cli("classify", f.name, "--format", "jsonl", "--explain")
+        self.assertNotEqual(c.returncode, 0)
+        cli_rows = c.stdout.decode().splitlines()
+        body, ctype = multipart([("file", "late.csv", data)])
+        srv = Server()
+        try:
+            for cut, clean in (("&cut=0", True), ("", False)):
+                for _ in range(3):
+                    s = raw_socket(srv.port)
+                    s.sendall(("POST /classify/?format=jsonl&explain=1%s HTTP/1.1\r\nHost: x\r\n"
+                               "Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (cut, ctype, len(body))).encode() + body)
+                    got = b""
+                    while True:
+                        k = s.recv(1 << 16)
+                        if not k:
+                            break
+                        got += k
+                    s.close()
+                    head, _, chunked = got.partition(b"\r\n\r\n")
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                    self.assertEqual(chunked.endswith(b"\r\n0\r\n\r\n"), clean, cut)
+                    text, rest = b"", chunked
+                    while rest:  # de-chunk what came
+                        size, _, rest = rest.partition(b"\r\n")
+                        n = int(size, 16)
+                        if n == 0:
+                            break
+                        text, rest = text + rest[:n], rest[n + 2:]
+                    lines = text.decode().splitlines()
+                    self.assertEqual(json.loads(lines[-1]), {"detail": "Malformed CSV: line 40002: unterminated quoted field"})
+                    # the CLI writes the rows its writer had too (how many depends on its batches)
+                    n = min(len(lines) - 1, len(cli_rows))
+                    self.assertGreater(n, 30000)
+                    self.assertEqual(lines[:n], cli_rows[:n], "the rows before the reason are the CLI's, in order")
+                    self.assertTrue(all('"target_label"' in x for x in lines[:-1]))
+        finally:
+            self.finish(srv)
+
+    def post(self, srv, data, query):
+        body, ctype = multipart([("file", "test.csv", data)])
+        return srv.request("POST", "/classify/" + query, body, {"Content-Type": ctype})
+
+    def test_cluster_job_equals_the_cli(self):
+        # generated rows: three kinds of line, a few numbers each
+        rows = [("Disk /dev/sd%d is %d%% full" % (i % 4, 80 + i % 17), "Resource Usage") for i in range(60)]
+        rows += [("User User%d logged in." % i, "User Action") for i in range(40)]
+        rows += [("GET /api/items/%d HTTP/1.1 status: 200" % i, "HTTP Status") for i in range(30)]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["log_message", "target_label"])
+        w.writerows(rows)
+        data = buf.getvalue().encode()
+        srv = Server()
+        try:
+            self.assertEqual(srv.request("GET", "/v1/jobs/cluster")[0], 405)
+            self.assertEqual(srv.request("GET", "/v1/jobs/0000")[0], 404)
+            self.assertEqual(srv.request("POST", "/v1/jobs/cluster", b"")[0], 400)
+            st, _, body = srv.request("POST", "/v1/jobs/cluster", data, {"Content-Type": "text/csv"})
+            self.assertEqual(st, 202, body)
+            j = wait_job(srv, json.loads(body)["id"])
+            self.assertEqual(j["state"], "done", j)
+            r = j["result"]
+            self.assertEqual((r["rows"], len(r["points"])), (len(rows), 3 * len(rows)))
+            self.assertEqual(sum(g["size"] for g in r["groups"]), len(rows))
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "in.csv")
+                with open(path, "wb") as f:
+                    f.write(data)
+                c = cli("cluster", "--by-message", "--data", path, "--out", os.path.join(d, "out"))
+                self.assertEqual(c.returncode, 0, c.stderr)
+                with open(os.path.join(d, "out/points.csv")) as f:
+                    pts = list(csv.DictReader(f))
+                with open(os.path.join(d, "out/clusters.csv")) as f:
+                    cls = list(csv.DictReader(f))
+                with open(os.path.join(d, "out/suggested_rules.yaml")) as f:
+                    sugg = f.read()
+            # the same clustering, row for row, and the same groups
+            self.assertEqual([int(p["cluster"]) for p in pts], r["points"][2::3])
+            self.assertEqual([(int(c["id"]), int(c["size"]), c["dominant_label"], c["template"]) for c in cls],
+                             [(g["id"], g["size"], g["label"], g["template"] or "") for g in r["groups"]])
+            for x, y in zip(pts, [r["points"][3 * i:3 * i + 2] for i in range(len(rows))]):
+                self.assertAlmostEqual(float(x["x"]), y[0], places=3)
+                self.assertAlmostEqual(float(x["y"]), y[1], places=3)
+            ruled = [g for g in r["groups"] if g["rule"]]
+            self.assertTrue(ruled)
+            for g in ruled:
+                self.assertIn("id: " + g["rule"]["id"], sugg)
+                self.assertIn("rules:", g["rule"]["yaml"])
+            # a failed job says why (the CLI's words)
+            st, _, body = srv.request("POST", "/v1/jobs/cluster", b"message\nx\ny\n")
+            j = wait_job(srv, json.loads(body)["id"])
+            self.assertEqual((j["state"], j["error"]), ("failed", "line 1: the header has no log_message column"))
+        finally:
+            self.finish(srv)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
