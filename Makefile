@@ -10,15 +10,18 @@
 #                 `make test` runs it too (lint.layers)
 #   make bench    benchmarks against the anchors (not part of check)
 #   make model    re-create models/default from ../shared/datasets (same bytes)
+#   make mutants  mutation testing (tests/mutants.txt; not part of check)
+#   make coverage line and branch coverage of src/ (gcovr; not part of check)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # the tests whose code runs threads: job workers, the server (spool, direct
-# answers, worker pool), the BERT thread team, the LLM client and cache, the
-# Kafka worker's classifying threads (without librdkafka: Debian's starts its
+# answers, worker pool), the BERT thread team, the LLM client and cache,
+# live reload (pipeline sets swapped under running requests), the Kafka
+# worker's classifying threads (without librdkafka: Debian's starts its
 # threads with thrd_create, which TSan does not intercept, and crashes)
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm)$$|e2e.http_server|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)|unit.test_kafka_team
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm|live)$$|e2e.http_server|e2e.http_reload|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)|unit.test_kafka_team
 CTEST_ARGS ?=
 
 .PHONY: venv venv-bench venv-llama all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers
@@ -108,6 +111,20 @@ bench: build venv-bench
 .PHONY: mutants
 mutants: deps
 	python3 scripts/mutants.py --jobs $(JOBS)
+
+# Coverage (scripts/coverage.py, docs/testing.md): a gcov build in
+# build-cov/, the whole suite, then line and branch coverage per file of
+# src/ (gcovr from the test venv: tests/requirements.txt), the summary
+# written into docs/testing.md. Not part of check.
+COV_BUILD ?= build-cov
+.PHONY: coverage
+coverage: deps venv
+	cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLOGIFY_COVERAGE=ON
+	cmake --build $(COV_BUILD) -j $(JOBS)
+	find $(COV_BUILD) -name '*.gcda' -delete
+	cd $(COV_BUILD) && { ctest --output-on-failure -j $(JOBS) --timeout 1200 $(CTEST_ARGS); rc=$$?; \
+	  python3 $(CURDIR)/scripts/coverage.py --build $(abspath $(COV_BUILD)) \
+	    --doc $(CURDIR)/docs/testing.md --tests-rc $$rc || rc=1; exit $$rc; }
 
 .PHONY: docs-assets
 docs-assets:

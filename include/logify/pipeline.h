@@ -29,6 +29,8 @@ typedef struct {
     char model_missing[LG_DETAIL_MAX];
     char llm_missing[LG_DETAIL_MAX];
     double threshold; /* default model threshold */
+    char *model_dir;  /* the bundle directory the model came from (owned);
+                         NULL without a model */
 } lg_resources;
 
 /* Loads rules (cfg->rules_path, else the built-in default rules), the model

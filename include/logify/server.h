@@ -3,9 +3,11 @@
  * (JSON), `POST /v1/classify/stream` (NDJSON), health, readiness,
  * Prometheus metrics, the OpenAPI document and a page that renders it.
  *
- * Built on libmicrohttpd. The server borrows a pipeline (and the resources
- * under it) that the caller loaded once; requests share it read-only and
- * take per-thread scratch (lg_worker) from a pool. Nothing is written to
+ * Built on libmicrohttpd. The server borrows a live pipeline set (live.h)
+ * that the caller loaded; each request acquires the current set, shares it
+ * read-only, takes per-thread scratch (lg_worker) from the set's pool, and
+ * keeps that set until it ends, so a reload (SIGHUP in `logify serve`, or
+ * POST /admin/reload) never changes a request half-way. Nothing is written to
  * disk per request. Every input a client controls is capped: upload bytes,
  * rows, line/field sizes, concurrent requests, idle time per connection.
  *
@@ -16,6 +18,7 @@
 #define LOGIFY_SERVER_H
 
 #include "logify/common.h"
+#include "logify/live.h"
 #include "logify/pipeline.h"
 
 #ifdef __cplusplus
@@ -57,6 +60,9 @@ typedef struct {
                                  mode); 0 = 1024 */
     const char *api_key;      /* NULL/"": no auth; else Bearer required
                                  everywhere but /healthz */
+    int admin_open;           /* 1: admin endpoints (POST /admin/reload) answer
+                                 without an API key when none is set; by
+                                 default they answer 403 then */
     int access_log;           /* 1: one INFO line per request (lg_log) */
     const char *docs_assets;  /* directory holding swagger-ui-dist files;
                                  NULL = look beside the binary */
@@ -79,10 +85,9 @@ lg_err lg_server_opts_from_config(const lg_config *cfg, lg_server_opts *o, doubl
 typedef struct lg_server lg_server;
 
 /* Validates opts and prepares the server (does not listen yet). Borrows
- * pipeline and res, which must outlive the server; copies opts' strings.
- * Caller frees with lg_server_free. */
-lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
-                     const lg_resources *res, lg_server **out, lg_errmsg *err);
+ * live, which must outlive the server; copies opts' strings. Caller frees
+ * with lg_server_free. */
+lg_err lg_server_new(const lg_server_opts *opts, lg_live *live, lg_server **out, lg_errmsg *err);
 /* Binds and starts the listener threads. */
 lg_err lg_server_start(lg_server *s, lg_errmsg *err);
 /* The bound port (useful with opts.port == 0); 0 before start. */

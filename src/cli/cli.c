@@ -55,28 +55,16 @@ int cli_pipeline_option(int c, const char *arg, cli_pipeline_opts *po, const cha
     return CLI_OK;
 }
 
+lg_pset_source cli_pset_source(const cli_pipeline_opts *o) {
+    lg_pset_source src = {o->config_path, o->rules_path, o->model_dir, o->routes, o->n_routes,
+                          o->threshold};
+    return src;
+}
+
 int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg) {
     lg_errmsg err;
-    if (lg_config_init(cfg, &err)) return cli_error("%s", err.msg);
-    if (o->config_path && lg_config_load(o->config_path, cfg, &err)) {
-        lg_config_free(cfg);
-        return cli_error("%s", err.msg);
-    }
-    if (o->rules_path) {
-        free(cfg->rules_path);
-        cfg->rules_path = lg_strdup(o->rules_path);
-    }
-    if (o->model_dir) {
-        free(cfg->model_dir);
-        cfg->model_dir = lg_strdup(o->model_dir);
-    }
-    if (o->threshold >= 0) cfg->threshold = o->threshold;
-    for (size_t i = 0; i < o->n_routes; i++) {
-        if (lg_routes_apply_flag(&cfg->routes, o->routes[i], &err)) {
-            lg_config_free(cfg);
-            return cli_error("%s", err.msg);
-        }
-    }
+    lg_pset_source src = cli_pset_source(o);
+    if (lg_pset_source_config(&src, cfg, &err)) return cli_error("%s", err.msg);
     return CLI_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include "logify/cluster.h"
 #include "logify/config.h"
+#include "logify/live.h"
 #include "logify/llm.h"
 #include "logify/pipeline.h"
 
@@ -75,6 +76,8 @@ int cli_pipeline_option(int c, const char *arg, cli_pipeline_opts *po, const cha
 
 /* Loads the config file (if any) and applies the flags over it. */
 int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg);
+/* The same options as a reload recipe (live.h; borrows o's strings). */
+lg_pset_source cli_pset_source(const cli_pipeline_opts *o);
 
 /* Loads the resources cfg names (rules, model, LLM) and builds the
  * pipeline. On failure prints the error, leaves nothing allocated (*pl

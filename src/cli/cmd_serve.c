@@ -1,11 +1,22 @@
-/* cmd_serve.c - `logify serve`: load the pipeline once, serve it over HTTP
- * (docs/server.md) until SIGTERM/SIGINT, then drain and exit 0. */
+/* cmd_serve.c - `logify serve`: load the pipeline set, serve it over HTTP
+ * (docs/server.md) until SIGTERM/SIGINT, then drain and exit 0. SIGHUP
+ * reloads the set from the same files and options (docs/reload.md).
+ *
+ * Signals reach the main thread through a self-pipe, not sigwait: threads
+ * we do not start (OpenBLAS makes its pool when the library loads, before
+ * main) do not block them, so a signal sent while the main thread is busy
+ * (a reload, a drain) would go to one of those and kill the process by its
+ * default action. A handler that writes the signal's number into a pipe
+ * runs on whichever thread gets it; the main thread reads the pipe. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "logify/cluster.h"
@@ -39,10 +50,80 @@ static const char usage_text[] =
     "                         /healthz, the /docs page and the console (GET /: they ask\n"
     "                         for the key) stay open; unknown paths answer 401 too; an\n"
     "                         empty key is refused\n"
+    "      --open-admin       without an API key, let POST /admin/reload answer anyway\n"
+    "                         (by default it answers 403 when no key is set)\n"
     "      --docs-assets DIR  swagger-ui-dist directory for /docs (default: web/docs)\n"
     "      --quiet            no access log (errors are still logged)\n"
     "      --templates        CSV upload answers carry each line's template_id too\n"
-    "                         (JSON answers always do; docs/templates.md)\n";
+    "                         (JSON answers always do; docs/templates.md)\n"
+    "SIGHUP (or POST /admin/reload) reloads the rules, model, routes and LLM settings\n"
+    "from the same files and options; a set that does not load is refused and the\n"
+    "old one stays (docs/reload.md).\n";
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t r = write(sig_pipe[1], &b, 1); /* async-signal-safe; a full pipe drops it */
+    (void)r;
+    errno = saved;
+}
+
+/* Routes SIGINT, SIGTERM (unless the caller ignores them: a background job
+ * of a shell) and SIGHUP into the pipe (on = 1), or back to the default
+ * (on = 0). */
+static int signals_to_pipe(int on) {
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    if (on) {
+        if (pipe(sig_pipe)) return -1;
+        /* the handler never blocks (a full pipe loses a repeat, no more);
+         * the reader waits in poll */
+        for (int i = 0; i < 2; i++) {
+            fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+            fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old;
+        if (sigs[i] != SIGHUP && sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+    if (!on) {
+        close(sig_pipe[0]);
+        close(sig_pipe[1]);
+        sig_pipe[0] = sig_pipe[1] = -1;
+    }
+    return 0;
+}
+
+/* Waits for signals and takes every one that has come: SIGINT or SIGTERM
+ * if any of them is among them, else SIGHUP (repeats sent while a reload
+ * ran make one more reload, not one each). Waits in poll, which a signal
+ * always interrupts (SA_RESTART or not): under ThreadSanitizer, whose
+ * handler only notes the signal and runs ours when an intercepted call
+ * returns, a restarted read would sleep on with the byte never written. */
+static int next_signal(void) {
+    for (;;) {
+        struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return SIGTERM; /* cannot happen: stop cleanly */
+        unsigned char b[256];
+        ssize_t r = read(sig_pipe[0], b, sizeof b);
+        if (r > 0) {
+            int sig = SIGHUP;
+            for (ssize_t i = 0; i < r; i++)
+                if (b[i] != SIGHUP && sig == SIGHUP) sig = b[i];
+            return sig;
+        }
+        if (r == 0 || (errno != EINTR && errno != EAGAIN)) return SIGTERM;
+    }
+}
 
 static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
                       unsigned long long *out) {
@@ -67,7 +148,7 @@ static lg_err serve_cluster(void *user, const char *csv, size_t len, lg_server_p
 int cmd_serve(int argc, char **argv) {
     enum { O_HOST = 256, O_PORT, O_THREADS, O_MODE,
            O_MAXUP, O_HOLD, O_MAXROWS, O_INFLIGHT, O_CONNS, O_TIMEOUT, O_GRACE, O_KEY, O_DOCS, O_QUIET,
-           O_HEAD, O_PERIP, O_TEMPLATES };
+           O_HEAD, O_PERIP, O_TEMPLATES, O_OPEN_ADMIN };
     static const struct option longopts[] = {
         {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
         CLI_OPT_CONFIG, CLI_OPT_RULES,
@@ -81,6 +162,7 @@ int cmd_serve(int argc, char **argv) {
         {"api-key", required_argument, 0, O_KEY}, {"docs-assets", required_argument, 0, O_DOCS},
         {"head-timeout", required_argument, 0, O_HEAD}, {"max-per-ip", required_argument, 0, O_PERIP},
         {"quiet", no_argument, 0, O_QUIET}, {"templates", no_argument, 0, O_TEMPLATES},
+        {"open-admin", no_argument, 0, O_OPEN_ADMIN},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
@@ -169,6 +251,7 @@ int cmd_serve(int argc, char **argv) {
         case O_DOCS: so.docs_assets = optarg; break;
         case O_QUIET: so.access_log = 0; given |= G_QUIET; break;
         case O_TEMPLATES: so.template_ids = 1; break;
+        case O_OPEN_ADMIN: so.admin_open = 1; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "serve: unknown option");
         }
@@ -207,23 +290,33 @@ int cmd_serve(int argc, char **argv) {
 #undef FROM_FILE
     if (!(given & G_GRACE)) grace = fgrace;
     if (so.access_log) lg_log_set_level(LG_LOG_INFO);
-    lg_resources res;
-    lg_pipeline *pl = NULL;
+    lg_live *live = NULL;
     lg_server *srv = NULL;
-    if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
+    /* from here a signal waits in the pipe (one during the first load is
+     * acted on once the server runs) */
+    if (signals_to_pipe(1)) {
         lg_config_free(&cfg);
-        return CLI_FAIL;
+        return cli_error("pipe: %s", strerror(errno));
     }
-    /* SIGINT/SIGTERM are taken by sigwait below; block them before the
-     * server's threads start so that they inherit the mask. */
-    sigset_t sigs;
+    lg_pset_source src = cli_pset_source(&po); /* the first set and every reload */
+    if (lg_live_new(&src, &live, &err)) {
+        signals_to_pipe(0);
+        lg_config_free(&cfg);
+        return cli_error("%s", err.msg);
+    }
+    /* the server's threads start with the signals blocked (no handler
+     * interrupts them); this thread unblocks them once they run */
+    sigset_t sigs, old_mask;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old_mask);
     signal(SIGPIPE, SIG_IGN);
     so.cluster_fn = serve_cluster; /* the console's clusters view */
-    if (lg_server_new(&so, pl, &res, &srv, &err) || lg_server_start(srv, &err)) {
+    int started = !lg_server_new(&so, live, &srv, &err) && !lg_server_start(srv, &err);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (!started) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -236,7 +329,16 @@ int cmd_serve(int argc, char **argv) {
     fflush(stderr);
     lg_buf_free(&routes);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while ((sig = next_signal()) == SIGHUP) {
+        /* lg_live_reload logs the outcome (a refusal as an ERROR line, so
+         * even with --quiet); the generation in use is printed either way */
+        fprintf(stderr, "logify: SIGHUP: reloading\n");
+        fflush(stderr);
+        lg_err e = lg_live_reload(live, NULL, NULL);
+        fprintf(stderr, "logify: SIGHUP: %s; generation %llu in use\n", e ? "reload refused" : "reloaded",
+                (unsigned long long)lg_live_generation(live));
+        fflush(stderr);
+    }
     fprintf(stderr, "logify: %s: draining (up to %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", grace);
     unsigned left = lg_server_stop(srv, grace);
     unsigned cut = lg_server_cut(srv);
@@ -250,8 +352,8 @@ int cmd_serve(int argc, char **argv) {
     rc = CLI_OK;
 done:
     lg_server_free(srv);
-    lg_pipeline_free(pl);
-    lg_resources_free(&res);
+    signals_to_pipe(0);
+    lg_live_free(live);
     lg_config_free(&cfg);
     return rc;
 }

@@ -67,7 +67,8 @@ lg_err lg_resources_load(const lg_config *cfg, lg_resources *res, lg_errmsg *err
             return lg_fail(err, e, "%.255s", why.msg);
         }
         if (e) snprintf(res->model_missing, sizeof res->model_missing, "%.255s", why.msg);
-        free(dir);
+        if (e) free(dir);
+        else res->model_dir = dir; /* which bundle it was (live reload reports it) */
     } else {
         snprintf(res->model_missing, sizeof res->model_missing, "stage model not available");
     }
@@ -88,6 +89,8 @@ void lg_resources_free(lg_resources *res) {
     lg_rules_free(res->rules);
     lg_model_free(res->model);
     lg_llm_free(res->llm);
+    free(res->model_dir);
+    res->model_dir = NULL;
     res->rules = NULL;
     res->model = NULL;
     res->llm = NULL;

@@ -30,7 +30,8 @@
 /* ---- Small endpoints --------------------------------------------------------------- */
 
 static enum MHD_Result answer_readyz(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
-    const lg_resources *res = s->res;
+    lg_pset *set = lg_live_acquire(s->live);
+    const lg_resources *res = lg_pset_resources(set);
     int draining = __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE);
     lg_buf b;
     lg_buf_init(&b, 8192);
@@ -50,7 +51,9 @@ static enum MHD_Result answer_readyz(lg_server *s, struct MHD_Connection *c, srv
             if (!e) e = lg_buf_putc(&b, '}');
         }
     }
-    if (!e) e = lg_buf_append(&b, "}}", 2);
+    if (!e) e = lg_buf_printf(&b, "},\"generation\":%llu}",
+                              (unsigned long long)lg_pset_get_info(set)->generation);
+    lg_pset_release(set);
     enum MHD_Result ret = e ? MHD_NO
                             : srv_respond(s, c, rq, draining ? 503 : 200, "application/json",
                                           b.data, b.len);
@@ -99,6 +102,7 @@ static srv_route route_of(const char *url) {
     if (!strcmp(url, "/docs") || !strncmp(url, "/docs/", 6)) return SRV_R_DOCS;
     if (!strncmp(url, "/v1/jobs/", 9)) return SRV_R_JOBS;
     if (!strcmp(url, "/") || !strncmp(url, "/console/", 9)) return SRV_R_CONSOLE;
+    if (!strcmp(url, "/admin/reload")) return SRV_R_ADMIN_RELOAD;
     return SRV_R_OTHER;
 }
 
@@ -156,6 +160,7 @@ static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv
     if (r != SRV_R_HEALTHZ && r != SRV_R_DOCS && r != SRV_R_CONSOLE && !auth_ok(s, c))
         return srv_respond_detail(s, c, rq, 401, "Not authenticated");
     if (r == SRV_R_OTHER) return srv_respond_detail(s, c, rq, 404, "Not Found");
+    if (r == SRV_R_ADMIN_RELOAD) return srv_admin_reload(s, c, rq, method);
     if (post_route ? !is_method(method, "POST") : !get)
         return srv_respond_detail(s, c, rq, 405, "Method Not Allowed");
     if (r == SRV_R_HEALTHZ) return srv_respond(s, c, rq, 200, "application/json", "{\"status\":\"ok\"}", 15);
@@ -349,15 +354,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* ---- Lifecycle --------------------------------------------------------------------- */
 
-lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
-                     const lg_resources *res, lg_server **out, lg_errmsg *err) {
+lg_err lg_server_new(const lg_server_opts *opts, lg_live *live, lg_server **out, lg_errmsg *err) {
     *out = NULL;
-    if (!pipeline || !res) return lg_fail(err, LG_EINVAL, "server needs a pipeline");
+    if (!live) return lg_fail(err, LG_EINVAL, "server needs a pipeline");
     lg_server *s = calloc(1, sizeof *s);
     if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
     s->o = *opts;
-    s->pipeline = pipeline;
-    s->res = res;
+    s->live = live;
     if (!s->o.threads) s->o.threads = 2;
     if (!s->o.max_upload) s->o.max_upload = SRV_DEFAULT_MAX_UPLOAD;
     if (!s->o.max_rows) s->o.max_rows = SRV_DEFAULT_MAX_ROWS;
@@ -377,7 +380,6 @@ lg_err lg_server_new(const lg_server_opts *opts, const lg_pipeline *pipeline,
     s->o.host = s->host;
     s->o.api_key = s->api_key;
     s->o.docs_assets = s->docs_dir;
-    pthread_mutex_init(&s->pool_mu, NULL);
     pthread_mutex_init(&s->templates_mu, NULL);
     pthread_mutex_init(&s->jobs_mu, NULL);
     srv_metrics_init(&s->metrics);
@@ -477,9 +479,6 @@ void lg_server_free(lg_server *s) {
     if (s->daemon) lg_server_stop(s, 0);
     srv_jobs_free(s); /* waits for running jobs */
     pthread_mutex_destroy(&s->jobs_mu);
-    for (size_t i = 0; i < s->pool_n; i++) lg_worker_free(s->pool[i]);
-    free(s->pool);
-    pthread_mutex_destroy(&s->pool_mu);
     lg_tpl_miner_free(s->templates);
     pthread_mutex_destroy(&s->templates_mu);
     srv_metrics_destroy(&s->metrics);

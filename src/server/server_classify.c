@@ -62,6 +62,7 @@ typedef struct {
     srv_req *rq;
     struct MHD_PostProcessor *pp;
     lg_job *job;
+    lg_pset *set;    /* the pipeline set the job runs on (held until freed) */
     srv_spool *spool;
     int file_seen;   /* a part named "file" with a filename */
     int file_closed; /* that part ended (a later "file" part is ignored) */
@@ -129,7 +130,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
             return MHD_YES;
         }
         lg_job_opts jo = {0};
-        jo.pipeline = u->s->pipeline;
+        u->set = lg_live_acquire(u->s->live);
+        jo.pipeline = lg_pset_pipeline(u->set);
         jo.format = u->format;
         jo.explain = u->explain;
         jo.threads = 2; /* parse on this thread, classify + write on a second */
@@ -234,6 +236,7 @@ void srv_upload_free(srv_req *rq) {
     if (u->pp) MHD_destroy_post_processor(u->pp);
     lg_job_free(u->job);
     lg_tpl_miner_free(u->own);
+    lg_pset_release(u->set); /* after the job: its workers are the set's */
     srv_spool_free(u->spool);
     free(u);
     rq->state = NULL;
@@ -314,6 +317,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     srv_json_logs_init(&L, js->body.len + 64, s->o.max_rows);
     char jerr[160];
     lg_record *recs = NULL;
+    lg_pset *set = NULL;
     lg_worker *w = NULL;
     lg_buf out;
     lg_buf_init(&out, answer_cap(s));
@@ -350,13 +354,14 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
         lg_record_reset(r);
     }
     lg_errmsg err;
-    if (n && !(w = srv_worker_get(s, &err))) {
+    if (n) set = lg_live_acquire(s->live); /* one set for the whole request */
+    if (n && !(w = lg_pset_worker_get(set, &err))) {
         fail_internal(rq, "worker", err.msg);
         goto done;
     }
     for (size_t i = 0; i < n; i += JSON_BATCH) {
         size_t k = n - i < JSON_BATCH ? n - i : JSON_BATCH;
-        if (lg_pipeline_run(s->pipeline, w, recs + i, k, &err)) {
+        if (lg_pipeline_run(lg_pset_pipeline(set), w, recs + i, k, &err)) {
             fail_internal(rq, "classify", err.msg);
             goto done;
         }
@@ -374,7 +379,8 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     if (e == LG_ELIMIT) srv_req_fail(rq, 413, "answer larger than %zu bytes", answer_cap(s));
     else if (e) fail_internal(rq, "json answer", "out of memory");
 done:
-    srv_worker_put(s, w);
+    if (set) lg_pset_worker_put(set, w);
+    lg_pset_release(set); /* the tally above was flushed: no label of it is held */
     free(recs);
     srv_json_logs_free(&L);
     enum MHD_Result ret;
@@ -426,7 +432,9 @@ typedef struct {
     json_t *objs[STREAM_BATCH];
     lg_record recs[STREAM_BATCH];
     size_t n;
-    lg_worker *worker;
+    lg_live_handle h;        /* the set and its worker: one set for the request,
+                                except a live stream, which moves to a newer
+                                set between pieces */
     srv_spool *spool;
     srv_tally tally;
 } stream_state;
@@ -439,13 +447,22 @@ static int spool_dump(const char *buf, size_t size, void *data) {
 static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
     if (!st->n || rq->discard) return;
     lg_errmsg err;
-    if (!st->worker && !(st->worker = srv_worker_get(s, &err))) {
-        fail_internal(rq, "worker", err.msg);
-        return;
+    if (!st->h.set || rq->eager) {
+        /* the tally points at the set's labels: when the handle moves to a
+         * newer set, flush it while the old set is still held */
+        lg_pset *prev = st->h.set;
+        if (prev) lg_pset_retain(prev);
+        lg_err e = lg_live_handle_refresh(s->live, &st->h, &err);
+        if (prev && st->h.set != prev) srv_tally_flush(&st->tally, &s->metrics);
+        lg_pset_release(prev);
+        if (e) {
+            fail_internal(rq, "worker", err.msg);
+            return;
+        }
     }
-    if (rq->eager) lg_worker_begin_run(st->worker); /* a live stream: each piece is a run (per-run
+    if (rq->eager) lg_worker_begin_run(st->h.worker); /* a live stream: each piece is a run (per-run
                                                       budgets must not run out over hours) */
-    if (lg_pipeline_run(s->pipeline, st->worker, st->recs, st->n, &err)) {
+    if (lg_pipeline_run(lg_pset_pipeline(st->h.set), st->h.worker, st->recs, st->n, &err)) {
         fail_internal(rq, "classify", err.msg);
         return;
     }
@@ -633,7 +650,7 @@ void srv_stream_free(srv_req *rq) {
     if (!st) return;
     for (size_t i = 0; i < st->n; i++) json_decref(st->objs[i]);
     srv_tally_flush(&st->tally, &st->s->metrics); /* rows classified, even if the client left */
-    srv_worker_put(st->s, st->worker);
+    lg_live_handle_release(&st->h); /* after the tally: it holds the set's labels */
     lg_buf_free(&st->line);
     srv_spool_free(st->spool);
     free(st);

@@ -98,12 +98,14 @@ lg_err lg_server_opts_from_config(const lg_config *cfg, lg_server_opts *o, doubl
             if (!(e = get_uint(v, path, k, 1, 1000000, &x, err))) o->max_per_ip = (unsigned)x;
         } else if (!strcmp(k, "grace")) {
             double g;
-            if (!(e = lg_ynumber(v, "server.grace", &g, err))) {
-                if (g < 0 || g > 86400) e = bad(err, path, v, "grace must be 0..86400 seconds");
-                else if (grace_s) *grace_s = g;
-            }
+            /* the file's name in front, as for the other settings */
+            if (lg_ynumber(v, "server.grace", &g, NULL) || g < 0 || g > 86400)
+                e = bad(err, path, v, "grace must be 0..86400 seconds");
+            else if (grace_s)
+                *grace_s = g;
         } else if (!strcmp(k, "access_log")) {
-            e = lg_ybool(v, "server.access_log", &o->access_log, err);
+            if (lg_ybool(v, "server.access_log", &o->access_log, NULL))
+                e = bad(err, path, v, "access_log must be true or false");
         } else if (!strcmp(k, "api_key")) {
             e = bad(err, path, v, "api_key is not read from a file that may be shared: use "
                                   "LOGIFY_API_KEY or --api-key");

@@ -3,7 +3,8 @@
  * pool; server_spool.c: the answer spool; server_direct.c: answers sent
  * while the body is read; server_classify.c: the three classify
  * endpoints; server_metrics.c: counters and the Prometheus text;
- * server_docs.c: OpenAPI document and /docs page) share. Not installed. */
+ * server_docs.c: OpenAPI document and /docs page; server_admin.c: POST
+ * /admin/reload) share. Not installed. */
 #ifndef LOGIFY_SERVER_INTERNAL_H
 #define LOGIFY_SERVER_INTERNAL_H
 
@@ -13,6 +14,7 @@
 #include <netdb.h>
 
 #include "logify/csv.h"
+#include "logify/live.h"
 #include "logify/templates.h"
 #include "logify/server.h"
 
@@ -29,6 +31,7 @@ typedef enum {
     SRV_R_DOCS,         /* /docs and its assets */
     SRV_R_JOBS,         /* POST /v1/jobs/cluster, GET /v1/jobs/ID (server_jobs.c) */
     SRV_R_CONSOLE,      /* GET / and /console/<asset> (server_console.c) */
+    SRV_R_ADMIN_RELOAD, /* POST /admin/reload (docs/reload.md) */
     SRV_R_OTHER,        /* unknown paths (404) */
     SRV_R_COUNT
 } srv_route;
@@ -72,7 +75,7 @@ void srv_spool_free(srv_spool *sp);
 /* ---- Metrics ---------------------------------------------------------------- */
 
 #define SRV_HIST_BUCKETS 14
-#define SRV_STATUS_SLOTS 14 /* the codes in server_metrics.c, then "other", "aborted" */
+#define SRV_STATUS_SLOTS 15 /* the codes in server_metrics.c, then "other", "aborted" */
 #define SRV_LABEL_SLOTS 256
 
 typedef struct {
@@ -82,7 +85,7 @@ typedef struct {
     uint64_t rows_stage[LG_STAGE_KINDS];
     uint64_t bytes_in, bytes_out;
     pthread_mutex_t label_mu;
-    const char *labels[SRV_LABEL_SLOTS]; /* pipeline-owned strings */
+    char *labels[SRV_LABEL_SLOTS]; /* copies: a reload frees the set's strings */
     uint64_t label_rows[SRV_LABEL_SLOTS];
     size_t n_labels;
     uint64_t label_rows_other;
@@ -217,8 +220,8 @@ typedef struct {
 struct lg_server {
     lg_server_opts o;    /* strings below are copies */
     char *host, *api_key, *docs_dir;
-    const lg_pipeline *pipeline;
-    const lg_resources *res;
+    lg_live *live;       /* the current pipeline set (live.h); each request
+                            holds the set it started with */
     struct MHD_Daemon *daemon;
     uint16_t port;
     int draining;        /* atomic: set by lg_server_stop */
@@ -230,10 +233,6 @@ struct lg_server {
     unsigned active;     /* atomic: those not answered yet (--max-inflight) */
     uint64_t next_id;    /* atomic request counter */
     uint32_t nonce;      /* random prefix of request ids */
-
-    pthread_mutex_t pool_mu;
-    lg_worker **pool;    /* (pool_cap) idle workers */
-    size_t pool_n, pool_cap;
 
     srv_metrics metrics;
     srv_guard guard;
@@ -247,10 +246,6 @@ struct lg_server {
     pthread_mutex_t jobs_mu;
     srv_job jobs[SRV_JOBS_MAX];
 };
-
-/* A worker from the pool (made when the pool is empty); NULL on failure. */
-lg_worker *srv_worker_get(lg_server *s, lg_errmsg *err);
-void srv_worker_put(lg_server *s, lg_worker *w);
 
 /* ---- Requests ----------------------------------------------------------------- */
 
@@ -357,6 +352,13 @@ void srv_jobs_free(lg_server *s);
 /* GET / and /console/<file> (server_console.c). */
 enum MHD_Result srv_console_answer(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                    const char *url);
+
+/* ---- Admin endpoints (server_admin.c) ----------------------------------------- */
+
+/* POST /admin/reload, after the API key was checked: reloads the pipeline
+ * set (live.h) and answers what was loaded, or why it was refused. */
+enum MHD_Result srv_admin_reload(lg_server *s, struct MHD_Connection *c, srv_req *rq,
+                                 const char *method);
 
 /* ---- Text endpoints (server_metrics.c, server_docs.c) ------------------------ */
 

@@ -4,19 +4,21 @@
  * out, requests in flight, and the LLM client's counters.
  *
  * Counters are plain uint64_t updated with relaxed atomics; the label table
- * (labels are strings owned by the pipeline, at most SRV_LABEL_SLOTS of
- * them) takes a mutex, once per request (srv_tally batches a request's
- * rows). */
+ * (copies of the labels: a reload frees the old set's strings; at most
+ * SRV_LABEL_SLOTS of them) takes a mutex, once per request (srv_tally
+ * batches a request's rows, holding the set's strings while the request
+ * holds its set). */
 #include "server/server_internal.h"
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "logify/llm.h"
 
-static const unsigned status_codes[] = {200, 400, 401, 404, 405, 408, 411, 413,
-                                        415, 422, 500, 503};
+static const unsigned status_codes[] = {200, 400, 401, 403, 404, 405, 408, 411,
+                                        413, 415, 422, 500, 503};
 #define N_CODES (sizeof status_codes / sizeof *status_codes)
 /* slots: the codes above, then "other", then "aborted" (status 0) */
 _Static_assert(N_CODES + 2 == SRV_STATUS_SLOTS, "status slots");
@@ -33,7 +35,10 @@ void srv_metrics_init(srv_metrics *m) {
     pthread_mutex_init(&m->label_mu, NULL);
 }
 
-void srv_metrics_destroy(srv_metrics *m) { pthread_mutex_destroy(&m->label_mu); }
+void srv_metrics_destroy(srv_metrics *m) {
+    for (size_t i = 0; i < m->n_labels; i++) free(m->labels[i]);
+    pthread_mutex_destroy(&m->label_mu);
+}
 
 void srv_metrics_request(srv_metrics *m, srv_route r, unsigned status, double seconds,
                          uint64_t bytes_in, uint64_t bytes_out) {
@@ -61,13 +66,14 @@ void srv_metrics_rows(srv_metrics *m, const uint64_t stage_rows[LG_STAGE_KINDS],
     pthread_mutex_lock(&m->label_mu);
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
-        while (j < m->n_labels && m->labels[j] != labels[i] && strcmp(m->labels[j], labels[i])) j++;
+        while (j < m->n_labels && strcmp(m->labels[j], labels[i])) j++;
         if (j == m->n_labels) {
-            if (j == SRV_LABEL_SLOTS) {
+            char *copy = j < SRV_LABEL_SLOTS ? lg_strdup(labels[i]) : NULL;
+            if (!copy) { /* the table is full (or no memory) */
                 m->label_rows_other += counts[i];
                 continue;
             }
-            m->labels[m->n_labels++] = labels[i];
+            m->labels[m->n_labels++] = copy;
         }
         m->label_rows[j] += counts[i];
     }
@@ -119,10 +125,12 @@ static lg_err put_label_value(lg_buf *b, const char *s) {
     return e;
 }
 
-static lg_err render_llm(const lg_server *s, lg_buf *b) {
-    if (!s->res->llm) return LG_OK; /* not configured: no LLM series */
+/* The current set's LLM client (a reload starts a new client, whose
+ * counters start at 0: Prometheus reads that as a counter reset). */
+static lg_err render_llm(const lg_llm *llm, lg_buf *b) {
+    if (!llm) return LG_OK; /* not configured: no LLM series */
     lg_llm_counters c;
-    lg_llm_get_counters(s->res->llm, &c);
+    lg_llm_get_counters(llm, &c);
     static const struct {
         const char *name, *help;
         size_t off;
@@ -265,6 +273,30 @@ lg_err srv_metrics_render(lg_server *s, lg_buf *b) {
                           "# TYPE logify_new_templates_total counter\n"
                           "logify_new_templates_total %llu\n",
                           (unsigned long long)LOAD(&m->new_templates));
-    if (!e) e = render_llm(s, b);
+    lg_live_stats ls;
+    lg_live_get_stats(s->live, &ls);
+    if (!e)
+        e = lg_buf_printf(b,
+                          "# HELP logify_reloads_total Reloads of the pipeline set that were "
+                          "swapped in (SIGHUP, POST /admin/reload).\n"
+                          "# TYPE logify_reloads_total counter\n"
+                          "logify_reloads_total %llu\n"
+                          "# HELP logify_reloads_failed_total Reloads refused (the new set did not "
+                          "load; the old one stayed).\n"
+                          "# TYPE logify_reloads_failed_total counter\n"
+                          "logify_reloads_failed_total %llu\n"
+                          "# HELP logify_pipeline_generation Generation of the pipeline set in use "
+                          "(1 at start, +1 per reload).\n"
+                          "# TYPE logify_pipeline_generation gauge\n"
+                          "logify_pipeline_generation %llu\n"
+                          "# HELP logify_pipeline_loaded_timestamp_seconds When the pipeline set in "
+                          "use was loaded (Unix time).\n"
+                          "# TYPE logify_pipeline_loaded_timestamp_seconds gauge\n"
+                          "logify_pipeline_loaded_timestamp_seconds %.3f\n",
+                          (unsigned long long)ls.reloads, (unsigned long long)ls.failed,
+                          (unsigned long long)ls.generation, ls.loaded_at);
+    lg_pset *set = lg_live_acquire(s->live);
+    if (!e) e = render_llm(lg_pset_resources(set)->llm, b);
+    lg_pset_release(set);
     return e;
 }

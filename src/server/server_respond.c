@@ -1,8 +1,9 @@
 /* server_respond.c - what a handler answers with: route names, the first
  * failure of a request, responses from a buffer or a spool (handing over to
- * server_direct.c when the head went out already) and the pool of pipeline
- * workers. Used by the endpoints (server_classify.c, server_metrics.c) and by
- * the dispatch in server.c; moved out of server.c (issue 15) so that the
+ * server_direct.c when the head went out already). The pool of pipeline
+ * workers belongs to the pipeline set (pipeline/live.c). Used by the
+ * endpoints (server_classify.c, server_metrics.c, server_admin.c) and by the
+ * dispatch in server.c; moved out of server.c (issue 15) so that the
  * endpoints do not depend on the file that calls them. */
 #include "server/server_internal.h"
 
@@ -16,7 +17,7 @@
 static const char *const route_names[SRV_R_COUNT] = {
     "/classify/", "/v1/classify", "/v1/classify/stream", "/healthz", "/readyz",
     "/metrics",   "/openapi.json", "/docs",              "/v1/jobs",
-    "/",          "other"};
+    "/",          "/admin/reload", "other"};
 
 const char *srv_route_name(srv_route r) { return r < SRV_R_COUNT ? route_names[r] : "other"; }
 
@@ -64,7 +65,8 @@ enum MHD_Result srv_queue(lg_server *s, struct MHD_Connection *c, srv_req *rq, u
     if (status == 503) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == 401) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405) {
-        const char *allow = rq->route <= SRV_R_STREAM || !strcmp(rq->path, "/v1/jobs/cluster")
+        const char *allow = rq->route <= SRV_R_STREAM || rq->route == SRV_R_ADMIN_RELOAD ||
+                                    !strcmp(rq->path, "/v1/jobs/cluster")
                                 ? "POST"
                                 : "GET, HEAD";
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
@@ -115,35 +117,4 @@ enum MHD_Result srv_respond_spool(lg_server *s, struct MHD_Connection *c, srv_re
         return MHD_NO;
     }
     return srv_queue(s, c, rq, status, ctype, r);
-}
-
-/* ---- Worker pool ----------------------------------------------------------------- */
-
-lg_worker *srv_worker_get(lg_server *s, lg_errmsg *err) {
-    lg_worker *w = NULL;
-    pthread_mutex_lock(&s->pool_mu);
-    if (s->pool_n) w = s->pool[--s->pool_n];
-    pthread_mutex_unlock(&s->pool_mu);
-    if (!w && lg_worker_new(s->pipeline, &w, err)) return NULL;
-    lg_worker_begin_run(w); /* one request, one run */
-    return w;
-}
-
-void srv_worker_put(lg_server *s, lg_worker *w) {
-    if (!w) return;
-    pthread_mutex_lock(&s->pool_mu);
-    if (s->pool_n == s->pool_cap) {
-        size_t cap = s->pool_cap ? s->pool_cap * 2 : 8;
-        lg_worker **p = realloc(s->pool, cap * sizeof *p);
-        if (p) {
-            s->pool = p;
-            s->pool_cap = cap;
-        }
-    }
-    if (s->pool_n < s->pool_cap) {
-        s->pool[s->pool_n++] = w;
-        w = NULL;
-    }
-    pthread_mutex_unlock(&s->pool_mu);
-    lg_worker_free(w); /* only when the pool could not grow */
 }

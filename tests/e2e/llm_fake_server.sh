@@ -39,13 +39,16 @@ printf '%s\n' "Workflow Error" "Workflow Error" "Workflow Error" "Deprecation Wa
   "Deprecation Warning" "Deprecation Warning" "Unclassified" "Workflow Error" >"$TMP/right.txt"
 for _ in $(seq 13); do echo Unclassified; done >"$TMP/none.txt"
 
-# run MODE [VAR=VALUE...]: classifies in.csv through the fake server in MODE.
+# run MODE [VAR=VALUE...]: classifies in.csv through the fake server in MODE
+# (with the options in the array RUN_ARGS, if set).
+RUN_ARGS=()
 run() {
   local mode=$1 rc=0
   shift
   env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/$mode/v1" LOGIFY_LLM_API_KEY="$KEY" \
     LOGIFY_LLM_CACHE=off LOGIFY_LLM_TIMEOUT=2 LOGIFY_LLM_DEADLINE=10 "$@" \
-    timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain --stats >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
+    timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain --stats ${RUN_ARGS[@]+"${RUN_ARGS[@]}"} \
+    >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
   [[ $rc -eq 0 ]] || fail "mode $mode: exit $rc: $(cat "$TMP/err")"
   no_key "mode $mode"
 }
@@ -126,6 +129,24 @@ run 429x2
 expect_rows "$TMP/right.txt"
 expect_eq "$(served 429x2 requests)" 4 "429 retried"
 expect_eq "$(counter retries)" 2 "--stats retries"
+# retries: N allows N retries of a request (not N - 1), and a 429 is the
+# server alive, not a breaker failure (breaker_failures 1: one failure
+# would trip it)
+printf 'llm:\n  breaker_failures: 1\n' >"$TMP/b2.yaml"
+RUN_ARGS=(--config "$TMP/b2.yaml")
+run 429x2+id=oneretry LOGIFY_LLM_RETRIES=1
+RUN_ARGS=()
+expect_rows "$TMP/right.txt"
+expect_eq "$(served 429x2+id=oneretry requests)" 4 "retries 1: each 429 retried once"
+expect_eq "$(counter 'breaker trips')" 0 "429s trip no breaker"
+# a 4xx other than 429 (here 404, a wrong base URL) is not retried
+rc=0
+env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/nope/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off \
+  LOGIFY_LLM_RETRIES=3 timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain --stats >"$TMP/out.csv" \
+  2>"$TMP/err" || rc=$?
+expect_eq $rc 0 "404: exit status"
+expect_rows "$TMP/none.txt" "^llm request refused: HTTP 404 'unknown path'$"
+expect_eq "$(counter retries)" 0 "404: no retry"
 run 500x2
 expect_rows "$TMP/right.txt"
 expect_eq "$(served 500x2 requests)" 4 "500 retried"
@@ -144,15 +165,19 @@ expect_rows "$TMP/none.txt" "^llm rate-limited \(HTTP 429\); server asked to ret
 expect_eq "$(served 429x2+ra=far requests)" 2 "a Retry-After date beyond max_retry_after: no retry"
 
 # ---- a broken server: bounded retries, the circuit breaker, nothing lost
-# (deadline 6 s, a probe every 2 s: the rows wait for at most three probes,
-# which fail, then the deadline; 6 s leave room for 5 failed calls even on
-# a loaded machine under ASan)
-run 500 LOGIFY_LLM_DEADLINE=6
+# (a generous deadline, 60 s, against a cooldown longer than it: the 5
+# failures that trip the breaker fit however slow the machine, then the rows
+# leave at once, since no probe could come before their deadline; nothing
+# here counts against a clock)
+printf 'llm:\n  breaker_cooldown: 600\n' >"$TMP/breaker.yaml"
+RUN_ARGS=(--config "$TMP/breaker.yaml")
+run 500 LOGIFY_LLM_DEADLINE=60
+RUN_ARGS=()
 expect_rows "$TMP/none.txt" "HTTP 500|circuit open"
-expect_le "$(served 500 requests)" $((8 + $(counter 'breaker probes'))) "retries bounded (2 requests x 4 attempts, + the probes)"
+expect_le "$(served 500 requests)" 8 "retries bounded (2 requests x 4 attempts)"
 expect_le 5 "$(served 500 requests)" "the breaker opens after 5 failures"
 expect_eq "$(counter 'breaker trips')" 1 "breaker tripped once"
-expect_le "$(counter 'breaker probes')" 3 "at most three probes within 6 s"
+expect_eq "$(counter 'breaker probes')" 0 "no probe: the cooldown outlasts the deadline"
 expect_eq "$(counter 'breaker closes')" 0 "never closed"
 expect_eq "$(counter calls)" "$(served 500 requests)" "--stats calls = requests served"
 expect_eq "$(counter failed)" "$(served 500 requests)" "--stats failed = calls (none answered)"
@@ -165,8 +190,11 @@ run slow5 LOGIFY_LLM_TIMEOUT=1 LOGIFY_LLM_DEADLINE=3
 expect_rows "$TMP/none.txt" "timed out|deadline|no time left|circuit open"
 # the deadline bounds the run, not each stage call: 13 rows in stage calls of
 # 4 (--batch 4) on one classifying thread (--threads 2), a server slower than
-# the timeout, deadline 3 s -> the first call times out (2 s), the second gets
-# the 1 s left, later calls send nothing
+# the timeout, deadline 3 s. No bound below depends on the machine's speed:
+# a sent request lasts at least its own timeout (2 s, or what is left of the
+# run when less), so the first one spends >= 2 s and the second (if any) the
+# rest: at most 2 requests, and the last two stage calls (rows 9-13) always
+# find the deadline spent; a slow machine only sends fewer.
 rc=0
 env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$PORT/m/slow5+id=runbudget/v1" LOGIFY_LLM_API_KEY="$KEY" \
   LOGIFY_LLM_CACHE=off LOGIFY_LLM_TIMEOUT=2 LOGIFY_LLM_DEADLINE=3 LOGIFY_LLM_RETRIES=0 \
@@ -201,8 +229,11 @@ PY
 expect_eq "$(served slow5+id=burst requests)" 3 "live stream: a request per burst"
 FREE=$(/usr/bin/python3 "$FAKE" --free-port)
 rc=0
-env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$FREE/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off LOGIFY_LLM_DEADLINE=3 \
-  timeout 60 "$LOGIFY" classify "$TMP/in.csv" --explain >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
+# (a deadline far beyond what the retries take and a cooldown longer than
+# it: the outcome never depends on how fast the machine is; was 3 s, which
+# a loaded machine could spend in the retries' backoff)
+env LOGIFY_LLM_BASE_URL="http://127.0.0.1:$FREE/v1" LOGIFY_LLM_API_KEY="$KEY" LOGIFY_LLM_CACHE=off LOGIFY_LLM_DEADLINE=60 \
+  timeout 120 "$LOGIFY" classify "$TMP/in.csv" --explain --config "$TMP/breaker.yaml" >"$TMP/out.csv" 2>"$TMP/err" || rc=$?
 expect_eq $rc 0 "nothing listening: exit status"
 expect_rows "$TMP/none.txt" "llm unavailable: .*(connect|circuit open)"
 no_key "nothing listening"

@@ -5,7 +5,9 @@
 # skipped, the result equals the fixture and loads; a missing model is a
 # 404 error; a partial file from an earlier run is resumed; a download that
 # keeps breaking fails but keeps its partial file; a corrupt download is
-# refused and never renamed into place.
+# refused and never renamed into place; 401/403 and other HTTP errors, files
+# that are not what they claim, a tokenizer.json-only model, a partial file
+# longer than the remote one (416: downloaded again).
 source "$(dirname "$0")/../lib.sh"
 FX="$LOGIFY_ROOT/tests/fixtures/bert"
 SRC="$FX/tiny_mean"
@@ -85,6 +87,52 @@ printf 'zzzzzzzz' | dd of="$TMP/bad/model.safetensors" bs=1 conv=notrunc 2>/dev/
 start_hub "$TMP/bad" "$TMP/log5"
 expect_fail 1 "model.safetensors" -- env HF_ENDPOINT="http://127.0.0.1:$PORT" "$LOGIFY" model pull acme/tiny --dir "$TMP/m5"
 [[ ! -e "$TMP/m5/model.safetensors" ]] || fail "corrupt file renamed into place"
+stop_hub
+
+# 5. what a hub may answer instead: 401/403 (a gated model: says HF_TOKEN),
+# another HTTP error, files that are not what they claim, a model with only
+# tokenizer.json, one with neither vocabulary
+pull() { env HF_ENDPOINT="http://127.0.0.1:$PORT" "$LOGIFY" model pull acme/tiny --dir "$@"; }
+for st in 401 403; do
+  start_hub "$SRC" "$TMP/log6" --status config.json=$st
+  expect_fail 1 "HTTP $st (gated or private model? set HF_TOKEN)" -- pull "$TMP/m6"
+  stop_hub
+done
+start_hub "$SRC" "$TMP/log6" --status config.json=418
+expect_fail 1 "config.json: HTTP 418" -- pull "$TMP/m6"
+stop_hub
+cp -r "$SRC" "$TMP/c7"
+echo '{"hidden_size": ' >"$TMP/c7/config.json"
+start_hub "$TMP/c7" "$TMP/log7"
+expect_fail 1 "config.json: downloaded file is not JSON" -- pull "$TMP/m7"
+stop_hub
+cp -r "$SRC" "$TMP/c8"
+echo '{"path": "1_Pooling"}' >"$TMP/c8/modules.json"
+start_hub "$TMP/c8" "$TMP/log8"
+expect_fail 1 "not a JSON array of modules" -- pull "$TMP/m8"
+stop_hub
+cp -r "$SRC" "$TMP/c9"
+rm "$TMP/c9/vocab.txt"
+start_hub "$TMP/c9" "$TMP/log9"
+expect_fail 1 "neither vocab.txt nor tokenizer.json found (404)" -- pull "$TMP/m9"
+stop_hub
+start_hub "$FX/tiny_tokjson" "$TMP/log10"
+pull "$TMP/m10" 2>"$TMP/err10" || fail "pull of a tokenizer.json model: $(cat "$TMP/err10")"
+[[ -s "$TMP/m10/tokenizer.json" && ! -e "$TMP/m10/vocab.txt" ]] || fail "tokenizer.json not fetched"
+grep -q "resolve/main/vocab.txt" "$TMP/log10" || fail "vocab.txt not asked first"
+"$LOGIFY" model info "$TMP/m10" >/dev/null || fail "the tokenizer.json model does not load"
+ok
+stop_hub
+# a partial file from another version, longer than the remote one: 416,
+# then downloaded again from the start
+start_hub "$SRC" "$TMP/log11"
+mkdir -p "$TMP/m11"
+head -c $(($(stat -c %s "$SRC/model.safetensors") + 10)) /dev/zero >"$TMP/m11/model.safetensors.incomplete"
+pull "$TMP/m11" 2>"$TMP/err11" || fail "pull over a longer partial file: $(cat "$TMP/err11")"
+same_as_fixture "$TMP/m11"
+grep -q "model.safetensors range=bytes=$(($(stat -c %s "$SRC/model.safetensors") + 10))-" "$TMP/log11" ||
+  fail "the longer partial file was not offered first: $(cat "$TMP/log11")"
+ok
 stop_hub
 
 expect_fail 2 "exactly one NAME" -- "$LOGIFY" model pull

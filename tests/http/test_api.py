@@ -305,7 +305,7 @@ class Api(unittest.TestCase):
         self.assertTrue(doc["openapi"].startswith("3."))
         want = {"/classify/": "post", "/v1/classify": "post", "/v1/classify/stream": "post", "/healthz": "get",
                 "/readyz": "get", "/metrics": "get", "/openapi.json": "get", "/docs": "get", "/": "get",
-                "/v1/jobs/cluster": "post", "/v1/jobs/{id}": "get"}
+                "/v1/jobs/cluster": "post", "/v1/jobs/{id}": "get", "/admin/reload": "post"}
         self.assertEqual({p: list(v) for p, v in doc["paths"].items()}, {p: [m] for p, m in want.items()})
 
         def refs(o):
@@ -347,6 +347,46 @@ class Api(unittest.TestCase):
                   file=sys.stderr)
         st, _, _ = self.srv.request("GET", "/docs/../../etc/passwd")
         self.assertEqual(st, 404)
+
+
+class DocsAssets(unittest.TestCase):
+    """--docs-assets DIR: the files a swagger-ui-dist holds are served under
+    /docs/ and /docs becomes the Swagger UI page; a directory without them
+    leaves the built-in page (a warning says so)."""
+
+    def test_docs_assets_dir(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            files = {"swagger-ui-bundle.js": b"/* bundle */ var SwaggerUIBundle = 1;\n" * 40,
+                     "swagger-ui.css": b".swagger-ui { color: black }\n" * 40,
+                     "favicon-32x32.png": b"\x89PNG\r\n\x1a\n" + bytes(100)}
+            for name, data in files.items():
+                with open(os.path.join(d, name), "wb") as f:
+                    f.write(data)
+            srv = Server("--docs-assets", d)
+            try:
+                st, hd, page = srv.request("GET", "/docs")
+                self.assertEqual(st, 200)
+                self.assertIn(b"swagger-ui-bundle.js", page)
+                for name, ctype in (("swagger-ui-bundle.js", "application/javascript"),
+                                    ("swagger-ui.css", "text/css"), ("favicon-32x32.png", "image/png")):
+                    st, hd, body = srv.request("GET", "/docs/" + name)
+                    self.assertEqual((st, body), (200, files[name]), name)
+                    self.assertTrue(hd["content-type"].startswith(ctype), hd["content-type"])
+                st, _, _ = srv.request("GET", "/docs/other.js")
+                self.assertEqual(st, 404)
+            finally:
+                self.assertEqual(srv.close(), 0)
+            os.unlink(os.path.join(d, "swagger-ui.css"))  # the bundle alone is not enough
+            srv = Server("--docs-assets", d)
+            try:
+                st, _, page = srv.request("GET", "/docs")
+                self.assertEqual(st, 200)
+                self.assertNotIn(b"swagger-ui-bundle.js", page)
+                self.assertEqual(srv.request("GET", "/docs/swagger-ui-bundle.js")[0], 404)
+                self.assertIn("no swagger-ui-dist files in", srv.stderr())
+            finally:
+                self.assertEqual(srv.close(), 0)
 
 
 if __name__ == "__main__":

@@ -213,14 +213,17 @@ class Limits(unittest.TestCase):
             self.finish(srv)
 
     def test_slow_client_then_stalled_client(self):
-        srv = Server("--timeout", "2")
+        # The idle timeout is 3 s; the slow client sends a piece every 0.2 s
+        # (a margin of 15x against a loaded machine stretching a sleep),
+        # 3.2 s in all, longer than the timeout: only idleness counts.
+        srv = Server("--timeout", "3")
         try:
             body, ctype = multipart([("file", "slow.csv", csv_rows(40))])
             s = upload_head(srv.port, body, ctype)
-            step = len(body) // 6 + 1
-            for i in range(0, len(body), step):  # ~3 s in all, never idle 2 s
+            step = len(body) // 16 + 1
+            for i in range(0, len(body), step):
                 s.sendall(body[i:i + step])
-                time.sleep(0.5)
+                time.sleep(0.2)
             st, _, out = read_http_response(s)
             s.close()
             self.assertEqual(st, 200)

@@ -26,4 +26,31 @@ static int tmpdir_leave(void) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The whole file at path, NUL-terminated (*len bytes before the NUL), or
+ * NULL; free() it. */
+static inline char *read_whole(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *d = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (d = malloc((size_t)n + 1)) &&
+        fread(d, 1, (size_t)n, f) == (size_t)n) {
+        d[n] = '\0';
+        *len = (size_t)n;
+    } else {
+        free(d);
+        d = NULL;
+    }
+    fclose(f);
+    return d;
+}
+
+/* Writes len bytes to path (replacing it): 0, or -1. */
+static inline int write_whole(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int bad = fwrite(data, 1, len, f) != len;
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
 #endif

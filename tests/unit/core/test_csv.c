@@ -325,6 +325,41 @@ static void test_json_string(void **state) {
     lg_buf_free(&b);
 }
 
+/* The edges of valid UTF-8 (RFC 3629): the last and first code points on
+ * each side of the surrogates, the overlong forms and the end of Unicode.
+ * Each byte of an invalid sequence becomes one U+FFFD. */
+static void test_json_utf8_edges(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"\xed\x9f\xbf", "\xed\x9f\xbf"},          /* U+D7FF: kept */
+        {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"}, /* U+D800, first surrogate */
+        {"\xed\xaf\xbf", "\\ufffd\\ufffd\\ufffd"}, /* U+DBFF, last high surrogate */
+        {"\xed\xb0\x80", "\\ufffd\\ufffd\\ufffd"}, /* U+DC00 */
+        {"\xed\xbf\xbf", "\\ufffd\\ufffd\\ufffd"}, /* U+DFFF */
+        {"\xee\x80\x80", "\xee\x80\x80"},          /* U+E000: kept */
+        {"\xe0\xa0\x80", "\xe0\xa0\x80"},          /* U+0800: kept */
+        {"\xe0\x9f\xbf", "\\ufffd\\ufffd\\ufffd"}, /* overlong U+07FF */
+        {"\xc1\xbf", "\\ufffd\\ufffd"},            /* overlong U+007F */
+        {"\xc2\x80", "\xc2\x80"},                  /* U+0080: kept */
+        {"\xf0\x90\x80\x80", "\xf0\x90\x80\x80"},  /* U+10000: kept */
+        {"\xf0\x8f\xbf\xbf", "\\ufffd\\ufffd\\ufffd\\ufffd"}, /* overlong */
+        {"\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"},  /* U+10FFFF: kept */
+        {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"}, /* past U+10FFFF */
+        {"\xe2\x82", "\\ufffd\\ufffd"},            /* cut short */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        lg_buf b;
+        lg_buf_init(&b, 256);
+        assert_int_equal(lg_json_put_string(&b, cases[i].in, strlen(cases[i].in)), LG_OK);
+        char want[64];
+        snprintf(want, sizeof want, "\"%s\"", cases[i].want);
+        if (strcmp(lg_buf_cstr(&b), want)) fail_msg("case %zu: got %s", i, lg_buf_cstr(&b));
+        lg_buf_free(&b);
+    }
+}
+
 static void test_buf_cap(void **state) {
     (void)state;
     lg_buf b;
@@ -339,6 +374,7 @@ static void test_buf_cap(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_json_utf8_edges),
         cmocka_unit_test(test_quotes),
         cmocka_unit_test(test_bom),
         cmocka_unit_test(test_blank_before_quote),

@@ -254,6 +254,36 @@ static void nan_weight(const char *dir) {
     free(m);
 }
 
+/* meta.json edits given as data: EDIT_FROM replaced by EDIT_TO */
+static const char *edit_from, *edit_to;
+static void edit_given(const char *dir) {
+    edit_meta(dir, edit_from, edit_to);
+}
+
+static void test_meta_fields(void **state) {
+    (void)state;
+    static const struct {
+        const char *from, *to, *needle;
+    } cases[] = {
+        {"\"labels\": [", "\"labels\": 5, \"x\": [", "\"labels\" must be an array of 2 or more strings"},
+        {"\"Disk\"", "\"\"", "label 0 is not a non-empty string"},
+        {"\"spec\": \"", "\"spec_x\": \"", "\"encoder.spec\" missing"},
+        {"\"config_hash\": \"", "\"config_hash\": \"X", "\"encoder.config_hash\" must be 16 lower-case hex"},
+        {"\"type\": \"multinomial_logreg\"", "\"type\": \"tree\"", "\"classifier.type\" must be"},
+        {"\"n_classes\": 3,\n    \"dim\": 256", "\"n_classes\": 3,\n    \"dim\": 0",
+         "\"classifier.dim\" must be an integer in 1..16777216"},
+        {"\"dtype\": \"float32le\"", "\"dtype\": \"float64\"", "\"weights.dtype\" must be \"float32le\""},
+        {"\"threshold\": 0.5", "\"threshold\": \"high\"", "\"threshold\" must be a number in [0, 1]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        edit_from = cases[i].from;
+        edit_to = cases[i].to;
+        char name[32];
+        snprintf(name, sizeof name, "meta%zu", i);
+        expect_damage(name, edit_given, LG_EMODEL, cases[i].needle);
+    }
+}
+
 static void test_damage(void **state) {
     (void)state;
     expect_damage("trunc", truncate_weights, LG_EMODEL, "truncated");
@@ -447,6 +477,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_same_bytes),
         cmocka_unit_test(test_damage),
+        cmocka_unit_test(test_meta_fields),
         cmocka_unit_test(test_write_refuses_mismatch),
         cmocka_unit_test(test_model_encoder_checks),
         cmocka_unit_test(test_model_predict_and_labels),

@@ -181,6 +181,39 @@ static void test_svm_bad_input(void **state) {
     corpus_free(&c);
 }
 
+static char *slurp(const char *path, size_t *len) {
+    char *d = read_whole(path, len);
+    assert_non_null(d);
+    return d;
+}
+static void spit(const char *path, const char *d, size_t len) {
+    assert_int_equal(write_whole(path, d, len), 0);
+}
+
+/* CSR weights (magic, u32 K, u32 D, u64 nnz, u64 ptr[K + 1], ...): sets
+ * ptr[1] past ptr[2] (both <= nnz) and the checksum in meta.json to match */
+static void unordered_offsets(const char *wpath, const char *mpath) {
+    size_t len, ml;
+    char *w = slurp(wpath, &len);
+    char old[17], sum[17];
+    snprintf(old, sizeof old, "%016llx", (unsigned long long)lg_fnv1a64(w, len, 0));
+    uint64_t nnz, p2;
+    memcpy(&nnz, w + 16, 8);
+    memcpy(&p2, w + 24 + 2 * 8, 8);
+    assert_true(p2 < nnz);
+    uint64_t p1 = p2 + 1;
+    memcpy(w + 24 + 8, &p1, 8);
+    spit(wpath, w, len);
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)lg_fnv1a64(w, len, 0));
+    free(w);
+    char *m = slurp(mpath, &ml);
+    char *hit = strstr(m, old);
+    assert_non_null(hit);
+    memcpy(hit, sum, 16);
+    spit(mpath, m, ml);
+    free(m);
+}
+
 /* an ovr_linear_svm bundle: write, read back (same weights), load as a
  * model, the open set, then damage */
 static void test_svm_bundle_and_open_set(void **state) {
@@ -249,6 +282,12 @@ static void test_svm_bundle_and_open_set(void **state) {
     remove("b/centroids.bin");
     assert_int_equal(lg_bundle_read("b", &r, &err), LG_EMODEL);
     assert_non_null(strstr(err.msg, "centroids.bin: missing"));
+    /* offsets within bounds but out of order (class 1 ends after class 2
+     * begins), written with a matching checksum: refused, not read */
+    assert_int_equal(lg_bundle_write("b", b, &err), LG_OK);
+    unordered_offsets("b/weights.bin", "b/meta.json");
+    assert_int_equal(lg_bundle_read("b", &r, &err), LG_EMODEL);
+    if (!strstr(err.msg, "bad offsets")) fail_msg("unordered offsets: %s", err.msg);
     lg_bundle_free(b);
     corpus_free(&c);
 }

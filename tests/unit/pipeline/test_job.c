@@ -233,6 +233,15 @@ static void test_errors_with_workers(void **state) {
         assert_int_equal(lines, 201);
         assert_non_null(strstr(p, "A,row 199,Unclassified\n"));
         assert_null(strstr(p, "A,row 200,"));
+        /* after the error the rest is dropped unclassified: with one
+         * worker (threads 2) exactly the three batches up to the failed
+         * write went through the stages */
+        lg_job_stats js;
+        lg_job_get_stats(j, &js);
+        uint64_t classified = 0;
+        for (int k = 0; k < LG_STAGE_KINDS; k++) classified += js.decided[k];
+        if (threads == 2 && classified != 300)
+            fail_msg("threads 2: %llu rows classified, want 300", (unsigned long long)classified);
         lg_job_free(j);
         lg_buf_free(&fs.out);
 

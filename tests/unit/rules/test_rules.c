@@ -107,6 +107,9 @@ static void test_flags_and_sources(void **state) {
     assert_int_equal(match(r, "ModernHR", "login ok"), 0);
     assert_int_equal(match(r, "BillingSystem", "login ok"), 1); /* hr-only skipped */
     assert_int_equal(match(r, NULL, "Login ok"), 1);
+    /* no source at all: a rule limited to sources does not apply */
+    assert_int_equal(match(r, NULL, "login ok"), 1);
+    assert_int_equal(match(r, "", "login ok"), 1);
     assert_int_equal(match(r, "BillingSystem", "a login"), -1); /* anchored */
     lg_rules_free(r);
 }

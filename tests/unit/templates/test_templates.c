@@ -263,6 +263,58 @@ static void test_bad_input(void **state) {
     assert_int_equal(lg_tpl_miner_new(&o, &m, NULL), LG_EINVAL);
 }
 
+/* The miner's boundaries: similarity exactly at the threshold matches;
+ * on a tie the older template wins; a node's last child slot goes to <*>;
+ * a run of exactly eight hex letters is an id. */
+static lg_tpl_miner *miner_with(int depth, size_t max_children) {
+    lg_tpl_opts o = {0};
+    o.depth = depth;
+    o.sim = 0.5;
+    o.max_children = max_children;
+    o.word_variants = 1;
+    lg_tpl_miner *m = NULL;
+    assert_int_equal(lg_tpl_miner_new(&o, &m, NULL), LG_OK);
+    return m;
+}
+
+static long match_index(const lg_tpl_miner *m, const char *line) {
+    lg_tpl_result r;
+    lg_err e = lg_tpl_match(m, line, strlen(line), &r);
+    return e == LG_ENOTFOUND ? -1 : (assert_int_equal(e, LG_OK), (long)r.index);
+}
+
+static void test_miner_boundaries(void **state) {
+    (void)state;
+    /* depth 0: every 4-token line meets every template of 4 tokens */
+    lg_tpl_miner *m = miner_with(0, 100);
+    add(m, "disk array degraded overnight");
+    assert_int_equal(match_index(m, "disk array rebuilt today"), 0);     /* 2 of 4 = 0.5 */
+    assert_int_equal(match_index(m, "disk cache rebuilt today"), -1);    /* 1 of 4 */
+    add(m, "queue backlog cleared quickly");
+    assert_int_equal(lg_tpl_count(m), 2);
+    /* 2 of 4 like each: the older template */
+    assert_int_equal(match_index(m, "disk array cleared quickly"), 0);
+    lg_tpl_miner_free(m);
+
+    /* depth 1, max_children 3: the third first word takes the last slot,
+     * which is the <*> child, so a fourth one finds that template */
+    m = miner_with(1, 3);
+    add(m, "alpha started");
+    add(m, "bravo started");
+    assert_int_equal(match_index(m, "delta started"), -1);
+    add(m, "charlie started");
+    assert_int_equal(match_index(m, "delta started"), 2);
+    lg_tpl_miner_free(m);
+
+    check_tokens("id deadbeef ok", "id|<deadbeef>|ok");
+    check_tokens("id deadbee ok", "id|deadbee|ok");
+    check_tokens("id deadbeefcafe ok", "id|<deadbeefcafe>|ok");
+    check_tokens("id deadbeeg ok", "id|deadbeeg|ok");
+    /* the same inside a field (split at '=': the other path) */
+    check_tokens("id=deadbeef", "id|<deadbeef>");
+    check_tokens("id=deadbee", "id|deadbee");
+}
+
 /* ---- State ------------------------------------------------------------ */
 
 static const char *state_lines[] = {
@@ -341,6 +393,66 @@ static void test_state_damaged(void **state) {
     snprintf(buf, sizeof buf, "%s{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,\"span\":[0,0],"
              "\"text\":\"a b\",\"tokens\":[[0,1,0],[2,1,0]]}\n{\"id\":", head);
     check_bad_state(buf, ":3:");
+
+    /* each field of a template line damaged in turn (the rest valid) */
+    static const struct {
+        const char *from, *to, *want;
+    } dmg[] = {
+        {"\"00000000000000ab\"", "\"zz000000000000ab\"", "bad id"},
+        {"\"00000000000000ab\"", "\"0000000000000000\"", "bad id"},
+        {"\"00000000000000ab\"", "\"ab\"", "missing or has the wrong type"},
+        {"\"lines\":1", "\"lines\":-1", "missing or has the wrong type"},
+        {"\"wild_path\":0", "\"wild_path\":70000", "missing or has the wrong type"},
+        {"\"root\":0", "\"root\":5", "missing or has the wrong type"},
+        {"\"span\":[0,0]", "\"span\":[0]", "missing or has the wrong type"},
+        {"\"text\":\"a b\"", "\"text_hex\":\"612\"", "bad text_hex"},
+        {"\"text\":\"a b\"", "\"text_hex\":\"61zz62\"", "bad text_hex"},
+        {"[[0,1,0],[2,1,0]]", "[[0,1],[2,1,0]]", "not [offset, length, wild]"},
+        {"[[0,1,0],[2,1,0]]", "[[0,1,2],[2,1,0]]", "outside the text"},
+        {"[[0,1,0],[2,1,0]]", "[[2,1,0],[0,1,0]]", "outside the text"},
+        {"\"keys\":[0,1]", "\"keys\":[1,0]", "keys or wild_path do not fit"},
+        {"\"keys\":[0,1]", "\"keys\":[0,1,1]", "keys or wild_path do not fit"},
+        {"\"wild_path\":0", "\"wild_path\":4", "keys or wild_path do not fit"},
+        {"\"span\":[0,0]", "\"span\":[0,1]", "span over a constant token"},
+        {"\"span\":[0,0]", "\"span\":[1,5]", "bad span"},
+    };
+    const char *rec = "{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,"
+                      "\"span\":[0,0],\"text\":\"a b\",\"tokens\":[[0,1,0],[2,1,0]]}";
+    for (size_t i = 0; i < sizeof dmg / sizeof *dmg; i++) {
+        const char *at = strstr(rec, dmg[i].from);
+        assert_non_null(at);
+        snprintf(buf, sizeof buf, "%s%.*s%s%s\n", head, (int)(at - rec), rec, dmg[i].to,
+                 at + strlen(dmg[i].from));
+        check_bad_state(buf, dmg[i].want);
+    }
+    /* the undamaged line loads (so each failure above is its field's) */
+    snprintf(buf, sizeof buf, "%s%s\n", head, rec);
+    write_file("good.jsonl", buf);
+    lg_tpl_miner *m = NULL;
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_load("good.jsonl", &m, &err), LG_OK);
+    lg_tpl_miner_free(m);
+    /* the same id twice */
+    const char *head2 = "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+                        "\"max_tokens\":256,\"word_variants\":3,\"templates\":2,\"sim\":0.5}\n";
+    snprintf(buf, sizeof buf, "%s%s\n%s\n", head2, rec, rec);
+    check_bad_state(buf, "an id appears twice");
+    /* header fields out of range */
+    static const char *const heads[] = {
+        "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":1,"
+        "\"max_tokens\":256,\"word_variants\":3,\"templates\":0,\"sim\":0.5}\n",
+        "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+        "\"max_tokens\":256,\"word_variants\":0,\"templates\":0,\"sim\":0.5}\n",
+        "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+        "\"max_tokens\":256,\"word_variants\":3,\"templates\":-1,\"sim\":0.5}\n",
+        "{\"format\":\"logify-templates\",\"version\":1,\"depth\":2,\"max_children\":100,"
+        "\"max_tokens\":256,\"word_variants\":3,\"templates\":0,\"sim\":0}\n",
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) check_bad_state(heads[i], "damaged template state header");
+    check_bad_state("{\"format\":\"logify-templates\",\"version\":1,\"depth\":9,\"max_children\":100,"
+                    "\"max_tokens\":256,\"word_variants\":3,\"templates\":0,\"sim\":0.5}\n",
+                    "depth");
+    check_bad_state("[1,2]\n", "not a JSON object");
 }
 
 static int setup(void **state) {
@@ -358,6 +470,7 @@ int main(void) {
         cmocka_unit_test(test_tokens_split_fields_not_words),
         cmocka_unit_test(test_tokens_capped),
         cmocka_unit_test(test_generalises_keeps_id),
+        cmocka_unit_test(test_miner_boundaries),
         cmocka_unit_test(test_different_events_apart),
         cmocka_unit_test(test_keys_skip_leading_variables),
         cmocka_unit_test(test_variable_length_run),
