@@ -201,6 +201,17 @@ static void commit_ready(lg_kafka_worker *w, int sync) {
     }
     if (!c) return;
     rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, c, !sync);
+    /* the last commit before giving partitions up: retried while the
+     * coordinator moves or does not answer, within the grace period */
+    for (double end = lg_now() + grace_left(w);
+         sync && lg_now() < end &&
+         (e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+          e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS || e == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+          e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT);) {
+        usleep(300000); /* not kw_backoff: it returns at once when stopping */
+        rd_kafka_poll(w->producer, 0);
+        e = rd_kafka_commit(w->consumer, c, 0);
+    }
     if (e && sync && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (those inputs will be processed again)",
                rd_kafka_err2str(e));
