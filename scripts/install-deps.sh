@@ -5,6 +5,8 @@
 #   scripts/install-deps.sh          build + test packages
 #   scripts/install-deps.sh --bench  also what `make bench` compares against
 #   scripts/install-deps.sh --fuzz   also clang and libFuzzer for `make fuzz`
+# Then the Apache Kafka broker's jars for the Kafka tests (scripts/kafka.sh
+# fetch: mvn, cached; nothing to do once they are there).
 set -euo pipefail
 
 PACKAGES=(
@@ -13,6 +15,8 @@ PACKAGES=(
   libcurl4-openssl-dev libmicrohttpd-dev libutf8proc-dev libopenblas-dev
   liblbfgs-dev libcmocka-dev curl
   help2man dpkg-dev systemd # make install's man page, make deb, the unit's check (docs/deploy.md)
+  librdkafka-dev                                  # logify kafka (src/kafka/)
+  openjdk-17-jre-headless maven kcat python3-confluent-kafka # tests/e2e/kafka_*.sh: a real broker (scripts/kafka.sh)
 )
 # The console's browser tests (tests/browser, docs/console.md): Debian's
 # Chromium, driven headless by playwright-core (npm, `make browser-deps`)
@@ -31,13 +35,21 @@ if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=(python3-torch) # bench/bench_bert.sh (anchor + MiniLM-shaped model generator)
 fi
 
+kafka_jars() {
+  bash "$(dirname "$0")/kafka.sh" fetch >/dev/null ||
+    echo "logify: warning: no Kafka broker jars: the Kafka tests (tests/e2e/kafka_*.sh) cannot run" >&2
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+  kafka_jars
+  exit 0
+fi
 
 echo "logify: installing missing packages: ${missing[*]}" >&2
 if [[ $(id -u) -eq 0 ]]; then
@@ -53,3 +65,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+kafka_jars

@@ -29,6 +29,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
+int cmd_kafka(int argc, char **argv);
 
 struct lg_tpl_miner;
 /* Rules suggested from mined templates (template_rules.c): tpl[i] is row

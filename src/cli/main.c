@@ -25,6 +25,7 @@ static const command commands[] = {
     {"embed", cmd_embed, "embed stdin lines with a Sentence-BERT model (JSON arrays)"},
     {"model", cmd_model, "tokenize with or pull a sentence-transformers model"},
     {"templates", cmd_templates, "mine log templates: template_id and template per row"},
+    {"kafka", cmd_kafka, "consumer-group worker: classify a Kafka topic into another (docs/kafka.md)"},
 };
 
 static void usage(FILE *f) {

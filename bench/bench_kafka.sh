@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# bench_kafka.sh - `logify kafka` on a real Apache Kafka broker
+# (scripts/kafka.sh) beside `logify classify` on the same rows:
+#  - throughput: a backlog of KAFKA_BENCH_MESSAGES (default 200000) JSON
+#    messages over 6 partitions, drained by 1 worker, then by 2 workers of
+#    one group (rows/s from the first message consumed to the last output
+#    acknowledged, read from the workers' /metrics);
+#  - end-to-end latency: messages produced at KAFKA_BENCH_RATE/s (default
+#    5000) for 10 s through one worker; p50/p99 of (the output's broker
+#    append time - the time the input was made), LogAppendTime on the
+#    output topic.
+# The broker, the producer and the workers share the machine's cores: on 2
+# cores the 2-worker figure says what 2 cores allow, not what 2 machines do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOGIFY=${LOGIFY:-$PWD/build/logify}
+LOGIFY_SHARED=${LOGIFY_SHARED:-$PWD/../shared}
+N=${KAFKA_BENCH_MESSAGES:-200000}
+RATE=${KAFKA_BENCH_RATE:-5000}
+KTOOL=(/usr/bin/python3 "$PWD/tests/kafka/ktool.py")
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  bash scripts/kafka.sh stop "$TMP/kafka" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+BS=$(bash scripts/kafka.sh start "$TMP/kafka" 1)
+"${KTOOL[@]}" rows "$LOGIFY_SHARED/datasets/synthetic_logs.csv" "$N" "$TMP/rows.csv"
+
+# classify on the same rows (the same pipeline, JSON lines out)
+t0=$(date +%s.%N)
+"$LOGIFY" classify "$TMP/rows.csv" --format jsonl -o "$TMP/classified.jsonl" 2>/dev/null
+t1=$(date +%s.%N)
+classify_rps=$(echo "$N / ($t1 - $t0)" | bc -l)
+printf 'logify classify:       %8.0f rows/s (%d rows, %s cores)\n' "$classify_rps" "$N" "$(nproc)"
+
+metric() { curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | sed -n "s/^$2 \([0-9.]*\)\$/\1/p"; }
+
+# drain WORKERS: a backlog of N messages through WORKERS workers; prints rows/s
+drain() {
+  local k=$1 i ports=() logs=()
+  "${KTOOL[@]}" create "$BS" "in$k" 6
+  "${KTOOL[@]}" create "$BS" "out$k" 6
+  "${KTOOL[@]}" produce "$BS" "in$k" "$TMP/rows.csv"
+  local start
+  start=$(date +%s.%N)
+  for ((i = 1; i <= k; i++)); do
+    "$LOGIFY" kafka --brokers "$BS" --group "g$k" --input "in$k" --output "out$k" --metrics-port 0 \
+      --quiet -X consumer.session.timeout.ms=6000 2>"$TMP/w$k-$i.log" &
+    PIDS+=($!)
+    logs+=("$TMP/w$k-$i.log")
+  done
+  for l in "${logs[@]}"; do
+    until grep -q "metrics on" "$l"; do sleep 0.05; done
+    ports+=("$(sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$l")")
+  done
+  local done_n=0 first="" p c
+  while ((done_n < N)); do
+    done_n=0
+    for p in "${ports[@]}"; do
+      c=$(metric "$p" logify_kafka_produced_total)
+      done_n=$((done_n + ${c:-0}))
+    done
+    [[ -z $first && $done_n -gt 0 ]] && first=$(date +%s.%N)
+    sleep 0.05
+  done
+  local end
+  end=$(date +%s.%N)
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait "${PIDS[@]}" 2>/dev/null || true
+  PIDS=()
+  # from the first output (the group formed, partitions assigned) to the last
+  echo "$N / ($end - $first)" | bc -l
+}
+
+w1=$(drain 1)
+printf 'logify kafka, 1 worker: %7.0f rows/s (%.0f%% of classify)\n' "$w1" "$(echo "100 * $w1 / $classify_rps" | bc -l)"
+w2=$(drain 2)
+printf 'logify kafka, 2 workers: %6.0f rows/s (%.2fx one worker; 6 partitions, %s cores shared with the broker)\n' \
+  "$w2" "$(echo "$w2 / $w1" | bc -l)" "$(nproc)"
+
+# latency at a steady rate
+"${KTOOL[@]}" create "$BS" lin 6
+"${KTOOL[@]}" create "$BS" lout 6 1 message.timestamp.type=LogAppendTime
+"$LOGIFY" kafka --brokers "$BS" --group gl --input lin --output lout --quiet 2>"$TMP/wl.log" &
+PIDS+=($!)
+sleep 3 # joined
+M=$((RATE * 10))
+"${KTOOL[@]}" rows "$LOGIFY_SHARED/datasets/synthetic_logs.csv" "$M" "$TMP/lrows.csv"
+"${KTOOL[@]}" produce "$BS" lin "$TMP/lrows.csv" --rate "$RATE"
+"${KTOOL[@]}" consume "$BS" lout "$TMP/lout.jsonl" --expect "$M" --idle 30 >/dev/null
+printf 'logify kafka, end-to-end latency at %d msg/s (1 worker, linger 5 ms): %s\n' "$RATE" \
+  "$("${KTOOL[@]}" latency "$TMP/lout.jsonl")"

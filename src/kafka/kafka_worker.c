@@ -1,0 +1,562 @@
+/* kafka_worker.c - `logify kafka`'s loop: poll a batch of input messages,
+ * classify it with the pipeline, produce one output per input (or a
+ * dead-letter message for a bad one), then commit.
+ *
+ * At-least-once: each batch waits in a FIFO until the producer has reported
+ * every one of its outputs acknowledged; then the offsets of the leading
+ * finished batches are committed. Up to KW_MAX_INFLIGHT batches are in
+ * flight, so polling and classifying go on while the brokers acknowledge.
+ * Exactly-once: each batch is one transaction, the consumer's offsets sent
+ * in it; a transaction the brokers abort is rewound (the consumer seeks back
+ * to the batch's first offsets) and done again.
+ *
+ * Everything here runs on the thread that calls lg_kafka_worker_run: the
+ * delivery reports (rd_kafka_poll on the producer) and the rebalances
+ * (rd_kafka_consumer_poll) included. The eager assignment protocol revokes
+ * every partition at a rebalance: the messages polled and not yet
+ * classified are dropped (their offsets are not committed, so the next
+ * owner gets them), the outputs in flight get the grace period to be
+ * acknowledged and committed. */
+#include "kafka/kafka_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- Batches ---------------------------------------------------------------------- */
+
+static void batch_free(kbatch *b) {
+    if (!b) return;
+    if (b->next_offsets) rd_kafka_topic_partition_list_destroy(b->next_offsets);
+    if (b->first_offsets) rd_kafka_topic_partition_list_destroy(b->first_offsets);
+    free(b->slots);
+    free(b);
+}
+
+static kbatch *batch_new(size_t n) {
+    kbatch *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->slots = calloc(n ? n : 1, sizeof *b->slots);
+    b->next_offsets = rd_kafka_topic_partition_list_new(8);
+    b->first_offsets = rd_kafka_topic_partition_list_new(8);
+    if (!b->slots || !b->next_offsets || !b->first_offsets) {
+        batch_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Notes m's offset: its partition's first offset in b and the next one. */
+static void batch_note(kbatch *b, const rd_kafka_message_t *m) {
+    const char *t = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(b->next_offsets, t, m->partition);
+    if (!p) {
+        rd_kafka_topic_partition_list_add(b->first_offsets, t, m->partition)->offset = m->offset;
+        p = rd_kafka_topic_partition_list_add(b->next_offsets, t, m->partition);
+    }
+    p->offset = m->offset + 1;
+}
+
+/* A batch no one will commit: freed now, or once the producer has reported
+ * its last output (the reports point into it). */
+static void bury(lg_kafka_worker *w, kbatch *b) {
+    if (!b->outstanding) {
+        batch_free(b);
+        return;
+    }
+    b->next = w->grave;
+    w->grave = b;
+}
+
+static void sweep(lg_kafka_worker *w) {
+    for (kbatch **pp = &w->grave; *pp;) {
+        kbatch *b = *pp;
+        if (b->outstanding) {
+            pp = &b->next;
+            continue;
+        }
+        *pp = b->next;
+        batch_free(b);
+    }
+}
+
+static kbatch *pop_head(lg_kafka_worker *w) {
+    kbatch *b = w->head;
+    w->head = b->next;
+    if (!w->head) w->tail = NULL;
+    b->next = NULL;
+    w->n_inflight--;
+    return b;
+}
+
+static void drop_pending(lg_kafka_worker *w) {
+    for (size_t i = 0; i < w->n_pend; i++) rd_kafka_message_destroy(w->pend[i]);
+    w->n_pend = 0;
+}
+
+/* ---- Callbacks ---------------------------------------------------------------------- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
+    lg_kafka_worker *w = opaque;
+    kslot *s = msg->_private;
+    if (!s) return;
+    kbatch *b = s->b;
+    b->outstanding--;
+    if (!msg->err) {
+        KM_ADD(&w->m.produced, 1);
+        kw_client_ok(w, &w->plog);
+        return;
+    }
+    b->failed = 1;
+    KM_ADD(&w->m.delivery_errors, 1);
+    if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+        return; /* given up at shutdown or by an aborted transaction: not committed, redelivered */
+    if (w->o.exactly_once) { /* the transaction fails to commit, is aborted and done again */
+        kw_client_error(w, &w->plog, msg->err, rd_kafka_err2str(msg->err));
+        return;
+    }
+    /* no timeout is set: only a refusal for good gets here */
+    kw_fail(w, LG_ENET, "kafka producer: the brokers refused an output to '%s' [%d]: %s (its input "
+                        "and every later one stay uncommitted: the next worker gets them again)",
+            rd_kafka_topic_name(msg->rkt), (int)msg->partition, rd_kafka_err2str(msg->err));
+}
+
+static double grace_left(lg_kafka_worker *w) {
+    if (!w->stop_t) return w->o.grace_seconds;
+    double left = w->o.grace_seconds - (lg_now() - w->stop_t);
+    return left > 0.1 ? left : 0.1;
+}
+
+static void commit_ready(lg_kafka_worker *w, int sync);
+
+/* At-least-once, before giving partitions up (rebalance, stop): waits up to
+ * the grace period for the outputs in flight, commits what they cover, and
+ * gives up on the rest (redelivered to the next owner). */
+static void settle(lg_kafka_worker *w) {
+    if (w->head) rd_kafka_flush(w->producer, (int)(grace_left(w) * 1000));
+    commit_ready(w, 1);
+    size_t lost = 0;
+    while (w->head) {
+        kbatch *b = pop_head(w);
+        lost += b->n_slots;
+        bury(w, b);
+    }
+    if (lost)
+        lg_log(LG_LOG_WARN, "kafka: %zu outputs not acknowledged in time: their inputs stay uncommitted "
+                            "and will be processed again", lost);
+}
+
+static void log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts) {
+    char list[512];
+    size_t n = 0;
+    list[0] = 0;
+    for (int i = 0; i < parts->cnt && n + 16 < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", i ? "," : "", (int)parts->elems[i].partition);
+    lg_log(LG_LOG_INFO, "kafka: %s %d partition%s of '%s': %s", what, parts->cnt, parts->cnt == 1 ? "" : "s",
+           parts->cnt ? parts->elems[0].topic : "-", parts->cnt ? list : "none");
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+    lg_kafka_worker *w = opaque;
+    KM_ADD(&w->m.rebalances, 1);
+    if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_partitions("assigned", parts);
+        rd_kafka_assign(rk, parts);
+        kw_client_ok(w, &w->clog);
+        return;
+    }
+    /* revoked (all of them: eager protocol), or lost */
+    log_partitions(code == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "giving up" : "lost", parts);
+    drop_pending(w);
+    if (!w->o.exactly_once) settle(w); /* exactly-once: no transaction is open during a poll */
+    rd_kafka_assign(rk, NULL);
+    km_set_lag(&w->m, NULL, NULL, 0);
+}
+
+/* ---- At-least-once commits ------------------------------------------------------------ */
+
+static void merge_offsets(rd_kafka_topic_partition_list_t *into, const rd_kafka_topic_partition_list_t *from) {
+    for (int i = 0; i < from->cnt; i++) {
+        const rd_kafka_topic_partition_t *f = &from->elems[i];
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(into, f->topic, f->partition);
+        if (!p) p = rd_kafka_topic_partition_list_add(into, f->topic, f->partition);
+        p->offset = f->offset; /* later batches come later: their offsets are higher */
+    }
+}
+
+/* Commits the offsets of the leading batches whose outputs are all
+ * acknowledged (a failed one stops there: nothing after it is committed). */
+static void commit_ready(lg_kafka_worker *w, int sync) {
+    rd_kafka_topic_partition_list_t *c = NULL;
+    double now = lg_now();
+    while (w->head && w->head->sealed && !w->head->outstanding && !w->head->failed) {
+        kbatch *b = pop_head(w);
+        if (!c) c = rd_kafka_topic_partition_list_new(b->next_offsets->cnt);
+        if (c) merge_offsets(c, b->next_offsets);
+        km_latency(&w->m, now - b->t_first);
+        batch_free(b);
+    }
+    if (!c) return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, c, !sync);
+    /* the last commit before giving partitions up: retried while the
+     * coordinator moves or does not answer, within the grace period */
+    for (double end = lg_now() + grace_left(w);
+         sync && lg_now() < end &&
+         (e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+          e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS || e == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+          e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT);) {
+        usleep(300000); /* not kw_backoff: it returns at once when stopping */
+        rd_kafka_poll(w->producer, 0);
+        e = rd_kafka_commit(w->consumer, c, 0);
+    }
+    if (e && sync && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (those inputs will be processed again)",
+               rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
+/* ---- Exactly-once --------------------------------------------------------------------- */
+
+static void rewind_batch(lg_kafka_worker *w, kbatch *b) {
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(w->consumer, b->first_offsets, 10000);
+    if (e) { /* a partition no longer ours: its next owner starts from the committed offset */
+        lg_log(LG_LOG_WARN, "kafka: rewinding after an aborted transaction: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+/* Sends the batch's offsets in the open transaction and commits it; a
+ * transaction that must be aborted is aborted and its batch rewound. Only a
+ * fatal error (fenced by a newer instance) is returned. */
+static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
+    rd_kafka_consumer_group_metadata_t *g = rd_kafka_consumer_group_metadata(w->consumer);
+    if (!g) return lg_fail(err, LG_ENOMEM, "out of memory");
+    int step = 0; /* 0: offsets, 1: commit, 2: done */
+    double backoff = 0.5;
+    lg_err r = LG_OK;
+    while (step < 2) {
+        rd_kafka_error_t *e = step == 0 ? rd_kafka_send_offsets_to_transaction(w->producer, b->next_offsets, g, 30000)
+                                        : rd_kafka_commit_transaction(w->producer, 30000);
+        if (!e) {
+            step++;
+            continue;
+        }
+        int retry = rd_kafka_error_is_retriable(e) && !rd_kafka_error_txn_requires_abort(e) &&
+                    !(w->stop_t && grace_left(w) <= 0.1);
+        if (rd_kafka_error_is_fatal(e)) {
+            r = lg_fail(err, LG_ENET, "kafka exactly-once: %s (another worker with this transactional id, "
+                                      "or the group moved on: this one stops)", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            break;
+        }
+        if (retry) {
+            kw_client_error(w, &w->plog, rd_kafka_error_code(e), rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            kw_backoff(w, backoff);
+            backoff = backoff * 2 > 5 ? 5 : backoff * 2;
+            continue;
+        }
+        lg_log(LG_LOG_WARN, "kafka exactly-once: transaction aborted (%s): its %zu inputs will be done again",
+               rd_kafka_error_string(e), b->n_slots);
+        rd_kafka_error_destroy(e);
+        rd_kafka_error_t *a;
+        while ((a = rd_kafka_abort_transaction(w->producer, 30000)) && rd_kafka_error_is_retriable(a) &&
+               !rd_kafka_error_is_fatal(a)) {
+            rd_kafka_error_destroy(a);
+            kw_backoff(w, 1);
+        }
+        if (a) {
+            r = lg_fail(err, LG_ENET, "kafka exactly-once: aborting the transaction failed: %s",
+                        rd_kafka_error_string(a));
+            rd_kafka_error_destroy(a);
+            break;
+        }
+        KM_ADD(&w->m.txn_aborts, 1);
+        rewind_batch(w, b);
+        break;
+    }
+    if (step == 2) {
+        KM_ADD(&w->m.txn_commits, 1);
+        km_latency(&w->m, lg_now() - b->t_first);
+    }
+    rd_kafka_consumer_group_metadata_destroy(g);
+    return r;
+}
+
+/* ---- One batch ------------------------------------------------------------------------- */
+
+/* Produces one output of b for input m. reason non-NULL: a dead-letter
+ * message (the reason and where it came from in headers). LG_ELIMIT: the
+ * value is over the producer's size limit (nothing produced). */
+static lg_err produce_one(lg_kafka_worker *w, kbatch *b, const rd_kafka_message_t *m, const char *topic,
+                          const char *val, size_t len, const char *reason) {
+    kslot *s = &b->slots[b->n_slots];
+    s->b = b;
+    s->in_part = m->partition;
+    rd_kafka_headers_t *h = NULL, *ih = NULL;
+    if (rd_kafka_message_headers(m, &ih) == RD_KAFKA_RESP_ERR_NO_ERROR && ih) h = rd_kafka_headers_copy(ih);
+    if (reason) {
+        char src[300];
+        snprintf(src, sizeof src, "%s/%d/%lld", rd_kafka_topic_name(m->rkt), (int)m->partition,
+                 (long long)m->offset);
+        if (!h) h = rd_kafka_headers_new(2);
+        if (!h) return LG_ENOMEM;
+        rd_kafka_header_add(h, "logify-error", -1, reason, -1);
+        rd_kafka_header_add(h, "logify-input", -1, src, -1);
+    }
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            w->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
+            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
+        if (!e) {
+            b->n_slots++;
+            b->outstanding++;
+            return LG_OK;
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !(w->stop_t && grace_left(w) <= 0.1) && !w->fatal) {
+            rd_kafka_poll(w->producer, 100); /* the brokers are slow or away: wait for room */
+            continue;
+        }
+        if (h) rd_kafka_headers_destroy(h);
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return LG_ELIMIT;
+        kw_fail(w, LG_ENET, "kafka producer: cannot produce to '%s': %s", topic, rd_kafka_err2str(e));
+        return LG_ENET;
+    }
+}
+
+/* Input i's output: labelled (or Unclassified with its reason), or to the
+ * dead-letter topic when it is bad and one is set. */
+static lg_err emit(lg_kafka_worker *w, kbatch *b, size_t i, lg_errmsg *err) {
+    const rd_kafka_message_t *m = w->pend[i];
+    kmsg *km = &w->msgs[i];
+    const char *val = m->payload;
+    size_t len = m->len;
+    if (km->reason[0] && w->o.dead_letter) {
+        lg_err e = produce_one(w, b, m, w->o.dead_letter, val, len, km->reason);
+        if (e == LG_ELIMIT) { /* too big for the producer: its first bytes, the size said */
+            char why[LG_DETAIL_MAX + 64];
+            snprintf(why, sizeof why, "%s; value cut to its first %d of %zu bytes", km->reason, KMSG_RAW_MAX, len);
+            e = produce_one(w, b, m, w->o.dead_letter, val, len < KMSG_RAW_MAX ? len : KMSG_RAW_MAX, why);
+        }
+        if (!e) KM_ADD(&w->m.dead_lettered, 1);
+        return e ? lg_fail(err, e, "%s", w->fatal ? w->fatal_msg : "producing failed") : LG_OK;
+    }
+    lg_err e = LG_ELIMIT;
+    if (w->out_len[i] != SIZE_MAX) {
+        const kslice *s = &w->slices[w->out_slice[i]];
+        e = produce_one(w, b, m, w->o.output, s->out.data + w->out_off[i], w->out_len[i], NULL);
+    }
+    if (e == LG_ELIMIT) { /* the output outgrew a limit: Unclassified, saying so */
+        kmsg big;
+        memset(&big, 0, sizeof big);
+        snprintf(big.reason, sizeof big.reason, "the output is over the size limit (%zu bytes of value)", len);
+        lg_buf_reset(&w->out);
+        e = kmsg_format(&w->mo, &big, val, len, NULL, w->o.explain, NULL, &w->out);
+        if (!e) e = produce_one(w, b, m, w->o.output, w->out.data, w->out.len, NULL);
+        if (!e) KM_ADD(&w->m.bad, 1);
+    }
+    if (e) return lg_fail(err, e, "%s", w->fatal ? w->fatal_msg : lg_strerror(e));
+    return LG_OK;
+}
+
+/* Classifies and produces the polled messages; at-least-once queues the
+ * batch for its commit, exactly-once commits its transaction. */
+static lg_err process_batch(lg_kafka_worker *w, double t_first, lg_errmsg *err) {
+    size_t n = w->n_pend;
+    lg_err e = LG_OK;
+    kbatch *b = batch_new(n);
+    if (!b) return lg_fail(err, LG_ENOMEM, "out of memory");
+    b->t_first = t_first;
+    for (size_t i = 0; i < n; i++) batch_note(b, w->pend[i]);
+    KM_ADD(&w->m.consumed, n);
+    if ((e = kw_team_classify(w, n, err))) kw_fail(w, e, "classifying: %s", err ? err->msg : lg_strerror(e));
+    if (!e && w->o.exactly_once) {
+        rd_kafka_error_t *te = rd_kafka_begin_transaction(w->producer);
+        if (te) {
+            e = lg_fail(err, LG_ENET, "kafka exactly-once: cannot begin a transaction: %s", rd_kafka_error_string(te));
+            kw_fail(w, e, "%s", err ? err->msg : "cannot begin a transaction");
+            rd_kafka_error_destroy(te);
+        }
+    }
+    for (size_t i = 0; i < n && !e; i++) e = emit(w, b, i, err);
+    for (size_t i = 0; i < n; i++) kmsg_clear(&w->msgs[i]);
+    drop_pending(w);
+    b->sealed = 1;
+    if (e) { /* nothing of it is committed: its inputs go to the next owner */
+        if (!w->fatal) kw_fail(w, e, "%s", err ? err->msg : lg_strerror(e));
+        bury(w, b);
+        return e;
+    }
+    if (w->o.exactly_once) {
+        e = txn_finish(w, b, err);
+        if (e) kw_fail(w, e, "%s", err ? err->msg : lg_strerror(e));
+        bury(w, b);
+        return e;
+    }
+    if (w->tail) w->tail->next = b;
+    else w->head = b;
+    w->tail = b;
+    w->n_inflight++;
+    return LG_OK;
+}
+
+/* ---- Polling ----------------------------------------------------------------------------- */
+
+/* Polls up to batch_max messages: the first waits up to timeout_ms, the
+ * rest only take what has arrived. *t_first: when the first came. */
+static void collect(lg_kafka_worker *w, int timeout_ms, double *t_first) {
+    while (w->n_pend < w->o.batch_max && !kw_stopping(w)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, w->n_pend ? 0 : timeout_ms);
+        if (!m) return;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                kw_client_error(w, &w->clog, m->err, rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            return;
+        }
+        if (!w->n_pend) *t_first = lg_now();
+        w->pend[w->n_pend++] = m;
+        kw_client_ok(w, &w->clog);
+    }
+}
+
+lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
+    lg_err e = kw_wait_topics(w, err);
+    if (!e && w->o.exactly_once) e = kw_init_transactions(w, err);
+    if (e) return e;
+    if (kw_stopping(w)) { /* stopped before the brokers answered: nothing was polled */
+        lg_log(LG_LOG_INFO, "kafka: asked to stop before the brokers answered");
+        return w->fatal ? lg_fail(err, w->fatal, "%s", w->fatal_msg) : LG_OK;
+    }
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    if (!topics) return lg_fail(err, LG_ENOMEM, "out of memory");
+    rd_kafka_topic_partition_list_add(topics, w->o.input, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(w->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (se) return lg_fail(err, LG_ENET, "kafka: cannot subscribe to '%s': %s", w->o.input, rd_kafka_err2str(se));
+    lg_log(LG_LOG_INFO, "kafka: group '%s': '%s' -> '%s'%s%s (%s)", w->o.group, w->o.input, w->o.output,
+           w->o.dead_letter ? ", bad messages -> " : "", w->o.dead_letter ? w->o.dead_letter : "",
+           w->o.exactly_once ? "exactly-once" : "at-least-once");
+    double t_first = 0;
+    while (!kw_stopping(w)) {
+        int full = 0;
+        if (!w->o.exactly_once) {
+            rd_kafka_poll(w->producer, 0); /* delivery reports */
+            commit_ready(w, 0);
+            sweep(w);
+            full = w->n_inflight >= KW_MAX_INFLIGHT;
+        }
+        if (full) { /* wait for acknowledgements; keep the group's poll going while there is room */
+            collect(w, 0, &t_first);
+            rd_kafka_poll(w->producer, 100);
+        } else {
+            collect(w, 100, &t_first);
+            if (w->n_pend && !kw_stopping(w)) process_batch(w, t_first, err);
+        }
+        double now = lg_now();
+        if (now - w->lag_t >= 1.0) {
+            kw_refresh_lag(w);
+            w->lag_t = now;
+        }
+    }
+    /* stopping: finish what is polled, commit, leave the group */
+    if (!w->fatal) {
+        w->stop_t = lg_now();
+        lg_log(LG_LOG_INFO, "kafka: stopping: finishing %zu polled messages and %zu batch(es) in flight (grace %.0f s)",
+               w->n_pend, w->n_inflight, w->o.grace_seconds);
+        if (w->n_pend) process_batch(w, t_first, err);
+    }
+    drop_pending(w);
+    if (!w->o.exactly_once) settle(w);
+    rd_kafka_resp_err_t ce = rd_kafka_consumer_close(w->consumer);
+    if (ce && !w->fatal) lg_log(LG_LOG_WARN, "kafka: leaving the group: %s", rd_kafka_err2str(ce));
+    rd_kafka_flush(w->producer, (int)(grace_left(w) * 1000));
+    if (w->fatal) return lg_fail(err, w->fatal, "%s", w->fatal_msg);
+    return LG_OK;
+}
+
+void lg_kafka_worker_stop(lg_kafka_worker *w) { __atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED); }
+
+/* ---- Life cycle ------------------------------------------------------------------------ */
+
+lg_err lg_kafka_worker_new(const lg_kafka_opts *opts, lg_kafka_worker **out, lg_errmsg *err) {
+    *out = NULL;
+    const char *need[4] = {opts->brokers, opts->group, opts->input, opts->output};
+    static const char *names[4] = {"brokers", "group", "input topic", "output topic"};
+    for (int i = 0; i < 4; i++)
+        if (!need[i] || !*need[i]) return lg_fail(err, LG_EINVAL, "kafka: the %s is missing", names[i]);
+    if (!opts->pipeline) return lg_fail(err, LG_EINVAL, "kafka: no pipeline");
+    if (opts->n_props > LG_KAFKA_MAX_PROPS)
+        return lg_fail(err, LG_EINVAL, "kafka: more than %d properties", LG_KAFKA_MAX_PROPS);
+    if (opts->dead_letter && !strcmp(opts->dead_letter, opts->input))
+        return lg_fail(err, LG_EINVAL, "kafka: the dead-letter topic is the input topic");
+    if (!strcmp(opts->output, opts->input))
+        return lg_fail(err, LG_EINVAL, "kafka: the output topic is the input topic");
+    if (opts->batch_max > 100000) return lg_fail(err, LG_EINVAL, "kafka: batch size over 100000");
+    lg_kafka_worker *w = calloc(1, sizeof *w);
+    if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
+    w->o = *opts;
+    if (!w->o.batch_max) w->o.batch_max = 1024;
+    if (!w->o.max_value) w->o.max_value = 512u << 10;
+    if (w->o.grace_seconds <= 0) w->o.grace_seconds = 30;
+    w->mo.source_field = w->o.source_field ? w->o.source_field : "source";
+    w->mo.message_field = w->o.message_field ? w->o.message_field : "log_message";
+    w->mo.plain_source = w->o.source;
+    w->mo.max_value = w->o.max_value;
+    km_init(&w->m);
+    /* an output is the value plus a few fields; JSON escapes can make plain text 6 times longer */
+    lg_buf_init(&w->out, 65536); /* the Unclassified replacement of an output too large */
+    w->pend = calloc(w->o.batch_max, sizeof *w->pend);
+    w->recs = calloc(w->o.batch_max, sizeof *w->recs);
+    w->msgs = calloc(w->o.batch_max, sizeof *w->msgs);
+    w->rec_of = calloc(w->o.batch_max, sizeof *w->rec_of);
+    w->out_slice = calloc(w->o.batch_max, sizeof *w->out_slice);
+    w->out_off = calloc(w->o.batch_max, sizeof *w->out_off);
+    w->out_len = calloc(w->o.batch_max, sizeof *w->out_len);
+    w->out_cap = 6 * w->o.max_value + 65536;
+    lg_err e = LG_OK;
+    if (!w->pend || !w->recs || !w->msgs || !w->rec_of || !w->out_slice || !w->out_off || !w->out_len)
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t threads = w->o.threads > 0 ? (size_t)w->o.threads : cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
+    if (!e) e = kw_team_new(w, threads, err);
+    if (!e) e = kw_clients_new(w, on_delivery, on_rebalance, err);
+    if (e) {
+        lg_kafka_worker_free(w);
+        return e;
+    }
+    *out = w;
+    return LG_OK;
+}
+
+void lg_kafka_worker_free(lg_kafka_worker *w) {
+    if (!w) return;
+    drop_pending(w);
+    if (w->producer) { /* outputs still queued are given up (their inputs were not committed) */
+        rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(w->producer, 0);
+        rd_kafka_destroy(w->producer);
+    }
+    if (w->consumer) rd_kafka_destroy(w->consumer);
+    while (w->head) batch_free(pop_head(w));
+    while (w->grave) {
+        kbatch *b = w->grave;
+        w->grave = b->next;
+        batch_free(b);
+    }
+    kw_team_free(w);
+    lg_buf_free(&w->out);
+    free(w->out_slice);
+    free(w->out_off);
+    free(w->out_len);
+    free(w->pend);
+    free(w->recs);
+    free(w->msgs);
+    free(w->rec_of);
+    km_destroy(&w->m);
+    free(w);
+}
