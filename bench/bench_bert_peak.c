@@ -1,7 +1,8 @@
 /* bench_bert_peak.c - Logify's BERT throughput as a share of OpenBLAS's
  * sgemm peak, measured so that a shared machine's load hits both alike:
  * in one process, ROUNDS rounds each encode all the lines of LINES.txt
- * (batches of BATCH, THREADS threads, as `logify embed` does) and then run
+ * (as `logify embed` does: chunks of CHUNK lines handed to the encoder,
+ * which batches them BATCH at a time, THREADS threads) and then run
  * OpenBLAS sgemm 1024 x 1536 x 384 (../shared/anchors/sgemm_peak.c's
  * shape, THREADS threads) for about as long; the best round of each side
  * is kept (load only lowers a rate) and their ratio printed. Whatever
@@ -17,7 +18,7 @@
 
 void openblas_set_num_threads(int n);
 
-enum { GM = 1024, GN = 1536, GK = 384, MAX_LINES = 100000 };
+enum { GM = 1024, GN = 1536, GK = 384, MAX_LINES = 100000, CHUNK = 4096 /* cmd_embed.c's */ };
 
 /* GFLOPS of sgemm calls repeated for at least `secs` seconds */
 static double sgemm_gflops(const float *a, const float *b, float *c, double secs) {
@@ -74,7 +75,7 @@ int main(int argc, char **argv) {
         if (lg_sbert_tokenize(m, lines[i], lens[i], ids, 4096, &k, NULL) == LG_OK)
             flops += lg_sbert_flops(m, k);
     }
-    float *out = malloc((size_t)batch * (size_t)lg_sbert_dim(m) * sizeof *out);
+    float *out = malloc((size_t)CHUNK * (size_t)lg_sbert_dim(m) * sizeof *out);
     float *a = malloc(sizeof(float) * GM * GK), *b = malloc(sizeof(float) * GK * GN),
           *c = malloc(sizeof(float) * GM * GN);
     if (!out || !a || !b || !c) return 1;
@@ -87,8 +88,8 @@ int main(int argc, char **argv) {
     double best_l = 0, best_p = 0;
     for (int r = 0; r < rounds; r++) {
         double t0 = lg_now();
-        for (size_t i = 0; i < n; i += (size_t)batch) {
-            size_t k = n - i < (size_t)batch ? n - i : (size_t)batch;
+        for (size_t i = 0; i < n; i += CHUNK) {
+            size_t k = n - i < CHUNK ? n - i : CHUNK;
             if (lg_sbert_encode(m, s, (const char *const *)lines + i, lens + i, k, out, &err)) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
