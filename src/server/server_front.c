@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -273,6 +274,7 @@ static void *front_loop(void *arg) {
             f->draining = 1;
             drain_until = lg_now() + DRAIN_S;
             while (f->head) drop(f, f->head);
+            srv_pump_drain(f);
         }
         if (f->draining && (!f->pipes || lg_now() >= drain_until)) break;
         struct epoll_event evs[64];
@@ -309,8 +311,22 @@ static void *front_loop(void *arg) {
 
 /* ---- Lifecycle ------------------------------------------------------------------------- */
 
+/* Each kept connection takes three descriptors (the client's socket and a
+ * socketpair): raise the soft limit towards the hard one when the default
+ * (often 1,024) would not hold --max-connections of them. */
+static void raise_fd_limit(unsigned max_connections) {
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_connections * 3 + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+        lg_log(LG_LOG_WARN, "open files limited to %llu: fewer than --max-connections %u kept connections "
+               "(3 descriptors each) may be served", (unsigned long long)rl.rlim_cur, max_connections);
+}
+
 lg_err srv_front_start(lg_server *s, const struct addrinfo *ai, lg_errmsg *err) {
     srv_front *f = &s->front;
+    raise_fd_limit(s->o.max_connections);
     f->lfd = f->efd = f->wake = -1;
     pthread_mutex_init(&f->handover_mu, NULL);
     f->inited = 1;

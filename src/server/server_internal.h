@@ -244,6 +244,7 @@ int srv_pump_adopt(lg_server *s, srv_front *f, int cfd, const struct sockaddr_st
 void srv_pump_event(lg_server *s, srv_front *f, srv_ep *ep, uint32_t events);
 void srv_pump_sweep(srv_front *f, double now); /* ends lingering pipes past their time */
 void srv_pump_reap(srv_front *f);     /* frees the pipes ended since the last call */
+void srv_pump_drain(srv_front *f);    /* stopping: ends the pipes that only wait for their client */
 void srv_pump_close_all(srv_front *f);
 /* An answer to a bad head, whole (head and JSON body, Connection: close),
  * appended to out; id gets its request id. */

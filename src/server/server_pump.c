@@ -370,6 +370,15 @@ void srv_pump_sweep(srv_front *f, double now) {
     }
 }
 
+void srv_pump_drain(srv_front *f) {
+    for (srv_pipe *p = f->pipes, *next; p; p = next) {
+        next = p->next;
+        if (!p->lingering) continue;
+        if (!p->c_eof) drain_now(p, f->scratch);
+        pipe_free(f, p);
+    }
+}
+
 void srv_pump_close_all(srv_front *f) {
     while (f->pipes) pipe_free(f, f->pipes);
     srv_pump_reap(f);
