@@ -13,7 +13,9 @@
  *     (server_pump.c: every later head on the connection is checked too);
  *     the library gets the other end (MHD_add_connection, with the client's
  *     address) and applies its own limits (connections in all, per address)
- *     as for a connection it accepted;
+ *     as for a connection it accepted. A first request that closes the
+ *     connection (Connection: close, HTTP/1.0) has no later head: the
+ *     library gets the client's socket itself, as before the pump;
  *   - a bad head: one HTTP/1.1 response with a JSON {"detail": ...} body and
  *     Connection: close, counted in the metrics and the access log; the
  *     input is then drained for at most LINGER_S (a close with unread data
@@ -192,7 +194,16 @@ static void on_readable(lg_server *s, srv_front *f, srv_pending *p, uint32_t eve
     }
     set_lowat(p->fd, 1);
     unlink_pending(f, p);
-    if (srv_pump_adopt(s, f, p->fd, &p->addr, p->alen)) close(p->fd); /* out of memory or descriptors */
+    if (r.close) { /* one request only: no later head to check, the library takes the socket */
+        epoll_ctl(f->efd, EPOLL_CTL_DEL, p->fd, NULL);
+        pthread_mutex_lock(&f->handover_mu);
+        if (f->detached) close(p->fd);
+        /* the library closes the socket itself when it cannot take it (its limits) */
+        else MHD_add_connection(s->daemon, p->fd, (const struct sockaddr *)&p->addr, p->alen);
+        pthread_mutex_unlock(&f->handover_mu);
+    } else if (srv_pump_adopt(s, f, p->fd, &p->addr, p->alen)) {
+        close(p->fd); /* out of memory or descriptors */
+    }
     free(p);
 }
 

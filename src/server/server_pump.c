@@ -220,6 +220,8 @@ static void feed(lg_server *s, srv_pipe *p, const char *b, size_t n) {
             return;
         }
         to_lib(p, p->head, r.len);
+        free(p->head); /* rare (a head over several reads): not kept for the next */
+        p->head = NULL;
         head_passed(p, &r);
         i = from = r.len - old;
     }

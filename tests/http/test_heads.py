@@ -330,6 +330,28 @@ class KeptAlive(unittest.TestCase):
                     finally:
                         s.close()
 
+    def test_heads_over_several_writes(self):
+        # a later head that arrives in pieces is held until it is whole, then
+        # served, or refused
+        parts = [b"GET /hea", b"lthz HTTP/1.1\r\nHo", b"st: x\r\n", b"\r\n"]
+        bad = [b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Le", b"ngth: -1\r", b"\n\r\n"]
+        s = raw_socket(self.srv.port, 30)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            st, body, left = read_answer(s)
+            self.check_good(st, body, "request 1")
+            for part in parts:
+                time.sleep(0.05)
+                s.sendall(part)
+            st, body, left = read_answer(s, left)
+            self.check_good(st, body, "request 2, in pieces")
+            for part in bad:
+                time.sleep(0.05)
+                s.sendall(part)
+            self.check_bad_after(s, left, 400, r"Content-Length", "a bad head in pieces")
+        finally:
+            s.close()
+
     def test_connection_close_ends_the_checks(self):
         # after a request that closes the connection, nothing more is read:
         # one answer, no refusal of what follows
