@@ -33,7 +33,6 @@
 #define _GNU_SOURCE /* accept4 */
 #include "server/server_internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -94,58 +93,12 @@ static void set_lowat(int fd, int n) { setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &
 
 /* ---- Answers ------------------------------------------------------------------------ */
 
-static const char *reason(unsigned status) {
-    switch (status) {
-    case 400: return "Bad Request";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
-    }
-}
-
-void srv_front_log(lg_server *s, const struct sockaddr_storage *addr, const char *id, const srv_head_result *r,
-                   size_t out, double secs) {
-    unsigned status = r->status;
-    srv_metrics_request(&s->metrics, SRV_R_OTHER, status, secs, 0, out);
-    if (!s->o.access_log) return;
-    char remote[INET6_ADDRSTRLEN] = "-", method[sizeof r->method], path[sizeof r->path];
-    if (addr->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, remote, sizeof remote);
-    else if (addr->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, remote,
-                  sizeof remote);
-    srv_log_safe(method, sizeof method, r->method[0] ? r->method : "-");
-    srv_log_safe(path, sizeof path, r->path[0] ? r->path : "-");
-    lg_log(LG_LOG_INFO, "access id=%s remote=%s method=%s path=%s status=%u in=0 out=%zu ms=%.2f end=bad-head",
-           id, remote, method, path, status, out, secs * 1e3);
-}
-
-void srv_front_answer(lg_server *s, unsigned status, const char *detail, char *id, size_t idcap, lg_buf *out) {
-    uint64_t n = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED);
-    snprintf(id, idcap, "%08x-%08llx", s->nonce, (unsigned long long)n);
-    lg_buf body;
-    lg_buf_init(&body, 1024);
-    lg_err e = lg_buf_append(&body, "{\"detail\":", 10);
-    if (!e) e = lg_json_put_string(&body, detail, strlen(detail));
-    if (!e) e = lg_buf_putc(&body, '}');
-    lg_buf_printf(out,
-                  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                  "X-Request-Id: %s\r\nConnection: close\r\n\r\n",
-                  status, reason(status), e ? 0 : body.len, id);
-    if (!e) lg_buf_append(out, body.data, body.len);
-    lg_buf_free(&body);
-}
-
 /* Sends the whole answer (it fits an empty socket buffer: a few hundred
  * bytes), without waiting. Returns the bytes sent. */
 static size_t send_answer(lg_server *s, int fd, unsigned status, const char *detail, char *id, size_t idcap) {
     lg_buf out;
     lg_buf_init(&out, 4096);
-    srv_front_answer(s, status, detail, id, idcap, &out);
+    srv_bad_head_answer(s, status, detail, id, idcap, &out);
     ssize_t k = out.len ? send(fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
     lg_buf_free(&out);
     return k > 0 ? (size_t)k : 0;
@@ -156,7 +109,7 @@ static void reject(lg_server *s, srv_front *f, srv_pending *p, const srv_head_re
     char id[32];
     set_lowat(p->fd, 1);
     size_t out = send_answer(s, p->fd, r->status, r->detail, id, sizeof id);
-    srv_front_log(s, &p->addr, id, r, out, lg_now() - p->t0);
+    srv_bad_head_log(s, &p->addr, id, r, out, lg_now() - p->t0);
     shutdown(p->fd, SHUT_WR);
     p->lingering = 1;
     p->deadline = lg_now() + LINGER_S;
@@ -237,7 +190,7 @@ static void accept_all(lg_server *s, srv_front *f) {
             snprintf(r.detail, sizeof r.detail, "too many connections waiting for their request head");
             char id[32];
             size_t out = send_answer(s, p->fd, r.status, r.detail, id, sizeof id);
-            srv_front_log(s, &p->addr, id, &r, out, 0);
+            srv_bad_head_log(s, &p->addr, id, &r, out, 0);
             close(p->fd);
             free(p);
             continue;

@@ -40,9 +40,12 @@
  * (Content-Length bytes; or chunks: hex size, optional ;extension, CRLF or
  * LF, data, CRLF or LF, then trailer lines up to an empty one), so that the
  * pump knows where the next head starts and never takes body bytes for a
- * head. Chunk framing the library would refuse is refused here first. */
+ * head. Chunk framing the library would refuse is refused here first.
+ * srv_bad_head_answer / srv_bad_head_log make, count and log the answer to
+ * a bad head, for the front door and the pump alike. */
 #include "server/server_internal.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -374,6 +377,54 @@ size_t srv_body_scan(srv_body *b, const char *p, size_t n, srv_head_result *r, s
         }
     }
     return i;
+}
+
+/* ---- Answers to bad heads (the front door's and the pump's) ------------------------- */
+
+static const char *reason(unsigned status) {
+    switch (status) {
+    case 400: return "Bad Request";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+void srv_bad_head_log(lg_server *s, const struct sockaddr_storage *addr, const char *id, const srv_head_result *r,
+                   size_t out, double secs) {
+    unsigned status = r->status;
+    srv_metrics_request(&s->metrics, SRV_R_OTHER, status, secs, 0, out);
+    if (!s->o.access_log) return;
+    char remote[INET6_ADDRSTRLEN] = "-", method[sizeof r->method], path[sizeof r->path];
+    if (addr->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, remote, sizeof remote);
+    else if (addr->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, remote,
+                  sizeof remote);
+    srv_log_safe(method, sizeof method, r->method[0] ? r->method : "-");
+    srv_log_safe(path, sizeof path, r->path[0] ? r->path : "-");
+    lg_log(LG_LOG_INFO, "access id=%s remote=%s method=%s path=%s status=%u in=0 out=%zu ms=%.2f end=bad-head",
+           id, remote, method, path, status, out, secs * 1e3);
+}
+
+void srv_bad_head_answer(lg_server *s, unsigned status, const char *detail, char *id, size_t idcap, lg_buf *out) {
+    uint64_t n = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED);
+    snprintf(id, idcap, "%08x-%08llx", s->nonce, (unsigned long long)n);
+    lg_buf body;
+    lg_buf_init(&body, 1024);
+    lg_err e = lg_buf_append(&body, "{\"detail\":", 10);
+    if (!e) e = lg_json_put_string(&body, detail, strlen(detail));
+    if (!e) e = lg_buf_putc(&body, '}');
+    lg_buf_printf(out,
+                  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                  "X-Request-Id: %s\r\nConnection: close\r\n\r\n",
+                  status, reason(status), e ? 0 : body.len, id);
+    if (!e) lg_buf_append(out, body.data, body.len);
+    lg_buf_free(&body);
 }
 
 /* (server_internal.h) Copies a client-controlled string for the log: printable ASCII only. */

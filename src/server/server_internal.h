@@ -246,11 +246,11 @@ void srv_pump_sweep(srv_front *f, double now); /* ends lingering pipes past thei
 void srv_pump_reap(srv_front *f);     /* frees the pipes ended since the last call */
 void srv_pump_drain(srv_front *f);    /* stopping: ends the pipes that only wait for their client */
 void srv_pump_close_all(srv_front *f);
-/* An answer to a bad head, whole (head and JSON body, Connection: close),
+/* (server_head.c) An answer to a bad head, whole (head and JSON body, Connection: close),
  * appended to out; id gets its request id. */
-void srv_front_answer(lg_server *s, unsigned status, const char *detail, char *id, size_t idcap, lg_buf *out);
+void srv_bad_head_answer(lg_server *s, unsigned status, const char *detail, char *id, size_t idcap, lg_buf *out);
 /* Counts and logs an answer to a bad head (end=bad-head). */
-void srv_front_log(lg_server *s, const struct sockaddr_storage *addr, const char *id, const srv_head_result *r,
+void srv_bad_head_log(lg_server *s, const struct sockaddr_storage *addr, const char *id, const srv_head_result *r,
                    size_t out, double secs);
 
 /* Binds and listens (the address is the first of ai), starts the thread. */

@@ -238,8 +238,8 @@ static int answer_bad(lg_server *s, srv_pipe *p) {
     char id[32];
     lg_buf out;
     lg_buf_init(&out, 4096);
-    srv_front_answer(s, p->bad.status, p->bad.detail, id, sizeof id, &out);
-    srv_front_log(s, &p->addr, id, &p->bad, out.len, lg_now() - p->t_bad);
+    srv_bad_head_answer(s, p->bad.status, p->bad.detail, id, sizeof id, &out);
+    srv_bad_head_log(s, &p->addr, id, &p->bad, out.len, lg_now() - p->t_bad);
     int gone = pass(p->cfd, &p->down, &p->down_off, out.data, out.len);
     lg_buf_free(&out);
     return gone;
