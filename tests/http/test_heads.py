@@ -23,6 +23,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lgserver import Server, metric, raw_socket  # noqa: E402
 
 
+def read_to_close(s, got=b""):
+    """Everything s receives (after got) until the server closes it."""
+    while True:
+        try:
+            k = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not k:
+            break
+        got += k
+    return got
+
+
 def exchange(port, data, timeout=30, pause=0.0):
     """Sends data (bytes, or a list of parts sent one write each; a reset once
     the server answered is ignored) and returns all bytes received until the
@@ -38,20 +51,15 @@ def exchange(port, data, timeout=30, pause=0.0):
         except (BrokenPipeError, ConnectionResetError):
             pass
         s.shutdown(socket.SHUT_WR)
-        while True:
-            try:
-                k = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not k:
-                break
-            got += k
+        got = read_to_close(s)
     finally:
         s.close()
     return got
 
 
-class Heads(unittest.TestCase):
+class ServerCase(unittest.TestCase):
+    """One server for the class; the checks of an answer to a bad head."""
+
     @classmethod
     def setUpClass(cls):
         cls.srv = Server("--quiet", "--max-upload", "1M")
@@ -84,6 +92,10 @@ class Heads(unittest.TestCase):
     def post(self, headers, body=b""):
         return (b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + headers +
                 b"\r\n" + body)
+
+
+class Heads(ServerCase):
+    """Bad heads as the first request of a connection."""
 
     def test_negative_content_length(self):
         raw = exchange(self.srv.port, self.post(b"Content-Length: -1\r\n"))
@@ -204,32 +216,8 @@ def read_answer(s, got=b""):
     return int(head.split()[1]), rest[:n], rest[n:]
 
 
-def read_to_close(s, got=b""):
-    while True:
-        try:
-            k = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not k:
-            break
-        got += k
-    return got
-
-
-class KeptAlive(unittest.TestCase):
+class KeptAlive(ServerCase):
     """The same bad heads, later on a kept-alive connection."""
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = Server("--quiet", "--max-upload", "1M")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.srv.close()
-        if rc != 0:
-            raise AssertionError("server exit code %d" % rc)
-
-    one_json_answer = Heads.one_json_answer
-    post = Heads.post
 
     def good_post(self, chunked=False):
         body = json.dumps({"logs": [LOG]}).encode()
