@@ -14,6 +14,13 @@
 # --workers 2 (a process per core); wrk shares the same 2 cores. Logify routes every
 # row to the rules stage only (--route '*=rules' 'LegacyCRM=rules'), the same
 # work as the anchor. Not a test: numbers only.
+#
+# LOGIFY_ANCHOR=/path/to/another/logify adds (first) a same-run comparison of
+# kept-alive requests/s between two builds, KA_ROUNDS (5) interleaved wrk runs
+# of KA_SECONDS (5) each, 1 log/request, default mode: the median requests/s
+# and the server's CPU time (user+sys) per request of each, and the ratios
+# (docs/server.md, "Bad request heads": the pump's cost). KEEPALIVE_ONLY=1
+# stops after it (no FastAPI needed).
 set -euo pipefail
 : "${LOGIFY:?}" "${LOGIFY_SHARED:?}"
 DURATION=${DURATION:-10}
@@ -21,7 +28,7 @@ UPLOAD_MB=${UPLOAD_MB:-50}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 for t in wrk curl; do command -v $t >/dev/null || { echo "bench_http: $t missing (scripts/install-deps.sh --bench)" >&2; exit 1; }; done
-$PY -c 'import fastapi, uvicorn, multipart' 2>/dev/null || { echo "bench_http: python3-fastapi/uvicorn/multipart missing" >&2; exit 1; }
+[[ ${KEEPALIVE_ONLY:-0} == 1 ]] || $PY -c 'import fastapi, uvicorn, multipart' 2>/dev/null || { echo "bench_http: python3-fastapi/uvicorn/multipart missing" >&2; exit 1; }
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -111,6 +118,45 @@ PY
 upload_run() { # url file -> "seconds http_code"
     curl -sS -o "$TMP/answer.csv" -w '%{time_total} %{http_code}\n' -F "file=@$2" "$1/classify/"
 }
+
+# ---- kept-alive requests/s, this build against LOGIFY_ANCHOR, interleaved
+if [[ -n ${LOGIFY_ANCHOR:-} ]]; then
+    KA_ROUNDS=${KA_ROUNDS:-5} KA_SECONDS=${KA_SECONDS:-5}
+    : >"$TMP/ka.txt"
+    for round in $(seq 1 "$KA_ROUNDS"); do
+        for who in anchor this; do
+            bin=$LOGIFY
+            [[ $who == anchor ]] && bin=$LOGIFY_ANCHOR
+            LOGIFY=$bin start_logify --quiet
+            pid=$(cat "$TMP/pid")
+            cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+            wrk -t1 -c64 -d"${KA_SECONDS}s" -s "$TMP/post1.lua" "http://127.0.0.1:$(cat "$TMP/port")/v1/classify" >"$TMP/wrk.out" 2>&1 || true
+            cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+            stop_server
+            rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/wrk.out")
+            n=$(awk '/requests in/ {print $1}' "$TMP/wrk.out")
+            bad=$(awk '/Non-2xx/ {print $5}' "$TMP/wrk.out")
+            echo "$who $rps $(( (cpu1 - cpu0) * 10000 )) $n ${bad:-0}" >>"$TMP/ka.txt" # CPU in us (100 ticks/s)
+        done
+    done
+    $PY - "$TMP/ka.txt" "$KA_ROUNDS" "$KA_SECONDS" "$(uptime)" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+res = {}
+for who in ("anchor", "this"):
+    r = [x for x in rows if x[0] == who]
+    rps = [float(x[1]) for x in r]
+    us = [float(x[2]) / float(x[3]) for x in r]
+    res[who] = (statistics.median(rps), statistics.median(us), sum(int(x[4]) for x in r), rps)
+    print("  %-6s median %8.0f requests/s (runs: %s), %.1f us CPU/request, non-2xx %d"
+          % (who, res[who][0], " ".join("%.0f" % v for v in rps), res[who][1], res[who][2]))
+print("bench_http: kept-alive POST /v1/classify, wrk -t1 -c64, %s rounds x %s s interleaved; load: %s"
+      % (sys.argv[2], sys.argv[3], sys.argv[4].strip()))
+print("  ratio this/anchor: %.2f requests/s, %.2f CPU per request"
+      % (res["this"][0] / res["anchor"][0], res["this"][1] / res["anchor"][1]))
+PY
+    [[ ${KEEPALIVE_ONLY:-0} == 1 ]] && exit 0
+fi
 
 declare -A R
 for who in logify fastapi; do

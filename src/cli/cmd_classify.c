@@ -45,13 +45,17 @@ static const char usage_text[] =
 
 typedef struct {
     FILE *f;
-    int live; /* flush every write: a reader downstream waits for each row */
+    int live;         /* flush every write: a reader downstream waits for each row */
+    const char *name; /* for messages: the -o path, or "stdout" */
+    int failed;       /* a write failed: the message names the output, not the input */
 } file_sink;
 
 static lg_err sink_file(void *user, const char *data, size_t len, lg_errmsg *err) {
     file_sink *s = user;
-    if (fwrite(data, 1, len, s->f) != len || (s->live && fflush(s->f)))
-        return lg_fail(err, LG_EIO, "write failed: %s", strerror(errno));
+    if (fwrite(data, 1, len, s->f) != len || (s->live && fflush(s->f))) {
+        s->failed = 1;
+        return lg_fail(err, LG_EIO, "%s: write failed: %s", s->name, strerror(errno));
+    }
     return LG_OK;
 }
 
@@ -189,7 +193,7 @@ int cmd_classify(int argc, char **argv) {
     lg_job *job = NULL;
     FILE *in = NULL;
     cli_outfile of = {0};
-    file_sink sink = {stdout, 0};
+    file_sink sink = {stdout, 0, "stdout", 0};
     char *chunk = NULL;
     if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
         lg_config_free(&cfg);
@@ -204,6 +208,7 @@ int cmd_classify(int argc, char **argv) {
         if (cli_outfile_open(&of, output) != CLI_OK) goto done;
         sink.f = of.f;
         sink.live = of.stream;
+        sink.name = output;
     }
     if (templates && lg_tpl_miner_new(NULL, &jo.templates, &err)) {
         cli_error("%s", err.msg);
@@ -245,7 +250,8 @@ int cmd_classify(int argc, char **argv) {
     if (!e) e = lg_job_finish(job, &err);
     if (!e) lg_progress_set(prog, lg_job_rows_read(job), cli_file_size(in));
     if (e) {
-        cli_error("%s: %s", strcmp(input, "-") ? input : "stdin", err.msg);
+        if (sink.failed) cli_error("%s", err.msg);
+        else cli_error("%s: %s", strcmp(input, "-") ? input : "stdin", err.msg);
         goto done;
     }
     if (!output && fflush(stdout) != 0) {

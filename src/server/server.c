@@ -466,8 +466,9 @@ unsigned lg_server_stop(lg_server *s, double grace_s) {
         nanosleep(&ts, NULL);
     }
     if (left) __atomic_store_n(&s->cutting, 1, __ATOMIC_RELEASE);
-    srv_front_stop(&s->front); /* no hand-over after this */
+    srv_front_detach(&s->front); /* no hand-over after this */
     MHD_stop_daemon(s->daemon); /* cuts what is still in flight */
+    srv_front_stop(&s->front);  /* the last answers pass on, then every socket closes */
     srv_guard_stop(&s->guard);
     s->daemon = NULL;
     s->stopped = 1;

@@ -8,10 +8,14 @@
  * the socket (recv with MSG_PEEK, at most SRV_HEAD_MAX bytes; SO_RCVLOWAT is
  * set one past what was seen, so that epoll wakes only when more has come,
  * and the search for the head's end resumes where it stopped). Then:
- *   - a complete, acceptable head: SO_RCVLOWAT back to 1 and the socket goes
- *     to libmicrohttpd (MHD_add_connection), which reads the head from the
- *     socket itself and applies its own limits (connections in all, per
- *     address) as for a connection it accepted;
+ *   - a complete, acceptable head: SO_RCVLOWAT back to 1 and the socket
+ *     stays here, pumped to and from libmicrohttpd through a socketpair
+ *     (server_pump.c: every later head on the connection is checked too);
+ *     the library gets the other end (MHD_add_connection, with the client's
+ *     address) and applies its own limits (connections in all, per address)
+ *     as for a connection it accepted. A first request that closes the
+ *     connection (Connection: close, HTTP/1.0) has no later head: the
+ *     library gets the client's socket itself, as before the pump;
  *   - a bad head: one HTTP/1.1 response with a JSON {"detail": ...} body and
  *     Connection: close, counted in the metrics and the access log; the
  *     input is then drained for at most LINGER_S (a close with unread data
@@ -23,12 +27,12 @@
  *     --max-per-ip per client address (more are closed at once, as the
  *     library does at its own limit) and --max-connections in all (more get
  *     a 503 and are closed).
- * Later requests on a keep-alive connection are read by the library itself;
- * docs/server.md, "Bad request heads", says what that leaves. */
+ * Stopping: srv_front_detach (no hand-over once the library is stopping),
+ * then, after MHD_stop_daemon, srv_front_stop lets the pipes pass on what
+ * the library wrote before it closed (at most DRAIN_S) and ends the thread. */
 #define _GNU_SOURCE /* accept4 */
 #include "server/server_internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,14 +40,18 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define LINGER_S 1.0  /* after a bad head's answer: how long to drain input */
 #define TICK_MS 250   /* deadline sweep */
 #define BACKLOG 1024
+#define DRAIN_S 1.0   /* stopping: how long the pipes may take to pass the last answers on */
+#define SCRATCH (64u << 10)
 
 struct srv_pending {
+    srv_ep ep;
     srv_pending *prev, *next;
     int fd;
     struct sockaddr_storage addr;
@@ -53,7 +61,7 @@ struct srv_pending {
     int lingering;  /* answered: draining input until the client closes */
 };
 
-static char LISTEN_TAG, WAKE_TAG; /* epoll data of the two non-client descriptors */
+static srv_ep LISTEN_TAG = {SRV_EP_LISTEN, NULL}, WAKE_TAG = {SRV_EP_WAKE, NULL};
 
 /* ---- The pending list ------------------------------------------------------------ */
 
@@ -85,53 +93,14 @@ static void set_lowat(int fd, int n) { setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &
 
 /* ---- Answers ------------------------------------------------------------------------ */
 
-static const char *reason(unsigned status) {
-    switch (status) {
-    case 400: return "Bad Request";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
-    }
-}
-
-static void access_log(lg_server *s, const struct sockaddr_storage *addr, const char *id,
-                       const srv_head_result *r, unsigned status, size_t out, double secs) {
-    srv_metrics_request(&s->metrics, SRV_R_OTHER, status, secs, 0, out);
-    if (!s->o.access_log) return;
-    char remote[INET6_ADDRSTRLEN] = "-", method[sizeof r->method], path[sizeof r->path];
-    if (addr->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, remote, sizeof remote);
-    else if (addr->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, remote,
-                  sizeof remote);
-    srv_log_safe(method, sizeof method, r->method[0] ? r->method : "-");
-    srv_log_safe(path, sizeof path, r->path[0] ? r->path : "-");
-    lg_log(LG_LOG_INFO, "access id=%s remote=%s method=%s path=%s status=%u in=0 out=%zu ms=%.2f end=bad-head",
-           id, remote, method, path, status, out, secs * 1e3);
-}
-
 /* Sends the whole answer (it fits an empty socket buffer: a few hundred
  * bytes), without waiting. Returns the bytes sent. */
 static size_t send_answer(lg_server *s, int fd, unsigned status, const char *detail, char *id, size_t idcap) {
-    uint64_t n = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED);
-    snprintf(id, idcap, "%08x-%08llx", s->nonce, (unsigned long long)n);
-    lg_buf body;
-    lg_buf_init(&body, 1024);
-    lg_err e = lg_buf_append(&body, "{\"detail\":", 10);
-    if (!e) e = lg_json_put_string(&body, detail, strlen(detail));
-    if (!e) e = lg_buf_putc(&body, '}');
-    char head[512];
-    int hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                      "X-Request-Id: %s\r\nConnection: close\r\n\r\n",
-                      status, reason(status), e ? 0 : body.len, id);
-    struct iovec iov[2] = {{head, (size_t)hl}, {body.data, e ? 0 : body.len}};
-    struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-    ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-    lg_buf_free(&body);
+    lg_buf out;
+    lg_buf_init(&out, 4096);
+    srv_bad_head_answer(s, status, detail, id, idcap, &out);
+    ssize_t k = out.len ? send(fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+    lg_buf_free(&out);
     return k > 0 ? (size_t)k : 0;
 }
 
@@ -140,7 +109,7 @@ static void reject(lg_server *s, srv_front *f, srv_pending *p, const srv_head_re
     char id[32];
     set_lowat(p->fd, 1);
     size_t out = send_answer(s, p->fd, r->status, r->detail, id, sizeof id);
-    access_log(s, &p->addr, id, r, r->status, out, lg_now() - p->t0);
+    srv_bad_head_log(s, &p->addr, id, r, out, lg_now() - p->t0);
     shutdown(p->fd, SHUT_WR);
     p->lingering = 1;
     p->deadline = lg_now() + LINGER_S;
@@ -177,10 +146,17 @@ static void on_readable(lg_server *s, srv_front *f, srv_pending *p, uint32_t eve
     case SRV_HEAD_OK: break;
     }
     set_lowat(p->fd, 1);
-    epoll_ctl(f->efd, EPOLL_CTL_DEL, p->fd, NULL);
     unlink_pending(f, p);
-    /* the library closes the socket itself when it cannot take it (its limits) */
-    MHD_add_connection(s->daemon, p->fd, (const struct sockaddr *)&p->addr, p->alen);
+    if (r.close) { /* one request only: no later head to check, the library takes the socket */
+        epoll_ctl(f->efd, EPOLL_CTL_DEL, p->fd, NULL);
+        pthread_mutex_lock(&f->handover_mu);
+        if (f->detached) close(p->fd);
+        /* the library closes the socket itself when it cannot take it (its limits) */
+        else MHD_add_connection(s->daemon, p->fd, (const struct sockaddr *)&p->addr, p->alen);
+        pthread_mutex_unlock(&f->handover_mu);
+    } else if (srv_pump_adopt(s, f, p->fd, &p->addr, p->alen)) {
+        close(p->fd); /* out of memory or descriptors */
+    }
     free(p);
 }
 
@@ -214,14 +190,15 @@ static void accept_all(lg_server *s, srv_front *f) {
             snprintf(r.detail, sizeof r.detail, "too many connections waiting for their request head");
             char id[32];
             size_t out = send_answer(s, p->fd, r.status, r.detail, id, sizeof id);
-            access_log(s, &p->addr, id, &r, r.status, out, 0);
+            srv_bad_head_log(s, &p->addr, id, &r, out, 0);
             close(p->fd);
             free(p);
             continue;
         }
         p->t0 = lg_now();
         p->deadline = p->t0 + (double)s->o.head_timeout_s;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = p};
+        p->ep = (srv_ep){SRV_EP_PENDING, p};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &p->ep};
         if (epoll_ctl(f->efd, EPOLL_CTL_ADD, p->fd, &ev)) {
             close(p->fd);
             free(p);
@@ -242,6 +219,7 @@ static void sweep(lg_server *s, srv_front *f) {
         if (!p->lingering) __atomic_add_fetch(&s->guard.head_timeouts, 1, __ATOMIC_RELAXED);
         drop(f, p);
     }
+    srv_pump_sweep(f, now);
     if (f->paused && f->lfd >= 0) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &LISTEN_TAG};
         epoll_ctl(f->efd, EPOLL_CTL_MOD, f->lfd, &ev);
@@ -252,19 +230,32 @@ static void sweep(lg_server *s, srv_front *f) {
 static void *front_loop(void *arg) {
     lg_server *s = arg;
     srv_front *f = &s->front;
-    double next_sweep = lg_now() + TICK_MS / 1e3;
-    while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+    double next_sweep = lg_now() + TICK_MS / 1e3, drain_until = 0;
+    for (;;) {
+        if (!f->draining && __atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+            /* the library has stopped: nothing to hand over any more; the
+             * pipes pass on what it wrote before it closed */
+            f->draining = 1;
+            drain_until = lg_now() + DRAIN_S;
+            while (f->head) drop(f, f->head);
+            srv_pump_drain(f);
+        }
+        if (f->draining && (!f->pipes || lg_now() >= drain_until)) break;
         struct epoll_event evs[64];
-        int n = epoll_wait(f->efd, evs, 64, TICK_MS);
+        int n = epoll_wait(f->efd, evs, 64, f->draining ? 50 : TICK_MS);
         for (int i = 0; i < n; i++) {
-            void *tag = evs[i].data.ptr;
-            if (tag == &WAKE_TAG) {
+            srv_ep *ep = evs[i].data.ptr;
+            switch (ep->kind) {
+            case SRV_EP_WAKE: {
                 uint64_t v;
                 if (read(f->wake, &v, sizeof v) < 0) {}
-            } else if (tag == &LISTEN_TAG) {
-                if (f->lfd >= 0) accept_all(s, f);
-            } else {
-                on_readable(s, f, tag, evs[i].events);
+                break;
+            }
+            case SRV_EP_LISTEN:
+                if (f->lfd >= 0 && !f->draining) accept_all(s, f);
+                break;
+            case SRV_EP_PENDING: on_readable(s, f, ep->owner, evs[i].events); break;
+            default: srv_pump_event(s, f, ep, evs[i].events); /* an ended pipe stays until the reap */
             }
         }
         if (__atomic_load_n(&f->quiesce, __ATOMIC_ACQUIRE) && f->lfd >= 0) {
@@ -275,16 +266,38 @@ static void *front_loop(void *arg) {
             sweep(s, f);
             next_sweep = lg_now() + TICK_MS / 1e3;
         }
+        srv_pump_reap(f);
     }
     while (f->head) drop(f, f->head);
+    srv_pump_close_all(f);
     return NULL;
 }
 
 /* ---- Lifecycle ------------------------------------------------------------------------- */
 
+/* Each kept connection takes three descriptors (the client's socket and a
+ * socketpair): raise the soft limit towards the hard one when the default
+ * (often 1,024) would not hold --max-connections of them. */
+static void raise_fd_limit(unsigned max_connections) {
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_connections * 3 + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+        lg_log(LG_LOG_WARN, "open files limited to %llu: fewer than --max-connections %u kept connections "
+               "(3 descriptors each) may be served", (unsigned long long)rl.rlim_cur, max_connections);
+}
+
 lg_err srv_front_start(lg_server *s, const struct addrinfo *ai, lg_errmsg *err) {
     srv_front *f = &s->front;
+    raise_fd_limit(s->o.max_connections);
     f->lfd = f->efd = f->wake = -1;
+    pthread_mutex_init(&f->handover_mu, NULL);
+    f->inited = 1;
+    if (!(f->scratch = malloc(SCRATCH))) {
+        srv_front_stop(f);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
     f->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (f->lfd < 0 || setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
@@ -323,7 +336,16 @@ void srv_front_quiesce(srv_front *f) {
     wake(f);
 }
 
+void srv_front_detach(srv_front *f) {
+    if (!f->inited) return;
+    pthread_mutex_lock(&f->handover_mu);
+    f->detached = 1;
+    pthread_mutex_unlock(&f->handover_mu);
+}
+
 void srv_front_stop(srv_front *f) {
+    if (!f->inited) return;
+    srv_front_detach(f);
     if (f->running) {
         __atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
         wake(f);
@@ -334,4 +356,8 @@ void srv_front_stop(srv_front *f) {
     if (f->efd >= 0) close(f->efd);
     if (f->wake >= 0) close(f->wake);
     f->lfd = f->efd = f->wake = -1;
+    free(f->scratch);
+    f->scratch = NULL;
+    pthread_mutex_destroy(&f->handover_mu);
+    f->inited = 0;
 }

@@ -151,11 +151,19 @@ void srv_log_safe(char *dst, size_t cap, const char *src);
 
 typedef enum { SRV_HEAD_PARTIAL = 0, SRV_HEAD_OK, SRV_HEAD_BAD } srv_head_verdict;
 
+#define SRV_CHUNK_LINE_MAX 1024u /* a chunk size line, extensions included: 400 beyond */
+#define SRV_TRAILER_MAX (8u << 10) /* the trailer section of a chunked body: 431 beyond */
+
 typedef struct {
     unsigned status;  /* SRV_HEAD_BAD: the answer's status */
     char detail[128]; /* SRV_HEAD_BAD: the answer's detail */
     size_t len;       /* bytes of the head, when its end was seen */
     char method[16], path[128]; /* for the access log (cut) */
+    /* SRV_HEAD_OK: how the body is framed, as the library reads it */
+    uint64_t length;  /* Content-Length (0 when absent) */
+    int chunked;      /* Transfer-Encoding: chunked */
+    int close;        /* the library closes the connection after this request
+                         (Connection: close; HTTP/1.0 without keep-alive) */
 } srv_head_result;
 
 /* Checks the first n bytes a connection sent. *scanned (0 at first) keeps
@@ -166,27 +174,92 @@ typedef struct {
 srv_head_verdict srv_head_check(const char *b, size_t n, uint64_t max_upload, size_t *scanned,
                                 srv_head_result *r);
 
+/* Where a connection's input stands after a good head (srv_body_start):
+ * the body is followed to its end, then the next head is due (NONE), or,
+ * after a request that closes the connection, the rest is ignored (REST). */
+typedef enum {
+    SRV_BODY_NONE = 0, /* between requests: a head comes next */
+    SRV_BODY_LENGTH,   /* Content-Length bytes */
+    SRV_BODY_CHUNK_SIZE, SRV_BODY_CHUNK_EXT, SRV_BODY_CHUNK_SIZE_CR,
+    SRV_BODY_CHUNK_DATA, SRV_BODY_CHUNK_END, SRV_BODY_CHUNK_END_CR,
+    SRV_BODY_TRAILER,  /* after the last chunk: lines up to an empty one */
+    SRV_BODY_REST      /* the library closes after this request: ignored */
+} srv_body_state;
+
+typedef struct {
+    srv_body_state st;
+    uint64_t left;  /* LENGTH, CHUNK_DATA: bytes left; CHUNK_SIZE: the size so far */
+    unsigned line;  /* bytes of the chunk size line; of the trailer section */
+    unsigned digits, fields, col;
+    int colon, folded, cr; /* the trailer line being read */
+    int close;      /* REST after the body */
+} srv_body;
+
+void srv_body_start(srv_body *b, const srv_head_result *r);
+/* Follows body bytes p[0..n): returns how many belong to the body (framing
+ * included). Stops early when the body ends (b->st is then NONE, or REST
+ * when the connection closes after it: nothing more is read) or at bad
+ * framing (*v = SRV_HEAD_BAD, r->status and r->detail set; the bytes before
+ * it are counted). */
+size_t srv_body_scan(srv_body *b, const char *p, size_t n, srv_head_result *r, srv_head_verdict *v);
+
 typedef struct srv_pending srv_pending;
+typedef struct srv_pipe srv_pipe;
+
+/* What an event of the front thread's epoll set is about (its data.ptr). */
+typedef enum { SRV_EP_LISTEN = 0, SRV_EP_WAKE, SRV_EP_PENDING, SRV_EP_CLIENT, SRV_EP_LIB } srv_ep_kind;
+typedef struct {
+    srv_ep_kind kind;
+    void *owner; /* the srv_pending or srv_pipe */
+} srv_ep;
 
 /* The front door: the listening socket and a thread that accepts, waits for
  * each connection's first request head (peeking: the bytes stay in the
- * socket), answers a bad one with JSON and gives the others to
- * libmicrohttpd (MHD_add_connection). */
+ * socket), answers a bad one with JSON, and keeps the others, pumping their
+ * bytes to and from libmicrohttpd through a socketpair while it checks
+ * every later head (server_pump.c). */
 typedef struct {
     int lfd, efd, wake; /* listening socket, epoll, eventfd */
     pthread_t thread;
-    int running;
+    int inited, running;
     int stop, quiesce;  /* atomic: end the thread; close the listening socket */
     int paused;         /* accept paused (out of descriptors): resumed at the next tick */
+    int draining;       /* the thread's own: stopping, pipes finish what they hold */
     uint16_t port;
     srv_pending *head;  /* connections whose head is awaited (a list) */
     unsigned n_pending;
+    srv_pipe *pipes;    /* connections pumped to and from the library (a list) */
+    unsigned n_pipes;
+    srv_pipe *graveyard; /* ended pipes, freed after the batch of events */
+    pthread_mutex_t handover_mu; /* MHD_add_connection against srv_front_detach */
+    int detached;       /* under handover_mu: the library is stopping, no hand-over */
+    char *scratch;      /* one read (server_pump.c) */
 } srv_front;
+
+/* ---- The pump (server_pump.c), run by the front thread --------------------- */
+
+/* Keeps cfd (in the epoll set already, its first head complete and good)
+ * and gives the library one end of a socketpair. -1: cfd is the caller's. */
+int srv_pump_adopt(lg_server *s, srv_front *f, int cfd, const struct sockaddr_storage *addr, socklen_t alen);
+void srv_pump_event(lg_server *s, srv_front *f, srv_ep *ep, uint32_t events);
+void srv_pump_sweep(srv_front *f, double now); /* ends lingering pipes past their time */
+void srv_pump_reap(srv_front *f);     /* frees the pipes ended since the last call */
+void srv_pump_drain(srv_front *f);    /* stopping: ends the pipes that only wait for their client */
+void srv_pump_close_all(srv_front *f);
+/* (server_head.c) An answer to a bad head, whole (head and JSON body, Connection: close),
+ * appended to out; id gets its request id. */
+void srv_bad_head_answer(lg_server *s, unsigned status, const char *detail, char *id, size_t idcap, lg_buf *out);
+/* Counts and logs an answer to a bad head (end=bad-head). */
+void srv_bad_head_log(lg_server *s, const struct sockaddr_storage *addr, const char *id, const srv_head_result *r,
+                   size_t out, double secs);
 
 /* Binds and listens (the address is the first of ai), starts the thread. */
 lg_err srv_front_start(lg_server *s, const struct addrinfo *ai, lg_errmsg *err);
 void srv_front_quiesce(srv_front *f); /* stops accepting: closes the listening socket */
-void srv_front_stop(srv_front *f);    /* before MHD_stop_daemon: no hand-over after it */
+void srv_front_detach(srv_front *f);  /* before MHD_stop_daemon: no hand-over after it */
+/* After MHD_stop_daemon: the pipes pass on what the library wrote (for at
+ * most a second), then the thread ends and every socket is closed. */
+void srv_front_stop(srv_front *f);
 
 /* ---- Server ------------------------------------------------------------------- */
 

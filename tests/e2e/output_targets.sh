@@ -52,7 +52,7 @@ ok
 if [[ $(id -u) -eq 0 ]] && mknod "$TMP/null" c 1 3 2>/dev/null && mknod "$TMP/full" c 1 7; then
   classify -o "$TMP/null" || fail "a null device"
   [[ -c "$TMP/null" ]] || fail "the null device node became a $(stat -c %F "$TMP/null")"
-  expect_fail 1 "No space left on device" -- classify -o "$TMP/full"
+  expect_fail 1 "$TMP/full: write failed: No space left on device" -- classify -o "$TMP/full"
   [[ -c "$TMP/full" ]] || fail "the full device node became a $(stat -c %F "$TMP/full")"
   ok
 else
