@@ -180,7 +180,7 @@ static void on_readable(lg_server *s, srv_front *f, srv_pending *p, uint32_t eve
     epoll_ctl(f->efd, EPOLL_CTL_DEL, p->fd, NULL);
     unlink_pending(f, p);
     /* the library closes the socket itself when it cannot take it (its limits) */
-    MHD_add_connection(s->daemon, p->fd, (const struct sockaddr *)&p->addr, p->alen);
+    lg_mhd()->add_connection(s->daemon, p->fd, (const struct sockaddr *)&p->addr, p->alen);
     free(p);
 }
 
