@@ -15,6 +15,7 @@
 # their own tests (e2e.http_*, e2e.kafka_*, e2e.embed*, e2e.model_pull).
 source "$(dirname "$0")/../lib.sh"
 LAZY="libcurl libopenblas libmicrohttpd librdkafka libhs libstdc++"
+sanitized && LAZY=${LAZY% libstdc++} # the sanitizers' runtimes link libstdc++
 
 # loaded NAME CMD...: runs CMD under LD_DEBUG=libs; sets INITS to the
 # shared objects whose initialisers ran (one basename a line)
