@@ -1,7 +1,7 @@
 /*
- * dynlib_blas.h - OpenBLAS (sgemm for the BERT encoder, kNN and DBSCAN), loaded on first use
- * (logify/dynlib.h says why). Call lg_blas_load() first, then
- * lg_blas()->f(...) for f(...). A new function goes into
+ * dynlib_blas.h - OpenBLAS (sgemm for the BERT encoder, kNN and DBSCAN),
+ * loaded on first use (logify/dynlib.h says why). Call lg_blas_load() first,
+ * then lg_blas()->f(...) for f(...). A new function goes into
  * LG_BLAS_FUNCTIONS.
  */
 #ifndef LOGIFY_DYNLIB_BLAS_H

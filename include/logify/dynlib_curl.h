@@ -1,7 +1,7 @@
 /*
- * dynlib_curl.h - libcurl (HTTP for the LLM stage and logify pull), loaded on first use
- * (logify/dynlib.h says why). Call lg_curl_load() first, then
- * lg_curl()->f(...) for curl_f(...). A new function goes into
+ * dynlib_curl.h - libcurl (HTTP for the LLM stage and `logify model pull`),
+ * loaded on first use (logify/dynlib.h says why). Call lg_curl_load() first,
+ * then lg_curl()->f(...) for curl_f(...). A new function goes into
  * LG_CURL_FUNCTIONS.
  */
 #ifndef LOGIFY_DYNLIB_CURL_H

@@ -1,8 +1,7 @@
 /*
- * dynlib_hs.h - Vectorscan (the rules stage's regex engine), loaded on first use
- * (logify/dynlib.h says why). Call lg_hs_load() first, then
- * lg_hs()->f(...) for hs_f(...). A new function goes into
- * LG_HS_FUNCTIONS.
+ * dynlib_hs.h - Vectorscan (the rules stage's regex engine), loaded on first
+ * use (logify/dynlib.h says why). Call lg_hs_load() first, then
+ * lg_hs()->f(...) for hs_f(...). A new function goes into LG_HS_FUNCTIONS.
  */
 #ifndef LOGIFY_DYNLIB_HS_H
 #define LOGIFY_DYNLIB_HS_H

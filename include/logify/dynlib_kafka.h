@@ -1,6 +1,6 @@
 /*
- * dynlib_kafka.h - librdkafka (the Kafka client of logify kafka), loaded on first use
- * (logify/dynlib.h says why). Call lg_kafka_load() first, then
+ * dynlib_kafka.h - librdkafka (the Kafka client of logify kafka), loaded on
+ * first use (logify/dynlib.h says why). Call lg_kafka_load() first, then
  * lg_kafka()->f(...) for rd_kafka_f(...). A new function goes into
  * LG_KAFKA_FUNCTIONS.
  */

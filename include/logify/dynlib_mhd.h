@@ -1,8 +1,8 @@
 /*
- * dynlib_mhd.h - libmicrohttpd (the HTTP server of logify serve and of logify kafka's metrics), loaded on first use
- * (logify/dynlib.h says why). Call lg_mhd_load() first, then
- * lg_mhd()->f(...) for MHD_f(...). A new function goes into
- * LG_MHD_FUNCTIONS.
+ * dynlib_mhd.h - libmicrohttpd (the HTTP server of logify serve and of
+ * logify kafka's metrics), loaded on first use (logify/dynlib.h says why).
+ * Call lg_mhd_load() first, then lg_mhd()->f(...) for MHD_f(...). A new
+ * function goes into LG_MHD_FUNCTIONS.
  */
 #ifndef LOGIFY_DYNLIB_MHD_H
 #define LOGIFY_DYNLIB_MHD_H

@@ -18,7 +18,7 @@ static lg_err resolve(const lg_dynlib *lib, void *handle, lg_errmsg *err) {
 
 static lg_dynlib lib =
     LG_DYNLIB_INIT("libcurl.so.4", "libcurl4",
-                   "the LLM stage (llm: in the config) and logify pull", resolve);
+                   "the LLM stage (llm: in the config) and logify model pull", resolve);
 
 lg_err lg_curl_load(lg_errmsg *err) { return lg_dynlib_load(&lib, err); }
 
