@@ -24,7 +24,7 @@ TSAN_BUILD ?= build-tsan
 # line's ticker (and the commands that draw it), the Kafka worker's
 # classifying threads (without librdkafka: Debian's starts its threads with
 # thrd_create, which TSan does not intercept, and crashes)
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm|live|progress|kafka_team)$$|e2e.http_server|e2e.http_reload|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)|e2e.progress_tty
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm|live|progress|kafka_team|dynlib)$$|e2e.http_server|e2e.http_reload|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)|e2e.progress_tty
 CTEST_ARGS ?=
 
 .PHONY: venv venv-bench venv-llama all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers install deb

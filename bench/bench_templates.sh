@@ -5,7 +5,10 @@
 # generated input in the same run: lines/s of both (wall clock and CPU
 # time: on a shared machine the CPU time is the fairer), the ratios, and
 # the grouping/parsing accuracy of both (tests/gen/eval_templates.py, one
-# run per system, 2,000 lines each). Logify: best of 3.
+# run per system, 2,000 lines each). Logify: best of 3. Then small files
+# (bench/templates_small.py): one 2,000-line file per system, Logify's
+# whole command against Drain3's loop and Drain3's whole command, CPU time,
+# medians of interleaved runs.
 # Drain3 comes from a venv: $DRAIN3_PYTHON, else build/venv (make
 # venv-bench); pinned in bench/requirements.txt.
 set -euo pipefail
@@ -44,7 +47,7 @@ done
 BUILD=$(dirname "$LOGIFY")
 # shellcheck disable=SC2046
 gcc -O2 -I"$ROOT/include" "$ROOT/bench/bench_templates_core.c" "$BUILD/liblogifycore.a" \
-  $(pkg-config --libs libhs libpcre2-8 yaml-0.1 jansson libcurl libmicrohttpd libutf8proc openblas) \
+  $(pkg-config --libs libpcre2-8 yaml-0.1 jansson libutf8proc) \
   -lcsv -llbfgs -lm -lpthread -o "$TMP/bench_core"
 core=""
 for i in 1 2 3; do
@@ -78,3 +81,9 @@ for f in sys.argv[6:8]:
     last = open(f).read().splitlines()[-1]
     print("accuracy %s" % last)
 PY
+
+# small files: one 2,000-line file per system, whole commands, CPU time,
+# interleaved (bench/templates_small.py): start-up counts here
+"$PYD" "$ROOT/bench/templates_small.py" "$LOGIFY" "$PYD" "$TMP/small" \
+  --rounds "${SMALL_ROUNDS:-5}" --reps "${SMALL_REPS:-10}"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,7 +3,8 @@
 # directory (`make deb`; docs/deploy.md): `cmake --install --prefix /usr
 # --strip` into a staging root (binary, default model and rules, man page,
 # systemd unit, /etc/default/logify), a control file whose Depends come
-# from dpkg-shlibdeps (the libraries the binary links), then dpkg-deb
+# from dpkg-shlibdeps (the libraries the binary links, and those it loads
+# with dlopen, through logify-dlopen-deps), then dpkg-deb
 # with root-owned files. No maintainer scripts: installing enables and
 # starts nothing (docs/deploy.md says how). Prints the .deb's path.
 set -euo pipefail
@@ -43,10 +44,16 @@ The default model bundle is /usr/share/logify/models/default, the built-in
 rules /usr/share/logify/rules/default.yaml; man logify lists every command.
 TXT
 
-# Depends: what the binary links, as dpkg-shlibdeps names it
+# Depends: what the binary links, as dpkg-shlibdeps names it, and the
+# libraries it loads with dlopen when a command needs them (libcurl,
+# OpenBLAS, libmicrohttpd, librdkafka: include/logify/dynlib.h), which
+# dpkg-shlibdeps cannot see in the binary: logify-dlopen-deps (built
+# beside it, not installed) links those
+dlopen_deps=$build/logify-dlopen-deps
+[[ -x $dlopen_deps ]] || { echo "make-deb.sh: $dlopen_deps is missing (cmake --build $build)" >&2; exit 1; }
 mkdir -p "$work/src/debian"
 printf 'Source: logify\n\nPackage: logify\nArchitecture: any\n' >"$work/src/debian/control"
-depends=$(cd "$work/src" && dpkg-shlibdeps -O -e"$root/usr/bin/logify" 2>"$work/shlibdeps.err" |
+depends=$(cd "$work/src" && dpkg-shlibdeps -O -e"$root/usr/bin/logify" -e"$dlopen_deps" 2>"$work/shlibdeps.err" |
   sed -n 's/^shlibs:Depends=//p') || { cat "$work/shlibdeps.err" >&2; exit 1; }
 [[ -n $depends ]] || { echo "make-deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 

@@ -27,12 +27,12 @@
  * (projections, GELU, LayerNorm) and sbert_attention.c, the thread team
  * in sbert_team.c.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "logify/dynlib_blas.h"
 #include "bert/sbert_internal.h"
 #include "bert/sbert_kernels.h"
 #include "bert/sbert_team.h"
@@ -368,7 +368,7 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
     team = f.team;
     /* OpenBLAS threads a large product itself when the process lets it have
      * several threads: then it is called once, from the caller */
-    f.split_gemm = m->use_packed || M <= SB_SMALL_M || openblas_get_num_threads() <= 1;
+    f.split_gemm = m->use_packed || M <= SB_SMALL_M || lg_blas()->openblas_get_num_threads() <= 1;
 
     /* embeddings: x (M, H) = LN(word + position + token type 0) */
     double t0 = lg_now();

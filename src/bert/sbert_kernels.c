@@ -4,11 +4,11 @@
  * load-time choice between OpenBLAS and the packed kernel. Moved out of
  * sbert.c (issue 15); the driver that calls it is sbert.c. GELU, LayerNorm
  * and attention are in sbert_simd.c. */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "logify/dynlib_blas.h"
 #include "bert/sbert_kernels.h"
 
 /* ---- Projections ------------------------------------------------------------
@@ -28,8 +28,8 @@ void sb_matmul_wt(const lg_sbert *m, float *c, const float *a, const float *w,
     } else if (rows <= SB_SMALL_M) {
         m->kern->matmul_small(c + c0, n, a, w + (size_t)c0 * (size_t)k, rows, c1 - c0, k, 1.0f);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, c1 - c0, k, 1.0f, a, k,
-                    w + (size_t)c0 * (size_t)k, k, 1.0f, c + c0, n);
+        lg_blas()->cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, c1 - c0, k, 1.0f,
+                               a, k, w + (size_t)c0 * (size_t)k, k, 1.0f, c + c0, n);
     }
 }
 
@@ -39,6 +39,10 @@ int lg_sbert_gemm_prefer_packed(lg_isa isa) {
           *c = malloc((size_t)M * N * sizeof *c);
     lg_gemm_w pw = {0};
     int prefer = 0;
+    if (lg_blas_load(NULL)) { /* no OpenBLAS to compare with (sbert_load.c loads it first) */
+        prefer = 1;
+        goto out;
+    }
     if (!a || !w || !c) goto out;
     for (size_t i = 0; i < (size_t)M * K; i++)
         a[i] = (float)(i % 13) * 0.01f;
@@ -50,12 +54,13 @@ int lg_sbert_gemm_prefer_packed(lg_isa isa) {
      * changed here: that count is process-wide); the packed kernel on one
      * thread. Compared per thread: the packed kernel scales with the team
      * (disjoint panels), OpenBLAS with its own threads. */
-    int blas_threads = openblas_get_num_threads();
+    int blas_threads = lg_blas()->openblas_get_num_threads();
     if (blas_threads < 1) blas_threads = 1;
     double best_blas = 1e9, best_packed = 1e9;
     for (int round = 0; round < 3; round++) {
         double t0 = lg_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, w, K, 1.0f, c, N);
+        lg_blas()->cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, w, K,
+                               1.0f, c, N);
         double t1 = lg_now();
         lg_gemm_run(c, a, &pw, M);
         double t2 = lg_now();

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "logify/dynlib.h"
 #include "bert/sbert_internal.h"
 #include "bert/sbert_kernels.h"
 
@@ -452,6 +453,9 @@ out:
 static lg_err choose_gemm(lg_sbert *m, lg_errmsg *err) {
     const char *env = getenv("LOGIFY_SBERT_GEMM"), *isa_env = getenv("LOGIFY_ISA");
     int want;
+    /* OpenBLAS: loaded with the first model, not at start-up (logify/dynlib.h) */
+    lg_err eb = lg_blas_load(err);
+    if (eb) return eb;
     m->isa = lg_isa_best();
     if (isa_env && *isa_env) {
         lg_err e = lg_isa_parse(isa_env, &m->isa, err);

@@ -9,7 +9,6 @@
  * tokenizer.json when the model has no vocab.txt. The directory is loaded with
  * lg_sbert_load at the end, so a pull that succeeds leaves a usable model.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "logify/dynlib_curl.h"
 #include "bert/sbert_internal.h"
 
 #define PULL_FILE_MAX ((curl_off_t)16 << 30) /* 16 GB per file */
@@ -45,7 +45,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *user) {
     size_t n = size * nmemb;
     if (!x->checked) {
         long code = 0;
-        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+        lg_curl()->easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
         x->checked = 1;
         if (code >= 300) {
             x->discard = 1;
@@ -129,17 +129,17 @@ static lg_err fetch(CURL *c, const char *base, const char *dir, const char *file
         if (!f) return lg_fail(err, LG_EIO, "%s: %s", part, strerror(errno));
         pull_xfer x = {f, c, file, o->progress, 0, 0, have, 0, 0, 0, 0};
         cerr[0] = '\0';
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, o->progress ? 0L : 1L);
-        curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, have);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-        CURLcode rc = curl_easy_perform(c);
+        lg_curl()->easy_setopt(c, CURLOPT_URL, url);
+        lg_curl()->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        lg_curl()->easy_setopt(c, CURLOPT_WRITEDATA, &x);
+        lg_curl()->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        lg_curl()->easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+        lg_curl()->easy_setopt(c, CURLOPT_NOPROGRESS, o->progress ? 0L : 1L);
+        lg_curl()->easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, have);
+        lg_curl()->easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+        CURLcode rc = lg_curl()->easy_perform(c);
         long code = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        lg_curl()->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         int ioe = x.io_error;
         if (fclose(f) != 0) ioe = 1;
         if (o->progress && !x.discard) fputc('\n', stderr);
@@ -163,7 +163,7 @@ static lg_err fetch(CURL *c, const char *base, const char *dir, const char *file
         if (rc == CURLE_OK && code >= 400) return lg_fail(err, LG_ENET, "%s: HTTP %ld", url, code);
         if (rc != CURLE_OK) {
             lg_log(LG_LOG_WARN, "model pull: %s: %s (attempt %d of %d, %lld bytes kept)", file,
-                   cerr[0] ? cerr : curl_easy_strerror(rc), a + 1, attempts,
+                   cerr[0] ? cerr : lg_curl()->easy_strerror(rc), a + 1, attempts,
                    (long long)(x.resume + x.written));
             if (a + 1 < attempts) {
                 struct timespec ts = {0, 200000000L * (a + 1)};
@@ -268,12 +268,13 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
     const char *rev = o && o->revision && *o->revision ? o->revision : "main";
     lg_sbert_pull_opts def = {0};
     if (!o) o = &def;
-    lg_err e = mkdirs(dir, err);
+    lg_err e = lg_curl_load(err); /* libcurl: loaded now, not at start-up */
+    if (!e) e = mkdirs(dir, err);
     if (e) return e;
-    CURL *c = curl_easy_init();
+    CURL *c = lg_curl()->easy_init();
     if (!c) return lg_fail(err, LG_EINTERNAL, "curl_easy_init failed");
     struct curl_slist *hdr = NULL;
-    char *auth = NULL, *erev = curl_easy_escape(c, rev, 0);
+    char *auth = NULL, *erev = lg_curl()->easy_escape(c, rev, 0);
     char base[2048];
     size_t el = strlen(endpoint);
     while (el > 0 && endpoint[el - 1] == '/')
@@ -291,17 +292,17 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
             goto out;
         }
         snprintf(auth, n, "Authorization: Bearer %s", o->token);
-        hdr = curl_slist_append(hdr, auth);
+        hdr = lg_curl()->slist_append(hdr, auth);
     }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "logify/" LOGIFY_VERSION);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    lg_curl()->easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    lg_curl()->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    lg_curl()->easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    lg_curl()->easy_setopt(c, CURLOPT_USERAGENT, "logify/" LOGIFY_VERSION);
+    lg_curl()->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    lg_curl()->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    lg_curl()->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    lg_curl()->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    lg_curl()->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     int missing;
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         if ((e = fetch(c, base, dir, files[i].file, files[i].required, o, &missing, err))) goto out;
@@ -334,9 +335,9 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
     if ((e = lg_sbert_load(dir, &m, err))) goto out;
     lg_sbert_free(m);
 out:
-    curl_slist_free_all(hdr);
+    lg_curl()->slist_free_all(hdr);
     free(auth);
-    curl_free(erev);
-    curl_easy_cleanup(c);
+    lg_curl()->free(erev);
+    lg_curl()->easy_cleanup(c);
     return e;
 }

@@ -8,11 +8,11 @@
  * DBSCAN and silhouette of all the rows at the cost of the distinct ones.
  * The unweighted functions are the weighted ones with weights 1.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "logify/dynlib_blas.h"
 #include "logify/cluster.h"
 
 #define BLOCK 256
@@ -20,8 +20,8 @@
 
 /* sim (rb, n) = x[r0 .. r0+rb) . x^T */
 static void sim_block(const float *x, size_t n, size_t d, size_t r0, size_t rb, float *sim) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)d, 1.0f,
-                x + r0 * d, (int)d, x, (int)d, 0.0f, sim, (int)n);
+    lg_blas()->cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)d, 1.0f,
+                           x + r0 * d, (int)d, x, (int)d, 0.0f, sim, (int)n);
 }
 
 static size_t uf_find(size_t *parent, size_t i) {
@@ -57,6 +57,8 @@ lg_err lg_dbscan_weighted(const float *x, size_t n, size_t d, const size_t *weig
                           int32_t *labels, size_t *n_clusters, lg_errmsg *err) {
     *n_clusters = 0;
     if (n == 0) return LG_OK;
+    lg_err eb = lg_blas_load(err); /* OpenBLAS: loaded on first use */
+    if (eb) return eb;
     if (!(eps >= 0) || min_samples < 1)
         return lg_fail(err, LG_EINVAL, "dbscan: eps must be >= 0 and min_samples >= 1");
     if (n > INT32_MAX) return lg_fail(err, LG_ELIMIT, "dbscan: too many rows (%zu)", n);
@@ -157,6 +159,8 @@ lg_err lg_silhouette_cosine_weighted(const float *x, size_t n, size_t d, const s
     for (size_t i = 0; i < n; i++)
         if (labels[i] >= 0) m++, points += weight ? weight[i] : 1;
     if (n_clusters < 2 || n_clusters >= points) return LG_OK;
+    lg_err eb = lg_blas_load(err); /* OpenBLAS: loaded on first use */
+    if (eb) return eb;
     size_t *size = calloc(n_clusters, sizeof *size); /* points per cluster */
     size_t *pick = malloc(m * sizeof *pick);
     if (!size || !pick) {
@@ -193,8 +197,8 @@ lg_err lg_silhouette_cosine_weighted(const float *x, size_t n, size_t d, const s
     for (size_t p0 = 0; p0 < np; p0 += block) {
         size_t rb = np - p0 < block ? np - p0 : block;
         for (size_t r = 0; r < rb; r++) memcpy(xb + r * d, x + pick[p0 + r] * d, d * sizeof *xb);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)d, 1.0f, xb,
-                    (int)d, x, (int)d, 0.0f, sim, (int)n);
+        lg_blas()->cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)d,
+                               1.0f, xb, (int)d, x, (int)d, 0.0f, sim, (int)n);
         for (size_t r = 0; r < rb; r++) {
             size_t i = pick[p0 + r];
             int32_t li = labels[i];

@@ -6,11 +6,11 @@
  * Rows are L2-normalised, so distance = 1 - dot. Both searches run on
  * one thread apart from OpenBLAS inside sgemm, and are deterministic.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "logify/dynlib_blas.h"
 #include "logify/knn.h"
 
 /* ---- Vector kernels ------------------------------------------------------- */
@@ -143,7 +143,8 @@ lg_err lg_knn_exact(const float *x, size_t n, size_t d, size_t k, lg_progress_fn
                     void *puser, lg_knn_graph *out, lg_errmsg *err) {
     if (k == 0 || k > n) return lg_fail(err, LG_EINVAL, "knn: k=%zu must be in 1..%zu", k, n);
     if (n > INT32_MAX) return lg_fail(err, LG_ELIMIT, "knn: too many rows (%zu)", n);
-    lg_err e = graph_alloc(out, n, k, err);
+    lg_err e = lg_blas_load(err); /* OpenBLAS: loaded on first use */
+    if (!e) e = graph_alloc(out, n, k, err);
     if (e) return e;
     const size_t block = 256;
     float *sim = malloc(block * n * sizeof *sim); /* (block, n) */
@@ -153,8 +154,8 @@ lg_err lg_knn_exact(const float *x, size_t n, size_t d, size_t k, lg_progress_fn
     }
     for (size_t r0 = 0; r0 < n; r0 += block) {
         size_t rb = n - r0 < block ? n - r0 : block;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)d, 1.0f,
-                    x + r0 * d, (int)d, x, (int)d, 0.0f, sim, (int)n);
+        lg_blas()->cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)d,
+                               1.0f, x + r0 * d, (int)d, x, (int)d, 0.0f, sim, (int)n);
         for (size_t r = 0; r < rb; r++) {
             size_t i = r0 + r;
             float *hd = out->dist + i * k;

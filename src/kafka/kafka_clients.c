@@ -69,9 +69,9 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
     lg_kafka_worker *w = opaque;
     if (code == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
+        rd_kafka_resp_err_t orig = lg_kafka()->fatal_error(rk, why, sizeof why);
         kw_fail(w, LG_ENET, "kafka %s: fatal error: %s (%s)", rk == w->consumer ? "consumer" : "producer",
-                why, rd_kafka_err2name(orig));
+                why, lg_kafka()->err2name(orig));
         return;
     }
     kw_client_error(w, rk == w->consumer ? &w->clog : &w->plog, code, reason);
@@ -80,7 +80,7 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 /* librdkafka's own lines come from its threads; only with a debug= property
  * (or when it has something critical to say). */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    const lg_kafka_worker *w = rd_kafka_opaque(rk);
+    const lg_kafka_worker *w = lg_kafka()->opaque(rk);
     if (level <= LOG_CRIT || (w && w->debug)) lg_log(LG_LOG_WARN, "librdkafka: %s: %s", fac, buf);
 }
 
@@ -91,7 +91,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_p
     if (code) {
         KM_ADD(&w->m.commit_errors, 1);
         /* the next commit carries these offsets too; at worst, redelivery */
-        kw_client_error(w, &w->clog, code, rd_kafka_err2str(code));
+        kw_client_error(w, &w->clog, code, lg_kafka()->err2str(code));
         return;
     }
     KM_ADD(&w->m.commits, 1);
@@ -111,7 +111,7 @@ static int32_t partition_by_input(const rd_kafka_topic_t *rkt, const void *key, 
 
 static lg_err set(rd_kafka_conf_t *c, const char *who, const char *k, const char *v, lg_errmsg *err) {
     char why[512];
-    if (rd_kafka_conf_set(c, k, v, why, sizeof why) != RD_KAFKA_CONF_OK)
+    if (lg_kafka()->conf_set(c, k, v, why, sizeof why) != RD_KAFKA_CONF_OK)
         return lg_fail(err, LG_EINVAL, "kafka %s property %s=%s: %s", who, k, v, why);
     return LG_OK;
 }
@@ -140,9 +140,9 @@ static lg_err set_user(const lg_kafka_worker *w, rd_kafka_conf_t *c, const char 
 }
 
 static lg_err common(lg_kafka_worker *w, rd_kafka_conf_t *c, const char *who, lg_errmsg *err) {
-    rd_kafka_conf_set_opaque(c, w);
-    rd_kafka_conf_set_error_cb(c, on_error);
-    rd_kafka_conf_set_log_cb(c, on_log);
+    lg_kafka()->conf_set_opaque(c, w);
+    lg_kafka()->conf_set_error_cb(c, on_error);
+    lg_kafka()->conf_set_log_cb(c, on_log);
     lg_err e = set(c, who, "bootstrap.servers", w->o.brokers, err);
     if (!e) e = set(c, who, "client.id", "logify", err);
     if (!e) e = set(c, who, "reconnect.backoff.ms", "100", err);
@@ -151,10 +151,10 @@ static lg_err common(lg_kafka_worker *w, rd_kafka_conf_t *c, const char *who, lg
 }
 
 static lg_err consumer_new(lg_kafka_worker *w, kw_rebalance_fn on_rebalance, lg_errmsg *err) {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_t *c = lg_kafka()->conf_new();
     if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
-    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
-    rd_kafka_conf_set_offset_commit_cb(c, on_commit);
+    lg_kafka()->conf_set_rebalance_cb(c, on_rebalance);
+    lg_kafka()->conf_set_offset_commit_cb(c, on_commit);
     lg_err e = common(w, c, "consumer", err);
     if (!e) e = set(c, "consumer", "group.id", w->o.group, err);
     if (!e) e = set(c, "consumer", "enable.auto.commit", "false", err);
@@ -165,37 +165,37 @@ static lg_err consumer_new(lg_kafka_worker *w, kw_rebalance_fn on_rebalance, lg_
     if (!e) e = set_user(w, c, "consumer", err);
     char v[128];
     size_t vl = sizeof v;
-    if (!e && rd_kafka_conf_get(c, "partition.assignment.strategy", v, &vl) == RD_KAFKA_CONF_OK &&
+    if (!e && lg_kafka()->conf_get(c, "partition.assignment.strategy", v, &vl) == RD_KAFKA_CONF_OK &&
         strstr(v, "cooperative"))
         e = lg_fail(err, LG_EINVAL, "kafka consumer property partition.assignment.strategy=%s: the worker "
                                     "takes the eager strategies only (range, roundrobin)", v);
     vl = sizeof v;
-    if (!e && rd_kafka_conf_get(c, "debug", v, &vl) == RD_KAFKA_CONF_OK && *v) w->debug = 1;
+    if (!e && lg_kafka()->conf_get(c, "debug", v, &vl) == RD_KAFKA_CONF_OK && *v) w->debug = 1;
     if (e) {
-        rd_kafka_conf_destroy(c);
+        lg_kafka()->conf_destroy(c);
         return e;
     }
     char why[512];
-    w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why);
+    w->consumer = lg_kafka()->new(RD_KAFKA_CONSUMER, c, why, sizeof why);
     if (!w->consumer) {
-        rd_kafka_conf_destroy(c);
+        lg_kafka()->conf_destroy(c);
         return lg_fail(err, LG_EINVAL, "kafka consumer: %s", why);
     }
-    rd_kafka_poll_set_consumer(w->consumer);
+    lg_kafka()->poll_set_consumer(w->consumer);
     return LG_OK;
 }
 
 static lg_err producer_new(lg_kafka_worker *w, kw_delivery_fn on_delivery, lg_errmsg *err) {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+    rd_kafka_conf_t *c = lg_kafka()->conf_new();
+    rd_kafka_topic_conf_t *tc = lg_kafka()->topic_conf_new();
     if (!c || !tc) {
-        if (c) rd_kafka_conf_destroy(c);
-        if (tc) rd_kafka_topic_conf_destroy(tc);
+        if (c) lg_kafka()->conf_destroy(c);
+        if (tc) lg_kafka()->topic_conf_destroy(tc);
         return lg_fail(err, LG_ENOMEM, "out of memory");
     }
-    rd_kafka_topic_conf_set_partitioner_cb(tc, partition_by_input);
-    rd_kafka_conf_set_default_topic_conf(c, tc);
-    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    lg_kafka()->topic_conf_set_partitioner_cb(tc, partition_by_input);
+    lg_kafka()->conf_set_default_topic_conf(c, tc);
+    lg_kafka()->conf_set_dr_msg_cb(c, on_delivery);
     lg_err e = common(w, c, "producer", err);
     /* idempotence: no duplicates from retries, order kept per partition */
     if (!e) e = set(c, "producer", "enable.idempotence", "true", err);
@@ -218,13 +218,13 @@ static lg_err producer_new(lg_kafka_worker *w, kw_delivery_fn on_delivery, lg_er
     }
     if (!e) e = set_user(w, c, "producer", err);
     if (e) {
-        rd_kafka_conf_destroy(c);
+        lg_kafka()->conf_destroy(c);
         return e;
     }
     char why[512];
-    w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why);
+    w->producer = lg_kafka()->new(RD_KAFKA_PRODUCER, c, why, sizeof why);
     if (!w->producer) {
-        rd_kafka_conf_destroy(c);
+        lg_kafka()->conf_destroy(c);
         return lg_fail(err, LG_EINVAL, "kafka producer: %s", why);
     }
     return LG_OK;
@@ -245,23 +245,23 @@ void kw_backoff(lg_kafka_worker *w, double seconds) {
     double end = lg_now() + seconds;
     for (double now = lg_now(); now < end && !kw_stopping(w); now = lg_now()) {
         double left = end - now;
-        rd_kafka_poll(w->producer, left > 0.1 ? 100 : (int)(left * 1000) + 1);
+        lg_kafka()->poll(w->producer, left > 0.1 ? 100 : (int)(left * 1000) + 1);
     }
 }
 
 /* One topic: LG_OK when the brokers know it, LG_ENOTFOUND when they say it
  * does not exist, LG_ENET when they did not answer (why in *why). */
 static lg_err topic_state(lg_kafka_worker *w, const char *name, char *why, size_t cap) {
-    rd_kafka_topic_t *t = rd_kafka_topic_new(w->producer, name, NULL);
+    rd_kafka_topic_t *t = lg_kafka()->topic_new(w->producer, name, NULL);
     if (!t) {
-        snprintf(why, cap, "%s", rd_kafka_err2str(rd_kafka_last_error()));
+        snprintf(why, cap, "%s", lg_kafka()->err2str(lg_kafka()->last_error()));
         return LG_ENET;
     }
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(w->producer, 0, t, &md, 5000);
-    rd_kafka_topic_destroy(t);
+    rd_kafka_resp_err_t e = lg_kafka()->metadata(w->producer, 0, t, &md, 5000);
+    lg_kafka()->topic_destroy(t);
     if (e) {
-        snprintf(why, cap, "%s", rd_kafka_err2str(e));
+        snprintf(why, cap, "%s", lg_kafka()->err2str(e));
         return LG_ENET;
     }
     lg_err r = LG_ENET;
@@ -270,11 +270,11 @@ static lg_err topic_state(lg_kafka_worker *w, const char *name, char *why, size_
     } else if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
         r = LG_ENOTFOUND;
     } else if (md->topics[0].err || md->topics[0].partition_cnt < 1) {
-        snprintf(why, cap, "topic '%s': %s", name, rd_kafka_err2str(md->topics[0].err));
+        snprintf(why, cap, "topic '%s': %s", name, lg_kafka()->err2str(md->topics[0].err));
     } else {
         r = LG_OK;
     }
-    rd_kafka_metadata_destroy(md);
+    lg_kafka()->metadata_destroy(md);
     return r;
 }
 
@@ -307,19 +307,19 @@ lg_err kw_wait_topics(lg_kafka_worker *w, lg_errmsg *err) {
 lg_err kw_init_transactions(lg_kafka_worker *w, lg_errmsg *err) {
     double backoff = 1;
     while (!kw_stopping(w)) {
-        rd_kafka_error_t *e = rd_kafka_init_transactions(w->producer, 30000);
+        rd_kafka_error_t *e = lg_kafka()->init_transactions(w->producer, 30000);
         if (!e) return LG_OK;
-        if (rd_kafka_error_is_fatal(e)) {
+        if (lg_kafka()->error_is_fatal(e)) {
             lg_err r = lg_fail(err, LG_ENET, "kafka exactly-once: cannot start transactions: %s",
-                               rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
+                               lg_kafka()->error_string(e));
+            lg_kafka()->error_destroy(e);
             return r;
         }
         char line[700];
         snprintf(line, sizeof line, "exactly-once: the transaction coordinator did not answer (%s); next try in %.0f s",
-                 rd_kafka_error_string(e), backoff);
+                 lg_kafka()->error_string(e), backoff);
         kw_client_error(w, &w->plog, RD_KAFKA_RESP_ERR__TRANSPORT, line);
-        rd_kafka_error_destroy(e);
+        lg_kafka()->error_destroy(e);
         kw_backoff(w, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
     }
@@ -330,19 +330,19 @@ lg_err kw_init_transactions(lg_kafka_worker *w, lg_errmsg *err) {
 
 void kw_refresh_lag(lg_kafka_worker *w) {
     rd_kafka_topic_partition_list_t *a = NULL;
-    if (rd_kafka_assignment(w->consumer, &a) || !a) return;
-    rd_kafka_position(w->consumer, a);
+    if (lg_kafka()->assignment(w->consumer, &a) || !a) return;
+    lg_kafka()->position(w->consumer, a);
     int32_t parts[KM_PARTS_MAX];
     int64_t lag[KM_PARTS_MAX];
     size_t n = 0;
     for (int i = 0; i < a->cnt && n < KM_PARTS_MAX; i++) {
         int64_t lo, hi;
         const rd_kafka_topic_partition_t *p = &a->elems[i];
-        if (rd_kafka_get_watermark_offsets(w->consumer, p->topic, p->partition, &lo, &hi) || hi < 0) continue;
+        if (lg_kafka()->get_watermark_offsets(w->consumer, p->topic, p->partition, &lo, &hi) || hi < 0) continue;
         int64_t pos = p->offset >= 0 ? p->offset : lo;
         parts[n] = p->partition;
         lag[n++] = hi > pos ? hi - pos : 0;
     }
-    rd_kafka_topic_partition_list_destroy(a);
+    lg_kafka()->topic_partition_list_destroy(a);
     km_set_lag(&w->m, parts, lag, n);
 }

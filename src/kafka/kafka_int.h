@@ -5,10 +5,10 @@
 #define LOGIFY_KAFKA_INT_H
 
 #include <jansson.h>
-#include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdint.h>
 
+#include "logify/dynlib_kafka.h"
 #include "logify/kafka.h"
 #include "logify/stage.h"
 

@@ -5,10 +5,10 @@
  * Counters are uint64_t updated with relaxed atomics by the worker's thread;
  * the label table and the lag table take a mutex (once per batch, once per
  * lag refresh). The HTTP thread only reads. */
+#include "logify/dynlib_mhd.h"
 #include "kafka/kafka_int.h"
 
 #include <arpa/inet.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -184,12 +184,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         lg_buf_append(&b, "metrics too large\n", 18);
     }
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(b.len, b.data ? b.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+        lg_mhd()->create_response_from_buffer(b.len, b.data ? b.data : (void *)"", MHD_RESPMEM_MUST_COPY);
     lg_buf_free(&b);
     if (!r) return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    lg_mhd()->add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = lg_mhd()->queue_response(c, status, r);
+    lg_mhd()->destroy_response(r);
     return ret;
 }
 
@@ -197,6 +197,8 @@ lg_err lg_kafka_metrics_serve(lg_kafka_worker *w, int port, int bind_all,
                               lg_kafka_metrics_server **out, int *bound_port, lg_errmsg *err) {
     *out = NULL;
     if (port < 0 || port > 65535) return lg_fail(err, LG_EINVAL, "metrics port %d is not 0..65535", port);
+    lg_err el = lg_mhd_load(err); /* libmicrohttpd: loaded now, not at start-up */
+    if (el) return el;
     struct lg_kafka_metrics_server *s = calloc(1, sizeof *s);
     if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
     s->m = &w->m;
@@ -205,14 +207,14 @@ lg_err lg_kafka_metrics_serve(lg_kafka_worker *w, int port, int bind_all,
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(bind_all ? INADDR_ANY : INADDR_LOOPBACK);
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-                            NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    s->d = lg_mhd()->start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                                  NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     if (!s->d) {
         free(s);
         return lg_fail(err, LG_EIO, "metrics: cannot listen on port %d (in use, or not allowed)", port);
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = lg_mhd()->get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     if (bound_port) *bound_port = di ? di->port : port;
     *out = s;
     return LG_OK;
@@ -220,6 +222,6 @@ lg_err lg_kafka_metrics_serve(lg_kafka_worker *w, int port, int bind_all,
 
 void lg_kafka_metrics_server_free(lg_kafka_metrics_server *s) {
     if (!s) return;
-    MHD_stop_daemon(s->d);
+    lg_mhd()->stop_daemon(s->d);
     free(s);
 }

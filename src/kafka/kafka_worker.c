@@ -29,8 +29,8 @@
 
 static void batch_free(kbatch *b) {
     if (!b) return;
-    if (b->next_offsets) rd_kafka_topic_partition_list_destroy(b->next_offsets);
-    if (b->first_offsets) rd_kafka_topic_partition_list_destroy(b->first_offsets);
+    if (b->next_offsets) lg_kafka()->topic_partition_list_destroy(b->next_offsets);
+    if (b->first_offsets) lg_kafka()->topic_partition_list_destroy(b->first_offsets);
     free(b->slots);
     free(b);
 }
@@ -39,8 +39,8 @@ static kbatch *batch_new(size_t n) {
     kbatch *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->slots = calloc(n ? n : 1, sizeof *b->slots);
-    b->next_offsets = rd_kafka_topic_partition_list_new(8);
-    b->first_offsets = rd_kafka_topic_partition_list_new(8);
+    b->next_offsets = lg_kafka()->topic_partition_list_new(8);
+    b->first_offsets = lg_kafka()->topic_partition_list_new(8);
     if (!b->slots || !b->next_offsets || !b->first_offsets) {
         batch_free(b);
         return NULL;
@@ -50,11 +50,11 @@ static kbatch *batch_new(size_t n) {
 
 /* Notes m's offset: its partition's first offset in b and the next one. */
 static void batch_note(kbatch *b, const rd_kafka_message_t *m) {
-    const char *t = rd_kafka_topic_name(m->rkt);
-    rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(b->next_offsets, t, m->partition);
+    const char *t = lg_kafka()->topic_name(m->rkt);
+    rd_kafka_topic_partition_t *p = lg_kafka()->topic_partition_list_find(b->next_offsets, t, m->partition);
     if (!p) {
-        rd_kafka_topic_partition_list_add(b->first_offsets, t, m->partition)->offset = m->offset;
-        p = rd_kafka_topic_partition_list_add(b->next_offsets, t, m->partition);
+        lg_kafka()->topic_partition_list_add(b->first_offsets, t, m->partition)->offset = m->offset;
+        p = lg_kafka()->topic_partition_list_add(b->next_offsets, t, m->partition);
     }
     p->offset = m->offset + 1;
 }
@@ -92,7 +92,7 @@ static kbatch *pop_head(lg_kafka_worker *w) {
 }
 
 static void drop_pending(lg_kafka_worker *w) {
-    for (size_t i = 0; i < w->n_pend; i++) rd_kafka_message_destroy(w->pend[i]);
+    for (size_t i = 0; i < w->n_pend; i++) lg_kafka()->message_destroy(w->pend[i]);
     w->n_pend = 0;
 }
 
@@ -114,13 +114,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
         return; /* given up at shutdown or by an aborted transaction: not committed, redelivered */
     if (w->o.exactly_once) { /* the transaction fails to commit, is aborted and done again */
-        kw_client_error(w, &w->plog, msg->err, rd_kafka_err2str(msg->err));
+        kw_client_error(w, &w->plog, msg->err, lg_kafka()->err2str(msg->err));
         return;
     }
     /* no timeout is set: only a refusal for good gets here */
     kw_fail(w, LG_ENET, "kafka producer: the brokers refused an output to '%s' [%d]: %s (its input "
                         "and every later one stay uncommitted: the next worker gets them again)",
-            rd_kafka_topic_name(msg->rkt), (int)msg->partition, rd_kafka_err2str(msg->err));
+            lg_kafka()->topic_name(msg->rkt), (int)msg->partition, lg_kafka()->err2str(msg->err));
 }
 
 static double grace_left(lg_kafka_worker *w) {
@@ -135,7 +135,7 @@ static void commit_ready(lg_kafka_worker *w, int sync);
  * the grace period for the outputs in flight, commits what they cover, and
  * gives up on the rest (redelivered to the next owner). */
 static void settle(lg_kafka_worker *w) {
-    if (w->head) rd_kafka_flush(w->producer, (int)(grace_left(w) * 1000));
+    if (w->head) lg_kafka()->flush(w->producer, (int)(grace_left(w) * 1000));
     commit_ready(w, 1);
     size_t lost = 0;
     while (w->head) {
@@ -164,7 +164,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topi
     KM_ADD(&w->m.rebalances, 1);
     if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_partitions("assigned", parts);
-        rd_kafka_assign(rk, parts);
+        lg_kafka()->assign(rk, parts);
         kw_client_ok(w, &w->clog);
         return;
     }
@@ -172,7 +172,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topi
     log_partitions(code == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "giving up" : "lost", parts);
     drop_pending(w);
     if (!w->o.exactly_once) settle(w); /* exactly-once: no transaction is open during a poll */
-    rd_kafka_assign(rk, NULL);
+    lg_kafka()->assign(rk, NULL);
     km_set_lag(&w->m, NULL, NULL, 0);
 }
 
@@ -181,8 +181,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topi
 static void merge_offsets(rd_kafka_topic_partition_list_t *into, const rd_kafka_topic_partition_list_t *from) {
     for (int i = 0; i < from->cnt; i++) {
         const rd_kafka_topic_partition_t *f = &from->elems[i];
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(into, f->topic, f->partition);
-        if (!p) p = rd_kafka_topic_partition_list_add(into, f->topic, f->partition);
+        rd_kafka_topic_partition_t *p = lg_kafka()->topic_partition_list_find(into, f->topic, f->partition);
+        if (!p) p = lg_kafka()->topic_partition_list_add(into, f->topic, f->partition);
         p->offset = f->offset; /* later batches come later: their offsets are higher */
     }
 }
@@ -194,13 +194,13 @@ static void commit_ready(lg_kafka_worker *w, int sync) {
     double now = lg_now();
     while (w->head && w->head->sealed && !w->head->outstanding && !w->head->failed) {
         kbatch *b = pop_head(w);
-        if (!c) c = rd_kafka_topic_partition_list_new(b->next_offsets->cnt);
+        if (!c) c = lg_kafka()->topic_partition_list_new(b->next_offsets->cnt);
         if (c) merge_offsets(c, b->next_offsets);
         km_latency(&w->m, now - b->t_first);
         batch_free(b);
     }
     if (!c) return;
-    rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, c, !sync);
+    rd_kafka_resp_err_t e = lg_kafka()->commit(w->consumer, c, !sync);
     /* the last commit before giving partitions up: retried while the
      * coordinator moves or does not answer, within the grace period */
     for (double end = lg_now() + grace_left(w);
@@ -209,22 +209,22 @@ static void commit_ready(lg_kafka_worker *w, int sync) {
           e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS || e == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
           e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT);) {
         usleep(300000); /* not kw_backoff: it returns at once when stopping */
-        rd_kafka_poll(w->producer, 0);
-        e = rd_kafka_commit(w->consumer, c, 0);
+        lg_kafka()->poll(w->producer, 0);
+        e = lg_kafka()->commit(w->consumer, c, 0);
     }
     if (e && sync && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (those inputs will be processed again)",
-               rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(c);
+               lg_kafka()->err2str(e));
+    lg_kafka()->topic_partition_list_destroy(c);
 }
 
 /* ---- Exactly-once --------------------------------------------------------------------- */
 
 static void rewind_batch(lg_kafka_worker *w, kbatch *b) {
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(w->consumer, b->first_offsets, 10000);
+    rd_kafka_error_t *e = lg_kafka()->seek_partitions(w->consumer, b->first_offsets, 10000);
     if (e) { /* a partition no longer ours: its next owner starts from the committed offset */
-        lg_log(LG_LOG_WARN, "kafka: rewinding after an aborted transaction: %s", rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
+        lg_log(LG_LOG_WARN, "kafka: rewinding after an aborted transaction: %s", lg_kafka()->error_string(e));
+        lg_kafka()->error_destroy(e);
     }
 }
 
@@ -232,46 +232,46 @@ static void rewind_batch(lg_kafka_worker *w, kbatch *b) {
  * transaction that must be aborted is aborted and its batch rewound. Only a
  * fatal error (fenced by a newer instance) is returned. */
 static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
-    rd_kafka_consumer_group_metadata_t *g = rd_kafka_consumer_group_metadata(w->consumer);
+    rd_kafka_consumer_group_metadata_t *g = lg_kafka()->consumer_group_metadata(w->consumer);
     if (!g) return lg_fail(err, LG_ENOMEM, "out of memory");
     int step = 0; /* 0: offsets, 1: commit, 2: done */
     double backoff = 0.5;
     lg_err r = LG_OK;
     while (step < 2) {
-        rd_kafka_error_t *e = step == 0 ? rd_kafka_send_offsets_to_transaction(w->producer, b->next_offsets, g, 30000)
-                                        : rd_kafka_commit_transaction(w->producer, 30000);
+        rd_kafka_error_t *e = step == 0 ? lg_kafka()->send_offsets_to_transaction(w->producer, b->next_offsets, g, 30000)
+                                        : lg_kafka()->commit_transaction(w->producer, 30000);
         if (!e) {
             step++;
             continue;
         }
-        int retry = rd_kafka_error_is_retriable(e) && !rd_kafka_error_txn_requires_abort(e) &&
+        int retry = lg_kafka()->error_is_retriable(e) && !lg_kafka()->error_txn_requires_abort(e) &&
                     !(w->stop_t && grace_left(w) <= 0.1);
-        if (rd_kafka_error_is_fatal(e)) {
+        if (lg_kafka()->error_is_fatal(e)) {
             r = lg_fail(err, LG_ENET, "kafka exactly-once: %s (another worker with this transactional id, "
-                                      "or the group moved on: this one stops)", rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
+                                      "or the group moved on: this one stops)", lg_kafka()->error_string(e));
+            lg_kafka()->error_destroy(e);
             break;
         }
         if (retry) {
-            kw_client_error(w, &w->plog, rd_kafka_error_code(e), rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
+            kw_client_error(w, &w->plog, lg_kafka()->error_code(e), lg_kafka()->error_string(e));
+            lg_kafka()->error_destroy(e);
             kw_backoff(w, backoff);
             backoff = backoff * 2 > 5 ? 5 : backoff * 2;
             continue;
         }
         lg_log(LG_LOG_WARN, "kafka exactly-once: transaction aborted (%s): its %zu inputs will be done again",
-               rd_kafka_error_string(e), b->n_slots);
-        rd_kafka_error_destroy(e);
+               lg_kafka()->error_string(e), b->n_slots);
+        lg_kafka()->error_destroy(e);
         rd_kafka_error_t *a;
-        while ((a = rd_kafka_abort_transaction(w->producer, 30000)) && rd_kafka_error_is_retriable(a) &&
-               !rd_kafka_error_is_fatal(a)) {
-            rd_kafka_error_destroy(a);
+        while ((a = lg_kafka()->abort_transaction(w->producer, 30000)) && lg_kafka()->error_is_retriable(a) &&
+               !lg_kafka()->error_is_fatal(a)) {
+            lg_kafka()->error_destroy(a);
             kw_backoff(w, 1);
         }
         if (a) {
             r = lg_fail(err, LG_ENET, "kafka exactly-once: aborting the transaction failed: %s",
-                        rd_kafka_error_string(a));
-            rd_kafka_error_destroy(a);
+                        lg_kafka()->error_string(a));
+            lg_kafka()->error_destroy(a);
             break;
         }
         KM_ADD(&w->m.txn_aborts, 1);
@@ -282,7 +282,7 @@ static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
         KM_ADD(&w->m.txn_commits, 1);
         km_latency(&w->m, lg_now() - b->t_first);
     }
-    rd_kafka_consumer_group_metadata_destroy(g);
+    lg_kafka()->consumer_group_metadata_destroy(g);
     return r;
 }
 
@@ -297,18 +297,18 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, const rd_kafka_message_
     s->b = b;
     s->in_part = m->partition;
     rd_kafka_headers_t *h = NULL, *ih = NULL;
-    if (rd_kafka_message_headers(m, &ih) == RD_KAFKA_RESP_ERR_NO_ERROR && ih) h = rd_kafka_headers_copy(ih);
+    if (lg_kafka()->message_headers(m, &ih) == RD_KAFKA_RESP_ERR_NO_ERROR && ih) h = lg_kafka()->headers_copy(ih);
     if (reason) {
         char src[300];
-        snprintf(src, sizeof src, "%s/%d/%lld", rd_kafka_topic_name(m->rkt), (int)m->partition,
+        snprintf(src, sizeof src, "%s/%d/%lld", lg_kafka()->topic_name(m->rkt), (int)m->partition,
                  (long long)m->offset);
-        if (!h) h = rd_kafka_headers_new(2);
+        if (!h) h = lg_kafka()->headers_new(2);
         if (!h) return LG_ENOMEM;
-        rd_kafka_header_add(h, "logify-error", -1, reason, -1);
-        rd_kafka_header_add(h, "logify-input", -1, src, -1);
+        lg_kafka()->header_add(h, "logify-error", -1, reason, -1);
+        lg_kafka()->header_add(h, "logify-input", -1, src, -1);
     }
     for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
+        rd_kafka_resp_err_t e = lg_kafka()->producev(
             w->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
             RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
@@ -318,12 +318,12 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, const rd_kafka_message_
             return LG_OK;
         }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !(w->stop_t && grace_left(w) <= 0.1) && !w->fatal) {
-            rd_kafka_poll(w->producer, 100); /* the brokers are slow or away: wait for room */
+            lg_kafka()->poll(w->producer, 100); /* the brokers are slow or away: wait for room */
             continue;
         }
-        if (h) rd_kafka_headers_destroy(h);
+        if (h) lg_kafka()->headers_destroy(h);
         if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return LG_ELIMIT;
-        kw_fail(w, LG_ENET, "kafka producer: cannot produce to '%s': %s", topic, rd_kafka_err2str(e));
+        kw_fail(w, LG_ENET, "kafka producer: cannot produce to '%s': %s", topic, lg_kafka()->err2str(e));
         return LG_ENET;
     }
 }
@@ -375,11 +375,11 @@ static lg_err process_batch(lg_kafka_worker *w, double t_first, lg_errmsg *err) 
     KM_ADD(&w->m.consumed, n);
     if ((e = kw_team_classify(w, n, err))) kw_fail(w, e, "classifying: %s", err ? err->msg : lg_strerror(e));
     if (!e && w->o.exactly_once) {
-        rd_kafka_error_t *te = rd_kafka_begin_transaction(w->producer);
+        rd_kafka_error_t *te = lg_kafka()->begin_transaction(w->producer);
         if (te) {
-            e = lg_fail(err, LG_ENET, "kafka exactly-once: cannot begin a transaction: %s", rd_kafka_error_string(te));
+            e = lg_fail(err, LG_ENET, "kafka exactly-once: cannot begin a transaction: %s", lg_kafka()->error_string(te));
             kw_fail(w, e, "%s", err ? err->msg : "cannot begin a transaction");
-            rd_kafka_error_destroy(te);
+            lg_kafka()->error_destroy(te);
         }
     }
     for (size_t i = 0; i < n && !e; i++) e = emit(w, b, i, err);
@@ -410,12 +410,12 @@ static lg_err process_batch(lg_kafka_worker *w, double t_first, lg_errmsg *err) 
  * rest only take what has arrived. *t_first: when the first came. */
 static void collect(lg_kafka_worker *w, int timeout_ms, double *t_first) {
     while (w->n_pend < w->o.batch_max && !kw_stopping(w)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, w->n_pend ? 0 : timeout_ms);
+        rd_kafka_message_t *m = lg_kafka()->consumer_poll(w->consumer, w->n_pend ? 0 : timeout_ms);
         if (!m) return;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                kw_client_error(w, &w->clog, m->err, rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
+                kw_client_error(w, &w->clog, m->err, lg_kafka()->message_errstr(m));
+            lg_kafka()->message_destroy(m);
             return;
         }
         if (!w->n_pend) *t_first = lg_now();
@@ -432,12 +432,12 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
         lg_log(LG_LOG_INFO, "kafka: asked to stop before the brokers answered");
         return w->fatal ? lg_fail(err, w->fatal, "%s", w->fatal_msg) : LG_OK;
     }
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_t *topics = lg_kafka()->topic_partition_list_new(1);
     if (!topics) return lg_fail(err, LG_ENOMEM, "out of memory");
-    rd_kafka_topic_partition_list_add(topics, w->o.input, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t se = rd_kafka_subscribe(w->consumer, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
-    if (se) return lg_fail(err, LG_ENET, "kafka: cannot subscribe to '%s': %s", w->o.input, rd_kafka_err2str(se));
+    lg_kafka()->topic_partition_list_add(topics, w->o.input, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = lg_kafka()->subscribe(w->consumer, topics);
+    lg_kafka()->topic_partition_list_destroy(topics);
+    if (se) return lg_fail(err, LG_ENET, "kafka: cannot subscribe to '%s': %s", w->o.input, lg_kafka()->err2str(se));
     lg_log(LG_LOG_INFO, "kafka: group '%s': '%s' -> '%s'%s%s (%s)", w->o.group, w->o.input, w->o.output,
            w->o.dead_letter ? ", bad messages -> " : "", w->o.dead_letter ? w->o.dead_letter : "",
            w->o.exactly_once ? "exactly-once" : "at-least-once");
@@ -445,14 +445,14 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
     while (!kw_stopping(w)) {
         int full = 0;
         if (!w->o.exactly_once) {
-            rd_kafka_poll(w->producer, 0); /* delivery reports */
+            lg_kafka()->poll(w->producer, 0); /* delivery reports */
             commit_ready(w, 0);
             sweep(w);
             full = w->n_inflight >= KW_MAX_INFLIGHT;
         }
         if (full) { /* wait for acknowledgements; keep the group's poll going while there is room */
             collect(w, 0, &t_first);
-            rd_kafka_poll(w->producer, 100);
+            lg_kafka()->poll(w->producer, 100);
         } else {
             collect(w, 100, &t_first);
             if (w->n_pend && !kw_stopping(w)) process_batch(w, t_first, err);
@@ -472,9 +472,9 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
     }
     drop_pending(w);
     if (!w->o.exactly_once) settle(w);
-    rd_kafka_resp_err_t ce = rd_kafka_consumer_close(w->consumer);
-    if (ce && !w->fatal) lg_log(LG_LOG_WARN, "kafka: leaving the group: %s", rd_kafka_err2str(ce));
-    rd_kafka_flush(w->producer, (int)(grace_left(w) * 1000));
+    rd_kafka_resp_err_t ce = lg_kafka()->consumer_close(w->consumer);
+    if (ce && !w->fatal) lg_log(LG_LOG_WARN, "kafka: leaving the group: %s", lg_kafka()->err2str(ce));
+    lg_kafka()->flush(w->producer, (int)(grace_left(w) * 1000));
     if (w->fatal) return lg_fail(err, w->fatal, "%s", w->fatal_msg);
     return LG_OK;
 }
@@ -490,6 +490,8 @@ lg_err lg_kafka_worker_new(const lg_kafka_opts *opts, lg_kafka_worker **out, lg_
     for (int i = 0; i < 4; i++)
         if (!need[i] || !*need[i]) return lg_fail(err, LG_EINVAL, "kafka: the %s is missing", names[i]);
     if (!opts->pipeline) return lg_fail(err, LG_EINVAL, "kafka: no pipeline");
+    lg_err el = lg_kafka_load(err); /* librdkafka: loaded now, not at start-up */
+    if (el) return el;
     if (opts->n_props > LG_KAFKA_MAX_PROPS)
         return lg_fail(err, LG_EINVAL, "kafka: more than %d properties", LG_KAFKA_MAX_PROPS);
     if (opts->dead_letter && !strcmp(opts->dead_letter, opts->input))
@@ -537,11 +539,11 @@ void lg_kafka_worker_free(lg_kafka_worker *w) {
     if (!w) return;
     drop_pending(w);
     if (w->producer) { /* outputs still queued are given up (their inputs were not committed) */
-        rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(w->producer, 0);
-        rd_kafka_destroy(w->producer);
+        lg_kafka()->purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        lg_kafka()->poll(w->producer, 0);
+        lg_kafka()->destroy(w->producer);
     }
-    if (w->consumer) rd_kafka_destroy(w->consumer);
+    if (w->consumer) lg_kafka()->destroy(w->consumer);
     while (w->head) batch_free(pop_head(w));
     while (w->grave) {
         kbatch *b = w->grave;

@@ -257,7 +257,7 @@ static lg_err set_url(lg_llm *llm, const char *base, lg_errmsg *err) {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
 static void curl_init_once(void) {
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl_init_result = lg_curl()->global_init(CURL_GLOBAL_DEFAULT);
 }
 
 void lg_llm_free(lg_llm *llm) {
@@ -360,6 +360,8 @@ lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
     if (!raw.cache_off && raw.cache_size > 0 &&
         (e = llm_cache_new(raw.cache_path, raw.cache_size, &llm->cache, err)))
         goto fail;
+    /* libcurl is loaded here, not at start-up (logify/dynlib.h) */
+    if ((e = lg_curl_load(err))) goto fail;
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_result != CURLE_OK) {
         e = lg_fail(err, LG_EINTERNAL, "llm: curl_global_init failed");

@@ -41,38 +41,40 @@ void llm_http_free(llm_http *h) {
     if (!h) return;
     for (size_t i = 0; i < h->n_slots; i++) {
         if (h->slots[i].easy) {
-            if (h->slots[i].req) curl_multi_remove_handle(h->multi, h->slots[i].easy);
-            curl_easy_cleanup(h->slots[i].easy);
+            if (h->slots[i].req) lg_curl()->multi_remove_handle(h->multi, h->slots[i].easy);
+            lg_curl()->easy_cleanup(h->slots[i].easy);
         }
         lg_buf_free(&h->slots[i].reply);
     }
     free(h->slots);
-    if (h->multi) curl_multi_cleanup(h->multi);
-    curl_slist_free_all(h->headers);
+    if (h->multi) lg_curl()->multi_cleanup(h->multi);
+    lg_curl()->slist_free_all(h->headers);
     free(h);
 }
 
 lg_err llm_http_new(const lg_llm *llm, llm_http **out, lg_errmsg *err) {
     *out = NULL;
+    lg_err e = lg_curl_load(err); /* done by lg_llm_new already: a no-op then */
+    if (e) return e;
     llm_http *h = calloc(1, sizeof *h);
     if (!h) return lg_fail(err, LG_ENOMEM, "out of memory");
     h->n_slots = llm->concurrency;
     h->slots = calloc(h->n_slots, sizeof *h->slots);
-    h->multi = curl_multi_init();
+    h->multi = lg_curl()->multi_init();
     if (!h->slots || !h->multi) goto oom;
     for (size_t i = 0; i < h->n_slots; i++) {
         lg_buf_init(&h->slots[i].reply, HTTP_MAX_REPLY);
-        if (!(h->slots[i].easy = curl_easy_init())) goto oom;
+        if (!(h->slots[i].easy = lg_curl()->easy_init())) goto oom;
     }
     static const char *const fixed[] = {"Content-Type: application/json",
                                         "Accept: application/json", "Expect:"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
-        struct curl_slist *l = curl_slist_append(h->headers, fixed[i]);
+        struct curl_slist *l = lg_curl()->slist_append(h->headers, fixed[i]);
         if (!l) goto oom;
         h->headers = l;
     }
     if (llm->auth_header) {
-        struct curl_slist *l = curl_slist_append(h->headers, llm->auth_header);
+        struct curl_slist *l = lg_curl()->slist_append(h->headers, llm->auth_header);
         if (!l) goto oom;
         h->headers = l;
     }
@@ -251,7 +253,7 @@ int llm_parse_retry_after(const char *value, size_t len, time_t now, double *out
         *out = secs;
         return 1;
     }
-    time_t t = curl_getdate(v, NULL);
+    time_t t = lg_curl()->getdate(v, NULL);
     if (t < 0) return 0;
     double d = difftime(t, now);
     *out = d > 0 ? d : 0;
@@ -272,7 +274,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *user) {
 static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, double deadline,
                     lg_errmsg *err) {
     CURL *c = s->easy;
-    curl_easy_reset(c);
+    lg_curl()->easy_reset(c);
     lg_buf_reset(&s->reply);
     s->retry_after = -1;
     s->errbuf[0] = '\0';
@@ -284,7 +286,7 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
     if (connect_ms > timeout_ms) connect_ms = timeout_ms;
     CURLcode cc = CURLE_OK;
 #define SET(opt, val)                                                                              \
-    if (cc == CURLE_OK) cc = curl_easy_setopt(c, opt, val)
+    if (cc == CURLE_OK) cc = lg_curl()->easy_setopt(c, opt, val)
     SET(CURLOPT_URL, llm->url);
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
     SET(CURLOPT_POSTFIELDS, r->body);
@@ -303,9 +305,10 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
     SET(CURLOPT_PRIVATE, s);
 #undef SET
     if (cc != CURLE_OK)
-        return lg_fail(err, LG_EINTERNAL, "llm: curl setup: %s", curl_easy_strerror(cc));
-    CURLMcode mc = curl_multi_add_handle(h->multi, c);
-    if (mc != CURLM_OK) return lg_fail(err, LG_EINTERNAL, "llm: curl: %s", curl_multi_strerror(mc));
+        return lg_fail(err, LG_EINTERNAL, "llm: curl setup: %s", lg_curl()->easy_strerror(cc));
+    CURLMcode mc = lg_curl()->multi_add_handle(h->multi, c);
+    if (mc != CURLM_OK)
+        return lg_fail(err, LG_EINTERNAL, "llm: curl: %s", lg_curl()->multi_strerror(mc));
     s->req = r;
     s->started = now;
     r->running = 1;
@@ -360,7 +363,7 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
     r->running = 0;
     double now = lg_now();
     long status = 0;
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    lg_curl()->easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     /* a server may echo the key back: remove it before any snippet is cut */
     if (llm->api_key && s->reply.data && strstr(s->reply.data, llm->api_key)) {
         llm_scrub(s->reply.data, llm->api_key);
@@ -392,7 +395,7 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
         breaker_fail = 1;
     } else if (cc != CURLE_OK) {
         snprintf(why, sizeof why, "llm unavailable: %.150s",
-                 s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
+                 s->errbuf[0] ? s->errbuf : lg_curl()->easy_strerror(cc));
         retryable = breaker_fail = 1;
     } else if (status == 200) {
         char *content = reply_content(llm, body, blen);
@@ -489,7 +492,7 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
             for (size_t i = 0; i < h->n_slots; i++) {
                 slot *s = &h->slots[i];
                 if (!s->req) continue;
-                curl_multi_remove_handle(h->multi, s->easy);
+                lg_curl()->multi_remove_handle(h->multi, s->easy);
                 LLM_COUNT(llm, failures, 1); /* a call cut short */
                 s->req->running = 0;
                 if (s->req->probe) llm_breaker_release_probe(llm);
@@ -542,19 +545,19 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
         if (e || left == 0) break;
 
         int running = 0;
-        CURLMcode mc = curl_multi_perform(h->multi, &running);
+        CURLMcode mc = lg_curl()->multi_perform(h->multi, &running);
         if (mc != CURLM_OK) {
-            e = lg_fail(err, LG_EINTERNAL, "llm: curl: %s", curl_multi_strerror(mc));
+            e = lg_fail(err, LG_EINTERNAL, "llm: curl: %s", lg_curl()->multi_strerror(mc));
             break;
         }
         CURLMsg *msg;
         int queued;
-        while ((msg = curl_multi_info_read(h->multi, &queued)) != NULL) {
+        while ((msg = lg_curl()->multi_info_read(h->multi, &queued)) != NULL) {
             if (msg->msg != CURLMSG_DONE) continue;
             slot *s = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            lg_curl()->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             CURLcode cc = msg->data.result;
-            curl_multi_remove_handle(h->multi, msg->easy_handle);
+            lg_curl()->multi_remove_handle(h->multi, msg->easy_handle);
             if (!s || !s->req) continue;
             llm_req *r = s->req;
             if (finish(llm, h, s, cc, deadline)) left--; /* a probe's verdict recorded */
@@ -580,16 +583,16 @@ lg_err llm_http_run(lg_llm *llm, llm_http *h, llm_req *reqs, size_t n, double de
         if (wait > 0.5) wait = 0.5;
         if (wait < 0) wait = 0;
         if (wait > 0 || running) {
-            mc = curl_multi_poll(h->multi, NULL, 0, (int)(wait * 1000.0) + (wait > 0), NULL);
+            mc = lg_curl()->multi_poll(h->multi, NULL, 0, (int)(wait * 1000.0) + (wait > 0), NULL);
             if (mc != CURLM_OK)
-                e = lg_fail(err, LG_EINTERNAL, "llm: curl: %s", curl_multi_strerror(mc));
+                e = lg_fail(err, LG_EINTERNAL, "llm: curl: %s", lg_curl()->multi_strerror(mc));
         }
     }
     if (e) { /* leave no handle pointing at the caller's requests */
         for (size_t i = 0; i < h->n_slots; i++) {
             slot *s = &h->slots[i];
             if (!s->req) continue;
-            curl_multi_remove_handle(h->multi, s->easy);
+            lg_curl()->multi_remove_handle(h->multi, s->easy);
             if (s->req->probe) llm_breaker_release_probe(llm);
             s->req->running = s->req->probe = 0;
             s->req = NULL;

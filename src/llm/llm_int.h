@@ -4,11 +4,11 @@
 #ifndef LOGIFY_LLM_INT_H
 #define LOGIFY_LLM_INT_H
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <time.h>
 
+#include "logify/dynlib_curl.h"
 #include "logify/llm.h"
 
 /* ---- The client (immutable after lg_llm_new, except where noted) -------- */

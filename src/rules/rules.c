@@ -3,12 +3,12 @@
 #include "logify/rules.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <hs/hs.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "logify/dynlib_hs.h"
 #include "logify/ytree.h"
 
 #define RULES_MAX_FILE (16u << 20) /* 16 MiB of YAML */
@@ -49,7 +49,7 @@ void lg_rules_free(lg_rules *r) {
     free(r->rules);
     free(r->pcre);
     free(r->fallback);
-    hs_free_database(r->db);
+    if (r->db) lg_hs()->free_database(r->db);
     free(r);
 }
 
@@ -246,20 +246,20 @@ static int compile_all(lg_rules *r, problems *p) {
         if (m == 0) break;
         hs_compile_error_t *cerr = NULL;
         hs_database_t *db = NULL;
-        if (hs_compile_multi(pats, flags, ids, (unsigned)m, HS_MODE_BLOCK, NULL, &db, &cerr) ==
-            HS_SUCCESS) {
+        if (lg_hs()->compile_multi(pats, flags, ids, (unsigned)m, HS_MODE_BLOCK, NULL, &db,
+                                   &cerr) == HS_SUCCESS) {
             r->db = db;
             break;
         }
         if (cerr->expression < 0 || (size_t)cerr->expression >= m) {
             problem(p, 0, NULL, "Vectorscan: %s", cerr->message);
-            hs_free_compile_error(cerr);
+            lg_hs()->free_compile_error(cerr);
             goto done;
         }
         size_t bad = ids[cerr->expression];
         excluded[bad] = 1;
         r->rules[bad].fallback_reason = lg_strdup(cerr->message);
-        hs_free_compile_error(cerr);
+        lg_hs()->free_compile_error(cerr);
         compile_pcre(r, bad, p); /* a PCRE2 failure is recorded as a problem */
     }
     size_t nf = 0;
@@ -281,7 +281,8 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
                       lg_rules **out, lg_errmsg *err) {
     *out = NULL;
     lg_ynode *doc = NULL;
-    lg_err e = lg_ytree_parse(text, len, name, &doc, err);
+    lg_err e = lg_hs_load(err); /* Vectorscan: loaded with the first rules, not at start-up */
+    if (!e) e = lg_ytree_parse(text, len, name, &doc, err);
     if (e) {
         if (diag && err) lg_buf_printf(diag, "%s\n", err->msg);
         return e;
@@ -372,13 +373,13 @@ size_t lg_rules_fallback_count(const lg_rules *r) { return r->n_fallback; }
 lg_err lg_rules_scratch_new(const lg_rules *r, lg_rules_scratch **out, lg_errmsg *err) {
     lg_rules_scratch *s = lg_calloc(1, sizeof *s);
     if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
-    if (r->db && hs_alloc_scratch(r->db, &s->hs) != HS_SUCCESS) {
+    if (r->db && lg_hs()->alloc_scratch(r->db, &s->hs) != HS_SUCCESS) {
         free(s);
         return lg_fail(err, LG_ENOMEM, "cannot allocate Vectorscan scratch");
     }
     if (r->n_fallback &&
         !(s->md = pcre2_match_data_create((uint32_t)(r->max_ovector ? r->max_ovector : 1), NULL))) {
-        hs_free_scratch(s->hs);
+        if (s->hs) lg_hs()->free_scratch(s->hs);
         free(s);
         return lg_fail(err, LG_ENOMEM, "out of memory");
     }
@@ -388,7 +389,7 @@ lg_err lg_rules_scratch_new(const lg_rules *r, lg_rules_scratch **out, lg_errmsg
 
 void lg_rules_scratch_free(lg_rules_scratch *s) {
     if (!s) return;
-    hs_free_scratch(s->hs);
+    if (s->hs) lg_hs()->free_scratch(s->hs);
     pcre2_match_data_free(s->md);
     free(s);
 }
@@ -433,7 +434,7 @@ long lg_rules_match(const lg_rules *r, lg_rules_scratch *s, const char *source, 
                     size_t len) {
     scan_ctx c = {r, source, (unsigned)r->count, NULL};
     if (r->db) {
-        hs_error_t he = hs_scan(r->db, msg, (unsigned)len, 0, s->hs, on_match, &c);
+        hs_error_t he = lg_hs()->scan(r->db, msg, (unsigned)len, 0, s->hs, on_match, &c);
         if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED) return -2;
     }
     for (size_t k = 0; k < r->n_fallback && r->fallback[k] < c.best; k++) {
@@ -449,7 +450,7 @@ lg_err lg_rules_explain(const lg_rules *r, lg_rules_scratch *s, const char *sour
         outcome[i] = applies(&r->rules[i], source) ? LG_RULE_NO_MATCH : LG_RULE_OTHER_SOURCE;
     scan_ctx c = {r, source, (unsigned)r->count, outcome};
     if (r->db) {
-        hs_error_t he = hs_scan(r->db, msg, (unsigned)len, 0, s->hs, on_match, &c);
+        hs_error_t he = lg_hs()->scan(r->db, msg, (unsigned)len, 0, s->hs, on_match, &c);
         if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
             return lg_fail(err, LG_EINTERNAL, "Vectorscan scan failed (%d)", he);
     }

@@ -84,8 +84,8 @@ static enum MHD_Result answer_docs(lg_server *s, struct MHD_Connection *c, srv_r
     if (!a) return srv_respond_detail(s, c, rq, 404, "Not Found");
     rq->bytes_out = a->len;
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(a->len, a->data, MHD_RESPMEM_PERSISTENT);
-    if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600");
+        lg_mhd()->create_response_from_buffer(a->len, a->data, MHD_RESPMEM_PERSISTENT);
+    if (r) lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600");
     return srv_queue(s, c, rq, 200, a->ctype, r);
 }
 
@@ -109,7 +109,7 @@ static srv_route route_of(const char *url) {
 /* Constant-time comparison of the bearer token with the key. */
 static int auth_ok(const lg_server *s, struct MHD_Connection *c) {
     if (!s->api_key) return 1;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h = lg_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
     h += 7;
     while (*h == ' ') h++;
@@ -120,7 +120,7 @@ static int auth_ok(const lg_server *s, struct MHD_Connection *c) {
 }
 
 static void make_id(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
-    const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    const char *given = lg_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     if (given) {
         size_t n = strlen(given), ok = n > 0 && n <= 64;
         for (size_t i = 0; ok && i < n; i++) {
@@ -176,7 +176,7 @@ static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv
             release_slot(s, rq);
             return ret;
         }
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = lg_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
             unsigned long long v = strtoull(cl, &end, 10);
@@ -312,7 +312,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (s->o.access_log) {
         char remote[INET6_ADDRSTRLEN] = "-";
         const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            lg_mhd()->get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci && ci->client_addr) {
             const struct sockaddr *sa = ci->client_addr;
             if (sa->sa_family == AF_INET)
@@ -357,6 +357,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 lg_err lg_server_new(const lg_server_opts *opts, lg_live *live, lg_server **out, lg_errmsg *err) {
     *out = NULL;
     if (!live) return lg_fail(err, LG_EINVAL, "server needs a pipeline");
+    lg_err el = lg_mhd_load(err); /* libmicrohttpd: loaded now, not at start-up */
+    if (el) return el;
     lg_server *s = calloc(1, sizeof *s);
     if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
     s->o = *opts;
@@ -432,8 +434,8 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     if (s->o.mode != LG_HTTP_THREAD_PER_CONN && s->o.threads > 1)
         ops[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->o.threads, NULL};
     ops[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
-                                 MHD_OPTION_END);
+    s->daemon = lg_mhd()->start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
+                                       MHD_OPTION_END);
     if (!s->daemon) {
         freeaddrinfo(ai);
         srv_guard_stop(&s->guard);
@@ -442,7 +444,7 @@ lg_err lg_server_start(lg_server *s, lg_errmsg *err) {
     lg_err e = srv_front_start(s, ai, err);
     freeaddrinfo(ai);
     if (e) {
-        MHD_stop_daemon(s->daemon);
+        lg_mhd()->stop_daemon(s->daemon);
         s->daemon = NULL;
         srv_guard_stop(&s->guard);
         return e;
@@ -467,7 +469,7 @@ unsigned lg_server_stop(lg_server *s, double grace_s) {
     }
     if (left) __atomic_store_n(&s->cutting, 1, __ATOMIC_RELEASE);
     srv_front_detach(&s->front); /* no hand-over after this */
-    MHD_stop_daemon(s->daemon); /* cuts what is still in flight */
+    lg_mhd()->stop_daemon(s->daemon); /* cuts what is still in flight */
     srv_front_stop(&s->front);  /* the last answers pass on, then every socket closes */
     srv_guard_stop(&s->guard);
     s->daemon = NULL;

@@ -177,10 +177,10 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
     u->s = s;
     u->rq = rq;
     rq->state = u;
-    const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
-    const char *ex = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "explain");
-    const char *tp = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "templates");
-    const char *cut = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cut");
+    const char *fmt = lg_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    const char *ex = lg_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "explain");
+    const char *tp = lg_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "templates");
+    const char *cut = lg_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cut");
     if (fmt && strcmp(fmt, "csv") && strcmp(fmt, "jsonl"))
         srv_req_fail(rq, 400, "format must be csv or jsonl");
     else if ((ex && strcmp(ex, "0") && strcmp(ex, "1")) || (tp && strcmp(tp, "0") && strcmp(tp, "1")) ||
@@ -190,7 +190,7 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
     u->explain = ex && !strcmp(ex, "1");
     u->templates = tp && !strcmp(tp, "1");
     rq->end_on_detail = cut && !strcmp(cut, "0");
-    u->pp = MHD_create_post_processor(c, POST_BUFFER, post_iter, u);
+    u->pp = lg_mhd()->create_post_processor(c, POST_BUFFER, post_iter, u);
     if (!u->pp) /* not multipart/form-data: no "file" field can be there */
         fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
     return MHD_YES;
@@ -199,14 +199,14 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
 void srv_upload_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
     (void)s;
     upload_state *u = rq->state;
-    if (u->pp && MHD_post_process(u->pp, data, len) != MHD_YES)
+    if (u->pp && lg_mhd()->post_process(u->pp, data, len) != MHD_YES)
         srv_req_fail(rq, 400, "Malformed multipart/form-data body");
 }
 
 enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
     upload_state *u = rq->state;
     if (u->pp) { /* flushes the last bytes into the iterator */
-        if (MHD_destroy_post_processor(u->pp) != MHD_YES)
+        if (lg_mhd()->destroy_post_processor(u->pp) != MHD_YES)
             srv_req_fail(rq, 400, "Malformed multipart/form-data body");
         u->pp = NULL;
     }
@@ -233,7 +233,7 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
 void srv_upload_free(srv_req *rq) {
     upload_state *u = rq->state;
     if (!u) return;
-    if (u->pp) MHD_destroy_post_processor(u->pp);
+    if (u->pp) lg_mhd()->destroy_post_processor(u->pp);
     lg_job_free(u->job);
     lg_tpl_miner_free(u->own);
     lg_pset_release(u->set); /* after the job: its workers are the set's */
@@ -389,16 +389,16 @@ done:
     } else {
         rq->bytes_out = out.len;
         struct MHD_Response *r =
-            MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
+            lg_mhd()->create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
         if (r) {
             out.data = NULL; /* the response frees it */
-            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-            MHD_add_response_header(r, "X-Request-Id", rq->id);
+            lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+            lg_mhd()->add_response_header(r, "X-Request-Id", rq->id);
             if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
-                MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+                lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
             rq->status = 200;
-            ret = MHD_queue_response(c, 200, r);
-            MHD_destroy_response(r);
+            ret = lg_mhd()->queue_response(c, 200, r);
+            lg_mhd()->destroy_response(r);
         } else {
             ret = MHD_NO;
         }
@@ -593,8 +593,8 @@ enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req
     if (!(st->spool = srv_spool_new(answer_cap(s)))) fail_internal(rq, "stream", "out of memory");
     rq->spool = st->spool;
     rq->ctype = "application/x-ndjson";
-    const char *fields = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fields");
-    const char *on_error = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "on_error");
+    const char *fields = lg_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fields");
+    const char *on_error = lg_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "on_error");
     if (fields && strcmp(fields, "shippers") && strcmp(fields, "strict"))
         srv_req_fail(rq, 400, "fields must be strict (log_message, source) or shippers");
     else if (on_error && strcmp(on_error, "line") && strcmp(on_error, "fail"))
@@ -603,7 +603,7 @@ enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req
     st->whole = on_error && !strcmp(on_error, "fail");
     /* A body of unknown length (chunked) is a live stream: its lines are
      * answered as each piece arrives (server_direct.c), not after --hold. */
-    rq->eager = !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    rq->eager = !lg_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     return MHD_YES;
 }
 

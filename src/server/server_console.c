@@ -37,10 +37,10 @@ static const console_file files[] = {
 
 /* Headers every console answer carries (errors included). */
 static void add_headers(struct MHD_Response *r) {
-    MHD_add_response_header(r, "Content-Security-Policy", CONSOLE_CSP);
-    MHD_add_response_header(r, "X-Frame-Options", "DENY"); /* nosniff: srv_queue */
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+    lg_mhd()->add_response_header(r, "Content-Security-Policy", CONSOLE_CSP);
+    lg_mhd()->add_response_header(r, "X-Frame-Options", "DENY"); /* nosniff: srv_queue */
+    lg_mhd()->add_response_header(r, "Referrer-Policy", "no-referrer");
+    lg_mhd()->add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 }
 
 enum MHD_Result srv_console_answer(lg_server *s, struct MHD_Connection *c, srv_req *rq,
@@ -51,7 +51,7 @@ enum MHD_Result srv_console_answer(lg_server *s, struct MHD_Connection *c, srv_r
     if (!f) {
         static const char nf[] = "{\"detail\":\"Not Found\"}";
         struct MHD_Response *r =
-            MHD_create_response_from_buffer(sizeof nf - 1, (void *)nf, MHD_RESPMEM_PERSISTENT);
+            lg_mhd()->create_response_from_buffer(sizeof nf - 1, (void *)nf, MHD_RESPMEM_PERSISTENT);
         if (r) add_headers(r);
         rq->bytes_out = sizeof nf - 1;
         return srv_queue(s, c, rq, 404, "application/json", r);
@@ -60,15 +60,15 @@ enum MHD_Result srv_console_answer(lg_server *s, struct MHD_Connection *c, srv_r
     char etag[24];
     snprintf(etag, sizeof etag, "\"%016llx\"",
              (unsigned long long)lg_fnv1a64(f->data, len, 0x6c6f67696679ull));
-    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm = lg_mhd()->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     int fresh = inm && strstr(inm, etag);
-    struct MHD_Response *r = fresh ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
-                                   : MHD_create_response_from_buffer(len, (void *)f->data,
-                                                                     MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = fresh ? lg_mhd()->create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+                                   : lg_mhd()->create_response_from_buffer(len, (void *)f->data,
+                                                                           MHD_RESPMEM_PERSISTENT);
     if (r) {
         add_headers(r);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+        lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     }
     rq->bytes_out = fresh ? 0 : len;
     return srv_queue(s, c, rq, fresh ? 304 : 200, fresh ? NULL : f->ctype, r);

@@ -160,7 +160,7 @@ static int pump(lg_server *s, srv_req *rq, int final) {
 /* Writes the 200 head; from here on the answer is ours to send. */
 static int commit(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        lg_mhd()->get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci || ci->connect_fd == MHD_INVALID_SOCKET) return -1;
     srv_direct *d = calloc(1, sizeof *d);
     if (!d) return -1;

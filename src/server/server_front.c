@@ -152,7 +152,7 @@ static void on_readable(lg_server *s, srv_front *f, srv_pending *p, uint32_t eve
         pthread_mutex_lock(&f->handover_mu);
         if (f->detached) close(p->fd);
         /* the library closes the socket itself when it cannot take it (its limits) */
-        else MHD_add_connection(s->daemon, p->fd, (const struct sockaddr *)&p->addr, p->alen);
+        else lg_mhd()->add_connection(s->daemon, p->fd, (const struct sockaddr *)&p->addr, p->alen);
         pthread_mutex_unlock(&f->handover_mu);
     } else if (srv_pump_adopt(s, f, p->fd, &p->addr, p->alen)) {
         close(p->fd); /* out of memory or descriptors */

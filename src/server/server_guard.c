@@ -98,7 +98,7 @@ void srv_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context
                       enum MHD_ConnectionNotificationCode code) {
     srv_guard *g = &((lg_server *)cls)->guard;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci = lg_mhd()->get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         srv_conn *k = calloc(1, sizeof *k);
         if (!k || !ci) { /* unguarded: still under the idle timeout */
             free(k);
@@ -127,7 +127,7 @@ void srv_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 }
 
 static srv_conn *conn_of(struct MHD_Connection *c) {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci = lg_mhd()->get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 

@@ -8,11 +8,11 @@
 #ifndef LOGIFY_SERVER_INTERNAL_H
 #define LOGIFY_SERVER_INTERNAL_H
 
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <netdb.h>
 
+#include "logify/dynlib_mhd.h"
 #include "logify/csv.h"
 #include "logify/live.h"
 #include "logify/templates.h"

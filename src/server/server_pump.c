@@ -360,7 +360,7 @@ int srv_pump_adopt(lg_server *s, srv_front *f, int cfd, const struct sockaddr_st
     if (f->detached) close(sv[1]); /* stopping: the pipe ends at once */
     /* the library closes its end itself when it cannot take it (its limits):
      * the pump then sees the end and closes the client's socket */
-    else MHD_add_connection(s->daemon, sv[1], (const struct sockaddr *)addr, alen);
+    else lg_mhd()->add_connection(s->daemon, sv[1], (const struct sockaddr *)addr, alen);
     pthread_mutex_unlock(&f->handover_mu);
     return 0;
 }

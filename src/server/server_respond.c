@@ -59,23 +59,23 @@ static void spool_release(void *cls) { srv_spool_free(cls); }
 enum MHD_Result srv_queue(lg_server *s, struct MHD_Connection *c, srv_req *rq, unsigned status,
                           const char *ctype, struct MHD_Response *r) {
     if (!r) return MHD_NO;
-    if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header(r, "X-Request-Id", rq->id);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (status == 503) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    if (status == 401) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (ctype) lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    lg_mhd()->add_response_header(r, "X-Request-Id", rq->id);
+    lg_mhd()->add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status == 503) lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (status == 401) lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405) {
         const char *allow = rq->route <= SRV_R_STREAM || rq->route == SRV_R_ADMIN_RELOAD ||
                                     !strcmp(rq->path, "/v1/jobs/cluster")
                                 ? "POST"
                                 : "GET, HEAD";
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+        lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     }
     if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     rq->status = status;
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ret = lg_mhd()->queue_response(c, status, r);
+    lg_mhd()->destroy_response(r);
     return ret;
 }
 
@@ -83,7 +83,7 @@ enum MHD_Result srv_respond(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                             const char *ctype, const char *body, size_t len) {
     rq->bytes_out = len;
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        lg_mhd()->create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     return srv_queue(s, c, rq, status, ctype, r);
 }
 
@@ -109,7 +109,7 @@ enum MHD_Result srv_respond_spool(lg_server *s, struct MHD_Connection *c, srv_re
         return ret;
     }
     rq->bytes_out = sp->total;
-    struct MHD_Response *r = MHD_create_response_from_callback(
+    struct MHD_Response *r = lg_mhd()->create_response_from_callback(
         chunked ? MHD_SIZE_UNKNOWN : (uint64_t)sp->total, SRV_SPOOL_CHUNK, spool_reader, sp,
         spool_release);
     if (!r) {

@@ -8,7 +8,8 @@
 #     misspelt option is a warning, and a broken copy of the unit shows the
 #     check would see it) and `systemd-analyze security --offline` rates it
 #     "OK" or better, with the hardening options present;
-#  3. `make deb`: a .deb whose Depends are real, installed packages, which
+#  3. `make deb`: a .deb whose Depends are real, installed packages and
+#     name the package of every library the binary links or dlopens, which
 #     `dpkg --root` installs into a scratch root (and `dpkg-deb -x` unpacks):
 #     `logify --version` and a classify run from there; dpkg removes and
 #     purges it cleanly.
@@ -130,6 +131,24 @@ depends=$(dpkg-deb -f "$deb" Depends)
 for pkg in $(tr ',' '\n' <<<"$depends" | sed 's/(.*//; s/|.*//' | tr -d ' '); do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
     fail "deb depends on $pkg, which is not an installed package here"
+done
+# every library the binary names, linked or loaded with dlopen when a
+# command needs it (libcurl, OpenBLAS, libmicrohttpd, librdkafka:
+# dpkg-shlibdeps does not see those), has its package in Depends
+sonames=$(strings -a "$LOGIFY" | grep -E '^lib[A-Za-z0-9_+.-]+\.so\.[0-9]+$' | sort -u)
+grep -qx libcurl.so.4 <<<"$sonames" || fail "no dlopen'ed soname found in the binary: $sonames"
+for so in $sonames; do
+  path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64|x32|64/ {print $NF; exit}')
+  [[ -n $path ]] || path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
+  [[ -n $path ]] || fail "$so: not found by ldconfig"
+  real=$(readlink -f "$path") pkg=""
+  for f in "$real" "$path" "/usr$path" "${real#/usr}"; do # usrmerge: /lib or /usr/lib
+    [[ -n $pkg ]] || pkg=$(dpkg -S "$f" 2>/dev/null | head -1 | cut -d: -f1 || true)
+  done
+  [[ -n $pkg ]] || fail "$so: no package owns $real"
+  # a package, or (OpenBLAS) the metapackage that depends on it
+  grep -Eq "(^|, )$pkg( |,|$)" <<<"$depends" ||
+    grep -Eq "(^|, )${pkg%-pthread}( |,|$)" <<<"$depends" || fail "deb Depends lacks $pkg (for $so): $depends"
 done
 dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}' >"$TMP/contents"
 grep -q 'root/root ./usr/bin/logify$' "$TMP/contents" || fail "deb contents: $(cat "$TMP/contents")"

@@ -1,0 +1,71 @@
+/*
+ * dynlib.h - shared libraries loaded when a command first needs them.
+ *
+ * `logify templates` (and --version, `rules test`, classify without an LLM
+ * ...) should pay only for the libraries it uses. libcurl (with its TLS,
+ * Kerberos and LDAP stack), OpenBLAS (which starts its thread pool when
+ * loaded), libmicrohttpd, librdkafka and Vectorscan (with libstdc++) were
+ * most of the CPU time of a 2,000-line `logify templates` when the binary
+ * linked them (docs/templates.md, "Start-up"). So these five are not
+ * linked: the module that needs one calls its `lg_<lib>_load` first (dlopen
+ * by soname, then dlsym of every function it calls into a table of
+ * function pointers: logify/dynlib_curl.h, _blas.h, _mhd.h, _kafka.h,
+ * _hs.h), then calls through `lg_<lib>()->function(...)`.
+ *
+ * A library that is missing is an error naming it and the Debian package
+ * that ships it, returned by the load, never a crash later. Loaded
+ * libraries stay loaded for the life of the process (no dlclose). The
+ * packages name them in Depends explicitly (scripts/make-deb.sh: dpkg-
+ * shlibdeps does not see a dlopen).
+ */
+#ifndef LOGIFY_DYNLIB_H
+#define LOGIFY_DYNLIB_H
+
+#include <pthread.h>
+
+#include "logify/common.h"
+
+/* One library. Static storage, initialised with LG_DYNLIB_INIT; the fields
+ * after `resolve` belong to lg_dynlib_load. */
+typedef struct lg_dynlib {
+    const char *soname;  /* given to dlopen: "libcurl.so.4" */
+    const char *package; /* the Debian package that ships it, for the error */
+    const char *users;   /* what needs it, for the error: "the LLM stage" */
+    /* fills the library's function table from `handle` with lg_dynlib_sym;
+     * called once, under the lock */
+    lg_err (*resolve)(const struct lg_dynlib *lib, void *handle, lg_errmsg *err);
+    pthread_mutex_t lock;
+    int loaded; /* read and written atomically: 1 once the table is complete */
+} lg_dynlib;
+
+#define LG_DYNLIB_INIT(soname, package, users, resolve) \
+    {(soname), (package), (users), (resolve), PTHREAD_MUTEX_INITIALIZER, 0}
+
+/* Loads `lib` and fills its table, once per process; later calls return
+ * LG_OK at the cost of one atomic load. Thread-safe. LG_EUNSUPPORTED with
+ * a message naming the library, its package and what needs it when the
+ * library or one of its functions is missing (nothing is kept: a later call
+ * tries again). */
+lg_err lg_dynlib_load(lg_dynlib *lib, lg_errmsg *err);
+
+/* 1 when lib's table is complete (lg_dynlib_load succeeded). */
+int lg_dynlib_is_loaded(const lg_dynlib *lib);
+
+/* For a `resolve` function: the address of `name` in `handle`, stored into
+ * the function pointer at `fn` (OUT: a pointer to a function pointer).
+ * LG_EUNSUPPORTED naming the symbol and the library when it is absent. */
+lg_err lg_dynlib_sym(const lg_dynlib *lib, void *handle, const char *name, void *fn,
+                     lg_errmsg *err);
+
+/* ---- The libraries ---------------------------------------------------- */
+/* Each loads its library once per process (thread-safe); LG_EUNSUPPORTED
+ * naming the library and its Debian package when it is missing. Their
+ * tables, with the library's own header, are in logify/dynlib_<name>.h. */
+
+lg_err lg_curl_load(lg_errmsg *err);  /* libcurl.so.4 (libcurl4): the LLM stage, pull */
+lg_err lg_blas_load(lg_errmsg *err);  /* libopenblas.so.0 (libopenblas0): BERT, kNN, DBSCAN */
+lg_err lg_mhd_load(lg_errmsg *err);   /* libmicrohttpd.so.12 (libmicrohttpd12): serve, kafka's metrics */
+lg_err lg_kafka_load(lg_errmsg *err); /* librdkafka.so.1 (librdkafka1): logify kafka */
+lg_err lg_hs_load(lg_errmsg *err);    /* libhs.so.5 (libvectorscan5): the rules stage */
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * dlopen-deps.c - a program that links the shared libraries logify loads
+ * with dlopen (include/logify/dynlib.h), built beside logify and never
+ * installed: scripts/make-deb.sh runs dpkg-shlibdeps on it with logify, so
+ * the .deb's Depends names their packages too (a dlopen is invisible to
+ * dpkg-shlibdeps). Keep it in step with the sonames in src/core/dynlib_*.c;
+ * tests/e2e/deploy.sh checks that each of them is in Depends.
+ */
+#include <cblas.h>
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+#include <hs/hs.h>
+#include <microhttpd.h>
+#include <stdio.h>
+
+int main(void) {
+    printf("%s\n%s\n%s\n%s\n%d\n", curl_version(), MHD_get_version(), rd_kafka_version_str(),
+           hs_version(), openblas_get_num_threads());
+    return 0;
+}
