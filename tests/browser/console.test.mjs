@@ -425,7 +425,7 @@ async function testClusters(url) {
   await page.waitForSelector('#cluster-out', { state: 'visible', timeout: 300000 });
   // the CLI on the same messages
   const out = path.join(WORK, 'cl');
-  const c = cli(['cluster', '--by-message', '--data', seed, '--out', out]);
+  const c = cli(['cluster', '--data', seed, '--out', out]);
   if (c.status !== 0) await fail('logify cluster: ' + c.stderr);
   const clustersCsv = fs.readFileSync(path.join(out, 'clusters.csv'), 'utf8');
   const points = fs.readFileSync(path.join(out, 'points.csv'), 'utf8').trim().split('\n').slice(1);
@@ -433,7 +433,10 @@ async function testClusters(url) {
   const cliNoise = points.filter((l) => l.split(',')[1] === '-1').length;
   const summary = await page.textContent('#cluster-summary');
   await expect(summary.includes(cliClusters.toLocaleString('en-US') + ' clusters') && summary.includes(cliNoise.toLocaleString('en-US') + ' noise'),
-    'the clusters of the page are those of `logify cluster --by-message` (' + cliClusters + ' clusters, ' + cliNoise + ' noise)', summary);
+    'the clusters of the page are those of `logify cluster` (' + cliClusters + ' clusters, ' + cliNoise + ' noise)', summary);
+  const cliTemplates = /, (\d+) templates \(docs/.exec(c.stderr);
+  await expect(cliTemplates && summary.includes(Number(cliTemplates[1]).toLocaleString('en-US') + ' templates'),
+    'templates first, as `logify cluster` by default (' + (cliTemplates && cliTemplates[1]) + ' templates)', summary);
   await expect(clustersCsv.length > 0, 'clusters.csv written');
   await shot(page, 'console-clusters');
   // colour by label: one colour per label the rows got
@@ -455,10 +458,10 @@ async function testClusters(url) {
   const withRule = await page.$$eval('#glist-body tr', (trs) => trs.findIndex((tr) => tr.children[4].textContent !== ''));
   await expect(withRule >= 0, 'some cluster has a suggested rule');
   await page.click('#glist-body tr:nth-child(' + (withRule + 1) + ') button');
-  await page.waitForSelector('#copy-yaml');
-  const yaml = await page.textContent('#rule-yaml');
-  await page.click('#copy-yaml');
-  await page.waitForFunction(() => / copied/.test(document.querySelector('#cluster-detail span.muted').textContent));
+  await page.waitForSelector('#cluster-detail .copy-yaml');
+  const yaml = await page.textContent('#cluster-detail .rule-yaml');
+  await page.click('#cluster-detail .copy-yaml');
+  await page.waitForFunction(() => / copied/.test(document.querySelector('#cluster-detail .rule span.muted').textContent));
   const clip = await page.evaluate(() => navigator.clipboard.readText());
   await expect(clip === yaml && /rules:/.test(yaml), 'Copy as YAML puts the rule on the clipboard', clip.slice(0, 200));
   fs.writeFileSync(path.join(WORK, 'copied.yaml'), clip);
@@ -466,8 +469,20 @@ async function testClusters(url) {
   await expect(check.status === 0, 'the copied YAML is a valid rules file (`logify rules check`)', check.stderr);
   const sugg = fs.readFileSync(path.join(out, 'suggested_rules.yaml'), 'utf8');
   const pattern = await page.$$eval('#cluster-detail dd', (d) => d.map((x) => x.textContent));
-  await expect(pattern.some((p) => p.length > 3 && sugg.includes(p)), 'the rule is one of `logify cluster --by-message`\'s suggested rules');
+  await expect(pattern.some((p) => p.length > 3 && sugg.includes(p)), 'the rule is one of `logify cluster`\'s suggested rules');
   await shot(page, 'console-cluster-detail');
+  // every rule of the page is one of the CLI's, and all of them together are its file
+  const pageIds = await page.evaluate(async () => {
+    const ids = [];
+    for (const b of document.querySelectorAll('#glist-body button')) {
+      b.click();
+      for (const dd of document.querySelectorAll('#cluster-detail .rule dl')) ids.push(dd.querySelector('dd').textContent);
+    }
+    return ids;
+  });
+  const cliIds = sugg.split('\n').filter((l) => l.startsWith('  - id: ')).map((l) => l.slice(8));
+  await expect(JSON.stringify([...pageIds].sort()) === JSON.stringify([...cliIds].sort()) && cliIds.length > 0,
+    'the page\'s rules (' + pageIds.length + ') are `logify cluster`\'s suggested_rules.yaml (' + cliIds.length + ')', JSON.stringify([pageIds, cliIds]).slice(0, 400));
   await expect(page.errors.length === 0 && page.dialogs.length === 0, 'no script errors', page.errors.join('; '));
   await page.context().close();
 }

@@ -4,7 +4,7 @@ open without the API key like /docs), the upload options the console uses
 (?format=jsonl&explain=1&templates=1: the bytes of `logify classify
 --explain [--format jsonl]`, template ids of a fresh miner whatever the
 server saw before), and the cluster job (POST /v1/jobs/cluster, GET
-/v1/jobs/ID) against `logify cluster --by-message` on the same rows. Each test starts
+/v1/jobs/ID, DELETE /v1/jobs/ID) against `logify cluster` on the same rows. Each test starts
 its own server and checks that it exits 0 (ASan: no leak, every job joined).
 Run: LOGIFY=build/logify /usr/bin/python3 tests/http/test_console.py"""
 import csv
@@ -213,7 +213,7 @@ class Console(unittest.TestCase):
                 path = os.path.join(d, "in.csv")
                 with open(path, "wb") as f:
                     f.write(data)
-                c = cli("cluster", "--by-message", "--data", path, "--out", os.path.join(d, "out"))
+                c = cli("cluster", "--data", path, "--out", os.path.join(d, "out"))
                 self.assertEqual(c.returncode, 0, c.stderr)
                 with open(os.path.join(d, "out/points.csv")) as f:
                     pts = list(csv.DictReader(f))
@@ -228,11 +228,19 @@ class Console(unittest.TestCase):
             for x, y in zip(pts, [r["points"][3 * i:3 * i + 2] for i in range(len(rows))]):
                 self.assertAlmostEqual(float(x["x"]), y[0], places=3)
                 self.assertAlmostEqual(float(x["y"]), y[1], places=3)
-            ruled = [g for g in r["groups"] if g["rule"]]
-            self.assertTrue(ruled)
-            for g in ruled:
-                self.assertIn("id: " + g["rule"]["id"], sugg)
-                self.assertIn("rules:", g["rule"]["yaml"])
+            # template-first, as the CLI by default: a rule per template, the
+            # same rules file byte for byte, each rule under its template's cluster
+            self.assertEqual(r["by"], "template")
+            self.assertIn(", %d templates (docs/templates.md)" % r["templates"], c.stderr.decode())
+            self.assertEqual(r["suggested_rules"], sugg)
+            rules = [x for g in r["groups"] for x in g["rules"]]
+            self.assertEqual(sorted(x["id"] for x in rules),
+                             sorted(l.split("id: ", 1)[1] for l in sugg.splitlines() if l.startswith("  - id: ")))
+            self.assertTrue(rules)
+            for g in r["groups"]:
+                for x in g["rules"]:
+                    self.assertIn("rules:", x["yaml"])
+                    self.assertTrue(x["group"].startswith("template ") and x["group"].endswith(" in cluster %d" % g["id"]), x["group"])
             # a failed job says why (the CLI's words)
             st, _, body = srv.request("POST", "/v1/jobs/cluster", b"message\nx\ny\n")
             j = wait_job(srv, json.loads(body)["id"])

@@ -577,7 +577,8 @@
     clusters.gen = gen;
     clusters.labelRank = null;
     clusters.byId = new Map(res.groups.map((g) => [g.id, g]));
-    $('cluster-summary').textContent = fmtInt(res.rows) + ' rows, ' + fmtInt(res.distinct) + ' distinct vectors, ' +
+    $('cluster-summary').textContent = fmtInt(res.rows) + ' rows, ' +
+      (res.templates === null ? '' : fmtInt(res.templates) + ' templates, ') + fmtInt(res.distinct) + ' distinct vectors, ' +
       fmtInt(res.clusters) + ' clusters, ' + fmtInt(res.noise) + ' noise' +
       (res.silhouette === null ? '' : ', silhouette ' + res.silhouette.toFixed(3));
     // one mark per distinct position (identical embeddings share a point)
@@ -626,7 +627,7 @@
       tr.appendChild(el('td', '', fmtInt(g.size)));
       tr.appendChild(el('td', '', g.label === null ? '' : g.label + ' (' + Math.round(g.label_share * 100) + '%)'));
       tr.appendChild(el('td', '', g.template === null ? '' : g.template));
-      tr.appendChild(el('td', '', g.rule ? g.rule.id : ''));
+      tr.appendChild(el('td', '', g.rules.length ? g.rules[0].id + (g.rules.length > 1 ? ' (+' + (g.rules.length - 1) + ')' : '') : ''));
       body.appendChild(tr);
     }
     $('glist').hidden = false;
@@ -698,28 +699,36 @@
     const ul = el('ul');
     for (const x of g.examples) ul.appendChild(el('li', 'mono', x));
     d.appendChild(ul);
-    if (!g.rule) { d.appendChild(el('p', 'muted', g.id < 0 ? 'Noise gets no rule.' : 'No rule suggested (cluster smaller than 5 rows, or no stable template).')); return; }
-    d.appendChild(el('h3', '', 'Suggested rule'));
-    const rl = el('dl');
-    const radd = (k, v) => { rl.appendChild(el('dt', '', k)); rl.appendChild(el('dd', '', v)); };
-    radd('id', g.rule.id);
-    radd('label', g.rule.label);
-    radd('pattern', g.rule.pattern);
-    radd('coverage', fmtInt(g.rule.coverage) + ' rows');
-    if (g.rule.precision !== null) radd('precision', g.rule.precision.toFixed(4) + (g.rule.precision < 1 ? ' (REVIEW)' : ''));
-    d.appendChild(rl);
-    const pre = el('pre', '', g.rule.yaml);
-    pre.id = 'rule-yaml';
-    const b = el('button', '', 'Copy as YAML');
-    b.type = 'button';
-    b.id = 'copy-yaml';
-    const said = el('span', 'muted');
-    b.addEventListener('click', async () => {
-      said.textContent = (await copyText(g.rule.yaml, pre)) ? ' copied' : ' select the text and copy it';
-    });
-    d.appendChild(b);
-    d.appendChild(said);
-    d.appendChild(pre);
+    if (!g.rules.length) {
+      d.appendChild(el('p', 'muted', clusters.result.by === 'template'
+        ? 'No rule suggested (no template of 5 rows or more here).'
+        : g.id < 0 ? 'Noise gets no rule.' : 'No rule suggested (cluster smaller than 5 rows, or no stable template).'));
+      return;
+    }
+    d.appendChild(el('h3', '', g.rules.length === 1 ? 'Suggested rule' : 'Suggested rules (' + g.rules.length + ', one per template)'));
+    for (const rule of g.rules) {
+      const box = el('div', 'rule');
+      const rl = el('dl');
+      const radd = (k, v) => { rl.appendChild(el('dt', '', k)); rl.appendChild(el('dd', '', v)); };
+      radd('id', rule.id);
+      if (rule.group !== null) radd('rows of', rule.group + ' (' + fmtInt(rule.size) + ' rows)');
+      radd('label', rule.label);
+      radd('pattern', rule.pattern);
+      radd('coverage', fmtInt(rule.coverage) + ' rows');
+      if (rule.precision !== null) radd('precision', rule.precision.toFixed(4) + (rule.precision < 1 ? ' (REVIEW)' : ''));
+      box.appendChild(rl);
+      const pre = el('pre', 'rule-yaml', rule.yaml);
+      const b = el('button', 'copy-yaml', 'Copy as YAML');
+      b.type = 'button';
+      const said = el('span', 'muted');
+      b.addEventListener('click', async () => {
+        said.textContent = (await copyText(rule.yaml, pre)) ? ' copied' : ' select the text and copy it';
+      });
+      box.appendChild(b);
+      box.appendChild(said);
+      box.appendChild(pre);
+      d.appendChild(box);
+    }
   }
 
   // The clipboard API needs a secure context (https or localhost); else the
