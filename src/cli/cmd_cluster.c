@@ -72,12 +72,12 @@ typedef struct {
     double last;
 } progress_state;
 
-static void progress_cb(void *user, const char *phase, size_t done, size_t total) {
+static int progress_cb(void *user, const char *phase, size_t done, size_t total) {
     progress_state *p = user;
-    if (!p->on || total == 0) return;
+    if (!p->on || total == 0) return 0;
     double now = lg_now();
     int same = !strcmp(p->phase, phase);
-    if (same && done < total && now - p->last < 0.1) return;
+    if (same && done < total && now - p->last < 0.1) return 0;
     if (!same && p->phase[0]) fputc('\n', stderr);
     snprintf(p->phase, sizeof p->phase, "%s", phase);
     p->last = now;
@@ -88,6 +88,7 @@ static void progress_cb(void *user, const char *phase, size_t done, size_t total
     fprintf(stderr, "\r%-7s [%s] %3d%% (%zu/%zu)", phase, bar, (int)(100.0 * (double)done / (double)total),
             done, total);
     fflush(stderr);
+    return 0;
 }
 
 static void progress_end(progress_state *p) {

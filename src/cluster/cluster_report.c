@@ -368,7 +368,7 @@ lg_err lg_cluster_report(const char *csv, size_t len, const lg_cluster_report_op
                                            o->umap.seed, &sil, err)))
         goto done;
     if (m >= 2 && (e = lg_umap_fit(vs.x, m, d, &o->umap, progress, puser, xyd, NULL, err))) goto done;
-    if (progress) progress(puser, "rules", 0, 1);
+    if ((e = lg_progress_check(progress, puser, "rules", 0, 1, err))) goto done;
     lg_suggest_input si = {(const char *const *)t.msg, t.len,
                            has_labels ? (const char *const *)t.lab : NULL, n, cl, nc,
                            o->min_size, 500, NULL};

@@ -55,6 +55,12 @@ static inline float cos_dist(const float *x, size_t d, int32_t i, int32_t j) {
     return v < 0 ? 0 : v;
 }
 
+lg_err lg_progress_check(lg_progress_fn progress, void *puser, const char *phase, size_t done,
+                         size_t total, lg_errmsg *err) {
+    if (!progress || !progress(puser, phase, done, total)) return LG_OK;
+    return lg_fail(err, LG_ECANCELED, "canceled");
+}
+
 void lg_knn_graph_free(lg_knn_graph *g) {
     if (!g) return;
     free(g->idx);
@@ -172,10 +178,13 @@ lg_err lg_knn_exact(const float *x, size_t n, size_t d, size_t k, lg_progress_fn
             }
             heap_sort(hd, hi, k);
         }
-        if (progress) progress(puser, "knn", r0 + rb, n);
+        if ((e = lg_progress_check(progress, puser, "knn", r0 + rb, n, err))) {
+            lg_knn_graph_free(out);
+            break;
+        }
     }
     free(sim);
-    return LG_OK;
+    return e;
 }
 
 /* ---- Random-projection forest (angular) ------------------------------------ */
@@ -359,10 +368,10 @@ lg_err lg_knn_nndescent(const float *x, size_t n, size_t d, size_t k, uint64_t s
                 }
             }
         }
-        if (progress) progress(puser, "knn", it + 1, max_iter);
+        if ((e = lg_progress_check(progress, puser, "knn", it + 1, max_iter, err))) goto done;
         if ((double)updates <= 0.001 * (double)k * (double)n) break;
     }
-    if (progress) progress(puser, "knn", max_iter, max_iter);
+    if ((e = lg_progress_check(progress, puser, "knn", max_iter, max_iter, err))) goto done;
     for (size_t i = 0; i < n; i++) {
         heap_sort(out->dist + i * k, out->idx + i * k, k);
         for (size_t t = 0; t < k; t++)

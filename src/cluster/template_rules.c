@@ -47,7 +47,9 @@ lg_err lg_cluster_templates_mine(const char *const *msgs, const size_t *lens, si
             goto done;
         }
         tt->tpl[i] = r.index;
-        if (progress && ((i + 1) % 4096 == 0 || i + 1 == n)) progress(puser, "templates", i + 1, n);
+        if (((i + 1) % 4096 == 0 || i + 1 == n) &&
+            (e = lg_progress_check(progress, puser, "templates", i + 1, n, err)))
+            goto done;
     }
     tt->n_text = lg_tpl_count(tt->miner);
     tt->text = calloc(tt->n_text ? tt->n_text : 1, sizeof *tt->text);

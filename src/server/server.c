@@ -153,7 +153,8 @@ static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv
                                      const char *url, const char *method) {
     srv_route r = rq->route;
     int post_route = r <= SRV_R_STREAM || (r == SRV_R_JOBS && is_method(method, "POST"));
-    int get = is_method(method, "GET") || is_method(method, "HEAD");
+    int get = is_method(method, "GET") || is_method(method, "HEAD") ||
+              (r == SRV_R_JOBS && is_method(method, "DELETE")); /* a job: cancel or remove */
     /* /healthz and the /docs page (it asks for the key itself) are open;
      * everything else, unknown paths included, needs the key first, so that
      * a client without it learns nothing about which routes exist */

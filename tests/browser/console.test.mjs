@@ -379,6 +379,52 @@ async function testLive(url) {
   await page.context().close();
 }
 
+// Tab from the top of the page until FN(activeElement) holds; false after N presses.
+async function tabTo(page, test, arg, n = 60) {
+  for (let i = 0; i < n; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(test, arg)) return true;
+  }
+  return false;
+}
+const isId = (id) => document.activeElement && document.activeElement.id === id;
+
+// A long cluster job (about 8,000 templates, hence 8,000 distinct vectors)
+// canceled from the page, keyboard only: Tab to the tabs, ArrowRight to
+// Clusters, Tab, Enter starts the job, focus is on Cancel, Space cancels.
+// The job reads "canceled" (not done) through the API too.
+async function testClusterCancel(url) {
+  const A = ['acct', 'auth', 'batch', 'cache', 'conn', 'disk', 'eng', 'fetch', 'gate', 'host'];
+  const vocab = A.flatMap((a) => [...'abcdefghij'].map((b) => a + b));
+  let seed = 7;
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const lines = ['source,log_message'];
+  for (let i = 0; i < 8000; i++) lines.push('ModernCRM,' + Array.from({ length: 4 + rnd(9) }, () => vocab[rnd(vocab.length)]).join(' '));
+  const file = path.join(WORK, 'long-job.csv');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  const page = await newPage(url);
+  await upload(page, file);
+  const jobs = [];
+  page.on('response', async (r) => { if (r.url().endsWith('/v1/jobs/cluster') && r.status() === 202) jobs.push((await r.json()).id); });
+  await expect(await tabTo(page, isId, 'tab-classify'), 'keyboard: Tab reaches the tabs');
+  await page.keyboard.press('ArrowRight');
+  await expect(await page.isVisible('#view-clusters') && await page.evaluate(isId, 'tab-clusters'), 'keyboard: ArrowRight shows the Clusters view');
+  await expect(await tabTo(page, isId, 'cluster-go'), 'keyboard: Tab reaches "Cluster the classified rows"');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /(templates|embed|dbscan|knn|layout)/.test(document.getElementById('cluster-phase').textContent), null, { timeout: 120000 });
+  await expect(await page.evaluate(isId, 'cluster-cancel'), 'keyboard: the job runs and focus is on Cancel');
+  await shot(page, 'console-cluster-running');
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => /canceled/.test(document.getElementById('cluster-phase').textContent), null, { timeout: 120000 });
+  const phase = await page.textContent('#cluster-phase');
+  const j = await (await page.request.get(url + '/v1/jobs/' + jobs[0])).json();
+  await expect(j.state === 'canceled' && !('result' in j) && await page.isHidden('#cluster-out') && await page.isHidden('#cluster-cancel'),
+    'Space on Cancel: the job is canceled (' + phase + '), the API says so, no map', JSON.stringify([j.state, j.phase]));
+  await expect(await page.evaluate(isId, 'cluster-go') && !(await page.isDisabled('#cluster-go')), 'keyboard: focus back on the start button');
+  await expect(page.errors.length === 0, 'no script errors', page.errors.join('; '));
+  await page.context().close();
+}
+
 async function testBigTable(url) {
   const n = Number(env.BIG_ROWS || 100000);
   const file = path.join(WORK, 'big.csv');
@@ -500,6 +546,7 @@ async function main() {
     await testXss(url);
     await testKeyboard(url);
     await testLive(url);
+    await testClusterCancel(url);
     await testApiKey(url);
     await testBigTable(url);
   } else if (GROUP === 'big') { // a measurement, not in CTest: BIG_ROWS=1000000

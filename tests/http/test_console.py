@@ -249,5 +249,81 @@ class Console(unittest.TestCase):
             self.finish(srv)
 
 
+    def test_cluster_job_cancel(self):
+        """DELETE /v1/jobs/ID stops a running job (state canceled, never
+        done: the job is made long enough that it cannot finish first) and
+        frees its slot: with every slot running a new job is 503 until one
+        is canceled. A finished job is removed. The server exits 0 (under
+        ASan: nothing of the canceled jobs leaked)."""
+        import random
+        rnd = random.Random(7)
+        vocab = ["%s%s" % (a, b) for a in ("acct", "auth", "batch", "cache", "conn", "disk", "eng", "fetch", "gate", "host")
+                 for b in "abcdefghij"]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["log_message", "target_label"])
+        # ~8,000 templates, hence ~8,000 distinct vectors: DBSCAN, kNN and
+        # 500 UMAP epochs on them take tens of seconds
+        for i in range(8000):
+            w.writerow([" ".join(rnd.choice(vocab) for _ in range(rnd.randint(4, 12))), "L%d" % (i % 5)])
+        big = buf.getvalue().encode()
+        srv = Server()
+        try:
+            def post():
+                st, _, body = srv.request("POST", "/v1/jobs/cluster", big, {"Content-Type": "text/csv"})
+                return st, json.loads(body)
+
+            def get(job_id):
+                st, _, body = srv.request("GET", "/v1/jobs/" + job_id)
+                return st, json.loads(body)
+
+            ids = []
+            for _ in range(4):
+                st, j = post()
+                self.assertEqual(st, 202, j)
+                ids.append(j["id"])
+            st, j = post()
+            self.assertEqual(st, 503, j)
+            # cancel the first once it is at work (past the queue)
+            deadline = time.time() + 120
+            while get(ids[0])[1]["phase"] == "queued" and time.time() < deadline:
+                time.sleep(0.05)
+            phase = get(ids[0])[1]["phase"]
+            self.assertIn(phase, ("templates", "embed", "dbscan", "knn", "layout"))
+            t0 = time.time()
+            st, _, body = srv.request("DELETE", "/v1/jobs/" + ids[0])
+            self.assertEqual((st, json.loads(body)), (202, {"id": ids[0], "state": "canceling"}))
+            j = wait_job(srv, ids[0])
+            print("\n  canceled in phase %s %s/%s, %.2f s after DELETE (load %s)" %
+                  (j["phase"], j["done"], j["total"], time.time() - t0, os.getloadavg()[0]), file=sys.stderr)
+            self.assertEqual(j["state"], "canceled", j)
+            self.assertNotIn("result", j)
+            # its slot is free again
+            st, j = post()
+            self.assertEqual(st, 202, j)
+            ids.append(j["id"])
+            for job_id in ids[1:]:
+                st, _, body = srv.request("DELETE", "/v1/jobs/" + job_id)
+                self.assertEqual(st, 202, body)
+            for job_id in ids[1:]:
+                self.assertEqual(wait_job(srv, job_id)["state"], "canceled")
+            # the first one's slot went to the fifth job: it is gone
+            self.assertEqual(get(ids[0])[0], 404)
+            # a finished job is removed; then it is 404
+            st, _, body = srv.request("DELETE", "/v1/jobs/" + ids[1])
+            self.assertEqual((st, json.loads(body)), (200, {"id": ids[1], "state": "deleted"}))
+            self.assertEqual(get(ids[1])[0], 404)
+            self.assertEqual(srv.request("DELETE", "/v1/jobs/" + ids[1])[0], 404)
+            self.assertEqual(srv.request("DELETE", "/v1/jobs/cluster")[0], 405)
+            # a short job still runs to the end after all that
+            st, _, body = srv.request("POST", "/v1/jobs/cluster", b"log_message\na b\nc d\n")
+            self.assertEqual(st, 202)
+            self.assertEqual(wait_job(srv, json.loads(body)["id"])["state"], "done")
+            # and a running job left at shutdown is canceled, not waited for
+            self.assertEqual(post()[0], 202)
+        finally:
+            self.finish(srv)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)

@@ -533,6 +533,21 @@
 
   function clusterError(t) { const e = $('cluster-error'); e.textContent = t; e.hidden = !t; }
 
+  // Cancel: DELETE /v1/jobs/ID; the job stops at its next step and the
+  // polling below sees "canceled".
+  let runningJob = null;
+  $('cluster-cancel').addEventListener('click', async () => {
+    if (!runningJob) return;
+    $('cluster-cancel').disabled = true;
+    $('cluster-phase').textContent = 'canceling…';
+    try {
+      const r = await api('/v1/jobs/' + encodeURIComponent(runningJob), { method: 'DELETE' });
+      if (!r.ok) clusterError(await detailOf(r));
+    } catch (e) {
+      clusterError('Cancel failed: ' + e.message);
+    }
+  });
+
   $('cluster-go').addEventListener('click', async () => {
     if (!store.n) return;
     const btn = $('cluster-go');
@@ -549,6 +564,10 @@
       const r = await api('/v1/jobs/cluster', { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: new Blob(parts, { type: 'text/csv' }) });
       if (r.status !== 202) { clusterError(await detailOf(r)); return; }
       const { id } = await r.json();
+      runningJob = id;
+      $('cluster-cancel').hidden = false;
+      $('cluster-cancel').disabled = false;
+      $('cluster-cancel').focus(); // the start button is disabled: keyboard focus moves on
       $('cluster-progress').hidden = false;
       for (;;) {
         const q = await api('/v1/jobs/' + encodeURIComponent(id));
@@ -560,13 +579,22 @@
           ? j.phase + (j.total ? ' ' + fmtInt(j.done) + ' / ' + fmtInt(j.total) : '') + ' · ' + j.seconds.toFixed(1) + ' s'
           : j.state;
         if (j.state === 'failed') { clusterError(j.error); return; }
+        if (j.state === 'canceled') {
+          $('cluster-phase').textContent = 'canceled after ' + j.seconds.toFixed(1) + ' s (in ' + j.phase + ')';
+          $('cluster-summary').textContent = 'The cluster job was canceled.';
+          return;
+        }
         if (j.state === 'done') { drawClusters(j.result, gen); $('cluster-phase').textContent = 'done in ' + j.seconds.toFixed(1) + ' s'; return; }
         await new Promise((res) => setTimeout(res, 300));
       }
     } catch (e) {
       clusterError('The cluster job failed: ' + e.message);
     } finally {
+      runningJob = null;
+      const refocus = document.activeElement === $('cluster-cancel') || document.activeElement === document.body;
+      $('cluster-cancel').hidden = true;
       btn.disabled = store.n < 2;
+      if (refocus && !btn.disabled) btn.focus();
     }
   });
 
