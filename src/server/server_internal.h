@@ -32,6 +32,7 @@ typedef enum {
     SRV_R_JOBS,         /* POST /v1/jobs/cluster, GET and DELETE /v1/jobs/ID (server_jobs.c) */
     SRV_R_CONSOLE,      /* GET / and /console/<asset> (server_console.c) */
     SRV_R_ADMIN_RELOAD, /* POST /admin/reload (docs/reload.md) */
+    SRV_R_EVAL,         /* POST /v1/eval (server_eval.c) */
     SRV_R_OTHER,        /* unknown paths (404) */
     SRV_R_COUNT
 } srv_route;
@@ -250,7 +251,7 @@ struct lg_server {
 
 /* ---- Requests ----------------------------------------------------------------- */
 
-typedef enum { SRV_H_NONE = 0, SRV_H_UPLOAD, SRV_H_JSON, SRV_H_STREAM, SRV_H_JOB } srv_handler;
+typedef enum { SRV_H_NONE = 0, SRV_H_UPLOAD, SRV_H_JSON, SRV_H_STREAM, SRV_H_JOB, SRV_H_EVAL } srv_handler;
 
 typedef struct srv_req {
     char id[72];
@@ -350,6 +351,14 @@ void srv_jobs_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
 enum MHD_Result srv_jobs_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
 void srv_jobs_post_free(srv_req *rq);
 void srv_jobs_free(lg_server *s);
+
+/* POST /v1/eval (server_eval.c): begin takes the labelled CSV body
+ * (handler SRV_H_EVAL); finish evaluates it with the current pipeline set
+ * and answers `logify eval --json`'s object plus the --plot SVG. */
+enum MHD_Result srv_eval_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_eval_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
+enum MHD_Result srv_eval_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_eval_free(srv_req *rq);
 
 /* GET / and /console/<file> (server_console.c). */
 enum MHD_Result srv_console_answer(lg_server *s, struct MHD_Connection *c, srv_req *rq,

@@ -425,6 +425,79 @@ async function testClusterCancel(url) {
   await page.context().close();
 }
 
+// The evaluation view, keyboard only: Tab to the tabs, ArrowRight to
+// Evaluate, Tab to "Choose a labelled CSV", Enter, the file; then every
+// figure against `logify eval --json`, the drawn SVG against `logify eval
+// --plot`'s (the same elements, attributes and text), Space on "Download
+// SVG" gives its bytes; labels full of markup stay text; a malformed file
+// shows the CLI's error.
+async function testEval(url) {
+  const rows = fs.readFileSync(TEST_CSV, 'utf8').trim().split('\n').slice(1);
+  const truths = [XSS[0], 'User Action', 'Security Alert', XSS[1]];
+  const name = 'labelled.csv';
+  fs.writeFileSync(path.join(WORK, name), 'source,log_message,target_label\n' +
+    rows.map((r, i) => r + ',"' + truths[i % 4].replace(/"/g, '""') + '"').join('\n') + '\n');
+  const c = cli(['eval', '--data', name, '--json', '--plot', 'cli-eval.svg']);
+  if (c.status !== 0) await fail('logify eval: ' + c.stderr);
+  const want = JSON.parse(c.stdout.toString());
+  const wantSvg = fs.readFileSync(path.join(WORK, 'cli-eval.svg'));
+  const page = await newPage(url);
+  await expect(await tabTo(page, isId, 'tab-classify'), 'keyboard: Tab reaches the tabs');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await expect(await page.isVisible('#view-eval') && await page.evaluate(isId, 'tab-eval'), 'keyboard: ArrowRight twice shows the Evaluate view');
+  const chooserP = page.waitForEvent('filechooser');
+  await expect(await tabTo(page, isId, 'eval-pick'), 'keyboard: Tab reaches "Choose a labelled CSV"');
+  await page.keyboard.press('Enter');
+  await (await chooserP).setFiles(path.join(WORK, name));
+  await page.waitForSelector('#eval-out', { state: 'visible', timeout: 120000 });
+  // the figures
+  const labels = await page.$$eval('#eval-labels-body tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const f4 = (x) => x.toFixed(4);
+  const wantLabels = Object.entries(want.per_label).map(([l, v]) => [l, f4(v.precision), f4(v.recall), f4(v.f1), v.support.toLocaleString('en-US')]);
+  await expect(JSON.stringify(labels) === JSON.stringify(wantLabels), 'per-label precision, recall, F1 and support are `logify eval --json`\'s (' + labels.length + ' labels)', JSON.stringify([labels, wantLabels]).slice(0, 600));
+  const summary = await page.textContent('#eval-summary');
+  await expect(summary.startsWith(want.rows + ' rows, ' + wantLabels.length + ' labels: accuracy ' + f4(want.accuracy) + ', macro F1 ' + f4(want.macro_f1)),
+    'rows, accuracy and macro F1 are the CLI\'s', summary);
+  const stages = await page.$$eval('#eval-stages-body tr', (trs) => trs.map((tr) => [tr.dataset.stage, tr.children[1].textContent]));
+  await expect(stages.every(([s, n]) => Number(n.replace(/,/g, '')) === want.per_stage[s].rows), 'rows by stage are the CLI\'s', JSON.stringify(stages));
+  // the drawing: the same tree as the CLI's file, element by element
+  const same = await page.evaluate((text) => {
+    const ser = new XMLSerializer();
+    const cliRoot = new DOMParser().parseFromString(text, 'image/svg+xml').documentElement;
+    const shown = document.querySelector('#eval-plot svg');
+    const x = ser.serializeToString(cliRoot), y = ser.serializeToString(shown);
+    let k = 0;
+    while (k < x.length && x[k] === y[k]) k++;
+    return [x === y, shown.querySelectorAll('*').length, cliRoot.querySelectorAll('*').length, x.slice(Math.max(0, k - 80), k + 80), y.slice(Math.max(0, k - 80), k + 80)];
+  }, wantSvg.toString('utf8'));
+  await expect(same[0], 'the page draws `logify eval --plot`\'s SVG (' + same[1] + ' elements, the same as the file\'s ' + same[2] + ')', JSON.stringify(same));
+  const cells = await page.$$eval('#eval-plot rect.cell', (r) => r.map((x) => [x.dataset.truth, x.dataset.pred, Number(x.dataset.rows)]));
+  const wantCells = Object.entries(want.confusion).flatMap(([t, row]) => Object.entries(row).map(([p, n]) => [t, p, n]));
+  await expect(cells.length === wantCells.length && wantCells.every((w) => cells.some((g) => JSON.stringify(g) === JSON.stringify(w))),
+    'every confusion cell (' + cells.length + ') holds the CLI\'s count');
+  // hostile labels are text
+  const texts = await page.$$eval('#eval-plot text, #eval-plot title, #eval-labels-body td', (t) => t.map((x) => x.textContent));
+  const dom = await page.evaluate(() => document.querySelectorAll('img, script:not([src]), #eval-plot foreignObject, #eval-plot b').length);
+  await expect(texts.includes(XSS[0]) && texts.includes(XSS[1]) && dom === 0 && page.dialogs.length === 0,
+    'labels "' + XSS[0] + '" and "' + XSS[1] + '" stay text: no element made, no dialog', JSON.stringify([dom, page.dialogs]));
+  await shot(page, 'console-eval');
+  // Download SVG, keyboard: Tab to it, Space
+  await expect(await tabTo(page, isId, 'eval-svg-dl'), 'keyboard: Tab reaches "Download SVG"');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.keyboard.press(' ')]);
+  const bytes = fs.readFileSync(await dl.path());
+  await expect(Buffer.compare(bytes, wantSvg) === 0, 'Space on "Download SVG": ' + dl.suggestedFilename() + ' == `logify eval --plot` (' + bytes.length + ' bytes)');
+  // a malformed file: the CLI's error
+  fs.writeFileSync(path.join(WORK, 'bad-eval.csv'), 'source,log_message,target_label\nModernCRM,ok,A\nModernCRM,"open\n');
+  const wantErr = cli(['eval', '--data', 'bad-eval.csv']).stderr.trim();
+  await page.setInputFiles('#eval-file', path.join(WORK, 'bad-eval.csv'));
+  await page.waitForSelector('#eval-error', { state: 'visible' });
+  const gotErr = (await page.textContent('#eval-error')).trim();
+  await expect(gotErr === wantErr && await page.isHidden('#eval-out'), 'a malformed file: the page shows the CLI\'s error "' + wantErr + '"', gotErr);
+  await expect(page.errors.length === 0, 'no script errors', page.errors.join('; '));
+  await page.context().close();
+}
+
 async function testBigTable(url) {
   const n = Number(env.BIG_ROWS || 100000);
   const file = path.join(WORK, 'big.csv');
@@ -547,6 +620,7 @@ async function main() {
     await testKeyboard(url);
     await testLive(url);
     await testClusterCancel(url);
+    await testEval(url);
     await testApiKey(url);
     await testBigTable(url);
   } else if (GROUP === 'big') { // a measurement, not in CTest: BIG_ROWS=1000000

@@ -305,7 +305,8 @@ class Api(unittest.TestCase):
         self.assertTrue(doc["openapi"].startswith("3."))
         want = {"/classify/": "post", "/v1/classify": "post", "/v1/classify/stream": "post", "/healthz": "get",
                 "/readyz": "get", "/metrics": "get", "/openapi.json": "get", "/docs": "get", "/": "get",
-                "/v1/jobs/cluster": "post", "/v1/jobs/{id}": "get delete", "/admin/reload": "post"}
+                "/v1/jobs/cluster": "post", "/v1/jobs/{id}": "get delete", "/v1/eval": "post",
+                "/admin/reload": "post"}
         self.assertEqual({p: sorted(v) for p, v in doc["paths"].items()}, {p: sorted(m.split()) for p, m in want.items()})
         want = [(p, m) for p, ms in want.items() for m in ms.split()]
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lgserver import LOGIFY, SHARED, Server, multipart, raw_socket, upload  # noqa: E402
@@ -321,6 +322,65 @@ class Console(unittest.TestCase):
             self.assertEqual(wait_job(srv, json.loads(body)["id"])["state"], "done")
             # and a running job left at shutdown is canceled, not waited for
             self.assertEqual(post()[0], 202)
+        finally:
+            self.finish(srv)
+
+
+    def test_eval_equals_the_cli(self):
+        """POST /v1/eval?name=F: `logify eval --json` on the same file (every
+        figure) plus "svg", byte for byte `logify eval --plot`'s file; labels
+        full of markup stay text in it; a malformed file is the CLI's reason."""
+        import xml.etree.ElementTree as ET
+        hostile = '<img src=x onerror=alert(1)>'
+        with open(TEST_CSV, newline="") as f:
+            rows = list(csv.DictReader(f))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "labelled & <b>.csv")
+            with open(path, "w", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(["source", "log_message", "target_label"])
+                for i, r in enumerate(rows):  # truths the cascade gets right, wrong, and markup
+                    w.writerow([r["source"], r["log_message"], (hostile, "User Action", "Security Alert", "</svg><script>x</script>")[i % 4]])
+            with open(path, "rb") as f:
+                data = f.read()
+            c = cli("eval", "--data", path, "--json", "--plot", os.path.join(d, "plot.svg"))
+            self.assertEqual(c.returncode, 0, c.stderr)
+            want = json.loads(c.stdout)
+            with open(os.path.join(d, "plot.svg"), encoding="utf-8") as f:
+                want_svg = f.read()
+            bad = b"source,log_message,target_label\nModernCRM,ok,A\nModernCRM,\"open\n"
+            with open(os.path.join(d, "bad.csv"), "wb") as f:
+                f.write(bad)
+            bad_err = cli("eval", "--data", os.path.join(d, "bad.csv")).stderr.decode().strip()
+        srv = Server()
+        try:
+            st, hd, body = srv.request("POST", "/v1/eval?name=" + urllib.parse.quote("labelled & <b>.csv"), data,
+                                       {"Content-Type": "text/csv"})
+            self.assertEqual(st, 200, body[:300])
+            self.assertTrue(hd["content-type"].startswith("application/json"))
+            got = json.loads(body)
+            svg = got.pop("svg")
+            self.assertEqual(svg, want_svg, "the SVG is logify eval --plot's, byte for byte")
+            got.pop("model"), want.pop("model")  # a path here, "default bundle" there
+            self.assertEqual(got, want, "every figure is logify eval --json's")
+            self.assertEqual(got["rows"], len(rows))
+            self.assertIn(hostile, got["per_label"])
+            root = ET.fromstring(svg)  # XML; a label never became markup
+            tags = {e.tag.split("}")[1] for e in root.iter()}
+            self.assertTrue(tags <= {"svg", "rect", "text", "title", "g", "line"}, tags)
+            self.assertNotIn("<img", svg)
+            self.assertIn(hostile, [e.text for e in root.iter("{http://www.w3.org/2000/svg}title")] +
+                          [t for e in root.iter() for t in [e.get("data-truth")] if t])
+            # malformed: the CLI's reason after the file's name
+            st, _, body = srv.request("POST", "/v1/eval?name=bad.csv", bad, {"Content-Type": "text/csv"})
+            self.assertEqual(st, 400)
+            self.assertTrue(bad_err.endswith(": " + json.loads(body)["detail"].split(": ", 1)[1]), (bad_err, body))
+            self.assertTrue(json.loads(body)["detail"].startswith("bad.csv: line 3: "), body)
+            st, _, body = srv.request("POST", "/v1/eval", b"source,log_message\nA,b\n")
+            self.assertEqual(st, 400)
+            self.assertIn("missing required column 'target_label'", json.loads(body)["detail"])
+            self.assertEqual(srv.request("POST", "/v1/eval", b"")[0], 400)
+            self.assertEqual(srv.request("GET", "/v1/eval")[0], 405)
         finally:
             self.finish(srv)
 

@@ -13,6 +13,9 @@
  *             byte for byte (the server writes them with the CLI's writer).
  *   Clusters  POST /v1/jobs/cluster with the classified rows, progress from
  *             GET /v1/jobs/ID, then the map (SVG) and the clusters.
+ *   Evaluate  a labelled CSV to POST /v1/eval?name=FILE: `logify eval --json`'s
+ *             figures as tables and `logify eval --plot`'s SVG, rebuilt
+ *             element by element from a whitelist (text stays text).
  *   Live      /metrics every 2 s: rows/s, labels over time, templates, LLM.
  * The API key, when the server wants one, is asked for on the first 401,
  * kept in this closure only and sent as the Bearer header. */
@@ -94,7 +97,7 @@
 
   // ---- Tabs ----------------------------------------------------------------------------
 
-  const tabs = ['classify', 'clusters', 'live'];
+  const tabs = ['classify', 'clusters', 'eval', 'live'];
   function showTab(name) {
     for (const t of tabs) {
       const on = t === name;
@@ -259,15 +262,18 @@
     if (f) { $('file-name').textContent = f.name; classify(f, f.name); }
     $('file').value = '';
   });
-  const drop = $('drop');
-  drop.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('over'); });
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (ev) => {
-    ev.preventDefault();
-    drop.classList.remove('over');
-    const f = ev.dataTransfer && ev.dataTransfer.files[0];
-    if (f) { $('file-name').textContent = f.name; classify(f, f.name); }
-  });
+  // A drop zone: a file dropped on it goes to onFile.
+  function dropZone(zone, onFile) {
+    zone.addEventListener('dragover', (ev) => { ev.preventDefault(); zone.classList.add('over'); });
+    zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+    zone.addEventListener('drop', (ev) => {
+      ev.preventDefault();
+      zone.classList.remove('over');
+      const f = ev.dataTransfer && ev.dataTransfer.files[0];
+      if (f) onFile(f);
+    });
+  }
+  dropZone($('drop'), (f) => { $('file-name').textContent = f.name; classify(f, f.name); });
   // the page itself must not navigate to a file dropped next to the zone
   window.addEventListener('dragover', (ev) => ev.preventDefault());
   window.addEventListener('drop', (ev) => ev.preventDefault());
@@ -771,6 +777,103 @@
     sel.addRange(range);
     try { return document.execCommand('copy'); } catch (e) { return false; }
   }
+
+  // ---- Evaluate: POST /v1/eval, the figures and the SVG of `logify eval --plot` ------------------
+
+  // The server's SVG (lg_evalplot_svg escapes every label) is still not put
+  // into the page as markup: it is parsed as XML (which runs nothing) and
+  // rebuilt with createElementNS from a whitelist of elements and
+  // attributes; text nodes are copied as text. Anything else is dropped.
+  const SVG_TAGS = new Set(['svg', 'g', 'rect', 'text', 'title', 'line']);
+  const SVG_ATTRS = /^(x|y|x1|y1|x2|y2|width|height|viewBox|fill|stroke|stroke-width|opacity|font-family|font-size|font-weight|text-anchor|transform|class|data-[a-z0-9-]+)$/;
+  function safeSvg(text) {
+    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+    const root = doc.documentElement;
+    if (!root || root.namespaceURI !== SVG || root.localName !== 'svg' || doc.getElementsByTagName('parsererror').length)
+      throw new Error('the server\'s SVG does not parse');
+    const copy = (src) => {
+      const e = document.createElementNS(SVG, src.localName);
+      for (const a of src.attributes) if (SVG_ATTRS.test(a.name) && !/url\(|script:/i.test(a.value)) e.setAttribute(a.name, a.value);
+      for (const ch of src.childNodes) {
+        if (ch.nodeType === Node.TEXT_NODE) e.appendChild(document.createTextNode(ch.nodeValue));
+        else if (ch.nodeType === Node.ELEMENT_NODE && ch.namespaceURI === SVG && SVG_TAGS.has(ch.localName)) e.appendChild(copy(ch));
+      }
+      return e;
+    };
+    return copy(root);
+  }
+
+  const evalState = { svg: '', name: '' };
+  function evalError(t) { const e = $('eval-error'); e.textContent = t; e.hidden = !t; }
+  const fmt4 = (x) => (typeof x === 'number' ? x.toFixed(4) : '');
+
+  async function evaluate(file, name) {
+    evalError('');
+    $('eval-out').hidden = true;
+    $('eval-pick').disabled = true;
+    $('eval-status').textContent = 'Evaluating ' + name + '…';
+    const t0 = performance.now();
+    try {
+      const r = await api('/v1/eval?name=' + encodeURIComponent(name), { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: file });
+      if (!r.ok) {
+        const d = await detailOf(r);
+        evalError(r.status === 400 ? 'logify: error: ' + d : d);
+        $('eval-status').textContent = '';
+        return;
+      }
+      const j = await r.json();
+      evalState.svg = j.svg;
+      evalState.name = name;
+      $('eval-summary').textContent = fmtInt(j.rows) + ' rows, ' + Object.keys(j.per_label).length + ' labels: accuracy ' +
+        fmt4(j.accuracy) + ', macro F1 ' + fmt4(j.macro_f1) + ', weighted F1 ' + fmt4(j.weighted_f1) + ' · model: ' + j.model;
+      const lb = $('eval-labels-body');
+      clear(lb);
+      for (const [lab, v] of Object.entries(j.per_label)) {
+        const tr = el('tr');
+        tr.dataset.label = lab;
+        for (const x of [lab, fmt4(v.precision), fmt4(v.recall), fmt4(v.f1), fmtInt(v.support)]) tr.appendChild(el('td', '', x));
+        lb.appendChild(tr);
+      }
+      const sb = $('eval-stages-body');
+      clear(sb);
+      for (const st of ['rules', 'model', 'llm', 'none']) {
+        const v = j.per_stage[st];
+        if (!v) continue;
+        const tr = el('tr');
+        tr.dataset.stage = st;
+        for (const x of [st === 'none' ? 'none (Unclassified)' : st, fmtInt(v.rows), st === 'none' || !v.rows ? '' : fmt4(v.accuracy)]) tr.appendChild(el('td', '', x));
+        sb.appendChild(tr);
+      }
+      const box = $('eval-plot');
+      clear(box);
+      box.appendChild(safeSvg(j.svg));
+      $('eval-out').hidden = false;
+      $('eval-status').textContent = fmtInt(j.rows) + ' rows from ' + name + ' in ' + ((performance.now() - t0) / 1000).toFixed(1) + ' s';
+    } catch (e) {
+      evalError('The evaluation failed: ' + e.message);
+      $('eval-status').textContent = '';
+    } finally {
+      $('eval-pick').disabled = false;
+    }
+  }
+  $('eval-pick').addEventListener('click', () => $('eval-file').click());
+  $('eval-file').addEventListener('change', () => {
+    const f = $('eval-file').files[0];
+    if (f) { $('eval-name').textContent = f.name; evaluate(f, f.name); }
+    $('eval-file').value = '';
+  });
+  dropZone($('eval-drop'), (f) => { $('eval-name').textContent = f.name; evaluate(f, f.name); });
+  // the SVG as the server wrote it: `logify eval --plot`'s file, byte for byte
+  $('eval-svg-dl').addEventListener('click', () => {
+    if (!evalState.svg) return;
+    const a = el('a');
+    a.href = URL.createObjectURL(new Blob([evalState.svg], { type: 'image/svg+xml' }));
+    a.download = evalState.name.replace(/\.csv$/i, '') + '.eval.svg';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  });
 
   // ---- Live: the server's /metrics ---------------------------------------------------------------
 
