@@ -48,7 +48,7 @@ async function cleanup() {
       s.kill('SIGTERM');
       await done;
     }
-    if (s.exitCode !== 0) bad.push('server ' + s.spawnargs.slice(1).join(' ') + ' exited ' + (s.exitCode ?? s.signalCode) + ': ' + s.log.slice(-2000));
+    if (s.exitCode !== 0 && !s.fake) bad.push('server ' + s.spawnargs.slice(1).join(' ') + ' exited ' + (s.exitCode ?? s.signalCode) + ': ' + s.log.slice(-2000));
   }
   return bad;
 }
@@ -59,11 +59,12 @@ function cli(args, dir = WORK) {
   return { stdout: r.stdout, stderr: String(r.stderr), status: r.status };
 }
 
-// A server on a free port; resolves to its base URL.
-function startServer(args = []) {
+// A server on a free port; resolves to its base URL. extraEnv: added to
+// the environment (the LLM settings of the fake server).
+function startServer(args = [], extraEnv = {}) {
   return new Promise((resolve, reject) => {
     const p = spawn(LOGIFY, ['serve', '--host', '127.0.0.1', '--port', '0', '--quiet', ...args],
-      { cwd: WORK, stdio: ['ignore', 'ignore', 'pipe'] });
+      { cwd: WORK, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...extraEnv } });
     servers.push(p);
     p.log = '';
     p.stderr.on('data', (d) => {
@@ -375,7 +376,6 @@ async function testLive(url) {
     'live view: rows and new templates are /metrics\' (' + rows + ', ' + tpl + ')', JSON.stringify(shown));
   const labels = await page.$$eval('#live-chart polyline', (ps) => ps.map((p) => p.dataset.label));
   await expect(labels.includes('User Action'), 'live view: a line per label', JSON.stringify(labels));
-  await shot(page, 'console-live');
   await page.context().close();
 }
 
@@ -495,6 +495,63 @@ async function testEval(url) {
   const gotErr = (await page.textContent('#eval-error')).trim();
   await expect(gotErr === wantErr && await page.isHidden('#eval-out'), 'a malformed file: the page shows the CLI\'s error "' + wantErr + '"', gotErr);
   await expect(page.errors.length === 0, 'no script errors', page.errors.join('; '));
+  await page.context().close();
+}
+
+// The repo's fake OpenAI-compatible server (tests/fake_llm_server.py) on a
+// free port; resolves to its port. Stopped with the servers at cleanup.
+function startFakeLlm() {
+  const portFile = path.join(WORK, 'fake-llm.port');
+  fs.rmSync(portFile, { force: true });
+  const p = spawn('/usr/bin/python3', [path.join(ROOT, 'tests/fake_llm_server.py'), '--port-file', portFile, '--exit-with', String(process.pid)],
+    { cwd: WORK, stdio: ['ignore', 'ignore', 'pipe'] });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
+  p.fake = true;
+  servers.push(p);
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = () => {
+      const port = fs.existsSync(portFile) ? fs.readFileSync(portFile, 'utf8').trim() : '';
+      if (port) resolve(port);
+      else if (Date.now() - t0 > 20000 || p.exitCode !== null) reject(new Error('fake LLM server did not start: ' + p.log));
+      else setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+// The live view's LLM counters on a server whose LLM stage talks to the
+// fake server: LegacyCRM rows (the default route sends them to the LLM)
+// make calls, the same rows again are answered from the template cache;
+// the page shows /metrics' logify_llm_calls_total and
+// logify_llm_cache_hits_total, both above 0.
+async function testLiveLlm() {
+  const port = await startFakeLlm();
+  const url = await startServer([], { LOGIFY_LLM_BASE_URL: 'http://127.0.0.1:' + port + '/m/ok+id=console/v1', LOGIFY_LLM_API_KEY: 'fake-key' });
+  const lines = ['source,log_message'];
+  for (let i = 0; i < 12; i++) {
+    lines.push('LegacyCRM,Case escalation for ticket ID ' + (7000 + i) + ' failed because the assigned support agent is no longer active.');
+    lines.push('LegacyCRM,"The \'ReportGenerator\' module will be retired in version ' + (4 + i) + '.0. Please migrate to the \'AdvancedAnalyticsSuite\' by Dec 2025"');
+  }
+  const csv = Buffer.from(lines.join('\n') + '\n');
+  const page = await newPage(url);
+  await page.click('#tab-live');
+  for (let k = 0; k < 2; k++) { // twice: the second time from the cache
+    const r = await page.request.post(url + '/classify/?format=jsonl&explain=1', { multipart: { file: { name: 'legacy.csv', mimeType: 'text/csv', buffer: csv } } });
+    const rows = (await r.text()).trim().split('\n').map((l) => JSON.parse(l));
+    await expect(r.ok() && rows.length === 24 && rows.every((x) => x.stage === 'llm'),
+      'LegacyCRM rows go to the LLM stage (fake server), upload ' + (k + 1) + ': ' + [...new Set(rows.map((x) => x.detail))].join(', '), JSON.stringify(rows[0]));
+  }
+  const metrics = await (await page.request.get(url + '/metrics')).text();
+  const val = (name) => metrics.split('\n').filter((l) => l.startsWith(name + ' ') || l.startsWith(name + '{')).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  const calls = val('logify_llm_calls_total'), hits = val('logify_llm_cache_hits_total');
+  await page.waitForFunction(([c, h]) => document.getElementById('m-llm').textContent === c && document.getElementById('m-cache').textContent === h,
+    [calls.toLocaleString('en-US'), hits.toLocaleString('en-US')], { timeout: 20000 }).catch(() => {});
+  const shown = await page.evaluate(() => ['m-llm', 'm-cache'].map((id) => document.getElementById(id).textContent));
+  await expect(calls > 0 && hits > 0 && shown[0] === calls.toLocaleString('en-US') && shown[1] === hits.toLocaleString('en-US'),
+    'live view: LLM calls ' + shown[0] + ' and cache hits ' + shown[1] + ' are /metrics\' (' + calls + ', ' + hits + '), both > 0', JSON.stringify(shown));
+  await shot(page, 'console-live');
   await page.context().close();
 }
 
@@ -619,6 +676,7 @@ async function main() {
     await testXss(url);
     await testKeyboard(url);
     await testLive(url);
+    await testLiveLlm();
     await testClusterCancel(url);
     await testEval(url);
     await testApiKey(url);
