@@ -354,6 +354,21 @@ async function testKeyboard(url) {
   await page.keyboard.press('Enter');
   await expect(await page.inputValue('#f-label') === name, 'Enter on a bar filters by its label', name);
   await shot(page, 'console-keyboard');
+  // pasted lines, keyboard only: Tab to the text area, type, Tab to the
+  // source, type, Tab to "Classify lines", Space
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await expect(await tabTo(page, isId, 'paste-text'), 'keyboard: Tab reaches the paste area');
+  await page.keyboard.type('User User42 logged in.\nDisk /dev/sda is 91% full');
+  await page.keyboard.press('Tab');
+  await expect(await page.evaluate(isId, 'paste-source'), 'keyboard: Tab goes on to the source field');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('BillingSystem');
+  await page.keyboard.press('Tab');
+  await expect(await page.evaluate(isId, 'paste-go'), 'keyboard: Tab goes on to "Classify lines"');
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => / rows from pasted\.csv/.test(document.getElementById('status').textContent), null, { timeout: 60000 });
+  const pasted = await tableRows(page);
+  await expect(pasted.length === 2 && pasted.every((r) => r[1] === 'BillingSystem'), 'keyboard: Space classifies the 2 typed lines', JSON.stringify(pasted));
   await page.context().close();
 }
 
@@ -647,6 +662,28 @@ async function testClusters(url) {
   const pattern = await page.$$eval('#cluster-detail dd', (d) => d.map((x) => x.textContent));
   await expect(pattern.some((p) => p.length > 3 && sugg.includes(p)), 'the rule is one of `logify cluster`\'s suggested rules');
   await shot(page, 'console-cluster-detail');
+  // keyboard only: Tab to a listed cluster with a rule, Enter shows it,
+  // Shift+Tab back to its first "Copy as YAML", Space copies
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.evaluate(() => { window.getSelection().removeAllRanges(); return navigator.clipboard.writeText(''); });
+  const ruledButton = () => {
+    const a = document.activeElement;
+    return !!(a && a.closest && a.closest('#glist-body') && a.closest('tr').children[4].textContent !== '');
+  };
+  await expect(await tabTo(page, ruledButton, null, 400), 'keyboard: Tab reaches a listed cluster with a rule');
+  const kid = await page.evaluate(() => document.activeElement.textContent);
+  await page.keyboard.press('Enter');
+  await expect((await page.textContent('#cluster-detail h2')).toLowerCase() === kid, 'keyboard: Enter on "' + kid + '" shows it');
+  let onCopy = false;
+  for (let i = 0; i < 400 && !onCopy; i++) {
+    await page.keyboard.press('Shift+Tab');
+    onCopy = await page.evaluate(() => document.activeElement && document.activeElement.matches('#cluster-detail .copy-yaml'));
+  }
+  await expect(onCopy, 'keyboard: Shift+Tab reaches its "Copy as YAML"');
+  const kyaml = await page.evaluate(() => document.activeElement.parentElement.querySelector('.rule-yaml').textContent);
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => / copied/.test(document.activeElement.parentElement.querySelector('span.muted').textContent));
+  await expect(await page.evaluate(() => navigator.clipboard.readText()) === kyaml, 'keyboard: Space copies that rule');
   // every rule of the page is one of the CLI's, and all of them together are its file
   const pageIds = await page.evaluate(async () => {
     const ids = [];
