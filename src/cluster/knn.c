@@ -311,6 +311,7 @@ lg_err lg_knn_nndescent(const float *x, size_t n, size_t d, size_t k, uint64_t s
     for (size_t t = 0; t < n_trees; t++) {
         for (size_t i = 0; i < n; i++) rows[i] = (int32_t)i;
         rp_split(&rc, rows, n, 0);
+        if ((e = lg_progress_check(progress, puser, "knn", 0, 10, err))) goto done; /* a stop */
     }
     /* fill any row still short of k with random rows */
     for (size_t i = 0; i < n; i++) {
@@ -352,6 +353,9 @@ lg_err lg_knn_nndescent(const float *x, size_t n, size_t d, size_t k, uint64_t s
         }
         size_t updates = 0;
         for (size_t i = 0; i < n; i++) {
+            /* an iteration is long: a stop is looked for every 1,024 rows */
+            if ((i & 1023) == 1023 && (e = lg_progress_check(progress, puser, "knn", it, max_iter, err)))
+                goto done;
             size_t cn = nnew[i] < max_c ? nnew[i] : max_c;
             size_t co = nold[i] < max_c ? nold[i] : max_c;
             const int32_t *nc = newc + i * max_c, *oc = oldc + i * max_c;

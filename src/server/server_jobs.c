@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define JOB_RESULT_MAX ((size_t)512 << 20)
 
@@ -64,6 +67,9 @@ static void *job_main(void *arg) {
         j->result = out;
     }
     pthread_mutex_unlock(&s->jobs_mu);
+#ifdef __GLIBC__
+    malloc_trim(0); /* the analysis' arrays go back to the system, not only to malloc */
+#endif
     return NULL;
 }
 

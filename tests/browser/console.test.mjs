@@ -566,6 +566,10 @@ async function testLiveLlm() {
   const shown = await page.evaluate(() => ['m-llm', 'm-cache'].map((id) => document.getElementById(id).textContent));
   await expect(calls > 0 && hits > 0 && shown[0] === calls.toLocaleString('en-US') && shown[1] === hits.toLocaleString('en-US'),
     'live view: LLM calls ' + shown[0] + ' and cache hits ' + shown[1] + ' are /metrics\' (' + calls + ', ' + hits + '), both > 0', JSON.stringify(shown));
+  // for the screenshot only: a few more polls so that the lines have points
+  const more = page.request.post(url + '/classify/', { multipart: { file: { name: 'legacy.csv', mimeType: 'text/csv', buffer: csv } } });
+  await page.waitForTimeout(4500);
+  await more;
   await shot(page, 'console-live');
   await page.context().close();
 }
