@@ -69,7 +69,8 @@ enum MHD_Result srv_queue(lg_server *s, struct MHD_Connection *c, srv_req *rq, u
                                     rq->route == SRV_R_EVAL ||
                                     !strcmp(rq->path, "/v1/jobs/cluster")
                                 ? "POST"
-                                : "GET, HEAD";
+                            : rq->route == SRV_R_JOBS ? "GET, HEAD, DELETE"
+                                                      : "GET, HEAD";
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     }
     if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))

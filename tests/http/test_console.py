@@ -316,6 +316,8 @@ class Console(unittest.TestCase):
             self.assertEqual(get(ids[1])[0], 404)
             self.assertEqual(srv.request("DELETE", "/v1/jobs/" + ids[1])[0], 404)
             self.assertEqual(srv.request("DELETE", "/v1/jobs/cluster")[0], 405)
+            st, hd, _ = srv.request("POST", "/v1/jobs/" + ids[2], b"x")
+            self.assertEqual((st, hd.get("allow")), (405, "GET, HEAD, DELETE"))
             # a short job still runs to the end after all that
             st, _, body = srv.request("POST", "/v1/jobs/cluster", b"log_message\na b\nc d\n")
             self.assertEqual(st, 202)
