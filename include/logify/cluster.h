@@ -240,6 +240,41 @@ lg_err lg_npy_header(size_t n, size_t d, lg_buf *out, lg_errmsg *err);
  * floats. *out is the caller's to free(). */
 lg_err lg_npy_read(const char *path, float **out, size_t *n, size_t *d, lg_errmsg *err);
 
+/* ---- Template-first (src/cluster/template_rules.c) ------------------------------------------ */
+
+struct lg_tpl_miner;
+
+/* The templates of n rows (`logify cluster`'s default, docs/cluster.md):
+ * each row's template group's text, to embed in place of the message
+ * (rows of one template share one string: one weighted point). Free with
+ * lg_cluster_templates_free (also on a zeroed struct). */
+typedef struct {
+    struct lg_tpl_miner *miner;
+    uint32_t *tpl;          /* (n) each row's template index in miner */
+    char **text;            /* (n_text) per template group, NULL when no row has it */
+    size_t n_text;          /* lg_tpl_count(miner) */
+    size_t groups;          /* template groups the rows fall in */
+    const char **row_text;  /* (n) views into text */
+    size_t *row_len;        /* (n) */
+} lg_cluster_templates;
+
+/* Mines msgs[0..n) with a fresh miner of default options (progress:
+ * phase "templates"). On error out is freed. */
+lg_err lg_cluster_templates_mine(const char *const *msgs, const size_t *lens, size_t n,
+                                 lg_progress_fn progress, void *puser, lg_cluster_templates *out,
+                                 lg_errmsg *err);
+void lg_cluster_templates_free(lg_cluster_templates *tt);
+
+/* Rules suggested per template group (`logify cluster`, `logify templates
+ * --rules`): tpl[i] is row i's template index in m; cluster (or NULL) row
+ * i's DBSCAN cluster, named in the comments. Groups are numbered by first
+ * appearance (lg_suggested_rule.cluster is that number). base gives msgs,
+ * lens, labels, n, min_size, max_rules; its cluster fields are ignored.
+ * Free *out with lg_suggested_rules_free. */
+lg_err lg_cluster_template_rules(const struct lg_tpl_miner *m, const uint32_t *tpl,
+                                 const int32_t *cluster, const lg_suggest_input *base,
+                                 lg_suggested_rule **out, size_t *n_out, lg_errmsg *err);
+
 /* ---- Rows to cluster (src/cluster/cluster_report.c) ------------------------------------------ */
 
 /* The rows of a CSV with a header (log_message required; source and
@@ -292,16 +327,21 @@ typedef struct {
     size_t min_size;      /* clusters of at least this many rows get a rule; 5 */
     size_t max_rows;      /* more rows: LG_ELIMIT; 1,000,000 */
     size_t max_distinct;  /* more distinct vectors: LG_ELIMIT; 200,000 */
+    int by_message;       /* 0 (default): mine templates first, a rule per
+                             template; 1: `logify cluster --by-message` */
     lg_umap_params umap;
 } lg_cluster_report_opts;
 
 void lg_cluster_report_opts_default(lg_cluster_report_opts *o);
 
-/* `logify cluster --by-message` on a CSV held in memory (header row; log_message
- * required, target_label optional): embedding, DBSCAN, silhouette, UMAP,
- * cluster templates and suggested rules, written to out (reset first) as
- * one JSON document (shape: the file's header comment, docs/console.md).
- * progress gets the phases embed, dbscan, knn, layout, rules. */
+/* `logify cluster` (with --by-message when o->by_message) on a CSV held in
+ * memory (header row; log_message required, target_label optional):
+ * templates, embedding, DBSCAN, silhouette, UMAP, cluster templates and
+ * suggested rules, written to out (reset first) as one JSON document
+ * (shape: the file's header comment, docs/console.md); its clusters,
+ * points and suggested_rules.yaml are those of the command on the same
+ * rows. progress gets the phases templates, embed, dbscan, knn, layout,
+ * rules. */
 lg_err lg_cluster_report(const char *csv, size_t len, const lg_cluster_report_opts *o,
                          lg_progress_fn progress, void *puser, lg_buf *out, lg_errmsg *err);
 

@@ -31,7 +31,8 @@ typedef enum {
     LG_EMODEL = 8,     /* model bundle invalid or incompatible */
     LG_ENET = 9,       /* network failure */
     LG_EUNSUPPORTED = 10, /* feature not available in this build */
-    LG_EINTERNAL = 11  /* a bug: an invariant did not hold */
+    LG_EINTERNAL = 11, /* a bug: an invariant did not hold */
+    LG_ECANCELED = 12  /* stopped on request (a progress callback said stop) */
 } lg_err;
 
 /* Static English name of an error code; never NULL. */

@@ -28,8 +28,17 @@ extern "C" {
 #endif
 
 /* Progress of a long phase: `done` of `total` units of `phase` ("knn",
- * "layout", ...). May be NULL wherever it is accepted. */
-typedef void (*lg_progress_fn)(void *user, const char *phase, size_t done, size_t total);
+ * "layout", ...). May be NULL wherever it is accepted. Returns 0 to go on;
+ * non-zero stops the work: the function that called it frees what it
+ * holds and returns LG_ECANCELED (how the console's cluster job is
+ * canceled; it is called at least once per block, batch, iteration or
+ * epoch of every long phase). */
+typedef int (*lg_progress_fn)(void *user, const char *phase, size_t done, size_t total);
+
+/* Calls progress (when set); LG_ECANCELED with "canceled" in err when it
+ * says stop, else LG_OK. */
+lg_err lg_progress_check(lg_progress_fn progress, void *puser, const char *phase, size_t done,
+                         size_t total, lg_errmsg *err);
 
 /* ---- Vectors ------------------------------------------------------------- */
 

@@ -32,8 +32,11 @@ typedef enum {
     LG_HTTP_EPOLL_POOL = 2       /* N threads, each with its own epoll loop */
 } lg_http_mode;
 
-/* Progress of a background job: phase name, done of total. */
-typedef void (*lg_server_progress_fn)(void *user, const char *phase, size_t done, size_t total);
+/* Progress of a background job: phase name, done of total. Returns
+ * non-zero when the job has been canceled (DELETE /v1/jobs/ID): the
+ * cluster function then stops, frees what it holds and returns
+ * LG_ECANCELED (lg_progress_fn of logify/knn.h has the same contract). */
+typedef int (*lg_server_progress_fn)(void *user, const char *phase, size_t done, size_t total);
 /* The console's cluster job (POST /v1/jobs/cluster): csv is the request
  * body; writes the JSON report into out. Runs on a job thread. */
 typedef lg_err (*lg_server_cluster_fn)(void *user, const char *csv, size_t len,

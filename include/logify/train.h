@@ -51,6 +51,10 @@ lg_err lg_dataset_load(const char *path, lg_dataset *out, lg_errmsg *err);
  * (the caller starts the phase: lg_progress_phase). */
 lg_err lg_dataset_load_progress(const char *path, lg_progress *prog, lg_dataset *out,
                                 lg_errmsg *err);
+/* The same from len bytes in memory (the server's POST /v1/eval); errors
+ * begin with name as they would with a path. */
+lg_err lg_dataset_load_buf(const char *name, const char *data, size_t len, lg_dataset *out,
+                          lg_errmsg *err);
 void lg_dataset_free(lg_dataset *d);
 
 /* ---- Training ------------------------------------------------------------------ */

@@ -31,15 +31,6 @@ int cmd_model(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
 int cmd_kafka(int argc, char **argv);
 
-struct lg_tpl_miner;
-/* Rules suggested from mined templates (template_rules.c): tpl[i] is row
- * i's template index in m; cluster (or NULL) row i's DBSCAN cluster, named
- * in the comments. base gives msgs, lens, labels, n, min_size, max_rules;
- * its cluster fields are ignored. */
-lg_err cli_template_rules(const struct lg_tpl_miner *m, const uint32_t *tpl, const int32_t *cluster,
-                          const lg_suggest_input *base, lg_suggested_rule **out, size_t *n_out,
-                          lg_errmsg *err);
-
 /* Prints "logify: error: <msg>" to stderr and returns CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "logify <cmd>: <msg>\n<usage>" and returns CLI_USAGE. */

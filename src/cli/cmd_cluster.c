@@ -72,12 +72,12 @@ typedef struct {
     double last;
 } progress_state;
 
-static void progress_cb(void *user, const char *phase, size_t done, size_t total) {
+static int progress_cb(void *user, const char *phase, size_t done, size_t total) {
     progress_state *p = user;
-    if (!p->on || total == 0) return;
+    if (!p->on || total == 0) return 0;
     double now = lg_now();
     int same = !strcmp(p->phase, phase);
-    if (same && done < total && now - p->last < 0.1) return;
+    if (same && done < total && now - p->last < 0.1) return 0;
     if (!same && p->phase[0]) fputc('\n', stderr);
     snprintf(p->phase, sizeof p->phase, "%s", phase);
     p->last = now;
@@ -88,6 +88,7 @@ static void progress_cb(void *user, const char *phase, size_t done, size_t total
     fprintf(stderr, "\r%-7s [%s] %3d%% (%zu/%zu)", phase, bar, (int)(100.0 * (double)done / (double)total),
             done, total);
     fflush(stderr);
+    return 0;
 }
 
 static void progress_end(progress_state *p) {
@@ -374,70 +375,6 @@ static void print_sizes(const int32_t *cl, size_t n, size_t nc) {
     lg_cluster_groups_free(&g);
 }
 
-/* Template-first (the default): each row's template text (rows of one
- * template share one string, so they embed to one weighted point). */
-typedef struct {
-    lg_tpl_miner *miner;
-    uint32_t *tpl;    /* (rows) each row's template index */
-    char **text;      /* (n_text) one per template group */
-    size_t n_text;
-    char **row_text;  /* (rows) views into text */
-    size_t *row_len;
-} tpl_texts;
-
-static void tpl_texts_free(tpl_texts *tt) {
-    for (size_t i = 0; i < tt->n_text; i++) free(tt->text[i]);
-    free(tt->text), free(tt->row_text), free(tt->row_len), free(tt->tpl);
-    lg_tpl_miner_free(tt->miner);
-}
-
-static int template_texts(const table *t, tpl_texts *tt) {
-    lg_errmsg err;
-    uint32_t *idx = tt->tpl = malloc((t->n ? t->n : 1) * sizeof *idx);
-    tt->row_text = malloc((t->n ? t->n : 1) * sizeof *tt->row_text);
-    tt->row_len = malloc((t->n ? t->n : 1) * sizeof *tt->row_len);
-    int rc = CLI_FAIL;
-    if (!idx || !tt->row_text || !tt->row_len || lg_tpl_miner_new(NULL, &tt->miner, &err)) {
-        cli_error("out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        lg_tpl_result r;
-        if (lg_tpl_add(tt->miner, t->msg[i], t->len[i], &r, &err)) {
-            cli_error("templates: %s", err.msg);
-            goto done;
-        }
-        idx[i] = r.index;
-    }
-    tt->n_text = lg_tpl_count(tt->miner);
-    tt->text = calloc(tt->n_text ? tt->n_text : 1, sizeof *tt->text);
-    if (!tt->text) {
-        cli_error("out of memory");
-        goto done;
-    }
-    size_t groups = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t g = lg_tpl_group(tt->miner, idx[i]);
-        if (!tt->text[g]) {
-            lg_buf b;
-            lg_buf_init(&b, (size_t)64 << 20);
-            if (lg_tpl_text(tt->miner, g, &b) || !(tt->text[g] = lg_strdup(lg_buf_cstr(&b)))) {
-                lg_buf_free(&b);
-                cli_error("out of memory");
-                goto done;
-            }
-            lg_buf_free(&b);
-            groups++;
-        }
-        tt->row_text[i] = tt->text[g];
-        tt->row_len[i] = strlen(tt->text[g]);
-    }
-    fprintf(stderr, "logify cluster: %zu rows, %zu templates (docs/templates.md)\n", t->n, groups);
-    rc = CLI_OK;
-done:
-    return rc;
-}
-
 /* Too many distinct vectors: say what the cap counts and what to do. */
 static int distinct_cap_error(const char *what, const char *msg) {
     return cli_error("%s: %s; the cap of %d applies to distinct embedding vectors, not rows "
@@ -453,7 +390,7 @@ int cmd_cluster(int argc, char **argv) {
     table t;
     lg_cluster_rows_init(&t, MAX_ROWS);
     lg_vecset vs; /* the distinct vectors: DBSCAN, the silhouette and UMAP run on these */
-    tpl_texts tt = {0};
+    lg_cluster_templates tt = {0};
     lg_vecset_init(&vs);
     float *x = NULL, *xy = NULL, *xyd = NULL;
     int32_t *cl = NULL, *cld = NULL;
@@ -499,9 +436,14 @@ int cmd_cluster(int argc, char **argv) {
         }
         const char *const *emsg = (const char *const *)t.msg;
         const size_t *elen = t.len;
-        if (!o.by_message && (rc = template_texts(&t, &tt))) goto done;
         if (!o.by_message) {
-            emsg = (const char *const *)tt.row_text;
+            if (lg_cluster_templates_mine(emsg, elen, n, NULL, NULL, &tt, &err)) {
+                rc = cli_error("%s", err.msg);
+                goto done;
+            }
+            fprintf(stderr, "logify cluster: %zu rows, %zu templates (docs/templates.md)\n", n,
+                    tt.groups);
+            emsg = tt.row_text;
             elen = tt.row_len;
         }
         lg_err e = lg_cluster_embed_distinct(o.encoder, emsg, elen, n, (size_t)o.dims, MAX_DISTINCT,
@@ -614,7 +556,7 @@ int cmd_cluster(int argc, char **argv) {
                                has_labels ? (const char *const *)t.lab : NULL, n, cl, nc,
                                (size_t)o.min_size, 500, NULL};
         /* template-first: a rule per template (as `logify templates --rules`) */
-        if ((tt.miner ? cli_template_rules(tt.miner, tt.tpl, cl, &si, &rules, &n_rules, &err)
+        if ((tt.miner ? lg_cluster_template_rules(tt.miner, tt.tpl, cl, &si, &rules, &n_rules, &err)
                       : lg_suggest_rules(&si, &rules, &n_rules, &err)) ||
             lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err)) {
             rc = cli_error("suggested rules: %s", err.msg);
@@ -644,7 +586,7 @@ done:
     lg_suggested_rules_free(rules, n_rules);
     lg_buf_free(&b);
     lg_cluster_rows_free(&t);
-    tpl_texts_free(&tt);
+    lg_cluster_templates_free(&tt);
     lg_vecset_free(&vs);
     free(x), free(xy), free(cl), free(xyd), free(cld);
     return rc;

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "logify/confusion.h"
+#include "logify/eval.h"
 #include "logify/evalplot.h"
 #include "logify/pipeline.h"
 #include "logify/report.h"
@@ -27,68 +28,9 @@ static const char usage_text[] =
     "                         recall and F1 as one SVG\n"
     "  --no-progress          no progress line (drawn on stderr only when it is a terminal)\n";
 
-#define EVAL_BATCH 1024
-#define MAX_REASONS 64
+static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0.0; }
 
-/* Row counts by a short text key (at most MAX_REASONS keys, the rest
- * counted as "other"). */
-typedef struct {
-    char *key[MAX_REASONS];
-    uint64_t rows[MAX_REASONS];
-    size_t n;
-    uint64_t other;
-} tally;
-
-static void tally_add(tally *t, const char *key) {
-    for (size_t i = 0; i < t->n; i++) {
-        if (!strcmp(t->key[i], key)) {
-            t->rows[i]++;
-            return;
-        }
-    }
-    if (t->n == MAX_REASONS || !(t->key[t->n] = lg_strdup(key))) {
-        t->other++;
-        return;
-    }
-    t->rows[t->n++] = 1;
-}
-
-static void tally_clear(tally *t) {
-    for (size_t i = 0; i < t->n; i++)
-        free(t->key[i]);
-}
-
-static json_t *tally_json(const tally *t, const char *other) {
-    json_t *o = json_object();
-    for (size_t i = 0; o && i < t->n; i++)
-        json_object_set_new(o, t->key[i], json_integer((json_int_t)t->rows[i]));
-    if (o && t->other) json_object_set_new(o, other, json_integer((json_int_t)t->other));
-    return o;
-}
-
-typedef struct {
-    uint64_t rows[LG_STAGE_KINDS], correct[LG_STAGE_KINDS];
-    tally reasons; /* why rows stayed Unclassified */
-    tally unknown; /* true labels the model does not know, among the rows it saw */
-} eval_counts;
-
-/* Groups a detail by its text before the first ':' (so "model below
- * threshold: Error p=0.41 < 0.50" counts as "model below threshold"). */
-static void count_reason(eval_counts *c, const char *detail) {
-    char key[96];
-    size_t n = strcspn(detail, ":");
-    if (n >= sizeof key) n = sizeof key - 1;
-    memcpy(key, detail, n);
-    key[n] = '\0';
-    if (!key[0]) snprintf(key, sizeof key, "(no reason given)");
-    tally_add(&c->reasons, key);
-}
-
-static double ratio(uint64_t a, uint64_t b) {
-    return b ? (double)a / (double)b : 0.0;
-}
-
-static void print_text(const char *data, const lg_report *rep, const eval_counts *c,
+static void print_text(const char *data, const lg_report *rep, const lg_eval *c,
                        const char *model) {
     printf("data: %s, %llu rows; model: %s\n", data, (unsigned long long)rep->rows, model);
     printf("by stage:\n");
@@ -116,37 +58,6 @@ static void print_text(const char *data, const lg_report *rep, const eval_counts
     }
     printf("\nreport (all rows; Unclassified counts as a wrong answer):\n");
     lg_report_print(rep, stdout, "  ");
-}
-
-static json_t *to_json(const lg_report *rep, const lg_confusion *cm, const eval_counts *c,
-                       const char *model) {
-    json_t *j = lg_report_json(rep), *conf = lg_confusion_json(cm);
-    if (!conf) {
-        json_decref(j);
-        return NULL;
-    }
-    json_object_set_new(j, "confusion", conf);
-    json_t *per = json_object(), *reasons = tally_json(&c->reasons, "(other reasons)");
-    json_t *unknown = tally_json(&c->unknown, "(other labels)");
-    if (!j || !per || !reasons || !unknown) {
-        json_decref(j);
-        json_decref(per);
-        json_decref(reasons);
-        json_decref(unknown);
-        return NULL;
-    }
-    for (int s = 0; s < LG_STAGE_KINDS; s++)
-        json_object_set_new(per, lg_stage_kind_name((lg_stage_kind)s),
-                            json_pack("{s:I, s:I, s:f}", "rows", (json_int_t)c->rows[s], "correct",
-                                      (json_int_t)c->correct[s], "accuracy",
-                                      ratio(c->correct[s], c->rows[s])));
-    json_object_set_new(j, "per_stage", per);
-    json_object_set_new(
-        j, "unclassified",
-        json_pack("{s:I, s:o}", "rows", (json_int_t)c->rows[0], "reasons", reasons));
-    json_object_set_new(j, "unknown_to_model", unknown);
-    json_object_set_new(j, "model", json_string(model));
-    return j;
 }
 
 /* --plot: the SVG (logify/evalplot.h), written atomically. */
@@ -217,14 +128,9 @@ int cmd_eval(int argc, char **argv) {
     lg_pipeline *pl = NULL;
     lg_worker *w = NULL;
     lg_dataset ds = {0};
-    lg_record *recs = NULL;
-    lg_report rep;
-    lg_report_init(&rep);
-    lg_confusion cm;
-    lg_confusion_init(&cm);
+    lg_eval ev;
+    lg_eval_init(&ev);
     lg_progress *prog = NULL;
-    eval_counts counts;
-    memset(&counts, 0, sizeof counts);
     if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
         lg_config_free(&cfg);
         return CLI_FAIL;
@@ -245,66 +151,24 @@ int cmd_eval(int argc, char **argv) {
         cli_error("%s", err.msg);
         goto done;
     }
-    lg_worker_begin_run(w);
-    recs = calloc(EVAL_BATCH, sizeof *recs);
-    if (!recs) {
-        cli_error("out of memory");
+    lg_progress_phase(prog, "classifying", "rows", ds.n, 0);
+    if (lg_eval_rows(&ev, pl, w, res.model, ds.rows, ds.n, prog, &err)) {
+        cli_error("%s", err.msg);
         goto done;
     }
-    lg_progress_phase(prog, "classifying", "rows", ds.n, 0);
-    for (size_t start = 0; start < ds.n; start += EVAL_BATCH) {
-        lg_progress_set(prog, start, 0);
-        size_t n = ds.n - start < EVAL_BATCH ? ds.n - start : EVAL_BATCH;
-        for (size_t i = 0; i < n; i++) {
-            const lg_labeled_row *r = &ds.rows[start + i];
-            lg_record *rec = &recs[i];
-            rec->source = r->source;
-            rec->source_len = strlen(r->source);
-            rec->message = r->message;
-            rec->message_len = r->message_len;
-            lg_record_reset(rec);
-        }
-        if (lg_pipeline_run(pl, w, recs, n, &err)) {
-            cli_error("%s", err.msg);
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const lg_record *rec = &recs[i];
-            const char *truth = ds.rows[start + i].label;
-            int ok = !strcmp(rec->label, truth);
-            counts.rows[rec->stage]++;
-            counts.correct[rec->stage] += ok && rec->stage != LG_STAGE_NONE;
-            if (rec->stage == LG_STAGE_NONE) count_reason(&counts, rec->detail);
-            size_t k;
-            int saw_model = rec->stage == LG_STAGE_MODEL ||
-                            (rec->stage == LG_STAGE_NONE && !strncmp(rec->detail, "model", 5));
-            if (res.model && saw_model && lg_model_label_index(res.model, truth, &k, NULL))
-                tally_add(&counts.unknown, truth);
-            if (lg_report_add(&rep, truth, rec->label, &err) ||
-                lg_confusion_add(&cm, truth, rec->label, &err)) {
-                cli_error("%s", err.msg);
-                goto done;
-            }
-        }
-    }
-    lg_progress_set(prog, ds.n, 0);
     cli_progress_end(prog);
     prog = NULL;
-    if (plot && write_plot(plot, data, &rep, &cm) != CLI_OK) goto done;
+    if (plot && write_plot(plot, data, &ev.rep, &ev.cm) != CLI_OK) goto done;
     if (json) {
-        if (cli_print_json(to_json(&rep, &cm, &counts, model_desc)) != CLI_OK) goto done;
+        if (cli_print_json(lg_eval_json(&ev, model_desc)) != CLI_OK) goto done;
     } else {
-        print_text(data, &rep, &counts, model_desc);
+        print_text(data, &ev.rep, &ev, model_desc);
     }
     cli_llm_failures(res.llm, 0);
     rc = CLI_OK;
 done:
     cli_progress_end(prog);
-    lg_confusion_clear(&cm);
-    tally_clear(&counts.reasons);
-    tally_clear(&counts.unknown);
-    lg_report_clear(&rep);
-    free(recs);
+    lg_eval_clear(&ev);
     lg_worker_free(w);
     lg_pipeline_free(pl);
     lg_resources_free(&res);

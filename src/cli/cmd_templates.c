@@ -545,7 +545,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     return e;
 }
 
-/* --rules: a rule per template group (cli_template_rules, as `logify
+/* --rules: a rule per template group (lg_cluster_template_rules, as `logify
  * cluster` does), written atomically to path. */
 static int write_rules(run *r, const char *path) {
     int has_labels = 0, rc = CLI_FAIL;
@@ -559,7 +559,7 @@ static int write_rules(run *r, const char *path) {
     lg_suggest_input in = {(const char *const *)r->r_msg, r->r_len,
                            has_labels ? (const char *const *)r->r_lab : NULL, r->r_n, NULL, 0,
                            RULES_MIN_LINES, 0, NULL};
-    if (cli_template_rules(r->miner, r->r_tpl, NULL, &in, &rules, &n_rules, &err) ||
+    if (lg_cluster_template_rules(r->miner, r->r_tpl, NULL, &in, &rules, &n_rules, &err) ||
         lg_suggested_rules_yaml(rules, n_rules, r->r_n, has_labels, &y, &err)) {
         cli_error("--rules: %s", err.msg);
         goto done;

@@ -103,7 +103,7 @@ lg_err lg_cluster_embed(const char *spec, const char *const *msgs, const size_t 
         if ((e = lg_encoder_encode_batch(em.enc, em.s, msgs + b0, lens + b0, nb, &em.emb, err)))
             goto done;
         batch_rows(&em.emb, nb, d, em.full, x + b0 * d);
-        if (progress) progress(puser, "embed", b0 + nb, n);
+        if ((e = lg_progress_check(progress, puser, "embed", b0 + nb, n, err))) goto done;
     }
     *out = x;
     x = NULL;
@@ -193,7 +193,7 @@ lg_err lg_cluster_embed_distinct(const char *spec, const char *const *msgs, cons
                             max_distinct, first[t0 + r] + 1, n);
             if (e) goto done;
         }
-        if (progress) progress(puser, "embed", t0 + nb, nt);
+        if ((e = lg_progress_check(progress, puser, "embed", t0 + nb, nt, err))) goto done;
     }
     for (size_t i = 0; i < n; i++) out->row_vec[i] = vec_of[text_of[i]];
     e = lg_vecset_finish(out, err);

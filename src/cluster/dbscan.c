@@ -92,7 +92,7 @@ lg_err lg_dbscan_weighted(const float *x, size_t n, size_t d, const size_t *weig
                 }
                 cnt[r0 + r] = c;
             }
-            if (progress) progress(puser, "dbscan", ++step, steps);
+            if (lg_progress_check(progress, puser, "dbscan", ++step, steps, err)) goto canceled;
         }
         for (size_t i = 0; i < n; i++) core[i] = cnt[i] >= min_samples;
     } else {
@@ -120,7 +120,7 @@ lg_err lg_dbscan_weighted(const float *x, size_t n, size_t d, const size_t *weig
                     }
             }
         }
-        if (progress) progress(puser, "dbscan", ++step, steps);
+        if (lg_progress_check(progress, puser, "dbscan", ++step, steps, err)) goto canceled;
     }
     /* number clusters by their first core row */
     size_t nc = 0;
@@ -136,6 +136,9 @@ lg_err lg_dbscan_weighted(const float *x, size_t n, size_t d, const size_t *weig
     *n_clusters = nc;
     free(sim), free(core), free(parent), free(border), free(cnt);
     return LG_OK;
+canceled:
+    free(sim), free(core), free(parent), free(border), free(cnt);
+    return LG_ECANCELED;
 }
 
 /* ---- Silhouette ----------------------------------------------------------------- */

@@ -55,6 +55,12 @@ static inline float cos_dist(const float *x, size_t d, int32_t i, int32_t j) {
     return v < 0 ? 0 : v;
 }
 
+lg_err lg_progress_check(lg_progress_fn progress, void *puser, const char *phase, size_t done,
+                         size_t total, lg_errmsg *err) {
+    if (!progress || !progress(puser, phase, done, total)) return LG_OK;
+    return lg_fail(err, LG_ECANCELED, "canceled");
+}
+
 void lg_knn_graph_free(lg_knn_graph *g) {
     if (!g) return;
     free(g->idx);
@@ -173,10 +179,13 @@ lg_err lg_knn_exact(const float *x, size_t n, size_t d, size_t k, lg_progress_fn
             }
             heap_sort(hd, hi, k);
         }
-        if (progress) progress(puser, "knn", r0 + rb, n);
+        if ((e = lg_progress_check(progress, puser, "knn", r0 + rb, n, err))) {
+            lg_knn_graph_free(out);
+            break;
+        }
     }
     free(sim);
-    return LG_OK;
+    return e;
 }
 
 /* ---- Random-projection forest (angular) ------------------------------------ */
@@ -303,6 +312,7 @@ lg_err lg_knn_nndescent(const float *x, size_t n, size_t d, size_t k, uint64_t s
     for (size_t t = 0; t < n_trees; t++) {
         for (size_t i = 0; i < n; i++) rows[i] = (int32_t)i;
         rp_split(&rc, rows, n, 0);
+        if ((e = lg_progress_check(progress, puser, "knn", 0, 10, err))) goto done; /* a stop */
     }
     /* fill any row still short of k with random rows */
     for (size_t i = 0; i < n; i++) {
@@ -344,6 +354,9 @@ lg_err lg_knn_nndescent(const float *x, size_t n, size_t d, size_t k, uint64_t s
         }
         size_t updates = 0;
         for (size_t i = 0; i < n; i++) {
+            /* an iteration is long: a stop is looked for every 1,024 rows */
+            if ((i & 1023) == 1023 && (e = lg_progress_check(progress, puser, "knn", it, max_iter, err)))
+                goto done;
             size_t cn = nnew[i] < max_c ? nnew[i] : max_c;
             size_t co = nold[i] < max_c ? nold[i] : max_c;
             const int32_t *nc = newc + i * max_c, *oc = oldc + i * max_c;
@@ -360,10 +373,10 @@ lg_err lg_knn_nndescent(const float *x, size_t n, size_t d, size_t k, uint64_t s
                 }
             }
         }
-        if (progress) progress(puser, "knn", it + 1, max_iter);
+        if ((e = lg_progress_check(progress, puser, "knn", it + 1, max_iter, err))) goto done;
         if ((double)updates <= 0.001 * (double)k * (double)n) break;
     }
-    if (progress) progress(puser, "knn", max_iter, max_iter);
+    if ((e = lg_progress_check(progress, puser, "knn", max_iter, max_iter, err))) goto done;
     for (size_t i = 0; i < n; i++) {
         heap_sort(out->dist + i * k, out->idx + i * k, k);
         for (size_t t = 0; t < k; t++)

@@ -389,8 +389,10 @@ lg_err lg_umap_optimize(const lg_csr *graph, float *emb, const lg_umap_params *p
             nextn[t] += (float)n_neg * epn[t];
         }
         alpha = p->learning_rate * (1.0f - (float)ep / (float)n_epochs);
-        if (progress && ((ep + 1) % 10 == 0 || ep + 1 == n_epochs))
-            progress(puser, "layout", (size_t)ep + 1, (size_t)n_epochs);
+        if (lg_progress_check(progress, puser, "layout", (size_t)ep + 1, (size_t)n_epochs, err)) {
+            free(head), free(tail), free(eps), free(next), free(epn), free(nextn);
+            return LG_ECANCELED;
+        }
     }
     free(head), free(tail), free(eps), free(next), free(epn), free(nextn);
     return LG_OK;

@@ -22,6 +22,7 @@ const char *lg_strerror(lg_err e) {
     case LG_ENET: return "network error";
     case LG_EUNSUPPORTED: return "not supported";
     case LG_EINTERNAL: return "internal error";
+    case LG_ECANCELED: return "canceled";
     }
     return "unknown error";
 }

@@ -124,6 +124,25 @@ lg_err lg_dataset_load_progress(const char *path, lg_progress *prog, lg_dataset 
     return LG_OK;
 }
 
+lg_err lg_dataset_load_buf(const char *name, const char *data, size_t len, lg_dataset *out,
+                          lg_errmsg *err) {
+    memset(out, 0, sizeof *out);
+    load_state st = {out, -1, -1, -1, 0, 0};
+    lg_csv_reader *rd = NULL;
+    lg_errmsg why;
+    lg_err e = lg_csv_reader_new(NULL, on_row, NULL, &st, &rd, &why);
+    if (!e) e = lg_csv_feed(rd, data, len, &why);
+    if (!e) e = lg_csv_finish(rd, &why);
+    if (!e && !st.have_header) e = lg_fail(&why, LG_EPARSE, "empty input: no header row");
+    lg_csv_reader_free(rd);
+    if (e) {
+        lg_dataset_free(out);
+        return lg_fail(err, e, "%.200s: %.300s", name, why.msg);
+    }
+    out->checksum = lg_fnv1a64(data, len, 0);
+    return LG_OK;
+}
+
 /* ---- Helpers ------------------------------------------------------------------------ */
 
 void lg_train_opts_default(lg_train_opts *o) {

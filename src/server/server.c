@@ -103,6 +103,7 @@ static srv_route route_of(const char *url) {
     if (!strncmp(url, "/v1/jobs/", 9)) return SRV_R_JOBS;
     if (!strcmp(url, "/") || !strncmp(url, "/console/", 9)) return SRV_R_CONSOLE;
     if (!strcmp(url, "/admin/reload")) return SRV_R_ADMIN_RELOAD;
+    if (!strcmp(url, "/v1/eval")) return SRV_R_EVAL;
     return SRV_R_OTHER;
 }
 
@@ -152,8 +153,9 @@ static void release_slot(lg_server *s, srv_req *rq) {
 static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                      const char *url, const char *method) {
     srv_route r = rq->route;
-    int post_route = r <= SRV_R_STREAM || (r == SRV_R_JOBS && is_method(method, "POST"));
-    int get = is_method(method, "GET") || is_method(method, "HEAD");
+    int post_route = r <= SRV_R_STREAM || r == SRV_R_EVAL || (r == SRV_R_JOBS && is_method(method, "POST"));
+    int get = is_method(method, "GET") || is_method(method, "HEAD") ||
+              (r == SRV_R_JOBS && is_method(method, "DELETE")); /* a job: cancel or remove */
     /* /healthz and the /docs page (it asks for the key itself) are open;
      * everything else, unknown paths included, needs the key first, so that
      * a client without it learns nothing about which routes exist */
@@ -200,6 +202,7 @@ static enum MHD_Result on_first_call(lg_server *s, struct MHD_Connection *c, srv
     }
     case SRV_R_DOCS: return answer_docs(s, c, rq, url);
     case SRV_R_JOBS: return srv_jobs_begin(s, c, rq, url, method);
+    case SRV_R_EVAL: return srv_eval_begin(s, c, rq);
     case SRV_R_CONSOLE: return srv_console_answer(s, c, rq, url);
     default: return srv_respond_detail(s, c, rq, 404, "Not Found");
     }
@@ -226,7 +229,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * (it cannot know yet that no body follows). POSTs to the classify
          * routes are checked now, so that a 413/401/503 goes out before
          * the body is sent (Expect: 100-continue). */
-        if (!((rq->route <= SRV_R_STREAM || rq->route == SRV_R_JOBS) && is_method(method, "POST"))) {
+        if (!((rq->route <= SRV_R_STREAM || rq->route == SRV_R_JOBS || rq->route == SRV_R_EVAL) &&
+              is_method(method, "POST"))) {
             rq->deferred = 1;
             return MHD_YES;
         }
@@ -263,6 +267,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             case SRV_H_JSON: srv_json_feed(s, rq, upload_data, n); break;
             case SRV_H_STREAM: srv_stream_feed(s, rq, upload_data, n); break;
             case SRV_H_JOB: srv_jobs_feed(s, rq, upload_data, n); break;
+            case SRV_H_EVAL: srv_eval_feed(s, rq, upload_data, n); break;
             default: break;
             }
         }
@@ -276,6 +281,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case SRV_H_JSON: ret = srv_json_finish(s, c, rq); break;
     case SRV_H_STREAM: ret = srv_stream_finish(s, c, rq); break;
     case SRV_H_JOB: ret = srv_jobs_finish(s, c, rq); break;
+    case SRV_H_EVAL: ret = srv_eval_finish(s, c, rq); break;
     default: ret = srv_respond_detail(s, c, rq, 500, "Internal Server Error");
     }
     release_slot(s, rq);
@@ -337,6 +343,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     case SRV_H_JSON: srv_json_free(rq); break;
     case SRV_H_STREAM: srv_stream_free(rq); break;
     case SRV_H_JOB: srv_jobs_post_free(rq); break;
+    case SRV_H_EVAL: srv_eval_free(rq); break;
     default: break;
     }
     srv_direct_free(rq);

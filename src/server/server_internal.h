@@ -29,9 +29,10 @@ typedef enum {
     SRV_R_METRICS,
     SRV_R_OPENAPI,
     SRV_R_DOCS,         /* /docs and its assets */
-    SRV_R_JOBS,         /* POST /v1/jobs/cluster, GET /v1/jobs/ID (server_jobs.c) */
+    SRV_R_JOBS,         /* POST /v1/jobs/cluster, GET and DELETE /v1/jobs/ID (server_jobs.c) */
     SRV_R_CONSOLE,      /* GET / and /console/<asset> (server_console.c) */
     SRV_R_ADMIN_RELOAD, /* POST /admin/reload (docs/reload.md) */
+    SRV_R_EVAL,         /* POST /v1/eval (server_eval.c) */
     SRV_R_OTHER,        /* unknown paths (404) */
     SRV_R_COUNT
 } srv_route;
@@ -274,7 +275,7 @@ typedef struct {
 
 /* A background job of the console (server_jobs.c); fields under jobs_mu. */
 #define SRV_JOBS_MAX 4
-typedef enum { SRV_JOB_RUNNING = 0, SRV_JOB_DONE, SRV_JOB_FAILED } srv_job_state;
+typedef enum { SRV_JOB_RUNNING = 0, SRV_JOB_DONE, SRV_JOB_FAILED, SRV_JOB_CANCELED } srv_job_state;
 typedef struct {
     lg_server *s;
     int used;
@@ -287,6 +288,7 @@ typedef struct {
     size_t input_len;
     lg_buf result;
     char error[LG_ERRMSG_MAX];
+    int cancel; /* atomic: DELETE asked the job to stop (read by its progress) */
     pthread_t thread;
 } srv_job;
 
@@ -322,7 +324,7 @@ struct lg_server {
 
 /* ---- Requests ----------------------------------------------------------------- */
 
-typedef enum { SRV_H_NONE = 0, SRV_H_UPLOAD, SRV_H_JSON, SRV_H_STREAM, SRV_H_JOB } srv_handler;
+typedef enum { SRV_H_NONE = 0, SRV_H_UPLOAD, SRV_H_JSON, SRV_H_STREAM, SRV_H_JOB, SRV_H_EVAL } srv_handler;
 
 typedef struct srv_req {
     char id[72];
@@ -412,15 +414,24 @@ void srv_stream_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
 enum MHD_Result srv_stream_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
 void srv_stream_free(srv_req *rq);
 
-/* Console jobs (server_jobs.c): begin answers GET /v1/jobs/ID, or takes
- * the body of POST /v1/jobs/cluster (handler SRV_H_JOB); finish starts the
- * job. srv_jobs_free waits for every job thread (lg_server_free). */
+/* Console jobs (server_jobs.c): begin answers GET and DELETE
+ * /v1/jobs/ID, or takes the body of POST /v1/jobs/cluster (handler
+ * SRV_H_JOB); finish starts the job. srv_jobs_free cancels and waits for
+ * every job thread (lg_server_free). */
 enum MHD_Result srv_jobs_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq,
                                const char *url, const char *method);
 void srv_jobs_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
 enum MHD_Result srv_jobs_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
 void srv_jobs_post_free(srv_req *rq);
 void srv_jobs_free(lg_server *s);
+
+/* POST /v1/eval (server_eval.c): begin takes the labelled CSV body
+ * (handler SRV_H_EVAL); finish evaluates it with the current pipeline set
+ * and answers `logify eval --json`'s object plus the --plot SVG. */
+enum MHD_Result srv_eval_begin(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_eval_feed(lg_server *s, srv_req *rq, const char *data, size_t len);
+enum MHD_Result srv_eval_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq);
+void srv_eval_free(srv_req *rq);
 
 /* GET / and /console/<file> (server_console.c). */
 enum MHD_Result srv_console_answer(lg_server *s, struct MHD_Connection *c, srv_req *rq,

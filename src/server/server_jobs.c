@@ -1,10 +1,18 @@
 /* server_jobs.c - background jobs of the console (docs/console.md):
  *   POST /v1/jobs/cluster   body: a CSV (log_message, optional source and
  *                           target_label) -> 202 {"id", "state": "running"}
- *   GET  /v1/jobs/ID        {"id", "kind", "state": running|done|failed,
- *                           "phase", "done", "total", "seconds", "rows"}
- *                           + "result" (the cluster report, when done) or
- *                           "error" (when failed)
+ *   GET  /v1/jobs/ID        {"id", "kind", "state": running|done|failed|
+ *                           canceled, "phase", "done", "total", "seconds",
+ *                           "rows"} + "result" (the cluster report, when
+ *                           done) or "error" (when failed)
+ *   DELETE /v1/jobs/ID      a running job: asked to stop -> 202 {"id",
+ *                           "state": "canceling"}; its next progress call
+ *                           (every block, batch, iteration or epoch of each
+ *                           phase) stops it, its thread frees the input and
+ *                           every array of the analysis and ends, the job
+ *                           reads "canceled" and its slot is free for a new
+ *                           one. A finished job: removed with its result ->
+ *                           200 {"id", "state": "deleted"}; then 404.
  * The clustering itself is the caller's function (lg_server_opts.cluster_fn:
  * `logify serve` passes src/cluster's report; the server folder does not
  * use the cluster folder). At most SRV_JOBS_MAX jobs are kept: a new one
@@ -17,18 +25,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define JOB_RESULT_MAX ((size_t)512 << 20)
 
 /* ---- Slots ---------------------------------------------------------------------- */
 
-static void job_progress(void *user, const char *phase, size_t done, size_t total) {
+static int job_progress(void *user, const char *phase, size_t done, size_t total) {
     srv_job *j = user;
     pthread_mutex_lock(&j->s->jobs_mu);
     snprintf(j->phase, sizeof j->phase, "%s", phase);
     j->done = done;
     j->total = total;
     pthread_mutex_unlock(&j->s->jobs_mu);
+    return __atomic_load_n(&j->cancel, __ATOMIC_ACQUIRE);
 }
 
 static void *job_main(void *arg) {
@@ -43,7 +55,10 @@ static void *job_main(void *arg) {
     free(j->input);
     j->input = NULL;
     j->t1 = lg_now();
-    if (e) {
+    if (e == LG_ECANCELED || (e && __atomic_load_n(&j->cancel, __ATOMIC_ACQUIRE))) {
+        j->state = SRV_JOB_CANCELED;
+        lg_buf_free(&out);
+    } else if (e) {
         j->state = SRV_JOB_FAILED;
         snprintf(j->error, sizeof j->error, "%s", err.msg[0] ? err.msg : lg_strerror(e));
         lg_buf_free(&out);
@@ -52,6 +67,9 @@ static void *job_main(void *arg) {
         j->result = out;
     }
     pthread_mutex_unlock(&s->jobs_mu);
+#ifdef __GLIBC__
+    malloc_trim(0); /* the analysis' arrays go back to the system, not only to malloc */
+#endif
     return NULL;
 }
 
@@ -73,6 +91,8 @@ static srv_job *take_slot(lg_server *s) {
 }
 
 void srv_jobs_free(lg_server *s) {
+    for (size_t i = 0; i < SRV_JOBS_MAX; i++) /* every running job stops at its next step */
+        if (s->jobs[i].used) __atomic_store_n(&s->jobs[i].cancel, 1, __ATOMIC_RELEASE);
     for (size_t i = 0; i < SRV_JOBS_MAX; i++) {
         srv_job *j = &s->jobs[i];
         if (!j->used) continue;
@@ -89,7 +109,7 @@ static enum MHD_Result answer_job(lg_server *s, struct MHD_Connection *c, srv_re
                                   const char *id) {
     lg_buf b;
     lg_buf_init(&b, JOB_RESULT_MAX + 4096);
-    static const char *const states[] = {"running", "done", "failed"};
+    static const char *const states[] = {"running", "done", "failed", "canceled"};
     int found = 0;
     lg_err e = LG_OK;
     pthread_mutex_lock(&s->jobs_mu);
@@ -122,6 +142,34 @@ static enum MHD_Result answer_job(lg_server *s, struct MHD_Connection *c, srv_re
     return ret;
 }
 
+/* ---- DELETE /v1/jobs/ID ---------------------------------------------------------- */
+
+static enum MHD_Result delete_job(lg_server *s, struct MHD_Connection *c, srv_req *rq,
+                                  const char *id) {
+    int found = 0, status = 200;
+    pthread_mutex_lock(&s->jobs_mu);
+    for (size_t i = 0; i < SRV_JOBS_MAX && !found; i++) {
+        srv_job *j = &s->jobs[i];
+        if (!j->used || strcmp(j->id, id)) continue;
+        found = 1;
+        if (j->state == SRV_JOB_RUNNING) { /* its thread stops, frees and ends */
+            __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
+            status = 202;
+        } else { /* finished: joined at once, its result freed, the slot emptied */
+            pthread_join(j->thread, NULL);
+            lg_buf_free(&j->result);
+            memset(j, 0, sizeof *j);
+        }
+    }
+    pthread_mutex_unlock(&s->jobs_mu);
+    if (!found) return srv_respond_detail(s, c, rq, 404, "no such job (finished jobs are kept "
+                                                          "until newer ones need their slot)");
+    char body[96];
+    int n = snprintf(body, sizeof body, "{\"id\":\"%.32s\",\"state\":\"%s\"}", id,
+                     status == 202 ? "canceling" : "deleted");
+    return srv_respond(s, c, rq, status, "application/json", body, (size_t)n);
+}
+
 /* ---- POST /v1/jobs/cluster ---------------------------------------------------------- */
 
 typedef struct {
@@ -144,6 +192,7 @@ enum MHD_Result srv_jobs_begin(lg_server *s, struct MHD_Connection *c, srv_req *
         return MHD_YES;
     }
     if (post) return srv_respond_detail(s, c, rq, 405, "Method Not Allowed");
+    if (!strcmp(method, "DELETE")) return delete_job(s, c, rq, rest);
     return answer_job(s, c, rq, rest);
 }
 

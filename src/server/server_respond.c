@@ -17,7 +17,7 @@
 static const char *const route_names[SRV_R_COUNT] = {
     "/classify/", "/v1/classify", "/v1/classify/stream", "/healthz", "/readyz",
     "/metrics",   "/openapi.json", "/docs",              "/v1/jobs",
-    "/",          "/admin/reload", "other"};
+    "/",          "/admin/reload", "/v1/eval",           "other"};
 
 const char *srv_route_name(srv_route r) { return r < SRV_R_COUNT ? route_names[r] : "other"; }
 
@@ -66,9 +66,11 @@ enum MHD_Result srv_queue(lg_server *s, struct MHD_Connection *c, srv_req *rq, u
     if (status == 401) lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405) {
         const char *allow = rq->route <= SRV_R_STREAM || rq->route == SRV_R_ADMIN_RELOAD ||
+                                    rq->route == SRV_R_EVAL ||
                                     !strcmp(rq->path, "/v1/jobs/cluster")
                                 ? "POST"
-                                : "GET, HEAD";
+                            : rq->route == SRV_R_JOBS ? "GET, HEAD, DELETE"
+                                                      : "GET, HEAD";
         lg_mhd()->add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     }
     if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE))

@@ -48,7 +48,7 @@ async function cleanup() {
       s.kill('SIGTERM');
       await done;
     }
-    if (s.exitCode !== 0) bad.push('server ' + s.spawnargs.slice(1).join(' ') + ' exited ' + (s.exitCode ?? s.signalCode) + ': ' + s.log.slice(-2000));
+    if (s.exitCode !== 0 && !s.fake) bad.push('server ' + s.spawnargs.slice(1).join(' ') + ' exited ' + (s.exitCode ?? s.signalCode) + ': ' + s.log.slice(-2000));
   }
   return bad;
 }
@@ -59,11 +59,12 @@ function cli(args, dir = WORK) {
   return { stdout: r.stdout, stderr: String(r.stderr), status: r.status };
 }
 
-// A server on a free port; resolves to its base URL.
-function startServer(args = []) {
+// A server on a free port; resolves to its base URL. extraEnv: added to
+// the environment (the LLM settings of the fake server).
+function startServer(args = [], extraEnv = {}) {
   return new Promise((resolve, reject) => {
     const p = spawn(LOGIFY, ['serve', '--host', '127.0.0.1', '--port', '0', '--quiet', ...args],
-      { cwd: WORK, stdio: ['ignore', 'ignore', 'pipe'] });
+      { cwd: WORK, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...extraEnv } });
     servers.push(p);
     p.log = '';
     p.stderr.on('data', (d) => {
@@ -353,6 +354,21 @@ async function testKeyboard(url) {
   await page.keyboard.press('Enter');
   await expect(await page.inputValue('#f-label') === name, 'Enter on a bar filters by its label', name);
   await shot(page, 'console-keyboard');
+  // pasted lines, keyboard only: Tab to the text area, type, Tab to the
+  // source, type, Tab to "Classify lines", Space
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await expect(await tabTo(page, isId, 'paste-text'), 'keyboard: Tab reaches the paste area');
+  await page.keyboard.type('User User42 logged in.\nDisk /dev/sda is 91% full');
+  await page.keyboard.press('Tab');
+  await expect(await page.evaluate(isId, 'paste-source'), 'keyboard: Tab goes on to the source field');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('BillingSystem');
+  await page.keyboard.press('Tab');
+  await expect(await page.evaluate(isId, 'paste-go'), 'keyboard: Tab goes on to "Classify lines"');
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => / rows from pasted\.csv/.test(document.getElementById('status').textContent), null, { timeout: 60000 });
+  const pasted = await tableRows(page);
+  await expect(pasted.length === 2 && pasted.every((r) => r[1] === 'BillingSystem'), 'keyboard: Space classifies the 2 typed lines', JSON.stringify(pasted));
   await page.context().close();
 }
 
@@ -375,6 +391,185 @@ async function testLive(url) {
     'live view: rows and new templates are /metrics\' (' + rows + ', ' + tpl + ')', JSON.stringify(shown));
   const labels = await page.$$eval('#live-chart polyline', (ps) => ps.map((p) => p.dataset.label));
   await expect(labels.includes('User Action'), 'live view: a line per label', JSON.stringify(labels));
+  await page.context().close();
+}
+
+// Tab from the top of the page until FN(activeElement) holds; false after N presses.
+async function tabTo(page, test, arg, n = 60) {
+  for (let i = 0; i < n; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(test, arg)) return true;
+  }
+  return false;
+}
+const isId = (id) => document.activeElement && document.activeElement.id === id;
+
+// A long cluster job (about 8,000 templates, hence 8,000 distinct vectors)
+// canceled from the page, keyboard only: Tab to the tabs, ArrowRight to
+// Clusters, Tab, Enter starts the job, focus is on Cancel, Space cancels.
+// The job reads "canceled" (not done) through the API too.
+async function testClusterCancel(url) {
+  const A = ['acct', 'auth', 'batch', 'cache', 'conn', 'disk', 'eng', 'fetch', 'gate', 'host'];
+  const vocab = A.flatMap((a) => [...'abcdefghij'].map((b) => a + b));
+  let seed = 7;
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const lines = ['source,log_message'];
+  for (let i = 0; i < 8000; i++) lines.push('ModernCRM,' + Array.from({ length: 4 + rnd(9) }, () => vocab[rnd(vocab.length)]).join(' '));
+  const file = path.join(WORK, 'long-job.csv');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  const page = await newPage(url);
+  await upload(page, file);
+  const jobs = [];
+  page.on('response', async (r) => { if (r.url().endsWith('/v1/jobs/cluster') && r.status() === 202) jobs.push((await r.json()).id); });
+  await expect(await tabTo(page, isId, 'tab-classify'), 'keyboard: Tab reaches the tabs');
+  await page.keyboard.press('ArrowRight');
+  await expect(await page.isVisible('#view-clusters') && await page.evaluate(isId, 'tab-clusters'), 'keyboard: ArrowRight shows the Clusters view');
+  await expect(await tabTo(page, isId, 'cluster-go'), 'keyboard: Tab reaches "Cluster the classified rows"');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /(templates|embed|dbscan|knn|layout)/.test(document.getElementById('cluster-phase').textContent), null, { timeout: 120000 });
+  await expect(await page.evaluate(isId, 'cluster-cancel'), 'keyboard: the job runs and focus is on Cancel');
+  await shot(page, 'console-cluster-running');
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => /canceled/.test(document.getElementById('cluster-phase').textContent), null, { timeout: 120000 });
+  const phase = await page.textContent('#cluster-phase');
+  const j = await (await page.request.get(url + '/v1/jobs/' + jobs[0])).json();
+  await expect(j.state === 'canceled' && !('result' in j) && await page.isHidden('#cluster-out') && await page.isHidden('#cluster-cancel'),
+    'Space on Cancel: the job is canceled (' + phase + '), the API says so, no map', JSON.stringify([j.state, j.phase]));
+  await expect(await page.evaluate(isId, 'cluster-go') && !(await page.isDisabled('#cluster-go')), 'keyboard: focus back on the start button');
+  await expect(page.errors.length === 0, 'no script errors', page.errors.join('; '));
+  await page.context().close();
+}
+
+// The evaluation view, keyboard only: Tab to the tabs, ArrowRight to
+// Evaluate, Tab to "Choose a labelled CSV", Enter, the file; then every
+// figure against `logify eval --json`, the drawn SVG against `logify eval
+// --plot`'s (the same elements, attributes and text), Space on "Download
+// SVG" gives its bytes; labels full of markup stay text; a malformed file
+// shows the CLI's error.
+async function testEval(url) {
+  const rows = fs.readFileSync(TEST_CSV, 'utf8').trim().split('\n').slice(1);
+  const truths = [XSS[0], 'User Action', 'Security Alert', XSS[1]];
+  const name = 'labelled.csv';
+  fs.writeFileSync(path.join(WORK, name), 'source,log_message,target_label\n' +
+    rows.map((r, i) => r + ',"' + truths[i % 4].replace(/"/g, '""') + '"').join('\n') + '\n');
+  const c = cli(['eval', '--data', name, '--json', '--plot', 'cli-eval.svg']);
+  if (c.status !== 0) await fail('logify eval: ' + c.stderr);
+  const want = JSON.parse(c.stdout.toString());
+  const wantSvg = fs.readFileSync(path.join(WORK, 'cli-eval.svg'));
+  const page = await newPage(url);
+  await expect(await tabTo(page, isId, 'tab-classify'), 'keyboard: Tab reaches the tabs');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await expect(await page.isVisible('#view-eval') && await page.evaluate(isId, 'tab-eval'), 'keyboard: ArrowRight twice shows the Evaluate view');
+  const chooserP = page.waitForEvent('filechooser');
+  await expect(await tabTo(page, isId, 'eval-pick'), 'keyboard: Tab reaches "Choose a labelled CSV"');
+  await page.keyboard.press('Enter');
+  await (await chooserP).setFiles(path.join(WORK, name));
+  await page.waitForSelector('#eval-out', { state: 'visible', timeout: 120000 });
+  // the figures
+  const labels = await page.$$eval('#eval-labels-body tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const f4 = (x) => x.toFixed(4);
+  const wantLabels = Object.entries(want.per_label).map(([l, v]) => [l, f4(v.precision), f4(v.recall), f4(v.f1), v.support.toLocaleString('en-US')]);
+  await expect(JSON.stringify(labels) === JSON.stringify(wantLabels), 'per-label precision, recall, F1 and support are `logify eval --json`\'s (' + labels.length + ' labels)', JSON.stringify([labels, wantLabels]).slice(0, 600));
+  const summary = await page.textContent('#eval-summary');
+  await expect(summary.startsWith(want.rows + ' rows, ' + wantLabels.length + ' labels: accuracy ' + f4(want.accuracy) + ', macro F1 ' + f4(want.macro_f1)),
+    'rows, accuracy and macro F1 are the CLI\'s', summary);
+  const stages = await page.$$eval('#eval-stages-body tr', (trs) => trs.map((tr) => [tr.dataset.stage, tr.children[1].textContent]));
+  await expect(stages.every(([s, n]) => Number(n.replace(/,/g, '')) === want.per_stage[s].rows), 'rows by stage are the CLI\'s', JSON.stringify(stages));
+  // the drawing: the same tree as the CLI's file, element by element
+  const same = await page.evaluate((text) => {
+    const ser = new XMLSerializer();
+    const cliRoot = new DOMParser().parseFromString(text, 'image/svg+xml').documentElement;
+    const shown = document.querySelector('#eval-plot svg');
+    const x = ser.serializeToString(cliRoot), y = ser.serializeToString(shown);
+    let k = 0;
+    while (k < x.length && x[k] === y[k]) k++;
+    return [x === y, shown.querySelectorAll('*').length, cliRoot.querySelectorAll('*').length, x.slice(Math.max(0, k - 80), k + 80), y.slice(Math.max(0, k - 80), k + 80)];
+  }, wantSvg.toString('utf8'));
+  await expect(same[0], 'the page draws `logify eval --plot`\'s SVG (' + same[1] + ' elements, the same as the file\'s ' + same[2] + ')', JSON.stringify(same));
+  const cells = await page.$$eval('#eval-plot rect.cell', (r) => r.map((x) => [x.dataset.truth, x.dataset.pred, Number(x.dataset.rows)]));
+  const wantCells = Object.entries(want.confusion).flatMap(([t, row]) => Object.entries(row).map(([p, n]) => [t, p, n]));
+  await expect(cells.length === wantCells.length && wantCells.every((w) => cells.some((g) => JSON.stringify(g) === JSON.stringify(w))),
+    'every confusion cell (' + cells.length + ') holds the CLI\'s count');
+  // hostile labels are text
+  const texts = await page.$$eval('#eval-plot text, #eval-plot title, #eval-labels-body td', (t) => t.map((x) => x.textContent));
+  const dom = await page.evaluate(() => document.querySelectorAll('img, script:not([src]), #eval-plot foreignObject, #eval-plot b').length);
+  await expect(texts.includes(XSS[0]) && texts.includes(XSS[1]) && dom === 0 && page.dialogs.length === 0,
+    'labels "' + XSS[0] + '" and "' + XSS[1] + '" stay text: no element made, no dialog', JSON.stringify([dom, page.dialogs]));
+  await shot(page, 'console-eval');
+  // Download SVG, keyboard: Tab to it, Space
+  await expect(await tabTo(page, isId, 'eval-svg-dl'), 'keyboard: Tab reaches "Download SVG"');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.keyboard.press(' ')]);
+  const bytes = fs.readFileSync(await dl.path());
+  await expect(Buffer.compare(bytes, wantSvg) === 0, 'Space on "Download SVG": ' + dl.suggestedFilename() + ' == `logify eval --plot` (' + bytes.length + ' bytes)');
+  // a malformed file: the CLI's error
+  fs.writeFileSync(path.join(WORK, 'bad-eval.csv'), 'source,log_message,target_label\nModernCRM,ok,A\nModernCRM,"open\n');
+  const wantErr = cli(['eval', '--data', 'bad-eval.csv']).stderr.trim();
+  await page.setInputFiles('#eval-file', path.join(WORK, 'bad-eval.csv'));
+  await page.waitForSelector('#eval-error', { state: 'visible' });
+  const gotErr = (await page.textContent('#eval-error')).trim();
+  await expect(gotErr === wantErr && await page.isHidden('#eval-out'), 'a malformed file: the page shows the CLI\'s error "' + wantErr + '"', gotErr);
+  await expect(page.errors.length === 0, 'no script errors', page.errors.join('; '));
+  await page.context().close();
+}
+
+// The repo's fake OpenAI-compatible server (tests/fake_llm_server.py) on a
+// free port; resolves to its port. Stopped with the servers at cleanup.
+function startFakeLlm() {
+  const portFile = path.join(WORK, 'fake-llm.port');
+  fs.rmSync(portFile, { force: true });
+  const p = spawn('/usr/bin/python3', [path.join(ROOT, 'tests/fake_llm_server.py'), '--port-file', portFile, '--exit-with', String(process.pid)],
+    { cwd: WORK, stdio: ['ignore', 'ignore', 'pipe'] });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
+  p.fake = true;
+  servers.push(p);
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = () => {
+      const port = fs.existsSync(portFile) ? fs.readFileSync(portFile, 'utf8').trim() : '';
+      if (port) resolve(port);
+      else if (Date.now() - t0 > 20000 || p.exitCode !== null) reject(new Error('fake LLM server did not start: ' + p.log));
+      else setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+// The live view's LLM counters on a server whose LLM stage talks to the
+// fake server: LegacyCRM rows (the default route sends them to the LLM)
+// make calls, the same rows again are answered from the template cache;
+// the page shows /metrics' logify_llm_calls_total and
+// logify_llm_cache_hits_total, both above 0.
+async function testLiveLlm() {
+  const port = await startFakeLlm();
+  const url = await startServer([], { LOGIFY_LLM_BASE_URL: 'http://127.0.0.1:' + port + '/m/ok+id=console/v1', LOGIFY_LLM_API_KEY: 'fake-key' });
+  const lines = ['source,log_message'];
+  for (let i = 0; i < 12; i++) {
+    lines.push('LegacyCRM,Case escalation for ticket ID ' + (7000 + i) + ' failed because the assigned support agent is no longer active.');
+    lines.push('LegacyCRM,"The \'ReportGenerator\' module will be retired in version ' + (4 + i) + '.0. Please migrate to the \'AdvancedAnalyticsSuite\' by Dec 2025"');
+  }
+  const csv = Buffer.from(lines.join('\n') + '\n');
+  const page = await newPage(url);
+  await page.click('#tab-live');
+  for (let k = 0; k < 2; k++) { // twice: the second time from the cache
+    const r = await page.request.post(url + '/classify/?format=jsonl&explain=1', { multipart: { file: { name: 'legacy.csv', mimeType: 'text/csv', buffer: csv } } });
+    const rows = (await r.text()).trim().split('\n').map((l) => JSON.parse(l));
+    await expect(r.ok() && rows.length === 24 && rows.every((x) => x.stage === 'llm'),
+      'LegacyCRM rows go to the LLM stage (fake server), upload ' + (k + 1) + ': ' + [...new Set(rows.map((x) => x.detail))].join(', '), JSON.stringify(rows[0]));
+  }
+  const metrics = await (await page.request.get(url + '/metrics')).text();
+  const val = (name) => metrics.split('\n').filter((l) => l.startsWith(name + ' ') || l.startsWith(name + '{')).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  const calls = val('logify_llm_calls_total'), hits = val('logify_llm_cache_hits_total');
+  await page.waitForFunction(([c, h]) => document.getElementById('m-llm').textContent === c && document.getElementById('m-cache').textContent === h,
+    [calls.toLocaleString('en-US'), hits.toLocaleString('en-US')], { timeout: 20000 }).catch(() => {});
+  const shown = await page.evaluate(() => ['m-llm', 'm-cache'].map((id) => document.getElementById(id).textContent));
+  await expect(calls > 0 && hits > 0 && shown[0] === calls.toLocaleString('en-US') && shown[1] === hits.toLocaleString('en-US'),
+    'live view: LLM calls ' + shown[0] + ' and cache hits ' + shown[1] + ' are /metrics\' (' + calls + ', ' + hits + '), both > 0', JSON.stringify(shown));
+  // for the screenshot only: a few more polls so that the lines have points
+  const more = page.request.post(url + '/classify/', { multipart: { file: { name: 'legacy.csv', mimeType: 'text/csv', buffer: csv } } });
+  await page.waitForTimeout(4500);
+  await more;
   await shot(page, 'console-live');
   await page.context().close();
 }
@@ -425,7 +620,7 @@ async function testClusters(url) {
   await page.waitForSelector('#cluster-out', { state: 'visible', timeout: 300000 });
   // the CLI on the same messages
   const out = path.join(WORK, 'cl');
-  const c = cli(['cluster', '--by-message', '--data', seed, '--out', out]);
+  const c = cli(['cluster', '--data', seed, '--out', out]);
   if (c.status !== 0) await fail('logify cluster: ' + c.stderr);
   const clustersCsv = fs.readFileSync(path.join(out, 'clusters.csv'), 'utf8');
   const points = fs.readFileSync(path.join(out, 'points.csv'), 'utf8').trim().split('\n').slice(1);
@@ -433,7 +628,10 @@ async function testClusters(url) {
   const cliNoise = points.filter((l) => l.split(',')[1] === '-1').length;
   const summary = await page.textContent('#cluster-summary');
   await expect(summary.includes(cliClusters.toLocaleString('en-US') + ' clusters') && summary.includes(cliNoise.toLocaleString('en-US') + ' noise'),
-    'the clusters of the page are those of `logify cluster --by-message` (' + cliClusters + ' clusters, ' + cliNoise + ' noise)', summary);
+    'the clusters of the page are those of `logify cluster` (' + cliClusters + ' clusters, ' + cliNoise + ' noise)', summary);
+  const cliTemplates = /, (\d+) templates \(docs/.exec(c.stderr);
+  await expect(cliTemplates && summary.includes(Number(cliTemplates[1]).toLocaleString('en-US') + ' templates'),
+    'templates first, as `logify cluster` by default (' + (cliTemplates && cliTemplates[1]) + ' templates)', summary);
   await expect(clustersCsv.length > 0, 'clusters.csv written');
   await shot(page, 'console-clusters');
   // colour by label: one colour per label the rows got
@@ -455,10 +653,10 @@ async function testClusters(url) {
   const withRule = await page.$$eval('#glist-body tr', (trs) => trs.findIndex((tr) => tr.children[4].textContent !== ''));
   await expect(withRule >= 0, 'some cluster has a suggested rule');
   await page.click('#glist-body tr:nth-child(' + (withRule + 1) + ') button');
-  await page.waitForSelector('#copy-yaml');
-  const yaml = await page.textContent('#rule-yaml');
-  await page.click('#copy-yaml');
-  await page.waitForFunction(() => / copied/.test(document.querySelector('#cluster-detail span.muted').textContent));
+  await page.waitForSelector('#cluster-detail .copy-yaml');
+  const yaml = await page.textContent('#cluster-detail .rule-yaml');
+  await page.click('#cluster-detail .copy-yaml');
+  await page.waitForFunction(() => / copied/.test(document.querySelector('#cluster-detail .rule span.muted').textContent));
   const clip = await page.evaluate(() => navigator.clipboard.readText());
   await expect(clip === yaml && /rules:/.test(yaml), 'Copy as YAML puts the rule on the clipboard', clip.slice(0, 200));
   fs.writeFileSync(path.join(WORK, 'copied.yaml'), clip);
@@ -466,8 +664,42 @@ async function testClusters(url) {
   await expect(check.status === 0, 'the copied YAML is a valid rules file (`logify rules check`)', check.stderr);
   const sugg = fs.readFileSync(path.join(out, 'suggested_rules.yaml'), 'utf8');
   const pattern = await page.$$eval('#cluster-detail dd', (d) => d.map((x) => x.textContent));
-  await expect(pattern.some((p) => p.length > 3 && sugg.includes(p)), 'the rule is one of `logify cluster --by-message`\'s suggested rules');
+  await expect(pattern.some((p) => p.length > 3 && sugg.includes(p)), 'the rule is one of `logify cluster`\'s suggested rules');
   await shot(page, 'console-cluster-detail');
+  // keyboard only: Tab to a listed cluster with a rule, Enter shows it,
+  // Shift+Tab back to its first "Copy as YAML", Space copies
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.evaluate(() => { window.getSelection().removeAllRanges(); return navigator.clipboard.writeText(''); });
+  const ruledButton = () => {
+    const a = document.activeElement;
+    return !!(a && a.closest && a.closest('#glist-body') && a.closest('tr').children[4].textContent !== '');
+  };
+  await expect(await tabTo(page, ruledButton, null, 400), 'keyboard: Tab reaches a listed cluster with a rule');
+  const kid = await page.evaluate(() => document.activeElement.textContent);
+  await page.keyboard.press('Enter');
+  await expect((await page.textContent('#cluster-detail h2')).toLowerCase() === kid, 'keyboard: Enter on "' + kid + '" shows it');
+  let onCopy = false;
+  for (let i = 0; i < 400 && !onCopy; i++) {
+    await page.keyboard.press('Shift+Tab');
+    onCopy = await page.evaluate(() => document.activeElement && document.activeElement.matches('#cluster-detail .copy-yaml'));
+  }
+  await expect(onCopy, 'keyboard: Shift+Tab reaches its "Copy as YAML"');
+  const kyaml = await page.evaluate(() => document.activeElement.parentElement.querySelector('.rule-yaml').textContent);
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => / copied/.test(document.activeElement.parentElement.querySelector('span.muted').textContent));
+  await expect(await page.evaluate(() => navigator.clipboard.readText()) === kyaml, 'keyboard: Space copies that rule');
+  // every rule of the page is one of the CLI's, and all of them together are its file
+  const pageIds = await page.evaluate(async () => {
+    const ids = [];
+    for (const b of document.querySelectorAll('#glist-body button')) {
+      b.click();
+      for (const dd of document.querySelectorAll('#cluster-detail .rule dl')) ids.push(dd.querySelector('dd').textContent);
+    }
+    return ids;
+  });
+  const cliIds = sugg.split('\n').filter((l) => l.startsWith('  - id: ')).map((l) => l.slice(8));
+  await expect(JSON.stringify([...pageIds].sort()) === JSON.stringify([...cliIds].sort()) && cliIds.length > 0,
+    'the page\'s rules (' + pageIds.length + ') are `logify cluster`\'s suggested_rules.yaml (' + cliIds.length + ')', JSON.stringify([pageIds, cliIds]).slice(0, 400));
   await expect(page.errors.length === 0 && page.dialogs.length === 0, 'no script errors', page.errors.join('; '));
   await page.context().close();
 }
@@ -485,6 +717,9 @@ async function main() {
     await testXss(url);
     await testKeyboard(url);
     await testLive(url);
+    await testLiveLlm();
+    await testClusterCancel(url);
+    await testEval(url);
     await testApiKey(url);
     await testBigTable(url);
   } else if (GROUP === 'big') { // a measurement, not in CTest: BIG_ROWS=1000000

@@ -4,7 +4,7 @@ open without the API key like /docs), the upload options the console uses
 (?format=jsonl&explain=1&templates=1: the bytes of `logify classify
 --explain [--format jsonl]`, template ids of a fresh miner whatever the
 server saw before), and the cluster job (POST /v1/jobs/cluster, GET
-/v1/jobs/ID) against `logify cluster --by-message` on the same rows. Each test starts
+/v1/jobs/ID, DELETE /v1/jobs/ID) against `logify cluster` on the same rows. Each test starts
 its own server and checks that it exits 0 (ASan: no leak, every job joined).
 Run: LOGIFY=build/logify /usr/bin/python3 tests/http/test_console.py"""
 import csv
@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lgserver import LOGIFY, SHARED, Server, multipart, raw_socket, upload  # noqa: E402
@@ -213,7 +214,7 @@ class Console(unittest.TestCase):
                 path = os.path.join(d, "in.csv")
                 with open(path, "wb") as f:
                     f.write(data)
-                c = cli("cluster", "--by-message", "--data", path, "--out", os.path.join(d, "out"))
+                c = cli("cluster", "--data", path, "--out", os.path.join(d, "out"))
                 self.assertEqual(c.returncode, 0, c.stderr)
                 with open(os.path.join(d, "out/points.csv")) as f:
                     pts = list(csv.DictReader(f))
@@ -228,15 +229,160 @@ class Console(unittest.TestCase):
             for x, y in zip(pts, [r["points"][3 * i:3 * i + 2] for i in range(len(rows))]):
                 self.assertAlmostEqual(float(x["x"]), y[0], places=3)
                 self.assertAlmostEqual(float(x["y"]), y[1], places=3)
-            ruled = [g for g in r["groups"] if g["rule"]]
-            self.assertTrue(ruled)
-            for g in ruled:
-                self.assertIn("id: " + g["rule"]["id"], sugg)
-                self.assertIn("rules:", g["rule"]["yaml"])
+            # template-first, as the CLI by default: a rule per template, the
+            # same rules file byte for byte, each rule under its template's cluster
+            self.assertEqual(r["by"], "template")
+            self.assertIn(", %d templates (docs/templates.md)" % r["templates"], c.stderr.decode())
+            self.assertEqual(r["suggested_rules"], sugg)
+            rules = [x for g in r["groups"] for x in g["rules"]]
+            self.assertEqual(sorted(x["id"] for x in rules),
+                             sorted(l.split("id: ", 1)[1] for l in sugg.splitlines() if l.startswith("  - id: ")))
+            self.assertTrue(rules)
+            for g in r["groups"]:
+                for x in g["rules"]:
+                    self.assertIn("rules:", x["yaml"])
+                    self.assertTrue(x["group"].startswith("template ") and x["group"].endswith(" in cluster %d" % g["id"]), x["group"])
             # a failed job says why (the CLI's words)
             st, _, body = srv.request("POST", "/v1/jobs/cluster", b"message\nx\ny\n")
             j = wait_job(srv, json.loads(body)["id"])
             self.assertEqual((j["state"], j["error"]), ("failed", "line 1: the header has no log_message column"))
+        finally:
+            self.finish(srv)
+
+
+    def test_cluster_job_cancel(self):
+        """DELETE /v1/jobs/ID stops a running job (state canceled, never
+        done: the job is made long enough that it cannot finish first) and
+        frees its slot: with every slot running a new job is 503 until one
+        is canceled. A finished job is removed. The server exits 0 (under
+        ASan: nothing of the canceled jobs leaked)."""
+        import random
+        rnd = random.Random(7)
+        vocab = ["%s%s" % (a, b) for a in ("acct", "auth", "batch", "cache", "conn", "disk", "eng", "fetch", "gate", "host")
+                 for b in "abcdefghij"]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["log_message", "target_label"])
+        # ~8,000 templates, hence ~8,000 distinct vectors: DBSCAN, kNN and
+        # 500 UMAP epochs on them take tens of seconds
+        for i in range(8000):
+            w.writerow([" ".join(rnd.choice(vocab) for _ in range(rnd.randint(4, 12))), "L%d" % (i % 5)])
+        big = buf.getvalue().encode()
+        srv = Server()
+        try:
+            def post():
+                st, _, body = srv.request("POST", "/v1/jobs/cluster", big, {"Content-Type": "text/csv"})
+                return st, json.loads(body)
+
+            def get(job_id):
+                st, _, body = srv.request("GET", "/v1/jobs/" + job_id)
+                return st, json.loads(body)
+
+            ids = []
+            for _ in range(4):
+                st, j = post()
+                self.assertEqual(st, 202, j)
+                ids.append(j["id"])
+            st, j = post()
+            self.assertEqual(st, 503, j)
+            # cancel the first once it is at work (past the queue)
+            deadline = time.time() + 120
+            while get(ids[0])[1]["phase"] == "queued" and time.time() < deadline:
+                time.sleep(0.05)
+            phase = get(ids[0])[1]["phase"]
+            self.assertIn(phase, ("templates", "embed", "dbscan", "knn", "layout"))
+            t0 = time.time()
+            st, _, body = srv.request("DELETE", "/v1/jobs/" + ids[0])
+            self.assertEqual((st, json.loads(body)), (202, {"id": ids[0], "state": "canceling"}))
+            j = wait_job(srv, ids[0])
+            print("\n  canceled in phase %s %s/%s, %.2f s after DELETE (load %s)" %
+                  (j["phase"], j["done"], j["total"], time.time() - t0, os.getloadavg()[0]), file=sys.stderr)
+            self.assertEqual(j["state"], "canceled", j)
+            self.assertNotIn("result", j)
+            # its slot is free again
+            st, j = post()
+            self.assertEqual(st, 202, j)
+            ids.append(j["id"])
+            for job_id in ids[1:]:
+                st, _, body = srv.request("DELETE", "/v1/jobs/" + job_id)
+                self.assertEqual(st, 202, body)
+            for job_id in ids[1:]:
+                self.assertEqual(wait_job(srv, job_id)["state"], "canceled")
+            # the first one's slot went to the fifth job: it is gone
+            self.assertEqual(get(ids[0])[0], 404)
+            # a finished job is removed; then it is 404
+            st, _, body = srv.request("DELETE", "/v1/jobs/" + ids[1])
+            self.assertEqual((st, json.loads(body)), (200, {"id": ids[1], "state": "deleted"}))
+            self.assertEqual(get(ids[1])[0], 404)
+            self.assertEqual(srv.request("DELETE", "/v1/jobs/" + ids[1])[0], 404)
+            self.assertEqual(srv.request("DELETE", "/v1/jobs/cluster")[0], 405)
+            st, hd, _ = srv.request("POST", "/v1/jobs/" + ids[2], b"x")
+            self.assertEqual((st, hd.get("allow")), (405, "GET, HEAD, DELETE"))
+            # a short job still runs to the end after all that
+            st, _, body = srv.request("POST", "/v1/jobs/cluster", b"log_message\na b\nc d\n")
+            self.assertEqual(st, 202)
+            self.assertEqual(wait_job(srv, json.loads(body)["id"])["state"], "done")
+            # and a running job left at shutdown is canceled, not waited for
+            self.assertEqual(post()[0], 202)
+        finally:
+            self.finish(srv)
+
+
+    def test_eval_equals_the_cli(self):
+        """POST /v1/eval?name=F: `logify eval --json` on the same file (every
+        figure) plus "svg", byte for byte `logify eval --plot`'s file; labels
+        full of markup stay text in it; a malformed file is the CLI's reason."""
+        import xml.etree.ElementTree as ET
+        hostile = '<img src=x onerror=alert(1)>'
+        with open(TEST_CSV, newline="") as f:
+            rows = list(csv.DictReader(f))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "labelled & <b>.csv")
+            with open(path, "w", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(["source", "log_message", "target_label"])
+                for i, r in enumerate(rows):  # truths the cascade gets right, wrong, and markup
+                    w.writerow([r["source"], r["log_message"], (hostile, "User Action", "Security Alert", "</svg><script>x</script>")[i % 4]])
+            with open(path, "rb") as f:
+                data = f.read()
+            c = cli("eval", "--data", path, "--json", "--plot", os.path.join(d, "plot.svg"))
+            self.assertEqual(c.returncode, 0, c.stderr)
+            want = json.loads(c.stdout)
+            with open(os.path.join(d, "plot.svg"), encoding="utf-8") as f:
+                want_svg = f.read()
+            bad = b"source,log_message,target_label\nModernCRM,ok,A\nModernCRM,\"open\n"
+            with open(os.path.join(d, "bad.csv"), "wb") as f:
+                f.write(bad)
+            bad_err = cli("eval", "--data", os.path.join(d, "bad.csv")).stderr.decode().strip()
+        srv = Server()
+        try:
+            st, hd, body = srv.request("POST", "/v1/eval?name=" + urllib.parse.quote("labelled & <b>.csv"), data,
+                                       {"Content-Type": "text/csv"})
+            self.assertEqual(st, 200, body[:300])
+            self.assertTrue(hd["content-type"].startswith("application/json"))
+            got = json.loads(body)
+            svg = got.pop("svg")
+            self.assertEqual(svg, want_svg, "the SVG is logify eval --plot's, byte for byte")
+            got.pop("model"), want.pop("model")  # a path here, "default bundle" there
+            self.assertEqual(got, want, "every figure is logify eval --json's")
+            self.assertEqual(got["rows"], len(rows))
+            self.assertIn(hostile, got["per_label"])
+            root = ET.fromstring(svg)  # XML; a label never became markup
+            tags = {e.tag.split("}")[1] for e in root.iter()}
+            self.assertTrue(tags <= {"svg", "rect", "text", "title", "g", "line"}, tags)
+            self.assertNotIn("<img", svg)
+            self.assertIn(hostile, [e.text for e in root.iter("{http://www.w3.org/2000/svg}title")] +
+                          [t for e in root.iter() for t in [e.get("data-truth")] if t])
+            # malformed: the CLI's reason after the file's name
+            st, _, body = srv.request("POST", "/v1/eval?name=bad.csv", bad, {"Content-Type": "text/csv"})
+            self.assertEqual(st, 400)
+            self.assertTrue(bad_err.endswith(": " + json.loads(body)["detail"].split(": ", 1)[1]), (bad_err, body))
+            self.assertTrue(json.loads(body)["detail"].startswith("bad.csv: line 3: "), body)
+            st, _, body = srv.request("POST", "/v1/eval", b"source,log_message\nA,b\n")
+            self.assertEqual(st, 400)
+            self.assertIn("missing required column 'target_label'", json.loads(body)["detail"])
+            self.assertEqual(srv.request("POST", "/v1/eval", b"")[0], 400)
+            self.assertEqual(srv.request("GET", "/v1/eval")[0], 405)
         finally:
             self.finish(srv)
 

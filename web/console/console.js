@@ -13,6 +13,9 @@
  *             byte for byte (the server writes them with the CLI's writer).
  *   Clusters  POST /v1/jobs/cluster with the classified rows, progress from
  *             GET /v1/jobs/ID, then the map (SVG) and the clusters.
+ *   Evaluate  a labelled CSV to POST /v1/eval?name=FILE: `logify eval --json`'s
+ *             figures as tables and `logify eval --plot`'s SVG, rebuilt
+ *             element by element from a whitelist (text stays text).
  *   Live      /metrics every 2 s: rows/s, labels over time, templates, LLM.
  * The API key, when the server wants one, is asked for on the first 401,
  * kept in this closure only and sent as the Bearer header. */
@@ -94,7 +97,7 @@
 
   // ---- Tabs ----------------------------------------------------------------------------
 
-  const tabs = ['classify', 'clusters', 'live'];
+  const tabs = ['classify', 'clusters', 'eval', 'live'];
   function showTab(name) {
     for (const t of tabs) {
       const on = t === name;
@@ -259,15 +262,18 @@
     if (f) { $('file-name').textContent = f.name; classify(f, f.name); }
     $('file').value = '';
   });
-  const drop = $('drop');
-  drop.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('over'); });
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (ev) => {
-    ev.preventDefault();
-    drop.classList.remove('over');
-    const f = ev.dataTransfer && ev.dataTransfer.files[0];
-    if (f) { $('file-name').textContent = f.name; classify(f, f.name); }
-  });
+  // A drop zone: a file dropped on it goes to onFile.
+  function dropZone(zone, onFile) {
+    zone.addEventListener('dragover', (ev) => { ev.preventDefault(); zone.classList.add('over'); });
+    zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+    zone.addEventListener('drop', (ev) => {
+      ev.preventDefault();
+      zone.classList.remove('over');
+      const f = ev.dataTransfer && ev.dataTransfer.files[0];
+      if (f) onFile(f);
+    });
+  }
+  dropZone($('drop'), (f) => { $('file-name').textContent = f.name; classify(f, f.name); });
   // the page itself must not navigate to a file dropped next to the zone
   window.addEventListener('dragover', (ev) => ev.preventDefault());
   window.addEventListener('drop', (ev) => ev.preventDefault());
@@ -533,6 +539,21 @@
 
   function clusterError(t) { const e = $('cluster-error'); e.textContent = t; e.hidden = !t; }
 
+  // Cancel: DELETE /v1/jobs/ID; the job stops at its next step and the
+  // polling below sees "canceled".
+  let runningJob = null;
+  $('cluster-cancel').addEventListener('click', async () => {
+    if (!runningJob) return;
+    $('cluster-cancel').disabled = true;
+    $('cluster-phase').textContent = 'canceling…';
+    try {
+      const r = await api('/v1/jobs/' + encodeURIComponent(runningJob), { method: 'DELETE' });
+      if (!r.ok) clusterError(await detailOf(r));
+    } catch (e) {
+      clusterError('Cancel failed: ' + e.message);
+    }
+  });
+
   $('cluster-go').addEventListener('click', async () => {
     if (!store.n) return;
     const btn = $('cluster-go');
@@ -549,6 +570,10 @@
       const r = await api('/v1/jobs/cluster', { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: new Blob(parts, { type: 'text/csv' }) });
       if (r.status !== 202) { clusterError(await detailOf(r)); return; }
       const { id } = await r.json();
+      runningJob = id;
+      $('cluster-cancel').hidden = false;
+      $('cluster-cancel').disabled = false;
+      $('cluster-cancel').focus(); // the start button is disabled: keyboard focus moves on
       $('cluster-progress').hidden = false;
       for (;;) {
         const q = await api('/v1/jobs/' + encodeURIComponent(id));
@@ -560,13 +585,22 @@
           ? j.phase + (j.total ? ' ' + fmtInt(j.done) + ' / ' + fmtInt(j.total) : '') + ' · ' + j.seconds.toFixed(1) + ' s'
           : j.state;
         if (j.state === 'failed') { clusterError(j.error); return; }
+        if (j.state === 'canceled') {
+          $('cluster-phase').textContent = 'canceled after ' + j.seconds.toFixed(1) + ' s (in ' + j.phase + ')';
+          $('cluster-summary').textContent = 'The cluster job was canceled.';
+          return;
+        }
         if (j.state === 'done') { drawClusters(j.result, gen); $('cluster-phase').textContent = 'done in ' + j.seconds.toFixed(1) + ' s'; return; }
         await new Promise((res) => setTimeout(res, 300));
       }
     } catch (e) {
       clusterError('The cluster job failed: ' + e.message);
     } finally {
+      runningJob = null;
+      const refocus = document.activeElement === $('cluster-cancel') || document.activeElement === document.body;
+      $('cluster-cancel').hidden = true;
       btn.disabled = store.n < 2;
+      if (refocus && !btn.disabled) btn.focus();
     }
   });
 
@@ -577,7 +611,8 @@
     clusters.gen = gen;
     clusters.labelRank = null;
     clusters.byId = new Map(res.groups.map((g) => [g.id, g]));
-    $('cluster-summary').textContent = fmtInt(res.rows) + ' rows, ' + fmtInt(res.distinct) + ' distinct vectors, ' +
+    $('cluster-summary').textContent = fmtInt(res.rows) + ' rows, ' +
+      (res.templates === null ? '' : fmtInt(res.templates) + ' templates, ') + fmtInt(res.distinct) + ' distinct vectors, ' +
       fmtInt(res.clusters) + ' clusters, ' + fmtInt(res.noise) + ' noise' +
       (res.silhouette === null ? '' : ', silhouette ' + res.silhouette.toFixed(3));
     // one mark per distinct position (identical embeddings share a point)
@@ -626,7 +661,7 @@
       tr.appendChild(el('td', '', fmtInt(g.size)));
       tr.appendChild(el('td', '', g.label === null ? '' : g.label + ' (' + Math.round(g.label_share * 100) + '%)'));
       tr.appendChild(el('td', '', g.template === null ? '' : g.template));
-      tr.appendChild(el('td', '', g.rule ? g.rule.id : ''));
+      tr.appendChild(el('td', '', g.rules.length ? g.rules[0].id + (g.rules.length > 1 ? ' (+' + (g.rules.length - 1) + ')' : '') : ''));
       body.appendChild(tr);
     }
     $('glist').hidden = false;
@@ -698,28 +733,36 @@
     const ul = el('ul');
     for (const x of g.examples) ul.appendChild(el('li', 'mono', x));
     d.appendChild(ul);
-    if (!g.rule) { d.appendChild(el('p', 'muted', g.id < 0 ? 'Noise gets no rule.' : 'No rule suggested (cluster smaller than 5 rows, or no stable template).')); return; }
-    d.appendChild(el('h3', '', 'Suggested rule'));
-    const rl = el('dl');
-    const radd = (k, v) => { rl.appendChild(el('dt', '', k)); rl.appendChild(el('dd', '', v)); };
-    radd('id', g.rule.id);
-    radd('label', g.rule.label);
-    radd('pattern', g.rule.pattern);
-    radd('coverage', fmtInt(g.rule.coverage) + ' rows');
-    if (g.rule.precision !== null) radd('precision', g.rule.precision.toFixed(4) + (g.rule.precision < 1 ? ' (REVIEW)' : ''));
-    d.appendChild(rl);
-    const pre = el('pre', '', g.rule.yaml);
-    pre.id = 'rule-yaml';
-    const b = el('button', '', 'Copy as YAML');
-    b.type = 'button';
-    b.id = 'copy-yaml';
-    const said = el('span', 'muted');
-    b.addEventListener('click', async () => {
-      said.textContent = (await copyText(g.rule.yaml, pre)) ? ' copied' : ' select the text and copy it';
-    });
-    d.appendChild(b);
-    d.appendChild(said);
-    d.appendChild(pre);
+    if (!g.rules.length) {
+      d.appendChild(el('p', 'muted', clusters.result.by === 'template'
+        ? 'No rule suggested (no template of 5 rows or more here).'
+        : g.id < 0 ? 'Noise gets no rule.' : 'No rule suggested (cluster smaller than 5 rows, or no stable template).'));
+      return;
+    }
+    d.appendChild(el('h3', '', g.rules.length === 1 ? 'Suggested rule' : 'Suggested rules (' + g.rules.length + ', one per template)'));
+    for (const rule of g.rules) {
+      const box = el('div', 'rule');
+      const rl = el('dl');
+      const radd = (k, v) => { rl.appendChild(el('dt', '', k)); rl.appendChild(el('dd', '', v)); };
+      radd('id', rule.id);
+      if (rule.group !== null) radd('rows of', rule.group + ' (' + fmtInt(rule.size) + ' rows)');
+      radd('label', rule.label);
+      radd('pattern', rule.pattern);
+      radd('coverage', fmtInt(rule.coverage) + ' rows');
+      if (rule.precision !== null) radd('precision', rule.precision.toFixed(4) + (rule.precision < 1 ? ' (REVIEW)' : ''));
+      box.appendChild(rl);
+      const pre = el('pre', 'rule-yaml', rule.yaml);
+      const b = el('button', 'copy-yaml', 'Copy as YAML');
+      b.type = 'button';
+      const said = el('span', 'muted');
+      b.addEventListener('click', async () => {
+        said.textContent = (await copyText(rule.yaml, pre)) ? ' copied' : ' select the text and copy it';
+      });
+      box.appendChild(b);
+      box.appendChild(said);
+      box.appendChild(pre);
+      d.appendChild(box);
+    }
   }
 
   // The clipboard API needs a secure context (https or localhost); else the
@@ -734,6 +777,103 @@
     sel.addRange(range);
     try { return document.execCommand('copy'); } catch (e) { return false; }
   }
+
+  // ---- Evaluate: POST /v1/eval, the figures and the SVG of `logify eval --plot` ------------------
+
+  // The server's SVG (lg_evalplot_svg escapes every label) is still not put
+  // into the page as markup: it is parsed as XML (which runs nothing) and
+  // rebuilt with createElementNS from a whitelist of elements and
+  // attributes; text nodes are copied as text. Anything else is dropped.
+  const SVG_TAGS = new Set(['svg', 'g', 'rect', 'text', 'title', 'line']);
+  const SVG_ATTRS = /^(x|y|x1|y1|x2|y2|width|height|viewBox|fill|stroke|stroke-width|opacity|font-family|font-size|font-weight|text-anchor|transform|class|data-[a-z0-9-]+)$/;
+  function safeSvg(text) {
+    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+    const root = doc.documentElement;
+    if (!root || root.namespaceURI !== SVG || root.localName !== 'svg' || doc.getElementsByTagName('parsererror').length)
+      throw new Error('the server\'s SVG does not parse');
+    const copy = (src) => {
+      const e = document.createElementNS(SVG, src.localName);
+      for (const a of src.attributes) if (SVG_ATTRS.test(a.name) && !/url\(|script:/i.test(a.value)) e.setAttribute(a.name, a.value);
+      for (const ch of src.childNodes) {
+        if (ch.nodeType === Node.TEXT_NODE) e.appendChild(document.createTextNode(ch.nodeValue));
+        else if (ch.nodeType === Node.ELEMENT_NODE && ch.namespaceURI === SVG && SVG_TAGS.has(ch.localName)) e.appendChild(copy(ch));
+      }
+      return e;
+    };
+    return copy(root);
+  }
+
+  const evalState = { svg: '', name: '' };
+  function evalError(t) { const e = $('eval-error'); e.textContent = t; e.hidden = !t; }
+  const fmt4 = (x) => (typeof x === 'number' ? x.toFixed(4) : '');
+
+  async function evaluate(file, name) {
+    evalError('');
+    $('eval-out').hidden = true;
+    $('eval-pick').disabled = true;
+    $('eval-status').textContent = 'Evaluating ' + name + '…';
+    const t0 = performance.now();
+    try {
+      const r = await api('/v1/eval?name=' + encodeURIComponent(name), { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: file });
+      if (!r.ok) {
+        const d = await detailOf(r);
+        evalError(r.status === 400 ? 'logify: error: ' + d : d);
+        $('eval-status').textContent = '';
+        return;
+      }
+      const j = await r.json();
+      evalState.svg = j.svg;
+      evalState.name = name;
+      $('eval-summary').textContent = fmtInt(j.rows) + ' rows, ' + Object.keys(j.per_label).length + ' labels: accuracy ' +
+        fmt4(j.accuracy) + ', macro F1 ' + fmt4(j.macro_f1) + ', weighted F1 ' + fmt4(j.weighted_f1) + ' · model: ' + j.model;
+      const lb = $('eval-labels-body');
+      clear(lb);
+      for (const [lab, v] of Object.entries(j.per_label)) {
+        const tr = el('tr');
+        tr.dataset.label = lab;
+        for (const x of [lab, fmt4(v.precision), fmt4(v.recall), fmt4(v.f1), fmtInt(v.support)]) tr.appendChild(el('td', '', x));
+        lb.appendChild(tr);
+      }
+      const sb = $('eval-stages-body');
+      clear(sb);
+      for (const st of ['rules', 'model', 'llm', 'none']) {
+        const v = j.per_stage[st];
+        if (!v) continue;
+        const tr = el('tr');
+        tr.dataset.stage = st;
+        for (const x of [st === 'none' ? 'none (Unclassified)' : st, fmtInt(v.rows), st === 'none' || !v.rows ? '' : fmt4(v.accuracy)]) tr.appendChild(el('td', '', x));
+        sb.appendChild(tr);
+      }
+      const box = $('eval-plot');
+      clear(box);
+      box.appendChild(safeSvg(j.svg));
+      $('eval-out').hidden = false;
+      $('eval-status').textContent = fmtInt(j.rows) + ' rows from ' + name + ' in ' + ((performance.now() - t0) / 1000).toFixed(1) + ' s';
+    } catch (e) {
+      evalError('The evaluation failed: ' + e.message);
+      $('eval-status').textContent = '';
+    } finally {
+      $('eval-pick').disabled = false;
+    }
+  }
+  $('eval-pick').addEventListener('click', () => $('eval-file').click());
+  $('eval-file').addEventListener('change', () => {
+    const f = $('eval-file').files[0];
+    if (f) { $('eval-name').textContent = f.name; evaluate(f, f.name); }
+    $('eval-file').value = '';
+  });
+  dropZone($('eval-drop'), (f) => { $('eval-name').textContent = f.name; evaluate(f, f.name); });
+  // the SVG as the server wrote it: `logify eval --plot`'s file, byte for byte
+  $('eval-svg-dl').addEventListener('click', () => {
+    if (!evalState.svg) return;
+    const a = el('a');
+    a.href = URL.createObjectURL(new Blob([evalState.svg], { type: 'image/svg+xml' }));
+    a.download = evalState.name.replace(/\.csv$/i, '') + '.eval.svg';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  });
 
   // ---- Live: the server's /metrics ---------------------------------------------------------------
 
