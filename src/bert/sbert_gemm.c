@@ -9,8 +9,9 @@
  * "Prescott" kernel on some machines (measured on the dev machines: 25-28
  * GFLOPS per thread, against 70 with its SkylakeX kernel forced), and it
  * packs the weight matrix again on every call. The weights never change,
- * so here they are packed once, at load, into 32-column panels (the same
- * layout for every ISA). Whichever of the packed kernel and OpenBLAS's
+ * so here they are packed once, at load, into 32-column panels (AVX-512:
+ * (k, 32) each; the 16-column kernels: two contiguous halves (k, 16)).
+ * Whichever of the packed kernel and OpenBLAS's
  * sgemm is faster on the machine is chosen at load
  * (lg_sbert_gemm_prefer_packed); LOGIFY_ISA forces an ISA (sbert_load.c).
  *
@@ -134,9 +135,9 @@ GEN_OPT __attribute__((always_inline)) static inline void row_store(float *c, co
     memcpy(c, t, (size_t)cols * sizeof *t);
 }
 
-/* c (rows <= 4, cols <= 16) += a (rows, k) . half panel (k, 16 of stride
- * NR). Named accumulators (16 vectors of 4: NEON has 32 registers); a tile
- * of fewer rows repeats its last row (computed, never stored). */
+/* c (rows <= 4, cols <= 16) += a (rows, k) . half panel (k, 16). Named
+ * accumulators (16 vectors of 4: NEON has 32 registers); a tile of fewer
+ * rows repeats its last row (computed, never stored). */
 GEN_OPT static void tile_gen(float *c, int ldc, const float *a, int lda, const float *bp, int k,
                              int rows, int cols) {
     const float *a0 = a, *a1 = rows > 1 ? a + lda : a0, *a2 = rows > 2 ? a + 2 * lda : a1,

@@ -137,8 +137,10 @@ SB_TGT __attribute__((always_inline)) static inline float SB_FN(softmax_row)(flo
 
 /* Self-attention of one sequence of T tokens, heads [h0, h1) (the context
  * columns of those heads only). qkv (T, 3H) with the bias added and queries
- * pre-scaled by 1/sqrt(head_dim); ctx (T, H) out; scores (4 Tp) and kt
- * (2 head_dim Tp) scratch, Tp = T rounded up to 16. Plain loops on native
+ * pre-scaled by 1/sqrt(head_dim); ctx (T, H) out; scores (SB_QBLOCK Tp)
+ * and kt (head_dim (SB_KT_LD(T) + Tp)) scratch, Tp = T rounded up to 16.
+ * A block of SB_QBLOCK queries gets all its scores and softmaxes, then
+ * all its contexts (the keys, then the values, stay in L1). Plain loops on native
  * vectors: per head the products are too small for BLAS calls to pay.
  * Per head the keys are transposed and the values copied to consecutive
  * rows (in place a value row is 3H floats from the next: every query
