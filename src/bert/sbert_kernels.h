@@ -11,6 +11,8 @@
 #include "bert/sbert_internal.h"
 
 #define SB_SMALL_M 16 /* up to this many rows, dot products instead of sgemm */
+/* packed projections: rows per block of bias, product and GELU (sbert.c) */
+#define SB_ROW_BLOCK 120
 
 typedef float sb_v8 __attribute__((vector_size(32)));
 typedef float sb_v16 __attribute__((vector_size(64)));
@@ -18,6 +20,15 @@ typedef float sb_v16 __attribute__((vector_size(64)));
  * refuses to inline them */
 #define SB_INLINE __attribute__((optimize("O3", "no-trapping-math"), always_inline)) static inline
 #define SB_PAD16(t) (((t) + 15) / 16 * 16)
+/* attention: queries per block; the block's scores (SB_QBLOCK, T padded to
+ * 16) are computed before its contexts, so that one head's keys and then
+ * its values each stay in L1 while the block runs (a multiple of 4) */
+#define SB_QBLOCK 32
+/* attention: the row stride of one head's transposed keys (head_dim rows
+ * of T): T padded to 16, plus 16 so that the stride is never a multiple
+ * of 4 KB's fraction that maps every row to the same few L1 sets (a 256-
+ * token line: 1 KB, 8 rows per set, conflict misses) */
+#define SB_KT_LD(t) (SB_PAD16(t) + 16)
 
 /* The element-wise kernels of one ISA path (sbert_simd.c). */
 struct sb_kernels {

@@ -137,8 +137,10 @@ SB_TGT __attribute__((always_inline)) static inline float SB_FN(softmax_row)(flo
 
 /* Self-attention of one sequence of T tokens, heads [h0, h1) (the context
  * columns of those heads only). qkv (T, 3H) with the bias added and queries
- * pre-scaled by 1/sqrt(head_dim); ctx (T, H) out; scores (4 Tp) and kt
- * (2 head_dim Tp) scratch, Tp = T rounded up to 16. Plain loops on native
+ * pre-scaled by 1/sqrt(head_dim); ctx (T, H) out; scores (SB_QBLOCK Tp)
+ * and kt (head_dim (SB_KT_LD(T) + Tp)) scratch, Tp = T rounded up to 16.
+ * A block of SB_QBLOCK queries gets all its scores and softmaxes, then
+ * all its contexts (the keys, then the values, stay in L1). Plain loops on native
  * vectors: per head the products are too small for BLAS calls to pay.
  * Per head the keys are transposed and the values copied to consecutive
  * rows (in place a value row is 3H floats from the next: every query
@@ -153,127 +155,140 @@ SB_TGT __attribute__((always_inline)) static inline float SB_FN(softmax_row)(flo
  * group, so the paths and thread counts agree bit for bit. */
 SB_TGT static void SB_FN(attention)(const lg_sbert *m, const float *qkv, float *ctx,
                                     float *scores, float *kt, int T, int h0, int h1) {
-    int H = m->hidden, dh = H / m->heads, ld = 3 * H, Tp = SB_PAD16(T);
+    int H = m->hidden, dh = H / m->heads, ld = 3 * H, Tp = SB_PAD16(T), lk = SB_KT_LD(T);
     for (int h = h0; h < h1; h++) {
         const float *q = qkv + h * dh, *k = qkv + H + h * dh, *v = qkv + 2 * H + h * dh;
-        float *c = ctx + h * dh, *vh = kt + (size_t)dh * (size_t)Tp;
+        float *c = ctx + h * dh, *vh = kt + (size_t)dh * (size_t)lk;
         /* kt (dh, Tp) = this head's keys, transposed, zero-padded to Tp;
          * vh (T, dh) = its values */
         for (int j = 0; j < T; j++) {
             const float *kj = k + (size_t)j * (size_t)ld;
             for (int d = 0; d < dh; d++)
-                kt[(size_t)d * (size_t)Tp + (size_t)j] = kj[d];
+                kt[(size_t)d * (size_t)lk + (size_t)j] = kj[d];
             memcpy(vh + (size_t)j * (size_t)dh, v + (size_t)j * (size_t)ld,
                    (size_t)dh * sizeof *vh);
         }
         for (int d = 0; d < dh; d++)
             for (int j = T; j < Tp; j++)
-                kt[(size_t)d * (size_t)Tp + (size_t)j] = 0.0f;
-        for (int i0 = 0; i0 < T; i0 += 4) {
-            int nq = T - i0 < 4 ? T - i0 : 4;
-            const float *q0 = q + (size_t)i0 * (size_t)ld, *q1 = nq > 1 ? q0 + ld : q0,
-                        *q2 = nq > 2 ? q0 + 2 * ld : q1, *q3 = nq > 3 ? q0 + 3 * ld : q2;
-            float *s0 = scores, *s1 = s0 + Tp, *s2 = s1 + Tp, *s3 = s2 + Tp;
-            /* s_r (Tp) = q_r K^T */
-            int j0 = 0;
-            for (; j0 + 2 * SB_VW <= Tp; j0 += 2 * SB_VW) {
-                VF a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, c0 = {0}, c1 = {0}, e0 = {0},
-                   e1 = {0}, k0, k1;
-                for (int d = 0; d < dh; d++) {
-                    const float *kd = kt + (size_t)d * (size_t)Tp + j0;
-                    memcpy(&k0, kd, sizeof k0);
-                    memcpy(&k1, kd + SB_VW, sizeof k1);
-                    a0 += q0[d] * k0;
-                    a1 += q0[d] * k1;
-                    b0 += q1[d] * k0;
-                    b1 += q1[d] * k1;
-                    c0 += q2[d] * k0;
-                    c1 += q2[d] * k1;
-                    e0 += q3[d] * k0;
-                    e1 += q3[d] * k1;
+                kt[(size_t)d * (size_t)lk + (size_t)j] = 0.0f;
+        for (int qb0 = 0; qb0 < T; qb0 += SB_QBLOCK) {
+            int qb1 = T - qb0 < SB_QBLOCK ? T : qb0 + SB_QBLOCK;
+            float invb[SB_QBLOCK + 3];
+            /* scores and softmax of the block's queries, 4 at a time */
+            for (int i0 = qb0; i0 < qb1; i0 += 4) {
+                int nq = qb1 - i0 < 4 ? qb1 - i0 : 4;
+                const float *q0 = q + (size_t)i0 * (size_t)ld, *q1 = nq > 1 ? q0 + ld : q0,
+                            *q2 = nq > 2 ? q0 + 2 * ld : q1, *q3 = nq > 3 ? q0 + 3 * ld : q2;
+                float *s0 = scores + (size_t)(i0 - qb0) * (size_t)Tp, *s1 = s0 + Tp,
+                      *s2 = s1 + Tp, *s3 = s2 + Tp;
+                /* s_r (Tp) = q_r K^T */
+                int j0 = 0;
+                for (; j0 + 2 * SB_VW <= Tp; j0 += 2 * SB_VW) {
+                    VF a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, c0 = {0}, c1 = {0}, e0 = {0},
+                       e1 = {0}, k0, k1;
+                    for (int d = 0; d < dh; d++) {
+                        const float *kd = kt + (size_t)d * (size_t)lk + j0;
+                        memcpy(&k0, kd, sizeof k0);
+                        memcpy(&k1, kd + SB_VW, sizeof k1);
+                        a0 += q0[d] * k0;
+                        a1 += q0[d] * k1;
+                        b0 += q1[d] * k0;
+                        b1 += q1[d] * k1;
+                        c0 += q2[d] * k0;
+                        c1 += q2[d] * k1;
+                        e0 += q3[d] * k0;
+                        e1 += q3[d] * k1;
+                    }
+                    memcpy(s0 + j0, &a0, sizeof a0);
+                    memcpy(s0 + j0 + SB_VW, &a1, sizeof a1);
+                    memcpy(s1 + j0, &b0, sizeof b0);
+                    memcpy(s1 + j0 + SB_VW, &b1, sizeof b1);
+                    memcpy(s2 + j0, &c0, sizeof c0);
+                    memcpy(s2 + j0 + SB_VW, &c1, sizeof c1);
+                    memcpy(s3 + j0, &e0, sizeof e0);
+                    memcpy(s3 + j0 + SB_VW, &e1, sizeof e1);
                 }
-                memcpy(s0 + j0, &a0, sizeof a0);
-                memcpy(s0 + j0 + SB_VW, &a1, sizeof a1);
-                memcpy(s1 + j0, &b0, sizeof b0);
-                memcpy(s1 + j0 + SB_VW, &b1, sizeof b1);
-                memcpy(s2 + j0, &c0, sizeof c0);
-                memcpy(s2 + j0 + SB_VW, &c1, sizeof c1);
-                memcpy(s3 + j0, &e0, sizeof e0);
-                memcpy(s3 + j0 + SB_VW, &e1, sizeof e1);
+                for (; j0 < Tp; j0 += SB_VW) {
+                    VF a0 = {0}, b0 = {0}, c0 = {0}, e0 = {0}, k0;
+                    for (int d = 0; d < dh; d++) {
+                        memcpy(&k0, kt + (size_t)d * (size_t)lk + j0, sizeof k0);
+                        a0 += q0[d] * k0;
+                        b0 += q1[d] * k0;
+                        c0 += q2[d] * k0;
+                        e0 += q3[d] * k0;
+                    }
+                    memcpy(s0 + j0, &a0, sizeof a0);
+                    memcpy(s1 + j0, &b0, sizeof b0);
+                    memcpy(s2 + j0, &c0, sizeof c0);
+                    memcpy(s3 + j0, &e0, sizeof e0);
+                }
+                float *inv = invb + (i0 - qb0);
+                inv[0] = SB_FN(softmax_row)(s0, T, Tp);
+                inv[1] = nq > 1 ? SB_FN(softmax_row)(s1, T, Tp) : inv[0];
+                inv[2] = nq > 2 ? SB_FN(softmax_row)(s2, T, Tp) : inv[1];
+                inv[3] = nq > 3 ? SB_FN(softmax_row)(s3, T, Tp) : inv[2];
             }
-            for (; j0 < Tp; j0 += SB_VW) {
-                VF a0 = {0}, b0 = {0}, c0 = {0}, e0 = {0}, k0;
-                for (int d = 0; d < dh; d++) {
-                    memcpy(&k0, kt + (size_t)d * (size_t)Tp + j0, sizeof k0);
-                    a0 += q0[d] * k0;
-                    b0 += q1[d] * k0;
-                    c0 += q2[d] * k0;
-                    e0 += q3[d] * k0;
-                }
-                memcpy(s0 + j0, &a0, sizeof a0);
-                memcpy(s1 + j0, &b0, sizeof b0);
-                memcpy(s2 + j0, &c0, sizeof c0);
-                memcpy(s3 + j0, &e0, sizeof e0);
-            }
-            float inv[4];
-            inv[0] = SB_FN(softmax_row)(s0, T, Tp);
-            inv[1] = nq > 1 ? SB_FN(softmax_row)(s1, T, Tp) : inv[0];
-            inv[2] = nq > 2 ? SB_FN(softmax_row)(s2, T, Tp) : inv[1];
-            inv[3] = nq > 3 ? SB_FN(softmax_row)(s3, T, Tp) : inv[2];
-            if (nq < 2) s1 = s0;
-            if (nq < 3) s2 = s1;
-            if (nq < 4) s3 = s2;
-            /* ctx_r (dh) = sum_j p_rj v_j */
-            float *cr[4];
-            for (int r = 0; r < 4; r++)
-                cr[r] = c + (size_t)(i0 + (r < nq ? r : nq - 1)) * (size_t)H;
-            int d0 = 0;
-            for (; d0 + SB_VW <= dh; d0 += SB_VW) {
-                VF ea = {0}, oa = {0}, eb = {0}, ob = {0}, ec = {0}, oc = {0}, ee = {0}, oe = {0},
-                   v0, v1;
-                int j = 0;
-                for (; j + 2 <= T; j += 2) {
-                    const float *vj = vh + (size_t)j * (size_t)dh + d0;
-                    memcpy(&v0, vj, sizeof v0);
-                    memcpy(&v1, vj + dh, sizeof v1);
-                    ea += s0[j] * v0;
-                    oa += s0[j + 1] * v1;
-                    eb += s1[j] * v0;
-                    ob += s1[j + 1] * v1;
-                    ec += s2[j] * v0;
-                    oc += s2[j + 1] * v1;
-                    ee += s3[j] * v0;
-                    oe += s3[j + 1] * v1;
-                }
-                if (j < T) {
-                    memcpy(&v0, vh + (size_t)j * (size_t)dh + d0, sizeof v0);
-                    ea += s0[j] * v0;
-                    eb += s1[j] * v0;
-                    ec += s2[j] * v0;
-                    ee += s3[j] * v0;
-                }
-                /* last row first: a repeated query's row is the real one's */
-                ee = (ee + oe) * inv[3];
-                memcpy(cr[3] + d0, &ee, sizeof ee);
-                ec = (ec + oc) * inv[2];
-                memcpy(cr[2] + d0, &ec, sizeof ec);
-                eb = (eb + ob) * inv[1];
-                memcpy(cr[1] + d0, &eb, sizeof eb);
-                ea = (ea + oa) * inv[0];
-                memcpy(cr[0] + d0, &ea, sizeof ea);
-            }
-            for (int d = d0; d < dh; d++) /* other head sizes */
-                for (int r = nq - 1; r >= 0; r--) {
-                    const float *sr = scores + (size_t)r * (size_t)Tp;
-                    float e = 0, o = 0;
+            /* their contexts, 4 at a time */
+            for (int i0 = qb0; i0 < qb1; i0 += 4) {
+                int nq = qb1 - i0 < 4 ? qb1 - i0 : 4;
+                const float *inv = invb + (i0 - qb0);
+                float *s0 = scores + (size_t)(i0 - qb0) * (size_t)Tp, *s1 = s0 + Tp,
+                      *s2 = s1 + Tp, *s3 = s2 + Tp;
+                if (nq < 2) s1 = s0;
+                if (nq < 3) s2 = s1;
+                if (nq < 4) s3 = s2;
+                /* ctx_r (dh) = sum_j p_rj v_j */
+                float *cr[4];
+                for (int r = 0; r < 4; r++)
+                    cr[r] = c + (size_t)(i0 + (r < nq ? r : nq - 1)) * (size_t)H;
+                int d0 = 0;
+                for (; d0 + SB_VW <= dh; d0 += SB_VW) {
+                    VF ea = {0}, oa = {0}, eb = {0}, ob = {0}, ec = {0}, oc = {0}, ee = {0},
+                       oe = {0}, v0, v1;
                     int j = 0;
                     for (; j + 2 <= T; j += 2) {
-                        e += sr[j] * vh[(size_t)j * (size_t)dh + (size_t)d];
-                        o += sr[j + 1] * vh[(size_t)(j + 1) * (size_t)dh + (size_t)d];
+                        const float *vj = vh + (size_t)j * (size_t)dh + d0;
+                        memcpy(&v0, vj, sizeof v0);
+                        memcpy(&v1, vj + dh, sizeof v1);
+                        ea += s0[j] * v0;
+                        oa += s0[j + 1] * v1;
+                        eb += s1[j] * v0;
+                        ob += s1[j + 1] * v1;
+                        ec += s2[j] * v0;
+                        oc += s2[j + 1] * v1;
+                        ee += s3[j] * v0;
+                        oe += s3[j + 1] * v1;
                     }
-                    if (j < T) e += sr[j] * vh[(size_t)j * (size_t)dh + (size_t)d];
-                    cr[r][d] = (e + o) * inv[r];
+                    if (j < T) {
+                        memcpy(&v0, vh + (size_t)j * (size_t)dh + d0, sizeof v0);
+                        ea += s0[j] * v0;
+                        eb += s1[j] * v0;
+                        ec += s2[j] * v0;
+                        ee += s3[j] * v0;
+                    }
+                    /* last row first: a repeated query's row is the real one's */
+                    ee = (ee + oe) * inv[3];
+                    memcpy(cr[3] + d0, &ee, sizeof ee);
+                    ec = (ec + oc) * inv[2];
+                    memcpy(cr[2] + d0, &ec, sizeof ec);
+                    eb = (eb + ob) * inv[1];
+                    memcpy(cr[1] + d0, &eb, sizeof eb);
+                    ea = (ea + oa) * inv[0];
+                    memcpy(cr[0] + d0, &ea, sizeof ea);
                 }
+                for (int d = d0; d < dh; d++) /* other head sizes */
+                    for (int r = nq - 1; r >= 0; r--) {
+                        const float *sr = scores + (size_t)(i0 - qb0 + r) * (size_t)Tp;
+                        float e = 0, o = 0;
+                        int j = 0;
+                        for (; j + 2 <= T; j += 2) {
+                            e += sr[j] * vh[(size_t)j * (size_t)dh + (size_t)d];
+                            o += sr[j + 1] * vh[(size_t)(j + 1) * (size_t)dh + (size_t)d];
+                        }
+                        if (j < T) e += sr[j] * vh[(size_t)j * (size_t)dh + (size_t)d];
+                        cr[r][d] = (e + o) * inv[r];
+                    }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -23,7 +24,7 @@ static const char usage_text[] =
     "  --batch N      texts per forward pass (default 32)\n"
     "  --threads N    threads across batches (default: online CPUs, at most 8)\n"
     "  --stats        print texts, tokens, seconds, tokens/s and GFLOPS on stderr, and the\n"
-    "                 thread-seconds spent in each part of the forward pass\n"
+    "                 thread CPU seconds spent in each part of the forward pass\n"
     "  --no-progress  no progress line (drawn on stderr only when it is a terminal\n"
     "                 and stdout is not)\n";
 
@@ -33,8 +34,15 @@ typedef struct {
     size_t n;
 } chunk;
 
+/* CPU time of the whole process (all threads), seconds */
+static double process_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int flush_chunk(const lg_sbert *m, lg_sbert_scratch *s, chunk *c, float *out, int stats,
-                       double *secs, double *tokens, double *flops) {
+                       double *secs, double *cpu, double *tokens, double *flops) {
     lg_errmsg err;
     int dim = lg_sbert_dim(m);
     if (stats) {
@@ -47,10 +55,11 @@ static int flush_chunk(const lg_sbert *m, lg_sbert_scratch *s, chunk *c, float *
             }
         }
     }
-    double t0 = lg_now();
+    double t0 = lg_now(), c0 = process_cpu();
     if (lg_sbert_encode(m, s, (const char *const *)c->lines, c->lens, c->n, out, &err))
         return cli_error("%s", err.msg);
     *secs += lg_now() - t0;
+    *cpu += process_cpu() - c0;
     for (size_t i = 0; i < c->n * (size_t)dim; i++)
         if (!isfinite(out[i]))
             return cli_error("the model produced a non-finite value (NaN/inf in its weights?)");
@@ -112,7 +121,7 @@ int cmd_embed(int argc, char **argv) {
     float *out = malloc((size_t)EMBED_CHUNK * (size_t)lg_sbert_dim(m) * sizeof(float));
     char *line = NULL;
     size_t cap = 0;
-    double secs = 0, tokens = 0, flops = 0, texts = 0;
+    double secs = 0, cpu = 0, tokens = 0, flops = 0, texts = 0;
     if (!ch.lines || !ch.lens || !out) {
         cli_error("out of memory");
         goto done;
@@ -140,11 +149,13 @@ int cmd_embed(int argc, char **argv) {
         ch.lens[ch.n++] = len;
         texts++;
         if (ch.n == EMBED_CHUNK) { /* the line counts once its vector is out */
-            if (flush_chunk(m, s, &ch, out, stats, &secs, &tokens, &flops) != CLI_OK) goto done;
+            if (flush_chunk(m, s, &ch, out, stats, &secs, &cpu, &tokens, &flops) != CLI_OK)
+                goto done;
             lg_progress_set(prog, (uint64_t)texts, bytes);
         }
     }
-    if (ch.n && flush_chunk(m, s, &ch, out, stats, &secs, &tokens, &flops) != CLI_OK) goto done;
+    if (ch.n && flush_chunk(m, s, &ch, out, stats, &secs, &cpu, &tokens, &flops) != CLI_OK)
+        goto done;
     lg_progress_set(prog, (uint64_t)texts, bytes);
     cli_progress_end(prog);
     prog = NULL;
@@ -153,15 +164,17 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     if (stats) {
-        /* where the time went: thread-seconds per part, their share, and
-         * how busy the threads were (sum of parts / (wall x threads)) */
+        /* where the time went: thread CPU seconds per part, their share,
+         * and how busy the threads were (sum of parts / (wall x threads):
+         * below 100% when a thread waited for work or, on a loaded
+         * machine, for a core) */
         double part[LG_SBERT_PARTS], busy = 0;
         lg_sbert_scratch_stats(s, part);
         for (int p = 0; p < LG_SBERT_PARTS; p++)
             busy += part[p];
         lg_sbert_info info;
         lg_sbert_info_get(m, &info);
-        fprintf(stderr, "embed parts (thread-seconds, %s, kernels %s):", info.gemm, info.isa);
+        fprintf(stderr, "embed parts (thread CPU seconds, %s, kernels %s):", info.gemm, info.isa);
         for (int p = 0; p < LG_SBERT_PARTS; p++)
             fprintf(stderr, " %s=%.3f(%.1f%%)", lg_sbert_part_name(p), part[p],
                     busy > 0 ? 100 * part[p] / busy : 0);
@@ -169,9 +182,9 @@ int cmd_embed(int argc, char **argv) {
                 secs > 0 ? 100 * busy / (secs * (double)threads) : 0);
         fprintf(stderr,
                 "embed threads=%ld batch=%ld texts=%.0f tokens=%.0f secs=%.3f tok_per_s=%.0f "
-                "GFLOPS=%.1f\n",
+                "GFLOPS=%.1f cpu_secs=%.3f tok_per_cpu_s=%.0f\n",
                 threads, batch, texts, tokens, secs, secs > 0 ? tokens / secs : 0,
-                secs > 0 ? flops / secs / 1e9 : 0);
+                secs > 0 ? flops / secs / 1e9 : 0, cpu, cpu > 0 ? tokens / cpu : 0);
     }
     rc = CLI_OK;
 done:
