@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The less travelled paths of embed, model (tokenize, info, pull), cluster
+# and eval through the real binary (issue 22: error paths and options
+# covered by e2e tests): embed --stats against the tokenizer's own count,
+# a chunk boundary (4,096 lines) crossed, a full disk on stdout, a model
+# with NaN weights; model pull's default directory, its progress bar on a
+# terminal, names that are not owner/name, a directory that cannot be
+# made, an endpoint too long, an empty file and a pooling path leaving the
+# model; cluster's progress bars on a terminal, a whole run from an .npy
+# with no text, unreadable and empty inputs; eval's labels the model does
+# not know. Each checks the message or the output, not only the status.
+source "$(dirname "$0")/../lib.sh"
+FX="$LOGIFY_ROOT/tests/fixtures/bert"
+M="$FX/tiny_mean"
+ON_TTY="$LOGIFY_ROOT/tests/e2e/on_tty.py"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# ---- embed
+printf 'disk full on node 1\nuser alice logged in from 10.0.0.1\nbackup finished\n' >"$TMP/three.txt"
+"$LOGIFY" embed --model "$M" --stats --batch 2 --threads 1 <"$TMP/three.txt" >"$TMP/e.txt" 2>"$TMP/err" ||
+  fail "embed --stats: $(cat "$TMP/err")"
+[[ $(wc -l <"$TMP/e.txt") -eq 3 ]] || fail "embed --stats: $(wc -l <"$TMP/e.txt") vectors for 3 lines"
+# the token count is the tokenizer's (model tokenize: the same ids, [CLS] and [SEP] included)
+tokens=$("$LOGIFY" model tokenize "$M" <"$TMP/three.txt" | python3 -c \
+  'import json, sys; print(sum(len(json.loads(l)["ids"]) for l in sys.stdin))')
+grep -Eq "^embed threads=1 batch=2 texts=3 tokens=$tokens secs=[0-9.]+ tok_per_s=[0-9]+ GFLOPS=[0-9.]+$" \
+  "$TMP/err" || fail "embed --stats totals (want tokens=$tokens): $(cat "$TMP/err")"
+grep -Eq '^embed parts \(thread-seconds, (openblas|packed-[a-z0-9]+), kernels [a-z0-9]+\):( [a-z_]+=[0-9.]+\([0-9.]+%\))+ busy=[0-9]+%$' \
+  "$TMP/err" || fail "embed --stats parts: $(cat "$TMP/err")"
+ok
+# 4,097 lines: two chunks; the line after the boundary gets the same vector as alone
+seq 1 4097 | sed 's/^/request served in ms /' >"$TMP/many.txt"
+LOGIFY_SBERT_GEMM=packed "$LOGIFY" embed --model "$M" --threads 2 <"$TMP/many.txt" >"$TMP/many.vec" ||
+  fail "embed of 4097 lines"
+[[ $(wc -l <"$TMP/many.vec") -eq 4097 ]] || fail "embed: $(wc -l <"$TMP/many.vec") vectors for 4097 lines"
+tail -1 "$TMP/many.txt" | LOGIFY_SBERT_GEMM=packed "$LOGIFY" embed --model "$M" >"$TMP/last.vec"
+python3 - "$TMP/many.vec" "$TMP/last.vec" <<'PY' || fail "the vector after the chunk boundary differs"
+import json, sys
+a = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+b = json.loads(open(sys.argv[2]).read())
+assert len(a) == len(b) == 32 and max(abs(x - y) for x, y in zip(a, b)) < 1e-5, (a[:3], b[:3])
+PY
+ok
+"$LOGIFY" embed --model "$M" <"$TMP/three.txt" >/dev/full 2>"$TMP/err" && fail "embed to a full disk exited 0"
+grep -qx "logify: error: writing stdout failed" "$TMP/err" || fail "embed to /dev/full: $(cat "$TMP/err")"
+ok
+# NaN weights load (the file is valid) but never reach the output
+cp -r "$M" "$TMP/nan"
+python3 - "$TMP/nan/model.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+lo, hi = json.loads(b[8:8 + n])["embeddings.LayerNorm.weight"]["data_offsets"]
+b[8 + n + lo:8 + n + hi] = struct.pack("<f", float("nan")) * ((hi - lo) // 4)
+open(sys.argv[1], "wb").write(b)
+PY
+expect_fail 1 "the model produced a non-finite value (NaN/inf in its weights?)" -- \
+  "$LOGIFY" embed --model "$TMP/nan" --threads 1 <"$TMP/three.txt"
+[[ ! -s "$TMP/out" ]] || fail "a NaN model wrote vectors: $(head -c 200 "$TMP/out")"
+
+# ---- model tokenize / info
+"$LOGIFY" model tokenize "$M" <"$TMP/three.txt" >/dev/full 2>"$TMP/err" && fail "tokenize to a full disk exited 0"
+grep -qx "logify: error: writing stdout failed" "$TMP/err" || fail "tokenize to /dev/full: $(cat "$TMP/err")"
+ok
+expect_fail 1 "$TMP/none/config.json: missing (not a sentence-transformers model directory?)" -- \
+  "$LOGIFY" model info "$TMP/none"
+"$LOGIFY" model --help | grep -q '^usage: logify model tokenize DIR' || fail "model --help"
+ok
+
+# ---- model pull (tests/fixtures/bert/hub_server.py, a local hub)
+start_hub() {
+  local root=$1
+  rm -f "$TMP/port"
+  python3 "$FX/hub_server.py" "$root" acme/tiny "$TMP/port" "$TMP/hub.log" &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do [[ -s "$TMP/port" ]] && break; sleep 0.1; done
+  [[ -s "$TMP/port" ]] || fail "hub server did not start"
+  export HF_ENDPOINT="http://127.0.0.1:$(cat "$TMP/port")"
+}
+stop_hub() {
+  kill "${PIDS[-1]}" 2>/dev/null || true
+  wait "${PIDS[-1]}" 2>/dev/null || true
+}
+start_hub "$M"
+# no --dir: the name's last part, in the working directory
+mkdir "$TMP/cwd"
+(cd "$TMP/cwd" && "$LOGIFY" model pull acme/tiny 2>"$TMP/err") || fail "pull without --dir: $(cat "$TMP/err")"
+grep -qx "logify: acme/tiny (revision main) is in tiny" "$TMP/err" || fail "pull: $(cat "$TMP/err")"
+cmp -s "$M/model.safetensors" "$TMP/cwd/tiny/model.safetensors" || fail "pull without --dir: weights differ"
+ok
+# on a terminal: a progress bar per file, ending at 100%
+python3 "$ON_TTY" "$TMP/tty.out" -- "$LOGIFY" model pull acme/tiny --dir "$TMP/tty" >/dev/null ||
+  fail "pull on a terminal: $(cat "$TMP/tty.out")"
+grep -aEq 'model\.safetensors +\[#{30}\] 100%' "$TMP/tty.out" || fail "no full progress bar: $(cat -v "$TMP/tty.out")"
+grep -aq 'config.json' "$TMP/tty.out" || fail "no bar for config.json"
+ok
+for bad in a/b/c "a b/c" .hidden/x "a/../b" "/abs" ""; do
+  expect_fail 1 "model name '$bad': expected owner/name (letters, digits, '-', '_', '.')" -- \
+    "$LOGIFY" model pull "$bad" --dir "$TMP/x"
+done
+: >"$TMP/afile"
+expect_fail 1 "model pull acme/tiny: mkdir $TMP/afile/m: Not a directory" -- \
+  "$LOGIFY" model pull acme/tiny --dir "$TMP/afile/m"
+expect_fail 1 "model pull acme/tiny: endpoint URL too long" -- \
+  env HF_ENDPOINT="http://127.0.0.1/$(head -c 3000 /dev/zero | tr '\0' a)" "$LOGIFY" model pull acme/tiny --dir "$TMP/x"
+stop_hub
+cp -r "$M" "$TMP/emptyvocab"
+: >"$TMP/emptyvocab/vocab.txt"
+start_hub "$TMP/emptyvocab"
+expect_fail 1 "vocab.txt: downloaded file is empty" -- "$LOGIFY" model pull acme/tiny --dir "$TMP/ev"
+[[ ! -e "$TMP/ev/vocab.txt" && ! -e "$TMP/ev/vocab.txt.incomplete" ]] || fail "the empty file was kept"
+stop_hub
+cp -r "$M" "$TMP/evil"
+sed -i 's|"path": "1_Pooling"|"path": "../1_Pooling"|' "$TMP/evil/modules.json"
+start_hub "$TMP/evil"
+expect_fail 1 "modules.json: module 1: bad 'path'" -- "$LOGIFY" model pull acme/tiny --dir "$TMP/evil_out"
+[[ ! -e "$TMP/1_Pooling" ]] || fail "a pooling path outside the model directory was written"
+stop_hub
+unset HF_ENDPOINT
+
+# ---- cluster
+{
+  echo "source,log_message,target_label"
+  for i in $(seq 1 30); do
+    echo "S,Disk $i failed on node $((i % 4)),Error"
+    echo "S,User u$i logged in from 10.0.0.$i,Security"
+  done
+} >"$TMP/c.csv"
+python3 "$ON_TTY" "$TMP/ctty.out" -- "$LOGIFY" cluster --data "$TMP/c.csv" --out "$TMP/ct" --epochs 20 \
+  >/dev/null || fail "cluster on a terminal: $(cat -v "$TMP/ctty.out")"
+grep -aEq '\[#{40}\] 100% \([0-9]+/[0-9]+\)' "$TMP/ctty.out" || fail "cluster: no full bar: $(cat -v "$TMP/ctty.out")"
+[[ -s "$TMP/ct/clusters.csv" && -s "$TMP/ct/map.svg" ]] || fail "cluster on a terminal wrote no map"
+ok
+# a whole run from vectors alone: no text, no labels (their columns stay empty)
+python3 - "$TMP/v.npy" <<'PY'
+import struct, sys
+rows = [[1, 0, 0]] * 6 + [[0, 1, 0]] * 6 + [[0.02, 0.01, 1]]
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, 3), }" % len(rows)
+hdr += " " * (63 - (10 + len(hdr)) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode())
+    for r in rows:
+        f.write(struct.pack("<3f", *r))
+PY
+"$LOGIFY" cluster --embeddings "$TMP/v.npy" --out "$TMP/cv" --epochs 20 --eps 0.1 --min-samples 2 --no-progress \
+  2>"$TMP/err" || fail "cluster --embeddings: $(cat "$TMP/err")"
+python3 - "$TMP/cv" <<'PY' || fail "cluster --embeddings output: $(cat "$TMP/cv/clusters.csv")"
+import csv, sys
+d = sys.argv[1]
+cl = list(csv.DictReader(open(d + "/clusters.csv")))
+assert [(c["id"], c["size"]) for c in cl] == [("0", "6"), ("1", "6"), ("-1", "1")], cl
+assert all(c["dominant_label"] == "" and c["template"] == "" and c["example_1"] == "" for c in cl), cl
+pts = list(csv.DictReader(open(d + "/points.csv")))
+assert list(pts[0]) == ["row", "cluster", "x", "y"] and len(pts) == 13, pts[:2]
+assert [p["cluster"] for p in pts] == ["0"] * 6 + ["1"] * 6 + ["-1"], [p["cluster"] for p in pts]
+PY
+ok
+expect_fail 1 "$TMP/nowhere.csv: No such file or directory" -- \
+  "$LOGIFY" cluster --data "$TMP/nowhere.csv" --out "$TMP/cn" --no-progress
+: >"$TMP/empty.csv"
+expect_fail 1 "$TMP/empty.csv: empty file" -- "$LOGIFY" cluster --data "$TMP/empty.csv" --out "$TMP/cn" --no-progress
+
+# ---- eval: labels the model does not know (text report)
+{
+  echo "source,log_message,target_label"
+  for i in $(seq 1 12); do
+    echo "S,Disk $i on node $((i * 7)) failed hard,Error"
+    echo "S,User u$i changed password,Security"
+  done
+} >"$TMP/lab.csv"
+"$LOGIFY" train --data "$TMP/lab.csv" --out "$TMP/b" --route '*=model' --unknown-threshold 0 >/dev/null 2>&1 || fail "train"
+{ cat "$TMP/lab.csv"; echo "S,Fan 1 spins at full speed,Hardware"; echo "S,Fan 2 spins slowly,Hardware"; } >"$TMP/ev.csv"
+"$LOGIFY" eval --data "$TMP/ev.csv" --model "$TMP/b" --route '*=model' >"$TMP/ev.txt" 2>"$TMP/err" ||
+  fail "eval: $(cat "$TMP/err")"
+grep -q "^labels the model does not know (rows that reached it; always a miss there):$" "$TMP/ev.txt" ||
+  fail "eval: unknown labels not listed: $(cat "$TMP/ev.txt")"
+grep -Eq '^ +2  Hardware$' "$TMP/ev.txt" || fail "eval: Hardware not counted: $(cat "$TMP/ev.txt")"
+grep -q "^data: $TMP/ev.csv, 26 rows; model: $TMP/b$" "$TMP/ev.txt" || fail "eval header: $(head -2 "$TMP/ev.txt")"
+ok
+done_checks
