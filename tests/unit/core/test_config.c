@@ -153,6 +153,31 @@ static void test_config_errors(void **state) {
                         "labels must be a non-empty list");
     expect_config_error("- just\n- a list\n", "must be a map");
     expect_config_error("routes: [\n", "");
+    /* each message names the line of the offending value, in files whose
+     * first lines are fine */
+    expect_config_error("threshold: 0.5\nrules: ''\n", ":2: rules must be a path");
+    expect_config_error("# model\nmodel: [a, b]\n", ":2: model must be a path");
+    expect_config_error("threshold: 0.5\n\nroutes: {a: 1}\n", ":3: routes must be a list");
+    expect_config_error("routes:\n  - source: x\n    stages: []\n",
+                        ":2: route 'x' needs a stages list (one or more of rules, model, llm)");
+    expect_config_error("routes:\n  - source: x\n    stages: rules\n", ":2: route 'x' needs a stages list");
+    expect_config_error("routes:\n  - source: x\n    stages: [rules]\n    weight: 2\n",
+                        ":4: route has no setting 'weight'");
+    expect_config_error("routes:\n  - source: x\n    stages:\n      - rules\n      - model\n      - rules\n",
+                        "route 'x' lists stage rules twice");
+    expect_config_error("routes:\n  - source: x\n    stages:\n      - {stage: [1]}\n",
+                        ":4: unknown stage '?' (known: rules, model, llm)");
+    expect_config_error("routes:\n  - source: x\n    stages:\n      - stage: llm\n        labels: [A, '']\n",
+                        ":5: each label must be a string");
+    expect_config_error("routes:\n  - source: x\n    stages:\n      - stage: llm\n        labels: B\n",
+                        ":5: labels must be a non-empty list");
+    expect_config_error("routes:\n  - source: x\n    stages: [{stage: model, threshold: x}]\n",
+                        "threshold must be a number");
+    expect_config_error("routes:\n  - source: x\n    stages: [{stage: llm, threshold: 0.5}]\n",
+                        ":3: stage llm has no setting 'threshold'");
+    expect_config_error("threshold: 0.5\nthreshold: -1\n", ":2: threshold must be between 0 and 1");
+    expect_config_error("llm: {}\nserver: {}\nrouting: []\n",
+                        ":3: unknown setting 'routing' (known: rules, model, threshold, routes, llm, server)");
 }
 
 static void test_missing_file(void **state) {
