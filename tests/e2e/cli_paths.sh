@@ -160,6 +160,49 @@ assert list(pts[0]) == ["row", "cluster", "x", "y"] and len(pts) == 13, pts[:2]
 assert [p["cluster"] for p in pts] == ["0"] * 6 + ["1"] * 6 + ["-1"], [p["cluster"] for p in pts]
 PY
 ok
+# .npy files that are not what --embeddings needs, each named; float64 and
+# a version-2 header read as float32 (the same clusters)
+python3 - "$TMP" <<'PY'
+import struct, sys
+d = sys.argv[1]
+rows = [[1, 0, 0]] * 6 + [[0, 1, 0]] * 6 + [[0.02, 0.01, 1]]
+def npy(name, descr="<f4", fortran="False", shape=None, ver=1, fmt="f", cut=0, magic=b"\x93NUMPY"):
+    shape = shape or "(%d, 3)" % len(rows)
+    hdr = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shape)
+    pre = 10 if ver == 1 else 12
+    hdr += " " * (63 - (pre + len(hdr)) % 64) + "\n"
+    body = b"".join(struct.pack("<3" + fmt, *r) for r in rows)
+    with open(d + "/" + name, "wb") as f:
+        f.write(magic + bytes([ver, 0]) + (struct.pack("<H", len(hdr)) if ver == 1 else struct.pack("<I", len(hdr))))
+        f.write(hdr.encode() + (body[:len(body) - cut] if cut else body))
+npy("f8.npy", descr="<f8", fmt="d")
+npy("v2.npy", ver=2)
+npy("fortran.npy", fortran="True")
+npy("int.npy", descr="<i4")
+npy("flat.npy", shape="(39,)")
+npy("short.npy", cut=5)
+npy("short8.npy", descr="<f8", fmt="d", cut=5)
+npy("magic.npy", magic=b"\x93NUMPZ")
+open(d + "/hdr.npy", "wb").write(b"\x93NUMPY\x01\x00\xff\xff{'descr'")
+PY
+for f in f8 v2; do
+  "$LOGIFY" cluster --embeddings "$TMP/$f.npy" --out "$TMP/c$f" --epochs 20 --eps 0.1 --min-samples 2 --no-progress \
+    2>"$TMP/err" || fail "cluster --embeddings $f.npy: $(cat "$TMP/err")"
+  cmp -s <(cut -d, -f1,2 "$TMP/cv/clusters.csv") <(cut -d, -f1,2 "$TMP/c$f/clusters.csv") ||
+    fail "$f.npy: other clusters than float32: $(cat "$TMP/c$f/clusters.csv")"
+  ok
+done
+for f in fortran int flat; do
+  expect_fail 1 "$TMP/$f.npy: need a 2-D C-order float32/float64 array (header: {'descr'" -- \
+    "$LOGIFY" cluster --embeddings "$TMP/$f.npy" --out "$TMP/cx" --no-progress
+done
+expect_fail 1 "$TMP/short.npy: truncated" -- "$LOGIFY" cluster --embeddings "$TMP/short.npy" --out "$TMP/cx" --no-progress
+expect_fail 1 "$TMP/short8.npy: truncated" -- "$LOGIFY" cluster --embeddings "$TMP/short8.npy" --out "$TMP/cx" --no-progress
+expect_fail 1 "$TMP/magic.npy: not a .npy file" -- "$LOGIFY" cluster --embeddings "$TMP/magic.npy" --out "$TMP/cx" --no-progress
+expect_fail 1 "$TMP/hdr.npy: bad or oversized .npy header" -- \
+  "$LOGIFY" cluster --embeddings "$TMP/hdr.npy" --out "$TMP/cx" --no-progress
+expect_fail 1 "$TMP/none.npy: No such file or directory" -- \
+  "$LOGIFY" cluster --embeddings "$TMP/none.npy" --out "$TMP/cx" --no-progress
 expect_fail 1 "$TMP/nowhere.csv: No such file or directory" -- \
   "$LOGIFY" cluster --data "$TMP/nowhere.csv" --out "$TMP/cn" --no-progress
 : >"$TMP/empty.csv"
