@@ -494,6 +494,28 @@ static char tmp[256];
     "python3 -c \"import json; c = json.load(open('" file "')); " stmt "; "                        \
     "json.dump(c, open('" file "', 'w'))\""
 
+/* STEDIT(STMT): a shell command that runs the Python statement STMT on
+ * model.safetensors' header h (a dict) and writes the file back with the
+ * new header (the tensors' bytes unchanged). */
+#define STEDIT(stmt)                                                                               \
+    "python3 -c \"import json, struct; b = open('model.safetensors', 'rb').read(); "               \
+    "n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); " stmt "; "                    \
+    "s = json.dumps(h).encode(); s += b' ' * (-len(s) & 7); "                                     \
+    "open('model.safetensors', 'wb').write(struct.pack('<Q', len(s)) + s + b[8 + n:])\""
+
+/* Copies fixture `from` to tmp, runs `edit` there and loads it: must load. */
+static void edited_loads(const char *from, const char *edit, lg_sbert_info *info) {
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -rL '%s/%s' '%s' && cd '%s' && %s", tmp, fixtures, from,
+             tmp, tmp, edit);
+    assert_int_equal(system(cmd), 0);
+    lg_sbert *m = NULL;
+    lg_errmsg err;
+    if (lg_sbert_load(tmp, &m, &err)) fail_msg("edit '%s': %s", edit, err.msg);
+    lg_sbert_info_get(m, info);
+    lg_sbert_free(m);
+}
+
 /* Copies tiny_mean to tmp, runs `edit` (a shell command run in tmp), loads
  * and expects failure with both needles in the message. */
 static void broken(const char *edit, lg_err want, const char *needle1, const char *needle2) {
@@ -602,6 +624,51 @@ static void test_broken_dirs(void **state) {
            "(other modes are not supported)", NULL);
     broken(JSET("sentence_bert_config.json", "c['max_seq_length'] = 1"), LG_EMODEL,
            "sentence_bert_config.json: field 'max_seq_length' must be an integer in [2, 40]", NULL);
+    /* every tensor the forward pass reads, missing in turn: named (layer 1:
+     * after a whole layer 0 was read) */
+    static const char *const tensors[] = {
+        "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+        "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight",
+        "embeddings.LayerNorm.bias", "encoder.layer.1.attention.self.query.weight",
+        "encoder.layer.1.attention.self.query.bias", "encoder.layer.1.attention.self.key.weight",
+        "encoder.layer.1.attention.self.key.bias", "encoder.layer.1.attention.self.value.weight",
+        "encoder.layer.1.attention.self.value.bias", "encoder.layer.1.attention.output.dense.weight",
+        "encoder.layer.1.attention.output.dense.bias", "encoder.layer.1.attention.output.LayerNorm.weight",
+        "encoder.layer.1.attention.output.LayerNorm.bias", "encoder.layer.1.intermediate.dense.weight",
+        "encoder.layer.1.intermediate.dense.bias", "encoder.layer.1.output.dense.weight",
+        "encoder.layer.1.output.dense.bias", "encoder.layer.1.output.LayerNorm.weight",
+        "encoder.layer.1.output.LayerNorm.bias"};
+    for (size_t i = 0; i < sizeof tensors / sizeof *tensors; i++) {
+        char edit[600], want[200];
+        snprintf(edit, sizeof edit, STEDIT("del h['%s']"), tensors[i]);
+        snprintf(want, sizeof want, "model.safetensors: tensor '%s' missing", tensors[i]);
+        broken(edit, LG_EMODEL, want, NULL);
+    }
+    /* a 1-D tensor of another length: the shape it must have */
+    broken(STEDIT("t = h['embeddings.LayerNorm.bias']; o = t['data_offsets'][0]; "
+                  "h['embeddings.LayerNorm.bias'] = dict(t, shape=[16], data_offsets=[o, o + 64])"),
+           LG_EMODEL, "tensor 'embeddings.LayerNorm.bias': shape must be [32] (config.json)", NULL);
+    /* names with the "bert." prefix (as BertModel checkpoints save them) load */
+    lg_sbert_info info;
+    edited_loads("tiny_mean",
+                 STEDIT("h = {(k if k == '__metadata__' else 'bert.' + k): v for k, v in h.items()}"),
+                 &info);
+    assert_int_equal(info.layers, 2);
+    /* tokenizer_config.json's switches, for vocab.txt and for tokenizer.json */
+    edited_loads("tiny_mean",
+                 JSET("tokenizer_config.json", "c.update(do_lower_case=False, strip_accents=True, "
+                                               "tokenize_chinese_chars=False)"),
+                 &info);
+    assert_int_equal(info.do_lower_case, 0);
+    edited_loads("tiny_mean", "rm tokenizer_config.json", &info);
+    assert_int_equal(info.do_lower_case, 1);
+    edited_loads("tiny_tokjson",
+                 "echo '{\"do_lower_case\": false, \"strip_accents\": false, "
+                 "\"tokenize_chinese_chars\": false}' > tokenizer_config.json",
+                 &info);
+    assert_int_equal(info.do_lower_case, 0);
+    edited_loads("tiny_tokjson", "echo '{\"strip_accents\": null}' > tokenizer_config.json", &info);
+    broken("rm vocab.txt && echo '{}' > tokenizer.json", LG_EMODEL, "tokenizer.json", NULL);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     assert_int_equal(system(cmd), 0);
