@@ -208,6 +208,43 @@ expect_fail 1 "$TMP/nowhere.csv: No such file or directory" -- \
 : >"$TMP/empty.csv"
 expect_fail 1 "$TMP/empty.csv: empty file" -- "$LOGIFY" cluster --data "$TMP/empty.csv" --out "$TMP/cn" --no-progress
 
+# ---- train: bad data rows, each with its line; more than 5 labels set aside
+printf 'source,log_message,target_label\nS,disk full,Error\nS,only two\n' >"$TMP/short.csv"
+expect_fail 1 "line 3: 2 fields, the header names more" -- "$LOGIFY" train --data "$TMP/short.csv" --out "$TMP/tx"
+printf 'log_message,target_label,source\nm1,E,S\nm2,,S\n' >"$TMP/nolab.csv"
+expect_fail 1 "line 3: empty target_label" -- "$LOGIFY" train --data "$TMP/nolab.csv" --out "$TMP/tx"
+printf 'target_label,log_message\nE,m\n' >"$TMP/nosrc.csv"
+expect_fail 1 "line 1: missing required column 'source' (need source, log_message, target_label)" -- \
+  "$LOGIFY" train --data "$TMP/nosrc.csv" --out "$TMP/tx"
+printf 'source,target_label\nS,E\n' >"$TMP/nomsg.csv"
+expect_fail 1 "line 1: missing required column 'log_message'" -- "$LOGIFY" train --data "$TMP/nomsg.csv" --out "$TMP/tx"
+: >"$TMP/none.csv"
+expect_fail 1 "empty input: no header row" -- "$LOGIFY" train --data "$TMP/none.csv" --out "$TMP/tx"
+[[ ! -e "$TMP/tx" ]] || fail "a failed train left $TMP/tx"
+for v in "" "0.5x" "1e-400x"; do
+  expect_fail 2 "train: --test-fraction must be in (0, 1)" -- "$LOGIFY" train --data a --out b --test-fraction "$v"
+done
+expect_fail 2 "train: --min-label-rows must be 1..1000000" -- "$LOGIFY" train --data a --out b --min-label-rows ""
+expect_fail 2 "train: --candidates must be 1..100000" -- "$LOGIFY" train --data a --out b --candidates 100001
+expect_fail 2 "train: --threads must be 1..64" -- "$LOGIFY" train --data a --out b --threads ""
+expect_fail 2 "train: --unknown-threshold must be in [0, 1]" -- "$LOGIFY" train --data a --out b --unknown-threshold ""
+expect_fail 2 "train: --threshold must be in [0, 1]" -- "$LOGIFY" train --data a --out b --threshold nan
+expect_fail 2 "train: --C must be a positive number" -- "$LOGIFY" train --data a --out b --C 1e12
+expect_fail 2 "train: --seed must be a non-negative integer" -- "$LOGIFY" train --data a --out b --seed ""
+"$LOGIFY" train --help | grep -q '^usage: logify train --data CSV --out DIR' || fail "train --help"
+ok
+{
+  echo "source,log_message,target_label"
+  for i in $(seq 1 8); do echo "S,Disk $i on node $((i * 7)) failed hard,Error"; echo "S,User u$i changed password,Security"; done
+  for l in A B C D E F G; do echo "S,rare event of kind $l,Rare$l"; done
+} >"$TMP/rare7.csv"
+"$LOGIFY" train --data "$TMP/rare7.csv" --out "$TMP/r7" --min-label-rows 2 --route '*=model' >"$TMP/r7.txt" 2>"$TMP/err" ||
+  fail "train with 7 rare labels: $(cat "$TMP/err")"
+grep -qx "logify: train: 7 label(s) with fewer than 2 rows set aside (7 rows): RareA (1), RareB (1), RareC (1), RareD (1), RareE (1), ..." \
+  "$TMP/err" || fail "set-aside line: $(cat "$TMP/err")"
+grep -q "^  rare labels set aside: 7 (7 rows, < 2 rows each)$" "$TMP/r7.txt" || fail "train report: $(cat "$TMP/r7.txt")"
+ok
+
 # ---- eval: labels the model does not know (text report)
 {
   echo "source,log_message,target_label"
