@@ -245,6 +245,33 @@ grep -qx "logify: train: 7 label(s) with fewer than 2 rows set aside (7 rows): R
 grep -q "^  rare labels set aside: 7 (7 rows, < 2 rows each)$" "$TMP/r7.txt" || fail "train report: $(cat "$TMP/r7.txt")"
 ok
 
+# ---- serve: the config file's server settings apply unless a flag is
+# given; a port in use is an error naming it (nothing listens)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1])); time.sleep(120)' "$TMP/busy.port" &
+PIDS+=($!)
+for _ in $(seq 1 100); do [[ -s "$TMP/busy.port" ]] && break; sleep 0.1; done
+BUSY=$(cat "$TMP/busy.port")
+printf 'server:\n  host: 127.0.0.1\n  port: %s\n  http_mode: poll\n  threads: 3\n  grace: 1\n' "$BUSY" >"$TMP/busy.yaml"
+expect_fail 1 "cannot listen on 127.0.0.1:$BUSY (address in use, or not allowed)" -- \
+  timeout 60 "$LOGIFY" serve --config "$TMP/busy.yaml"
+expect_fail 1 "cannot listen on 127.0.0.1:$BUSY" -- \
+  timeout 60 "$LOGIFY" serve --config "$TMP/busy.yaml" --http-mode thread-per-connection --threads 2
+# --port overrides the file: it listens elsewhere, then stops on SIGTERM
+timeout 60 "$LOGIFY" serve --config "$TMP/busy.yaml" --port 0 2>"$TMP/serve.err" &
+SERVE=$!
+PIDS+=($SERVE)
+for _ in $(seq 1 300); do grep -q 'listening on' "$TMP/serve.err" && break; sleep 0.1; done
+grep -Eq '^logify: listening on http://127\.0\.0\.1:[0-9]+ \(routes: ' "$TMP/serve.err" ||
+  fail "serve --port 0 with a busy port in the file: $(cat "$TMP/serve.err")"
+grep -q "127.0.0.1:$BUSY " "$TMP/serve.err" && fail "the file's port was used over --port"
+kill -TERM "$SERVE"
+wait "$SERVE" || fail "serve exited $? on SIGTERM: $(cat "$TMP/serve.err")"
+ok
+expect_fail 2 "serve: --grace must be 0..86400 seconds" -- "$LOGIFY" serve --grace ""
+expect_fail 2 "serve: --threads must be 1..256" -- "$LOGIFY" serve --threads 257
+
 # ---- eval: labels the model does not know (text report)
 {
   echo "source,log_message,target_label"
