@@ -272,6 +272,27 @@ ok
 expect_fail 2 "serve: --grace must be 0..86400 seconds" -- "$LOGIFY" serve --grace ""
 expect_fail 2 "serve: --threads must be 1..256" -- "$LOGIFY" serve --threads 257
 
+# ---- rules test against the built-in rules; classify's input and options
+"$LOGIFY" rules test default "User User123 logged in" >"$TMP/rt.txt" || fail "rules test default: exit $?"
+grep -qx "match: rule 'user-login-logout' (line 10) -> User Action" "$TMP/rt.txt" || fail "rules test: $(head -3 "$TMP/rt.txt")"
+grep -Eq '^  user-login-logout +line 10 +MATCH \(wins: first in file order\)$' "$TMP/rt.txt" || fail "rules test explain"
+ok
+"$LOGIFY" rules test default "nothing here" >"$TMP/rt.txt" && fail "rules test: no match exited 0"
+grep -qx "no match: no rule decides this message; it goes on to the next stage" "$TMP/rt.txt" || fail "rules test no match"
+ok
+expect_fail 1 "$TMP/none.yaml: No such file or directory" -- "$LOGIFY" rules test "$TMP/none.yaml" x
+"$LOGIFY" rules --help | grep -q '^usage: logify rules check FILE' || fail "rules --help"
+ok
+mkdir "$TMP/adir"
+expect_fail 1 "$TMP/adir: reading: Is a directory" -- "$LOGIFY" classify "$TMP/adir"
+routes=()
+for i in $(seq 1 33); do routes+=(--route "S$i=rules"); done
+expect_fail 2 "classify: too many --route options" -- "$LOGIFY" classify "$TMP/c.csv" "${routes[@]}"
+"$LOGIFY" classify "$TMP/c.csv" --format csv --on-error fail --threads 1 >"$TMP/cl.csv" || fail "classify --format csv"
+[[ $(wc -l <"$TMP/cl.csv") -eq 61 && $(head -1 "$TMP/cl.csv") == "source,log_message,target_label" ]] ||
+  fail "classify csv: $(head -2 "$TMP/cl.csv")"
+ok
+
 # ---- eval: labels the model does not know (text report)
 {
   echo "source,log_message,target_label"
