@@ -488,6 +488,34 @@ static void test_isa_paths_agree(void **state) {
 
 static char tmp[256];
 
+/* JSET(FILE, STMT): a shell command that loads the JSON file FILE as c,
+ * runs the Python statement STMT on it and writes it back. */
+#define JSET(file, stmt)                                                                           \
+    "python3 -c \"import json; c = json.load(open('" file "')); " stmt "; "                        \
+    "json.dump(c, open('" file "', 'w'))\""
+
+/* STEDIT(STMT): a shell command that runs the Python statement STMT on
+ * model.safetensors' header h (a dict) and writes the file back with the
+ * new header (the tensors' bytes unchanged). */
+#define STEDIT(stmt)                                                                               \
+    "python3 -c \"import json, struct; b = open('model.safetensors', 'rb').read(); "               \
+    "n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); " stmt "; "                    \
+    "s = json.dumps(h).encode(); s += b' ' * (-len(s) & 7); "                                     \
+    "open('model.safetensors', 'wb').write(struct.pack('<Q', len(s)) + s + b[8 + n:])\""
+
+/* Copies fixture `from` to tmp, runs `edit` there and loads it: must load. */
+static void edited_loads(const char *from, const char *edit, lg_sbert_info *info) {
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -rL '%s/%s' '%s' && cd '%s' && %s", tmp, fixtures, from,
+             tmp, tmp, edit);
+    assert_int_equal(system(cmd), 0);
+    lg_sbert *m = NULL;
+    lg_errmsg err;
+    if (lg_sbert_load(tmp, &m, &err)) fail_msg("edit '%s': %s", edit, err.msg);
+    lg_sbert_info_get(m, info);
+    lg_sbert_free(m);
+}
+
 /* Copies tiny_mean to tmp, runs `edit` (a shell command run in tmp), loads
  * and expects failure with both needles in the message. */
 static void broken(const char *edit, lg_err want, const char *needle1, const char *needle2) {
@@ -534,6 +562,113 @@ static void test_broken_dirs(void **state) {
            "model.safetensors", NULL);
     broken("printf 'xxxxxxxx' | dd of=model.safetensors bs=1 seek=0 conv=notrunc 2>/dev/null",
            LG_EMODEL, "model.safetensors", "header");
+    /* config.json: each field checked, the message naming it */
+    broken(JSET("config.json", "c['model_type'] = 'roberta'"), LG_EMODEL,
+           "config.json: field 'model_type' is 'roberta'; only 'bert' is supported", NULL);
+    broken(JSET("config.json", "c['position_embedding_type'] = 'relative_key'"), LG_EMODEL,
+           "config.json: field 'position_embedding_type' must be \"absolute\"", NULL);
+    broken(JSET("config.json", "c['hidden_act'] = 5"), LG_EMODEL,
+           "config.json: field 'hidden_act' must be \"gelu\" (erf form)", NULL);
+    broken(JSET("config.json", "c['layer_norm_eps'] = 0"), LG_EMODEL,
+           "config.json: field 'layer_norm_eps' must be a number in (0, 1]", NULL);
+    broken(JSET("config.json", "c['layer_norm_eps'] = '1e-12'"), LG_EMODEL,
+           "field 'layer_norm_eps' must be a number in (0, 1]", NULL);
+    broken(JSET("config.json", "c['hidden_size'] = '32'"), LG_EMODEL,
+           "config.json: field 'hidden_size' must be an integer in [1, 16384]", NULL);
+    broken(JSET("config.json", "c['num_hidden_layers'] = 0"), LG_EMODEL,
+           "field 'num_hidden_layers' must be an integer in [1, 256]", NULL);
+    broken(JSET("config.json", "c['vocab_size'] = None"), LG_EMODEL,
+           "config.json: field 'vocab_size' missing", NULL);
+    broken("echo '[1, 2]' > config.json", LG_EMODEL, "config.json: not a JSON object", NULL);
+    /* shapes follow config.json: a 2-D tensor of the wrong size names both dimensions */
+    broken(JSET("config.json", "c['type_vocab_size'] = 3"), LG_EMODEL,
+           "tensor 'embeddings.token_type_embeddings.weight': shape must be [3, 32] (config.json)",
+           NULL);
+    broken(JSET("config.json", "c['max_position_embeddings'] = 41"), LG_EMODEL,
+           "tensor 'embeddings.position_embeddings.weight': shape must be [41, 32]", NULL);
+    /* a tensor of a dtype the forward pass cannot use (I32: same size, valid file) */
+    broken("python3 -c \"import struct; b = bytearray(open('model.safetensors', 'rb').read()); "
+           "n = struct.unpack('<Q', b[:8])[0]; i = b.index(b'F32', 8, 8 + n); b[i] = ord('I'); "
+           "open('model.safetensors', 'wb').write(b)\"",
+           LG_EMODEL, "dtype must be F32, F16 or BF16", NULL);
+    /* the tokenizer */
+    broken(JSET("tokenizer_config.json", "c['tokenizer_class'] = 'GPT2Tokenizer'"), LG_EMODEL,
+           "tokenizer_config.json: field 'tokenizer_class' is 'GPT2Tokenizer'; only BERT "
+           "WordPiece tokenizers are supported",
+           NULL);
+    broken(JSET("config.json", "c['vocab_size'] = 100"), LG_EMODEL,
+           "token ids but config.json field 'vocab_size' is 100", "vocab.txt");
+    broken("sed -i '/^\\[CLS\\]$/d' vocab.txt", LG_EMODEL, "vocab.txt: special token [CLS] missing",
+           NULL);
+    broken("sed -i '/^\\[SEP\\]$/d' vocab.txt", LG_EMODEL, "vocab.txt: special token [SEP] missing",
+           NULL);
+    /* modules.json and the pooling config */
+    broken("echo '{\"a\": 1}' > modules.json", LG_EMODEL,
+           "modules.json: must be a JSON array of modules", NULL);
+    broken("echo '[' > modules.json", LG_EMODEL,
+           "modules.json: line 2: ']' expected near end of file", NULL);
+    broken(JSET("modules.json", "del c[1]['type']"), LG_EMODEL,
+           "modules.json: module 1: field 'type' missing", NULL);
+    broken(JSET("modules.json", "c[1]['path'] = '../1_Pooling'"), LG_EMODEL,
+           "modules.json: module 1: field 'path' missing or invalid", NULL);
+    broken(JSET("modules.json", "del c[1]['path']"), LG_EMODEL,
+           "module 1: field 'path' missing or invalid", NULL);
+    broken(JSET("modules.json", "del c[1]"), LG_EMODEL,
+           "modules.json: needs a Transformer and a Pooling module", NULL);
+    broken(JSET("modules.json", "del c[0]"), LG_EMODEL, "needs a Transformer and a Pooling module",
+           NULL);
+    broken(JSET("1_Pooling/config.json",
+                "c['pooling_mode_mean_tokens'] = False; c['pooling_mode_max_tokens'] = True"),
+           LG_EMODEL, "1_Pooling/config.json: exactly one of 'pooling_mode_mean_tokens'", NULL);
+    broken(JSET("1_Pooling/config.json", "c['pooling_mode_mean_tokens'] = False"), LG_EMODEL,
+           "(other modes are not supported)", NULL);
+    broken(JSET("sentence_bert_config.json", "c['max_seq_length'] = 1"), LG_EMODEL,
+           "sentence_bert_config.json: field 'max_seq_length' must be an integer in [2, 40]", NULL);
+    /* every tensor the forward pass reads, missing in turn: named (layer 1:
+     * after a whole layer 0 was read) */
+    static const char *const tensors[] = {
+        "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+        "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight",
+        "embeddings.LayerNorm.bias", "encoder.layer.1.attention.self.query.weight",
+        "encoder.layer.1.attention.self.query.bias", "encoder.layer.1.attention.self.key.weight",
+        "encoder.layer.1.attention.self.key.bias", "encoder.layer.1.attention.self.value.weight",
+        "encoder.layer.1.attention.self.value.bias", "encoder.layer.1.attention.output.dense.weight",
+        "encoder.layer.1.attention.output.dense.bias", "encoder.layer.1.attention.output.LayerNorm.weight",
+        "encoder.layer.1.attention.output.LayerNorm.bias", "encoder.layer.1.intermediate.dense.weight",
+        "encoder.layer.1.intermediate.dense.bias", "encoder.layer.1.output.dense.weight",
+        "encoder.layer.1.output.dense.bias", "encoder.layer.1.output.LayerNorm.weight",
+        "encoder.layer.1.output.LayerNorm.bias"};
+    for (size_t i = 0; i < sizeof tensors / sizeof *tensors; i++) {
+        char edit[600], want[200];
+        snprintf(edit, sizeof edit, STEDIT("del h['%s']"), tensors[i]);
+        snprintf(want, sizeof want, "model.safetensors: tensor '%s' missing", tensors[i]);
+        broken(edit, LG_EMODEL, want, NULL);
+    }
+    /* a 1-D tensor of another length: the shape it must have */
+    broken(STEDIT("t = h['embeddings.LayerNorm.bias']; o = t['data_offsets'][0]; "
+                  "h['embeddings.LayerNorm.bias'] = dict(t, shape=[16], data_offsets=[o, o + 64])"),
+           LG_EMODEL, "tensor 'embeddings.LayerNorm.bias': shape must be [32] (config.json)", NULL);
+    /* names with the "bert." prefix (as BertModel checkpoints save them) load */
+    lg_sbert_info info;
+    edited_loads("tiny_mean",
+                 STEDIT("h = {(k if k == '__metadata__' else 'bert.' + k): v for k, v in h.items()}"),
+                 &info);
+    assert_int_equal(info.layers, 2);
+    /* tokenizer_config.json's switches, for vocab.txt and for tokenizer.json */
+    edited_loads("tiny_mean",
+                 JSET("tokenizer_config.json", "c.update(do_lower_case=False, strip_accents=True, "
+                                               "tokenize_chinese_chars=False)"),
+                 &info);
+    assert_int_equal(info.do_lower_case, 0);
+    edited_loads("tiny_mean", "rm tokenizer_config.json", &info);
+    assert_int_equal(info.do_lower_case, 1);
+    edited_loads("tiny_tokjson",
+                 "echo '{\"do_lower_case\": false, \"strip_accents\": false, "
+                 "\"tokenize_chinese_chars\": false}' > tokenizer_config.json",
+                 &info);
+    assert_int_equal(info.do_lower_case, 0);
+    edited_loads("tiny_tokjson", "echo '{\"strip_accents\": null}' > tokenizer_config.json", &info);
+    broken("rm vocab.txt && echo '{}' > tokenizer.json", LG_EMODEL, "tokenizer.json", NULL);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     assert_int_equal(system(cmd), 0);

@@ -133,6 +133,24 @@ static void test_plot(void **state) {
     assert_non_null(strstr(svg, "t &lt;&amp;&gt;"));
     assert_int_equal(count(svg, "class=\"truth-label\""), 4);
     assert_int_equal(count(svg, "class=\"label-metrics\""), 4);
+    /* a buffer too small for the SVG at any point: an error naming it,
+     * never a truncated SVG; the same bytes once it fits */
+    size_t full = b.len;
+    char *want = malloc(full);
+    memcpy(want, b.data, full);
+    for (size_t cap = 1; cap <= full + 1; cap++) {
+        lg_buf small;
+        lg_buf_init(&small, cap);
+        lg_errmsg serr = {{0}};
+        lg_err se = lg_evalplot_svg(&r, &c, "t <&>", &small, &serr);
+        if (cap < full && (se == LG_OK || strcmp(serr.msg, "plot: the SVG does not fit in its buffer")))
+            fail_msg("cap %zu of %zu: got %d '%s'", cap, full, (int)se, serr.msg);
+        if (se == LG_OK && (small.len != full || memcmp(small.data, want, full)))
+            fail_msg("cap %zu: a different SVG", cap);
+        if (cap == full + 1) assert_int_equal(se, LG_OK);
+        lg_buf_free(&small);
+    }
+    free(want);
     /* a confusion label the report lacks is an error, not a wrong figure */
     lg_confusion_add(&c, "D", "D", NULL);
     lg_buf_reset(&b);

@@ -224,6 +224,60 @@ static void test_old_file(void **state) {
     llm_cache_free(c);
 }
 
+/* Lines that are not entries are skipped (and the rest kept), a key
+ * given twice keeps its later label, a cache of size 0 keeps nothing, a
+ * file that cannot be read is an error naming it, and a save that fails
+ * keeps the entries to be saved by the next one. */
+static void test_file_errors(void **state) {
+    (void)state;
+    char big[9000]; /* past CACHE_MAX_FIELD (8192) */
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    FILE *f = fopen("mixed.jsonl", "w");
+    assert_non_null(f);
+    fprintf(f, "[1, 2]\n\n{\"model\":\"m\",\"labelset\":\"ls\",\"template\":\"t\"}\n"
+               "{\"model\":\"m\",\"labelset\":\"ls\",\"template\":\"t\",\"label\":\"\"}\n"
+               "{\"model\":\"m\",\"labelset\":\"ls\",\"template\":\"%s\",\"label\":\"L\"}\n"
+               "{\"model\":\"m\",\"labelset\":\"ls\",\"template\":\"Lead conversion failed for prospect "
+               "pattern 2\",\"label\":\"Workflow Error\"}\n"
+               "{\"model\":\"m\",\"labelset\":\"ls\",\"template\":\"Lead conversion failed for prospect "
+               "pattern 2\",\"label\":\"Security Alert\"}",
+            big);
+    fclose(f);
+    llm_cache *c = NULL;
+    lg_errmsg err = {{0}};
+    assert_int_equal(llm_cache_new("mixed.jsonl", 10, &c, &err), LG_OK);
+    assert_int_equal(llm_cache_count(c), 1);
+    assert_true(has(c, 2)); /* label_of(2) is the later line's */
+    llm_cache_free(c);
+
+    assert_int_equal(llm_cache_new("mixed.jsonl", 0, &c, &err), LG_OK);
+    assert_int_equal(llm_cache_count(c), 0);
+    put(c, 1);
+    assert_int_equal(llm_cache_count(c), 0);
+    assert_false(has(c, 1));
+    llm_cache_free(c);
+
+    assert_int_equal(mkdir("adir", 0700), 0);
+    assert_int_not_equal(llm_cache_new("adir", 10, &c, &err), LG_OK);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "adir"));
+
+    assert_int_equal(mkdir("gone", 0700), 0);
+    assert_int_equal(llm_cache_new("gone/c.jsonl", 10, &c, &err), LG_OK);
+    put(c, 4);
+    assert_int_equal(rmdir("gone"), 0);
+    assert_int_equal(llm_cache_save(c, &err), LG_EIO);
+    assert_string_equal(err.msg, "llm cache gone/c.jsonl: cannot write a temporary file");
+    assert_int_equal(mkdir("gone", 0700), 0);
+    assert_int_equal(llm_cache_save(c, &err), LG_OK); /* still to be saved */
+    assert_int_equal(count_lines("gone/c.jsonl"), 1);
+    llm_cache_free(c);
+    assert_int_equal(unlink("gone/c.jsonl"), 0);
+    assert_int_equal(rmdir("gone"), 0);
+    assert_int_equal(rmdir("adir"), 0);
+}
+
 /* ---- Threads ---------------------------------------------------------------------- */
 
 #define T_THREADS 4
@@ -310,6 +364,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_hits_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

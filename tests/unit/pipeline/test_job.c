@@ -1,5 +1,6 @@
 /* test_job.c - the pipeline (routing, unavailable stages, order) and the
  * job (CSV in -> CSV/JSONL out, header by name, bad rows, threads). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,7 +236,10 @@ static void test_errors_with_workers(void **state) {
         assert_null(strstr(p, "A,row 200,"));
         /* after the error the rest is dropped unclassified: with one
          * worker (threads 2) exactly the three batches up to the failed
-         * write went through the stages */
+         * write went through the stages. lg_job_stop joins the workers
+         * first: the counts are final and read without a race (TSan saw
+         * this read race a worker still busy with a queued batch) */
+        lg_job_stop(j);
         lg_job_stats js;
         lg_job_get_stats(j, &js);
         uint64_t classified = 0;
@@ -255,6 +259,74 @@ static void test_errors_with_workers(void **state) {
         lg_buf_free(&fs.out);
     }
     lg_buf_free(&in);
+    fixture_free(f);
+}
+
+/* After a worker's error, the batches already queued are dropped without
+ * going through the stages (tests/mutants.txt job-goes-on-after-error).
+ * Deterministic: one worker (threads 2), one row per batch; the sink holds
+ * the worker inside the write of batch 0 until the caller has queued
+ * batch 1, then fails. The worker meets batch 1 only after the error, and
+ * lg_job_finish returns only once every queued batch has been written or
+ * dropped, so the stage counts read after it are final. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int released; /* the caller has queued every batch */
+    int calls;
+} gated_sink;
+
+static lg_err sink_gated(void *user, const char *data, size_t len, lg_errmsg *err) {
+    gated_sink *g = user;
+    (void)data;
+    (void)len;
+    pthread_mutex_lock(&g->mu);
+    int call = ++g->calls;
+    while (call == 2 && !g->released) pthread_cond_wait(&g->cv, &g->mu); /* batch 0 */
+    pthread_mutex_unlock(&g->mu);
+    return call == 2 ? lg_fail(err, LG_EIO, "disk full (test)") : LG_OK;
+}
+
+static void test_error_drops_queued_batches(void **state) {
+    (void)state;
+    const char *flags[] = {"*=rules"};
+    fixture *f = fixture_new(flags, 1);
+    const char *in = "source,log_message\nA,user x logged in\nA,backup done\n";
+    gated_sink g = {.released = 0};
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    lg_job_opts o = {0};
+    o.threads = 2;
+    o.batch_rows = 1;
+    o.pipeline = f->pl;
+    o.sink = sink_gated;
+    o.sink_user = &g;
+    lg_job *j;
+    lg_errmsg err;
+    assert_int_equal(lg_job_new(&o, &j, &err), LG_OK);
+    /* two rows, two batches, both queued when lg_job_feed returns (a ring
+     * of three slots: the third is free while the worker holds batch 0) */
+    lg_err e = lg_job_feed(j, in, strlen(in), &err);
+    pthread_mutex_lock(&g.mu);
+    g.released = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    if (!e) e = lg_job_finish(j, &err);
+    assert_int_equal(e, LG_EIO);
+    assert_string_equal(err.msg, "disk full (test)");
+    assert_int_equal(g.calls, 2); /* the header, the failed batch 0; nothing after */
+    lg_job_stats js;
+    lg_job_get_stats(j, &js);
+    uint64_t classified = 0;
+    for (int k = 0; k < LG_STAGE_KINDS; k++) classified += js.decided[k];
+    if (classified != 1)
+        fail_msg("%llu rows went through the stages, want 1 (batch 0 only: the batches "
+                 "queued before its write failed are dropped)",
+                 (unsigned long long)classified);
+    assert_int_equal(js.rows, 0);
+    lg_job_free(j);
+    pthread_cond_destroy(&g.cv);
+    pthread_mutex_destroy(&g.mu);
     fixture_free(f);
 }
 
@@ -387,6 +459,7 @@ int main(void) {
         cmocka_unit_test(test_order_batches_threads),
         cmocka_unit_test(test_flush_partial_batches),
         cmocka_unit_test(test_errors_with_workers),
+        cmocka_unit_test(test_error_drops_queued_batches),
         cmocka_unit_test(test_no_route),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
