@@ -28,9 +28,9 @@ printf 'disk full on node 1\nuser alice logged in from 10.0.0.1\nbackup finished
 # the token count is the tokenizer's (model tokenize: the same ids, [CLS] and [SEP] included)
 tokens=$("$LOGIFY" model tokenize "$M" <"$TMP/three.txt" | python3 -c \
   'import json, sys; print(sum(len(json.loads(l)["ids"]) for l in sys.stdin))')
-grep -Eq "^embed threads=1 batch=2 texts=3 tokens=$tokens secs=[0-9.]+ tok_per_s=[0-9]+ GFLOPS=[0-9.]+$" \
+grep -Eq "^embed threads=1 batch=2 texts=3 tokens=$tokens secs=[0-9.]+ tok_per_s=[0-9]+ GFLOPS=[0-9.]+ cpu_secs=[0-9.]+ tok_per_cpu_s=[0-9]+$" \
   "$TMP/err" || fail "embed --stats totals (want tokens=$tokens): $(cat "$TMP/err")"
-grep -Eq '^embed parts \(thread-seconds, (openblas|packed-[a-z0-9]+), kernels [a-z0-9]+\):( [a-z_]+=[0-9.]+\([0-9.]+%\))+ busy=[0-9]+%$' \
+grep -Eq '^embed parts \(thread CPU seconds, (openblas|packed-[a-z0-9]+), kernels [a-z0-9]+\):( [a-z_]+=[0-9.]+\([0-9.]+%\))+ busy=[0-9]+%$' \
   "$TMP/err" || fail "embed --stats parts: $(cat "$TMP/err")"
 ok
 # 4,097 lines: two chunks; the line after the boundary gets the same vector as alone
