@@ -137,9 +137,12 @@ done
 # dpkg-shlibdeps does not see those), has its package in Depends
 sonames=$(strings -a "$LOGIFY" | grep -E '^lib[A-Za-z0-9_+.-]+\.so\.[0-9]+$' | sort -u)
 grep -qx libcurl.so.4 <<<"$sonames" || fail "no dlopen'ed soname found in the binary: $sonames"
+# (read from a file: awk's early exit would end a pipe from ldconfig with
+# SIGPIPE, which pipefail + set -e turn into a silent failure under load)
+ldconfig -p >"$TMP/ldconfig"
 for so in $sonames; do
-  path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64|x32|64/ {print $NF; exit}')
-  [[ -n $path ]] || path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
+  path=$(awk -v so="$so" '$1 == so && /x86-64|x32|64/ {print $NF; exit}' "$TMP/ldconfig")
+  [[ -n $path ]] || path=$(awk -v so="$so" '$1 == so {print $NF; exit}' "$TMP/ldconfig")
   [[ -n $path ]] || fail "$so: not found by ldconfig"
   real=$(readlink -f "$path") pkg=""
   for f in "$real" "$path" "/usr$path" "${real#/usr}"; do # usrmerge: /lib or /usr/lib
