@@ -7,6 +7,8 @@
  * tests/e2e/deploy.sh checks that each of them is in Depends.
  */
 #include <cblas.h>
+#include <csv.h>
+#include <lbfgs.h>
 #include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 #include <hs/hs.h>
@@ -16,5 +18,8 @@
 int main(void) {
     printf("%s\n%s\n%s\n%s\n%d\n", curl_version(), MHD_get_version(), rd_kafka_version_str(),
            hs_version(), openblas_get_num_threads());
+    lbfgs_parameter_t p;
+    lbfgs_parameter_init(&p);
+    printf("%s %d\n", csv_strerror(0), p.m);
     return 0;
 }
