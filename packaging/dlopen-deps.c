@@ -14,12 +14,13 @@
 #include <hs/hs.h>
 #include <microhttpd.h>
 #include <stdio.h>
+#include <yaml.h>
 
 int main(void) {
     printf("%s\n%s\n%s\n%s\n%d\n", curl_version(), MHD_get_version(), rd_kafka_version_str(),
            hs_version(), openblas_get_num_threads());
     lbfgs_parameter_t p;
     lbfgs_parameter_init(&p);
-    printf("%s %d\n", csv_strerror(0), p.m);
+    printf("%s %d %s\n", csv_strerror(0), p.m, yaml_get_version_string());
     return 0;
 }

@@ -70,5 +70,6 @@ lg_err lg_kafka_load(lg_errmsg *err); /* librdkafka.so.1 (librdkafka1): logify k
 lg_err lg_hs_load(lg_errmsg *err);    /* libhs.so.5 (libvectorscan5): the rules stage */
 lg_err lg_libcsv_load(lg_errmsg *err); /* libcsv.so.3 (libcsv3): the CSV reader's LG_CSV_LIBCSV engine */
 lg_err lg_lbfgs_load(lg_errmsg *err);  /* liblbfgs.so.0 (liblbfgs0): training the logistic regression */
+lg_err lg_yaml_load(lg_errmsg *err);   /* libyaml-0.so.2 (libyaml-0-2): reading YAML (config, rules) */
 
 #endif
