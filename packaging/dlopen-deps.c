@@ -14,6 +14,9 @@
 #include <hs/hs.h>
 #include <microhttpd.h>
 #include <stdio.h>
+#include <utf8proc.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <yaml.h>
 
 int main(void) {
@@ -21,6 +24,7 @@ int main(void) {
            hs_version(), openblas_get_num_threads());
     lbfgs_parameter_t p;
     lbfgs_parameter_init(&p);
-    printf("%s %d %s\n", csv_strerror(0), p.m, yaml_get_version_string());
+    printf("%s %d %s %s %d\n", csv_strerror(0), p.m, yaml_get_version_string(), utf8proc_version(),
+           pcre2_config(PCRE2_CONFIG_JIT, NULL));
     return 0;
 }
