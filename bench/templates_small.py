@@ -11,7 +11,10 @@ logs runs them. In every round, for every file, interleaved:
 Each figure is the CPU time (user+sys of the process and its threads, from
 wait4) and the median over all runs of a file; the totals add the 10
 files' medians. CPU time, not wall clock: the machine is shared.
-usage: templates_small.py LOGIFY DRAIN3_PYTHON DIR [--rounds R] [--reps N]"""
+With --before OTHER_LOGIFY, another build (e.g. main's) runs interleaved
+with LOGIFY, the same way, and its figures are printed beside (before and
+after a change, in one run).
+usage: templates_small.py LOGIFY DRAIN3_PYTHON DIR [--rounds R] [--reps N] [--before LOGIFY]"""
 import argparse, os, re, statistics, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,6 +41,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--lines", type=int, default=2000)
+    ap.add_argument("--before", help="another logify binary, run interleaved for comparison")
     a = ap.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "tests", "gen"))
     import gen_template_logs  # noqa: E402
@@ -50,20 +54,26 @@ def main():
                         os.path.join(a.dir, s + ".csv"), "--systems", s, "--lines-per-system",
                         str(a.lines), "--plain", files[s]], check=True, stdout=subprocess.DEVNULL)
     out = os.path.join(a.dir, "out.csv")
-    ours, version, dloop, dcmd = ({s: [] for s in systems} for _ in range(4))
+    ours, version, dloop, dcmd, bours, bversion = ({s: [] for s in systems} for _ in range(6))
     for _ in range(a.rounds):
         for s in systems:
             for _ in range(a.reps):
                 if os.path.exists(out):  # a new file each run, as a first run writes
                     os.unlink(out)
                 ours[s].append(cpu_of([a.logify, "templates", files[s], "-o", out])[0])
+                if a.before:
+                    os.unlink(out)
+                    bours[s].append(cpu_of([a.before, "templates", files[s], "-o", out])[0])
             c, text = cpu_of([a.drain3_python, os.path.join(HERE, "drain3_speed.py"), files[s]])
             dcmd[s].append(c)
             dloop[s].append(float(re.search(r"cpu_seconds=([0-9.]+)", text).group(1)))
             for _ in range(a.reps):
                 version[s].append(cpu_of([a.logify, "--version"])[0])
+                if a.before:
+                    bversion[s].append(cpu_of([a.before, "--version"])[0])
     med = {k: {s: statistics.median(v[s]) for s in systems} for k, v in
-           (("ours", ours), ("version", version), ("dloop", dloop), ("dcmd", dcmd))}
+           (("ours", ours), ("version", version), ("dloop", dloop), ("dcmd", dcmd),
+            ("bours", bours), ("bversion", bversion)) if a.before or k[0] != "b"}
     tot = {k: sum(v.values()) for k, v in med.items()}
     n = len(systems)
     print("small files: %d files of %d lines (one per system), %d rounds, medians of %d (logify) "
@@ -77,6 +87,11 @@ def main():
     print("  ratio, 2,000 lines: %.1fx Drain3's loop, %.1fx Drain3's command (per system: %s)"
           % (tot["dloop"] / tot["ours"], tot["dcmd"] / tot["ours"],
              ", ".join("%s %.1f" % (s, med["dloop"][s] / med["ours"][s]) for s in systems)))
+    if a.before:
+        print("  --before %s: %6.2f ms a file (--version %.2f ms), %.1fx Drain3's loop; "
+              "this build takes %.2fx its CPU time" % (a.before, 1e3 * tot["bours"] / n,
+                                                      1e3 * tot["bversion"] / n, tot["dloop"] / tot["bours"],
+                                                      tot["ours"] / tot["bours"]))
 
 
 if __name__ == "__main__":

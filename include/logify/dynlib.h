@@ -6,8 +6,9 @@
  * Kerberos and LDAP stack), OpenBLAS (which starts its thread pool when
  * loaded), libmicrohttpd, librdkafka and Vectorscan (with libstdc++) were
  * most of the CPU time of a 2,000-line `logify templates` when the binary
- * linked them (docs/templates.md, "Start-up"). So these five are not
- * linked: the module that needs one calls its `lg_<lib>_load` first (dlopen
+ * linked them (docs/templates.md, "Start-up"); libcsv, liblbfgs, libyaml,
+ * PCRE2 and utf8proc, which only some commands call, cost ~60 us each of
+ * every start. So these ten are not linked: the module that needs one calls its `lg_<lib>_load` first (dlopen
  * by soname, then dlsym of every function it calls into a table of
  * function pointers: logify/dynlib_curl.h, _blas.h, _mhd.h, _kafka.h,
  * _hs.h), then calls through `lg_<lib>()->function(...)`.
@@ -67,5 +68,10 @@ lg_err lg_blas_load(lg_errmsg *err);  /* libopenblas.so.0 (libopenblas0): BERT, 
 lg_err lg_mhd_load(lg_errmsg *err);   /* libmicrohttpd.so.12 (libmicrohttpd12): serve, kafka's metrics */
 lg_err lg_kafka_load(lg_errmsg *err); /* librdkafka.so.1 (librdkafka1): logify kafka */
 lg_err lg_hs_load(lg_errmsg *err);    /* libhs.so.5 (libvectorscan5): the rules stage */
+lg_err lg_libcsv_load(lg_errmsg *err); /* libcsv.so.3 (libcsv3): the CSV reader's LG_CSV_LIBCSV engine */
+lg_err lg_lbfgs_load(lg_errmsg *err);  /* liblbfgs.so.0 (liblbfgs0): training the logistic regression */
+lg_err lg_yaml_load(lg_errmsg *err);   /* libyaml-0.so.2 (libyaml-0-2): reading YAML (config, rules) */
+lg_err lg_pcre2_load(lg_errmsg *err);  /* libpcre2-8.so.0 (libpcre2-8-0): the rules stage, with Vectorscan */
+lg_err lg_utf8proc_load(lg_errmsg *err); /* libutf8proc.so.2 (libutf8proc2): the BERT tokenizer */
 
 #endif

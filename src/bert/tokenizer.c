@@ -16,9 +16,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 #include "bert/sbert_internal.h"
+#include "logify/dynlib_utf8proc.h"
 
 #define WP_MAX_WORD_CHARS 100 /* longer words become [UNK] (HF default) */
 #define WP_VOCAB_MAX_BYTES (64u << 20)
@@ -96,6 +96,8 @@ void lg_wordpiece_free(lg_wordpiece *t) {
  * frees t on error. */
 static lg_err finish(lg_wordpiece *t, const lg_wordpiece_spec *sp, int refuse_dups,
                      const char *name, lg_errmsg *err) {
+    lg_err le = lg_utf8proc_load(err); /* the encoder's Unicode tables, loaded with a vocabulary */
+    if (le) return le;
     if (t->n == 0) return lg_fail(err, LG_EMODEL, "%s: empty vocabulary", name);
     if (t->n > INT32_MAX / 4) return lg_fail(err, LG_ELIMIT, "%s: too many tokens", name);
     size_t pl = strlen(sp->prefix);
@@ -262,7 +264,7 @@ lg_err lg_wordpiece_load(const char *vocab_path, const lg_wordpiece_opts *o, lg_
 static int is_ws(int32_t c) {
     if (c == '\t' || c == '\n' || c == '\r' || c == ' ') return 1;
     if (c == 0x2028 || c == 0x2029) return 1;
-    return utf8proc_category(c) == UTF8PROC_CATEGORY_ZS;
+    return lg_utf8proc()->category(c) == UTF8PROC_CATEGORY_ZS;
 }
 
 /* Characters the cleaner drops, as Hugging Face's (fast) BERT normalizer
@@ -271,7 +273,7 @@ static int is_ws(int32_t c) {
  * [UNK]), or stand alone inside a CJK range, like any ideograph. */
 static int is_control(int32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
-    switch (utf8proc_category(c)) {
+    switch (lg_utf8proc()->category(c)) {
     case UTF8PROC_CATEGORY_CC:
     case UTF8PROC_CATEGORY_CF:
     case UTF8PROC_CATEGORY_CO:
@@ -284,7 +286,7 @@ static int is_punct(int32_t c) {
     if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
         (c >= 123 && c <= 126))
         return 1;
-    switch (utf8proc_category(c)) {
+    switch (lg_utf8proc()->category(c)) {
     case UTF8PROC_CATEGORY_PC:
     case UTF8PROC_CATEGORY_PD:
     case UTF8PROC_CATEGORY_PS:
@@ -371,7 +373,7 @@ done:
 static void add_char(wp_state *s, int32_t c) {
     if (s->n_chars < s->t->max_chars) {
         s->char_off[s->n_chars] = s->word_len;
-        s->word_len += (size_t)utf8proc_encode_char(c, (utf8proc_uint8_t *)s->word + s->word_len);
+        s->word_len += (size_t)lg_utf8proc()->encode_char(c, (utf8proc_uint8_t *)s->word + s->word_len);
     }
     s->n_chars++;
 }
@@ -391,7 +393,7 @@ static void feed(wp_state *s, int32_t c, int alone) {
 }
 
 static int32_t lower_char(int32_t c) {
-    return utf8proc_tolower(c);
+    return lg_utf8proc()->tolower(c);
 }
 
 /* The longest added token starting at p (n bytes left), or NULL. */
@@ -432,7 +434,7 @@ lg_err lg_wordpiece_encode(const lg_wordpiece *t, const char *text, size_t len, 
             }
         }
         utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
+        utf8proc_ssize_t k = lg_utf8proc()->iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
         if (k <= 0) { /* invalid UTF-8: the byte becomes U+FFFD (cleaned away) */
             i++;
             c = 0xFFFD;
@@ -460,13 +462,13 @@ lg_err lg_wordpiece_encode(const lg_wordpiece *t, const char *text, size_t len, 
         /* strip accents: NFD, drop nonspacing marks (Mn), then lower-case */
         utf8proc_int32_t d[32];
         int last = 0;
-        utf8proc_ssize_t nd = utf8proc_decompose_char(c, d, 32, UTF8PROC_DECOMPOSE, &last);
+        utf8proc_ssize_t nd = lg_utf8proc()->decompose_char(c, d, 32, UTF8PROC_DECOMPOSE, &last);
         if (nd < 0 || nd > 32) {
             d[0] = c;
             nd = 1;
         }
         for (utf8proc_ssize_t j = 0; j < nd; j++) {
-            if (utf8proc_category(d[j]) == UTF8PROC_CATEGORY_MN) continue;
+            if (lg_utf8proc()->category(d[j]) == UTF8PROC_CATEGORY_MN) continue;
             feed(s, t->lower ? lower_char(d[j]) : d[j], alone);
         }
     }

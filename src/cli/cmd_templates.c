@@ -46,8 +46,8 @@ static const char usage_text[] =
     "final template in memory (128 MiB, LOGIFY_SPOOL_MEM), then in a temporary file.\n";
 
 #define MAX_LINE ((size_t)4 << 20)
-#define CHUNK ((size_t)1 << 20)
-#define OUT_BLOCK ((size_t)1 << 20) /* output gathered before a write */
+#define CHUNK ((size_t)64 << 10)
+#define OUT_BLOCK ((size_t)64 << 10) /* output gathered before a write */
 #define SPOOL_MEM ((size_t)128 << 20)
 #define RULES_MAX_ROWS 1000000
 #define RULES_MIN_LINES 5
@@ -502,6 +502,9 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     /* rows are gathered in r->row and written OUT_BLOCK bytes at a time
      * (a write call per row cost more than the rows' text) */
     lg_buf_reset(&r->row);
+    /* room for a block and a row past it at once: growing it row by row
+     * copied it at every doubling */
+    if (lg_buf_reserve(&r->row, 2 * OUT_BLOCK)) return lg_fail(err, LG_ENOMEM, "out of memory");
     uint64_t done = 0;
     lg_progress_phase(r->prog, "writing", "rows", r->rows, 0);
     while (!e && spool_get(r, hdr, sizeof hdr)) {

@@ -1,12 +1,13 @@
 /* ytree.c - libyaml event stream -> lg_ynode tree with line numbers. */
 #include "logify/ytree.h"
 
+#include "logify/dynlib_yaml.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <yaml.h>
 
 #define YTREE_MAX_DEPTH 64
 
@@ -67,18 +68,18 @@ static lg_err build(yaml_parser_t *ps, yaml_event_t *ev, const char *name, int d
         if (!n) return LG_ENOMEM;
         for (;;) {
             yaml_event_t child_ev;
-            if (!yaml_parser_parse(ps, &child_ev)) {
+            if (!lg_yaml()->parser_parse(ps, &child_ev)) {
                 lg_ytree_free(n);
                 return lg_fail(err, LG_EPARSE, "%s:%zu:%zu: %s", name, ps->problem_mark.line + 1,
                                ps->problem_mark.column + 1, ps->problem ? ps->problem : "syntax error");
             }
             if (child_ev.type == end) {
-                yaml_event_delete(&child_ev);
+                lg_yaml()->event_delete(&child_ev);
                 break;
             }
             lg_ynode *child = NULL;
             lg_err e = build(ps, &child_ev, name, depth + 1, &child, err);
-            yaml_event_delete(&child_ev);
+            lg_yaml()->event_delete(&child_ev);
             if (!e && node_push(n, child) != 0) {
                 lg_ytree_free(child);
                 e = LG_ENOMEM;
@@ -111,27 +112,29 @@ lg_err lg_ytree_parse(const char *text, size_t len, const char *name, lg_ynode *
     yaml_event_t ev;
     lg_err e = LG_OK;
     *out = NULL;
-    if (!yaml_parser_initialize(&ps)) return LG_ENOMEM;
-    yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
+    lg_err le = lg_yaml_load(err);
+    if (le) return le;
+    if (!lg_yaml()->parser_initialize(&ps)) return LG_ENOMEM;
+    lg_yaml()->parser_set_input_string(&ps, (const unsigned char *)text, len);
     for (;;) {
-        if (!yaml_parser_parse(&ps, &ev)) {
+        if (!lg_yaml()->parser_parse(&ps, &ev)) {
             e = lg_fail(err, LG_EPARSE, "%s:%zu:%zu: %s", name, ps.problem_mark.line + 1,
                         ps.problem_mark.column + 1, ps.problem ? ps.problem : "syntax error");
             break;
         }
         if (ev.type == YAML_STREAM_END_EVENT || ev.type == YAML_DOCUMENT_END_EVENT) {
-            yaml_event_delete(&ev);
+            lg_yaml()->event_delete(&ev);
             break;
         }
         if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
             ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_ALIAS_EVENT) {
             e = build(&ps, &ev, name, 0, out, err);
-            yaml_event_delete(&ev);
+            lg_yaml()->event_delete(&ev);
             break;
         }
-        yaml_event_delete(&ev);
+        lg_yaml()->event_delete(&ev);
     }
-    yaml_parser_delete(&ps);
+    lg_yaml()->parser_delete(&ps);
     if (e) {
         lg_ytree_free(*out);
         *out = NULL;

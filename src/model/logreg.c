@@ -2,8 +2,8 @@
  * sparse or dense rows, L-BFGS training through liblbfgs, prediction.
  * See include/logify/logreg.h for the objective. */
 #include "logify/logreg.h"
+#include "logify/dynlib_lbfgs.h"
 
-#include <lbfgs.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,17 +371,18 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
         goto done;
     }
     train_inst prob = {{Xt, y_t, rows_t, n_t, K, cw, mult, o->C}, 0};
-    if (!(theta = lbfgs_malloc((int)nvar))) {
+    if ((e = lg_lbfgs_load(err)) != LG_OK) goto done;
+    if (!(theta = lg_lbfgs()->malloc((int)nvar))) {
         e = lg_fail(err, LG_ENOMEM, "out of memory (optimiser)");
         goto done;
     }
     memset(theta, 0, nvar * sizeof *theta);
     lbfgs_parameter_t param;
-    lbfgs_parameter_init(&param);
+    lg_lbfgs()->parameter_init(&param);
     param.max_iterations = o->max_iter;
     param.epsilon = o->epsilon;
     lbfgsfloatval_t fx = 0;
-    int st = lbfgs((int)nvar, theta, &fx, evaluate, progress, &prob, &param);
+    int st = lg_lbfgs()->run((int)nvar, theta, &fx, evaluate, progress, &prob, &param);
     if (!usable(st) || !isfinite(fx)) {
         e = lg_fail(err, LG_EMODEL, "training failed: %s (liblbfgs %d, loss %g)", lbfgs_text(st),
                     st, (double)fx);
@@ -408,7 +409,7 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
     m = NULL;
 done:
     lg_logreg_free(m);
-    if (theta) lbfgs_free(theta);
+    if (theta) lg_lbfgs()->free(theta);
     lg_embeddings_free(&Xc);
     free(col_of);
     free(used_cols);

@@ -2,13 +2,12 @@
  * database (PCRE2 JIT for what Vectorscan cannot take), match lines. */
 #include "logify/rules.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "logify/dynlib_hs.h"
+#include "logify/dynlib_pcre2.h"
 #include "logify/ytree.h"
 
 #define RULES_MAX_FILE (16u << 20) /* 16 MiB of YAML */
@@ -44,7 +43,7 @@ void lg_rules_free(lg_rules *r) {
     if (!r) return;
     for (size_t i = 0; i < r->count; i++) {
         rule_clear(&r->rules[i]);
-        if (r->pcre && r->pcre[i]) pcre2_code_free(r->pcre[i]);
+        if (r->pcre && r->pcre[i]) lg_pcre2()->code_free(r->pcre[i]);
     }
     free(r->rules);
     free(r->pcre);
@@ -195,18 +194,18 @@ static int compile_pcre(lg_rules *r, size_t i, problems *p) {
     lg_rule *rule = &r->rules[i];
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)rule->pattern, PCRE2_ZERO_TERMINATED,
+    pcre2_code *re = lg_pcre2()->compile((PCRE2_SPTR)rule->pattern, PCRE2_ZERO_TERMINATED,
                                    pcre_flags_of(rule->flags), &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof msg);
+        lg_pcre2()->get_error_message(code, msg, sizeof msg);
         problem(p, rule->line, rule->id, "pattern does not compile at offset %zu: %s", (size_t)off,
                 (const char *)msg);
         return -1;
     }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT is off */
+    lg_pcre2()->jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT is off */
     uint32_t cap = 0;
-    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &cap);
+    lg_pcre2()->pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &cap);
     if (cap + 1 > r->max_ovector) r->max_ovector = cap + 1;
     r->pcre[i] = re;
     rule->engine = LG_ENGINE_PCRE2;
@@ -282,6 +281,7 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
     *out = NULL;
     lg_ynode *doc = NULL;
     lg_err e = lg_hs_load(err); /* Vectorscan: loaded with the first rules, not at start-up */
+    if (!e) e = lg_pcre2_load(err); /* and PCRE2 */
     if (!e) e = lg_ytree_parse(text, len, name, &doc, err);
     if (e) {
         if (diag && err) lg_buf_printf(diag, "%s\n", err->msg);
@@ -378,7 +378,7 @@ lg_err lg_rules_scratch_new(const lg_rules *r, lg_rules_scratch **out, lg_errmsg
         return lg_fail(err, LG_ENOMEM, "cannot allocate Vectorscan scratch");
     }
     if (r->n_fallback &&
-        !(s->md = pcre2_match_data_create((uint32_t)(r->max_ovector ? r->max_ovector : 1), NULL))) {
+        !(s->md = lg_pcre2()->match_data_create((uint32_t)(r->max_ovector ? r->max_ovector : 1), NULL))) {
         if (s->hs) lg_hs()->free_scratch(s->hs);
         free(s);
         return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -390,7 +390,7 @@ lg_err lg_rules_scratch_new(const lg_rules *r, lg_rules_scratch **out, lg_errmsg
 void lg_rules_scratch_free(lg_rules_scratch *s) {
     if (!s) return;
     if (s->hs) lg_hs()->free_scratch(s->hs);
-    pcre2_match_data_free(s->md);
+    lg_pcre2()->match_data_free(s->md);
     free(s);
 }
 
@@ -423,7 +423,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 
 static int pcre_matches(const lg_rules *r, lg_rules_scratch *s, size_t i, const char *msg,
                         size_t len) {
-    int rc = pcre2_match(r->pcre[i], (PCRE2_SPTR)msg, len, 0, 0, s->md, NULL);
+    int rc = lg_pcre2()->match(r->pcre[i], (PCRE2_SPTR)msg, len, 0, 0, s->md, NULL);
     if (rc >= 0) return 1;
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
     if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21) return -1; /* bad UTF-8 */

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Light commands load only the libraries they use (issue 17, small files):
-# libcurl, OpenBLAS, libmicrohttpd and librdkafka are not linked but loaded
-# with dlopen by the command that needs them (include/logify/dynlib.h), and
-# so is Vectorscan (with libstdc++) by the rules stage. The dynamic loader's
+# libcurl, OpenBLAS, libmicrohttpd, librdkafka, libcsv, liblbfgs,
+# libyaml, PCRE2 and utf8proc are not linked but loaded with dlopen by the
+# command that needs them (include/logify/dynlib.h), and so is Vectorscan
+# (with libstdc++) by the rules stage. The dynamic loader's
 # own log (LD_DEBUG=libs) shows which shared objects a run initialised:
-#  - templates and --version: none of the five, nor libstdc++;
+#  - templates and --version: none of the ten, nor libstdc++;
 #  - classify with rules and the default model (no LLM), eval, rules check:
-#    Vectorscan, none of the four others;
+#    Vectorscan, libyaml and PCRE2 (the rules), none of the six others;
 #  - cluster loads OpenBLAS, classify with an LLM configured loads libcurl
 #    (and answers: the fake LLM server), and `logify serve` libmicrohttpd
 #    (and answers /healthz); a broken copy of the check (a library we know
@@ -14,7 +15,7 @@
 # That serve, kafka, embed with BERT and pull still work is the business of
 # their own tests (e2e.http_*, e2e.kafka_*, e2e.embed*, e2e.model_pull).
 source "$(dirname "$0")/../lib.sh"
-LAZY="libcurl libopenblas libmicrohttpd librdkafka libhs libstdc++"
+LAZY="libcurl libopenblas libmicrohttpd librdkafka libcsv liblbfgs libyaml-0 libpcre2-8 libutf8proc libhs libstdc++"
 sanitized && LAZY=${LAZY% libstdc++} # the sanitizers' runtimes link libstdc++
 
 # loaded NAME CMD...: runs CMD under LD_DEBUG=libs; sets INITS to the
@@ -45,12 +46,14 @@ not_loaded templates_stdin
 loaded version "$LOGIFY" --version
 not_loaded version
 # the rules stage loads Vectorscan (and works: a rule answers below)
-LAZY="libcurl libopenblas libmicrohttpd librdkafka"
+LAZY="libcurl libopenblas libmicrohttpd librdkafka libcsv liblbfgs"
 clean_llm_env
 loaded classify "$LOGIFY" classify "$LOGIFY_ROOT/resources/test.csv" --explain
 grep -q ",model,0\.[0-9]*,model p=" "$TMP/classify.out" || fail "classify: no model answer: $(head -3 "$TMP/classify.out")"
 grep -q ",rules,1\.0000,rule " "$TMP/classify.out" || fail "classify: no rule answered: $(head -3 "$TMP/classify.out")"
 grep -q '^libhs\.' <<<"$INITS" || fail "classify did not load Vectorscan: $(tr '\n' ' ' <<<"$INITS")"
+grep -q '^libyaml-0\.' <<<"$INITS" || fail "classify did not load libyaml (its rules): $(tr '\n' ' ' <<<"$INITS")"
+grep -q '^libpcre2-8\.' <<<"$INITS" || fail "classify did not load PCRE2 (its rules): $(tr '\n' ' ' <<<"$INITS")"
 not_loaded classify
 printf 'source,log_message,target_label\nS,IP 10.4.7.21 blocked after 14 failed login attempts,Security Alert\nS,User 42 logged in,User Action\n' >"$TMP/lab.csv"
 loaded eval "$LOGIFY" eval --data "$TMP/lab.csv"
