@@ -302,7 +302,7 @@ typedef struct {
     lg_err e;
 } retrieve_job;
 
-#define RETRIEVE_BLOCK 1024
+#define RETRIEVE_BLOCK 256
 
 static void *retrieve_worker(void *arg) {
     retrieve_job *R = arg;

@@ -247,7 +247,7 @@ typedef struct {
     lg_errmsg err;
 } predict_job;
 
-#define PREDICT_BLOCK 1024
+#define PREDICT_BLOCK 256
 
 static void *predict_worker(void *arg) {
     predict_job *J = arg;
