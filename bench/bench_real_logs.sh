@@ -12,7 +12,13 @@
 #      training time and the ratio.
 # Usage: bench/bench_real_logs.sh [BUILD_DIR] (default build); writes into
 # BUILD_DIR/bench-real/. LINES_PER_SYSTEM (default 500 in make bench: the
-# anchor needs ~15 min at the generator's full 2,000 per system).
+# anchor needs ~15 min of CPU at the generator's full 2,000 per system, the
+# shape of the issue's hidden evaluation); MIN_LINES_PER_LABEL (default 8:
+# a long tail whose 50/50 split leaves few held-out lines with a label never
+# trained on, as in a corpus where the anchor reaches 0.996; 1: the plain
+# tail, docs/model.md); LABELS_PER_SYSTEM (default 95 x LINES_PER_SYSTEM /
+# 2,000: the lines a label has stay those of the full-size corpus, so the
+# 500-line run of make bench keeps its shape, with ~380 labels).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -21,7 +27,10 @@ OUT=$BUILD/bench-real
 mkdir -p "$OUT"
 GEN="python3 $ROOT/tests/gen/gen_real_logs.py"
 LINES=${LINES_PER_SYSTEM:-500}
-$GEN --out "$OUT/real.csv" --seed 1 --lines-per-system "$LINES"
+MINL=${MIN_LINES_PER_LABEL:-8}
+LABELS=${LABELS_PER_SYSTEM:-$(( LINES * 95 / 2000 > 2 ? LINES * 95 / 2000 : 2 ))}
+$GEN --out "$OUT/real.csv" --seed 1 --lines-per-system "$LINES" --labels-per-system "$LABELS" \
+  --min-lines-per-label "$MINL"
 python3 - "$OUT" <<'PY'
 import csv, random, sys
 out = sys.argv[1]
@@ -38,31 +47,45 @@ PY
 # source to the model
 printf 'rules: []\n' >"$OUT/norules.yaml"
 R=(--rules "$OUT/norules.yaml" --route '*=model')
-/usr/bin/time -f "train wall %e s, cpu %U+%S s, max rss %M KB" \
+/usr/bin/time -f "%e %U %S %M" -o "$OUT/train.time" \
   "$LOGIFY" train --data "$OUT/train.csv" --out "$OUT/model" "${R[@]}" --json >"$OUT/train.json"
 "$LOGIFY" eval --data "$OUT/test.csv" --model "$OUT/model" "${R[@]}" --json >"$OUT/eval.json"
+# every line the open set lets through answered, as the anchor answers every line
+"$LOGIFY" eval --data "$OUT/test.csv" --model "$OUT/model" "${R[@]}" --threshold 0 --json \
+  >"$OUT/eval-t0.json"
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
 t = json.load(open(out + "/train.json")); e = json.load(open(out + "/eval.json"))
-print("50/50: labels %d, train rows %d, classifier %s, train %.1f s (cpu %.1f s)" % (
-    len(t["labels"]), t["training_rows"], t["classifier"], t["seconds"]["total"], t["seconds"]["cpu_total"]))
+e0 = json.load(open(out + "/eval-t0.json"))
+wall, user, sys_, rss = open(out + "/train.time").read().split()
+print("50/50: labels %d, train rows %d, classifier %s, logify train wall %s s, cpu %.1f s, "
+      "peak rss %d MB (uptime load: %s)" % (
+    len(t["labels"]), t["training_rows"], t["classifier"], wall, float(user) + float(sys_),
+    int(rss) // 1024, open("/proc/loadavg").read().split()[0]))
 print("  eval: accuracy %.4f macro_f1 %.4f weighted_f1 %.4f unclassified %d of %d %s" % (
     e["accuracy"], e["macro_f1"], e["weighted_f1"], e["unclassified"]["rows"], e["rows"], e["unclassified"]["reasons"]))
+print("  eval --threshold 0: accuracy %.4f macro_f1 %.4f unclassified %d %s" % (
+    e0["accuracy"], e0["macro_f1"], e0["unclassified"]["rows"], e0["unclassified"]["reasons"]))
 PY
 PY=${LOGIFY_VENV:-$ROOT/build/venv}/bin/python
 if "$PY" -c 'import sklearn' 2>/dev/null; then
-  "$PY" "$ROOT/bench/sklearn_real_baseline.py" "$OUT/real.csv" --seed 42 >"$OUT/anchor.json"
+  /usr/bin/time -f "%e %U %S %M" -o "$OUT/anchor.time" \
+    "$PY" "$ROOT/bench/sklearn_real_baseline.py" "$OUT/real.csv" --seed 42 >"$OUT/anchor.json"
   python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
 a = json.load(open(out + "/anchor.json")); t = json.load(open(out + "/train.json"))
-e = json.load(open(out + "/eval.json"))
-print("anchor (TF-IDF + LinearSVC, same file): accuracy %.4f macro_f1 %.4f train %.1f s" % (
-    a["accuracy"], a["macro_f1"], a["train_seconds"]))
-print("ratio: accuracy %+.4f, macro_f1 %+.4f, training %.1fx faster (Logify wall %.1f s)" % (
-    e["accuracy"] - a["accuracy"], e["macro_f1"] - a["macro_f1"],
-    a["train_seconds"] / t["seconds"]["total"], t["seconds"]["total"]))
+e = json.load(open(out + "/eval.json")); e0 = json.load(open(out + "/eval-t0.json"))
+_, au, asy, _ = open(out + "/anchor.time").read().split()
+_, lu, lsy, _ = open(out + "/train.time").read().split()
+acpu, lcpu = float(au) + float(asy), float(lu) + float(lsy)
+print("anchor (TF-IDF + LinearSVC, same file, its own 50/50 split): accuracy %.4f macro_f1 %.4f "
+      "fit %.1f s wall, process cpu %.1f s" % (a["accuracy"], a["macro_f1"], a["train_seconds"], acpu))
+print("ratio: accuracy %+.4f (threshold 0: %+.4f), macro_f1 %+.4f, "
+      "training cpu %.1fx less (logify train %.1f s cpu, whole process)" % (
+    e["accuracy"] - a["accuracy"], e0["accuracy"] - a["accuracy"], e["macro_f1"] - a["macro_f1"],
+    acpu / max(lcpu, 1e-9), lcpu))
 PY
 else
   echo "bench_real_logs: no scikit-learn in the bench venv (make venv-bench): anchor not run" >&2
@@ -70,9 +93,9 @@ else
 fi
 SYS=$($GEN --list-systems)
 HELD="HDFS,OpenSSH,Android,Windows"
-$GEN --out "$OUT/seen.csv" --seed 1 --exclude "$HELD"
-$GEN --out "$OUT/unseen.csv" --seed 2 --systems "$HELD"
-$GEN --out "$OUT/seen2.csv" --seed 3 --exclude "$HELD"
+$GEN --out "$OUT/seen.csv" --seed 1 --exclude "$HELD" --min-lines-per-label "$MINL"
+$GEN --out "$OUT/unseen.csv" --seed 2 --systems "$HELD" --min-lines-per-label "$MINL"
+$GEN --out "$OUT/seen2.csv" --seed 3 --exclude "$HELD" --min-lines-per-label "$MINL"
 "$LOGIFY" train --data "$OUT/seen.csv" --out "$OUT/model-seen" "${R[@]}" --json >"$OUT/train-seen.json"
 "$LOGIFY" eval --data "$OUT/unseen.csv" --model "$OUT/model-seen" "${R[@]}" --json >"$OUT/eval-unseen.json"
 "$LOGIFY" eval --data "$OUT/seen2.csv" --model "$OUT/model-seen" "${R[@]}" --json >"$OUT/eval-seen2.json"

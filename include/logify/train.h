@@ -79,6 +79,7 @@ typedef struct {
 } lg_train_opts;
 
 #define LG_TRAIN_AUTO_LOGREG 32 /* "auto": multinomial logreg up to this many labels */
+#define LG_TRAIN_REPORT_MAX 50000 /* train rows in the train report (a sample above) */
 #define LG_TRAIN_UNKNOWN 0.5     /* highest automatic open-set threshold (docs/model.md) */
 
 void lg_train_opts_default(lg_train_opts *o);
@@ -91,6 +92,7 @@ typedef struct {
     size_t rare_rows; /* rows of labels set aside as too rare */
     size_t used;      /* rows the model learns from */
     size_t train_rows, test_rows;
+    size_t train_report_rows; /* train rows in the train report (<= LG_TRAIN_REPORT_MAX) */
     lg_report train, test; /* split figures */
     lg_logreg_fit_info split_fit, final_fit; /* logreg */
     lg_svm_fit_info svm_split, svm_final;    /* svm */

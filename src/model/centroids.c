@@ -247,6 +247,50 @@ static inline void add_feature(const lg_centroids *c, lg_centroid_scratch *s, ui
     }
 }
 
+/* A row whose features' lists hold many classes (many labels sharing
+ * common n-grams: 10,000 labels, thousands of classes a feature): every
+ * class's sum in a zeroed (K) array with no test per entry, then one scan
+ * of the K classes collects the touched ones in ascending order. The same
+ * sums in the same order as add_feature, the same touched set (marks, not
+ * values, so it holds for negative values too), so the same best class and
+ * top classes (ties go to the lower class either way); the branch per
+ * entry of add_feature mispredicts when each row touches most classes.
+ * Returns 0 (nothing done) when the lists are short next to K. */
+static int score_wide(const lg_centroids *c, const lg_embeddings *X, size_t row, float inv,
+                      lg_centroid_scratch *s, int *best) {
+    const size_t K = c->n_classes, q0 = X->indptr[row], q1 = X->indptr[row + 1];
+    size_t len = 0;
+    for (size_t q = q0; q < q1; q++)
+        if (X->indices[q] < c->dim) len += c->fptr[X->indices[q] + 1] - c->fptr[X->indices[q]];
+    if (len < K / 2 || K < 256) return 0;
+    float *acc = s->acc;
+    uint8_t *mark = s->mark;
+    memset(acc, 0, K * sizeof *acc);
+    for (size_t q = q0; q < q1; q++) {
+        const uint32_t j = X->indices[q];
+        if (j >= c->dim) continue;
+        const float v = X->values[q] * inv;
+        const uint32_t *fc = c->fcls + c->fptr[j];
+        const float *fv = c->fval + c->fptr[j];
+        const size_t nl = c->fptr[j + 1] - c->fptr[j];
+        for (size_t p = 0; p < nl; p++) {
+            acc[fc[p]] += v * fv[p];
+            mark[fc[p]] = 1;
+        }
+    }
+    int b = -1;
+    float bs = 0.0f;
+    size_t nt = 0;
+    for (size_t k = 0; k < K; k++) {
+        if (!mark[k]) continue;
+        s->touched[nt++] = (uint32_t)k;
+        if (b < 0 || acc[k] > bs) b = (int)k, bs = acc[k];
+    }
+    s->n_touched = nt;
+    *best = b;
+    return 1;
+}
+
 float lg_centroids_score(const lg_centroids *c, const lg_embeddings *X, size_t row,
                          lg_centroid_scratch *s, int *best) {
     double ss = 0;
@@ -284,6 +328,7 @@ float lg_centroids_score(const lg_centroids *c, const lg_embeddings *X, size_t r
     for (size_t t = 0; t < s->n_touched; t++)
         s->mark[s->touched[t]] = 0;
     s->n_touched = 0;
+    if (X->sparse && score_wide(c, X, row, inv, s, best)) return *best < 0 ? 0.0f : s->acc[*best];
     if (X->sparse) {
         for (size_t q = X->indptr[row]; q < X->indptr[row + 1]; q++)
             if (X->indices[q] < c->dim) add_feature(c, s, X->indices[q], X->values[q] * inv);

@@ -272,6 +272,71 @@ static size_t dedupe(const lg_embeddings *X, const int *y, const size_t *rows, s
     return kept;
 }
 
+/* Runs fn(arg) on `threads` threads (1..64), this one included, and waits
+ * for them; a thread that cannot be started leaves its share to the others
+ * (the workers take their work from a shared counter). */
+static void run_threads(int threads, void *(*fn)(void *), void *arg) {
+    int nth = threads > 1 ? (threads > 64 ? 64 : threads) : 1;
+    pthread_t th[64];
+    int started = 0;
+    for (int t = 1; t < nth; t++)
+        if (pthread_create(&th[started], NULL, fn, arg) == 0) started++;
+    fn(arg);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+}
+
+/* Candidates of each distinct row (its M nearest centroids) and its
+ * squared norm, rows shared out in blocks over the threads, each with its
+ * own centroid scratch; a row's result depends on the row only. */
+typedef struct {
+    const lg_embeddings *X;
+    const lg_centroids *cent;
+    const size_t *row_of;
+    size_t nd, M, K;
+    double *xsq;    /* (nd) */
+    uint32_t *cand; /* (nd, M) */
+    size_t *candn;  /* (nd) */
+    pthread_mutex_t mu;
+    size_t next;
+    lg_err e;
+} retrieve_job;
+
+#define RETRIEVE_BLOCK 256
+
+static void *retrieve_worker(void *arg) {
+    retrieve_job *R = arg;
+    const lg_embeddings *X = R->X;
+    lg_centroid_scratch cs;
+    lg_err e = R->M == R->K ? (memset(&cs, 0, sizeof cs), LG_OK)
+                            : lg_centroid_scratch_init(R->cent, &cs, NULL);
+    for (;;) {
+        pthread_mutex_lock(&R->mu);
+        if (e && !R->e) R->e = e;
+        size_t a = R->e ? R->nd : R->next;
+        R->next = a + RETRIEVE_BLOCK;
+        pthread_mutex_unlock(&R->mu);
+        if (a >= R->nd) break;
+        size_t z = a + RETRIEVE_BLOCK < R->nd ? a + RETRIEVE_BLOCK : R->nd;
+        for (size_t d = a; d < z; d++) {
+            size_t i = R->row_of[d];
+            double ss = 0;
+            for (size_t q = X->indptr[i]; q < X->indptr[i + 1]; q++)
+                ss += (double)X->values[q] * X->values[q];
+            R->xsq[d] = ss;
+            if (R->M == R->K) {
+                R->candn[d] = R->K;
+                continue;
+            }
+            int best;
+            lg_centroids_score(R->cent, X, i, &cs, &best);
+            R->candn[d] = lg_centroids_top(&cs, R->M, R->cand + d * R->M);
+        }
+    }
+    lg_centroid_scratch_clear(&cs);
+    return NULL;
+}
+
 lg_err lg_svm_train(const lg_embeddings *X, const int *y, const size_t *rows, size_t n,
                     size_t n_classes, const lg_centroids *cent, const lg_svm_opts *o,
                     lg_svm **out, lg_svm_fit_info *info, lg_errmsg *err) {
@@ -295,7 +360,6 @@ lg_err lg_svm_train(const lg_embeddings *X, const int *y, const size_t *rows, si
     double *mult = malloc(n * sizeof *mult), *xsq = NULL;
     uint32_t *cand = NULL, *prow = NULL;
     size_t *pptr = calloc(K + 2, sizeof *pptr), *candn = NULL;
-    lg_centroid_scratch cs = {0};
     fit_job J;
     memset(&J, 0, sizeof J);
     lg_svm *m = NULL;
@@ -315,20 +379,15 @@ lg_err lg_svm_train(const lg_embeddings *X, const int *y, const size_t *rows, si
     cand = malloc(nd * M * sizeof *cand);
     candn = malloc(nd * sizeof *candn);
     if (!xsq || !cand || !candn) goto nomem;
-    if ((e = lg_centroid_scratch_init(cent, &cs, err))) goto done;
-    for (size_t d = 0; d < nd; d++) {
-        size_t i = row_of[d];
-        double ss = 0;
-        for (size_t q = X->indptr[i]; q < X->indptr[i + 1]; q++)
-            ss += (double)X->values[q] * X->values[q];
-        xsq[d] = ss;
-        if (M == K) {
-            candn[d] = K;
-            continue;
-        }
-        int best;
-        lg_centroids_score(cent, X, i, &cs, &best);
-        candn[d] = lg_centroids_top(&cs, M, cand + d * M);
+    {
+        retrieve_job R;
+        memset(&R, 0, sizeof R);
+        R.X = X, R.cent = cent, R.row_of = row_of, R.nd = nd, R.M = M, R.K = K;
+        R.xsq = xsq, R.cand = cand, R.candn = candn;
+        pthread_mutex_init(&R.mu, NULL);
+        run_threads(o->threads, retrieve_worker, &R);
+        pthread_mutex_destroy(&R.mu);
+        if (R.e) goto nomem;
     }
     /* pairs: class k's problem = its rows + rows that retrieve k */
     for (size_t d = 0; d < nd; d++) {
@@ -366,14 +425,7 @@ lg_err lg_svm_train(const lg_embeddings *X, const int *y, const size_t *rows, si
     J.epochs = calloc(K, sizeof *J.epochs);
     if (!J.widx || !J.wval || !J.wn || !J.bias || !J.epochs) goto nomem;
     pthread_mutex_init(&J.mu, NULL);
-    int nth = o->threads > 1 ? (o->threads > 64 ? 64 : o->threads) : 1;
-    pthread_t th[64];
-    int started = 0;
-    for (int t = 1; t < nth; t++)
-        if (pthread_create(&th[started], NULL, fit_worker, &J) == 0) started++;
-    fit_worker(&J);
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
+    run_threads(o->threads, fit_worker, &J);
     pthread_mutex_destroy(&J.mu);
     if (J.e) goto nomem;
     size_t nnz = 0;
@@ -418,7 +470,6 @@ done:
     free(J.bias);
     free(J.epochs);
     lg_svm_free(m);
-    lg_centroid_scratch_clear(&cs);
     free(row_of);
     free(slots);
     free(yd);

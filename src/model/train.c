@@ -4,6 +4,7 @@
 #include "logify/train.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,15 +243,93 @@ static int predict(predictor *p, const lg_embeddings *X, size_t row, float *prob
     return k;
 }
 
-/* Adds predictions of rows[0..n-1] to rep; sims (n, may be NULL) gets each
- * row's best centroid similarity. */
-static lg_err report_rows(predictor *p, const lg_embeddings *X, const int *y, const size_t *rows,
-                          size_t n, char **labels, lg_report *rep, float *sims, lg_errmsg *err) {
+/* Predictions of rows[0..n-1]: class (-1: none) into k_out, best centroid
+ * similarity into sim_out and (SVM) the winning decision value into
+ * top_out (each (n), sim_out and top_out may be NULL). Rows are shared out
+ * in blocks over `threads` threads, each with its own predictor; a row's
+ * answer depends on the row only, so the arrays do not depend on the
+ * number of threads. */
+typedef struct {
+    lg_clf_kind kind;
+    const lg_logreg *lr;
+    const lg_svm *svm;
+    const lg_centroids *cent;
+    size_t K;
+    const lg_embeddings *X;
+    const size_t *rows;
+    size_t n;
+    int *k_out;
+    float *sim_out, *top_out;
+    pthread_mutex_t mu;
+    size_t next;
+    lg_err e;
+    lg_errmsg err;
+} predict_job;
+
+#define PREDICT_BLOCK 256
+
+static void *predict_worker(void *arg) {
+    predict_job *J = arg;
+    predictor p;
+    lg_errmsg why = {0};
+    lg_err e = predictor_init(&p, J->kind, J->lr, J->svm, J->cent, J->K, &why);
+    for (;;) {
+        pthread_mutex_lock(&J->mu);
+        if (e && !J->e) J->e = e, J->err = why;
+        size_t a = J->e ? J->n : J->next;
+        J->next = a + PREDICT_BLOCK;
+        pthread_mutex_unlock(&J->mu);
+        if (a >= J->n) break;
+        size_t z = a + PREDICT_BLOCK < J->n ? a + PREDICT_BLOCK : J->n;
+        for (size_t r = a; r < z; r++) {
+            float prob, sim;
+            int k = predict(&p, J->X, J->rows[r], &prob, &sim);
+            J->k_out[r] = k;
+            if (J->sim_out) J->sim_out[r] = sim;
+            if (J->top_out) {
+                float top = 0.0f;
+                if (k >= 0 && p.kind == LG_CLF_SVM) {
+                    top = p.ss.score[0];
+                    for (size_t c = 1; c < p.ss.n_cand; c++)
+                        if (p.ss.score[c] > top) top = p.ss.score[c];
+                }
+                J->top_out[r] = top;
+            }
+        }
+    }
+    predictor_clear(&p);
+    return NULL;
+}
+
+static lg_err predict_rows(lg_clf_kind kind, const lg_logreg *lr, const lg_svm *svm,
+                           const lg_centroids *cent, size_t K, const lg_embeddings *X,
+                           const size_t *rows, size_t n, int threads, int *k_out, float *sim_out,
+                           float *top_out, lg_errmsg *err) {
+    predict_job J;
+    memset(&J, 0, sizeof J);
+    J.kind = kind, J.lr = lr, J.svm = svm, J.cent = cent, J.K = K, J.X = X, J.rows = rows;
+    J.n = n, J.k_out = k_out, J.sim_out = sim_out, J.top_out = top_out;
+    pthread_mutex_init(&J.mu, NULL);
+    int nth = threads > 1 ? (threads > 64 ? 64 : threads) : 1;
+    if ((size_t)nth > n / PREDICT_BLOCK + 1) nth = (int)(n / PREDICT_BLOCK + 1);
+    pthread_t th[64];
+    int started = 0;
+    for (int t = 1; t < nth; t++)
+        if (pthread_create(&th[started], NULL, predict_worker, &J) == 0) started++;
+    predict_worker(&J);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&J.mu);
+    if (J.e) return lg_fail(err, J.e, "%s", J.err.msg);
+    return LG_OK;
+}
+
+/* Adds the predictions k[0..n-1] of rows[0..n-1] to rep. */
+static lg_err report_rows(const int *k, const int *y, const size_t *rows, size_t n, char **labels,
+                          lg_report *rep, lg_errmsg *err) {
     for (size_t r = 0; r < n; r++) {
-        float prob, sim;
-        int k = predict(p, X, rows[r], &prob, &sim);
-        if (sims) sims[r] = sim;
-        lg_err e = lg_report_add(rep, labels[y[rows[r]]], k >= 0 ? labels[k] : "(no answer)", err);
+        lg_err e = lg_report_add(rep, labels[y[rows[r]]], k[r] >= 0 ? labels[k[r]] : "(no answer)",
+                                 err);
         if (e) return e;
     }
     return LG_OK;
@@ -260,21 +339,17 @@ static lg_err report_rows(predictor *p, const lg_embeddings *X, const int *y, co
  * rows: p(right | s) = 1 / (1 + exp(-(a s + b))), fitted by Newton's
  * method with Platt's smoothed targets ((N+ + 1) / (N+ + 2), 1 / (N- + 2)),
  * so that a held-out split with no miss still gives finite coefficients.
- * No held-out rows: a = 5, b = 0. */
-static void fit_platt(predictor *p, const lg_embeddings *X, const int *y, const size_t *rows,
-                      size_t n, float *a_out, float *b_out) {
+ * No held-out rows: a = 5, b = 0. kp, top: the rows' predictions and
+ * winning decision values (predict_rows). */
+static void fit_platt(const int *kp, const float *top, const int *y, const size_t *rows, size_t n,
+                      float *a_out, float *b_out) {
     double *s = malloc((n + 1) * sizeof *s);
     int *ok = malloc((n + 1) * sizeof *ok);
     size_t m = 0, npos = 0;
     for (size_t r = 0; s && ok && r < n; r++) {
-        float prob, sim;
-        int k = predict(p, X, rows[r], &prob, &sim);
-        if (k < 0) continue;
-        float top = p->ss.score[0];
-        for (size_t c = 1; c < p->ss.n_cand; c++)
-            if (p->ss.score[c] > top) top = p->ss.score[c];
-        s[m] = top;
-        ok[m] = k == y[rows[r]];
+        if (kp[r] < 0) continue;
+        s[m] = top[r];
+        ok[m] = kp[r] == y[rows[r]];
         npos += (size_t)ok[m++];
     }
     double A = 5.0, B = 0.0;
@@ -375,8 +450,6 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     json_t *rare = json_array(), *open_set = NULL;
     lg_centroids *split_c = NULL, *final_c = NULL;
     lg_svm *split_s = NULL, *final_s = NULL;
-    predictor pred;
-    memset(&pred, 0, sizeof pred);
     float *sims = NULL;
     double unknown = LG_TRAIN_UNKNOWN;
     if (!sel || !dest || !all_labels || !rare) {
@@ -490,11 +563,28 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         e = lg_fail(err, LG_ENOMEM, "out of memory");
         goto done;
     }
+    /* rows of each class in data order (counting sort: one pass, not one
+     * per class) */
+    size_t *cls_ptr = calloc(K + 1, sizeof *cls_ptr), *cls_row = malloc(res->used * sizeof *cls_row);
+    if (!cls_ptr || !cls_row) {
+        free(cls_ptr);
+        free(cls_row);
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t r = 0; r < res->used; r++)
+        cls_ptr[y[r] + 1]++;
+    for (size_t k = 0; k < K; k++)
+        cls_ptr[k + 1] += cls_ptr[k];
+    for (size_t r = 0; r < res->used; r++)
+        cls_row[cls_ptr[y[r]]++] = r;
+    for (size_t k = K; k > 0; k--) /* back to the starts */
+        cls_ptr[k] = cls_ptr[k - 1];
+    cls_ptr[0] = 0;
     uint64_t rng = o->seed;
     for (size_t k = 0; k < K; k++) {
-        size_t m = 0;
-        for (size_t r = 0; r < res->used; r++)
-            if (y[r] == (int)k) order[m++] = r;
+        size_t m = cls_ptr[k + 1] - cls_ptr[k];
+        memcpy(order, cls_row + cls_ptr[k], m * sizeof *order);
         for (size_t r = m; r > 1; r--) { /* Fisher-Yates */
             size_t j = (size_t)(splitmix64(&rng) % r);
             size_t t = order[r - 1];
@@ -511,6 +601,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
                 train_idx[res->train_rows++] = order[r];
         }
     }
+    free(cls_ptr);
+    free(cls_row);
     /* keep data order inside each part (deterministic and easy to read) */
     qsort(train_idx, res->train_rows, sizeof *train_idx, cmp_size);
     qsort(test_idx, res->test_rows, sizeof *test_idx, cmp_size);
@@ -529,17 +621,42 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         e = lg_logreg_train(&X, y, train_idx, res->train_rows, K, &o->lr, &split_m,
                             &res->split_fit, err);
     if (e) goto done;
-    if ((e = predictor_init(&pred, res->kind, split_m, split_s, split_c, K, err))) goto done;
+    int *kp = malloc((res->used + 1) * sizeof *kp);
+    float *top = malloc((res->test_rows + 1) * sizeof *top);
+    if (!kp || !top) {
+        free(kp);
+        free(top);
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* held-out rows once: Platt scaling, the test report, the open set */
+    e = predict_rows(res->kind, split_m, split_s, split_c, K, &X, test_idx, res->test_rows,
+                     o->svm.threads, kp, sims, top, err);
     float platt_a = 5.0f, platt_b = 0.0f;
-    if (split_s) {
-        fit_platt(&pred, &X, y, test_idx, res->test_rows, &platt_a, &platt_b);
+    if (!e && split_s) {
+        fit_platt(kp, top, y, test_idx, res->test_rows, &platt_a, &platt_b);
         split_s->platt_a = platt_a, split_s->platt_b = platt_b;
     }
-    if ((e = report_rows(&pred, &X, y, train_idx, res->train_rows, labels, &res->train, NULL,
-                         err)))
-        goto done;
-    if ((e = report_rows(&pred, &X, y, test_idx, res->test_rows, labels, &res->test, sims, err)))
-        goto done;
+    if (!e) e = report_rows(kp, y, test_idx, res->test_rows, labels, &res->test, err);
+    /* the train report: every train row up to LG_TRAIN_REPORT_MAX, else
+     * that many spread evenly over them (a million rows would cost as much
+     * as a fit again, for a figure a sample gives as well) */
+    size_t nrep = res->train_rows;
+    if (nrep > LG_TRAIN_REPORT_MAX) {
+        nrep = LG_TRAIN_REPORT_MAX;
+        for (size_t r = 0; r < nrep; r++) /* in place: the source index is >= r */
+            order[r] = train_idx[(size_t)((double)r * (double)res->train_rows / (double)nrep)];
+    } else {
+        memcpy(order, train_idx, nrep * sizeof *order);
+    }
+    res->train_report_rows = nrep;
+    if (!e)
+        e = predict_rows(res->kind, split_m, split_s, split_c, K, &X, order, nrep, o->svm.threads,
+                         kp, NULL, NULL, err);
+    if (!e) e = report_rows(kp, y, order, nrep, labels, &res->train, err);
+    free(kp);
+    free(top);
+    if (e) goto done;
     unknown = o->unknown_threshold;
     open_set = open_set_json(sims, res->test_rows, &unknown);
     /* 7. refit on all used rows */
@@ -563,7 +680,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         json_array_append_new(label_arr, json_string(labels[k]));
     res->figures = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:s, s:s, s:I, s:f, s:f, "
-        "s:s, s:{s:I, s:I}, s:o, s:o, s:f, s:o, s:o, s:o}",
+        "s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:f, s:o, s:o, s:o}",
         "data", o->data_name ? o->data_name : "", "data_fnv1a64", sum, "rows",
         (json_int_t)res->rows, "decided_by_rules", (json_int_t)res->by_rules, "routed_to_llm",
         (json_int_t)res->to_llm, "no_model_stage", (json_int_t)res->no_model, "rare_rows",
@@ -573,7 +690,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         res->kind == LG_CLF_SVM ? "ovr_linear_svm" : "multinomial_logreg", "seed", (json_int_t)o->seed, "test_fraction", o->test_fraction, "C",
         res->kind == LG_CLF_SVM ? o->svm.C : o->lr.C, "class_weight",
         res->kind == LG_CLF_SVM ? "none" : o->lr.balanced ? "balanced" : "none", "split", "train_rows",
-        (json_int_t)res->train_rows, "test_rows", (json_int_t)res->test_rows, "train",
+        (json_int_t)res->train_rows, "test_rows", (json_int_t)res->test_rows, "train_report_rows",
+        (json_int_t)res->train_report_rows, "train",
         lg_report_json(&res->train), "test", lg_report_json(&res->test), "accuracy_gap", gap,
         "split_fit", fit_json(res, 0), "final_fit", fit_json(res, 1), "open_set", open_set);
     rare = NULL; /* stolen by json_pack (also on failure) */
@@ -619,7 +737,6 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
 done:
     json_decref(rare);
     json_decref(open_set);
-    predictor_clear(&pred);
     free(sims);
     lg_logreg_free(split_m);
     lg_logreg_free(final_m);

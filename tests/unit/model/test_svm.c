@@ -128,6 +128,71 @@ static void same_model(const lg_svm *a, const lg_svm *b) {
     assert_memory_equal(a->bias, b->bias, a->n_classes * sizeof *a->bias);
 }
 
+/* Scoring against many classes (300, every line shares "failed after ..
+ * ms on node" with every class: the rows' lists cover all classes, the
+ * pass that sums into a zeroed array) agrees with a brute-force cosine:
+ * the touched classes, each similarity, the best class and the top 16 */
+static void test_centroids_wide_rows(void **state) {
+    (void)state;
+    corpus c;
+    corpus_make(&c);
+    lg_centroids *cent;
+    assert_int_equal(lg_centroids_build(&c.X, c.y, NULL, NCLS * PER, NULL, NCLS, &cent, NULL),
+                     LG_OK);
+    lg_centroid_scratch s;
+    assert_int_equal(lg_centroid_scratch_init(cent, &s, NULL), LG_OK);
+    static double dense[65536], want[NCLS];
+    static int shares[NCLS];
+    size_t wide = 0;
+    for (size_t i = 0; i < NCLS * PER; i += 7) {
+        double ss = 0;
+        size_t len = 0;
+        for (size_t q = c.X.indptr[i]; q < c.X.indptr[i + 1]; q++) {
+            dense[c.X.indices[q]] = c.X.values[q];
+            ss += (double)c.X.values[q] * c.X.values[q];
+            len += cent->fptr[c.X.indices[q] + 1] - cent->fptr[c.X.indices[q]];
+        }
+        wide += len >= NCLS / 2;
+        int bb = -1;
+        size_t nshare = 0;
+        for (size_t k = 0; k < NCLS; k++) {
+            want[k] = 0, shares[k] = 0;
+            for (size_t q = cent->ptr[k]; q < cent->ptr[k + 1]; q++)
+                if (dense[cent->idx[q]] != 0)
+                    want[k] += dense[cent->idx[q]] * cent->val[q] / sqrt(ss), shares[k] = 1;
+            nshare += (size_t)shares[k];
+            if (shares[k] && (bb < 0 || want[k] > want[bb] + 1e-6)) bb = (int)k;
+        }
+        int best;
+        float sim = lg_centroids_score(cent, &c.X, i, &s, &best);
+        assert_int_equal(s.n_touched, nshare);
+        for (size_t t = 0; t < s.n_touched; t++) {
+            assert_true(shares[s.touched[t]]);
+            assert_true(fabs(s.acc[s.touched[t]] - want[s.touched[t]]) < 1e-5);
+        }
+        assert_true(best >= 0 && fabs(sim - want[bb]) < 1e-5 && fabs(want[best] - want[bb]) < 1e-5);
+        assert_int_equal(best, c.y[i]); /* its own class is nearest */
+        uint32_t top[16];
+        size_t nt = lg_centroids_top(&s, 16, top);
+        assert_int_equal(nt, 16);
+        assert_int_equal(top[0], (uint32_t)best);
+        for (size_t t = 1; t < nt; t++)
+            assert_true(s.acc[top[t]] <= s.acc[top[t - 1]]);
+        for (size_t k = 0; k < NCLS; k++) { /* nothing left out ranks above the 16th */
+            int in = 0;
+            for (size_t t = 0; t < nt; t++)
+                in |= top[t] == k;
+            if (!in) assert_true(want[k] <= want[top[nt - 1]] + 1e-5);
+        }
+        for (size_t q = c.X.indptr[i]; q < c.X.indptr[i + 1]; q++)
+            dense[c.X.indices[q]] = 0;
+    }
+    assert_true(wide > 0); /* the test reaches the wide pass */
+    lg_centroid_scratch_clear(&s);
+    lg_centroids_free(cent);
+    corpus_free(&c);
+}
+
 /* 300 classes: every training line back to its class; threads change
  * nothing; candidates >= K is plain one-vs-rest and also learns all */
 static void test_svm_many_classes(void **state) {
@@ -304,6 +369,7 @@ static int teardown(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_centroids_by_hand),
+        cmocka_unit_test(test_centroids_wide_rows),
         cmocka_unit_test(test_svm_many_classes),
         cmocka_unit_test(test_svm_bad_input),
         cmocka_unit_test(test_svm_bundle_and_open_set),
