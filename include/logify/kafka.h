@@ -21,6 +21,7 @@
 #define LOGIFY_KAFKA_H
 
 #include "logify/common.h"
+#include "logify/live.h"
 #include "logify/pipeline.h"
 #include "logify/templates.h"
 
@@ -44,15 +45,17 @@ typedef struct {
     int exactly_once;        /* transactions */
     const char *transactional_id; /* NULL: logify-<group>-<host>-<pid> */
     size_t batch_max;        /* messages per pipeline batch; 0: 1024 */
-    int threads;             /* classifying threads; 0: the online cores, at most 16
-                                (1 with templates: the miner is not shared) */
+    int threads;             /* classifying threads; 0: the online cores, at most 16 */
     size_t max_value;        /* bigger values are bad messages; 0: 512 KiB */
     double grace_seconds;    /* on stop: wait this long for acks; 0: 30 */
     /* extra librdkafka properties, "key=value", for both clients */
     const char *props[LG_KAFKA_MAX_PROPS];
     size_t n_props;
-    const lg_pipeline *pipeline; /* borrowed; must outlive the worker */
-    lg_tpl_miner *templates;     /* optional: template_id with explain (borrowed) */
+    const lg_pipeline *pipeline; /* borrowed; must outlive the worker (or NULL with live) */
+    lg_live *live;               /* or: live reload; each batch is classified by the set
+                                    current when it starts (borrowed) */
+    lg_tpl_miner *templates;     /* optional: template_id with explain (borrowed; used by
+                                    the thread that runs the worker only) */
 } lg_kafka_opts;
 
 typedef struct lg_kafka_worker lg_kafka_worker;

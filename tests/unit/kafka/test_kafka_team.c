@@ -1,6 +1,6 @@
 /* test_kafka_team.c - the Kafka worker's classifying threads (kafka_team.c)
- * without a broker: batches of made-up messages cut into slices over 4
- * threads, each output where the worker's thread will look for it, with the
+ * without a broker: batches of made-up messages cut into pieces over 4
+ * threads (two batches alternating, as the worker does), each output where the worker's thread will look for it, with the
  * label the rules give, whatever the batch size. In the TSan round (no
  * librdkafka thread runs here: Debian's librdkafka starts its threads with
  * thrd_create, which TSan does not intercept). */
@@ -43,21 +43,18 @@ static void test_slices_over_threads(void **state) {
     w->mo = (kmsg_opts){"source", "log_message", NULL, 1 << 20};
     w->out_cap = 1 << 20;
     km_init(&w->m);
-    w->pend = calloc(BATCH, sizeof *w->pend);
-    w->recs = calloc(BATCH, sizeof *w->recs);
-    w->msgs = calloc(BATCH, sizeof *w->msgs);
-    w->rec_of = calloc(BATCH, sizeof *w->rec_of);
-    w->out_slice = calloc(BATCH, sizeof *w->out_slice);
-    w->out_off = calloc(BATCH, sizeof *w->out_off);
-    w->out_len = calloc(BATCH, sizeof *w->out_len);
     assert_int_equal(kw_team_new(w, 4, &err), LG_OK);
     assert_int_equal(w->n_slices, 4);
+    kset sets[2];
+    assert_int_equal(kw_set_init(w, &sets[0]), LG_OK);
+    assert_int_equal(kw_set_init(w, &sets[1]), LG_OK);
 
     rd_kafka_message_t *msgs = calloc(BATCH, sizeof *msgs);
     char(*vals)[96] = calloc(BATCH, sizeof *vals);
     static const size_t sizes[] = {1, 63, 200, BATCH, 257, BATCH};
     for (size_t round = 0; round < sizeof sizes / sizeof *sizes; round++) {
         size_t n = sizes[round];
+        kset *set = &sets[round % 2]; /* the worker alternates two */
         for (size_t i = 0; i < n; i++) {
             int kind = (int)((i + round) % 3);
             snprintf(vals[i], sizeof vals[i],
@@ -67,18 +64,18 @@ static void test_slices_over_threads(void **state) {
                      i, i);
             msgs[i].payload = vals[i];
             msgs[i].len = strlen(vals[i]);
-            w->pend[i] = &msgs[i];
+            set->pend[i] = &msgs[i];
         }
-        assert_int_equal(kw_team_classify(w, n, &err), LG_OK);
+        set->n = n;
+        assert_int_equal(kw_team_classify(w, set, &err), LG_OK);
         for (size_t i = 0; i < n; i++) {
             int kind = (int)((i + round) % 3);
-            assert_int_not_equal(w->out_len[i], SIZE_MAX);
-            const kslice *s = &w->slices[w->out_slice[i]];
-            assert_true(i >= s->a && i < s->b);
+            assert_int_not_equal(set->out_len[i], SIZE_MAX);
+            assert_true(set->out_slice[i] < w->n_slices);
             char out[512];
-            assert_true(w->out_len[i] < sizeof out);
-            memcpy(out, s->out.data + w->out_off[i], w->out_len[i]);
-            out[w->out_len[i]] = 0;
+            assert_true(set->out_len[i] < sizeof out);
+            memcpy(out, set->outs[set->out_slice[i]].data + set->out_off[i], set->out_len[i]);
+            out[set->out_len[i]] = 0;
             char id[32];
             snprintf(id, sizeof id, "{\"id\":%zu,", i);
             assert_true(!strncmp(out, id, strlen(id)));
@@ -87,19 +84,15 @@ static void test_slices_over_threads(void **state) {
                                            : "\"target_label\":\"Unclassified\",\"error\":\"missing field 'log_message'\"}";
             if (!strstr(out, want)) fail_msg("round %zu, message %zu: %s", round, i, out);
         }
-        for (size_t i = 0; i < n; i++) kmsg_clear(&w->msgs[i]);
+        for (size_t i = 0; i < n; i++) kmsg_clear(&set->msgs[i]);
+        set->n = 0;
     }
     assert_int_equal(KM_LOAD(&w->m.bad), 2174); /* the kind-2 messages of all rounds */
 
+    kw_set_free(w, &sets[0]);
+    kw_set_free(w, &sets[1]);
     kw_team_free(w);
     km_destroy(&w->m);
-    free(w->pend);
-    free(w->recs);
-    free(w->msgs);
-    free(w->rec_of);
-    free(w->out_slice);
-    free(w->out_off);
-    free(w->out_len);
     free(w);
     free(msgs);
     free(vals);
