@@ -207,6 +207,12 @@ struct lg_kafka_worker {
     size_t n_inflight;
     kbatch *grave;        /* given up on, freed once the producer reported every output */
     kbatch *spare;        /* done with, for reuse */
+    /* at-least-once commits (kafka_worker.c, commit_ready) */
+    rd_kafka_topic_partition_list_t *done;  /* per input partition held: every output below
+                                               this offset acknowledged (what to commit) */
+    rd_kafka_topic_partition_list_t *carry; /* done, whose commit a rebalance refused */
+    int commit_failed;    /* an asynchronous commit failed: commit done again */
+    double recommit_t;
     size_t n_spare;
     lg_buf out;           /* one output value */
     klog clog, plog;

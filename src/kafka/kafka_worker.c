@@ -198,14 +198,14 @@ static double grace_left(lg_kafka_worker *w) {
     return left > 0.1 ? left : 0.1;
 }
 
-static void commit_ready(lg_kafka_worker *w, int sync);
+static rd_kafka_resp_err_t commit_ready(lg_kafka_worker *w, int sync);
 
 /* At-least-once, before giving partitions up (rebalance, stop): waits up to
  * the grace period for the outputs in flight, commits what they cover, and
  * gives up on the rest (redelivered to the next owner). */
 static void settle(lg_kafka_worker *w) {
     if (w->head) rd_kafka_flush(w->producer, (int)(grace_left(w) * 1000));
-    commit_ready(w, 1);
+    rd_kafka_resp_err_t e = commit_ready(w, 1);
     size_t lost = 0;
     while (w->head) {
         kbatch *b = pop_head(w);
@@ -215,6 +215,34 @@ static void settle(lg_kafka_worker *w) {
     if (lost)
         lg_log(LG_LOG_WARN, "kafka: %zu outputs not acknowledged in time: their inputs stay uncommitted "
                             "and will be processed again", lost);
+    /* the partitions go: what they are done up to is carried to the next
+     * assignment when the commit was refused (the group was rejoining: a
+     * coordinator that moved), and committed then if they come back */
+    if (w->carry) rd_kafka_topic_partition_list_destroy(w->carry);
+    w->carry = e && e != RD_KAFKA_RESP_ERR__NO_OFFSET ? w->done : NULL;
+    if (!w->carry && w->done) rd_kafka_topic_partition_list_destroy(w->done);
+    w->done = NULL;
+    w->commit_failed = 0;
+}
+
+/* A new assignment: the partitions carried from a refused commit start
+ * where they were done, and that offset is committed now. */
+static void take_carry(lg_kafka_worker *w, rd_kafka_topic_partition_list_t *parts) {
+    if (!w->carry) return;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        const rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(w->carry, p->topic, p->partition);
+        if (!c || c->offset < 0) continue;
+        p->offset = c->offset;
+        if (!w->done) w->done = rd_kafka_topic_partition_list_new(parts->cnt);
+        if (w->done) rd_kafka_topic_partition_list_add(w->done, p->topic, p->partition)->offset = c->offset;
+        w->commit_failed = 1; /* commit_ready commits them at once */
+    }
+    if (w->done && w->done->cnt)
+        lg_log(LG_LOG_INFO, "kafka: %d partition%s back after a refused commit: starting where they were done",
+               w->done->cnt, w->done->cnt == 1 ? "" : "s");
+    rd_kafka_topic_partition_list_destroy(w->carry);
+    w->carry = NULL;
 }
 
 static void log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts) {
@@ -233,6 +261,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topi
     KM_ADD(&w->m.rebalances, 1);
     if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_partitions("assigned", parts);
+        if (!w->o.exactly_once) take_carry(w, parts);
         rd_kafka_assign(rk, parts);
         kw_client_ok(w, &w->clog);
         return;
@@ -247,22 +276,32 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topi
 
 /* ---- At-least-once commits ------------------------------------------------------------ */
 
-/* Commits the offsets of the leading batches whose outputs are all
- * acknowledged (a failed one stops there: nothing after it is committed). */
-static void commit_ready(lg_kafka_worker *w, int sync) {
-    rd_kafka_topic_partition_list_t *c = NULL;
+/* Adds the offsets of the leading batches whose outputs are all
+ * acknowledged (a failed one stops there: nothing after it is committed) to
+ * w->done, and commits w->done: asynchronously in the loop (when it grew,
+ * or every half second while the last commit failed: a failed commit is
+ * made again, not left to the next batch, which may never come), or
+ * synchronously before giving the partitions up (sync; retried while the
+ * coordinator moves or does not answer, within the grace period). Returns
+ * the synchronous commit's error. */
+static rd_kafka_resp_err_t commit_ready(lg_kafka_worker *w, int sync) {
     double now = lg_now();
+    int grew = 0;
     while (w->head && w->head->sealed && !w->head->outstanding && !w->head->failed) {
         kbatch *b = pop_head(w);
         /* later batches come later: their offsets are higher */
-        c = batch_offsets(w, b, 0, c);
+        rd_kafka_topic_partition_list_t *d = batch_offsets(w, b, 0, w->done);
+        if (d) w->done = d;
         km_latency(&w->m, now - b->t_first);
         batch_done(w, b);
+        grew = 1;
     }
-    if (!c) return;
-    rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, c, !sync);
-    /* the last commit before giving partitions up: retried while the
-     * coordinator moves or does not answer, within the grace period */
+    if (!w->done || !w->done->cnt) return RD_KAFKA_RESP_ERR__NO_OFFSET;
+    if (!sync && !grew && !(w->commit_failed && now - w->recommit_t >= 0.5)) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!grew && !sync) lg_log(LG_LOG_INFO, "kafka: committing offsets again after a failed commit");
+    w->commit_failed = 0;
+    w->recommit_t = now;
+    rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, w->done, !sync);
     for (double end = lg_now() + grace_left(w);
          sync && lg_now() < end &&
          (e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
@@ -270,12 +309,12 @@ static void commit_ready(lg_kafka_worker *w, int sync) {
           e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT);) {
         usleep(300000); /* not kw_backoff: it returns at once when stopping */
         rd_kafka_poll(w->producer, 0);
-        e = rd_kafka_commit(w->consumer, c, 0);
+        e = rd_kafka_commit(w->consumer, w->done, 0);
     }
     if (e && sync && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (those inputs will be processed again)",
-               rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(c);
+        lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (made again if the partitions come back; "
+                            "else those inputs will be processed again)", rd_kafka_err2str(e));
+    return sync ? e : RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 /* ---- Exactly-once --------------------------------------------------------------------- */
@@ -671,6 +710,8 @@ void lg_kafka_worker_free(lg_kafka_worker *w) {
         w->grave = b->next;
         batch_free(b);
     }
+    if (w->done) rd_kafka_topic_partition_list_destroy(w->done);
+    if (w->carry) rd_kafka_topic_partition_list_destroy(w->carry);
     while (w->spare) {
         kbatch *b = w->spare;
         w->spare = b->next;
