@@ -21,6 +21,7 @@
 #define LOGIFY_KAFKA_H
 
 #include "logify/common.h"
+#include "logify/config.h"
 #include "logify/live.h"
 #include "logify/pipeline.h"
 #include "logify/templates.h"
@@ -57,6 +58,14 @@ typedef struct {
     lg_tpl_miner *templates;     /* optional: template_id with explain (borrowed; used by
                                     the thread that runs the worker only) */
 } lg_kafka_opts;
+
+/* Reads the config file's `kafka:` section (docs/kafka.md) into o (the
+ * settings it names; the others untouched) and *metrics_port. Strings are
+ * borrowed from cfg, except a list of brokers and the properties, made in
+ * mem[0] and mem[1] (free both, also after an error). LG_EINVAL names the
+ * file, line and setting. */
+lg_err lg_kafka_opts_from_config(const lg_config *cfg, lg_kafka_opts *o, int *metrics_port, char *mem[2],
+                                 lg_errmsg *err);
 
 typedef struct lg_kafka_worker lg_kafka_worker;
 

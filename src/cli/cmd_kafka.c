@@ -48,7 +48,8 @@ static const char usage_text[] =
     "      --metrics-all       serve the metrics on every address, not only 127.0.0.1\n"
     "  -X, --property K=V      a librdkafka property for both clients; consumer.K=V or\n"
     "                          producer.K=V for one (e.g. -X security.protocol=ssl)\n"
-    "      --config FILE       configuration file (routes, rules, model, llm)\n"
+    "      --config FILE       configuration file (routes, rules, model, llm, and a kafka:\n"
+    "                          section with these settings: the flags win)\n"
     "      --rules FILE        rules file (default: the built-in rules)\n"
     "      --model DIR         model bundle (default: models/default)\n"
     "      --route SRC=STAGES  route rows of source SRC (or *) through STAGES\n"
@@ -133,6 +134,52 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* ---- The config file's kafka: section ---------------------------------------- */
+
+/* Fills what the command line left unset from the config file's kafka:
+ * section (the flags win; the file's -X properties come first, so that the
+ * command line's override them), then checks the whole. */
+static int merge_file(const lg_config *cfg, lg_kafka_opts *ko, int *metrics_port, char *mem[2]) {
+    lg_kafka_opts fo;
+    memset(&fo, 0, sizeof fo);
+    int file_port = -1;
+    lg_errmsg err;
+    if (lg_kafka_opts_from_config(cfg, &fo, &file_port, mem, &err)) return cli_error("%s", err.msg);
+#define FROM_FILE(f) \
+    if (!ko->f) ko->f = fo.f
+    FROM_FILE(brokers);
+    FROM_FILE(group);
+    FROM_FILE(input);
+    FROM_FILE(output);
+    FROM_FILE(dead_letter);
+    FROM_FILE(source);
+    FROM_FILE(source_field);
+    FROM_FILE(message_field);
+    FROM_FILE(explain);
+    FROM_FILE(exactly_once);
+    FROM_FILE(transactional_id);
+    FROM_FILE(batch_max);
+    FROM_FILE(threads);
+    FROM_FILE(max_value);
+#undef FROM_FILE
+    if (ko->grace_seconds <= 0) ko->grace_seconds = fo.grace_seconds;
+    if (*metrics_port < 0) *metrics_port = file_port;
+    if (fo.n_props + ko->n_props > LG_KAFKA_MAX_PROPS)
+        return cli_usage_error(usage_text, "kafka: more than %d properties (-X and the config file's)",
+                               LG_KAFKA_MAX_PROPS);
+    memmove(ko->props + fo.n_props, ko->props, ko->n_props * sizeof *ko->props);
+    memcpy(ko->props, fo.props, fo.n_props * sizeof *ko->props);
+    ko->n_props += fo.n_props;
+    if (!ko->brokers || !ko->group || !ko->input || !ko->output)
+        return cli_usage_error(usage_text, "kafka: --brokers, --group, --input and --output are required "
+                                           "(or brokers, group, input and output in the config file's kafka: section)");
+    if (ko->transactional_id && !ko->exactly_once)
+        return cli_usage_error(usage_text, "kafka: --transactional-id goes with --exactly-once");
+    if (ko->source && (ko->source_field || ko->message_field))
+        return cli_usage_error(usage_text, "kafka: --source (plain text) takes no --source-field/--message-field");
+    return CLI_OK;
+}
+
 int cmd_kafka(int argc, char **argv) {
     enum { O_BROKERS = 256, O_GROUP, O_INPUT, O_OUTPUT, O_DEAD, O_EOS, O_TXID, O_EXPLAIN, O_SOURCE,
            O_SFIELD, O_MFIELD, O_BATCH, O_THREADS, O_MAXVAL, O_GRACE, O_MPORT, O_MALL, O_QUIET };
@@ -213,16 +260,18 @@ int cmd_kafka(int argc, char **argv) {
         }
     }
     if (optind != argc) return cli_usage_error(usage_text, "kafka: unexpected argument '%s'", argv[optind]);
-    if (!ko.brokers || !ko.group || !ko.input || !ko.output)
-        return cli_usage_error(usage_text, "kafka: --brokers, --group, --input and --output are required");
-    if (ko.transactional_id && !ko.exactly_once)
-        return cli_usage_error(usage_text, "kafka: --transactional-id goes with --exactly-once");
-    if (ko.source && (ko.source_field || ko.message_field))
-        return cli_usage_error(usage_text, "kafka: --source (plain text) takes no --source-field/--message-field");
     if (!quiet) lg_log_set_level(LG_LOG_INFO);
 
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
+    char *file_mem[2] = {NULL, NULL};
+    int mrc = merge_file(&cfg, &ko, &metrics_port, file_mem);
+    if (mrc != CLI_OK) {
+        free(file_mem[0]);
+        free(file_mem[1]);
+        lg_config_free(&cfg);
+        return mrc;
+    }
     int rc = CLI_FAIL;
     lg_errmsg err;
     lg_live *live = NULL;
@@ -297,5 +346,7 @@ done:
     lg_tpl_miner_free(ko.templates);
     lg_live_free(live);
     lg_config_free(&cfg);
+    free(file_mem[0]);
+    free(file_mem[1]);
     return rc;
 }
