@@ -578,7 +578,10 @@ static void step(lg_kafka_worker *w, kset *in, lg_errmsg *err) {
         if (!w->fatal) process_batch(w, r, err);
         else drop_set(r);
     }
-    if (!go) return;
+    if (!go) {
+        w->rewound = 0; /* nothing polled before the rewind is waiting */
+        return;
+    }
     lg_err e = kw_team_finish(w, in, err);
     if (e) kw_fail(w, e, "classifying: %s", err ? err->msg : lg_strerror(e));
     if (e || w->rewound) { /* rewound: these messages come again */
@@ -635,8 +638,11 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
         w->stop_t = lg_now();
         lg_log(LG_LOG_INFO, "kafka: stopping: finishing %zu polled messages and %zu batch(es) in flight (grace %.0f s)",
                in->n + (w->ready ? w->ready->n : 0), w->n_inflight, w->o.grace_seconds);
-        step(w, in, err);
-        if (w->ready && !w->fatal) step(w, in, err); /* in is empty now: produces ready */
+        step(w, in, err); /* classifies in while producing ready: in is ready then */
+        if (w->ready && !w->fatal) { /* produces it (the other set is empty) */
+            in = w->ready == &w->sets[0] ? &w->sets[1] : &w->sets[0];
+            step(w, in, err);
+        }
     }
     drop_pending(w);
     if (!w->o.exactly_once) settle(w);

@@ -155,8 +155,89 @@ static void test_commit_errors_and_coordinator_move(void **state) {
     lg_resources_free(&res);
 }
 
+/* A stop in the middle of a backlog: the batch being classified and the one
+ * waiting to be produced are both finished, produced once and committed:
+ * the outputs on the topic, the counters and the committed offsets agree. */
+static void test_stop_mid_stream(void **state) {
+    (void)state;
+    lg_errmsg err;
+    lg_resources res;
+    memset(&res, 0, sizeof res);
+    assert_int_equal(lg_rules_parse(RULES, strlen(RULES), "t", NULL, &res.rules, &err), LG_OK);
+    snprintf(res.model_missing, sizeof res.model_missing, "stage model not available");
+    snprintf(res.llm_missing, sizeof res.llm_missing, "llm not configured");
+    lg_route_table t;
+    lg_pipeline *pl;
+    assert_int_equal(lg_routes_default(&t, NULL), LG_OK);
+    assert_int_equal(lg_pipeline_new(&t, &res, &pl, &err), LG_OK);
+    lg_routes_free(&t);
+    rd_kafka_t *host = client(RD_KAFKA_PRODUCER, "", NULL);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
+    assert_non_null(mc);
+    const char *bs = rd_kafka_mock_cluster_bootstraps(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "in", PARTS, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "out", PARTS, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    enum { M = 20000 };
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bs, NULL);
+    for (int i = 0; i < M; i++) {
+        char v[128];
+        int n = snprintf(v, sizeof v, "{\"id\":%d,\"source\":\"S\",\"log_message\":\"User U%d logged in\"}", i, i);
+        while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(i % PARTS),
+                                 RD_KAFKA_V_VALUE(v, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(p, 10);
+    }
+    assert_int_equal(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(p);
+
+    lg_kafka_opts o;
+    memset(&o, 0, sizeof o);
+    o.brokers = bs;
+    o.group = "g2";
+    o.input = "in";
+    o.output = "out";
+    o.pipeline = pl;
+    o.batch_max = 200;
+    o.threads = 2;
+    runner r = {0};
+    assert_int_equal(lg_kafka_worker_new(&o, &r.w, &err), LG_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run, &r), 0);
+    wait_for(&r.w->m.produced, M / 10, "outputs before the stop");
+    lg_kafka_worker_stop(r.w);
+    pthread_join(th, NULL);
+    if (r.rc) fail_msg("run: %s", r.err.msg);
+    uint64_t consumed = KM_LOAD(&r.w->m.consumed), produced = KM_LOAD(&r.w->m.produced);
+    lg_kafka_worker_free(r.w);
+    if (produced != consumed)
+        fail_msg("consumed %llu, produced %llu of %d", (unsigned long long)consumed, (unsigned long long)produced, M);
+
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bs, "g2");
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
+    for (int i = 0; i < PARTS; i++) rd_kafka_topic_partition_list_add(l, "in", i);
+    assert_int_equal(rd_kafka_committed(c, l, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    int64_t committed = 0, outputs = 0;
+    for (int i = 0; i < PARTS; i++) {
+        int64_t lo, hi;
+        if (l->elems[i].offset > 0) committed += l->elems[i].offset;
+        assert_int_equal(rd_kafka_query_watermark_offsets(c, "out", i, &lo, &hi, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        outputs += hi;
+    }
+    if (committed != (int64_t)produced || outputs != (int64_t)produced)
+        fail_msg("produced %llu, %lld outputs on the topic, %lld input offsets committed",
+                 (unsigned long long)produced, (long long)outputs, (long long)committed);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(host);
+    lg_pipeline_free(pl);
+    lg_resources_free(&res);
+}
+
 int main(void) {
     lg_log_set_level(LG_LOG_ERROR); /* the injected errors are logged as warnings */
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_commit_errors_and_coordinator_move)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_commit_errors_and_coordinator_move),
+                                       cmocka_unit_test(test_stop_mid_stream)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
