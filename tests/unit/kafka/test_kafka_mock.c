@@ -6,7 +6,7 @@
  * member rejoins; the commit made before giving the partitions up is
  * refused too). The worker must go on, produce every output once and, once
  * stopped, have committed every input offset: exactly the end, no less.
- * Runs in about 5 s. */
+ * Runs in about 10 s (a minute under ASan on a loaded machine). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,9 +54,9 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstraps, const ch
 }
 
 static void wait_for(const uint64_t *counter, uint64_t want, const char *what) {
-    for (int i = 0; i < 600 && KM_LOAD(counter) < want; i++) usleep(100000);
+    for (int i = 0; i < 1200 && KM_LOAD(counter) < want; i++) usleep(100000);
     if (KM_LOAD(counter) < want)
-        fail_msg("%s: %llu of %llu in 60 s", what, (unsigned long long)KM_LOAD(counter), (unsigned long long)want);
+        fail_msg("%s: %llu of %llu in 120 s", what, (unsigned long long)KM_LOAD(counter), (unsigned long long)want);
 }
 
 static void test_commit_errors_and_coordinator_move(void **state) {
@@ -177,7 +177,7 @@ static void test_stop_mid_stream(void **state) {
     const char *bs = rd_kafka_mock_cluster_bootstraps(mc);
     assert_int_equal(rd_kafka_mock_topic_create(mc, "in", PARTS, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
     assert_int_equal(rd_kafka_mock_topic_create(mc, "out", PARTS, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-    enum { M = 20000 };
+    enum { M = 8000 };
     rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bs, NULL);
     for (int i = 0; i < M; i++) {
         char v[128];
