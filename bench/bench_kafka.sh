@@ -31,12 +31,20 @@ trap cleanup EXIT
 BS=$(bash scripts/kafka.sh start "$TMP/kafka" 1)
 "${KTOOL[@]}" rows "$LOGIFY_SHARED/datasets/synthetic_logs.csv" "$N" "$TMP/rows.csv"
 
-# classify on the same rows (the same pipeline, JSON lines out)
-t0=$(date +%s.%N)
-"$LOGIFY" classify "$TMP/rows.csv" --format jsonl -o "$TMP/classified.jsonl" 2>/dev/null
-t1=$(date +%s.%N)
-classify_rps=$(echo "$N / ($t1 - $t0)" | bc -l)
-printf 'logify classify:       %8.0f rows/s (%d rows, %s cores)\n' "$classify_rps" "$N" "$(nproc)"
+echo "load before: $(uptime | sed 's/.*load average: //') (the broker runs from here on: classify shares the cores with its JVM too)"
+# classify on the same rows (the same pipeline, JSON lines out), its CPU time too
+classify() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%U %S" -o "$TMP/classify.time" "$LOGIFY" classify "$TMP/rows.csv" --format jsonl \
+    -o "$TMP/classified.jsonl" 2>/dev/null
+  t1=$(date +%s.%N)
+  classify_rps=$(echo "$N / ($t1 - $t0)" | bc -l)
+  classify_cpu=$(awk '{print $1 + $2}' "$TMP/classify.time")
+  printf 'logify classify:       %8.0f rows/s (%d rows, %s cores; CPU %.2f s = %.1f us/row)\n' "$classify_rps" "$N" \
+    "$(nproc)" "$classify_cpu" "$(echo "$classify_cpu * 1000000 / $N" | bc -l)"
+}
+classify
 
 metric() { curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | sed -n "s/^$2 \([0-9.]*\)\$/\1/p"; }
 
@@ -68,8 +76,16 @@ drain() {
     [[ -z $first && $done_n -gt 0 ]] && first=$(date +%s.%N)
     sleep 0.05
   done
-  local end
+  local end tk=0 q t
   end=$(date +%s.%N)
+  # the workers' CPU time (every thread: librdkafka's too), in clock ticks
+  for p in "${PIDS[@]}"; do
+    for t in /proc/"$p"/task/*/stat; do
+      q=$(awk '{print $14 + $15}' "$t" 2>/dev/null || echo 0)
+      tk=$((tk + ${q:-0}))
+    done
+  done
+  echo "$tk" >"$TMP/cpu$k"
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait "${PIDS[@]}" 2>/dev/null || true
   PIDS=()
@@ -78,7 +94,12 @@ drain() {
 }
 
 w1=$(drain 1)
-printf 'logify kafka, 1 worker: %7.0f rows/s (%.0f%% of classify)\n' "$w1" "$(echo "100 * $w1 / $classify_rps" | bc -l)"
+cpu1=$(echo "$(cat "$TMP/cpu1") / $(getconf CLK_TCK)" | bc -l)
+printf 'logify kafka, 1 worker: %7.0f rows/s (%.0f%% of classify; CPU %.2f s = %.1f us/message, %.0f%% of classify'"'"'s per row)\n' \
+  "$w1" "$(echo "100 * $w1 / $classify_rps" | bc -l)" "$cpu1" "$(echo "$cpu1 * 1000000 / $N" | bc -l)" \
+  "$(echo "100 * $classify_cpu / $cpu1" | bc -l)"
+classify # again, after: the machine's load moves
+printf 'logify kafka, 1 worker: %.0f%% of the second classify\n' "$(echo "100 * $w1 / $classify_rps" | bc -l)"
 w2=$(drain 2)
 printf 'logify kafka, 2 workers: %6.0f rows/s (%.2fx one worker; 6 partitions, %s cores shared with the broker)\n' \
   "$w2" "$(echo "$w2 / $w1" | bc -l)" "$(nproc)"
@@ -95,3 +116,4 @@ M=$((RATE * 10))
 "${KTOOL[@]}" consume "$BS" lout "$TMP/lout.jsonl" --expect "$M" --idle 30 >/dev/null
 printf 'logify kafka, end-to-end latency at %d msg/s (1 worker, linger 5 ms): %s\n' "$RATE" \
   "$("${KTOOL[@]}" latency "$TMP/lout.jsonl")"
+echo "load after: $(uptime | sed 's/.*load average: //')"

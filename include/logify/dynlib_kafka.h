@@ -23,7 +23,8 @@
     X(error_string) X(error_txn_requires_abort) X(fatal_error) X(flush) \
     X(get_watermark_offsets) X(header_add) X(headers_copy) \
     X(headers_destroy) X(headers_new) X(init_transactions) X(last_error) \
-    X(message_destroy) X(message_errstr) X(message_headers) X(metadata) \
+    X(message_destroy) X(message_detach_headers) X(message_errstr) X(message_headers) \
+    X(message_set_headers) X(metadata) \
     X(metadata_destroy) X(new) X(opaque) X(poll) X(poll_set_consumer) \
     X(position) X(producev) X(purge) X(seek_partitions) \
     X(send_offsets_to_transaction) X(subscribe) X(topic_conf_destroy) \

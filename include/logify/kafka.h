@@ -21,6 +21,8 @@
 #define LOGIFY_KAFKA_H
 
 #include "logify/common.h"
+#include "logify/config.h"
+#include "logify/live.h"
 #include "logify/pipeline.h"
 #include "logify/templates.h"
 
@@ -44,16 +46,26 @@ typedef struct {
     int exactly_once;        /* transactions */
     const char *transactional_id; /* NULL: logify-<group>-<host>-<pid> */
     size_t batch_max;        /* messages per pipeline batch; 0: 1024 */
-    int threads;             /* classifying threads; 0: the online cores, at most 16
-                                (1 with templates: the miner is not shared) */
+    int threads;             /* classifying threads; 0: the online cores, at most 16 */
     size_t max_value;        /* bigger values are bad messages; 0: 512 KiB */
     double grace_seconds;    /* on stop: wait this long for acks; 0: 30 */
     /* extra librdkafka properties, "key=value", for both clients */
     const char *props[LG_KAFKA_MAX_PROPS];
     size_t n_props;
-    const lg_pipeline *pipeline; /* borrowed; must outlive the worker */
-    lg_tpl_miner *templates;     /* optional: template_id with explain (borrowed) */
+    const lg_pipeline *pipeline; /* borrowed; must outlive the worker (or NULL with live) */
+    lg_live *live;               /* or: live reload; each batch is classified by the set
+                                    current when it starts (borrowed) */
+    lg_tpl_miner *templates;     /* optional: template_id with explain (borrowed; used by
+                                    the thread that runs the worker only) */
 } lg_kafka_opts;
+
+/* Reads the config file's `kafka:` section (docs/kafka.md) into o (the
+ * settings it names; the others untouched) and *metrics_port. Strings are
+ * borrowed from cfg, except a list of brokers and the properties, made in
+ * mem[0] and mem[1] (free both, also after an error). LG_EINVAL names the
+ * file, line and setting. */
+lg_err lg_kafka_opts_from_config(const lg_config *cfg, lg_kafka_opts *o, int *metrics_port, char *mem[2],
+                                 lg_errmsg *err);
 
 typedef struct lg_kafka_worker lg_kafka_worker;
 

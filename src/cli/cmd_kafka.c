@@ -1,16 +1,24 @@
 /* cmd_kafka.c - `logify kafka`: a consumer-group worker (docs/kafka.md).
- * Loads the pipeline once, then runs the worker until SIGTERM/SIGINT:
- * stop fetching, finish and commit what is in flight, leave the group,
- * exit 0. */
+ * Loads the pipeline set (live.h), then runs the worker on a thread of its
+ * own until SIGTERM/SIGINT: stop fetching, finish and commit what is in
+ * flight, leave the group, exit 0. SIGHUP reloads the rules, model, routes
+ * and LLM settings (docs/reload.md): the next batch takes the new set, the
+ * batches in flight finish on theirs; a set that does not load is refused
+ * and the old one stays. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "logify/kafka.h"
+#include "logify/live.h"
 #include "logify/pipeline.h"
 #include "logify/templates.h"
 
@@ -40,18 +48,136 @@ static const char usage_text[] =
     "      --metrics-all       serve the metrics on every address, not only 127.0.0.1\n"
     "  -X, --property K=V      a librdkafka property for both clients; consumer.K=V or\n"
     "                          producer.K=V for one (e.g. -X security.protocol=ssl)\n"
-    "      --config FILE       configuration file (routes, rules, model, llm)\n"
+    "      --config FILE       configuration file (routes, rules, model, llm, and a kafka:\n"
+    "                          section with these settings: the flags win)\n"
     "      --rules FILE        rules file (default: the built-in rules)\n"
     "      --model DIR         model bundle (default: models/default)\n"
     "      --route SRC=STAGES  route rows of source SRC (or *) through STAGES\n"
     "      --threshold X       default model threshold (default 0.5)\n"
-    "      --quiet             only warnings and errors on stderr\n";
+    "      --quiet             only warnings and errors on stderr\n"
+    "SIGHUP reloads the rules, model, routes and LLM settings from the same files and\n"
+    "options; a set that does not load is refused and the old one stays (docs/reload.md).\n";
 
-static lg_kafka_worker *running; /* for the signal handler */
+/* ---- Signals ---------------------------------------------------------------- */
+
+/* SIGINT, SIGTERM and SIGHUP reach the main thread through a self-pipe (as
+ * in `logify serve`: the handler only writes a byte; the threads of
+ * OpenBLAS and the classifying threads block no signal, so the handler may
+ * run on any of them). The worker's thread writes a 0 when it is done. */
+static int sig_pipe[2] = {-1, -1};
 
 static void on_signal(int sig) {
-    (void)sig;
-    if (running) lg_kafka_worker_stop(running); /* sets a flag: async-signal-safe */
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t r = write(sig_pipe[1], &b, 1); /* async-signal-safe; a full pipe drops it */
+    (void)r;
+    errno = saved;
+}
+
+static int signals_to_pipe(int on) {
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    if (on) {
+        if (pipe(sig_pipe)) return -1;
+        for (int i = 0; i < 2; i++) {
+            fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+            fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+        }
+        signal(SIGPIPE, SIG_IGN);
+    } else if (sig_pipe[0] < 0) {
+        return 0;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
+    if (!on) {
+        close(sig_pipe[0]);
+        close(sig_pipe[1]);
+        sig_pipe[0] = sig_pipe[1] = -1;
+    }
+    return 0;
+}
+
+/* The next signal (SIGTERM or SIGINT before SIGHUP when several came; the
+ * repeats of SIGHUP make one reload), or 0 when the worker is done. */
+static int next_signal(void) {
+    for (;;) {
+        struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return SIGTERM;
+        unsigned char b[256];
+        ssize_t r = read(sig_pipe[0], b, sizeof b);
+        if (r > 0) {
+            int sig = SIGHUP;
+            for (ssize_t i = 0; i < r; i++) {
+                if (b[i] == 0) return 0;
+                if (b[i] != SIGHUP) sig = b[i];
+            }
+            return sig;
+        }
+        if (r == 0 || (errno != EINTR && errno != EAGAIN)) return SIGTERM;
+    }
+}
+
+typedef struct {
+    lg_kafka_worker *w;
+    lg_err e;
+    lg_errmsg err;
+} worker_job;
+
+static void *worker_main(void *arg) {
+    worker_job *j = arg;
+    j->e = lg_kafka_worker_run(j->w, &j->err);
+    unsigned char done = 0;
+    while (write(sig_pipe[1], &done, 1) < 0 && errno == EAGAIN) poll(NULL, 0, 10); /* a full pipe: wait */
+    return NULL;
+}
+
+/* ---- The config file's kafka: section ---------------------------------------- */
+
+/* Fills what the command line left unset from the config file's kafka:
+ * section (the flags win; the file's -X properties come first, so that the
+ * command line's override them), then checks the whole. */
+static int merge_file(const lg_config *cfg, lg_kafka_opts *ko, int *metrics_port, char *mem[2]) {
+    lg_kafka_opts fo;
+    memset(&fo, 0, sizeof fo);
+    int file_port = -1;
+    lg_errmsg err;
+    if (lg_kafka_opts_from_config(cfg, &fo, &file_port, mem, &err)) return cli_error("%s", err.msg);
+#define FROM_FILE(f) \
+    if (!ko->f) ko->f = fo.f
+    FROM_FILE(brokers);
+    FROM_FILE(group);
+    FROM_FILE(input);
+    FROM_FILE(output);
+    FROM_FILE(dead_letter);
+    FROM_FILE(source);
+    FROM_FILE(source_field);
+    FROM_FILE(message_field);
+    FROM_FILE(explain);
+    FROM_FILE(exactly_once);
+    FROM_FILE(transactional_id);
+    FROM_FILE(batch_max);
+    FROM_FILE(threads);
+    FROM_FILE(max_value);
+#undef FROM_FILE
+    if (ko->grace_seconds <= 0) ko->grace_seconds = fo.grace_seconds;
+    if (*metrics_port < 0) *metrics_port = file_port;
+    if (fo.n_props + ko->n_props > LG_KAFKA_MAX_PROPS)
+        return cli_usage_error(usage_text, "kafka: more than %d properties (-X and the config file's)",
+                               LG_KAFKA_MAX_PROPS);
+    memmove(ko->props + fo.n_props, ko->props, ko->n_props * sizeof *ko->props);
+    memcpy(ko->props, fo.props, fo.n_props * sizeof *ko->props);
+    ko->n_props += fo.n_props;
+    if (!ko->brokers || !ko->group || !ko->input || !ko->output)
+        return cli_usage_error(usage_text, "kafka: --brokers, --group, --input and --output are required "
+                                           "(or brokers, group, input and output in the config file's kafka: section)");
+    if (ko->transactional_id && !ko->exactly_once)
+        return cli_usage_error(usage_text, "kafka: --transactional-id goes with --exactly-once");
+    if (ko->source && (ko->source_field || ko->message_field))
+        return cli_usage_error(usage_text, "kafka: --source (plain text) takes no --source-field/--message-field");
+    return CLI_OK;
 }
 
 int cmd_kafka(int argc, char **argv) {
@@ -134,27 +260,35 @@ int cmd_kafka(int argc, char **argv) {
         }
     }
     if (optind != argc) return cli_usage_error(usage_text, "kafka: unexpected argument '%s'", argv[optind]);
-    if (!ko.brokers || !ko.group || !ko.input || !ko.output)
-        return cli_usage_error(usage_text, "kafka: --brokers, --group, --input and --output are required");
-    if (ko.transactional_id && !ko.exactly_once)
-        return cli_usage_error(usage_text, "kafka: --transactional-id goes with --exactly-once");
-    if (ko.source && (ko.source_field || ko.message_field))
-        return cli_usage_error(usage_text, "kafka: --source (plain text) takes no --source-field/--message-field");
     if (!quiet) lg_log_set_level(LG_LOG_INFO);
 
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
+    char *file_mem[2] = {NULL, NULL};
+    int mrc = merge_file(&cfg, &ko, &metrics_port, file_mem);
+    if (mrc != CLI_OK) {
+        free(file_mem[0]);
+        free(file_mem[1]);
+        lg_config_free(&cfg);
+        return mrc;
+    }
     int rc = CLI_FAIL;
     lg_errmsg err;
-    lg_resources res;
-    lg_pipeline *pl = NULL;
+    lg_live *live = NULL;
     lg_kafka_worker *w = NULL;
     lg_kafka_metrics_server *ms = NULL;
-    if (cli_load_pipeline(&cfg, &res, &pl) != CLI_OK) {
+    /* from here a signal waits in the pipe: one during the first load is
+     * acted on once the worker runs */
+    if (signals_to_pipe(1)) {
         lg_config_free(&cfg);
-        return CLI_FAIL;
+        return cli_error("pipe: %s", strerror(errno));
     }
-    ko.pipeline = pl;
+    lg_pset_source src = cli_pset_source(&po); /* the first set and every reload */
+    if (lg_live_new(&src, &live, &err)) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    ko.live = live;
     if (ko.explain && lg_tpl_miner_new(NULL, &ko.templates, &err)) {
         cli_error("%s", err.msg);
         goto done;
@@ -173,29 +307,46 @@ int cmd_kafka(int argc, char **argv) {
                 port);
         fflush(stderr);
     }
-    running = w;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    if (lg_kafka_worker_run(w, &err)) {
-        cli_error("%s", err.msg);
+    /* the worker runs on a thread of its own; this one takes the signals */
+    worker_job job = {.w = w};
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, worker_main, &job)) {
+        cli_error("cannot start the worker's thread");
+        goto done;
+    }
+    int sig, stopping = 0;
+    while ((sig = next_signal()) != 0) {
+        if (sig == SIGHUP) {
+            /* lg_live_reload logs the outcome (a refusal as an ERROR line,
+             * so even with --quiet); the generation in use is printed
+             * either way. Batches in flight finish on the set they began
+             * with; the next batch takes the new one. */
+            fprintf(stderr, "logify: SIGHUP: reloading\n");
+            fflush(stderr);
+            lg_err e = lg_live_reload(live, NULL, NULL);
+            fprintf(stderr, "logify: SIGHUP: %s; generation %llu in use\n", e ? "reload refused" : "reloaded",
+                    (unsigned long long)lg_live_generation(live));
+            fflush(stderr);
+        } else if (!stopping) {
+            stopping = 1;
+            lg_kafka_worker_stop(w);
+        }
+    }
+    pthread_join(tid, NULL);
+    if (job.e) {
+        cli_error("%s", job.err.msg);
         goto done;
     }
     lg_log(LG_LOG_INFO, "kafka: stopped");
     rc = CLI_OK;
 done:
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    running = NULL;
+    signals_to_pipe(0);
     lg_kafka_metrics_server_free(ms);
     lg_kafka_worker_free(w);
     lg_tpl_miner_free(ko.templates);
-    lg_pipeline_free(pl);
-    lg_resources_free(&res);
+    lg_live_free(live);
     lg_config_free(&cfg);
+    free(file_mem[0]);
+    free(file_mem[1]);
     return rc;
 }

@@ -357,12 +357,12 @@ lg_err lg_config_load(const char *path, lg_config *cfg, lg_errmsg *err) {
             if ((e = lg_routes_from_yaml(v, path, &t, err))) break;
             lg_routes_free(&cfg->routes);
             cfg->routes = t;
-        } else if (!strcmp(k, "llm") || !strcmp(k, "server")) {
+        } else if (!strcmp(k, "llm") || !strcmp(k, "server") || !strcmp(k, "kafka")) {
             /* read by their own modules */
         } else {
             e = lg_fail(err, LG_EINVAL,
                         "%s:%u: unknown setting '%s' (known: rules, model, threshold, routes, llm, "
-                        "server)",
+                        "server, kafka)",
                         path, doc->items[i - 1]->line, k);
         }
     }

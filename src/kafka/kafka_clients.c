@@ -88,9 +88,11 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_p
                       void *opaque) {
     lg_kafka_worker *w = opaque;
     if (code == RD_KAFKA_RESP_ERR__NO_OFFSET) return; /* nothing to commit */
+    for (int i = 0; !code && offs && i < offs->cnt; i++)
+        if (offs->elems[i].err) code = offs->elems[i].err; /* one partition refused */
     if (code) {
         KM_ADD(&w->m.commit_errors, 1);
-        /* the next commit carries these offsets too; at worst, redelivery */
+        w->commit_failed = 1; /* the loop commits what is done again */
         kw_client_error(w, &w->clog, code, lg_kafka()->err2str(code));
         return;
     }

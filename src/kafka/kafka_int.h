@@ -32,13 +32,19 @@ typedef struct {
     size_t source_len;
     const char *message;  /* NUL-terminated (in copy) */
     size_t message_len;
-    char *copy;           /* the fields, unescaped, NUL-terminated (owned) */
+    char *copy;           /* the fields, unescaped, NUL-terminated (in the
+                             caller's room, or owned when owned is set) */
+    int owned;
     char reason[LG_DETAIL_MAX]; /* "" for a good message */
 } kmsg;
 
-/* Parses value[0..len-1] (value may be NULL when len is 0). Only an
- * allocation failure is an error; every other problem is m->reason. */
-lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m);
+/* Parses value[0..len-1] (value may be NULL when len is 0). The fields'
+ * strings go to room (at least KMSG_ROOM(len) bytes, the caller's, valid as
+ * long as m is used), or, when room is NULL, to an allocation kmsg_clear
+ * frees. Only an allocation failure is an error; every other problem is
+ * m->reason. */
+#define KMSG_ROOM(len) ((len) + 2)
+lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m, char *room);
 void kmsg_clear(kmsg *m);
 
 /* The output value: the input object with target_label added (and, with
@@ -89,6 +95,7 @@ typedef struct {
     char *labels[KM_LABEL_SLOTS]; /* owned copies */
     uint64_t label_rows[KM_LABEL_SLOTS];
     uint64_t label_rows_other;
+    const lg_live *live;          /* for the reload counters, or NULL */
     int32_t lag_part[KM_PARTS_MAX];
     int64_t lag[KM_PARTS_MAX];
     size_t n_lag;
@@ -119,13 +126,17 @@ typedef struct {
     int32_t in_part;
 } kslot;
 
-/* The messages of one poll, from classification to commit. */
+/* The messages of one poll, from classification to commit. Batches are
+ * recycled (kept on a spare list with their arrays), so a batch costs no
+ * allocation once the worker runs. */
 struct kbatch {
-    kbatch *next;   /* the in-flight FIFO, or the graveyard */
-    rd_kafka_topic_partition_list_t *next_offsets;  /* per input partition: last offset + 1 */
-    rd_kafka_topic_partition_list_t *first_offsets; /* per input partition: first offset */
+    kbatch *next;   /* the in-flight FIFO, the graveyard, or the spares */
+    int32_t *parts; /* (n_parts) the input partitions it holds */
+    int64_t *first; /* (n_parts) each one's first offset */
+    int64_t *upto;  /* (n_parts) each one's last offset + 1: what to commit */
+    size_t n_parts, cap_parts;
     kslot *slots;   /* (n_slots) one per output */
-    size_t n_slots;
+    size_t n_slots, cap_slots;
     size_t outstanding; /* outputs produced and not yet reported by the producer */
     int sealed;     /* every output produced */
     int failed;     /* an output refused for good */
@@ -143,13 +154,32 @@ typedef struct {
 
 #define KW_MAX_INFLIGHT 32 /* batches produced and not yet committed (at-least-once) */
 
-/* One classifying thread's share of a batch (kafka_team.c). */
+/* One poll's messages, from classification to production (kafka_team.c
+ * fills it, kafka_worker.c produces it). The worker has two: the team
+ * classifies one while the worker's thread produces the other's outputs. */
+typedef struct {
+    rd_kafka_message_t **pend; /* (batch_max) polled */
+    size_t n;
+    double t_first;       /* when its first message was polled */
+    kmsg *msgs;           /* (batch_max) */
+    lg_record *recs;      /* (batch_max) */
+    size_t *rec_of;       /* (batch_max) message -> record index, or SIZE_MAX */
+    lg_buf room;          /* the messages' fields, unescaped (kmsg_parse's room) */
+    size_t *room_off;     /* (batch_max) each message's place in room */
+    uint16_t *out_slice;  /* (batch_max) message -> the thread holding its output */
+    size_t *out_off, *out_len; /* (batch_max) its place there; out_len SIZE_MAX: none */
+    lg_buf *outs;         /* (n_slices) each thread's outputs, back to back */
+    const lg_pipeline *pl; /* the pipeline that classifies it */
+    struct lg_pset *pset; /* with live reload: its set (one reference), else NULL */
+    size_t chunk, n_chunks; /* messages per piece of work, pieces */
+    size_t next_chunk;    /* atomic: the next piece to take */
+} kset;
+
+/* One classifying thread (kafka_team.c); slice 0 is the worker's own. */
 typedef struct {
     lg_kafka_worker *w;
-    pthread_t tid;      /* slice 0 is the worker's own thread */
-    lg_worker *pw;      /* its pipeline scratch */
-    lg_buf out;         /* its messages' outputs, back to back */
-    size_t a, b;        /* messages [a, b) of the batch */
+    pthread_t tid;
+    lg_worker *pw;        /* its pipeline scratch (without live reload) */
     lg_err err;
     lg_errmsg msg;
 } kslice;
@@ -163,22 +193,27 @@ struct lg_kafka_worker {
     pthread_mutex_t team_mu;
     pthread_cond_t team_go, team_done;
     uint64_t team_gen;    /* a new batch to classify (under team_mu) */
-    size_t team_pending;  /* slices still at it (under team_mu) */
+    kset *team_set;       /* ... that one (under team_mu) */
+    size_t team_pending;  /* helper threads still at it (under team_mu) */
     int team_quit, team_init;
-    uint16_t *out_slice;  /* (batch_max) message -> the slice holding its output */
-    size_t *out_off, *out_len; /* (batch_max) its place there; out_len SIZE_MAX: none */
     size_t out_cap;       /* the largest output value formatted */
     kmetrics m;
     int stop;             /* atomic: lg_kafka_worker_stop */
     double stop_t;        /* when run() saw it */
-    rd_kafka_message_t **pend; /* (batch_max) polled, not yet classified */
-    size_t n_pend;
-    lg_record *recs;      /* (batch_max) */
-    kmsg *msgs;           /* (batch_max) */
-    size_t *rec_of;       /* (batch_max) message -> record index, or SIZE_MAX */
+    kset sets[2];         /* polled into / classified, produced next */
+    kset *ready;          /* classified, its outputs not produced yet (or NULL) */
+    int rewound;          /* an aborted transaction moved the consumer back */
     kbatch *head, *tail;  /* in flight, oldest first */
     size_t n_inflight;
     kbatch *grave;        /* given up on, freed once the producer reported every output */
+    kbatch *spare;        /* done with, for reuse */
+    /* at-least-once commits (kafka_worker.c, commit_ready) */
+    rd_kafka_topic_partition_list_t *done;  /* per input partition held: every output below
+                                               this offset acknowledged (what to commit) */
+    rd_kafka_topic_partition_list_t *carry; /* done, whose commit a rebalance refused */
+    int commit_failed;    /* an asynchronous commit failed: commit done again */
+    double recommit_t;
+    size_t n_spare;
     lg_buf out;           /* one output value */
     klog clog, plog;
     int debug;            /* librdkafka's own log lines wanted (a debug= property) */
@@ -210,9 +245,22 @@ int kw_stopping(lg_kafka_worker *w);
 
 /* kafka_team.c */
 lg_err kw_team_new(lg_kafka_worker *w, size_t threads, lg_errmsg *err);
-/* Parses, classifies and formats pend[0..n-1] (msgs, recs, rec_of and the
- * out_* arrays filled). Errors: the pipeline's, or out of memory. */
-lg_err kw_team_classify(lg_kafka_worker *w, size_t n, lg_errmsg *err);
+lg_err kw_set_init(lg_kafka_worker *w, kset *s);
+void kw_set_free(lg_kafka_worker *w, kset *s);
+/* Starts classifying s->pend[0..s->n-1] on the helper threads (the worker's
+ * thread joins in with kw_team_finish): each message parsed, classified by
+ * the pipeline of the moment (o.live's current set, or o.pipeline) and its
+ * output formatted (msgs, recs, rec_of and the out_* arrays filled). */
+lg_err kw_team_start(lg_kafka_worker *w, kset *s, lg_errmsg *err);
+/* Takes pieces of s until none is left, then waits for the helpers.
+ * Errors: the pipeline's, or out of memory. */
+lg_err kw_team_finish(lg_kafka_worker *w, kset *s, lg_errmsg *err);
+/* Both: the whole batch classified when it returns. */
+lg_err kw_team_classify(lg_kafka_worker *w, kset *s, lg_errmsg *err);
+/* With --explain and template ids: the output of s's message i lacks its
+ * closing brace, the worker's thread adds the template id (the miner sees
+ * the messages in input order, on one thread). */
+int kw_needs_tid(const lg_kafka_worker *w, const kset *s, size_t i);
 void kw_team_free(lg_kafka_worker *w);
 
 #endif

@@ -12,9 +12,27 @@
  * agree on the rest. UTF-8 is checked before (kmsg_utf8_check). */
 #include "kafka/kafka_int.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define KJ_MAX_DEPTH 2048
+
+/* ---- Eight bytes at a time ------------------------------------------------- */
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Whether any byte of x is zero (exact: no false positive). */
+static inline uint64_t has_zero(uint64_t x) { return (x - ONES) & ~x & HIGHS; }
+
+/* Whether the 8 bytes at p hold a byte a string cannot take as it is: a
+ * quote, a backslash or a control character. */
+static inline int plain8(const char *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t ctl = (x - ONES * 0x20) & ~x & HIGHS; /* a byte < 0x20 */
+    return !(has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')) | ctl);
+}
 
 static const char *ws(const char *p, const char *e) {
     while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
@@ -47,6 +65,8 @@ static const char *scan_string(const char **pp, const char *e, int *esc, const c
     const char *p = *pp;
     *esc = 0;
     while (p < e) {
+        while (e - p >= 8 && plain8(p)) p += 8; /* most of a log message */
+        if (p >= e) break;
         unsigned char c = (unsigned char)*p;
         if (c == '"') return p + 1;
         if (c < 0x20) {
@@ -119,8 +139,12 @@ static const char *scan_number(const char *p, const char *e) {
 size_t kjson_unescape(const char *raw, size_t n, char *out) {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        if (raw[i] != '\\') {
-            out[o++] = raw[i++];
+        if (raw[i] != '\\') { /* the run up to the next escape, at once */
+            const char *bs = memchr(raw + i, '\\', n - i);
+            size_t run = bs ? (size_t)(bs - (raw + i)) : n - i;
+            memcpy(out + o, raw + i, run);
+            o += run;
+            i += run;
             continue;
         }
         char c = raw[i + 1];

@@ -148,6 +148,16 @@ lg_err km_format(kmetrics *m, lg_buf *out) {
         e = lg_buf_printf(out, "logify_kafka_batch_seconds_sum %.6f\nlogify_kafka_batch_seconds_count %llu\n",
                           (double)KM_LOAD(&m->batch_sum_us) / 1e6,
                           (unsigned long long)KM_LOAD(&m->batches));
+    if (!e && m->live) { /* live reload (SIGHUP) */
+        lg_live_stats ls;
+        lg_live_get_stats(m->live, &ls);
+        e = counter(out, "logify_kafka_reloads_total", "Reloads accepted (SIGHUP).", ls.reloads);
+        if (!e) e = counter(out, "logify_kafka_reload_failures_total", "Reloads refused: the old set stays.", ls.failed);
+        if (!e)
+            e = lg_buf_printf(out, "# HELP logify_kafka_generation The set of rules and model in use (1 at start, "
+                                   "+1 per accepted reload).\n# TYPE logify_kafka_generation gauge\n"
+                                   "logify_kafka_generation %llu\n", (unsigned long long)ls.generation);
+    }
     return e;
 }
 

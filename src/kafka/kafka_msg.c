@@ -10,6 +10,7 @@
  * "error" (the reason) and "raw" (its first bytes) instead. */
 #include "kafka/kafka_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,9 @@ size_t kmsg_utf8_check(const char *s, size_t len) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        uint64_t x;
+        while (len - i >= 8 && (memcpy(&x, u + i, 8), !(x & 0x8080808080808080ull))) i += 8; /* ASCII */
+        if (i >= len) break;
         if (u[i] < 0x80) {
             i++;
             continue;
@@ -69,7 +73,7 @@ static const char *const written_fields[] = {"target_label", "stage", "confidenc
 #define N_WRITTEN (sizeof written_fields / sizeof *written_fields)
 
 void kmsg_clear(kmsg *m) {
-    free(m->copy);
+    if (m->owned) free(m->copy);
     memset(m, 0, sizeof *m);
 }
 
@@ -81,8 +85,17 @@ static size_t take(const kjson_field *f, char *dst) {
     return n;
 }
 
-lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m) {
-    memset(m, 0, sizeof *m);
+/* Where the strings go: room, or a new allocation of n bytes. */
+static char *strings(kmsg *m, char *room, size_t n) {
+    m->owned = !room;
+    return m->copy = room ? room : malloc(n);
+}
+
+lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m, char *room) {
+    m->is_obj = m->empty = m->has_written = m->owned = 0;
+    m->source = m->message = m->copy = NULL;
+    m->source_len = m->message_len = 0;
+    m->reason[0] = 0;
     if (!value || !len) {
         bad(m, "empty value");
         return LG_OK;
@@ -102,7 +115,7 @@ lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m) {
             bad(m, "NUL byte at %zu", (size_t)(nul - value));
             return LG_OK;
         }
-        if (!(m->copy = malloc(len + 1))) return LG_ENOMEM;
+        if (!strings(m, room, len + 1)) return LG_ENOMEM;
         memcpy(m->copy, value, len);
         m->copy[len] = 0;
         m->message = m->copy;
@@ -136,7 +149,8 @@ lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m) {
             return LG_OK;
         }
     }
-    if (!(m->copy = malloc(f[0].raw_len + f[1].raw_len + 2))) return LG_ENOMEM;
+    /* the strings unescaped are never longer than the value */
+    if (!strings(m, room, f[0].raw_len + f[1].raw_len + 2)) return LG_ENOMEM;
     char *src = m->copy, *msg;
     m->source_len = take(&f[0], src);
     msg = src + m->source_len + 1;

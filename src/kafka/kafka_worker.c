@@ -29,41 +29,99 @@
 
 static void batch_free(kbatch *b) {
     if (!b) return;
-    if (b->next_offsets) lg_kafka()->topic_partition_list_destroy(b->next_offsets);
-    if (b->first_offsets) lg_kafka()->topic_partition_list_destroy(b->first_offsets);
+    free(b->parts);
+    free(b->first);
+    free(b->upto);
     free(b->slots);
     free(b);
 }
 
-static kbatch *batch_new(size_t n) {
-    kbatch *b = calloc(1, sizeof *b);
-    if (!b) return NULL;
-    b->slots = calloc(n ? n : 1, sizeof *b->slots);
-    b->next_offsets = lg_kafka()->topic_partition_list_new(8);
-    b->first_offsets = lg_kafka()->topic_partition_list_new(8);
-    if (!b->slots || !b->next_offsets || !b->first_offsets) {
-        batch_free(b);
+/* An empty batch with room for n outputs: a spare one, or a new one. */
+static kbatch *batch_new(lg_kafka_worker *w, size_t n) {
+    kbatch *b = w->spare;
+    if (b) {
+        w->spare = b->next;
+        w->n_spare--;
+    } else if (!(b = calloc(1, sizeof *b))) {
         return NULL;
     }
+    if (b->cap_slots < n) {
+        kslot *s = realloc(b->slots, n * sizeof *s);
+        if (!s) {
+            batch_free(b);
+            return NULL;
+        }
+        b->slots = s;
+        b->cap_slots = n;
+    }
+    b->next = NULL;
+    b->n_parts = b->n_slots = b->outstanding = 0;
+    b->sealed = b->failed = 0;
+    b->t_first = 0;
     return b;
 }
 
-/* Notes m's offset: its partition's first offset in b and the next one. */
-static void batch_note(kbatch *b, const rd_kafka_message_t *m) {
-    const char *t = lg_kafka()->topic_name(m->rkt);
-    rd_kafka_topic_partition_t *p = lg_kafka()->topic_partition_list_find(b->next_offsets, t, m->partition);
-    if (!p) {
-        lg_kafka()->topic_partition_list_add(b->first_offsets, t, m->partition)->offset = m->offset;
-        p = lg_kafka()->topic_partition_list_add(b->next_offsets, t, m->partition);
+/* A batch done with: kept for reuse (as many as can be in flight), or freed. */
+static void batch_done(lg_kafka_worker *w, kbatch *b) {
+    if (w->n_spare >= KW_MAX_INFLIGHT) {
+        batch_free(b);
+        return;
     }
-    p->offset = m->offset + 1;
+    b->next = w->spare;
+    w->spare = b;
+    w->n_spare++;
+}
+
+/* Notes m's offset: its partition's first offset in b and the next one.
+ * A poll's messages come in runs of one partition: the last one is tried
+ * first. LG_ENOMEM when the partition table cannot grow. */
+static lg_err batch_note(kbatch *b, const rd_kafka_message_t *m) {
+    size_t i = b->n_parts;
+    if (i && b->parts[i - 1] == m->partition) {
+        i--;
+    } else {
+        for (i = 0; i < b->n_parts && b->parts[i] != m->partition; i++) {}
+    }
+    if (i == b->n_parts) {
+        if (i == b->cap_parts) {
+            size_t cap = b->cap_parts ? 2 * b->cap_parts : 8;
+            int32_t *p = realloc(b->parts, cap * sizeof *p);
+            if (p) b->parts = p;
+            int64_t *f = p ? realloc(b->first, cap * sizeof *f) : NULL;
+            if (f) b->first = f;
+            int64_t *u = f ? realloc(b->upto, cap * sizeof *u) : NULL;
+            if (!u) return LG_ENOMEM;
+            b->upto = u;
+            b->cap_parts = cap;
+        }
+        b->parts[i] = m->partition;
+        b->first[i] = m->offset;
+        b->n_parts++;
+    }
+    b->upto[i] = m->offset + 1;
+    return LG_OK;
+}
+
+/* b's offsets as a librdkafka list (first: the first offsets, else the
+ * ones to commit), added to into (the later batch's offset wins), or to a
+ * new list when into is NULL. NULL when out of memory. */
+static rd_kafka_topic_partition_list_t *batch_offsets(const lg_kafka_worker *w, const kbatch *b, int first,
+                                                      rd_kafka_topic_partition_list_t *into) {
+    rd_kafka_topic_partition_list_t *l = into ? into : lg_kafka()->topic_partition_list_new((int)b->n_parts);
+    if (!l) return NULL;
+    for (size_t i = 0; i < b->n_parts; i++) {
+        rd_kafka_topic_partition_t *p = lg_kafka()->topic_partition_list_find(l, w->o.input, b->parts[i]);
+        if (!p) p = lg_kafka()->topic_partition_list_add(l, w->o.input, b->parts[i]);
+        p->offset = first ? b->first[i] : b->upto[i];
+    }
+    return l;
 }
 
 /* A batch no one will commit: freed now, or once the producer has reported
  * its last output (the reports point into it). */
 static void bury(lg_kafka_worker *w, kbatch *b) {
     if (!b->outstanding) {
-        batch_free(b);
+        batch_done(w, b);
         return;
     }
     b->next = w->grave;
@@ -78,7 +136,7 @@ static void sweep(lg_kafka_worker *w) {
             continue;
         }
         *pp = b->next;
-        batch_free(b);
+        batch_done(w, b);
     }
 }
 
@@ -91,9 +149,20 @@ static kbatch *pop_head(lg_kafka_worker *w) {
     return b;
 }
 
+/* Drops a batch's messages (and the hold on its set of rules and model). */
+static void drop_set(kset *s) {
+    for (size_t i = 0; i < s->n; i++) lg_kafka()->message_destroy(s->pend[i]);
+    s->n = 0;
+    lg_pset_release(s->pset);
+    s->pset = NULL;
+}
+
+/* Drops the messages polled and not produced: their offsets are not
+ * committed, their partitions' next owner gets them again. */
 static void drop_pending(lg_kafka_worker *w) {
-    for (size_t i = 0; i < w->n_pend; i++) lg_kafka()->message_destroy(w->pend[i]);
-    w->n_pend = 0;
+    drop_set(&w->sets[0]);
+    drop_set(&w->sets[1]);
+    w->ready = NULL;
 }
 
 /* ---- Callbacks ---------------------------------------------------------------------- */
@@ -129,14 +198,14 @@ static double grace_left(lg_kafka_worker *w) {
     return left > 0.1 ? left : 0.1;
 }
 
-static void commit_ready(lg_kafka_worker *w, int sync);
+static rd_kafka_resp_err_t commit_ready(lg_kafka_worker *w, int sync);
 
 /* At-least-once, before giving partitions up (rebalance, stop): waits up to
  * the grace period for the outputs in flight, commits what they cover, and
  * gives up on the rest (redelivered to the next owner). */
 static void settle(lg_kafka_worker *w) {
     if (w->head) lg_kafka()->flush(w->producer, (int)(grace_left(w) * 1000));
-    commit_ready(w, 1);
+    rd_kafka_resp_err_t e = commit_ready(w, 1);
     size_t lost = 0;
     while (w->head) {
         kbatch *b = pop_head(w);
@@ -146,6 +215,34 @@ static void settle(lg_kafka_worker *w) {
     if (lost)
         lg_log(LG_LOG_WARN, "kafka: %zu outputs not acknowledged in time: their inputs stay uncommitted "
                             "and will be processed again", lost);
+    /* the partitions go: what they are done up to is carried to the next
+     * assignment when the commit was refused (the group was rejoining: a
+     * coordinator that moved), and committed then if they come back */
+    if (w->carry) lg_kafka()->topic_partition_list_destroy(w->carry);
+    w->carry = e && e != RD_KAFKA_RESP_ERR__NO_OFFSET ? w->done : NULL;
+    if (!w->carry && w->done) lg_kafka()->topic_partition_list_destroy(w->done);
+    w->done = NULL;
+    w->commit_failed = 0;
+}
+
+/* A new assignment: the partitions carried from a refused commit start
+ * where they were done, and that offset is committed now. */
+static void take_carry(lg_kafka_worker *w, rd_kafka_topic_partition_list_t *parts) {
+    if (!w->carry) return;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        const rd_kafka_topic_partition_t *c = lg_kafka()->topic_partition_list_find(w->carry, p->topic, p->partition);
+        if (!c || c->offset < 0) continue;
+        p->offset = c->offset;
+        if (!w->done) w->done = lg_kafka()->topic_partition_list_new(parts->cnt);
+        if (w->done) lg_kafka()->topic_partition_list_add(w->done, p->topic, p->partition)->offset = c->offset;
+        w->commit_failed = 1; /* commit_ready commits them at once */
+    }
+    if (w->done && w->done->cnt)
+        lg_log(LG_LOG_INFO, "kafka: %d partition%s back after a refused commit: starting where they were done",
+               w->done->cnt, w->done->cnt == 1 ? "" : "s");
+    lg_kafka()->topic_partition_list_destroy(w->carry);
+    w->carry = NULL;
 }
 
 static void log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts) {
@@ -164,6 +261,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topi
     KM_ADD(&w->m.rebalances, 1);
     if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_partitions("assigned", parts);
+        if (!w->o.exactly_once) take_carry(w, parts);
         lg_kafka()->assign(rk, parts);
         kw_client_ok(w, &w->clog);
         return;
@@ -178,31 +276,32 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topi
 
 /* ---- At-least-once commits ------------------------------------------------------------ */
 
-static void merge_offsets(rd_kafka_topic_partition_list_t *into, const rd_kafka_topic_partition_list_t *from) {
-    for (int i = 0; i < from->cnt; i++) {
-        const rd_kafka_topic_partition_t *f = &from->elems[i];
-        rd_kafka_topic_partition_t *p = lg_kafka()->topic_partition_list_find(into, f->topic, f->partition);
-        if (!p) p = lg_kafka()->topic_partition_list_add(into, f->topic, f->partition);
-        p->offset = f->offset; /* later batches come later: their offsets are higher */
-    }
-}
-
-/* Commits the offsets of the leading batches whose outputs are all
- * acknowledged (a failed one stops there: nothing after it is committed). */
-static void commit_ready(lg_kafka_worker *w, int sync) {
-    rd_kafka_topic_partition_list_t *c = NULL;
+/* Adds the offsets of the leading batches whose outputs are all
+ * acknowledged (a failed one stops there: nothing after it is committed) to
+ * w->done, and commits w->done: asynchronously in the loop (when it grew,
+ * or every half second while the last commit failed: a failed commit is
+ * made again, not left to the next batch, which may never come), or
+ * synchronously before giving the partitions up (sync; retried while the
+ * coordinator moves or does not answer, within the grace period). Returns
+ * the synchronous commit's error. */
+static rd_kafka_resp_err_t commit_ready(lg_kafka_worker *w, int sync) {
     double now = lg_now();
+    int grew = 0;
     while (w->head && w->head->sealed && !w->head->outstanding && !w->head->failed) {
         kbatch *b = pop_head(w);
-        if (!c) c = lg_kafka()->topic_partition_list_new(b->next_offsets->cnt);
-        if (c) merge_offsets(c, b->next_offsets);
+        /* later batches come later: their offsets are higher */
+        rd_kafka_topic_partition_list_t *d = batch_offsets(w, b, 0, w->done);
+        if (d) w->done = d;
         km_latency(&w->m, now - b->t_first);
-        batch_free(b);
+        batch_done(w, b);
+        grew = 1;
     }
-    if (!c) return;
-    rd_kafka_resp_err_t e = lg_kafka()->commit(w->consumer, c, !sync);
-    /* the last commit before giving partitions up: retried while the
-     * coordinator moves or does not answer, within the grace period */
+    if (!w->done || !w->done->cnt) return RD_KAFKA_RESP_ERR__NO_OFFSET;
+    if (!sync && !grew && !(w->commit_failed && now - w->recommit_t >= 0.5)) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!grew && !sync) lg_log(LG_LOG_INFO, "kafka: committing offsets again after a failed commit");
+    w->commit_failed = 0;
+    w->recommit_t = now;
+    rd_kafka_resp_err_t e = lg_kafka()->commit(w->consumer, w->done, !sync);
     for (double end = lg_now() + grace_left(w);
          sync && lg_now() < end &&
          (e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
@@ -210,18 +309,22 @@ static void commit_ready(lg_kafka_worker *w, int sync) {
           e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT);) {
         usleep(300000); /* not kw_backoff: it returns at once when stopping */
         lg_kafka()->poll(w->producer, 0);
-        e = lg_kafka()->commit(w->consumer, c, 0);
+        e = lg_kafka()->commit(w->consumer, w->done, 0);
     }
     if (e && sync && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (those inputs will be processed again)",
-               lg_kafka()->err2str(e));
-    lg_kafka()->topic_partition_list_destroy(c);
+        lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (made again if the partitions come back; "
+                            "else those inputs will be processed again)", lg_kafka()->err2str(e));
+    return sync ? e : RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 /* ---- Exactly-once --------------------------------------------------------------------- */
 
 static void rewind_batch(lg_kafka_worker *w, kbatch *b) {
-    rd_kafka_error_t *e = lg_kafka()->seek_partitions(w->consumer, b->first_offsets, 10000);
+    w->rewound = 1; /* the batch being classified comes again too: step() drops it */
+    rd_kafka_topic_partition_list_t *l = batch_offsets(w, b, 1, NULL);
+    rd_kafka_error_t *e = l ? lg_kafka()->seek_partitions(w->consumer, l, 10000) : NULL;
+    if (l) lg_kafka()->topic_partition_list_destroy(l);
+    if (!l) lg_log(LG_LOG_WARN, "kafka: rewinding after an aborted transaction: out of memory");
     if (e) { /* a partition no longer ours: its next owner starts from the committed offset */
         lg_log(LG_LOG_WARN, "kafka: rewinding after an aborted transaction: %s", lg_kafka()->error_string(e));
         lg_kafka()->error_destroy(e);
@@ -233,12 +336,16 @@ static void rewind_batch(lg_kafka_worker *w, kbatch *b) {
  * fatal error (fenced by a newer instance) is returned. */
 static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
     rd_kafka_consumer_group_metadata_t *g = lg_kafka()->consumer_group_metadata(w->consumer);
-    if (!g) return lg_fail(err, LG_ENOMEM, "out of memory");
+    rd_kafka_topic_partition_list_t *offs = g ? batch_offsets(w, b, 0, NULL) : NULL;
+    if (!offs) {
+        if (g) lg_kafka()->consumer_group_metadata_destroy(g);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
     int step = 0; /* 0: offsets, 1: commit, 2: done */
     double backoff = 0.5;
     lg_err r = LG_OK;
     while (step < 2) {
-        rd_kafka_error_t *e = step == 0 ? lg_kafka()->send_offsets_to_transaction(w->producer, b->next_offsets, g, 30000)
+        rd_kafka_error_t *e = step == 0 ? lg_kafka()->send_offsets_to_transaction(w->producer, offs, g, 30000)
                                         : lg_kafka()->commit_transaction(w->producer, 30000);
         if (!e) {
             step++;
@@ -283,22 +390,24 @@ static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
         km_latency(&w->m, lg_now() - b->t_first);
     }
     lg_kafka()->consumer_group_metadata_destroy(g);
+    lg_kafka()->topic_partition_list_destroy(offs);
     return r;
 }
 
 /* ---- One batch ------------------------------------------------------------------------- */
 
-/* Produces one output of b for input m. reason non-NULL: a dead-letter
- * message (the reason and where it came from in headers). LG_ELIMIT: the
- * value is over the producer's size limit (nothing produced). */
-static lg_err produce_one(lg_kafka_worker *w, kbatch *b, const rd_kafka_message_t *m, const char *topic,
+/* Produces one output of b for input m, with m's headers (taken from m:
+ * no copy). reason non-NULL: a dead-letter message (m's headers copied,
+ * plus the reason and where it came from). LG_ELIMIT: the value is over
+ * the producer's size limit (nothing produced, m keeps its headers). */
+static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, const char *topic,
                           const char *val, size_t len, const char *reason) {
     kslot *s = &b->slots[b->n_slots];
     s->b = b;
     s->in_part = m->partition;
     rd_kafka_headers_t *h = NULL, *ih = NULL;
-    if (lg_kafka()->message_headers(m, &ih) == RD_KAFKA_RESP_ERR_NO_ERROR && ih) h = lg_kafka()->headers_copy(ih);
     if (reason) {
+        if (lg_kafka()->message_headers(m, &ih) == RD_KAFKA_RESP_ERR_NO_ERROR && ih) h = lg_kafka()->headers_copy(ih);
         char src[300];
         snprintf(src, sizeof src, "%s/%d/%lld", lg_kafka()->topic_name(m->rkt), (int)m->partition,
                  (long long)m->offset);
@@ -306,13 +415,15 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, const rd_kafka_message_
         if (!h) return LG_ENOMEM;
         lg_kafka()->header_add(h, "logify-error", -1, reason, -1);
         lg_kafka()->header_add(h, "logify-input", -1, src, -1);
+    } else if (lg_kafka()->message_detach_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        h = NULL;
     }
     for (;;) {
         rd_kafka_resp_err_t e = lg_kafka()->producev(
             w->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
             RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
-        if (!e) {
+        if (!e) { /* the producer owns h now */
             b->n_slots++;
             b->outstanding++;
             return LG_OK;
@@ -321,7 +432,8 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, const rd_kafka_message_
             lg_kafka()->poll(w->producer, 100); /* the brokers are slow or away: wait for room */
             continue;
         }
-        if (h) lg_kafka()->headers_destroy(h);
+        if (h && !reason) lg_kafka()->message_set_headers(m, h); /* back to m, for another try */
+        else if (h) lg_kafka()->headers_destroy(h);
         if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return LG_ELIMIT;
         kw_fail(w, LG_ENET, "kafka producer: cannot produce to '%s': %s", topic, lg_kafka()->err2str(e));
         return LG_ENET;
@@ -330,9 +442,9 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, const rd_kafka_message_
 
 /* Input i's output: labelled (or Unclassified with its reason), or to the
  * dead-letter topic when it is bad and one is set. */
-static lg_err emit(lg_kafka_worker *w, kbatch *b, size_t i, lg_errmsg *err) {
-    const rd_kafka_message_t *m = w->pend[i];
-    kmsg *km = &w->msgs[i];
+static lg_err emit(lg_kafka_worker *w, kset *set, kbatch *b, size_t i, lg_errmsg *err) {
+    rd_kafka_message_t *m = set->pend[i];
+    kmsg *km = &set->msgs[i];
     const char *val = m->payload;
     size_t len = m->len;
     if (km->reason[0] && w->o.dead_letter) {
@@ -346,9 +458,24 @@ static lg_err emit(lg_kafka_worker *w, kbatch *b, size_t i, lg_errmsg *err) {
         return e ? lg_fail(err, e, "%s", w->fatal ? w->fatal_msg : "producing failed") : LG_OK;
     }
     lg_err e = LG_ELIMIT;
-    if (w->out_len[i] != SIZE_MAX) {
-        const kslice *s = &w->slices[w->out_slice[i]];
-        e = produce_one(w, b, m, w->o.output, s->out.data + w->out_off[i], w->out_len[i], NULL);
+    if (set->out_len[i] != SIZE_MAX) {
+        const char *out = set->outs[set->out_slice[i]].data + set->out_off[i];
+        size_t out_len = set->out_len[i];
+        if (kw_needs_tid(w, set, i)) { /* in input order, on this thread: the same ids every run */
+            lg_tpl_result tr;
+            char tid[17];
+            lg_buf_reset(&w->out);
+            e = lg_tpl_add(w->o.templates, km->message, km->message_len, &tr, err);
+            if (e) return e;
+            lg_tpl_format_id(tr.id, tid);
+            e = lg_buf_append(&w->out, out, out_len);
+            if (!e) e = lg_buf_append(&w->out, ",\"template_id\":\"", 16);
+            if (!e) e = lg_buf_append(&w->out, tid, strlen(tid));
+            if (!e) e = lg_buf_append(&w->out, "\"}", 2);
+            out = w->out.data;
+            out_len = w->out.len;
+        }
+        if (!e || e == LG_ELIMIT) e = produce_one(w, b, m, w->o.output, out, out_len, NULL);
     }
     if (e == LG_ELIMIT) { /* the output outgrew a limit: Unclassified, saying so */
         kmsg big;
@@ -363,18 +490,27 @@ static lg_err emit(lg_kafka_worker *w, kbatch *b, size_t i, lg_errmsg *err) {
     return LG_OK;
 }
 
-/* Classifies and produces the polled messages; at-least-once queues the
- * batch for its commit, exactly-once commits its transaction. */
-static lg_err process_batch(lg_kafka_worker *w, double t_first, lg_errmsg *err) {
-    size_t n = w->n_pend;
+/* Produces a classified batch's outputs; at-least-once queues the batch
+ * for its commit, exactly-once commits its transaction. The messages are
+ * dropped after. */
+static lg_err process_batch(lg_kafka_worker *w, kset *set, lg_errmsg *err) {
+    size_t n = set->n;
     lg_err e = LG_OK;
-    kbatch *b = batch_new(n);
-    if (!b) return lg_fail(err, LG_ENOMEM, "out of memory");
-    b->t_first = t_first;
-    for (size_t i = 0; i < n; i++) batch_note(b, w->pend[i]);
+    kbatch *b = batch_new(w, n);
+    for (size_t i = 0; b && i < n; i++)
+        if (batch_note(b, set->pend[i])) {
+            batch_done(w, b);
+            b = NULL;
+        }
+    if (!b) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        kw_fail(w, e, "%s", "out of memory");
+        drop_set(set);
+        return e;
+    }
+    b->t_first = set->t_first;
     KM_ADD(&w->m.consumed, n);
-    if ((e = kw_team_classify(w, n, err))) kw_fail(w, e, "classifying: %s", err ? err->msg : lg_strerror(e));
-    if (!e && w->o.exactly_once) {
+    if (w->o.exactly_once) {
         rd_kafka_error_t *te = lg_kafka()->begin_transaction(w->producer);
         if (te) {
             e = lg_fail(err, LG_ENET, "kafka exactly-once: cannot begin a transaction: %s", lg_kafka()->error_string(te));
@@ -382,9 +518,8 @@ static lg_err process_batch(lg_kafka_worker *w, double t_first, lg_errmsg *err) 
             lg_kafka()->error_destroy(te);
         }
     }
-    for (size_t i = 0; i < n && !e; i++) e = emit(w, b, i, err);
-    for (size_t i = 0; i < n; i++) kmsg_clear(&w->msgs[i]);
-    drop_pending(w);
+    for (size_t i = 0; i < n && !e; i++) e = emit(w, set, b, i, err);
+    drop_set(set);
     b->sealed = 1;
     if (e) { /* nothing of it is committed: its inputs go to the next owner */
         if (!w->fatal) kw_fail(w, e, "%s", err ? err->msg : lg_strerror(e));
@@ -406,11 +541,11 @@ static lg_err process_batch(lg_kafka_worker *w, double t_first, lg_errmsg *err) 
 
 /* ---- Polling ----------------------------------------------------------------------------- */
 
-/* Polls up to batch_max messages: the first waits up to timeout_ms, the
- * rest only take what has arrived. *t_first: when the first came. */
-static void collect(lg_kafka_worker *w, int timeout_ms, double *t_first) {
-    while (w->n_pend < w->o.batch_max && !kw_stopping(w)) {
-        rd_kafka_message_t *m = lg_kafka()->consumer_poll(w->consumer, w->n_pend ? 0 : timeout_ms);
+/* Polls into s up to batch_max messages: the first waits up to
+ * timeout_ms, the rest only take what has arrived. */
+static void collect(lg_kafka_worker *w, kset *s, int timeout_ms) {
+    while (s->n < w->o.batch_max && !kw_stopping(w)) {
+        rd_kafka_message_t *m = lg_kafka()->consumer_poll(w->consumer, s->n ? 0 : timeout_ms);
         if (!m) return;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -418,10 +553,43 @@ static void collect(lg_kafka_worker *w, int timeout_ms, double *t_first) {
             lg_kafka()->message_destroy(m);
             return;
         }
-        if (!w->n_pend) *t_first = lg_now();
-        w->pend[w->n_pend++] = m;
+        if (!s->n) s->t_first = lg_now();
+        s->pend[s->n++] = m;
         kw_client_ok(w, &w->clog);
     }
+}
+
+/* One step: the batch polled into `in` is classified by the team while
+ * this thread produces the outputs of the one classified before (ready);
+ * then `in` is the one ready. A rebalance (in collect) drops both. */
+static void step(lg_kafka_worker *w, kset *in, lg_errmsg *err) {
+    int go = in->n > 0;
+    if (go) {
+        lg_err e = kw_team_start(w, in, err);
+        if (e) {
+            kw_fail(w, e, "classifying: %s", err ? err->msg : lg_strerror(e));
+            drop_set(in);
+            go = 0;
+        }
+    }
+    if (w->ready) {
+        kset *r = w->ready;
+        w->ready = NULL;
+        if (!w->fatal) process_batch(w, r, err);
+        else drop_set(r);
+    }
+    if (!go) {
+        w->rewound = 0; /* nothing polled before the rewind is waiting */
+        return;
+    }
+    lg_err e = kw_team_finish(w, in, err);
+    if (e) kw_fail(w, e, "classifying: %s", err ? err->msg : lg_strerror(e));
+    if (e || w->rewound) { /* rewound: these messages come again */
+        drop_set(in);
+        w->rewound = 0;
+        return;
+    }
+    w->ready = in;
 }
 
 lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
@@ -441,9 +609,9 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
     lg_log(LG_LOG_INFO, "kafka: group '%s': '%s' -> '%s'%s%s (%s)", w->o.group, w->o.input, w->o.output,
            w->o.dead_letter ? ", bad messages -> " : "", w->o.dead_letter ? w->o.dead_letter : "",
            w->o.exactly_once ? "exactly-once" : "at-least-once");
-    double t_first = 0;
     while (!kw_stopping(w)) {
         int full = 0;
+        kset *in = w->ready == &w->sets[0] ? &w->sets[1] : &w->sets[0];
         if (!w->o.exactly_once) {
             lg_kafka()->poll(w->producer, 0); /* delivery reports */
             commit_ready(w, 0);
@@ -451,11 +619,12 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
             full = w->n_inflight >= KW_MAX_INFLIGHT;
         }
         if (full) { /* wait for acknowledgements; keep the group's poll going while there is room */
-            collect(w, 0, &t_first);
+            collect(w, in, 0);
             lg_kafka()->poll(w->producer, 100);
         } else {
-            collect(w, 100, &t_first);
-            if (w->n_pend && !kw_stopping(w)) process_batch(w, t_first, err);
+            /* a batch waiting to be produced: take what has come, do not wait */
+            collect(w, in, w->ready ? 0 : 100);
+            if (!kw_stopping(w)) step(w, in, err);
         }
         double now = lg_now();
         if (now - w->lag_t >= 1.0) {
@@ -465,10 +634,15 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
     }
     /* stopping: finish what is polled, commit, leave the group */
     if (!w->fatal) {
+        kset *in = w->ready == &w->sets[0] ? &w->sets[1] : &w->sets[0];
         w->stop_t = lg_now();
         lg_log(LG_LOG_INFO, "kafka: stopping: finishing %zu polled messages and %zu batch(es) in flight (grace %.0f s)",
-               w->n_pend, w->n_inflight, w->o.grace_seconds);
-        if (w->n_pend) process_batch(w, t_first, err);
+               in->n + (w->ready ? w->ready->n : 0), w->n_inflight, w->o.grace_seconds);
+        step(w, in, err); /* classifies in while producing ready: in is ready then */
+        if (w->ready && !w->fatal) { /* produces it (the other set is empty) */
+            in = w->ready == &w->sets[0] ? &w->sets[1] : &w->sets[0];
+            step(w, in, err);
+        }
     }
     drop_pending(w);
     if (!w->o.exactly_once) settle(w);
@@ -489,7 +663,7 @@ lg_err lg_kafka_worker_new(const lg_kafka_opts *opts, lg_kafka_worker **out, lg_
     static const char *names[4] = {"brokers", "group", "input topic", "output topic"};
     for (int i = 0; i < 4; i++)
         if (!need[i] || !*need[i]) return lg_fail(err, LG_EINVAL, "kafka: the %s is missing", names[i]);
-    if (!opts->pipeline) return lg_fail(err, LG_EINVAL, "kafka: no pipeline");
+    if (!opts->pipeline == !opts->live) return lg_fail(err, LG_EINVAL, "kafka: a pipeline or a live set, one of them");
     lg_err el = lg_kafka_load(err); /* librdkafka: loaded now, not at start-up */
     if (el) return el;
     if (opts->n_props > LG_KAFKA_MAX_PROPS)
@@ -510,22 +684,16 @@ lg_err lg_kafka_worker_new(const lg_kafka_opts *opts, lg_kafka_worker **out, lg_
     w->mo.plain_source = w->o.source;
     w->mo.max_value = w->o.max_value;
     km_init(&w->m);
+    w->m.live = w->o.live;
     /* an output is the value plus a few fields; JSON escapes can make plain text 6 times longer */
     lg_buf_init(&w->out, 65536); /* the Unclassified replacement of an output too large */
-    w->pend = calloc(w->o.batch_max, sizeof *w->pend);
-    w->recs = calloc(w->o.batch_max, sizeof *w->recs);
-    w->msgs = calloc(w->o.batch_max, sizeof *w->msgs);
-    w->rec_of = calloc(w->o.batch_max, sizeof *w->rec_of);
-    w->out_slice = calloc(w->o.batch_max, sizeof *w->out_slice);
-    w->out_off = calloc(w->o.batch_max, sizeof *w->out_off);
-    w->out_len = calloc(w->o.batch_max, sizeof *w->out_len);
     w->out_cap = 6 * w->o.max_value + 65536;
     lg_err e = LG_OK;
-    if (!w->pend || !w->recs || !w->msgs || !w->rec_of || !w->out_slice || !w->out_off || !w->out_len)
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t threads = w->o.threads > 0 ? (size_t)w->o.threads : cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
     if (!e) e = kw_team_new(w, threads, err);
+    for (int i = 0; i < 2 && !e; i++)
+        if (kw_set_init(w, &w->sets[i])) e = lg_fail(err, LG_ENOMEM, "out of memory");
     if (!e) e = kw_clients_new(w, on_delivery, on_rebalance, err);
     if (e) {
         lg_kafka_worker_free(w);
@@ -550,15 +718,17 @@ void lg_kafka_worker_free(lg_kafka_worker *w) {
         w->grave = b->next;
         batch_free(b);
     }
+    if (w->done) lg_kafka()->topic_partition_list_destroy(w->done);
+    if (w->carry) lg_kafka()->topic_partition_list_destroy(w->carry);
+    while (w->spare) {
+        kbatch *b = w->spare;
+        w->spare = b->next;
+        batch_free(b);
+    }
     kw_team_free(w);
     lg_buf_free(&w->out);
-    free(w->out_slice);
-    free(w->out_off);
-    free(w->out_len);
-    free(w->pend);
-    free(w->recs);
-    free(w->msgs);
-    free(w->rec_of);
+    kw_set_free(w, &w->sets[0]);
+    kw_set_free(w, &w->sets[1]);
     km_destroy(&w->m);
     free(w);
 }

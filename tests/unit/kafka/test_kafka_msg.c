@@ -135,7 +135,7 @@ static kmsg_opts opts(void) {
 static char *format(const kmsg_opts *o, const char *v, const char *label, int explain) {
     kmsg m;
     size_t n = strlen(v);
-    assert_int_equal(kmsg_parse(o, v, n, &m), LG_OK);
+    assert_int_equal(kmsg_parse(o, v, n, &m, NULL), LG_OK);
     lg_record rec;
     memset(&rec, 0, sizeof rec);
     rec.label = label;
@@ -181,7 +181,7 @@ static void test_parse_unescapes(void **state) {
     kmsg_opts o = opts();
     kmsg m;
     const char *v = "{\"source\":\"A\\u00e9\",\"log_message\":\"x\\ny \\ud83d\\ude00\"}";
-    assert_int_equal(kmsg_parse(&o, v, strlen(v), &m), LG_OK);
+    assert_int_equal(kmsg_parse(&o, v, strlen(v), &m, NULL), LG_OK);
     assert_string_equal(m.reason, "");
     assert_string_equal(m.source, "A\xc3\xa9");
     assert_string_equal(m.message, "x\ny \xf0\x9f\x98\x80");
@@ -191,7 +191,7 @@ static void test_parse_unescapes(void **state) {
 
 static void expect_bad(const kmsg_opts *o, const char *v, size_t n, const char *reason_prefix) {
     kmsg m;
-    assert_int_equal(kmsg_parse(o, v, n, &m), LG_OK);
+    assert_int_equal(kmsg_parse(o, v, n, &m, NULL), LG_OK);
     if (strncmp(m.reason, reason_prefix, strlen(reason_prefix)))
         fail_msg("'%.*s': reason '%s', expected '%s...'", (int)(n > 60 ? 60 : n), v, m.reason, reason_prefix);
     lg_buf b;
