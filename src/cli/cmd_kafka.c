@@ -6,9 +6,7 @@
  * batches in flight finish on theirs; a set that does not load is refused
  * and the old one stays. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_signals.h"
 #include "logify/kafka.h"
 #include "logify/live.h"
 #include "logify/pipeline.h"
@@ -60,65 +59,8 @@ static const char usage_text[] =
 
 /* ---- Signals ---------------------------------------------------------------- */
 
-/* SIGINT, SIGTERM and SIGHUP reach the main thread through a self-pipe (as
- * in `logify serve`: the handler only writes a byte; the threads of
- * OpenBLAS and the classifying threads block no signal, so the handler may
- * run on any of them). The worker's thread writes a 0 when it is done. */
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig) {
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    ssize_t r = write(sig_pipe[1], &b, 1); /* async-signal-safe; a full pipe drops it */
-    (void)r;
-    errno = saved;
-}
-
-static int signals_to_pipe(int on) {
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    if (on) {
-        if (pipe(sig_pipe)) return -1;
-        for (int i = 0; i < 2; i++) {
-            fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
-            fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
-        }
-        signal(SIGPIPE, SIG_IGN);
-    } else if (sig_pipe[0] < 0) {
-        return 0;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on ? on_signal : SIG_DFL;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
-    if (!on) {
-        close(sig_pipe[0]);
-        close(sig_pipe[1]);
-        sig_pipe[0] = sig_pipe[1] = -1;
-    }
-    return 0;
-}
-
-/* The next signal (SIGTERM or SIGINT before SIGHUP when several came; the
- * repeats of SIGHUP make one reload), or 0 when the worker is done. */
-static int next_signal(void) {
-    for (;;) {
-        struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
-        if (poll(&p, 1, -1) < 0 && errno != EINTR) return SIGTERM;
-        unsigned char b[256];
-        ssize_t r = read(sig_pipe[0], b, sizeof b);
-        if (r > 0) {
-            int sig = SIGHUP;
-            for (ssize_t i = 0; i < r; i++) {
-                if (b[i] == 0) return 0;
-                if (b[i] != SIGHUP) sig = b[i];
-            }
-            return sig;
-        }
-        if (r == 0 || (errno != EINTR && errno != EAGAIN)) return SIGTERM;
-    }
-}
+/* SIGINT, SIGTERM and SIGHUP reach the main thread through the self-pipe
+ * of cli_signals.c; the worker's thread wakes it when it is done. */
 
 typedef struct {
     lg_kafka_worker *w;
@@ -129,8 +71,7 @@ typedef struct {
 static void *worker_main(void *arg) {
     worker_job *j = arg;
     j->e = lg_kafka_worker_run(j->w, &j->err);
-    unsigned char done = 0;
-    while (write(sig_pipe[1], &done, 1) < 0 && errno == EAGAIN) poll(NULL, 0, 10); /* a full pipe: wait */
+    cli_signals_wake();
     return NULL;
 }
 
@@ -279,10 +220,11 @@ int cmd_kafka(int argc, char **argv) {
     lg_kafka_metrics_server *ms = NULL;
     /* from here a signal waits in the pipe: one during the first load is
      * acted on once the worker runs */
-    if (signals_to_pipe(1)) {
+    if (cli_signals_open()) {
         lg_config_free(&cfg);
         return cli_error("pipe: %s", strerror(errno));
     }
+    signal(SIGPIPE, SIG_IGN);
     lg_pset_source src = cli_pset_source(&po); /* the first set and every reload */
     if (lg_live_new(&src, &live, &err)) {
         cli_error("%s", err.msg);
@@ -315,7 +257,7 @@ int cmd_kafka(int argc, char **argv) {
         goto done;
     }
     int sig, stopping = 0;
-    while ((sig = next_signal()) != 0) {
+    while ((sig = cli_signals_next()) != 0) {
         if (sig == SIGHUP) {
             /* lg_live_reload logs the outcome (a refusal as an ERROR line,
              * so even with --quiet); the generation in use is printed
@@ -340,7 +282,7 @@ int cmd_kafka(int argc, char **argv) {
     lg_log(LG_LOG_INFO, "kafka: stopped");
     rc = CLI_OK;
 done:
-    signals_to_pipe(0);
+    cli_signals_close();
     lg_kafka_metrics_server_free(ms);
     lg_kafka_worker_free(w);
     lg_tpl_miner_free(ko.templates);

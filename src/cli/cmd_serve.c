@@ -9,9 +9,7 @@
  * default action. A handler that writes the signal's number into a pipe
  * runs on whichever thread gets it; the main thread reads the pipe. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_signals.h"
 #include "logify/cluster.h"
 #include "logify/pipeline.h"
 #include "logify/server.h"
@@ -59,71 +58,6 @@ static const char usage_text[] =
     "SIGHUP (or POST /admin/reload) reloads the rules, model, routes and LLM settings\n"
     "from the same files and options; a set that does not load is refused and the\n"
     "old one stays (docs/reload.md).\n";
-
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig) {
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    ssize_t r = write(sig_pipe[1], &b, 1); /* async-signal-safe; a full pipe drops it */
-    (void)r;
-    errno = saved;
-}
-
-/* Routes SIGINT, SIGTERM (unless the caller ignores them: a background job
- * of a shell) and SIGHUP into the pipe (on = 1), or back to the default
- * (on = 0). */
-static int signals_to_pipe(int on) {
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    if (on) {
-        if (pipe(sig_pipe)) return -1;
-        /* the handler never blocks (a full pipe loses a repeat, no more);
-         * the reader waits in poll */
-        for (int i = 0; i < 2; i++) {
-            fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
-            fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
-        }
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on ? on_signal : SIG_DFL;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
-        struct sigaction old;
-        if (sigs[i] != SIGHUP && sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
-            continue;
-        sigaction(sigs[i], &sa, NULL);
-    }
-    if (!on) {
-        close(sig_pipe[0]);
-        close(sig_pipe[1]);
-        sig_pipe[0] = sig_pipe[1] = -1;
-    }
-    return 0;
-}
-
-/* Waits for signals and takes every one that has come: SIGINT or SIGTERM
- * if any of them is among them, else SIGHUP (repeats sent while a reload
- * ran make one more reload, not one each). Waits in poll, which a signal
- * always interrupts (SA_RESTART or not): under ThreadSanitizer, whose
- * handler only notes the signal and runs ours when an intercepted call
- * returns, a restarted read would sleep on with the byte never written. */
-static int next_signal(void) {
-    for (;;) {
-        struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
-        if (poll(&p, 1, -1) < 0 && errno != EINTR) return SIGTERM; /* cannot happen: stop cleanly */
-        unsigned char b[256];
-        ssize_t r = read(sig_pipe[0], b, sizeof b);
-        if (r > 0) {
-            int sig = SIGHUP;
-            for (ssize_t i = 0; i < r; i++)
-                if (b[i] != SIGHUP && sig == SIGHUP) sig = b[i];
-            return sig;
-        }
-        if (r == 0 || (errno != EINTR && errno != EAGAIN)) return SIGTERM;
-    }
-}
 
 static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
                       unsigned long long *out) {
@@ -294,13 +228,13 @@ int cmd_serve(int argc, char **argv) {
     lg_server *srv = NULL;
     /* from here a signal waits in the pipe (one during the first load is
      * acted on once the server runs) */
-    if (signals_to_pipe(1)) {
+    if (cli_signals_open()) {
         lg_config_free(&cfg);
         return cli_error("pipe: %s", strerror(errno));
     }
     lg_pset_source src = cli_pset_source(&po); /* the first set and every reload */
     if (lg_live_new(&src, &live, &err)) {
-        signals_to_pipe(0);
+        cli_signals_close();
         lg_config_free(&cfg);
         return cli_error("%s", err.msg);
     }
@@ -329,7 +263,7 @@ int cmd_serve(int argc, char **argv) {
     fflush(stderr);
     lg_buf_free(&routes);
     int sig = 0;
-    while ((sig = next_signal()) == SIGHUP) {
+    while ((sig = cli_signals_next()) == SIGHUP) {
         /* lg_live_reload logs the outcome (a refusal as an ERROR line, so
          * even with --quiet); the generation in use is printed either way */
         fprintf(stderr, "logify: SIGHUP: reloading\n");
@@ -352,7 +286,7 @@ int cmd_serve(int argc, char **argv) {
     rc = CLI_OK;
 done:
     lg_server_free(srv);
-    signals_to_pipe(0);
+    cli_signals_close();
     lg_live_free(live);
     lg_config_free(&cfg);
     return rc;
