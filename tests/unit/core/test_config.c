@@ -178,7 +178,7 @@ static void test_config_errors(void **state) {
                         ":3: stage llm has no setting 'threshold'");
     expect_config_error("threshold: 0.5\nthreshold: -1\n", ":2: threshold must be between 0 and 1");
     expect_config_error("llm: {}\nserver: {}\nrouting: []\n",
-                        ":3: unknown setting 'routing' (known: rules, model, threshold, routes, llm, server)");
+                        ":3: unknown setting 'routing' (known: rules, model, threshold, routes, llm, server, kafka)");
 }
 
 /* The YAML reader under every config file (src/core/ytree.c): what it
