@@ -107,7 +107,8 @@ done
 expect_fail 1 "model pull acme/tiny: mkdir $TMP/afile/m: Not a directory" -- \
   "$LOGIFY" model pull acme/tiny --dir "$TMP/afile/m"
 expect_fail 1 "model pull acme/tiny: endpoint URL too long" -- \
-  env HF_ENDPOINT="http://127.0.0.1/$(head -c 3000 /dev/zero | tr '\0' a)" "$LOGIFY" model pull acme/tiny --dir "$TMP/x"
+  env HF_ENDPOINT="http://127.0.0.1/$(head -c 3000 /dev/zero | tr '\0' a)" "$LOGIFY" model pull acme/tiny --dir "$TMP/url/m"
+[[ ! -e "$TMP/url" ]] || fail "model pull created --dir before refusing the endpoint URL"
 stop_hub
 cp -r "$M" "$TMP/emptyvocab"
 : >"$TMP/emptyvocab/vocab.txt"
