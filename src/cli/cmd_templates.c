@@ -761,6 +761,9 @@ int cmd_templates(int argc, char **argv) {
     } else {
         r.out = stdout;
     }
+    /* rows leave in OUT_BLOCK writes of their own (drain_spool): through a
+     * stdio buffer each went out as two write calls */
+    if (!r.live) setvbuf(r.out, NULL, _IONBF, 0);
     size_t whole = read_whole(&r, in);
     spool_reserve(&r, in);
     chunk = malloc(CHUNK);
