@@ -93,10 +93,19 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_p
     if (code) {
         KM_ADD(&w->m.commit_errors, 1);
         w->commit_failed = 1; /* the loop commits what is done again */
+        w->done_clean = 0;
         kw_client_error(w, &w->clog, code, lg_kafka()->err2str(code));
         return;
     }
     KM_ADD(&w->m.commits, 1);
+    /* does it cover what is done? (an older commit's report does not) */
+    int covers = w->done && offs;
+    for (int i = 0; covers && i < w->done->cnt; i++) {
+        const rd_kafka_topic_partition_t *d = &w->done->elems[i];
+        const rd_kafka_topic_partition_t *c = lg_kafka()->topic_partition_list_find(offs, d->topic, d->partition);
+        covers = c && c->offset >= d->offset;
+    }
+    if (covers) w->done_clean = 1;
     kw_client_ok(w, &w->clog);
 }
 

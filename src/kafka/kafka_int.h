@@ -212,6 +212,8 @@ struct lg_kafka_worker {
                                                this offset acknowledged (what to commit) */
     rd_kafka_topic_partition_list_t *carry; /* done, whose commit a rebalance refused */
     int commit_failed;    /* an asynchronous commit failed: commit done again */
+    int done_clean;       /* a commit the brokers accepted covers all of done: a
+                             commit before giving the partitions up can be skipped */
     double recommit_t;
     size_t n_spare;
     lg_buf out;           /* one output value */

@@ -223,6 +223,7 @@ static void settle(lg_kafka_worker *w) {
     if (!w->carry && w->done) lg_kafka()->topic_partition_list_destroy(w->done);
     w->done = NULL;
     w->commit_failed = 0;
+    w->done_clean = 0;
 }
 
 /* A new assignment: the partitions carried from a refused commit start
@@ -237,6 +238,7 @@ static void take_carry(lg_kafka_worker *w, rd_kafka_topic_partition_list_t *part
         if (!w->done) w->done = lg_kafka()->topic_partition_list_new(parts->cnt);
         if (w->done) lg_kafka()->topic_partition_list_add(w->done, p->topic, p->partition)->offset = c->offset;
         w->commit_failed = 1; /* commit_ready commits them at once */
+        w->done_clean = 0;
     }
     if (w->done && w->done->cnt)
         lg_log(LG_LOG_INFO, "kafka: %d partition%s back after a refused commit: starting where they were done",
@@ -295,9 +297,13 @@ static rd_kafka_resp_err_t commit_ready(lg_kafka_worker *w, int sync) {
         km_latency(&w->m, now - b->t_first);
         batch_done(w, b);
         grew = 1;
+        w->done_clean = 0;
     }
     if (!w->done || !w->done->cnt) return RD_KAFKA_RESP_ERR__NO_OFFSET;
     if (!sync && !grew && !(w->commit_failed && now - w->recommit_t >= 0.5)) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* already committed (the brokers said so): nothing to wait for, even
+     * with the coordinator away (a stop with the brokers down) */
+    if (sync && w->done_clean) return RD_KAFKA_RESP_ERR_NO_ERROR;
     if (!grew && !sync) lg_log(LG_LOG_INFO, "kafka: committing offsets again after a failed commit");
     w->commit_failed = 0;
     w->recommit_t = now;
@@ -311,6 +317,7 @@ static rd_kafka_resp_err_t commit_ready(lg_kafka_worker *w, int sync) {
         lg_kafka()->poll(w->producer, 0);
         e = lg_kafka()->commit(w->consumer, w->done, 0);
     }
+    if (sync && !e) w->done_clean = 1;
     if (e && sync && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (made again if the partitions come back; "
                             "else those inputs will be processed again)", lg_kafka()->err2str(e));
