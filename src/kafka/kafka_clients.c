@@ -247,6 +247,13 @@ lg_err kw_clients_new(lg_kafka_worker *w, kw_delivery_fn on_delivery, kw_rebalan
     w->plog.who = "producer";
     lg_err e = consumer_new(w, on_rebalance, err);
     if (!e) e = producer_new(w, on_delivery, err);
+    /* with the default topic settings: the partitioner that follows the input's */
+    if (!e && !(w->out_rkt = lg_kafka()->topic_new(w->producer, w->o.output, NULL)))
+        e = lg_fail(err, LG_EINVAL, "kafka producer: topic '%s': %s", w->o.output,
+                    lg_kafka()->err2str(lg_kafka()->last_error()));
+    if (!e && w->o.dead_letter && !(w->dlq_rkt = lg_kafka()->topic_new(w->producer, w->o.dead_letter, NULL)))
+        e = lg_fail(err, LG_EINVAL, "kafka producer: topic '%s': %s", w->o.dead_letter,
+                    lg_kafka()->err2str(lg_kafka()->last_error()));
     return e;
 }
 

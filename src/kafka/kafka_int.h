@@ -188,6 +188,8 @@ struct lg_kafka_worker {
     lg_kafka_opts o;      /* strings borrowed */
     kmsg_opts mo;
     rd_kafka_t *consumer, *producer;
+    rd_kafka_topic_t *out_rkt, *dlq_rkt; /* the producer's handles of the output and
+                                            dead-letter topics (no look-up by name per output) */
     kslice *slices;       /* (n_slices) classifying threads */
     size_t n_slices;
     pthread_mutex_t team_mu;
