@@ -22,13 +22,28 @@ TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
   local p
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  # a worker still running (the bench failed half-way): SIGTERM, then
+  # SIGKILL; waited for, so that bash reports no "Killed" job
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 1
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   bash scripts/kafka.sh stop "$TMP/kafka" >/dev/null 2>&1 || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 
 BS=$(bash scripts/kafka.sh start "$TMP/kafka" 1)
+BROKER=$(cat "$TMP/kafka/node1/pid")
+ticks() { # ticks PID...: user+system CPU clock ticks of every thread of those processes
+  local p t q n=0
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*/stat; do
+      q=$(awk '{print $14 + $15}' "$t" 2>/dev/null || echo 0)
+      n=$((n + ${q:-0}))
+    done
+  done
+  echo "$n"
+}
 "${KTOOL[@]}" rows "$LOGIFY_SHARED/datasets/synthetic_logs.csv" "$N" "$TMP/rows.csv"
 
 echo "load before: $(uptime | sed 's/.*load average: //') (the broker runs from here on: classify shares the cores with its JVM too)"
@@ -54,8 +69,8 @@ drain() {
   "${KTOOL[@]}" create "$BS" "in$k" 6
   "${KTOOL[@]}" create "$BS" "out$k" 6
   "${KTOOL[@]}" produce "$BS" "in$k" "$TMP/rows.csv"
-  local start
-  start=$(date +%s.%N)
+  local b0
+  b0=$(ticks "$BROKER")
   for ((i = 1; i <= k; i++)); do
     "$LOGIFY" kafka --brokers "$BS" --group "g$k" --input "in$k" --output "out$k" --metrics-port 0 \
       --quiet -X consumer.session.timeout.ms=6000 2>"$TMP/w$k-$i.log" &
@@ -76,16 +91,12 @@ drain() {
     [[ -z $first && $done_n -gt 0 ]] && first=$(date +%s.%N)
     sleep 0.05
   done
-  local end tk=0 q t
+  local end
   end=$(date +%s.%N)
-  # the workers' CPU time (every thread: librdkafka's too), in clock ticks
-  for p in "${PIDS[@]}"; do
-    for t in /proc/"$p"/task/*/stat; do
-      q=$(awk '{print $14 + $15}' "$t" 2>/dev/null || echo 0)
-      tk=$((tk + ${q:-0}))
-    done
-  done
-  echo "$tk" >"$TMP/cpu$k"
+  # the workers' CPU time (every thread: librdkafka's too), and the
+  # broker's over the drain (serving the fetches and the outputs), in ticks
+  ticks "${PIDS[@]}" >"$TMP/cpu$k"
+  echo $(($(ticks "$BROKER") - b0)) >"$TMP/bcpu$k"
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait "${PIDS[@]}" 2>/dev/null || true
   PIDS=()
@@ -95,9 +106,11 @@ drain() {
 
 w1=$(drain 1)
 cpu1=$(echo "$(cat "$TMP/cpu1") / $(getconf CLK_TCK)" | bc -l)
-printf 'logify kafka, 1 worker: %7.0f rows/s (%.0f%% of classify; CPU %.2f s = %.1f us/message, %.0f%% of classify'"'"'s per row)\n' \
+bcpu1=$(echo "$(cat "$TMP/bcpu1") / $(getconf CLK_TCK)" | bc -l)
+classify1_rps=$classify_rps classify1_cpu=$classify_cpu
+printf 'logify kafka, 1 worker: %7.0f rows/s (%.0f%% of classify; CPU %.2f s = %.1f us/message, %.0f%% of classify'"'"'s per row; the broker: %.1f us/message)\n' \
   "$w1" "$(echo "100 * $w1 / $classify_rps" | bc -l)" "$cpu1" "$(echo "$cpu1 * 1000000 / $N" | bc -l)" \
-  "$(echo "100 * $classify_cpu / $cpu1" | bc -l)"
+  "$(echo "100 * $classify_cpu / $cpu1" | bc -l)" "$(echo "$bcpu1 * 1000000 / $N" | bc -l)"
 classify # again, after: the machine's load moves
 printf 'logify kafka, 1 worker: %.0f%% of the second classify\n' "$(echo "100 * $w1 / $classify_rps" | bc -l)"
 w2=$(drain 2)
@@ -108,12 +121,23 @@ printf 'logify kafka, 2 workers: %6.0f rows/s (%.2fx one worker; 6 partitions, %
 "${KTOOL[@]}" create "$BS" lin 6
 "${KTOOL[@]}" create "$BS" lout 6 1 message.timestamp.type=LogAppendTime
 "$LOGIFY" kafka --brokers "$BS" --group gl --input lin --output lout --quiet 2>"$TMP/wl.log" &
-PIDS+=($!)
+WL=$!
+PIDS+=("$WL")
 sleep 3 # joined
 M=$((RATE * 10))
 "${KTOOL[@]}" rows "$LOGIFY_SHARED/datasets/synthetic_logs.csv" "$M" "$TMP/lrows.csv"
 "${KTOOL[@]}" produce "$BS" lin "$TMP/lrows.csv" --rate "$RATE"
 "${KTOOL[@]}" consume "$BS" lout "$TMP/lout.jsonl" --expect "$M" --idle 30 >/dev/null
-printf 'logify kafka, end-to-end latency at %d msg/s (1 worker, linger 5 ms): %s\n' "$RATE" \
-  "$("${KTOOL[@]}" latency "$TMP/lout.jsonl")"
+lat=$("${KTOOL[@]}" latency "$TMP/lout.jsonl")
+printf 'logify kafka, end-to-end latency at %d msg/s (1 worker, linger 5 ms): %s\n' "$RATE" "$lat"
+kill -TERM "$WL"
+wait "$WL" || echo "bench: the latency worker exited $? after SIGTERM (log: $(tail -2 "$TMP/wl.log"))" >&2
+PIDS=()
 echo "load after: $(uptime | sed 's/.*load average: //')"
+# the figures side by side (rows/s move with the load; CPU per row less)
+printf 'summary: classify %.0f / %.0f rows/s (%.2f / %.2f us CPU a row); 1 worker %.0f rows/s (%.0f%% / %.0f%%), %.2f us CPU a message (classify'"'"'s %.0f%% of it), broker %.2f us; 2 workers %.2fx; latency %s\n' \
+  "$classify1_rps" "$classify_rps" "$(echo "$classify1_cpu * 1000000 / $N" | bc -l)" \
+  "$(echo "$classify_cpu * 1000000 / $N" | bc -l)" "$w1" "$(echo "100 * $w1 / $classify1_rps" | bc -l)" \
+  "$(echo "100 * $w1 / $classify_rps" | bc -l)" "$(echo "$cpu1 * 1000000 / $N" | bc -l)" \
+  "$(echo "100 * ($classify1_cpu + $classify_cpu) / 2 / $cpu1" | bc -l)" "$(echo "$bcpu1 * 1000000 / $N" | bc -l)" \
+  "$(echo "$w2 / $w1" | bc -l)" "$lat"

@@ -93,10 +93,19 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_p
     if (code) {
         KM_ADD(&w->m.commit_errors, 1);
         w->commit_failed = 1; /* the loop commits what is done again */
+        w->done_clean = 0;
         kw_client_error(w, &w->clog, code, lg_kafka()->err2str(code));
         return;
     }
     KM_ADD(&w->m.commits, 1);
+    /* does it cover what is done? (an older commit's report does not) */
+    int covers = w->done && offs;
+    for (int i = 0; covers && i < w->done->cnt; i++) {
+        const rd_kafka_topic_partition_t *d = &w->done->elems[i];
+        const rd_kafka_topic_partition_t *c = lg_kafka()->topic_partition_list_find(offs, d->topic, d->partition);
+        covers = c && c->offset >= d->offset;
+    }
+    if (covers) w->done_clean = 1;
     kw_client_ok(w, &w->clog);
 }
 
@@ -238,6 +247,13 @@ lg_err kw_clients_new(lg_kafka_worker *w, kw_delivery_fn on_delivery, kw_rebalan
     w->plog.who = "producer";
     lg_err e = consumer_new(w, on_rebalance, err);
     if (!e) e = producer_new(w, on_delivery, err);
+    /* with the default topic settings: the partitioner that follows the input's */
+    if (!e && !(w->out_rkt = lg_kafka()->topic_new(w->producer, w->o.output, NULL)))
+        e = lg_fail(err, LG_EINVAL, "kafka producer: topic '%s': %s", w->o.output,
+                    lg_kafka()->err2str(lg_kafka()->last_error()));
+    if (!e && w->o.dead_letter && !(w->dlq_rkt = lg_kafka()->topic_new(w->producer, w->o.dead_letter, NULL)))
+        e = lg_fail(err, LG_EINVAL, "kafka producer: topic '%s': %s", w->o.dead_letter,
+                    lg_kafka()->err2str(lg_kafka()->last_error()));
     return e;
 }
 

@@ -188,6 +188,8 @@ struct lg_kafka_worker {
     lg_kafka_opts o;      /* strings borrowed */
     kmsg_opts mo;
     rd_kafka_t *consumer, *producer;
+    rd_kafka_topic_t *out_rkt, *dlq_rkt; /* the producer's handles of the output and
+                                            dead-letter topics (no look-up by name per output) */
     kslice *slices;       /* (n_slices) classifying threads */
     size_t n_slices;
     pthread_mutex_t team_mu;
@@ -212,6 +214,8 @@ struct lg_kafka_worker {
                                                this offset acknowledged (what to commit) */
     rd_kafka_topic_partition_list_t *carry; /* done, whose commit a rebalance refused */
     int commit_failed;    /* an asynchronous commit failed: commit done again */
+    int done_clean;       /* a commit the brokers accepted covers all of done: a
+                             commit before giving the partitions up can be skipped */
     double recommit_t;
     size_t n_spare;
     lg_buf out;           /* one output value */

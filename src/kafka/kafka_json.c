@@ -25,13 +25,20 @@
 /* Whether any byte of x is zero (exact: no false positive). */
 static inline uint64_t has_zero(uint64_t x) { return (x - ONES) & ~x & HIGHS; }
 
-/* Whether the 8 bytes at p hold a byte a string cannot take as it is: a
- * quote, a backslash or a control character. */
-static inline int plain8(const char *p) {
+/* The bytes among the 8 at p that a string cannot take as they are (a
+ * quote, a backslash or a control character), as the high bits of a mask:
+ * 0 when none. Each test's lowest hit is exact (a borrow only makes false
+ * hits above a true one), so the mask's lowest bit is the first such byte. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FIRST_HIT(m) (__builtin_ctzll(m) >> 3) /* the lowest address is the lowest byte */
+#else
+#define FIRST_HIT(m) 0 /* borrows run toward lower addresses: go byte by byte from here */
+#endif
+static inline uint64_t special8(const char *p) {
     uint64_t x;
     memcpy(&x, p, 8);
     uint64_t ctl = (x - ONES * 0x20) & ~x & HIGHS; /* a byte < 0x20 */
-    return !(has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')) | ctl);
+    return has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')) | ctl;
 }
 
 static const char *ws(const char *p, const char *e) {
@@ -65,7 +72,14 @@ static const char *scan_string(const char **pp, const char *e, int *esc, const c
     const char *p = *pp;
     *esc = 0;
     while (p < e) {
-        while (e - p >= 8 && plain8(p)) p += 8; /* most of a log message */
+        while (e - p >= 8) { /* most of a log message: to the next quote, backslash or control byte */
+            uint64_t m = special8(p);
+            if (m) {
+                p += FIRST_HIT(m);
+                break;
+            }
+            p += 8;
+        }
         if (p >= e) break;
         unsigned char c = (unsigned char)*p;
         if (c == '"') return p + 1;

@@ -223,6 +223,7 @@ static void settle(lg_kafka_worker *w) {
     if (!w->carry && w->done) lg_kafka()->topic_partition_list_destroy(w->done);
     w->done = NULL;
     w->commit_failed = 0;
+    w->done_clean = 0;
 }
 
 /* A new assignment: the partitions carried from a refused commit start
@@ -237,6 +238,7 @@ static void take_carry(lg_kafka_worker *w, rd_kafka_topic_partition_list_t *part
         if (!w->done) w->done = lg_kafka()->topic_partition_list_new(parts->cnt);
         if (w->done) lg_kafka()->topic_partition_list_add(w->done, p->topic, p->partition)->offset = c->offset;
         w->commit_failed = 1; /* commit_ready commits them at once */
+        w->done_clean = 0;
     }
     if (w->done && w->done->cnt)
         lg_log(LG_LOG_INFO, "kafka: %d partition%s back after a refused commit: starting where they were done",
@@ -295,9 +297,13 @@ static rd_kafka_resp_err_t commit_ready(lg_kafka_worker *w, int sync) {
         km_latency(&w->m, now - b->t_first);
         batch_done(w, b);
         grew = 1;
+        w->done_clean = 0;
     }
     if (!w->done || !w->done->cnt) return RD_KAFKA_RESP_ERR__NO_OFFSET;
     if (!sync && !grew && !(w->commit_failed && now - w->recommit_t >= 0.5)) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* already committed (the brokers said so): nothing to wait for, even
+     * with the coordinator away (a stop with the brokers down) */
+    if (sync && w->done_clean) return RD_KAFKA_RESP_ERR_NO_ERROR;
     if (!grew && !sync) lg_log(LG_LOG_INFO, "kafka: committing offsets again after a failed commit");
     w->commit_failed = 0;
     w->recommit_t = now;
@@ -311,6 +317,7 @@ static rd_kafka_resp_err_t commit_ready(lg_kafka_worker *w, int sync) {
         lg_kafka()->poll(w->producer, 0);
         e = lg_kafka()->commit(w->consumer, w->done, 0);
     }
+    if (sync && !e) w->done_clean = 1;
     if (e && sync && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         lg_log(LG_LOG_WARN, "kafka: committing offsets failed: %s (made again if the partitions come back; "
                             "else those inputs will be processed again)", lg_kafka()->err2str(e));
@@ -400,7 +407,7 @@ static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
  * no copy). reason non-NULL: a dead-letter message (m's headers copied,
  * plus the reason and where it came from). LG_ELIMIT: the value is over
  * the producer's size limit (nothing produced, m keeps its headers). */
-static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, const char *topic,
+static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, rd_kafka_topic_t *topic,
                           const char *val, size_t len, const char *reason) {
     kslot *s = &b->slots[b->n_slots];
     s->b = b;
@@ -420,7 +427,7 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, 
     }
     for (;;) {
         rd_kafka_resp_err_t e = lg_kafka()->producev(
-            w->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            w->producer, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
             RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
         if (!e) { /* the producer owns h now */
@@ -435,7 +442,8 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, 
         if (h && !reason) lg_kafka()->message_set_headers(m, h); /* back to m, for another try */
         else if (h) lg_kafka()->headers_destroy(h);
         if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return LG_ELIMIT;
-        kw_fail(w, LG_ENET, "kafka producer: cannot produce to '%s': %s", topic, lg_kafka()->err2str(e));
+        kw_fail(w, LG_ENET, "kafka producer: cannot produce to '%s': %s", lg_kafka()->topic_name(topic),
+                lg_kafka()->err2str(e));
         return LG_ENET;
     }
 }
@@ -448,11 +456,11 @@ static lg_err emit(lg_kafka_worker *w, kset *set, kbatch *b, size_t i, lg_errmsg
     const char *val = m->payload;
     size_t len = m->len;
     if (km->reason[0] && w->o.dead_letter) {
-        lg_err e = produce_one(w, b, m, w->o.dead_letter, val, len, km->reason);
+        lg_err e = produce_one(w, b, m, w->dlq_rkt, val, len, km->reason);
         if (e == LG_ELIMIT) { /* too big for the producer: its first bytes, the size said */
             char why[LG_DETAIL_MAX + 64];
             snprintf(why, sizeof why, "%s; value cut to its first %d of %zu bytes", km->reason, KMSG_RAW_MAX, len);
-            e = produce_one(w, b, m, w->o.dead_letter, val, len < KMSG_RAW_MAX ? len : KMSG_RAW_MAX, why);
+            e = produce_one(w, b, m, w->dlq_rkt, val, len < KMSG_RAW_MAX ? len : KMSG_RAW_MAX, why);
         }
         if (!e) KM_ADD(&w->m.dead_lettered, 1);
         return e ? lg_fail(err, e, "%s", w->fatal ? w->fatal_msg : "producing failed") : LG_OK;
@@ -475,7 +483,7 @@ static lg_err emit(lg_kafka_worker *w, kset *set, kbatch *b, size_t i, lg_errmsg
             out = w->out.data;
             out_len = w->out.len;
         }
-        if (!e || e == LG_ELIMIT) e = produce_one(w, b, m, w->o.output, out, out_len, NULL);
+        if (!e || e == LG_ELIMIT) e = produce_one(w, b, m, w->out_rkt, out, out_len, NULL);
     }
     if (e == LG_ELIMIT) { /* the output outgrew a limit: Unclassified, saying so */
         kmsg big;
@@ -483,7 +491,7 @@ static lg_err emit(lg_kafka_worker *w, kset *set, kbatch *b, size_t i, lg_errmsg
         snprintf(big.reason, sizeof big.reason, "the output is over the size limit (%zu bytes of value)", len);
         lg_buf_reset(&w->out);
         e = kmsg_format(&w->mo, &big, val, len, NULL, w->o.explain, NULL, &w->out);
-        if (!e) e = produce_one(w, b, m, w->o.output, w->out.data, w->out.len, NULL);
+        if (!e) e = produce_one(w, b, m, w->out_rkt, w->out.data, w->out.len, NULL);
         if (!e) KM_ADD(&w->m.bad, 1);
     }
     if (e) return lg_fail(err, e, "%s", w->fatal ? w->fatal_msg : lg_strerror(e));
@@ -709,6 +717,8 @@ void lg_kafka_worker_free(lg_kafka_worker *w) {
     if (w->producer) { /* outputs still queued are given up (their inputs were not committed) */
         lg_kafka()->purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         lg_kafka()->poll(w->producer, 0);
+        if (w->out_rkt) lg_kafka()->topic_destroy(w->out_rkt);
+        if (w->dlq_rkt) lg_kafka()->topic_destroy(w->dlq_rkt);
         lg_kafka()->destroy(w->producer);
     }
     if (w->consumer) lg_kafka()->destroy(w->consumer);
