@@ -11,9 +11,9 @@
  * packs the weight matrix again on every call. The weights never change,
  * so here they are packed once, at load, into 32-column panels (AVX-512:
  * (k, 32) each; the 16-column kernels: two contiguous halves (k, 16)).
- * Whichever of the packed kernel and OpenBLAS's
- * sgemm is faster on the machine is chosen at load
- * (lg_sbert_gemm_prefer_packed); LOGIFY_ISA forces an ISA (sbert_load.c).
+ * The packed kernel runs on the avx512 and avx2 paths, OpenBLAS on the
+ * generic one (lg_sbert_gemm_prefer_packed: a rule, not a timing, so that
+ * every load gives the same bits); LOGIFY_ISA forces an ISA (sbert_load.c).
  *
  * Every element of C is c + a0 b0 + a1 b1 + ... in k order, each step one
  * fused multiply-add on the AVX-512 and AVX2 paths: those two give the
@@ -325,8 +325,27 @@ AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int
                                        : cols > 16 ? (1u << (cols - 16)) - 1
                                                    : 0);
             const float *bp = w->packed + (size_t)p * (size_t)k * NR;
+            /* the next panel (k x 32 floats: 2k cache lines), a share of it
+             * per tile, into L2: W is streamed again for every row block,
+             * and the wide matrices (Q/K/V, FFN up: 1.8-2.4 MB packed)
+             * do not stay in L2 */
+            const char *next = (const char *)(bp + (size_t)k * NR);
+            size_t lines = p + 1 < p1 ? (size_t)k * 2 : 0, tiles = (size_t)(i1 - i0 + MR - 1) / MR;
+            size_t per = (lines + tiles - 1) / tiles, done = 0;
             for (int i = i0; i < i1; i += MR) {
                 int rows = i1 - i < MR ? i1 - i : MR;
+                for (size_t l = 0; l < per && done < lines; l++, done++)
+                    _mm_prefetch(next + done * 64, _MM_HINT_T1);
+                /* the next tile's C rows (its 32 columns: 2 lines a row):
+                 * the next rows, or the block's first rows of the next panel */
+                int inext = i + MR < i1 ? i + MR : i0, pn = i + MR < i1 ? p : p + 1;
+                int rnext = i1 - inext < MR ? i1 - inext : MR;
+                if (pn < p1)
+                    for (int r = 0; r < rnext; r++) {
+                        const float *cn = c + (size_t)(inext + r) * (size_t)n + (size_t)pn * NR;
+                        _mm_prefetch((const char *)cn, _MM_HINT_T0);
+                        _mm_prefetch((const char *)(cn + 16), _MM_HINT_T0);
+                    }
                 tile_rows(c + (size_t)i * (size_t)n + (size_t)p * NR, n, a + (size_t)i * (size_t)k,
                           k, bp, k, rows, m0, m1);
             }
