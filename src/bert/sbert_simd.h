@@ -43,22 +43,35 @@ SB_TGT static void SB_FN(gelu)(float *y, size_t n) {
     }
 }
 
+/* the sum of (x[i] - c)^2 (sq 1) or of x[i] - c (sq 0) over i < n, on 16
+ * fixed lanes (element i to lane i % 16), then a fixed tree: the same
+ * operations whatever the vector width, so every path gives the same bits,
+ * and 16 independent chains instead of one (a serial sum of 384 floats was
+ * bound by the latency of its additions) */
+SB_TGT __attribute__((always_inline)) static inline float SB_FN(sum16)(const float *x, float c,
+                                                                      int n, const int sq) {
+    float z[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++)
+            z[l] += sq ? (x[i + l] - c) * (x[i + l] - c) : x[i + l] - c;
+    for (int l = 0; i + l < n; l++)
+        z[l] += sq ? (x[i + l] - c) * (x[i + l] - c) : x[i + l] - c;
+    for (int l = 0; l < 8; l++)
+        z[l] += z[l + 8];
+    for (int l = 0; l < 4; l++)
+        z[l] += z[l + 4];
+    return (z[0] + z[2]) + (z[1] + z[3]);
+}
+
 /* x (n) = LayerNorm(x + b) * g + beta; b may be NULL. */
 SB_TGT static void SB_FN(add_layernorm)(float *x, const float *b, const float *g,
                                         const float *beta, int n, float eps) {
     if (b)
         for (int i = 0; i < n; i++)
             x[i] += b[i];
-    float mean = 0;
-    for (int i = 0; i < n; i++)
-        mean += x[i];
-    mean /= (float)n;
-    float var = 0;
-    for (int i = 0; i < n; i++) {
-        float d = x[i] - mean;
-        var += d * d;
-    }
-    var /= (float)n;
+    float mean = SB_FN(sum16)(x, 0.0f, n, 0) / (float)n;
+    float var = SB_FN(sum16)(x, mean, n, 1) / (float)n;
     float inv = 1.0f / sqrtf(var + eps);
     for (int i = 0; i < n; i++)
         x[i] = (x[i] - mean) * inv * g[i] + beta[i];
