@@ -139,7 +139,7 @@ GEN_OPT __attribute__((always_inline)) static inline void row_store(float *c, co
  * accumulators (16 vectors of 4: NEON has 32 registers); a tile of fewer
  * rows repeats its last row (computed, never stored). */
 GEN_OPT static void tile_gen(float *c, int ldc, const float *a, int lda, const float *bp, int k,
-                             int rows, int cols) {
+                             int rows, int cols, const char *pf, int npf) {
     const float *a0 = a, *a1 = rows > 1 ? a + lda : a0, *a2 = rows > 2 ? a + 2 * lda : a1,
                 *a3 = rows > 3 ? a + 3 * lda : a2;
     gv4 x0[4], x1[4], x2[4], x3[4];
@@ -151,6 +151,7 @@ GEN_OPT static void tile_gen(float *c, int ldc, const float *a, int lda, const f
         p13 = x1[3], p20 = x2[0], p21 = x2[1], p22 = x2[2], p23 = x2[3], p30 = x3[0], p31 = x3[1],
         p32 = x3[2], p33 = x3[3];
     for (int kk = 0; kk < k; kk++) {
+        if (kk < npf) __builtin_prefetch(pf + (size_t)kk * 64, 0, 2);
         gv4 b0, b1, b2, b3;
         const float *b = bp + (size_t)kk * 16;
         memcpy(&b0, b, sizeof b0);
@@ -201,7 +202,8 @@ AVX2 static inline __m256i mask8(int cols) {
 AVX2 __attribute__((always_inline)) static inline void tile2_body(float *c, int ldc, const float *a,
                                                                  int lda, const float *bp, int k,
                                                                  int rows, int cols,
-                                                                 const int full) {
+                                                                 const int full, const char *pf,
+                                                                 int npf) {
     __m256i m0 = mask8(cols < 8 ? cols : 8), m1 = mask8(cols > 8 ? cols - 8 : 0);
     const float *a0 = a, *a1 = rows > 1 ? a + lda : a0, *a2 = rows > 2 ? a + 2 * lda : a1,
                 *a3 = rows > 3 ? a + 3 * lda : a2, *a4 = rows > 4 ? a + 4 * lda : a3,
@@ -220,6 +222,7 @@ AVX2 __attribute__((always_inline)) static inline void tile2_body(float *c, int 
     LD(5);
 #undef LD
     for (int kk = 0; kk < k; kk++) {
+        if (kk < npf) _mm_prefetch(pf + (size_t)kk * 64, _MM_HINT_T1);
         __m256 b0 = _mm256_load_ps(bp + (size_t)kk * 16),
                b1 = _mm256_load_ps(bp + (size_t)kk * 16 + 8), av;
 #define STEP(i)                                                                                    \
@@ -251,11 +254,11 @@ AVX2 __attribute__((always_inline)) static inline void tile2_body(float *c, int 
 }
 
 AVX2 static void tile2(float *c, int ldc, const float *a, int lda, const float *bp, int k, int rows,
-                       int cols) {
+                       int cols, const char *pf, int npf) {
     if (cols == 16)
-        tile2_body(c, ldc, a, lda, bp, k, rows, 16, 1);
+        tile2_body(c, ldc, a, lda, bp, k, rows, 16, 1, pf, npf);
     else
-        tile2_body(c, ldc, a, lda, bp, k, rows, cols, 0);
+        tile2_body(c, ldc, a, lda, bp, k, rows, cols, 0, pf, npf);
 }
 
 /* ---- AVX-512 kernel -------------------------------------------------------- */
@@ -361,14 +364,15 @@ AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int
 
 /* a register tile of up to `rows` rows and 16 columns (cols real) */
 typedef void (*tile16_fn)(float *c, int ldc, const float *a, int lda, const float *bp, int k,
-                          int rows, int cols);
+                          int rows, int cols, const char *pf, int npf);
 
 /* The AVX2 and portable drivers: each panel as two contiguous halves of
  * 16 columns, tiles of mr rows over the whole of k. (Cutting k into
  * chunks that stay in L1 was measured slower here, 71 against 80 GFLOPS
  * on 480 x 1152 x 384: k is at most 1,536, and every chunk loads and
  * stores C again.) While a tile runs, the next tile's C rows are
- * prefetched: for the wide products C is far larger than the caches. */
+ * prefetched (for the wide products C is far larger than the caches), and
+ * a share of the next half panel. */
 static void gemm_halves(float *c, const float *a, const lg_gemm_w *w, int m, int p0, int p1,
                         int mr, tile16_fn tile16) {
     int n = w->n, k = w->k;
@@ -381,8 +385,15 @@ static void gemm_halves(float *c, const float *a, const lg_gemm_w *w, int m, int
                 const float *bp =
                     w->packed + (size_t)p * (size_t)k * NR + (size_t)h * (size_t)k * 16;
                 size_t col = (size_t)p * NR + (size_t)h * 16;
+                /* the next half panel (k lines), a share per tile, into L2
+                 * (as in gemm_avx512) */
+                const char *next = (const char *)(bp + (size_t)k * 16);
+                int lines = bp + (size_t)k * 16 < w->packed + (size_t)p1 * (size_t)k * NR ? k : 0;
+                int per = (lines + (i1 - i0 + mr - 1) / mr - 1) / ((i1 - i0 + mr - 1) / mr),
+                    done = 0;
                 for (int i = i0; i < i1; i += mr) {
                     int rows = i1 - i < mr ? i1 - i : mr;
+                    int npf = lines - done < per ? lines - done : per;
                     /* the next tile: the next rows, or after the last
                      * tile the block's first rows of the next 16 columns */
                     int inext = i + mr < i1 ? i + mr : i0;
@@ -392,7 +403,8 @@ static void gemm_halves(float *c, const float *a, const lg_gemm_w *w, int m, int
                         for (int r = 0; r < rnext; r++)
                             __builtin_prefetch(c + (size_t)(inext + r) * (size_t)n + cnext, 1, 3);
                     tile16(c + (size_t)i * (size_t)n + col, n, a + (size_t)i * (size_t)k, k, bp, k,
-                           rows, hc);
+                           rows, hc, next + (size_t)done * 64, npf);
+                    done += npf;
                 }
             }
         }
