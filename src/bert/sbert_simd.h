@@ -102,36 +102,38 @@ typedef int32_t SB_FN(vi) __attribute__((vector_size(SB_VW * sizeof(int32_t))));
  * Xeon, 2026-12-07). Both vector paths make the same roundings (the
  * scaling by 2^n is exact either way), so avx2 and avx512 agree bit for
  * bit; generic agrees within rounding. */
-/* p = e^r: Cephes' polynomial, on one ISA's intrinsics */
-#define SB_EXP_POLY(fmadd, mul, add, set1)                                                         \
-    p = fmadd(r, set1(1.9875691500e-4f), set1(1.3981999507e-3f));                                 \
-    p = fmadd(p, r, set1(8.3334519073e-3f));                                                       \
-    p = fmadd(p, r, set1(4.1665795894e-2f));                                                       \
-    p = fmadd(p, r, set1(1.6666665459e-1f));                                                       \
-    p = fmadd(p, r, set1(5.0000001201e-1f));                                                       \
-    p = add(fmadd(p, mul(r, r), r), set1(1.0f))
 SB_TGT __attribute__((always_inline)) static inline VF SB_FN(exp_v)(VF x) {
+#if SB_VW == 16 || SB_VW == 8
+    /* one body for both: SB_I(op) is the ISA's intrinsic, SB_R its register */
 #if SB_VW == 16
-    __m512 v = _mm512_max_ps(_mm512_min_ps((__m512)x, _mm512_set1_ps(88.0f)),
-                             _mm512_set1_ps(-87.3f));
-    __m512 fn = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(0.693359375f), v);
-    r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p;
-    SB_EXP_POLY(_mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, _mm512_set1_ps);
+#define SB_I(op) _mm512_##op
+#define SB_ROUND(t) _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    typedef __m512 SB_R;
+#else
+#define SB_I(op) _mm256_##op
+#define SB_ROUND(t) _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    typedef __m256 SB_R;
+#endif
+    SB_R v = SB_I(max_ps)(SB_I(min_ps)((SB_R)x, SB_I(set1_ps)(88.0f)), SB_I(set1_ps)(-87.3f));
+    SB_R fn = SB_ROUND(SB_I(mul_ps)(v, SB_I(set1_ps)(1.44269504088896341f)));
+    SB_R r = SB_I(fnmadd_ps)(fn, SB_I(set1_ps)(0.693359375f), v);
+    r = SB_I(fnmadd_ps)(fn, SB_I(set1_ps)(-2.12194440e-4f), r);
+    /* p = e^r: Cephes' polynomial */
+    SB_R p = SB_I(fmadd_ps)(r, SB_I(set1_ps)(1.9875691500e-4f), SB_I(set1_ps)(1.3981999507e-3f));
+    p = SB_I(fmadd_ps)(p, r, SB_I(set1_ps)(8.3334519073e-3f));
+    p = SB_I(fmadd_ps)(p, r, SB_I(set1_ps)(4.1665795894e-2f));
+    p = SB_I(fmadd_ps)(p, r, SB_I(set1_ps)(1.6666665459e-1f));
+    p = SB_I(fmadd_ps)(p, r, SB_I(set1_ps)(5.0000001201e-1f));
+    p = SB_I(add_ps)(SB_I(fmadd_ps)(p, SB_I(mul_ps)(r, r), r), SB_I(set1_ps)(1.0f));
+#undef SB_I
+#undef SB_ROUND
+#if SB_VW == 16
     return (VF)_mm512_scalef_ps(p, fn);
-#elif SB_VW == 8
-    __m256 v = _mm256_max_ps(_mm256_min_ps((__m256)x, _mm256_set1_ps(88.0f)),
-                             _mm256_set1_ps(-87.3f));
-    __m256 fn = _mm256_round_ps(_mm256_mul_ps(v, _mm256_set1_ps(1.44269504088896341f)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(fn, _mm256_set1_ps(0.693359375f), v);
-    r = _mm256_fnmadd_ps(fn, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p;
-    SB_EXP_POLY(_mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_set1_ps);
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fn), _mm256_set1_epi32(127)), 23);
+#else
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fn), _mm256_set1_epi32(127)),
+                                  23);
     return (VF)_mm256_mul_ps(p, _mm256_castsi256_ps(e));
+#endif
 #else
     const VF lo = x - x + -87.3f, hi = x - x + 88.0f, one = x - x + 1.0f;
     x = VSEL(x < lo, lo, x);
@@ -151,7 +153,6 @@ SB_TGT __attribute__((always_inline)) static inline VF SB_FN(exp_v)(VF x) {
     return p * (VF)e;
 #endif
 }
-#undef SB_EXP_POLY
 
 /* softmax of one row of scores over its T real keys, on 16 lanes (then a
  * fixed tree): the padding up to Tp gets -inf for the maximum and 0 after
