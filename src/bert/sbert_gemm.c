@@ -11,9 +11,9 @@
  * packs the weight matrix again on every call. The weights never change,
  * so here they are packed once, at load, into 32-column panels (AVX-512:
  * (k, 32) each; the 16-column kernels: two contiguous halves (k, 16)).
- * Whichever of the packed kernel and OpenBLAS's
- * sgemm is faster on the machine is chosen at load
- * (lg_sbert_gemm_prefer_packed); LOGIFY_ISA forces an ISA (sbert_load.c).
+ * The packed kernel runs on the avx512 and avx2 paths, OpenBLAS on the
+ * generic one (lg_sbert_gemm_prefer_packed: a rule, not a timing, so that
+ * every load gives the same bits); LOGIFY_ISA forces an ISA (sbert_load.c).
  *
  * Every element of C is c + a0 b0 + a1 b1 + ... in k order, each step one
  * fused multiply-add on the AVX-512 and AVX2 paths: those two give the
@@ -137,7 +137,7 @@ GEN_OPT __attribute__((always_inline)) static inline void row_store(float *c, co
  * accumulators (16 vectors of 4: NEON has 32 registers); a tile of fewer
  * rows repeats its last row (computed, never stored). */
 GEN_OPT static void tile_gen(float *c, int ldc, const float *a, int lda, const float *bp, int k,
-                             int rows, int cols) {
+                             int rows, int cols, const char *pf, int npf) {
     const float *a0 = a, *a1 = rows > 1 ? a + lda : a0, *a2 = rows > 2 ? a + 2 * lda : a1,
                 *a3 = rows > 3 ? a + 3 * lda : a2;
     gv4 x0[4], x1[4], x2[4], x3[4];
@@ -149,6 +149,7 @@ GEN_OPT static void tile_gen(float *c, int ldc, const float *a, int lda, const f
         p13 = x1[3], p20 = x2[0], p21 = x2[1], p22 = x2[2], p23 = x2[3], p30 = x3[0], p31 = x3[1],
         p32 = x3[2], p33 = x3[3];
     for (int kk = 0; kk < k; kk++) {
+        if (kk < npf) __builtin_prefetch(pf + (size_t)kk * 64, 0, 2);
         gv4 b0, b1, b2, b3;
         const float *b = bp + (size_t)kk * 16;
         memcpy(&b0, b, sizeof b0);
@@ -199,7 +200,8 @@ AVX2 static inline __m256i mask8(int cols) {
 AVX2 __attribute__((always_inline)) static inline void tile2_body(float *c, int ldc, const float *a,
                                                                  int lda, const float *bp, int k,
                                                                  int rows, int cols,
-                                                                 const int full) {
+                                                                 const int full, const char *pf,
+                                                                 int npf) {
     __m256i m0 = mask8(cols < 8 ? cols : 8), m1 = mask8(cols > 8 ? cols - 8 : 0);
     const float *a0 = a, *a1 = rows > 1 ? a + lda : a0, *a2 = rows > 2 ? a + 2 * lda : a1,
                 *a3 = rows > 3 ? a + 3 * lda : a2, *a4 = rows > 4 ? a + 4 * lda : a3,
@@ -218,6 +220,7 @@ AVX2 __attribute__((always_inline)) static inline void tile2_body(float *c, int 
     LD(5);
 #undef LD
     for (int kk = 0; kk < k; kk++) {
+        if (kk < npf) _mm_prefetch(pf + (size_t)kk * 64, _MM_HINT_T1);
         __m256 b0 = _mm256_load_ps(bp + (size_t)kk * 16),
                b1 = _mm256_load_ps(bp + (size_t)kk * 16 + 8), av;
 #define STEP(i)                                                                                    \
@@ -249,28 +252,33 @@ AVX2 __attribute__((always_inline)) static inline void tile2_body(float *c, int 
 }
 
 AVX2 static void tile2(float *c, int ldc, const float *a, int lda, const float *bp, int k, int rows,
-                       int cols) {
+                       int cols, const char *pf, int npf) {
     if (cols == 16)
-        tile2_body(c, ldc, a, lda, bp, k, rows, 16, 1);
+        tile2_body(c, ldc, a, lda, bp, k, rows, 16, 1, pf, npf);
     else
-        tile2_body(c, ldc, a, lda, bp, k, rows, cols, 0);
+        tile2_body(c, ldc, a, lda, bp, k, rows, cols, 0, pf, npf);
 }
 
 /* ---- AVX-512 kernel -------------------------------------------------------- */
 
 #define AVX512 __attribute__((target("avx512f,avx2,fma")))
 
-/* c (rows, NR cols masked by m0/m1) += a (rows, k) . panel (k, NR) */
+/* c (rows, NR cols masked by m0/m1) += a (rows, k) . panel (k, NR); on
+ * the way, the npf cache lines from pf are prefetched into L2, one per
+ * step of k (a burst of them at once stalled on the fill buffers: 8% of
+ * the forward pass) */
 AVX512 __attribute__((always_inline)) static inline void tile(float *c, int ldc, const float *a,
                                                               int lda, const float *bp, int k,
                                                               const int rows, __mmask16 m0,
-                                                              __mmask16 m1) {
+                                                              __mmask16 m1, const char *pf,
+                                                              int npf) {
     __m512 acc[MR][2];
     for (int i = 0; i < rows; i++) {
         acc[i][0] = _mm512_maskz_loadu_ps(m0, c + (size_t)i * (size_t)ldc);
         acc[i][1] = _mm512_maskz_loadu_ps(m1, c + (size_t)i * (size_t)ldc + 16);
     }
     for (int kk = 0; kk < k; kk++) {
+        if (kk < npf) _mm_prefetch(pf + (size_t)kk * 64, _MM_HINT_T1);
         __m512 b0 = _mm512_load_ps(bp + (size_t)kk * NR),
                b1 = _mm512_load_ps(bp + (size_t)kk * NR + 16);
 #pragma GCC unroll 12
@@ -288,10 +296,10 @@ AVX512 __attribute__((always_inline)) static inline void tile(float *c, int ldc,
 
 /* one instantiation per row count, so the accumulators live in registers */
 #define TILE_CASE(r)                                                                               \
-    case r: tile(c, ldc, a, lda, bp, k, r, m0, m1); break;
+    case r: tile(c, ldc, a, lda, bp, k, r, m0, m1, pf, npf); break;
 
 AVX512 static void tile_rows(float *c, int ldc, const float *a, int lda, const float *bp, int k,
-                             int rows, __mmask16 m0, __mmask16 m1) {
+                             int rows, __mmask16 m0, __mmask16 m1, const char *pf, int npf) {
     /* clang-format off */
     switch (rows) {
         TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6)
@@ -323,10 +331,29 @@ AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int
                                        : cols > 16 ? (1u << (cols - 16)) - 1
                                                    : 0);
             const float *bp = w->packed + (size_t)p * (size_t)k * NR;
+            /* the next panel (k x 32 floats: 2k cache lines), a share of it
+             * per tile, into L2: W is streamed again for every row block,
+             * and the wide matrices (Q/K/V, FFN up: 1.8-2.4 MB packed)
+             * do not stay in L2 */
+            const char *next = (const char *)(bp + (size_t)k * NR);
+            int lines = p + 1 < p1 ? k * 2 : 0, tiles = (i1 - i0 + MR - 1) / MR;
+            int per = (lines + tiles - 1) / tiles, done = 0;
             for (int i = i0; i < i1; i += MR) {
                 int rows = i1 - i < MR ? i1 - i : MR;
+                int npf = lines - done < per ? lines - done : per;
+                /* the next tile's C rows (its 32 columns: 2 lines a row):
+                 * the next rows, or the block's first rows of the next panel */
+                int inext = i + MR < i1 ? i + MR : i0, pn = i + MR < i1 ? p : p + 1;
+                int rnext = i1 - inext < MR ? i1 - inext : MR;
+                if (pn < p1)
+                    for (int r = 0; r < rnext; r++) {
+                        const float *cn = c + (size_t)(inext + r) * (size_t)n + (size_t)pn * NR;
+                        _mm_prefetch((const char *)cn, _MM_HINT_T0);
+                        _mm_prefetch((const char *)(cn + 16), _MM_HINT_T0);
+                    }
                 tile_rows(c + (size_t)i * (size_t)n + (size_t)p * NR, n, a + (size_t)i * (size_t)k,
-                          k, bp, k, rows, m0, m1);
+                          k, bp, k, rows, m0, m1, next + (size_t)done * 64, npf);
+                done += npf;
             }
         }
     }
@@ -335,14 +362,15 @@ AVX512 static void gemm_avx512(float *c, const float *a, const lg_gemm_w *w, int
 
 /* a register tile of up to `rows` rows and 16 columns (cols real) */
 typedef void (*tile16_fn)(float *c, int ldc, const float *a, int lda, const float *bp, int k,
-                          int rows, int cols);
+                          int rows, int cols, const char *pf, int npf);
 
 /* The AVX2 and portable drivers: each panel as two contiguous halves of
  * 16 columns, tiles of mr rows over the whole of k. (Cutting k into
  * chunks that stay in L1 was measured slower here, 71 against 80 GFLOPS
  * on 480 x 1152 x 384: k is at most 1,536, and every chunk loads and
  * stores C again.) While a tile runs, the next tile's C rows are
- * prefetched: for the wide products C is far larger than the caches. */
+ * prefetched (for the wide products C is far larger than the caches), and
+ * a share of the next half panel. */
 static void gemm_halves(float *c, const float *a, const lg_gemm_w *w, int m, int p0, int p1,
                         int mr, tile16_fn tile16) {
     int n = w->n, k = w->k;
@@ -355,8 +383,15 @@ static void gemm_halves(float *c, const float *a, const lg_gemm_w *w, int m, int
                 const float *bp =
                     w->packed + (size_t)p * (size_t)k * NR + (size_t)h * (size_t)k * 16;
                 size_t col = (size_t)p * NR + (size_t)h * 16;
+                /* the next half panel (k lines), a share per tile, into L2
+                 * (as in gemm_avx512) */
+                const char *next = (const char *)(bp + (size_t)k * 16);
+                int lines = bp + (size_t)k * 16 < w->packed + (size_t)p1 * (size_t)k * NR ? k : 0;
+                int per = (lines + (i1 - i0 + mr - 1) / mr - 1) / ((i1 - i0 + mr - 1) / mr),
+                    done = 0;
                 for (int i = i0; i < i1; i += mr) {
                     int rows = i1 - i < mr ? i1 - i : mr;
+                    int npf = lines - done < per ? lines - done : per;
                     /* the next tile: the next rows, or after the last
                      * tile the block's first rows of the next 16 columns */
                     int inext = i + mr < i1 ? i + mr : i0;
@@ -366,7 +401,8 @@ static void gemm_halves(float *c, const float *a, const lg_gemm_w *w, int m, int
                         for (int r = 0; r < rnext; r++)
                             __builtin_prefetch(c + (size_t)(inext + r) * (size_t)n + cnext, 1, 3);
                     tile16(c + (size_t)i * (size_t)n + col, n, a + (size_t)i * (size_t)k, k, bp, k,
-                           rows, hc);
+                           rows, hc, next + (size_t)done * 64, npf);
+                    done += npf;
                 }
             }
         }

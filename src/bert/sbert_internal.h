@@ -168,8 +168,9 @@ void lg_gemm_run_panels(float *c, const float *a, const lg_gemm_w *w, int m, int
  * split even the tiny fixtures. */
 void lg_sbert_scratch_split_min(lg_sbert_scratch *s, double flops);
 
-/* sbert_kernels.c: times OpenBLAS and the packed kernel of `isa` on a
- * BERT-like shape and returns 1 when the packed kernel is faster here. */
+/* sbert_kernels.c: 1 when the projections of path `isa` run on the packed
+ * kernel rather than OpenBLAS; a rule on the ISA alone (no timing), so
+ * that every load on a CPU makes the same choice and gives the same bits. */
 int lg_sbert_gemm_prefer_packed(lg_isa isa);
 
 /* The element-wise kernels of one ISA (sbert_simd.c). */

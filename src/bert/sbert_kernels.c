@@ -1,7 +1,7 @@
 /* sbert_kernels.c - the projections of the forward pass: C += A W^T by
  * OpenBLAS, by the packed kernel of sbert_gemm.c (AVX-512, AVX2 or
  * generic), or by dot products for a few rows (sbert_simd.c); and the
- * load-time choice between OpenBLAS and the packed kernel. Moved out of
+ * load-time rule between OpenBLAS and the packed kernel. Moved out of
  * sbert.c (issue 15); the driver that calls it is sbert.c. GELU, LayerNorm
  * and attention are in sbert_simd.c. */
 #include <math.h>
@@ -33,49 +33,18 @@ void sb_matmul_wt(const lg_sbert *m, float *c, const float *a, const float *w,
     }
 }
 
+/* The projection kernel by CPU feature, never by a timing: a timing at load
+ * flipped between the packed kernel and OpenBLAS from run to run when the
+ * two were close or the machine was loaded (8 loads of 20 took OpenBLAS
+ * with OPENBLAS_NUM_THREADS=1 on the Xeon of 2026-12-07), and the two do
+ * not give the same bits, so `embed` output changed between runs. On the
+ * avx512 and avx2 paths the packed kernel: on a batch (480 rows) it is on
+ * a par with OpenBLAS's kernel for the CPU, and for the few rows of one
+ * log line 2-3x faster (OpenBLAS packs the whole weight matrix on every
+ * call); docs/bert.md, "GEMM choice". On the generic path OpenBLAS, whose
+ * hand-written kernels for the CPU (NEON, SVE, SSE) beat the portable tile
+ * the compiler vectorises (LOGIFY_ISA=generic or LOGIFY_SBERT_GEMM=packed
+ * still force that tile). */
 int lg_sbert_gemm_prefer_packed(lg_isa isa) {
-    enum { M = 192, N = 1536, K = 384 };
-    float *a = malloc((size_t)M * K * sizeof *a), *w = malloc((size_t)N * K * sizeof *w),
-          *c = malloc((size_t)M * N * sizeof *c);
-    lg_gemm_w pw = {0};
-    int prefer = 0;
-    if (lg_blas_load(NULL)) { /* no OpenBLAS to compare with (sbert_load.c loads it first) */
-        prefer = 1;
-        goto out;
-    }
-    if (!a || !w || !c) goto out;
-    for (size_t i = 0; i < (size_t)M * K; i++)
-        a[i] = (float)(i % 13) * 0.01f;
-    for (size_t i = 0; i < (size_t)N * K; i++)
-        w[i] = (float)(i % 7) * 0.01f;
-    memset(c, 0, (size_t)M * N * sizeof *c);
-    if (lg_gemm_pack(w, N, K, isa, &pw, NULL)) goto out;
-    /* OpenBLAS runs with the thread count the process gave it (never
-     * changed here: that count is process-wide); the packed kernel on one
-     * thread. Compared per thread: the packed kernel scales with the team
-     * (disjoint panels), OpenBLAS with its own threads. */
-    int blas_threads = lg_blas()->openblas_get_num_threads();
-    if (blas_threads < 1) blas_threads = 1;
-    double best_blas = 1e9, best_packed = 1e9;
-    for (int round = 0; round < 3; round++) {
-        double t0 = lg_now();
-        lg_blas()->cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, w, K,
-                               1.0f, c, N);
-        double t1 = lg_now();
-        lg_gemm_run(c, a, &pw, M);
-        double t2 = lg_now();
-        if (t1 - t0 < best_blas) best_blas = t1 - t0;
-        if (t2 - t1 < best_packed) best_packed = t2 - t1;
-    }
-    prefer = best_packed < best_blas * blas_threads;
-    lg_log(LG_LOG_DEBUG,
-           "sbert: sgemm %.2f ms (%d threads), packed %s kernel %.2f ms (1 thread): using %s",
-           best_blas * 1e3, blas_threads, lg_isa_name(isa), best_packed * 1e3,
-           prefer ? "the packed kernel" : "OpenBLAS");
-out:
-    lg_gemm_free(&pw);
-    free(a);
-    free(w);
-    free(c);
-    return prefer;
+    return isa == LG_ISA_AVX512 || isa == LG_ISA_AVX2;
 }

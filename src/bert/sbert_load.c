@@ -448,8 +448,8 @@ out:
  * "avx2" or "generic" forces the path (of the packed GEMM and of the
  * element-wise kernels; an ISA this CPU lacks is an error) and the packed
  * kernel with it; else the widest path the CPU runs. $LOGIFY_SBERT_GEMM =
- * "openblas" or "packed" forces the projection kernel; else the packed
- * kernel when it beats OpenBLAS in a quick timing at load. */
+ * "openblas" or "packed" forces the projection kernel; else a rule on the
+ * ISA (lg_sbert_gemm_prefer_packed: the same choice on every load). */
 static lg_err choose_gemm(lg_sbert *m, lg_errmsg *err) {
     const char *env = getenv("LOGIFY_SBERT_GEMM"), *isa_env = getenv("LOGIFY_ISA");
     int want;

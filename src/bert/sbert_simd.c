@@ -12,6 +12,10 @@
 
 #include "bert/sbert_kernels.h"
 
+#ifdef __x86_64__
+#include <immintrin.h> /* the vector paths' exponential (sbert_simd.h) */
+#endif
+
 /* erf(x) for float, rational approximation (Eigen's generic_fast_erf_float):
  * |error| < 5e-7 on the whole line, branch-free so that the GELU loop
  * vectorises (glibc's erff does not). */

@@ -47,9 +47,9 @@ printf '%s\n' "a [SEP] b [MASK]x [cls]" "Ünïcödé İstanbul 中文字符" "ta
 "$LOGIFY" model tokenize "$TJ" <"$TMP/in.txt" >"$TMP/tok_json.txt"
 cmp -s "$TMP/tok_vocab.txt" "$TMP/tok_json.txt" || fail "token ids differ: $(diff "$TMP/tok_vocab.txt" "$TMP/tok_json.txt" | head -5)"
 ok
-# byte for byte needs one projection kernel on both sides: left alone, each
-# process picks the packed kernel or OpenBLAS by a timing at load
-# (docs/bert.md), and the two differ by ~1e-7 on a tiny model
+# byte for byte needs one projection kernel on both sides: forced, so that
+# the check is the same on every CPU (the packed kernel and OpenBLAS
+# differ by ~1e-7 on a tiny model; docs/bert.md)
 for args in "--batch 1 --threads 1" "--batch 64 --threads 2"; do
   # shellcheck disable=SC2086
   LOGIFY_SBERT_GEMM=packed "$LOGIFY" embed --model "$FX/tiny_mean" $args <"$TMP/in.txt" >"$TMP/emb_vocab.txt"
