@@ -115,11 +115,16 @@ class Tree:
 
     def owner(self, header):
         """Folder of include/logify/<stem>.h: the one holding <stem>.c or
-        <stem>_*.c. None when no folder or several do."""
+        <stem>_*.c; failing that, a family header <base>_<part>.h belongs
+        to <base>.h's folder (dynlib_curl.h: dynlib.c, whose tables
+        dynlib_libs.c defines). None when no folder or several do."""
         stem = header[:-2]
-        hits = {d for d, fs in self.sources.items()
-                for f in fs if f.endswith(".c") and (f == stem + ".c" or f.startswith(stem + "_"))}
-        return hits.pop() if len(hits) == 1 else None
+        while True:
+            hits = {d for d, fs in self.sources.items()
+                    for f in fs if f.endswith(".c") and (f == stem + ".c" or f.startswith(stem + "_"))}
+            if hits or "_" not in stem:
+                return hits.pop() if len(hits) == 1 else None
+            stem = stem.rsplit("_", 1)[0]
 
     def files(self):
         """(path relative to root, folder) of every file whose includes count."""
