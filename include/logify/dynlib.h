@@ -58,6 +58,36 @@ int lg_dynlib_is_loaded(const lg_dynlib *lib);
 lg_err lg_dynlib_sym(const lg_dynlib *lib, void *handle, const char *name, void *fn,
                      lg_errmsg *err);
 
+/* As lg_dynlib_sym, for the symbol named prefix, name, suffix end to end
+ * ("curl_" "easy_init" ""): what LG_DYNLIB_DEFINE's tables resolve with. */
+lg_err lg_dynlib_sym_affixed(const lg_dynlib *lib, void *handle, const char *prefix,
+                             const char *name, const char *suffix, void *fn, lg_errmsg *err);
+
+/* One entry of a table's X-list, inside LG_DYNLIB_DEFINE's resolve function. */
+#define LG_DYNLIB_SYM_(f) \
+    if (e == LG_OK) e = lg_dynlib_sym_affixed(lib, handle, prefix, #f, suffix, &t->f, err);
+
+/* Defines the table of library `name` (type lg_<name>_api from
+ * logify/dynlib_<name>.h, whose X-list FUNCTIONS names its members) and its
+ * two functions, lg_<name>_load and lg_<name>(): every member f is the
+ * library's symbol PREFIX f SUFFIX. The optional last arguments are more
+ * statements of the resolve function, for a member named otherwise (they
+ * see `lib`, `handle`, `t` (the table), `e` and `err`). One use per library,
+ * in src/core/dynlib_libs.c. */
+#define LG_DYNLIB_DEFINE(name, FUNCTIONS, PREFIX, SUFFIX, soname, package, users, ...)      \
+    static lg_##name##_api name##_table; /* written once, under the lock, before loaded */ \
+    static lg_err name##_resolve(const lg_dynlib *lib, void *handle, lg_errmsg *err) {      \
+        static const char prefix[] = PREFIX, suffix[] = SUFFIX;                             \
+        lg_##name##_api *t = &name##_table;                                                 \
+        lg_err e = LG_OK;                                                                   \
+        FUNCTIONS(LG_DYNLIB_SYM_)                                                           \
+        __VA_ARGS__                                                                         \
+        return e;                                                                           \
+    }                                                                                       \
+    static lg_dynlib name##_lib = LG_DYNLIB_INIT(soname, package, users, name##_resolve);   \
+    lg_err lg_##name##_load(lg_errmsg *err) { return lg_dynlib_load(&name##_lib, err); }   \
+    const lg_##name##_api *lg_##name(void) { return &name##_table; }
+
 /* ---- The libraries ---------------------------------------------------- */
 /* Each loads its library once per process (thread-safe); LG_EUNSUPPORTED
  * naming the library and its Debian package when it is missing. Their

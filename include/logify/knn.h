@@ -16,16 +16,28 @@
 extern "C" {
 #endif
 
-/* Hot kernels are compiled twice on x86-64 (GCC function multi-versioning,
- * picked once at load by the CPU): AVX2+FMA and baseline. Elsewhere, once;
- * and once under ThreadSanitizer, whose runtime is not up yet when the
- * loader runs the ifunc resolvers (the binary would crash at start). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
-    !defined(__SANITIZE_THREAD__)
-#define LG_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define LG_SIMD_CLONES
+/* Hot kernels are compiled twice on x86-64 with GCC, for AVX2+FMA
+ * (LG_SIMD_HASWELL: the AVX2 and FMA instructions, so that a body marked
+ * always_inline goes into both copies) and baseline, and their first call
+ * picks one by the CPU (lg_simd_pick). Elsewhere, once. Not GCC's target_clones: its
+ * resolvers pull libgcc's CPU probe, a constructor that ran 12 CPUIDs at
+ * every start of every command (src/core/cpu.c). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LG_SIMD_DISPATCH 1
+#define LG_SIMD_HASWELL __attribute__((target("avx2,fma")))
 #endif
+
+/* 2 when the AVX2+FMA copy is to run, else 1; *sel (a static of the
+ * kernel, 0 at first) keeps the answer: threads racing on the first call
+ * store the same value. */
+static inline int lg_simd_pick(int *sel) {
+    int s = __atomic_load_n(sel, __ATOMIC_RELAXED);
+    if (!s) {
+        s = lg_cpu_has(LG_CPU_AVX2_FMA) ? 2 : 1;
+        __atomic_store_n(sel, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
 
 /* Progress of a long phase: `done` of `total` units of `phase` ("knn",
  * "layout", ...). May be NULL wherever it is accepted. Returns 0 to go on;

@@ -53,12 +53,10 @@ const char *lg_isa_name(lg_isa isa) {
 int lg_isa_supported(lg_isa isa) {
     if (isa == LG_ISA_GENERIC) return 1;
 #ifdef GEMM_X86
-    __builtin_cpu_init();
-    if (isa == LG_ISA_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (isa == LG_ISA_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
+    /* not __builtin_cpu_supports: its libgcc constructor runs 12 CPUIDs at
+     * every start (src/core/cpu.c) */
+    if (isa == LG_ISA_AVX2) return lg_cpu_has(LG_CPU_AVX2_FMA);
+    if (isa == LG_ISA_AVX512) return lg_cpu_has(LG_CPU_AVX512F);
 #endif
     return 0;
 }

@@ -269,7 +269,6 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
     lg_sbert_pull_opts def = {0};
     if (!o) o = &def;
     lg_err e = lg_curl_load(err); /* libcurl: loaded now, not at start-up */
-    if (!e) e = mkdirs(dir, err);
     if (e) return e;
     CURL *c = lg_curl()->easy_init();
     if (!c) return lg_fail(err, LG_EINTERNAL, "curl_easy_init failed");
@@ -284,6 +283,7 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
         e = lg_fail(err, LG_ELIMIT, "endpoint URL too long");
         goto out;
     }
+    if ((e = mkdirs(dir, err))) goto out; /* only once the request can be made */
     if (o->token && *o->token) {
         size_t n = strlen(o->token) + 32;
         auth = malloc(n);

@@ -3,6 +3,8 @@
  * and the pipeline they build, JSON printing, the LLM failure report
  * (output files: outfile.c). Moved out of main.c (issue 15) so
  * that the subcommands do not depend on the file that dispatches to them. */
+#include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,6 @@ int cli_usage_error(const char *usage_text, const char *fmt, ...) {
 
 int cli_pipeline_option(int c, const char *arg, cli_pipeline_opts *po, const char *cmd,
                         const char *usage) {
-    char *end;
     switch (c) {
     case CLI_O_CONFIG: po->config_path = arg; break;
     case CLI_O_RULES: po->rules_path = arg; break;
@@ -53,13 +54,32 @@ int cli_pipeline_option(int c, const char *arg, cli_pipeline_opts *po, const cha
         po->routes[po->n_routes++] = arg;
         break;
     case CLI_O_THRESHOLD:
-        po->threshold = strtod(arg, &end);
-        if (*end || end == arg || !(po->threshold >= 0 && po->threshold <= 1))
+        if (cli_parse_double(arg, &po->threshold) || !(po->threshold >= 0 && po->threshold <= 1))
             return cli_usage_error(usage, "%s: --threshold must be in [0, 1]", cmd);
         break;
     default: return cli_usage_error(usage, "%s: unknown option", cmd);
     }
     return CLI_OK;
+}
+
+int cli_parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    if (!*s || isspace((unsigned char)*s)) return -1;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double *out) {
+    char *end;
+    if (!*s || isspace((unsigned char)*s)) return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
 }
 
 lg_pset_source cli_pset_source(const cli_pipeline_opts *o) {

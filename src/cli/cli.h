@@ -36,6 +36,13 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "logify <cmd>: <msg>\n<usage>" and returns CLI_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Option values, strictly: the whole of `s` is the number (no leading or
+ * trailing blank, no empty string, no overflow; a double must be finite).
+ * 0 with *out set, or -1 with *out untouched; the caller says what the
+ * option must be. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double *out);
+
 /* Options shared by every command that builds a pipeline. */
 typedef struct {
     const char *config_path;

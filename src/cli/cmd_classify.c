@@ -141,7 +141,6 @@ int cmd_classify(int argc, char **argv) {
     int summary = 0, stats = 0, templates = 0, no_progress = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'o': output = optarg; break;
         case O_FORMAT:
@@ -160,15 +159,15 @@ int cmd_classify(int argc, char **argv) {
             if (cli_pipeline_option(c, optarg, &po, "classify", usage_text)) return CLI_USAGE;
             break;
         case O_BATCH: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1000000)
+            long v;
+            if (cli_parse_long(optarg, 1, 1000000, &v))
                 return cli_usage_error(usage_text, "classify: --batch must be 1..1000000");
             jo.batch_rows = (size_t)v;
             break;
         }
         case O_THREADS: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 64) return cli_usage_error(usage_text, "classify: --threads must be 1..64");
+            long v;
+            if (cli_parse_long(optarg, 1, 64, &v)) return cli_usage_error(usage_text, "classify: --threads must be 1..64");
             jo.threads = (int)v;
             break;
         }

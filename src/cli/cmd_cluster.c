@@ -275,20 +275,14 @@ typedef struct {
 } cluster_opts;
 
 static int parse_long(const char *s, long lo, long hi, const char *what, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi)
+    if (cli_parse_long(s, lo, hi, out))
         return cli_usage_error(usage_text, "%s must be an integer in %ld..%ld, got '%s'", what, lo, hi, s);
-    *out = v;
     return CLI_OK;
 }
 
 static int parse_double(const char *s, double lo, double hi, const char *what, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || end == s || !(v >= lo && v <= hi))
+    double v;
+    if (cli_parse_double(s, &v) || !(v >= lo && v <= hi))
         return cli_usage_error(usage_text, "%s must be a number in %g..%g, got '%s'", what, lo, hi, s);
     *out = v;
     return CLI_OK;
@@ -312,7 +306,7 @@ static int parse_opts(int argc, char **argv, cluster_opts *o) {
         {"by-message", 0, 0, 'M'},  {0, 0, 0, 0}};
     int c, rc = CLI_OK;
     long v;
-    double dv;
+    double dv = 0;
     optind = 1;
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {

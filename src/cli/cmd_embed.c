@@ -92,17 +92,14 @@ int cmd_embed(int argc, char **argv) {
     if (threads > 8) threads = 8;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:b:t:sh", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'm': dir = optarg; break;
         case 'b':
-            batch = strtol(optarg, &end, 10);
-            if (*end || batch < 1 || batch > 4096)
+            if (cli_parse_long(optarg, 1, 4096, &batch))
                 return cli_usage_error(usage_text, "--batch must be in 1..4096");
             break;
         case 't':
-            threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 64)
+            if (cli_parse_long(optarg, 1, 64, &threads))
                 return cli_usage_error(usage_text, "--threads must be in 1..64");
             break;
         case 's': stats = 1; break;

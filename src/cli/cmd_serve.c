@@ -114,7 +114,6 @@ int cmd_serve(int argc, char **argv) {
            G_HEAD = 4096, G_PERIP = 8192 };
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case O_HOST: so.host = optarg; given |= G_HOST; break;
         case O_PORT:
@@ -178,8 +177,7 @@ int cmd_serve(int argc, char **argv) {
             given |= G_PERIP;
             break;
         case O_GRACE:
-            grace = strtod(optarg, &end);
-            if (*end || end == optarg || grace < 0 || grace > 86400)
+            if (cli_parse_double(optarg, &grace) || grace < 0 || grace > 86400)
                 return cli_usage_error(usage_text, "serve: --grace must be 0..86400 seconds");
             given |= G_GRACE;
             break;

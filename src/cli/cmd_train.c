@@ -1,6 +1,7 @@
 /* cmd_train.c - `logify train`: the prototype's training notebook as a
  * command (the work is in src/model/train.c). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +148,6 @@ int cmd_train(int argc, char **argv) {
     o.svm.threads = 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case O_DATA: data = optarg; break;
         case O_OUT: out = optarg; break;
@@ -155,27 +155,29 @@ int cmd_train(int argc, char **argv) {
         case CLI_O_QUANTIZE:
             if (cli_quantize_option(optarg, "train", usage_text)) return CLI_USAGE;
             break;
-        case O_SEED:
-            o.seed = strtoull(optarg, &end, 10);
-            if (*end || end == optarg || optarg[0] == '-')
+        case O_SEED: {
+            long v;
+            if (cli_parse_long(optarg, 0, LONG_MAX, &v))
                 return cli_usage_error(usage_text, "train: --seed must be a non-negative integer");
+            o.seed = (uint64_t)v;
             break;
+        }
         case O_FRAC:
-            o.test_fraction = strtod(optarg, &end);
-            if (*end || end == optarg || !(o.test_fraction > 0 && o.test_fraction < 1))
+            if (cli_parse_double(optarg, &o.test_fraction) ||
+                !(o.test_fraction > 0 && o.test_fraction < 1))
                 return cli_usage_error(usage_text, "train: --test-fraction must be in (0, 1)");
             break;
         case O_MIN: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 1 || v > 1000000)
+            long v;
+            if (cli_parse_long(optarg, 1, 1000000, &v))
                 return cli_usage_error(usage_text, "train: --min-label-rows must be 1..1000000");
             o.min_label_rows = (size_t)v;
             break;
         }
         case O_C:
-            o.lr.C = o.svm.C = strtod(optarg, &end);
-            if (*end || end == optarg || !(o.lr.C > 0 && o.lr.C < 1e12))
+            if (cli_parse_double(optarg, &o.lr.C) || !(o.lr.C > 0 && o.lr.C < 1e12))
                 return cli_usage_error(usage_text, "train: --C must be a positive number");
+            o.svm.C = o.lr.C;
             break;
         case O_CLF:
             if (strcmp(optarg, "auto") && strcmp(optarg, "logreg") && strcmp(optarg, "svm"))
@@ -183,28 +185,26 @@ int cmd_train(int argc, char **argv) {
             o.classifier = optarg;
             break;
         case O_UNK:
-            o.unknown_threshold = strtod(optarg, &end);
-            if (*end || end == optarg ||
+            if (cli_parse_double(optarg, &o.unknown_threshold) ||
                 !(o.unknown_threshold >= 0 && o.unknown_threshold <= 1))
                 return cli_usage_error(usage_text, "train: --unknown-threshold must be in [0, 1]");
             break;
         case O_CAND: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 1 || v > 100000)
+            long v;
+            if (cli_parse_long(optarg, 1, 100000, &v))
                 return cli_usage_error(usage_text, "train: --candidates must be 1..100000");
             o.svm.candidates = (size_t)v;
             break;
         }
         case O_THREADS: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 1 || v > 64)
+            long v;
+            if (cli_parse_long(optarg, 1, 64, &v))
                 return cli_usage_error(usage_text, "train: --threads must be 1..64");
             o.svm.threads = (int)v;
             break;
         }
         case O_THRESH:
-            o.threshold = strtod(optarg, &end);
-            if (*end || end == optarg || !(o.threshold >= 0 && o.threshold <= 1))
+            if (cli_parse_double(optarg, &o.threshold) || !(o.threshold >= 0 && o.threshold <= 1))
                 return cli_usage_error(usage_text, "train: --threshold must be in [0, 1]");
             break;
         case CLI_O_CONFIG:

@@ -17,10 +17,9 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 
-/* Compiled twice (GCC function multi-versioning, chosen once at load by the
- * CPU): AVX2+FMA where the machine has it, SSE2 otherwise. */
-LG_SIMD_CLONES
-float lg_dot(const float *a, const float *b, size_t d) {
+/* Compiled twice (dot_haswell, dot_base; lg_dot picks by the CPU at its
+ * first call): AVX2+FMA where the machine has it, SSE2 otherwise. */
+static inline __attribute__((always_inline)) float dot_body(const float *a, const float *b, size_t d) {
     v8f acc0 = {0}, acc1 = {0};
     size_t i = 0;
     for (; i + 16 <= d; i += 16) {
@@ -37,6 +36,19 @@ float lg_dot(const float *a, const float *b, size_t d) {
     for (int j = 0; j < 8; j++) s += acc0[j];
     for (; i < d; i++) s += a[i] * b[i];
     return s;
+}
+
+#ifdef LG_SIMD_DISPATCH
+LG_SIMD_HASWELL static float dot_haswell(const float *a, const float *b, size_t d) { return dot_body(a, b, d); }
+#endif
+static float dot_base(const float *a, const float *b, size_t d) { return dot_body(a, b, d); }
+
+float lg_dot(const float *a, const float *b, size_t d) {
+#ifdef LG_SIMD_DISPATCH
+    static int sel;
+    if (lg_simd_pick(&sel) == 2) return dot_haswell(a, b, d);
+#endif
+    return dot_base(a, b, d);
 }
 
 void lg_l2_normalize_rows(float *x, size_t n, size_t d) {

@@ -287,11 +287,12 @@ static inline v4f v_fast_pow(v4f x, float y) {
     return p * v_bits_f((zi + 127) << 23);
 }
 
-/* Compiled for AVX2+FMA and for plain x86-64, chosen by the CPU at load
- * (the two can round differently: a layout is reproducible on one machine). */
-LG_SIMD_CLONES
-lg_err lg_umap_optimize(const lg_csr *graph, float *emb, const lg_umap_params *p, float a, float b,
-                        lg_progress_fn progress, void *puser, lg_errmsg *err) {
+/* Compiled for AVX2+FMA and for plain x86-64 (optimize_haswell,
+ * optimize_base), chosen by the CPU at the first call (the two can round
+ * differently: a layout is reproducible on one machine). */
+static inline __attribute__((always_inline)) lg_err
+optimize_body(const lg_csr *graph, float *emb, const lg_umap_params *p, float a, float b, lg_progress_fn progress,
+              void *puser, lg_errmsg *err) {
     size_t n = graph->n, nnz = lg_csr_nnz(graph);
     int n_epochs = p->n_epochs > 0 ? p->n_epochs : (n <= 10000 ? 500 : 200);
     float wmax = 0;
@@ -396,6 +397,26 @@ lg_err lg_umap_optimize(const lg_csr *graph, float *emb, const lg_umap_params *p
     }
     free(head), free(tail), free(eps), free(next), free(epn), free(nextn);
     return LG_OK;
+}
+
+#ifdef LG_SIMD_DISPATCH
+LG_SIMD_HASWELL static lg_err optimize_haswell(const lg_csr *graph, float *emb, const lg_umap_params *p, float a,
+                                               float b, lg_progress_fn progress, void *puser, lg_errmsg *err) {
+    return optimize_body(graph, emb, p, a, b, progress, puser, err);
+}
+#endif
+static lg_err optimize_base(const lg_csr *graph, float *emb, const lg_umap_params *p, float a, float b,
+                            lg_progress_fn progress, void *puser, lg_errmsg *err) {
+    return optimize_body(graph, emb, p, a, b, progress, puser, err);
+}
+
+lg_err lg_umap_optimize(const lg_csr *graph, float *emb, const lg_umap_params *p, float a, float b,
+                        lg_progress_fn progress, void *puser, lg_errmsg *err) {
+#ifdef LG_SIMD_DISPATCH
+    static int sel;
+    if (lg_simd_pick(&sel) == 2) return optimize_haswell(graph, emb, p, a, b, progress, puser, err);
+#endif
+    return optimize_base(graph, emb, p, a, b, progress, puser, err);
 }
 
 /* ---- The whole pipeline ------------------------------------------------------------ */

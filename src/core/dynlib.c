@@ -1,11 +1,12 @@
 /*
  * dynlib.c - load a shared library on first use into a table of function
- * pointers (logify/dynlib.h says why; dynlib_curl.c, dynlib_blas.c,
- * dynlib_mhd.c and dynlib_kafka.c are the tables).
+ * pointers (logify/dynlib.h says why; dynlib_libs.c defines the ten
+ * tables).
  */
 #include "logify/dynlib.h"
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <string.h>
 
 int lg_dynlib_is_loaded(const lg_dynlib *lib) {
@@ -24,6 +25,16 @@ lg_err lg_dynlib_sym(const lg_dynlib *lib, void *handle, const char *name, void 
     }
     memcpy(fn, &p, sizeof p); /* POSIX: a function's address, as dlsym gives it */
     return LG_OK;
+}
+
+lg_err lg_dynlib_sym_affixed(const lg_dynlib *lib, void *handle, const char *prefix,
+                             const char *name, const char *suffix, void *fn, lg_errmsg *err) {
+    char full[128];
+    int n = snprintf(full, sizeof full, "%s%s%s", prefix, name, suffix);
+    if (n < 0 || (size_t)n >= sizeof full)
+        return lg_fail(err, LG_EINVAL, "%s: the symbol name %s%s%s is too long", lib->soname,
+                       prefix, name, suffix);
+    return lg_dynlib_sym(lib, handle, full, fn, err);
 }
 
 lg_err lg_dynlib_load(lg_dynlib *lib, lg_errmsg *err) {

@@ -107,7 +107,8 @@ done
 expect_fail 1 "model pull acme/tiny: mkdir $TMP/afile/m: Not a directory" -- \
   "$LOGIFY" model pull acme/tiny --dir "$TMP/afile/m"
 expect_fail 1 "model pull acme/tiny: endpoint URL too long" -- \
-  env HF_ENDPOINT="http://127.0.0.1/$(head -c 3000 /dev/zero | tr '\0' a)" "$LOGIFY" model pull acme/tiny --dir "$TMP/x"
+  env HF_ENDPOINT="http://127.0.0.1/$(head -c 3000 /dev/zero | tr '\0' a)" "$LOGIFY" model pull acme/tiny --dir "$TMP/url/m"
+[[ ! -e "$TMP/url" ]] || fail "model pull created --dir before refusing the endpoint URL"
 stop_hub
 cp -r "$M" "$TMP/emptyvocab"
 : >"$TMP/emptyvocab/vocab.txt"
@@ -221,9 +222,16 @@ expect_fail 1 "line 1: missing required column 'log_message'" -- "$LOGIFY" train
 : >"$TMP/none.csv"
 expect_fail 1 "empty input: no header row" -- "$LOGIFY" train --data "$TMP/none.csv" --out "$TMP/tx"
 [[ ! -e "$TMP/tx" ]] || fail "a failed train left $TMP/tx"
-for v in "" "0.5x" "1e-400x"; do
+# strtod and strtol skip leading blanks: " 0.5" was taken as 0.5 (cli_parse_*)
+for v in "" "0.5x" "1e-400x" " 0.5" "0.5 " "	0.5"; do
   expect_fail 2 "train: --test-fraction must be in (0, 1)" -- "$LOGIFY" train --data a --out b --test-fraction "$v"
 done
+expect_fail 2 "train: --seed must be a non-negative integer" -- "$LOGIFY" train --data a --out b --seed " 3"
+expect_fail 2 "train: --C must be a positive number" -- "$LOGIFY" train --data a --out b --C " 10"
+expect_fail 2 "classify: --threads must be 1..64" -- "$LOGIFY" classify "$TMP/none.csv" --threads " 2"
+expect_fail 2 "--batch must be in 1..4096" -- "$LOGIFY" embed --model m --batch " 8"
+expect_fail 2 "serve: --grace must be 0..86400 seconds" -- "$LOGIFY" serve --grace " 1"
+expect_fail 2 "--eps must be a number in" -- "$LOGIFY" cluster --data a --eps " 0.2"
 expect_fail 2 "train: --min-label-rows must be 1..1000000" -- "$LOGIFY" train --data a --out b --min-label-rows ""
 expect_fail 2 "train: --candidates must be 1..100000" -- "$LOGIFY" train --data a --out b --candidates 100001
 expect_fail 2 "train: --threads must be 1..64" -- "$LOGIFY" train --data a --out b --threads ""

@@ -29,6 +29,17 @@ loaded() {
   INITS=$(cat "$TMP/ld."* | sed -n 's/.*calling init: //p' | xargs -rn1 basename | sort -u)
   grep -q '^libc\.so' <<<"$INITS" || fail "$name: LD_DEBUG=libs showed no libc init: $(head -5 "$TMP/ld."*)"
 }
+# only_libc NAME: INITS holds libc and libm only (Jansson is linked
+# statically since the templates follow-up "startup3": a shared library
+# costs every run ~50 us and 5 page faults, docs/templates.md)
+only_libc() {
+  local extra
+  extra=$(grep -Ev '^(libc|libm|ld-linux-x86-64)\.so' <<<"$INITS" | tr '\n' ' ' || true)
+  if sanitized; then
+    extra=$(tr ' ' '\n' <<<"$extra" | grep -Ev '^(libasan|libubsan|libtsan|libstdc\+\+|libgcc_s)\.' | tr '\n' ' ' || true)
+  fi
+  [[ -z ${extra// /} ]] || fail "$1 loaded more than libc and libm: $extra"
+}
 # not_loaded NAME: none of the four in INITS
 not_loaded() {
   for lib in $LAZY; do
@@ -40,11 +51,20 @@ not_loaded() {
 python3 "$LOGIFY_ROOT/tests/gen/gen_template_logs.py" "$TMP/gen.csv" --lines-per-system 200 --plain "$TMP/in.txt"
 loaded templates "$LOGIFY" templates "$TMP/in.txt" -o "$TMP/t.csv"
 [[ $(wc -l <"$TMP/t.csv") -eq 2001 ]] || fail "templates wrote $(wc -l <"$TMP/t.csv") lines"
+only_libc templates
 not_loaded templates
 loaded templates_stdin "$LOGIFY" templates - --summary --format jsonl <"$TMP/in.txt"
+only_libc templates_stdin
 not_loaded templates_stdin
 loaded version "$LOGIFY" --version
+only_libc version
 not_loaded version
+# no CPUID probe of libgcc (__builtin_cpu_supports, target_clones): its
+# constructor ran 12 CPUIDs at every start, ~0.09 ms where a hypervisor
+# traps them (src/core/cpu.c); lg_cpu_has reads the loader's table instead
+if nm "$LOGIFY" 2>/dev/null | grep -q ' __cpu_indicator_init$'; then
+  fail "libgcc's CPU probe (__cpu_indicator_init) is linked into $LOGIFY"
+fi
 # the rules stage loads Vectorscan (and works: a rule answers below)
 LAZY="libcurl libopenblas libmicrohttpd librdkafka libcsv liblbfgs"
 clean_llm_env

@@ -141,6 +141,21 @@ LOGIFY_SPOOL_MEM=1000 "$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole
 "$LOGIFY" templates "$TMP/gen.csv" --params -o "$TMP/whole_mem.csv" || fail "spool memory"
 cmp -s "$TMP/whole_file.csv" "$TMP/whole_mem.csv" || fail "the spool file changes the output"
 ok
+# a regular file is read whole and its plain lines spooled as references
+# (cmd_templates.c, read_whole): the same rows as the chunked read of a pipe,
+# and with the spool's file part after the references
+$PY -c "import csv, sys; [print(r['log_message']) for r in csv.DictReader(open(sys.argv[1]))]" "$TMP/gen.csv" \
+  >"$TMP/gen.log"
+cat "$TMP/plain.log" >>"$TMP/gen.log"
+for fmt in csv jsonl; do
+  cat "$TMP/gen.log" | "$LOGIFY" templates - --format $fmt --params >"$TMP/ref_pipe" || fail "pipe $fmt"
+  "$LOGIFY" templates "$TMP/gen.log" --format $fmt --params -o "$TMP/ref_file" || fail "file $fmt"
+  LOGIFY_SPOOL_MEM=1000 "$LOGIFY" templates "$TMP/gen.log" --format $fmt --params -o "$TMP/ref_spool" ||
+    fail "file spool $fmt"
+  cmp -s "$TMP/ref_pipe" "$TMP/ref_file" || fail "$fmt: a file read whole gives other rows than a pipe"
+  cmp -s "$TMP/ref_pipe" "$TMP/ref_spool" || fail "$fmt: references then the spool file give other rows"
+done
+ok
 # a damaged or foreign state file: a clear error naming it, nothing written
 cp "$TMP/st" "$TMP/st.bak"
 echo '{"format":"logify-templates","version":1' >>"$TMP/st"
