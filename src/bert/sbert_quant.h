@@ -72,7 +72,7 @@ void lg_q8_quantize_row(const float *x, const float *mul, int k, int kp, uint8_t
  * max |a| per input channel, and the caller computes the float product. */
 int lg_q8_run_panels(float *c, const float *a, const lg_q8_w *w, int m, int p0, int p1);
 
-/* ---- The model's hooks (sbert_load.c) ------------------------------------ */
+/* ---- The model's hooks (sbert_quant_model.c, called by sbert_load.c) ------ */
 
 /* $LOGIFY_SBERT_QUANTIZE ("int8" or "none"; unset or empty: none) into
  * *int8 (OUT); another value is LG_EINVAL naming it. */
