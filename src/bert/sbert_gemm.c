@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "bert/sbert_internal.h"
+#include "bert/sbert_quant.h"
 
 #ifdef __x86_64__
 #include <immintrin.h>
@@ -414,6 +415,9 @@ void lg_gemm_run(float *c, const float *a, const lg_gemm_w *w, int m) {
 }
 
 void lg_gemm_run_panels(float *c, const float *a, const lg_gemm_w *w, int m, int p0, int p1) {
+    /* --quantize int8 (sbert_quant.c): the int8 product, or (while the
+     * model calibrates at load) statistics of A and then this product */
+    if (w->q8 && lg_q8_run_panels(c, a, w->q8, m, p0, p1)) return;
     if (p1 > w->np / NR) p1 = w->np / NR;
     if (p0 >= p1 || m <= 0) return;
     switch (w->isa) {

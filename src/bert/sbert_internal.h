@@ -140,12 +140,16 @@ lg_isa lg_isa_best(void);
  * another name or a path this CPU cannot run. */
 lg_err lg_isa_parse(const char *s, lg_isa *out, lg_errmsg *err);
 
+struct lg_q8_w; /* int8 weights (sbert_quant.h) */
+
 typedef struct {
     int n, k;      /* the weight is W (n, k), as nn.Linear stores it */
     int np;        /* n rounded up to the panel width */
     lg_isa isa;    /* the kernel lg_gemm_run uses */
     float *packed; /* (np / 32) column panels of k x 32, 64-byte aligned:
                       (k, 32) for AVX-512, two halves (2, k, 16) otherwise */
+    const struct lg_q8_w *q8; /* set when the model is quantised (--quantize int8): the
+                                 product runs on these int8 weights instead (packed NULL) */
 } lg_gemm_w;
 
 /* Packs W (n, k) once for the kernel of `isa` (panels of 32 columns for
@@ -211,8 +215,9 @@ struct lg_sbert {
     int use_packed;                   /* projections on sbert_gemm.c instead of OpenBLAS */
     lg_isa isa;                       /* of the packed GEMM and the element-wise kernels */
     const sb_kernels *kern;           /* the element-wise kernels of isa */
-    const char *gemm;                 /* "packed-avx512", "packed-avx2", "packed-generic" or
-                                         "openblas" */
+    const char *gemm;                 /* "packed-avx512", "packed-avx2", "packed-generic",
+                                         "openblas" or an int8 kernel ("int8-avx512vnni", ...) */
+    struct lg_q8_w *q8;               /* (layers, 4) int8 projections, or NULL (sbert_quant.c) */
     /* ownership */
     lg_wordpiece *tok;
     lg_safetensors st;

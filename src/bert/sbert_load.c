@@ -15,6 +15,7 @@
 #include "logify/dynlib.h"
 #include "bert/sbert_internal.h"
 #include "bert/sbert_kernels.h"
+#include "bert/sbert_quant.h"
 
 #define SB_JSON_MAX (4u << 20)
 
@@ -462,6 +463,9 @@ static lg_err choose_gemm(lg_sbert *m, lg_errmsg *err) {
         if (e) return e;
     }
     m->kern = sb_kernels_for(m->isa);
+    int int8; /* $LOGIFY_SBERT_QUANTIZE (--quantize): int8 projections (sbert_quant.c) */
+    lg_err eq = sb_quant_from_env(&int8, err);
+    if (eq || int8) return eq ? eq : sb_quant_model(m, err);
     if (env && !strcmp(env, "packed"))
         want = 1;
     else if (env && !strcmp(env, "openblas"))
@@ -493,6 +497,7 @@ static lg_err choose_gemm(lg_sbert *m, lg_errmsg *err) {
 
 void lg_sbert_free(lg_sbert *m) {
     if (!m) return;
+    sb_quant_free(m);
     for (int l = 0; m->layer && l < m->layers; l++) {
         lg_gemm_free(&m->layer[l].pqkv);
         lg_gemm_free(&m->layer[l].po);

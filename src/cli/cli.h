@@ -56,19 +56,25 @@ typedef struct {
 /* getopt_long ids and table entries of the pipeline options; a command
  * lists the entries it takes and hands those ids to cli_pipeline_option. */
 enum { CLI_O_CONFIG = 0x1000, CLI_O_RULES, CLI_O_MODEL, CLI_O_ROUTE, CLI_O_THRESHOLD,
-       CLI_O_NO_PROGRESS };
+       CLI_O_NO_PROGRESS, CLI_O_QUANTIZE };
 #define CLI_OPT_CONFIG {"config", required_argument, 0, CLI_O_CONFIG}
 #define CLI_OPT_RULES {"rules", required_argument, 0, CLI_O_RULES}
 #define CLI_OPT_MODEL {"model", required_argument, 0, CLI_O_MODEL}
 #define CLI_OPT_ROUTE {"route", required_argument, 0, CLI_O_ROUTE}
 #define CLI_OPT_THRESHOLD {"threshold", required_argument, 0, CLI_O_THRESHOLD}
 #define CLI_OPT_NO_PROGRESS {"no-progress", no_argument, 0, CLI_O_NO_PROGRESS}
+#define CLI_OPT_QUANTIZE {"quantize", required_argument, 0, CLI_O_QUANTIZE}
 #define CLI_PIPELINE_CASES                                                                         \
     case CLI_O_CONFIG:                                                                             \
     case CLI_O_RULES:                                                                              \
     case CLI_O_MODEL:                                                                              \
     case CLI_O_ROUTE:                                                                              \
     case CLI_O_THRESHOLD
+
+/* --quantize int8|none (cli_quantize.c): sets $LOGIFY_SBERT_QUANTIZE for
+ * every sentence-BERT model this process loads. Returns CLI_OK, or
+ * CLI_USAGE after printing the problem and the usage text. */
+int cli_quantize_option(const char *arg, const char *cmd, const char *usage);
 
 /* Stores one pipeline option (c: a CLI_O_* id) into po. Returns CLI_OK, or
  * CLI_USAGE after printing "logify CMD: <problem>" and the usage text. */

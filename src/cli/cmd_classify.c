@@ -34,6 +34,8 @@ static const char usage_text[] =
     "                         (1: everything on one; default: cores + 1, at most 17)\n"
     "      --summary          print counts by stage and label to stderr\n"
     "      --stats            also print where the time went\n"
+    "      --quantize Q       int8 or none (default): a bundle's sbert encoder runs its\n"
+    "                         projections in int8 (docs/bert.md, \"int8\")\n"
     "      --llm-constrain M  auto|schema|grammar|json|none: how llm answers are kept\n"
     "                         to the allowed labels (docs/llm.md)\n"
     "      --no-progress      no progress line (drawn on stderr only when it is a\n"
@@ -128,7 +130,7 @@ int cmd_classify(int argc, char **argv) {
         CLI_OPT_MODEL, CLI_OPT_ROUTE,
         CLI_OPT_THRESHOLD, {"batch", required_argument, 0, O_BATCH},
         {"threads", required_argument, 0, O_THREADS}, {"summary", no_argument, 0, O_SUMMARY},
-        {"stats", no_argument, 0, O_STATS}, {"llm-constrain", required_argument, 0, O_CONSTRAIN}, CLI_OPT_NO_PROGRESS,
+        {"stats", no_argument, 0, O_STATS}, {"llm-constrain", required_argument, 0, O_CONSTRAIN}, CLI_OPT_NO_PROGRESS, CLI_OPT_QUANTIZE,
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
@@ -175,6 +177,9 @@ int cmd_classify(int argc, char **argv) {
             setenv("LOGIFY_LLM_CONSTRAIN", optarg, 1);
             break;
         case CLI_O_NO_PROGRESS: no_progress = 1; break;
+        case CLI_O_QUANTIZE:
+            if (cli_quantize_option(optarg, "classify", usage_text)) return CLI_USAGE;
+            break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "classify: unknown option");
         }

@@ -17,12 +17,14 @@
 #define EMBED_LINE_MAX (1u << 20) /* longer lines are cut (the model truncates anyway) */
 
 static const char usage_text[] =
-    "usage: logify embed --model DIR [--batch N] [--threads N] [--stats] [--no-progress]\n"
+    "usage: logify embed --model DIR [--batch N] [--threads N] [--quantize int8] [--stats]\n"
+    "                    [--no-progress]\n"
     "  reads one message per line on stdin, writes one JSON array of floats per line\n"
     "  --model DIR    sentence-transformers model directory (config.json, vocab.txt or\n"
     "                 tokenizer.json, model.safetensors, modules.json, 1_Pooling/, ...)\n"
     "  --batch N      texts per forward pass (default 32)\n"
     "  --threads N    threads across batches (default: online CPUs, at most 8)\n"
+    "  --quantize Q   int8 or none (default): projections in int8 (docs/bert.md, \"int8\")\n"
     "  --stats        print texts, tokens, seconds, tokens/s and GFLOPS on stderr, and the\n"
     "                 thread CPU seconds spent in each part of the forward pass\n"
     "  --no-progress  no progress line (drawn on stderr only when it is a terminal\n"
@@ -81,6 +83,7 @@ int cmd_embed(int argc, char **argv) {
         {"model", required_argument, 0, 'm'},   {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"stats", no_argument, 0, 's'},
         {"no-progress", no_argument, 0, 'P'},   {"help", no_argument, 0, 'h'},
+        {"quantize", required_argument, 0, 'q'},
         {0, 0, 0, 0}};
     const char *dir = NULL;
     long batch = 32, threads = sysconf(_SC_NPROCESSORS_ONLN);
@@ -101,6 +104,9 @@ int cmd_embed(int argc, char **argv) {
             break;
         case 's': stats = 1; break;
         case 'P': no_progress = 1; break;
+        case 'q':
+            if (cli_quantize_option(optarg, "embed", usage_text)) return CLI_USAGE;
+            break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "bad option");
         }

@@ -22,6 +22,8 @@ static const char usage_text[] =
     "  --rules FILE           rules file (default: the built-in rules)\n"
     "  --route SRC=STAGES     override a route, as in 'logify classify'\n"
     "  --threshold X          default model threshold (default 0.5)\n"
+    "  --quantize Q           int8 or none (default): a bundle's sbert encoder runs its\n"
+    "                         projections in int8 (docs/bert.md, \"int8\")\n"
     "  --json                 print one JSON object (rows, accuracy, macro_f1,\n"
     "                         per_label, per_stage, unclassified, confusion)\n"
     "  --plot FILE.svg        write the confusion matrix and per-label precision,\n"
@@ -96,6 +98,7 @@ int cmd_eval(int argc, char **argv) {
                                              {"json", no_argument, 0, O_JSON},
                                              {"plot", required_argument, 0, O_PLOT},
                                              CLI_OPT_NO_PROGRESS,
+                                             CLI_OPT_QUANTIZE,
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
@@ -112,6 +115,9 @@ int cmd_eval(int argc, char **argv) {
         case O_JSON: json = 1; break;
         case O_PLOT: plot = optarg; break;
         case CLI_O_NO_PROGRESS: no_progress = 1; break;
+        case CLI_O_QUANTIZE:
+            if (cli_quantize_option(optarg, "eval", usage_text)) return CLI_USAGE;
+            break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "eval: unknown option");
         }

@@ -33,6 +33,8 @@ static const char usage_text[] =
     "      --threshold X      default model threshold (default 0.5)\n"
     "      --http-mode M      thread-per-connection (default), poll or epoll\n"
     "      --threads N        poll/epoll modes: threads, each with its own loop (default 2)\n"
+    "      --quantize Q       int8 or none (default): a bundle's sbert encoder runs its\n"
+    "                         projections in int8 (docs/bert.md, \"int8\")\n"
     "      --max-upload SIZE  request body cap, e.g. 100M (default 100M): 413 beyond\n"
     "      --hold SIZE        answers up to SIZE wait for the end of the request body;\n"
     "                         longer ones go out while it is read (default 4M)\n"
@@ -96,7 +98,7 @@ int cmd_serve(int argc, char **argv) {
         {"api-key", required_argument, 0, O_KEY}, {"docs-assets", required_argument, 0, O_DOCS},
         {"head-timeout", required_argument, 0, O_HEAD}, {"max-per-ip", required_argument, 0, O_PERIP},
         {"quiet", no_argument, 0, O_QUIET}, {"templates", no_argument, 0, O_TEMPLATES},
-        {"open-admin", no_argument, 0, O_OPEN_ADMIN},
+        {"open-admin", no_argument, 0, O_OPEN_ADMIN}, CLI_OPT_QUANTIZE,
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
     po.threshold = -1;
@@ -184,6 +186,9 @@ int cmd_serve(int argc, char **argv) {
         case O_QUIET: so.access_log = 0; given |= G_QUIET; break;
         case O_TEMPLATES: so.template_ids = 1; break;
         case O_OPEN_ADMIN: so.admin_open = 1; break;
+        case CLI_O_QUANTIZE:
+            if (cli_quantize_option(optarg, "serve", usage_text)) return CLI_USAGE;
+            break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         default: return cli_usage_error(usage_text, "serve: unknown option");
         }

@@ -17,6 +17,8 @@ static const char usage_text[] =
     "  --out DIR              write the model bundle here (meta.json, weights.bin)\n"
     "  --encoder SPEC         hash:text=1 (default: masked tokens keep their text),\n"
     "                         hash:dim=N,seed=S,text=0|1, or sbert:DIR\n"
+    "  --quantize Q           int8 or none (default): the sbert encoder runs its\n"
+    "                         projections in int8 (docs/bert.md, \"int8\")\n"
     "  --seed N               seed of the stratified train/test split (default 42)\n"
     "  --test-fraction F      share of each label held out for the test report (0.2)\n"
     "  --min-label-rows N     labels with fewer rows are left to other stages (1: every\n"
@@ -134,6 +136,7 @@ int cmd_train(int argc, char **argv) {
                                              CLI_OPT_ROUTE,
                                              {"json", no_argument, 0, O_JSON},
                                              CLI_OPT_NO_PROGRESS,
+                                             CLI_OPT_QUANTIZE,
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     cli_pipeline_opts po = {0};
@@ -149,6 +152,9 @@ int cmd_train(int argc, char **argv) {
         case O_DATA: data = optarg; break;
         case O_OUT: out = optarg; break;
         case O_ENC: o.encoder_spec = optarg; break;
+        case CLI_O_QUANTIZE:
+            if (cli_quantize_option(optarg, "train", usage_text)) return CLI_USAGE;
+            break;
         case O_SEED: {
             long v;
             if (cli_parse_long(optarg, 0, LONG_MAX, &v))
