@@ -142,7 +142,11 @@ double lg_now(void);
 /* Vector instructions the machine (and the OS) can run: 1 or 0. Answered
  * from the dynamic loader's table, without a CPUID (src/core/cpu.c says
  * why); always 0 off x86-64. */
-typedef enum { LG_CPU_AVX2_FMA, LG_CPU_AVX512F /* with AVX2 and FMA */ } lg_cpu_feature;
+typedef enum {
+    LG_CPU_AVX2_FMA,
+    LG_CPU_AVX512F,    /* with AVX2 and FMA */
+    LG_CPU_AVX512VNNI, /* AVX512F + BW + VNNI, with AVX2 (the int8 kernels) */
+} lg_cpu_feature;
 int lg_cpu_has(lg_cpu_feature f);
 
 #ifdef __cplusplus

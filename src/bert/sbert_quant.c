@@ -52,9 +52,7 @@
 
 static int have_vnni(void) {
 #ifdef Q8_X86
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2");
+    return lg_cpu_has(LG_CPU_AVX512VNNI); /* no CPUID probe at start-up: src/core/cpu.c */
 #else
     return 0;
 #endif

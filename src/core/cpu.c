@@ -21,6 +21,9 @@ int lg_cpu_has(lg_cpu_feature f) {
     case LG_CPU_AVX2_FMA: return CPU_FEATURE_ACTIVE(AVX2) && CPU_FEATURE_ACTIVE(FMA);
     case LG_CPU_AVX512F:
         return CPU_FEATURE_ACTIVE(AVX512F) && CPU_FEATURE_ACTIVE(AVX2) && CPU_FEATURE_ACTIVE(FMA);
+    case LG_CPU_AVX512VNNI:
+        return CPU_FEATURE_ACTIVE(AVX512F) && CPU_FEATURE_ACTIVE(AVX512BW) &&
+               CPU_FEATURE_ACTIVE(AVX512_VNNI) && CPU_FEATURE_ACTIVE(AVX2);
     }
 #elif defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
@@ -29,6 +32,9 @@ int lg_cpu_has(lg_cpu_feature f) {
     case LG_CPU_AVX512F:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
                __builtin_cpu_supports("fma");
+    case LG_CPU_AVX512VNNI:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2");
     }
 #else
     (void)f;

@@ -62,7 +62,10 @@ not_loaded version
 # no CPUID probe of libgcc (__builtin_cpu_supports, target_clones): its
 # constructor ran 12 CPUIDs at every start, ~0.09 ms where a hypervisor
 # traps them (src/core/cpu.c); lg_cpu_has reads the loader's table instead
-if nm "$LOGIFY" 2>/dev/null | grep -q ' __cpu_indicator_init$'; then
+# (nm's whole output first: `nm | grep -q` under pipefail is false when grep
+# stops early and nm gets SIGPIPE, so the check never failed)
+syms=$(nm "$LOGIFY" 2>/dev/null) || fail "nm $LOGIFY"
+if grep -q ' __cpu_indicator_init$' <<<"$syms"; then
   fail "libgcc's CPU probe (__cpu_indicator_init) is linked into $LOGIFY"
 fi
 # the rules stage loads Vectorscan (and works: a rule answers below)

@@ -18,11 +18,15 @@ static void test_matches_gcc_probe(void **state) {
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     int avx512 = avx2 && __builtin_cpu_supports("avx512f");
+    int vnni = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
     assert_int_equal(lg_cpu_has(LG_CPU_AVX2_FMA), avx2);
     assert_int_equal(lg_cpu_has(LG_CPU_AVX512F), avx512);
+    assert_int_equal(lg_cpu_has(LG_CPU_AVX512VNNI), vnni);
 #else
     assert_int_equal(lg_cpu_has(LG_CPU_AVX2_FMA), 0);
     assert_int_equal(lg_cpu_has(LG_CPU_AVX512F), 0);
+    assert_int_equal(lg_cpu_has(LG_CPU_AVX512VNNI), 0);
 #endif
 }
 
