@@ -704,7 +704,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         json_array_append_new(label_arr, json_string(labels[k]));
     res->figures = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:s, s:s, s:I, s:f, s:f, "
-        "s:s, s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:f, s:o, s:o, s:o}",
+        "s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:f, s:o, s:o, s:o}",
         "data", o->data_name ? o->data_name : "", "data_fnv1a64", sum, "rows",
         (json_int_t)res->rows, "decided_by_rules", (json_int_t)res->by_rules, "routed_to_llm",
         (json_int_t)res->to_llm, "no_model_stage", (json_int_t)res->no_model, "rare_rows",
@@ -713,12 +713,15 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         (json_int_t)res->used, "labels", label_arr, "encoder", lg_encoder_spec(enc), "classifier",
         res->kind == LG_CLF_SVM ? "ovr_linear_svm" : "multinomial_logreg", "seed", (json_int_t)o->seed, "test_fraction", o->test_fraction, "C",
         res->kind == LG_CLF_SVM ? o->svm.C : o->lr.C, "class_weight",
-        res->kind == LG_CLF_SVM ? "none" : o->lr.balanced ? "balanced" : "none",
-        "feature_weights", lg_featw_method_name(fwm), "split", "train_rows",
+        res->kind == LG_CLF_SVM ? "none" : o->lr.balanced ? "balanced" : "none", "split", "train_rows",
         (json_int_t)res->train_rows, "test_rows", (json_int_t)res->test_rows, "train_report_rows",
         (json_int_t)res->train_report_rows, "train",
         lg_report_json(&res->train), "test", lg_report_json(&res->test), "accuracy_gap", gap,
         "split_fit", fit_json(res, 0), "final_fit", fit_json(res, 1), "open_set", open_set);
+    /* only when there are any: bundles without them keep their bytes */
+    if (res->figures && fwm != LG_FEATW_NONE)
+        json_object_set_new(res->figures, "feature_weights",
+                            json_string(lg_featw_method_name(fwm)));
     rare = NULL; /* stolen by json_pack (also on failure) */
     open_set = NULL;
     if (!res->figures) {
