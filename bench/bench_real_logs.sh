@@ -18,14 +18,18 @@
 # trained on, as in a corpus where the anchor reaches 0.996; 1: the plain
 # tail, docs/model.md); LABELS_PER_SYSTEM (default 95 x LINES_PER_SYSTEM /
 # 2,000: the lines a label has stay those of the full-size corpus, so the
-# 500-line run of make bench keeps its shape, with ~380 labels).
+# 500-line run of make bench keeps its shape, with ~380 labels); NO_HEADER=1:
+# the message bodies only (gen_real_logs.py --no-header, a parsed log's
+# content column); SKIP_ANCHOR=1 / SKIP_OPEN_SET=1 leave those parts out;
+# BENCH_OUT: the output directory instead of BUILD_DIR/bench-real.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
 LOGIFY=$BUILD/logify
-OUT=$BUILD/bench-real
+OUT=${BENCH_OUT:-$BUILD/bench-real}
 mkdir -p "$OUT"
 GEN="python3 $ROOT/tests/gen/gen_real_logs.py"
+[ "${NO_HEADER:-0}" = 1 ] && GEN="$GEN --no-header"
 LINES=${LINES_PER_SYSTEM:-500}
 MINL=${MIN_LINES_PER_LABEL:-8}
 LABELS=${LABELS_PER_SYSTEM:-$(( LINES * 95 / 2000 > 2 ? LINES * 95 / 2000 : 2 ))}
@@ -69,7 +73,9 @@ print("  eval --threshold 0: accuracy %.4f macro_f1 %.4f unclassified %d %s" % (
     e0["accuracy"], e0["macro_f1"], e0["unclassified"]["rows"], e0["unclassified"]["reasons"]))
 PY
 PY=${LOGIFY_VENV:-$ROOT/build/venv}/bin/python
-if "$PY" -c 'import sklearn' 2>/dev/null; then
+if [ "${SKIP_ANCHOR:-0}" = 1 ]; then
+  echo "anchor: not run (SKIP_ANCHOR=1)"
+elif "$PY" -c 'import sklearn' 2>/dev/null; then
   /usr/bin/time -f "%e %U %S %M" -o "$OUT/anchor.time" \
     "$PY" "$ROOT/bench/sklearn_real_baseline.py" "$OUT/real.csv" --seed 42 >"$OUT/anchor.json"
   python3 - "$OUT" <<'PY'
@@ -91,7 +97,7 @@ else
   echo "bench_real_logs: no scikit-learn in the bench venv (make venv-bench): anchor not run" >&2
   exit 1
 fi
-SYS=$($GEN --list-systems)
+[ "${SKIP_OPEN_SET:-0}" = 1 ] && exit 0
 HELD="HDFS,OpenSSH,Android,Windows"
 $GEN --out "$OUT/seen.csv" --seed 1 --exclude "$HELD" --min-lines-per-label "$MINL"
 $GEN --out "$OUT/unseen.csv" --seed 2 --systems "$HELD" --min-lines-per-label "$MINL"

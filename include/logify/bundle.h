@@ -1,4 +1,6 @@
-/* bundle.h - the model bundle on disk (format version 2): a directory with
+/* bundle.h - the model bundle on disk (format version 3, or 2 when it has
+ * no feature weights, so bundles without them keep their bytes): a
+ * directory with
  *   meta.json     format name + version, labels, encoder spec / config /
  *                 config hash, classifier kind, shape and settings,
  *                 threshold, open-set setting, each binary file's size and
@@ -11,7 +13,10 @@
  *                 bias[K] (each class's weights sparse, features ascending);
  *   centroids.bin "LGFYC002", u32 K, u32 dim, u64 nnz, u64 ptr[K + 1], u32
  *                 feature[nnz], f32 value[nnz]: the unit-length class means
- *                 (open set; the SVM's candidate retrieval).
+ *                 (open set; the SVM's candidate retrieval);
+ *   features.bin  version 3 only: "LGFYF001", u32 dim, u32 method (1 =
+ *                 idf), f32 w[dim]: the feature weights (featw.h) applied
+ *                 to every encoded row before the classifier.
  * Writing is deterministic (no times, no absolute paths), so the same data
  * and seed give the same bytes. Reading validates every field and the
  * weights' size and checksum; any problem is LG_EMODEL (LG_ENOTFOUND for a
@@ -22,6 +27,7 @@
 
 #include "logify/centroids.h"
 #include "logify/common.h"
+#include "logify/featw.h"
 #include "logify/logreg.h"
 #include "logify/svm.h"
 
@@ -30,10 +36,12 @@ extern "C" {
 #endif
 
 #define LG_BUNDLE_FORMAT "logify-model"
-#define LG_BUNDLE_VERSION 2
+#define LG_BUNDLE_VERSION 3    /* written when the bundle has feature weights */
+#define LG_BUNDLE_VERSION_MIN 2 /* read too: the same without feature weights */
 #define LG_BUNDLE_META "meta.json"
 #define LG_BUNDLE_WEIGHTS "weights.bin"
 #define LG_BUNDLE_CENTROIDS "centroids.bin"
+#define LG_BUNDLE_FEATURES "features.bin"
 
 typedef enum { LG_CLF_LOGREG = 0, LG_CLF_SVM = 1 } lg_clf_kind;
 #define LG_BUNDLE_MAX_LABEL 128
@@ -52,6 +60,7 @@ typedef struct {
     lg_logreg *clf;     /* LG_CLF_LOGREG: n_classes == n_labels */
     lg_svm *svm;        /* LG_CLF_SVM (its cent points at the bundle's) */
     lg_centroids *cent; /* class centroids (open set, retrieval) */
+    lg_featw *fw;       /* feature weights applied to encoded rows; NULL: none */
     double unknown_threshold; /* open set: best centroid similarity below it -> passed on */
     size_t svm_candidates;    /* as read from meta.json (copied into svm) */
     double svm_platt[2];

@@ -40,7 +40,7 @@ typedef struct {
 } lg_svm;
 
 typedef struct {
-    double C;          /* default 10 (measured, docs/model.md) */
+    double C;          /* default 30 (measured, docs/model.md) */
     double epsilon;    /* stop when max - min projected gradient < epsilon (0.01) */
     int max_epochs;    /* 200 */
     size_t candidates; /* M (64) */

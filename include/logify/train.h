@@ -14,6 +14,7 @@
 #include "logify/bundle.h"
 #include "logify/common.h"
 #include "logify/config.h"
+#include "logify/featw.h"
 #include "logify/logreg.h"
 #include "logify/progress.h"
 #include "logify/report.h"
@@ -68,7 +69,10 @@ typedef struct {
     const char *classifier;   /* "auto" (default: logreg up to LG_TRAIN_AUTO_LOGREG
                                  labels, else svm), "logreg", "svm" */
     double unknown_threshold; /* open set, written into the bundle; < 0 (default):
-                                 min(LG_TRAIN_UNKNOWN, held-out 1st percentile - 0.05) */
+                                 min(LG_TRAIN_UNKNOWN (_PURITY with purity weights),
+                                 held-out 1st percentile - 0.05) */
+    const char *feature_weights; /* "auto" (default: purity for the svm, none for
+                                    the logreg), "none", "idf", "purity": featw.h */
     lg_logreg_opts lr;
     lg_svm_opts svm;
     const lg_rules *rules;        /* rules stage used to set rows aside; NULL: none */
@@ -81,6 +85,7 @@ typedef struct {
 #define LG_TRAIN_AUTO_LOGREG 32 /* "auto": multinomial logreg up to this many labels */
 #define LG_TRAIN_REPORT_MAX 50000 /* train rows in the train report (a sample above) */
 #define LG_TRAIN_UNKNOWN 0.5     /* highest automatic open-set threshold (docs/model.md) */
+#define LG_TRAIN_UNKNOWN_PURITY 0.7 /* the same with purity feature weights */
 
 void lg_train_opts_default(lg_train_opts *o);
 

@@ -26,7 +26,11 @@ static const char usage_text[] =
     "  --classifier K         auto (default: logreg up to 32 labels, else svm), logreg\n"
     "                         (multinomial logistic regression) or svm (one-vs-rest\n"
     "                         linear SVM over the nearest classes)\n"
-    "  --C X                  inverse L2 strength (10)\n"
+    "  --C X                  inverse L2 strength (svm 30, logreg 10)\n"
+    "  --feature-weights W    auto (default: purity for svm, none for logreg),\n"
+    "                         purity (features that recur in every line of a label\n"
+    "                         weigh most), idf or none; fitted on the training lines,\n"
+    "                         stored in the bundle\n"
     "  --candidates N         svm: classes scored per line (64)\n"
     "  --threads N            svm: classes trained, candidates searched and report lines\n"
     "                         predicted at once (2; same result for any N)\n"
@@ -117,7 +121,8 @@ int cmd_train(int argc, char **argv) {
         O_CLF,
         O_UNK,
         O_CAND,
-        O_THREADS
+        O_THREADS,
+        O_FW
     };
     static const struct option longopts[] = {{"data", required_argument, 0, O_DATA},
                                              {"out", required_argument, 0, O_OUT},
@@ -131,6 +136,7 @@ int cmd_train(int argc, char **argv) {
                                              {"unknown-threshold", required_argument, 0, O_UNK},
                                              {"candidates", required_argument, 0, O_CAND},
                                              {"threads", required_argument, 0, O_THREADS},
+                                             {"feature-weights", required_argument, 0, O_FW},
                                              CLI_OPT_CONFIG,
                                              CLI_OPT_RULES,
                                              CLI_OPT_ROUTE,
@@ -183,6 +189,13 @@ int cmd_train(int argc, char **argv) {
             if (strcmp(optarg, "auto") && strcmp(optarg, "logreg") && strcmp(optarg, "svm"))
                 return cli_usage_error(usage_text, "train: --classifier must be auto, logreg or svm");
             o.classifier = optarg;
+            break;
+        case O_FW:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "idf") && strcmp(optarg, "none") &&
+                strcmp(optarg, "purity"))
+                return cli_usage_error(usage_text,
+                                       "train: --feature-weights must be auto, purity, idf or none");
+            o.feature_weights = optarg;
             break;
         case O_UNK:
             if (cli_parse_double(optarg, &o.unknown_threshold) ||

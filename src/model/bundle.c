@@ -19,6 +19,8 @@
 #define SVM_MAGIC "LGFYV002"
 #define CENT_MAGIC "LGFYC002"
 #define CSR_HEADER 24 /* magic + u32 K + u32 D + u64 nnz */
+#define FEAT_MAGIC "LGFYF001"
+#define FEAT_HEADER 16 /* magic + u32 D + u32 method */
 
 void lg_bundle_free(lg_bundle *b) {
     if (!b) return;
@@ -31,6 +33,7 @@ void lg_bundle_free(lg_bundle *b) {
     lg_logreg_free(b->clf);
     lg_svm_free(b->svm);
     lg_centroids_free(b->cent);
+    lg_featw_free(b->fw);
     free(b);
 }
 
@@ -152,12 +155,15 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         return lg_fail(err, LG_EINVAL, "bundle: an SVM bundle needs its centroids");
     if (b->cent && (b->cent->n_classes != K || b->cent->dim != D))
         return lg_fail(err, LG_EINVAL, "bundle: centroids of another shape than the classifier");
+    if (b->fw && b->fw->dim != D)
+        return lg_fail(err, LG_EINVAL, "bundle: feature weights of another dimension");
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return lg_fail(err, LG_EIO, "cannot create %s: %s", dir, strerror(errno));
     size_t nbytes = 0, cbytes = 0;
     unsigned char *w = weights_bytes(b, &nbytes);
     if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
-    char wsum[17], ehash[17], csum[17] = "";
+    char wsum[17], ehash[17], csum[17] = "", fsum[17] = "";
+    size_t fbytes = 0;
     hex64(wsum, lg_fnv1a64(w, nbytes, 0));
     hex64(ehash, b->encoder_hash);
     lg_err e = write_file(dir, LG_BUNDLE_WEIGHTS, w, nbytes, err);
@@ -170,6 +176,20 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         hex64(csum, lg_fnv1a64(cb, cbytes, 0));
         e = write_file(dir, LG_BUNDLE_CENTROIDS, cb, cbytes, err);
         free(cb);
+        if (e) return e;
+    }
+    if (b->fw) {
+        fbytes = FEAT_HEADER + 4 * D;
+        unsigned char *fb = lg_malloc(fbytes);
+        if (!fb) return lg_fail(err, LG_ENOMEM, "out of memory");
+        memcpy(fb, FEAT_MAGIC, 8);
+        put_u32(fb + 8, (uint32_t)D);
+        put_u32(fb + 12, (uint32_t)b->fw->method);
+        for (size_t f = 0; f < D; f++)
+            put_f32(fb + FEAT_HEADER + 4 * f, b->fw->w[f]);
+        hex64(fsum, lg_fnv1a64(fb, fbytes, 0));
+        e = write_file(dir, LG_BUNDLE_FEATURES, fb, fbytes, err);
+        free(fb);
         if (e) return e;
     }
 
@@ -188,7 +208,8 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
     for (size_t i = 0; i < b->n_labels; i++)
         json_array_append_new(labels, json_string(b->labels[i]));
     json_object_set_new(root, "format", json_string(LG_BUNDLE_FORMAT));
-    json_object_set_new(root, "format_version", json_integer(LG_BUNDLE_VERSION));
+    json_object_set_new(root, "format_version",
+                        json_integer(b->fw ? LG_BUNDLE_VERSION : LG_BUNDLE_VERSION_MIN));
     json_object_set_new(root, "labels", labels);
     json_object_set_new(root, "threshold", json_real(b->threshold));
     json_object_set_new(root, "encoder",
@@ -229,6 +250,13 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
                                       "best cosine similarity to a class centroid",
                                       "unknown_threshold", b->unknown_threshold));
     }
+    if (b->fw)
+        json_object_set_new(
+            root, "feature_weights",
+            json_pack("{s:s, s:s, s:I, s:s, s:s}", "method", lg_featw_method_name(b->fw->method),
+                      "file", LG_BUNDLE_FEATURES, "bytes", (json_int_t)fbytes, "layout",
+                      "header(magic LGFYF001, u32 dim, u32 method), f32 weight (dim)", "fnv1a64",
+                      fsum));
     json_object_set_new(root, "training", training);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(root);
@@ -265,9 +293,9 @@ static lg_err parse_hex64(const char *s, uint64_t *out) {
 
 /* what meta.json says about the binary files */
 typedef struct {
-    size_t dim, wbytes, wnnz, cbytes, cnnz;
-    uint64_t wsum, csum;
-    int has_cent;
+    size_t dim, wbytes, wnnz, cbytes, cnnz, fbytes;
+    uint64_t wsum, csum, fsum;
+    int has_cent, has_fw, fw_method;
 } meta_files;
 
 static int cmp_str(const void *a, const void *b) {
@@ -290,11 +318,12 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
                    LG_BUNDLE_FORMAT);
     json_t *ver = json_object_get(root, "format_version");
     if (!json_is_integer(ver)) return BAD("%s: \"format_version\" missing or not an integer", path);
-    if (json_integer_value(ver) != LG_BUNDLE_VERSION)
+    json_int_t version = json_integer_value(ver);
+    if (version < LG_BUNDLE_VERSION_MIN || version > LG_BUNDLE_VERSION)
         return BAD(
-            "%s: bundle format version %lld, this logify reads version %d (re-create it with "
-            "'logify train')",
-            path, (long long)json_integer_value(ver), LG_BUNDLE_VERSION);
+            "%s: bundle format version %lld, this logify reads versions %d and %d (re-create it "
+            "with 'logify train')",
+            path, (long long)version, LG_BUNDLE_VERSION_MIN, LG_BUNDLE_VERSION);
 
     json_t *labels = json_object_get(root, "labels");
     size_t K = json_array_size(labels);
@@ -417,6 +446,32 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
         return BAD("%s: \"centroids\" missing (an ovr_linear_svm bundle needs them)", path);
     }
 
+    json_t *fwj = json_object_get(root, "feature_weights");
+    if (version == LG_BUNDLE_VERSION_MIN && fwj)
+        return BAD("%s: \"feature_weights\" in a version %d bundle (they came with version %d)",
+                   path, LG_BUNDLE_VERSION_MIN, LG_BUNDLE_VERSION);
+    if (version > LG_BUNDLE_VERSION_MIN) {
+        const char *ff = json_string_value(json_object_get(fwj, "file"));
+        const char *fm = json_string_value(json_object_get(fwj, "method"));
+        json_t *fbj = json_object_get(fwj, "bytes");
+        lg_featw_method m;
+        lg_errmsg why;
+        if (!json_is_object(fwj))
+            return BAD("%s: \"feature_weights\" missing (a version %lld bundle has them)", path,
+                       (long long)version);
+        if (!ff || strcmp(ff, LG_BUNDLE_FEATURES))
+            return BAD("%s: \"feature_weights.file\" must be \"%s\"", path, LG_BUNDLE_FEATURES);
+        if (!fm || lg_featw_method_parse(fm, &m, &why) || m == LG_FEATW_NONE)
+            return BAD("%s: \"feature_weights.method\" must be \"idf\"", path);
+        mf->fbytes = FEAT_HEADER + 4 * *dim;
+        if (!json_is_integer(fbj) || json_integer_value(fbj) != (json_int_t)mf->fbytes)
+            return BAD("%s: \"feature_weights.bytes\" does not match dim %zu", path, *dim);
+        if (parse_hex64(json_string_value(json_object_get(fwj, "fnv1a64")), &mf->fsum))
+            return BAD("%s: \"feature_weights.fnv1a64\" must be 16 lower-case hex digits", path);
+        mf->has_fw = 1;
+        mf->fw_method = (int)m;
+    }
+
     json_t *tr = json_object_get(root, "training");
     if (tr && !json_is_object(tr)) return BAD("%s: \"training\" must be an object", path);
     if (tr && !(b->training = json_dumps(tr, JSON_COMPACT | JSON_PRESERVE_ORDER)))
@@ -493,6 +548,32 @@ static lg_err read_csr(const char *path, const char *magic, size_t K, size_t D, 
     return e;
 }
 
+static lg_err read_features(const char *path, size_t D, const meta_files *mf, lg_bundle *b,
+                            lg_errmsg *err) {
+    char *data = NULL;
+    size_t len = 0;
+    lg_err e = lg_read_file(path, WEIGHTS_MAX, &data, &len, err);
+    if (e) return e == LG_ENOTFOUND ? lg_fail(err, LG_EMODEL, "%s: missing", path) : e;
+    const unsigned char *p = (const unsigned char *)data;
+    if (len != mf->fbytes) {
+        e = BAD("%s: %zu bytes, meta.json says %zu (truncated or from another bundle)", path, len,
+                mf->fbytes);
+    } else if (memcmp(p, FEAT_MAGIC, 8)) {
+        e = BAD("%s: bad magic (not a Logify feature weights file)", path);
+    } else if (get_u32(p + 8) != D || get_u32(p + 12) != (uint32_t)mf->fw_method) {
+        e = BAD("%s: dimension or method does not match meta.json (dim %zu)", path, D);
+    } else if (lg_fnv1a64(p, len, 0) != mf->fsum) {
+        e = BAD("%s: checksum mismatch (the file is corrupted)", path);
+    } else if (!(e = lg_featw_new(D, (lg_featw_method)mf->fw_method, &b->fw, err))) {
+        for (size_t f = 0; f < D; f++)
+            b->fw->w[f] = get_f32(p + FEAT_HEADER + 4 * f);
+        lg_errmsg why;
+        if (lg_featw_check(b->fw, &why)) e = BAD("%s: %s", path, why.msg);
+    }
+    free(data);
+    return e;
+}
+
 lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
     *out = NULL;
     char path[4096];
@@ -523,6 +604,10 @@ lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
         e = read_csr(path, CENT_MAGIC, K, D, mf.cnnz, mf.cbytes, mf.csum, b->cent->ptr,
                      b->cent->idx, b->cent->val, NULL, 0, err);
         if (!e) e = lg_centroids_seal(b->cent, err);
+    }
+    if (!e && mf.has_fw) {
+        snprintf(path, sizeof path, "%s/%s", dir, LG_BUNDLE_FEATURES);
+        e = read_features(path, D, &mf, b, err);
     }
     if (!e) {
         snprintf(path, sizeof path, "%s/%s", dir, LG_BUNDLE_WEIGHTS);

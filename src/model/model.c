@@ -88,9 +88,10 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
             err, LG_EMODEL,
             "model bundle %.200s: encoder '%.100s' gives %zu dimensions, weights expect %zu", dir,
             b->encoder_spec, lg_encoder_dim(m->encoder), wdim);
-    } else if (b->kind == LG_CLF_SVM && !lg_encoder_is_sparse(m->encoder)) {
+    } else if ((b->kind == LG_CLF_SVM || b->fw) && !lg_encoder_is_sparse(m->encoder)) {
         e = lg_fail(err, LG_EMODEL,
-                    "model bundle %.200s: an ovr_linear_svm classifier needs a sparse encoder",
+                    "model bundle %.200s: an ovr_linear_svm classifier or feature weights "
+                    "need a sparse encoder",
                     dir);
     } else if (lg_encoder_config_hash(m->encoder) != b->encoder_hash) {
         e = lg_fail(
@@ -210,6 +211,7 @@ lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *cons
     lg_err e = lg_encoder_encode_batch(m->encoder, s->enc, msgs, lens, n, &s->emb, err);
     if (e) return e;
     const lg_bundle *b = m->bundle;
+    if (b->fw && s->emb.sparse) lg_featw_apply(b->fw, NULL, &s->emb, 0, n);
     for (size_t i = 0; i < n; i++) {
         float sm = 1.0f;
         int k;

@@ -12,7 +12,7 @@
 /* ---- Model ----------------------------------------------------------------------- */
 
 void lg_svm_opts_default(lg_svm_opts *o) {
-    o->C = 10.0;
+    o->C = 30.0; /* with purity feature weights (docs/model.md) */
     o->epsilon = 0.1;
     o->max_epochs = 200;
     o->candidates = 64;

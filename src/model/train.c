@@ -154,6 +154,7 @@ void lg_train_opts_default(lg_train_opts *o) {
     o->min_label_rows = 1;
     o->threshold = 0.5;
     o->classifier = "auto";
+    o->feature_weights = "auto";
     o->unknown_threshold = -1; /* automatic, from the held-out split */
     lg_logreg_opts_default(&o->lr);
     lg_svm_opts_default(&o->svm);
@@ -384,20 +385,21 @@ static int cmp_float(const void *a, const void *b) {
 
 /* Held-out rows' best centroid similarity: quantiles and the share below
  * the open-set threshold (they would be passed on). *th < 0 asks for the
- * automatic threshold: min(LG_TRAIN_UNKNOWN, the held-out 1st percentile
- * - 0.05), so that about 99% of held-out lines of known kinds stay above
- * it; *th gets the value used. */
-static json_t *open_set_json(float *sims, size_t n, double *th_io) {
+ * automatic threshold: min(cap, the held-out 1st percentile - 0.05), so
+ * that about 99% of held-out lines of known kinds stay above it; *th gets
+ * the value used. cap: LG_TRAIN_UNKNOWN, LG_TRAIN_UNKNOWN_PURITY with
+ * purity weights (known lines sit closer to their centroids). */
+static json_t *open_set_json(float *sims, size_t n, double cap, double *th_io) {
     double th = *th_io;
     if (!n) {
-        if (th < 0) *th_io = th = LG_TRAIN_UNKNOWN;
+        if (th < 0) *th_io = th = cap;
         return json_pack("{s:s, s:f, s:I}", "method", "best cosine similarity to a class centroid",
                          "unknown_threshold", th, "held_out_rows", (json_int_t)0);
     }
     qsort(sims, n, sizeof *sims, cmp_float);
     if (th < 0) {
         th = (double)sims[(size_t)(0.01 * (double)(n - 1))] - 0.05;
-        th = th > LG_TRAIN_UNKNOWN ? LG_TRAIN_UNKNOWN : th < 0 ? 0 : th;
+        th = th > cap ? cap : th < 0 ? 0 : th;
         th = floor(th * 100 + 0.5) / 100; /* two decimals, as printed */
         *th_io = th;
     }
@@ -450,6 +452,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     json_t *rare = json_array(), *open_set = NULL;
     lg_centroids *split_c = NULL, *final_c = NULL;
     lg_svm *split_s = NULL, *final_s = NULL;
+    lg_featw *split_fw = NULL, *final_fw = NULL;
     float *sims = NULL;
     double unknown = LG_TRAIN_UNKNOWN;
     if (!sel || !dest || !all_labels || !rare) {
@@ -510,6 +513,12 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
                     o->classifier);
         goto done;
     }
+    lg_featw_method fwm = LG_FEATW_NONE;
+    const char *fws = o->feature_weights ? o->feature_weights : "auto";
+    if (!strcmp(fws, "auto"))
+        fwm = res->kind == LG_CLF_SVM ? LG_FEATW_PURITY : LG_FEATW_NONE;
+    else if ((e = lg_featw_method_parse(fws, &fwm, err)))
+        goto done;
     /* 3. the rows used, their class index */
     y = calloc(d->n + 1, sizeof *y);
     msgs = calloc(d->n + 1, sizeof *msgs);
@@ -553,6 +562,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     if ((e = lg_encoder_scratch_new(enc, &es, err))) goto done;
     if ((e = lg_encoder_encode_batch(enc, es, msgs, lens, res->used, &X, err))) goto done;
     res->encode_seconds = lg_now() - t0;
+    if (!X.sparse) fwm = LG_FEATW_NONE; /* a dense encoder has no features to weigh */
 
     /* 5. stratified split: per class, a seeded shuffle; the first
      * round(fraction * n_k) rows (at least 1, at most n_k - 1) are test */
@@ -612,6 +622,13 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         goto done;
     }
     lg_progress_phase(o->progress, "fitting on the train split", NULL, 0, 0);
+    /* feature weights of the train rows, applied to every row (the test
+     * rows are weighed as unseen lines would be) */
+    if (fwm != LG_FEATW_NONE) {
+        if ((e = lg_featw_fit(&X, y, K, train_idx, res->train_rows, fwm, &split_fw, err)))
+            goto done;
+        lg_featw_apply(split_fw, NULL, &X, 0, res->used);
+    }
     if ((e = lg_centroids_build(&X, y, train_idx, res->train_rows, NULL, K, &split_c, err)))
         goto done;
     if (res->kind == LG_CLF_SVM)
@@ -658,9 +675,16 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     free(top);
     if (e) goto done;
     unknown = o->unknown_threshold;
-    open_set = open_set_json(sims, res->test_rows, &unknown);
+    open_set = open_set_json(sims, res->test_rows,
+                             fwm == LG_FEATW_PURITY ? LG_TRAIN_UNKNOWN_PURITY : LG_TRAIN_UNKNOWN,
+                             &unknown);
     /* 7. refit on all used rows */
     lg_progress_phase(o->progress, "refitting on all rows", NULL, 0, 0);
+    if (fwm != LG_FEATW_NONE) { /* re-weighed with the weights of all rows */
+        if ((e = lg_featw_fit(&X, y, K, NULL, res->used, fwm, &final_fw, err))) goto done;
+        /* (fitted on the weighed rows: df only counts which features a row holds) */
+        lg_featw_apply(final_fw, split_fw, &X, 0, res->used);
+    }
     if ((e = lg_centroids_build(&X, y, NULL, res->used, NULL, K, &final_c, err))) goto done;
     if (res->kind == LG_CLF_SVM) {
         e = lg_svm_train(&X, y, NULL, res->used, K, final_c, &o->svm, &final_s, &res->svm_final,
@@ -694,6 +718,10 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         (json_int_t)res->train_report_rows, "train",
         lg_report_json(&res->train), "test", lg_report_json(&res->test), "accuracy_gap", gap,
         "split_fit", fit_json(res, 0), "final_fit", fit_json(res, 1), "open_set", open_set);
+    /* only when there are any: bundles without them keep their bytes */
+    if (res->figures && fwm != LG_FEATW_NONE)
+        json_object_set_new(res->figures, "feature_weights",
+                            json_string(lg_featw_method_name(fwm)));
     rare = NULL; /* stolen by json_pack (also on failure) */
     open_set = NULL;
     if (!res->figures) {
@@ -731,6 +759,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     b->clf = final_m;
     b->svm = final_s;
     b->cent = final_c;
+    b->fw = final_fw;
+    final_fw = NULL;
     final_m = NULL;
     final_s = NULL;
     final_c = NULL;
@@ -744,6 +774,8 @@ done:
     lg_svm_free(final_s);
     lg_centroids_free(split_c);
     lg_centroids_free(final_c);
+    lg_featw_free(split_fw);
+    lg_featw_free(final_fw);
     lg_embeddings_free(&X);
     lg_encoder_scratch_free(es);
     lg_encoder_free(enc);

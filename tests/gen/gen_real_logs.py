@@ -504,7 +504,9 @@ def long_tail_counts(n_labels, n_lines, r, min_lines=1):
     return counts
 
 
-def generate(systems, lines_per_system, labels_per_system, seed, min_lines=1):
+def generate(systems, lines_per_system, labels_per_system, seed, min_lines=1, header=True):
+    """header=False: the message body only (what a parsed log's content
+    column holds), drawn from the same random stream as with the header."""
     rows = []
     for s in systems:
         # the templates, their label names and how often each occurs depend
@@ -518,7 +520,9 @@ def generate(systems, lines_per_system, labels_per_system, seed, min_lines=1):
             label = "%s-E%d" % (s, k + 1)
             lvl = "ERROR" if any(w in t for w in ("Error", "error", "Failed", "fail", "Exception", "FATAL")) else random.Random(s + "/" + t).choice(LEVELS)
             for _ in range(c):  # c may be 0 (fewer lines than labels)
-                rows.append((s, HEADERS[s](r, lvl) + " " + fill(t, r), label))
+                head = HEADERS[s](r, lvl)  # drawn in both modes: same bodies
+                body = fill(t, r)
+                rows.append((s, head + " " + body if header else body, label))
     random.Random(seed).shuffle(rows)
     return rows
 
@@ -533,6 +537,9 @@ def main():
                     help="no label with fewer lines (1: the plain long tail, where a 50/50 "
                          "split leaves 1.8%% of held-out lines with a label not in "
                          "training; 8: 0.35%%, what a baseline at 0.996 implies)")
+    ap.add_argument("--no-header", action="store_true",
+                    help="the message body only, without the system's header (timestamp, "
+                         "level, pid, component): the content column of a parsed log")
     ap.add_argument("--systems", default="")
     ap.add_argument("--exclude", default="")
     ap.add_argument("--list-systems", action="store_true")
@@ -547,7 +554,7 @@ def main():
     ex = set(x for x in a.exclude.split(",") if x)
     systems = [s for s in systems if s not in ex]
     rows = generate(systems, a.lines_per_system, a.labels_per_system, a.seed,
-                    a.min_lines_per_label)
+                    a.min_lines_per_label, header=not a.no_header)
     f = sys.stdout if a.out == "-" else open(a.out, "w", newline="")
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["source", "log_message", "target_label"])

@@ -295,7 +295,8 @@ static void test_damage(void **state) {
     expect_damage("badjson", bad_json, LG_EMODEL, "invalid JSON");
     expect_damage("truncjson", truncated_json, LG_EMODEL, "invalid JSON");
     expect_damage("version", wrong_version, LG_EMODEL,
-                  "format version 1, this logify reads version 2 (re-create it with 'logify train')");
+                  "format version 1, this logify reads versions 2 and 3 (re-create it with 'logify "
+                  "train')");
     expect_damage("format", not_a_bundle, LG_EMODEL, "not a Logify model bundle");
     expect_damage("labels", label_missing, LG_EMODEL, "n_classes\" does not match the 2 labels");
     expect_damage("twice", label_twice, LG_EMODEL, "label 'Disk' appears twice");
