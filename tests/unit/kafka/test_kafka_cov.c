@@ -17,7 +17,9 @@
  *    sees every input once;
  *  - at-least-once: an output the brokers refuse for good stops the worker
  *    with the reason, its input left uncommitted;
- *  - the metrics endpoint: /metrics, 404, 405, ports refused.
+ *  - the metrics endpoint: /metrics, 404, 405, ports refused;
+ *  - the config file's kafka: section: every setting read, every refusal
+ *    naming the file, line and setting.
  * The counters are read from lg_kafka_metrics_format's text, never from the
  * worker's struct, so that the test holds whatever the worker's insides. */
 #include <arpa/inet.h>
@@ -753,6 +755,142 @@ static void test_metrics_endpoint(void **state) {
     pipe_free(&p);
 }
 
+/* ---- The config file's kafka: section ---------------------------------------------- */
+
+/* Loads "kafka:\n" + body from a file of its own into o; the result, with
+ * the error message in err. */
+static lg_err from_config(const char *body, lg_kafka_opts *o, int *port, char *mem[2], lg_config *cfg,
+                          char *path, lg_errmsg *err) {
+    strcpy(path, "/tmp/logify-kafka-cov-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "kafka:\n%s", body);
+    fclose(f);
+    assert_int_equal(lg_config_init(cfg, NULL), LG_OK);
+    lg_err e = lg_config_load(path, cfg, err);
+    if (e) fail_msg("config: %s", err->msg);
+    memset(o, 0, sizeof *o);
+    *port = -1;
+    return lg_kafka_opts_from_config(cfg, o, port, mem, err);
+}
+
+static void test_config_section(void **state) {
+    (void)state;
+    lg_kafka_opts o;
+    lg_config cfg;
+    lg_errmsg err;
+    char *mem[2], path[64];
+    int port;
+    /* every setting read */
+    lg_err e = from_config("  brokers: [k1:9092, 'k2:9093']\n  group: g\n  input: in\n  output: out\n"
+                           "  dead_letter: dlq\n  exactly_once: true\n  transactional_id: t1\n"
+                           "  source_field: src\n  message_field: msg\n  source: App\n  explain: yes\n"
+                           "  batch: 100000\n  threads: 64\n  max_value: 1K\n  grace: 0.5\n  metrics_port: 0\n"
+                           "  properties:\n    security.protocol: ssl\n    consumer.session.timeout.ms: 6000\n",
+                           &o, &port, mem, &cfg, path, &err);
+    if (e) fail_msg("%s", err.msg);
+    assert_string_equal(o.brokers, "k1:9092,k2:9093");
+    assert_string_equal(o.group, "g");
+    assert_string_equal(o.input, "in");
+    assert_string_equal(o.output, "out");
+    assert_string_equal(o.dead_letter, "dlq");
+    assert_int_equal(o.exactly_once, 1);
+    assert_string_equal(o.transactional_id, "t1");
+    assert_string_equal(o.source_field, "src");
+    assert_string_equal(o.message_field, "msg");
+    assert_string_equal(o.source, "App");
+    assert_int_equal(o.explain, 1);
+    assert_int_equal(o.batch_max, 100000);
+    assert_int_equal(o.threads, 64);
+    assert_int_equal(o.max_value, 1024);
+    assert_true(o.grace_seconds == 0.5);
+    assert_int_equal(port, 0);
+    assert_int_equal(o.n_props, 2);
+    assert_string_equal(o.props[0], "security.protocol=ssl");
+    assert_string_equal(o.props[1], "consumer.session.timeout.ms=6000");
+    free(mem[0]);
+    free(mem[1]);
+    lg_config_free(&cfg);
+    unlink(path);
+
+    /* a string of brokers is borrowed as it is */
+    assert_int_equal(from_config("  brokers: a:1,b:2\n", &o, &port, mem, &cfg, path, &err), LG_OK);
+    assert_string_equal(o.brokers, "a:1,b:2");
+    assert_null(mem[0]);
+    assert_int_equal(port, -1); /* not named: left alone */
+    lg_config_free(&cfg);
+    unlink(path);
+
+    /* each refusal names the file, the line and the setting */
+    static const struct {
+        const char *body, *want;
+    } bad[] = {
+        {"  brokers: []\n", ":2: kafka.brokers must be HOST:PORT[,...] or a list of them"},
+        {"  brokers: {a: b}\n", ":2: kafka.brokers must be HOST:PORT[,...] or a list of them"},
+        {"  brokers:\n    - a:1\n    - ''\n", ":4: kafka.brokers: each must be HOST:PORT"},
+        {"  brokers: ''\n", ":2: kafka.brokers must be a non-empty string"},
+        {"  group: [g]\n", ":2: kafka.group must be a non-empty string"},
+        {"  output: ''\n", ":2: kafka.output must be a non-empty string"},
+        {"  exactly_once: maybe\n", ":2: kafka.exactly_once must be true or false"},
+        {"  explain: [1]\n", ":2: kafka.explain must be true or false"},
+        {"  batch: 0\n", ":2: kafka.batch must be a whole number in 1..100000"},
+        {"  batch: 100001\n", ":2: kafka.batch must be a whole number in 1..100000"},
+        {"  batch: 12x\n", ":2: kafka.batch must be a whole number in 1..100000"},
+        {"  batch: ''\n", ":2: kafka.batch must be a whole number in 1..100000"},
+        {"  threads: 65\n", ":2: kafka.threads must be a whole number in 1..64"},
+        {"  metrics_port: 65536\n", ":2: kafka.metrics_port must be a whole number in 0..65535"},
+        {"  metrics_port: -1\n", ":2: kafka.metrics_port must be a whole number in 0..65535"},
+        {"  max_value: 0\n", ":2: kafka.max_value must be a size such as 512K (at most 256M)"},
+        {"  max_value: 257M\n", ":2: kafka.max_value must be a size such as 512K (at most 256M)"},
+        {"  max_value: [1]\n", ":2: kafka.max_value must be a size such as 512K (at most 256M)"},
+        {"  grace: 0\n", ":2: kafka.grace must be a number of seconds in (0, 86400]"},
+        {"  grace: 86401\n", ":2: kafka.grace must be a number of seconds in (0, 86400]"},
+        {"  grace: soon\n", ":2: kafka.grace must be a number of seconds in (0, 86400]"},
+        {"  properties: [a]\n", ":2: kafka.properties must be a map of librdkafka properties"},
+        {"  properties:\n    'a=b': 1\n", ":3: kafka.properties: a key must be a name"},
+        {"  properties:\n    a: [1]\n", ":3: kafka.properties: a value must be a scalar"},
+        {"  topic: t\n", ":2: kafka.topic: unknown setting (see docs/kafka.md)"},
+        {"  group: g\n  batch: 5\n  nope: 1\n", ":4: kafka.nope: unknown setting (see docs/kafka.md)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        e = from_config(bad[i].body, &o, &port, mem, &cfg, path, &err);
+        char want[256];
+        snprintf(want, sizeof want, "%s%s", path, bad[i].want);
+        if (e != LG_EINVAL || strcmp(err.msg, want))
+            fail_msg("%s: want '%s', got %d '%s'", bad[i].body, want, (int)e, err.msg);
+        assert_null(mem[0]);
+        assert_null(mem[1]);
+        lg_config_free(&cfg);
+        unlink(path);
+    }
+    /* 65 properties: too many */
+    char many[4096] = "  properties:\n";
+    for (int i = 0; i < 65; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "    p%d: v\n", i);
+    assert_int_equal(from_config(many, &o, &port, mem, &cfg, path, &err), LG_EINVAL);
+    if (!strstr(err.msg, ":3: kafka.properties: too many (at most 64)")) fail_msg("%s", err.msg);
+    lg_config_free(&cfg);
+    unlink(path);
+    /* a section that is not a map; no section at all */
+    strcpy(path, "/tmp/logify-kafka-cov-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(write(fd, "kafka: [1]\n", 11) == 11);
+    close(fd);
+    assert_int_equal(lg_config_init(&cfg, NULL), LG_OK);
+    assert_int_equal(lg_config_load(path, &cfg, &err), LG_OK);
+    assert_int_equal(lg_kafka_opts_from_config(&cfg, &o, &port, mem, &err), LG_EINVAL);
+    char want[128];
+    snprintf(want, sizeof want, "%s:1: kafka.the section must be a map", path);
+    assert_string_equal(err.msg, want);
+    lg_config_free(&cfg);
+    unlink(path);
+    assert_int_equal(lg_config_init(&cfg, NULL), LG_OK);
+    memset(&o, 0, sizeof o);
+    assert_int_equal(lg_kafka_opts_from_config(&cfg, &o, &port, mem, &err), LG_OK);
+    assert_null(o.brokers);
+    lg_config_free(&cfg);
+}
+
 int main(void) {
     if (getenv("KAFKA_COV_ONLY")) cmocka_set_test_filter(getenv("KAFKA_COV_ONLY"));
     lg_log_set_level(getenv("KAFKA_COV_LOG") ? LG_LOG_INFO : LG_LOG_ERROR); /* the injected errors are logged as warnings */
@@ -760,6 +898,7 @@ int main(void) {
         cmocka_unit_test(test_options_refused),        cmocka_unit_test(test_topics),
         cmocka_unit_test(test_outputs_and_dead_letters), cmocka_unit_test(test_exactly_once_abort),
         cmocka_unit_test(test_output_refused),         cmocka_unit_test(test_metrics_endpoint),
+        cmocka_unit_test(test_config_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
