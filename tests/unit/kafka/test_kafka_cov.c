@@ -18,6 +18,8 @@
  *  - at-least-once: an output the brokers refuse for good stops the worker
  *    with the reason, its input left uncommitted;
  *  - the metrics endpoint: /metrics, 404, 405, ports refused;
+ *  - plain-text values, field names of one's own, a producer queue too
+ *    small for a batch (the worker waits for room);
  *  - the config file's kafka: section: every setting read, every refusal
  *    naming the file, line and setting.
  * The counters are read from lg_kafka_metrics_format's text, never from the
@@ -452,6 +454,18 @@ static void test_topics(void **state) {
     assert_int_equal(metric(r.w, "logify_kafka_consumed_total"), 0);
     lg_kafka_worker_free(r.w);
     rd_kafka_mock_topic_set_error(c.mc, "out", RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    /* an input topic the brokers do not know: the consumer's errors are
+     * counted (and logged), the worker goes on and stops when asked */
+    rd_kafka_mock_topic_set_error(c.mc, "gone", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    opts_init(&o, &p, c.bs);
+    o.input = "gone";
+    start(&r, &o);
+    wait_metric(&r, "logify_kafka_client_errors_total", 1);
+    stop(&r);
+    if (r.rc) fail_msg("run: %s", r.err.msg);
+    assert_int_equal(metric(r.w, "logify_kafka_consumed_total"), 0);
+    lg_kafka_worker_free(r.w);
     cluster_free(&c);
 
     /* brokers that do not answer at all (a closed port), with exactly-once
@@ -692,6 +706,77 @@ static void test_output_refused(void **state) {
     fixture_free(&p, &c);
 }
 
+/* ---- Field names, plain text, a full producer queue ------------------------------------ */
+
+/* Plain-text values of one source, and JSON with field names of its own;
+ * the producer's queue holds 3 messages (batches of 40 wait for room):
+ * every input comes out once, labelled, in input order. */
+static void test_fields_plain_and_full_queue(void **state) {
+    (void)state;
+    pipe_t p;
+    cluster c;
+    fixture_new(&p, &c, 1);
+    enum { N = 120 };
+    const char *vals[N];
+    size_t lens[N];
+    static char buf[N][96];
+    for (int i = 0; i < N; i++) {
+        lens[i] = (size_t)snprintf(buf[i], sizeof buf[i], "User u%d logged in", i);
+        vals[i] = buf[i];
+    }
+    feed(&c, 1, vals, lens, N);
+    lg_kafka_opts o;
+    opts_init(&o, &p, c.bs);
+    o.source = "App";
+    o.source_field = NULL;
+    o.batch_max = 40;
+    o.threads = 0; /* the online cores */
+    o.props[0] = "producer.queue.buffering.max.messages=3";
+    o.n_props = 1;
+    runner r;
+    start(&r, &o);
+    static msg m[N];
+    drain(&c, "out", 1, 0, m, N);
+    stop(&r);
+    if (r.rc) fail_msg("run: %s", r.err.msg);
+    lg_kafka_worker_free(r.w);
+    for (int i = 0; i < N; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "{\"source\":\"App\",\"log_message\":\"User u%d logged in\",\"target_label\":\"User Action\"}", i);
+        assert_string_equal(m[i].v, want);
+    }
+    msgs_free(m, N);
+    fixture_free(&p, &c);
+
+    /* JSON with its own field names: src and msg */
+    fixture_new(&p, &c, 1);
+    for (int i = 0; i < 10; i++) {
+        lens[i] = (size_t)snprintf(buf[i], sizeof buf[i], "{\"src\":\"S\",\"msg\":\"User %d logged in\",\"n\":%d}", i, i);
+        vals[i] = buf[i];
+    }
+    lens[10] = (size_t)snprintf(buf[10], sizeof buf[10], "{\"source\":\"S\",\"log_message\":\"User logged in\"}");
+    vals[10] = buf[10];
+    feed(&c, 1, vals, lens, 11);
+    opts_init(&o, &p, c.bs);
+    o.source_field = "src";
+    o.message_field = "msg";
+    start(&r, &o);
+    drain(&c, "out", 1, 0, m, 11);
+    stop(&r);
+    if (r.rc) fail_msg("run: %s", r.err.msg);
+    assert_int_equal(metric(r.w, "logify_kafka_bad_messages_total"), 1);
+    lg_kafka_worker_free(r.w);
+    for (int i = 0; i < 10; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "{\"src\":\"S\",\"msg\":\"User %d logged in\",\"n\":%d,\"target_label\":\"User Action\"}", i, i);
+        assert_string_equal(m[i].v, want);
+    }
+    /* the default names are not looked at: a message without src is bad */
+    if (!strstr(m[10].v, "\"target_label\":\"Unclassified\",\"error\":\"missing field 'src'\"")) fail_msg("%s", m[10].v);
+    msgs_free(m, 11);
+    fixture_free(&p, &c);
+}
+
 /* ---- The metrics endpoint --------------------------------------------------------------- */
 
 /* One HTTP/1.0 request to 127.0.0.1:port; the whole answer in out. */
@@ -898,7 +983,7 @@ int main(void) {
         cmocka_unit_test(test_options_refused),        cmocka_unit_test(test_topics),
         cmocka_unit_test(test_outputs_and_dead_letters), cmocka_unit_test(test_exactly_once_abort),
         cmocka_unit_test(test_output_refused),         cmocka_unit_test(test_metrics_endpoint),
-        cmocka_unit_test(test_config_section),
+        cmocka_unit_test(test_config_section),         cmocka_unit_test(test_fields_plain_and_full_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
