@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # output_errors.sh - where an output cannot be written (docs/cli.md "Output
 # files"), through `logify templates` (its -o, --rules and --state, its
-# spool and its live rows) and `logify classify`: a full device, a
+# spool and its live rows), `logify classify` and `logify cluster --out`: a full device, a
 # directory, a path under a regular file or a missing directory, a socket,
 # a read-only file system, a closed stdout. Each is exit 1 with a message
 # naming the path and the cause; nothing partial is left: no temporary
@@ -94,6 +94,38 @@ if mount -t tmpfs -o size=64k tmpfs "$RO" 2>"$TMP/mount.err"; then
 else
   echo "note: cannot mount a tmpfs here ($(cat "$TMP/mount.err")): the read-only part is not checked" >&2
 fi
+
+# ---- cluster --out: each of its files that cannot be written stops it,
+# naming the file; the files before it are whole, none after it is begun
+for i in $(seq 4); do
+  echo "S,Disk quota exceeded on vol$i by $((i * 7)) MB,Resource Usage"
+  echo "S,User u$i logged in from 10.0.0.$i,User Action"
+done >"$TMP/cl.rows"
+{ echo "source,log_message,target_label"; cat "$TMP/cl.rows"; } >"$TMP/cl.csv"
+FILES=(embeddings.npy points.csv clusters.csv map.svg map.html suggested_rules.yaml)
+for k in "${!FILES[@]}"; do
+  f=${FILES[$k]}
+  rm -rf "$TMP/cl"
+  mkdir -p "$TMP/cl/$f"
+  expect_fail 1 "logify: error: $TMP/cl/$f: is a directory" -- \
+    "$LOGIFY" cluster --data "$TMP/cl.csv" --out "$TMP/cl" --no-progress
+  for j in "${!FILES[@]}"; do
+    g=${FILES[$j]}
+    if ((j < k)); then
+      [[ -f "$TMP/cl/$g" && -s "$TMP/cl/$g" ]] || fail "$f refused: $g before it is missing"
+    elif ((j > k)); then
+      [[ ! -e "$TMP/cl/$g" ]] || fail "$f refused: $g after it was written"
+    fi
+  done
+  [[ $(find "$TMP/cl" -name '*.tmp*' | wc -l) -eq 0 ]] || fail "$f refused: temporary files left"
+done
+# --out a regular file, or under a missing directory
+echo x >"$TMP/clfile"
+expect_fail 1 "logify: error: $TMP/clfile/embeddings.npy: Not a directory" -- \
+  "$LOGIFY" cluster --data "$TMP/cl.csv" --out "$TMP/clfile" --no-progress
+expect_fail 1 "logify: error: cannot create $TMP/none/cl: No such file or directory" -- \
+  "$LOGIFY" cluster --data "$TMP/cl.csv" --out "$TMP/none/cl" --no-progress
+ok
 
 # ---- stdout a pipe no one reads (its read end closed before the start;
 # SIGPIPE ignored, as under many supervisors): exit 1 naming the cause, live too
