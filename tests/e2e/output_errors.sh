@@ -89,6 +89,14 @@ if mount -t tmpfs -o size=64k tmpfs "$RO" 2>"$TMP/mount.err"; then
   rm "$TMP/o/rows.csv"
   [[ $(cat "$RO/out.csv") == keep ]] || fail "the read-only file changed"
   only "$RO" out.csv
+  # writable again but full: the rows fit the write buffer, the disk does
+  # not take them when they are flushed at the end: the error then, the
+  # temporary file removed, the old output kept
+  mount -o remount,rw "$RO"
+  dd if=/dev/zero of="$RO/fill" bs=1k count=200 2>/dev/null || true
+  expect_fail 1 "logify: error: writing $RO/out.csv: No space left on device" -- templates -o "$RO/out.csv"
+  [[ $(cat "$RO/out.csv") == keep ]] || fail "the old output changed on a full disk"
+  only "$RO" fill out.csv
   umount "$RO"
   ok
 else
