@@ -16,7 +16,8 @@ RULES_ONLY=(--route '*=rules')
 usage_error() { # usage_error MESSAGE ARGS...
   local msg=$1
   shift
-  expect_fail 2 "logify: $msg" -- "$LOGIFY" kafka "$@"
+  # a bounded run: an option wrongly accepted starts a worker that waits for the brokers
+  expect_fail 2 "logify: $msg" -- timeout 20 "$LOGIFY" kafka "$@"
   grep -q "^usage: logify kafka --brokers" "$TMP/err" || fail "no usage after '$msg': $(cat "$TMP/err")"
   [[ ! -s "$TMP/out" ]] || fail "stdout on a usage error: $(cat "$TMP/out")"
 }
@@ -58,13 +59,13 @@ ok
 # refused when the worker is made (exit 1): librdkafka's refusals name the
 # client and the property; a rules file that does not load
 expect_fail 1 "logify: error: kafka consumer property no.such.setting=1: " -- \
-  "$LOGIFY" kafka "${NEED[@]}" "${RULES_ONLY[@]}" --quiet -X no.such.setting=1
+  timeout 20 "$LOGIFY" kafka "${NEED[@]}" "${RULES_ONLY[@]}" --quiet -X no.such.setting=1
 expect_fail 1 "logify: error: kafka producer: \`acks\` must be set to \`all\` when \`enable.idempotence\` is true" -- \
-  "$LOGIFY" kafka "${NEED[@]}" "${RULES_ONLY[@]}" --quiet -X producer.acks=1
+  timeout 20 "$LOGIFY" kafka "${NEED[@]}" "${RULES_ONLY[@]}" --quiet -X producer.acks=1
 expect_fail 1 "the worker takes the eager strategies only (range, roundrobin)" -- \
-  "$LOGIFY" kafka "${NEED[@]}" "${RULES_ONLY[@]}" --quiet -X consumer.partition.assignment.strategy=cooperative-sticky
-expect_fail 1 "logify: error: $TMP/none.yaml: No such file or directory" -- "$LOGIFY" kafka "${NEED[@]}" --rules "$TMP/none.yaml" --quiet
-expect_fail 1 "logify: error: kafka: the output topic is the input topic" -- "$LOGIFY" kafka \
+  timeout 20 "$LOGIFY" kafka "${NEED[@]}" "${RULES_ONLY[@]}" --quiet -X consumer.partition.assignment.strategy=cooperative-sticky
+expect_fail 1 "logify: error: $TMP/none.yaml: No such file or directory" -- timeout 20 "$LOGIFY" kafka "${NEED[@]}" --rules "$TMP/none.yaml" --quiet
+expect_fail 1 "logify: error: kafka: the output topic is the input topic" -- timeout 20 "$LOGIFY" kafka \
   --brokers "127.0.0.1:$PORT" --group g --input t --output t "${RULES_ONLY[@]}" --quiet
 
 # ---- the metrics while the brokers are away; SIGTERM before they answer

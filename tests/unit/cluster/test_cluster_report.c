@@ -242,8 +242,15 @@ static void test_output_too_small(void **state) {
         size_t named = 0;
         /* caps where a value or a key begins (each append fails on its first
          * byte), from the rules file's size on (a cap below it fails there) */
+        size_t k = 0; /* caps skipped under ASan */
+        (void)k;
         for (size_t cap = yaml_len; cap < full.len; cap++) {
             if (!strchr(by ? "[{" : ",:[{", full.data[cap - 1]) && cap + 1 != full.len) continue;
+#ifdef __SANITIZE_ADDRESS__
+            /* under ASan (16 s of CPU for them all): objects and arrays, and
+             * every 4th key or value (the pieces repeat per group and point) */
+            if (!strchr("[{", full.data[cap - 1]) && k++ % 4 && cap + 1 != full.len) continue;
+#endif
             lg_buf out;
             lg_buf_init(&out, cap);
             lg_errmsg err;
