@@ -339,33 +339,26 @@ static void test_options_refused(void **state) {
     pipe_t p;
     pipe_new(&p);
     lg_kafka_opts o;
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.brokers = NULL;
-    refused(&o, LG_EINVAL, "kafka: the brokers is missing");
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.group = "";
-    refused(&o, LG_EINVAL, "kafka: the group is missing");
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.input = NULL;
-    refused(&o, LG_EINVAL, "kafka: the input topic is missing");
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.output = "";
-    refused(&o, LG_EINVAL, "kafka: the output topic is missing");
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.pipeline = NULL;
-    refused(&o, LG_EINVAL, "kafka: a pipeline or a live set, one of them");
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.n_props = LG_KAFKA_MAX_PROPS + 1;
-    refused(&o, LG_EINVAL, "kafka: more than 64 properties");
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.dead_letter = "in";
-    refused(&o, LG_EINVAL, "kafka: the dead-letter topic is the input topic");
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.output = "in";
-    refused(&o, LG_EINVAL, "kafka: the output topic is the input topic");
-    opts_init(&o, &p, "127.0.0.1:1");
-    o.batch_max = 100001;
-    refused(&o, LG_EINVAL, "kafka: batch size over 100000");
+    static const char *const want[] = {
+        "kafka: the brokers is missing", "kafka: the group is missing", "kafka: the input topic is missing",
+        "kafka: the output topic is missing", "kafka: a pipeline or a live set, one of them",
+        "kafka: more than 64 properties", "kafka: the dead-letter topic is the input topic",
+        "kafka: the output topic is the input topic", "kafka: batch size over 100000"};
+    for (int k = 0; k < (int)(sizeof want / sizeof *want); k++) {
+        opts_init(&o, &p, "127.0.0.1:1");
+        switch (k) { /* one setting wrong at a time */
+        case 0: o.brokers = NULL; break;
+        case 1: o.group = ""; break;
+        case 2: o.input = NULL; break;
+        case 3: o.output = ""; break;
+        case 4: o.pipeline = NULL; break;
+        case 5: o.n_props = LG_KAFKA_MAX_PROPS + 1; break;
+        case 6: o.dead_letter = "in"; break;
+        case 7: o.output = "in"; break;
+        default: o.batch_max = 100001; break;
+        }
+        refused(&o, LG_EINVAL, want[k]);
+    }
 
     /* properties: the shape, then librdkafka's own refusals naming the client */
     static char longkey[400];
