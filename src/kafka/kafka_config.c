@@ -59,8 +59,8 @@ static lg_err get_whole(const lg_ynode *v, const char *path, const char *key, lo
 
 static lg_err get_bool(const lg_ynode *v, const char *path, const char *key, int *out, lg_errmsg *err) {
     char what[128];
-    snprintf(what, sizeof what, "%s:%u: kafka.%s", path, v->line, key);
-    return lg_ybool(v, what, out, err);
+    snprintf(what, sizeof what, "%s must be true or false", key);
+    return lg_ybool(v, key, out, NULL) ? bad(err, path, v, what) : LG_OK;
 }
 
 /* brokers: a string, or a list of HOST:PORT joined with commas into mem. */
@@ -143,11 +143,10 @@ lg_err lg_kafka_opts_from_config(const lg_config *cfg, lg_kafka_opts *o, int *me
                 e = bad(err, path, v, "max_value must be a size such as 512K (at most 256M)");
         } else if (!strcmp(k, "grace")) {
             double g;
-            char what[128];
-            snprintf(what, sizeof what, "%s:%u: kafka.grace", path, v->line);
-            if (!(e = lg_ynumber(v, what, &g, err)) && (g <= 0 || g > 86400))
+            if (lg_ynumber(v, "kafka.grace", &g, NULL) || g <= 0 || g > 86400)
                 e = bad(err, path, v, "grace must be a number of seconds in (0, 86400]");
-            if (!e) o->grace_seconds = g;
+            else
+                o->grace_seconds = g;
         } else {
             char what[160];
             snprintf(what, sizeof what, "%.64s: unknown setting (see docs/kafka.md)", k);
