@@ -59,6 +59,8 @@ static const char usage_text[] =
 typedef struct {
     lg_tpl_miner *miner;
     FILE *out;          /* final output */
+    const char *out_name; /* its path, or "stdout", for a write error */
+    int out_failed;     /* a write to out failed: the error names out, not the input */
     lg_buf mem;         /* rows waiting for their final template (not live):
                            in memory up to SPOOL_MEM bytes, then ... */
     FILE *spool;        /* ... all of them in a temporary file */
@@ -190,8 +192,11 @@ static lg_err put_suffix(run *r, lg_buf *b, uint32_t index, const char *msg, siz
     return e;
 }
 
-static lg_err write_out(FILE *f, const void *p, size_t n, lg_errmsg *err) {
-    if (n && fwrite(p, 1, n, f) != n) return lg_fail(err, LG_EIO, "write failed: %s", strerror(errno));
+static lg_err write_out(run *r, const void *p, size_t n, lg_errmsg *err) {
+    if (n && fwrite(p, 1, n, r->out) != n) {
+        r->out_failed = 1;
+        return lg_fail(err, LG_EIO, "writing %s: %s", r->out_name, strerror(errno));
+    }
     return LG_OK;
 }
 
@@ -280,7 +285,7 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
         if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
         e = put_suffix(r, &r->row, res.index, msg, mlen);
         if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
-        return write_out(r->out, r->row.data, r->row.len, err);
+        return write_out(r, r->row.data, r->row.len, err);
     }
     /* a plain line of the input read whole: its place only (fresh memory
      * costs ~2 us a page here, and the row is formatted once, at the end) */
@@ -328,7 +333,7 @@ static lg_err write_header(run *r, lg_errmsg *err) {
     if (!e && r->params) e = lg_buf_append(&r->row, ",params", 7);
     if (!e) e = lg_buf_putc(&r->row, '\n');
     if (e) return lg_fail(err, e, "header too large");
-    return write_out(r->out, r->row.data, r->row.len, err);
+    return write_out(r, r->row.data, r->row.len, err);
 }
 
 static lg_err set_header(run *r, char **names, const size_t *lens, size_t n) {
@@ -553,7 +558,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
             if (!e) e = put_suffix(r, &r->row, hdr[0] & ~SPOOL_REF, f[0], l[0]);
             if (e) e = lg_fail(err, e, "row too large");
             else if (r->row.len >= OUT_BLOCK) {
-                e = write_out(r->out, r->row.data, r->row.len, err);
+                e = write_out(r, r->row.data, r->row.len, err);
                 lg_buf_reset(&r->row);
             }
             continue;
@@ -584,11 +589,11 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
         if (!e) e = put_suffix(r, &r->row, hdr[0], m, hdr[2]);
         if (e) e = lg_fail(err, e, "row too large");
         else if (r->row.len >= OUT_BLOCK) {
-            e = write_out(r->out, r->row.data, r->row.len, err);
+            e = write_out(r, r->row.data, r->row.len, err);
             lg_buf_reset(&r->row);
         }
     }
-    if (!e) e = write_out(r->out, r->row.data, r->row.len, err);
+    if (!e) e = write_out(r, r->row.data, r->row.len, err);
     lg_buf_reset(&r->row);
     lg_buf_free(&pre);
     if (!e && r->spool && ferror(r->spool)) e = lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
@@ -758,8 +763,10 @@ int cmd_templates(int argc, char **argv) {
     if (output) {
         if (cli_outfile_open(&of, output) != CLI_OK) goto done;
         r.out = of.f;
+        r.out_name = output;
     } else {
         r.out = stdout;
+        r.out_name = "stdout";
     }
     /* rows leave in OUT_BLOCK writes of their own (drain_spool): through a
      * stdio buffer each went out as two write calls */
@@ -790,7 +797,10 @@ int cmd_templates(int argc, char **argv) {
     if (!e) e = input_finish(&inp, &err);
     if (!e && !r.live) e = drain_spool(&r, &err);
     if (e) {
-        cli_error("%s: %s", strcmp(inpath, "-") ? inpath : "stdin", err.msg);
+        if (r.out_failed)
+            cli_error("%s", err.msg);
+        else
+            cli_error("%s: %s", strcmp(inpath, "-") ? inpath : "stdin", err.msg);
         goto done;
     }
     if (!output && fflush(stdout) != 0) {
