@@ -49,6 +49,7 @@ declare -A EXPECT=(
   ["curl -F file=@resources/test.csv 'http://127.0.0.1:8000/classify/?format=jsonl&explain=1'"]='"stage":"rules","confidence":1\.0000,"detail":"rule user-login-logout","template_id":"[0-9a-f]{16}"'
   ["build/logify model info tests/fixtures/bert/tiny_mean"]='BERT 2 layers, hidden 32'
   ["echo \"Disk /dev/sda1 is 98% full\" | build/logify embed --model tests/fixtures/bert/tiny_mean"]='^\[-?[0-9]'
+  ["echo \"Disk /dev/sda1 is 98% full\" | build/logify embed --model tests/fixtures/bert/tiny_mean --quantize int8"]='^\[-?[0-9]'
   ["echo \"Disk /dev/sda1 is 98% full\" | build/logify model tokenize tests/fixtures/bert/tiny_mean"]='"ids": \[[0-9]+, '
   ["build/logify train --data ../shared/datasets/synthetic_logs.csv --out /tmp/logify-sbert --encoder sbert:tests/fixtures/bert/tiny_mean"]='encoder sbert:[^ ]*tests/fixtures/bert/tiny_mean'
   ["build/logify classify resources/test.csv --model /tmp/logify-sbert --explain"]=',rules,1\.0000,rule '
