@@ -143,7 +143,6 @@ int cmd_kafka(int argc, char **argv) {
     int metrics_port = -1, metrics_all = 0, quiet = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "X:h", longopts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case O_BROKERS: ko.brokers = optarg; break;
         case O_GROUP: ko.group = optarg; break;
@@ -157,14 +156,14 @@ int cmd_kafka(int argc, char **argv) {
         case O_SFIELD: ko.source_field = optarg; break;
         case O_MFIELD: ko.message_field = optarg; break;
         case O_BATCH: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 100000) return cli_usage_error(usage_text, "kafka: --batch must be 1..100000");
+            long v;
+            if (cli_parse_long(optarg, 1, 100000, &v)) return cli_usage_error(usage_text, "kafka: --batch must be 1..100000");
             ko.batch_max = (size_t)v;
             break;
         }
         case O_THREADS: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 64) return cli_usage_error(usage_text, "kafka: --threads must be 1..64");
+            long v;
+            if (cli_parse_long(optarg, 1, 64, &v)) return cli_usage_error(usage_text, "kafka: --threads must be 1..64");
             ko.threads = (int)v;
             break;
         }
@@ -173,13 +172,13 @@ int cmd_kafka(int argc, char **argv) {
                 return cli_usage_error(usage_text, "kafka: --max-value must be a size such as 512K (at most 256M)");
             break;
         case O_GRACE:
-            ko.grace_seconds = strtod(optarg, &end);
-            if (*end || end == optarg || ko.grace_seconds <= 0 || ko.grace_seconds > 86400)
+            if (cli_parse_double(optarg, &ko.grace_seconds) || ko.grace_seconds <= 0 ||
+                ko.grace_seconds > 86400)
                 return cli_usage_error(usage_text, "kafka: --grace must be a number of seconds in (0, 86400]");
             break;
         case O_MPORT: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 0 || v > 65535)
+            long v;
+            if (cli_parse_long(optarg, 0, 65535, &v))
                 return cli_usage_error(usage_text, "kafka: --metrics-port must be 0..65535");
             metrics_port = (int)v;
             break;

@@ -681,7 +681,6 @@ int cmd_templates(int argc, char **argv) {
     int summary = 0, no_progress = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'o': output = optarg; break;
         case O_FORMAT:
@@ -696,19 +695,18 @@ int cmd_templates(int argc, char **argv) {
         case O_LIVE: r.live = 1; break;
         case O_COLUMN: r.column = optarg; break;
         case O_SIM:
-            to.sim = strtod(optarg, &end);
-            if (*end || end == optarg || !(to.sim > 0 && to.sim <= 1))
+            if (cli_parse_double(optarg, &to.sim) || !(to.sim > 0 && to.sim <= 1))
                 return cli_usage_error(usage_text, "templates: --sim must be in (0, 1]");
             break;
         case O_DEPTH: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 0 || v > 8) return cli_usage_error(usage_text, "templates: --depth must be 0..8");
+            long v;
+            if (cli_parse_long(optarg, 0, 8, &v)) return cli_usage_error(usage_text, "templates: --depth must be 0..8");
             to.depth = (int)v;
             break;
         }
         case O_WORDS: {
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 1 || v > 64)
+            long v;
+            if (cli_parse_long(optarg, 1, 64, &v))
                 return cli_usage_error(usage_text, "templates: --word-variants must be 1..64");
             to.word_variants = (int)v;
             break;

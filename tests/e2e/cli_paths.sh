@@ -232,6 +232,12 @@ expect_fail 2 "classify: --threads must be 1..64" -- "$LOGIFY" classify "$TMP/no
 expect_fail 2 "--batch must be in 1..4096" -- "$LOGIFY" embed --model m --batch " 8"
 expect_fail 2 "serve: --grace must be 0..86400 seconds" -- "$LOGIFY" serve --grace " 1"
 expect_fail 2 "--eps must be a number in" -- "$LOGIFY" cluster --data a --eps " 0.2"
+expect_fail 2 "templates: --sim must be in (0, 1]" -- "$LOGIFY" templates "$TMP/none.csv" --sim " 0.5"
+expect_fail 2 "templates: --depth must be 0..8" -- "$LOGIFY" templates "$TMP/none.csv" --depth "3 "
+expect_fail 2 "kafka: --grace must be a number of seconds in (0, 86400]" -- \
+  "$LOGIFY" kafka --brokers 127.0.0.1:1 --group g --input i --output o --grace " 5"
+expect_fail 2 "kafka: --metrics-port must be 0..65535" -- \
+  "$LOGIFY" kafka --brokers 127.0.0.1:1 --group g --input i --output o --metrics-port " 80"
 expect_fail 2 "train: --min-label-rows must be 1..1000000" -- "$LOGIFY" train --data a --out b --min-label-rows ""
 expect_fail 2 "train: --candidates must be 1..100000" -- "$LOGIFY" train --data a --out b --candidates 100001
 expect_fail 2 "train: --threads must be 1..64" -- "$LOGIFY" train --data a --out b --threads ""
