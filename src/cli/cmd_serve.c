@@ -61,16 +61,6 @@ static const char usage_text[] =
     "from the same files and options; a set that does not load is refused and the\n"
     "old one stays (docs/reload.md).\n";
 
-static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
-                      unsigned long long *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi || *s == '-') return -1;
-    *out = v;
-    return 0;
-}
-
 /* The console's cluster job (POST /v1/jobs/cluster, docs/console.md):
  * `logify cluster`'s defaults on the posted rows, answered as JSON. */
 static lg_err serve_cluster(void *user, const char *csv, size_t len, lg_server_progress_fn progress,
@@ -107,7 +97,7 @@ int cmd_serve(int argc, char **argv) {
     so.access_log = 1;
     double grace = 30;
     int c;
-    unsigned long long v;
+    long v;
     unsigned given = 0; /* flags that win over the config file's server: section */
     enum { G_HOST = 1, G_PORT = 2, G_THREADS = 4, G_MODE = 8, G_MAXUP = 16, G_MAXROWS = 32,
            G_INFLIGHT = 64, G_CONNS = 128, G_TIMEOUT = 256, G_GRACE = 512, G_QUIET = 1024, G_HOLD = 2048,
@@ -117,7 +107,7 @@ int cmd_serve(int argc, char **argv) {
         switch (c) {
         case O_HOST: so.host = optarg; given |= G_HOST; break;
         case O_PORT:
-            if (parse_uint(optarg, 0, 65535, &v)) return cli_usage_error(usage_text, "serve: --port must be 0..65535");
+            if (cli_parse_long(optarg, 0, 65535, &v)) return cli_usage_error(usage_text, "serve: --port must be 0..65535");
             so.port = (uint16_t)v;
             given |= G_PORT;
             break;
@@ -125,7 +115,7 @@ int cmd_serve(int argc, char **argv) {
             if (cli_pipeline_option(c, optarg, &po, "serve", usage_text)) return CLI_USAGE;
             break;
         case O_THREADS:
-            if (parse_uint(optarg, 1, 256, &v)) return cli_usage_error(usage_text, "serve: --threads must be 1..256");
+            if (cli_parse_long(optarg, 1, 256, &v)) return cli_usage_error(usage_text, "serve: --threads must be 1..256");
             so.threads = (unsigned)v;
             given |= G_THREADS;
             break;
@@ -147,32 +137,32 @@ int cmd_serve(int argc, char **argv) {
             given |= G_HOLD;
             break;
         case O_MAXROWS:
-            if (parse_uint(optarg, 1, 1ull << 40, &v)) return cli_usage_error(usage_text, "serve: --max-rows must be >= 1");
-            so.max_rows = v;
+            if (cli_parse_long(optarg, 1, 1L << 40, &v)) return cli_usage_error(usage_text, "serve: --max-rows must be >= 1");
+            so.max_rows = (uint64_t)v;
             given |= G_MAXROWS;
             break;
         case O_INFLIGHT:
-            if (parse_uint(optarg, 1, 100000, &v)) return cli_usage_error(usage_text, "serve: --max-inflight must be >= 1");
+            if (cli_parse_long(optarg, 1, 100000, &v)) return cli_usage_error(usage_text, "serve: --max-inflight must be >= 1");
             so.max_inflight = (unsigned)v;
             given |= G_INFLIGHT;
             break;
         case O_CONNS:
-            if (parse_uint(optarg, 1, 1000000, &v)) return cli_usage_error(usage_text, "serve: --max-connections must be >= 1");
+            if (cli_parse_long(optarg, 1, 1000000, &v)) return cli_usage_error(usage_text, "serve: --max-connections must be >= 1");
             so.max_connections = (unsigned)v;
             given |= G_CONNS;
             break;
         case O_TIMEOUT:
-            if (parse_uint(optarg, 1, 86400, &v)) return cli_usage_error(usage_text, "serve: --timeout must be 1..86400");
+            if (cli_parse_long(optarg, 1, 86400, &v)) return cli_usage_error(usage_text, "serve: --timeout must be 1..86400");
             so.timeout_s = (unsigned)v;
             given |= G_TIMEOUT;
             break;
         case O_HEAD:
-            if (parse_uint(optarg, 1, 86400, &v)) return cli_usage_error(usage_text, "serve: --head-timeout must be 1..86400");
+            if (cli_parse_long(optarg, 1, 86400, &v)) return cli_usage_error(usage_text, "serve: --head-timeout must be 1..86400");
             so.head_timeout_s = (unsigned)v;
             given |= G_HEAD;
             break;
         case O_PERIP:
-            if (parse_uint(optarg, 1, 1000000, &v)) return cli_usage_error(usage_text, "serve: --max-per-ip must be >= 1");
+            if (cli_parse_long(optarg, 1, 1000000, &v)) return cli_usage_error(usage_text, "serve: --max-per-ip must be >= 1");
             so.max_per_ip = (unsigned)v;
             given |= G_PERIP;
             break;

@@ -231,6 +231,7 @@ expect_fail 2 "train: --C must be a positive number" -- "$LOGIFY" train --data a
 expect_fail 2 "classify: --threads must be 1..64" -- "$LOGIFY" classify "$TMP/none.csv" --threads " 2"
 expect_fail 2 "--batch must be in 1..4096" -- "$LOGIFY" embed --model m --batch " 8"
 expect_fail 2 "serve: --grace must be 0..86400 seconds" -- "$LOGIFY" serve --grace " 1"
+expect_fail 2 "serve: --port must be 0..65535" -- "$LOGIFY" serve --port " 8000"
 expect_fail 2 "--eps must be a number in" -- "$LOGIFY" cluster --data a --eps " 0.2"
 expect_fail 2 "templates: --sim must be in (0, 1]" -- "$LOGIFY" templates "$TMP/none.csv" --sim " 0.5"
 expect_fail 2 "templates: --depth must be 0..8" -- "$LOGIFY" templates "$TMP/none.csv" --depth "3 "
