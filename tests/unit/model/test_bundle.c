@@ -18,8 +18,9 @@
 #include "logify/bundle.h"
 #include "logify/encoder.h"
 #include "logify/model.h"
+#include "model/word_bundle.h"
 
-#define DIM 256
+#define DIM WORD_BUNDLE_DIM
 
 static char tmpdir[256];
 
@@ -44,40 +45,18 @@ static char *path_in(const char *dir, const char *name) {
     return p[which];
 }
 
-/* A bundle for "hash:dim=256" whose class k likes the words of labels[k]:
- * the weights of each word's features are set by encoding the word. */
+/* Three labels whose classes like their words (word_bundle.h), with a bias,
+ * class balancing and a training record set. */
 static lg_bundle *make_bundle(void) {
     static const char *const labels[] = {"Disk", "Network", "Login"};
     static const char *const words[] = {"disk disk full", "network timeout",
                                         "login failed password"};
-    lg_encoder *enc;
-    assert_int_equal(lg_encoder_new("hash:dim=256", &enc, NULL), LG_OK);
-    lg_encoder_scratch *s;
-    assert_int_equal(lg_encoder_scratch_new(enc, &s, NULL), LG_OK);
     lg_embeddings e;
-    lg_embeddings_init(&e);
-    size_t lens[3] = {strlen(words[0]), strlen(words[1]), strlen(words[2])};
-    assert_int_equal(lg_encoder_encode_batch(enc, s, words, lens, 3, &e, NULL), LG_OK);
-    lg_bundle *b = calloc(1, sizeof *b);
-    assert_int_equal(lg_logreg_new(3, DIM, &b->clf, NULL), LG_OK);
-    for (size_t k = 0; k < 3; k++)
-        for (size_t q = e.indptr[k]; q < e.indptr[k + 1]; q++)
-            b->clf->W[e.indices[q] * 3 + k] += 12 * e.values[q];
+    lg_bundle *b = word_bundle(labels, words, 3, &e);
+    lg_embeddings_free(&e);
     b->clf->b[0] = 0.25f;
-    b->labels = calloc(3, sizeof *b->labels);
-    for (size_t k = 0; k < 3; k++)
-        b->labels[k] = lg_strdup(labels[k]);
-    b->n_labels = 3;
-    b->encoder_spec = lg_strdup(lg_encoder_spec(enc));
-    b->encoder_hash = lg_encoder_config_hash(enc);
-    b->encoder_config = lg_strdup(lg_encoder_config_json(enc));
-    b->threshold = 0.5;
-    b->C = 10;
     b->balanced = 1;
     b->training = lg_strdup("{\"rows\": 3, \"note\": \"unit test\"}");
-    lg_embeddings_free(&e);
-    lg_encoder_scratch_free(s);
-    lg_encoder_free(enc);
     return b;
 }
 

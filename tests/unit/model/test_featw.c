@@ -16,6 +16,7 @@
 #include "logify/bundle.h"
 #include "logify/featw.h"
 #include "logify/model.h"
+#include "model/word_bundle.h"
 #include "tmpdir.h"
 
 #define D 8
@@ -162,34 +163,16 @@ static void test_names_and_checks(void **state) {
 
 /* ---- In a bundle ------------------------------------------------------------------- */
 
-#define BD 256
+#define BD WORD_BUNDLE_DIM
 static char dir[512];
 
-/* Disk likes "disk", Network likes "network" (logreg over hash:dim=256) */
+/* Disk likes "disk", Network likes "network" (word_bundle.h), with purity
+ * weights */
 static lg_bundle *make_bundle(void) {
+    static const char *const labels[] = {"Disk", "Network"};
     static const char *const words[] = {"disk", "network"};
-    lg_encoder *enc;
-    assert_int_equal(lg_encoder_new("hash:dim=256", &enc, NULL), LG_OK);
-    lg_encoder_scratch *s;
-    assert_int_equal(lg_encoder_scratch_new(enc, &s, NULL), LG_OK);
     lg_embeddings e;
-    lg_embeddings_init(&e);
-    size_t lens[2] = {4, 7};
-    assert_int_equal(lg_encoder_encode_batch(enc, s, words, lens, 2, &e, NULL), LG_OK);
-    lg_bundle *b = calloc(1, sizeof *b);
-    assert_int_equal(lg_logreg_new(2, BD, &b->clf, NULL), LG_OK);
-    for (size_t k = 0; k < 2; k++)
-        for (size_t q = e.indptr[k]; q < e.indptr[k + 1]; q++)
-            b->clf->W[e.indices[q] * 2 + k] += 12 * e.values[q];
-    b->labels = calloc(2, sizeof *b->labels);
-    b->labels[0] = strdup("Disk");
-    b->labels[1] = strdup("Network");
-    b->n_labels = 2;
-    b->encoder_spec = strdup(lg_encoder_spec(enc));
-    b->encoder_hash = lg_encoder_config_hash(enc);
-    b->encoder_config = strdup(lg_encoder_config_json(enc));
-    b->threshold = 0.5;
-    b->C = 10;
+    lg_bundle *b = word_bundle(labels, words, 2, &e);
     /* the features of "network" weigh 0.001: "network network disk" turns Disk */
     assert_int_equal(lg_featw_new(BD, LG_FEATW_PURITY, &b->fw, NULL), LG_OK);
     for (size_t q = e.indptr[1]; q < e.indptr[2]; q++)
@@ -197,8 +180,6 @@ static lg_bundle *make_bundle(void) {
     for (size_t q = e.indptr[0]; q < e.indptr[1]; q++) /* shared features: left at 1 */
         b->fw->w[e.indices[q]] = 1.0f;
     lg_embeddings_free(&e);
-    lg_encoder_scratch_free(s);
-    lg_encoder_free(enc);
     return b;
 }
 
