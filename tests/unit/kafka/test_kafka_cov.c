@@ -47,6 +47,7 @@
 #include "logify/pipeline.h"
 #include "logify/rules.h"
 #include "logify/templates.h"
+#include "kafka/kafka_pipe.h"
 
 #define API_PRODUCE 0
 #define API_ADD_OFFSETS_TO_TXN 25
@@ -54,28 +55,6 @@
 static const char *RULES = "rules:\n  - {id: login, label: User Action, pattern: 'logged in'}\n";
 
 /* ---- Helpers ------------------------------------------------------------------------ */
-
-typedef struct {
-    lg_resources res;
-    lg_pipeline *pl;
-} pipe_t;
-
-static void pipe_new(pipe_t *p) {
-    lg_errmsg err;
-    memset(p, 0, sizeof *p);
-    assert_int_equal(lg_rules_parse(RULES, strlen(RULES), "t", NULL, &p->res.rules, &err), LG_OK);
-    snprintf(p->res.model_missing, sizeof p->res.model_missing, "stage model not available");
-    snprintf(p->res.llm_missing, sizeof p->res.llm_missing, "llm not configured");
-    lg_route_table t;
-    assert_int_equal(lg_routes_default(&t, NULL), LG_OK);
-    assert_int_equal(lg_pipeline_new(&t, &p->res, &p->pl, &err), LG_OK);
-    lg_routes_free(&t);
-}
-
-static void pipe_free(pipe_t *p) {
-    lg_pipeline_free(p->pl);
-    lg_resources_free(&p->res);
-}
 
 static void opts_init(lg_kafka_opts *o, const pipe_t *p, const char *brokers) {
     memset(o, 0, sizeof *o);
@@ -196,7 +175,7 @@ static void cluster_free(cluster *c) {
 /* A test's pipeline and mock cluster (topics in, out and dlq). */
 static void fixture_new(pipe_t *p, cluster *c, int parts) {
     static const char *const topics[] = {"in", "out", "dlq", NULL};
-    pipe_new(p);
+    pipe_new(p, RULES, 0);
     cluster_new(c, parts, topics);
 }
 
@@ -337,7 +316,7 @@ static void refused(const lg_kafka_opts *o, lg_err code, const char *want) {
 static void test_options_refused(void **state) {
     (void)state;
     pipe_t p;
-    pipe_new(&p);
+    pipe_new(&p, RULES, 0);
     lg_kafka_opts o;
     static const char *const want[] = {
         "kafka: the brokers is missing", "kafka: the group is missing", "kafka: the input topic is missing",
@@ -795,7 +774,7 @@ static void http(int port, const char *method, const char *path, char *out, size
 static void test_metrics_endpoint(void **state) {
     (void)state;
     pipe_t p;
-    pipe_new(&p);
+    pipe_new(&p, RULES, 0);
     lg_kafka_opts o;
     opts_init(&o, &p, "127.0.0.1:1");
     lg_kafka_worker *w;

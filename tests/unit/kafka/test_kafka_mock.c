@@ -20,6 +20,7 @@
 
 #include "kafka/kafka_int.h" /* rdkafka.h first: rdkafka_mock.h needs it */
 #include <librdkafka/rdkafka_mock.h>
+#include "kafka/kafka_pipe.h"
 #include "logify/config.h"
 
 #define N 2000
@@ -62,16 +63,9 @@ static void wait_for(const uint64_t *counter, uint64_t want, const char *what) {
 static void test_commit_errors_and_coordinator_move(void **state) {
     (void)state;
     lg_errmsg err;
-    lg_resources res;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(lg_rules_parse(RULES, strlen(RULES), "t", NULL, &res.rules, &err), LG_OK);
-    snprintf(res.model_missing, sizeof res.model_missing, "stage model not available");
-    snprintf(res.llm_missing, sizeof res.llm_missing, "llm not configured");
-    lg_route_table t;
-    lg_pipeline *pl;
-    assert_int_equal(lg_routes_default(&t, NULL), LG_OK);
-    assert_int_equal(lg_pipeline_new(&t, &res, &pl, &err), LG_OK);
-    lg_routes_free(&t);
+    pipe_t pp;
+    pipe_new(&pp, RULES, 0);
+    lg_pipeline *pl = pp.pl;
 
     rd_kafka_t *host = client(RD_KAFKA_PRODUCER, "", NULL);
     rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 3);
@@ -148,8 +142,7 @@ static void test_commit_errors_and_coordinator_move(void **state) {
 
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(host);
-    lg_pipeline_free(pl);
-    lg_resources_free(&res);
+    pipe_free(&pp);
 }
 
 /* A stop in the middle of a backlog: the batch being classified and the one
@@ -158,16 +151,9 @@ static void test_commit_errors_and_coordinator_move(void **state) {
 static void test_stop_mid_stream(void **state) {
     (void)state;
     lg_errmsg err;
-    lg_resources res;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(lg_rules_parse(RULES, strlen(RULES), "t", NULL, &res.rules, &err), LG_OK);
-    snprintf(res.model_missing, sizeof res.model_missing, "stage model not available");
-    snprintf(res.llm_missing, sizeof res.llm_missing, "llm not configured");
-    lg_route_table t;
-    lg_pipeline *pl;
-    assert_int_equal(lg_routes_default(&t, NULL), LG_OK);
-    assert_int_equal(lg_pipeline_new(&t, &res, &pl, &err), LG_OK);
-    lg_routes_free(&t);
+    pipe_t pp;
+    pipe_new(&pp, RULES, 0);
+    lg_pipeline *pl = pp.pl;
     rd_kafka_t *host = client(RD_KAFKA_PRODUCER, "", NULL);
     rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
     assert_non_null(mc);
@@ -228,8 +214,7 @@ static void test_stop_mid_stream(void **state) {
     rd_kafka_destroy(c);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(host);
-    lg_pipeline_free(pl);
-    lg_resources_free(&res);
+    pipe_free(&pp);
 }
 
 int main(void) {

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "kafka/kafka_int.h"
+#include "kafka/kafka_pipe.h"
 #include "logify/config.h"
 #include "logify/live.h"
 
@@ -102,17 +103,9 @@ static void run_rounds(lg_kafka_worker *w, lg_live *live) {
 static void test_slices_over_threads(void **state) {
     (void)state;
     lg_errmsg err;
-    lg_resources res;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(lg_rules_parse(RULES, strlen(RULES), "t", NULL, &res.rules, &err), LG_OK);
-    snprintf(res.model_missing, sizeof res.model_missing, "stage model not available");
-    snprintf(res.llm_missing, sizeof res.llm_missing, "llm not configured");
-    res.threshold = 0.5;
-    lg_route_table t;
-    lg_pipeline *pl;
-    assert_int_equal(lg_routes_default(&t, NULL), LG_OK);
-    assert_int_equal(lg_pipeline_new(&t, &res, &pl, &err), LG_OK);
-    lg_routes_free(&t);
+    pipe_t pp;
+    pipe_new(&pp, RULES, 0.5);
+    lg_pipeline *pl = pp.pl;
 
     lg_kafka_worker *w = calloc(1, sizeof *w);
     w->o.pipeline = pl;
@@ -127,8 +120,7 @@ static void test_slices_over_threads(void **state) {
     kw_team_free(w);
     km_destroy(&w->m);
     free(w);
-    lg_pipeline_free(pl);
-    lg_resources_free(&res);
+    pipe_free(&pp);
 }
 
 /* The same with live reload (as `logify kafka` runs): each batch takes the
