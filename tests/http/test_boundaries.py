@@ -3,7 +3,8 @@ would move (issue 22's surviving mutations): an upload of exactly
 --max-upload bytes is accepted and one byte more is refused (413), sent
 with a Content-Length or chunked; the API key must match exactly: the key
 with characters appended, a prefix of it, or a key of the same length
-differing in one character is refused (401); once the server drains, a new
+differing in one character is refused (401), while the scheme's case and
+the spaces after it do not matter; once the server drains, a new
 request on an open connection gets 503. Each test starts its own server and checks that it
 exits 0.
 Run: LOGIFY=build/logify /usr/bin/python3 tests/http/test_boundaries.py"""
@@ -111,6 +112,19 @@ class Boundaries(unittest.TestCase):
                 self.assertEqual(st, 401, repr(tok))
             st, _, _ = srv.request("POST", "/v1/classify", body, {"Authorization": "Bearer s3cret"})
             self.assertEqual(st, 200)
+        finally:
+            self.finish(srv)
+
+    def test_bearer_scheme_forms(self):
+        # RFC 9110 11.1: the scheme is case-insensitive, and one or more
+        # spaces may follow it; the token itself stays exact
+        srv = Server("--api-key", "s3cret")
+        try:
+            body = json.dumps({"logs": [{"log_message": LOGIN}]}).encode()
+            for hdr, want in (("bearer s3cret", 200), ("BEARER s3cret", 200), ("Bearer   s3cret", 200),
+                              ("Basic s3cret", 401), ("Bearers3cret", 401), ("bearer S3CRET", 401)):
+                st, _, data = srv.request("POST", "/v1/classify", body, {"Authorization": hdr})
+                self.assertEqual(st, want, "%r: %s" % (hdr, data[:200]))
         finally:
             self.finish(srv)
 

@@ -150,12 +150,21 @@ static void test_parse_batch(void **state) {
         "\"Workflow Error\"]}";
     assert_int_equal(lg_llm_parse_batch(c, strlen(c), 3, LABELS, N_LABELS, out, NULL), LG_OK);
 
+    /* an object whose only member is the list: its key does not matter */
+    const char *d = "{\"classifications\": [\"Deprecation Warning\", \"Workflow Error\", "
+                    "\"Deprecation Warning\"]}";
+    assert_int_equal(lg_llm_parse_batch(d, strlen(d), 3, LABELS, N_LABELS, out, NULL), LG_OK);
+    for (size_t i = 0; i < 3; i++) assert_ptr_equal(out[i], LABELS[i % 2 ? 0 : 1]);
+
     /* wrong count, no list, not JSON */
     const char *bad[] = {
         "{\"labels\": [\"Workflow Error\", \"Workflow Error\"]}", "{\"label\": \"Workflow Error\"}",
         "Workflow Error, Workflow Error, Workflow Error", "{\"labels\": [\"Workflow Error\", ", "",
         /* one more than asked: which answer belongs to which line is unknown */
-        "[\"Workflow Error\", \"Workflow Error\", \"Workflow Error\", \"Workflow Error\"]"};
+        "[\"Workflow Error\", \"Workflow Error\", \"Workflow Error\", \"Workflow Error\"]",
+        /* two unknown members: which list holds the answers is unknown */
+        "{\"a\": [\"Workflow Error\", \"Workflow Error\", \"Workflow Error\"], "
+        "\"b\": [\"Deprecation Warning\", \"Deprecation Warning\", \"Deprecation Warning\"]}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(lg_llm_parse_batch(bad[i], strlen(bad[i]), 3, LABELS, N_LABELS, out, NULL),
                          LG_EPARSE);
