@@ -14,7 +14,7 @@
 set -euo pipefail
 : "${LOGIFY:?}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PER_SYSTEM=${PER_SYSTEM:-50000} # x 10 systems
+PER_SYSTEM=${PER_SYSTEM:-50000} # x 16 systems
 PYD=${DRAIN3_PYTHON:-}
 for c in "${LOGIFY_VENV:-$ROOT/build/venv}/bin/python"; do
   if [[ -z "$PYD" && -x "$c" ]] && "$c" -c "import drain3" 2>/dev/null; then PYD=$c; fi

@@ -11,6 +11,7 @@
 
 #define ID_SEED 0x6c6f67696679ULL /* "logify" */
 #define WORD_EVIDENCE 3           /* lines before a one-word difference may mean another event */
+#define KEY_SCAN_MAX 4096         /* templates of one length looked at for keyed siblings (the newest) */
 
 /* ---- Options ---------------------------------------------------------- */
 
@@ -402,7 +403,7 @@ static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_to
  * RUNNING, HTTPS: states and enum values), and not a value word (booleans
  * and the like are values wherever they appear). */
 static int plain_word(const char *s, size_t n) {
-    static const char *values[] = {"true", "false", "yes", "no", "on", "off", "null", "none", "nil",
+    static const char *values[] = {"yes", "no", "on", "off", "null", "none", "nil",
                                    "enabled", "disabled", "unknown"};
     if (!n) return 0;
     size_t lower = 0;
@@ -459,6 +460,17 @@ static size_t siblings(const lg_tpl_miner *m, const tpl_node *leaf, uint32_t ti,
     return c;
 }
 
+/* Turns token pos of t into <*>. A keyed token also marks its tree level
+ * <*> in wild_path (the template stays in its leaf; a state file files it
+ * under the <*> child, where the same lines reach it). */
+static void make_wild(tpl *t, uint32_t pos) {
+    if (t->len[pos] == TPL_WILD) return;
+    t->len[pos] = TPL_WILD;
+    t->n_const--;
+    for (uint32_t j = 0; j < t->nkey; j++)
+        if (t->kpos[j] == pos) t->wild_path |= 1u << j;
+}
+
 /* Turns pos into <*> in every sibling and makes them one group. */
 static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint32_t pos) {
     uint32_t root = tpl_root(m, sib[0]);
@@ -467,13 +479,63 @@ static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint3
         if (r < root) root = r;
     }
     for (size_t k = 0; k < c; k++) {
-        tpl *s = &m->t[sib[k]];
-        if (s->len[pos] != TPL_WILD) {
-            s->len[pos] = TPL_WILD;
-            s->n_const--;
-        }
+        make_wild(&m->t[sib[k]], pos);
         uint32_t r = tpl_root(m, sib[k]);
         if (r != root) m->t[r].root = root;
+    }
+}
+
+/* ---- Siblings across leaves ------------------------------------------- */
+
+/* A keyed token is a tree level, so a program or user name in front
+ * (`(bob) CMD (run-parts /x)`, `sharingd[12]: Failed to connect ...`)
+ * puts every value in its own leaf, where the word-variant rule above
+ * never sees the others. So when template ti is born, the templates of its
+ * token count that equal it but for one keyed constant are its siblings:
+ * with word_variants of them, that position is a variable and they are one
+ * group; when one of them already holds <*> there, ti joins its group. */
+/* u takes every line t takes: equal tokens, or <*> in u */
+static int generalises(const tpl *u, const tpl *t) {
+    if (u->n != t->n) return 0;
+    for (uint32_t i = 0; i < u->n; i++) {
+        uint32_t lu = u->len[i], lt = t->len[i];
+        if (lu == TPL_WILD) continue;
+        if (lu != lt || !tpl_eq(u->text + u->off[i], t->text + t->off[i], lu)) return 0;
+    }
+    return 1;
+}
+
+static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
+    const tpl_node *b = tpl_len_bucket(m, m->t[ti].n, 0);
+    if (!b || m->t[ti].n_const < 3 || m->opts.word_variants < 2) return;
+    uint32_t from = b->nm > KEY_SCAN_MAX ? b->nm - KEY_SCAN_MAX : 0;
+    tpl *t = &m->t[ti];
+    for (uint32_t k = b->nm; k-- > from;) { /* a group that takes it, filed under other keys */
+        uint32_t u = b->memb[k];
+        if (u != ti && m->t[u].n_const >= 2 && generalises(&m->t[u], t)) {
+            for (uint32_t i = 0; i < t->n; i++)
+                if (m->t[u].len[i] == TPL_WILD) make_wild(t, i);
+            t->root = tpl_root(m, u);
+            return;
+        }
+    }
+    for (uint32_t j = 0; j < t->nkey; j++) {
+        uint32_t pos = t->kpos[j], sib[64];
+        if (t->len[pos] == TPL_WILD || !plain_word(t->text + t->off[pos], t->len[pos])) continue;
+        size_t c = 0;
+        sib[c++] = ti;
+        for (uint32_t k = b->nm; k-- > from && c < 64;) {
+            uint32_t u = b->memb[k];
+            const tpl *x = &m->t[u];
+            if (u != ti && x->len[pos] != TPL_WILD && plain_word(x->text + x->off[pos], x->len[pos]) &&
+                same_but(x, t, pos))
+                sib[c++] = u;
+        }
+        if (c >= (size_t)m->opts.word_variants) {
+            merge_siblings(m, sib, c, pos);
+            for (size_t k = 0; k < c; k++) tpl_merge_check(m, sib[k]);
+            return;
+        }
     }
 }
 
@@ -545,7 +607,10 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
         return lg_fail(err, e, "templates: more than %zu templates (max_templates)", m->opts.max_templates);
     if (e) return lg_fail(err, e, "templates: out of memory");
     if (span_root >= 0) m->t[index].root = (uint32_t)span_root; /* a known variable-length group */
-    else tpl_merge_check(m, index);
+    else {
+        key_siblings(m, index);
+        if (tpl_root(m, index) == index) tpl_merge_check(m, index);
+    }
     out->index = index;
     out->id = m->t[tpl_root(m, index)].id;
     out->is_new = tpl_root(m, index) == index;

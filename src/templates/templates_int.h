@@ -90,7 +90,8 @@ lg_err tpl_render(const tpl *t, lg_buf *out);
 uint32_t tpl_root(const lg_tpl_miner *m, uint32_t i);
 
 /* templates_merge.c: templates of different lengths that differ only in a run of
- * <*> become one group. Files template i under its first-token bucket. */
+ * <*> become one group. Files template i under its first-token bucket and
+ * its token-count bucket. */
 lg_err tpl_bucket_add(lg_tpl_miner *m, uint32_t i);
 /* After template i was born or generalised: merges its group with a
  * compatible one of another length, if any. */
@@ -98,6 +99,8 @@ void tpl_merge_check(lg_tpl_miner *m, uint32_t i);
 /* A group with a variable-length run that a new tokenised line fits
  * (prefix and suffix equal, anything in the run): its root, or -1. */
 long tpl_span_match(lg_tpl_miner *m, const char *line, const lg_tpl_tokens *tk);
+/* The templates with n tokens (a node whose memb lists them), or NULL. */
+tpl_node *tpl_len_bucket(lg_tpl_miner *m, uint32_t n, int create);
 /* The tree's node table, also used for the buckets (level byte 0xff). */
 tpl_node *tpl_node_get(lg_tpl_miner *m, const char *key, size_t klen, int create, int *created);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The template miner's accuracy on generated logs with ground truth
-# (tests/gen/gen_template_logs.py: ten systems' styles, 2,000 lines each,
+# (tests/gen/gen_template_logs.py: sixteen systems' styles, 2,000 lines each,
 # two seeds), one run per system as the loghub benchmark does: average
 # grouping accuracy (Zhu et al. 2019) and parsing accuracy must stay above
 # floors set below what the default configuration reaches (docs/templates.md).

@@ -214,6 +214,51 @@ static void test_one_word_siblings(void **state) {
     lg_tpl_miner_free(m);
 }
 
+/* A name in front is a tree key: every value has its own leaf. Three
+ * templates equal but for one keyed word are one group; later names join
+ * it, also after a state file; capitals (GET/POST/DELETE) and true/false
+ * stay events of their own. */
+static void test_keyed_siblings(void **state) {
+    (void)state;
+    const char *who[] = {"alice", "bob", "carol", "dave", "erin"};
+    lg_tpl_miner *m = miner();
+    uint64_t ids[5];
+    char line[128];
+    for (int k = 0; k < 3; k++) {
+        snprintf(line, sizeof line, "(%s) CMD (run-parts /etc/cron.hourly)", who[k]);
+        ids[k] = add(m, line);
+    }
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_save(m, "keyed.jsonl", &err), LG_OK);
+    lg_tpl_miner *b = NULL;
+    assert_int_equal(lg_tpl_load("keyed.jsonl", &b, &err), LG_OK);
+    for (int k = 3; k < 5; k++) {
+        snprintf(line, sizeof line, "(%s) CMD (run-parts /etc/cron.daily)", who[k]);
+        ids[k] = add(m, line);
+        assert_true(add(b, line) == ids[k]); /* the same after a state file */
+    }
+    for (int k = 0; k < 5; k++) { /* the first three as known now, the others when added */
+        snprintf(line, sizeof line, "(%s) CMD (run-parts /etc/cron.hourly)", who[k]);
+        lg_tpl_result r;
+        assert_int_equal(lg_tpl_match(m, line, strlen(line), &r), LG_OK);
+        assert_true(r.id == ids[0] && ids[k] == (k == 1 || k == 2 ? ids[k] : ids[0]));
+    }
+    check_text(m, "(dave) CMD (run-parts /x)", "(<*>) CMD (run-parts <*>)");
+    assert_true(add(m, "(alice) CMD (run-parts /etc/cron.weekly)") == ids[0]);
+    lg_tpl_miner_free(b);
+    lg_tpl_miner_free(m);
+    lg_tpl_miner *h = miner();
+    uint64_t g = add(h, "10.0.0.1 \"GET /v2/servers HTTP/1.1\" status: 200 len: 1893 time: 0.24");
+    uint64_t p = add(h, "10.0.0.2 \"POST /v2/servers HTTP/1.1\" status: 202 len: 733 time: 0.31");
+    uint64_t d = add(h, "10.0.0.3 \"DELETE /v2/servers HTTP/1.1\" status: 204 len: 0 time: 0.12");
+    assert_true(g != p && p != d && g != d);
+    lg_tpl_miner_free(h);
+    lg_tpl_miner *t = miner();
+    for (int k = 0; k < 4; k++) g = add(t, "setGoalNotifiShow isShow = true");
+    assert_true(add(t, "setGoalNotifiShow isShow = false") != g);
+    lg_tpl_miner_free(t);
+}
+
 static void test_match_and_params(void **state) {
     (void)state;
     lg_tpl_miner *m = miner();
@@ -475,6 +520,7 @@ int main(void) {
         cmocka_unit_test(test_keys_skip_leading_variables),
         cmocka_unit_test(test_variable_length_run),
         cmocka_unit_test(test_one_word_siblings),
+        cmocka_unit_test(test_keyed_siblings),
         cmocka_unit_test(test_match_and_params),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_state_round_trip),
