@@ -214,6 +214,23 @@ static void test_one_word_siblings(void **state) {
     lg_tpl_miner_free(m);
 }
 
+/* A sibling started for one word joins the group when a later line turns
+ * that word into <*> in the older template (the word was a variable). */
+static void test_sibling_absorbed(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    uint64_t t = 0;
+    for (int k = 0; k < 3; k++) t = add(m, "worker pool task alpha finished red");
+    uint64_t s = add(m, "worker pool task bravo finished red");
+    assert_true(s != t); /* a settled word that changes: maybe another event */
+    add(m, "worker pool task charlie finished blue");
+    /* the sibling's line (template 1) now carries the older group's id */
+    assert_int_equal(lg_tpl_count(m), 2);
+    assert_true(lg_tpl_id(m, 1) == t);
+    check_text(m, "worker pool task bravo finished red", "worker pool task <*> finished <*>");
+    lg_tpl_miner_free(m);
+}
+
 /* A name in front is a tree key: every value has its own leaf. Three
  * templates equal but for one keyed word are one group; later names join
  * it, also after a state file; capitals (GET/POST/DELETE) and true/false
@@ -521,6 +538,7 @@ int main(void) {
         cmocka_unit_test(test_variable_length_run),
         cmocka_unit_test(test_one_word_siblings),
         cmocka_unit_test(test_keyed_siblings),
+        cmocka_unit_test(test_sibling_absorbed),
         cmocka_unit_test(test_match_and_params),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_state_round_trip),
