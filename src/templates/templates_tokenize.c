@@ -3,7 +3,7 @@
  * system (no per-system masks); docs/templates.md lists them with reasons.
  *
  * Splitting: blanks always; inside a blank-delimited chunk, field
- * separators `=` `,` `;` `|` brackets and quotes, and `:` after a key that
+ * separators `=` `,` `;` `|` `#` brackets and quotes, and `:` after a key that
  * holds no digit (`port:22` splits, `10:20:30` and `fe80::1` do not). A
  * chunk that is a URL or a Windows path is never split. Leading opening
  * brackets/quotes and trailing closing ones (and a trailing `.` `:` `!` `?`)
@@ -14,10 +14,13 @@
  * Variables: a token holding a number (numbers, hex ids, IPs, times, dates,
  * durations `12ms`, sizes `4KB`, `blk_-123`, UUIDs): a run of 2+ digits or
  * a digit not right after a letter; a single digit after a letter is part
- * of a name (`ssh2`, `utf8`, `ipv4`, `jk2_init`, `u0`);
+ * of a name (`ssh2`, `utf8`, `ipv4`, `jk2_init`, `u0`), and so are digits
+ * between letters in a token with a letter no hex number has (`Brcm43xx`,
+ * `IO80211AWDL`);
  * a run of 8+ hex letters; a path (`/x`, `~/x`, `C:\x`, `a/b/c`); a URL;
  * an e-mail-like `a@b`; a host or file name (`www.example.com`,
- * `chrome.exe`: dotted, ending in 2-4 lowercase letters). Everything else is a constant candidate that the
+ * `chrome.exe`: dotted, ending in 2-4 lowercase letters, no camelCase
+ * segment: `workerEnv.init` is a method). Everything else is a constant candidate that the
  * miner may still generalise.
  */
 #include <stdlib.h>
@@ -48,7 +51,7 @@ static const uint16_t cls_table[256] = {
     [')'] = C_CLOSE | C_SEP, [']'] = C_CLOSE | C_SEP, ['}'] = C_CLOSE | C_SEP, ['>'] = C_CLOSE | C_SEP,
     [','] = C_CLOSE | C_SEP, [';'] = C_CLOSE | C_SEP,
     ['.'] = C_CLOSE, [':'] = C_CLOSE, ['!'] = C_CLOSE, ['?'] = C_CLOSE,
-    ['='] = C_SEP, ['|'] = C_SEP,
+    ['='] = C_SEP, ['|'] = C_SEP, ['#'] = C_SEP,
     ['/'] = C_MARK, ['\\'] = C_MARK, ['@'] = C_MARK, ['~'] = C_MARK,
 };
 
@@ -92,10 +95,22 @@ static int is_host_or_file(const char *s, size_t n) {
             continue;
         }
         if (!((c | 32) >= 'a' && (c | 32) <= 'z') && c != '-' && c != '_') return 0;
-        if (!(c >= 'a' && c <= 'z')) lower_last = 0;
+        if (!(c >= 'a' && c <= 'z')) {
+            if (seg && c >= 'A' && c <= 'Z') return 0; /* camelCase: workerEnv.init, a method */
+            lower_last = 0;
+        }
         seg++;
     }
     return dots >= 1 && seg >= 2 && seg <= 4 && lower_last;
+}
+
+/* a letter that no hex number holds (g-z, G-Z) */
+static int has_name_letter(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)(s[i] | 32);
+        if (c >= 'g' && c <= 'z') return 1;
+    }
+    return 0;
 }
 
 static int token_is_var(const uint16_t *cls, const char *s, size_t n) {
@@ -110,7 +125,14 @@ static int token_is_var(const uint16_t *cls, const char *s, size_t n) {
              * (ssh2, utf8, ipv4, jk2_init, u0) */
             size_t j = i;
             while (j < n && (CLS(s[j]) & C_DIGIT)) j++;
-            if (j - i >= 2 || i == 0 || !(CLS(s[i - 1]) & C_ALPHA)) return 1;
+            int after_letter = i > 0 && (CLS(s[i - 1]) & C_ALPHA);
+            /* digits between letters in a name that is not hex
+             * (Brcm43xx, IO80211AWDL): part of the name */
+            if (after_letter && j < n && (CLS(s[j]) & C_ALPHA) && has_name_letter(s, n)) {
+                i = j - 1;
+                continue;
+            }
+            if (j - i >= 2 || !after_letter) return 1;
             i = j - 1;
         } else if (k & C_ALPHA) {
             alpha++;

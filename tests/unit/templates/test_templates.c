@@ -81,6 +81,12 @@ static void test_tokens_split_fields_not_words(void **state) {
     check_tokens("id 550e8400-e29b-41d4-a716-446655440000 hash deadbeefcafe mac 0x1F user a@b.org path /usr/lib",
                  "id|<550e8400-e29b-41d4-a716-446655440000>|hash|<deadbeefcafe>|mac|<0x1F>|user|<a@b.org>|path|</usr/lib>");
     check_tokens("[client 1.2.3.4] \"quoted words\"", "client|<1.2.3.4>|quoted|words");
+    /* digits between the letters of a name that is not hex; a camelCase
+     * method is not a file name; '#' separates fields */
+    check_tokens("AirPort_Brcm43xx::syncPowerState IO80211AWDLPeerManager::setAwdlSuspendedMode() ab12cd",
+                 "AirPort_Brcm43xx::syncPowerState|IO80211AWDLPeerManager::setAwdlSuspendedMode|<ab12cd>");
+    check_tokens("workerEnv.init() ok app.log steps=1514038440000##6993##548365",
+                 "workerEnv.init|ok|<app.log>|steps|<1514038440000>|<6993>|<548365>");
     check_tokens("", "");
     check_tokens("   \t  ", "");
 }
