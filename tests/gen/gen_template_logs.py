@@ -18,7 +18,7 @@ convention. --raw prefixes each line with a raw log's header (date, time,
 pid, a level and a component fixed per event), as in loghub's .log files
 before their Content is cut out. Event frequencies are Zipf-like, as in real logs.
 """
-import argparse, csv, random, string
+import argparse, csv, random, re, string
 
 R = random.Random(1)
 
@@ -416,6 +416,9 @@ SYSTEMS = {
 }
 
 
+LONE_NUMBER = re.compile(r"(?<![\w./\\-])\d+(?![\w./\\-])")
+
+
 def render(tpl):
     """(line, ground-truth template) for one template string."""
     out, gt, i = [], [], 0
@@ -431,7 +434,9 @@ def render(tpl):
         else:
             out.append(tpl[i]), gt.append(tpl[i])
             i += 1
-    return "".join(out), "".join(gt)
+    # loghub's ground truth masks a number standing alone in the text too
+    # (uid=<*>, port <*>, ": <*>:"), not one inside a name (ssh2, HTTP/1.1)
+    return "".join(out), LONE_NUMBER.sub("<*>", "".join(gt))
 
 
 def main():
