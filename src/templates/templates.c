@@ -490,13 +490,6 @@ static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint3
 
 /* ---- Siblings across leaves ------------------------------------------- */
 
-/* A keyed token is a tree level, so a program or user name in front
- * (`(bob) CMD (run-parts /x)`, `sharingd[12]: Failed to connect ...`)
- * puts every value in its own leaf, where the word-variant rule above
- * never sees the others. So when template ti is born, the templates of its
- * token count that equal it but for one keyed constant are its siblings:
- * with word_variants of them, that position is a variable and they are one
- * group; when one of them already holds <*> there, ti joins its group. */
 /* u takes every line t takes: equal tokens, or <*> in u */
 static int generalises(const tpl *u, const tpl *t) {
     if (u->n != t->n) return 0;
@@ -508,6 +501,36 @@ static int generalises(const tpl *u, const tpl *t) {
     return 1;
 }
 
+/* The templates of node nd (its newest `scan`, 0 = all) that template bi
+ * takes every line of join its group, whose text gets <*> where bi has
+ * it: after bi was generalised in its leaf (siblings of a word that turned
+ * out to be a variable), or when bi was born under other keys than they.
+ * Returns how many groups joined. */
+static size_t absorb(lg_tpl_miner *m, const tpl_node *nd, uint32_t bi, uint32_t scan) {
+    size_t joined = 0;
+    uint32_t from = scan && nd->nm > scan ? nd->nm - scan : 0;
+    for (uint32_t k = from; k < nd->nm; k++) {
+        uint32_t u = nd->memb[k];
+        uint32_t rb = tpl_root(m, bi), ru = tpl_root(m, u);
+        if (ru == rb || !generalises(&m->t[bi], &m->t[u])) continue;
+        uint32_t root = rb < ru ? rb : ru, other = rb < ru ? ru : rb;
+        tpl *r = &m->t[root];
+        if (r->n == m->t[bi].n)
+            for (uint32_t i = 0; i < r->n; i++)
+                if (m->t[bi].len[i] == TPL_WILD) make_wild(r, i);
+        m->t[other].root = root;
+        joined++;
+    }
+    return joined;
+}
+
+/* A keyed token is a tree level, so a program or user name in front
+ * (`(bob) CMD (run-parts /x)`, `sharingd[12]: Failed to connect ...`)
+ * puts every value in its own leaf, where the word-variant rule above
+ * never sees the others. So when template ti is born, the templates of its
+ * token count that equal it but for one keyed constant are its siblings:
+ * with word_variants of them, that position is a variable and they are one
+ * group; when one of them already holds <*> there, ti joins its group. */
 static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
     const tpl_node *b = tpl_len_bucket(m, m->t[ti].n, 0);
     if (!b || m->t[ti].n_const < 3 || m->opts.word_variants < 2) return;
@@ -522,6 +545,7 @@ static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
             return;
         }
     }
+    if (absorb(m, b, ti, KEY_SCAN_MAX)) return;
     for (uint32_t j = 0; j < t->nkey; j++) {
         uint32_t pos = t->kpos[j], sib[64];
         if (t->len[pos] == TPL_WILD || !plain_word(t->text + t->off[pos], t->len[pos])) continue;
@@ -539,23 +563,6 @@ static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
             for (size_t k = 0; k < c; k++) tpl_merge_check(m, sib[k]);
             return;
         }
-    }
-}
-
-/* After template bi was generalised: the templates of its leaf that it now
- * takes every line of (siblings of a word that turned out to be a
- * variable) join its group, whose text gets <*> where bi has it. */
-static void absorb(lg_tpl_miner *m, const tpl_node *leaf, uint32_t bi) {
-    for (uint32_t k = 0; k < leaf->nm; k++) {
-        uint32_t u = leaf->memb[k];
-        uint32_t rb = tpl_root(m, bi), ru = tpl_root(m, u);
-        if (ru == rb || !generalises(&m->t[bi], &m->t[u])) continue;
-        uint32_t root = rb < ru ? rb : ru, other = rb < ru ? ru : rb;
-        tpl *r = &m->t[root];
-        if (r->n == m->t[bi].n)
-            for (uint32_t i = 0; i < r->n; i++)
-                if (m->t[bi].len[i] == TPL_WILD) make_wild(r, i);
-        m->t[other].root = root;
     }
 }
 
@@ -607,7 +614,7 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
         }
         t->lines++;
         if (out->changed) {
-            absorb(m, leaf, (uint32_t)best);
+            absorb(m, leaf, (uint32_t)best, 0);
             tpl_merge_check(m, (uint32_t)best);
         }
         out->index = (uint32_t)best;

@@ -270,6 +270,17 @@ static void test_keyed_siblings(void **state) {
     assert_true(add(m, "(alice) CMD (run-parts /etc/cron.weekly)") == ids[0]);
     lg_tpl_miner_free(b);
     lg_tpl_miner_free(m);
+    /* a template born under other keys (com.apple.cts is a variable, so
+     * deny is keyed) that takes the older ones' lines: they join it */
+    lg_tpl_miner *x = miner();
+    add(x, "Sandbox: corecaptured(4116) deny(4) mach-lookup com.apple.nsurlsessiond");
+    add(x, "Sandbox: QQ(4622) deny(7) mach-lookup com.apple.nsurlsessiond");
+    add(x, "Sandbox: com.apple.cts(31770) deny(1) mach-lookup com.apple.nsurlsessiond");
+    assert_int_equal(lg_tpl_count(x), 3);
+    assert_true(lg_tpl_id(x, 1) == lg_tpl_id(x, 0) && lg_tpl_id(x, 2) == lg_tpl_id(x, 0));
+    check_text(x, "Sandbox: corecaptured(1) deny(2) mach-lookup com.apple.nsurlsessiond",
+               "Sandbox: <*>(<*>) deny(<*>) mach-lookup com.apple.nsurlsessiond");
+    lg_tpl_miner_free(x);
     lg_tpl_miner *h = miner();
     uint64_t g = add(h, "10.0.0.1 \"GET /v2/servers HTTP/1.1\" status: 200 len: 1893 time: 0.24");
     uint64_t p = add(h, "10.0.0.2 \"POST /v2/servers HTTP/1.1\" status: 202 len: 733 time: 0.31");
