@@ -158,7 +158,9 @@ lg_err tpl_render(const tpl *t, lg_buf *out) {
         if (!in_span) e = lg_buf_append(out, t->text + g, ge - g);
         if (e) break;
         if (in_span) { /* one <*> for the whole variable-length run */
-        } else if (t->len[i] == TPL_WILD) e = lg_buf_append(out, "<*>", 3);
+        } else if (t->len[i] == TPL_WILD && t->shape[i])
+            e = tpl_shape_render(t->text + t->off[i], t->end[i] - t->off[i], out);
+        else if (t->len[i] == TPL_WILD) e = lg_buf_append(out, "<*>", 3);
         else e = lg_buf_append(out, t->text + t->off[i], t->len[i]);
         pos = t->end[i];
     }
@@ -210,13 +212,14 @@ lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint
         m->cap_t = nc;
     }
     /* one block: the index arrays, then the text */
-    size_t arr = 3 * n * sizeof(uint32_t);
+    size_t arr = 3 * n * sizeof(uint32_t) + n;
     char *blk = malloc(arr + text_len + 1);
     if (!blk) return LG_ENOMEM;
     tpl t = {0};
     t.off = (uint32_t *)(void *)blk;
     t.len = t.off + n;
     t.end = t.len + n;
+    t.shape = (uint8_t *)(t.end + n);
     t.text = blk + arr;
     memcpy(t.text, text, text_len);
     t.text[text_len] = '\0';
@@ -226,6 +229,8 @@ lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint
         t.off[i] = off[i];
         t.len[i] = wild[i] ? TPL_WILD : len[i];
         t.end[i] = off[i] + len[i];
+        t.shape[i] = wild[i] == 2;
+        t.n_shape += wild[i] == 2;
         if (!wild[i]) t.n_const++;
     }
     t.wild_path = wild_path;
@@ -566,6 +571,18 @@ static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
     }
 }
 
+/* A line taken by t: a shaped <*> whose token has another shape in this
+ * line (12ms after 10s) is shown as <*> from now on. */
+static void keep_shapes(tpl *t, const char *line, const lg_tpl_tokens *tk) {
+    for (uint32_t i = 0; i < t->n && t->n_shape; i++) {
+        if (!t->shape[i]) continue;
+        const lg_tpl_token *x = &tk->tok[i];
+        if (tpl_shape_eq(line + x->off, x->len, t->text + t->off[i], t->end[i] - t->off[i])) continue;
+        t->shape[i] = 0;
+        t->n_shape--;
+    }
+}
+
 lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *out,
                   lg_errmsg *err) {
     memset(out, 0, sizeof *out);
@@ -580,6 +597,7 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     long best = leaf ? best_in_leaf(m, leaf, line, tk, &exact) : -1;
     if (best >= 0 && exact) { /* the common case: nothing to generalise */
         m->t[best].lines++;
+        if (m->t[best].n_shape) keep_shapes(&m->t[best], line, tk);
         out->index = (uint32_t)best;
         out->id = m->t[tpl_root(m, (uint32_t)best)].id;
         return LG_OK;
@@ -602,6 +620,7 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     }
     if (best >= 0) {
         tpl *t = &m->t[best];
+        if (t->n_shape) keep_shapes(t, line, tk);
         for (uint32_t i = 0; i < t->n; i++) {
             uint32_t l = t->len[i];
             if (l == TPL_WILD) continue;
@@ -631,9 +650,11 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
         arr[i] = tk->tok[i].off;
         arr[n + i] = tk->tok[i].len;
         wild[i] = tk->tok[i].var;
+        if (wild[i] && tpl_shape_ok(line + tk->tok[i].off, tk->tok[i].len)) wild[i] = 2;
     }
     if (sib_of >= 0) /* born with its sibling's <*>: they differ in one word only */
-        for (size_t i = 0; i < n; i++) wild[i] |= m->t[sib_of].len[i] == TPL_WILD;
+        for (size_t i = 0; i < n; i++)
+            if (!wild[i] && m->t[sib_of].len[i] == TPL_WILD) wild[i] = 1;
     uint32_t kpos[8], nkey = line_keys(m, tk, kpos);
     wp = new_wild_path(m, line, tk, kpos, nkey);
     uint32_t index;

@@ -148,6 +148,97 @@ static int token_is_var(const uint16_t *cls, const char *s, size_t n) {
     return dots && is_host_or_file(s, n);
 }
 
+/* ---- Numbers inside a value -------------------------------------------- */
+
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define IS_ALPHA(c) (((c) | 32) >= 'a' && ((c) | 32) <= 'z')
+#define IS_HEXL(c) (((c) | 32) >= 'a' && ((c) | 32) <= 'f')
+
+/* The end of the number starting at s[i], or i when none starts there:
+ * digits with '.' between digits (1.5, 10.0.0.1), a sign before them at
+ * the start or after a byte that is not a letter or digit (blk_-42),
+ * 0x and hex digits. */
+static size_t num_end(const char *s, size_t n, size_t i) {
+    size_t j = i;
+    if ((s[j] == '-' || s[j] == '+') && j + 1 < n && IS_DIGIT(s[j + 1]) &&
+        (j == 0 || !(IS_DIGIT(s[j - 1]) || IS_ALPHA(s[j - 1]))))
+        j++;
+    if (j >= n || !IS_DIGIT(s[j])) return i;
+    if (s[j] == '0' && j + 2 < n && (s[j + 1] | 32) == 'x' && (IS_DIGIT(s[j + 2]) || IS_HEXL(s[j + 2]))) {
+        for (j += 2; j < n && (IS_DIGIT(s[j]) || IS_HEXL(s[j]));) j++;
+        return j;
+    }
+    for (;;) {
+        while (j < n && IS_DIGIT(s[j])) j++;
+        if (j + 1 < n && s[j] == '.' && IS_DIGIT(s[j + 1])) {
+            j++;
+            continue;
+        }
+        return j;
+    }
+}
+
+int tpl_shape_ok(const char *s, size_t n) {
+    int numbers = 0, letters = 0, name_letter = 0, underscore = 0, after_num = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '/' || c == '\\' || c == '@') return 0; /* paths, URLs, addresses */
+        size_t e = num_end(s, n, i);
+        if (e > i) {
+            numbers++;
+            after_num = 1;
+            i = e;
+            continue;
+        }
+        if (IS_ALPHA(c)) {
+            size_t j = i;
+            int allhex = 1;
+            for (; j < n && IS_ALPHA(s[j]); j++) allhex &= IS_HEXL(s[j]);
+            if (after_num && allhex && j < n && IS_DIGIT(s[j])) return 0; /* 3fa9, 550e8400: hex */
+            letters = 1;
+            name_letter |= !allhex;
+            after_num = 0;
+            i = j;
+            continue;
+        }
+        underscore |= c == '_';
+        after_num = 0;
+        i++;
+    }
+    return numbers && (letters ? name_letter : underscore);
+}
+
+int tpl_shape_eq(const char *a, size_t na, const char *b, size_t nb) {
+    size_t i = 0, j = 0;
+    while (i < na && j < nb) {
+        size_t ea = num_end(a, na, i), eb = num_end(b, nb, j);
+        if ((ea > i) != (eb > j)) return 0;
+        if (ea > i) {
+            i = ea, j = eb;
+            continue;
+        }
+        if (a[i] != b[j]) return 0;
+        i++, j++;
+    }
+    return i == na && j == nb;
+}
+
+lg_err tpl_shape_render(const char *s, size_t n, lg_buf *out) {
+    lg_err e = LG_OK;
+    size_t lit = 0;
+    for (size_t i = 0; i < n && !e;) {
+        size_t end = num_end(s, n, i);
+        if (end == i) {
+            i++;
+            continue;
+        }
+        e = lg_buf_append(out, s + lit, i - lit);
+        if (!e) e = lg_buf_append(out, "<*>", 3);
+        i = lit = end;
+    }
+    return e ? e : lg_buf_append(out, s + lit, n - lit);
+}
+
 /* ---- Splitting -------------------------------------------------------- */
 
 __attribute__((noinline)) static lg_err grow(lg_tpl_tokens *t) {

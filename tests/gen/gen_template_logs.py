@@ -419,24 +419,92 @@ SYSTEMS = {
 LONE_NUMBER = re.compile(r"(?<![\w./\\-])\d+(?![\w./\\-])")
 
 
+def num_end(s, i):
+    """The end of the number starting at s[i], or i (src/templates/
+    templates_tokenize.c's rule: digits with '.' between digits, a sign
+    after a byte that is not a letter or digit, 0x and hex digits)."""
+    n, j = len(s), i
+    if s[j] in "-+" and j + 1 < n and s[j + 1].isdigit() and (j == 0 or not s[j - 1].isalnum()):
+        j += 1
+    if j >= n or not s[j].isdigit():
+        return i
+    if s[j] == "0" and j + 2 < n and s[j + 1] in "xX" and s[j + 2] in string.hexdigits:
+        j += 2
+        while j < n and s[j] in string.hexdigits:
+            j += 1
+        return j
+    while True:
+        while j < n and s[j].isdigit():
+            j += 1
+        if j + 1 < n and s[j] == "." and s[j + 1].isdigit():
+            j += 1
+            continue
+        return j
+
+
+def shape(v):
+    """loghub's corrected templates mask the numbers of a value that sits
+    among words (blk_<*>, node-<*>, <*>_<*>), not an address, hex id, path
+    or plain number: the value's shape, or None."""
+    if any(c in v for c in "/\\@"):
+        return None
+    out, i, lit, numbers, letters, name, under, after = [], 0, 0, 0, False, False, False, False
+    while i < len(v):
+        e = num_end(v, i)
+        if e > i:
+            out.append(v[lit:i] + "<*>")
+            numbers, after, i = numbers + 1, True, e
+            lit = i
+            continue
+        if v[i].isascii() and v[i].isalpha():
+            j = i
+            while j < len(v) and v[j].isascii() and v[j].isalpha():
+                j += 1
+            allhex = all(c in "abcdefABCDEF" for c in v[i:j])
+            if after and allhex and j < len(v) and v[j].isdigit():
+                return None
+            letters, name, after, i = True, name or not allhex, False, j
+            continue
+        under = under or v[i] == "_"
+        after, i = False, i + 1
+    if not numbers or not (name if letters else under):
+        return None
+    return "".join(out) + v[lit:]
+
+
 def render(tpl):
-    """(line, ground-truth template) for one template string."""
-    out, gt, i = [], [], 0
+    """(line, parts) for one template string: parts are literal strings and
+    [value] lists for the variables."""
+    out, parts, i = [], [], 0
     while i < len(tpl):
         if tpl.startswith("{{", i) or tpl.startswith("}}", i):
-            out.append(tpl[i]), gt.append(tpl[i])
+            out.append(tpl[i]), parts.append(tpl[i])
             i += 2
         elif tpl[i] == "{":
             j = tpl.index("}", i)
-            out.append(VARS[tpl[i + 1:j]]())
-            gt.append("<*>")
+            v = VARS[tpl[i + 1:j]]()
+            out.append(v), parts.append([v])
             i = j + 1
         else:
-            out.append(tpl[i]), gt.append(tpl[i])
+            out.append(tpl[i]), parts.append(tpl[i])
             i += 1
-    # loghub's ground truth masks a number standing alone in the text too
-    # (uid=<*>, port <*>, ": <*>:"), not one inside a name (ssh2, HTTP/1.1)
-    return "".join(out), LONE_NUMBER.sub("<*>", "".join(gt))
+    return "".join(out), parts
+
+
+def ground_truth(instances):
+    """The template of one event from all its rendered instances: a variable
+    is <*>, or its shape when every instance has the same one; loghub's
+    ground truth masks a number standing alone in the text too (uid=<*>,
+    port <*>, ": <*>:"), not one inside a name (ssh2, HTTP/1.1)."""
+    gt = []
+    for k, p in enumerate(instances[0]):
+        if isinstance(p, str):
+            gt.append(p)
+            continue
+        shapes = {shape(inst[k][0]) for inst in instances}
+        one = shapes.pop() if len(shapes) == 1 else None
+        gt.append(one if one else "<*>")
+    return LONE_NUMBER.sub("<*>", "".join(gt))
 
 
 def main():
@@ -460,8 +528,13 @@ def main():
             weights[k] = 1.0 / (rank + 1) ** 1.1
         picks = list(range(len(tpls))) + R.choices(range(len(tpls)), weights, k=max(0, a.lines_per_system - len(tpls)))
         R.shuffle(picks)
-        for k in picks:
-            line, gt = render(tpls[k])
+        rendered = [(k, render(tpls[k])) for k in picks]
+        truth = {}
+        for k, (_, parts) in rendered:
+            truth.setdefault(k, []).append(parts)
+        truth = {k: ground_truth(v) for k, v in truth.items()}
+        for k, (line, _) in rendered:
+            gt = truth[k]
             if a.raw:
                 level = ("INFO", "WARN", "ERROR", "DEBUG")[k % 4]
                 comp = ("dfs.DataNode", "sshd", "kernel", "CBS", "org.apache.Task", "RAS")[(k * 7 + len(sysname)) % 6]

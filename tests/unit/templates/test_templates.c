@@ -111,13 +111,13 @@ static void test_generalises_keeps_id(void **state) {
     (void)state;
     lg_tpl_miner *m = miner();
     uint64_t a = add(m, "Deleting block blk_1 file /data/a");
-    check_text(m, "Deleting block blk_1 file /data/a", "Deleting block <*> file <*>");
+    check_text(m, "Deleting block blk_1 file /data/a", "Deleting block blk_<*> file <*>");
     uint64_t b = add(m, "Deleting block blk_2 file /data/b");
     assert_true(a == b);
     /* a word that differs on a young template becomes a variable; the id stays */
     uint64_t c = add(m, "Deleting block blk_3 path /data/c");
     assert_true(a == c);
-    check_text(m, "Deleting block blk_9 file /x", "Deleting block <*> <*> <*>");
+    check_text(m, "Deleting block blk_9 file /x", "Deleting block blk_<*> <*> <*>");
     assert_int_equal(lg_tpl_count(m), 1);
     assert_int_equal(lg_tpl_lines(m, 0), 3);
     /* another miner fed the same first line gives the same id */
@@ -217,6 +217,36 @@ static void test_one_word_siblings(void **state) {
     assert_true(ids[4] == r.id);
     check_text(v, "session opened for user zulu now", "session opened for user <*> now");
     lg_tpl_miner_free(v);
+    lg_tpl_miner_free(m);
+}
+
+/* A value whose numbers sit among words is shown with them (blk_<*>,
+ * <*>ms, node-<*>, <*>_<*>) while every line has that shape there;
+ * addresses, hex ids, UUIDs, paths and plain numbers are <*>. */
+static void test_number_shapes(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    add(m, "Expiring session 0x14ed93111f20014, timeout of 10000ms exceeded");
+    add(m, "Expiring session 0x14ed93111f2002b, timeout of 4000ms exceeded");
+    check_text(m, "Expiring session 0x1, timeout of 1ms exceeded", "Expiring session <*>, timeout of <*>ms exceeded");
+    add(m, "Receiving block blk_-1608999687919862906 src: /10.250.10.6:50010 at node-31 in 123_456");
+    check_text(m, "Receiving block blk_1 src: /10.0.0.1:1 at node-2 in 1_2",
+               "Receiving block blk_<*> src: /<*> at node-<*> in <*>_<*>");
+    add(m, "job 550e8400-e29b-41d4-a716-446655440000 wrote /var/log/x1 v6.1.7601 core.1234 took 12ms");
+    check_text(m, "job 550e8400-e29b-41d4-a716-446655440000 wrote /var/log/x1 v6.1.7601 core.1234 took 12ms",
+               "job <*> wrote <*> v<*> core.<*> took <*>ms");
+    /* another unit at that place: <*> from then on, the id kept */
+    uint64_t id = add(m, "job 550e8400-e29b-41d4-a716-446655440001 wrote /var/log/x2 v6.2 core.1 took 3s");
+    check_text(m, "job 550e8400-e29b-41d4-a716-446655440000 wrote /var/log/x1 v6.1.7601 core.1234 took 12ms",
+               "job <*> wrote <*> v<*> core.<*> took <*>");
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_save(m, "shapes.jsonl", &err), LG_OK);
+    lg_tpl_miner *b = NULL;
+    assert_int_equal(lg_tpl_load("shapes.jsonl", &b, &err), LG_OK);
+    check_text(b, "Receiving block blk_7 src: /10.0.0.2:2 at node-5 in 3_4",
+               "Receiving block blk_<*> src: /<*> at node-<*> in <*>_<*>");
+    assert_true(add(b, "job 1 wrote /x/y v1.1 core.2 took 5ms") == id);
+    lg_tpl_miner_free(b);
     lg_tpl_miner_free(m);
 }
 
@@ -487,7 +517,7 @@ static void test_state_damaged(void **state) {
         {"\"text\":\"a b\"", "\"text_hex\":\"612\"", "bad text_hex"},
         {"\"text\":\"a b\"", "\"text_hex\":\"61zz62\"", "bad text_hex"},
         {"[[0,1,0],[2,1,0]]", "[[0,1],[2,1,0]]", "not [offset, length, wild]"},
-        {"[[0,1,0],[2,1,0]]", "[[0,1,2],[2,1,0]]", "outside the text"},
+        {"[[0,1,0],[2,1,0]]", "[[0,1,3],[2,1,0]]", "outside the text"},
         {"[[0,1,0],[2,1,0]]", "[[2,1,0],[0,1,0]]", "outside the text"},
         {"\"keys\":[0,1]", "\"keys\":[1,0]", "keys or wild_path do not fit"},
         {"\"keys\":[0,1]", "\"keys\":[0,1,1]", "keys or wild_path do not fit"},
@@ -556,6 +586,7 @@ int main(void) {
         cmocka_unit_test(test_one_word_siblings),
         cmocka_unit_test(test_keyed_siblings),
         cmocka_unit_test(test_sibling_absorbed),
+        cmocka_unit_test(test_number_shapes),
         cmocka_unit_test(test_match_and_params),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_state_round_trip),
