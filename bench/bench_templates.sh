@@ -14,7 +14,7 @@
 set -euo pipefail
 : "${LOGIFY:?}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PER_SYSTEM=${PER_SYSTEM:-50000} # x 10 systems
+PER_SYSTEM=${PER_SYSTEM:-50000} # x 16 systems
 PYD=${DRAIN3_PYTHON:-}
 for c in "${LOGIFY_VENV:-$ROOT/build/venv}/bin/python"; do
   if [[ -z "$PYD" && -x "$c" ]] && "$c" -c "import drain3" 2>/dev/null; then PYD=$c; fi
@@ -68,7 +68,8 @@ u, s = (float(x) for x in sys.argv[4].split())
 drain_cpu = float(sys.argv[8])
 ours, ours_cpu = lines / secs, lines / (u + s)
 print("CPU: %s" % sys.argv[5])
-print("input: %d generated lines (10 systems' styles)" % lines)
+systems = re.search(r"\((\d+) systems", open(sys.argv[6]).read()).group(1)
+print("input: %d generated lines (%s systems' styles)" % (lines, systems))
 print("logify templates : %9.0f lines/s wall (read, mine, write a CSV), %.0f lines/s of its CPU time (user+sys %.2f s)"
       % (ours, ours_cpu, u + s))
 print("drain3 0.9.11    : %9.0f lines/s wall, %.0f lines/s of its CPU time (mining loop only)" % (drain, drain_cpu))

@@ -11,6 +11,7 @@
 
 #define ID_SEED 0x6c6f67696679ULL /* "logify" */
 #define WORD_EVIDENCE 3           /* lines before a one-word difference may mean another event */
+#define KEY_SCAN_MAX 4096         /* templates of one length looked at for keyed siblings (the newest) */
 
 /* ---- Options ---------------------------------------------------------- */
 
@@ -157,7 +158,9 @@ lg_err tpl_render(const tpl *t, lg_buf *out) {
         if (!in_span) e = lg_buf_append(out, t->text + g, ge - g);
         if (e) break;
         if (in_span) { /* one <*> for the whole variable-length run */
-        } else if (t->len[i] == TPL_WILD) e = lg_buf_append(out, "<*>", 3);
+        } else if (t->len[i] == TPL_WILD && t->shape[i])
+            e = tpl_shape_render(t->text + t->off[i], t->end[i] - t->off[i], out);
+        else if (t->len[i] == TPL_WILD) e = lg_buf_append(out, "<*>", 3);
         else e = lg_buf_append(out, t->text + t->off[i], t->len[i]);
         pos = t->end[i];
     }
@@ -209,13 +212,14 @@ lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint
         m->cap_t = nc;
     }
     /* one block: the index arrays, then the text */
-    size_t arr = 3 * n * sizeof(uint32_t);
+    size_t arr = 3 * n * sizeof(uint32_t) + n;
     char *blk = malloc(arr + text_len + 1);
     if (!blk) return LG_ENOMEM;
     tpl t = {0};
     t.off = (uint32_t *)(void *)blk;
     t.len = t.off + n;
     t.end = t.len + n;
+    t.shape = (uint8_t *)(t.end + n);
     t.text = blk + arr;
     memcpy(t.text, text, text_len);
     t.text[text_len] = '\0';
@@ -225,6 +229,8 @@ lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint
         t.off[i] = off[i];
         t.len[i] = wild[i] ? TPL_WILD : len[i];
         t.end[i] = off[i] + len[i];
+        t.shape[i] = wild[i] == 2;
+        t.n_shape += wild[i] == 2;
         if (!wild[i]) t.n_const++;
     }
     t.wild_path = wild_path;
@@ -402,7 +408,7 @@ static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_to
  * RUNNING, HTTPS: states and enum values), and not a value word (booleans
  * and the like are values wherever they appear). */
 static int plain_word(const char *s, size_t n) {
-    static const char *values[] = {"true", "false", "yes", "no", "on", "off", "null", "none", "nil",
+    static const char *values[] = {"yes", "no", "on", "off", "null", "none", "nil",
                                    "enabled", "disabled", "unknown"};
     if (!n) return 0;
     size_t lower = 0;
@@ -434,7 +440,10 @@ static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line,
         pos = i;
     }
     /* evidence that the word is a constant: the template has held it for
-     * a few lines (a variable shows a second value early) */
+     * a few lines (a variable shows a second value early). Without it
+     * (siblings from the first line on) the generated logs gain (GA 0.961
+     * -> 0.973 on seed 1), but a word with two values in the whole input
+     * (sda/sdb, root/admin) would split its event: docs/templates.md */
     return t->n_const >= 3 && t->lines >= WORD_EVIDENCE ? pos : -1;
 }
 
@@ -459,6 +468,17 @@ static size_t siblings(const lg_tpl_miner *m, const tpl_node *leaf, uint32_t ti,
     return c;
 }
 
+/* Turns token pos of t into <*>. A keyed token also marks its tree level
+ * <*> in wild_path (the template stays in its leaf; a state file files it
+ * under the <*> child, where the same lines reach it). */
+static void make_wild(tpl *t, uint32_t pos) {
+    if (t->len[pos] == TPL_WILD) return;
+    t->len[pos] = TPL_WILD;
+    t->n_const--;
+    for (uint32_t j = 0; j < t->nkey; j++)
+        if (t->kpos[j] == pos) t->wild_path |= 1u << j;
+}
+
 /* Turns pos into <*> in every sibling and makes them one group. */
 static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint32_t pos) {
     uint32_t root = tpl_root(m, sib[0]);
@@ -467,13 +487,99 @@ static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint3
         if (r < root) root = r;
     }
     for (size_t k = 0; k < c; k++) {
-        tpl *s = &m->t[sib[k]];
-        if (s->len[pos] != TPL_WILD) {
-            s->len[pos] = TPL_WILD;
-            s->n_const--;
-        }
+        make_wild(&m->t[sib[k]], pos);
         uint32_t r = tpl_root(m, sib[k]);
         if (r != root) m->t[r].root = root;
+    }
+}
+
+/* ---- Siblings across leaves ------------------------------------------- */
+
+/* u takes every line t takes: equal tokens, or <*> in u */
+static int generalises(const tpl *u, const tpl *t) {
+    if (u->n != t->n) return 0;
+    for (uint32_t i = 0; i < u->n; i++) {
+        uint32_t lu = u->len[i], lt = t->len[i];
+        if (lu == TPL_WILD) continue;
+        if (lu != lt || !tpl_eq(u->text + u->off[i], t->text + t->off[i], lu)) return 0;
+    }
+    return 1;
+}
+
+/* The templates of node nd (its newest `scan`, 0 = all) that template bi
+ * takes every line of join its group, whose text gets <*> where bi has
+ * it: after bi was generalised in its leaf (siblings of a word that turned
+ * out to be a variable), or when bi was born under other keys than they.
+ * Returns how many groups joined. */
+static size_t absorb(lg_tpl_miner *m, const tpl_node *nd, uint32_t bi, uint32_t scan) {
+    size_t joined = 0;
+    uint32_t from = scan && nd->nm > scan ? nd->nm - scan : 0;
+    for (uint32_t k = from; k < nd->nm; k++) {
+        uint32_t u = nd->memb[k];
+        uint32_t rb = tpl_root(m, bi), ru = tpl_root(m, u);
+        if (ru == rb || !generalises(&m->t[bi], &m->t[u])) continue;
+        uint32_t root = rb < ru ? rb : ru, other = rb < ru ? ru : rb;
+        tpl *r = &m->t[root];
+        if (r->n == m->t[bi].n)
+            for (uint32_t i = 0; i < r->n; i++)
+                if (m->t[bi].len[i] == TPL_WILD) make_wild(r, i);
+        m->t[other].root = root;
+        joined++;
+    }
+    return joined;
+}
+
+/* A keyed token is a tree level, so a program or user name in front
+ * (`(bob) CMD (run-parts /x)`, `sharingd[12]: Failed to connect ...`)
+ * puts every value in its own leaf, where the word-variant rule above
+ * never sees the others. So when template ti is born, the templates of its
+ * token count that equal it but for one keyed constant are its siblings:
+ * with word_variants of them, that position is a variable and they are one
+ * group; when one of them already holds <*> there, ti joins its group. */
+static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
+    const tpl_node *b = tpl_len_bucket(m, m->t[ti].n, 0);
+    if (!b || m->t[ti].n_const < 3 || m->opts.word_variants < 2) return;
+    uint32_t from = b->nm > KEY_SCAN_MAX ? b->nm - KEY_SCAN_MAX : 0;
+    tpl *t = &m->t[ti];
+    for (uint32_t k = b->nm; k-- > from;) { /* a group that takes it, filed under other keys */
+        uint32_t u = b->memb[k];
+        if (u != ti && m->t[u].n_const >= 2 && generalises(&m->t[u], t)) {
+            for (uint32_t i = 0; i < t->n; i++)
+                if (m->t[u].len[i] == TPL_WILD) make_wild(t, i);
+            t->root = tpl_root(m, u);
+            return;
+        }
+    }
+    if (absorb(m, b, ti, KEY_SCAN_MAX)) return;
+    for (uint32_t j = 0; j < t->nkey; j++) {
+        uint32_t pos = t->kpos[j], sib[64];
+        if (t->len[pos] == TPL_WILD || !plain_word(t->text + t->off[pos], t->len[pos])) continue;
+        size_t c = 0;
+        sib[c++] = ti;
+        for (uint32_t k = b->nm; k-- > from && c < 64;) {
+            uint32_t u = b->memb[k];
+            const tpl *x = &m->t[u];
+            if (u != ti && x->len[pos] != TPL_WILD && plain_word(x->text + x->off[pos], x->len[pos]) &&
+                same_but(x, t, pos))
+                sib[c++] = u;
+        }
+        if (c >= (size_t)m->opts.word_variants) {
+            merge_siblings(m, sib, c, pos);
+            for (size_t k = 0; k < c; k++) tpl_merge_check(m, sib[k]);
+            return;
+        }
+    }
+}
+
+/* A line taken by t: a shaped <*> whose token has another shape in this
+ * line (12ms after 10s) is shown as <*> from now on. */
+static void keep_shapes(tpl *t, const char *line, const lg_tpl_tokens *tk) {
+    for (uint32_t i = 0; i < t->n && t->n_shape; i++) {
+        if (!t->shape[i]) continue;
+        const lg_tpl_token *x = &tk->tok[i];
+        if (tpl_shape_eq(line + x->off, x->len, t->text + t->off[i], t->end[i] - t->off[i])) continue;
+        t->shape[i] = 0;
+        t->n_shape--;
     }
 }
 
@@ -491,16 +597,21 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     long best = leaf ? best_in_leaf(m, leaf, line, tk, &exact) : -1;
     if (best >= 0 && exact) { /* the common case: nothing to generalise */
         m->t[best].lines++;
+        if (m->t[best].n_shape) keep_shapes(&m->t[best], line, tk);
         out->index = (uint32_t)best;
         out->id = m->t[tpl_root(m, (uint32_t)best)].id;
         return LG_OK;
     }
+    long sib_of = -1; /* the template a new one is a word sibling of */
     if (best >= 0 && m->opts.word_variants > 1) {
         long pos = one_word_diff(m, &m->t[best], line, tk);
         if (pos >= 0) {
             uint32_t sib[64];
             size_t c = siblings(m, leaf, (uint32_t)best, (uint32_t)pos, sib, 64);
-            if (c < (size_t)m->opts.word_variants) best = -1; /* a sibling: maybe another event */
+            if (c < (size_t)m->opts.word_variants) { /* a sibling: maybe another event */
+                sib_of = best;
+                best = -1;
+            }
             else {
                 merge_siblings(m, sib, c, (uint32_t)pos);
                 for (size_t k = 0; k < c; k++) tpl_merge_check(m, sib[k]);
@@ -509,6 +620,7 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     }
     if (best >= 0) {
         tpl *t = &m->t[best];
+        if (t->n_shape) keep_shapes(t, line, tk);
         for (uint32_t i = 0; i < t->n; i++) {
             uint32_t l = t->len[i];
             if (l == TPL_WILD) continue;
@@ -520,7 +632,10 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
             }
         }
         t->lines++;
-        if (out->changed) tpl_merge_check(m, (uint32_t)best);
+        if (out->changed) {
+            absorb(m, leaf, (uint32_t)best, 0);
+            tpl_merge_check(m, (uint32_t)best);
+        }
         out->index = (uint32_t)best;
         out->id = m->t[tpl_root(m, (uint32_t)best)].id;
         return LG_OK;
@@ -535,7 +650,11 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
         arr[i] = tk->tok[i].off;
         arr[n + i] = tk->tok[i].len;
         wild[i] = tk->tok[i].var;
+        if (wild[i] && tpl_shape_ok(line + tk->tok[i].off, tk->tok[i].len)) wild[i] = 2;
     }
+    if (sib_of >= 0) /* born with its sibling's <*>: they differ in one word only */
+        for (size_t i = 0; i < n; i++)
+            if (!wild[i] && m->t[sib_of].len[i] == TPL_WILD) wild[i] = 1;
     uint32_t kpos[8], nkey = line_keys(m, tk, kpos);
     wp = new_wild_path(m, line, tk, kpos, nkey);
     uint32_t index;
@@ -545,7 +664,10 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
         return lg_fail(err, e, "templates: more than %zu templates (max_templates)", m->opts.max_templates);
     if (e) return lg_fail(err, e, "templates: out of memory");
     if (span_root >= 0) m->t[index].root = (uint32_t)span_root; /* a known variable-length group */
-    else tpl_merge_check(m, index);
+    else {
+        key_siblings(m, index);
+        if (tpl_root(m, index) == index) tpl_merge_check(m, index);
+    }
     out->index = index;
     out->id = m->t[tpl_root(m, index)].id;
     out->is_new = tpl_root(m, index) == index;

@@ -48,6 +48,10 @@ typedef struct {
     uint32_t *off;     /* (n) token offsets in text */
     uint32_t *len;     /* (n) token lengths, TPL_WILD for <*> */
     uint32_t *end;     /* (n) end of the token in text (glue starts there) */
+    uint8_t *shape;    /* (n) 1: a <*> shown with the words around its
+                          numbers (blk_<*>, <*>ms), every line so far
+                          having had that shape there */
+    uint32_t n_shape;  /* positions with shape set */
 } tpl;
 
 /* A node of the prefix tree, in one open-addressing table keyed by
@@ -77,20 +81,29 @@ struct lg_tpl_miner {
 };
 
 /* Adds a template born from tokens (off, len) of text (copied); wild[i]
- * marks the positions that are <*>, kpos/nkey the tokens keyed in the tree,
+ * marks the positions that are <*> (2: shown with its shape), kpos/nkey the tokens keyed in the tree,
  * wild_path the <*> tree levels; id 0 = derive it
  * from the text. Files it under its tree leaf. */
 lg_err tpl_insert(lg_tpl_miner *m, const char *text, size_t text_len, const uint32_t *off,
                   const uint32_t *len, const uint8_t *wild, size_t n, const uint32_t *kpos,
                   uint32_t nkey, uint32_t wild_path, uint64_t id, uint64_t lines,
                   uint32_t *index_out);
+/* templates_tokenize.c: a value token whose numbers sit among words
+ * (blk_-42, 10ms, node-31, core.1234, 123_456; not 10.0.0.1, 0x1f, a
+ * UUID, a path) is shown with its numbers as <*>: tpl_shape_ok says
+ * whether s has such a shape, tpl_shape_eq whether a and b have the same
+ * one, tpl_shape_render appends it. */
+int tpl_shape_ok(const char *s, size_t n);
+int tpl_shape_eq(const char *a, size_t na, const char *b, size_t nb);
+lg_err tpl_shape_render(const char *s, size_t n, lg_buf *out);
 /* Renders template t (no root lookup) into out. */
 lg_err tpl_render(const tpl *t, lg_buf *out);
 /* The group template of index i (follows root links). */
 uint32_t tpl_root(const lg_tpl_miner *m, uint32_t i);
 
 /* templates_merge.c: templates of different lengths that differ only in a run of
- * <*> become one group. Files template i under its first-token bucket. */
+ * <*> become one group. Files template i under its first-token bucket and
+ * its token-count bucket. */
 lg_err tpl_bucket_add(lg_tpl_miner *m, uint32_t i);
 /* After template i was born or generalised: merges its group with a
  * compatible one of another length, if any. */
@@ -98,6 +111,8 @@ void tpl_merge_check(lg_tpl_miner *m, uint32_t i);
 /* A group with a variable-length run that a new tokenised line fits
  * (prefix and suffix equal, anything in the run): its root, or -1. */
 long tpl_span_match(lg_tpl_miner *m, const char *line, const lg_tpl_tokens *tk);
+/* The templates with n tokens (a node whose memb lists them), or NULL. */
+tpl_node *tpl_len_bucket(lg_tpl_miner *m, uint32_t n, int create);
 /* The tree's node table, also used for the buckets (level byte 0xff). */
 tpl_node *tpl_node_get(lg_tpl_miner *m, const char *key, size_t klen, int create, int *created);
 

@@ -15,6 +15,7 @@
 #include "templates/templates_int.h"
 
 #define BUCKET_LEVEL 0xff
+#define LEN_BUCKET_LEVEL 0xfe /* templates by token count (keyed-token siblings) */
 #define SCAN_MAX 4096 /* candidates looked at per check (the newest) */
 
 /* ---- Buckets ---------------------------------------------------------- */
@@ -33,10 +34,19 @@ static tpl_node *bucket(lg_tpl_miner *m, const char *tok, uint32_t len, int crea
     return tpl_node_get(m, m->key.data, m->key.len, create, NULL);
 }
 
+tpl_node *tpl_len_bucket(lg_tpl_miner *m, uint32_t n, int create) {
+    lg_buf_reset(&m->key);
+    char lv = (char)LEN_BUCKET_LEVEL;
+    if (lg_buf_append(&m->key, &lv, 1) || lg_buf_append(&m->key, &n, sizeof n)) return NULL;
+    return tpl_node_get(m, m->key.data, m->key.len, create, NULL);
+}
+
 lg_err tpl_bucket_add(lg_tpl_miner *m, uint32_t i) {
     const tpl *t = &m->t[i];
     uint32_t len = t->n ? t->len[0] : 0;
     tpl_node *b = bucket(m, t->n ? t->text + t->off[0] : "", len, 1);
+    if (!b || tpl_node_push(b, i)) return LG_ENOMEM;
+    b = tpl_len_bucket(m, t->n, 1);
     return b ? tpl_node_push(b, i) : LG_ENOMEM;
 }
 

@@ -66,8 +66,8 @@ static json_t *tpl_json(const lg_tpl_miner *m, size_t i, lg_buf *scratch) {
     }
     for (uint32_t k = 0; k < t->n; k++) {
         uint32_t len = t->end[k] - t->off[k];
-        json_array_append_new(toks, json_pack("[IIi]", (json_int_t)t->off[k], (json_int_t)len,
-                                              t->len[k] == TPL_WILD));
+        int wild = t->len[k] == TPL_WILD ? 1 + t->shape[k] : 0; /* 2: <*> shown with its shape */
+        json_array_append_new(toks, json_pack("[IIi]", (json_int_t)t->off[k], (json_int_t)len, wild));
     }
     json_object_set_new(o, "tokens", toks);
     lg_buf_reset(scratch);
@@ -202,7 +202,7 @@ static lg_err load_tpl(lg_tpl_miner *m, json_t *o, const char **why, lg_buf *scr
             return *why = "a token is not [offset, length, wild]", LG_EPARSE;
         }
         json_int_t off = json_integer_value(x0), len = json_integer_value(x1), w = json_integer_value(x2);
-        if (off < prev_end || len < 0 || (size_t)(off + len) > tlen || (w != 0 && w != 1)) {
+        if (off < prev_end || len < 0 || (size_t)(off + len) > tlen || w < 0 || w > 2) {
             free(arr);
             return *why = "a token lies outside the text", LG_EPARSE;
         }

@@ -3,7 +3,7 @@
  * system (no per-system masks); docs/templates.md lists them with reasons.
  *
  * Splitting: blanks always; inside a blank-delimited chunk, field
- * separators `=` `,` `;` `|` brackets and quotes, and `:` after a key that
+ * separators `=` `,` `;` `|` `#` brackets and quotes, and `:` after a key that
  * holds no digit (`port:22` splits, `10:20:30` and `fe80::1` do not). A
  * chunk that is a URL or a Windows path is never split. Leading opening
  * brackets/quotes and trailing closing ones (and a trailing `.` `:` `!` `?`)
@@ -14,10 +14,13 @@
  * Variables: a token holding a number (numbers, hex ids, IPs, times, dates,
  * durations `12ms`, sizes `4KB`, `blk_-123`, UUIDs): a run of 2+ digits or
  * a digit not right after a letter; a single digit after a letter is part
- * of a name (`ssh2`, `utf8`, `ipv4`, `jk2_init`, `u0`);
+ * of a name (`ssh2`, `utf8`, `ipv4`, `jk2_init`, `u0`), and so are digits
+ * between letters in a token with a letter no hex number has (`Brcm43xx`,
+ * `IO80211AWDL`);
  * a run of 8+ hex letters; a path (`/x`, `~/x`, `C:\x`, `a/b/c`); a URL;
  * an e-mail-like `a@b`; a host or file name (`www.example.com`,
- * `chrome.exe`: dotted, ending in 2-4 lowercase letters). Everything else is a constant candidate that the
+ * `chrome.exe`: dotted, ending in 2-4 lowercase letters, no camelCase
+ * segment: `workerEnv.init` is a method). Everything else is a constant candidate that the
  * miner may still generalise.
  */
 #include <stdlib.h>
@@ -48,7 +51,7 @@ static const uint16_t cls_table[256] = {
     [')'] = C_CLOSE | C_SEP, [']'] = C_CLOSE | C_SEP, ['}'] = C_CLOSE | C_SEP, ['>'] = C_CLOSE | C_SEP,
     [','] = C_CLOSE | C_SEP, [';'] = C_CLOSE | C_SEP,
     ['.'] = C_CLOSE, [':'] = C_CLOSE, ['!'] = C_CLOSE, ['?'] = C_CLOSE,
-    ['='] = C_SEP, ['|'] = C_SEP,
+    ['='] = C_SEP, ['|'] = C_SEP, ['#'] = C_SEP,
     ['/'] = C_MARK, ['\\'] = C_MARK, ['@'] = C_MARK, ['~'] = C_MARK,
 };
 
@@ -92,10 +95,22 @@ static int is_host_or_file(const char *s, size_t n) {
             continue;
         }
         if (!((c | 32) >= 'a' && (c | 32) <= 'z') && c != '-' && c != '_') return 0;
-        if (!(c >= 'a' && c <= 'z')) lower_last = 0;
+        if (!(c >= 'a' && c <= 'z')) {
+            if (seg && c >= 'A' && c <= 'Z') return 0; /* camelCase: workerEnv.init, a method */
+            lower_last = 0;
+        }
         seg++;
     }
     return dots >= 1 && seg >= 2 && seg <= 4 && lower_last;
+}
+
+/* a letter that no hex number holds (g-z, G-Z) */
+static int has_name_letter(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)(s[i] | 32);
+        if (c >= 'g' && c <= 'z') return 1;
+    }
+    return 0;
 }
 
 static int token_is_var(const uint16_t *cls, const char *s, size_t n) {
@@ -110,7 +125,14 @@ static int token_is_var(const uint16_t *cls, const char *s, size_t n) {
              * (ssh2, utf8, ipv4, jk2_init, u0) */
             size_t j = i;
             while (j < n && (CLS(s[j]) & C_DIGIT)) j++;
-            if (j - i >= 2 || i == 0 || !(CLS(s[i - 1]) & C_ALPHA)) return 1;
+            int after_letter = i > 0 && (CLS(s[i - 1]) & C_ALPHA);
+            /* digits between letters in a name that is not hex
+             * (Brcm43xx, IO80211AWDL): part of the name */
+            if (after_letter && j < n && (CLS(s[j]) & C_ALPHA) && has_name_letter(s, n)) {
+                i = j - 1;
+                continue;
+            }
+            if (j - i >= 2 || !after_letter) return 1;
             i = j - 1;
         } else if (k & C_ALPHA) {
             alpha++;
@@ -124,6 +146,102 @@ static int token_is_var(const uint16_t *cls, const char *s, size_t n) {
     if (slash >= 2) return 1; /* a/b/c */
     if (at == 1 && s[0] != '@' && s[n - 1] != '@') return 1;
     return dots && is_host_or_file(s, n);
+}
+
+/* ---- Numbers inside a value -------------------------------------------- */
+
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define IS_ALPHA(c) (((c) | 32) >= 'a' && ((c) | 32) <= 'z')
+#define IS_HEXL(c) (((c) | 32) >= 'a' && ((c) | 32) <= 'f')
+
+/* The end of the number starting at s[i], or i when none starts there:
+ * digits with '.' between digits (1.5, 10.0.0.1), a sign before them at
+ * the start or after a byte that is not a letter or digit (blk_-42),
+ * 0x and hex digits. */
+static size_t num_end(const char *s, size_t n, size_t i) {
+    size_t j = i;
+    if ((s[j] == '-' || s[j] == '+') && j + 1 < n && IS_DIGIT(s[j + 1]) &&
+        (j == 0 || !(IS_DIGIT(s[j - 1]) || IS_ALPHA(s[j - 1]))))
+        j++;
+    if (j >= n || !IS_DIGIT(s[j])) return i;
+    if (s[j] == '0' && j + 2 < n && (s[j + 1] | 32) == 'x' && (IS_DIGIT(s[j + 2]) || IS_HEXL(s[j + 2]))) {
+        for (j += 2; j < n && (IS_DIGIT(s[j]) || IS_HEXL(s[j]));) j++;
+        return j;
+    }
+    for (;;) {
+        while (j < n && IS_DIGIT(s[j])) j++;
+        if (j + 1 < n && s[j] == '.' && IS_DIGIT(s[j + 1])) {
+            j++;
+            continue;
+        }
+        return j;
+    }
+}
+
+int tpl_shape_ok(const char *s, size_t n) {
+    int numbers = 0, letters = 0, name_letter = 0, underscore = 0, after_num = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '/' || c == '\\' || c == '@') return 0; /* paths, URLs, addresses */
+        size_t e = num_end(s, n, i);
+        if (e > i) {
+            numbers++;
+            after_num = 1;
+            i = e;
+            continue;
+        }
+        if (IS_ALPHA(c)) {
+            size_t j = i;
+            int allhex = 1;
+            for (; j < n && IS_ALPHA(s[j]); j++) allhex &= IS_HEXL(s[j]);
+            if (after_num && allhex && j < n && IS_DIGIT(s[j])) return 0; /* 3fa9, 550e8400: hex */
+            letters = 1;
+            name_letter |= !allhex;
+            after_num = 0;
+            i = j;
+            continue;
+        }
+        underscore |= c == '_';
+        after_num = 0;
+        i++;
+    }
+    return numbers && (letters ? name_letter : underscore);
+}
+
+int tpl_shape_eq(const char *a, size_t na, const char *b, size_t nb) {
+    if (na == nb) { /* the usual case: digits changed in place (blk_-42, blk_-97) */
+        size_t k = 0;
+        while (k < na && (a[k] == b[k] || (IS_DIGIT(a[k]) && IS_DIGIT(b[k])))) k++;
+        if (k == na) return 1; /* the same bytes around the same digit places */
+    }
+    size_t i = 0, j = 0;
+    while (i < na && j < nb) {
+        size_t ea = num_end(a, na, i), eb = num_end(b, nb, j);
+        if ((ea > i) != (eb > j)) return 0;
+        if (ea > i) {
+            i = ea, j = eb;
+            continue;
+        }
+        if (a[i] != b[j]) return 0;
+        i++, j++;
+    }
+    return i == na && j == nb;
+}
+
+lg_err tpl_shape_render(const char *s, size_t n, lg_buf *out) {
+    lg_err e = LG_OK;
+    size_t lit = 0;
+    for (size_t i = 0; i < n && !e;) {
+        size_t end = num_end(s, n, i);
+        if (end == i) {
+            i++;
+            continue;
+        }
+        e = lg_buf_append(out, s + lit, i - lit);
+        if (!e) e = lg_buf_append(out, "<*>", 3);
+        i = lit = end;
+    }
+    return e ? e : lg_buf_append(out, s + lit, n - lit);
 }
 
 /* ---- Splitting -------------------------------------------------------- */

@@ -50,7 +50,7 @@ not_loaded() {
 
 python3 "$LOGIFY_ROOT/tests/gen/gen_template_logs.py" "$TMP/gen.csv" --lines-per-system 200 --plain "$TMP/in.txt"
 loaded templates "$LOGIFY" templates "$TMP/in.txt" -o "$TMP/t.csv"
-[[ $(wc -l <"$TMP/t.csv") -eq 2001 ]] || fail "templates wrote $(wc -l <"$TMP/t.csv") lines"
+[[ $(wc -l <"$TMP/t.csv") -eq $(($(wc -l <"$TMP/in.txt") + 1)) ]] || fail "templates wrote $(wc -l <"$TMP/t.csv") lines for $(wc -l <"$TMP/in.txt")"
 only_libc templates
 not_loaded templates
 loaded templates_stdin "$LOGIFY" templates - --summary --format jsonl <"$TMP/in.txt"

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The template miner's accuracy on generated logs with ground truth
-# (tests/gen/gen_template_logs.py: ten systems' styles, 2,000 lines each,
-# two seeds), one run per system as the loghub benchmark does: average
+# (tests/gen/gen_template_logs.py: sixteen systems' styles, 2,000 lines each,
+# three seeds), one run per system as the loghub benchmark does: average
 # grouping accuracy (Zhu et al. 2019) and parsing accuracy must stay above
-# floors set below what the default configuration reaches (docs/templates.md).
+# floors set below what the default configuration reaches (docs/templates.md:
+# GA 0.955-0.986, PA 0.840-0.885; main before issue 17's follow-up "tmpl"
+# fails them: GA 0.926 on seed 3, PA 0.62-0.68).
 source "$(dirname "$0")/../lib.sh"
 PY=/usr/bin/python3
 GEN=$LOGIFY_ROOT/tests/gen
 $PY "$GEN/eval_templates.py" --self-test >/dev/null || fail "the GA/PA definitions"
 ok
-for seed in 1 2; do
+for seed in 1 2 3; do
   $PY "$GEN/gen_template_logs.py" "$TMP/gen$seed.csv" --seed $seed
-  $PY "$GEN/eval_templates.py" "$TMP/gen$seed.csv" --logify "$LOGIFY" --min-ga 0.94 --min-pa 0.60 >"$TMP/acc$seed" ||
+  $PY "$GEN/eval_templates.py" "$TMP/gen$seed.csv" --logify "$LOGIFY" --min-ga 0.945 --min-pa 0.75 >"$TMP/acc$seed" ||
     fail "accuracy under the floor (seed $seed): $(cat "$TMP/acc$seed")"
   tail -1 "$TMP/acc$seed"
   ok
@@ -19,7 +21,7 @@ done
 # raw lines (a date, time and pid before the level and component): the tree
 # keys the first tokens that are not variables, so the header does not blur events
 $PY "$GEN/gen_template_logs.py" "$TMP/raw.csv" --seed 3 --raw
-$PY "$GEN/eval_templates.py" "$TMP/raw.csv" --logify "$LOGIFY" --min-ga 0.94 --min-pa 0.60 >"$TMP/accraw" ||
+$PY "$GEN/eval_templates.py" "$TMP/raw.csv" --logify "$LOGIFY" --min-ga 0.945 --min-pa 0.75 >"$TMP/accraw" ||
   fail "accuracy on raw lines under the floor: $(cat "$TMP/accraw")"
 tail -1 "$TMP/accraw"
 ok

@@ -31,7 +31,7 @@ C
 "$LOGIFY" templates "$TMP/in.csv" -o "$TMP/out.csv" || fail "templates on a CSV"
 head -1 "$TMP/out.csv" | grep -qx "source,log_message,extra,template_id,template" || fail "header: $(head -1 "$TMP/out.csv")"
 [[ $(wc -l <"$TMP/out.csv") -eq 5 ]] || fail "rows: $(cat "$TMP/out.csv")"
-grep -q '^hdfs,Received block blk_2 of size 20 from /10.0.0.2,b,[0-9a-f]\{16\},Received block <\*> of size <\*> from /<\*>$' "$TMP/out.csv" ||
+grep -q '^hdfs,Received block blk_2 of size 20 from /10.0.0.2,b,[0-9a-f]\{16\},Received block blk_<\*> of size <\*> from /<\*>$' "$TMP/out.csv" ||
   fail "hdfs row: $(cat "$TMP/out.csv")"
 grep -q '^ssh,Failed password for root from 1.2.3.4 port 22 ssh2,c,[0-9a-f]\{16\},Failed password for <\*> from <\*> port <\*> ssh2$' "$TMP/out.csv" ||
   fail "the final template goes on every row of its group: $(cat "$TMP/out.csv")"

@@ -6,8 +6,9 @@ bench/bench_templates.sh). Standard library only; deterministic for a seed.
                        [--systems a,b,...] [--plain OUT.txt] [--raw]
 
 OUT.csv columns: system, log_message, event_id, event_template. Styles of
-ten systems (HDFS, Hadoop, Spark, OpenSSH, Apache, Linux syslog, Android,
-Windows CBS, BGL, Proxifier-like), variables of every kind (integers,
+sixteen systems (HDFS, Hadoop, Spark, OpenSSH, Apache, Linux syslog, Android,
+Windows CBS, BGL, Proxifier, Zookeeper, OpenStack, HealthApp, Mac,
+Thunderbird, HPC-like), variables of every kind (integers,
 floats, hex, IPs, IP:port, paths, UUIDs, durations, sizes, block and
 container ids, user and host names without digits, states, URLs, MACs,
 dates and times), pairs of templates that differ by one word, and
@@ -17,7 +18,7 @@ convention. --raw prefixes each line with a raw log's header (date, time,
 pid, a level and a component fixed per event), as in loghub's .log files
 before their Content is cut out. Event frequencies are Zipf-like, as in real logs.
 """
-import argparse, csv, random, string
+import argparse, csv, random, re, string
 
 R = random.Random(1)
 
@@ -112,6 +113,27 @@ VARS = {
     "node": lambda: "R%02d-M%d-N%d-C:J%02d-U%02d" % (R.randint(0, 77), R.randint(0, 1), R.randint(0, 15), R.randint(2, 17), R.randint(1, 11)),
     "pid": lambda: rint(100, 65000),
     "version": lambda: "%d.%d.%d" % (R.randint(0, 9), R.randint(0, 20), R.randint(0, 99)),
+    # the styles added for Zookeeper, OpenStack, HealthApp, Mac, Thunderbird, HPC
+    "status": lambda: R.choice(["200", "202", "204", "404", "500"]),
+    "secs": lambda: "%.7f" % (R.random() * 3),
+    "epoch": lambda: str(R.randint(1514038000000, 1514999999999)),
+    "intent": lambda: R.choice(["android.intent.action.SCREEN_ON", "android.intent.action.SCREEN_OFF",
+                                "android.intent.action.TIME_TICK", "android.intent.action.USER_PRESENT"]),
+    "bool": lambda: R.choice(["true", "false"]),
+    "uptime": lambda: "%d.%06d" % (R.randint(100000, 999999), R.randint(0, 999999)),
+    "kaddr": lambda: "0xffffff80" + hexs(8),
+    "zkstate": lambda: R.choice(["LOOKING", "FOLLOWING", "LEADING"]),
+    "zkop": lambda: R.choice(["create", "delete", "setData", "multi"]),
+    "onoff": lambda: R.choice(["on", "off"]),
+    "fans": lambda: " ".join(rint(2000, 4200) for _ in range(R.randint(3, 6))),
+    "alt": lambda: R.choice(["alt0", "scsi1", "gige7", "ServerFileSystem"]),
+    "domain": lambda: R.choice(["storage%d" % R.randint(1, 99), "sfs%d" % R.randint(1, 99)]),
+    "nodes": lambda: " ".join("node-%d 0x%s <ok>" % (R.randint(0, 255), hexs(9)) for _ in range(R.randint(1, 4))),
+    "proc": lambda: R.choice(["kernel", "mDNSResponder", "UserEventAgent", "sharingd", "QQ", "corecaptured",
+                              "com.apple.cts", "Google Chrome Helper"]),
+    "wake": lambda: R.choice(["RTC (Alarm)", "EC.LidOpen (User)", "XHC1", "ARPT (Network)", "EC.SleepTimer (SleepTimer)"]),
+    "ipv6": lambda: "fe80::%s:%s:%s:%s" % (hexs(4), hexs(4), hexs(4), hexs(4)),
+    "tbnode": lambda: R.choice(["A%d" % R.randint(1, 9), "B%d" % R.randint(1, 9), "C%d" % R.randint(1, 9)]),
 }
 
 # Templates per system: {kind} is a variable.
@@ -273,25 +295,216 @@ SYSTEMS = {
         "Welcome to Proxifier v{version}",
         "[{date} {time}] {prog} - {hostport} matching rule Default",
     ],
+    # the ones below: numbers glued to words and units (the loghub
+    # convention masks the number only: `<*>ms`, `node-<*>`, `<*>##<*>`),
+    # keys and values, sessions in hex, states in capitals, lists of
+    # variable length, booleans that name different events
+    "zookeeper": [
+        "Received connection request /{ip}:{port}",
+        "Accepted socket connection from /{ip}:{port}",
+        "Client attempting to establish new session at /{ip}:{port}",
+        "Established session {hex} with negotiated timeout {int} for client /{ip}:{port}",
+        "Closed socket connection for client /{ip}:{port} which had sessionid {hex}",
+        "Closed socket connection for client /{ip}:{port} (no session established for client)",
+        "Expiring session {hex}, timeout of {int}ms exceeded",
+        "Processed session termination for sessionid: {hex}",
+        "Connection broken for id {small}, my id = {small}, error = ",
+        "Interrupted while waiting for message on queue",
+        "Send worker leaving thread",
+        "Notification time out: {int}",
+        "Have smaller server identifier, so dropping the connection: ({small}, {small})",
+        "Cannot open channel to {small} at election address /{ip}:{port}",
+        "Notification: {small} (n.leader), {hex} (n.zxid), {hex} (n.round), {zkstate} (n.state), {small} (n.sid), "
+        "{hex} (n.peerEPoch), {zkstate} (my state)",
+        "Got user-level KeeperException when processing sessionid:{hex} type:{zkop} cxid:{hex} zxid:{hex} "
+        "txntype:{neg} reqpath:n/a Error Path:{path} Error:KeeperErrorCode = NodeExists for {path}",
+        "caught end of stream exception",
+        "Exception causing close of session {hex} due to java.io.IOException: Connection reset by peer",
+    ],
+    "openstack": [
+        "{ip} \"GET {path} HTTP/1.1\" status: {status} len: {int} time: {secs}",
+        "{ip} \"POST {path} HTTP/1.1\" status: {status} len: {int} time: {secs}",
+        "{ip} \"DELETE {path} HTTP/1.1\" status: {status} len: {int} time: {secs}",
+        "[instance: {uuid}] VM Started (Lifecycle Event)",
+        "[instance: {uuid}] VM Paused (Lifecycle Event)",
+        "[instance: {uuid}] VM Resumed (Lifecycle Event)",
+        "[instance: {uuid}] VM Stopped (Lifecycle Event)",
+        "[instance: {uuid}] Took {float} seconds to spawn the instance on the hypervisor.",
+        "[instance: {uuid}] Took {float} seconds to build instance.",
+        "[instance: {uuid}] Took {float} seconds to destroy the instance on the hypervisor.",
+        "[instance: {uuid}] Total memory: {int} MB, used: {float} MB",
+        "[instance: {uuid}] Attempting claim: memory {int} MB, disk {int} GB, vcpus {small} CPU",
+        "[instance: {uuid}] Claim successful",
+        "[instance: {uuid}] Creating image",
+        "[instance: {uuid}] Deleting instance files {path}",
+        "[instance: {uuid}] During sync_power_state the instance has a pending task (spawning). Skip.",
+        "Active base files: {path}",
+        "Unknown base file: {path}",
+        "image {uuid} at ({path}): checking",
+        "Running instance usage audit for host {host} from {date} {time} to {date} {time}. {int} instances.",
+    ],
+    "healthapp": [
+        "onStandStepChanged {int}",
+        "onExtend:{epoch} {int} {small} {small}",
+        "processHandleBroadcastAction action:{intent}",
+        "onReceive action: {intent}",
+        "flush sensor data",
+        "getTodayTotalDetailSteps = {epoch}##{int}##{int}##{int}##{int}##{int}",
+        "setTodayTotalDetailSteps={epoch}##{int}##{int}##{int}##{int}##{int}",
+        "REPORT : {int} {int} {int} {int}",
+        "calculateCaloriesWithCache totalCalories={int}",
+        "calculateAltitudeWithCache totalAltitude={int}",
+        "screen status unknown,think screen on",
+        "insertHiHealthData() bulkSaveDetailHiHealthData fail errorCode = {small},errorMessage = ERR_DATA_INSERT",
+        "setGoalNotifiShow isShow = true",
+        "setGoalNotifiShow isShow = false",
+        "upLoadOneMinuteDataToEngine time={epoch},step={int},type={small}",
+    ],
+    "mac": [
+        "ARPT: {uptime}: wl0: setup_keepalive: Seq: {int}, Ack: {int}, Win size: {int}",
+        "ARPT: {uptime}: AirPort_Brcm43xx::syncPowerState: WWEN[enabled]",
+        "ARPT: {uptime}: AirPort_Brcm43xx::powerChange: System Sleep",
+        "ARPT: {uptime}: AirPort_Brcm43xx::powerChange: System Wake - Full Wake/ Dark Wake / Maintenance wake",
+        "AirPort: Link Down on awdl0. Reason {small} (Unspecified).",
+        "AirPort: Link Up on en0",
+        "en0: BSSID changed to {mac}",
+        "Thermal pressure state: {small} Memory pressure state: {small}",
+        "hibernate_page_list_setall(preflight {small}) start {kaddr}, {kaddr}",
+        "IO80211AWDLPeerManager::setAwdlSuspendedMode() Suspending AWDL, enterQuietMode(true)",
+        "IO80211AWDLPeerManager::setAwdlSuspendedMode() Resuming AWDL",
+        "Setting BTCoex Config: enable_2G:{small}, profile_2G:{small}, enable_5G:{small}, profile_5G:{small}",
+        "Wake reason: {wake}",
+        "PM response took {int} ms ({small}, powerd)",
+        "{proc}[{pid}]: Failed to connect to {host}: Connection refused",
+        "network changed: v4(en0:{ip}) v6(en0:{ipv6}) DNS! Proxy SMB",
+        "Sandbox: {proc}({pid}) deny({small}) mach-lookup com.apple.nsurlsessiond",
+        "com.apple.CDScheduler: Scheduling activity for {int} seconds",
+    ],
+    "thunderbird": [
+        "session opened for user {user} by (uid={int})",
+        "session closed for user {user}",
+        "synchronized to {ip}, stratum {small}",
+        "({user}) CMD (run-parts {path})",
+        "Accepted publickey for {user} from {ip} port {port} ssh2",
+        "DHCPREQUEST on eth1 to {ip} port 67",
+        "DHCPACK from {ip} (xid={hex})",
+        "data_thread() got no answer from any [Thunderbird_{tbnode}] datasource",
+        "ib_sm_sweep.c:{int}; ********************** NEW SWEEP ********************",
+        "ib_sm_sweep.c:{int}; No topology change",
+        "ALERT exited abnormally with [{small}]",
+        "Server listening on {ip} port {port}.",
+        "Connection closed by {ip}",
+        "pbs_mom: Connection refused ({int}) in open_demux, open_demux: connect {ip}:{port}",
+        "check pass; user unknown",
+        "authentication failure; logname= uid={int} euid={int} tty=NODEVssh ruser= rhost={host}",
+    ],
+    "hpc": [
+        "Component State Change: Component \"{alt}\" is in the unavailable state (HWID={int})",
+        "PSU status ( {onoff} {onoff} )",
+        "Fan speeds ( {fans} )",
+        "Temperature ({int}C) exceeds warning threshold",
+        "ClusterFileSystem: There is no server for ServerFileSystem domain {domain}",
+        "Link error on broadcast tree Interconnect-{small}T{small}:{small}:{small}:{small}",
+        "Link in reset",
+        "node-{int} detected a failed network connection on network {ip} via interface alt0",
+        "inconsistent nodesets {nodes}",
+        "Command has completed successfully",
+        "Targeting domains:node-D{small} and nodes:node-[{int}-{int}] child of command {int}",
+        "boot (command {int}) Error: Bad node-{int} boot code",
+        "ServerFileSystem domain {domain} has no servers",
+    ],
 }
 
 
+LONE_NUMBER = re.compile(r"(?<![\w./\\-])\d+(?![\w./\\-])")
+
+
+def num_end(s, i):
+    """The end of the number starting at s[i], or i (src/templates/
+    templates_tokenize.c's rule: digits with '.' between digits, a sign
+    after a byte that is not a letter or digit, 0x and hex digits)."""
+    n, j = len(s), i
+    if s[j] in "-+" and j + 1 < n and s[j + 1].isdigit() and (j == 0 or not s[j - 1].isalnum()):
+        j += 1
+    if j >= n or not s[j].isdigit():
+        return i
+    if s[j] == "0" and j + 2 < n and s[j + 1] in "xX" and s[j + 2] in string.hexdigits:
+        j += 2
+        while j < n and s[j] in string.hexdigits:
+            j += 1
+        return j
+    while True:
+        while j < n and s[j].isdigit():
+            j += 1
+        if j + 1 < n and s[j] == "." and s[j + 1].isdigit():
+            j += 1
+            continue
+        return j
+
+
+def shape(v):
+    """loghub's corrected templates mask the numbers of a value that sits
+    among words (blk_<*>, node-<*>, <*>_<*>), not an address, hex id, path
+    or plain number: the value's shape, or None."""
+    if any(c in v for c in "/\\@"):
+        return None
+    out, i, lit, numbers, letters, name, under, after = [], 0, 0, 0, False, False, False, False
+    while i < len(v):
+        e = num_end(v, i)
+        if e > i:
+            out.append(v[lit:i] + "<*>")
+            numbers, after, i = numbers + 1, True, e
+            lit = i
+            continue
+        if v[i].isascii() and v[i].isalpha():
+            j = i
+            while j < len(v) and v[j].isascii() and v[j].isalpha():
+                j += 1
+            allhex = all(c in "abcdefABCDEF" for c in v[i:j])
+            if after and allhex and j < len(v) and v[j].isdigit():
+                return None
+            letters, name, after, i = True, name or not allhex, False, j
+            continue
+        under = under or v[i] == "_"
+        after, i = False, i + 1
+    if not numbers or not (name if letters else under):
+        return None
+    return "".join(out) + v[lit:]
+
+
 def render(tpl):
-    """(line, ground-truth template) for one template string."""
-    out, gt, i = [], [], 0
+    """(line, parts) for one template string: parts are literal strings and
+    [value] lists for the variables."""
+    out, parts, i = [], [], 0
     while i < len(tpl):
         if tpl.startswith("{{", i) or tpl.startswith("}}", i):
-            out.append(tpl[i]), gt.append(tpl[i])
+            out.append(tpl[i]), parts.append(tpl[i])
             i += 2
         elif tpl[i] == "{":
             j = tpl.index("}", i)
-            out.append(VARS[tpl[i + 1:j]]())
-            gt.append("<*>")
+            v = VARS[tpl[i + 1:j]]()
+            out.append(v), parts.append([v])
             i = j + 1
         else:
-            out.append(tpl[i]), gt.append(tpl[i])
+            out.append(tpl[i]), parts.append(tpl[i])
             i += 1
-    return "".join(out), "".join(gt)
+    return "".join(out), parts
+
+
+def ground_truth(instances):
+    """The template of one event from all its rendered instances: a variable
+    is <*>, or its shape when every instance has the same one; loghub's
+    ground truth masks a number standing alone in the text too (uid=<*>,
+    port <*>, ": <*>:"), not one inside a name (ssh2, HTTP/1.1)."""
+    gt = []
+    for k, p in enumerate(instances[0]):
+        if isinstance(p, str):
+            gt.append(p)
+            continue
+        shapes = {shape(inst[k][0]) for inst in instances}
+        one = shapes.pop() if len(shapes) == 1 else None
+        gt.append(one if one else "<*>")
+    return LONE_NUMBER.sub("<*>", "".join(gt))
 
 
 def main():
@@ -315,8 +528,13 @@ def main():
             weights[k] = 1.0 / (rank + 1) ** 1.1
         picks = list(range(len(tpls))) + R.choices(range(len(tpls)), weights, k=max(0, a.lines_per_system - len(tpls)))
         R.shuffle(picks)
-        for k in picks:
-            line, gt = render(tpls[k])
+        rendered = [(k, render(tpls[k])) for k in picks]
+        truth = {}
+        for k, (_, parts) in rendered:
+            truth.setdefault(k, []).append(parts)
+        truth = {k: ground_truth(v) for k, v in truth.items()}
+        for k, (line, _) in rendered:
+            gt = truth[k]
             if a.raw:
                 level = ("INFO", "WARN", "ERROR", "DEBUG")[k % 4]
                 comp = ("dfs.DataNode", "sshd", "kernel", "CBS", "org.apache.Task", "RAS")[(k * 7 + len(sysname)) % 6]

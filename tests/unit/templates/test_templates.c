@@ -81,6 +81,12 @@ static void test_tokens_split_fields_not_words(void **state) {
     check_tokens("id 550e8400-e29b-41d4-a716-446655440000 hash deadbeefcafe mac 0x1F user a@b.org path /usr/lib",
                  "id|<550e8400-e29b-41d4-a716-446655440000>|hash|<deadbeefcafe>|mac|<0x1F>|user|<a@b.org>|path|</usr/lib>");
     check_tokens("[client 1.2.3.4] \"quoted words\"", "client|<1.2.3.4>|quoted|words");
+    /* digits between the letters of a name that is not hex; a camelCase
+     * method is not a file name; '#' separates fields */
+    check_tokens("AirPort_Brcm43xx::syncPowerState IO80211AWDLPeerManager::setAwdlSuspendedMode() ab12cd",
+                 "AirPort_Brcm43xx::syncPowerState|IO80211AWDLPeerManager::setAwdlSuspendedMode|<ab12cd>");
+    check_tokens("workerEnv.init() ok app.log steps=1514038440000##6993##548365",
+                 "workerEnv.init|ok|<app.log>|steps|<1514038440000>|<6993>|<548365>");
     check_tokens("", "");
     check_tokens("   \t  ", "");
 }
@@ -105,13 +111,13 @@ static void test_generalises_keeps_id(void **state) {
     (void)state;
     lg_tpl_miner *m = miner();
     uint64_t a = add(m, "Deleting block blk_1 file /data/a");
-    check_text(m, "Deleting block blk_1 file /data/a", "Deleting block <*> file <*>");
+    check_text(m, "Deleting block blk_1 file /data/a", "Deleting block blk_<*> file <*>");
     uint64_t b = add(m, "Deleting block blk_2 file /data/b");
     assert_true(a == b);
     /* a word that differs on a young template becomes a variable; the id stays */
     uint64_t c = add(m, "Deleting block blk_3 path /data/c");
     assert_true(a == c);
-    check_text(m, "Deleting block blk_9 file /x", "Deleting block <*> <*> <*>");
+    check_text(m, "Deleting block blk_9 file /x", "Deleting block blk_<*> <*> <*>");
     assert_int_equal(lg_tpl_count(m), 1);
     assert_int_equal(lg_tpl_lines(m, 0), 3);
     /* another miner fed the same first line gives the same id */
@@ -212,6 +218,109 @@ static void test_one_word_siblings(void **state) {
     check_text(v, "session opened for user zulu now", "session opened for user <*> now");
     lg_tpl_miner_free(v);
     lg_tpl_miner_free(m);
+}
+
+/* A value whose numbers sit among words is shown with them (blk_<*>,
+ * <*>ms, node-<*>, <*>_<*>) while every line has that shape there;
+ * addresses, hex ids, UUIDs, paths and plain numbers are <*>. */
+static void test_number_shapes(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    add(m, "Expiring session 0x14ed93111f20014, timeout of 10000ms exceeded");
+    add(m, "Expiring session 0x14ed93111f2002b, timeout of 4000ms exceeded");
+    check_text(m, "Expiring session 0x1, timeout of 1ms exceeded", "Expiring session <*>, timeout of <*>ms exceeded");
+    add(m, "Receiving block blk_-1608999687919862906 src: /10.250.10.6:50010 at node-31 in 123_456");
+    check_text(m, "Receiving block blk_1 src: /10.0.0.1:1 at node-2 in 1_2",
+               "Receiving block blk_<*> src: /<*> at node-<*> in <*>_<*>");
+    add(m, "job 550e8400-e29b-41d4-a716-446655440000 wrote /var/log/x1 v6.1.7601 core.1234 took 12ms");
+    check_text(m, "job 550e8400-e29b-41d4-a716-446655440000 wrote /var/log/x1 v6.1.7601 core.1234 took 12ms",
+               "job <*> wrote <*> v<*> core.<*> took <*>ms");
+    /* another unit at that place: <*> from then on, the id kept */
+    uint64_t id = add(m, "job 550e8400-e29b-41d4-a716-446655440001 wrote /var/log/x2 v6.2 core.1 took 3s");
+    check_text(m, "job 550e8400-e29b-41d4-a716-446655440000 wrote /var/log/x1 v6.1.7601 core.1234 took 12ms",
+               "job <*> wrote <*> v<*> core.<*> took <*>");
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_save(m, "shapes.jsonl", &err), LG_OK);
+    lg_tpl_miner *b = NULL;
+    assert_int_equal(lg_tpl_load("shapes.jsonl", &b, &err), LG_OK);
+    check_text(b, "Receiving block blk_7 src: /10.0.0.2:2 at node-5 in 3_4",
+               "Receiving block blk_<*> src: /<*> at node-<*> in <*>_<*>");
+    assert_true(add(b, "job 1 wrote /x/y v1.1 core.2 took 5ms") == id);
+    lg_tpl_miner_free(b);
+    lg_tpl_miner_free(m);
+}
+
+/* A sibling started for one word joins the group when a later line turns
+ * that word into <*> in the older template (the word was a variable). */
+static void test_sibling_absorbed(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    uint64_t t = 0;
+    for (int k = 0; k < 3; k++) t = add(m, "worker pool task alpha finished red");
+    uint64_t s = add(m, "worker pool task bravo finished red");
+    assert_true(s != t); /* a settled word that changes: maybe another event */
+    add(m, "worker pool task charlie finished blue");
+    /* the sibling's line (template 1) now carries the older group's id */
+    assert_int_equal(lg_tpl_count(m), 2);
+    assert_true(lg_tpl_id(m, 1) == t);
+    check_text(m, "worker pool task bravo finished red", "worker pool task <*> finished <*>");
+    lg_tpl_miner_free(m);
+}
+
+/* A name in front is a tree key: every value has its own leaf. Three
+ * templates equal but for one keyed word are one group; later names join
+ * it, also after a state file; capitals (GET/POST/DELETE) and true/false
+ * stay events of their own. */
+static void test_keyed_siblings(void **state) {
+    (void)state;
+    const char *who[] = {"alice", "bob", "carol", "dave", "erin"};
+    lg_tpl_miner *m = miner();
+    uint64_t ids[5];
+    char line[128];
+    for (int k = 0; k < 3; k++) {
+        snprintf(line, sizeof line, "(%s) CMD (run-parts /etc/cron.hourly)", who[k]);
+        ids[k] = add(m, line);
+    }
+    lg_errmsg err;
+    assert_int_equal(lg_tpl_save(m, "keyed.jsonl", &err), LG_OK);
+    lg_tpl_miner *b = NULL;
+    assert_int_equal(lg_tpl_load("keyed.jsonl", &b, &err), LG_OK);
+    for (int k = 3; k < 5; k++) {
+        snprintf(line, sizeof line, "(%s) CMD (run-parts /etc/cron.daily)", who[k]);
+        ids[k] = add(m, line);
+        assert_true(add(b, line) == ids[k]); /* the same after a state file */
+    }
+    for (int k = 0; k < 5; k++) { /* the first three as known now, the others when added */
+        snprintf(line, sizeof line, "(%s) CMD (run-parts /etc/cron.hourly)", who[k]);
+        lg_tpl_result r;
+        assert_int_equal(lg_tpl_match(m, line, strlen(line), &r), LG_OK);
+        assert_true(r.id == ids[0] && ids[k] == (k == 1 || k == 2 ? ids[k] : ids[0]));
+    }
+    check_text(m, "(dave) CMD (run-parts /x)", "(<*>) CMD (run-parts <*>)");
+    assert_true(add(m, "(alice) CMD (run-parts /etc/cron.weekly)") == ids[0]);
+    lg_tpl_miner_free(b);
+    lg_tpl_miner_free(m);
+    /* a template born under other keys (com.apple.cts is a variable, so
+     * deny is keyed) that takes the older ones' lines: they join it */
+    lg_tpl_miner *x = miner();
+    add(x, "Sandbox: corecaptured(4116) deny(4) mach-lookup com.apple.nsurlsessiond");
+    add(x, "Sandbox: QQ(4622) deny(7) mach-lookup com.apple.nsurlsessiond");
+    add(x, "Sandbox: com.apple.cts(31770) deny(1) mach-lookup com.apple.nsurlsessiond");
+    assert_int_equal(lg_tpl_count(x), 3);
+    assert_true(lg_tpl_id(x, 1) == lg_tpl_id(x, 0) && lg_tpl_id(x, 2) == lg_tpl_id(x, 0));
+    check_text(x, "Sandbox: corecaptured(1) deny(2) mach-lookup com.apple.nsurlsessiond",
+               "Sandbox: <*>(<*>) deny(<*>) mach-lookup com.apple.nsurlsessiond");
+    lg_tpl_miner_free(x);
+    lg_tpl_miner *h = miner();
+    uint64_t g = add(h, "10.0.0.1 \"GET /v2/servers HTTP/1.1\" status: 200 len: 1893 time: 0.24");
+    uint64_t p = add(h, "10.0.0.2 \"POST /v2/servers HTTP/1.1\" status: 202 len: 733 time: 0.31");
+    uint64_t d = add(h, "10.0.0.3 \"DELETE /v2/servers HTTP/1.1\" status: 204 len: 0 time: 0.12");
+    assert_true(g != p && p != d && g != d);
+    lg_tpl_miner_free(h);
+    lg_tpl_miner *t = miner();
+    for (int k = 0; k < 4; k++) g = add(t, "setGoalNotifiShow isShow = true");
+    assert_true(add(t, "setGoalNotifiShow isShow = false") != g);
+    lg_tpl_miner_free(t);
 }
 
 static void test_match_and_params(void **state) {
@@ -408,7 +517,7 @@ static void test_state_damaged(void **state) {
         {"\"text\":\"a b\"", "\"text_hex\":\"612\"", "bad text_hex"},
         {"\"text\":\"a b\"", "\"text_hex\":\"61zz62\"", "bad text_hex"},
         {"[[0,1,0],[2,1,0]]", "[[0,1],[2,1,0]]", "not [offset, length, wild]"},
-        {"[[0,1,0],[2,1,0]]", "[[0,1,2],[2,1,0]]", "outside the text"},
+        {"[[0,1,0],[2,1,0]]", "[[0,1,3],[2,1,0]]", "outside the text"},
         {"[[0,1,0],[2,1,0]]", "[[2,1,0],[0,1,0]]", "outside the text"},
         {"\"keys\":[0,1]", "\"keys\":[1,0]", "keys or wild_path do not fit"},
         {"\"keys\":[0,1]", "\"keys\":[0,1,1]", "keys or wild_path do not fit"},
@@ -475,6 +584,9 @@ int main(void) {
         cmocka_unit_test(test_keys_skip_leading_variables),
         cmocka_unit_test(test_variable_length_run),
         cmocka_unit_test(test_one_word_siblings),
+        cmocka_unit_test(test_keyed_siblings),
+        cmocka_unit_test(test_sibling_absorbed),
+        cmocka_unit_test(test_number_shapes),
         cmocka_unit_test(test_match_and_params),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_state_round_trip),
