@@ -642,6 +642,50 @@ static void test_exactly_once_abort(void **state) {
     fixture_free(&p, &c);
 }
 
+/* A produce the brokers refuse in the middle of a transaction: the
+ * producer's queue holds 3 messages, so the worker waits for room while the
+ * first ones are refused; the transaction is then abortable and the rest of
+ * the batch's produce calls fail at once (librdkafka: "erroneous state").
+ * Both failures must take the abort-and-redo path, not stop the worker
+ * (before 2026-12-07 the one at once stopped it: "cannot produce to 'out'"). */
+static void test_exactly_once_abort_at_once(void **state) {
+    (void)state;
+    pipe_t p;
+    cluster c;
+    fixture_new(&p, &c, 1);
+    feed_logins(&c, 1, EOS_N);
+    lg_kafka_opts o;
+    opts_init(&o, &p, c.bs);
+    o.group = "geos2";
+    o.exactly_once = 1;
+    o.transactional_id = "logify-test-txn2";
+    o.batch_max = 20;
+    o.props[0] = "producer.queue.buffering.max.messages=3";
+    o.props[1] = "producer.linger.ms=0";
+    o.n_props = 2;
+    rd_kafka_mock_push_request_errors(c.mc, API_PRODUCE, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    runner r;
+    start(&r, &o);
+    /* aborted, not stopped (the old worker stopped at once: fail fast) */
+    for (int i = 0; i < 600 && metric(r.w, "logify_kafka_transactions_aborted_total") < 1; i++) {
+        if (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) fail_msg("the worker stopped: %s", r.err.msg);
+        usleep(100000);
+    }
+    wait_metric(&r, "logify_kafka_transactions_aborted_total", 1);
+    static msg m[EOS_N];
+    drain(&c, "out", 1, 1, m, EOS_N);
+    stop(&r);
+    if (r.rc) fail_msg("run: %s", r.err.msg);
+    assert_int_equal(metric(r.w, "logify_kafka_consumed_total") >= EOS_N, 1);
+    lg_kafka_worker_free(r.w);
+    for (int i = 0; i < EOS_N; i++) {
+        int id = -1;
+        if (sscanf(m[i].v, "{\"id\":%d,", &id) != 1 || id != i) fail_msg("output %d: %s", i, m[i].v);
+    }
+    msgs_free(m, EOS_N);
+    fixture_free(&p, &c);
+}
+
 /* ---- At-least-once: an output refused for good ---------------------------------------- */
 
 static void test_output_refused(void **state) {
@@ -954,6 +998,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options_refused),        cmocka_unit_test(test_topics),
         cmocka_unit_test(test_outputs_and_dead_letters), cmocka_unit_test(test_exactly_once_abort),
+        cmocka_unit_test(test_exactly_once_abort_at_once),
         cmocka_unit_test(test_output_refused),         cmocka_unit_test(test_metrics_endpoint),
         cmocka_unit_test(test_config_section),         cmocka_unit_test(test_fields_plain_and_full_queue),
     };
