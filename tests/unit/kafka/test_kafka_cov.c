@@ -601,8 +601,12 @@ static void test_outputs_and_dead_letters(void **state) {
 
 enum { EOS_N = 60 };
 
-static void test_exactly_once_abort(void **state) {
-    (void)state;
+/* EOS_N logins through an exactly-once worker while the mock cluster
+ * refuses one request (api, code) in a transaction: the worker must abort
+ * it and do its batch again, never stop; a read_committed reader then sees
+ * each input once, in input order. small_queue: the producer's queue holds 3
+ * messages. */
+static void eos_run(int16_t api, rd_kafka_resp_err_t code, size_t batch, int small_queue) {
     pipe_t p;
     cluster c;
     fixture_new(&p, &c, 1);
@@ -612,12 +616,20 @@ static void test_exactly_once_abort(void **state) {
     o.group = "geos";
     o.exactly_once = 1;
     o.transactional_id = "logify-test-txn";
-    o.batch_max = 10;
-    /* the group refused when the offsets join the transaction: it must be
-     * aborted; the worker aborts it and does the batch again */
-    rd_kafka_mock_push_request_errors(c.mc, API_ADD_OFFSETS_TO_TXN, 1, RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
+    o.batch_max = batch;
+    if (small_queue) {
+        o.props[0] = "producer.queue.buffering.max.messages=3";
+        o.props[1] = "producer.linger.ms=0";
+        o.n_props = 2;
+    }
+    rd_kafka_mock_push_request_errors(c.mc, api, 1, code);
     runner r;
     start(&r, &o);
+    /* aborted, not stopped (a worker that stops fails here at once) */
+    for (int i = 0; i < 600 && metric(r.w, "logify_kafka_transactions_aborted_total") < 1; i++) {
+        if (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) fail_msg("the worker stopped: %s", r.err.msg);
+        usleep(100000);
+    }
     wait_metric(&r, "logify_kafka_transactions_aborted_total", 1);
     wait_metric(&r, "logify_kafka_consumed_total", EOS_N);
     /* a read_committed reader sees each input once, in input order (read
@@ -626,7 +638,7 @@ static void test_exactly_once_abort(void **state) {
     drain(&c, "out", 1, 1, m, EOS_N);
     stop(&r);
     if (r.rc) fail_msg("run: %s", r.err.msg);
-    assert_true(metric(r.w, "logify_kafka_transactions_committed_total") >= EOS_N / 10);
+    assert_true(metric(r.w, "logify_kafka_transactions_committed_total") >= (long long)(EOS_N / batch));
     assert_int_equal(metric(r.w, "logify_kafka_commits_total"), 0); /* offsets go in the transactions */
     lg_kafka_worker_free(r.w);
 
@@ -642,48 +654,22 @@ static void test_exactly_once_abort(void **state) {
     fixture_free(&p, &c);
 }
 
-/* A produce the brokers refuse in the middle of a transaction: the
- * producer's queue holds 3 messages, so the worker waits for room while the
- * first ones are refused; the transaction is then abortable and the rest of
- * the batch's produce calls fail at once (librdkafka: "erroneous state").
- * Both failures must take the abort-and-redo path, not stop the worker
- * (before 2026-12-07 the one at once stopped it: "cannot produce to 'out'"). */
+/* The group refused when the offsets join the transaction: it must be
+ * aborted. */
+static void test_exactly_once_abort(void **state) {
+    (void)state;
+    eos_run(API_ADD_OFFSETS_TO_TXN, RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 10, 0);
+}
+
+/* A produce refused in the middle of a transaction: with a queue of 3 the
+ * worker waits for room while the first outputs are refused; the
+ * transaction is then abortable and the batch's later produce calls fail at
+ * once (librdkafka: "erroneous state"). Both kinds of failure take the
+ * abort-and-redo path (before 2026-12-07 the one at once stopped the
+ * worker: "cannot produce to 'out': Local: Erroneous state"). */
 static void test_exactly_once_abort_at_once(void **state) {
     (void)state;
-    pipe_t p;
-    cluster c;
-    fixture_new(&p, &c, 1);
-    feed_logins(&c, 1, EOS_N);
-    lg_kafka_opts o;
-    opts_init(&o, &p, c.bs);
-    o.group = "geos2";
-    o.exactly_once = 1;
-    o.transactional_id = "logify-test-txn2";
-    o.batch_max = 20;
-    o.props[0] = "producer.queue.buffering.max.messages=3";
-    o.props[1] = "producer.linger.ms=0";
-    o.n_props = 2;
-    rd_kafka_mock_push_request_errors(c.mc, API_PRODUCE, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
-    runner r;
-    start(&r, &o);
-    /* aborted, not stopped (the old worker stopped at once: fail fast) */
-    for (int i = 0; i < 600 && metric(r.w, "logify_kafka_transactions_aborted_total") < 1; i++) {
-        if (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) fail_msg("the worker stopped: %s", r.err.msg);
-        usleep(100000);
-    }
-    wait_metric(&r, "logify_kafka_transactions_aborted_total", 1);
-    static msg m[EOS_N];
-    drain(&c, "out", 1, 1, m, EOS_N);
-    stop(&r);
-    if (r.rc) fail_msg("run: %s", r.err.msg);
-    assert_int_equal(metric(r.w, "logify_kafka_consumed_total") >= EOS_N, 1);
-    lg_kafka_worker_free(r.w);
-    for (int i = 0; i < EOS_N; i++) {
-        int id = -1;
-        if (sscanf(m[i].v, "{\"id\":%d,", &id) != 1 || id != i) fail_msg("output %d: %s", i, m[i].v);
-    }
-    msgs_free(m, EOS_N);
-    fixture_free(&p, &c);
+    eos_run(API_PRODUCE, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 20, 1);
 }
 
 /* ---- At-least-once: an output refused for good ---------------------------------------- */
