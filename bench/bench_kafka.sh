@@ -34,17 +34,20 @@ trap cleanup EXIT
 
 BS=$(bash scripts/kafka.sh start "$TMP/kafka" 1)
 BROKER=$(cat "$TMP/kafka/node1/pid")
-ticks() { # ticks PID...: user+system CPU clock ticks of every thread of those processes
-  local p t q n=0
+ticks() { # ticks PID...: user+system CPU clock ticks of those processes (every
+  # thread, those that have ended too: the process's own counters; a sum over
+  # /proc/PID/task/* loses the ended threads' time, and the broker's JVM ends
+  # some of its threads during a drain)
+  local p q n=0
   for p in "$@"; do
-    for t in /proc/"$p"/task/*/stat; do
-      q=$(awk '{print $14 + $15}' "$t" 2>/dev/null || echo 0)
-      n=$((n + ${q:-0}))
-    done
+    q=$(awk '{print $14 + $15}' /proc/"$p"/stat 2>/dev/null || echo 0)
+    n=$((n + ${q:-0}))
   done
   echo "$n"
 }
 "${KTOOL[@]}" rows "$LOGIFY_SHARED/datasets/synthetic_logs.csv" "$N" "$TMP/rows.csv"
+WARM=${KAFKA_BENCH_WARMUP:-20000}
+head -n $((WARM + 1)) "$TMP/rows.csv" >"$TMP/warm.csv"
 
 echo "load before: $(uptime | sed 's/.*load average: //') (the broker runs from here on: classify shares the cores with its JVM too)"
 # classify on the same rows (the same pipeline, JSON lines out), its CPU time too
@@ -63,19 +66,21 @@ classify
 
 metric() { curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | sed -n "s/^$2 \([0-9.]*\)\$/\1/p"; }
 
-# drain WORKERS: a backlog of N messages through WORKERS workers; prints rows/s
+# drain WORKERS [TAG ROWS]: a backlog of N messages (or the rows of ROWS)
+# through WORKERS workers; prints rows/s
 drain() {
-  local k=$1 i ports=() logs=()
-  "${KTOOL[@]}" create "$BS" "in$k" 6
-  "${KTOOL[@]}" create "$BS" "out$k" 6
-  "${KTOOL[@]}" produce "$BS" "in$k" "$TMP/rows.csv"
+  local k=$1 t=${2:-$1} rows=${3:-$TMP/rows.csv} i ports=() logs=() N
+  N=$(($(wc -l <"$rows") - 1))
+  "${KTOOL[@]}" create "$BS" "in$t" 6
+  "${KTOOL[@]}" create "$BS" "out$t" 6
+  "${KTOOL[@]}" produce "$BS" "in$t" "$rows"
   local b0
   b0=$(ticks "$BROKER")
   for ((i = 1; i <= k; i++)); do
-    "$LOGIFY" kafka --brokers "$BS" --group "g$k" --input "in$k" --output "out$k" --metrics-port 0 \
-      --quiet -X consumer.session.timeout.ms=6000 2>"$TMP/w$k-$i.log" &
+    "$LOGIFY" kafka --brokers "$BS" --group "g$t" --input "in$t" --output "out$t" --metrics-port 0 \
+      --quiet -X consumer.session.timeout.ms=6000 2>"$TMP/w$t-$i.log" &
     PIDS+=($!)
-    logs+=("$TMP/w$k-$i.log")
+    logs+=("$TMP/w$t-$i.log")
   done
   for l in "${logs[@]}"; do
     until grep -q "metrics on" "$l"; do sleep 0.05; done
@@ -95,8 +100,8 @@ drain() {
   end=$(date +%s.%N)
   # the workers' CPU time (every thread: librdkafka's too), and the
   # broker's over the drain (serving the fetches and the outputs), in ticks
-  ticks "${PIDS[@]}" >"$TMP/cpu$k"
-  echo $(($(ticks "$BROKER") - b0)) >"$TMP/bcpu$k"
+  ticks "${PIDS[@]}" >"$TMP/cpu$t"
+  echo $(($(ticks "$BROKER") - b0)) >"$TMP/bcpu$t"
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait "${PIDS[@]}" 2>/dev/null || true
   PIDS=()
@@ -104,6 +109,10 @@ drain() {
   echo "$N / ($end - $first)" | bc -l
 }
 
+# a first drain, not measured, so that the broker's JVM has compiled its hot
+# paths (on a fresh broker its compiler threads took 1-2 us a message of the
+# first drain's 100,000): the figures below are those of a broker that runs
+drain 1 warm "$TMP/warm.csv" >/dev/null
 w1=$(drain 1)
 cpu1=$(echo "$(cat "$TMP/cpu1") / $(getconf CLK_TCK)" | bc -l)
 bcpu1=$(echo "$(cat "$TMP/bcpu1") / $(getconf CLK_TCK)" | bc -l)
