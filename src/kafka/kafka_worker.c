@@ -646,9 +646,9 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
         if (!w->o.exactly_once) {
             lg_kafka()->poll(w->producer, 0); /* delivery reports */
             commit_ready(w, 0);
-            sweep(w);
             full = w->n_inflight >= KW_MAX_INFLIGHT;
         }
+        sweep(w); /* exactly-once too: an aborted batch waits there for its purged outputs' reports */
         if (full) { /* wait for acknowledgements; keep the group's poll going while there is room */
             collect(w, in, 0);
             lg_kafka()->poll(w->producer, 100);
