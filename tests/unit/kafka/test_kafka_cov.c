@@ -543,7 +543,9 @@ static void test_outputs_and_dead_letters(void **state) {
         if (m[i].part != id % 2) fail_msg("%d in output partition %d", id, m[i].part);
         if (id % 2) {
             if (!strstr(v, "\"target_label\":\"User Action\",\"stage\":\"rules\"")) fail_msg("labelled: %s", v);
-        } else if (!strstr(v, "\"target_label\":\"Unclassified\"")) {
+            if (!strstr(v, "\"detail\":\"rule login\"")) fail_msg("explain's detail: %s", v);
+        } else if (!strstr(v, "\"target_label\":\"Unclassified\"") || !strstr(v, "\"detail\":\"") ||
+                   strstr(v, "\"detail\":\"\"")) { /* explain's detail says why */
             fail_msg("unlabelled: %s", v);
         }
         const char *t = strstr(v, "\"template_id\":\"");
