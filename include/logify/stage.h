@@ -50,6 +50,9 @@ typedef struct {
                             -1 when not known */
     char detail[LG_DETAIL_MAX]; /* rule id, best guess, or the reason the
                                    record was passed on / left unclassified */
+    int no_detail;       /* set by the caller when nothing will read detail
+                            (classify and kafka without --explain):
+                            lg_record_detail then formats nothing */
 } lg_record;
 
 /* Writes a formatted detail into rec (truncated to fit). */

@@ -22,6 +22,7 @@ lg_err lg_stage_kind_parse(const char *name, lg_stage_kind *out) {
 }
 
 void lg_record_detail(lg_record *rec, const char *fmt, ...) {
+    if (rec->no_detail) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(rec->detail, sizeof rec->detail, fmt, ap);

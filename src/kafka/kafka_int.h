@@ -205,6 +205,7 @@ struct lg_kafka_worker {
     kset sets[2];         /* polled into / classified, produced next */
     kset *ready;          /* classified, its outputs not produced yet (or NULL) */
     int rewound;          /* an aborted transaction moved the consumer back */
+    char abort_why[LG_ERRMSG_MAX]; /* exactly-once: why an output was refused at once */
     kbatch *head, *tail;  /* in flight, oldest first */
     size_t n_inflight;
     kbatch *grave;        /* given up on, freed once the producer reported every output */

@@ -84,6 +84,7 @@ static void run_piece(lg_kafka_worker *w, kset *s, size_t t, lg_worker *pw, size
         r->source_len = s->msgs[i].source_len;
         r->message = s->msgs[i].message;
         r->message_len = s->msgs[i].message_len;
+        r->no_detail = !w->o.explain; /* only --explain writes it out */
         s->rec_of[i] = a + nrec++;
     }
     if (nrec && (sl->err = lg_pipeline_run(s->pl, pw, recs, nrec, &sl->msg))) {

@@ -338,6 +338,28 @@ static void rewind_batch(lg_kafka_worker *w, kbatch *b) {
     }
 }
 
+/* Aborts the open transaction (why: the reason logged; n: the batch's
+ * inputs) and rewinds its batch b, to be done again. Only a failed abort
+ * is returned. */
+static lg_err txn_abort(lg_kafka_worker *w, kbatch *b, const char *why, size_t n, lg_errmsg *err) {
+    lg_log(LG_LOG_WARN, "kafka exactly-once: transaction aborted (%s): its %zu inputs will be done again", why, n);
+    rd_kafka_error_t *a;
+    while ((a = lg_kafka()->abort_transaction(w->producer, 30000)) && lg_kafka()->error_is_retriable(a) &&
+           !lg_kafka()->error_is_fatal(a)) {
+        lg_kafka()->error_destroy(a);
+        kw_backoff(w, 1);
+    }
+    if (a) {
+        lg_err r = lg_fail(err, LG_ENET, "kafka exactly-once: aborting the transaction failed: %s",
+                           lg_kafka()->error_string(a));
+        lg_kafka()->error_destroy(a);
+        return r;
+    }
+    KM_ADD(&w->m.txn_aborts, 1);
+    rewind_batch(w, b);
+    return LG_OK;
+}
+
 /* Sends the batch's offsets in the open transaction and commits it; a
  * transaction that must be aborted is aborted and its batch rewound. Only a
  * fatal error (fenced by a newer instance) is returned. */
@@ -373,23 +395,8 @@ static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
             backoff = backoff * 2 > 5 ? 5 : backoff * 2;
             continue;
         }
-        lg_log(LG_LOG_WARN, "kafka exactly-once: transaction aborted (%s): its %zu inputs will be done again",
-               lg_kafka()->error_string(e), b->n_slots);
+        r = txn_abort(w, b, lg_kafka()->error_string(e), b->n_slots, err);
         lg_kafka()->error_destroy(e);
-        rd_kafka_error_t *a;
-        while ((a = lg_kafka()->abort_transaction(w->producer, 30000)) && lg_kafka()->error_is_retriable(a) &&
-               !lg_kafka()->error_is_fatal(a)) {
-            lg_kafka()->error_destroy(a);
-            kw_backoff(w, 1);
-        }
-        if (a) {
-            r = lg_fail(err, LG_ENET, "kafka exactly-once: aborting the transaction failed: %s",
-                        lg_kafka()->error_string(a));
-            lg_kafka()->error_destroy(a);
-            break;
-        }
-        KM_ADD(&w->m.txn_aborts, 1);
-        rewind_batch(w, b);
         break;
     }
     if (step == 2) {
@@ -442,6 +449,16 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, 
         if (h && !reason) lg_kafka()->message_set_headers(m, h); /* back to m, for another try */
         else if (h) lg_kafka()->headers_destroy(h);
         if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return LG_ELIMIT;
+        if (w->o.exactly_once && e != RD_KAFKA_RESP_ERR__FATAL && !w->fatal) {
+            /* refused at once (the transaction is abortable: an earlier
+             * output of it was refused): aborted and done again, as when
+             * the refusal comes in a delivery report */
+            kw_client_error(w, &w->plog, e, lg_kafka()->err2str(e));
+            b->failed = 1;
+            snprintf(w->abort_why, sizeof w->abort_why, "producing to '%s': %s", lg_kafka()->topic_name(topic),
+                     lg_kafka()->err2str(e));
+            return LG_ECANCELED;
+        }
         kw_fail(w, LG_ENET, "kafka producer: cannot produce to '%s': %s", lg_kafka()->topic_name(topic),
                 lg_kafka()->err2str(e));
         return LG_ENET;
@@ -529,6 +546,12 @@ static lg_err process_batch(lg_kafka_worker *w, kset *set, lg_errmsg *err) {
     for (size_t i = 0; i < n && !e; i++) e = emit(w, set, b, i, err);
     drop_set(set);
     b->sealed = 1;
+    if (e == LG_ECANCELED && w->o.exactly_once) { /* an output refused at once */
+        e = txn_abort(w, b, w->abort_why, n, err);
+        if (e) kw_fail(w, e, "%s", err ? err->msg : lg_strerror(e));
+        bury(w, b);
+        return e;
+    }
     if (e) { /* nothing of it is committed: its inputs go to the next owner */
         if (!w->fatal) kw_fail(w, e, "%s", err ? err->msg : lg_strerror(e));
         bury(w, b);
@@ -623,9 +646,9 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
         if (!w->o.exactly_once) {
             lg_kafka()->poll(w->producer, 0); /* delivery reports */
             commit_ready(w, 0);
-            sweep(w);
             full = w->n_inflight >= KW_MAX_INFLIGHT;
         }
+        sweep(w); /* exactly-once too: an aborted batch waits there for its purged outputs' reports */
         if (full) { /* wait for acknowledgements; keep the group's poll going while there is room */
             collect(w, in, 0);
             lg_kafka()->poll(w->producer, 100);

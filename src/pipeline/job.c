@@ -172,6 +172,7 @@ static lg_err classify_batch(lg_job *j, worker *w, batch *b, lg_errmsg *err) {
         rec->source_len = lens[j->src_col];
         rec->message = b->arena.data + offs[j->msg_col];
         rec->message_len = lens[j->msg_col];
+        rec->no_detail = !j->o.explain; /* the detail column is --explain's */
         lg_record_reset(rec);
     }
     if (b->burst != w->burst) { /* a live stream: each burst of input is a run of its own, so

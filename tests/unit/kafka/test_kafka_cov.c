@@ -543,7 +543,9 @@ static void test_outputs_and_dead_letters(void **state) {
         if (m[i].part != id % 2) fail_msg("%d in output partition %d", id, m[i].part);
         if (id % 2) {
             if (!strstr(v, "\"target_label\":\"User Action\",\"stage\":\"rules\"")) fail_msg("labelled: %s", v);
-        } else if (!strstr(v, "\"target_label\":\"Unclassified\"")) {
+            if (!strstr(v, "\"detail\":\"rule login\"")) fail_msg("explain's detail: %s", v);
+        } else if (!strstr(v, "\"target_label\":\"Unclassified\"") || !strstr(v, "\"detail\":\"") ||
+                   strstr(v, "\"detail\":\"\"")) { /* explain's detail says why */
             fail_msg("unlabelled: %s", v);
         }
         const char *t = strstr(v, "\"template_id\":\"");
@@ -601,8 +603,12 @@ static void test_outputs_and_dead_letters(void **state) {
 
 enum { EOS_N = 60 };
 
-static void test_exactly_once_abort(void **state) {
-    (void)state;
+/* EOS_N logins through an exactly-once worker while the mock cluster
+ * refuses one request (api, code) in a transaction: the worker must abort
+ * it and do its batch again, never stop; a read_committed reader then sees
+ * each input once, in input order. small_queue: the producer's queue holds 3
+ * messages. */
+static void eos_run(int16_t api, rd_kafka_resp_err_t code, size_t batch, int small_queue) {
     pipe_t p;
     cluster c;
     fixture_new(&p, &c, 1);
@@ -612,12 +618,20 @@ static void test_exactly_once_abort(void **state) {
     o.group = "geos";
     o.exactly_once = 1;
     o.transactional_id = "logify-test-txn";
-    o.batch_max = 10;
-    /* the group refused when the offsets join the transaction: it must be
-     * aborted; the worker aborts it and does the batch again */
-    rd_kafka_mock_push_request_errors(c.mc, API_ADD_OFFSETS_TO_TXN, 1, RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
+    o.batch_max = batch;
+    if (small_queue) {
+        o.props[0] = "producer.queue.buffering.max.messages=3";
+        o.props[1] = "producer.linger.ms=0";
+        o.n_props = 2;
+    }
+    rd_kafka_mock_push_request_errors(c.mc, api, 1, code);
     runner r;
     start(&r, &o);
+    /* aborted, not stopped (a worker that stops fails here at once) */
+    for (int i = 0; i < 600 && metric(r.w, "logify_kafka_transactions_aborted_total") < 1; i++) {
+        if (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) fail_msg("the worker stopped: %s", r.err.msg);
+        usleep(100000);
+    }
     wait_metric(&r, "logify_kafka_transactions_aborted_total", 1);
     wait_metric(&r, "logify_kafka_consumed_total", EOS_N);
     /* a read_committed reader sees each input once, in input order (read
@@ -626,7 +640,7 @@ static void test_exactly_once_abort(void **state) {
     drain(&c, "out", 1, 1, m, EOS_N);
     stop(&r);
     if (r.rc) fail_msg("run: %s", r.err.msg);
-    assert_true(metric(r.w, "logify_kafka_transactions_committed_total") >= EOS_N / 10);
+    assert_true(metric(r.w, "logify_kafka_transactions_committed_total") >= (long long)(EOS_N / batch));
     assert_int_equal(metric(r.w, "logify_kafka_commits_total"), 0); /* offsets go in the transactions */
     lg_kafka_worker_free(r.w);
 
@@ -640,6 +654,24 @@ static void test_exactly_once_abort(void **state) {
      * mock cluster of librdkafka 2.0 answers TxnOffsetCommit without keeping
      * them; e2e.kafka_crash checks them on a real broker) */
     fixture_free(&p, &c);
+}
+
+/* The group refused when the offsets join the transaction: it must be
+ * aborted. */
+static void test_exactly_once_abort(void **state) {
+    (void)state;
+    eos_run(API_ADD_OFFSETS_TO_TXN, RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 10, 0);
+}
+
+/* A produce refused in the middle of a transaction: with a queue of 3 the
+ * worker waits for room while the first outputs are refused; the
+ * transaction is then abortable and the batch's later produce calls fail at
+ * once (librdkafka: "erroneous state"). Both kinds of failure take the
+ * abort-and-redo path (before 2026-12-07 the one at once stopped the
+ * worker: "cannot produce to 'out': Local: Erroneous state"). */
+static void test_exactly_once_abort_at_once(void **state) {
+    (void)state;
+    eos_run(API_PRODUCE, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 20, 1);
 }
 
 /* ---- At-least-once: an output refused for good ---------------------------------------- */
@@ -954,6 +986,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options_refused),        cmocka_unit_test(test_topics),
         cmocka_unit_test(test_outputs_and_dead_letters), cmocka_unit_test(test_exactly_once_abort),
+        cmocka_unit_test(test_exactly_once_abort_at_once),
         cmocka_unit_test(test_output_refused),         cmocka_unit_test(test_metrics_endpoint),
         cmocka_unit_test(test_config_section),         cmocka_unit_test(test_fields_plain_and_full_queue),
     };
