@@ -28,7 +28,7 @@ static const char usage_text[] =
     "  --classifier K         auto (default: logreg up to 32 labels, else svm), logreg\n"
     "                         (multinomial logistic regression) or svm (one-vs-rest\n"
     "                         linear SVM over the nearest classes)\n"
-    "  --C X                  inverse L2 strength (svm 30, logreg 10)\n"
+    "  --C X                  inverse L2 strength (svm 100, logreg 10)\n"
     "  --feature-weights W    auto (default: purity for svm, none for logreg),\n"
     "                         purity (features that recur in every line of a label\n"
     "                         weigh most), idf or none; fitted on the training lines,\n"
