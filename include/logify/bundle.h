@@ -36,7 +36,8 @@ extern "C" {
 #endif
 
 #define LG_BUNDLE_FORMAT "logify-model"
-#define LG_BUNDLE_VERSION 3    /* written when the bundle has feature weights */
+#define LG_BUNDLE_VERSION 4    /* written when the bundle has the source feature */
+#define LG_BUNDLE_VERSION_FW 3 /* written when it has feature weights (and no source feature) */
 #define LG_BUNDLE_VERSION_MIN 2 /* read too: the same without feature weights */
 #define LG_BUNDLE_META "meta.json"
 #define LG_BUNDLE_WEIGHTS "weights.bin"
@@ -61,6 +62,8 @@ typedef struct {
     lg_svm *svm;        /* LG_CLF_SVM (its cent points at the bundle's) */
     lg_centroids *cent; /* class centroids (open set, retrieval) */
     lg_featw *fw;       /* feature weights applied to encoded rows; NULL: none */
+    double source_feature; /* > 0: the source column is a feature of this value
+                              (srcfeat.h; version 4, needs fw); 0: not used */
     double unknown_threshold; /* open set: best centroid similarity below it -> passed on */
     size_t svm_candidates;    /* as read from meta.json (copied into svm) */
     double svm_platt[2];

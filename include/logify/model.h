@@ -63,6 +63,13 @@ lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *cons
                         const size_t *lens, size_t n, int *cls /* (n) */, float *prob /* (n) */,
                         float *sim /* (n) or NULL */, lg_errmsg *err);
 
+/* The same with each line's source (srcs[i] of src_lens[i] bytes; srcs
+ * NULL: none), which a bundle trained with the source feature uses
+ * (srcfeat.h); other bundles ignore it. */
+lg_err lg_model_predict_src(const lg_model *m, lg_model_scratch *s, const char *const *msgs,
+                            const size_t *lens, const char *const *srcs, const size_t *src_lens,
+                            size_t n, int *cls, float *prob, float *sim, lg_errmsg *err);
+
 #ifdef __cplusplus
 }
 #endif

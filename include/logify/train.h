@@ -61,7 +61,8 @@ void lg_dataset_free(lg_dataset *d);
 /* ---- Training ------------------------------------------------------------------ */
 
 typedef struct {
-    const char *encoder_spec; /* default "hash" */
+    const char *encoder_spec; /* NULL (default): LG_TRAIN_ENCODER for the logreg,
+                                 LG_TRAIN_ENCODER_SVM for the svm */
     uint64_t seed;            /* split seed (default 42) */
     double test_fraction;     /* default 0.2 */
     size_t min_label_rows;    /* labels with fewer rows are set aside (default 1: none) */
@@ -73,6 +74,9 @@ typedef struct {
                                  held-out 1st percentile - 0.05) */
     const char *feature_weights; /* "auto" (default: purity for the svm, none for
                                     the logreg), "none", "idf", "purity": featw.h */
+    const char *source_feature; /* "auto" (default: on for the svm with feature
+                                   weights when the rows name 2 or more sources),
+                                   "on", "off": srcfeat.h */
     lg_logreg_opts lr;
     lg_svm_opts svm;
     const lg_rules *rules;        /* rules stage used to set rows aside; NULL: none */
@@ -82,6 +86,8 @@ typedef struct {
                                      encoding, fitting, ...) as it starts */
 } lg_train_opts;
 
+#define LG_TRAIN_ENCODER "hash:text=1"           /* masked tokens keep their text */
+#define LG_TRAIN_ENCODER_SVM "hash:text=1,pos=3" /* and the first and last 3 tokens their place */
 #define LG_TRAIN_AUTO_LOGREG 32 /* "auto": multinomial logreg up to this many labels */
 #define LG_TRAIN_REPORT_MAX 50000 /* train rows in the train report (a sample above) */
 #define LG_TRAIN_UNKNOWN 0.5     /* highest automatic open-set threshold (docs/model.md) */

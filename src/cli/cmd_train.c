@@ -15,8 +15,10 @@ static const char usage_text[] =
     "usage: logify train --data CSV --out DIR [options]\n"
     "  --data CSV             labeled data: columns source, log_message, target_label\n"
     "  --out DIR              write the model bundle here (meta.json, weights.bin)\n"
-    "  --encoder SPEC         hash:text=1 (default: masked tokens keep their text),\n"
-    "                         hash:dim=N,seed=S,text=0|1, or sbert:DIR\n"
+    "  --encoder SPEC         default: hash:text=1 for logreg (masked tokens keep their\n"
+    "                         text), hash:text=1,pos=3 for svm (and the first and last\n"
+    "                         3 tokens their place); hash:dim=N,seed=S,text=0|1,pos=N,\n"
+    "                         or sbert:DIR\n"
     "  --quantize Q           int8 or none (default): the sbert encoder runs its\n"
     "                         projections in int8 (docs/bert.md, \"int8\")\n"
     "  --seed N               seed of the stratified train/test split (default 42)\n"
@@ -26,11 +28,14 @@ static const char usage_text[] =
     "  --classifier K         auto (default: logreg up to 32 labels, else svm), logreg\n"
     "                         (multinomial logistic regression) or svm (one-vs-rest\n"
     "                         linear SVM over the nearest classes)\n"
-    "  --C X                  inverse L2 strength (svm 30, logreg 10)\n"
+    "  --C X                  inverse L2 strength (svm 100, logreg 10)\n"
     "  --feature-weights W    auto (default: purity for svm, none for logreg),\n"
     "                         purity (features that recur in every line of a label\n"
     "                         weigh most), idf or none; fitted on the training lines,\n"
     "                         stored in the bundle\n"
+    "  --source-feature S     auto (default: on for svm with feature weights when the\n"
+    "                         rows name 2+ sources), on or off: the source column as\n"
+    "                         one more feature (lines two systems share)\n"
     "  --candidates N         svm: classes scored per line (64)\n"
     "  --threads N            svm: classes trained, candidates searched and report lines\n"
     "                         predicted at once (2; same result for any N)\n"
@@ -122,7 +127,8 @@ int cmd_train(int argc, char **argv) {
         O_UNK,
         O_CAND,
         O_THREADS,
-        O_FW
+        O_FW,
+        O_SRC
     };
     static const struct option longopts[] = {{"data", required_argument, 0, O_DATA},
                                              {"out", required_argument, 0, O_OUT},
@@ -137,6 +143,7 @@ int cmd_train(int argc, char **argv) {
                                              {"candidates", required_argument, 0, O_CAND},
                                              {"threads", required_argument, 0, O_THREADS},
                                              {"feature-weights", required_argument, 0, O_FW},
+                                             {"source-feature", required_argument, 0, O_SRC},
                                              CLI_OPT_CONFIG,
                                              CLI_OPT_RULES,
                                              CLI_OPT_ROUTE,
@@ -196,6 +203,11 @@ int cmd_train(int argc, char **argv) {
                 return cli_usage_error(usage_text,
                                        "train: --feature-weights must be auto, purity, idf or none");
             o.feature_weights = optarg;
+            break;
+        case O_SRC:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "on") && strcmp(optarg, "off"))
+                return cli_usage_error(usage_text, "train: --source-feature must be auto, on or off");
+            o.source_feature = optarg;
             break;
         case O_UNK:
             if (cli_parse_double(optarg, &o.unknown_threshold) ||

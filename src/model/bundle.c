@@ -157,6 +157,8 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         return lg_fail(err, LG_EINVAL, "bundle: centroids of another shape than the classifier");
     if (b->fw && b->fw->dim != D)
         return lg_fail(err, LG_EINVAL, "bundle: feature weights of another dimension");
+    if (b->source_feature > 0 && !(b->fw && b->source_feature < 1))
+        return lg_fail(err, LG_EINVAL, "bundle: the source feature needs feature weights");
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return lg_fail(err, LG_EIO, "cannot create %s: %s", dir, strerror(errno));
     size_t nbytes = 0, cbytes = 0;
@@ -209,7 +211,9 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         json_array_append_new(labels, json_string(b->labels[i]));
     json_object_set_new(root, "format", json_string(LG_BUNDLE_FORMAT));
     json_object_set_new(root, "format_version",
-                        json_integer(b->fw ? LG_BUNDLE_VERSION : LG_BUNDLE_VERSION_MIN));
+                        json_integer(b->source_feature > 0 ? LG_BUNDLE_VERSION
+                                     : b->fw                ? LG_BUNDLE_VERSION_FW
+                                                            : LG_BUNDLE_VERSION_MIN));
     json_object_set_new(root, "labels", labels);
     json_object_set_new(root, "threshold", json_real(b->threshold));
     json_object_set_new(root, "encoder",
@@ -257,6 +261,11 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
                       "file", LG_BUNDLE_FEATURES, "bytes", (json_int_t)fbytes, "layout",
                       "header(magic LGFYF001, u32 dim, u32 method), f32 weight (dim)", "fnv1a64",
                       fsum));
+    if (b->source_feature > 0)
+        json_object_set_new(root, "source_feature",
+                            json_pack("{s:s, s:f}", "method",
+                                      "hash of the lower-cased source, one feature", "value",
+                                      b->source_feature));
     json_object_set_new(root, "training", training);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(root);
@@ -321,7 +330,7 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
     json_int_t version = json_integer_value(ver);
     if (version < LG_BUNDLE_VERSION_MIN || version > LG_BUNDLE_VERSION)
         return BAD(
-            "%s: bundle format version %lld, this logify reads versions %d and %d (re-create it "
+            "%s: bundle format version %lld, this logify reads versions %d to %d (re-create it "
             "with 'logify train')",
             path, (long long)version, LG_BUNDLE_VERSION_MIN, LG_BUNDLE_VERSION);
 
@@ -449,7 +458,20 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
     json_t *fwj = json_object_get(root, "feature_weights");
     if (version == LG_BUNDLE_VERSION_MIN && fwj)
         return BAD("%s: \"feature_weights\" in a version %d bundle (they came with version %d)",
-                   path, LG_BUNDLE_VERSION_MIN, LG_BUNDLE_VERSION);
+                   path, LG_BUNDLE_VERSION_MIN, LG_BUNDLE_VERSION_FW);
+    json_t *sfj = json_object_get(root, "source_feature");
+    if (version < LG_BUNDLE_VERSION && sfj)
+        return BAD("%s: \"source_feature\" in a version %lld bundle (it came with version %d)",
+                   path, (long long)version, LG_BUNDLE_VERSION);
+    if (version == LG_BUNDLE_VERSION) {
+        json_t *v = json_object_get(sfj, "value");
+        b->source_feature = json_number_value(v);
+        if (!json_is_object(sfj))
+            return BAD("%s: \"source_feature\" missing (a version %d bundle has it)", path,
+                       LG_BUNDLE_VERSION);
+        if (!json_is_number(v) || !(b->source_feature > 0 && b->source_feature < 1))
+            return BAD("%s: \"source_feature.value\" must be a number in (0, 1)", path);
+    }
     if (version > LG_BUNDLE_VERSION_MIN) {
         const char *ff = json_string_value(json_object_get(fwj, "file"));
         const char *fm = json_string_value(json_object_get(fwj, "method"));

@@ -32,6 +32,7 @@
 #define HASH_DEFAULT_SEED 1u
 #define HASH_NORM_VERSION 2 /* bump when normalisation or features change */
 #define RAW_MAX 64          /* bytes of a masked token's own text that are hashed */
+#define HASH_POS_MAX 32 /* pos=N: at most this many tokens from each end */
 #define CHAR_MIN 3
 #define CHAR_MAX 5
 /* distinct features of one message are at most 5 per byte read + 1:
@@ -43,6 +44,7 @@ typedef struct {
     uint32_t dim; /* power of two */
     uint32_t seed;
     int text;     /* text=1: masked tokens keep their own text as a feature */
+    int pos;      /* pos=N: the first and last N tokens also with their position */
 } hash_ctx;
 
 /* a token of the normalised message */
@@ -102,7 +104,7 @@ static inline uint64_t fnv_bytes(uint64_t h, const char *p, size_t n) {
 
 /* kinds of feature, mixed into the hash so that they never share a bucket
  * on purpose */
-enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43, K_RAW = 0x52 };
+enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43, K_RAW = 0x52, K_POS = 0x50 };
 
 /* hash of a masked token's own text, lower-cased, at most RAW_MAX bytes;
  * never 0 */
@@ -374,7 +376,7 @@ static uint32_t word_features(const char *norm, const token *t, uint64_t seed, u
 static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, size_t len,
                          lg_embeddings *out, size_t *nnz, lg_errmsg *err) {
     if (len > LG_HASH_MAX_BYTES) len = LG_HASH_MAX_BYTES;
-    size_t bound = FEATS_PER_BYTE * len + 1;
+    size_t bound = FEATS_PER_BYTE * len + 1 + 2 * (size_t)cx->pos;
     lg_err e = lg_embeddings_reserve_sparse(out, out->n_rows, cx->dim, *nnz + bound, err);
     if (e) return e;
     uint32_t mask_t = 64;
@@ -391,6 +393,15 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     size_t row_start = *nnz;
     for (size_t k = 0; k < nt; k++) {
         const token *t = &sc->toks[k];
+        if (cx->pos) { /* position from the start and from the end */
+            if (k < (size_t)cx->pos)
+                add_index(sc, mask_t, (uint32_t)mix64(t->h + (k + 1) * 0x9e3779b97f4a7c15ull + K_POS) & dim_mask,
+                          out, row_start, nnz);
+            if (nt - k <= (size_t)cx->pos)
+                add_index(sc, mask_t,
+                          (uint32_t)mix64(t->h - (nt - k) * 0x9e3779b97f4a7c15ull + K_POS) & dim_mask,
+                          out, row_start, nnz);
+        }
         if (t->raw && cx->text) /* the masked token's own text */
             add_index(sc, mask_t, (uint32_t)mix64(t->raw ^ K_RAW) & dim_mask, out, row_start, nnz);
         if (k + 1 < nt)
@@ -506,7 +517,7 @@ lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_er
 /* ---- Factory --------------------------------------------------------------------- */
 
 /* Parses "dim=N,seed=S,text=0|1" (any of them, any order). */
-static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, int *text,
+static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, int *text, int *pos,
                            lg_errmsg *err) {
     const char *p = params;
     while (p && *p) {
@@ -522,8 +533,8 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
         if (eq) v = strtoull(eq + 1, &end, 10);
         if (!eq || !eq[1] || *end)
             return lg_fail(err, LG_EINVAL,
-                           "hash encoder: bad parameter '%s' (expected dim=N, seed=S or "
-                           "text=0|1)",
+                           "hash encoder: bad parameter '%s' (expected dim=N, seed=S, "
+                           "text=0|1 or pos=N)",
                            item);
         *eq = '\0';
         if (!strcmp(item, "dim")) {
@@ -534,6 +545,10 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
         } else if (!strcmp(item, "text")) {
             if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: text must be 0 or 1");
             *text = (int)v;
+        } else if (!strcmp(item, "pos")) {
+            if (v > HASH_POS_MAX)
+                return lg_fail(err, LG_EINVAL, "hash encoder: pos must be in 0..%d", HASH_POS_MAX);
+            *pos = (int)v;
         } else if (!strcmp(item, "seed")) {
             if (v > 0xffffffffull)
                 return lg_fail(err, LG_EINVAL, "hash encoder: seed must fit 32 bits");
@@ -549,16 +564,18 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
 lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err) {
     *out = NULL;
     uint32_t dim = HASH_DEFAULT_DIM, seed = HASH_DEFAULT_SEED;
-    int text = 0;
-    lg_err e = parse_params(params, &dim, &seed, &text, err);
+    int text = 0, pos = 0;
+    lg_err e = parse_params(params, &dim, &seed, &text, &pos, err);
     if (e) return e;
     hash_ctx *cx = calloc(1, sizeof *cx);
     if (!cx) return lg_fail(err, LG_ENOMEM, "out of memory");
     cx->dim = dim;
     cx->seed = seed;
     cx->text = text;
-    char spec[96], config[512];
-    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u%s", dim, seed, text ? ",text=1" : "");
+    cx->pos = pos;
+    char spec[96], config[600], posbuf[32] = "";
+    if (pos) snprintf(posbuf, sizeof posbuf, ",pos=%d", pos);
+    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u%s%s", dim, seed, text ? ",text=1" : "", posbuf);
     snprintf(config, sizeof config,
              "{\"family\": \"hash\", \"version\": %d, \"dim\": %u, \"seed\": %u, "
              "\"word_ngrams\": [1, 2], \"char_ngrams\": [%d, %d], \"max_bytes\": %d, "
@@ -566,6 +583,10 @@ lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err)
              "\"masks\": [\"<uuid>\", \"<ip>\", \"<path>\", \"<hex>\", \"<num>\", \"<q>\"]}",
              HASH_NORM_VERSION, dim, seed, CHAR_MIN, CHAR_MAX, LG_HASH_MAX_BYTES,
              text ? "true" : "false");
+    if (pos) { /* only then: bundles without it keep their config hash */
+        size_t cl = strlen(config);
+        snprintf(config + cl - 1, sizeof config - cl + 1, ", \"positional_tokens\": %d}", pos);
+    }
     lg_encoder_info info = {spec, dim, 1, lg_fnv1a64(config, strlen(config), 0), config};
     return lg_encoder_wrap(&hash_ops, cx, &info, out, err);
 }

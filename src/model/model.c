@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "logify/bundle.h"
+#include "logify/srcfeat.h"
 
 struct lg_model {
     lg_bundle *bundle;   /* labels, classifier, threshold, figures */
@@ -207,10 +208,19 @@ void lg_model_scratch_free(lg_model_scratch *s) {
 lg_err lg_model_predict(const lg_model *m, lg_model_scratch *s, const char *const *msgs,
                         const size_t *lens, size_t n, int *cls, float *prob, float *sim,
                         lg_errmsg *err) {
+    return lg_model_predict_src(m, s, msgs, lens, NULL, NULL, n, cls, prob, sim, err);
+}
+
+lg_err lg_model_predict_src(const lg_model *m, lg_model_scratch *s, const char *const *msgs,
+                            const size_t *lens, const char *const *srcs, const size_t *src_lens,
+                            size_t n, int *cls, float *prob, float *sim, lg_errmsg *err) {
     if (s->m != m) return lg_fail(err, LG_EINVAL, "model scratch belongs to another model");
     lg_err e = lg_encoder_encode_batch(m->encoder, s->enc, msgs, lens, n, &s->emb, err);
     if (e) return e;
     const lg_bundle *b = m->bundle;
+    if (b->source_feature > 0 && srcs &&
+        (e = lg_srcfeat_add(&s->emb, srcs, src_lens, b->source_feature, err)))
+        return e;
     if (b->fw && s->emb.sparse) lg_featw_apply(b->fw, NULL, &s->emb, 0, n);
     for (size_t i = 0; i < n; i++) {
         float sm = 1.0f;
@@ -245,6 +255,8 @@ typedef struct {
     lg_model_scratch *ms;
     const char **msgs; /* (cap) */
     size_t *lens;      /* (cap) */
+    const char **srcs; /* (cap) */
+    size_t *src_lens;  /* (cap) */
     int *cls;          /* (cap) */
     float *prob;       /* (cap) */
     float *sim;        /* (cap) */
@@ -257,6 +269,8 @@ static void stage_scratch_free(void *p) {
     lg_model_scratch_free(s->ms);
     free(s->msgs);
     free(s->lens);
+    free(s->srcs);
+    free(s->src_lens);
     free(s->cls);
     free(s->prob);
     free(s->sim);
@@ -288,7 +302,11 @@ static lg_err ensure_cap(stage_scratch *s, size_t n, lg_errmsg *err) {
     if (p) s->prob = p;
     float *q = p ? realloc(s->sim, n * sizeof *q) : NULL;
     if (q) s->sim = q;
-    if (!q) return lg_fail(err, LG_ENOMEM, "out of memory (model stage)");
+    const char **sr = q ? realloc(s->srcs, n * sizeof *sr) : NULL;
+    if (sr) s->srcs = sr;
+    size_t *sl = sr ? realloc(s->src_lens, n * sizeof *sl) : NULL;
+    if (sl) s->src_lens = sl;
+    if (!sl) return lg_fail(err, LG_ENOMEM, "out of memory (model stage)");
     s->cap = n;
     return LG_OK;
 }
@@ -302,8 +320,11 @@ static lg_err stage_process(const void *ctx, void *scratch, lg_record **recs, si
     for (size_t i = 0; i < n; i++) {
         s->msgs[i] = recs[i]->message;
         s->lens[i] = recs[i]->message_len;
+        s->srcs[i] = recs[i]->source;
+        s->src_lens[i] = recs[i]->source ? recs[i]->source_len : 0;
     }
-    if ((e = lg_model_predict(c->m, s->ms, s->msgs, s->lens, n, s->cls, s->prob, s->sim, err)))
+    if ((e = lg_model_predict_src(c->m, s->ms, s->msgs, s->lens, s->srcs, s->src_lens, n, s->cls,
+                                  s->prob, s->sim, err)))
         return e;
     for (size_t i = 0; i < n; i++) {
         lg_record *rec = recs[i];

@@ -12,9 +12,9 @@
 /* ---- Model ----------------------------------------------------------------------- */
 
 void lg_svm_opts_default(lg_svm_opts *o) {
-    o->C = 30.0; /* with purity feature weights (docs/model.md) */
+    o->C = 100.0; /* with purity weights, positional tokens, 1,000 epochs (docs/model.md) */
     o->epsilon = 0.1;
-    o->max_epochs = 200;
+    o->max_epochs = 1000; /* scikit-learn's LinearSVC max_iter (docs/model.md) */
     o->candidates = 64;
     o->seed = 1;
     o->threads = 1;

@@ -11,6 +11,7 @@
 
 #include "logify/csv.h"
 #include "logify/encoder.h"
+#include "logify/srcfeat.h"
 
 /* ---- Labeled data -------------------------------------------------------------- */
 
@@ -148,13 +149,14 @@ lg_err lg_dataset_load_buf(const char *name, const char *data, size_t len, lg_da
 
 void lg_train_opts_default(lg_train_opts *o) {
     memset(o, 0, sizeof *o);
-    o->encoder_spec = "hash:text=1"; /* masked tokens keep their text (docs/model.md) */
+    o->encoder_spec = NULL; /* by the classifier: LG_TRAIN_ENCODER(_SVM) (docs/model.md) */
     o->seed = 42;
     o->test_fraction = 0.2;
     o->min_label_rows = 1;
     o->threshold = 0.5;
     o->classifier = "auto";
     o->feature_weights = "auto";
+    o->source_feature = "auto";
     o->unknown_threshold = -1; /* automatic, from the held-out split */
     lg_logreg_opts_default(&o->lr);
     lg_svm_opts_default(&o->svm);
@@ -447,8 +449,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     size_t *label_rows = NULL; /* (distinct labels) */
     char **all_labels = calloc(d->n + 1, sizeof *all_labels);
     int *y = NULL;
-    const char **msgs = NULL;
-    size_t *lens = NULL, *train_idx = NULL, *test_idx = NULL, *order = NULL;
+    const char **msgs = NULL, **srcs = NULL;
+    size_t *lens = NULL, *src_lens = NULL, *train_idx = NULL, *test_idx = NULL, *order = NULL;
     json_t *rare = json_array(), *open_set = NULL;
     lg_centroids *split_c = NULL, *final_c = NULL;
     lg_svm *split_s = NULL, *final_s = NULL;
@@ -523,7 +525,9 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     y = calloc(d->n + 1, sizeof *y);
     msgs = calloc(d->n + 1, sizeof *msgs);
     lens = calloc(d->n + 1, sizeof *lens);
-    if (!y || !msgs || !lens) {
+    srcs = calloc(d->n + 1, sizeof *srcs);
+    src_lens = calloc(d->n + 1, sizeof *src_lens);
+    if (!y || !msgs || !lens || !srcs || !src_lens) {
         e = lg_fail(err, LG_ENOMEM, "out of memory");
         goto done;
     }
@@ -535,6 +539,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         y[res->used] = (int)(hit - labels);
         msgs[res->used] = d->rows[i].message;
         lens[res->used] = d->rows[i].message_len;
+        srcs[res->used] = d->rows[i].source;
+        src_lens[res->used] = strlen(d->rows[i].source);
         sel[res->used++] = i;
     }
     if (res->used == 0) {
@@ -558,11 +564,42 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         snprintf(what, sizeof what, "encoding %zu rows", res->used);
         lg_progress_phase(o->progress, what, NULL, 0, 0);
     }
-    if ((e = lg_encoder_new(o->encoder_spec, &enc, err))) goto done;
+    const char *spec = o->encoder_spec ? o->encoder_spec
+                       : res->kind == LG_CLF_SVM ? LG_TRAIN_ENCODER_SVM
+                                                 : LG_TRAIN_ENCODER;
+    if ((e = lg_encoder_new(spec, &enc, err))) goto done;
     if ((e = lg_encoder_scratch_new(enc, &es, err))) goto done;
     if ((e = lg_encoder_encode_batch(enc, es, msgs, lens, res->used, &X, err))) goto done;
-    res->encode_seconds = lg_now() - t0;
     if (!X.sparse) fwm = LG_FEATW_NONE; /* a dense encoder has no features to weigh */
+    /* the source column as a feature (srcfeat.h): it needs the feature
+     * weights (it is weighed as any feature; a bundle with it is version 4) */
+    const char *sfs = o->source_feature ? o->source_feature : "auto";
+    int src_on = 0;
+    if (!strcmp(sfs, "on")) {
+        src_on = 1;
+    } else if (!strcmp(sfs, "auto")) {
+        src_on = res->kind == LG_CLF_SVM;
+        for (size_t r = 1; src_on == 1 && r < res->used; r++) /* 2 distinct, non-empty */
+            if (src_lens[r] && src_lens[0] &&
+                (src_lens[r] != src_lens[0] || memcmp(srcs[r], srcs[0], src_lens[0])))
+                src_on = 2;
+        src_on = src_on == 2;
+    } else if (strcmp(sfs, "off")) {
+        e = lg_fail(err, LG_EINVAL, "unknown source feature setting '%.40s' (auto, on or off)",
+                    sfs);
+        goto done;
+    }
+    if (src_on && fwm == LG_FEATW_NONE) {
+        if (!strcmp(sfs, "on")) {
+            e = lg_fail(err, LG_EINVAL,
+                        "--source-feature on needs feature weights (--feature-weights purity "
+                        "or idf, and a sparse encoder)");
+            goto done;
+        }
+        src_on = 0;
+    }
+    if (src_on && (e = lg_srcfeat_add(&X, srcs, src_lens, LG_SRCFEAT_VALUE, err))) goto done;
+    res->encode_seconds = lg_now() - t0;
 
     /* 5. stratified split: per class, a seeded shuffle; the first
      * round(fraction * n_k) rows (at least 1, at most n_k - 1) are test */
@@ -722,6 +759,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     if (res->figures && fwm != LG_FEATW_NONE)
         json_object_set_new(res->figures, "feature_weights",
                             json_string(lg_featw_method_name(fwm)));
+    if (res->figures && src_on)
+        json_object_set_new(res->figures, "source_feature", json_real(LG_SRCFEAT_VALUE));
     rare = NULL; /* stolen by json_pack (also on failure) */
     open_set = NULL;
     if (!res->figures) {
@@ -760,6 +799,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     b->svm = final_s;
     b->cent = final_c;
     b->fw = final_fw;
+    b->source_feature = src_on ? LG_SRCFEAT_VALUE : 0;
     final_fw = NULL;
     final_m = NULL;
     final_s = NULL;
@@ -788,6 +828,8 @@ done:
     free(y);
     free(msgs);
     free(lens);
+    free(srcs);
+    free(src_lens);
     free(train_idx);
     free(test_idx);
     free(order);

@@ -27,12 +27,14 @@ assert j["labels"] == sorted(counts), "every label is learned, 1-row ones too"
 assert sum(1 for c in counts.values() if c == 1) > 0
 assert j["rare_label_count"] == 0 and j["training_rows"] == len(rows)
 assert j["classifier"] == "ovr_linear_svm", j["classifier"]
-assert j["feature_weights"] == "purity" and j["C"] == 30, (j["feature_weights"], j["C"])
+assert j["feature_weights"] == "purity" and j["C"] == 100, (j["feature_weights"], j["C"])
+assert j["encoder"].endswith(",text=1,pos=3"), j["encoder"]  # the svm's encoder
+assert j["source_feature"] == 0.1, j.get("source_feature")  # 8 sources: on
 assert j["test"]["accuracy"] >= 0.9, j["test"]["accuracy"]
 PY
 ok
-# the feature weights travel in the bundle (format version 3)
-grep -q '"format_version": 3' "$TMP/m/meta.json" || fail "format_version: $(head -5 "$TMP/m/meta.json")"
+# the feature weights and the source feature travel in the bundle (format version 4)
+grep -q '"format_version": 4' "$TMP/m/meta.json" || fail "format_version: $(head -5 "$TMP/m/meta.json")"
 [ -s "$TMP/m/features.bin" ] || fail "no features.bin"
 ok
 "$LOGIFY" eval --data "$TMP/fresh.csv" --model "$TMP/m" "${R[@]}" --json >"$TMP/fresh.json" 2>/dev/null ||

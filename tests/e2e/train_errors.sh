@@ -78,11 +78,11 @@ head -c 1000 "$TMP/rare/weights.bin" >"$TMP/trunc/weights.bin"
 expect_fail 1 "truncated" -- "$LOGIFY" eval --data "$TMP/one_row.csv" --model "$TMP/trunc"
 cp -r "$TMP/rare" "$TMP/ver"
 sed -i 's/"format_version": 2/"format_version": 99/' "$TMP/ver/meta.json"
-expect_fail 1 "bundle format version 99, this logify reads versions 2 and 3" -- \
+expect_fail 1 "bundle format version 99, this logify reads versions 2 to 4" -- \
   "$LOGIFY" classify "$TMP/one_row.csv" --model "$TMP/ver"
 cp -r "$TMP/rare" "$TMP/v1"
 sed -i 's/"format_version": 2/"format_version": 1/' "$TMP/v1/meta.json"
-expect_fail 1 "bundle format version 1, this logify reads versions 2 and 3 (re-create it with 'logify train')" -- \
+expect_fail 1 "bundle format version 1, this logify reads versions 2 to 4 (re-create it with 'logify train')" -- \
   "$LOGIFY" classify "$TMP/one_row.csv" --model "$TMP/v1"
 cp -r "$TMP/rare" "$TMP/json"
 echo '{"format": "logify-model", ' >"$TMP/json/meta.json"

@@ -17,7 +17,7 @@ Lines per label follow a long tail: most labels get fewer than 10 lines.
 Usage:
   gen_real_logs.py --out build/real.csv [--seed 1] [--lines-per-system 2000]
                    [--labels-per-system 95] [--min-lines-per-label 1]
-                   [--systems HDFS,Spark,...]
+                   [--no-header] [--free-text] [--systems HDFS,Spark,...]
                    [--exclude HDFS,...] [--list-systems]
 Nothing big is committed: tests and benches generate into build/.
 """
@@ -69,6 +69,14 @@ def v_kb(r): return "KB%d" % r.randint(100000, 999999)
 def v_sid(r): return "S-1-5-21-%d-%d-%d-%d" % (r.getrandbits(30), r.getrandbits(30), r.getrandbits(30), r.randint(500, 5000))
 def v_tid(r): return str(r.randint(1, 9999))
 def v_state(r): return r.choice(["true", "false"])
+
+
+# free text (--free-text): 1-6 words from a 400-word vocabulary of made-up
+# words, as an exception message, a file or service name or a user's input
+# spans a variable number of tokens in real logs
+_FT = random.Random("free-text")
+FREE_WORDS = sorted({"".join(_FT.choice(["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "pe", "do", "gri", "zu", "fa", "bel", "tor", "an", "es"]) for _ in range(_FT.randint(2, 4))) for _ in range(600)})[:400]
+def v_text(r): return " ".join(r.choice(FREE_WORDS) for _ in range(r.randint(1, 6)))
 
 VARS = {k[2:]: v for k, v in globals().items() if k.startswith("v_")}
 
@@ -504,9 +512,24 @@ def long_tail_counts(n_labels, n_lines, r, min_lines=1):
     return counts
 
 
-def generate(systems, lines_per_system, labels_per_system, seed, min_lines=1, header=True):
+def with_free_text(t, sysname):
+    """One template in 4 (fixed per template) gets a free-text variable
+    after one of its words (also fixed per template); the others as they
+    are."""
+    rt = random.Random("%s/free/%s" % (sysname, t))
+    if rt.random() >= 0.25:
+        return t
+    cuts = [i for i, c in enumerate(t) if c == " " and t[:i].count("{") == t[:i].count("}")]
+    at = rt.choice(cuts) if cuts else len(t)
+    return t[:at] + " {text}" + t[at:]
+
+
+def generate(systems, lines_per_system, labels_per_system, seed, min_lines=1, header=True,
+             free_text=False):
     """header=False: the message body only (what a parsed log's content
-    column holds), drawn from the same random stream as with the header."""
+    column holds), drawn from the same random stream as with the header.
+    free_text: a quarter of the templates get a free-text variable of 1-6
+    words (the labels and their frequencies stay the same)."""
     rows = []
     for s in systems:
         # the templates, their label names and how often each occurs depend
@@ -521,7 +544,7 @@ def generate(systems, lines_per_system, labels_per_system, seed, min_lines=1, he
             lvl = "ERROR" if any(w in t for w in ("Error", "error", "Failed", "fail", "Exception", "FATAL")) else random.Random(s + "/" + t).choice(LEVELS)
             for _ in range(c):  # c may be 0 (fewer lines than labels)
                 head = HEADERS[s](r, lvl)  # drawn in both modes: same bodies
-                body = fill(t, r)
+                body = fill(with_free_text(t, s) if free_text else t, r)
                 rows.append((s, head + " " + body if header else body, label))
     random.Random(seed).shuffle(rows)
     return rows
@@ -540,6 +563,9 @@ def main():
     ap.add_argument("--no-header", action="store_true",
                     help="the message body only, without the system's header (timestamp, "
                          "level, pid, component): the content column of a parsed log")
+    ap.add_argument("--free-text", action="store_true",
+                    help="a quarter of the templates get a variable of 1-6 free words (an "
+                         "exception message, a name): lines of a label vary in length")
     ap.add_argument("--systems", default="")
     ap.add_argument("--exclude", default="")
     ap.add_argument("--list-systems", action="store_true")
@@ -554,7 +580,7 @@ def main():
     ex = set(x for x in a.exclude.split(",") if x)
     systems = [s for s in systems if s not in ex]
     rows = generate(systems, a.lines_per_system, a.labels_per_system, a.seed,
-                    a.min_lines_per_label, header=not a.no_header)
+                    a.min_lines_per_label, header=not a.no_header, free_text=a.free_text)
     f = sys.stdout if a.out == "-" else open(a.out, "w", newline="")
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["source", "log_message", "target_label"])

@@ -274,7 +274,7 @@ static void test_damage(void **state) {
     expect_damage("badjson", bad_json, LG_EMODEL, "invalid JSON");
     expect_damage("truncjson", truncated_json, LG_EMODEL, "invalid JSON");
     expect_damage("version", wrong_version, LG_EMODEL,
-                  "format version 1, this logify reads versions 2 and 3 (re-create it with 'logify "
+                  "format version 1, this logify reads versions 2 to 4 (re-create it with 'logify "
                   "train')");
     expect_damage("format", not_a_bundle, LG_EMODEL, "not a Logify model bundle");
     expect_damage("labels", label_missing, LG_EMODEL, "n_classes\" does not match the 2 labels");

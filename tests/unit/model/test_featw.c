@@ -18,6 +18,7 @@
 #include "logify/model.h"
 #include "model/word_bundle.h"
 #include "tmpdir.h"
+#include "model/bundle_edit.h"
 
 #define D 8
 
@@ -183,52 +184,9 @@ static lg_bundle *make_bundle(void) {
     return b;
 }
 
-static int predict_one(const char *d, const char *msg) {
-    lg_model *m;
-    lg_errmsg err;
-    if (lg_model_load(d, &m, &err)) fail_msg("%s", err.msg);
-    lg_model_scratch *s;
-    assert_int_equal(lg_model_scratch_new(m, &s, NULL), LG_OK);
-    size_t len = strlen(msg);
-    int cls;
-    float prob;
-    assert_int_equal(lg_model_predict(m, s, &msg, &len, 1, &cls, &prob, NULL, NULL), LG_OK);
-    lg_model_scratch_free(s);
-    lg_model_free(m);
-    return cls;
-}
-
-static char *slurp_file(const char *path, size_t *len) {
-    char *d = read_whole(path, len);
-    if (!d) fail_msg("cannot read %s", path);
-    return d;
-}
 
 static void spit(const char *path, const char *data, size_t len) {
     assert_int_equal(write_whole(path, data, len), 0);
-}
-
-/* replaces the first `from` in the file by `to` */
-static void edit(const char *path, const char *from, const char *to) {
-    size_t len;
-    char *m = slurp_file(path, &len), *hit = strstr(m, from);
-    assert_non_null(hit);
-    size_t at = (size_t)(hit - m), fl = strlen(from), tl = strlen(to);
-    char *out = malloc(len - fl + tl + 1);
-    memcpy(out, m, at);
-    memcpy(out + at, to, tl);
-    memcpy(out + at + tl, m + at + fl, len - at - fl);
-    spit(path, out, len - fl + tl);
-    free(m);
-    free(out);
-}
-
-static void expect_read_error(const char *d, const char *needle) {
-    lg_bundle *r = (lg_bundle *)1;
-    lg_errmsg err = {{0}};
-    assert_int_equal(lg_bundle_read(d, &r, &err), LG_EMODEL);
-    if (!strstr(err.msg, needle)) fail_msg("got '%s', want '%s'", err.msg, needle);
-    assert_null(r);
 }
 
 static void test_bundle_with_weights(void **state) {
@@ -240,12 +198,12 @@ static void test_bundle_with_weights(void **state) {
     if (lg_bundle_write(d, b, &err)) fail_msg("%s", err.msg);
     size_t len;
     snprintf(p, sizeof p, "%s/meta.json", d);
-    char *meta = slurp_file(p, &len);
+    char *meta = bedit_slurp(p, &len);
     assert_non_null(strstr(meta, "\"format_version\": 3"));
     assert_non_null(strstr(meta, "\"method\": \"purity\""));
     free(meta);
     snprintf(q, sizeof q, "%s/features.bin", d);
-    char *fb = slurp_file(q, &len);
+    char *fb = bedit_slurp(q, &len);
     assert_int_equal(len, 16 + 4 * BD);
     assert_memory_equal(fb, "LGFYF001", 8);
     free(fb);
@@ -257,44 +215,44 @@ static void test_bundle_with_weights(void **state) {
     lg_bundle_free(r);
     /* the model applies them: the same weights without features.bin
      * (version 2) answer Network */
-    assert_int_equal(predict_one(d, "network network disk"), 0);
+    assert_int_equal(bedit_predict(d, "network network disk", NULL), 0);
     char d2[600];
     snprintf(d2, sizeof d2, "%s/nofw", dir);
     lg_featw *keep = b->fw;
     b->fw = NULL;
     assert_int_equal(lg_bundle_write(d2, b, NULL), LG_OK);
     snprintf(p, sizeof p, "%s/meta.json", d2);
-    meta = slurp_file(p, &len);
+    meta = bedit_slurp(p, &len);
     assert_non_null(strstr(meta, "\"format_version\": 2"));
     assert_null(strstr(meta, "feature_weights"));
     free(meta);
-    assert_int_equal(predict_one(d2, "network network disk"), 1);
+    assert_int_equal(bedit_predict(d2, "network network disk", NULL), 1);
     b->fw = keep;
 
     /* damage */
-    fb = slurp_file(q, &len);
+    fb = bedit_slurp(q, &len);
     fb[20] ^= 1;
     spit(q, fb, len);
-    expect_read_error(d, "features.bin: checksum mismatch");
+    bedit_expect_read_error(d, "features.bin: checksum mismatch");
     spit(q, fb, len - 4);
-    expect_read_error(d, "features.bin");
+    bedit_expect_read_error(d, "features.bin");
     remove(q);
-    expect_read_error(d, "features.bin: missing");
+    bedit_expect_read_error(d, "features.bin: missing");
     fb[20] ^= 1;
     spit(q, fb, len);
     free(fb);
     snprintf(p, sizeof p, "%s/meta.json", d);
-    edit(p, "\"format_version\": 3", "\"format_version\": 2");
-    expect_read_error(d, "\"feature_weights\" in a version 2 bundle");
-    edit(p, "\"format_version\": 2", "\"format_version\": 4");
-    expect_read_error(d, "bundle format version 4, this logify reads versions 2 and 3");
-    edit(p, "\"format_version\": 4", "\"format_version\": 3");
-    edit(p, "\"method\": \"purity\"", "\"method\": \"none\"");
-    expect_read_error(d, "feature_weights.method");
+    bedit_replace(p, "\"format_version\": 3", "\"format_version\": 2");
+    bedit_expect_read_error(d, "\"feature_weights\" in a version 2 bundle");
+    bedit_replace(p, "\"format_version\": 2", "\"format_version\": 5");
+    bedit_expect_read_error(d, "bundle format version 5, this logify reads versions 2 to 4");
+    bedit_replace(p, "\"format_version\": 5", "\"format_version\": 3");
+    bedit_replace(p, "\"method\": \"purity\"", "\"method\": \"none\"");
+    bedit_expect_read_error(d, "feature_weights.method");
     /* version 3 without feature weights */
     snprintf(p, sizeof p, "%s/meta.json", d2);
-    edit(p, "\"format_version\": 2", "\"format_version\": 3");
-    expect_read_error(d2, "\"feature_weights\" missing");
+    bedit_replace(p, "\"format_version\": 2", "\"format_version\": 3");
+    bedit_expect_read_error(d2, "\"feature_weights\" missing");
     /* a write with weights of another dimension is refused */
     lg_featw_free(b->fw);
     assert_int_equal(lg_featw_new(BD / 2, LG_FEATW_IDF, &b->fw, NULL), LG_OK);
