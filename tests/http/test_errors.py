@@ -13,6 +13,7 @@ after each.
 Run: LOGIFY=build/logify /usr/bin/python3 tests/http/test_errors.py"""
 import json
 import os
+import resource
 import socket
 import sys
 import unittest
@@ -264,6 +265,23 @@ class OutOfDescriptors(unittest.TestCase):
         finally:
             for s in held:
                 s.close()
+            self.assertEqual(srv.close(), 0, "server exit code")
+
+    def test_fd_limit_raised(self):
+        # a soft limit below what --max-connections needs, a hard one above:
+        # raised quietly (3 descriptors a connection + 256)
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        mc = min(1000, (hard - 256) // 3)  # fits under this process's hard limit
+        self.assertGreater(mc * 3 + 256, 160, "hard limit %d too low for this test" % hard)
+        srv = Server("--max-connections", str(mc), "--quiet", wrap=("prlimit", "--nofile=160:%d" % hard))
+        try:
+            self.assertNotIn("open files limited", srv.stderr())
+            with open("/proc/%d/limits" % srv.proc.pid) as f:
+                soft = [ln.split()[3] for ln in f if ln.startswith("Max open files")][0]
+            self.assertEqual(int(soft), mc * 3 + 256)
+        finally:
             self.assertEqual(srv.close(), 0, "server exit code")
 
 
