@@ -130,6 +130,24 @@ class Parameters(unittest.TestCase):
             self.assertEqual(st, 400, q)
             self.assertEqual(detail(data), want)
 
+    def test_stream_shipper_records(self):
+        lines = [{"msg": "User User1 logged in.", "app": "billing"},  # source from the last of its keys
+                 {"foo": "x"},
+                 {"log": "x", "source": 7},
+                 [1, 2]]
+        body = b"\n \t\n".join(json.dumps(x).encode() for x in lines) + b"\n"  # blank lines between
+        st, _, data = self.srv.request("POST", "/v1/classify/stream?fields=shippers", body,
+                                       {"Content-Type": "application/x-ndjson"})
+        self.assertEqual(st, 200, data)
+        out = [json.loads(x) for x in data.splitlines()]
+        self.assertEqual(len(out), 4, out)
+        self.assertEqual((out[0]["msg"], out[0]["app"], out[0]["target_label"]),
+                         ("User User1 logged in.", "billing", "User Action"))
+        self.assertEqual(out[1:], [
+            {"line": 3, "detail": "no message field (log_message, message, log, msg or MESSAGE)"},
+            {"line": 5, "detail": "field 'source' must be a string"},
+            {"line": 7, "detail": "expected a JSON object"}])
+
     def test_stream_records_over_the_cap(self):
         line = b'{"source":"S","log_message":"m"}\n'
         st, _, data = self.srv.request("POST", "/v1/classify/stream", line * 4,
