@@ -130,6 +130,20 @@ class Parameters(unittest.TestCase):
             self.assertEqual(st, 400, q)
             self.assertEqual(detail(data), want)
 
+    def test_eval_caps_and_names(self):
+        lab = b"source,log_message,target_label\n" + b"S,User User1 logged in.,User Action\n" * 3
+        st, _, data = self.srv.request("POST", "/v1/eval?name=runs/2026/lab.csv", lab, {"Content-Type": "text/csv"})
+        self.assertEqual(st, 200, data[:300])
+        self.assertIn("logify eval: lab.csv", json.loads(data)["svg"])  # the path's last part
+        st, _, data = self.srv.request("POST", "/v1/eval?name=runs/", lab, {"Content-Type": "text/csv"})
+        self.assertEqual(st, 200, data[:300])
+        self.assertIn("logify eval: runs/", json.loads(data)["svg"])  # no last part: the name as it is
+        st, _, data = self.srv.request("POST", "/v1/eval", lab + b"S,x,User Action\n", {"Content-Type": "text/csv"})
+        self.assertEqual((st, detail(data)), (413, "more than 3 rows in one request"))
+        big = lab + b"S," + b"z" * (64 << 10) + b",User Action\n"
+        st, _, data = self.srv.request("POST", "/v1/eval", big, {"Content-Type": "text/csv"})
+        self.assertEqual((st, detail(data)), (413, "request body larger than 65536 bytes"))
+
     def test_stream_shipper_records(self):
         lines = [{"msg": "User User1 logged in.", "app": "billing"},  # source from the last of its keys
                  {"foo": "x"},
