@@ -214,12 +214,15 @@ class FrontDoor(unittest.TestCase):
                 finally:
                     s.close()
             self.assertTrue(wait_for(refused, 30), "no 503 past --max-connections waiting")
+            for s in held:
+                s.close()
+            held = []
+            # once they are gone, heads are served again
+            self.assertTrue(wait_for(lambda: srv.request("GET", "/healthz")[0] == 200, 30))
         finally:
             for s in held:
                 s.close()
-        # once they are gone, heads are served again
-        self.assertTrue(wait_for(lambda: srv.request("GET", "/healthz")[0] == 200, 30))
-        self.assertEqual(srv.close(), 0, "server exit code")
+            self.assertEqual(srv.close(), 0, "server exit code")
 
     def test_half_a_head_then_gone(self):
         srv = Server("--head-timeout", "60", "--quiet")
