@@ -121,6 +121,11 @@ def repo_seeds():
     # server JSON bodies: the same rows in the styles clients use
     for style in ("plain", "nulls", "extra", "ascii"):
         write(os.path.join(CORPUS, "server_json", f"real-resources-{style}.json"), json_body(res[:10], style))
+    # and the golden quirks rows (a leading blank, a quoted comma, a message
+    # over two lines), which a client passes on as they are
+    qrows = rows_of(os.path.join(ROOT, "tests", "golden", "quirks", "input.csv"))
+    for style in ("plain", "nulls", "extra", "ascii"):
+        write(os.path.join(CORPUS, "server_json", f"real-quirks-{style}.json"), json_body(qrows, style))
     # template miner and WordPiece: the messages, one a line (the miner's
     # first byte picks its options: several settings)
     msgs = "\n".join(m for _, m in res)

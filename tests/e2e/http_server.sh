@@ -148,7 +148,7 @@ ok "SIGTERM: exit 0"
 echo "curl part: $passed passed, 0 failed"
 
 # ---- Python http.client/urllib: each test starts its own servers
-for t in test_api.py test_limits.py test_streaming.py test_boundaries.py test_console.py; do
+for t in test_api.py test_limits.py test_streaming.py test_boundaries.py test_console.py test_errors.py; do
     timeout 400 "$PY" "$ROOT/tests/http/$t" 2>&1 | tail -n 30 >"$WORK/py.out" || true
     cat "$WORK/py.out"
     grep -q '^OK' "$WORK/py.out" || fail "tests/http/$t"

@@ -183,9 +183,18 @@ expect_eq "$(counter calls)" "$(served 500 requests)" "--stats calls = requests 
 expect_eq "$(counter failed)" "$(served 500 requests)" "--stats failed = calls (none answered)"
 expect_eq "$(counter unavailable)" 13 "--stats rows unavailable"
 expect_eq "$(grep -c 'circuit breaker open' "$TMP/err")" 1 "the trip logged once"
-run drop LOGIFY_LLM_DEADLINE=3
+# dropped connections, the same way (was a 3 s deadline against the default
+# 2 s cooldown: on a loaded machine a probe or a retry could still be in
+# flight when the deadline came, and its rows said "no answer within the
+# deadline" instead of the cause)
+RUN_ARGS=(--config "$TMP/breaker.yaml")
+run drop LOGIFY_LLM_DEADLINE=60
+RUN_ARGS=()
 expect_rows "$TMP/none.txt" "^llm unavailable: .*(Empty reply|circuit open)"
 expect_le "$(served drop requests)" 8 "dropped connections: retries bounded"
+expect_le 5 "$(served drop requests)" "dropped connections: retried until the breaker opens"
+expect_eq "$(counter 'breaker trips')" 1 "dropped connections: breaker tripped once"
+expect_eq "$(counter 'breaker probes')" 0 "dropped connections: no probe"
 run slow5 LOGIFY_LLM_TIMEOUT=1 LOGIFY_LLM_DEADLINE=3
 expect_rows "$TMP/none.txt" "timed out|deadline|no time left|circuit open"
 # the deadline bounds the run, not each stage call: 13 rows in stage calls of
@@ -250,7 +259,12 @@ run nojson+id=fixed LOGIFY_LLM_CONSTRAIN=json
 expect_rows "$TMP/none.txt" "refuses the 'json' form: HTTP 400 .*no weaker form allowed by constrain"
 
 # ---- a server that echoes the key back: it never reaches the output
-run echokey LOGIFY_LLM_DEADLINE=3
+# (a 60 s deadline and a cooldown longer than it, as for the broken server
+# above: with 3 s, a retry in flight at the deadline said "no answer within
+# the deadline" instead of the cause on a loaded machine)
+RUN_ARGS=(--config "$TMP/breaker.yaml")
+run echokey LOGIFY_LLM_DEADLINE=60
+RUN_ARGS=()
 expect_rows "$TMP/none.txt" "HTTP 500|circuit open"
 run echokey200
 expect_rows "$TMP/none.txt" "^llm answer not an allowed label: 'Bearer \*\*\*'$"

@@ -20,7 +20,8 @@ TIMEOUT = 60  # seconds for any single client operation (the ASan build is slow)
 class Server:
     """A `logify serve --port 0 ...` process; .port is read from its log."""
 
-    def __init__(self, *args, env=None, cwd=None):
+    def __init__(self, *args, env=None, cwd=None, wrap=()):
+        """wrap: a command line to run the server under (e.g. prlimit's)."""
         if not LOGIFY:
             raise RuntimeError("set LOGIFY to the logify binary")
         self.log = tempfile.NamedTemporaryFile(prefix="logify-serve-", suffix=".log", delete=False)
@@ -28,7 +29,7 @@ class Server:
         full_env.pop("LOGIFY_API_KEY", None)
         if env:
             full_env.update(env)
-        self.proc = subprocess.Popen([LOGIFY, "serve", "--host", "127.0.0.1", "--port", "0", *args],
+        self.proc = subprocess.Popen([*wrap, LOGIFY, "serve", "--host", "127.0.0.1", "--port", "0", *args],
                                      stdout=subprocess.DEVNULL, stderr=self.log, env=full_env, cwd=cwd)
         self.port = None
         deadline = time.time() + TIMEOUT

@@ -60,6 +60,19 @@ static void wait_for(const uint64_t *counter, uint64_t want, const char *what) {
         fail_msg("%s: %llu of %llu in 120 s", what, (unsigned long long)KM_LOAD(counter), (unsigned long long)want);
 }
 
+/* Inputs from..to-1 on topic "in", one partition after another. */
+static void produce_range(rd_kafka_t *p, int from, int to) {
+    for (int i = from; i < to; i++) {
+        char v[128];
+        int n = snprintf(v, sizeof v, "{\"id\":%d,\"source\":\"S\",\"log_message\":\"User U%d logged in\"}", i, i);
+        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(i % PARTS),
+                                           RD_KAFKA_V_VALUE(v, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    assert_int_equal(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
 static void test_commit_errors_and_coordinator_move(void **state) {
     (void)state;
     lg_errmsg err;
@@ -75,27 +88,14 @@ static void test_commit_errors_and_coordinator_move(void **state) {
     assert_int_equal(rd_kafka_mock_topic_create(mc, "out", PARTS, 3), RD_KAFKA_RESP_ERR_NO_ERROR);
 
     rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bs, NULL);
-    for (int i = 0; i < N; i++) {
-        char v[128];
-        int n = snprintf(v, sizeof v, "{\"id\":%d,\"source\":\"S\",\"log_message\":\"User U%d logged in\"}", i, i);
-        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("in"), RD_KAFKA_V_PARTITION(i % PARTS),
-                                           RD_KAFKA_V_VALUE(v, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                           RD_KAFKA_V_END),
-                         RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
-    assert_int_equal(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_destroy(p);
+    produce_range(p, 0, N);
 
-    /* the first commits fail in three ways librdkafka retries itself, then
-     * two are refused for an old generation: the member rejoins, and the
-     * commit made before giving the partitions up is refused too; the
-     * partitions come back and the worker must commit what it had done, and
-     * start there (no input done twice) */
-    rd_kafka_mock_push_request_errors(mc, API_OFFSET_COMMIT, 6, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+    /* the first commits fail in three ways librdkafka retries itself; later
+     * (below) two are refused for an old generation */
+    rd_kafka_mock_push_request_errors(mc, API_OFFSET_COMMIT, 4, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
                                       RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                                       RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
-                                      RD_KAFKA_RESP_ERR_NOT_COORDINATOR, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION,
-                                      RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION);
+                                      RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
     lg_kafka_opts o;
     memset(&o, 0, sizeof o);
     o.brokers = bs;
@@ -113,15 +113,48 @@ static void test_commit_errors_and_coordinator_move(void **state) {
     wait_for(&r.w->m.produced, N / 2, "outputs before the coordinator moves");
     assert_int_equal(rd_kafka_mock_coordinator_set(mc, "group", "g", 3), RD_KAFKA_RESP_ERR_NO_ERROR);
     wait_for(&r.w->m.produced, N, "outputs");
-    wait_for(&r.w->m.commits, 1, "commits that succeeded");
-    wait_for(&r.w->m.commit_errors, 1, "refused commits");
+    wait_for(&r.w->m.commits, 1, "commits that succeeded (a failed one is made again)");
+    /* Then two commits are refused for an old generation: the member
+     * rejoins, and the commit made before giving the partitions up is
+     * refused too; the partitions come back and the worker must commit what
+     * it had done, and start there (no input done twice). Each commit
+     * request uses up one injected error, and how many requests the inputs
+     * make depends on the machine's speed (a worker that finds many batches
+     * acknowledged at once commits them together): queued with the first
+     * errors, on a loaded machine the N inputs could all be committed
+     * before the refusals were reached, and the test waited for a refusal
+     * that never came. So more input comes, a wave at a time, each waited
+     * for until a commit was answered, until a commit is refused: whatever
+     * the speed, at most a few waves. */
+    uint64_t refused = KM_LOAD(&r.w->m.commit_errors);
+    rd_kafka_mock_push_request_errors(mc, API_OFFSET_COMMIT, 2, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION,
+                                      RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION);
+    int total = N;
+    for (int wave = 0; KM_LOAD(&r.w->m.commit_errors) <= refused; wave++) {
+        if (wave == 8) fail_msg("no commit refused after %d waves of input", wave);
+        uint64_t answered = KM_LOAD(&r.w->m.commits) + KM_LOAD(&r.w->m.commit_errors);
+        produce_range(p, total, total + 4 * PARTS);
+        total += 4 * PARTS;
+        wait_for(&r.w->m.produced, (uint64_t)total, "outputs of a wave of input");
+        for (int i = 0; i < 1200 && KM_LOAD(&r.w->m.commits) + KM_LOAD(&r.w->m.commit_errors) <= answered; i++)
+            usleep(100000);
+    }
     wait_for(&r.w->m.rebalances, 3, "the rejoin after the refused commits (assigned, revoked, assigned)");
+    /* the partitions are back: a last wave, waited for until it is out. A
+     * partition is consumed in order, so every input before it is done by
+     * then: one done twice (not started where it was done) counts twice
+     * below, whenever the stop comes */
+    produce_range(p, total, total + 4 * PARTS);
+    total += 4 * PARTS;
+    rd_kafka_destroy(p);
+    wait_for(&r.w->m.produced, (uint64_t)total, "outputs of the wave after the rejoin");
     lg_kafka_worker_stop(r.w);
     pthread_join(th, NULL);
     if (r.rc) fail_msg("run: %s", r.err.msg);
-    /* librdkafka retries these commit errors itself (the worker's commit
-     * callback may never see one): what counts is what got committed */
-    assert_int_equal(KM_LOAD(&r.w->m.produced), N);
+    /* librdkafka retries the first commit errors itself (the worker's
+     * commit callback may never see them): what counts is what got
+     * committed */
+    assert_int_equal(KM_LOAD(&r.w->m.produced), total);
     lg_kafka_worker_free(r.w);
 
     /* every input offset committed for the group */
@@ -133,8 +166,8 @@ static void test_commit_errors_and_coordinator_move(void **state) {
         if (l->elems[i].err && l->elems[i].err != RD_KAFKA_RESP_ERR__NO_OFFSET) fail_msg("partition %d: %s", i, rd_kafka_err2str(l->elems[i].err));
         /* exactly the end: a commit refused in the rejoin after the
          * coordinator moved is made again once the partitions are back */
-        if (l->elems[i].offset != N / PARTS)
-            fail_msg("partition %d: committed offset %lld, want %d", i, (long long)l->elems[i].offset, N / PARTS);
+        if (l->elems[i].offset != total / PARTS)
+            fail_msg("partition %d: committed offset %lld, want %d", i, (long long)l->elems[i].offset, total / PARTS);
     }
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_consumer_close(c);
