@@ -250,8 +250,11 @@ int cmd_serve(int argc, char **argv) {
     lg_buf routes;
     lg_buf_init(&routes, 4096);
     lg_routes_describe(&cfg.routes, &routes);
-    fprintf(stderr, "logify: listening on http://%s:%u (routes: %s%s)\n",
-            so.host ? so.host : "127.0.0.1", (unsigned)lg_server_port(srv), lg_buf_cstr(&routes),
+    /* an IPv6 address goes in brackets in a URL (RFC 3986): http://[::1]:8000 */
+    const char *host = so.host ? so.host : "127.0.0.1";
+    int v6 = strchr(host, ':') != NULL;
+    fprintf(stderr, "logify: listening on http://%s%s%s:%u (routes: %s%s)\n", v6 ? "[" : "", host,
+            v6 ? "]" : "", (unsigned)lg_server_port(srv), lg_buf_cstr(&routes),
             so.api_key && *so.api_key ? "; API key required" : "");
     fflush(stderr);
     lg_buf_free(&routes);

@@ -284,6 +284,20 @@ grep -q "127.0.0.1:$BUSY " "$TMP/serve.err" && fail "the file's port was used ov
 kill -TERM "$SERVE"
 wait "$SERVE" || fail "serve exited $? on SIGTERM: $(cat "$TMP/serve.err")"
 ok
+# an IPv6 host is printed as a URL takes it, in brackets (where ::1 exists)
+if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+  timeout 60 "$LOGIFY" serve --host ::1 --port 0 2>"$TMP/serve6.err" &
+  SERVE=$!
+  PIDS+=($SERVE)
+  for _ in $(seq 1 300); do grep -q 'listening on' "$TMP/serve6.err" && break; sleep 0.1; done
+  grep -Eq '^logify: listening on http://\[::1\]:[0-9]+ \(routes: ' "$TMP/serve6.err" ||
+    fail "serve --host ::1: $(cat "$TMP/serve6.err")"
+  kill -TERM "$SERVE"
+  wait "$SERVE" || fail "serve --host ::1 exited $? on SIGTERM: $(cat "$TMP/serve6.err")"
+  ok
+else
+  echo "cli_paths: no IPv6 loopback here: the [::1] URL step is left out"
+fi
 expect_fail 2 "serve: --grace must be 0..86400 seconds" -- "$LOGIFY" serve --grace ""
 expect_fail 2 "serve: --threads must be 1..256" -- "$LOGIFY" serve --threads 257
 
