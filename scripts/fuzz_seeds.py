@@ -69,6 +69,33 @@ def json_body(rows, style):
     return json.dumps({"logs": logs}, ensure_ascii=False, separators=(",", ":"))
 
 
+def kafka_values(rows, tag):
+    """Kafka message values as shippers write them: (name, first byte of the
+    harness's options, value bytes). The harness's first byte: 1 fields
+    src/msg, 2 ... , 4 plain text, 8 a 64-byte limit, 16 --explain."""
+    out = []
+    for k, (src, msg) in enumerate(rows):
+        style = k % 6
+        if style == 0:    # the documented shape
+            v, opt = json.dumps({"source": src, "log_message": msg}), 0x00
+        elif style == 1:  # Vector / Fluent Bit: more fields around, nested, numbers
+            v, opt = json.dumps({"timestamp": "2025-01-0%dT10:00:00Z" % (k % 9 + 1), "host": "web-%d" % k,
+                                 "source": src, "log_message": msg, "kubernetes": {"pod": "p-%d" % k,
+                                 "labels": ["a", "b"]}, "offset": k * 1000, "ratio": 0.25}), 0x10
+        elif style == 2:  # renamed fields, escapes kept as the shipper wrote them
+            v, opt = json.dumps({"msg": msg, "src": src}, ensure_ascii=True), 0x13
+        elif style == 3:  # a field logify writes is already there (a re-run)
+            v, opt = json.dumps({"source": src, "log_message": msg, "target_label": "old",
+                                 "detail": None}), 0x10
+        elif style == 4:  # plain text
+            v, opt = msg, 0x04
+        else:             # broken: cut short, or the message field missing
+            full = json.dumps({"source": src, "log_message": msg})
+            v, opt = (full[:len(full) // 2], 0x10) if k % 12 == 5 else (json.dumps({"source": src}), 0x00)
+        out.append((f"{tag}-{k}.bin", bytes([opt]) + v.encode("utf-8")))
+    return out
+
+
 def write(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
@@ -134,6 +161,18 @@ def repo_seeds():
     for k in range(0, len(res), 5):
         write(os.path.join(CORPUS, "wordpiece", f"real-resources-{k // 5}.txt"),
               "\n".join(m for _, m in res[k:k + 5]))
+    # Kafka message values: the same rows as shippers put them on a topic
+    for name, data in kafka_values(res[:12], "real-resources"):
+        write(os.path.join(CORPUS, "kafka_msg", name), data)
+    # and the bad values the worker must answer with Unclassified and a reason
+    m0 = json.dumps({"source": res[0][0], "log_message": res[0][1]}).encode()
+    for name, data in (("bad-utf8", b"\x00" + m0[:20] + b"\xc3\x28" + m0[20:]),
+                       ("bad-over-limit", b"\x08" + m0 + b" " * 64),
+                       ("bad-not-object", b"\x10" + json.dumps([res[0][1]]).encode()),
+                       ("bad-nul-plain", b"\x04" + res[0][1].encode() + b"\x00tail"),
+                       ("bad-big-number-rewritten", b"\x10" + m0[:-1] + b',"target_label":"x","n":1e999}'),
+                       ("empty-object", b"\x10{}"), ("empty-value", b"\x10")):
+        write(os.path.join(CORPUS, "kafka_msg", f"real-{name}.bin"), data)
     mini = minilm_dir()
     if not mini:
         print("fuzz_seeds: no MiniLM in the test venv (make venv): tokenizer.json and safetensors slices "
@@ -160,7 +199,7 @@ def real_inputs(corpus, out):
         write(os.path.join(out, name), data)
         n += 1
 
-    if corpus in ("csv", "server_json", "templates", "wordpiece"):
+    if corpus in ("csv", "server_json", "templates", "wordpiece", "kafka_msg"):
         if not have_shared:
             print(f"SKIP: ../shared/datasets is absent ({SHARED}); fuzz.{corpus}.real replays its rows",
                   file=sys.stderr)
@@ -179,6 +218,9 @@ def real_inputs(corpus, out):
             elif corpus == "templates":
                 for k in range(0, len(rows), 300):
                     put(f"{stem}-{k}.txt", bytes([k // 300 % 128]) + "\n".join(m for _, m in rows[k:k + 300]).encode())
+            elif corpus == "kafka_msg":
+                for name, data in kafka_values(rows[::max(1, len(rows) // 60)], stem):
+                    put(name, data)
             else:
                 for k in range(0, len(rows), 100):
                     put(f"{stem}-{k}.txt", "\n".join(m for _, m in rows[k:k + 100]))
