@@ -227,8 +227,11 @@ lg_err kmsg_format(const kmsg_opts *o, const kmsg *m, const char *value, size_t 
             if (e == LG_EINVAL) { /* cannot rewrite it: Unclassified, saying why */
                 kmsg b;
                 memset(&b, 0, sizeof b);
-                snprintf(b.reason, sizeof b.reason, "the object has a field logify writes and a number "
-                                                    "too large to rewrite it");
+                /* a bad message keeps its own reason first (cut if need be) */
+                char why[LG_DETAIL_MAX + 128];
+                snprintf(why, sizeof why, "%s%sthe object has a field logify writes and a number too large "
+                                          "to rewrite it", m->reason, m->reason[0] ? "; " : "");
+                snprintf(b.reason, sizeof b.reason, "%.*s", (int)sizeof b.reason - 1, why);
                 out->len = start_len;
                 return kmsg_format(o, &b, value, len, NULL, explain, NULL, out);
             }
