@@ -70,7 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     int ov_in = 0;
     json_t *in = size && !o.plain_source ? jansson(value, size, 0, &ov_in) : NULL;
-    if (!o.plain_source && size && size <= o.max_value && kmsg_utf8_check(value, size) == size) {
+    /* jansson takes a NUL byte after a number as the end of it ({"a":1\0} is
+     * an object to it): no JSON text holds a raw NUL, so such values are
+     * left out of the comparison */
+    if (!o.plain_source && size && size <= o.max_value && kmsg_utf8_check(value, size) == size &&
+        !memchr(value, 0, size)) {
         if (m.is_obj && !json_is_object(in) && !ov_in) abort();      /* we took a non-object */
         if (json_is_object(in) && !m.is_obj) abort();                 /* we refused an object */
         if (!bad && json_is_object(in)) {
