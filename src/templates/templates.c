@@ -663,6 +663,11 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     if (e == LG_ELIMIT)
         return lg_fail(err, e, "templates: more than %zu templates (max_templates)", m->opts.max_templates);
     if (e) return lg_fail(err, e, "templates: out of memory");
+    /* a keyed token born <*> (from its sibling) marks its level <*>, as
+     * make_wild does: the template stays in its leaf, a state file files it
+     * under the <*> child (without the bit the file was refused on load) */
+    for (uint32_t j = 0; j < m->t[index].nkey; j++)
+        if (m->t[index].len[m->t[index].kpos[j]] == TPL_WILD) m->t[index].wild_path |= 1u << j;
     if (span_root >= 0) m->t[index].root = (uint32_t)span_root; /* a known variable-length group */
     else {
         key_siblings(m, index);
