@@ -551,13 +551,19 @@ lg_err lg_csv_finish(lg_csv_reader *r, lg_errmsg *err) {
         r->bom_state = BOM_DONE;
         if ((e = split(r, (const char *)utf8_bom, (const char *)utf8_bom + held, err))) return e;
     }
-    while (r->st == SPLIT_QUOTED) {
-        mark_bad(r, "unterminated quoted field");
-        if (!r->multiline) {
-            r->st = SPLIT_ROW_START;
-            return flush_row(r, err);
+    for (;;) {
+        if (r->st == SPLIT_QUOTED) {
+            mark_bad(r, "unterminated quoted field");
+            if (!r->multiline) {
+                r->st = SPLIT_ROW_START;
+                return flush_row(r, err);
+            }
         }
-        const char *stop; /* its later lines are read again */
+        /* a bad row that spans lines, unterminated or ended by the input's
+         * end (a closing quote as its last byte): its later lines are read
+         * again, as when more input follows it */
+        if (!(r->row_bad && r->multiline)) break;
+        const char *stop;
         if ((e = resync_at(r, NULL, NULL, &stop, err)) || (e = replay(r, err))) return e;
     }
     if (r->st != SPLIT_ROW_START) {

@@ -193,6 +193,10 @@ static void test_skip_resynchronises(void **state) {
     expect_skip("h,m\nS,\"x\ny\"\nS,z\n", "h|m@1\nS|x\ny@2\nS|z@4\n");
     /* bad rows inside the re-read lines: re-read again */
     expect_skip("h,m\nS,\"a\nS,\"b\nS,c\n", "h|m@1\nBAD@2:\nBAD@3:\nS|c@4\n");
+    /* a multi-line row that goes bad at the input's last byte (text after
+     * its closing quote): its later lines are read again too (they were
+     * lost when the whole input came in one piece; found by fuzz_csv) */
+    expect_skip("h,m\nS,\"abc\nS,d\nS,e\"x", "h|m@1\nBAD@2:\nS|d@3\nBAD@4:\n");
     /* a row bad on its first line does not run on into the next */
     expect_skip("h,m\nS,x\"y,\"q\nS,w\n", "h|m@1\nBAD@2:\nS|w@3\n");
 }
