@@ -45,6 +45,7 @@ typedef struct {
     uint32_t seed;
     int text;     /* text=1: masked tokens keep their own text as a feature */
     int pos;      /* pos=N: the first and last N tokens also with their position */
+    int path;     /* path=1: a masked path also adds the hash of its shape */
     int hdr;      /* hdr=1: a line's header (timestamp, level, pid, component) is
                      recognised and its words hashed apart from the message's */
 } hash_ctx;
@@ -55,6 +56,7 @@ typedef struct {
     uint64_t h;        /* hash of the word or placeholder */
     uint64_t raw;      /* hash of the token's own lower-cased text when masking
                           changed it (placeholder, digits folded), else 0 */
+    uint64_t shape;    /* a path's shape (path_shape), else 0 */
 } token;
 
 /* Per-token features (unigram + char grams) of recently seen words: logs
@@ -81,6 +83,7 @@ typedef struct {
         uint32_t slot;  /* position in the row being built */
     } table[TABLE_MAX]; /* one cache line per probe */
     uint32_t gen;
+    int want_shape;    /* path=1: path placeholders get their shape */
     float log_tf[256]; /* 1 + ln(tf) */
 } hash_scratch;
 
@@ -106,7 +109,7 @@ static inline uint64_t fnv_bytes(uint64_t h, const char *p, size_t n) {
 
 /* kinds of feature, mixed into the hash so that they never share a bucket
  * on purpose */
-enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43, K_RAW = 0x52, K_POS = 0x50, K_HDR = 0x48 };
+enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43, K_RAW = 0x52, K_POS = 0x50, K_HDR = 0x48, K_PATH = 0x54 };
 
 /* hash of a masked token's own text, lower-cased, at most RAW_MAX bytes;
  * never 0 */
@@ -224,6 +227,7 @@ static void push_word(hash_scratch *sc, size_t *nt, size_t *nn, const unsigned c
     token *t = &sc->toks[(*nt)++];
     t->off = (uint32_t)*nn;
     t->raw = 0;
+    t->shape = 0;
     size_t k = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = w[i];
@@ -243,6 +247,44 @@ static void push_word(hash_scratch *sc, size_t *nt, size_t *nn, const unsigned c
     sc->norm[(*nn)++] = ' ';
 }
 
+/* The shape of a path: its text lower-cased, each digit run one '0', and
+ * each '/'-separated part of 8 bytes or more made of hex digits and '-'
+ * with a digit among them (a UUID, a hash, a tenant id) one '#'. A template whose path is a constant
+ * ("GET /openstack/2013-10-17/meta_data.json" vs "GET /v2/<id>/servers/
+ * detail") keeps it; a path drawn per line gives a shape per line, which
+ * the purity weights count as a variable. Never 0. */
+static uint64_t path_shape(const unsigned char *p, size_t n, uint64_t seed) {
+    uint64_t h = FNV_OFF ^ (seed * K_PATH);
+    size_t i = 0;
+    while (i < n && i < 4 * RAW_MAX) {
+        size_t e = i + 1; /* a part: p[i] is its first byte ('/' or '\\' or the start) */
+        while (e < n && p[e] != '/' && p[e] != '\\')
+            e++;
+        size_t digits = 0, idlike = 0; /* hex digits and '-' */
+        for (size_t k = i + 1; k < e; k++) {
+            digits += (size_t)is_digit(p[k]);
+            idlike += (size_t)(is_hex(p[k]) || p[k] == '-');
+        }
+        if (digits && e - i > 8 && idlike == e - i - 1) {
+            h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
+            h = (h ^ '#') * FNV_PRIME;
+        } else {
+            for (size_t k = i; k < e; k++) {
+                unsigned char c = p[k];
+                if (is_digit(c)) {
+                    if (k > i && is_digit(p[k - 1])) continue;
+                    c = '0';
+                } else if (c >= 'A' && c <= 'Z') {
+                    c = (unsigned char)(c | 0x20);
+                }
+                h = (h ^ c) * FNV_PRIME;
+            }
+        }
+        i = e;
+    }
+    return h ? h : 1;
+}
+
 /* a placeholder for the masked text raw[0..rlen) (kept as a feature of its
  * own beside the placeholder, so lines that differ only there stay apart) */
 static void push_placeholder(hash_scratch *sc, size_t *nt, int ph, uint64_t seed,
@@ -255,6 +297,7 @@ static void push_placeholder(hash_scratch *sc, size_t *nt, int ph, uint64_t seed
      * and quoted names: ids, addresses, paths and long numbers are the
      * variable part of a line and would only add noise */
     t->raw = (ph == PH_NUM && rlen <= 3) || ph == PH_QUOTE ? raw_hash(raw, rlen, seed) : 0;
+    t->shape = ph == PH_PATH && sc->want_shape ? path_shape(raw, rlen, seed) : 0;
     /* (a number inside a time or date comes with rlen > RAW_MAX: no text) */
 }
 
@@ -533,6 +576,7 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     const uint64_t seed = cx->seed;
     const uint32_t dim_mask = cx->dim - 1;
     size_t nh; /* header tokens (hdr=1), the first nh */
+    sc->want_shape = cx->path;
     size_t nt = normalise(sc, (const unsigned char *)msg, len, seed,
                           cx->hdr ? header_end((const unsigned char *)msg, len) : 0, &nh);
     size_t row_start = *nnz;
@@ -553,6 +597,8 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
         }
         if (t->raw && cx->text) /* the masked token's own text */
             add_index(sc, mask_t, (uint32_t)mix64(t->raw ^ K_RAW) & dim_mask, out, row_start, nnz);
+        if (t->shape) /* a path's shape (path=1) */
+            add_index(sc, mask_t, (uint32_t)mix64(t->shape ^ K_PATH) & dim_mask, out, row_start, nnz);
         if (k + 1 < nt)
             add_index(sc, mask_t,
                       (uint32_t)mix64(t->h * 0x9e3779b97f4a7c15ull + sc->toks[k + 1].h + K_BIGRAM) &
@@ -669,7 +715,7 @@ lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_er
 
 /* Parses "dim=N,seed=S,text=0|1" (any of them, any order). */
 static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, int *text, int *pos,
-                           int *hdr, lg_errmsg *err) {
+                           int *hdr, int *path, lg_errmsg *err) {
     const char *p = params;
     while (p && *p) {
         const char *comma = strchr(p, ',');
@@ -685,7 +731,7 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
         if (!eq || !eq[1] || *end)
             return lg_fail(err, LG_EINVAL,
                            "hash encoder: bad parameter '%s' (expected dim=N, seed=S, "
-                           "text=0|1, pos=N or hdr=0|1)",
+                           "text=0|1, pos=N, hdr=0|1 or path=0|1)",
                            item);
         *eq = '\0';
         if (!strcmp(item, "dim")) {
@@ -696,6 +742,9 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
         } else if (!strcmp(item, "text")) {
             if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: text must be 0 or 1");
             *text = (int)v;
+        } else if (!strcmp(item, "path")) {
+            if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: path must be 0 or 1");
+            *path = (int)v;
         } else if (!strcmp(item, "hdr")) {
             if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: hdr must be 0 or 1");
             *hdr = (int)v;
@@ -718,8 +767,8 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
 lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err) {
     *out = NULL;
     uint32_t dim = HASH_DEFAULT_DIM, seed = HASH_DEFAULT_SEED;
-    int text = 0, pos = 0, hdr = 0;
-    lg_err e = parse_params(params, &dim, &seed, &text, &pos, &hdr, err);
+    int text = 0, pos = 0, hdr = 0, path = 0;
+    lg_err e = parse_params(params, &dim, &seed, &text, &pos, &hdr, &path, err);
     if (e) return e;
     hash_ctx *cx = calloc(1, sizeof *cx);
     if (!cx) return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -728,10 +777,11 @@ lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err)
     cx->text = text;
     cx->pos = pos;
     cx->hdr = hdr;
+    cx->path = path;
     char spec[96], config[640], posbuf[32] = "";
     if (pos) snprintf(posbuf, sizeof posbuf, ",pos=%d", pos);
-    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u%s%s%s", dim, seed, text ? ",text=1" : "", posbuf,
-             hdr ? ",hdr=1" : "");
+    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u%s%s%s%s", dim, seed, text ? ",text=1" : "",
+             posbuf, hdr ? ",hdr=1" : "", path ? ",path=1" : "");
     snprintf(config, sizeof config,
              "{\"family\": \"hash\", \"version\": %d, \"dim\": %u, \"seed\": %u, "
              "\"word_ngrams\": [1, 2], \"char_ngrams\": [%d, %d], \"max_bytes\": %d, "
@@ -746,6 +796,10 @@ lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err)
     if (hdr) { /* likewise */
         size_t cl = strlen(config);
         snprintf(config + cl - 1, sizeof config - cl + 1, ", \"header_apart\": %.2f}", (double)HDR_WEIGHT);
+    }
+    if (path) { /* likewise */
+        size_t cl = strlen(config);
+        snprintf(config + cl - 1, sizeof config - cl + 1, ", \"path_shape\": true}");
     }
     lg_encoder_info info = {spec, dim, 1, lg_fnv1a64(config, strlen(config), 0), config};
     return lg_encoder_wrap(&hash_ops, cx, &info, out, err);

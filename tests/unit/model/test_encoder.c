@@ -326,6 +326,41 @@ static void test_header_apart(void **state) {
     assert_non_null(strstr(err.msg, "hdr"));
 }
 
+/* path=1: a masked path adds one feature, its shape (digit runs folded,
+ * long parts with digits as one '#'): two templates whose only difference
+ * is a constant path stay apart, a path's ids and numbers do not count */
+static void test_path_shape(void **state) {
+    (void)state;
+    const char *m[] = {
+        "10.0.0.1 \"GET /openstack/2013-10-17/meta_data.json HTTP/1.1\" status: 200",
+        "10.0.0.2 \"GET /v2/6047db41ac994e79/servers/detail HTTP/1.1\" status: 200",
+        "10.0.0.3 \"GET /v2/113d3a99c3da401f/servers/detail HTTP/1.1\" status: 200",
+        "10.0.0.4 \"GET /openstack/2017-01-02/meta_data.json HTTP/1.1\" status: 200",
+        "wrote /data/part-00012",
+        "wrote /data/part-00999",
+        "wrote /DATA/Part-7",
+    };
+    fixture f;
+    fx_open(&f, "hash:text=1,pos=3,hdr=1,path=1");
+    assert_string_equal(lg_encoder_spec(f.enc), "hash:dim=32768,seed=1,text=1,pos=3,hdr=1,path=1");
+    assert_non_null(strstr(lg_encoder_config_json(f.enc), "\"path_shape\": true"));
+    encode(&f, m, 7);
+    assert_false(same_row(&f.e, 0, 1)); /* two constant paths */
+    assert_true(same_row(&f.e, 1, 2));  /* the same path, another id */
+    assert_true(same_row(&f.e, 0, 3));  /* another date */
+    assert_true(same_row(&f.e, 4, 5));
+    assert_true(same_row(&f.e, 4, 6)); /* case and digit runs fold */
+    fx_close(&f);
+    fx_open(&f, "hash:text=1,pos=3,hdr=1"); /* without it: masked only */
+    encode(&f, m, 7);
+    assert_true(same_row(&f.e, 0, 1));
+    fx_close(&f);
+    lg_encoder *e;
+    lg_errmsg err;
+    assert_int_equal(lg_encoder_new("hash:path=3", &e, &err), LG_EINVAL);
+    assert_non_null(strstr(err.msg, "path"));
+}
+
 static void test_odd_bytes_and_long_messages(void **state) {
     (void)state;
     fixture f;
@@ -395,6 +430,7 @@ int main(void) {
         cmocka_unit_test(test_deterministic_and_batch_equals_single),
         cmocka_unit_test(test_specs),
         cmocka_unit_test(test_header_apart),
+        cmocka_unit_test(test_path_shape),
         cmocka_unit_test(test_odd_bytes_and_long_messages),
         cmocka_unit_test(test_densify),
         cmocka_unit_test(test_embeddings_cap),
