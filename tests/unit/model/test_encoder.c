@@ -236,6 +236,13 @@ static void expect_header(const char *line, const char *want_msg) {
                  want_msg);
 }
 
+static void expect_spec_error(const char *spec, const char *word) {
+    lg_encoder *e;
+    lg_errmsg err;
+    assert_int_equal(lg_encoder_new(spec, &e, &err), LG_EINVAL);
+    assert_non_null(strstr(err.msg, word));
+}
+
 static int row_has(const lg_embeddings *e, size_t i, uint32_t f) {
     for (size_t q = e->indptr[i]; q < e->indptr[i + 1]; q++)
         if (e->indices[q] == f) return 1;
@@ -320,10 +327,7 @@ static void test_header_apart(void **state) {
         ntpd_in_msg += row_has(&f.e, 0, f.e.indices[q]);
     assert_true(ntpd_in_msg > 0);
     fx_close(&f);
-    lg_encoder *e;
-    lg_errmsg err;
-    assert_int_equal(lg_encoder_new("hash:hdr=2", &e, &err), LG_EINVAL);
-    assert_non_null(strstr(err.msg, "hdr"));
+    expect_spec_error("hash:hdr=2", "hdr");
 }
 
 /* path=1: a masked path adds one feature, its shape (digit runs folded,
@@ -355,10 +359,7 @@ static void test_path_shape(void **state) {
     encode(&f, m, 7);
     assert_true(same_row(&f.e, 0, 1));
     fx_close(&f);
-    lg_encoder *e;
-    lg_errmsg err;
-    assert_int_equal(lg_encoder_new("hash:path=3", &e, &err), LG_EINVAL);
-    assert_non_null(strstr(err.msg, "path"));
+    expect_spec_error("hash:path=3", "path");
 }
 
 static void test_odd_bytes_and_long_messages(void **state) {
