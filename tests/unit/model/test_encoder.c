@@ -314,6 +314,16 @@ static void test_header_apart(void **state) {
     for (size_t q = f.e.indptr[3]; q < f.e.indptr[4]; q++)
         ntpd_in_msg += row_has(&f.e, 0, f.e.indices[q]);
     assert_int_equal(ntpd_in_msg, 0);
+    /* odd lines: headers cut short, brackets never closed, all header */
+    const char *odd[] = {"12:00:00 [[[[ x: y", "2015-01-01 INFO", "2015-01-01 INFO [a] |",
+                         "Dec 1 00:00:00 ]]]] - - -", "01/02/03 a|b|c|d", "081109 203615"};
+    encode(&f, odd, 6);
+    for (size_t i = 0; i < 6; i++) {
+        double ss = 0;
+        for (size_t q = f.e.indptr[i]; q < f.e.indptr[i + 1]; q++)
+            ss += (double)f.e.values[q] * f.e.values[q];
+        assert_true(fabs(ss - 1.0) < 1e-5);
+    }
     fx_close(&f);
     /* without hdr=1 the header's words are words like any other */
     fx_open(&f, "hash:text=1,pos=3");
