@@ -137,6 +137,10 @@ lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err)
  * debugging: its tokens joined by single blanks, placeholders included
  * ("user user0 logged in from <ip>"). Appends to out. */
 lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_errmsg *err);
+/* hash:...,hdr=1: the length in bytes of the header the encoder
+ * recognises at the start of msg (timestamp, level, pid, component; 0:
+ * none), whose words it hashes apart from the message's. */
+size_t lg_encoder_hash_header_len(const char *msg, size_t len);
 /* DIR: a sentence-transformers model directory. Returns LG_EUNSUPPORTED
  * until the Sentence-BERT engine lands. */
 lg_err lg_encoder_sbert_new(const char *dir, lg_encoder **out, lg_errmsg *err);

@@ -87,7 +87,7 @@ typedef struct {
 } lg_train_opts;
 
 #define LG_TRAIN_ENCODER "hash:text=1"           /* masked tokens keep their text */
-#define LG_TRAIN_ENCODER_SVM "hash:text=1,pos=3" /* and the first and last 3 tokens their place */
+#define LG_TRAIN_ENCODER_SVM "hash:text=1,pos=3,hdr=1" /* and the first and last 3 tokens their place */
 #define LG_TRAIN_AUTO_LOGREG 32 /* "auto": multinomial logreg up to this many labels */
 #define LG_TRAIN_REPORT_MAX 50000 /* train rows in the train report (a sample above) */
 #define LG_TRAIN_UNKNOWN 0.5     /* highest automatic open-set threshold (docs/model.md) */

@@ -45,6 +45,9 @@ typedef struct {
     uint32_t seed;
     int text;     /* text=1: masked tokens keep their own text as a feature */
     int pos;      /* pos=N: the first and last N tokens also with their position */
+    int path;     /* path=1: a masked path also adds the hash of its shape */
+    int hdr;      /* hdr=1: a line's header (timestamp, level, pid, component) is
+                     recognised and its words hashed apart from the message's */
 } hash_ctx;
 
 /* a token of the normalised message */
@@ -53,6 +56,7 @@ typedef struct {
     uint64_t h;        /* hash of the word or placeholder */
     uint64_t raw;      /* hash of the token's own lower-cased text when masking
                           changed it (placeholder, digits folded), else 0 */
+    uint64_t shape;    /* a path's shape (path_shape), else 0 */
 } token;
 
 /* Per-token features (unigram + char grams) of recently seen words: logs
@@ -79,6 +83,7 @@ typedef struct {
         uint32_t slot;  /* position in the row being built */
     } table[TABLE_MAX]; /* one cache line per probe */
     uint32_t gen;
+    int want_shape;    /* path=1: path placeholders get their shape */
     float log_tf[256]; /* 1 + ln(tf) */
 } hash_scratch;
 
@@ -104,7 +109,7 @@ static inline uint64_t fnv_bytes(uint64_t h, const char *p, size_t n) {
 
 /* kinds of feature, mixed into the hash so that they never share a bucket
  * on purpose */
-enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43, K_RAW = 0x52, K_POS = 0x50 };
+enum { K_WORD = 0x57, K_BIGRAM = 0x42, K_CHAR = 0x43, K_RAW = 0x52, K_POS = 0x50, K_HDR = 0x48, K_PATH = 0x54 };
 
 /* hash of a masked token's own text, lower-cased, at most RAW_MAX bytes;
  * never 0 */
@@ -222,6 +227,7 @@ static void push_word(hash_scratch *sc, size_t *nt, size_t *nn, const unsigned c
     token *t = &sc->toks[(*nt)++];
     t->off = (uint32_t)*nn;
     t->raw = 0;
+    t->shape = 0;
     size_t k = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = w[i];
@@ -241,6 +247,44 @@ static void push_word(hash_scratch *sc, size_t *nt, size_t *nn, const unsigned c
     sc->norm[(*nn)++] = ' ';
 }
 
+/* The shape of a path: its text lower-cased, each digit run one '0', and
+ * each '/'-separated part of 8 bytes or more made of hex digits and '-'
+ * with a digit among them (a UUID, a hash, a tenant id) one '#'. A template whose path is a constant
+ * ("GET /openstack/2013-10-17/meta_data.json" vs "GET /v2/<id>/servers/
+ * detail") keeps it; a path drawn per line gives a shape per line, which
+ * the purity weights count as a variable. Never 0. */
+static uint64_t path_shape(const unsigned char *p, size_t n, uint64_t seed) {
+    uint64_t h = FNV_OFF ^ (seed * K_PATH);
+    size_t i = 0;
+    while (i < n && i < 4 * RAW_MAX) {
+        size_t e = i + 1; /* a part: p[i] is its first byte ('/' or '\\' or the start) */
+        while (e < n && p[e] != '/' && p[e] != '\\')
+            e++;
+        size_t digits = 0, idlike = 0; /* hex digits and '-' */
+        for (size_t k = i + 1; k < e; k++) {
+            digits += (size_t)is_digit(p[k]);
+            idlike += (size_t)(is_hex(p[k]) || p[k] == '-');
+        }
+        if (digits && e - i > 8 && idlike == e - i - 1) {
+            h = (h ^ (unsigned char)p[i]) * FNV_PRIME;
+            h = (h ^ '#') * FNV_PRIME;
+        } else {
+            for (size_t k = i; k < e; k++) {
+                unsigned char c = p[k];
+                if (is_digit(c)) {
+                    if (k > i && is_digit(p[k - 1])) continue;
+                    c = '0';
+                } else if (c >= 'A' && c <= 'Z') {
+                    c = (unsigned char)(c | 0x20);
+                }
+                h = (h ^ c) * FNV_PRIME;
+            }
+        }
+        i = e;
+    }
+    return h ? h : 1;
+}
+
 /* a placeholder for the masked text raw[0..rlen) (kept as a feature of its
  * own beside the placeholder, so lines that differ only there stay apart) */
 static void push_placeholder(hash_scratch *sc, size_t *nt, int ph, uint64_t seed,
@@ -253,14 +297,155 @@ static void push_placeholder(hash_scratch *sc, size_t *nt, int ph, uint64_t seed
      * and quoted names: ids, addresses, paths and long numbers are the
      * variable part of a line and would only add noise */
     t->raw = (ph == PH_NUM && rlen <= 3) || ph == PH_QUOTE ? raw_hash(raw, rlen, seed) : 0;
+    t->shape = ph == PH_PATH && sc->want_shape ? path_shape(raw, rlen, seed) : 0;
     /* (a number inside a time or date comes with rlen > RAW_MAX: no text) */
 }
 
-/* Splits s[0..n) into tokens; returns the count. norm gets " w1 w2 ... ". */
-static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint64_t seed) {
+/* ---- Headers ------------------------------------------------------------------ */
+/* A log line often starts with a header written by the logging framework
+ * (timestamp, level, pid, host, thread, component) before the message. Its
+ * words name where the line came from, not what it says, and they vary
+ * from line to line of one kind ("kernel:", "ntpd[4242]:", "storage.
+ * BlockManager:"); the same word in the message may be what tells two kinds
+ * apart ("... for ntpd"). With hdr=1 the header's tokens get features of
+ * their own (K_HDR unigrams only, valued HDR_WEIGHT before the norm) and the
+ * positional features count from the message's first token. Recognised by shape alone, per line:
+ *   1. a date or time within the line's first HDR_TS_FIELDS blank-separated
+ *      fields, not inside a path, (hh:mm:ss, yyyy-mm-dd, yyyy.mm.dd, yy/mm/dd, "yymmdd hhmmss");
+ *      without one there is no header;
+ *   2. the header ends at the first terminator, outside brackets, after a
+ *      letter: ": ", "] ", " - " or "|"; after a level word (INFO, WARN,
+ *      Error, ...) it must come within the next 2 fields (a bracketed group
+ *      is one field), else the header ends with the level word ("RAS KERNEL
+ *      INFO message", "Info CBS message");
+ *   3. after "] " or "|", one more field that ends the same way (a class
+ *      name with ": ", a bracketed level, a pid and "|") still belongs to it.
+ * Only the first HDR_ZONE bytes are looked at; a line that is all header
+ * has none. */
+#define HDR_ZONE 192
+#define HDR_WEIGHT 0.3f /* a header word's value beside a message word's, before the norm */
+#define HDR_TS_FIELDS 4
+
+static inline int dig2(const unsigned char *s, size_t i, size_t n) {
+    return i + 1 < n && is_digit(s[i]) && is_digit(s[i + 1]);
+}
+
+/* a date or time starting at s[i] */
+static int ts_at(const unsigned char *s, size_t i, size_t n) {
+    if (i + 7 <= n && is_digit(s[i]) && s[i + 1] == ':' && dig2(s, i + 2, n) && s[i + 4] == ':' &&
+        dig2(s, i + 5, n))
+        return 1; /* (h)h:mm:ss */
+    if (i + 10 <= n && dig2(s, i, n) && dig2(s, i + 2, n) && (s[i + 4] == '-' || s[i + 4] == '.') &&
+        dig2(s, i + 5, n) && s[i + 7] == s[i + 4] && dig2(s, i + 8, n))
+        return 1; /* yyyy-mm-dd, yyyy.mm.dd */
+    if (i + 8 <= n && dig2(s, i, n) && s[i + 2] == '/' && dig2(s, i + 3, n) && s[i + 5] == '/' &&
+        dig2(s, i + 6, n))
+        return 1; /* yy/mm/dd */
+    if (i == 0 && n >= 13 && s[6] == ' ') { /* yymmdd hhmmss */
+        for (size_t k = 0; k < 13; k++)
+            if (k != 6 && !is_digit(s[k])) return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* a level word at s[i..i+len): upper case or capitalised */
+static int is_level(const unsigned char *s, size_t len) {
+    static const char *const lv[] = {"info",    "warn",   "warning", "error",    "err",
+                                     "fatal",   "debug",  "trace",   "severe",   "notice",
+                                     "critical", "crit",  "alert",   "emerg",    "verbose"};
+    if (len < 3 || len > 8 || !(s[0] >= 'A' && s[0] <= 'Z')) return 0;
+    int upper = 1;
+    for (size_t k = 1; k < len; k++)
+        if (!(s[k] >= 'A' && s[k] <= 'Z')) upper = 0;
+    char w[9];
+    for (size_t k = 0; k < len; k++) {
+        if (!is_alpha(s[k])) return 0;
+        if (k && !upper && !(s[k] >= 'a' && s[k] <= 'z')) return 0;
+        w[k] = (char)(s[k] | 0x20);
+    }
+    w[len] = '\0';
+    for (size_t k = 0; k < sizeof lv / sizeof *lv; k++)
+        if (!strcmp(w, lv[k])) return 1;
+    return 0;
+}
+
+/* after a "] " or "|" terminator at e: one more field ending the same way */
+static size_t header_extend(const unsigned char *s, size_t e, size_t n) {
+    size_t j = e;
+    while (j < n && s[j] == ' ')
+        j++;
+    if (j < n && s[j] == '[') { /* a bracketed field: "[error] " */
+        size_t k = j + 1;
+        while (k < n && k - j < 64 && s[k] != ']' && s[k] != '[')
+            k++;
+        return k + 1 < n && s[k] == ']' && s[k + 1] == ' ' ? k + 1 : e;
+    }
+    size_t k = j;
+    while (k < n && k - j < 96 && !is_blank(s[k]) && s[k] != '|')
+        k++;
+    if (k == j || k >= n) return e;
+    if (s[k] == '|') return k + 1;                                  /* "pid|" */
+    if (s[k - 1] == ':' && k - j > 1 && is_alpha(s[j])) return k;   /* "org.a.Class: " */
+    return e;
+}
+
+/* byte offset where the message starts after the header, 0: no header */
+static size_t header_end(const unsigned char *s, size_t n) {
+    if (n > HDR_ZONE) n = HDR_ZONE;
+    int ts = 0;
+    for (size_t i = 0, field = 0; i < n && field < HDR_TS_FIELDS && !ts; i++) {
+        if (is_blank(s[i])) {
+            if (i && !is_blank(s[i - 1])) field++;
+            continue;
+        }
+        ts = is_digit(s[i]) && (i == 0 || s[i - 1] != '/') && ts_at(s, i, n); /* not in a path */
+    }
+    if (!ts) return 0;
+    int depth = 0, letter = 0;
+    size_t level_end = 0, fields_after = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '[' || c == '(') {
+            depth++;
+            continue;
+        }
+        if ((c == ']' || c == ')') && depth > 0) {
+            depth--;
+            if (c == ']' && !depth && letter && i + 1 < n && s[i + 1] == ' ')
+                return header_extend(s, i + 1, n);
+            continue;
+        }
+        if (is_alpha(c)) letter = 1;
+        if (depth) continue;
+        if (letter && c == ':' && i + 1 < n && s[i + 1] == ' ') return i + 1;
+        if (letter && c == '|') return header_extend(s, i + 1, n);
+        if (letter && c == ' ' && i + 2 < n && s[i + 1] == '-' && s[i + 2] == ' ') return i + 2;
+        if (is_blank(c) || i == 0) { /* a field starts at the next non-blank byte */
+            size_t j = is_blank(c) ? i + 1 : i;
+            if (j >= n || is_blank(s[j])) continue;
+            if (level_end && ++fields_after > 2) return level_end;
+            size_t k = j;
+            while (k < n && is_alpha(s[k]))
+                k++;
+            if (!level_end && (k == n || !is_word(s[k])) && is_level(s + j, k - j)) {
+                level_end = k;
+                fields_after = 0;
+            }
+        }
+    }
+    return level_end;
+}
+
+/* Splits s[0..n) into tokens; returns the count. norm gets " w1 w2 ... ".
+ * *nh: how many of the tokens start before byte hdr_end (the header's). */
+static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint64_t seed,
+                        size_t hdr_end, size_t *nh) {
     size_t nt = 0, nn = 0, i = 0;
+    *nh = SIZE_MAX;
     sc->norm[nn++] = ' ';
     while (i < n) {
+        if (*nh == SIZE_MAX && i >= hdr_end) *nh = nt; /* the tokens that started before */
         unsigned char c = s[i];
         int bound = i == 0 || !is_word(s[i - 1]);
         int opener = i == 0 || opens_after(s[i - 1]);
@@ -328,6 +513,7 @@ static size_t normalise(hash_scratch *sc, const unsigned char *s, size_t n, uint
         }
         i = j;
     }
+    if (*nh == SIZE_MAX || *nh == nt) *nh = 0; /* all header: none */
     return nt;
 }
 
@@ -389,13 +575,20 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     }
     const uint64_t seed = cx->seed;
     const uint32_t dim_mask = cx->dim - 1;
-    size_t nt = normalise(sc, (const unsigned char *)msg, len, seed);
+    size_t nh; /* header tokens (hdr=1), the first nh */
+    sc->want_shape = cx->path;
+    size_t nt = normalise(sc, (const unsigned char *)msg, len, seed,
+                          cx->hdr ? header_end((const unsigned char *)msg, len) : 0, &nh);
     size_t row_start = *nnz;
-    for (size_t k = 0; k < nt; k++) {
+    for (size_t k = 0; k < nh; k++) /* header: one unigram of its own kind a token */
+        add_index(sc, mask_t, (uint32_t)mix64(sc->toks[k].h ^ K_HDR) & dim_mask, out, row_start, nnz);
+    size_t hdr_slots = *nnz - row_start; /* the header's features come first */
+    for (size_t k = nh; k < nt; k++) {
         const token *t = &sc->toks[k];
-        if (cx->pos) { /* position from the start and from the end */
-            if (k < (size_t)cx->pos)
-                add_index(sc, mask_t, (uint32_t)mix64(t->h + (k + 1) * 0x9e3779b97f4a7c15ull + K_POS) & dim_mask,
+        if (cx->pos) { /* position from the start (of the message) and from the end */
+            if (k - nh < (size_t)cx->pos)
+                add_index(sc, mask_t,
+                          (uint32_t)mix64(t->h + (k - nh + 1) * 0x9e3779b97f4a7c15ull + K_POS) & dim_mask,
                           out, row_start, nnz);
             if (nt - k <= (size_t)cx->pos)
                 add_index(sc, mask_t,
@@ -404,6 +597,8 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
         }
         if (t->raw && cx->text) /* the masked token's own text */
             add_index(sc, mask_t, (uint32_t)mix64(t->raw ^ K_RAW) & dim_mask, out, row_start, nnz);
+        if (t->shape) /* a path's shape (path=1) */
+            add_index(sc, mask_t, (uint32_t)mix64(t->shape ^ K_PATH) & dim_mask, out, row_start, nnz);
         if (k + 1 < nt)
             add_index(sc, mask_t,
                       (uint32_t)mix64(t->h * 0x9e3779b97f4a7c15ull + sc->toks[k + 1].h + K_BIGRAM) &
@@ -437,6 +632,7 @@ static lg_err encode_one(const hash_ctx *cx, hash_scratch *sc, const char *msg, 
     for (size_t k = row_start; k < *nnz; k++) {
         float tf = out->values[k];
         float v = tf < 256 ? sc->log_tf[(int)tf] : 1.0f + logf(tf);
+        if (k - row_start < hdr_slots) v *= HDR_WEIGHT;
         out->values[k] = v;
         ss += (double)v * v;
     }
@@ -490,7 +686,8 @@ lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_er
     hash_scratch *sc = calloc(1, sizeof *sc);
     if (!sc) return lg_fail(err, LG_ENOMEM, "out of memory");
     if (len > LG_HASH_MAX_BYTES) len = LG_HASH_MAX_BYTES;
-    size_t nt = normalise(sc, (const unsigned char *)msg, len, 0);
+    size_t nh;
+    size_t nt = normalise(sc, (const unsigned char *)msg, len, 0, 0, &nh);
     /* placeholders are not in norm: rebuild the sequence from the tokens */
     lg_err e = LG_OK;
     for (size_t k = 0; k < nt && !e; k++) {
@@ -518,7 +715,7 @@ lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_er
 
 /* Parses "dim=N,seed=S,text=0|1" (any of them, any order). */
 static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, int *text, int *pos,
-                           lg_errmsg *err) {
+                           int *hdr, int *path, lg_errmsg *err) {
     const char *p = params;
     while (p && *p) {
         const char *comma = strchr(p, ',');
@@ -534,7 +731,7 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
         if (!eq || !eq[1] || *end)
             return lg_fail(err, LG_EINVAL,
                            "hash encoder: bad parameter '%s' (expected dim=N, seed=S, "
-                           "text=0|1 or pos=N)",
+                           "text=0|1, pos=N, hdr=0|1 or path=0|1)",
                            item);
         *eq = '\0';
         if (!strcmp(item, "dim")) {
@@ -545,6 +742,12 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
         } else if (!strcmp(item, "text")) {
             if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: text must be 0 or 1");
             *text = (int)v;
+        } else if (!strcmp(item, "path")) {
+            if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: path must be 0 or 1");
+            *path = (int)v;
+        } else if (!strcmp(item, "hdr")) {
+            if (v > 1) return lg_fail(err, LG_EINVAL, "hash encoder: hdr must be 0 or 1");
+            *hdr = (int)v;
         } else if (!strcmp(item, "pos")) {
             if (v > HASH_POS_MAX)
                 return lg_fail(err, LG_EINVAL, "hash encoder: pos must be in 0..%d", HASH_POS_MAX);
@@ -564,8 +767,8 @@ static lg_err parse_params(const char *params, uint32_t *dim, uint32_t *seed, in
 lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err) {
     *out = NULL;
     uint32_t dim = HASH_DEFAULT_DIM, seed = HASH_DEFAULT_SEED;
-    int text = 0, pos = 0;
-    lg_err e = parse_params(params, &dim, &seed, &text, &pos, err);
+    int text = 0, pos = 0, hdr = 0, path = 0;
+    lg_err e = parse_params(params, &dim, &seed, &text, &pos, &hdr, &path, err);
     if (e) return e;
     hash_ctx *cx = calloc(1, sizeof *cx);
     if (!cx) return lg_fail(err, LG_ENOMEM, "out of memory");
@@ -573,9 +776,12 @@ lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err)
     cx->seed = seed;
     cx->text = text;
     cx->pos = pos;
-    char spec[96], config[600], posbuf[32] = "";
+    cx->hdr = hdr;
+    cx->path = path;
+    char spec[96], config[640], posbuf[32] = "";
     if (pos) snprintf(posbuf, sizeof posbuf, ",pos=%d", pos);
-    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u%s%s", dim, seed, text ? ",text=1" : "", posbuf);
+    snprintf(spec, sizeof spec, "hash:dim=%u,seed=%u%s%s%s%s", dim, seed, text ? ",text=1" : "",
+             posbuf, hdr ? ",hdr=1" : "", path ? ",path=1" : "");
     snprintf(config, sizeof config,
              "{\"family\": \"hash\", \"version\": %d, \"dim\": %u, \"seed\": %u, "
              "\"word_ngrams\": [1, 2], \"char_ngrams\": [%d, %d], \"max_bytes\": %d, "
@@ -587,6 +793,19 @@ lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err)
         size_t cl = strlen(config);
         snprintf(config + cl - 1, sizeof config - cl + 1, ", \"positional_tokens\": %d}", pos);
     }
+    if (hdr) { /* likewise */
+        size_t cl = strlen(config);
+        snprintf(config + cl - 1, sizeof config - cl + 1, ", \"header_apart\": %.2f}", (double)HDR_WEIGHT);
+    }
+    if (path) { /* likewise */
+        size_t cl = strlen(config);
+        snprintf(config + cl - 1, sizeof config - cl + 1, ", \"path_shape\": true}");
+    }
     lg_encoder_info info = {spec, dim, 1, lg_fnv1a64(config, strlen(config), 0), config};
     return lg_encoder_wrap(&hash_ops, cx, &info, out, err);
+}
+
+size_t lg_encoder_hash_header_len(const char *msg, size_t len) {
+    if (len > LG_HASH_MAX_BYTES) len = LG_HASH_MAX_BYTES;
+    return header_end((const unsigned char *)msg, len);
 }

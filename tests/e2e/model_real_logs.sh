@@ -28,7 +28,7 @@ assert sum(1 for c in counts.values() if c == 1) > 0
 assert j["rare_label_count"] == 0 and j["training_rows"] == len(rows)
 assert j["classifier"] == "ovr_linear_svm", j["classifier"]
 assert j["feature_weights"] == "purity" and j["C"] == 100, (j["feature_weights"], j["C"])
-assert j["encoder"].endswith(",text=1,pos=3"), j["encoder"]  # the svm's encoder
+assert j["encoder"].endswith(",text=1,pos=3,hdr=1"), j["encoder"]  # the svm's encoder: headers apart
 assert j["source_feature"] == 0.1, j.get("source_feature")  # 8 sources: on
 assert j["test"]["accuracy"] >= 0.9, j["test"]["accuracy"]
 PY

@@ -223,6 +223,155 @@ static void test_specs(void **state) {
     lg_encoder_scratch_free(NULL);
 }
 
+/* hdr=1: the header a logging framework writes before the message is
+ * recognised by its shape (a date or time first, then ": ", "] ", " - ",
+ * "|" or a level word) and hashed apart from the message */
+static void expect_header(const char *line, const char *want_msg) {
+    size_t h = lg_encoder_hash_header_len(line, strlen(line));
+    const char *got = line + h;
+    while (*got == ' ')
+        got++;
+    if (strcmp(got, want_msg))
+        fail_msg("header of \"%s\"\n  message got  \"%s\"\n  message want \"%s\"", line, got,
+                 want_msg);
+}
+
+static void expect_spec_error(const char *spec, const char *word) {
+    lg_encoder *e;
+    lg_errmsg err;
+    assert_int_equal(lg_encoder_new(spec, &e, &err), LG_EINVAL);
+    assert_non_null(strstr(err.msg, word));
+}
+
+static int row_has(const lg_embeddings *e, size_t i, uint32_t f) {
+    for (size_t q = e->indptr[i]; q < e->indptr[i + 1]; q++)
+        if (e->indices[q] == f) return 1;
+    return 0;
+}
+
+static void test_header_apart(void **state) {
+    (void)state;
+    /* syslog, log4j, Hadoop (thread and class), Zookeeper, Android, Apache,
+     * BGL and Windows (level word, no terminator), HealthApp, Proxifier,
+     * OpenStack (a bracket holding " - ") */
+    expect_header("Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root",
+                  "Failed password for root");
+    expect_header("081109 203615 148 INFO dfs.DataNode$PacketResponder: Received block b",
+                  "Received block b");
+    expect_header("2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop.mapreduce.v2.app.MRAppMaster: "
+                  "Created MRAppMaster",
+                  "Created MRAppMaster");
+    expect_header("2015-07-29 17:41:44,747 - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:"
+                  "Learner@868] - Notification: 1 (n.leader)",
+                  "- Notification: 1 (n.leader)");
+    expect_header("03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogs",
+                  "printFreezingDisplayLogs");
+    expect_header("[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6",
+                  "mod_jk child workerEnv in error state 6");
+    expect_header("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 "
+                  "R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected",
+                  "instruction cache parity error corrected");
+    expect_header("2016-09-28 04:30:30, Info CBS Loaded Servicing Stack v6.1.7601.23505",
+                  "CBS Loaded Servicing Stack v6.1.7601.23505");
+    expect_header("20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+                  "onStandStepChanged 3579");
+    expect_header("[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy",
+                  "proxy.cse.cuhk.edu.hk:5070 open through proxy");
+    expect_header("nova-api.log.1.2017-05-16_13:55:31 2017-05-16 00:00:00.008 25746 INFO "
+                  "nova.osapi_compute.wsgi.server [req-38101a0b-2096-447d-96ea-a692162415ae - - - - -] "
+                  "10.11.10.1 \"GET /v2/servers/detail HTTP/1.1\" status: 200",
+                  "10.11.10.1 \"GET /v2/servers/detail HTTP/1.1\" status: 200");
+    /* message bodies: no date or time in front, or one inside a path */
+    expect_header("error: Received disconnect from 10.0.0.1: 13: Bye", "error: Received disconnect from 10.0.0.1: 13: Bye");
+    expect_header("10.1.2.3 \"GET /openstack/2013-10-17/meta_data.json HTTP/1.1\" status: 200",
+                  "10.1.2.3 \"GET /openstack/2013-10-17/meta_data.json HTTP/1.1\" status: 200");
+    expect_header("334199 gige5 action 1135545366 error configured out",
+                  "334199 gige5 action 1135545366 error configured out");
+    expect_header("12:00:01", "12:00:01"); /* all header: none */
+    expect_header("", "");
+
+    /* a line with a header encodes as its message (positions counted from
+     * the message's first word, no bigram across) plus the header's own
+     * unigrams; a word of the header and the same word in the message do
+     * not share a feature */
+    fixture f;
+    fx_open(&f, "hash:text=1,pos=3,hdr=1");
+    assert_string_equal(lg_encoder_spec(f.enc), "hash:dim=32768,seed=1,text=1,pos=3,hdr=1");
+    assert_non_null(strstr(lg_encoder_config_json(f.enc), "\"header_apart\": 0.30"));
+    const char *m[] = {
+        "Dec 10 06:55:46 an12 ntpd[4242]: link up on 10.0.0.1 for bob",
+        "link up on 10.0.0.1 for bob",
+        "Jan  2 11:00:01 an99 kernel: link up on 10.0.0.7 for bob",
+        "ntpd",
+    };
+    encode(&f, m, 4);
+    for (size_t q = f.e.indptr[1]; q < f.e.indptr[2]; q++) {
+        assert_true(row_has(&f.e, 0, f.e.indices[q])); /* every message feature */
+        assert_true(row_has(&f.e, 2, f.e.indices[q]));
+    }
+    assert_true(f.e.indptr[1] - f.e.indptr[0] > f.e.indptr[2] - f.e.indptr[1]); /* + header */
+    size_t ntpd_in_msg = 0;                           /* "ntpd" as a message word */
+    for (size_t q = f.e.indptr[3]; q < f.e.indptr[4]; q++)
+        ntpd_in_msg += row_has(&f.e, 0, f.e.indices[q]);
+    assert_int_equal(ntpd_in_msg, 0);
+    /* odd lines: headers cut short, brackets never closed, all header */
+    const char *odd[] = {"12:00:00 [[[[ x: y", "2015-01-01 INFO", "2015-01-01 INFO [a] |",
+                         "Dec 1 00:00:00 ]]]] - - -", "01/02/03 a|b|c|d", "081109 203615"};
+    encode(&f, odd, 6);
+    for (size_t i = 0; i < 6; i++) {
+        double ss = 0;
+        for (size_t q = f.e.indptr[i]; q < f.e.indptr[i + 1]; q++)
+            ss += (double)f.e.values[q] * f.e.values[q];
+        assert_true(fabs(ss - 1.0) < 1e-5);
+    }
+    fx_close(&f);
+    /* without hdr=1 the header's words are words like any other */
+    fx_open(&f, "hash:text=1,pos=3");
+    encode(&f, m, 4);
+    size_t shared = 0;
+    for (size_t q = f.e.indptr[1]; q < f.e.indptr[2]; q++)
+        shared += row_has(&f.e, 0, f.e.indices[q]);
+    assert_true(shared < f.e.indptr[2] - f.e.indptr[1]);
+    ntpd_in_msg = 0;
+    for (size_t q = f.e.indptr[3]; q < f.e.indptr[4]; q++)
+        ntpd_in_msg += row_has(&f.e, 0, f.e.indices[q]);
+    assert_true(ntpd_in_msg > 0);
+    fx_close(&f);
+    expect_spec_error("hash:hdr=2", "hdr");
+}
+
+/* path=1: a masked path adds one feature, its shape (digit runs folded,
+ * long parts with digits as one '#'): two templates whose only difference
+ * is a constant path stay apart, a path's ids and numbers do not count */
+static void test_path_shape(void **state) {
+    (void)state;
+    const char *m[] = {
+        "10.0.0.1 \"GET /openstack/2013-10-17/meta_data.json HTTP/1.1\" status: 200",
+        "10.0.0.2 \"GET /v2/6047db41ac994e79/servers/detail HTTP/1.1\" status: 200",
+        "10.0.0.3 \"GET /v2/113d3a99c3da401f/servers/detail HTTP/1.1\" status: 200",
+        "10.0.0.4 \"GET /openstack/2017-01-02/meta_data.json HTTP/1.1\" status: 200",
+        "wrote /data/part-00012",
+        "wrote /data/part-00999",
+        "wrote /DATA/Part-7",
+    };
+    fixture f;
+    fx_open(&f, "hash:text=1,pos=3,hdr=1,path=1");
+    assert_string_equal(lg_encoder_spec(f.enc), "hash:dim=32768,seed=1,text=1,pos=3,hdr=1,path=1");
+    assert_non_null(strstr(lg_encoder_config_json(f.enc), "\"path_shape\": true"));
+    encode(&f, m, 7);
+    assert_false(same_row(&f.e, 0, 1)); /* two constant paths */
+    assert_true(same_row(&f.e, 1, 2));  /* the same path, another id */
+    assert_true(same_row(&f.e, 0, 3));  /* another date */
+    assert_true(same_row(&f.e, 4, 5));
+    assert_true(same_row(&f.e, 4, 6)); /* case and digit runs fold */
+    fx_close(&f);
+    fx_open(&f, "hash:text=1,pos=3,hdr=1"); /* without it: masked only */
+    encode(&f, m, 7);
+    assert_true(same_row(&f.e, 0, 1));
+    fx_close(&f);
+    expect_spec_error("hash:path=3", "path");
+}
+
 static void test_odd_bytes_and_long_messages(void **state) {
     (void)state;
     fixture f;
@@ -291,6 +440,8 @@ int main(void) {
         cmocka_unit_test(test_row_invariants),
         cmocka_unit_test(test_deterministic_and_batch_equals_single),
         cmocka_unit_test(test_specs),
+        cmocka_unit_test(test_header_apart),
+        cmocka_unit_test(test_path_shape),
         cmocka_unit_test(test_odd_bytes_and_long_messages),
         cmocka_unit_test(test_densify),
         cmocka_unit_test(test_embeddings_cap),
