@@ -10,7 +10,6 @@
 #include "templates/templates_int.h"
 
 #define ID_SEED 0x6c6f67696679ULL /* "logify" */
-#define WORD_EVIDENCE 3           /* lines before a one-word difference may mean another event */
 #define KEY_SCAN_MAX 4096         /* templates of one length looked at for keyed siblings (the newest) */
 
 /* ---- Options ---------------------------------------------------------- */
@@ -53,7 +52,10 @@ lg_err lg_tpl_miner_new(const lg_tpl_opts *opts, lg_tpl_miner **out, lg_errmsg *
 
 void lg_tpl_miner_free(lg_tpl_miner *m) {
     if (!m) return;
-    for (size_t i = 0; i < m->n_t; i++) free(m->t[i].off); /* the block holding all its arrays */
+    for (size_t i = 0; i < m->n_t; i++) {
+        free(m->t[i].off); /* the block holding all its arrays */
+        free(m->t[i].cand);
+    }
     free(m->t);
     for (size_t i = 0; i < m->cap_nodes; i++) {
         free(m->nodes[i].key);
@@ -371,6 +373,7 @@ lg_err lg_tpl_match(const lg_tpl_miner *m, const char *line, size_t len, lg_tpl_
         if (leaf) best = best_in_leaf(m, leaf, line, &tk, NULL);
         if (best < 0) e = LG_ENOTFOUND;
     }
+    out->variant = -1;
     if (!e) {
         out->index = (uint32_t)best;
         out->id = m->t[tpl_root(m, (uint32_t)best)].id;
@@ -407,7 +410,7 @@ static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_to
 /* A plain word: letters, '-' or '_' only, not all capitals (LOOKING,
  * RUNNING, HTTPS: states and enum values), and not a value word (booleans
  * and the like are values wherever they appear). */
-static int plain_word(const char *s, size_t n) {
+int tpl_plain_word(const char *s, size_t n) {
     static const char *values[] = {"yes", "no", "on", "off", "null", "none", "nil",
                                    "enabled", "disabled", "unknown"};
     if (!n) return 0;
@@ -425,8 +428,10 @@ static int plain_word(const char *s, size_t n) {
 
 /* The one position where the line differs from t by a plain word (t has a
  * plain word there too, past the tree's keyed tokens), or -1 when the
- * difference is anything else. */
-static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line, const lg_tpl_tokens *tk) {
+ * difference is anything else; `settled`: only when t has held its word
+ * for WORD_EVIDENCE lines. */
+static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line, const lg_tpl_tokens *tk,
+                          int settled) {
     long pos = -1;
     for (uint32_t i = 0; i < t->n; i++) {
         uint32_t l = t->len[i];
@@ -436,7 +441,7 @@ static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line,
         if (pos >= 0 || x->var) return -1;
         for (uint32_t j = 0; j < t->nkey; j++)
             if (t->kpos[j] == i) return -1; /* a keyed token: other leaves hold its siblings */
-        if (!plain_word(line + x->off, x->len) || !plain_word(t->text + t->off[i], l)) return -1;
+        if (!tpl_plain_word(line + x->off, x->len) || !tpl_plain_word(t->text + t->off[i], l)) return -1;
         pos = i;
     }
     /* evidence that the word is a constant: the template has held it for
@@ -444,7 +449,7 @@ static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line,
      * (siblings from the first line on) the generated logs gain (GA 0.961
      * -> 0.973 on seed 1), but a word with two values in the whole input
      * (sda/sdb, root/admin) would split its event: docs/templates.md */
-    return t->n_const >= 3 && t->lines >= WORD_EVIDENCE ? pos : -1;
+    return t->n_const >= 3 && (!settled || t->lines >= WORD_EVIDENCE) ? pos : -1;
 }
 
 static int same_but(const tpl *a, const tpl *b, uint32_t pos) {
@@ -553,13 +558,13 @@ static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
     if (absorb(m, b, ti, KEY_SCAN_MAX)) return;
     for (uint32_t j = 0; j < t->nkey; j++) {
         uint32_t pos = t->kpos[j], sib[64];
-        if (t->len[pos] == TPL_WILD || !plain_word(t->text + t->off[pos], t->len[pos])) continue;
+        if (t->len[pos] == TPL_WILD || !tpl_plain_word(t->text + t->off[pos], t->len[pos])) continue;
         size_t c = 0;
         sib[c++] = ti;
         for (uint32_t k = b->nm; k-- > from && c < 64;) {
             uint32_t u = b->memb[k];
             const tpl *x = &m->t[u];
-            if (u != ti && x->len[pos] != TPL_WILD && plain_word(x->text + x->off[pos], x->len[pos]) &&
+            if (u != ti && x->len[pos] != TPL_WILD && tpl_plain_word(x->text + x->off[pos], x->len[pos]) &&
                 same_but(x, t, pos))
                 sib[c++] = u;
         }
@@ -595,16 +600,18 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     const tpl_node *leaf = descend(m, &m->key, line, tk, &wp);
     int exact = 0;
     long best = leaf ? best_in_leaf(m, leaf, line, tk, &exact) : -1;
+    out->variant = -1;
     if (best >= 0 && exact) { /* the common case: nothing to generalise */
         m->t[best].lines++;
         if (m->t[best].n_shape) keep_shapes(&m->t[best], line, tk);
+        if (m->t[best].cand) out->variant = tpl_cand_note(&m->t[best], line, len, tk);
         out->index = (uint32_t)best;
         out->id = m->t[tpl_root(m, (uint32_t)best)].id;
         return LG_OK;
     }
     long sib_of = -1; /* the template a new one is a word sibling of */
     if (best >= 0 && m->opts.word_variants > 1) {
-        long pos = one_word_diff(m, &m->t[best], line, tk);
+        long pos = one_word_diff(m, &m->t[best], line, tk, 1);
         if (pos >= 0) {
             uint32_t sib[64];
             size_t c = siblings(m, leaf, (uint32_t)best, (uint32_t)pos, sib, 64);
@@ -620,6 +627,14 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     }
     if (best >= 0) {
         tpl *t = &m->t[best];
+        if (t->cand) out->variant = tpl_cand_note(t, line, len, tk);
+        else if (m->opts.word_variants > 1 && t->lines < WORD_EVIDENCE) {
+            /* a young template about to lose a word: count the words
+             * there, the end of the run may split it (templates_split.c) */
+            long pos = one_word_diff(m, t, line, tk, 0);
+            if (pos >= 0) out->variant = tpl_cand_start(m, (uint32_t)best, (uint32_t)pos, line, len, tk);
+            t = &m->t[best];
+        }
         if (t->n_shape) keep_shapes(t, line, tk);
         for (uint32_t i = 0; i < t->n; i++) {
             uint32_t l = t->len[i];

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #define TPL_WILD UINT32_MAX /* a token length meaning <*> */
+#define WORD_EVIDENCE 3     /* lines before a one-word difference may mean another event */
+
+struct tpl_cand; /* templates_split.c: the words seen where a young template got a <*> */
 
 /* Equality of n bytes, inline: tokens and tree keys are a few bytes, and
  * a call to memcmp for each cost a tenth of the miner's time. */
@@ -52,6 +55,9 @@ typedef struct {
                           numbers (blk_<*>, <*>ms), every line so far
                           having had that shape there */
     uint32_t n_shape;  /* positions with shape set */
+    struct tpl_cand *cand; /* NULL, or the words seen at a position turned
+                              <*> before the template settled (not saved
+                              in a state file) */
 } tpl;
 
 /* A node of the prefix tree, in one open-addressing table keyed by
@@ -118,6 +124,20 @@ tpl_node *tpl_node_get(lg_tpl_miner *m, const char *key, size_t klen, int create
 
 /* Appends a template index to a node's list. */
 lg_err tpl_node_push(tpl_node *nd, uint32_t index);
+
+/* templates.c: a plain word (letters, '-', '_'; not all capitals, not a
+ * value word such as yes/null/enabled). */
+int tpl_plain_word(const char *s, size_t n);
+/* templates_split.c: template ti, younger than WORD_EVIDENCE lines, is
+ * about to turn its plain word at pos into <*> for a line whose token
+ * there is another plain word: starts counting the words there. Returns
+ * the line's variant (1) or -1. */
+int tpl_cand_start(lg_tpl_miner *m, uint32_t ti, uint32_t pos, const char *line, size_t len,
+                   const lg_tpl_tokens *tk);
+/* A line taken by template t: its variant, -1 when t counts no words
+ * (a value that is not a plain word, or one word too many, stops the
+ * counting for good). */
+int tpl_cand_note(tpl *t, const char *line, size_t len, const lg_tpl_tokens *tk);
 
 /* Fills defaults and checks ranges. */
 lg_err tpl_opts_check(const lg_tpl_opts *in, lg_tpl_opts *out, lg_errmsg *err);

@@ -220,6 +220,81 @@ static void test_one_word_siblings(void **state) {
     lg_tpl_miner_free(m);
 }
 
+/* A one-word event whose word came before the first had settled
+ * (lg_tpl_split_words, docs/templates.md rule 7): the template turned the
+ * word into <*>; at the end it is split per word, each line to its word's
+ * template, when each word had 3+ lines and there are at most
+ * word_variants words. */
+static size_t text_of(const lg_tpl_miner *m, size_t index, lg_buf *b) {
+    lg_buf_reset(b);
+    assert_int_equal(lg_tpl_text(m, index, b), LG_OK);
+    return index;
+}
+
+static void test_early_word_split(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    lg_tpl_result r[10];
+    for (int k = 0; k < 10; k++) {
+        char line[128];
+        snprintf(line, sizeof line, "PacketResponder %d for block blk_%d %s", k, 100 + k,
+                 k % 2 ? "Interrupted." : "terminating");
+        assert_int_equal(lg_tpl_add(m, line, strlen(line), &r[k], NULL), LG_OK);
+        assert_true(r[k].id == r[0].id); /* while mining: one template, as Drain */
+    }
+    assert_int_equal(r[0].variant, -1); /* taken before the word changed */
+    assert_int_equal(r[1].variant, 1);
+    assert_int_equal(r[2].variant, 0);
+    size_t n0 = lg_tpl_count(m);
+    uint64_t id0 = r[0].id;
+    assert_int_equal(lg_tpl_split_words(m), 1);
+    assert_int_equal(lg_tpl_count(m), n0 + 1);
+    lg_buf b;
+    lg_buf_init(&b, 1 << 16);
+    for (int k = 0; k < 10; k++) {
+        size_t ix = lg_tpl_resolve(m, r[k].index, r[k].variant);
+        text_of(m, ix, &b);
+        assert_string_equal(lg_buf_cstr(&b), k % 2 ? "PacketResponder <*> for block blk_<*> Interrupted."
+                                                   : "PacketResponder <*> for block blk_<*> terminating");
+        assert_int_equal(lg_tpl_lines(m, ix), 5);
+        if (k % 2 == 0) assert_true(lg_tpl_id(m, ix) == id0); /* the first word keeps the id */
+        else assert_true(lg_tpl_id(m, ix) != id0);
+    }
+    /* later lines (a state file's next piece) go to their word's template */
+    check_text(m, "PacketResponder 7 for block blk_9 Interrupted.", "PacketResponder <*> for block blk_<*> Interrupted.");
+    check_text(m, "PacketResponder 7 for block blk_9 terminating", "PacketResponder <*> for block blk_<*> terminating");
+    assert_int_equal(lg_tpl_split_words(m), 0); /* once */
+    lg_tpl_miner_free(m);
+
+    /* two words on fewer than 3 lines each (sda/sdb): a variable, not split */
+    m = miner();
+    add(m, "disk full on sda at 91%");
+    add(m, "disk full on sdb at 12%");
+    add(m, "disk full on sda at 50%");
+    add(m, "disk full on sdb at 7%");
+    add(m, "disk full on sda at 3%");
+    assert_int_equal(lg_tpl_split_words(m), 0);
+    check_text(m, "disk full on sdc at 1%", "disk full on <*> at <*>");
+    lg_tpl_miner_free(m);
+
+    /* more words than word_variants (3), or a value that is not a plain
+     * word there: a variable, not split */
+    const char *many[] = {"alpha", "bravo", "charlie", "delta"};
+    const char *mixed[] = {"alpha", "bravo", "x42", "alpha"};
+    for (int c = 0; c < 2; c++) {
+        m = miner();
+        for (int k = 0; k < 16; k++) {
+            char line[128];
+            snprintf(line, sizeof line, "job queue moved to %s now", (c ? mixed : many)[k % 4]);
+            add(m, line);
+        }
+        assert_int_equal(lg_tpl_split_words(m), 0);
+        check_text(m, "job queue moved to alpha now", "job queue moved to <*> now");
+        lg_tpl_miner_free(m);
+    }
+    lg_buf_free(&b);
+}
+
 /* A value whose numbers sit among words is shown with them (blk_<*>,
  * <*>ms, node-<*>, <*>_<*>) while every line has that shape there;
  * addresses, hex ids, UUIDs, paths and plain numbers are <*>. */
@@ -584,6 +659,7 @@ int main(void) {
         cmocka_unit_test(test_keys_skip_leading_variables),
         cmocka_unit_test(test_variable_length_run),
         cmocka_unit_test(test_one_word_siblings),
+        cmocka_unit_test(test_early_word_split),
         cmocka_unit_test(test_keyed_siblings),
         cmocka_unit_test(test_sibling_absorbed),
         cmocka_unit_test(test_number_shapes),
