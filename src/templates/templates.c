@@ -146,13 +146,23 @@ static void key_set_level(lg_buf *k, int level) { k->data[0] = (char)level; }
 
 /* ---- Templates -------------------------------------------------------- */
 
+/* The closing brackets and quotes of a list's last item (`<ok>`, `(x)`):
+ * part of the run that its <*> stands for. */
+static size_t skip_closers(const tpl *t, size_t g, size_t ge) {
+    while (g < ge && strchr(")]}>\"'", t->text[g])) g++;
+    return g;
+}
+
 lg_err tpl_render(const tpl *t, lg_buf *out) {
     size_t pos = 0;
     lg_err e = LG_OK;
+    int list = 0; /* a run over a list whose items hold constants (templates_merge.c) */
+    for (uint32_t i = t->span_lo; i < t->span_hi && !list; i++) list = t->len[i] != TPL_WILD;
     for (uint32_t i = 0; i < t->n && !e; i++) {
         size_t g = pos, ge = t->off[i];
         if (i == 0)
             while (g < ge && (t->text[g] == ' ' || t->text[g] == '\t')) g++;
+        if (list && i == t->span_hi) g = skip_closers(t, g, ge);
         int in_span = t->span_hi && i > t->span_lo && i < t->span_hi;
         /* host:port and the like: <*>:<*> is one value, shown as one <*> */
         if (i > 0 && t->len[i] == TPL_WILD && t->len[i - 1] == TPL_WILD && ge - g == 1 && t->text[g] == ':')
@@ -160,13 +170,16 @@ lg_err tpl_render(const tpl *t, lg_buf *out) {
         if (!in_span) e = lg_buf_append(out, t->text + g, ge - g);
         if (e) break;
         if (in_span) { /* one <*> for the whole variable-length run */
-        } else if (t->len[i] == TPL_WILD && t->shape[i])
+        } else if (list && i == t->span_lo)
+            e = lg_buf_append(out, "<*>", 3);
+        else if (t->len[i] == TPL_WILD && t->shape[i])
             e = tpl_shape_render(t->text + t->off[i], t->end[i] - t->off[i], out);
         else if (t->len[i] == TPL_WILD) e = lg_buf_append(out, "<*>", 3);
         else e = lg_buf_append(out, t->text + t->off[i], t->len[i]);
         pos = t->end[i];
     }
     size_t te = t->text_len;
+    if (list && t->span_hi == t->n) pos = skip_closers(t, pos, te);
     while (te > pos && (t->text[te - 1] == ' ' || t->text[te - 1] == '\t' || t->text[te - 1] == '\r' ||
                         t->text[te - 1] == '\n'))
         te--;

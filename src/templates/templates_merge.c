@@ -86,16 +86,65 @@ static int compatible(const tpl *a, const tpl *b, uint32_t *alo, uint32_t *ahi, 
     return 1;
 }
 
-static void widen_span(tpl *t, uint32_t lo, uint32_t hi) {
+/* A list whose items hold a constant (`node-31 0x1f <ok> node-32 0x2f
+ * <ok>`), where the run is not <*> only: a (na tokens) and b (nb > na) are
+ * one event when b is a with nb - na tokens inserted at the end of their
+ * common front, and those are whole repetitions of the k tokens before
+ * them, a unit holding a <*>. The run is every repetition of the unit
+ * there, in both. */
+static int list_run(const tpl *a, const tpl *b, uint32_t *alo, uint32_t *ahi, uint32_t *blo, uint32_t *bhi) {
+    uint32_t na = a->n, nb = b->n, d = nb - na, p = 0;
+    if (nb <= na) return 0;
+    while (p < na && same_tok(a, p, b, p)) p++;
+    for (uint32_t i = p; i < na; i++) /* the rest of a is b's end */
+        if (!same_tok(a, i, b, i + d)) return 0;
+    for (uint32_t k = 2; k <= d && k <= p && k <= 16; k++) {
+        if (d % k) continue;
+        uint32_t u = p - k; /* the unit: a's (and b's) tokens [u, p) */
+        if (all_wild(a, u, p)) continue; /* compatible()'s case */
+        int wild = 0, rep = 1;
+        for (uint32_t j = u; j < p; j++) wild |= a->len[j] == TPL_WILD;
+        for (uint32_t j = 0; j < d && rep; j++) rep = same_tok(b, p + j, a, u + j % k);
+        if (!wild || !rep) continue;
+        uint32_t lo = u, hi = p;
+        for (;;) { /* earlier repetitions in a */
+            int same = lo >= k;
+            for (uint32_t j = 0; j < k && same; j++) same = same_tok(a, lo - k + j, a, u + j);
+            if (!same) break;
+            lo -= k;
+        }
+        for (;;) { /* later ones */
+            int same = hi + k <= na;
+            for (uint32_t j = 0; j < k && same; j++) same = same_tok(a, hi + j, a, u + j);
+            if (!same) break;
+            hi += k;
+        }
+        uint32_t consts = 0;
+        for (uint32_t i = 0; i < lo; i++) consts += a->len[i] != TPL_WILD;
+        for (uint32_t i = hi; i < na; i++) consts += a->len[i] != TPL_WILD;
+        if (consts < 2) return 0;
+        *alo = lo, *ahi = hi, *blo = lo, *bhi = hi + d;
+        return 1;
+    }
+    return 0;
+}
+
+static void widen_span(tpl *t, uint32_t lo, uint32_t hi, int list) {
     if (hi - lo < 2 && !t->span_hi) return; /* a single <*> renders as one already */
     if (!t->span_hi) {
         t->span_lo = lo;
         t->span_hi = hi;
         return;
     }
+    list |= !all_wild(t, t->span_lo, t->span_hi); /* a list's run already */
     if (lo < t->span_lo) t->span_lo = lo;
     if (hi > t->span_hi) t->span_hi = hi;
-    if (!all_wild(t, t->span_lo, t->span_hi)) t->span_hi = 0; /* cannot show it as one <*> */
+    int wild = 0, cons = 0; /* a list's run may hold constants, not only them */
+    for (uint32_t i = t->span_lo; i < t->span_hi; i++) {
+        wild |= t->len[i] == TPL_WILD;
+        cons |= t->len[i] != TPL_WILD;
+    }
+    if (!wild || (cons && !list)) t->span_hi = 0; /* cannot show it as one <*> */
 }
 
 static void scan(lg_tpl_miner *m, uint32_t i, const tpl_node *b) {
@@ -108,12 +157,16 @@ static void scan(lg_tpl_miner *m, uint32_t i, const tpl_node *b) {
         uint32_t ri = tpl_root(m, i), rj = tpl_root(m, j);
         if (ri == rj) continue;
         uint32_t tlo, thi, ulo, uhi;
-        if (!compatible(t, u, &tlo, &thi, &ulo, &uhi)) continue;
+        int list = 0;
+        if (!compatible(t, u, &tlo, &thi, &ulo, &uhi)) {
+            list = list_run(t, u, &tlo, &thi, &ulo, &uhi) || list_run(u, t, &ulo, &uhi, &tlo, &thi);
+            if (!list) continue;
+        }
         uint32_t older = ri < rj ? ri : rj, younger = ri < rj ? rj : ri;
         m->t[younger].root = older;
         /* show the run as one <*> in the group's text */
-        if (older == i) widen_span(&m->t[i], tlo, thi);
-        else if (older == j) widen_span(&m->t[j], ulo, uhi);
+        if (older == i) widen_span(&m->t[i], tlo, thi, list);
+        else if (older == j) widen_span(&m->t[j], ulo, uhi, list);
     }
 }
 

@@ -178,6 +178,26 @@ static void test_variable_length_run(void **state) {
     assert_true(r.id == id);
     assert_int_equal(r.is_new, 0);
     lg_tpl_miner_free(m);
+
+    /* a list whose items hold a constant (`<ok>`): lines of 1, 2, 3 items
+     * are one event, the list one <*> with its items' brackets */
+    m = miner();
+    const char *items[] = {
+        "inconsistent nodesets node-31 0x1fffffffe <ok>",
+        "inconsistent nodesets node-12 0x1fffffffe <ok> node-13 0x0fffffffe <ok>",
+        "inconsistent nodesets node-40 0x1fffffffe <ok> node-41 0x0fffffffe <ok> node-7 0x1 <ok>",
+        "inconsistent nodesets node-2 0x1ffffeffe <ok>",
+        "inconsistent nodesets node-9 0x2fffffffe <ok> node-18 0x3fffffffe <ok>",
+    };
+    id = add(m, items[0]);
+    for (size_t i = 1; i < 5; i++) assert_true(add(m, items[i]) == id);
+    check_text(m, items[2], "inconsistent nodesets <*>");
+    lg_tpl_miner_free(m);
+    /* items of constants only are not a list of values */
+    m = miner();
+    id = add(m, "queue holds alpha ok beta and more");
+    assert_true(add(m, "queue holds alpha ok alpha ok beta and more") != id);
+    lg_tpl_miner_free(m);
 }
 
 static void test_one_word_siblings(void **state) {
@@ -597,7 +617,7 @@ static void test_state_damaged(void **state) {
         {"\"keys\":[0,1]", "\"keys\":[1,0]", "keys or wild_path do not fit"},
         {"\"keys\":[0,1]", "\"keys\":[0,1,1]", "keys or wild_path do not fit"},
         {"\"wild_path\":0", "\"wild_path\":4", "keys or wild_path do not fit"},
-        {"\"span\":[0,0]", "\"span\":[0,1]", "span over a constant token"},
+        {"\"span\":[0,0]", "\"span\":[0,1]", "span over constant tokens only"},
         {"\"span\":[0,0]", "\"span\":[1,5]", "bad span"},
     };
     const char *rec = "{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,"
