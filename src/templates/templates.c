@@ -489,7 +489,7 @@ static size_t siblings(const lg_tpl_miner *m, const tpl_node *leaf, uint32_t ti,
 /* Turns token pos of t into <*>. A keyed token also marks its tree level
  * <*> in wild_path (the template stays in its leaf; a state file files it
  * under the <*> child, where the same lines reach it). */
-static void make_wild(tpl *t, uint32_t pos) {
+void tpl_make_wild(tpl *t, uint32_t pos) {
     if (t->len[pos] == TPL_WILD) return;
     t->len[pos] = TPL_WILD;
     t->n_const--;
@@ -505,7 +505,7 @@ static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint3
         if (r < root) root = r;
     }
     for (size_t k = 0; k < c; k++) {
-        make_wild(&m->t[sib[k]], pos);
+        tpl_make_wild(&m->t[sib[k]], pos);
         uint32_t r = tpl_root(m, sib[k]);
         if (r != root) m->t[r].root = root;
     }
@@ -540,7 +540,7 @@ static size_t absorb(lg_tpl_miner *m, const tpl_node *nd, uint32_t bi, uint32_t 
         tpl *r = &m->t[root];
         if (r->n == m->t[bi].n)
             for (uint32_t i = 0; i < r->n; i++)
-                if (m->t[bi].len[i] == TPL_WILD) make_wild(r, i);
+                if (m->t[bi].len[i] == TPL_WILD) tpl_make_wild(r, i);
         m->t[other].root = root;
         joined++;
     }
@@ -563,7 +563,7 @@ static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
         uint32_t u = b->memb[k];
         if (u != ti && m->t[u].n_const >= 2 && generalises(&m->t[u], t)) {
             for (uint32_t i = 0; i < t->n; i++)
-                if (m->t[u].len[i] == TPL_WILD) make_wild(t, i);
+                if (m->t[u].len[i] == TPL_WILD) tpl_make_wild(t, i);
             t->root = tpl_root(m, u);
             return;
         }

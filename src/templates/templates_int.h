@@ -55,6 +55,7 @@ typedef struct {
                           numbers (blk_<*>, <*>ms), every line so far
                           having had that shape there */
     uint32_t n_shape;  /* positions with shape set */
+    uint32_t wild_bucket; /* filed in the <*> first-token bucket (templates_merge.c) */
     struct tpl_cand *cand; /* NULL, or the words seen at a position turned
                               <*> before the template settled (not saved
                               in a state file) */
@@ -128,6 +129,9 @@ lg_err tpl_node_push(tpl_node *nd, uint32_t index);
 /* templates.c: a plain word (letters, '-', '_'; not all capitals, not a
  * value word such as yes/null/enabled). */
 int tpl_plain_word(const char *s, size_t n);
+/* templates.c: turns token pos of t into <*> (a keyed token also marks
+ * its tree level <*> in wild_path). */
+void tpl_make_wild(tpl *t, uint32_t pos);
 /* templates_split.c: template ti, younger than WORD_EVIDENCE lines, is
  * about to turn its plain word at pos into <*> for a line whose token
  * there is another plain word: starts counting the words there. Returns

@@ -17,6 +17,7 @@
 #define BUCKET_LEVEL 0xff
 #define LEN_BUCKET_LEVEL 0xfe /* templates by token count (keyed-token siblings) */
 #define SCAN_MAX 4096 /* candidates looked at per check (the newest) */
+#define NAME_WORDS 4  /* words of a program name in place of one <*> */
 
 /* ---- Buckets ---------------------------------------------------------- */
 
@@ -46,6 +47,7 @@ lg_err tpl_bucket_add(lg_tpl_miner *m, uint32_t i) {
     uint32_t len = t->n ? t->len[0] : 0;
     tpl_node *b = bucket(m, t->n ? t->text + t->off[0] : "", len, 1);
     if (!b || tpl_node_push(b, i)) return LG_ENOMEM;
+    m->t[i].wild_bucket = len == TPL_WILD;
     b = tpl_len_bucket(m, t->n, 1);
     return b ? tpl_node_push(b, i) : LG_ENOMEM;
 }
@@ -64,6 +66,22 @@ static int all_wild(const tpl *t, uint32_t lo, uint32_t hi) {
     return 1;
 }
 
+/* A name of several words where others have one (`Google Chrome
+ * Helper[12]: ...` beside `<*>[<*>]: ...`, the <*> of `sharingd`, `QQ`):
+ * a's run, between the common front (p tokens) and back (s), is one <*>
+ * and b's is 2 to NAME_WORDS capitalised plain words. Capitalised: words
+ * in lower case in place of a value are another event (`Failed password
+ * for <*> from` / `for invalid user <*> from`). */
+static int name_of_words(const tpl *a, const tpl *b, uint32_t p, uint32_t s) {
+    uint32_t bn = b->n - s - p;
+    if (a->n - s - p != 1 || a->len[p] != TPL_WILD || bn < 2 || bn > NAME_WORDS) return 0;
+    for (uint32_t i = p; i < p + bn; i++)
+        if (b->len[i] == TPL_WILD || !tpl_plain_word(b->text + b->off[i], b->len[i]) ||
+            !(b->text[b->off[i]] >= 'A' && b->text[b->off[i]] <= 'Z'))
+            return 0;
+    return 1;
+}
+
 /* a and b (lengths differ) are one event with a variable-length run:
  * fills the run [lo, hi) of each. */
 static int compatible(const tpl *a, const tpl *b, uint32_t *alo, uint32_t *ahi, uint32_t *blo,
@@ -77,7 +95,9 @@ static int compatible(const tpl *a, const tpl *b, uint32_t *alo, uint32_t *ahi, 
     while ((na - s == p || nb - s == p) && p > 0 && a->len[p - 1] == TPL_WILD) p--;
     while ((na - s == p || nb - s == p) && s > 0 && a->len[na - s] == TPL_WILD) s--;
     if (na - s <= p || nb - s <= p) return 0;
-    if (!all_wild(a, p, na - s) || !all_wild(b, p, nb - s)) return 0;
+    if ((!all_wild(a, p, na - s) || !all_wild(b, p, nb - s)) && !name_of_words(a, b, p, s) &&
+        !name_of_words(b, a, p, s))
+        return 0;
     uint32_t consts = 0;
     for (uint32_t i = 0; i < p; i++) consts += a->len[i] != TPL_WILD;
     for (uint32_t i = na - s; i < na; i++) consts += a->len[i] != TPL_WILD;
@@ -165,14 +185,24 @@ static void scan(lg_tpl_miner *m, uint32_t i, const tpl_node *b) {
         uint32_t older = ri < rj ? ri : rj, younger = ri < rj ? rj : ri;
         m->t[younger].root = older;
         /* show the run as one <*> in the group's text */
-        if (older == i) widen_span(&m->t[i], tlo, thi, list);
-        else if (older == j) widen_span(&m->t[j], ulo, uhi, list);
+        if (older != i && older != j) continue; /* the group's text shows another's run */
+        uint32_t lo = older == i ? tlo : ulo, hi = older == i ? thi : uhi;
+        if (!list) /* a name of words in the older one: a <*> now (others have one) */
+            for (uint32_t k2 = lo; k2 < hi; k2++) tpl_make_wild(&m->t[older], k2);
+        widen_span(&m->t[older], lo, hi, list);
     }
 }
 
 void tpl_merge_check(lg_tpl_miner *m, uint32_t i) {
-    const tpl *t = &m->t[i];
+    tpl *t = &m->t[i];
     if (t->n < 2) return;
+    if (t->len[0] == TPL_WILD && !t->wild_bucket) {
+        /* its first token became <*> (a name that varies): file it under
+         * <*> too, where a later template of another length looks */
+        tpl_node *w = bucket(m, "", TPL_WILD, 1);
+        if (w && tpl_node_push(w, i) == LG_OK) t->wild_bucket = 1;
+        t = &m->t[i];
+    }
     tpl_node *b = bucket(m, t->text + t->off[0], t->len[0] == TPL_WILD ? TPL_WILD : t->len[0], 0);
     scan(m, i, b);
     if (t->len[0] != TPL_WILD) scan(m, i, bucket(m, "", TPL_WILD, 0));

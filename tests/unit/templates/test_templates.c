@@ -200,6 +200,34 @@ static void test_variable_length_run(void **state) {
     lg_tpl_miner_free(m);
 }
 
+/* A program name of several capitalised words where others have one
+ * (`Google Chrome Helper[12]: ...` beside `sharingd[412]: ...`) is the
+ * same event; words in lower case in place of a value are not. */
+static void test_name_of_words(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    const char *names[] = {"sharingd", "locationd", "bluetoothd", "cloudd"};
+    uint64_t id = 0;
+    for (int k = 0; k < 8; k++) {
+        char line[160];
+        snprintf(line, sizeof line, "%s[%d]: Failed to connect to 10.0.0.%d:443: Connection refused", names[k % 4],
+                 400 + k, k);
+        id = add(m, line);
+    }
+    assert_true(add(m, "Google Chrome Helper[991]: Failed to connect to 10.0.0.9:443: Connection refused") == id);
+    check_text(m, "Google Chrome Helper[2]: Failed to connect to 10.0.0.1:80: Connection refused",
+               "<*>[<*>]: Failed to connect to <*>: Connection refused");
+    lg_tpl_miner_free(m);
+    m = miner();
+    for (int k = 0; k < 6; k++) {
+        char line[160];
+        snprintf(line, sizeof line, "Failed password for %s from 10.0.0.%d port %d ssh2", names[k % 4], k, 4000 + k);
+        id = add(m, line);
+    }
+    assert_true(add(m, "Failed password for invalid user bob from 10.0.0.9 port 22 ssh2") != id);
+    lg_tpl_miner_free(m);
+}
+
 static void test_one_word_siblings(void **state) {
     (void)state;
     lg_tpl_miner *m = miner();
@@ -680,6 +708,7 @@ int main(void) {
         cmocka_unit_test(test_variable_length_run),
         cmocka_unit_test(test_one_word_siblings),
         cmocka_unit_test(test_early_word_split),
+        cmocka_unit_test(test_name_of_words),
         cmocka_unit_test(test_keyed_siblings),
         cmocka_unit_test(test_sibling_absorbed),
         cmocka_unit_test(test_number_shapes),
