@@ -583,6 +583,10 @@ static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
         }
         if (c >= (size_t)m->opts.word_variants) {
             merge_siblings(m, sib, c, pos);
+            /* the name a <*> now: the templates of its length that it takes
+             * every line of (a name that is not a plain word: `QQ[1]: ...`)
+             * join too (before tpl_merge_check, which may grow the table b is in) */
+            absorb(m, b, ti, KEY_SCAN_MAX);
             for (size_t k = 0; k < c; k++) tpl_merge_check(m, sib[k]);
             return;
         }

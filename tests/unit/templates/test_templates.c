@@ -218,6 +218,23 @@ static void test_name_of_words(void **state) {
     check_text(m, "Google Chrome Helper[2]: Failed to connect to 10.0.0.1:80: Connection refused",
                "<*>[<*>]: Failed to connect to <*>: Connection refused");
     lg_tpl_miner_free(m);
+    /* a name in capitals (not a plain word) seen before the plain names
+     * made that place a <*>: it joins their group then */
+    m = miner();
+    uint64_t qq = add(m, "QQ[77]: Failed to connect to 10.0.0.1:443: Connection refused");
+    for (int k = 0; k < 8; k++) {
+        char line[160];
+        snprintf(line, sizeof line, "%s[%d]: Failed to connect to 10.0.0.%d:443: Connection refused", names[k % 4],
+                 400 + k, k);
+        id = add(m, line);
+    }
+    assert_true(qq == id); /* one group, the id of its oldest template */
+    lg_tpl_result rq;
+    assert_int_equal(lg_tpl_match(m, "QQ[78]: Failed to connect to 10.0.0.2:443: Connection refused", 61, &rq), LG_OK);
+    assert_true(rq.id == id);
+    check_text(m, "QQ[78]: Failed to connect to 10.0.0.2:443: Connection refused",
+               "<*>[<*>]: Failed to connect to <*>: Connection refused");
+    lg_tpl_miner_free(m);
     m = miner();
     for (int k = 0; k < 6; k++) {
         char line[160];
