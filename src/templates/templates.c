@@ -54,7 +54,7 @@ void lg_tpl_miner_free(lg_tpl_miner *m) {
     if (!m) return;
     for (size_t i = 0; i < m->n_t; i++) {
         free(m->t[i].off); /* the block holding all its arrays */
-        free(m->t[i].cand);
+        tpl_cand_free(m->t[i].cand);
     }
     free(m->t);
     for (size_t i = 0; i < m->cap_nodes; i++) {

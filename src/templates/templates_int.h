@@ -142,6 +142,8 @@ int tpl_cand_start(lg_tpl_miner *m, uint32_t ti, uint32_t pos, const char *line,
  * (a value that is not a plain word, or one word too many, stops the
  * counting for good). */
 int tpl_cand_note(tpl *t, const char *line, size_t len, const lg_tpl_tokens *tk);
+/* Frees a template's count (free(NULL) and a stopped one are fine). */
+void tpl_cand_free(struct tpl_cand *c);
 
 /* Fills defaults and checks ranges. */
 lg_err tpl_opts_check(const lg_tpl_opts *in, lg_tpl_opts *out, lg_errmsg *err);

@@ -24,17 +24,35 @@
 #define CAND_GLUE 16 /* bytes after it kept for its template's text (`Interrupted.`) */
 #define GLUE_OWN 0xff /* glue too long: the template's own is used */
 
+/* one word seen at the counted position */
+typedef struct {
+    uint64_t cnt;  /* lines with it */
+    uint32_t to;   /* after the split: its template */
+    uint8_t vlen;  /* bytes of the word in val */
+    uint8_t glen;  /* bytes of glue after it in val, or GLUE_OWN */
+    char val[CAND_WORD + CAND_GLUE]; /* the word, then the glue of its first line */
+} cand_word;
+
 struct tpl_cand {
-    uint32_t pos;             /* the token position turned <*> */
-    uint32_t nv, cap;         /* words seen (nv <= cap) */
-    int dead;                 /* another value came: no split */
-    int split;                /* lg_tpl_split_words split it: to[] is set */
-    uint64_t cnt[CAND_MAX];   /* (nv) lines per word */
-    uint32_t to[CAND_MAX];    /* (nv) after the split: the template of each word */
-    uint8_t vlen[CAND_MAX];   /* (nv) */
-    uint8_t glen[CAND_MAX];   /* (nv) bytes of glue after the word in val, or GLUE_OWN */
-    char val[CAND_MAX][CAND_WORD + CAND_GLUE]; /* the word, then the glue of its first line */
+    uint32_t pos;   /* the token position turned <*> */
+    uint32_t nv, cap; /* words seen (nv <= cap) */
+    int split;      /* lg_tpl_split_words split it: v[].to is set */
+    cand_word v[];  /* (cap) */
 };
+
+/* A count stopped for good (another value came): its memory is freed
+ * and the template points here, so that no count starts again. */
+static struct tpl_cand cand_dead; /* never written: only its address is used */
+
+static int cand_stop(tpl *t) {
+    if (t->cand != &cand_dead) free(t->cand);
+    t->cand = &cand_dead;
+    return -1;
+}
+
+void tpl_cand_free(struct tpl_cand *c) {
+    if (c != &cand_dead) free(c);
+}
 
 /* ---- Counting ---------------------------------------------------------- */
 
@@ -42,13 +60,14 @@ struct tpl_cand {
  * or the end), a new one if there is room; -1 when there is not. */
 static int cand_slot(struct tpl_cand *c, const char *w, size_t n, size_t g) {
     for (uint32_t v = 0; v < c->nv; v++)
-        if (c->vlen[v] == n && tpl_eq(c->val[v], w, n)) return (int)v;
+        if (c->v[v].vlen == n && tpl_eq(c->v[v].val, w, n)) return (int)v;
     if (c->nv == c->cap || n > CAND_WORD) return -1;
     if (g > CAND_GLUE) g = GLUE_OWN;
-    memcpy(c->val[c->nv], w, n + (g == GLUE_OWN ? 0 : g));
-    c->vlen[c->nv] = (uint8_t)n;
-    c->glen[c->nv] = (uint8_t)g;
-    c->cnt[c->nv] = 0;
+    cand_word *x = &c->v[c->nv];
+    memcpy(x->val, w, n + (g == GLUE_OWN ? 0 : g));
+    x->vlen = (uint8_t)n;
+    x->glen = (uint8_t)g;
+    x->cnt = 0;
     return (int)c->nv++;
 }
 
@@ -56,24 +75,22 @@ int tpl_cand_start(lg_tpl_miner *m, uint32_t ti, uint32_t pos, const char *line,
                    const lg_tpl_tokens *tk) {
     tpl *t = &m->t[ti];
     if (t->cand || pos >= t->n || tk->n != t->n) return -1;
-    struct tpl_cand *c = calloc(1, sizeof *c);
+    uint32_t cap = m->opts.word_variants < CAND_MAX ? (uint32_t)m->opts.word_variants : CAND_MAX;
+    struct tpl_cand *c = calloc(1, sizeof *c + cap * sizeof(cand_word));
     if (!c) return -1; /* no count, no split: the template is as Drain leaves it */
     t->cand = c;
     c->pos = pos;
-    c->cap = m->opts.word_variants < CAND_MAX ? (uint32_t)m->opts.word_variants : CAND_MAX;
+    c->cap = cap;
     /* the template's own word: every line it took so far had it */
     int s0 = cand_slot(c, t->text + t->off[pos], t->len[pos], 0);
-    if (s0 < 0) {
-        c->dead = 1;
-        return -1;
-    }
-    c->cnt[s0] = t->lines;
+    if (s0 < 0) return cand_stop(t);
+    c->v[s0].cnt = t->lines;
     return tpl_cand_note(t, line, len, tk);
 }
 
 int tpl_cand_note(tpl *t, const char *line, size_t len, const lg_tpl_tokens *tk) {
     struct tpl_cand *c = t->cand;
-    if (!c || c->dead || c->split || tk->n != t->n) return -1;
+    if (!c || c == &cand_dead || c->split || tk->n != t->n) return -1;
     const lg_tpl_token *x = &tk->tok[c->pos];
     int s = -1;
     if (!x->var && tpl_plain_word(line + x->off, x->len)) {
@@ -85,11 +102,8 @@ int tpl_cand_note(tpl *t, const char *line, size_t len, const lg_tpl_tokens *tk)
                 ge--;
         s = cand_slot(c, line + x->off, x->len, ge - we);
     }
-    if (s < 0) {
-        c->dead = 1;
-        return -1;
-    }
-    c->cnt[s]++;
+    if (s < 0) return cand_stop(t);
+    c->v[s].cnt++;
     return s;
 }
 
@@ -104,8 +118,9 @@ static lg_err born_sibling(lg_tpl_miner *m, uint32_t ti, uint32_t v, uint32_t *i
     /* t's bytes [off[p], ge) (the word and its glue) give way to the
      * word and the glue of its first line */
     uint32_t ge = p + 1 < n ? t->off[p + 1] : t->text_len;
-    uint32_t wl = c->vlen[v], gl = c->glen[v] == GLUE_OWN ? ge - t->end[p] : c->glen[v];
-    const char *glue = c->glen[v] == GLUE_OWN ? t->text + t->end[p] : c->val[v] + wl;
+    const cand_word *w = &c->v[v];
+    uint32_t wl = w->vlen, gl = w->glen == GLUE_OWN ? ge - t->end[p] : w->glen;
+    const char *glue = w->glen == GLUE_OWN ? t->text + t->end[p] : w->val + wl;
     size_t tl = (size_t)t->text_len - (ge - t->off[p]) + wl + gl;
     char *text = malloc(tl + 1);
     uint32_t *arr = malloc((size_t)n * 2 * sizeof *arr + n + 1);
@@ -116,7 +131,7 @@ static lg_err born_sibling(lg_tpl_miner *m, uint32_t ti, uint32_t v, uint32_t *i
         return LG_ENOMEM;
     }
     memcpy(text, t->text, t->off[p]);
-    memcpy(text + t->off[p], c->val[v], wl);
+    memcpy(text + t->off[p], w->val, wl);
     memcpy(text + t->off[p] + wl, glue, gl);
     memcpy(text + t->off[p] + wl + gl, t->text + ge, t->text_len - ge);
     uint32_t at = t->off[p] + wl + gl; /* where token p + 1 starts now */
@@ -128,7 +143,7 @@ static lg_err born_sibling(lg_tpl_miner *m, uint32_t ti, uint32_t v, uint32_t *i
     wild[p] = 0;
     uint32_t kpos[8], nkey = t->nkey, wp = t->wild_path;
     memcpy(kpos, t->kpos, sizeof kpos);
-    lg_err e = tpl_insert(m, text, tl, arr, arr + n, wild, n, kpos, nkey, wp, 0, c->cnt[v], index);
+    lg_err e = tpl_insert(m, text, tl, arr, arr + n, wild, n, kpos, nkey, wp, 0, w->cnt, index);
     free(text);
     free(arr);
     return e;
@@ -144,24 +159,25 @@ size_t lg_tpl_split_words(lg_tpl_miner *m) {
         if (m->t[i].root != i) grouped[i] = grouped[tpl_root(m, (uint32_t)i)] = 1;
     for (uint32_t i = 0; i < nt; i++) {
         struct tpl_cand *c = m->t[i].cand;
-        if (!c || c->dead || c->split || c->nv < 2 || grouped[i] || m->t[i].len[c->pos] != TPL_WILD) continue;
+        if (!c || c == &cand_dead || c->split || c->nv < 2 || grouped[i] || m->t[i].len[c->pos] != TPL_WILD)
+            continue;
         int enough = 1;
-        for (uint32_t v = 0; v < c->nv; v++) enough &= c->cnt[v] >= WORD_EVIDENCE;
+        for (uint32_t v = 0; v < c->nv; v++) enough &= c->v[v].cnt >= WORD_EVIDENCE;
         if (!enough) continue;
-        c->to[0] = i;
+        c->v[0].to = i;
         uint32_t v = 1;
         for (; v < c->nv; v++)
-            if (born_sibling(m, i, v, &c->to[v])) break;
+            if (born_sibling(m, i, v, &c->v[v].to)) break;
         if (v < c->nv) { /* out of memory or templates: the rest stay where they are */
-            for (uint32_t k = 1; k < v; k++) m->t[i].lines -= c->cnt[k];
-            for (uint32_t k = v; k < c->nv; k++) c->to[k] = i;
+            for (uint32_t k = 1; k < v; k++) m->t[i].lines -= c->v[k].cnt;
+            for (uint32_t k = v; k < c->nv; k++) c->v[k].to = i;
             c->split = 1;
             continue;
         }
         tpl *t = &m->t[i]; /* tpl_insert may have moved the table */
         t->len[c->pos] = t->end[c->pos] - t->off[c->pos];
         t->n_const++;
-        t->lines = c->cnt[0];
+        t->lines = c->v[0].cnt;
         c->split = 1;
         done++;
     }
@@ -172,6 +188,6 @@ size_t lg_tpl_split_words(lg_tpl_miner *m) {
 size_t lg_tpl_resolve(const lg_tpl_miner *m, size_t index, int variant) {
     if (index >= m->n_t || variant < 0) return index;
     const struct tpl_cand *c = m->t[index].cand;
-    if (!c || !c->split || (uint32_t)variant >= c->nv) return index;
-    return c->to[variant];
+    if (!c || c == &cand_dead || !c->split || (uint32_t)variant >= c->nv) return index;
+    return c->v[variant].to;
 }
