@@ -420,25 +420,6 @@ static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_to
 
 /* ---- Words that may name different events ------------------------------ */
 
-/* A plain word: letters, '-' or '_' only, not all capitals (LOOKING,
- * RUNNING, HTTPS: states and enum values), and not a value word (booleans
- * and the like are values wherever they appear). */
-int tpl_plain_word(const char *s, size_t n) {
-    static const char *values[] = {"yes", "no", "on", "off", "null", "none", "nil",
-                                   "enabled", "disabled", "unknown"};
-    if (!n) return 0;
-    size_t lower = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || c == '-' || c == '_')) return 0;
-        lower += c >= 'a' && c <= 'z';
-    }
-    if (!lower) return 0;
-    for (size_t v = 0; v < sizeof values / sizeof *values; v++)
-        if (strlen(values[v]) == n && !strncasecmp(values[v], s, n)) return 0;
-    return 1;
-}
-
 /* The one position where the line differs from t by a plain word (t has a
  * plain word there too, past the tree's keyed tokens), or -1 when the
  * difference is anything else; `settled`: only when t has held its word
@@ -484,17 +465,6 @@ static size_t siblings(const lg_tpl_miner *m, const tpl_node *leaf, uint32_t ti,
     for (uint32_t k = 0; k < leaf->nm && c < cap; k++)
         if (leaf->memb[k] == ti || same_but(&m->t[ti], &m->t[leaf->memb[k]], pos)) sib[c++] = leaf->memb[k];
     return c;
-}
-
-/* Turns token pos of t into <*>. A keyed token also marks its tree level
- * <*> in wild_path (the template stays in its leaf; a state file files it
- * under the <*> child, where the same lines reach it). */
-void tpl_make_wild(tpl *t, uint32_t pos) {
-    if (t->len[pos] == TPL_WILD) return;
-    t->len[pos] = TPL_WILD;
-    t->n_const--;
-    for (uint32_t j = 0; j < t->nkey; j++)
-        if (t->kpos[j] == pos) t->wild_path |= 1u << j;
 }
 
 /* Turns pos into <*> in every sibling and makes them one group. */
@@ -630,7 +600,7 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     if (best >= 0 && m->opts.word_variants > 1) {
         long pos = one_word_diff(m, &m->t[best], line, tk, 1);
         if (pos >= 0) {
-            uint32_t sib[64];
+            uint32_t sib[64] = {0}; /* (c) filled by siblings(); zeroed for GCC's flow analysis */
             size_t c = siblings(m, leaf, (uint32_t)best, (uint32_t)pos, sib, 64);
             if (c < (size_t)m->opts.word_variants) { /* a sibling: maybe another event */
                 sib_of = best;
@@ -733,4 +703,89 @@ lg_err lg_tpl_params_json(const lg_tpl_miner *m, size_t index, const char *line,
     if (!e) e = lg_buf_putc(out, ']');
     lg_tpl_tokens_free(&tk);
     return e;
+}
+
+/* ---- The split ---------------------------------------------------------- */
+
+/* Template ti's sibling with word v at the counted position: a new
+ * template, its text ti's first line with that word in place. */
+static lg_err born_sibling(lg_tpl_miner *m, uint32_t ti, uint32_t v, uint32_t *index) {
+    const tpl *t = &m->t[ti];
+    const struct tpl_cand *c = t->cand;
+    uint32_t p = c->pos, n = t->n;
+    /* t's bytes [off[p], ge) (the word and its glue) give way to the
+     * word and the glue of its first line */
+    uint32_t ge = p + 1 < n ? t->off[p + 1] : t->text_len;
+    const cand_word *w = &c->v[v];
+    uint32_t wl = w->vlen, gl = w->glen == GLUE_OWN ? ge - t->end[p] : w->glen;
+    const char *glue = w->glen == GLUE_OWN ? t->text + t->end[p] : w->val + wl;
+    size_t tl = (size_t)t->text_len - (ge - t->off[p]) + wl + gl;
+    char *text = malloc(tl + 1);
+    uint32_t *arr = malloc((size_t)n * 2 * sizeof *arr + n + 1);
+    uint8_t *wild = arr ? (uint8_t *)(arr + 2 * n) : NULL;
+    if (!text || !arr) {
+        free(text);
+        free(arr);
+        return LG_ENOMEM;
+    }
+    memcpy(text, t->text, t->off[p]);
+    memcpy(text + t->off[p], w->val, wl);
+    memcpy(text + t->off[p] + wl, glue, gl);
+    memcpy(text + t->off[p] + wl + gl, t->text + ge, t->text_len - ge);
+    uint32_t at = t->off[p] + wl + gl; /* where token p + 1 starts now */
+    for (uint32_t i = 0; i < n; i++) {
+        arr[i] = i <= p ? t->off[i] : t->off[i] - ge + at;
+        arr[n + i] = i == p ? wl : t->end[i] - t->off[i];
+        wild[i] = t->len[i] != TPL_WILD ? 0 : t->shape[i] ? 2 : 1;
+    }
+    wild[p] = 0;
+    uint32_t kpos[8], nkey = t->nkey, wp = t->wild_path;
+    memcpy(kpos, t->kpos, sizeof kpos);
+    lg_err e = tpl_insert(m, text, tl, arr, arr + n, wild, n, kpos, nkey, wp, 0, w->cnt, index);
+    free(text);
+    free(arr);
+    return e;
+}
+
+size_t lg_tpl_split_words(lg_tpl_miner *m) {
+    size_t nt = m->n_t, done = 0;
+    /* a template that is in a group with others keeps it (the group's
+     * text and id stand for all) */
+    uint8_t *grouped = calloc(nt ? nt : 1, 1);
+    if (!grouped) return 0;
+    for (size_t i = 0; i < nt; i++)
+        if (m->t[i].root != i) grouped[i] = grouped[tpl_root(m, (uint32_t)i)] = 1;
+    for (uint32_t i = 0; i < nt; i++) {
+        struct tpl_cand *c = m->t[i].cand;
+        if (!tpl_cand_live(c) || c->split || c->nv < 2 || grouped[i] || m->t[i].len[c->pos] != TPL_WILD)
+            continue;
+        int enough = 1;
+        for (uint32_t v = 0; v < c->nv; v++) enough &= c->v[v].cnt >= WORD_EVIDENCE;
+        if (!enough) continue;
+        c->v[0].to = i;
+        uint32_t v = 1;
+        for (; v < c->nv; v++)
+            if (born_sibling(m, i, v, &c->v[v].to)) break;
+        if (v < c->nv) { /* out of memory or templates: the rest stay where they are */
+            for (uint32_t k = 1; k < v; k++) m->t[i].lines -= c->v[k].cnt;
+            for (uint32_t k = v; k < c->nv; k++) c->v[k].to = i;
+            c->split = 1;
+            continue;
+        }
+        tpl *t = &m->t[i]; /* tpl_insert may have moved the table */
+        t->len[c->pos] = t->end[c->pos] - t->off[c->pos];
+        t->n_const++;
+        t->lines = c->v[0].cnt;
+        c->split = 1;
+        done++;
+    }
+    free(grouped);
+    return done;
+}
+
+size_t lg_tpl_resolve(const lg_tpl_miner *m, size_t index, int variant) {
+    if (index >= m->n_t || variant < 0) return index;
+    const struct tpl_cand *c = m->t[index].cand;
+    if (!tpl_cand_live(c) || !c->split || (uint32_t)variant >= c->nv) return index;
+    return c->v[variant].to;
 }
