@@ -68,6 +68,9 @@ typedef struct {
     uint64_t id;    /* stable id of the template's group */
     int is_new;     /* the line started a new group (a new id) */
     int changed;    /* the line made the template more general */
+    int variant;    /* the line's word at a position its template turned
+                       into <*> before it settled (0, 1, ...; -1: none):
+                       keep it with the line for lg_tpl_resolve */
 } lg_tpl_result;
 
 /* opts may be NULL for the defaults. Free with lg_tpl_miner_free. */
@@ -98,6 +101,20 @@ lg_err lg_tpl_text(const lg_tpl_miner *m, size_t index, lg_buf *out);
  * (the tokens at its <*> positions), e.g. ["blk_1","5120"]. */
 lg_err lg_tpl_params_json(const lg_tpl_miner *m, size_t index, const char *line, size_t len,
                           lg_buf *out);
+/* At the end of a run whose rows wait for their final template: a
+ * template that turned a plain word into <*> before it settled (a second
+ * event of one word's difference arriving early: `... terminating` /
+ * `... Interrupted`) and saw 2 to word_variants (at most 8) plain words
+ * there, each on 3 or more lines, is split into one template per word, as
+ * the siblings rule would have made them had the first word come three
+ * times first. The template keeps its index and id (its text shows its
+ * own word again); the others are new templates, ids from their text.
+ * Returns how many templates were split. Lines keep their (index,
+ * variant) from lg_tpl_add: lg_tpl_resolve gives their template. */
+size_t lg_tpl_split_words(lg_tpl_miner *m);
+/* The template of a line taken as (index, variant) after
+ * lg_tpl_split_words (index itself when it was not split). */
+size_t lg_tpl_resolve(const lg_tpl_miner *m, size_t index, int variant);
 /* 16 lowercase hex digits + NUL. */
 void lg_tpl_format_id(uint64_t id, char out[17]);
 

@@ -51,6 +51,8 @@ static const char usage_text[] =
 #define SPOOL_MEM ((size_t)128 << 20)
 #define WHOLE_MAX ((size_t)64 << 20) /* a regular file up to this size is read at once */
 #define SPOOL_REF 0x80000000u        /* spool record: a line of `base`, no payload */
+#define SPOOL_VAR_SHIFT 24           /* bits 24-30 of a spooled index: the line's variant + 1 */
+#define SPOOL_INDEX 0x00ffffffu      /* bits 0-23: the template (max_templates is 1 M here) */
 #define RULES_MAX_ROWS 1000000
 #define RULES_MIN_LINES 5
 
@@ -272,9 +274,15 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
     lg_tpl_result res;
     lg_err e = lg_tpl_add(r->miner, msg, mlen, &res, err);
     if (e) return e;
+    if (res.index > SPOOL_INDEX || res.variant >= 0x7f)
+        return lg_fail(err, LG_ELIMIT, "row %llu: more than %u templates", (unsigned long long)r->rows + 1,
+                       SPOOL_INDEX);
+    /* the template as spooled: the line's word variant goes with it
+     * (lg_tpl_split_words may split the template at the end) */
+    uint32_t spooled = res.index | (uint32_t)(res.variant + 1) << SPOOL_VAR_SHIFT;
     if (r->rules) {
         long lc = r->csv ? r->label_col : -1;
-        e = keep_for_rules(r, msg, mlen, lc >= 0 ? f[lc] : NULL, lc >= 0 ? lens[lc] : 0, res.index, err);
+        e = keep_for_rules(r, msg, mlen, lc >= 0 ? f[lc] : NULL, lc >= 0 ? lens[lc] : 0, spooled, err);
         if (e) return e;
     }
     r->rows++;
@@ -291,7 +299,7 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
      * costs ~2 us a page here, and the row is formatted once, at the end) */
     if (r->base && !r->csv && !r->spool && msg >= r->base && mlen <= r->base_len &&
         (size_t)(msg - r->base) <= r->base_len - mlen) {
-        uint32_t ref[3] = {res.index | SPOOL_REF, (uint32_t)(msg - r->base), (uint32_t)mlen};
+        uint32_t ref[3] = {spooled | SPOOL_REF, (uint32_t)(msg - r->base), (uint32_t)mlen};
         if (lg_buf_append(&r->mem, ref, sizeof ref) == LG_OK) return LG_OK;
     }
     /* the message again only when params are wanted (they are taken
@@ -299,7 +307,7 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
     if (!r->params) mlen = 0;
     if (!r->spool) { /* in memory: the prefix written straight into the spool */
         size_t at = r->mem.len;
-        uint32_t hdr[3] = {res.index, 0, (uint32_t)mlen};
+        uint32_t hdr[3] = {spooled, 0, (uint32_t)mlen};
         e = lg_buf_append(&r->mem, hdr, sizeof hdr);
         if (!e) e = put_prefix(r, &r->mem, f, lens, n);
         if (!e) e = lg_buf_append(&r->mem, msg, mlen);
@@ -313,7 +321,7 @@ static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const cha
     lg_buf_reset(&r->row);
     e = put_prefix(r, &r->row, f, lens, n);
     if (e) return lg_fail(err, e, "row %llu: too large", (unsigned long long)r->rows);
-    uint32_t hdr[3] = {res.index, (uint32_t)r->row.len, (uint32_t)mlen};
+    uint32_t hdr[3] = {spooled, (uint32_t)r->row.len, (uint32_t)mlen};
     e = spool_put(r, hdr, sizeof hdr, err);
     if (!e) e = spool_put(r, r->row.data ? r->row.data : "", r->row.len, err);
     if (!e) e = spool_put(r, msg, mlen, err);
@@ -528,6 +536,12 @@ static lg_err input_finish(input *in, lg_errmsg *err) {
 
 /* ---- After the run: spooled rows, summary ------------------------------ */
 
+/* The final template of a spooled (index, variant) */
+static uint32_t spooled_template(const run *r, uint32_t s) {
+    int variant = (int)((s & ~SPOOL_REF) >> SPOOL_VAR_SHIFT) - 1;
+    return (uint32_t)lg_tpl_resolve(r->miner, s & SPOOL_INDEX, variant);
+}
+
 static lg_err drain_spool(run *r, lg_errmsg *err) {
     if (r->spool && (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0))
         return lg_fail(err, LG_EIO, "spool file: %s", strerror(errno));
@@ -555,7 +569,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
             char *f[1] = {(char *)r->base + hdr[1]};
             size_t l[1] = {hdr[2]};
             e = put_prefix(r, &r->row, f, l, 1);
-            if (!e) e = put_suffix(r, &r->row, hdr[0] & ~SPOOL_REF, f[0], l[0]);
+            if (!e) e = put_suffix(r, &r->row, spooled_template(r, hdr[0]), f[0], l[0]);
             if (e) e = lg_fail(err, e, "row too large");
             else if (r->row.len >= OUT_BLOCK) {
                 e = write_out(r, r->row.data, r->row.len, err);
@@ -586,7 +600,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
             m = msg.data;
         }
         e = lg_buf_append(&r->row, p, hdr[1]);
-        if (!e) e = put_suffix(r, &r->row, hdr[0], m, hdr[2]);
+        if (!e) e = put_suffix(r, &r->row, spooled_template(r, hdr[0]), m, hdr[2]);
         if (e) e = lg_fail(err, e, "row too large");
         else if (r->row.len >= OUT_BLOCK) {
             e = write_out(r, r->row.data, r->row.len, err);
@@ -612,6 +626,7 @@ static int write_rules(run *r, const char *path) {
     lg_buf_init(&y, (size_t)256 << 20);
     cli_outfile of = {0};
     lg_errmsg err;
+    for (size_t i = 0; i < r->r_n; i++) r->r_tpl[i] = spooled_template(r, r->r_tpl[i]);
     lg_suggest_input in = {(const char *const *)r->r_msg, r->r_len,
                            has_labels ? (const char *const *)r->r_lab : NULL, r->r_n, NULL, 0,
                            RULES_MIN_LINES, 0, NULL};
@@ -793,6 +808,8 @@ int cmd_templates(int argc, char **argv) {
     }
     if (!e && ferror(in)) e = lg_fail(&err, LG_EIO, "reading: %s", strerror(errno));
     if (!e) e = input_finish(&inp, &err);
+    /* rows not yet written: a word turned <*> too early may split its template */
+    if (!e && !r.live) lg_tpl_split_words(r.miner);
     if (!e && !r.live) e = drain_spool(&r, &err);
     if (e) {
         if (r.out_failed)

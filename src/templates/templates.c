@@ -10,7 +10,6 @@
 #include "templates/templates_int.h"
 
 #define ID_SEED 0x6c6f67696679ULL /* "logify" */
-#define WORD_EVIDENCE 3           /* lines before a one-word difference may mean another event */
 #define KEY_SCAN_MAX 4096         /* templates of one length looked at for keyed siblings (the newest) */
 
 /* ---- Options ---------------------------------------------------------- */
@@ -53,7 +52,10 @@ lg_err lg_tpl_miner_new(const lg_tpl_opts *opts, lg_tpl_miner **out, lg_errmsg *
 
 void lg_tpl_miner_free(lg_tpl_miner *m) {
     if (!m) return;
-    for (size_t i = 0; i < m->n_t; i++) free(m->t[i].off); /* the block holding all its arrays */
+    for (size_t i = 0; i < m->n_t; i++) {
+        free(m->t[i].off); /* the block holding all its arrays */
+        tpl_cand_free(m->t[i].cand);
+    }
     free(m->t);
     for (size_t i = 0; i < m->cap_nodes; i++) {
         free(m->nodes[i].key);
@@ -144,13 +146,23 @@ static void key_set_level(lg_buf *k, int level) { k->data[0] = (char)level; }
 
 /* ---- Templates -------------------------------------------------------- */
 
+/* The closing brackets and quotes of a list's last item (`<ok>`, `(x)`):
+ * part of the run that its <*> stands for. */
+static size_t skip_closers(const tpl *t, size_t g, size_t ge) {
+    while (g < ge && strchr(")]}>\"'", t->text[g])) g++;
+    return g;
+}
+
 lg_err tpl_render(const tpl *t, lg_buf *out) {
     size_t pos = 0;
     lg_err e = LG_OK;
+    int list = 0; /* a run over a list whose items hold constants (templates_merge.c) */
+    for (uint32_t i = t->span_lo; i < t->span_hi && !list; i++) list = t->len[i] != TPL_WILD;
     for (uint32_t i = 0; i < t->n && !e; i++) {
         size_t g = pos, ge = t->off[i];
         if (i == 0)
             while (g < ge && (t->text[g] == ' ' || t->text[g] == '\t')) g++;
+        if (list && i == t->span_hi) g = skip_closers(t, g, ge);
         int in_span = t->span_hi && i > t->span_lo && i < t->span_hi;
         /* host:port and the like: <*>:<*> is one value, shown as one <*> */
         if (i > 0 && t->len[i] == TPL_WILD && t->len[i - 1] == TPL_WILD && ge - g == 1 && t->text[g] == ':')
@@ -158,13 +170,16 @@ lg_err tpl_render(const tpl *t, lg_buf *out) {
         if (!in_span) e = lg_buf_append(out, t->text + g, ge - g);
         if (e) break;
         if (in_span) { /* one <*> for the whole variable-length run */
-        } else if (t->len[i] == TPL_WILD && t->shape[i])
+        } else if (list && i == t->span_lo)
+            e = lg_buf_append(out, "<*>", 3);
+        else if (t->len[i] == TPL_WILD && t->shape[i])
             e = tpl_shape_render(t->text + t->off[i], t->end[i] - t->off[i], out);
         else if (t->len[i] == TPL_WILD) e = lg_buf_append(out, "<*>", 3);
         else e = lg_buf_append(out, t->text + t->off[i], t->len[i]);
         pos = t->end[i];
     }
     size_t te = t->text_len;
+    if (list && t->span_hi == t->n) pos = skip_closers(t, pos, te);
     while (te > pos && (t->text[te - 1] == ' ' || t->text[te - 1] == '\t' || t->text[te - 1] == '\r' ||
                         t->text[te - 1] == '\n'))
         te--;
@@ -371,6 +386,7 @@ lg_err lg_tpl_match(const lg_tpl_miner *m, const char *line, size_t len, lg_tpl_
         if (leaf) best = best_in_leaf(m, leaf, line, &tk, NULL);
         if (best < 0) e = LG_ENOTFOUND;
     }
+    out->variant = -1;
     if (!e) {
         out->index = (uint32_t)best;
         out->id = m->t[tpl_root(m, (uint32_t)best)].id;
@@ -404,29 +420,12 @@ static uint32_t new_wild_path(lg_tpl_miner *m, const char *line, const lg_tpl_to
 
 /* ---- Words that may name different events ------------------------------ */
 
-/* A plain word: letters, '-' or '_' only, not all capitals (LOOKING,
- * RUNNING, HTTPS: states and enum values), and not a value word (booleans
- * and the like are values wherever they appear). */
-static int plain_word(const char *s, size_t n) {
-    static const char *values[] = {"yes", "no", "on", "off", "null", "none", "nil",
-                                   "enabled", "disabled", "unknown"};
-    if (!n) return 0;
-    size_t lower = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || c == '-' || c == '_')) return 0;
-        lower += c >= 'a' && c <= 'z';
-    }
-    if (!lower) return 0;
-    for (size_t v = 0; v < sizeof values / sizeof *values; v++)
-        if (strlen(values[v]) == n && !strncasecmp(values[v], s, n)) return 0;
-    return 1;
-}
-
 /* The one position where the line differs from t by a plain word (t has a
  * plain word there too, past the tree's keyed tokens), or -1 when the
- * difference is anything else. */
-static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line, const lg_tpl_tokens *tk) {
+ * difference is anything else; `settled`: only when t has held its word
+ * for WORD_EVIDENCE lines. */
+static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line, const lg_tpl_tokens *tk,
+                          int settled) {
     long pos = -1;
     for (uint32_t i = 0; i < t->n; i++) {
         uint32_t l = t->len[i];
@@ -436,7 +435,7 @@ static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line,
         if (pos >= 0 || x->var) return -1;
         for (uint32_t j = 0; j < t->nkey; j++)
             if (t->kpos[j] == i) return -1; /* a keyed token: other leaves hold its siblings */
-        if (!plain_word(line + x->off, x->len) || !plain_word(t->text + t->off[i], l)) return -1;
+        if (!tpl_plain_word(line + x->off, x->len) || !tpl_plain_word(t->text + t->off[i], l)) return -1;
         pos = i;
     }
     /* evidence that the word is a constant: the template has held it for
@@ -444,7 +443,7 @@ static long one_word_diff(const lg_tpl_miner *m, const tpl *t, const char *line,
      * (siblings from the first line on) the generated logs gain (GA 0.961
      * -> 0.973 on seed 1), but a word with two values in the whole input
      * (sda/sdb, root/admin) would split its event: docs/templates.md */
-    return t->n_const >= 3 && t->lines >= WORD_EVIDENCE ? pos : -1;
+    return t->n_const >= 3 && (!settled || t->lines >= WORD_EVIDENCE) ? pos : -1;
 }
 
 static int same_but(const tpl *a, const tpl *b, uint32_t pos) {
@@ -468,17 +467,6 @@ static size_t siblings(const lg_tpl_miner *m, const tpl_node *leaf, uint32_t ti,
     return c;
 }
 
-/* Turns token pos of t into <*>. A keyed token also marks its tree level
- * <*> in wild_path (the template stays in its leaf; a state file files it
- * under the <*> child, where the same lines reach it). */
-static void make_wild(tpl *t, uint32_t pos) {
-    if (t->len[pos] == TPL_WILD) return;
-    t->len[pos] = TPL_WILD;
-    t->n_const--;
-    for (uint32_t j = 0; j < t->nkey; j++)
-        if (t->kpos[j] == pos) t->wild_path |= 1u << j;
-}
-
 /* Turns pos into <*> in every sibling and makes them one group. */
 static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint32_t pos) {
     uint32_t root = tpl_root(m, sib[0]);
@@ -487,7 +475,7 @@ static void merge_siblings(lg_tpl_miner *m, const uint32_t *sib, size_t c, uint3
         if (r < root) root = r;
     }
     for (size_t k = 0; k < c; k++) {
-        make_wild(&m->t[sib[k]], pos);
+        tpl_make_wild(&m->t[sib[k]], pos);
         uint32_t r = tpl_root(m, sib[k]);
         if (r != root) m->t[r].root = root;
     }
@@ -522,7 +510,7 @@ static size_t absorb(lg_tpl_miner *m, const tpl_node *nd, uint32_t bi, uint32_t 
         tpl *r = &m->t[root];
         if (r->n == m->t[bi].n)
             for (uint32_t i = 0; i < r->n; i++)
-                if (m->t[bi].len[i] == TPL_WILD) make_wild(r, i);
+                if (m->t[bi].len[i] == TPL_WILD) tpl_make_wild(r, i);
         m->t[other].root = root;
         joined++;
     }
@@ -545,7 +533,7 @@ static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
         uint32_t u = b->memb[k];
         if (u != ti && m->t[u].n_const >= 2 && generalises(&m->t[u], t)) {
             for (uint32_t i = 0; i < t->n; i++)
-                if (m->t[u].len[i] == TPL_WILD) make_wild(t, i);
+                if (m->t[u].len[i] == TPL_WILD) tpl_make_wild(t, i);
             t->root = tpl_root(m, u);
             return;
         }
@@ -553,18 +541,22 @@ static void key_siblings(lg_tpl_miner *m, uint32_t ti) {
     if (absorb(m, b, ti, KEY_SCAN_MAX)) return;
     for (uint32_t j = 0; j < t->nkey; j++) {
         uint32_t pos = t->kpos[j], sib[64];
-        if (t->len[pos] == TPL_WILD || !plain_word(t->text + t->off[pos], t->len[pos])) continue;
+        if (t->len[pos] == TPL_WILD || !tpl_plain_word(t->text + t->off[pos], t->len[pos])) continue;
         size_t c = 0;
         sib[c++] = ti;
         for (uint32_t k = b->nm; k-- > from && c < 64;) {
             uint32_t u = b->memb[k];
             const tpl *x = &m->t[u];
-            if (u != ti && x->len[pos] != TPL_WILD && plain_word(x->text + x->off[pos], x->len[pos]) &&
+            if (u != ti && x->len[pos] != TPL_WILD && tpl_plain_word(x->text + x->off[pos], x->len[pos]) &&
                 same_but(x, t, pos))
                 sib[c++] = u;
         }
         if (c >= (size_t)m->opts.word_variants) {
             merge_siblings(m, sib, c, pos);
+            /* the name a <*> now: the templates of its length that it takes
+             * every line of (a name that is not a plain word: `QQ[1]: ...`)
+             * join too (before tpl_merge_check, which may grow the table b is in) */
+            absorb(m, b, ti, KEY_SCAN_MAX);
             for (size_t k = 0; k < c; k++) tpl_merge_check(m, sib[k]);
             return;
         }
@@ -595,18 +587,20 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     const tpl_node *leaf = descend(m, &m->key, line, tk, &wp);
     int exact = 0;
     long best = leaf ? best_in_leaf(m, leaf, line, tk, &exact) : -1;
+    out->variant = -1;
     if (best >= 0 && exact) { /* the common case: nothing to generalise */
         m->t[best].lines++;
         if (m->t[best].n_shape) keep_shapes(&m->t[best], line, tk);
+        if (m->t[best].cand) out->variant = tpl_cand_note(&m->t[best], line, len, tk);
         out->index = (uint32_t)best;
         out->id = m->t[tpl_root(m, (uint32_t)best)].id;
         return LG_OK;
     }
     long sib_of = -1; /* the template a new one is a word sibling of */
     if (best >= 0 && m->opts.word_variants > 1) {
-        long pos = one_word_diff(m, &m->t[best], line, tk);
+        long pos = one_word_diff(m, &m->t[best], line, tk, 1);
         if (pos >= 0) {
-            uint32_t sib[64];
+            uint32_t sib[64] = {0}; /* (c) filled by siblings(); zeroed for GCC's flow analysis */
             size_t c = siblings(m, leaf, (uint32_t)best, (uint32_t)pos, sib, 64);
             if (c < (size_t)m->opts.word_variants) { /* a sibling: maybe another event */
                 sib_of = best;
@@ -620,6 +614,14 @@ lg_err lg_tpl_add(lg_tpl_miner *m, const char *line, size_t len, lg_tpl_result *
     }
     if (best >= 0) {
         tpl *t = &m->t[best];
+        if (t->cand) out->variant = tpl_cand_note(t, line, len, tk);
+        else if (m->opts.word_variants > 1 && t->lines < WORD_EVIDENCE) {
+            /* a young template about to lose a word: count the words
+             * there, the end of the run may split it (templates_split.c) */
+            long pos = one_word_diff(m, t, line, tk, 0);
+            if (pos >= 0) out->variant = tpl_cand_start(m, (uint32_t)best, (uint32_t)pos, line, len, tk);
+            t = &m->t[best];
+        }
         if (t->n_shape) keep_shapes(t, line, tk);
         for (uint32_t i = 0; i < t->n; i++) {
             uint32_t l = t->len[i];
@@ -701,4 +703,89 @@ lg_err lg_tpl_params_json(const lg_tpl_miner *m, size_t index, const char *line,
     if (!e) e = lg_buf_putc(out, ']');
     lg_tpl_tokens_free(&tk);
     return e;
+}
+
+/* ---- The split ---------------------------------------------------------- */
+
+/* Template ti's sibling with word v at the counted position: a new
+ * template, its text ti's first line with that word in place. */
+static lg_err born_sibling(lg_tpl_miner *m, uint32_t ti, uint32_t v, uint32_t *index) {
+    const tpl *t = &m->t[ti];
+    const struct tpl_cand *c = t->cand;
+    uint32_t p = c->pos, n = t->n;
+    /* t's bytes [off[p], ge) (the word and its glue) give way to the
+     * word and the glue of its first line */
+    uint32_t ge = p + 1 < n ? t->off[p + 1] : t->text_len;
+    const cand_word *w = &c->v[v];
+    uint32_t wl = w->vlen, gl = w->glen == GLUE_OWN ? ge - t->end[p] : w->glen;
+    const char *glue = w->glen == GLUE_OWN ? t->text + t->end[p] : w->val + wl;
+    size_t tl = (size_t)t->text_len - (ge - t->off[p]) + wl + gl;
+    char *text = malloc(tl + 1);
+    uint32_t *arr = malloc((size_t)n * 2 * sizeof *arr + n + 1);
+    uint8_t *wild = arr ? (uint8_t *)(arr + 2 * n) : NULL;
+    if (!text || !arr) {
+        free(text);
+        free(arr);
+        return LG_ENOMEM;
+    }
+    memcpy(text, t->text, t->off[p]);
+    memcpy(text + t->off[p], w->val, wl);
+    memcpy(text + t->off[p] + wl, glue, gl);
+    memcpy(text + t->off[p] + wl + gl, t->text + ge, t->text_len - ge);
+    uint32_t at = t->off[p] + wl + gl; /* where token p + 1 starts now */
+    for (uint32_t i = 0; i < n; i++) {
+        arr[i] = i <= p ? t->off[i] : t->off[i] - ge + at;
+        arr[n + i] = i == p ? wl : t->end[i] - t->off[i];
+        wild[i] = t->len[i] != TPL_WILD ? 0 : t->shape[i] ? 2 : 1;
+    }
+    wild[p] = 0;
+    uint32_t kpos[8], nkey = t->nkey, wp = t->wild_path;
+    memcpy(kpos, t->kpos, sizeof kpos);
+    lg_err e = tpl_insert(m, text, tl, arr, arr + n, wild, n, kpos, nkey, wp, 0, w->cnt, index);
+    free(text);
+    free(arr);
+    return e;
+}
+
+size_t lg_tpl_split_words(lg_tpl_miner *m) {
+    size_t nt = m->n_t, done = 0;
+    /* a template that is in a group with others keeps it (the group's
+     * text and id stand for all) */
+    uint8_t *grouped = calloc(nt ? nt : 1, 1);
+    if (!grouped) return 0;
+    for (size_t i = 0; i < nt; i++)
+        if (m->t[i].root != i) grouped[i] = grouped[tpl_root(m, (uint32_t)i)] = 1;
+    for (uint32_t i = 0; i < nt; i++) {
+        struct tpl_cand *c = m->t[i].cand;
+        if (!tpl_cand_live(c) || c->split || c->nv < 2 || grouped[i] || m->t[i].len[c->pos] != TPL_WILD)
+            continue;
+        int enough = 1;
+        for (uint32_t v = 0; v < c->nv; v++) enough &= c->v[v].cnt >= WORD_EVIDENCE;
+        if (!enough) continue;
+        c->v[0].to = i;
+        uint32_t v = 1;
+        for (; v < c->nv; v++)
+            if (born_sibling(m, i, v, &c->v[v].to)) break;
+        if (v < c->nv) { /* out of memory or templates: the rest stay where they are */
+            for (uint32_t k = 1; k < v; k++) m->t[i].lines -= c->v[k].cnt;
+            for (uint32_t k = v; k < c->nv; k++) c->v[k].to = i;
+            c->split = 1;
+            continue;
+        }
+        tpl *t = &m->t[i]; /* tpl_insert may have moved the table */
+        t->len[c->pos] = t->end[c->pos] - t->off[c->pos];
+        t->n_const++;
+        t->lines = c->v[0].cnt;
+        c->split = 1;
+        done++;
+    }
+    free(grouped);
+    return done;
+}
+
+size_t lg_tpl_resolve(const lg_tpl_miner *m, size_t index, int variant) {
+    if (index >= m->n_t || variant < 0) return index;
+    const struct tpl_cand *c = m->t[index].cand;
+    if (!tpl_cand_live(c) || !c->split || (uint32_t)variant >= c->nv) return index;
+    return c->v[variant].to;
 }

@@ -10,6 +10,29 @@
 #include <string.h>
 
 #define TPL_WILD UINT32_MAX /* a token length meaning <*> */
+#define WORD_EVIDENCE 3     /* lines before a one-word difference may mean another event */
+
+#define CAND_MAX 8   /* words counted at one position */
+#define CAND_WORD 64 /* bytes of a counted word */
+#define CAND_GLUE 16 /* bytes after it kept for its template's text (`Interrupted.`) */
+#define GLUE_OWN 0xff /* glue too long: the template's own is used */
+
+/* templates_split.c: one word seen where a young template got a <*> */
+typedef struct {
+    uint64_t cnt;  /* lines with it */
+    uint32_t to;   /* after the split: its template */
+    uint8_t vlen;  /* bytes of the word in val */
+    uint8_t glen;  /* bytes of glue after it in val, or GLUE_OWN */
+    char val[CAND_WORD + CAND_GLUE]; /* the word, then the glue of its first line */
+} cand_word;
+
+struct tpl_cand {
+    uint32_t pos;   /* the token position turned <*> */
+    uint32_t nv, cap; /* words seen (nv <= cap) */
+    int split;      /* lg_tpl_split_words split it: v[].to is set */
+    cand_word v[];  /* (cap) */
+};
+
 
 /* Equality of n bytes, inline: tokens and tree keys are a few bytes, and
  * a call to memcmp for each cost a tenth of the miner's time. */
@@ -52,6 +75,10 @@ typedef struct {
                           numbers (blk_<*>, <*>ms), every line so far
                           having had that shape there */
     uint32_t n_shape;  /* positions with shape set */
+    uint32_t wild_bucket; /* filed in the <*> first-token bucket (templates_merge.c) */
+    struct tpl_cand *cand; /* NULL, or the words seen at a position turned
+                              <*> before the template settled (not saved
+                              in a state file) */
 } tpl;
 
 /* A node of the prefix tree, in one open-addressing table keyed by
@@ -118,6 +145,27 @@ tpl_node *tpl_node_get(lg_tpl_miner *m, const char *key, size_t klen, int create
 
 /* Appends a template index to a node's list. */
 lg_err tpl_node_push(tpl_node *nd, uint32_t index);
+
+/* templates_tree.c: a plain word (letters, '-', '_'; not all capitals,
+ * not a value word such as yes/null/enabled). */
+int tpl_plain_word(const char *s, size_t n);
+/* templates_tree.c: turns token pos of t into <*> (a keyed token also
+ * marks its tree level <*> in wild_path). */
+void tpl_make_wild(tpl *t, uint32_t pos);
+/* templates_split.c: template ti, younger than WORD_EVIDENCE lines, is
+ * about to turn its plain word at pos into <*> for a line whose token
+ * there is another plain word: starts counting the words there. Returns
+ * the line's variant (1) or -1. */
+int tpl_cand_start(lg_tpl_miner *m, uint32_t ti, uint32_t pos, const char *line, size_t len,
+                   const lg_tpl_tokens *tk);
+/* A line taken by template t: its variant, -1 when t counts no words
+ * (a value that is not a plain word, or one word too many, stops the
+ * counting for good). */
+int tpl_cand_note(tpl *t, const char *line, size_t len, const lg_tpl_tokens *tk);
+/* Frees a template's count (free(NULL) and a stopped one are fine). */
+void tpl_cand_free(struct tpl_cand *c);
+/* A count that is going (not NULL, not stopped). */
+int tpl_cand_live(const struct tpl_cand *c);
 
 /* Fills defaults and checks ranges. */
 lg_err tpl_opts_check(const lg_tpl_opts *in, lg_tpl_opts *out, lg_errmsg *err);

@@ -237,8 +237,9 @@ static lg_err load_tpl(lg_tpl_miner *m, json_t *o, const char **why, lg_buf *scr
     t->root = root;
     if (span_hi) {
         if (span_lo < 0 || span_hi <= span_lo || (uint64_t)span_hi > t->n) return *why = "bad span", LG_EPARSE;
-        for (json_int_t k = span_lo; k < span_hi; k++)
-            if (t->len[k] != TPL_WILD) return *why = "span over a constant token", LG_EPARSE;
+        int any_wild = 0; /* a list's run may hold constants (templates_merge.c), not only them */
+        for (json_int_t k = span_lo; k < span_hi; k++) any_wild |= t->len[k] == TPL_WILD;
+        if (!any_wild) return *why = "span over constant tokens only", LG_EPARSE;
         t->span_lo = (uint32_t)span_lo;
         t->span_hi = (uint32_t)span_hi;
     }

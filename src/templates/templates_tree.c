@@ -4,6 +4,7 @@
  * Below both templates.c and templates_merge.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "templates/templates_int.h"
 
@@ -86,4 +87,36 @@ tpl_node *tpl_node_get(lg_tpl_miner *m, const char *key, size_t klen, int create
 uint32_t tpl_root(const lg_tpl_miner *m, uint32_t i) {
     while (m->t[i].root != i) i = m->t[i].root;
     return i;
+}
+
+/* ---- Small helpers shared by the miner's files ---------------------- */
+
+/* A plain word: letters, '-' or '_' only, not all capitals (LOOKING,
+ * RUNNING, HTTPS: states and enum values), and not a value word (booleans
+ * and the like are values wherever they appear). */
+int tpl_plain_word(const char *s, size_t n) {
+    static const char *values[] = {"yes", "no", "on", "off", "null", "none", "nil",
+                                   "enabled", "disabled", "unknown"};
+    if (!n) return 0;
+    size_t lower = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || c == '-' || c == '_')) return 0;
+        lower += c >= 'a' && c <= 'z';
+    }
+    if (!lower) return 0;
+    for (size_t v = 0; v < sizeof values / sizeof *values; v++)
+        if (strlen(values[v]) == n && !strncasecmp(values[v], s, n)) return 0;
+    return 1;
+}
+
+/* Turns token pos of t into <*>. A keyed token also marks its tree level
+ * <*> in wild_path (the template stays in its leaf; a state file files it
+ * under the <*> child, where the same lines reach it). */
+void tpl_make_wild(tpl *t, uint32_t pos) {
+    if (t->len[pos] == TPL_WILD) return;
+    t->len[pos] = TPL_WILD;
+    t->n_const--;
+    for (uint32_t j = 0; j < t->nkey; j++)
+        if (t->kpos[j] == pos) t->wild_path |= 1u << j;
 }

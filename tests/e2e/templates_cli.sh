@@ -193,6 +193,36 @@ wait
 [[ -p "$TMP/fifo" ]] || fail "the FIFO was replaced"
 [[ $(wc -l <"$TMP/fifo.out") -eq 5 ]] || fail "FIFO output: $(cat "$TMP/fifo.out")"
 ok
+# a one-word event whose word came before the first had settled: one
+# template while mining (as Drain), split per word at the end, each row
+# with its word's template (CSV and plain text, with --rules); --live
+# writes rows as known then: one template
+for k in $(seq 0 19); do
+  [[ $((k % 2)) -eq 0 ]] && w=terminating || w=Interrupted.
+  echo "PacketResponder $k for block blk_$((100 + k)) $w"
+done >"$TMP/early.log"
+{ echo "log_message,n"; awk '{print "\"" $0 "\"," NR}' "$TMP/early.log"; } >"$TMP/early.csv"
+for f in early.log early.csv; do
+  "$LOGIFY" templates "$TMP/$f" -o "$TMP/early.out" --rules "$TMP/early.rules" --summary 2>"$TMP/early.sum" ||
+    fail "templates $f: $(cat "$TMP/early.sum")"
+  $PY - "$TMP/early.out" <<'P' || fail "early word split ($f): $(cat "$TMP/early.out")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert len(rows) == 20
+for k, r in enumerate(rows):
+    w = "Interrupted." if k % 2 else "terminating"
+    assert r["template"] == "PacketResponder <*> for block blk_<*> " + w, r
+assert rows[0]["template_id"] != rows[1]["template_id"]
+assert len({r["template_id"] for r in rows[0::2]}) == 1 and len({r["template_id"] for r in rows[1::2]}) == 1
+P
+  grep -q "^ *10 [0-9a-f]\{16\} PacketResponder <\*> for block blk_<\*> Interrupted\.$" "$TMP/early.sum" ||
+    fail "summary after the split: $(cat "$TMP/early.sum")"
+  grep -q "pattern: .*blk_\[0-9\]+\\\\s+Interrupted" "$TMP/early.rules" &&
+    grep -q "pattern: .*blk_\[0-9\]+\\\\s+terminating" "$TMP/early.rules" || fail "rules: $(cat "$TMP/early.rules")"
+done
+"$LOGIFY" templates "$TMP/early.log" --live -o "$TMP/early.live" || fail "--live"
+[[ $(cut -d, -f2 "$TMP/early.live" | sort -u | wc -l) -eq 2 ]] || fail "--live: $(cat "$TMP/early.live")"
+ok
 # usage errors
 expect_fail 2 "--format must be csv or jsonl" -- "$LOGIFY" templates "$TMP/in.csv" --format xml
 expect_fail 2 "--sim must be in (0, 1]" -- "$LOGIFY" templates "$TMP/in.csv" --sim 0

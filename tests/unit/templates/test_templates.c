@@ -178,6 +178,71 @@ static void test_variable_length_run(void **state) {
     assert_true(r.id == id);
     assert_int_equal(r.is_new, 0);
     lg_tpl_miner_free(m);
+
+    /* a list whose items hold a constant (`<ok>`): lines of 1, 2, 3 items
+     * are one event, the list one <*> with its items' brackets */
+    m = miner();
+    const char *items[] = {
+        "inconsistent nodesets node-31 0x1fffffffe <ok>",
+        "inconsistent nodesets node-12 0x1fffffffe <ok> node-13 0x0fffffffe <ok>",
+        "inconsistent nodesets node-40 0x1fffffffe <ok> node-41 0x0fffffffe <ok> node-7 0x1 <ok>",
+        "inconsistent nodesets node-2 0x1ffffeffe <ok>",
+        "inconsistent nodesets node-9 0x2fffffffe <ok> node-18 0x3fffffffe <ok>",
+    };
+    id = add(m, items[0]);
+    for (size_t i = 1; i < 5; i++) assert_true(add(m, items[i]) == id);
+    check_text(m, items[2], "inconsistent nodesets <*>");
+    lg_tpl_miner_free(m);
+    /* items of constants only are not a list of values */
+    m = miner();
+    id = add(m, "queue holds alpha ok beta and more");
+    assert_true(add(m, "queue holds alpha ok alpha ok beta and more") != id);
+    lg_tpl_miner_free(m);
+}
+
+/* A program name of several capitalised words where others have one
+ * (`Google Chrome Helper[12]: ...` beside `sharingd[412]: ...`) is the
+ * same event; words in lower case in place of a value are not. */
+static void test_name_of_words(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    const char *names[] = {"sharingd", "locationd", "bluetoothd", "cloudd"};
+    uint64_t id = 0;
+    for (int k = 0; k < 8; k++) {
+        char line[160];
+        snprintf(line, sizeof line, "%s[%d]: Failed to connect to 10.0.0.%d:443: Connection refused", names[k % 4],
+                 400 + k, k);
+        id = add(m, line);
+    }
+    assert_true(add(m, "Google Chrome Helper[991]: Failed to connect to 10.0.0.9:443: Connection refused") == id);
+    check_text(m, "Google Chrome Helper[2]: Failed to connect to 10.0.0.1:80: Connection refused",
+               "<*>[<*>]: Failed to connect to <*>: Connection refused");
+    lg_tpl_miner_free(m);
+    /* a name in capitals (not a plain word) seen before the plain names
+     * made that place a <*>: it joins their group then */
+    m = miner();
+    uint64_t qq = add(m, "QQ[77]: Failed to connect to 10.0.0.1:443: Connection refused");
+    for (int k = 0; k < 8; k++) {
+        char line[160];
+        snprintf(line, sizeof line, "%s[%d]: Failed to connect to 10.0.0.%d:443: Connection refused", names[k % 4],
+                 400 + k, k);
+        id = add(m, line);
+    }
+    assert_true(qq == id); /* one group, the id of its oldest template */
+    lg_tpl_result rq;
+    assert_int_equal(lg_tpl_match(m, "QQ[78]: Failed to connect to 10.0.0.2:443: Connection refused", 61, &rq), LG_OK);
+    assert_true(rq.id == id);
+    check_text(m, "QQ[78]: Failed to connect to 10.0.0.2:443: Connection refused",
+               "<*>[<*>]: Failed to connect to <*>: Connection refused");
+    lg_tpl_miner_free(m);
+    m = miner();
+    for (int k = 0; k < 6; k++) {
+        char line[160];
+        snprintf(line, sizeof line, "Failed password for %s from 10.0.0.%d port %d ssh2", names[k % 4], k, 4000 + k);
+        id = add(m, line);
+    }
+    assert_true(add(m, "Failed password for invalid user bob from 10.0.0.9 port 22 ssh2") != id);
+    lg_tpl_miner_free(m);
 }
 
 static void test_one_word_siblings(void **state) {
@@ -218,6 +283,81 @@ static void test_one_word_siblings(void **state) {
     check_text(v, "session opened for user zulu now", "session opened for user <*> now");
     lg_tpl_miner_free(v);
     lg_tpl_miner_free(m);
+}
+
+/* A one-word event whose word came before the first had settled
+ * (lg_tpl_split_words, docs/templates.md rule 7): the template turned the
+ * word into <*>; at the end it is split per word, each line to its word's
+ * template, when each word had 3+ lines and there are at most
+ * word_variants words. */
+static size_t text_of(const lg_tpl_miner *m, size_t index, lg_buf *b) {
+    lg_buf_reset(b);
+    assert_int_equal(lg_tpl_text(m, index, b), LG_OK);
+    return index;
+}
+
+static void test_early_word_split(void **state) {
+    (void)state;
+    lg_tpl_miner *m = miner();
+    lg_tpl_result r[10];
+    for (int k = 0; k < 10; k++) {
+        char line[128];
+        snprintf(line, sizeof line, "PacketResponder %d for block blk_%d %s", k, 100 + k,
+                 k % 2 ? "Interrupted." : "terminating");
+        assert_int_equal(lg_tpl_add(m, line, strlen(line), &r[k], NULL), LG_OK);
+        assert_true(r[k].id == r[0].id); /* while mining: one template, as Drain */
+    }
+    assert_int_equal(r[0].variant, -1); /* taken before the word changed */
+    assert_int_equal(r[1].variant, 1);
+    assert_int_equal(r[2].variant, 0);
+    size_t n0 = lg_tpl_count(m);
+    uint64_t id0 = r[0].id;
+    assert_int_equal(lg_tpl_split_words(m), 1);
+    assert_int_equal(lg_tpl_count(m), n0 + 1);
+    lg_buf b;
+    lg_buf_init(&b, 1 << 16);
+    for (int k = 0; k < 10; k++) {
+        size_t ix = lg_tpl_resolve(m, r[k].index, r[k].variant);
+        text_of(m, ix, &b);
+        assert_string_equal(lg_buf_cstr(&b), k % 2 ? "PacketResponder <*> for block blk_<*> Interrupted."
+                                                   : "PacketResponder <*> for block blk_<*> terminating");
+        assert_int_equal(lg_tpl_lines(m, ix), 5);
+        if (k % 2 == 0) assert_true(lg_tpl_id(m, ix) == id0); /* the first word keeps the id */
+        else assert_true(lg_tpl_id(m, ix) != id0);
+    }
+    /* later lines (a state file's next piece) go to their word's template */
+    check_text(m, "PacketResponder 7 for block blk_9 Interrupted.", "PacketResponder <*> for block blk_<*> Interrupted.");
+    check_text(m, "PacketResponder 7 for block blk_9 terminating", "PacketResponder <*> for block blk_<*> terminating");
+    assert_int_equal(lg_tpl_split_words(m), 0); /* once */
+    lg_tpl_miner_free(m);
+
+    /* two words on fewer than 3 lines each (sda/sdb): a variable, not split */
+    m = miner();
+    add(m, "disk full on sda at 91%");
+    add(m, "disk full on sdb at 12%");
+    add(m, "disk full on sda at 50%");
+    add(m, "disk full on sdb at 7%");
+    add(m, "disk full on sda at 3%");
+    assert_int_equal(lg_tpl_split_words(m), 0);
+    check_text(m, "disk full on sdc at 1%", "disk full on <*> at <*>");
+    lg_tpl_miner_free(m);
+
+    /* more words than word_variants (3), or a value that is not a plain
+     * word there: a variable, not split */
+    const char *many[] = {"alpha", "bravo", "charlie", "delta"};
+    const char *mixed[] = {"alpha", "bravo", "x42", "alpha"};
+    for (int c = 0; c < 2; c++) {
+        m = miner();
+        for (int k = 0; k < 16; k++) {
+            char line[128];
+            snprintf(line, sizeof line, "job queue moved to %s now", (c ? mixed : many)[k % 4]);
+            add(m, line);
+        }
+        assert_int_equal(lg_tpl_split_words(m), 0);
+        check_text(m, "job queue moved to alpha now", "job queue moved to <*> now");
+        lg_tpl_miner_free(m);
+    }
+    lg_buf_free(&b);
 }
 
 /* A value whose numbers sit among words is shown with them (blk_<*>,
@@ -522,7 +662,7 @@ static void test_state_damaged(void **state) {
         {"\"keys\":[0,1]", "\"keys\":[1,0]", "keys or wild_path do not fit"},
         {"\"keys\":[0,1]", "\"keys\":[0,1,1]", "keys or wild_path do not fit"},
         {"\"wild_path\":0", "\"wild_path\":4", "keys or wild_path do not fit"},
-        {"\"span\":[0,0]", "\"span\":[0,1]", "span over a constant token"},
+        {"\"span\":[0,0]", "\"span\":[0,1]", "span over constant tokens only"},
         {"\"span\":[0,0]", "\"span\":[1,5]", "bad span"},
     };
     const char *rec = "{\"id\":\"00000000000000ab\",\"lines\":1,\"wild_path\":0,\"keys\":[0,1],\"root\":0,"
@@ -584,6 +724,8 @@ int main(void) {
         cmocka_unit_test(test_keys_skip_leading_variables),
         cmocka_unit_test(test_variable_length_run),
         cmocka_unit_test(test_one_word_siblings),
+        cmocka_unit_test(test_early_word_split),
+        cmocka_unit_test(test_name_of_words),
         cmocka_unit_test(test_keyed_siblings),
         cmocka_unit_test(test_sibling_absorbed),
         cmocka_unit_test(test_number_shapes),
