@@ -30,11 +30,16 @@ lg_err lg_cluster_templates_mine(const char *const *msgs, const size_t *lens, si
                                  lg_errmsg *err) {
     memset(tt, 0, sizeof *tt);
     size_t cap = n ? n : 1;
+    int *variant = NULL; /* (n) each row's lg_tpl_result.variant */
     tt->tpl = malloc(cap * sizeof *tt->tpl);
     tt->row_text = malloc(cap * sizeof *tt->row_text);
     tt->row_len = malloc(cap * sizeof *tt->row_len);
     lg_err e = LG_OK;
     if (!tt->tpl || !tt->row_text || !tt->row_len) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory mining templates of %zu rows", n);
+        goto done;
+    }
+    if (!(variant = malloc(cap * sizeof *variant))) {
         e = lg_fail(err, LG_ENOMEM, "out of memory mining templates of %zu rows", n);
         goto done;
     }
@@ -47,10 +52,16 @@ lg_err lg_cluster_templates_mine(const char *const *msgs, const size_t *lens, si
             goto done;
         }
         tt->tpl[i] = r.index;
+        variant[i] = r.variant;
         if (((i + 1) % 4096 == 0 || i + 1 == n) &&
             (e = lg_progress_check(progress, puser, "templates", i + 1, n, err)))
             goto done;
     }
+    /* all rows are in hand, as in `logify templates`' spooled run: a word
+     * that turned <*> before its template settled is split back, and each
+     * row goes to its word's template (docs/templates.md, rule 7) */
+    if (lg_tpl_split_words(tt->miner))
+        for (size_t i = 0; i < n; i++) tt->tpl[i] = (uint32_t)lg_tpl_resolve(tt->miner, tt->tpl[i], variant[i]);
     tt->n_text = lg_tpl_count(tt->miner);
     tt->text = calloc(tt->n_text ? tt->n_text : 1, sizeof *tt->text);
     if (!tt->text) {
@@ -74,6 +85,7 @@ lg_err lg_cluster_templates_mine(const char *const *msgs, const size_t *lens, si
         tt->row_len[i] = strlen(tt->text[g]);
     }
 done:
+    free(variant);
     if (e) lg_cluster_templates_free(tt);
     return e;
 }
