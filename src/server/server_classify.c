@@ -325,6 +325,8 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     if (srv_json_parse(js->body.data ? js->body.data : "", js->body.len, &L, jerr, sizeof jerr)) {
         if (L.too_many)
             srv_req_fail(rq, 413, "more than %llu logs in one request", (unsigned long long)s->o.max_rows);
+        else if (L.no_memory)
+            fail_internal(rq, "json request", "out of memory");
         else
             srv_req_fail(rq, 400, "invalid JSON at %s", jerr);
         goto done;
