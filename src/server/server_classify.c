@@ -11,6 +11,7 @@
  * request id. */
 #include "server/server_internal.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -445,6 +446,13 @@ static int spool_dump(const char *buf, size_t size, void *data) {
     return srv_spool_append(data, buf, size) == LG_OK ? 0 : -1;
 }
 
+/* An answer line that could not be made: past the answer's cap (413), or
+ * out of memory (Jansson's objects, the spool's chunks: 500). */
+static void stream_answer_fail(srv_req *rq, const srv_spool *sp) {
+    if (sp->failed == LG_ELIMIT) srv_req_fail(rq, 413, "answer larger than %zu bytes", sp->max);
+    else fail_internal(rq, "stream answer", "out of memory");
+}
+
 /* Classifies the pending batch and appends its lines to the answer. */
 static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
     if (!st->n || rq->discard) return;
@@ -475,22 +483,27 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         uint64_t tid = srv_templates_add(s, r->message, r->message_len);
         char tidx[17];
         lg_tpl_format_id(tid, tidx);
+        /* detail may hold bytes that are not UTF-8 (then json_string fails:
+         * ""); any other failure is memory, and the line cannot be answered */
+        errno = 0;
+        json_t *detail = json_string(r->detail);
+        if (!detail && errno != ENOMEM) detail = json_string("");
         int bad = (tid && json_object_set_new(o, "template_id", json_string(tidx))) ||
                   json_object_set_new(o, "target_label", json_string(r->label)) ||
                   json_object_set_new(o, "stage", json_string(lg_stage_kind_name(r->stage))) ||
                   json_object_set_new(o, "confidence", r->confidence < 0 ? json_null()
                                                        : json_real(round(r->confidence * 1e4) / 1e4)) ||
-                  json_object_set_new(o, "detail", json_string(r->detail));
-        /* detail may hold bytes that are not UTF-8 (then json_string fails) */
-        if (bad) bad = json_object_set_new(o, "detail", json_string("")) != 0;
-        if (!bad)
-            /* 16 digits: the client's own numbers (a shipper's float
-             * timestamp) come back as sent; the confidence is rounded */
-            bad = json_dump_callback(o, spool_dump, st->spool,
-                                     JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0 ||
-                  srv_spool_append(st->spool, "\n", 1) != LG_OK;
+                  json_object_set_new(o, "detail", detail);
         if (bad) {
-            srv_req_fail(rq, 413, "answer larger than %zu bytes", st->spool->max);
+            fail_internal(rq, "stream answer", "out of memory");
+            break;
+        }
+        /* 16 digits: the client's own numbers (a shipper's float
+         * timestamp) come back as sent; the confidence is rounded */
+        bad = json_dump_callback(o, spool_dump, st->spool, JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0 ||
+              srv_spool_append(st->spool, "\n", 1) != LG_OK;
+        if (bad) {
+            stream_answer_fail(rq, st->spool);
             break;
         }
     }
@@ -551,7 +564,8 @@ static void stream_bad_line(lg_server *s, srv_req *rq, stream_state *st, unsigne
               srv_spool_append(st->spool, "\n", 1) != LG_OK;
     json_decref(e);
     __atomic_add_fetch(&s->metrics.stream_bad_lines, 1, __ATOMIC_RELAXED);
-    if (bad) srv_req_fail(rq, 413, "answer larger than %zu bytes", st->spool->max);
+    if (bad && !e) fail_internal(rq, "stream answer", "out of memory");
+    else if (bad) stream_answer_fail(rq, st->spool);
 }
 
 static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char *p, size_t n) {
