@@ -113,6 +113,10 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     upload_state *u = cls;
     srv_req *rq = u->rq;
     if (rq->discard) return MHD_YES;
+    if (!key && errno == ENOMEM) { /* the library's copy of the part's name failed */
+        fail_internal(rq, "upload", "out of memory");
+        return MHD_YES;
+    }
     if (!key || strcmp(key, "file")) { /* other form fields are ignored */
         u->in_file = 0;
         return MHD_YES;
@@ -120,6 +124,10 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     if (off == 0) { /* a new "file" part */
         if (u->file_seen) u->file_closed = 1;
         if (u->file_closed) return MHD_YES;
+        if (!filename && errno == ENOMEM) { /* the library's copy of the file name failed */
+            fail_internal(rq, "upload", "out of memory");
+            return MHD_YES;
+        }
         if (!filename) {
             fail_validation(rq, "\"body\",\"file\"", "value_error",
                             "Expected UploadFile, received: <class 'str'>");
@@ -191,8 +199,11 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
     u->explain = ex && !strcmp(ex, "1");
     u->templates = tp && !strcmp(tp, "1");
     rq->end_on_detail = cut && !strcmp(cut, "0");
+    errno = 0;
     u->pp = lg_mhd()->create_post_processor(c, POST_BUFFER, post_iter, u);
-    if (!u->pp) /* not multipart/form-data: no "file" field can be there */
+    if (!u->pp && errno == ENOMEM) /* its buffer could not be allocated */
+        fail_internal(rq, "upload", "out of memory");
+    else if (!u->pp) /* not multipart/form-data: no "file" field can be there */
         fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
     return MHD_YES;
 }
@@ -200,8 +211,10 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
 void srv_upload_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
     (void)s;
     upload_state *u = rq->state;
-    if (u->pp && lg_mhd()->post_process(u->pp, data, len) != MHD_YES)
-        srv_req_fail(rq, 400, "Malformed multipart/form-data body");
+    errno = 0; /* libmicrohttpd's parser allocates (names); ENOMEM below is its failure */
+    if (!u->pp || lg_mhd()->post_process(u->pp, data, len) == MHD_YES) return;
+    if (errno == ENOMEM) fail_internal(rq, "upload", "out of memory");
+    else srv_req_fail(rq, 400, "Malformed multipart/form-data body");
 }
 
 enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
