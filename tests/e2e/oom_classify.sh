@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Allocation failure in `logify classify` (issue 14's principle): the Nth
+# allocation of a run fails (tests/faults/failalloc.c), for every N of the
+# start-up and of the end of a run (and a spread sample of the rest, mostly
+# Vectorscan's compiler), with --threads 1 and 3, and every allocation from
+# N on for a few N. Each run must exit 0 with the same output, or exit 1
+# naming memory with the existing -o file untouched; never a crash.
+# tests/faults/sweep.py checks each run; docs/testing.md has the figures.
+source "$(dirname "$0")/../lib.sh"
+source "$LOGIFY_ROOT/tests/faults/oom.sh"
+need_failalloc
+
+small_rules "$TMP/rules.yaml"
+{ echo source,log_message
+  for i in $(seq 100); do
+    echo "ModernCRM,User User$i logged in."
+    echo "BillingSystem,IP 10.4.7.$i blocked after 14 failed login attempts"
+    echo "AnalyticsEngine,\"Disk usage at $i% on node$i\""
+  done; } >"$TMP/in.csv"
+mkdir "$TMP/out"
+# rules, then the model (the default hash model) for the rows rules leave
+for threads in 1 3; do
+  every=1
+  [[ $threads -eq 3 ]] && every=2 # half of them: the time of one sweep
+  "${SWEEP[@]}" --out "$TMP/out/out.csv" --every $every --label "classify --threads $threads" -- \
+    "$LOGIFY" classify "$TMP/in.csv" -o "$TMP/out/out.csv" --rules "$TMP/rules.yaml" \
+    --threads $threads >"$TMP/sweep.out" 2>&1 || fail "$(cat "$TMP/sweep.out")"
+  cat "$TMP/sweep.out"
+  grep -q "allocations in a run" "$TMP/sweep.out" || fail "no sweep: $(cat "$TMP/sweep.out")"
+  ok
+done
+done_checks
