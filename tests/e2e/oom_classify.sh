@@ -11,12 +11,7 @@ source "$LOGIFY_ROOT/tests/faults/oom.sh"
 need_failalloc
 
 small_rules "$TMP/rules.yaml"
-{ echo source,log_message
-  for i in $(seq 100); do
-    echo "ModernCRM,User User$i logged in."
-    echo "BillingSystem,IP 10.4.7.$i blocked after 14 failed login attempts"
-    echo "AnalyticsEngine,\"Disk usage at $i% on node$i\""
-  done; } >"$TMP/in.csv"
+rows_csv "$TMP/in.csv"
 mkdir "$TMP/out"
 # rules, then the model (the default hash model) for the rows rules leave
 for threads in 1 3; do

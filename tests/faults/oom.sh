@@ -39,3 +39,14 @@ rules:
     pattern: 'Disk usage at \d+%'
 YAML
 }
+
+# rows_csv FILE: 300 rows of three kinds (two the small rules decide, one
+# the model does).
+rows_csv() {
+  { echo source,log_message
+    for i in $(seq 100); do
+      echo "ModernCRM,User User$i logged in."
+      echo "BillingSystem,IP 10.4.7.$i blocked after 14 failed login attempts"
+      echo "AnalyticsEngine,\"Disk usage at $i% on node$i\""
+    done; } >"$1"
+}
