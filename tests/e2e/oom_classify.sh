@@ -24,4 +24,13 @@ for threads in 1 3; do
   grep -q "allocations in a run" "$TMP/sweep.out" || fail "no sweep: $(cat "$TMP/sweep.out")"
   ok
 done
+# the worker threads' allocations only (FAILALLOC_THREAD=others), every one,
+# over 21,000 rows (batches in flight on both workers)
+{ cat "$TMP/in.csv"; for _ in $(seq 69); do tail -n +2 "$TMP/in.csv"; done; } >"$TMP/in21k.csv"
+"${SWEEP[@]}" --out "$TMP/out/out.csv" --thread others --head 100000 --tail 0 --mid 0 --from 10 \
+  --label "classify --threads 3, the worker threads" -- "$LOGIFY" classify "$TMP/in21k.csv" \
+  -o "$TMP/out/out.csv" --rules "$TMP/rules.yaml" --threads 3 >"$TMP/sweep.out" 2>&1 ||
+  fail "$(cat "$TMP/sweep.out")"
+cat "$TMP/sweep.out"
+ok
 done_checks

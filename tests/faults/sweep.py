@@ -20,6 +20,7 @@ counting run (every --every-th), --mid more spread over the rest, and
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -49,6 +50,11 @@ def main():
     ap.add_argument("--label", default="")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--spare", default="", help="FAILALLOC_SPARE: code ranges never failed")
+    ap.add_argument("--thread", default="all", help="FAILALLOC_THREAD: all, main or others")
+    ap.add_argument("--clean", default="", help="a directory CMD creates: removed before each run, "
+                    "and absent after a failed run (no partial output)")
+    ap.add_argument("--result", action="append", default=[],
+                    help="with --clean: a file in it compared after exit 0 (repeatable)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
@@ -61,18 +67,26 @@ def main():
     def reset():
         with open(a.out, "wb") as f:
             f.write(b"old\n")
+        if a.clean:
+            shutil.rmtree(a.clean, ignore_errors=True)
+
+    def results(out):
+        if a.result:
+            return b"".join(open(p, "rb").read() if os.path.exists(p) else b"<missing>" for p in a.result)
+        return out if a.stdout else open(a.out, "rb").read()
 
     reset()
     rc, ref_out, err = run(cmd, base, a.timeout)
     if rc != 0:
         sys.exit("sweep: the command fails without faults (exit %d): %s" % (rc, err))
-    if not a.stdout:
-        ref_out = open(a.out, "rb").read()
+    ref_out = results(ref_out)
+    reset()
     listing = sorted(os.listdir(outdir))
     report = os.path.join(outdir, ".failalloc-report")
     reset()
     if a.spare:
         base["FAILALLOC_SPARE"] = a.spare
+    base["FAILALLOC_THREAD"] = a.thread
     env = dict(base, LD_PRELOAD=a.so, FAILALLOC_MODE="count", FAILALLOC_REPORT=report)
     rc, _, err = run(cmd, env, a.timeout)
     m = re.match(r"counted (\d+) failed 0", open(report).read() if os.path.exists(report) else "")
@@ -99,7 +113,7 @@ def main():
         except subprocess.TimeoutExpired:
             problems.append("%s %d: hung (over %g s)" % (mode, n, a.timeout))
             continue
-        data = out if a.stdout else open(a.out, "rb").read()
+        data = results(out)
         tail = err.strip().splitlines()[-1:] or [""]
         what = None
         if rc < 0 or rc > 128 or CRASH.search(err):
@@ -109,13 +123,13 @@ def main():
                 what = "exit 0 with an output that differs from the run without faults: %s" % tail[0]
             else:
                 absorbed += 1
-        elif rc == 127 and LOADER.search(err) and (a.stdout or data == b"old\n"):
+        elif rc == 127 and LOADER.search(err) and (a.stdout or open(a.out, "rb").read() == b"old\n"):
             loader += 1  # glibc's dynamic loader gave up (docs/testing.md)
         elif rc != 1:
             what = "exit %d, want 1: %s" % (rc, tail[0])
         elif not MEMORY.search(err):
             what = "failed without naming memory: %r" % err[-300:]
-        elif not a.stdout and data != b"old\n":
+        elif not a.stdout and open(a.out, "rb").read() != b"old\n":
             what = "the existing output was changed (%d bytes now): %s" % (len(data), tail[0])
         elif sorted(os.listdir(outdir)) != listing:
             what = "left behind: %s" % sorted(set(os.listdir(outdir)) - set(listing))
@@ -124,7 +138,8 @@ def main():
         if what:
             problems.append("%s %d: %s" % (mode, n, what))
             for extra in set(os.listdir(outdir)) - set(listing):
-                os.unlink(os.path.join(outdir, extra))
+                path = os.path.join(outdir, extra)
+                shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
     print("sweep%s: %d allocations in a run; %d runs with a failed allocation: %d failed cleanly "
           "(exit 1, memory named, output kept), %d absorbed (exit 0, same output), %d ended by "
           "glibc's loader (exit 127), %d problems"
