@@ -505,8 +505,12 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
                   json_object_set_new(o, "target_label", json_string(r->label)) ||
                   json_object_set_new(o, "stage", json_string(lg_stage_kind_name(r->stage))) ||
                   json_object_set_new(o, "confidence", r->confidence < 0 ? json_null()
-                                                       : json_real(round(r->confidence * 1e4) / 1e4)) ||
-                  json_object_set_new(o, "detail", detail);
+                                                       : json_real(round(r->confidence * 1e4) / 1e4));
+        if (!bad) {
+            bad = json_object_set_new(o, "detail", detail) != 0; /* takes detail, even failing */
+            detail = NULL;
+        }
+        json_decref(detail); /* not taken: an earlier field failed */
         if (bad) {
             fail_internal(rq, "stream answer", "out of memory");
             break;
