@@ -17,16 +17,17 @@ const char *lg_default_rules_text(size_t *len) {
     return lg_embedded_rules;
 }
 
-/* The default model bundle location: $LOGIFY_MODEL, else models/default
- * beside the binary's parent directory (build/../models/default), else the
- * installed share directory. Returns NULL if none exists, or with
- * *no_memory set when the copy could not be allocated. */
+/* A copy of dir (free() it); NULL with *no_memory set when out of memory. */
 static char *copy_dir(const char *dir, int *no_memory) {
     char *p = lg_strdup(dir);
     *no_memory = !p;
     return p;
 }
 
+/* The default model bundle location: $LOGIFY_MODEL, else models/default
+ * beside the binary's parent directory (build/../models/default), else the
+ * installed share directory. Returns NULL if none exists, or with
+ * *no_memory set when the copy could not be allocated. */
 static char *default_model_dir(int *no_memory) {
     *no_memory = 0;
     const char *env = getenv("LOGIFY_MODEL");
