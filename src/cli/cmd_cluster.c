@@ -149,6 +149,19 @@ static int write_file(const char *dir, const char *name, const lg_buf *buf, cons
 
 static const size_t OUT_MAX = (size_t)1 << 31;
 
+/* A failed run that created DIR removes it with what it wrote there (no
+ * partial output); a directory that existed before is left as it is. */
+static void remove_outputs(const char *dir) {
+    static const char *const names[] = {"points.csv",  "embeddings.npy", "clusters.csv",
+                                        "map.svg",     "map.html",       "suggested_rules.yaml"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir); /* fails, harmlessly, if anything else is in it */
+}
+
 /* embeddings.npy: (rows, dims) float32 in input order, each row its
  * distinct vector, streamed (no rows x dims copy in memory). */
 static int write_npy_rows(const char *dir, const lg_vecset *v) {
@@ -396,10 +409,12 @@ int cmd_cluster(int argc, char **argv) {
     progress_state ps = {!o.no_progress && isatty(2), "", 0};
     double t0 = lg_now();
 
+    int created = 0; /* o.out made by this run (removed again if it fails) */
     if (o.data && (rc = read_table(o.data, &t))) goto done;
     int has_labels = 0;
     for (size_t i = 0; i < t.n && !has_labels; i++) has_labels = t.col_lab >= 0 && t.lab[i][0];
-    if (mkdir(o.out, 0777) != 0 && errno != EEXIST) {
+    created = mkdir(o.out, 0777) == 0;
+    if (!created && errno != EEXIST) {
         rc = cli_error("cannot create %s: %s", o.out, strerror(errno));
         goto done;
     }
@@ -577,6 +592,7 @@ summary:
                                       : ",clusters.csv,map.svg,map.html",
             lg_now() - t_out - t_rules, lg_now() - t0);
 done:
+    if (rc && created) remove_outputs(o.out);
     lg_suggested_rules_free(rules, n_rules);
     lg_buf_free(&b);
     lg_cluster_rows_free(&t);

@@ -340,7 +340,7 @@ static lg_err write_header(run *r, lg_errmsg *err) {
     if (!e) e = lg_buf_append(&r->row, "template_id,template", 20);
     if (!e && r->params) e = lg_buf_append(&r->row, ",params", 7);
     if (!e) e = lg_buf_putc(&r->row, '\n');
-    if (e) return lg_fail(err, e, "header too large");
+    if (e) return lg_fail(err, e, e == LG_ENOMEM ? "out of memory" : "header too large");
     return write_out(r, r->row.data, r->row.len, err);
 }
 
@@ -420,15 +420,22 @@ static lg_err on_probe(void *user, const lg_csv_row *row, lg_errmsg *err) {
 }
 
 /* Decides from the first line whether the input is a CSV whose header
- * names the message column. */
-static int header_names_message(const run *r, const char *line, size_t len) {
+ * names the message column (*found); fails only when out of memory (the
+ * answer is then unknown: never taken for "plain text"). */
+static lg_err header_names_message(const run *r, const char *line, size_t len, int *found,
+                                   lg_errmsg *err) {
     lg_csv_limits lim = {MAX_LINE, 4096, LG_CSV_FAST};
     probe p = {r, 0};
     lg_csv_reader *rd;
-    if (lg_csv_reader_new(&lim, on_probe, NULL, &p, &rd, NULL)) return 0;
-    if (lg_csv_feed(rd, line, len, NULL) == LG_OK) lg_csv_finish(rd, NULL);
+    *found = 0;
+    lg_err e = lg_csv_reader_new(&lim, on_probe, NULL, &p, &rd, NULL);
+    if (e) return lg_fail(err, LG_ENOMEM, "out of memory");
+    e = lg_csv_feed(rd, line, len, NULL);
+    if (e == LG_OK) e = lg_csv_finish(rd, NULL);
     lg_csv_reader_free(rd);
-    return p.found;
+    if (e == LG_ENOMEM) return lg_fail(err, e, "out of memory");
+    *found = p.found;
+    return LG_OK;
 }
 
 /* Plain text: one message per line (a trailing CR dropped). */
@@ -461,7 +468,9 @@ static lg_err plain_feed(input *in, const char *p, size_t n, lg_errmsg *err) {
             n -= take + 1;
             continue;
         }
-        if (lg_buf_append(&in->line, p, take))
+        lg_err be = lg_buf_append(&in->line, p, take);
+        if (be == LG_ENOMEM) return lg_fail(err, be, "line %llu: out of memory", (unsigned long long)in->lineno + 1);
+        if (be)
             return lg_fail(err, LG_ELIMIT, "line %llu: longer than %zu bytes", (unsigned long long)in->lineno + 1,
                            MAX_LINE);
         if (!nl) break;
@@ -479,7 +488,10 @@ static lg_err decide(input *in, lg_errmsg *err) {
     run *r = in->r;
     const char *p = in->line.data ? in->line.data : "";
     size_t n = in->line.len;
-    if (header_names_message(r, p, n)) {
+    int found;
+    lg_err he = header_names_message(r, p, n, &found, err);
+    if (he) return he;
+    if (found) {
         in->mode = 1;
         r->csv = 1;
         lg_csv_limits lim = {MAX_LINE, 4096, LG_CSV_FAST};
@@ -510,8 +522,9 @@ static lg_err input_feed(input *in, const char *p, size_t n, lg_errmsg *err) {
     if (in->mode == 2) return plain_feed(in, p, n, err);
     const char *nl = memchr(p, '\n', n);
     size_t take = nl ? (size_t)(nl - p) + 1 : n;
-    if (lg_buf_append(&in->line, p, take))
-        return lg_fail(err, LG_ELIMIT, "line 1: longer than %zu bytes", MAX_LINE);
+    lg_err be = lg_buf_append(&in->line, p, take);
+    if (be == LG_ENOMEM) return lg_fail(err, be, "line 1: out of memory");
+    if (be) return lg_fail(err, LG_ELIMIT, "line 1: longer than %zu bytes", MAX_LINE);
     if (!nl) return LG_OK;
     lg_err e = decide(in, err);
     if (!e && take < n) e = input_feed(in, p + take, n - take, err);
@@ -570,7 +583,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
             size_t l[1] = {hdr[2]};
             e = put_prefix(r, &r->row, f, l, 1);
             if (!e) e = put_suffix(r, &r->row, spooled_template(r, hdr[0]), f[0], l[0]);
-            if (e) e = lg_fail(err, e, "row too large");
+            if (e) e = lg_fail(err, e, e == LG_ENOMEM ? "out of memory" : "row too large");
             else if (r->row.len >= OUT_BLOCK) {
                 e = write_out(r, r->row.data, r->row.len, err);
                 lg_buf_reset(&r->row);
@@ -601,7 +614,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
         }
         e = lg_buf_append(&r->row, p, hdr[1]);
         if (!e) e = put_suffix(r, &r->row, spooled_template(r, hdr[0]), m, hdr[2]);
-        if (e) e = lg_fail(err, e, "row too large");
+        if (e) e = lg_fail(err, e, e == LG_ENOMEM ? "out of memory" : "row too large");
         else if (r->row.len >= OUT_BLOCK) {
             e = write_out(r, r->row.data, r->row.len, err);
             lg_buf_reset(&r->row);

@@ -287,13 +287,13 @@ lg_err lg_suggested_rules_yaml(const lg_suggested_rule *r, size_t n, size_t n_ro
         if (s->group) snprintf(what, sizeof what, "%s", s->group);
         else snprintf(what, sizeof what, "cluster %zu", s->cluster);
         if (has_labels)
-            lg_buf_printf(&desc, "%s%s (%zu rows): coverage %zu rows (%.1f%%), precision %.3f (%zu/%zu)",
-                          review ? "REVIEW: " : "", what, s->cluster_size, s->coverage, pct,
-                          s->precision, s->correct, s->coverage);
+            e = lg_buf_printf(&desc, "%s%s (%zu rows): coverage %zu rows (%.1f%%), precision %.3f (%zu/%zu)",
+                              review ? "REVIEW: " : "", what, s->cluster_size, s->coverage, pct,
+                              s->precision, s->correct, s->coverage);
         else
-            lg_buf_printf(&desc, "%s (%zu rows): coverage %zu rows (%.1f%%)", what, s->cluster_size,
-                          s->coverage, pct);
-        e = lg_buf_printf(out, "\n  # %s\n  # template: ", lg_buf_cstr(&desc));
+            e = lg_buf_printf(&desc, "%s (%zu rows): coverage %zu rows (%.1f%%)", what, s->cluster_size,
+                              s->coverage, pct);
+        if (!e) e = lg_buf_printf(out, "\n  # %s\n  # template: ", lg_buf_cstr(&desc));
         for (const char *p = s->readable; !e && *p; p++) /* one comment line */
             e = lg_buf_putc(out, (*p == '\n' || *p == '\r') ? ' ' : *p);
         if (!e) e = lg_buf_printf(out, "\n  - id: %s\n    label: ", s->id);
@@ -305,6 +305,6 @@ lg_err lg_suggested_rules_yaml(const lg_suggested_rule *r, size_t n, size_t n_ro
         if (!e) e = lg_buf_putc(out, '\n');
         lg_buf_free(&desc);
     }
-    if (e) return lg_fail(err, e, "suggested rules: output too large");
+    if (e) return lg_fail(err, e, e == LG_ENOMEM ? "out of memory" : "suggested rules: output too large");
     return LG_OK;
 }

@@ -167,7 +167,8 @@ lg_err lg_read_file(const char *path, size_t max, char **out, size_t *out_len, l
     *out = NULL;
     if (out_len) *out_len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return lg_fail(err, LG_ENOTFOUND, "%s: %s", path, strerror(errno));
+    if (!f) /* ENOMEM: stdio's FILE could not be allocated, the file may well exist */
+        return lg_fail(err, errno == ENOMEM ? LG_ENOMEM : LG_ENOTFOUND, "%s: %s", path, strerror(errno));
     lg_buf b;
     lg_buf_init(&b, max);
     char chunk[65536];

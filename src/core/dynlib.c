@@ -6,6 +6,7 @@
 #include "logify/dynlib.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,8 +45,16 @@ lg_err lg_dynlib_load(lg_dynlib *lib, lg_errmsg *err) {
     if (!__atomic_load_n(&lib->loaded, __ATOMIC_RELAXED)) {
         /* RTLD_NOW: a library too old for one of its own symbols fails
          * here, not in the middle of a run; never closed */
+        errno = 0;
         void *h = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
+        int no_memory = !h && errno == ENOMEM; /* the loader's malloc failed */
+        if (!h && no_memory) {
+            const char *why = dlerror();
+            e = lg_fail(err, LG_ENOMEM,
+                        "%s needs the shared library %s, which could not be loaded: out of "
+                        "memory (%s)",
+                        lib->users, lib->soname, why ? why : "dlopen failed");
+        } else if (!h) {
             const char *why = dlerror();
             e = lg_fail(err, LG_EUNSUPPORTED,
                         "%s needs the shared library %s, which could not be loaded (%s); "

@@ -36,6 +36,18 @@ static int node_push(lg_ynode *parent, lg_ynode *child) {
     return 0;
 }
 
+static lg_err no_memory(const char *name, lg_errmsg *err) {
+    return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading YAML", name);
+}
+
+/* The parser's failure: its syntax error with the place, or out of memory
+ * (libyaml's malloc failed: no place, and no syntax error to report). */
+static lg_err parse_fail(const yaml_parser_t *ps, const char *name, lg_errmsg *err) {
+    if (ps->error == YAML_MEMORY_ERROR) return no_memory(name, err);
+    return lg_fail(err, LG_EPARSE, "%s:%zu:%zu: %s", name, ps->problem_mark.line + 1,
+                   ps->problem_mark.column + 1, ps->problem ? ps->problem : "syntax error");
+}
+
 /* Builds the node that starts with the event just read; recursive with a
  * depth cap. */
 static lg_err build(yaml_parser_t *ps, yaml_event_t *ev, const char *name, int depth,
@@ -48,14 +60,14 @@ static lg_err build(yaml_parser_t *ps, yaml_event_t *ev, const char *name, int d
         return lg_fail(err, LG_EPARSE, "%s:%u: YAML aliases are not supported", name, line);
     case YAML_SCALAR_EVENT: {
         lg_ynode *n = node_new(LG_Y_SCALAR, line);
-        if (!n) return LG_ENOMEM;
+        if (!n) return no_memory(name, err);
         n->str = lg_strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
         n->len = ev->data.scalar.length;
         n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
                     ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
         if (!n->str) {
             free(n);
-            return LG_ENOMEM;
+            return no_memory(name, err);
         }
         *out = n;
         return LG_OK;
@@ -65,13 +77,12 @@ static lg_err build(yaml_parser_t *ps, yaml_event_t *ev, const char *name, int d
         int is_map = ev->type == YAML_MAPPING_START_EVENT;
         yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
         lg_ynode *n = node_new(is_map ? LG_Y_MAP : LG_Y_SEQ, line);
-        if (!n) return LG_ENOMEM;
+        if (!n) return no_memory(name, err);
         for (;;) {
             yaml_event_t child_ev;
             if (!lg_yaml()->parser_parse(ps, &child_ev)) {
                 lg_ytree_free(n);
-                return lg_fail(err, LG_EPARSE, "%s:%zu:%zu: %s", name, ps->problem_mark.line + 1,
-                               ps->problem_mark.column + 1, ps->problem ? ps->problem : "syntax error");
+                return parse_fail(ps, name, err);
             }
             if (child_ev.type == end) {
                 lg_yaml()->event_delete(&child_ev);
@@ -82,7 +93,7 @@ static lg_err build(yaml_parser_t *ps, yaml_event_t *ev, const char *name, int d
             lg_yaml()->event_delete(&child_ev);
             if (!e && node_push(n, child) != 0) {
                 lg_ytree_free(child);
-                e = LG_ENOMEM;
+                e = no_memory(name, err);
             }
             if (e) {
                 lg_ytree_free(n);
@@ -114,12 +125,11 @@ lg_err lg_ytree_parse(const char *text, size_t len, const char *name, lg_ynode *
     *out = NULL;
     lg_err le = lg_yaml_load(err);
     if (le) return le;
-    if (!lg_yaml()->parser_initialize(&ps)) return LG_ENOMEM;
+    if (!lg_yaml()->parser_initialize(&ps)) return no_memory(name, err);
     lg_yaml()->parser_set_input_string(&ps, (const unsigned char *)text, len);
     for (;;) {
         if (!lg_yaml()->parser_parse(&ps, &ev)) {
-            e = lg_fail(err, LG_EPARSE, "%s:%zu:%zu: %s", name, ps.problem_mark.line + 1,
-                        ps.problem_mark.column + 1, ps.problem ? ps.problem : "syntax error");
+            e = parse_fail(&ps, name, err);
             break;
         }
         if (ev.type == YAML_STREAM_END_EVENT || ev.type == YAML_DOCUMENT_END_EVENT) {

@@ -608,8 +608,11 @@ lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
     lg_err e = lg_read_file(path, META_MAX, &text, &len, err);
     if (e) return e;
     json_error_t je;
+    errno = 0; /* Jansson's lexer reports a failed malloc as a syntax error */
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    int no_memory = !root && (errno == ENOMEM || json_error_code(&je) == json_error_out_of_memory);
     free(text);
+    if (no_memory) return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading JSON", path);
     if (!root) return BAD("%s:%d: invalid JSON: %s", path, je.line, je.text);
     lg_bundle *b = lg_calloc(1, sizeof *b);
     if (!b) {

@@ -78,7 +78,7 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
     const lg_bundle *b = m->bundle;
     e = build_encoder(dir, b->encoder_spec, &m->encoder, &why);
     if (e) {
-        e = lg_fail(err, e == LG_EUNSUPPORTED ? e : LG_EMODEL,
+        e = lg_fail(err, e == LG_EUNSUPPORTED || e == LG_ENOMEM ? e : LG_EMODEL,
                     "model bundle %.200s: encoder '%.100s': %.200s", dir, b->encoder_spec, why.msg);
         lg_model_free(m);
         return e;

@@ -454,7 +454,9 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
         b->offs[r * j->ncols + i] = b->arena.len;
         b->lens[r * j->ncols + i] = row->lens[i];
         lg_err e = lg_buf_append(&b->arena, row->fields[i], row->lens[i] + 1);
-        if (e) return lg_fail(err, e, "line %llu: batch too large", (unsigned long long)row->line);
+        if (e)
+            return lg_fail(err, e, "line %llu: %s", (unsigned long long)row->line,
+                           e == LG_ENOMEM ? "out of memory" : "batch too large");
     }
     if (j->o.templates) { /* here, in input order: the same ids on every run */
         lg_tpl_result tr;
@@ -526,8 +528,10 @@ lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err) {
         pthread_cond_init(&j->cv, NULL);
         j->threaded = 1;
         for (size_t i = 0; i < j->n_workers; i++) {
-            if (pthread_create(&j->wk[i].th, NULL, worker_main, &j->wk[i]) != 0) {
-                e = lg_fail(err, LG_ENOMEM, "cannot start a classifying thread");
+            int rc = pthread_create(&j->wk[i].th, NULL, worker_main, &j->wk[i]);
+            if (rc != 0) { /* EAGAIN: no memory for its stack or TLS, or the thread limit */
+                e = lg_fail(err, LG_ENOMEM, "cannot start a classifying thread: out of memory or "
+                            "the thread limit (%s)", strerror(rc));
                 break;
             }
             j->n_started++; /* stopped by lg_job_free */

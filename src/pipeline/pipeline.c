@@ -17,12 +17,21 @@ const char *lg_default_rules_text(size_t *len) {
     return lg_embedded_rules;
 }
 
+/* A copy of dir (free() it); NULL with *no_memory set when out of memory. */
+static char *copy_dir(const char *dir, int *no_memory) {
+    char *p = lg_strdup(dir);
+    *no_memory = !p;
+    return p;
+}
+
 /* The default model bundle location: $LOGIFY_MODEL, else models/default
  * beside the binary's parent directory (build/../models/default), else the
- * installed share directory. Returns NULL if none exists. */
-static char *default_model_dir(void) {
+ * installed share directory. Returns NULL if none exists, or with
+ * *no_memory set when the copy could not be allocated. */
+static char *default_model_dir(int *no_memory) {
+    *no_memory = 0;
     const char *env = getenv("LOGIFY_MODEL");
-    if (env && *env) return lg_strdup(env);
+    if (env && *env) return copy_dir(env, no_memory);
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -36,7 +45,7 @@ static char *default_model_dir(void) {
                 snprintf(cand, sizeof cand, "%s%s/meta.json", exe, rel[i]);
                 if (access(cand, R_OK) == 0) {
                     snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
-                    return lg_strdup(cand);
+                    return copy_dir(cand, no_memory);
                 }
             }
         }
@@ -58,10 +67,15 @@ lg_err lg_resources_load(const lg_config *cfg, lg_resources *res, lg_errmsg *err
     if (e) return e;
 
     lg_errmsg why;
-    char *dir = cfg->model_dir ? lg_strdup(cfg->model_dir) : default_model_dir();
+    int no_memory;
+    char *dir = cfg->model_dir ? copy_dir(cfg->model_dir, &no_memory) : default_model_dir(&no_memory);
+    if (no_memory) {
+        lg_resources_free(res);
+        return lg_fail(err, LG_ENOMEM, "out of memory while loading the model");
+    }
     if (dir) {
         e = lg_model_load(dir, &res->model, &why);
-        if (e && cfg->model_dir) { /* asked for explicitly: an error */
+        if (e && (cfg->model_dir || e == LG_ENOMEM)) { /* asked for explicitly, or no memory: an error */
             free(dir);
             lg_resources_free(res);
             return lg_fail(err, e, "%.255s", why.msg);

@@ -375,7 +375,7 @@ lg_err lg_rules_scratch_new(const lg_rules *r, lg_rules_scratch **out, lg_errmsg
     if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
     if (r->db && lg_hs()->alloc_scratch(r->db, &s->hs) != HS_SUCCESS) {
         free(s);
-        return lg_fail(err, LG_ENOMEM, "cannot allocate Vectorscan scratch");
+        return lg_fail(err, LG_ENOMEM, "out of memory for Vectorscan's scratch space");
     }
     if (r->n_fallback &&
         !(s->md = lg_pcre2()->match_data_create((uint32_t)(r->max_ovector ? r->max_ovector : 1), NULL))) {

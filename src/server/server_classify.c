@@ -11,6 +11,7 @@
  * request id. */
 #include "server/server_internal.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -112,6 +113,10 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     upload_state *u = cls;
     srv_req *rq = u->rq;
     if (rq->discard) return MHD_YES;
+    if (!key && errno == ENOMEM) { /* the library's copy of the part's name failed */
+        fail_internal(rq, "upload", "out of memory");
+        return MHD_YES;
+    }
     if (!key || strcmp(key, "file")) { /* other form fields are ignored */
         u->in_file = 0;
         return MHD_YES;
@@ -119,6 +124,10 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     if (off == 0) { /* a new "file" part */
         if (u->file_seen) u->file_closed = 1;
         if (u->file_closed) return MHD_YES;
+        if (!filename && errno == ENOMEM) { /* the library's copy of the file name failed */
+            fail_internal(rq, "upload", "out of memory");
+            return MHD_YES;
+        }
         if (!filename) {
             fail_validation(rq, "\"body\",\"file\"", "value_error",
                             "Expected UploadFile, received: <class 'str'>");
@@ -190,8 +199,11 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
     u->explain = ex && !strcmp(ex, "1");
     u->templates = tp && !strcmp(tp, "1");
     rq->end_on_detail = cut && !strcmp(cut, "0");
+    errno = 0;
     u->pp = lg_mhd()->create_post_processor(c, POST_BUFFER, post_iter, u);
-    if (!u->pp) /* not multipart/form-data: no "file" field can be there */
+    if (!u->pp && errno == ENOMEM) /* its buffer could not be allocated */
+        fail_internal(rq, "upload", "out of memory");
+    else if (!u->pp) /* not multipart/form-data: no "file" field can be there */
         fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
     return MHD_YES;
 }
@@ -199,8 +211,10 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
 void srv_upload_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
     (void)s;
     upload_state *u = rq->state;
-    if (u->pp && lg_mhd()->post_process(u->pp, data, len) != MHD_YES)
-        srv_req_fail(rq, 400, "Malformed multipart/form-data body");
+    errno = 0; /* libmicrohttpd's parser allocates (names); ENOMEM below is its failure */
+    if (!u->pp || lg_mhd()->post_process(u->pp, data, len) == MHD_YES) return;
+    if (errno == ENOMEM) fail_internal(rq, "upload", "out of memory");
+    else srv_req_fail(rq, 400, "Malformed multipart/form-data body");
 }
 
 enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
@@ -325,6 +339,8 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     if (srv_json_parse(js->body.data ? js->body.data : "", js->body.len, &L, jerr, sizeof jerr)) {
         if (L.too_many)
             srv_req_fail(rq, 413, "more than %llu logs in one request", (unsigned long long)s->o.max_rows);
+        else if (L.no_memory)
+            fail_internal(rq, "json request", "out of memory");
         else
             srv_req_fail(rq, 400, "invalid JSON at %s", jerr);
         goto done;
@@ -443,6 +459,13 @@ static int spool_dump(const char *buf, size_t size, void *data) {
     return srv_spool_append(data, buf, size) == LG_OK ? 0 : -1;
 }
 
+/* An answer line that could not be made: past the answer's cap (413), or
+ * out of memory (Jansson's objects, the spool's chunks: 500). */
+static void stream_answer_fail(srv_req *rq, const srv_spool *sp) {
+    if (sp->failed == LG_ELIMIT) srv_req_fail(rq, 413, "answer larger than %zu bytes", sp->max);
+    else fail_internal(rq, "stream answer", "out of memory");
+}
+
 /* Classifies the pending batch and appends its lines to the answer. */
 static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
     if (!st->n || rq->discard) return;
@@ -473,22 +496,31 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         uint64_t tid = srv_templates_add(s, r->message, r->message_len);
         char tidx[17];
         lg_tpl_format_id(tid, tidx);
+        /* detail may hold bytes that are not UTF-8 (then json_string fails:
+         * ""); any other failure is memory, and the line cannot be answered */
+        errno = 0;
+        json_t *detail = json_string(r->detail);
+        if (!detail && errno != ENOMEM) detail = json_string("");
         int bad = (tid && json_object_set_new(o, "template_id", json_string(tidx))) ||
                   json_object_set_new(o, "target_label", json_string(r->label)) ||
                   json_object_set_new(o, "stage", json_string(lg_stage_kind_name(r->stage))) ||
                   json_object_set_new(o, "confidence", r->confidence < 0 ? json_null()
-                                                       : json_real(round(r->confidence * 1e4) / 1e4)) ||
-                  json_object_set_new(o, "detail", json_string(r->detail));
-        /* detail may hold bytes that are not UTF-8 (then json_string fails) */
-        if (bad) bad = json_object_set_new(o, "detail", json_string("")) != 0;
-        if (!bad)
-            /* 16 digits: the client's own numbers (a shipper's float
-             * timestamp) come back as sent; the confidence is rounded */
-            bad = json_dump_callback(o, spool_dump, st->spool,
-                                     JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0 ||
-                  srv_spool_append(st->spool, "\n", 1) != LG_OK;
+                                                       : json_real(round(r->confidence * 1e4) / 1e4));
+        if (!bad) {
+            bad = json_object_set_new(o, "detail", detail) != 0; /* takes detail, even failing */
+            detail = NULL;
+        }
+        json_decref(detail); /* not taken: an earlier field failed */
         if (bad) {
-            srv_req_fail(rq, 413, "answer larger than %zu bytes", st->spool->max);
+            fail_internal(rq, "stream answer", "out of memory");
+            break;
+        }
+        /* 16 digits: the client's own numbers (a shipper's float
+         * timestamp) come back as sent; the confidence is rounded */
+        bad = json_dump_callback(o, spool_dump, st->spool, JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0 ||
+              srv_spool_append(st->spool, "\n", 1) != LG_OK;
+        if (bad) {
+            stream_answer_fail(rq, st->spool);
             break;
         }
     }
@@ -549,7 +581,8 @@ static void stream_bad_line(lg_server *s, srv_req *rq, stream_state *st, unsigne
               srv_spool_append(st->spool, "\n", 1) != LG_OK;
     json_decref(e);
     __atomic_add_fetch(&s->metrics.stream_bad_lines, 1, __ATOMIC_RELAXED);
-    if (bad) srv_req_fail(rq, 413, "answer larger than %zu bytes", st->spool->max);
+    if (bad && !e) fail_internal(rq, "stream answer", "out of memory");
+    else if (bad) stream_answer_fail(rq, st->spool);
 }
 
 static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char *p, size_t n) {

@@ -163,7 +163,13 @@ static void on_readable(lg_server *s, srv_front *f, srv_pending *p, uint32_t eve
 static void accept_all(lg_server *s, srv_front *f) {
     for (;;) {
         srv_pending *p = calloc(1, sizeof *p);
-        if (!p) return;
+        if (!p) { /* out of memory: close the client's connection rather than leave it
+                   * waiting, with the (level-triggered) listener spinning on it */
+            int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0) return;
+            close(fd);
+            continue;
+        }
         p->alen = sizeof p->addr;
         p->fd = accept4(f->lfd, (struct sockaddr *)&p->addr, &p->alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (p->fd < 0) {

@@ -62,6 +62,7 @@ typedef struct {
     size_t total; /* bytes appended */
     size_t max;   /* cap on total */
     size_t off;   /* read position inside head (libmicrohttpd's reader) */
+    lg_err failed; /* why the last append failed: LG_ELIMIT (the cap) or LG_ENOMEM */
 } srv_spool;
 
 srv_spool *srv_spool_new(size_t max);

@@ -98,7 +98,7 @@ static int put_utf8(lg_buf *b, unsigned cp) {
         u[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return lg_buf_append(b, u, n) ? -1 : 0;
+    return lg_buf_append(b, u, n);
 }
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
@@ -122,6 +122,14 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
     return n;
 }
 
+/* The arena could not take a string: out of memory (o->no_memory: the
+ * server answers 500, not 400), or past its cap. */
+static int arena_fail(parser *ps, const char *at, int e) {
+    if (e != LG_ENOMEM) return fail_at(ps, at, "string too large");
+    ps->out->no_memory = 1;
+    return fail_at(ps, at, "out of memory");
+}
+
 /* Parses a string at ps->p (the opening quote). With keep, appends the
  * decoded bytes plus a NUL to the arena and returns their offset in *off
  * and length in *len. */
@@ -142,15 +150,15 @@ static int parse_string(parser *ps, int keep, size_t *off, size_t *len) {
             if (!n) return fail_at(ps, p, "invalid UTF-8 in a string");
             p += n;
         }
-        if (keep && p > run && lg_buf_append(a, run, (size_t)(p - run)))
-            return fail_at(ps, p, "string too large");
+        int e;
+        if (keep && p > run && (e = lg_buf_append(a, run, (size_t)(p - run)))) return arena_fail(ps, p, e);
         if (p >= ps->end) return fail_at(ps, p, "unterminated string");
         if (*p == '"') break;
         if (*p != '\\') return fail_at(ps, p, "control character in a string");
         if (ps->end - p < 2) return fail_at(ps, p, "unterminated string");
-        char e = p[1], c = 0;
+        char esc = p[1], c = 0;
         p += 2;
-        switch (e) {
+        switch (esc) {
         case '"': c = '"'; break;
         case '\\': c = '\\'; break;
         case '/': c = '/'; break;
@@ -173,18 +181,19 @@ static int parse_string(parser *ps, int keep, size_t *off, size_t *len) {
                 return fail_at(ps, p - 6, "invalid \\u surrogate pair");
             }
             if (cp == 0) return fail_at(ps, p - 6, "\\u0000 is not allowed");
-            if (keep && put_utf8(a, cp)) return fail_at(ps, p, "string too large");
+            if (keep && (e = put_utf8(a, cp))) return arena_fail(ps, p, e);
             continue;
         }
         default: return fail_at(ps, p - 2, "invalid escape");
         }
-        if (keep && lg_buf_putc(a, c)) return fail_at(ps, p, "string too large");
+        if (keep && (e = lg_buf_putc(a, c))) return arena_fail(ps, p, e);
     }
     ps->p = p + 1;
     if (keep) {
         *len = a->len - start;
         *off = start;
-        if (lg_buf_putc(a, '\0')) return fail_at(ps, p, "string too large");
+        int e = lg_buf_putc(a, '\0');
+        if (e) return arena_fail(ps, p, e);
     }
     return 0;
 }
@@ -343,7 +352,10 @@ static int logs_array(parser *ps) {
         if (o->n == o->cap) { /* every element has a slot, objects or not */
             size_t cap = o->cap ? o->cap * 2 : 16;
             srv_json_log *l = realloc(o->logs, cap * sizeof *l);
-            if (!l) return fail_at(ps, ps->p, "out of memory");
+            if (!l) {
+                o->no_memory = 1;
+                return fail_at(ps, ps->p, "out of memory");
+            }
             o->logs = l;
             o->cap = cap;
         }
@@ -390,6 +402,7 @@ int srv_json_parse(const char *text, size_t len, srv_json_logs *out, char *err, 
     out->has_logs = 0;
     out->invalid = 0;
     out->too_many = 0;
+    out->no_memory = 0;
     if (peek(&ps) != '{') {
         if (skip_value(&ps)) return -1;
         skip_ws(&ps);

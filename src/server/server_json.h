@@ -19,6 +19,7 @@ typedef struct {
     uint64_t max_logs;   /* beyond it: parse fails with too_many = 1 */
     int has_logs;        /* the root had "logs" */
     int too_many;
+    int no_memory;       /* parse failed for want of memory, not bad JSON */
     /* The document is JSON but not the expected shape (pydantic's 422):
      * the first problem. index = -1 when it is not about one log. */
     int invalid;

@@ -46,6 +46,7 @@ static lg_err spool_append_locked(srv_spool *sp, const char *src, size_t n) {
 lg_err srv_spool_append(srv_spool *sp, const void *p, size_t n) {
     pthread_mutex_lock(&sp->mu);
     lg_err e = spool_append_locked(sp, p, n);
+    if (e) sp->failed = e;
     pthread_mutex_unlock(&sp->mu);
     return e;
 }
