@@ -49,14 +49,6 @@
 #include "logify/pipeline.h"
 #include "logify/rules.h"
 #include "logify/templates.h"
-/* drain() (the test's reader of the topics, below) reads a message's
- * payload and headers, then destroys it; the fetch buffer under them is
- * freed later by librdkafka's broker thread once its reference count,
- * atomics in librdkafka's uninstrumented code, reaches zero: TSan cannot
- * see that order and reported the free against drain's reads (6 reports,
- * every one with drain in the reading stack, none with the worker's code).
- * The worker reads its messages the same way, and no report names it. */
-#define KAFKA_SHIM_MORE_SUPPRESSIONS "race:^drain$\n"
 #include "kafka/kafka_c11_shim.h"
 #include "kafka/kafka_pipe.h"
 
