@@ -23,9 +23,10 @@ TSAN_BUILD ?= build-tsan
 # live reload (pipeline sets swapped under running requests), the progress
 # line's ticker (and the commands that draw it), the Kafka worker's
 # classifying threads, and the whole worker on librdkafka's mock cluster
-# (test_kafka_tsan puts librdkafka's C11 threads and locks on pthreads, which
-# TSan intercepts: Debian's thrd_create alone crashes under TSan)
-TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm|live|progress|kafka_team|kafka_tsan|dynlib)$$|e2e.http_server|e2e.http_reload|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)|e2e.progress_tty
+# (test_kafka_tsan, test_kafka_cov: tests/unit/kafka/kafka_c11_shim.h puts
+# librdkafka's C11 threads and locks on pthreads, which TSan intercepts:
+# Debian's thrd_create alone crashes under TSan)
+TSAN_TESTS ?= unit.test_(job|server_spool|bert|llm|llm_threads|llm_cache|svm|live|progress|kafka_team|kafka_tsan|kafka_cov|dynlib)$$|e2e.http_server|e2e.http_reload|e2e.http_hardening|e2e.http_heads|e2e.classify_cli|e2e.templates_(server|cli)|e2e.progress_tty
 CTEST_ARGS ?=
 
 .PHONY: venv venv-bench venv-llama all deps build demo check test test-asan asan test-tsan tsan bench fuzz clean model layers install deb

@@ -184,7 +184,7 @@ stop_node() { # DIR I
   pid=$(cat "$nd/pid")
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
       say "node $2 did not stop within 30 s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true

@@ -268,15 +268,16 @@ void kw_backoff(lg_kafka_worker *w, double seconds) {
 }
 
 /* One topic: LG_OK when the brokers know it, LG_ENOTFOUND when they say it
- * does not exist, LG_ENET when they did not answer (why in *why). */
-static lg_err topic_state(lg_kafka_worker *w, const char *name, char *why, size_t cap) {
+ * does not exist, LG_ENET when they did not answer within wait_ms (why in
+ * *why). */
+static lg_err topic_state(lg_kafka_worker *w, const char *name, int wait_ms, char *why, size_t cap) {
     rd_kafka_topic_t *t = lg_kafka()->topic_new(w->producer, name, NULL);
     if (!t) {
         snprintf(why, cap, "%s", lg_kafka()->err2str(lg_kafka()->last_error()));
         return LG_ENET;
     }
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = lg_kafka()->metadata(w->producer, 0, t, &md, 5000);
+    rd_kafka_resp_err_t e = lg_kafka()->metadata(w->producer, 0, t, &md, wait_ms);
     lg_kafka()->topic_destroy(t);
     if (e) {
         snprintf(why, cap, "%s", lg_kafka()->err2str(e));
@@ -296,13 +297,21 @@ static lg_err topic_state(lg_kafka_worker *w, const char *name, char *why, size_
     return r;
 }
 
+/* The brokers' answer is awaited 1 s at first, then up to 5 s a try: a
+ * broker that does not answer is said so (and a stop heard) within about
+ * a second of the start, not after a first wait of 5 s, while a slow one
+ * gets longer at each try. */
+#define TOPIC_WAIT_FIRST_MS 1000
+#define TOPIC_WAIT_MAX_MS 5000
+
 lg_err kw_wait_topics(lg_kafka_worker *w, lg_errmsg *err) {
     const char *topics[2] = {w->o.output, w->o.dead_letter};
     double backoff = 0.5;
+    int wait_ms = TOPIC_WAIT_FIRST_MS;
     for (size_t i = 0; i < 2 && topics[i]; ) {
         if (kw_stopping(w)) return LG_OK;
         char why[512] = "";
-        lg_err r = topic_state(w, topics[i], why, sizeof why);
+        lg_err r = topic_state(w, topics[i], wait_ms, why, sizeof why);
         if (r == LG_OK) {
             kw_client_ok(w, &w->plog);
             i++;
@@ -318,6 +327,7 @@ lg_err kw_wait_topics(lg_kafka_worker *w, lg_errmsg *err) {
         kw_client_error(w, &w->plog, RD_KAFKA_RESP_ERR__TRANSPORT, line);
         kw_backoff(w, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+        wait_ms = wait_ms * 2 > TOPIC_WAIT_MAX_MS ? TOPIC_WAIT_MAX_MS : wait_ms * 2;
     }
     return LG_OK;
 }

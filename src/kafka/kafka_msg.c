@@ -45,7 +45,10 @@ size_t kmsg_utf8_check(const char *s, size_t len) {
     size_t i = 0;
     while (i < len) {
         uint64_t x;
-        while (len - i >= 8 && (memcpy(&x, u + i, 8), !(x & 0x8080808080808080ull))) i += 8; /* ASCII */
+        uint64_t y;
+        while (len - i >= 16 && (memcpy(&x, u + i, 8), memcpy(&y, u + i + 8, 8), !((x | y) & 0x8080808080808080ull)))
+            i += 16; /* ASCII, 16 bytes a test */
+        while (len - i >= 8 && (memcpy(&x, u + i, 8), !(x & 0x8080808080808080ull))) i += 8;
         if (i >= len) break;
         if (u[i] < 0x80) {
             i++;
@@ -68,8 +71,14 @@ static void bad(kmsg *m, const char *fmt, ...) {
     va_end(ap);
 }
 
-static const char *const written_fields[] = {"target_label", "stage", "confidence", "detail",
-                                             "template_id", "error", "raw", "raw_bytes"};
+/* The fields the worker writes, with their lengths (not counted again for
+ * every message). */
+#define WRITTEN(s) {s, sizeof s - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} written_fields[] = {WRITTEN("target_label"), WRITTEN("stage"), WRITTEN("confidence"), WRITTEN("detail"),
+                      WRITTEN("template_id"), WRITTEN("error"), WRITTEN("raw"), WRITTEN("raw_bytes")};
 #define N_WRITTEN (sizeof written_fields / sizeof *written_fields)
 
 void kmsg_clear(kmsg *m) {
@@ -127,8 +136,12 @@ lg_err kmsg_parse(const kmsg_opts *o, const char *value, size_t len, kmsg *m, ch
     kjson_field f[2 + N_WRITTEN];
     f[0].name = o->source_field;
     f[1].name = o->message_field;
-    for (size_t i = 0; i < N_WRITTEN; i++) f[2 + i].name = written_fields[i];
-    for (size_t i = 0; i < 2 + N_WRITTEN; i++) f[i].name_len = strlen(f[i].name);
+    f[0].name_len = strlen(f[0].name);
+    f[1].name_len = strlen(f[1].name);
+    for (size_t i = 0; i < N_WRITTEN; i++) {
+        f[2 + i].name = written_fields[i].name;
+        f[2 + i].name_len = written_fields[i].len;
+    }
     size_t members, at;
     const char *why;
     int r = kjson_scan(value, len, f, 2 + N_WRITTEN, &members, &at, &why);
@@ -205,7 +218,7 @@ static lg_err put_object_rewritten(const char *value, size_t len, lg_buf *out, i
     json_error_t je;
     json_t *obj = json_loadb(value, len, JSON_DECODE_INT_AS_REAL, &je);
     if (!obj) return json_error_code(&je) == json_error_out_of_memory ? LG_ENOMEM : LG_EINVAL;
-    for (size_t i = 0; i < N_WRITTEN; i++) json_object_del(obj, written_fields[i]);
+    for (size_t i = 0; i < N_WRITTEN; i++) json_object_del(obj, written_fields[i].name);
     *empty = json_object_size(obj) == 0;
     char *s = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);

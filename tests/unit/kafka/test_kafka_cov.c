@@ -23,7 +23,9 @@
  *  - the config file's kafka: section: every setting read, every refusal
  *    naming the file, line and setting.
  * The counters are read from lg_kafka_metrics_format's text, never from the
- * worker's struct, so that the test holds whatever the worker's insides. */
+ * worker's struct, so that the test holds whatever the worker's insides.
+ * It runs under ThreadSanitizer too (Makefile TSAN_TESTS): librdkafka's
+ * threads and locks go through kafka_c11_shim.h, checked at the end. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -47,6 +49,7 @@
 #include "logify/pipeline.h"
 #include "logify/rules.h"
 #include "logify/templates.h"
+#include "kafka/kafka_c11_shim.h"
 #include "kafka/kafka_pipe.h"
 
 #define API_PRODUCE 0
@@ -67,41 +70,14 @@ static void opts_init(lg_kafka_opts *o, const pipe_t *p, const char *brokers) {
     o->grace_seconds = 20;
 }
 
-typedef struct {
-    lg_kafka_worker *w;
-    lg_err rc;
-    lg_errmsg err;
-    pthread_t th;
-    int done;
-} runner;
-
-static void *run_main(void *arg) {
-    runner *r = arg;
-    r->rc = lg_kafka_worker_run(r->w, &r->err);
-    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
-    return NULL;
-}
-
-static void start(runner *r, const lg_kafka_opts *o) {
-    memset(r, 0, sizeof *r);
-    lg_errmsg err;
-    if (lg_kafka_worker_new(o, &r->w, &err)) fail_msg("worker_new: %s", err.msg);
-    assert_int_equal(pthread_create(&r->th, NULL, run_main, r), 0);
-}
-
-static void stop(runner *r) {
-    lg_kafka_worker_stop(r->w);
-    pthread_join(r->th, NULL);
-}
-
 /* A run that must end by itself (an error): its result, or a failure when
  * it still runs after 30 s (then stopped, so that the test ends). */
 static lg_err run_to_error(const lg_kafka_opts *o, lg_kafka_worker **w, lg_errmsg *err) {
     runner r;
-    start(&r, o);
+    runner_start(&r, o);
     for (int i = 0; i < 300 && !__atomic_load_n(&r.done, __ATOMIC_ACQUIRE); i++) usleep(100000);
     int ended = __atomic_load_n(&r.done, __ATOMIC_ACQUIRE);
-    stop(&r);
+    runner_stop(&r);
     if (!ended) fail_msg("the worker still ran after 30 s (stopped: %d '%s')", (int)r.rc, r.err.msg);
     *w = r.w;
     *err = r.err;
@@ -419,9 +395,9 @@ static void test_topics(void **state) {
     rd_kafka_mock_topic_set_error(c.mc, "out", RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
     opts_init(&o, &p, c.bs);
     runner r;
-    start(&r, &o);
+    runner_start(&r, &o);
     wait_metric(&r, "logify_kafka_client_errors_total", 1);
-    stop(&r);
+    runner_stop(&r);
     if (r.rc) fail_msg("run: %s", r.err.msg);
     assert_int_equal(metric(r.w, "logify_kafka_consumed_total"), 0);
     lg_kafka_worker_free(r.w);
@@ -432,9 +408,9 @@ static void test_topics(void **state) {
     rd_kafka_mock_topic_set_error(c.mc, "gone", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
     opts_init(&o, &p, c.bs);
     o.input = "gone";
-    start(&r, &o);
+    runner_start(&r, &o);
     wait_metric(&r, "logify_kafka_client_errors_total", 1);
-    stop(&r);
+    runner_stop(&r);
     if (r.rc) fail_msg("run: %s", r.err.msg);
     assert_int_equal(metric(r.w, "logify_kafka_consumed_total"), 0);
     lg_kafka_worker_free(r.w);
@@ -445,9 +421,9 @@ static void test_topics(void **state) {
      * wait, the same clean stop, no transaction begun */
     opts_init(&o, &p, "127.0.0.1:1");
     o.exactly_once = 1;
-    start(&r, &o);
+    runner_start(&r, &o);
     wait_metric(&r, "logify_kafka_client_errors_total", 1);
-    stop(&r);
+    runner_stop(&r);
     if (r.rc) fail_msg("run (exactly-once): %s", r.err.msg);
     assert_int_equal(metric(r.w, "logify_kafka_transactions_committed_total"), 0);
     assert_int_equal(metric(r.w, "logify_kafka_consumed_total"), 0);
@@ -509,10 +485,10 @@ static void test_outputs_and_dead_letters(void **state) {
     o.props[0] = "producer.message.max.bytes=2000";
     o.n_props = 1;
     runner r;
-    start(&r, &o);
+    runner_start(&r, &o);
     wait_metric(&r, "logify_kafka_consumed_total", GOOD + 4);
     wait_metric(&r, "logify_kafka_produced_total", GOOD + 4);
-    stop(&r);
+    runner_stop(&r);
     if (r.rc) fail_msg("run: %s", r.err.msg);
     assert_int_equal(metric(r.w, "logify_kafka_dead_lettered_total"), 3);
     assert_int_equal(metric(r.w, "logify_kafka_bad_messages_total"), 4); /* 3 bad, 1 output too large */
@@ -626,7 +602,7 @@ static void eos_run(int16_t api, rd_kafka_resp_err_t code, size_t batch, int sma
     }
     rd_kafka_mock_push_request_errors(c.mc, api, 1, code);
     runner r;
-    start(&r, &o);
+    runner_start(&r, &o);
     /* aborted, not stopped (a worker that stops fails here at once) */
     for (int i = 0; i < 600 && metric(r.w, "logify_kafka_transactions_aborted_total") < 1; i++) {
         if (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) fail_msg("the worker stopped: %s", r.err.msg);
@@ -638,7 +614,7 @@ static void eos_run(int16_t api, rd_kafka_resp_err_t code, size_t batch, int sma
      * while the worker runs: every transaction is committed by then) */
     static msg m[EOS_N];
     drain(&c, "out", 1, 1, m, EOS_N);
-    stop(&r);
+    runner_stop(&r);
     if (r.rc) fail_msg("run: %s", r.err.msg);
     assert_true(metric(r.w, "logify_kafka_transactions_committed_total") >= (long long)(EOS_N / batch));
     assert_int_equal(metric(r.w, "logify_kafka_commits_total"), 0); /* offsets go in the transactions */
@@ -738,10 +714,10 @@ static void test_fields_plain_and_full_queue(void **state) {
     o.props[0] = "producer.queue.buffering.max.messages=3";
     o.n_props = 1;
     runner r;
-    start(&r, &o);
+    runner_start(&r, &o);
     static msg m[N];
     drain(&c, "out", 1, 0, m, N);
-    stop(&r);
+    runner_stop(&r);
     if (r.rc) fail_msg("run: %s", r.err.msg);
     lg_kafka_worker_free(r.w);
     for (int i = 0; i < N; i++) {
@@ -764,9 +740,9 @@ static void test_fields_plain_and_full_queue(void **state) {
     opts_init(&o, &p, c.bs);
     o.source_field = "src";
     o.message_field = "msg";
-    start(&r, &o);
+    runner_start(&r, &o);
     drain(&c, "out", 1, 0, m, 11);
-    stop(&r);
+    runner_stop(&r);
     if (r.rc) fail_msg("run: %s", r.err.msg);
     assert_int_equal(metric(r.w, "logify_kafka_bad_messages_total"), 1);
     lg_kafka_worker_free(r.w);
@@ -990,5 +966,11 @@ int main(void) {
         cmocka_unit_test(test_output_refused),         cmocka_unit_test(test_metrics_endpoint),
         cmocka_unit_test(test_config_section),         cmocka_unit_test(test_fields_plain_and_full_queue),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    /* librdkafka's threads went through the shim: TSan saw them */
+    if (!__atomic_load_n(&shim_threads, __ATOMIC_RELAXED)) {
+        fprintf(stderr, "librdkafka's threads did not go through the C11 shim (kafka_c11_shim.h)\n");
+        return 1;
+    }
+    return failed;
 }

@@ -3,20 +3,10 @@
  * rebalance, live reloads, the stop) on librdkafka's in-process mock
  * cluster, written to run under ThreadSanitizer (Makefile TSAN_TESTS).
  *
- * Debian's librdkafka starts its threads with C11 thrd_create and locks
- * with mtx_lock / cnd_wait, which glibc implements without going through
- * the pthread symbols that TSan intercepts: under TSan its threads had no
- * TSan state (the first malloc in one crashed) and its locks were
- * invisible. This file defines the C11 thread functions librdkafka imports
- * (nm -D: thrd_create, thrd_join, thrd_current, mtx_*, cnd_*, call_once)
- * over pthreads; the executable links librdkafka, so the linker exports
- * these definitions and librdkafka's calls bind to them (the executable
- * comes first in the lookup). TSan then knows every thread and every lock
- * of the process; librdkafka's own code is not instrumented, so what is
- * checked is the worker's code (and the pipeline's) against every thread.
- * The test checks that the shim was used (thrd_create called), so it cannot
- * pass with librdkafka's threads unseen. It runs in the normal rounds too. */
-#include <errno.h>
+ * librdkafka's C11 threads and locks go through kafka_c11_shim.h (pthreads,
+ * which TSan intercepts); the test checks that the shim was used
+ * (thrd_create called), so it cannot pass with librdkafka's threads
+ * unseen. It runs in the normal rounds too. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,94 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <threads.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "kafka/kafka_int.h" /* rdkafka.h first: rdkafka_mock.h needs it */
 #include <librdkafka/rdkafka_mock.h>
 #include "logify/live.h"
-
-/* ---- C11 threads over pthreads (interposed on glibc's) --------------------------- */
-
-static int shim_threads; /* atomic: thrd_create calls seen */
-
-typedef struct {
-    thrd_start_t fn;
-    void *arg;
-} shim_start;
-
-static void *shim_trampoline(void *p) {
-    shim_start s = *(shim_start *)p;
-    free(p);
-    return (void *)(intptr_t)s.fn(s.arg);
-}
-
-int thrd_create(thrd_t *t, thrd_start_t fn, void *arg) {
-    shim_start *s = malloc(sizeof *s);
-    if (!s) return thrd_nomem;
-    s->fn = fn;
-    s->arg = arg;
-    pthread_t th;
-    int e = pthread_create(&th, NULL, shim_trampoline, s);
-    if (e) {
-        free(s);
-        return e == ENOMEM ? thrd_nomem : thrd_error;
-    }
-    *t = (thrd_t)th;
-    __atomic_fetch_add(&shim_threads, 1, __ATOMIC_RELAXED);
-    return thrd_success;
-}
-
-int thrd_join(thrd_t t, int *res) {
-    void *r;
-    if (pthread_join((pthread_t)t, &r)) return thrd_error;
-    if (res) *res = (int)(intptr_t)r;
-    return thrd_success;
-}
-
-thrd_t thrd_current(void) { return (thrd_t)pthread_self(); }
-
-int mtx_init(mtx_t *m, int type) {
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    if (type & mtx_recursive) pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-    int e = pthread_mutex_init((pthread_mutex_t *)m, &a);
-    pthread_mutexattr_destroy(&a);
-    return e ? thrd_error : thrd_success;
-}
-
-int mtx_lock(mtx_t *m) { return pthread_mutex_lock((pthread_mutex_t *)m) ? thrd_error : thrd_success; }
-int mtx_unlock(mtx_t *m) { return pthread_mutex_unlock((pthread_mutex_t *)m) ? thrd_error : thrd_success; }
-int mtx_trylock(mtx_t *m) {
-    int e = pthread_mutex_trylock((pthread_mutex_t *)m);
-    return !e ? thrd_success : e == EBUSY ? thrd_busy : thrd_error;
-}
-void mtx_destroy(mtx_t *m) { pthread_mutex_destroy((pthread_mutex_t *)m); }
-
-int cnd_init(cnd_t *c) { return pthread_cond_init((pthread_cond_t *)c, NULL) ? thrd_error : thrd_success; }
-int cnd_signal(cnd_t *c) { return pthread_cond_signal((pthread_cond_t *)c) ? thrd_error : thrd_success; }
-int cnd_broadcast(cnd_t *c) { return pthread_cond_broadcast((pthread_cond_t *)c) ? thrd_error : thrd_success; }
-int cnd_wait(cnd_t *c, mtx_t *m) {
-    return pthread_cond_wait((pthread_cond_t *)c, (pthread_mutex_t *)m) ? thrd_error : thrd_success;
-}
-int cnd_timedwait(cnd_t *restrict c, mtx_t *restrict m, const struct timespec *restrict until) {
-    int e = pthread_cond_timedwait((pthread_cond_t *)c, (pthread_mutex_t *)m, until); /* both TIME_UTC */
-    return !e ? thrd_success : e == ETIMEDOUT ? thrd_timedout : thrd_error;
-}
-void cnd_destroy(cnd_t *c) { pthread_cond_destroy((pthread_cond_t *)c); }
-
-void call_once(once_flag *flag, void (*fn)(void)) { pthread_once((pthread_once_t *)flag, fn); }
-
-/* TSan's suppressions for this executable, limited to librdkafka's
- * internals: its threads order some of their own work with atomic
- * reference counts, which TSan cannot see in uninstrumented code, so a
- * topic's rwlock destroyed by rdk:main after rdk:broker read-locked it is
- * reported (seen). No rwlock is used by Logify's code (src/ has none), so
- * this hides nothing of the worker's. Its mutexes and condition variables
- * order everything else: they reach pthreads through the functions above. */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void) { return "race:pthread_rwlock_\n"; }
+#include "kafka/kafka_c11_shim.h"
+#include "kafka/kafka_pipe.h"
 
 /* ---- The mock cluster -------------------------------------------------------------- */
 
@@ -122,31 +32,10 @@ static const char *RULES_A = "rules:\n"
                              "  - {id: login, label: User Action, pattern: 'logged in'}\n"
                              "  - {id: backup, label: System Notification, pattern: 'backup'}\n";
 
-/* A worker running on a thread of its own, as `logify kafka` runs it. */
-typedef struct {
-    lg_kafka_worker *w;
-    pthread_t th;
-    lg_err rc;
-    lg_errmsg err;
-} member;
-
-static void *member_main(void *arg) {
-    member *mb = arg;
-    mb->rc = lg_kafka_worker_run(mb->w, &mb->err);
-    return NULL;
-}
-
-static void member_start(member *mb, const lg_kafka_opts *o) {
-    memset(mb, 0, sizeof *mb);
-    assert_int_equal(lg_kafka_worker_new(o, &mb->w, &mb->err), LG_OK);
-    assert_int_equal(pthread_create(&mb->th, NULL, member_main, mb), 0);
-}
-
-/* Stops it (as SIGTERM does), checks it stopped cleanly; the worker is
- * left for the caller's checks (lg_kafka_worker_free). */
-static void member_stop(member *mb) {
-    lg_kafka_worker_stop(mb->w);
-    pthread_join(mb->th, NULL);
+/* Stops a member (as SIGTERM does), checks it stopped cleanly; the worker
+ * is left for the caller's checks (lg_kafka_worker_free). */
+static void member_stop(runner *mb) {
+    runner_stop(mb);
     if (mb->rc) fail_msg("run: %s", mb->err.msg);
 }
 
@@ -286,11 +175,11 @@ static void test_worker_whole(void **state) {
     f.o.props[1] = "consumer.heartbeat.interval.ms=500";
     f.o.n_props = 2;
     lg_errmsg err;
-    member mb[2];
-    member_start(&mb[0], &f.o);
+    runner mb[2];
+    runner_start(&mb[0], &f.o);
     wait_for(&mb[0].w->m.produced, M / 6, "outputs of the first member");
     for (int i = 0; i < 3; i++) assert_int_equal(lg_live_reload(f.live, NULL, &err), LG_OK);
-    member_start(&mb[1], &f.o);
+    runner_start(&mb[1], &f.o);
     wait_for(&mb[0].w->m.rebalances, 3, "the first member's rebalance (assigned, revoked, assigned)");
     for (int i = 0; i < 3; i++) assert_int_equal(lg_live_reload(f.live, NULL, &err), LG_OK);
     /* until every input is committed (some produced twice: the rebalance) */
@@ -322,8 +211,8 @@ static void test_worker_exactly_once(void **state) {
     f.o.exactly_once = 1;
     f.o.batch_max = 200;
     f.o.threads = 2;
-    member mb;
-    member_start(&mb, &f.o);
+    runner mb;
+    runner_start(&mb, &f.o);
     wait_for(&mb.w->m.txn_commits, 3, "transactions committed");
     member_stop(&mb);
     uint64_t produced = KM_LOAD(&mb.w->m.produced), consumed = KM_LOAD(&mb.w->m.consumed);
