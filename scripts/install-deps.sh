@@ -33,6 +33,7 @@ if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=(wrk python3-fastapi python3-uvicorn python3-multipart) # bench/bench_http.sh
   PACKAGES+=(umap-learn bc) # bench/bench_umap.sh
   PACKAGES+=(python3-torch) # bench/bench_bert.sh (anchor + MiniLM-shaped model generator)
+  PACKAGES+=(libjemalloc2 libmimalloc2.0) # bench/kafka_alloc.sh (the worker under other allocators)
 fi
 
 kafka_jars() {
