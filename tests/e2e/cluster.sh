@@ -129,4 +129,14 @@ grep -q "\-\-data" "$tmp/err" || fail "unclear usage error"
 printf 'source,message\nA,x\n' > "$tmp/bad.csv"
 if "$LOGIFY" cluster --data "$tmp/bad.csv" --out "$tmp/e" 2> "$tmp/err"; then fail "no log_message accepted"; fi
 grep -q "log_message" "$tmp/err" || fail "unclear column error"
+# a run that fails after its --out directory was made leaves no partial
+# output: a directory it created is removed; one that existed before keeps
+# what it held (an earlier run's files)
+printf 'log_message\nonly one row\n' > "$tmp/one.csv"
+if "$LOGIFY" cluster --data "$tmp/one.csv" --out "$tmp/f1" --no-progress 2> "$tmp/err"; then fail "one row accepted"; fi
+grep -q "at least 2 rows" "$tmp/err" || fail "unclear row count error: $(cat "$tmp/err")"
+[ ! -e "$tmp/f1" ] || fail "a failed run left the --out directory it created"
+if "$LOGIFY" cluster --data "$tmp/one.csv" --out "$tmp/t" --no-progress 2>/dev/null; then fail "one row accepted"; fi
+[ "$(wc -l < "$tmp/t/points.csv")" -eq 3 ] && [ -s "$tmp/t/suggested_rules.yaml" ] ||
+    fail "a failed run removed an earlier run's files from a directory it did not create"
 echo "cluster e2e: OK"

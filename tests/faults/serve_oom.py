@@ -2,7 +2,8 @@
 """serve_oom.py: `logify serve` under tests/faults/failalloc.c, armed per
 request through its control file (docs/testing.md, "Allocation failure").
 
-For each request kind (POST /classify/ with a CSV upload, /v1/classify with
+For each request kind (POST /classify/ with a CSV upload, also inside a
+multipart/mixed part, /v1/classify with
 JSON, /v1/classify/stream with NDJSON, GET /metrics, /healthz): counts the
 allocations one request makes, then fails its Nth allocation for a spread
 of N (and every allocation from N on, for a few N). Each request must get a
@@ -55,6 +56,12 @@ def kinds():
         "ModernCRM,User User%d logged in.\nBillingSystem,IP 10.4.7.%d blocked after 14 failed login attempts\n"
         % (i, i) for i in range(40))
     body, ctype = multipart([("file", "logs.csv", csv.encode())])
+    # the file inside a multipart/mixed part (RFC 7578 4.3's older form):
+    # libmicrohttpd copies the inner boundary, a failure its parser reports
+    nested = (b'--OUTER\r\nContent-Disposition: form-data; name="file"\r\n'
+              b'Content-Type: multipart/mixed; boundary=INNER\r\n\r\n--INNER\r\n'
+              b'Content-Disposition: file; filename="logs.csv"\r\nContent-Type: text/csv\r\n\r\n'
+              + csv.encode() + b'\r\n--INNER--\r\n--OUTER--\r\n')
     logs = [{"source": "S", "log_message": "User User%d logged in." % i} for i in range(20)]
     logs += [{"source": "S", "log_message": "Disk usage at %d%% on node" % i} for i in range(20)]
     ndjson = "".join(json.dumps(l) + "\n" for l in logs).encode()
@@ -62,6 +69,7 @@ def kinds():
         ("csv", "POST", "/classify/", body, {"Content-Type": ctype}),
         ("csv-jsonl-explain", "POST", "/classify/?format=jsonl&explain=1&templates=1", body,
          {"Content-Type": ctype}),
+        ("csv-nested", "POST", "/classify/", nested, {"Content-Type": "multipart/form-data; boundary=OUTER"}),
         ("json", "POST", "/v1/classify", json.dumps({"logs": logs}).encode(),
          {"Content-Type": "application/json"}),
         ("ndjson", "POST", "/v1/classify/stream", ndjson, {"Content-Type": "application/x-ndjson"}),

@@ -114,6 +114,27 @@ static void test_scanner_agrees_on_mutations(void **state) {
     }
 }
 
+/* The string scan tests 16 bytes at a time (SSE2), then 8, then one:
+ * each byte a string cannot hold as it is (controls 0x00-0x1f, '"', '\\')
+ * and its neighbours (' ', 0x7f), at every offset of a 40-byte string. */
+static void test_scan_every_byte_at_every_offset(void **state) {
+    (void)state;
+    static const unsigned char extra[] = {' ', 0x7f, '"', '\\', '/'};
+    char buf[80];
+    const char *head = "{\"log_message\":\"";
+    size_t h = strlen(head);
+    for (unsigned b = 0; b < 0x20 + sizeof extra; b++) {
+        unsigned char c = b < 0x20 ? (unsigned char)b : extra[b - 0x20];
+        for (size_t at = 0; at < 40; at++) {
+            memcpy(buf, head, h);
+            memset(buf + h, 'a', 40);
+            buf[h + at] = (char)c;
+            memcpy(buf + h + 40, "\"}", 2);
+            check_one(buf, h + 42);
+        }
+    }
+}
+
 static void test_depth_limit(void **state) {
     (void)state;
     size_t n = 2049;
@@ -250,6 +271,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scanner_agrees_with_jansson),
         cmocka_unit_test(test_scanner_agrees_on_mutations),
+        cmocka_unit_test(test_scan_every_byte_at_every_offset),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_good_objects_keep_their_bytes),
         cmocka_unit_test(test_parse_unescapes),

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <jansson.h>
 
 #include "logify/bundle.h"
 #include "logify/encoder.h"
@@ -133,6 +135,34 @@ static void expect_damage(const char *name, void (*damage)(const char *dir), lg_
     assert_int_equal(lg_model_load(dir, &m, &err), code);
     assert_null(m);
     assert_non_null(strstr(err.msg, needle));
+    free(dir);
+}
+
+/* Jansson's allocations failing, as malloc does (errno ENOMEM) */
+static void *no_malloc(size_t n) {
+    (void)n;
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* out of memory while parsing meta.json is that, not a damaged bundle
+ * (the default model would be left off silently as 'invalid JSON') */
+static void test_meta_out_of_memory(void **state) {
+    (void)state;
+    lg_bundle *b = make_bundle();
+    char *dir = strdup(path_in(tmpdir, "oom"));
+    assert_int_equal(lg_bundle_write(dir, b, NULL), LG_OK);
+    lg_bundle_free(b);
+    lg_bundle *r = (lg_bundle *)1;
+    lg_errmsg err = {{0}};
+    json_set_alloc_funcs(no_malloc, free);
+    lg_err got = lg_bundle_read(dir, &r, &err);
+    json_set_alloc_funcs(malloc, free);
+    if (got != LG_ENOMEM || !strstr(err.msg, "out of memory"))
+        fail_msg("got %d '%s', want LG_ENOMEM and 'out of memory'", got, err.msg);
+    assert_null(r);
+    assert_int_equal(lg_bundle_read(dir, &r, &err), LG_OK); /* and reads once memory is back */
+    lg_bundle_free(r);
     free(dir);
 }
 
@@ -457,6 +487,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_same_bytes),
         cmocka_unit_test(test_damage),
+        cmocka_unit_test(test_meta_out_of_memory),
         cmocka_unit_test(test_meta_fields),
         cmocka_unit_test(test_write_refuses_mismatch),
         cmocka_unit_test(test_model_encoder_checks),

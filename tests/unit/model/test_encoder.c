@@ -340,6 +340,58 @@ static void test_header_apart(void **state) {
     expect_spec_error("hash:hdr=2", "hdr");
 }
 
+/* hdr=1 at each edge of the header's shape: where a date may stand, which
+ * level words count and how far after one a terminator may come, how
+ * far into the line the header is looked for, a header word's weight */
+static void test_header_boundaries(void **state) {
+    (void)state;
+    /* the date or time within the first 4 blank-separated fields */
+    expect_header("a b c 12:00:00 host: disk gone", "disk gone");
+    expect_header("a b d e 12:00:00 host: disk gone", "a b d e 12:00:00 host: disk gone");
+    /* a date's two separators are the same */
+    expect_header("2015-10-18 host: disk gone", "disk gone");
+    expect_header("2015.10.18 host: disk gone", "disk gone");
+    expect_header("2015-10.18 host: disk gone", "2015-10.18 host: disk gone");
+    /* level words: 3 to 8 letters, upper case or capitalised */
+    expect_header("2015-01-01 00:00:00 CRITICAL disk gone", "disk gone");
+    expect_header("2015-01-01 00:00:00 Critical disk gone", "disk gone");
+    expect_header("2015-01-01 00:00:00 info disk gone", "2015-01-01 00:00:00 info disk gone");
+    /* after a level word the terminator comes within the next 2 fields */
+    expect_header("2015-01-01 00:00:00 INFO a b: disk gone", "disk gone");
+    expect_header("2015-01-01 00:00:00 INFO a b c: disk gone", "a b c: disk gone");
+    /* only the first 192 bytes are looked at */
+    char line[400], want[400];
+    for (size_t at = 180; at <= 200; at += 20) { /* the ": " ends before byte 192, or after it */
+        size_t n = (size_t)snprintf(line, sizeof line, "2015-01-01 00:00:00 ");
+        while (n + 2 < at) line[n++] = 'a';
+        snprintf(line + n, sizeof line - n, ": disk gone");
+        snprintf(want, sizeof want, "%s", at < 192 ? "disk gone" : line);
+        expect_header(line, want);
+    }
+    /* a header word weighs HDR_WEIGHT (0.3) of a message word of the same
+     * count: the least of the header's features (a word once) is 0.3 of
+     * the least of the message's in the same row */
+    fixture f;
+    fx_open(&f, "hash:text=1,pos=3,hdr=1");
+    const char *m[] = {"Dec 10 06:55:46 an12 ntpd[4242]: link up on eth0 for bob", "link up on eth0 for bob"};
+    encode(&f, m, 2);
+    float hdr_min = 1e9f, msg_min = 1e9f;
+    size_t n_hdr = 0;
+    for (size_t q = f.e.indptr[0]; q < f.e.indptr[1]; q++) {
+        float v = f.e.values[q];
+        if (row_has(&f.e, 1, f.e.indices[q])) {
+            if (v < msg_min) msg_min = v;
+        } else {
+            n_hdr++;
+            if (v < hdr_min) hdr_min = v;
+        }
+    }
+    assert_true(n_hdr >= 4);
+    if (fabsf(hdr_min / msg_min - 0.3f) > 0.01f)
+        fail_msg("least header feature %g against a message feature %g", hdr_min, msg_min);
+    fx_close(&f);
+}
+
 /* path=1: a masked path adds one feature, its shape (digit runs folded,
  * long parts with digits as one '#'): two templates whose only difference
  * is a constant path stay apart, a path's ids and numbers do not count */
@@ -353,17 +405,23 @@ static void test_path_shape(void **state) {
         "wrote /data/part-00012",
         "wrote /data/part-00999",
         "wrote /DATA/Part-7",
+        "GET /v2/6047db41/servers",  /* a part of exactly 8 bytes, hex and a digit: an id */
+        "GET /v2/113d3a99/servers",
+        "GET /v2/deadbeef/servers",  /* hex letters only: a word */
+        "GET /v2/cafebabe/servers",
     };
     fixture f;
     fx_open(&f, "hash:text=1,pos=3,hdr=1,path=1");
     assert_string_equal(lg_encoder_spec(f.enc), "hash:dim=32768,seed=1,text=1,pos=3,hdr=1,path=1");
     assert_non_null(strstr(lg_encoder_config_json(f.enc), "\"path_shape\": true"));
-    encode(&f, m, 7);
+    encode(&f, m, 11);
     assert_false(same_row(&f.e, 0, 1)); /* two constant paths */
     assert_true(same_row(&f.e, 1, 2));  /* the same path, another id */
     assert_true(same_row(&f.e, 0, 3));  /* another date */
     assert_true(same_row(&f.e, 4, 5));
     assert_true(same_row(&f.e, 4, 6)); /* case and digit runs fold */
+    assert_true(same_row(&f.e, 7, 8));
+    assert_false(same_row(&f.e, 9, 10));
     fx_close(&f);
     fx_open(&f, "hash:text=1,pos=3,hdr=1"); /* without it: masked only */
     encode(&f, m, 7);
@@ -441,6 +499,7 @@ int main(void) {
         cmocka_unit_test(test_deterministic_and_batch_equals_single),
         cmocka_unit_test(test_specs),
         cmocka_unit_test(test_header_apart),
+        cmocka_unit_test(test_header_boundaries),
         cmocka_unit_test(test_path_shape),
         cmocka_unit_test(test_odd_bytes_and_long_messages),
         cmocka_unit_test(test_densify),

@@ -215,6 +215,9 @@ static void test_name_of_words(void **state) {
         id = add(m, line);
     }
     assert_true(add(m, "Google Chrome Helper[991]: Failed to connect to 10.0.0.9:443: Connection refused") == id);
+    /* up to 4 words (NAME_WORDS); 5 are another event */
+    assert_true(add(m, "Google Chrome Helper Renderer[993]: Failed to connect to 10.0.0.9:443: Connection refused") == id);
+    assert_true(add(m, "Google Chrome Helper Renderer Process[994]: Failed to connect to 10.0.0.9:443: Connection refused") != id);
     check_text(m, "Google Chrome Helper[2]: Failed to connect to 10.0.0.1:80: Connection refused",
                "<*>[<*>]: Failed to connect to <*>: Connection refused");
     lg_tpl_miner_free(m);
@@ -329,6 +332,32 @@ static void test_early_word_split(void **state) {
     check_text(m, "PacketResponder 7 for block blk_9 Interrupted.", "PacketResponder <*> for block blk_<*> Interrupted.");
     check_text(m, "PacketResponder 7 for block blk_9 terminating", "PacketResponder <*> for block blk_<*> terminating");
     assert_int_equal(lg_tpl_split_words(m), 0); /* once */
+    lg_tpl_miner_free(m);
+
+    /* exactly 3 lines (WORD_EVIDENCE) of each word: split */
+    m = miner();
+    for (int k = 0; k < 6; k++) {
+        char line[128];
+        snprintf(line, sizeof line, "PacketResponder %d for block blk_%d %s", k, 100 + k,
+                 k % 2 ? "Interrupted." : "terminating");
+        add(m, line);
+    }
+    assert_int_equal(lg_tpl_split_words(m), 1);
+    lg_tpl_miner_free(m);
+
+    /* the same in a template of a group (a variable-length run joined
+     * it): the group's text and id stand for all, no split */
+    m = miner();
+    uint64_t gid = 0;
+    for (int k = 0; k < 6; k++) {
+        char line[128];
+        snprintf(line, sizeof line, "job %d done state %s", k, k % 2 ? "Interrupted" : "terminating");
+        gid = add(m, line);
+    }
+    add(m, "job 7 8 done state terminating");
+    assert_true(add(m, "job 9 10 done state Interrupted") == gid);
+    assert_int_equal(lg_tpl_split_words(m), 0);
+    check_text(m, "job 9 done state Interrupted", "job <*> done state <*>");
     lg_tpl_miner_free(m);
 
     /* two words on fewer than 3 lines each (sda/sdb): a variable, not split */
