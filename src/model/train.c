@@ -3,6 +3,7 @@
  * fit / report / refit, figures as JSON, the bundle. */
 #include "logify/train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -96,6 +97,8 @@ lg_err lg_dataset_load_progress(const char *path, lg_progress *prog, lg_dataset 
                                 lg_errmsg *err) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
+    if (!f && errno == ENOMEM) /* fopen could not allocate its FILE */
+        return lg_fail(err, LG_ENOMEM, "%s: out of memory", path);
     if (!f) return lg_fail(err, LG_ENOTFOUND, "%s: cannot open", path);
     load_state st = {out, -1, -1, -1, 0, 0};
     lg_csv_reader *rd = NULL;
