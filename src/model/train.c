@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "logify/csv.h"
+#include "logify/jsonguard.h"
 #include "logify/encoder.h"
 #include "logify/srcfeat.h"
 
@@ -738,6 +739,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     if (e) goto done;
 
     /* 8. figures and the bundle */
+    unsigned long json_mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
     char sum[17];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)d->checksum);
     double gap = lg_report_accuracy(&res->train) - lg_report_accuracy(&res->test);
@@ -785,7 +787,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     b->encoder_config = lg_strdup(lg_encoder_config_json(enc));
     b->training =
         json_dumps(res->figures, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    if (!b->labels || !b->encoder_spec || !b->encoder_config || !b->training) {
+    if (!b->labels || !b->encoder_spec || !b->encoder_config || !b->training ||
+        lg_json_alloc_failed_since(json_mark)) { /* the figures' text may lack a key */
         e = lg_fail(err, LG_ENOMEM, "out of memory");
         goto done;
     }
