@@ -60,7 +60,11 @@ static json_t *tpl_json(const lg_tpl_miner *m, size_t i, lg_buf *scratch) {
         for (uint32_t k = 0; k < t->text_len; k++) {
             unsigned char c = (unsigned char)t->text[k];
             char two[2] = {hx[c >> 4], hx[c & 15]};
-            if (lg_buf_append(scratch, two, 2)) break;
+            if (lg_buf_append(scratch, two, 2)) { /* out of memory: no line cut short */
+                json_decref(o);
+                json_decref(toks);
+                return NULL;
+            }
         }
         json_object_set_new(o, "text_hex", json_stringn(scratch->data ? scratch->data : "", scratch->len));
     }
@@ -71,7 +75,12 @@ static json_t *tpl_json(const lg_tpl_miner *m, size_t i, lg_buf *scratch) {
     }
     json_object_set_new(o, "tokens", toks);
     lg_buf_reset(scratch);
-    if (tpl_render(t, scratch) == LG_OK) {
+    lg_err re = tpl_render(t, scratch);
+    if (re == LG_ENOMEM) { /* not a line without its "template" */
+        json_decref(o);
+        return NULL;
+    }
+    if (re == LG_OK) {
         json_t *tx = json_stringn(scratch->data ? scratch->data : "", scratch->len);
         if (tx) json_object_set_new(o, "template", tx);
     }
