@@ -8,7 +8,9 @@ sweep of N, and checks each run (docs/testing.md, "Allocation failure"):
     (a failure that was absorbed lost nothing);
   - otherwise exit 1, a message on stderr naming memory, and the output file
     as it was before the run (no partial or replaced file, no temporary
-    file left beside it).
+    file left beside it); with --keep PATH --keep-from OLD, PATH (a file or
+    a directory: a model bundle, a templates state) is a copy of OLD before
+    each run and after a failed run still is, byte for byte.
 
 usage: sweep.py --so LIB --out FILE [options] -- CMD ARGS...
 CMD writes FILE (the driver puts "old" there before each run) or, with
@@ -55,6 +57,9 @@ def main():
                     "and absent after a failed run (no partial output)")
     ap.add_argument("--result", action="append", default=[],
                     help="with --clean: a file in it compared after exit 0 (repeatable)")
+    ap.add_argument("--keep", default="", help="a file or directory CMD replaces: a copy of "
+                    "--keep-from before each run, unchanged after a failed run")
+    ap.add_argument("--keep-from", default="")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
@@ -69,6 +74,28 @@ def main():
             f.write(b"old\n")
         if a.clean:
             shutil.rmtree(a.clean, ignore_errors=True)
+        if a.keep:
+            if os.path.isdir(a.keep):
+                shutil.rmtree(a.keep)
+            elif os.path.lexists(a.keep):
+                os.unlink(a.keep)
+            if os.path.isdir(a.keep_from):
+                shutil.copytree(a.keep_from, a.keep)
+            else:
+                shutil.copyfile(a.keep_from, a.keep)
+
+    def snapshot(path):
+        """{relative name: bytes} of a file or of a directory's files"""
+        if os.path.isfile(path):
+            return {"": open(path, "rb").read()}
+        snap = {}
+        for d, _, files in os.walk(path):
+            for f in files:
+                full = os.path.join(d, f)
+                snap[os.path.relpath(full, path)] = open(full, "rb").read()
+        return snap
+
+    kept = snapshot(a.keep_from) if a.keep else None
 
     def results(out):
         if a.result:
@@ -129,6 +156,8 @@ def main():
             what = "exit %d, want 1: %s" % (rc, tail[0])
         elif not MEMORY.search(err):
             what = "failed without naming memory: %r" % err[-300:]
+        elif a.keep and snapshot(a.keep) != kept:
+            what = "%s was changed or left partial: %s" % (a.keep, tail[0])
         elif not a.stdout and open(a.out, "rb").read() != b"old\n":
             what = "the existing output was changed (%d bytes now): %s" % (len(data), tail[0])
         elif sorted(os.listdir(outdir)) != listing:
@@ -147,6 +176,12 @@ def main():
              len(problems)))
     for p in problems[:20]:
         print("  " + p)
+    kinds = {}
+    for p in problems:  # "nth 12: kind: detail" -> kind
+        kind = p.split(": ", 1)[1].split(":")[0].split(" (")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    for kind, count in sorted(kinds.items(), key=lambda kv: -kv[1]):
+        print("  %d x %s" % (count, kind))
     return 1 if problems else 0
 
 
