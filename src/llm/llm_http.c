@@ -39,7 +39,7 @@ struct llm_http {
 
 void llm_http_free(llm_http *h) {
     if (!h) return;
-    for (size_t i = 0; i < h->n_slots; i++) {
+    for (size_t i = 0; h->slots && i < h->n_slots; i++) { /* slots: NULL when its calloc failed */
         if (h->slots[i].easy) {
             if (h->slots[i].req) lg_curl()->multi_remove_handle(h->multi, h->slots[i].easy);
             lg_curl()->easy_cleanup(h->slots[i].easy);
