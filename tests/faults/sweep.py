@@ -20,6 +20,8 @@ counting run (every --every-th), --mid more spread over the rest, and
 --from runs failing every allocation from N on. Prints one line per problem
 (at most 20) and a summary; exits 1 on any problem. Python 3 stdlib only."""
 import argparse
+import csv
+import io
 import os
 import re
 import shutil
@@ -36,6 +38,25 @@ CRASH = re.compile(r"Sanitizer|runtime error|core dumped|Segmentation|Aborted|as
 def run(cmd, env, timeout):
     r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     return r.returncode, r.stdout, r.stderr.decode("utf-8", "replace")
+
+
+def degraded_only(ref, out):
+    """1 when CSV text out has ref's rows, each equal to ref's or Unclassified
+    with a detail naming memory (the same source and message)"""
+    try:
+        r = list(csv.DictReader(io.StringIO(ref.decode())))
+        o = list(csv.DictReader(io.StringIO(out.decode())))
+    except (UnicodeDecodeError, csv.Error):
+        return 0
+    if len(r) != len(o) or not r:
+        return 0
+    for a, b in zip(r, o):
+        if a == b:
+            continue
+        if (b.get("target_label") != "Unclassified" or not MEMORY.search(b.get("detail", ""))
+                or (a["source"], a["log_message"]) != (b["source"], b["log_message"])):
+            return 0
+    return 1
 
 
 def main():
@@ -60,6 +81,9 @@ def main():
     ap.add_argument("--keep", default="", help="a file or directory CMD replaces: a copy of "
                     "--keep-from before each run, unchanged after a failed run")
     ap.add_argument("--keep-from", default="")
+    ap.add_argument("--unclassified-ok", action="store_true",
+                    help="exit 0 may also give, for some rows, Unclassified with a detail naming memory (the LLM "
+                    "stage's degraded answer): the CSV keeps every row, in order, the others equal")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
@@ -131,7 +155,7 @@ def main():
         step = max(1, total // a.from_runs)
         plan += [("from", n) for n in range(1, total + 1, step)]
 
-    problems, absorbed, failed_clean, loader = [], 0, 0, 0
+    problems, absorbed, failed_clean, loader, degraded = [], 0, 0, 0, 0
     for mode, n in plan:
         reset()
         env = dict(base, LD_PRELOAD=a.so, FAILALLOC_MODE=mode, FAILALLOC_N=str(n))
@@ -146,12 +170,14 @@ def main():
         if rc < 0 or rc > 128 or CRASH.search(err):
             what = "crash (exit %d): %s" % (rc, err[-400:])
         elif rc == 0:
-            if data != ref_out:
+            if data != ref_out and a.unclassified_ok and degraded_only(ref_out, data):
+                degraded += 1
+            elif data != ref_out:
                 what = "exit 0 with an output that differs from the run without faults: %s" % tail[0]
             else:
                 absorbed += 1
-        elif rc == 127 and LOADER.search(err) and (a.stdout or open(a.out, "rb").read() == b"old\n"):
-            loader += 1  # glibc's dynamic loader gave up (docs/testing.md)
+        elif rc == 127 and LOADER.search(err) and (a.stdout or data in (b"old\n", ref_out)):
+            loader += 1  # glibc's dynamic loader gave up (docs/testing.md), the output old or whole
         elif rc != 1:
             what = "exit %d, want 1: %s" % (rc, tail[0])
         elif not MEMORY.search(err):
@@ -174,6 +200,8 @@ def main():
           "glibc's loader (exit 127), %d problems"
           % (" " + a.label if a.label else "", total, len(plan), failed_clean, absorbed, loader,
              len(problems)))
+    if a.unclassified_ok:
+        print("  %d runs exited 0 with rows left Unclassified with a reason, every row kept" % degraded)
     for p in problems[:20]:
         print("  " + p)
     kinds = {}
