@@ -835,16 +835,14 @@ int cmd_templates(int argc, char **argv) {
         cli_error("writing stdout: %s", strerror(errno));
         goto done;
     }
-    /* the state before the output: a state that cannot be saved (out of
-     * memory) fails the run with the older output and state both kept */
-    if (state && LG_TRY(&err, lg_tpl_save(r.miner, state, &err))) {
-        cli_error("%s", err.msg);
-        goto done;
-    }
     if (output && cli_outfile_commit(&of) != CLI_OK) goto done;
     cli_progress_end(r.prog);
     r.prog = NULL;
     if (rules_path && write_rules(&r, rules_path) != CLI_OK) goto done;
+    if (state && LG_TRY(&err, lg_tpl_save(r.miner, state, &err))) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
     if (summary) print_summary(&r, lg_now() - t0);
     rc = CLI_OK;
 done:

@@ -49,8 +49,9 @@ rows_csv "$TMP/in.csv"
 head -31 "$TMP/in.csv" >"$TMP/in30.csv"
 "$LOGIFY" templates "$TMP/in30.csv" -o "$TMP/t30.csv" --state "$TMP/old.state" --no-progress \
   >/dev/null 2>&1 || fail "templates --state without faults"
-sweep --out "$TMP/out/t.csv" --keep "$TMP/out/st" --keep-from "$TMP/old.state" \
-  --result "$TMP/out/t.csv" --result "$TMP/out/st" --head 100000 --tail 0 --mid 0 --from 20 \
-  --label "templates --state" -- "$LOGIFY" templates "$TMP/in.csv" -o "$TMP/out/t.csv" \
-  --state "$TMP/out/st" --no-progress
+# (the rows on stdout: a state that cannot be saved fails the run with the
+# rows out, by design: e2e.output_errors, docs/templates.md)
+sweep --out "$TMP/out/marker" --stdout --keep "$TMP/out/st" --keep-from "$TMP/old.state" \
+  --result "$TMP/out/st" --head 100000 --tail 0 --mid 0 --from 20 --label "templates --state" -- \
+  "$LOGIFY" templates "$TMP/in.csv" --state "$TMP/out/st" --no-progress
 done_checks
