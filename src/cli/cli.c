@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "logify/jsonguard.h"
 
 int cli_error(const char *fmt, ...) {
     va_list ap;
@@ -91,15 +92,15 @@ lg_pset_source cli_pset_source(const cli_pipeline_opts *o) {
 int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg) {
     lg_errmsg err;
     lg_pset_source src = cli_pset_source(o);
-    if (lg_pset_source_config(&src, cfg, &err)) return cli_error("%s", err.msg);
+    if (LG_TRY(&err, lg_pset_source_config(&src, cfg, &err))) return cli_error("%s", err.msg);
     return CLI_OK;
 }
 
 int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl) {
     lg_errmsg err;
     *pl = NULL;
-    if (lg_resources_load(cfg, res, &err)) return cli_error("%s", err.msg);
-    if (lg_pipeline_new(&cfg->routes, res, pl, &err)) {
+    if (LG_TRY(&err, lg_resources_load(cfg, res, &err))) return cli_error("%s", err.msg);
+    if (LG_TRY(&err, lg_pipeline_new(&cfg->routes, res, pl, &err))) {
         lg_resources_free(res);
         return cli_error("%s", err.msg);
     }
@@ -125,9 +126,14 @@ void cli_llm_failures(const lg_llm *llm, int by_reason) {
 }
 
 int cli_print_json(json_t *j) {
+    unsigned long mark = lg_json_alloc_mark(); /* Jansson's dump may drop a key (jsonguard.h) */
     char *text =
         j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(j);
+    if (text && lg_json_alloc_failed_since(mark)) {
+        free(text);
+        text = NULL;
+    }
     if (!text) return cli_error("out of memory");
     puts(text);
     free(text);

@@ -105,15 +105,15 @@ static int read_table(const char *path, table *t) {
     if (!f) return cli_error("%s: %s", path, strerror(errno));
     lg_csv_reader *r = NULL;
     lg_errmsg err;
-    if (lg_csv_reader_new(NULL, lg_cluster_rows_on_row, NULL, t, &r, &err)) {
+    if (LG_TRY(&err, lg_csv_reader_new(NULL, lg_cluster_rows_on_row, NULL, t, &r, &err))) {
         fclose(f);
         return cli_error("%s", err.msg);
     }
     char buf[1 << 16];
     size_t got;
     lg_err e = LG_OK;
-    while (!e && (got = fread(buf, 1, sizeof buf, f)) > 0) e = lg_csv_feed(r, buf, got, &err);
-    if (!e) e = lg_csv_finish(r, &err);
+    while (!e && (got = fread(buf, 1, sizeof buf, f)) > 0) e = LG_TRY(&err, lg_csv_feed(r, buf, got, &err));
+    if (!e) e = LG_TRY(&err, lg_csv_finish(r, &err));
     lg_csv_reader_free(r);
     fclose(f);
     if (e) return cli_error("%s: %s", path, err.msg);
@@ -168,7 +168,7 @@ static int write_npy_rows(const char *dir, const lg_vecset *v) {
     lg_buf h;
     lg_buf_init(&h, 4096);
     lg_errmsg err;
-    if (lg_npy_header(v->n, v->d, &h, &err)) {
+    if (LG_TRY(&err, lg_npy_header(v->n, v->d, &h, &err))) {
         lg_buf_free(&h);
         return cli_error("embeddings.npy: %s", err.msg);
     }
@@ -225,7 +225,7 @@ static int write_clusters(const char *dir, const table *t, const int32_t *cl, si
                           int has_labels) {
     lg_cluster_groups g;
     lg_errmsg gerr;
-    if (lg_cluster_groups_make(cl, n, nc, &g, &gerr)) return cli_error("%s", gerr.msg);
+    if (LG_TRY(&gerr, lg_cluster_groups_make(cl, n, nc, &g, &gerr))) return cli_error("%s", gerr.msg);
     const char **ms = malloc((n ? n : 1) * sizeof *ms);
     size_t *ls = malloc((n ? n : 1) * sizeof *ls);
     lg_buf b;
@@ -420,7 +420,7 @@ int cmd_cluster(int argc, char **argv) {
     }
     /* ---- embed, deduplicate */
     if (o.embeddings) {
-        if (lg_npy_read(o.embeddings, &x, &n, &d, &err)) {
+        if (LG_TRY(&err, lg_npy_read(o.embeddings, &x, &n, &d, &err))) {
             rc = cli_error("%s", err.msg);
             goto done;
         }
@@ -429,7 +429,7 @@ int cmd_cluster(int argc, char **argv) {
             goto done;
         }
         lg_l2_normalize_rows(x, n, d);
-        lg_err e = lg_vecset_from_rows(x, n, d, MAX_DISTINCT, &vs, &err);
+        lg_err e = LG_TRY(&err, lg_vecset_from_rows(x, n, d, MAX_DISTINCT, &vs, &err));
         free(x);
         x = NULL;
         if (e) {
@@ -446,7 +446,7 @@ int cmd_cluster(int argc, char **argv) {
         const char *const *emsg = (const char *const *)t.msg;
         const size_t *elen = t.len;
         if (!o.by_message) {
-            if (lg_cluster_templates_mine(emsg, elen, n, NULL, NULL, &tt, &err)) {
+            if (LG_TRY(&err, lg_cluster_templates_mine(emsg, elen, n, NULL, NULL, &tt, &err))) {
                 rc = cli_error("%s", err.msg);
                 goto done;
             }
@@ -455,8 +455,8 @@ int cmd_cluster(int argc, char **argv) {
             emsg = tt.row_text;
             elen = tt.row_len;
         }
-        lg_err e = lg_cluster_embed_distinct(o.encoder, emsg, elen, n, (size_t)o.dims, MAX_DISTINCT,
-                                             progress_cb, &ps, &vs, &err);
+        lg_err e = LG_TRY(&err, lg_cluster_embed_distinct(o.encoder, emsg, elen, n, (size_t)o.dims, MAX_DISTINCT,
+                                             progress_cb, &ps, &vs, &err));
         progress_end(&ps);
         if (e) {
             rc = e == LG_ELIMIT ? distinct_cap_error(o.data, err.msg)
@@ -482,8 +482,8 @@ int cmd_cluster(int argc, char **argv) {
     /* ---- DBSCAN (weighted: exactly that of all rows) */
     if (!o.umap_only) {
         double t1 = lg_now();
-        if (lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples,
-                               progress_cb, &ps, cld, &nc, &err)) {
+        if (LG_TRY(&err, lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples,
+                               progress_cb, &ps, cld, &nc, &err))) {
             progress_end(&ps);
             rc = cli_error("%s", err.msg);
             goto done;
@@ -493,8 +493,8 @@ int cmd_cluster(int argc, char **argv) {
         size_t noise = 0;
         for (size_t i = 0; i < n; i++) noise += cl[i] < 0;
         double sil;
-        if (lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20,
-                                          o.up.seed, &sil, &err)) {
+        if (LG_TRY(&err, lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20,
+                                          o.up.seed, &sil, &err))) {
             rc = cli_error("%s", err.msg);
             goto done;
         }
@@ -510,7 +510,7 @@ int cmd_cluster(int argc, char **argv) {
     lg_umap_stats st;
     double t2 = lg_now();
     if (m >= 2) {
-        if (lg_umap_fit(vs.x, m, d, &o.up, progress_cb, &ps, xyd, &st, &err)) {
+        if (LG_TRY(&err, lg_umap_fit(vs.x, m, d, &o.up, progress_cb, &ps, xyd, &st, &err))) {
             progress_end(&ps);
             rc = cli_error("%s", err.msg);
             goto done;
@@ -546,13 +546,13 @@ int cmd_cluster(int argc, char **argv) {
              o.embeddings ? "the given embeddings" : o.encoder);
     pd.title = title;
     int by_label = has_labels && (!o.color_by || !strcmp(o.color_by, "label"));
-    if (lg_plot_svg(&pd, by_label, &b, &err)) {
+    if (LG_TRY(&err, lg_plot_svg(&pd, by_label, &b, &err))) {
         rc = cli_error("%s", err.msg);
         goto done;
     }
     if ((rc = write_file(o.out, "map.svg", &b, NULL, 0))) goto done;
     lg_buf_reset(&b);
-    if (lg_plot_html(&pd, &b, &err)) {
+    if (LG_TRY(&err, lg_plot_html(&pd, &b, &err))) {
         rc = cli_error("%s", err.msg);
         goto done;
     }
@@ -567,7 +567,7 @@ int cmd_cluster(int argc, char **argv) {
         /* template-first: a rule per template (as `logify templates --rules`) */
         if ((tt.miner ? lg_cluster_template_rules(tt.miner, tt.tpl, cl, &si, &rules, &n_rules, &err)
                       : lg_suggest_rules(&si, &rules, &n_rules, &err)) ||
-            lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err)) {
+            LG_TRY(&err, lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err))) {
             rc = cli_error("suggested rules: %s", err.msg);
             goto done;
         }

@@ -51,14 +51,14 @@ static int flush_chunk(const lg_sbert *m, lg_sbert_scratch *s, chunk *c, float *
         int32_t ids[4096];
         for (size_t i = 0; i < c->n; i++) {
             size_t k = 0;
-            if (lg_sbert_tokenize(m, c->lines[i], c->lens[i], ids, 4096, &k, &err) == LG_OK) {
+            if (LG_TRY(&err, lg_sbert_tokenize(m, c->lines[i], c->lens[i], ids, 4096, &k, &err)) == LG_OK) {
                 *tokens += (double)k;
                 *flops += lg_sbert_flops(m, k);
             }
         }
     }
     double t0 = lg_now(), c0 = process_cpu();
-    if (lg_sbert_encode(m, s, (const char *const *)c->lines, c->lens, c->n, out, &err))
+    if (LG_TRY(&err, lg_sbert_encode(m, s, (const char *const *)c->lines, c->lens, c->n, out, &err)))
         return cli_error("%s", err.msg);
     *secs += lg_now() - t0;
     *cpu += process_cpu() - c0;
@@ -117,7 +117,7 @@ int cmd_embed(int argc, char **argv) {
     lg_errmsg err;
     lg_sbert *m = NULL;
     lg_sbert_scratch *s = NULL;
-    if (lg_sbert_load(dir, &m, &err)) return cli_error("%s", err.msg);
+    if (LG_TRY(&err, lg_sbert_load(dir, &m, &err))) return cli_error("%s", err.msg);
     int rc = CLI_FAIL;
     lg_progress *prog = NULL;
     chunk ch = {malloc(EMBED_CHUNK * sizeof(char *)), malloc(EMBED_CHUNK * sizeof(size_t)), 0};
@@ -129,7 +129,7 @@ int cmd_embed(int argc, char **argv) {
         cli_error("out of memory");
         goto done;
     }
-    if (lg_sbert_scratch_new(m, &s, &err)) {
+    if (LG_TRY(&err, lg_sbert_scratch_new(m, &s, &err))) {
         cli_error("%s", err.msg);
         goto done;
     }

@@ -22,7 +22,7 @@ static const char usage_text[] =
 static int model_tokenize(const char *dir) {
     lg_errmsg err;
     lg_sbert *m = NULL;
-    if (lg_sbert_load(dir, &m, &err)) return cli_error("%s", err.msg);
+    if (LG_TRY(&err, lg_sbert_load(dir, &m, &err))) return cli_error("%s", err.msg);
     lg_sbert_info info;
     lg_sbert_info_get(m, &info);
     size_t cap = (size_t)info.max_seq_length;
@@ -38,7 +38,7 @@ static int model_tokenize(const char *dir) {
     while ((n = getline(&line, &lcap, stdin)) >= 0) {
         size_t len = (size_t)n, k = 0;
         if (len && line[len - 1] == '\n') len--;
-        if (lg_sbert_tokenize(m, line, len, ids, cap, &k, &err)) {
+        if (LG_TRY(&err, lg_sbert_tokenize(m, line, len, ids, cap, &k, &err))) {
             rc = cli_error("%s", err.msg);
             break;
         }
@@ -57,7 +57,7 @@ static int model_tokenize(const char *dir) {
 static int model_info(const char *dir) {
     lg_errmsg err;
     lg_sbert *m = NULL;
-    if (lg_sbert_load(dir, &m, &err)) return cli_error("%s", err.msg);
+    if (LG_TRY(&err, lg_sbert_load(dir, &m, &err))) return cli_error("%s", err.msg);
     lg_sbert_info i;
     lg_sbert_info_get(m, &i);
     printf("%s: BERT %d layers, hidden %d, %d heads, ffn %d, vocab %d, max_seq_length %d, "
@@ -94,7 +94,7 @@ static int model_pull(int argc, char **argv) {
     }
     lg_sbert_pull_opts o = {getenv("HF_ENDPOINT"), getenv("HF_TOKEN"), rev, isatty(2), 4};
     lg_errmsg err;
-    if (lg_sbert_pull(name, dir, &o, &err)) return cli_error("model pull %s: %s", name, err.msg);
+    if (LG_TRY(&err, lg_sbert_pull(name, dir, &o, &err))) return cli_error("model pull %s: %s", name, err.msg);
     fprintf(stderr, "logify: %s (revision %s) is in %s\n", name, rev ? rev : "main", dir);
     return CLI_OK;
 }

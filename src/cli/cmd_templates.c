@@ -272,7 +272,7 @@ static int spool_get(run *r, void *dst, size_t n) {
 static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const char *msg, size_t mlen,
                        lg_errmsg *err) {
     lg_tpl_result res;
-    lg_err e = lg_tpl_add(r->miner, msg, mlen, &res, err);
+    lg_err e = LG_TRY(err, lg_tpl_add(r->miner, msg, mlen, &res, err));
     if (e) return e;
     if (res.index > SPOOL_INDEX || res.variant >= 0x7f)
         return lg_fail(err, LG_ELIMIT, "row %llu: more than %u templates", (unsigned long long)r->rows + 1,
@@ -495,8 +495,8 @@ static lg_err decide(input *in, lg_errmsg *err) {
         in->mode = 1;
         r->csv = 1;
         lg_csv_limits lim = {MAX_LINE, 4096, LG_CSV_FAST};
-        lg_err e = lg_csv_reader_new(&lim, on_csv_row, NULL, r, &in->csv, err);
-        if (!e) e = lg_csv_feed(in->csv, p, n, err);
+        lg_err e = LG_TRY(err, lg_csv_reader_new(&lim, on_csv_row, NULL, r, &in->csv, err));
+        if (!e) e = LG_TRY(err, lg_csv_feed(in->csv, p, n, err));
         lg_buf_reset(&in->line);
         return e;
     }
@@ -518,7 +518,7 @@ static lg_err decide(input *in, lg_errmsg *err) {
 }
 
 static lg_err input_feed(input *in, const char *p, size_t n, lg_errmsg *err) {
-    if (in->mode == 1) return lg_csv_feed(in->csv, p, n, err);
+    if (in->mode == 1) return LG_TRY(err, lg_csv_feed(in->csv, p, n, err));
     if (in->mode == 2) return plain_feed(in, p, n, err);
     const char *nl = memchr(p, '\n', n);
     size_t take = nl ? (size_t)(nl - p) + 1 : n;
@@ -537,7 +537,7 @@ static lg_err input_finish(input *in, lg_errmsg *err) {
         lg_err e = decide(in, err);
         if (e) return e;
     }
-    if (in->mode == 1) return lg_csv_finish(in->csv, err);
+    if (in->mode == 1) return LG_TRY(err, lg_csv_finish(in->csv, err));
     if (in->line.len) {
         in->lineno++;
         lg_err e = plain_line(in->r, in->line.data, in->line.len, err);
@@ -643,8 +643,8 @@ static int write_rules(run *r, const char *path) {
     lg_suggest_input in = {(const char *const *)r->r_msg, r->r_len,
                            has_labels ? (const char *const *)r->r_lab : NULL, r->r_n, NULL, 0,
                            RULES_MIN_LINES, 0, NULL};
-    if (lg_cluster_template_rules(r->miner, r->r_tpl, NULL, &in, &rules, &n_rules, &err) ||
-        lg_suggested_rules_yaml(rules, n_rules, r->r_n, has_labels, &y, &err)) {
+    if (LG_TRY(&err, lg_cluster_template_rules(r->miner, r->r_tpl, NULL, &in, &rules, &n_rules, &err)) ||
+        LG_TRY(&err, lg_suggested_rules_yaml(rules, n_rules, r->r_n, has_labels, &y, &err))) {
         cli_error("--rules: %s", err.msg);
         goto done;
     }
@@ -769,14 +769,14 @@ int cmd_templates(int argc, char **argv) {
 
     lg_err e = LG_ENOTFOUND;
     if (state) {
-        e = lg_tpl_load(state, &r.miner, &err);
+        e = LG_TRY(&err, lg_tpl_load(state, &r.miner, &err));
         if (e && e != LG_ENOTFOUND) {
             cli_error("%s (nothing was written)", err.msg);
             goto done;
         }
         if (!e && tuned) fprintf(stderr, "logify: templates: --sim/--depth/--word-variants ignored: %s keeps its own\n", state);
     }
-    if (e && lg_tpl_miner_new(&to, &r.miner, &err)) {
+    if (e && LG_TRY(&err, lg_tpl_miner_new(&to, &r.miner, &err))) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -839,7 +839,7 @@ int cmd_templates(int argc, char **argv) {
     cli_progress_end(r.prog);
     r.prog = NULL;
     if (rules_path && write_rules(&r, rules_path) != CLI_OK) goto done;
-    if (state && lg_tpl_save(r.miner, state, &err)) {
+    if (state && LG_TRY(&err, lg_tpl_save(r.miner, state, &err))) {
         cli_error("%s", err.msg);
         goto done;
     }

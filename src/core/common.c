@@ -37,6 +37,11 @@ lg_err lg_fail(lg_errmsg *err, lg_err code, const char *fmt, ...) {
     return code;
 }
 
+lg_err lg_errmsg_settle(lg_errmsg *err, lg_err e) {
+    if (e != LG_OK && err && !err->msg[0]) snprintf(err->msg, sizeof err->msg, "%s", lg_strerror(e));
+    return e;
+}
+
 /* ---- Logging ------------------------------------------------------------ */
 
 static lg_log_fn log_sink;       /* process-wide; set before threads start */

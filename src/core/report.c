@@ -160,7 +160,10 @@ json_t *lg_report_json(const lg_report *r) {
     for (size_t i = 0; i < r->n_labels; i++) {
         lg_report_row x;
         lg_report_label(r, i, &x);
-        json_object_set_new(per, r->labels[i], row_json(&x));
+        if (json_object_set_new(per, r->labels[i], row_json(&x))) { /* out of memory */
+            json_decref(per);
+            return NULL;
+        }
     }
     return json_pack("{s:I, s:f, s:f, s:f, s:o, s:o, s:I, s:s, s:o}", "rows", (json_int_t)r->rows,
                      "accuracy", lg_report_accuracy(r), "macro_f1", m.f1, "weighted_f1", wt.f1,

@@ -20,8 +20,13 @@ void kw_fail(lg_kafka_worker *w, lg_err code, const char *fmt, ...) {
     if (w->fatal) return; /* the first cause is the one to tell */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(w->fatal_msg, sizeof w->fatal_msg, fmt, ap);
+    int n = vsnprintf(w->fatal_msg, sizeof w->fatal_msg, fmt, ap);
     va_end(ap);
+    /* a detail the callee left empty (a bare `return LG_ENOMEM;`): the
+     * code's name, as lg_errmsg_settle does for the CLI */
+    size_t len = n < 0 ? 0 : strnlen(w->fatal_msg, sizeof w->fatal_msg);
+    if (len == 0 || (len >= 2 && !strcmp(w->fatal_msg + len - 2, ": ")))
+        snprintf(w->fatal_msg + len, sizeof w->fatal_msg - len, "%s", lg_strerror(code));
     w->fatal = code;
 }
 

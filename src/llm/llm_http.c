@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "llm/llm_int.h"
+#include "logify/jsonguard.h"
 
 #define HTTP_MAX_REPLY (1u << 20) /* bytes of one reply body */
 
@@ -39,7 +40,7 @@ struct llm_http {
 
 void llm_http_free(llm_http *h) {
     if (!h) return;
-    for (size_t i = 0; i < h->n_slots; i++) {
+    for (size_t i = 0; h->slots && i < h->n_slots; i++) { /* slots: NULL when its calloc failed */
         if (h->slots[i].easy) {
             if (h->slots[i].req) lg_curl()->multi_remove_handle(h->multi, h->slots[i].easy);
             lg_curl()->easy_cleanup(h->slots[i].easy);
@@ -320,11 +321,16 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
 }
 
 /* The answer text of a chat-completion reply, or NULL; adds its usage. */
-static char *reply_content(lg_llm *llm, const char *body, size_t len) {
+static char *reply_content(lg_llm *llm, const char *body, size_t len, int *oom) {
     /* a model may emit U+0000 (seen from llama.cpp with random weights):
      * valid JSON, kept (the text is cut there) instead of calling it malformed */
+    unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
     json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
-    if (!root) return NULL;
+    *oom = lg_json_alloc_failed_since(mark); /* no reply, or one with a byte lost */
+    if (!root || *oom) {
+        json_decref(root);
+        return NULL;
+    }
     json_t *usage = json_object_get(root, "usage");
     json_t *pt = json_object_get(usage, "prompt_tokens");
     json_t *ct = json_object_get(usage, "completion_tokens");
@@ -337,6 +343,7 @@ static char *reply_content(lg_llm *llm, const char *body, size_t len) {
     char *out = json_is_string(content)
                     ? lg_strndup(json_string_value(content), json_string_length(content))
                     : NULL;
+    if (json_is_string(content) && !out) *oom = 1;
     json_decref(root);
     llm_scrub(out, llm->api_key); /* the decoded text may spell the key */
     return out;
@@ -398,7 +405,8 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
                  s->errbuf[0] ? s->errbuf : lg_curl()->easy_strerror(cc));
         retryable = breaker_fail = 1;
     } else if (status == 200) {
-        char *content = reply_content(llm, body, blen);
+        int oom = 0;
+        char *content = reply_content(llm, body, blen, &oom);
         if (content) {
             LLM_COUNT(llm, answered, 1);
             llm_breaker_record(llm, 0, probe, "", now);
@@ -408,9 +416,12 @@ static int finish(lg_llm *llm, llm_http *h, slot *s, CURLcode cc, double deadlin
             return 1;
         }
         llm_snippet(body, blen, snip, sizeof snip);
-        snprintf(why, sizeof why, "llm reply malformed (no choices[0].message.content): '%s'",
-                 snip);
-        breaker_fail = 1;
+        if (oom) /* the reply may be fine: not a breaker failure */
+            snprintf(why, sizeof why, "llm reply not read: out of memory");
+        else
+            snprintf(why, sizeof why, "llm reply malformed (no choices[0].message.content): '%s'",
+                     snip);
+        breaker_fail = !oom;
     } else if (status == 429) {
         snprintf(why, sizeof why, "llm rate-limited (HTTP 429)");
         retryable = 1; /* the server is alive: not a breaker failure */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "llm/llm_int.h"
+#include "logify/jsonguard.h"
 
 #define LLM_TEMPLATE_MAX 8192   /* bytes of one masked template */
 #define LLM_BODY_MAX (4u << 20) /* bytes of one request's user prompt */
@@ -83,6 +84,7 @@ static lg_err build_prompts(stage_ctx *c) {
 static lg_err build_body(const stage_ctx *c, const char *const *msgs, size_t n, llm_form form,
                          char **out, size_t *out_len) {
     const lg_llm *llm = c->llm;
+    unsigned long mark = lg_json_alloc_mark(); /* a key Jansson's dump dropped (jsonguard.h) */
     json_t *payload = n == 1 ? json_string(msgs[0]) : json_array();
     for (size_t i = 0; n > 1 && payload && i < n; i++)
         if (json_array_append_new(payload, json_string(msgs[i]))) {
@@ -91,7 +93,7 @@ static lg_err build_body(const stage_ctx *c, const char *const *msgs, size_t n, 
         }
     char *pl = payload ? json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     json_decref(payload);
-    if (!pl) return LG_EINTERNAL;
+    if (!pl) return LG_ENOMEM; /* clean UTF-8: only memory can fail it */
     lg_buf user;
     lg_buf_init(&user, LLM_BODY_MAX);
     lg_err e =
@@ -104,13 +106,18 @@ static lg_err build_body(const stage_ctx *c, const char *const *msgs, size_t n, 
                                  n == 1 ? c->system_single : c->system_batch, "role", "user",
                                  "content", lg_buf_cstr(&user));
     lg_buf_free(&user);
-    if (!body) return e ? e : LG_EINTERNAL;
+    if (!body) return e ? e : LG_ENOMEM;
     if (llm->max_tokens > 0)
         json_object_set_new(body, "max_tokens", json_integer(32 + llm->max_tokens * (json_int_t)n));
     e = llm_constrain_apply(body, form, c->labels, c->n_labels, llm->allow_unclassified, n);
     *out = e ? NULL : json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (!*out) return LG_ENOMEM;
+    if (*out && lg_json_alloc_failed_since(mark)) { /* a body without a field */
+        free(*out);
+        *out = NULL;
+        e = LG_ENOMEM;
+    }
+    if (!*out) return e ? e : LG_ENOMEM;
     *out_len = strlen(*out);
     return LG_OK;
 }

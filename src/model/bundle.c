@@ -2,6 +2,7 @@
  * directory: meta.json + weights.bin. Format in include/logify/bundle.h
  * and docs/model.md. */
 #include "logify/bundle.h"
+#include "logify/jsonguard.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -74,22 +75,60 @@ static float get_f32(const unsigned char *p) {
 
 /* ---- Writing ------------------------------------------------------------------------- */
 
-/* Writes data to dir/name through dir/name.tmp + rename. */
-static lg_err write_file(const char *dir, const char *name, const void *data, size_t len,
-                         lg_errmsg *err) {
+/* The bundle's files, made whole in memory before any is written. */
+typedef struct {
+    const char *name;
+    unsigned char *data;
+    size_t len;
+} bundle_file;
+
+/* Writes every file to dir/name.tmp, then renames them into place (meta.json
+ * last): a failure while making or writing them (a failed allocation, fopen's
+ * FILE included) leaves the directory as it was, an older bundle whole. */
+static lg_err write_files(const char *dir, const bundle_file *files, size_t n, lg_errmsg *err) {
     char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return lg_fail(err, LG_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    int ok = fwrite(data, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return lg_fail(err, LG_EIO, "cannot write %s: %s", path, strerror(e));
+    int made_dir = mkdir(dir, 0777) == 0;
+    if (!made_dir && errno != EEXIST)
+        return lg_fail(err, errno == ENOMEM ? LG_ENOMEM : LG_EIO, "cannot create %s: %s", dir,
+                       strerror(errno));
+    size_t done = 0;
+    lg_err e = LG_OK;
+    for (; done < n; done++) {
+        snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, files[done].name);
+        FILE *f = fopen(tmp, "wb");
+        if (!f) {
+            int en = errno;
+            e = lg_fail(err, en == ENOMEM ? LG_ENOMEM : LG_EIO, "cannot create %s: %s", tmp,
+                        strerror(en));
+            break;
+        }
+        int ok = fwrite(files[done].data, 1, files[done].len, f) == files[done].len;
+        int en = errno;
+        if (fclose(f) != 0 && ok) {
+            ok = 0;
+            en = errno;
+        }
+        if (!ok) {
+            unlink(tmp);
+            e = lg_fail(err, en == ENOMEM ? LG_ENOMEM : LG_EIO, "cannot write %s: %s", tmp,
+                        strerror(en));
+            break;
+        }
     }
-    return LG_OK;
+    for (size_t i = 0; i < n && !e; i++) {
+        snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, files[i].name);
+        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        if (rename(tmp, path) != 0)
+            e = lg_fail(err, LG_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    if (e) {
+        for (size_t i = 0; i < done; i++) {
+            snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, files[i].name);
+            unlink(tmp);
+        }
+        if (made_dir) rmdir(dir);
+    }
+    return e;
 }
 
 static void hex64(char out[17], uint64_t v) {
@@ -159,79 +198,89 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         return lg_fail(err, LG_EINVAL, "bundle: feature weights of another dimension");
     if (b->source_feature > 0 && !(b->fw && b->source_feature < 1))
         return lg_fail(err, LG_EINVAL, "bundle: the source feature needs feature weights");
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return lg_fail(err, LG_EIO, "cannot create %s: %s", dir, strerror(errno));
+    bundle_file files[4];
+    size_t n_files = 0;
+    lg_err e = LG_OK;
+    json_t *root = NULL, *labels = NULL, *enc_cfg = NULL, *training = NULL;
+    char *text = NULL;
     size_t nbytes = 0, cbytes = 0;
     unsigned char *w = weights_bytes(b, &nbytes);
     if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
+    files[n_files++] = (bundle_file){LG_BUNDLE_WEIGHTS, w, nbytes};
     char wsum[17], ehash[17], csum[17] = "", fsum[17] = "";
     size_t fbytes = 0;
     hex64(wsum, lg_fnv1a64(w, nbytes, 0));
     hex64(ehash, b->encoder_hash);
-    lg_err e = write_file(dir, LG_BUNDLE_WEIGHTS, w, nbytes, err);
-    free(w);
-    if (e) return e;
     if (b->cent) {
         const lg_centroids *c = b->cent;
         unsigned char *cb = csr_bytes(CENT_MAGIC, K, D, c->ptr, c->idx, c->val, NULL, 0, &cbytes);
-        if (!cb) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!cb) {
+            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            goto done;
+        }
+        files[n_files++] = (bundle_file){LG_BUNDLE_CENTROIDS, cb, cbytes};
         hex64(csum, lg_fnv1a64(cb, cbytes, 0));
-        e = write_file(dir, LG_BUNDLE_CENTROIDS, cb, cbytes, err);
-        free(cb);
-        if (e) return e;
     }
     if (b->fw) {
         fbytes = FEAT_HEADER + 4 * D;
         unsigned char *fb = lg_malloc(fbytes);
-        if (!fb) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!fb) {
+            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            goto done;
+        }
+        files[n_files++] = (bundle_file){LG_BUNDLE_FEATURES, fb, fbytes};
         memcpy(fb, FEAT_MAGIC, 8);
         put_u32(fb + 8, (uint32_t)D);
         put_u32(fb + 12, (uint32_t)b->fw->method);
         for (size_t f = 0; f < D; f++)
             put_f32(fb + FEAT_HEADER + 4 * f, b->fw->w[f]);
         hex64(fsum, lg_fnv1a64(fb, fbytes, 0));
-        e = write_file(dir, LG_BUNDLE_FEATURES, fb, fbytes, err);
-        free(fb);
-        if (e) return e;
     }
 
     json_error_t je;
-    json_t *root = json_object(), *labels = json_array();
-    json_t *enc_cfg = json_loads(b->encoder_config ? b->encoder_config : "{}", 0, &je);
-    json_t *training = b->training ? json_loads(b->training, 0, &je) : json_object();
-    if (!root || !labels || !enc_cfg || !training) {
-        json_decref(root);
-        json_decref(labels);
-        json_decref(enc_cfg);
-        json_decref(training);
-        return lg_fail(err, LG_EINVAL,
-                       "bundle: encoder config or training figures are not valid JSON");
+    /* a failed json_* call: meta.json would lack a field, or (Jansson 2.14,
+     * logify/jsonguard.h) hold a value or key silently cut short */
+    unsigned long mark = lg_json_alloc_mark();
+    int oom = 0;
+    root = json_object();
+    labels = json_array();
+    enc_cfg = json_loads(b->encoder_config ? b->encoder_config : "{}", 0, &je);
+    training = b->training ? json_loads(b->training, 0, &je) : json_object();
+    if (lg_json_alloc_failed_since(mark) || !root || !labels || (!training && !b->training)) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory (meta.json)");
+        goto done;
+    }
+    if (!enc_cfg || !training) {
+        e = lg_fail(err, LG_EINVAL, "bundle: encoder config or training figures are not valid JSON");
+        goto done;
     }
     for (size_t i = 0; i < b->n_labels; i++)
-        json_array_append_new(labels, json_string(b->labels[i]));
-    json_object_set_new(root, "format", json_string(LG_BUNDLE_FORMAT));
-    json_object_set_new(root, "format_version",
+        oom |= json_array_append_new(labels, json_string(b->labels[i]));
+    oom |= json_object_set_new(root, "format", json_string(LG_BUNDLE_FORMAT));
+    oom |= json_object_set_new(root, "format_version",
                         json_integer(b->source_feature > 0 ? LG_BUNDLE_VERSION
                                      : b->fw                ? LG_BUNDLE_VERSION_FW
                                                             : LG_BUNDLE_VERSION_MIN));
-    json_object_set_new(root, "labels", labels);
-    json_object_set_new(root, "threshold", json_real(b->threshold));
-    json_object_set_new(root, "encoder",
+    oom |= json_object_set_new(root, "labels", labels);
+    labels = NULL; /* root's now, even when the call failed */
+    oom |= json_object_set_new(root, "threshold", json_real(b->threshold));
+    oom |= json_object_set_new(root, "encoder",
                         json_pack("{s:s, s:s, s:o}", "spec", b->encoder_spec, "config_hash", ehash,
                                   "config", enc_cfg));
+    enc_cfg = NULL; /* json_pack's "o" took it, even when it failed */
     if (b->kind == LG_CLF_SVM)
-        json_object_set_new(
+        oom |= json_object_set_new(
             root, "classifier",
             json_pack("{s:s, s:I, s:I, s:f, s:I, s:f, s:f, s:I}", "type", "ovr_linear_svm", "n_classes",
                       (json_int_t)K, "dim", (json_int_t)D, "C", b->C, "candidates",
                       (json_int_t)b->svm->candidates, "platt_a", (double)b->svm->platt_a,
                       "platt_b", (double)b->svm->platt_b, "nnz", (json_int_t)b->svm->ptr[K]));
     else
-        json_object_set_new(root, "classifier",
+        oom |= json_object_set_new(root, "classifier",
                             json_pack("{s:s, s:I, s:I, s:f, s:s}", "type", "multinomial_logreg",
                                       "n_classes", (json_int_t)K, "dim", (json_int_t)D, "C", b->C,
                                       "class_weight", b->balanced ? "balanced" : "none"));
-    json_object_set_new(
+    oom |= json_object_set_new(
         root, "weights",
         json_pack("{s:s, s:I, s:s, s:s, s:s}", "file", LG_BUNDLE_WEIGHTS, "bytes",
                   (json_int_t)nbytes, "dtype", "float32le", "layout",
@@ -242,44 +291,61 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
                         "(n_classes)",
                   "fnv1a64", wsum));
     if (b->cent) {
-        json_object_set_new(
+        oom |= json_object_set_new(
             root, "centroids",
             json_pack("{s:s, s:I, s:I, s:s, s:s}", "file", LG_BUNDLE_CENTROIDS, "bytes",
                       (json_int_t)cbytes, "nnz", (json_int_t)b->cent->ptr[K], "layout",
                       "header(magic LGFYC002, u32 n_classes, u32 dim, u64 nnz), u64 ptr "
                       "(n_classes + 1), u32 feature (nnz), f32 value (nnz)",
                       "fnv1a64", csum));
-        json_object_set_new(root, "open_set",
+        oom |= json_object_set_new(root, "open_set",
                             json_pack("{s:s, s:f}", "method",
                                       "best cosine similarity to a class centroid",
                                       "unknown_threshold", b->unknown_threshold));
     }
     if (b->fw)
-        json_object_set_new(
+        oom |= json_object_set_new(
             root, "feature_weights",
             json_pack("{s:s, s:s, s:I, s:s, s:s}", "method", lg_featw_method_name(b->fw->method),
                       "file", LG_BUNDLE_FEATURES, "bytes", (json_int_t)fbytes, "layout",
                       "header(magic LGFYF001, u32 dim, u32 method), f32 weight (dim)", "fnv1a64",
                       fsum));
     if (b->source_feature > 0)
-        json_object_set_new(root, "source_feature",
+        oom |= json_object_set_new(root, "source_feature",
                             json_pack("{s:s, s:f}", "method",
                                       "hash of the lower-cased source, one feature", "value",
                                       b->source_feature));
-    json_object_set_new(root, "training", training);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(root);
-    if (!text) return lg_fail(err, LG_ENOMEM, "out of memory (meta.json)");
+    oom |= json_object_set_new(root, "training", training);
+    training = NULL;
+    if (oom) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory (meta.json)");
+        goto done;
+    }
+    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    if (!text || lg_json_alloc_failed_since(mark)) {
+        e = lg_fail(err, LG_ENOMEM, "out of memory (meta.json)");
+        goto done;
+    }
     size_t tl = strlen(text);
     char *withnl = lg_realloc(text, tl + 2);
     if (!withnl) {
-        free(text);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        goto done;
     }
+    text = withnl;
     withnl[tl] = '\n';
     withnl[tl + 1] = '\0';
-    e = write_file(dir, LG_BUNDLE_META, withnl, tl + 1, err);
-    free(withnl);
+    files[n_files++] = (bundle_file){LG_BUNDLE_META, (unsigned char *)withnl, tl + 1};
+    text = NULL; /* files[] frees it */
+    e = write_files(dir, files, n_files, err);
+done:
+    json_decref(root);
+    json_decref(labels);
+    json_decref(enc_cfg);
+    json_decref(training);
+    free(text);
+    for (size_t i = 0; i < n_files; i++)
+        free(files[i].data);
     return e;
 }
 

@@ -3,6 +3,7 @@
  * fit / report / refit, figures as JSON, the bundle. */
 #include "logify/train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "logify/csv.h"
+#include "logify/jsonguard.h"
 #include "logify/encoder.h"
 #include "logify/srcfeat.h"
 
@@ -96,6 +98,8 @@ lg_err lg_dataset_load_progress(const char *path, lg_progress *prog, lg_dataset 
                                 lg_errmsg *err) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
+    if (!f && errno == ENOMEM) /* fopen could not allocate its FILE */
+        return lg_fail(err, LG_ENOMEM, "%s: out of memory", path);
     if (!f) return lg_fail(err, LG_ENOTFOUND, "%s: cannot open", path);
     load_state st = {out, -1, -1, -1, 0, 0};
     lg_csv_reader *rd = NULL;
@@ -452,6 +456,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     const char **msgs = NULL, **srcs = NULL;
     size_t *lens = NULL, *src_lens = NULL, *train_idx = NULL, *test_idx = NULL, *order = NULL;
     json_t *rare = json_array(), *open_set = NULL;
+    int figures_oom = 0; /* a json_* call of the figures failed (out of memory) */
     lg_centroids *split_c = NULL, *final_c = NULL;
     lg_svm *split_s = NULL, *final_s = NULL;
     lg_featw *split_fw = NULL, *final_fw = NULL;
@@ -498,8 +503,9 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         if (label_rows[j] < o->min_label_rows) {
             res->rare_rows += label_rows[j];
             if (res->rare_labels++ < 20) /* the first names; the count is separate */
-                json_array_append_new(rare, json_pack("{s:s, s:I}", "label", all_labels[j],
-                                                      "rows", (json_int_t)label_rows[j]));
+                if (json_array_append_new(rare, json_pack("{s:s, s:I}", "label", all_labels[j],
+                                                          "rows", (json_int_t)label_rows[j])))
+                    figures_oom = 1;
         } else {
             labels[K++] = all_labels[j];
         }
@@ -733,12 +739,13 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     if (e) goto done;
 
     /* 8. figures and the bundle */
+    unsigned long json_mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
     char sum[17];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)d->checksum);
     double gap = lg_report_accuracy(&res->train) - lg_report_accuracy(&res->test);
     json_t *label_arr = json_array();
     for (size_t k = 0; k < K && label_arr; k++)
-        json_array_append_new(label_arr, json_string(labels[k]));
+        if (json_array_append_new(label_arr, json_string(labels[k]))) figures_oom = 1;
     res->figures = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:s, s:s, s:I, s:f, s:f, "
         "s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:f, s:o, s:o, s:o}",
@@ -756,14 +763,16 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         lg_report_json(&res->train), "test", lg_report_json(&res->test), "accuracy_gap", gap,
         "split_fit", fit_json(res, 0), "final_fit", fit_json(res, 1), "open_set", open_set);
     /* only when there are any: bundles without them keep their bytes */
-    if (res->figures && fwm != LG_FEATW_NONE)
+    if (res->figures && fwm != LG_FEATW_NONE &&
         json_object_set_new(res->figures, "feature_weights",
-                            json_string(lg_featw_method_name(fwm)));
-    if (res->figures && src_on)
-        json_object_set_new(res->figures, "source_feature", json_real(LG_SRCFEAT_VALUE));
+                            json_string(lg_featw_method_name(fwm))))
+        figures_oom = 1;
+    if (res->figures && src_on &&
+        json_object_set_new(res->figures, "source_feature", json_real(LG_SRCFEAT_VALUE)))
+        figures_oom = 1;
     rare = NULL; /* stolen by json_pack (also on failure) */
     open_set = NULL;
-    if (!res->figures) {
+    if (!res->figures || figures_oom) { /* a field missing from meta.json's figures */
         e = lg_fail(err, LG_ENOMEM, "out of memory (figures)");
         goto done;
     }
@@ -778,7 +787,8 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     b->encoder_config = lg_strdup(lg_encoder_config_json(enc));
     b->training =
         json_dumps(res->figures, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    if (!b->labels || !b->encoder_spec || !b->encoder_config || !b->training) {
+    if (!b->labels || !b->encoder_spec || !b->encoder_config || !b->training ||
+        lg_json_alloc_failed_since(json_mark)) { /* the figures' text may lack a key */
         e = lg_fail(err, LG_ENOMEM, "out of memory");
         goto done;
     }

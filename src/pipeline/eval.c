@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "logify/eval.h"
+#include "logify/jsonguard.h"
 
 #define EVAL_BATCH 1024
 
@@ -112,6 +113,7 @@ lg_err lg_eval_rows(lg_eval *ev, const lg_pipeline *pl, lg_worker *w, const lg_m
 }
 
 json_t *lg_eval_json(const lg_eval *ev, const char *model_desc) {
+    unsigned long mark = lg_json_alloc_mark(); /* a failed json_* call: a field missing */
     json_t *j = lg_report_json(&ev->rep), *conf = lg_confusion_json(&ev->cm);
     json_t *per = json_object(), *reasons = tally_json(&ev->reasons, "(other reasons)");
     json_t *unknown = tally_json(&ev->unknown, "(other labels)");
@@ -131,5 +133,9 @@ json_t *lg_eval_json(const lg_eval *ev, const char *model_desc) {
                         json_pack("{s:I, s:o}", "rows", (json_int_t)ev->rows[0], "reasons", reasons));
     json_object_set_new(j, "unknown_to_model", unknown);
     json_object_set_new(j, "model", json_string(model_desc));
+    if (lg_json_alloc_failed_since(mark)) {
+        json_decref(j);
+        return NULL;
+    }
     return j;
 }

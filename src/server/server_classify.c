@@ -168,7 +168,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         }
         rq->spool = u->spool;
         rq->ctype = u->format == LG_OUT_JSONL ? "application/x-ndjson" : "text/csv; charset=utf-8";
-        if (lg_job_new(&jo, &u->job, &err)) {
+        if (LG_TRY(&err, lg_job_new(&jo, &u->job, &err))) {
             fail_internal(rq, "upload", err.msg);
             return MHD_YES;
         }
@@ -228,7 +228,7 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
         fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
     if (!rq->discard) {
         lg_errmsg err;
-        lg_err e = lg_job_finish(u->job, &err);
+        lg_err e = LG_TRY(&err, lg_job_finish(u->job, &err));
         if (e) upload_job_error(rq, e, err.msg);
     }
     if (rq->discard) {
@@ -377,7 +377,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     }
     for (size_t i = 0; i < n; i += JSON_BATCH) {
         size_t k = n - i < JSON_BATCH ? n - i : JSON_BATCH;
-        if (lg_pipeline_run(lg_pset_pipeline(set), w, recs + i, k, &err)) {
+        if (LG_TRY(&err, lg_pipeline_run(lg_pset_pipeline(set), w, recs + i, k, &err))) {
             fail_internal(rq, "classify", err.msg);
             goto done;
         }
@@ -475,7 +475,7 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
          * newer set, flush it while the old set is still held */
         lg_pset *prev = st->h.set;
         if (prev) lg_pset_retain(prev);
-        lg_err e = lg_live_handle_refresh(s->live, &st->h, &err);
+        lg_err e = LG_TRY(&err, lg_live_handle_refresh(s->live, &st->h, &err));
         if (prev && st->h.set != prev) srv_tally_flush(&st->tally, &s->metrics);
         lg_pset_release(prev);
         if (e) {
@@ -485,7 +485,7 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
     }
     if (rq->eager) lg_worker_begin_run(st->h.worker); /* a live stream: each piece is a run (per-run
                                                       budgets must not run out over hours) */
-    if (lg_pipeline_run(lg_pset_pipeline(st->h.set), st->h.worker, st->recs, st->n, &err)) {
+    if (LG_TRY(&err, lg_pipeline_run(lg_pset_pipeline(st->h.set), st->h.worker, st->recs, st->n, &err))) {
         fail_internal(rq, "classify", err.msg);
         return;
     }

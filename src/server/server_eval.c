@@ -82,7 +82,7 @@ enum MHD_Result srv_eval_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     lg_pset *set = NULL;
     lg_worker *w = NULL;
     enum MHD_Result ret;
-    lg_err e = lg_dataset_load_buf(p->name, p->body.data, p->body.len, &ds, &err);
+    lg_err e = LG_TRY(&err, lg_dataset_load_buf(p->name, p->body.data, p->body.len, &ds, &err));
     lg_buf_free(&p->body); /* parsed: the text is no longer needed */
     if (e) {
         ret = srv_respond_detail(s, c, rq, e == LG_ENOMEM ? 500 : 400, err.msg);
@@ -106,8 +106,8 @@ enum MHD_Result srv_eval_finish(lg_server *s, struct MHD_Connection *c, srv_req 
         snprintf(model_desc, sizeof model_desc, "%s", info->model_dir ? info->model_dir : "default bundle");
     else
         snprintf(model_desc, sizeof model_desc, "none (%s)", res->model_missing);
-    if ((e = lg_eval_rows(&ev, lg_pset_pipeline(set), w, res->model, ds.rows, ds.n, NULL, &err)) ||
-        (e = eval_answer(&ev, model_desc, p->name, &out, &err))) {
+    if ((e = LG_TRY(&err, lg_eval_rows(&ev, lg_pset_pipeline(set), w, res->model, ds.rows, ds.n, NULL, &err))) ||
+        (e = LG_TRY(&err, eval_answer(&ev, model_desc, p->name, &out, &err)))) {
         ret = srv_respond_detail(s, c, rq, e == LG_ELIMIT ? 413 : 500, err.msg);
         goto done;
     }

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "logify/jsonguard.h"
 #include "templates/templates_int.h"
 
 #define STATE_FORMAT "logify-templates"
@@ -60,7 +61,11 @@ static json_t *tpl_json(const lg_tpl_miner *m, size_t i, lg_buf *scratch) {
         for (uint32_t k = 0; k < t->text_len; k++) {
             unsigned char c = (unsigned char)t->text[k];
             char two[2] = {hx[c >> 4], hx[c & 15]};
-            if (lg_buf_append(scratch, two, 2)) break;
+            if (lg_buf_append(scratch, two, 2)) { /* out of memory: no line cut short */
+                json_decref(o);
+                json_decref(toks);
+                return NULL;
+            }
         }
         json_object_set_new(o, "text_hex", json_stringn(scratch->data ? scratch->data : "", scratch->len));
     }
@@ -71,7 +76,12 @@ static json_t *tpl_json(const lg_tpl_miner *m, size_t i, lg_buf *scratch) {
     }
     json_object_set_new(o, "tokens", toks);
     lg_buf_reset(scratch);
-    if (tpl_render(t, scratch) == LG_OK) {
+    lg_err re = tpl_render(t, scratch);
+    if (re == LG_ENOMEM) { /* not a line without its "template" */
+        json_decref(o);
+        return NULL;
+    }
+    if (re == LG_OK) {
         json_t *tx = json_stringn(scratch->data ? scratch->data : "", scratch->len);
         if (tx) json_object_set_new(o, "template", tx);
     }
@@ -100,21 +110,31 @@ lg_err lg_tpl_save(const lg_tpl_miner *m, const char *path, lg_errmsg *err) {
     }
     FILE *f = fdopen(fd, "wb");
     if (!f) {
+        int en = errno; /* ENOMEM: fdopen could not allocate its FILE */
         close(fd);
         unlink(tmp);
         free(tmp);
-        return lg_fail(err, LG_EIO, "%s: cannot open", path);
+        return en == ENOMEM ? lg_fail(err, LG_ENOMEM, "%s: out of memory", path)
+                            : lg_fail(err, LG_EIO, "%s: cannot open", path);
     }
     lg_buf scratch;
     lg_buf_init(&scratch, (size_t)256 << 20);
+    unsigned long mark = lg_json_alloc_mark(); /* a key Jansson's dump dropped (jsonguard.h) */
     json_t *h = json_pack("{sssisisisisisI}", "format", STATE_FORMAT, "version", STATE_VERSION, "depth",
                           m->opts.depth, "max_children", (int)m->opts.max_children, "max_tokens",
                           (int)m->opts.max_tokens, "word_variants", m->opts.word_variants, "templates",
                           (json_int_t)m->n_t);
-    if (h) json_object_set_new(h, "sim", json_real(m->opts.sim));
+    if (h && json_object_set_new(h, "sim", json_real(m->opts.sim))) {
+        json_decref(h);
+        h = NULL;
+    }
     int bad = dump_line(f, h);
     for (size_t i = 0; i < m->n_t && !bad; i++) bad = dump_line(f, tpl_json(m, i, &scratch));
     lg_buf_free(&scratch);
+    if (!bad && lg_json_alloc_failed_since(mark)) { /* a line may lack a key */
+        bad = 1;
+        errno = ENOMEM;
+    }
     if (fflush(f) != 0 || ferror(f)) bad = 1;
     if (fsync(fileno(f)) != 0) bad = 1;
     if (fclose(f) != 0) bad = 1;
@@ -125,9 +145,11 @@ lg_err lg_tpl_save(const lg_tpl_miner *m, const char *path, lg_errmsg *err) {
         if (rename(tmp, path) != 0) bad = 1;
     }
     if (bad) {
+        int en = errno;
         unlink(tmp);
         free(tmp);
-        return lg_fail(err, LG_EIO, "%s: cannot write the template state: %s", path, strerror(errno));
+        return lg_fail(err, en == ENOMEM ? LG_ENOMEM : LG_EIO,
+                       "%s: cannot write the template state: %s", path, strerror(en));
     }
     free(tmp);
     return LG_OK;
@@ -269,16 +291,23 @@ lg_err lg_tpl_load(const char *path, lg_tpl_miner **out, lg_errmsg *err) {
     while (!e && c != EOF) {
         lg_buf_reset(&line);
         while ((c = getc(f)) != EOF && c != '\n')
-            if (lg_buf_putc(&line, (char)c)) {
-                e = lg_fail(err, LG_EPARSE, "%s:%llu: line too long: not a Logify template state", path,
-                            (unsigned long long)lineno + 1);
+            if ((e = lg_buf_putc(&line, (char)c))) {
+                e = e == LG_ENOMEM ? lg_fail(err, e, "%s: out of memory", path)
+                                   : lg_fail(err, LG_EPARSE, "%s:%llu: line too long: not a Logify "
+                                             "template state", path, (unsigned long long)lineno + 1);
                 break;
             }
         if (e) break;
         if (c == EOF && line.len == 0) break;
         lineno++;
         json_error_t je;
+        unsigned long mark = lg_json_alloc_mark();
         json_t *o = json_loadb(line.data ? line.data : "", line.len, JSON_ALLOW_NUL, &je);
+        if (lg_json_alloc_failed_since(mark)) { /* a value may have lost a byte (jsonguard.h) */
+            json_decref(o);
+            e = lg_fail(err, LG_ENOMEM, "%s: out of memory", path);
+            break;
+        }
         if (!json_is_object(o)) {
             json_decref(o);
             e = lg_fail(err, LG_EPARSE, "%s:%llu: not a Logify template state (not a JSON object)", path,
