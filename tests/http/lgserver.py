@@ -8,6 +8,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -89,7 +90,13 @@ class Server:
         return self.proc.returncode
 
     def close(self):
+        """Stops the server and removes its log; a non-zero exit (a sanitizer's
+        report, a crash) prints the log's end first, so that a failure in CI
+        shows why the server ended, not only its exit code."""
         rc = self.stop()
+        if rc != 0:
+            tail = self.stderr()[-20000:]
+            sys.stderr.write("---- logify serve exited %s; the end of its log:\n%s\n---- end of the server's log\n" % (rc, tail))
         os.unlink(self.log.name)
         return rc
 
