@@ -90,15 +90,8 @@ tsan: deps $(TSAN_BUILD)/CMakeCache.txt
 
 # A race report makes the process exit 66 (TSan's default), which fails the
 # test: the HTTP tests require every server to exit 0.
-# OPENBLAS_NUM_THREADS=1: OpenBLAS (not instrumented) hands a product to its
-# own pool threads and waits for them through its own flags, which TSan cannot
-# see: a DBSCAN or UMAP product computed by the pool and then read by the job
-# was reported as a race (sgemm_beta's memset in an OpenBLAS thread against
-# dbscan.c reading the result; e2e.http_server's cluster-job test, 4 of 15
-# runs). On one thread OpenBLAS computes in the caller's thread, where TSan
-# sees every access.
 test-tsan: tsan
-	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 \
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)' --output-junit "$$PWD/ctest-junit.xml"; \
 	  rc=$$?; python3 $(CURDIR)/scripts/check-skips.py ctest-junit.xml || rc=1; exit $$rc
 
