@@ -308,11 +308,19 @@ static lg_err topic_state(lg_kafka_worker *w, const char *name, int wait_ms, cha
  * gets longer at each try. */
 #define TOPIC_WAIT_FIRST_MS 1000
 #define TOPIC_WAIT_MAX_MS 5000
+/* "Unknown topic" is believed only when the brokers keep saying it this
+ * long: a cluster's brokers learn a new topic from the controller one after
+ * the other, so a topic created just before the worker started can be
+ * unknown to the broker asked first (e2e.kafka_replicas on 3 brokers at
+ * load 4-9: the worker stopped on an 'out' that ktool had created and seen). */
+#define TOPIC_ABSENT_CONFIRM_S 5.0
+#define TOPIC_ABSENT_RETRY_S 0.25
 
 lg_err kw_wait_topics(lg_kafka_worker *w, lg_errmsg *err) {
     const char *topics[2] = {w->o.output, w->o.dead_letter};
     double backoff = 0.5;
     int wait_ms = TOPIC_WAIT_FIRST_MS;
+    double absent_since = -1; /* when the brokers first said topics[i] does not exist */
     for (size_t i = 0; i < 2 && topics[i]; ) {
         if (kw_stopping(w)) return LG_OK;
         char why[512] = "";
@@ -320,12 +328,21 @@ lg_err kw_wait_topics(lg_kafka_worker *w, lg_errmsg *err) {
         if (r == LG_OK) {
             kw_client_ok(w, &w->plog);
             i++;
+            absent_since = -1;
             continue;
         }
-        if (r == LG_ENOTFOUND)
+        if (r == LG_ENOTFOUND) {
+            double now = lg_now();
+            if (absent_since < 0) absent_since = now;
+            if (now - absent_since < TOPIC_ABSENT_CONFIRM_S) {
+                kw_backoff(w, TOPIC_ABSENT_RETRY_S);
+                continue;
+            }
             return lg_fail(err, LG_ENOTFOUND, "kafka: the %s topic '%s' does not exist on %s (the worker "
                                               "creates no topics: create it first)",
                            i ? "dead-letter" : "output", topics[i], w->o.brokers);
+        }
+        absent_since = -1;
         char line[1024];
         snprintf(line, sizeof line, "asking %s about topic '%s': %s; next try in %.1f s", w->o.brokers,
                  topics[i], why, backoff);

@@ -390,6 +390,24 @@ static void test_topics(void **state) {
     if (strncmp(err.msg, want, strlen(want))) fail_msg("got '%s'", err.msg);
     lg_kafka_worker_free(w);
 
+    /* an output topic that the broker asked does not know yet, then does
+     * (the brokers of a cluster learn a new topic one after the other): the
+     * worker does not stop on the first "unknown topic", it asks again and
+     * runs (before: it stopped at once, 'late' does not exist) */
+    rd_kafka_mock_topic_set_error(c.mc, "late", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    opts_init(&o, &p, c.bs);
+    o.output = "late";
+    runner late;
+    runner_start(&late, &o);
+    usleep(1500000);
+    if (__atomic_load_n(&late.done, __ATOMIC_ACQUIRE)) fail_msg("the worker stopped: %s", late.err.msg);
+    rd_kafka_mock_topic_set_error(c.mc, "late", RD_KAFKA_RESP_ERR_NO_ERROR);
+    feed_logins(&c, 1, 3);
+    wait_metric(&late, "logify_kafka_produced_total", 3);
+    runner_stop(&late);
+    if (late.rc) fail_msg("run: %s", late.err.msg);
+    lg_kafka_worker_free(late.w);
+
     /* a topic whose leader is away: the worker waits (counting client
      * errors) and stops when asked, without an error and without polling */
     rd_kafka_mock_topic_set_error(c.mc, "out", RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
