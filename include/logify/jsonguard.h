@@ -18,6 +18,9 @@
 #ifndef LOGIFY_JSONGUARD_H
 #define LOGIFY_JSONGUARD_H
 
+#include <jansson.h>
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,6 +29,10 @@ extern "C" {
 unsigned long lg_json_alloc_mark(void);
 /* 1 when one of Jansson's allocations failed on this thread since mark. */
 int lg_json_alloc_failed_since(unsigned long mark);
+/* json_loadb that keeps no value built while an allocation failed: NULL,
+ * and *oom 1, then (a token may have lost a byte, or the lexer reported the
+ * failed malloc as a syntax error); *oom 0 otherwise (je says why a NULL). */
+json_t *lg_json_loadb(const char *text, size_t len, size_t flags, json_error_t *je, int *oom);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bert/sbert_internal.h"
+#include "logify/jsonguard.h"
 
 #define ST_HEADER_MAX (100u << 20) /* as in the reference implementation */
 #define ST_MAX_TENSORS 100000
@@ -68,7 +69,9 @@ lg_err lg_safetensors_parse(const void *buf, size_t len, const char *name, lg_sa
         return lg_fail(err, LG_EMODEL, "%s: header length %llu invalid for a %zu-byte file", name,
                        (unsigned long long)n, len);
     json_error_t je;
-    json_t *root = json_loadb((const char *)p + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
+    int oom;
+    json_t *root = lg_json_loadb((const char *)p + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je, &oom);
+    if (oom) return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading the header's JSON", name);
     if (!root) return lg_fail(err, LG_EMODEL, "%s: header is not JSON: %s", name, je.text);
     lg_err e = LG_OK;
     if (!json_is_object(root)) {

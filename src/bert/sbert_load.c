@@ -16,6 +16,7 @@
 #include "bert/sbert_internal.h"
 #include "bert/sbert_kernels.h"
 #include "bert/sbert_quant.h"
+#include "logify/jsonguard.h"
 
 #define SB_JSON_MAX (4u << 20)
 
@@ -41,8 +42,10 @@ static lg_err load_json(const char *path, int optional, json_t **out, lg_errmsg 
     lg_err e = lg_read_file(path, SB_JSON_MAX, &text, &len, err);
     if (e) return e;
     json_error_t je;
-    json_t *j = json_loadb(text, len, 0, &je);
+    int oom;
+    json_t *j = lg_json_loadb(text, len, 0, &je, &oom);
     free(text);
+    if (oom) return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading JSON", path);
     if (!j) return lg_fail(err, LG_EMODEL, "%s: line %d: %s", path, je.line, je.text);
     if (!json_is_object(j)) {
         json_decref(j);
@@ -360,8 +363,10 @@ static lg_err load_modules(lg_sbert *m, const char *dir, lg_errmsg *err) {
     size_t len = 0;
     if ((e = lg_read_file(path, SB_JSON_MAX, &text, &len, err))) return e;
     json_error_t je;
-    json_t *mods = json_loadb(text, len, 0, &je);
+    int oom;
+    json_t *mods = lg_json_loadb(text, len, 0, &je, &oom);
     free(text);
+    if (oom) return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading JSON", path);
     if (!mods) return lg_fail(err, LG_EMODEL, "%s: line %d: %s", path, je.line, je.text);
     json_t *pool = NULL, *pcfg = NULL, *sb = NULL;
     int have_transformer = 0;

@@ -21,6 +21,7 @@
 
 #include "logify/dynlib_curl.h"
 #include "bert/sbert_internal.h"
+#include "logify/jsonguard.h"
 
 #define PULL_FILE_MAX ((curl_off_t)16 << 30) /* 16 GB per file */
 
@@ -92,7 +93,12 @@ static lg_err validate(const char *path, const char *file, lg_errmsg *err) {
     size_t fl = strlen(file);
     if (fl > 5 && !strcmp(file + fl - 5, ".json")) {
         json_error_t je;
+        unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
         json_t *j = json_load_file(path, 0, &je);
+        if (lg_json_alloc_failed_since(mark)) {
+            json_decref(j);
+            return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading JSON", file);
+        }
         if (!j)
             return lg_fail(err, LG_EMODEL, "%s: downloaded file is not JSON: %s", file, je.text);
         json_decref(j);
@@ -222,8 +228,13 @@ static lg_err pooling_dirs(const char *dir, char out[][256], int cap, int *n, lg
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/modules.json", dir);
     json_error_t je;
+    unsigned long mark = lg_json_alloc_mark();
     json_t *mods = json_load_file(path, 0, &je);
     *n = 0;
+    if (lg_json_alloc_failed_since(mark)) {
+        json_decref(mods);
+        return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading JSON", path);
+    }
     if (!json_is_array(mods)) {
         json_decref(mods);
         return lg_fail(err, LG_EMODEL, "%s: not a JSON array of modules", path);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "bert/sbert_internal.h"
+#include "logify/jsonguard.h"
 
 #define TJ_MAX_BYTES (64u << 20)
 
@@ -410,7 +411,9 @@ lg_err lg_tokenizer_json_parse(const char *text, size_t len, const char *name,
     out->pad_id = -1;
     if (len > TJ_MAX_BYTES) return lg_fail(err, LG_ELIMIT, "%s: over 64 MB", name);
     json_error_t je;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    int oom;
+    json_t *root = lg_json_loadb(text, len, JSON_REJECT_DUPLICATES, &je, &oom);
+    if (oom) return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading JSON", name);
     if (!root) return lg_fail(err, LG_EMODEL, "%s: line %d: %s", name, je.line, je.text);
     const char **tokens = NULL;
     size_t n = 0;

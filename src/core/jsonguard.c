@@ -2,6 +2,7 @@
  * (include/logify/jsonguard.h says why: Jansson 2.14 ignores some). */
 #include "logify/jsonguard.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 
@@ -22,3 +23,15 @@ __attribute__((constructor)) static void guard_install(void) {
 unsigned long lg_json_alloc_mark(void) { return failed; }
 
 int lg_json_alloc_failed_since(unsigned long mark) { return failed != mark; }
+
+json_t *lg_json_loadb(const char *text, size_t len, size_t flags, json_error_t *je, int *oom) {
+    unsigned long mark = failed;
+    errno = 0; /* with another allocator than ours (a test's), malloc's ENOMEM tells */
+    json_t *root = json_loadb(text, len, flags, je);
+    *oom = failed != mark || errno == ENOMEM || (!root && json_error_code(je) == json_error_out_of_memory);
+    if (*oom) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}

@@ -442,8 +442,10 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
         return BAD("%s: \"encoder.config_hash\" must be 16 lower-case hex digits", path);
     json_t *cfg = json_object_get(enc, "config");
     b->encoder_spec = lg_strdup(spec);
+    unsigned long mark = lg_json_alloc_mark(); /* a key lost in the text: refused */
     b->encoder_config = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER) : lg_strdup("{}");
-    if (!b->encoder_spec || !b->encoder_config) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!b->encoder_spec || !b->encoder_config || lg_json_alloc_failed_since(mark))
+        return lg_fail(err, LG_ENOMEM, "%s: out of memory copying the encoder's settings", path);
 
     json_t *clf = json_object_get(root, "classifier");
     const char *type = json_string_value(json_object_get(clf, "type"));
@@ -562,8 +564,10 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
 
     json_t *tr = json_object_get(root, "training");
     if (tr && !json_is_object(tr)) return BAD("%s: \"training\" must be an object", path);
-    if (tr && !(b->training = json_dumps(tr, JSON_COMPACT | JSON_PRESERVE_ORDER)))
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+    mark = lg_json_alloc_mark();
+    if (tr && (!(b->training = json_dumps(tr, JSON_COMPACT | JSON_PRESERVE_ORDER)) ||
+               lg_json_alloc_failed_since(mark)))
+        return lg_fail(err, LG_ENOMEM, "%s: out of memory copying \"training\"", path);
     return LG_OK;
 }
 
@@ -674,9 +678,8 @@ lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
     lg_err e = lg_read_file(path, META_MAX, &text, &len, err);
     if (e) return e;
     json_error_t je;
-    errno = 0; /* Jansson's lexer reports a failed malloc as a syntax error */
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    int no_memory = !root && (errno == ENOMEM || json_error_code(&je) == json_error_out_of_memory);
+    int no_memory; /* Jansson's lexer reports a failed malloc as a syntax error */
+    json_t *root = lg_json_loadb(text, len, JSON_REJECT_DUPLICATES, &je, &no_memory);
     free(text);
     if (no_memory) return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading JSON", path);
     if (!root) return BAD("%s:%d: invalid JSON: %s", path, je.line, je.text);
