@@ -27,6 +27,7 @@
 
 #include "llm/llm_int.h"
 #include "logify/csv.h"
+#include "logify/jsonguard.h"
 
 #define CACHE_MAX_FILE (256u << 20)
 #define CACHE_MAX_FIELD 8192 /* bytes of one template read from the file */
@@ -214,7 +215,14 @@ static lg_err load(llm_cache *c, lg_errmsg *err) {
         char *nl = memchr(line, '\n', (size_t)(text + len - line));
         size_t n = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
         if (n) {
+            unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
             json_t *o = json_loadb(line, n, 0, NULL);
+            if (lg_json_alloc_failed_since(mark)) { /* a byte of a label may be lost */
+                json_decref(o);
+                free(text);
+                return lg_fail(err, LG_ENOMEM, "llm cache %s: out of memory reading line %zu", c->path,
+                               lines + bad + 1);
+            }
             const char *m = jstr(o, "model"), *ls = jstr(o, "labelset"), *t = jstr(o, "template"),
                        *l = jstr(o, "label");
             if (m && ls && t && l && *l) {

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "logify/job.h"
+#include "logify/jsonguard.h"
 #include "logify/templates.h"
 #include "server/server_json.h"
 
@@ -517,8 +518,13 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         }
         /* 16 digits: the client's own numbers (a shipper's float
          * timestamp) come back as sent; the confidence is rounded */
+        unsigned long mark = lg_json_alloc_mark(); /* a key lost in the dump: the answer fails */
         bad = json_dump_callback(o, spool_dump, st->spool, JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0 ||
               srv_spool_append(st->spool, "\n", 1) != LG_OK;
+        if (!bad && lg_json_alloc_failed_since(mark)) {
+            fail_internal(rq, "stream answer", "out of memory (writing a line's JSON)");
+            break;
+        }
         if (bad) {
             stream_answer_fail(rq, st->spool);
             break;
@@ -589,8 +595,15 @@ static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char 
     st->line_no++;
     if (blank(p, n)) return;
     json_error_t jerr;
+    unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
     json_t *o = json_loadb(p, n, 0, &jerr);
     char m[300];
+    if (lg_json_alloc_failed_since(mark)) { /* a byte of the line may be lost: not classified */
+        json_decref(o);
+        stream_flush(s, rq, st);
+        fail_internal(rq, "stream line", "out of memory (reading a line's JSON)");
+        return;
+    }
     if (!o) {
         snprintf(m, sizeof m, "invalid JSON at column %d: %s", jerr.column, jerr.text);
         stream_bad_line(s, rq, st, 400, m);
