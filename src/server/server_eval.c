@@ -45,8 +45,9 @@ enum MHD_Result srv_eval_begin(lg_server *s, struct MHD_Connection *c, srv_req *
 void srv_eval_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
     (void)s;
     eval_post *p = rq->state;
-    if (lg_buf_append(&p->body, data, len))
-        srv_req_fail(rq, 413, "request body larger than %zu bytes", p->body.max);
+    lg_err e = lg_buf_append(&p->body, data, len);
+    if (e == LG_ELIMIT) srv_req_fail(rq, 413, "request body larger than %zu bytes", p->body.max);
+    else if (e) srv_req_fail(rq, 500, "out of memory (reading the request body)");
 }
 
 /* The answer: the eval object with "svg" added, as compact JSON. */

@@ -2,7 +2,8 @@
 # Allocation failure in `logify serve`: one server process, its allocations
 # failed during single requests (the Nth of a request, and every one from N
 # on) through failalloc's control file: POST /classify/ (CSV), /v1/classify
-# (JSON), /v1/classify/stream (NDJSON), GET /metrics and /healthz. Each
+# (JSON), /v1/classify/stream (NDJSON), /v1/eval (labelled CSV), GET
+# /metrics and /healthz. Each
 # request gets its normal answer, a 500/503 with a JSON error, or a closed
 # connection; the process never dies, and answers normally once the faults
 # stop. tests/faults/serve_oom.py does the requests (http.client).

@@ -65,6 +65,9 @@ def kinds():
     logs = [{"source": "S", "log_message": "User User%d logged in." % i} for i in range(20)]
     logs += [{"source": "S", "log_message": "Disk usage at %d%% on node" % i} for i in range(20)]
     ndjson = "".join(json.dumps(l) + "\n" for l in logs).encode()
+    labelled = ("source,log_message,target_label\n" + "".join(
+        "ModernCRM,User User%d logged in.,User Action\nBillingSystem,IP 10.4.7.%d blocked after 14 failed "
+        "login attempts,Security Alert\n" % (i, i) for i in range(10))).encode()
     return [
         ("csv", "POST", "/classify/", body, {"Content-Type": ctype}),
         ("csv-jsonl-explain", "POST", "/classify/?format=jsonl&explain=1&templates=1", body,
@@ -73,6 +76,7 @@ def kinds():
         ("json", "POST", "/v1/classify", json.dumps({"logs": logs}).encode(),
          {"Content-Type": "application/json"}),
         ("ndjson", "POST", "/v1/classify/stream", ndjson, {"Content-Type": "application/x-ndjson"}),
+        ("eval", "POST", "/v1/eval?name=labelled.csv", labelled, {"Content-Type": "text/csv"}),
         ("metrics", "GET", "/metrics", None, {}),
         ("healthz", "GET", "/healthz", None, {}),
     ]
