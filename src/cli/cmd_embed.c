@@ -2,6 +2,7 @@
  * one message per line on stdin, one JSON array of floats per line on
  * stdout, same order. Lines are read in chunks so memory stays bounded;
  * within a chunk the engine sorts by length and batches. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -139,6 +140,7 @@ int cmd_embed(int argc, char **argv) {
     lg_progress_phase(prog, NULL, "rows", 0, cli_file_size(stdin));
     uint64_t bytes = 0;
     ssize_t n;
+    errno = 0;
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         bytes += (uint64_t)n;
         size_t len = (size_t)n;
@@ -156,6 +158,11 @@ int cmd_embed(int argc, char **argv) {
                 goto done;
             lg_progress_set(prog, (uint64_t)texts, bytes);
         }
+        errno = 0;
+    }
+    if (!feof(stdin)) { /* getline's -1 without the end: a read error, or its buffer's malloc failed */
+        cli_error("reading standard input (after line %.0f): %s", texts, strerror(errno ? errno : EIO));
+        goto done;
     }
     if (ch.n && flush_chunk(m, s, &ch, out, stats, &secs, &cpu, &tokens, &flops) != CLI_OK)
         goto done;

@@ -1,5 +1,6 @@
 /* cmd_model.c - `logify model tokenize|info|pull`: sentence-transformers
  * model directories (the engine is in src/sbert*.c). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ static int model_tokenize(const char *dir) {
         return cli_error("out of memory");
     }
     ssize_t n;
+    errno = 0;
     while ((n = getline(&line, &lcap, stdin)) >= 0) {
         size_t len = (size_t)n, k = 0;
         if (len && line[len - 1] == '\n') len--;
@@ -46,7 +48,10 @@ static int model_tokenize(const char *dir) {
         for (size_t i = 0; i < k; i++)
             printf(i ? ", %d" : "%d", ids[i]);
         fputs("]}\n", stdout);
+        errno = 0;
     }
+    if (rc == CLI_OK && !feof(stdin)) /* getline's -1 without the end: a read error, or no memory */
+        rc = cli_error("reading standard input: %s", strerror(errno ? errno : EIO));
     if (fflush(stdout) != 0 && rc == CLI_OK) rc = cli_error("writing stdout failed");
     free(line);
     free(ids);

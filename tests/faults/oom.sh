@@ -25,6 +25,17 @@ jansson_spare() {
     awk '$4 ~ /^json_load(b|s|f|fd|_file|_callback)$/ {printf "%s0x%s+0x%s", sep, $1, $2; sep=","}'
 }
 
+# dynlib_spare: the code range of lg_dynlib_load (src/core/dynlib.c), the
+# dlopen of a lazily loaded library. OpenBLAS's libgfortran runs a
+# constructor inside dlopen that gives up on a failed malloc ("Operating
+# system error: Cannot allocate memory", then SIGSEGV or "double free" in
+# its exit handlers), and OpenBLAS's own, starting its threads, raises
+# SIGINT when pthread_create fails: third-party code the caller cannot
+# reach (docs/testing.md). The sweeps that load OpenBLAS spare it.
+dynlib_spare() {
+  nm -S "$LOGIFY" 2>/dev/null | awk '$4 == "lg_dynlib_load" {printf "0x%s+0x%s", $1, $2}'
+}
+
 # small_rules FILE: two rules (a small Vectorscan database: its compiler
 # makes most of a run's allocations, ~14,000 with these two).
 small_rules() {

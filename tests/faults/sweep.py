@@ -35,8 +35,13 @@ LOADER = re.compile(r"^(logify: )?(out of memory|cannot allocate memory for thre
 CRASH = re.compile(r"Sanitizer|runtime error|core dumped|Segmentation|Aborted|assert", re.I)
 
 
+STDIN = None  # --stdin: a file given to every run as its standard input
+
+
 def run(cmd, env, timeout):
-    r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    with open(STDIN or os.devnull, "rb") as inp:
+        r = subprocess.run(cmd, env=env, stdin=inp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
     return r.returncode, r.stdout, r.stderr.decode("utf-8", "replace")
 
 
@@ -84,8 +89,11 @@ def main():
     ap.add_argument("--unclassified-ok", action="store_true",
                     help="exit 0 may also give, for some rows, Unclassified with a detail naming memory (the LLM "
                     "stage's degraded answer): the CSV keeps every row, in order, the others equal")
+    ap.add_argument("--stdin", default="", help="a file each run reads as its standard input")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
+    global STDIN
+    STDIN = a.stdin or None
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
     outdir = os.path.dirname(os.path.abspath(a.out))
     base = dict(os.environ)
