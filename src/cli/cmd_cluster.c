@@ -104,16 +104,16 @@ static int read_table(const char *path, table *t) {
     FILE *f = fopen(path, "rb");
     if (!f) return cli_error("%s: %s", path, strerror(errno));
     lg_csv_reader *r = NULL;
-    lg_errmsg err;
-    if (LG_TRY(&err, lg_csv_reader_new(NULL, lg_cluster_rows_on_row, NULL, t, &r, &err))) {
+    lg_errmsg err = {{0}};
+    if (lg_csv_reader_new(NULL, lg_cluster_rows_on_row, NULL, t, &r, &err)) {
         fclose(f);
         return cli_error("%s", err.msg);
     }
     char buf[1 << 16];
     size_t got;
     lg_err e = LG_OK;
-    while (!e && (got = fread(buf, 1, sizeof buf, f)) > 0) e = LG_TRY(&err, lg_csv_feed(r, buf, got, &err));
-    if (!e) e = LG_TRY(&err, lg_csv_finish(r, &err));
+    while (!e && (got = fread(buf, 1, sizeof buf, f)) > 0) e = lg_csv_feed(r, buf, got, &err);
+    if (!e) e = lg_csv_finish(r, &err);
     lg_csv_reader_free(r);
     fclose(f);
     if (e) return cli_error("%s: %s", path, err.msg);
@@ -123,6 +123,12 @@ static int read_table(const char *path, table *t) {
 
 /* ---- Output ------------------------------------------------------------------------------ */
 
+/* The files a run writes in --out DIR: the writers below and
+ * remove_outputs name them from this one table. */
+typedef enum { OUT_POINTS, OUT_EMBEDDINGS, OUT_CLUSTERS, OUT_SVG, OUT_HTML, OUT_RULES, OUT_FILES } out_file;
+static const char *const out_names[OUT_FILES] = {"points.csv", "embeddings.npy", "clusters.csv",
+                                                 "map.svg",    "map.html",       "suggested_rules.yaml"};
+
 static char *join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
@@ -130,11 +136,11 @@ static char *join(const char *dir, const char *name) {
     return p;
 }
 
-/* Writes buf (and optionally raw bytes after it) to DIR/name atomically. */
-static int write_file(const char *dir, const char *name, const lg_buf *buf, const void *raw,
-                      size_t raw_len) {
+/* Writes buf (and optionally raw bytes after it) to DIR/(file's name) atomically. */
+static int write_file(const char *dir, out_file file, const lg_buf *buf, const void *raw, size_t raw_len) {
+    const char *name = out_names[file];
     char *path = join(dir, name);
-    if (!path) return cli_error("out of memory");
+    if (!path) return cli_error("output path: out of memory");
     cli_outfile o;
     int rc = cli_outfile_open(&o, path);
     free(path);
@@ -152,11 +158,9 @@ static const size_t OUT_MAX = (size_t)1 << 31;
 /* A failed run that created DIR removes it with what it wrote there (no
  * partial output); a directory that existed before is left as it is. */
 static void remove_outputs(const char *dir) {
-    static const char *const names[] = {"points.csv",  "embeddings.npy", "clusters.csv",
-                                        "map.svg",     "map.html",       "suggested_rules.yaml"};
     char path[4096];
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    for (size_t i = 0; i < OUT_FILES; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, out_names[i]);
         unlink(path);
     }
     rmdir(dir); /* fails, harmlessly, if anything else is in it */
@@ -167,15 +171,15 @@ static void remove_outputs(const char *dir) {
 static int write_npy_rows(const char *dir, const lg_vecset *v) {
     lg_buf h;
     lg_buf_init(&h, 4096);
-    lg_errmsg err;
-    if (LG_TRY(&err, lg_npy_header(v->n, v->d, &h, &err))) {
+    lg_errmsg err = {{0}};
+    if (lg_npy_header(v->n, v->d, &h, &err)) {
         lg_buf_free(&h);
-        return cli_error("embeddings.npy: %s", err.msg);
+        return cli_error("%s: %s", out_names[OUT_EMBEDDINGS], err.msg);
     }
-    char *path = join(dir, "embeddings.npy");
+    char *path = join(dir, out_names[OUT_EMBEDDINGS]);
     if (!path) {
         lg_buf_free(&h);
-        return cli_error("out of memory");
+        return cli_error("%s: out of memory", out_names[OUT_EMBEDDINGS]);
     }
     cli_outfile o;
     int rc = cli_outfile_open(&o, path);
@@ -190,7 +194,7 @@ static int write_npy_rows(const char *dir, const lg_vecset *v) {
     lg_buf_free(&h);
     if (bad) {
         cli_outfile_abort(&o);
-        return cli_error("writing %s/embeddings.npy failed", dir);
+        return cli_error("writing %s/%s failed", dir, out_names[OUT_EMBEDDINGS]);
     }
     return cli_outfile_commit(&o);
 }
@@ -215,7 +219,7 @@ static int write_points(const char *dir, const table *t, const int32_t *cl, cons
         }
         if (!e) e = lg_buf_putc(&b, '\n');
     }
-    int rc = e ? cli_error("points.csv: %s", lg_strerror(e)) : write_file(dir, "points.csv", &b, NULL, 0);
+    int rc = e ? cli_error("%s: %s", out_names[OUT_POINTS], lg_strerror(e)) : write_file(dir, OUT_POINTS, &b, NULL, 0);
     lg_buf_free(&b);
     return rc;
 }
@@ -224,8 +228,8 @@ static int write_points(const char *dir, const table *t, const int32_t *cl, cons
 static int write_clusters(const char *dir, const table *t, const int32_t *cl, size_t n, size_t nc,
                           int has_labels) {
     lg_cluster_groups g;
-    lg_errmsg gerr;
-    if (LG_TRY(&gerr, lg_cluster_groups_make(cl, n, nc, &g, &gerr))) return cli_error("%s", gerr.msg);
+    lg_errmsg gerr = {{0}};
+    if (lg_cluster_groups_make(cl, n, nc, &g, &gerr)) return cli_error("%s", gerr.msg);
     const char **ms = malloc((n ? n : 1) * sizeof *ms);
     size_t *ls = malloc((n ? n : 1) * sizeof *ls);
     lg_buf b;
@@ -235,7 +239,7 @@ static int write_clusters(const char *dir, const table *t, const int32_t *cl, si
     int rc = CLI_OK;
     lg_err e = LG_OK;
     if (!ms || !ls) {
-        rc = cli_error("out of memory");
+        rc = cli_error("%s: out of memory", out_names[OUT_CLUSTERS]);
         goto done;
     }
     e = lg_buf_printf(&b, "id,size,dominant_label,label_share,template,example_1,example_2,example_3\n");
@@ -267,8 +271,8 @@ static int write_clusters(const char *dir, const table *t, const int32_t *cl, si
         }
         if (!e) e = lg_buf_putc(&b, '\n');
     }
-    if (e) rc = cli_error("clusters.csv: %s", lg_strerror(e));
-    else rc = write_file(dir, "clusters.csv", &b, NULL, 0);
+    if (e) rc = cli_error("%s: %s", out_names[OUT_CLUSTERS], lg_strerror(e));
+    else rc = write_file(dir, OUT_CLUSTERS, &b, NULL, 0);
 done:
     lg_template_free(&tp);
     lg_cluster_groups_free(&g);
@@ -403,7 +407,7 @@ int cmd_cluster(int argc, char **argv) {
     int32_t *cl = NULL, *cld = NULL;
     lg_suggested_rule *rules = NULL;
     size_t n_rules = 0, n = 0, d = 0, m = 0, nc = 0;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_buf b;
     lg_buf_init(&b, OUT_MAX);
     progress_state ps = {!o.no_progress && isatty(2), "", 0};
@@ -420,7 +424,7 @@ int cmd_cluster(int argc, char **argv) {
     }
     /* ---- embed, deduplicate */
     if (o.embeddings) {
-        if (LG_TRY(&err, lg_npy_read(o.embeddings, &x, &n, &d, &err))) {
+        if (lg_npy_read(o.embeddings, &x, &n, &d, &err)) {
             rc = cli_error("%s", err.msg);
             goto done;
         }
@@ -429,7 +433,7 @@ int cmd_cluster(int argc, char **argv) {
             goto done;
         }
         lg_l2_normalize_rows(x, n, d);
-        lg_err e = LG_TRY(&err, lg_vecset_from_rows(x, n, d, MAX_DISTINCT, &vs, &err));
+        lg_err e = lg_vecset_from_rows(x, n, d, MAX_DISTINCT, &vs, &err);
         free(x);
         x = NULL;
         if (e) {
@@ -446,7 +450,7 @@ int cmd_cluster(int argc, char **argv) {
         const char *const *emsg = (const char *const *)t.msg;
         const size_t *elen = t.len;
         if (!o.by_message) {
-            if (LG_TRY(&err, lg_cluster_templates_mine(emsg, elen, n, NULL, NULL, &tt, &err))) {
+            if (lg_cluster_templates_mine(emsg, elen, n, NULL, NULL, &tt, &err)) {
                 rc = cli_error("%s", err.msg);
                 goto done;
             }
@@ -455,8 +459,8 @@ int cmd_cluster(int argc, char **argv) {
             emsg = tt.row_text;
             elen = tt.row_len;
         }
-        lg_err e = LG_TRY(&err, lg_cluster_embed_distinct(o.encoder, emsg, elen, n, (size_t)o.dims, MAX_DISTINCT,
-                                             progress_cb, &ps, &vs, &err));
+        lg_err e = lg_cluster_embed_distinct(o.encoder, emsg, elen, n, (size_t)o.dims, MAX_DISTINCT,
+                                             progress_cb, &ps, &vs, &err);
         progress_end(&ps);
         if (e) {
             rc = e == LG_ELIMIT ? distinct_cap_error(o.data, err.msg)
@@ -476,14 +480,14 @@ int cmd_cluster(int argc, char **argv) {
     cld = malloc(m * sizeof *cld);
     xyd = calloc(2 * m, sizeof *xyd);
     if (!cl || !xy || !cld || !xyd) {
-        rc = cli_error("out of memory");
+        rc = cli_error("cluster assignments: out of memory");
         goto done;
     }
     /* ---- DBSCAN (weighted: exactly that of all rows) */
     if (!o.umap_only) {
         double t1 = lg_now();
-        if (LG_TRY(&err, lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples,
-                               progress_cb, &ps, cld, &nc, &err))) {
+        if (lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples,
+                               progress_cb, &ps, cld, &nc, &err)) {
             progress_end(&ps);
             rc = cli_error("%s", err.msg);
             goto done;
@@ -493,8 +497,8 @@ int cmd_cluster(int argc, char **argv) {
         size_t noise = 0;
         for (size_t i = 0; i < n; i++) noise += cl[i] < 0;
         double sil;
-        if (LG_TRY(&err, lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20,
-                                          o.up.seed, &sil, &err))) {
+        if (lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20,
+                                          o.up.seed, &sil, &err)) {
             rc = cli_error("%s", err.msg);
             goto done;
         }
@@ -510,7 +514,7 @@ int cmd_cluster(int argc, char **argv) {
     lg_umap_stats st;
     double t2 = lg_now();
     if (m >= 2) {
-        if (LG_TRY(&err, lg_umap_fit(vs.x, m, d, &o.up, progress_cb, &ps, xyd, &st, &err))) {
+        if (lg_umap_fit(vs.x, m, d, &o.up, progress_cb, &ps, xyd, &st, &err)) {
             progress_end(&ps);
             rc = cli_error("%s", err.msg);
             goto done;
@@ -546,17 +550,17 @@ int cmd_cluster(int argc, char **argv) {
              o.embeddings ? "the given embeddings" : o.encoder);
     pd.title = title;
     int by_label = has_labels && (!o.color_by || !strcmp(o.color_by, "label"));
-    if (LG_TRY(&err, lg_plot_svg(&pd, by_label, &b, &err))) {
+    if (lg_plot_svg(&pd, by_label, &b, &err)) {
         rc = cli_error("%s", err.msg);
         goto done;
     }
-    if ((rc = write_file(o.out, "map.svg", &b, NULL, 0))) goto done;
+    if ((rc = write_file(o.out, OUT_SVG, &b, NULL, 0))) goto done;
     lg_buf_reset(&b);
-    if (LG_TRY(&err, lg_plot_html(&pd, &b, &err))) {
+    if (lg_plot_html(&pd, &b, &err)) {
         rc = cli_error("%s", err.msg);
         goto done;
     }
-    if ((rc = write_file(o.out, "map.html", &b, NULL, 0))) goto done;
+    if ((rc = write_file(o.out, OUT_HTML, &b, NULL, 0))) goto done;
     lg_buf_reset(&b);
     /* ---- suggested rules */
     if (o.data) {
@@ -567,12 +571,12 @@ int cmd_cluster(int argc, char **argv) {
         /* template-first: a rule per template (as `logify templates --rules`) */
         if ((tt.miner ? lg_cluster_template_rules(tt.miner, tt.tpl, cl, &si, &rules, &n_rules, &err)
                       : lg_suggest_rules(&si, &rules, &n_rules, &err)) ||
-            LG_TRY(&err, lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err))) {
+            lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err)) {
             rc = cli_error("suggested rules: %s", err.msg);
             goto done;
         }
         t_rules = lg_now() - tr;
-        if ((rc = write_file(o.out, "suggested_rules.yaml", &b, NULL, 0))) goto done;
+        if ((rc = write_file(o.out, OUT_RULES, &b, NULL, 0))) goto done;
         size_t low = 0, covered = 0;
         for (size_t i = 0; i < n_rules; i++) {
             low += has_labels && rules[i].precision < 1.0;
