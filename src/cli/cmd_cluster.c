@@ -123,11 +123,96 @@ static int read_table(const char *path, table *t) {
 
 /* ---- Output ------------------------------------------------------------------------------ */
 
-/* The files a run writes in --out DIR: the writers below and
- * remove_outputs name them from this one table. */
+/* The files a run writes in --out DIR: the writers below and the set's
+ * commit name them from this one table. */
 typedef enum { OUT_POINTS, OUT_EMBEDDINGS, OUT_CLUSTERS, OUT_SVG, OUT_HTML, OUT_RULES, OUT_FILES } out_file;
 static const char *const out_names[OUT_FILES] = {"points.csv", "embeddings.npy", "clusters.csv",
                                                  "map.svg",    "map.html",       "suggested_rules.yaml"};
+
+/* All or nothing: the new set is written into a private directory inside
+ * DIR (DIR/.logify-cluster.XXXXXX, the same file system) and renamed into
+ * place only when every file of it was written, so that a failed run
+ * leaves the earlier files of DIR as they were (never some new and some
+ * old) and removes a DIR it created. */
+typedef struct {
+    const char *dir;                /* --out DIR */
+    char stage[4096];               /* DIR/.logify-cluster.XXXXXX, "" until made */
+    int created;                    /* DIR made by this run */
+    unsigned char written[OUT_FILES]; /* staged, to be renamed into DIR */
+} out_set;
+
+static int out_begin(out_set *s, const char *dir) {
+    memset(s, 0, sizeof *s);
+    s->dir = dir;
+    s->created = mkdir(dir, 0777) == 0;
+    if (!s->created && errno != EEXIST) return cli_error("cannot create %s: %s", dir, strerror(errno));
+    char t[sizeof s->stage];
+    if ((size_t)snprintf(t, sizeof t, "%s/.logify-cluster.XXXXXX", dir) >= sizeof t)
+        return cli_error("%s: path too long", dir);
+    if (!mkdtemp(t)) {
+        int en = errno;
+        if (s->created) rmdir(dir);
+        s->created = 0;
+        return cli_error("cannot create a directory in %s: %s", dir, strerror(en));
+    }
+    memcpy(s->stage, t, sizeof t);
+    return CLI_OK;
+}
+
+static void out_path(char *p, size_t cap, const char *dir, out_file f, const char *suffix) {
+    snprintf(p, cap, "%s/%s%s", dir, out_names[f], suffix);
+}
+
+/* Renames the staged files into DIR. Each earlier file is kept (a hard
+ * link in the stage) until every rename succeeded: a failed rename puts
+ * the earlier ones back and removes the new ones. */
+static int out_commit(out_set *s) {
+    char to[4200], from[4200], keep[4200];
+    int had[OUT_FILES] = {0};
+    for (int i = 0; i < OUT_FILES; i++) {
+        if (!s->written[i]) continue;
+        out_path(to, sizeof to, s->dir, (out_file)i, "");
+        out_path(keep, sizeof keep, s->stage, (out_file)i, ".old");
+        if (link(to, keep) == 0) had[i] = 1;
+        else if (errno != ENOENT)
+            return cli_error("cannot replace %s: %s (no file of %s was replaced)", to, strerror(errno), s->dir);
+    }
+    for (int i = 0; i < OUT_FILES; i++) {
+        if (!s->written[i]) continue;
+        out_path(from, sizeof from, s->stage, (out_file)i, "");
+        out_path(to, sizeof to, s->dir, (out_file)i, "");
+        if (rename(from, to) == 0) continue;
+        int en = errno;
+        for (int j = 0; j < i; j++) { /* the earlier set back */
+            if (!s->written[j]) continue;
+            out_path(to, sizeof to, s->dir, (out_file)j, "");
+            out_path(keep, sizeof keep, s->stage, (out_file)j, ".old");
+            if (had[j]) rename(keep, to);
+            else unlink(to);
+        }
+        out_path(to, sizeof to, s->dir, (out_file)i, "");
+        return cli_error("cannot replace %s: %s (the earlier files of %s are kept)", to, strerror(en), s->dir);
+    }
+    return CLI_OK;
+}
+
+/* Removes the stage and what is left in it (the earlier files' links, or
+ * after a failure the new set: the names of the table, no directory
+ * listing, which could fail for want of memory); after a failure a DIR
+ * this run created is removed too. */
+static void out_end(out_set *s, int failed) {
+    if (s->stage[0]) {
+        char p[4200];
+        for (int i = 0; i < OUT_FILES; i++) {
+            out_path(p, sizeof p, s->stage, (out_file)i, "");
+            unlink(p);
+            out_path(p, sizeof p, s->stage, (out_file)i, ".old");
+            unlink(p);
+        }
+        rmdir(s->stage);
+    }
+    if (failed && s->created) rmdir(s->dir); /* fails, harmlessly, if anything else is in it */
+}
 
 static char *join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -136,9 +221,9 @@ static char *join(const char *dir, const char *name) {
     return p;
 }
 
-/* Writes buf (and optionally raw bytes after it) to DIR/(file's name) atomically. */
-static int write_file(const char *dir, out_file file, const lg_buf *buf, const void *raw, size_t raw_len) {
-    const char *name = out_names[file];
+/* Writes buf (and optionally raw bytes after it) into the set's stage. */
+static int write_file(out_set *s, out_file file, const lg_buf *buf, const void *raw, size_t raw_len) {
+    const char *dir = s->stage, *name = out_names[file];
     char *path = join(dir, name);
     if (!path) return cli_error("output path: out of memory");
     cli_outfile o;
@@ -150,25 +235,17 @@ static int write_file(const char *dir, out_file file, const lg_buf *buf, const v
         cli_outfile_abort(&o);
         return cli_error("writing %s/%s failed", dir, name);
     }
-    return cli_outfile_commit(&o);
+    rc = cli_outfile_commit(&o);
+    if (!rc) s->written[file] = 1;
+    return rc;
 }
 
 static const size_t OUT_MAX = (size_t)1 << 31;
 
-/* A failed run that created DIR removes it with what it wrote there (no
- * partial output); a directory that existed before is left as it is. */
-static void remove_outputs(const char *dir) {
-    char path[4096];
-    for (size_t i = 0; i < OUT_FILES; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, out_names[i]);
-        unlink(path);
-    }
-    rmdir(dir); /* fails, harmlessly, if anything else is in it */
-}
-
 /* embeddings.npy: (rows, dims) float32 in input order, each row its
  * distinct vector, streamed (no rows x dims copy in memory). */
-static int write_npy_rows(const char *dir, const lg_vecset *v) {
+static int write_npy_rows(out_set *s, const lg_vecset *v) {
+    const char *dir = s->stage;
     lg_buf h;
     lg_buf_init(&h, 4096);
     lg_errmsg err = {{0}};
@@ -196,10 +273,12 @@ static int write_npy_rows(const char *dir, const lg_vecset *v) {
         cli_outfile_abort(&o);
         return cli_error("writing %s/%s failed", dir, out_names[OUT_EMBEDDINGS]);
     }
-    return cli_outfile_commit(&o);
+    rc = cli_outfile_commit(&o);
+    if (!rc) s->written[OUT_EMBEDDINGS] = 1;
+    return rc;
 }
 
-static int write_points(const char *dir, const table *t, const int32_t *cl, const float *xy, size_t n,
+static int write_points(out_set *dir, const table *t, const int32_t *cl, const float *xy, size_t n,
                         int has_labels) {
     lg_buf b;
     lg_buf_init(&b, OUT_MAX);
@@ -225,7 +304,7 @@ static int write_points(const char *dir, const table *t, const int32_t *cl, cons
 }
 
 /* clusters.csv: one line per cluster (largest first), then noise. */
-static int write_clusters(const char *dir, const table *t, const int32_t *cl, size_t n, size_t nc,
+static int write_clusters(out_set *dir, const table *t, const int32_t *cl, size_t n, size_t nc,
                           int has_labels) {
     lg_cluster_groups g;
     lg_errmsg gerr = {{0}};
@@ -413,15 +492,11 @@ int cmd_cluster(int argc, char **argv) {
     progress_state ps = {!o.no_progress && isatty(2), "", 0};
     double t0 = lg_now();
 
-    int created = 0; /* o.out made by this run (removed again if it fails) */
+    out_set os = {0};
     if (o.data && (rc = read_table(o.data, &t))) goto done;
     int has_labels = 0;
     for (size_t i = 0; i < t.n && !has_labels; i++) has_labels = t.col_lab >= 0 && t.lab[i][0];
-    created = mkdir(o.out, 0777) == 0;
-    if (!created && errno != EEXIST) {
-        rc = cli_error("cannot create %s: %s", o.out, strerror(errno));
-        goto done;
-    }
+    if ((rc = out_begin(&os, o.out))) goto done;
     /* ---- embed, deduplicate */
     if (o.embeddings) {
         if (lg_npy_read(o.embeddings, &x, &n, &d, &err)) {
@@ -474,7 +549,7 @@ int cmd_cluster(int argc, char **argv) {
     if (vs.texts) fprintf(stderr, " (%zu distinct messages encoded)", vs.texts);
     fprintf(stderr, ", %zu dims (%s) in %.2f s\n", d, o.embeddings ? o.embeddings : o.encoder,
             lg_now() - t0);
-    if ((rc = write_npy_rows(o.out, &vs))) goto done;
+    if ((rc = write_npy_rows(&os, &vs))) goto done;
     cl = malloc(n * sizeof *cl);
     xy = malloc(2 * n * sizeof *xy);
     cld = malloc(m * sizeof *cld);
@@ -537,9 +612,9 @@ int cmd_cluster(int argc, char **argv) {
         xy[2 * i + 1] = xyd[2 * (size_t)vs.row_vec[i] + 1];
     }
     double t_out = lg_now(), t_rules = 0;
-    if ((rc = write_points(o.out, o.data ? &t : NULL, cl, xy, n, has_labels))) goto done;
+    if ((rc = write_points(&os, o.data ? &t : NULL, cl, xy, n, has_labels))) goto done;
     if (o.umap_only) goto summary;
-    if ((rc = write_clusters(o.out, o.data ? &t : NULL, cl, n, nc, has_labels))) goto done;
+    if ((rc = write_clusters(&os, o.data ? &t : NULL, cl, n, nc, has_labels))) goto done;
     /* ---- maps */
     lg_plot_data pd = {n, xy, cl, nc, has_labels ? (const char *const *)t.lab : NULL,
                        o.data ? (const char *const *)t.msg : NULL, o.data ? t.len : NULL,
@@ -554,13 +629,13 @@ int cmd_cluster(int argc, char **argv) {
         rc = cli_error("%s", err.msg);
         goto done;
     }
-    if ((rc = write_file(o.out, OUT_SVG, &b, NULL, 0))) goto done;
+    if ((rc = write_file(&os, OUT_SVG, &b, NULL, 0))) goto done;
     lg_buf_reset(&b);
     if (lg_plot_html(&pd, &b, &err)) {
         rc = cli_error("%s", err.msg);
         goto done;
     }
-    if ((rc = write_file(o.out, OUT_HTML, &b, NULL, 0))) goto done;
+    if ((rc = write_file(&os, OUT_HTML, &b, NULL, 0))) goto done;
     lg_buf_reset(&b);
     /* ---- suggested rules */
     if (o.data) {
@@ -576,7 +651,7 @@ int cmd_cluster(int argc, char **argv) {
             goto done;
         }
         t_rules = lg_now() - tr;
-        if ((rc = write_file(o.out, OUT_RULES, &b, NULL, 0))) goto done;
+        if ((rc = write_file(&os, OUT_RULES, &b, NULL, 0))) goto done;
         size_t low = 0, covered = 0;
         for (size_t i = 0; i < n_rules; i++) {
             low += has_labels && rules[i].precision < 1.0;
@@ -591,12 +666,13 @@ summary:
     /* the output phase apart from the rule suggestions, then the whole run
      * (the figure printed here used to be the whole run, which read as a
      * slow output phase) */
-    fprintf(stderr, "wrote %s/{points.csv,embeddings.npy%s} in %.2f s (whole run %.2f s)\n", o.out,
-            o.umap_only ? "" : o.data ? ",clusters.csv,map.svg,map.html,suggested_rules.yaml"
-                                      : ",clusters.csv,map.svg,map.html",
-            lg_now() - t_out - t_rules, lg_now() - t0);
+    if ((rc = out_commit(&os))) goto done;
+    fprintf(stderr, "wrote %s/{", o.out);
+    for (int i = 0, k = 0; i < OUT_FILES; i++)
+        if (os.written[i]) fprintf(stderr, "%s%s", k++ ? "," : "", out_names[i]);
+    fprintf(stderr, "} in %.2f s (whole run %.2f s)\n", lg_now() - t_out - t_rules, lg_now() - t0);
 done:
-    if (rc && created) remove_outputs(o.out);
+    out_end(&os, rc != 0);
     lg_suggested_rules_free(rules, n_rules);
     lg_buf_free(&b);
     lg_cluster_rows_free(&t);
