@@ -173,9 +173,21 @@ static int out_commit(out_set *s) {
         if (!s->written[i]) continue;
         out_path(to, sizeof to, s->dir, (out_file)i, "");
         out_path(keep, sizeof keep, s->stage, (out_file)i, ".old");
-        if (link(to, keep) == 0) had[i] = 1;
-        else if (errno != ENOENT)
-            return cli_error("cannot replace %s: %s (no file of %s was replaced)", to, strerror(errno), s->dir);
+        struct stat st;
+        if (link(to, keep) == 0) {
+            had[i] = 1;
+            if (stat(to, &st) == 0) { /* an earlier file keeps its mode and owner, as -o's do */
+                out_path(from, sizeof from, s->stage, (out_file)i, "");
+                /* chown first: it clears set-id bits that chmod then restores */
+                if ((chown(from, st.st_uid, st.st_gid) && errno != EPERM) || chmod(from, st.st_mode & 07777))
+                    return cli_error("%s: %s (no file of %s was replaced)", from, strerror(errno), s->dir);
+            }
+        } else if (errno != ENOENT) {
+            int en = errno;
+            if (stat(to, &st) == 0 && S_ISDIR(st.st_mode))
+                return cli_error("%s: is a directory (no file of %s was replaced)", to, s->dir);
+            return cli_error("cannot replace %s: %s (no file of %s was replaced)", to, strerror(en), s->dir);
+        }
     }
     for (int i = 0; i < OUT_FILES; i++) {
         if (!s->written[i]) continue;

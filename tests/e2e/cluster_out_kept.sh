@@ -41,13 +41,16 @@ nothing_left "$TMP/out"
 ok
 
 # a run that succeeds into the earlier DIR replaces every file of the set
+# (an earlier file keeps its mode, as -o's files do)
 rm -rf "$TMP/out"
 cp -r "$TMP/old" "$TMP/out"
+chmod 640 "$TMP/out/clusters.csv"
 "$LOGIFY" cluster --data "$TMP/in40.csv" --out "$TMP/out" --no-progress 2>"$TMP/err" || fail "$(cat "$TMP/err")"
 "$LOGIFY" cluster --data "$TMP/in40.csv" --out "$TMP/fresh" --no-progress 2>"$TMP/err" || fail "$(cat "$TMP/err")"
 for f in "${names[@]}"; do
   cmp -s "$TMP/out/$f" "$TMP/fresh/$f" || fail "$f is not the new run's (over an earlier set)"
 done
+[[ $(stat -c %a "$TMP/out/clusters.csv") == 640 ]] || fail "clusters.csv lost its mode 640: $(stat -c %a "$TMP/out/clusters.csv")"
 nothing_left "$TMP/out"
 ok
 
