@@ -50,15 +50,6 @@ typedef struct {
 lg_err lg_fail(lg_errmsg *err, lg_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Returns e. When e is an error and err's message is empty (the callee
- * returned e without a detail, as most of the out-of-memory paths do),
- * writes lg_strerror(e) there ("out of memory"), so that a caller printing
- * err->msg never prints nothing. */
-lg_err lg_errmsg_settle(lg_errmsg *err, lg_err e);
-/* LG_TRY(err, call): empties err's message, evaluates call (an lg_err
- * expression writing into err), then lg_errmsg_settle(err, its code). */
-#define LG_TRY(err, call) ((err)->msg[0] = '\0', lg_errmsg_settle((err), (call)))
-
 /* ---- Logging ---------------------------------------------------------- */
 
 typedef enum { LG_LOG_DEBUG = 0, LG_LOG_INFO, LG_LOG_WARN, LG_LOG_ERROR } lg_log_level;

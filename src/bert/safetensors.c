@@ -85,7 +85,7 @@ lg_err lg_safetensors_parse(const void *buf, size_t len, const char *name, lg_sa
     }
     st->tensors = calloc(count ? count : 1, sizeof *st->tensors);
     if (!st->tensors) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "safetensors tensors: out of memory");
         goto out;
     }
     const uint8_t *data = p + 8 + n;
@@ -156,7 +156,7 @@ lg_err lg_safetensors_parse(const void *buf, size_t len, const char *name, lg_sa
         }
         t->name = lg_strdup(key);
         if (!t->name) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "safetensors names: out of memory");
             goto out;
         }
         t->data = data + b0;
@@ -166,7 +166,7 @@ lg_err lg_safetensors_parse(const void *buf, size_t len, const char *name, lg_sa
     /* ranges must not overlap */
     lg_st_tensor *sorted = malloc((st->n_tensors ? st->n_tensors : 1) * sizeof *sorted);
     if (!sorted) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "safetensors index: out of memory");
         goto out;
     }
     memcpy(sorted, st->tensors, st->n_tensors * sizeof *sorted);

@@ -114,7 +114,7 @@ static lg_err scratch_reserve(lg_sbert_scratch *s, size_t rows, lg_errmsg *err) 
 lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg *err) {
     *out = NULL;
     lg_sbert_scratch *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "sbert scratch: out of memory");
     s->m = m;
     s->batch = 32;
     s->threads = 1;
@@ -127,7 +127,7 @@ lg_err lg_sbert_scratch_new(const lg_sbert *m, lg_sbert_scratch **out, lg_errmsg
         free(s->scores);
         free(s->kt);
         free(s);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "sbert scratch: out of memory");
     }
     *out = s;
     return LG_OK;
@@ -481,7 +481,7 @@ static void region_batches(void *p, int ch, int chunks, int member) {
 /* Orders idx by len[idx], ties by index (counting sort: stable, O(n)). */
 static lg_err sort_by_len(size_t *idx, const int *len, size_t n, int max_len, lg_errmsg *err) {
     size_t *count = calloc((size_t)max_len + 2, sizeof *count);
-    if (!count) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!count) return lg_fail(err, LG_ENOMEM, "sbert batch order: out of memory");
     for (size_t i = 0; i < n; i++)
         count[len[i] + 1]++;
     for (int l = 1; l <= max_len + 1; l++)
@@ -506,7 +506,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
     size_t *off = malloc(n * sizeof *off), *order = malloc(n * sizeof *order), total = 0, cap = 0;
     int *len = malloc(n * sizeof *len);
     if (!one || !off || !order || !len) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "sbert batch: out of memory");
         goto out;
     }
     /* tokenize every text, packed */
@@ -522,7 +522,7 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
                 nc *= 2;
             int32_t *np = realloc(ids, nc * sizeof *np);
             if (!np) {
-                e = lg_fail(err, LG_ENOMEM, "out of memory");
+                e = lg_fail(err, LG_ENOMEM, "sbert batch: out of memory");
                 goto out;
             }
             ids = np;

@@ -85,7 +85,7 @@ static lg_err own(lg_sbert *m, void *p, lg_errmsg *err) {
         void **np = realloc(m->owned, nc * sizeof *np);
         if (!np) {
             free(p);
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lg_fail(err, LG_ENOMEM, "sbert weights: out of memory");
         }
         m->owned = np;
         m->cap_owned = nc;
@@ -141,7 +141,7 @@ static lg_err tensor_f32(lg_sbert *m, const char *path, const char *name, int64_
         return LG_OK;
     }
     float *p = malloc(n * sizeof *p);
-    if (!p) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!p) return lg_fail(err, LG_ENOMEM, "sbert weights: out of memory");
     lg_st_to_f32(t, p, n);
     if ((e = own(m, p, err))) return e;
     *out = p;
@@ -161,7 +161,7 @@ static lg_err load_weights(lg_sbert *m, const char *path, lg_errmsg *err) {
         (e = tensor_f32(m, path, "embeddings.LayerNorm.bias", H, 0, NULL, &m->emb_ln_b, err)))
         return e;
     m->layer = calloc((size_t)m->layers, sizeof *m->layer);
-    if (!m->layer) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!m->layer) return lg_fail(err, LG_ENOMEM, "sbert layers: out of memory");
     char n[128];
 #define T(suffix, d0, d1, dst, field)                                                              \
     do {                                                                                           \
@@ -172,10 +172,10 @@ static lg_err load_weights(lg_sbert *m, const char *path, lg_errmsg *err) {
         lg_bert_layer *L = &m->layer[l];
         float *wqkv = malloc((size_t)(3 * H * H) * sizeof *wqkv);
         if (!wqkv || (e = own(m, wqkv, err)))
-            return wqkv ? e : lg_fail(err, LG_ENOMEM, "out of memory");
+            return wqkv ? e : lg_fail(err, LG_ENOMEM, "sbert weights: out of memory");
         float *bqkv = malloc((size_t)(3 * H) * sizeof *bqkv);
         if (!bqkv || (e = own(m, bqkv, err)))
-            return bqkv ? e : lg_fail(err, LG_ENOMEM, "out of memory");
+            return bqkv ? e : lg_fail(err, LG_ENOMEM, "sbert weights: out of memory");
         const float *unused;
         static const char *qkv[3] = {"query", "key", "value"};
         for (int k = 0; k < 3; k++) {
@@ -521,7 +521,7 @@ void lg_sbert_free(lg_sbert *m) {
 lg_err lg_sbert_load(const char *dir, lg_sbert **out, lg_errmsg *err) {
     *out = NULL;
     lg_sbert *m = calloc(1, sizeof *m);
-    if (!m) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!m) return lg_fail(err, LG_ENOMEM, "sbert model: out of memory");
     char path[PATH_MAX];
     lg_err e;
     if ((e = load_config(m, dir, err)) || (e = load_tokenizer(m, dir, err)) ||

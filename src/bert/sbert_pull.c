@@ -299,7 +299,7 @@ lg_err lg_sbert_pull(const char *name, const char *dir, const lg_sbert_pull_opts
         size_t n = strlen(o->token) + 32;
         auth = malloc(n);
         if (!auth) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "sbert pull: out of memory");
             goto out;
         }
         snprintf(auth, n, "Authorization: Bearer %s", o->token);

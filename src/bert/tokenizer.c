@@ -111,7 +111,7 @@ static lg_err finish(lg_wordpiece *t, const lg_wordpiece_spec *sp, int refuse_du
     while (t->n_slots < t->n * 2)
         t->n_slots <<= 1;
     t->slots = malloc(t->n_slots * sizeof *t->slots);
-    if (!t->slots) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!t->slots) return lg_fail(err, LG_ENOMEM, "tokenizer: out of memory");
     memset(t->slots, 0xff, t->n_slots * sizeof *t->slots);
     for (size_t id = 0; id < t->n; id++) {
         const char *tok = t->tokens[id];
@@ -151,12 +151,12 @@ lg_err lg_wordpiece_new(const char *const *tokens, size_t n, const lg_wordpiece_
             return lg_fail(err, LG_ELIMIT, "%s: vocabulary over 64 MB", name);
     }
     lg_wordpiece *t = calloc(1, sizeof *t);
-    if (!t) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!t) return lg_fail(err, LG_ENOMEM, "tokenizer: out of memory");
     t->text = malloc(bytes ? bytes : 1);
     t->tokens = malloc((n ? n : 1) * sizeof *t->tokens);
     if (!t->text || !t->tokens) {
         lg_wordpiece_free(t);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "tokenizer: out of memory");
     }
     char *p = t->text;
     for (size_t i = 0; i < n; i++) {
@@ -189,12 +189,12 @@ lg_err lg_wordpiece_add_token(lg_wordpiece *t, const char *content, int32_t id, 
     if (t->n_added == t->cap_added) {
         size_t nc = t->cap_added ? t->cap_added * 2 : 8;
         wp_added *na = realloc(t->added, nc * sizeof *na);
-        if (!na) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!na) return lg_fail(err, LG_ENOMEM, "tokenizer added tokens: out of memory");
         t->added = na;
         t->cap_added = nc;
     }
     char *s = malloc(len + 1);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "tokenizer added tokens: out of memory");
     memcpy(s, content, len + 1);
     t->added[t->n_added++] = (wp_added){s, len, id};
     t->first[(uint8_t)content[0]] = 1;
@@ -207,7 +207,7 @@ lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
     *out = NULL;
     if (len > WP_VOCAB_MAX_BYTES) return lg_fail(err, LG_ELIMIT, "%s: vocabulary over 64 MB", name);
     lg_wordpiece *t = calloc(1, sizeof *t);
-    if (!t) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!t) return lg_fail(err, LG_ENOMEM, "tokenizer: out of memory");
     t->text = malloc(len + 1);
     if (!t->text) goto nomem;
     memcpy(t->text, text, len);
@@ -245,7 +245,7 @@ lg_err lg_wordpiece_from_text(const char *text, size_t len, const char *name,
     return LG_OK;
 nomem:
     lg_wordpiece_free(t);
-    return lg_fail(err, LG_ENOMEM, "out of memory");
+    return lg_fail(err, LG_ENOMEM, "tokenizer: out of memory");
 }
 
 lg_err lg_wordpiece_load(const char *vocab_path, const lg_wordpiece_opts *o, lg_wordpiece **out,
@@ -411,7 +411,7 @@ lg_err lg_wordpiece_encode(const lg_wordpiece *t, const char *text, size_t len, 
     size_t mc = t->max_chars, wcap = mc * 4 + 8;
     wp_state *s = malloc(sizeof *s + wcap + (t->prefix_len + wcap) + (mc + 1) * sizeof(size_t) +
                          mc * sizeof(int32_t) + 16);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "tokenizer: out of memory");
     s->t = t;
     s->char_off = (size_t *)(void *)(s + 1);
     s->pieces = (int32_t *)(void *)(s->char_off + mc + 1);

@@ -88,7 +88,7 @@ static lg_err read_model(json_t *root, const char *name, lg_wordpiece_spec *sp,
     if (n > (size_t)INT32_MAX / 4)
         return lg_fail(err, LG_ELIMIT, "%s: model.vocab: too many tokens", name);
     const char **tok = calloc(n, sizeof *tok);
-    if (!tok) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!tok) return lg_fail(err, LG_ENOMEM, "tokenizer.json vocabulary: out of memory");
     const char *key;
     json_t *idv;
     size_t klen;

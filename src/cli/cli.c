@@ -90,17 +90,17 @@ lg_pset_source cli_pset_source(const cli_pipeline_opts *o) {
 }
 
 int cli_build_config(const cli_pipeline_opts *o, lg_config *cfg) {
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_pset_source src = cli_pset_source(o);
-    if (LG_TRY(&err, lg_pset_source_config(&src, cfg, &err))) return cli_error("%s", err.msg);
+    if (lg_pset_source_config(&src, cfg, &err)) return cli_error("%s", err.msg);
     return CLI_OK;
 }
 
 int cli_load_pipeline(const lg_config *cfg, lg_resources *res, lg_pipeline **pl) {
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     *pl = NULL;
-    if (LG_TRY(&err, lg_resources_load(cfg, res, &err))) return cli_error("%s", err.msg);
-    if (LG_TRY(&err, lg_pipeline_new(&cfg->routes, res, pl, &err))) {
+    if (lg_resources_load(cfg, res, &err)) return cli_error("%s", err.msg);
+    if (lg_pipeline_new(&cfg->routes, res, pl, &err)) {
         lg_resources_free(res);
         return cli_error("%s", err.msg);
     }
@@ -134,7 +134,7 @@ int cli_print_json(json_t *j) {
         free(text);
         text = NULL;
     }
-    if (!text) return cli_error("out of memory");
+    if (!text) return cli_error("JSON output: out of memory");
     puts(text);
     free(text);
     return CLI_OK;

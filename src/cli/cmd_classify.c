@@ -73,7 +73,7 @@ static lg_err read_live(lg_job *job, int fd, char *buf, size_t cap, lg_progress 
             int r = poll(&p, 1, LIVE_FLUSH_MS);
             if (r < 0 && errno == EINTR) continue;
             if (r == 0) {
-                lg_err e = LG_TRY(err, lg_job_flush(job, err));
+                lg_err e = lg_job_flush(job, err);
                 if (e) return e;
                 pending = 0;
                 continue;
@@ -83,7 +83,7 @@ static lg_err read_live(lg_job *job, int fd, char *buf, size_t cap, lg_progress 
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return lg_fail(err, LG_EIO, "reading: %s", strerror(errno));
         if (n == 0) return LG_OK;
-        lg_err e = LG_TRY(err, lg_job_feed(job, buf, (size_t)n, err));
+        lg_err e = lg_job_feed(job, buf, (size_t)n, err);
         if (e) return e;
         lg_progress_set(prog, lg_job_rows_read(job), 0);
         pending = 1;
@@ -191,7 +191,7 @@ int cmd_classify(int argc, char **argv) {
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
     int rc = CLI_FAIL;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_resources res;
     lg_pipeline *pl = NULL;
     lg_job *job = NULL;
@@ -214,7 +214,7 @@ int cmd_classify(int argc, char **argv) {
         sink.live = of.stream;
         sink.name = output;
     }
-    if (templates && LG_TRY(&err, lg_tpl_miner_new(NULL, &jo.templates, &err))) {
+    if (templates && lg_tpl_miner_new(NULL, &jo.templates, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -225,7 +225,7 @@ int cmd_classify(int argc, char **argv) {
     jo.on_skip = on_skip;
     /* before the workers start: it takes over the log sink */
     prog = cli_progress_start("classify", no_progress, !output || of.stream);
-    if (LG_TRY(&err, lg_job_new(&jo, &job, &err))) {
+    if (lg_job_new(&jo, &job, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -233,7 +233,7 @@ int cmd_classify(int argc, char **argv) {
     size_t chunk_size = 1 << 20, n;
     chunk = malloc(chunk_size);
     if (!chunk) {
-        cli_error("out of memory");
+        cli_error("classify: read buffer: out of memory");
         goto done;
     }
     lg_err e = LG_OK;
@@ -245,13 +245,13 @@ int cmd_classify(int argc, char **argv) {
     } else {
         uint64_t bytes = 0;
         while (!e && (n = fread(chunk, 1, chunk_size, in)) > 0) {
-            e = LG_TRY(&err, lg_job_feed(job, chunk, n, &err));
+            e = lg_job_feed(job, chunk, n, &err);
             bytes += n;
             lg_progress_set(prog, lg_job_rows_read(job), bytes);
         }
         if (!e && ferror(in)) e = lg_fail(&err, LG_EIO, "reading %s: %s", input, strerror(errno));
     }
-    if (!e) e = LG_TRY(&err, lg_job_finish(job, &err));
+    if (!e) e = lg_job_finish(job, &err);
     if (!e) lg_progress_set(prog, lg_job_rows_read(job), cli_file_size(in));
     if (e) {
         if (sink.failed) cli_error("%s", err.msg);

@@ -104,16 +104,16 @@ static int read_table(const char *path, table *t) {
     FILE *f = fopen(path, "rb");
     if (!f) return cli_error("%s: %s", path, strerror(errno));
     lg_csv_reader *r = NULL;
-    lg_errmsg err;
-    if (LG_TRY(&err, lg_csv_reader_new(NULL, lg_cluster_rows_on_row, NULL, t, &r, &err))) {
+    lg_errmsg err = {{0}};
+    if (lg_csv_reader_new(NULL, lg_cluster_rows_on_row, NULL, t, &r, &err)) {
         fclose(f);
         return cli_error("%s", err.msg);
     }
     char buf[1 << 16];
     size_t got;
     lg_err e = LG_OK;
-    while (!e && (got = fread(buf, 1, sizeof buf, f)) > 0) e = LG_TRY(&err, lg_csv_feed(r, buf, got, &err));
-    if (!e) e = LG_TRY(&err, lg_csv_finish(r, &err));
+    while (!e && (got = fread(buf, 1, sizeof buf, f)) > 0) e = lg_csv_feed(r, buf, got, &err);
+    if (!e) e = lg_csv_finish(r, &err);
     lg_csv_reader_free(r);
     fclose(f);
     if (e) return cli_error("%s: %s", path, err.msg);
@@ -123,6 +123,109 @@ static int read_table(const char *path, table *t) {
 
 /* ---- Output ------------------------------------------------------------------------------ */
 
+/* The files a run writes in --out DIR: the writers below and the set's
+ * commit name them from this one table. */
+typedef enum { OUT_POINTS, OUT_EMBEDDINGS, OUT_CLUSTERS, OUT_SVG, OUT_HTML, OUT_RULES, OUT_FILES } out_file;
+static const char *const out_names[OUT_FILES] = {"points.csv", "embeddings.npy", "clusters.csv",
+                                                 "map.svg",    "map.html",       "suggested_rules.yaml"};
+
+/* All or nothing: the new set is written into a private directory inside
+ * DIR (DIR/.logify-cluster.XXXXXX, the same file system) and renamed into
+ * place only when every file of it was written, so that a failed run
+ * leaves the earlier files of DIR as they were (never some new and some
+ * old) and removes a DIR it created. */
+typedef struct {
+    const char *dir;                /* --out DIR */
+    char stage[4096];               /* DIR/.logify-cluster.XXXXXX, "" until made */
+    int created;                    /* DIR made by this run */
+    unsigned char written[OUT_FILES]; /* staged, to be renamed into DIR */
+} out_set;
+
+static int out_begin(out_set *s, const char *dir) {
+    memset(s, 0, sizeof *s);
+    s->dir = dir;
+    s->created = mkdir(dir, 0777) == 0;
+    if (!s->created && errno != EEXIST) return cli_error("cannot create %s: %s", dir, strerror(errno));
+    char t[sizeof s->stage];
+    if ((size_t)snprintf(t, sizeof t, "%s/.logify-cluster.XXXXXX", dir) >= sizeof t)
+        return cli_error("%s: path too long", dir);
+    if (!mkdtemp(t)) {
+        int en = errno;
+        if (s->created) rmdir(dir);
+        s->created = 0;
+        return cli_error("cannot create a directory in %s: %s", dir, strerror(en));
+    }
+    memcpy(s->stage, t, sizeof t);
+    return CLI_OK;
+}
+
+static void out_path(char *p, size_t cap, const char *dir, out_file f, const char *suffix) {
+    snprintf(p, cap, "%s/%s%s", dir, out_names[f], suffix);
+}
+
+/* Renames the staged files into DIR. Each earlier file is kept (a hard
+ * link in the stage) until every rename succeeded: a failed rename puts
+ * the earlier ones back and removes the new ones. */
+static int out_commit(out_set *s) {
+    char to[4200], from[4200], keep[4200];
+    int had[OUT_FILES] = {0};
+    for (int i = 0; i < OUT_FILES; i++) {
+        if (!s->written[i]) continue;
+        out_path(to, sizeof to, s->dir, (out_file)i, "");
+        out_path(keep, sizeof keep, s->stage, (out_file)i, ".old");
+        struct stat st;
+        if (link(to, keep) == 0) {
+            had[i] = 1;
+            if (stat(to, &st) == 0) { /* an earlier file keeps its mode and owner, as -o's do */
+                out_path(from, sizeof from, s->stage, (out_file)i, "");
+                /* chown first: it clears set-id bits that chmod then restores */
+                if ((chown(from, st.st_uid, st.st_gid) && errno != EPERM) || chmod(from, st.st_mode & 07777))
+                    return cli_error("%s: %s (no file of %s was replaced)", from, strerror(errno), s->dir);
+            }
+        } else if (errno != ENOENT) {
+            int en = errno;
+            if (stat(to, &st) == 0 && S_ISDIR(st.st_mode))
+                return cli_error("%s: is a directory (no file of %s was replaced)", to, s->dir);
+            return cli_error("cannot replace %s: %s (no file of %s was replaced)", to, strerror(en), s->dir);
+        }
+    }
+    for (int i = 0; i < OUT_FILES; i++) {
+        if (!s->written[i]) continue;
+        out_path(from, sizeof from, s->stage, (out_file)i, "");
+        out_path(to, sizeof to, s->dir, (out_file)i, "");
+        if (rename(from, to) == 0) continue;
+        int en = errno;
+        for (int j = 0; j < i; j++) { /* the earlier set back */
+            if (!s->written[j]) continue;
+            out_path(to, sizeof to, s->dir, (out_file)j, "");
+            out_path(keep, sizeof keep, s->stage, (out_file)j, ".old");
+            if (had[j]) rename(keep, to);
+            else unlink(to);
+        }
+        out_path(to, sizeof to, s->dir, (out_file)i, "");
+        return cli_error("cannot replace %s: %s (the earlier files of %s are kept)", to, strerror(en), s->dir);
+    }
+    return CLI_OK;
+}
+
+/* Removes the stage and what is left in it (the earlier files' links, or
+ * after a failure the new set: the names of the table, no directory
+ * listing, which could fail for want of memory); after a failure a DIR
+ * this run created is removed too. */
+static void out_end(out_set *s, int failed) {
+    if (s->stage[0]) {
+        char p[4200];
+        for (int i = 0; i < OUT_FILES; i++) {
+            out_path(p, sizeof p, s->stage, (out_file)i, "");
+            unlink(p);
+            out_path(p, sizeof p, s->stage, (out_file)i, ".old");
+            unlink(p);
+        }
+        rmdir(s->stage);
+    }
+    if (failed && s->created) rmdir(s->dir); /* fails, harmlessly, if anything else is in it */
+}
+
 static char *join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
@@ -130,11 +233,11 @@ static char *join(const char *dir, const char *name) {
     return p;
 }
 
-/* Writes buf (and optionally raw bytes after it) to DIR/name atomically. */
-static int write_file(const char *dir, const char *name, const lg_buf *buf, const void *raw,
-                      size_t raw_len) {
+/* Writes buf (and optionally raw bytes after it) into the set's stage. */
+static int write_file(out_set *s, out_file file, const lg_buf *buf, const void *raw, size_t raw_len) {
+    const char *dir = s->stage, *name = out_names[file];
     char *path = join(dir, name);
-    if (!path) return cli_error("out of memory");
+    if (!path) return cli_error("output path: out of memory");
     cli_outfile o;
     int rc = cli_outfile_open(&o, path);
     free(path);
@@ -144,38 +247,28 @@ static int write_file(const char *dir, const char *name, const lg_buf *buf, cons
         cli_outfile_abort(&o);
         return cli_error("writing %s/%s failed", dir, name);
     }
-    return cli_outfile_commit(&o);
+    rc = cli_outfile_commit(&o);
+    if (!rc) s->written[file] = 1;
+    return rc;
 }
 
 static const size_t OUT_MAX = (size_t)1 << 31;
 
-/* A failed run that created DIR removes it with what it wrote there (no
- * partial output); a directory that existed before is left as it is. */
-static void remove_outputs(const char *dir) {
-    static const char *const names[] = {"points.csv",  "embeddings.npy", "clusters.csv",
-                                        "map.svg",     "map.html",       "suggested_rules.yaml"};
-    char path[4096];
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    rmdir(dir); /* fails, harmlessly, if anything else is in it */
-}
-
 /* embeddings.npy: (rows, dims) float32 in input order, each row its
  * distinct vector, streamed (no rows x dims copy in memory). */
-static int write_npy_rows(const char *dir, const lg_vecset *v) {
+static int write_npy_rows(out_set *s, const lg_vecset *v) {
+    const char *dir = s->stage;
     lg_buf h;
     lg_buf_init(&h, 4096);
-    lg_errmsg err;
-    if (LG_TRY(&err, lg_npy_header(v->n, v->d, &h, &err))) {
+    lg_errmsg err = {{0}};
+    if (lg_npy_header(v->n, v->d, &h, &err)) {
         lg_buf_free(&h);
-        return cli_error("embeddings.npy: %s", err.msg);
+        return cli_error("%s: %s", out_names[OUT_EMBEDDINGS], err.msg);
     }
-    char *path = join(dir, "embeddings.npy");
+    char *path = join(dir, out_names[OUT_EMBEDDINGS]);
     if (!path) {
         lg_buf_free(&h);
-        return cli_error("out of memory");
+        return cli_error("%s: out of memory", out_names[OUT_EMBEDDINGS]);
     }
     cli_outfile o;
     int rc = cli_outfile_open(&o, path);
@@ -190,12 +283,14 @@ static int write_npy_rows(const char *dir, const lg_vecset *v) {
     lg_buf_free(&h);
     if (bad) {
         cli_outfile_abort(&o);
-        return cli_error("writing %s/embeddings.npy failed", dir);
+        return cli_error("writing %s/%s failed", dir, out_names[OUT_EMBEDDINGS]);
     }
-    return cli_outfile_commit(&o);
+    rc = cli_outfile_commit(&o);
+    if (!rc) s->written[OUT_EMBEDDINGS] = 1;
+    return rc;
 }
 
-static int write_points(const char *dir, const table *t, const int32_t *cl, const float *xy, size_t n,
+static int write_points(out_set *dir, const table *t, const int32_t *cl, const float *xy, size_t n,
                         int has_labels) {
     lg_buf b;
     lg_buf_init(&b, OUT_MAX);
@@ -215,17 +310,17 @@ static int write_points(const char *dir, const table *t, const int32_t *cl, cons
         }
         if (!e) e = lg_buf_putc(&b, '\n');
     }
-    int rc = e ? cli_error("points.csv: %s", lg_strerror(e)) : write_file(dir, "points.csv", &b, NULL, 0);
+    int rc = e ? cli_error("%s: %s", out_names[OUT_POINTS], lg_strerror(e)) : write_file(dir, OUT_POINTS, &b, NULL, 0);
     lg_buf_free(&b);
     return rc;
 }
 
 /* clusters.csv: one line per cluster (largest first), then noise. */
-static int write_clusters(const char *dir, const table *t, const int32_t *cl, size_t n, size_t nc,
+static int write_clusters(out_set *dir, const table *t, const int32_t *cl, size_t n, size_t nc,
                           int has_labels) {
     lg_cluster_groups g;
-    lg_errmsg gerr;
-    if (LG_TRY(&gerr, lg_cluster_groups_make(cl, n, nc, &g, &gerr))) return cli_error("%s", gerr.msg);
+    lg_errmsg gerr = {{0}};
+    if (lg_cluster_groups_make(cl, n, nc, &g, &gerr)) return cli_error("%s", gerr.msg);
     const char **ms = malloc((n ? n : 1) * sizeof *ms);
     size_t *ls = malloc((n ? n : 1) * sizeof *ls);
     lg_buf b;
@@ -235,7 +330,7 @@ static int write_clusters(const char *dir, const table *t, const int32_t *cl, si
     int rc = CLI_OK;
     lg_err e = LG_OK;
     if (!ms || !ls) {
-        rc = cli_error("out of memory");
+        rc = cli_error("%s: out of memory", out_names[OUT_CLUSTERS]);
         goto done;
     }
     e = lg_buf_printf(&b, "id,size,dominant_label,label_share,template,example_1,example_2,example_3\n");
@@ -267,8 +362,8 @@ static int write_clusters(const char *dir, const table *t, const int32_t *cl, si
         }
         if (!e) e = lg_buf_putc(&b, '\n');
     }
-    if (e) rc = cli_error("clusters.csv: %s", lg_strerror(e));
-    else rc = write_file(dir, "clusters.csv", &b, NULL, 0);
+    if (e) rc = cli_error("%s: %s", out_names[OUT_CLUSTERS], lg_strerror(e));
+    else rc = write_file(dir, OUT_CLUSTERS, &b, NULL, 0);
 done:
     lg_template_free(&tp);
     lg_cluster_groups_free(&g);
@@ -403,24 +498,20 @@ int cmd_cluster(int argc, char **argv) {
     int32_t *cl = NULL, *cld = NULL;
     lg_suggested_rule *rules = NULL;
     size_t n_rules = 0, n = 0, d = 0, m = 0, nc = 0;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_buf b;
     lg_buf_init(&b, OUT_MAX);
     progress_state ps = {!o.no_progress && isatty(2), "", 0};
     double t0 = lg_now();
 
-    int created = 0; /* o.out made by this run (removed again if it fails) */
+    out_set os = {0};
     if (o.data && (rc = read_table(o.data, &t))) goto done;
     int has_labels = 0;
     for (size_t i = 0; i < t.n && !has_labels; i++) has_labels = t.col_lab >= 0 && t.lab[i][0];
-    created = mkdir(o.out, 0777) == 0;
-    if (!created && errno != EEXIST) {
-        rc = cli_error("cannot create %s: %s", o.out, strerror(errno));
-        goto done;
-    }
+    if ((rc = out_begin(&os, o.out))) goto done;
     /* ---- embed, deduplicate */
     if (o.embeddings) {
-        if (LG_TRY(&err, lg_npy_read(o.embeddings, &x, &n, &d, &err))) {
+        if (lg_npy_read(o.embeddings, &x, &n, &d, &err)) {
             rc = cli_error("%s", err.msg);
             goto done;
         }
@@ -429,7 +520,7 @@ int cmd_cluster(int argc, char **argv) {
             goto done;
         }
         lg_l2_normalize_rows(x, n, d);
-        lg_err e = LG_TRY(&err, lg_vecset_from_rows(x, n, d, MAX_DISTINCT, &vs, &err));
+        lg_err e = lg_vecset_from_rows(x, n, d, MAX_DISTINCT, &vs, &err);
         free(x);
         x = NULL;
         if (e) {
@@ -446,7 +537,7 @@ int cmd_cluster(int argc, char **argv) {
         const char *const *emsg = (const char *const *)t.msg;
         const size_t *elen = t.len;
         if (!o.by_message) {
-            if (LG_TRY(&err, lg_cluster_templates_mine(emsg, elen, n, NULL, NULL, &tt, &err))) {
+            if (lg_cluster_templates_mine(emsg, elen, n, NULL, NULL, &tt, &err)) {
                 rc = cli_error("%s", err.msg);
                 goto done;
             }
@@ -455,8 +546,8 @@ int cmd_cluster(int argc, char **argv) {
             emsg = tt.row_text;
             elen = tt.row_len;
         }
-        lg_err e = LG_TRY(&err, lg_cluster_embed_distinct(o.encoder, emsg, elen, n, (size_t)o.dims, MAX_DISTINCT,
-                                             progress_cb, &ps, &vs, &err));
+        lg_err e = lg_cluster_embed_distinct(o.encoder, emsg, elen, n, (size_t)o.dims, MAX_DISTINCT,
+                                             progress_cb, &ps, &vs, &err);
         progress_end(&ps);
         if (e) {
             rc = e == LG_ELIMIT ? distinct_cap_error(o.data, err.msg)
@@ -470,20 +561,20 @@ int cmd_cluster(int argc, char **argv) {
     if (vs.texts) fprintf(stderr, " (%zu distinct messages encoded)", vs.texts);
     fprintf(stderr, ", %zu dims (%s) in %.2f s\n", d, o.embeddings ? o.embeddings : o.encoder,
             lg_now() - t0);
-    if ((rc = write_npy_rows(o.out, &vs))) goto done;
+    if ((rc = write_npy_rows(&os, &vs))) goto done;
     cl = malloc(n * sizeof *cl);
     xy = malloc(2 * n * sizeof *xy);
     cld = malloc(m * sizeof *cld);
     xyd = calloc(2 * m, sizeof *xyd);
     if (!cl || !xy || !cld || !xyd) {
-        rc = cli_error("out of memory");
+        rc = cli_error("cluster assignments: out of memory");
         goto done;
     }
     /* ---- DBSCAN (weighted: exactly that of all rows) */
     if (!o.umap_only) {
         double t1 = lg_now();
-        if (LG_TRY(&err, lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples,
-                               progress_cb, &ps, cld, &nc, &err))) {
+        if (lg_dbscan_weighted(vs.x, m, d, vs.weight, (float)o.eps, (size_t)o.min_samples,
+                               progress_cb, &ps, cld, &nc, &err)) {
             progress_end(&ps);
             rc = cli_error("%s", err.msg);
             goto done;
@@ -493,8 +584,8 @@ int cmd_cluster(int argc, char **argv) {
         size_t noise = 0;
         for (size_t i = 0; i < n; i++) noise += cl[i] < 0;
         double sil;
-        if (LG_TRY(&err, lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20,
-                                          o.up.seed, &sil, &err))) {
+        if (lg_silhouette_cosine_weighted(vs.x, m, d, vs.weight, cld, nc, (size_t)50 << 20,
+                                          o.up.seed, &sil, &err)) {
             rc = cli_error("%s", err.msg);
             goto done;
         }
@@ -510,7 +601,7 @@ int cmd_cluster(int argc, char **argv) {
     lg_umap_stats st;
     double t2 = lg_now();
     if (m >= 2) {
-        if (LG_TRY(&err, lg_umap_fit(vs.x, m, d, &o.up, progress_cb, &ps, xyd, &st, &err))) {
+        if (lg_umap_fit(vs.x, m, d, &o.up, progress_cb, &ps, xyd, &st, &err)) {
             progress_end(&ps);
             rc = cli_error("%s", err.msg);
             goto done;
@@ -533,9 +624,9 @@ int cmd_cluster(int argc, char **argv) {
         xy[2 * i + 1] = xyd[2 * (size_t)vs.row_vec[i] + 1];
     }
     double t_out = lg_now(), t_rules = 0;
-    if ((rc = write_points(o.out, o.data ? &t : NULL, cl, xy, n, has_labels))) goto done;
+    if ((rc = write_points(&os, o.data ? &t : NULL, cl, xy, n, has_labels))) goto done;
     if (o.umap_only) goto summary;
-    if ((rc = write_clusters(o.out, o.data ? &t : NULL, cl, n, nc, has_labels))) goto done;
+    if ((rc = write_clusters(&os, o.data ? &t : NULL, cl, n, nc, has_labels))) goto done;
     /* ---- maps */
     lg_plot_data pd = {n, xy, cl, nc, has_labels ? (const char *const *)t.lab : NULL,
                        o.data ? (const char *const *)t.msg : NULL, o.data ? t.len : NULL,
@@ -546,17 +637,17 @@ int cmd_cluster(int argc, char **argv) {
              o.embeddings ? "the given embeddings" : o.encoder);
     pd.title = title;
     int by_label = has_labels && (!o.color_by || !strcmp(o.color_by, "label"));
-    if (LG_TRY(&err, lg_plot_svg(&pd, by_label, &b, &err))) {
+    if (lg_plot_svg(&pd, by_label, &b, &err)) {
         rc = cli_error("%s", err.msg);
         goto done;
     }
-    if ((rc = write_file(o.out, "map.svg", &b, NULL, 0))) goto done;
+    if ((rc = write_file(&os, OUT_SVG, &b, NULL, 0))) goto done;
     lg_buf_reset(&b);
-    if (LG_TRY(&err, lg_plot_html(&pd, &b, &err))) {
+    if (lg_plot_html(&pd, &b, &err)) {
         rc = cli_error("%s", err.msg);
         goto done;
     }
-    if ((rc = write_file(o.out, "map.html", &b, NULL, 0))) goto done;
+    if ((rc = write_file(&os, OUT_HTML, &b, NULL, 0))) goto done;
     lg_buf_reset(&b);
     /* ---- suggested rules */
     if (o.data) {
@@ -567,12 +658,12 @@ int cmd_cluster(int argc, char **argv) {
         /* template-first: a rule per template (as `logify templates --rules`) */
         if ((tt.miner ? lg_cluster_template_rules(tt.miner, tt.tpl, cl, &si, &rules, &n_rules, &err)
                       : lg_suggest_rules(&si, &rules, &n_rules, &err)) ||
-            LG_TRY(&err, lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err))) {
+            lg_suggested_rules_yaml(rules, n_rules, n, has_labels, &b, &err)) {
             rc = cli_error("suggested rules: %s", err.msg);
             goto done;
         }
         t_rules = lg_now() - tr;
-        if ((rc = write_file(o.out, "suggested_rules.yaml", &b, NULL, 0))) goto done;
+        if ((rc = write_file(&os, OUT_RULES, &b, NULL, 0))) goto done;
         size_t low = 0, covered = 0;
         for (size_t i = 0; i < n_rules; i++) {
             low += has_labels && rules[i].precision < 1.0;
@@ -587,12 +678,13 @@ summary:
     /* the output phase apart from the rule suggestions, then the whole run
      * (the figure printed here used to be the whole run, which read as a
      * slow output phase) */
-    fprintf(stderr, "wrote %s/{points.csv,embeddings.npy%s} in %.2f s (whole run %.2f s)\n", o.out,
-            o.umap_only ? "" : o.data ? ",clusters.csv,map.svg,map.html,suggested_rules.yaml"
-                                      : ",clusters.csv,map.svg,map.html",
-            lg_now() - t_out - t_rules, lg_now() - t0);
+    if ((rc = out_commit(&os))) goto done;
+    fprintf(stderr, "wrote %s/{", o.out);
+    for (int i = 0, k = 0; i < OUT_FILES; i++)
+        if (os.written[i]) fprintf(stderr, "%s%s", k++ ? "," : "", out_names[i]);
+    fprintf(stderr, "} in %.2f s (whole run %.2f s)\n", lg_now() - t_out - t_rules, lg_now() - t0);
 done:
-    if (rc && created) remove_outputs(o.out);
+    out_end(&os, rc != 0);
     lg_suggested_rules_free(rules, n_rules);
     lg_buf_free(&b);
     lg_cluster_rows_free(&t);

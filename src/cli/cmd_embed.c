@@ -46,20 +46,20 @@ static double process_cpu(void) {
 
 static int flush_chunk(const lg_sbert *m, lg_sbert_scratch *s, chunk *c, float *out, int stats,
                        double *secs, double *cpu, double *tokens, double *flops) {
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     int dim = lg_sbert_dim(m);
     if (stats) {
         int32_t ids[4096];
         for (size_t i = 0; i < c->n; i++) {
             size_t k = 0;
-            if (LG_TRY(&err, lg_sbert_tokenize(m, c->lines[i], c->lens[i], ids, 4096, &k, &err)) == LG_OK) {
+            if (lg_sbert_tokenize(m, c->lines[i], c->lens[i], ids, 4096, &k, &err) == LG_OK) {
                 *tokens += (double)k;
                 *flops += lg_sbert_flops(m, k);
             }
         }
     }
     double t0 = lg_now(), c0 = process_cpu();
-    if (LG_TRY(&err, lg_sbert_encode(m, s, (const char *const *)c->lines, c->lens, c->n, out, &err)))
+    if (lg_sbert_encode(m, s, (const char *const *)c->lines, c->lens, c->n, out, &err))
         return cli_error("%s", err.msg);
     *secs += lg_now() - t0;
     *cpu += process_cpu() - c0;
@@ -115,10 +115,10 @@ int cmd_embed(int argc, char **argv) {
     if (!dir) return cli_usage_error(usage_text, "--model DIR is required");
     if (optind < argc) return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind]);
 
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_sbert *m = NULL;
     lg_sbert_scratch *s = NULL;
-    if (LG_TRY(&err, lg_sbert_load(dir, &m, &err))) return cli_error("%s", err.msg);
+    if (lg_sbert_load(dir, &m, &err)) return cli_error("%s", err.msg);
     int rc = CLI_FAIL;
     lg_progress *prog = NULL;
     chunk ch = {malloc(EMBED_CHUNK * sizeof(char *)), malloc(EMBED_CHUNK * sizeof(size_t)), 0};
@@ -127,10 +127,10 @@ int cmd_embed(int argc, char **argv) {
     size_t cap = 0;
     double secs = 0, cpu = 0, tokens = 0, flops = 0, texts = 0;
     if (!ch.lines || !ch.lens || !out) {
-        cli_error("out of memory");
+        cli_error("embed: buffers: out of memory");
         goto done;
     }
-    if (LG_TRY(&err, lg_sbert_scratch_new(m, &s, &err))) {
+    if (lg_sbert_scratch_new(m, &s, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -148,7 +148,7 @@ int cmd_embed(int argc, char **argv) {
         if (len > EMBED_LINE_MAX) len = EMBED_LINE_MAX;
         ch.lines[ch.n] = lg_strndup(line, len);
         if (!ch.lines[ch.n]) {
-            cli_error("out of memory");
+            cli_error("embed: lines: out of memory");
             goto done;
         }
         ch.lens[ch.n++] = len;

@@ -67,13 +67,13 @@ static int write_plot(const char *path, const char *data, const lg_report *rep,
                       const lg_confusion *cm) {
     lg_buf b;
     lg_buf_init(&b, (size_t)256 << 20);
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     const char *base = strrchr(data, '/');
     char title[300];
     snprintf(title, sizeof title, "logify eval: %s", base ? base + 1 : data);
     int rc = CLI_FAIL;
     cli_outfile of = {0};
-    if (LG_TRY(&err, lg_evalplot_svg(rep, cm, title, &b, &err))) {
+    if (lg_evalplot_svg(rep, cm, title, &b, &err)) {
         cli_error("%s: %s", path, err.msg);
     } else if (cli_outfile_open(&of, path) == CLI_OK) {
         if (fwrite(b.data, 1, b.len, of.f) != b.len) {
@@ -129,7 +129,7 @@ int cmd_eval(int argc, char **argv) {
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
     int rc = CLI_FAIL;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_resources res;
     lg_pipeline *pl = NULL;
     lg_worker *w = NULL;
@@ -149,16 +149,16 @@ int cmd_eval(int argc, char **argv) {
         snprintf(model_desc, sizeof model_desc, "none (%s)", res.model_missing);
     prog = cli_progress_start("eval", no_progress, 0);
     lg_progress_phase(prog, "reading", "rows", 0, cli_path_size(data));
-    if (LG_TRY(&err, lg_dataset_load_progress(data, prog, &ds, &err))) {
+    if (lg_dataset_load_progress(data, prog, &ds, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
-    if (LG_TRY(&err, lg_worker_new(pl, &w, &err))) {
+    if (lg_worker_new(pl, &w, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
     lg_progress_phase(prog, "classifying", "rows", ds.n, 0);
-    if (LG_TRY(&err, lg_eval_rows(&ev, pl, w, res.model, ds.rows, ds.n, prog, &err))) {
+    if (lg_eval_rows(&ev, pl, w, res.model, ds.rows, ds.n, prog, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }

@@ -70,7 +70,7 @@ typedef struct {
 
 static void *worker_main(void *arg) {
     worker_job *j = arg;
-    j->e = LG_TRY(&j->err, lg_kafka_worker_run(j->w, &j->err));
+    j->e = lg_kafka_worker_run(j->w, &j->err);
     cli_signals_wake();
     return NULL;
 }
@@ -84,8 +84,8 @@ static int merge_file(const lg_config *cfg, lg_kafka_opts *ko, int *metrics_port
     lg_kafka_opts fo;
     memset(&fo, 0, sizeof fo);
     int file_port = -1;
-    lg_errmsg err;
-    if (LG_TRY(&err, lg_kafka_opts_from_config(cfg, &fo, &file_port, mem, &err))) return cli_error("%s", err.msg);
+    lg_errmsg err = {{0}};
+    if (lg_kafka_opts_from_config(cfg, &fo, &file_port, mem, &err)) return cli_error("%s", err.msg);
 #define FROM_FILE(f) \
     if (!ko->f) ko->f = fo.f
     FROM_FILE(brokers);
@@ -213,7 +213,7 @@ int cmd_kafka(int argc, char **argv) {
         return mrc;
     }
     int rc = CLI_FAIL;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_live *live = NULL;
     lg_kafka_worker *w = NULL;
     lg_kafka_metrics_server *ms = NULL;
@@ -225,22 +225,22 @@ int cmd_kafka(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     lg_pset_source src = cli_pset_source(&po); /* the first set and every reload */
-    if (LG_TRY(&err, lg_live_new(&src, &live, &err))) {
+    if (lg_live_new(&src, &live, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
     ko.live = live;
-    if (ko.explain && LG_TRY(&err, lg_tpl_miner_new(NULL, &ko.templates, &err))) {
+    if (ko.explain && lg_tpl_miner_new(NULL, &ko.templates, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
-    if (LG_TRY(&err, lg_kafka_worker_new(&ko, &w, &err))) {
+    if (lg_kafka_worker_new(&ko, &w, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
     if (metrics_port >= 0) {
         int port = 0;
-        if (LG_TRY(&err, lg_kafka_metrics_serve(w, metrics_port, metrics_all, &ms, &port, &err))) {
+        if (lg_kafka_metrics_serve(w, metrics_port, metrics_all, &ms, &port, &err)) {
             cli_error("%s", err.msg);
             goto done;
         }

@@ -21,9 +21,9 @@ static const char usage_text[] =
     "  only), model.safetensors, modules.json and its pooling config.\n";
 
 static int model_tokenize(const char *dir) {
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_sbert *m = NULL;
-    if (LG_TRY(&err, lg_sbert_load(dir, &m, &err))) return cli_error("%s", err.msg);
+    if (lg_sbert_load(dir, &m, &err)) return cli_error("%s", err.msg);
     lg_sbert_info info;
     lg_sbert_info_get(m, &info);
     size_t cap = (size_t)info.max_seq_length;
@@ -33,14 +33,14 @@ static int model_tokenize(const char *dir) {
     int rc = CLI_OK;
     if (!ids) {
         lg_sbert_free(m);
-        return cli_error("out of memory");
+        return cli_error("model tokenize: out of memory");
     }
     ssize_t n;
     errno = 0;
     while ((n = getline(&line, &lcap, stdin)) >= 0) {
         size_t len = (size_t)n, k = 0;
         if (len && line[len - 1] == '\n') len--;
-        if (LG_TRY(&err, lg_sbert_tokenize(m, line, len, ids, cap, &k, &err))) {
+        if (lg_sbert_tokenize(m, line, len, ids, cap, &k, &err)) {
             rc = cli_error("%s", err.msg);
             break;
         }
@@ -60,9 +60,9 @@ static int model_tokenize(const char *dir) {
 }
 
 static int model_info(const char *dir) {
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_sbert *m = NULL;
-    if (LG_TRY(&err, lg_sbert_load(dir, &m, &err))) return cli_error("%s", err.msg);
+    if (lg_sbert_load(dir, &m, &err)) return cli_error("%s", err.msg);
     lg_sbert_info i;
     lg_sbert_info_get(m, &i);
     printf("%s: BERT %d layers, hidden %d, %d heads, ffn %d, vocab %d, max_seq_length %d, "
@@ -98,8 +98,8 @@ static int model_pull(int argc, char **argv) {
         dir = slash ? slash + 1 : name;
     }
     lg_sbert_pull_opts o = {getenv("HF_ENDPOINT"), getenv("HF_TOKEN"), rev, isatty(2), 4};
-    lg_errmsg err;
-    if (LG_TRY(&err, lg_sbert_pull(name, dir, &o, &err))) return cli_error("model pull %s: %s", name, err.msg);
+    lg_errmsg err = {{0}};
+    if (lg_sbert_pull(name, dir, &o, &err)) return cli_error("model pull %s: %s", name, err.msg);
     fprintf(stderr, "logify: %s (revision %s) is in %s\n", name, rev ? rev : "main", dir);
     return CLI_OK;
 }

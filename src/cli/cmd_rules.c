@@ -19,17 +19,17 @@ static lg_err load(const char *file, lg_buf *diag, lg_rules **out, lg_errmsg *er
     if (!strcmp(file, "default")) {
         size_t len;
         const char *text = lg_default_rules_text(&len);
-        return LG_TRY(err, lg_rules_parse(text, len, "built-in rules/default.yaml", diag, out, err));
+        return lg_rules_parse(text, len, "built-in rules/default.yaml", diag, out, err);
     }
-    return LG_TRY(err, lg_rules_load(file, diag, out, err));
+    return lg_rules_load(file, diag, out, err);
 }
 
 static int rules_check(const char *file) {
     lg_buf diag;
     lg_buf_init(&diag, 1 << 20);
     lg_rules *r = NULL;
-    lg_errmsg err;
-    lg_err e = LG_TRY(&err, load(file, &diag, &r, &err));
+    lg_errmsg err = {{0}};
+    lg_err e = load(file, &diag, &r, &err);
     if (e) {
         fputs(lg_buf_cstr(&diag), stderr);
         fprintf(stderr, "logify: %s: rules do not compile\n", file);
@@ -52,17 +52,17 @@ static int rules_check(const char *file) {
 
 static int rules_test(const char *file, const char *message, const char *source) {
     lg_rules *r = NULL;
-    lg_errmsg err;
-    if (LG_TRY(&err, load(file, NULL, &r, &err))) return cli_error("%s", err.msg);
+    lg_errmsg err = {{0}};
+    if (load(file, NULL, &r, &err)) return cli_error("%s", err.msg);
     lg_rules_scratch *s = NULL;
     size_t n = lg_rules_count(r);
     lg_rule_outcome *out = calloc(n ? n : 1, sizeof *out);
     int rc = CLI_FAIL;
-    if (!out || LG_TRY(&err, lg_rules_scratch_new(r, &s, &err))) {
-        cli_error("%s", out ? err.msg : "out of memory");
+    if (!out || lg_rules_scratch_new(r, &s, &err)) {
+        cli_error("%s", out ? err.msg : "rules test: out of memory");
         goto done;
     }
-    if (LG_TRY(&err, lg_rules_explain(r, s, source, message, strlen(message), out, &err))) {
+    if (lg_rules_explain(r, s, source, message, strlen(message), out, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }

@@ -68,7 +68,7 @@ static lg_err serve_cluster(void *user, const char *csv, size_t len, lg_server_p
     (void)user;
     lg_cluster_report_opts o;
     lg_cluster_report_opts_default(&o);
-    return LG_TRY(err, lg_cluster_report(csv, len, &o, progress, puser, out, err));
+    return lg_cluster_report(csv, len, &o, progress, puser, out, err);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -192,11 +192,11 @@ int cmd_serve(int argc, char **argv) {
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
     int rc = CLI_FAIL;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     /* the config file's server: section, under the flags given */
     lg_server_opts fc = so;
     double fgrace = grace;
-    if (LG_TRY(&err, lg_server_opts_from_config(&cfg, &fc, &fgrace, &err))) {
+    if (lg_server_opts_from_config(&cfg, &fc, &fgrace, &err)) {
         lg_config_free(&cfg);
         return cli_error("%s", err.msg);
     }
@@ -226,7 +226,7 @@ int cmd_serve(int argc, char **argv) {
         return cli_error("pipe: %s", strerror(errno));
     }
     lg_pset_source src = cli_pset_source(&po); /* the first set and every reload */
-    if (LG_TRY(&err, lg_live_new(&src, &live, &err))) {
+    if (lg_live_new(&src, &live, &err)) {
         cli_signals_close();
         lg_config_free(&cfg);
         return cli_error("%s", err.msg);
@@ -241,7 +241,7 @@ int cmd_serve(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &sigs, &old_mask);
     signal(SIGPIPE, SIG_IGN);
     so.cluster_fn = serve_cluster; /* the console's clusters view */
-    int started = !LG_TRY(&err, lg_server_new(&so, live, &srv, &err)) && !LG_TRY(&err, lg_server_start(srv, &err));
+    int started = !lg_server_new(&so, live, &srv, &err) && !lg_server_start(srv, &err);
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     if (!started) {
         cli_error("%s", err.msg);

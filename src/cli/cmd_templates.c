@@ -272,7 +272,7 @@ static int spool_get(run *r, void *dst, size_t n) {
 static lg_err take_row(run *r, char **f, const size_t *lens, size_t n, const char *msg, size_t mlen,
                        lg_errmsg *err) {
     lg_tpl_result res;
-    lg_err e = LG_TRY(err, lg_tpl_add(r->miner, msg, mlen, &res, err));
+    lg_err e = lg_tpl_add(r->miner, msg, mlen, &res, err);
     if (e) return e;
     if (res.index > SPOOL_INDEX || res.variant >= 0x7f)
         return lg_fail(err, LG_ELIMIT, "row %llu: more than %u templates", (unsigned long long)r->rows + 1,
@@ -340,7 +340,7 @@ static lg_err write_header(run *r, lg_errmsg *err) {
     if (!e) e = lg_buf_append(&r->row, "template_id,template", 20);
     if (!e && r->params) e = lg_buf_append(&r->row, ",params", 7);
     if (!e) e = lg_buf_putc(&r->row, '\n');
-    if (e) return lg_fail(err, e, e == LG_ENOMEM ? "out of memory" : "header too large");
+    if (e) return lg_fail(err, e, e == LG_ENOMEM ? "templates: the output header: out of memory" : "templates: the output header is too large");
     return write_out(r, r->row.data, r->row.len, err);
 }
 
@@ -370,7 +370,7 @@ static lg_err keep_for_rules(run *r, const char *msg, size_t len, const char *la
         size_t *n = l ? realloc(r->r_len, nc * sizeof *n) : NULL;
         if (n) r->r_len = n;
         uint32_t *t = n ? realloc(r->r_tpl, nc * sizeof *t) : NULL;
-        if (!t) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!t) return lg_fail(err, LG_ENOMEM, "templates: rows kept for --rules: out of memory");
         r->r_tpl = t;
         r->r_cap = nc;
     }
@@ -379,7 +379,7 @@ static lg_err keep_for_rules(run *r, const char *msg, size_t len, const char *la
     if (!r->r_msg[r->r_n] || (lab && !r->r_lab[r->r_n])) {
         free(r->r_msg[r->r_n]);
         free(r->r_lab[r->r_n]);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "templates: rows kept for --rules: out of memory");
     }
     r->r_len[r->r_n] = len;
     r->r_tpl[r->r_n++] = index;
@@ -390,7 +390,7 @@ static lg_err on_csv_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
     run *r = user;
     if (!r->header_done) {
         r->header_done = 1;
-        if (set_header(r, row->fields, row->lens, row->nfields)) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (set_header(r, row->fields, row->lens, row->nfields)) return lg_fail(err, LG_ENOMEM, "templates: the CSV header: out of memory");
         long c = find_column(r, r->head, r->nhead);
         if (c < 0) return lg_fail(err, LG_ENOTFOUND, "no message column in the header");
         r->msg_col = (size_t)c;
@@ -429,11 +429,11 @@ static lg_err header_names_message(const run *r, const char *line, size_t len, i
     lg_csv_reader *rd;
     *found = 0;
     lg_err e = lg_csv_reader_new(&lim, on_probe, NULL, &p, &rd, NULL);
-    if (e) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (e) return lg_fail(err, LG_ENOMEM, "templates: reading the header: out of memory");
     e = lg_csv_feed(rd, line, len, NULL);
     if (e == LG_OK) e = lg_csv_finish(rd, NULL);
     lg_csv_reader_free(rd);
-    if (e == LG_ENOMEM) return lg_fail(err, e, "out of memory");
+    if (e == LG_ENOMEM) return lg_fail(err, e, "templates: reading the header: out of memory");
     *found = p.found;
     return LG_OK;
 }
@@ -495,8 +495,8 @@ static lg_err decide(input *in, lg_errmsg *err) {
         in->mode = 1;
         r->csv = 1;
         lg_csv_limits lim = {MAX_LINE, 4096, LG_CSV_FAST};
-        lg_err e = LG_TRY(err, lg_csv_reader_new(&lim, on_csv_row, NULL, r, &in->csv, err));
-        if (!e) e = LG_TRY(err, lg_csv_feed(in->csv, p, n, err));
+        lg_err e = lg_csv_reader_new(&lim, on_csv_row, NULL, r, &in->csv, err);
+        if (!e) e = lg_csv_feed(in->csv, p, n, err);
         lg_buf_reset(&in->line);
         return e;
     }
@@ -505,7 +505,7 @@ static lg_err decide(input *in, lg_errmsg *err) {
     static char name[] = "log_message";
     char *names[1] = {name};
     size_t lens[1] = {sizeof name - 1};
-    if (set_header(r, names, lens, 1)) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (set_header(r, names, lens, 1)) return lg_fail(err, LG_ENOMEM, "templates: the header: out of memory");
     lg_err e = write_header(r, err);
     if (e) return e;
     /* the first line (and what came after it) through the plain path */
@@ -518,7 +518,7 @@ static lg_err decide(input *in, lg_errmsg *err) {
 }
 
 static lg_err input_feed(input *in, const char *p, size_t n, lg_errmsg *err) {
-    if (in->mode == 1) return LG_TRY(err, lg_csv_feed(in->csv, p, n, err));
+    if (in->mode == 1) return lg_csv_feed(in->csv, p, n, err);
     if (in->mode == 2) return plain_feed(in, p, n, err);
     const char *nl = memchr(p, '\n', n);
     size_t take = nl ? (size_t)(nl - p) + 1 : n;
@@ -537,7 +537,7 @@ static lg_err input_finish(input *in, lg_errmsg *err) {
         lg_err e = decide(in, err);
         if (e) return e;
     }
-    if (in->mode == 1) return LG_TRY(err, lg_csv_finish(in->csv, err));
+    if (in->mode == 1) return lg_csv_finish(in->csv, err);
     if (in->line.len) {
         in->lineno++;
         lg_err e = plain_line(in->r, in->line.data, in->line.len, err);
@@ -561,7 +561,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     size_t nt = lg_tpl_count(r->miner);
     r->cache = calloc(nt ? nt : 1, sizeof *r->cache);
     r->cache_len = calloc(nt ? nt : 1, sizeof *r->cache_len);
-    if (!r->cache || !r->cache_len) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!r->cache || !r->cache_len) return lg_fail(err, LG_ENOMEM, "templates: the output cache: out of memory");
     lg_buf msg, pre;
     lg_buf_init(&msg, MAX_LINE + 1);
     lg_buf_init(&pre, MAX_LINE + 1);
@@ -572,7 +572,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
     lg_buf_reset(&r->row);
     /* room for a block and a row past it at once: growing it row by row
      * copied it at every doubling */
-    if (lg_buf_reserve(&r->row, 2 * OUT_BLOCK)) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (lg_buf_reserve(&r->row, 2 * OUT_BLOCK)) return lg_fail(err, LG_ENOMEM, "templates: the output row: out of memory");
     uint64_t done = 0;
     lg_progress_phase(r->prog, "writing", "rows", r->rows, 0);
     while (!e && spool_get(r, hdr, sizeof hdr)) {
@@ -583,7 +583,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
             size_t l[1] = {hdr[2]};
             e = put_prefix(r, &r->row, f, l, 1);
             if (!e) e = put_suffix(r, &r->row, spooled_template(r, hdr[0]), f[0], l[0]);
-            if (e) e = lg_fail(err, e, e == LG_ENOMEM ? "out of memory" : "row too large");
+            if (e) e = lg_fail(err, e, e == LG_ENOMEM ? "templates: an output row: out of memory" : "templates: an output row is too large");
             else if (r->row.len >= OUT_BLOCK) {
                 e = write_out(r, r->row.data, r->row.len, err);
                 lg_buf_reset(&r->row);
@@ -602,7 +602,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
             lg_buf_reset(&pre);
             lg_buf_reset(&msg);
             if (lg_buf_reserve(&pre, hdr[1]) || lg_buf_reserve(&msg, hdr[2])) {
-                e = lg_fail(err, LG_ENOMEM, "out of memory");
+                e = lg_fail(err, LG_ENOMEM, "templates: the output row: out of memory");
                 break;
             }
             if (!spool_get(r, pre.data, hdr[1]) || !spool_get(r, msg.data, hdr[2])) {
@@ -614,7 +614,7 @@ static lg_err drain_spool(run *r, lg_errmsg *err) {
         }
         e = lg_buf_append(&r->row, p, hdr[1]);
         if (!e) e = put_suffix(r, &r->row, spooled_template(r, hdr[0]), m, hdr[2]);
-        if (e) e = lg_fail(err, e, e == LG_ENOMEM ? "out of memory" : "row too large");
+        if (e) e = lg_fail(err, e, e == LG_ENOMEM ? "templates: an output row: out of memory" : "templates: an output row is too large");
         else if (r->row.len >= OUT_BLOCK) {
             e = write_out(r, r->row.data, r->row.len, err);
             lg_buf_reset(&r->row);
@@ -638,13 +638,13 @@ static int write_rules(run *r, const char *path) {
     lg_buf y;
     lg_buf_init(&y, (size_t)256 << 20);
     cli_outfile of = {0};
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     for (size_t i = 0; i < r->r_n; i++) r->r_tpl[i] = spooled_template(r, r->r_tpl[i]);
     lg_suggest_input in = {(const char *const *)r->r_msg, r->r_len,
                            has_labels ? (const char *const *)r->r_lab : NULL, r->r_n, NULL, 0,
                            RULES_MIN_LINES, 0, NULL};
-    if (LG_TRY(&err, lg_cluster_template_rules(r->miner, r->r_tpl, NULL, &in, &rules, &n_rules, &err)) ||
-        LG_TRY(&err, lg_suggested_rules_yaml(rules, n_rules, r->r_n, has_labels, &y, &err))) {
+    if (lg_cluster_template_rules(r->miner, r->r_tpl, NULL, &in, &rules, &n_rules, &err) ||
+        lg_suggested_rules_yaml(rules, n_rules, r->r_n, has_labels, &y, &err)) {
         cli_error("--rules: %s", err.msg);
         goto done;
     }
@@ -750,7 +750,7 @@ int cmd_templates(int argc, char **argv) {
     if (to.depth < 0) to.depth = 2;
 
     int rc = CLI_FAIL;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     FILE *in = NULL;
     cli_outfile of = {0};
     input inp = {0};
@@ -769,14 +769,14 @@ int cmd_templates(int argc, char **argv) {
 
     lg_err e = LG_ENOTFOUND;
     if (state) {
-        e = LG_TRY(&err, lg_tpl_load(state, &r.miner, &err));
+        e = lg_tpl_load(state, &r.miner, &err);
         if (e && e != LG_ENOTFOUND) {
             cli_error("%s (nothing was written)", err.msg);
             goto done;
         }
         if (!e && tuned) fprintf(stderr, "logify: templates: --sim/--depth/--word-variants ignored: %s keeps its own\n", state);
     }
-    if (e && LG_TRY(&err, lg_tpl_miner_new(&to, &r.miner, &err))) {
+    if (e && lg_tpl_miner_new(&to, &r.miner, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -801,7 +801,7 @@ int cmd_templates(int argc, char **argv) {
     spool_reserve(&r, in);
     chunk = malloc(CHUNK);
     if (!chunk) {
-        cli_error("out of memory");
+        cli_error("templates: read buffer: out of memory");
         goto done;
     }
     double t0 = lg_now();
@@ -839,7 +839,7 @@ int cmd_templates(int argc, char **argv) {
     cli_progress_end(r.prog);
     r.prog = NULL;
     if (rules_path && write_rules(&r, rules_path) != CLI_OK) goto done;
-    if (state && LG_TRY(&err, lg_tpl_save(r.miner, state, &err))) {
+    if (state && lg_tpl_save(r.miner, state, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }

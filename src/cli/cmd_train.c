@@ -251,7 +251,7 @@ int cmd_train(int argc, char **argv) {
     lg_config cfg;
     if (cli_build_config(&po, &cfg) != CLI_OK) return CLI_FAIL;
     int rc = CLI_FAIL;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_rules *rules = NULL;
     lg_dataset ds = {0};
     lg_train_result res = {0};
@@ -259,11 +259,11 @@ int cmd_train(int argc, char **argv) {
     double t0 = lg_now();
     lg_err e;
     if (cfg.rules_path) {
-        e = LG_TRY(&err, lg_rules_load(cfg.rules_path, NULL, &rules, &err));
+        e = lg_rules_load(cfg.rules_path, NULL, &rules, &err);
     } else {
         size_t len;
         const char *text = lg_default_rules_text(&len);
-        e = LG_TRY(&err, lg_rules_parse(text, len, "built-in rules/default.yaml", NULL, &rules, &err));
+        e = lg_rules_parse(text, len, "built-in rules/default.yaml", NULL, &rules, &err);
     }
     if (e) {
         cli_error("%s", err.msg);
@@ -271,7 +271,7 @@ int cmd_train(int argc, char **argv) {
     }
     prog = cli_progress_start("train", no_progress, 0);
     lg_progress_phase(prog, "reading", "rows", 0, cli_path_size(data));
-    if (LG_TRY(&err, lg_dataset_load_progress(data, prog, &ds, &err))) {
+    if (lg_dataset_load_progress(data, prog, &ds, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -280,14 +280,14 @@ int cmd_train(int argc, char **argv) {
     o.rules = rules;
     o.routes = &cfg.routes;
     o.progress = prog;
-    if (LG_TRY(&err, lg_train_run(&ds, &o, &res, &err))) {
+    if (lg_train_run(&ds, &o, &res, &err)) {
         cli_error("train: %s", err.msg);
         goto done;
     }
     cli_progress_end(prog);
     prog = NULL;
     print_set_aside(&res, &o);
-    if (LG_TRY(&err, lg_bundle_write(out, res.bundle, &err))) {
+    if (lg_bundle_write(out, res.bundle, &err)) {
         cli_error("%s", err.msg);
         goto done;
     }

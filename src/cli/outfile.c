@@ -98,7 +98,7 @@ static int open_stream(cli_outfile *o, const char *path) {
 static int open_temp(cli_outfile *o, const char *path, const struct stat *old) {
     size_t n = strlen(path) + 16;
     o->tmp_path = malloc(n);
-    if (!o->tmp_path) return cli_error("out of memory");
+    if (!o->tmp_path) return cli_error("%s: out of memory", path);
     snprintf(o->tmp_path, n, "%s.tmpXXXXXX", path);
     /* a fatal signal between creating the file and tracking it would leave
      * it behind: held back until the handler knows the name */
@@ -145,7 +145,7 @@ int cli_outfile_open(cli_outfile *o, const char *path) {
     o->slot = -1;
     if (!strcmp(path, "-")) {
         o->final_path = lg_strdup("stdout");
-        if (!o->final_path) return cli_error("out of memory");
+        if (!o->final_path) return cli_error("stdout: out of memory");
         o->f = stdout;
         o->stream = 1;
         return CLI_OK;
@@ -159,7 +159,7 @@ int cli_outfile_open(cli_outfile *o, const char *path) {
                              path, strerror(errno));
     }
     o->final_path = resolved ? resolved : lg_strdup(path);
-    if (!o->final_path) return cli_error("out of memory");
+    if (!o->final_path) return cli_error("%s: out of memory", path);
     int rc;
     if (stat(o->final_path, &st) != 0) {
         if (errno != ENOENT) rc = cli_error("%s: %s", path, strerror(errno));

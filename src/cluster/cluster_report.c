@@ -252,7 +252,7 @@ static lg_err put_groups(lg_buf *b, const rows_t *t, int has_labels, const int32
     lg_template tp;
     lg_template_init(&tp);
     if (!rstart || !rfill || !by || !ls || !ms) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "cluster report groups: out of memory");
         goto done;
     }
     for (size_t i = 0; i < n_rules; i++) rstart[rule_cl[i] + 1]++;
@@ -289,7 +289,7 @@ static lg_err rule_clusters(const lg_cluster_templates *tt, const int32_t *cl, s
     int32_t *seen = tt->miner ? malloc((tt->n_text ? tt->n_text : 1) * sizeof *seen) : NULL;
     if (!rc || (tt->miner && (!dense_cl || !seen))) {
         free(rc), free(dense_cl), free(seen);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "cluster report rules: out of memory");
     }
     if (tt->miner) {
         size_t ng = 0;
@@ -355,7 +355,7 @@ lg_err lg_cluster_report(const char *csv, size_t len, const lg_cluster_report_op
     cld = malloc(m * sizeof *cld);
     xyd = calloc(2 * m, sizeof *xyd);
     if (!cl || !cld || !xyd) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "cluster report: out of memory");
         goto done;
     }
     if ((e = lg_dbscan_weighted(vs.x, m, d, vs.weight, o->eps, o->min_samples, progress, puser, cld,

@@ -305,6 +305,6 @@ lg_err lg_suggested_rules_yaml(const lg_suggested_rule *r, size_t n, size_t n_ro
         if (!e) e = lg_buf_putc(out, '\n');
         lg_buf_free(&desc);
     }
-    if (e) return lg_fail(err, e, e == LG_ENOMEM ? "out of memory" : "suggested rules: output too large");
+    if (e) return lg_fail(err, e, e == LG_ENOMEM ? "suggested rules: out of memory" : "suggested rules: output too large");
     return LG_OK;
 }

@@ -70,7 +70,7 @@ static inline float cos_dist(const float *x, size_t d, int32_t i, int32_t j) {
 lg_err lg_progress_check(lg_progress_fn progress, void *puser, const char *phase, size_t done,
                          size_t total, lg_errmsg *err) {
     if (!progress || !progress(puser, phase, done, total)) return LG_OK;
-    return lg_fail(err, LG_ECANCELED, "canceled");
+    return lg_fail(err, LG_ECANCELED, "%s: canceled", phase);
 }
 
 void lg_knn_graph_free(lg_knn_graph *g) {

@@ -65,7 +65,7 @@ lg_err lg_cluster_templates_mine(const char *const *msgs, const size_t *lens, si
     tt->n_text = lg_tpl_count(tt->miner);
     tt->text = calloc(tt->n_text ? tt->n_text : 1, sizeof *tt->text);
     if (!tt->text) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "cluster templates: out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
@@ -75,7 +75,7 @@ lg_err lg_cluster_templates_mine(const char *const *msgs, const size_t *lens, si
             lg_buf_init(&b, (size_t)64 << 20);
             if (lg_tpl_text(tt->miner, g, &b) || !(tt->text[g] = lg_strdup(lg_buf_cstr(&b)))) {
                 lg_buf_free(&b);
-                e = lg_fail(err, LG_ENOMEM, "out of memory");
+                e = lg_fail(err, LG_ENOMEM, "cluster templates: out of memory");
                 goto done;
             }
             lg_buf_free(&b);
@@ -100,7 +100,7 @@ lg_err lg_cluster_template_rules(const lg_tpl_miner *m, const uint32_t *tpl, con
     char **names = calloc(nt ? nt : 1, sizeof *names);
     lg_err e = LG_OK;
     if (!dense || !cl || !names) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "template rules: out of memory");
         goto done;
     }
     for (size_t i = 0; i < nt; i++) dense[i] = -1;
@@ -113,7 +113,7 @@ lg_err lg_cluster_template_rules(const lg_tpl_miner *m, const uint32_t *tpl, con
             else if (cluster[i] < 0) snprintf(name, sizeof name, "template %s (noise)", id);
             else snprintf(name, sizeof name, "template %s in cluster %d", id, (int)cluster[i]);
             if (!(names[ng] = lg_strdup(name))) {
-                e = lg_fail(err, LG_ENOMEM, "out of memory");
+                e = lg_fail(err, LG_ENOMEM, "template rules: out of memory");
                 goto done;
             }
             dense[g] = (int32_t)ng++;

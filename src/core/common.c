@@ -37,11 +37,6 @@ lg_err lg_fail(lg_errmsg *err, lg_err code, const char *fmt, ...) {
     return code;
 }
 
-lg_err lg_errmsg_settle(lg_errmsg *err, lg_err e) {
-    if (e != LG_OK && err && !err->msg[0]) snprintf(err->msg, sizeof err->msg, "%s", lg_strerror(e));
-    return e;
-}
-
 /* ---- Logging ------------------------------------------------------------ */
 
 static lg_log_fn log_sink;       /* process-wide; set before threads start */
@@ -190,7 +185,7 @@ lg_err lg_read_file(const char *path, size_t max, char **out, size_t *out_len, l
         lg_buf_free(&b);
         return e;
     }
-    if (!b.data && (e = lg_buf_append(&b, "", 0)) != LG_OK) return lg_fail(err, e, "out of memory");
+    if (!b.data && (e = lg_buf_append(&b, "", 0)) != LG_OK) return lg_fail(err, e, "%s: out of memory", path);
     *out = b.data;
     if (out_len) *out_len = b.len;
     return LG_OK;

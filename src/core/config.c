@@ -55,7 +55,7 @@ lg_err lg_routes_default(lg_route_table *out, lg_errmsg *err) {
     return LG_OK;
 oom:
     lg_routes_free(out);
-    return lg_fail(err, LG_ENOMEM, "out of memory");
+    return lg_fail(err, LG_ENOMEM, "the default routes: out of memory");
 }
 
 const lg_route *lg_routes_find(const lg_route_table *t, const char *source) {
@@ -110,7 +110,7 @@ static lg_err parse_stage(const lg_ynode *n, const char *name, lg_route *r, lg_e
                     return lg_fail(err, LG_EINVAL, "%s:%u: labels must be a non-empty list", name,
                                    v->line);
                 s->labels = calloc(v->n, sizeof *s->labels);
-                if (!s->labels) return lg_fail(err, LG_ENOMEM, "out of memory");
+                if (!s->labels) return lg_fail(err, LG_ENOMEM, "a route's labels: out of memory");
                 for (size_t j = 0; j < v->n; j++) {
                     const char *l = lg_yscalar(v->items[j]);
                     if (!l || !*l) {
@@ -155,7 +155,7 @@ lg_err lg_routes_from_yaml(const lg_ynode *list, const char *name, lg_route_tabl
                 e = lg_fail(err, LG_EINVAL, "%s:%u: route has no setting '%s'", name,
                             rn->items[j]->line, rn->items[j]->str);
         lg_route *r = e ? NULL : route_add(out, src);
-        if (!e && !r) e = lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!e && !r) e = lg_fail(err, LG_ENOMEM, "a route: out of memory");
         for (size_t j = 0; !e && j < stages->n; j++) e = parse_stage(stages->items[j], name, r, err);
     }
     if (e) lg_routes_free(out);
@@ -167,7 +167,7 @@ lg_err lg_routes_apply_flag(lg_route_table *t, const char *spec, lg_errmsg *err)
     if (!eq || eq == spec)
         return lg_fail(err, LG_EINVAL, "--route '%s': expected SOURCE=stage[,stage...]", spec);
     char *source = lg_strndup(spec, (size_t)(eq - spec));
-    if (!source) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!source) return lg_fail(err, LG_ENOMEM, "--route: out of memory");
     lg_route nr;
     memset(&nr, 0, sizeof nr);
     nr.source = source;
@@ -236,7 +236,7 @@ lg_err lg_routes_apply_flag(lg_route_table *t, const char *spec, lg_errmsg *err)
     lg_route *grown = realloc(t->routes, (t->n + 1) * sizeof *grown);
     if (!grown) {
         free(source);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "--route: out of memory");
     }
     t->routes = grown;
     /* an exact source goes before the first "*" so that it takes effect */
@@ -277,7 +277,7 @@ lg_err lg_routes_copy(const lg_route_table *src, lg_route_table *dst, lg_errmsg 
     return LG_OK;
 oom:
     lg_routes_free(dst);
-    return lg_fail(err, LG_ENOMEM, "out of memory");
+    return lg_fail(err, LG_ENOMEM, "copying the routes: out of memory");
 }
 
 lg_err lg_routes_describe(const lg_route_table *t, lg_buf *out) {
@@ -344,7 +344,7 @@ lg_err lg_config_load(const char *path, lg_config *cfg, lg_errmsg *err) {
             }
             char **slot = !strcmp(k, "rules") ? &cfg->rules_path : &cfg->model_dir;
             free(*slot);
-            if (!(*slot = resolve(path, s))) e = lg_fail(err, LG_ENOMEM, "out of memory");
+            if (!(*slot = resolve(path, s))) e = lg_fail(err, LG_ENOMEM, "a config path: out of memory");
         } else if (!strcmp(k, "threshold")) {
             double th;
             if ((e = lg_ynumber(v, "threshold", &th, err))) break;

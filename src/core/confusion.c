@@ -67,7 +67,7 @@ static lg_err label_intern(lg_confusion *c, const char *label, uint32_t *id, lg_
         c->labels_cap = nc;
     }
     char *copy = lg_strdup(label);
-    if (!copy) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!copy) return lg_fail(err, LG_ENOMEM, "confusion labels: out of memory");
     c->labels[c->n_labels] = copy;
     c->lslot[label_slot(c, label)] = (uint32_t)c->n_labels + 1;
     *id = (uint32_t)c->n_labels++;

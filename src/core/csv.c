@@ -149,7 +149,7 @@ lg_err lg_csv_reader_new(const lg_csv_limits *limits, lg_csv_row_fn on_row, lg_c
                          void *user, lg_csv_reader **out, lg_errmsg *err) {
     *out = NULL;
     lg_csv_reader *r = lg_calloc(1, sizeof *r);
-    if (!r) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!r) return lg_fail(err, LG_ENOMEM, "CSV reader: out of memory");
     r->lim.max_field = limits && limits->max_field ? limits->max_field : CSV_DEFAULT_MAX_FIELD;
     r->lim.max_fields = limits && limits->max_fields ? limits->max_fields : CSV_DEFAULT_MAX_FIELDS;
     r->lim.engine = limits ? limits->engine : LG_CSV_FAST;
@@ -181,7 +181,7 @@ lg_err lg_csv_reader_new(const lg_csv_limits *limits, lg_csv_row_fn on_row, lg_c
     if (!parser_ok) r->fast = 1; /* nothing to csv_free */
     if (!r->offs || !r->lens || !r->ptrs || !parser_ok) {
         lg_csv_reader_free(r);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "CSV reader: out of memory");
     }
     *out = r;
     return LG_OK;
@@ -210,7 +210,7 @@ static lg_err report_bad(lg_csv_reader *r, const char *msg, lg_errmsg *err) {
         lg_libcsv()->free(&r->parser);
         if (parser_init(r) != 0) {
             r->fast = 1;
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lg_fail(err, LG_ENOMEM, "CSV reader: out of memory");
         }
     }
     r->nf = 0;

@@ -176,7 +176,7 @@ static lg_err matrix(lg_buf *b, const lg_report *r, const lg_confusion *cm, cons
     if (e) return e;
     /* the confusion's label ids -> the report's order */
     long *at = malloc((cm->n_labels ? cm->n_labels : 1) * sizeof *at);
-    if (!at) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!at) return lg_fail(err, LG_ENOMEM, "eval plot: out of memory");
     for (size_t i = 0; i < cm->n_labels; i++) {
         if ((at[i] = report_index(r, cm->labels[i])) < 0) {
             free(at);

@@ -239,7 +239,7 @@ static void *ticker(void *arg) {
 lg_err lg_progress_new(const lg_progress_opts *o, lg_progress **out, lg_errmsg *err) {
     *out = NULL;
     lg_progress *p = calloc(1, sizeof *p);
-    if (!p) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!p) return lg_fail(err, LG_ENOMEM, "progress: out of memory");
     p->fd = o->fd;
     snprintf(p->what, sizeof p->what, "%s", o->what ? o->what : "logify");
     p->interval = o->interval > 0 ? o->interval : 0.1;

@@ -51,7 +51,7 @@ static long label_index(lg_report *r, const char *label, lg_errmsg *err) {
     if (grow(r, err)) return -1;
     char *copy = lg_strdup(label);
     if (!copy) {
-        lg_fail(err, LG_ENOMEM, "out of memory");
+        lg_fail(err, LG_ENOMEM, "report labels: out of memory");
         return -1;
     }
     size_t tail = r->n_labels - lo;

@@ -82,7 +82,7 @@ lg_err lg_stage_unavailable_new(lg_stage_kind kind, const char *reason, lg_stage
                                 lg_errmsg *err) {
     if ((unsigned)kind >= LG_STAGE_KINDS) return lg_fail(err, LG_EINVAL, "unknown stage kind");
     unavailable_ctx *u = calloc(1, sizeof *u);
-    if (!u) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!u) return lg_fail(err, LG_ENOMEM, "unavailable stage: out of memory");
     snprintf(u->reason, sizeof u->reason, "%s", reason);
     u->kind = kind;
     out->ops = &unavailable_ops[kind];

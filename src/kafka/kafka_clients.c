@@ -22,8 +22,8 @@ void kw_fail(lg_kafka_worker *w, lg_err code, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(w->fatal_msg, sizeof w->fatal_msg, fmt, ap);
     va_end(ap);
-    /* a detail the callee left empty (a bare `return LG_ENOMEM;`): the
-     * code's name, as lg_errmsg_settle does for the CLI */
+    /* a detail left empty (a callee that said nothing, a bug): at least
+     * the code's name */
     size_t len = n < 0 ? 0 : strnlen(w->fatal_msg, sizeof w->fatal_msg);
     if (len == 0 || (len >= 2 && !strcmp(w->fatal_msg + len - 2, ": ")))
         snprintf(w->fatal_msg + len, sizeof w->fatal_msg - len, "%s", lg_strerror(code));
@@ -168,7 +168,7 @@ static lg_err common(lg_kafka_worker *w, rd_kafka_conf_t *c, const char *who, lg
 
 static lg_err consumer_new(lg_kafka_worker *w, kw_rebalance_fn on_rebalance, lg_errmsg *err) {
     rd_kafka_conf_t *c = lg_kafka()->conf_new();
-    if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!c) return lg_fail(err, LG_ENOMEM, "kafka consumer config: out of memory");
     lg_kafka()->conf_set_rebalance_cb(c, on_rebalance);
     lg_kafka()->conf_set_offset_commit_cb(c, on_commit);
     lg_err e = common(w, c, "consumer", err);
@@ -207,7 +207,7 @@ static lg_err producer_new(lg_kafka_worker *w, kw_delivery_fn on_delivery, lg_er
     if (!c || !tc) {
         if (c) lg_kafka()->conf_destroy(c);
         if (tc) lg_kafka()->topic_conf_destroy(tc);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "kafka producer config: out of memory");
     }
     lg_kafka()->topic_conf_set_partitioner_cb(tc, partition_by_input);
     lg_kafka()->conf_set_default_topic_conf(c, tc);

@@ -74,7 +74,7 @@ static lg_err get_brokers(const lg_ynode *v, const char *path, char **mem, const
         need += strlen(s) + 1;
     }
     char *b = malloc(need), *p = b;
-    if (!b) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!b) return lg_fail(err, LG_ENOMEM, "kafka brokers: out of memory");
     for (size_t i = 0; i < v->n; i++) p += sprintf(p, "%s%s", i ? "," : "", lg_yscalar(v->items[i]));
     free(*mem);
     *mem = b;
@@ -95,7 +95,7 @@ static lg_err get_props(const lg_ynode *v, const char *path, lg_kafka_opts *o, c
         need += strlen(k) + strlen(val) + 2;
     }
     char *b = malloc(need), *p = b;
-    if (!b) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!b) return lg_fail(err, LG_ENOMEM, "kafka properties: out of memory");
     o->n_props = 0;
     for (size_t i = 0; i < v->n; i += 2) {
         o->props[o->n_props++] = p;

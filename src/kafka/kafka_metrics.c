@@ -210,7 +210,7 @@ lg_err lg_kafka_metrics_serve(lg_kafka_worker *w, int port, int bind_all,
     lg_err el = lg_mhd_load(err); /* libmicrohttpd: loaded now, not at start-up */
     if (el) return el;
     struct lg_kafka_metrics_server *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "kafka metrics server: out of memory");
     s->m = &w->m;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);

@@ -169,7 +169,7 @@ lg_err kw_team_start(lg_kafka_worker *w, kset *s, lg_errmsg *err) {
         need += KMSG_ROOM(s->pend[i]->len <= w->mo.max_value ? s->pend[i]->len : 0);
     }
     lg_buf_reset(&s->room);
-    if (lg_buf_reserve(&s->room, need)) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (lg_buf_reserve(&s->room, need)) return lg_fail(err, LG_ENOMEM, "kafka team: out of memory");
     for (size_t t = 0; t < w->n_slices; t++) {
         lg_buf_reset(&s->outs[t]);
         w->slices[t].err = LG_OK;
@@ -223,7 +223,7 @@ lg_err kw_team_new(lg_kafka_worker *w, size_t threads, lg_errmsg *err) {
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;
     w->slices = calloc(threads, sizeof *w->slices);
-    if (!w->slices) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!w->slices) return lg_fail(err, LG_ENOMEM, "kafka team: out of memory");
     pthread_mutex_init(&w->team_mu, NULL);
     pthread_cond_init(&w->team_go, NULL);
     pthread_cond_init(&w->team_done, NULL);

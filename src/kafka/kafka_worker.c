@@ -368,7 +368,7 @@ static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
     rd_kafka_topic_partition_list_t *offs = g ? batch_offsets(w, b, 0, NULL) : NULL;
     if (!offs) {
         if (g) lg_kafka()->consumer_group_metadata_destroy(g);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "kafka transaction: out of memory");
     }
     int step = 0; /* 0: offsets, 1: commit, 2: done */
     double backoff = 0.5;
@@ -415,7 +415,7 @@ static lg_err txn_finish(lg_kafka_worker *w, kbatch *b, lg_errmsg *err) {
  * plus the reason and where it came from). LG_ELIMIT: the value is over
  * the producer's size limit (nothing produced, m keeps its headers). */
 static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, rd_kafka_topic_t *topic,
-                          const char *val, size_t len, const char *reason) {
+                          const char *val, size_t len, const char *reason, lg_errmsg *err) {
     kslot *s = &b->slots[b->n_slots];
     s->b = b;
     s->in_part = m->partition;
@@ -426,7 +426,8 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, 
         snprintf(src, sizeof src, "%s/%d/%lld", lg_kafka()->topic_name(m->rkt), (int)m->partition,
                  (long long)m->offset);
         if (!h) h = lg_kafka()->headers_new(2);
-        if (!h) return LG_ENOMEM;
+        if (!h) return lg_fail(err, LG_ENOMEM, "kafka: the headers of an output to '%s': out of memory",
+                               lg_kafka()->topic_name(topic));
         lg_kafka()->header_add(h, "logify-error", -1, reason, -1);
         lg_kafka()->header_add(h, "logify-input", -1, src, -1);
     } else if (lg_kafka()->message_detach_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -448,7 +449,8 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, 
         }
         if (h && !reason) lg_kafka()->message_set_headers(m, h); /* back to m, for another try */
         else if (h) lg_kafka()->headers_destroy(h);
-        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return LG_ELIMIT;
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+            return lg_fail(err, LG_ELIMIT, "kafka: an output of %zu bytes is over the producer's size limit", len);
         if (w->o.exactly_once && e != RD_KAFKA_RESP_ERR__FATAL && !w->fatal) {
             /* refused at once (the transaction is abortable: an earlier
              * output of it was refused): aborted and done again, as when
@@ -457,11 +459,11 @@ static lg_err produce_one(lg_kafka_worker *w, kbatch *b, rd_kafka_message_t *m, 
             b->failed = 1;
             snprintf(w->abort_why, sizeof w->abort_why, "producing to '%s': %s", lg_kafka()->topic_name(topic),
                      lg_kafka()->err2str(e));
-            return LG_ECANCELED;
+            return lg_fail(err, LG_ECANCELED, "kafka: transaction aborted: %s", w->abort_why);
         }
         kw_fail(w, LG_ENET, "kafka producer: cannot produce to '%s': %s", lg_kafka()->topic_name(topic),
                 lg_kafka()->err2str(e));
-        return LG_ENET;
+        return lg_fail(err, LG_ENET, "%s", w->fatal_msg);
     }
 }
 
@@ -473,14 +475,14 @@ static lg_err emit(lg_kafka_worker *w, kset *set, kbatch *b, size_t i, lg_errmsg
     const char *val = m->payload;
     size_t len = m->len;
     if (km->reason[0] && w->o.dead_letter) {
-        lg_err e = produce_one(w, b, m, w->dlq_rkt, val, len, km->reason);
+        lg_err e = produce_one(w, b, m, w->dlq_rkt, val, len, km->reason, err);
         if (e == LG_ELIMIT) { /* too big for the producer: its first bytes, the size said */
             char why[LG_DETAIL_MAX + 64];
             snprintf(why, sizeof why, "%s; value cut to its first %d of %zu bytes", km->reason, KMSG_RAW_MAX, len);
-            e = produce_one(w, b, m, w->dlq_rkt, val, len < KMSG_RAW_MAX ? len : KMSG_RAW_MAX, why);
+            e = produce_one(w, b, m, w->dlq_rkt, val, len < KMSG_RAW_MAX ? len : KMSG_RAW_MAX, why, err);
         }
         if (!e) KM_ADD(&w->m.dead_lettered, 1);
-        return e ? lg_fail(err, e, "%s", w->fatal ? w->fatal_msg : "producing failed") : LG_OK;
+        return e; /* produce_one said why */
     }
     lg_err e = LG_ELIMIT;
     if (set->out_len[i] != SIZE_MAX) {
@@ -497,10 +499,11 @@ static lg_err emit(lg_kafka_worker *w, kset *set, kbatch *b, size_t i, lg_errmsg
             if (!e) e = lg_buf_append(&w->out, ",\"template_id\":\"", 16);
             if (!e) e = lg_buf_append(&w->out, tid, strlen(tid));
             if (!e) e = lg_buf_append(&w->out, "\"}", 2);
+            if (e == LG_ENOMEM) return lg_fail(err, e, "kafka: an output with its template id: out of memory");
             out = w->out.data;
             out_len = w->out.len;
         }
-        if (!e || e == LG_ELIMIT) e = produce_one(w, b, m, w->out_rkt, out, out_len, NULL);
+        if (!e || e == LG_ELIMIT) e = produce_one(w, b, m, w->out_rkt, out, out_len, NULL, err);
     }
     if (e == LG_ELIMIT) { /* the output outgrew a limit: Unclassified, saying so */
         kmsg big;
@@ -508,10 +511,11 @@ static lg_err emit(lg_kafka_worker *w, kset *set, kbatch *b, size_t i, lg_errmsg
         snprintf(big.reason, sizeof big.reason, "the output is over the size limit (%zu bytes of value)", len);
         lg_buf_reset(&w->out);
         e = kmsg_format(&w->mo, &big, val, len, NULL, w->o.explain, NULL, &w->out);
-        if (!e) e = produce_one(w, b, m, w->out_rkt, w->out.data, w->out.len, NULL);
+        if (e) return lg_fail(err, e, "kafka: the output saying a value is over the size limit: %s", lg_strerror(e));
+        e = produce_one(w, b, m, w->out_rkt, w->out.data, w->out.len, NULL, err);
         if (!e) KM_ADD(&w->m.bad, 1);
     }
-    if (e) return lg_fail(err, e, "%s", w->fatal ? w->fatal_msg : lg_strerror(e));
+    if (e) return w->fatal ? lg_fail(err, e, "%s", w->fatal_msg) : e; /* produce_one said why */
     return LG_OK;
 }
 
@@ -528,8 +532,8 @@ static lg_err process_batch(lg_kafka_worker *w, kset *set, lg_errmsg *err) {
             b = NULL;
         }
     if (!b) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
-        kw_fail(w, e, "%s", "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "kafka batch: out of memory");
+        kw_fail(w, e, "%s", "kafka batch: out of memory");
         drop_set(set);
         return e;
     }
@@ -632,7 +636,7 @@ lg_err lg_kafka_worker_run(lg_kafka_worker *w, lg_errmsg *err) {
         return w->fatal ? lg_fail(err, w->fatal, "%s", w->fatal_msg) : LG_OK;
     }
     rd_kafka_topic_partition_list_t *topics = lg_kafka()->topic_partition_list_new(1);
-    if (!topics) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!topics) return lg_fail(err, LG_ENOMEM, "kafka topic list: out of memory");
     lg_kafka()->topic_partition_list_add(topics, w->o.input, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t se = lg_kafka()->subscribe(w->consumer, topics);
     lg_kafka()->topic_partition_list_destroy(topics);
@@ -705,7 +709,7 @@ lg_err lg_kafka_worker_new(const lg_kafka_opts *opts, lg_kafka_worker **out, lg_
         return lg_fail(err, LG_EINVAL, "kafka: the output topic is the input topic");
     if (opts->batch_max > 100000) return lg_fail(err, LG_EINVAL, "kafka: batch size over 100000");
     lg_kafka_worker *w = calloc(1, sizeof *w);
-    if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!w) return lg_fail(err, LG_ENOMEM, "kafka worker: out of memory");
     w->o = *opts;
     if (!w->o.batch_max) w->o.batch_max = 1024;
     if (!w->o.max_value) w->o.max_value = 512u << 10;
@@ -724,7 +728,7 @@ lg_err lg_kafka_worker_new(const lg_kafka_opts *opts, lg_kafka_worker **out, lg_
     size_t threads = w->o.threads > 0 ? (size_t)w->o.threads : cores < 1 ? 1 : cores > 16 ? 16 : (size_t)cores;
     if (!e) e = kw_team_new(w, threads, err);
     for (int i = 0; i < 2 && !e; i++)
-        if (kw_set_init(w, &w->sets[i])) e = lg_fail(err, LG_ENOMEM, "out of memory");
+        if (kw_set_init(w, &w->sets[i])) e = lg_fail(err, LG_ENOMEM, "kafka worker: out of memory");
     if (!e) e = kw_clients_new(w, on_delivery, on_rebalance, err);
     if (e) {
         lg_kafka_worker_free(w);

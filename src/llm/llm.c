@@ -36,7 +36,7 @@ static void raw_free(raw_settings *r) {
 /* Replaces *slot with a copy of v ("" clears it). */
 static lg_err set_str(char **slot, const char *v, lg_errmsg *err) {
     char *c = *v ? lg_strdup(v) : NULL;
-    if (*v && !c) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (*v && !c) return lg_fail(err, LG_ENOMEM, "llm settings: out of memory");
     free(*slot);
     *slot = c;
     return LG_OK;
@@ -203,13 +203,13 @@ static lg_err apply_config(lg_llm *llm, raw_settings *raw, const lg_config *cfg,
             if (v->kind != LG_Y_SEQ || v->n == 0)
                 return lg_fail(err, LG_EINVAL, "%s: llm labels must be a non-empty list", where);
             llm->default_labels = calloc(v->n, sizeof *llm->default_labels);
-            if (!llm->default_labels) return lg_fail(err, LG_ENOMEM, "out of memory");
+            if (!llm->default_labels) return lg_fail(err, LG_ENOMEM, "llm labels: out of memory");
             for (size_t j = 0; j < v->n; j++) {
                 const char *l = lg_yscalar(v->items[j]);
                 if (!l || !*l)
                     return lg_fail(err, LG_EINVAL, "%s: each llm label must be a string", where);
                 if (!(llm->default_labels[llm->n_default_labels++] = lg_strdup(l)))
-                    return lg_fail(err, LG_ENOMEM, "out of memory");
+                    return lg_fail(err, LG_ENOMEM, "llm labels: out of memory");
             }
         } else if (!strcmp(k, "dotenv")) {
             e = lg_ybool(v, "llm dotenv", dotenv, err);
@@ -234,7 +234,7 @@ static lg_err set_url(lg_llm *llm, const char *base, lg_errmsg *err) {
     size_t sl = sizeof suffix - 1;
     int has = n >= sl && !strncmp(base + n - sl, suffix, sl);
     llm->url = malloc(n + sl + 1);
-    if (!llm->url) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!llm->url) return lg_fail(err, LG_ENOMEM, "llm url: out of memory");
     memcpy(llm->url, base, n);
     memcpy(llm->url + n, has ? "" : suffix, has ? 1 : sl + 1);
     if (has) llm->url[n] = '\0';
@@ -244,7 +244,7 @@ static lg_err set_url(lg_llm *llm, const char *base, lg_errmsg *err) {
     size_t hl = slash ? (size_t)(slash - host) : strlen(host);
     size_t schl = (size_t)(strstr(base, "://") - base) + 3;
     llm->endpoint = malloc(schl + hl + 1);
-    if (!llm->endpoint) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!llm->endpoint) return lg_fail(err, LG_ENOMEM, "llm url: out of memory");
     memcpy(llm->endpoint, base, schl);
     memcpy(llm->endpoint + schl, host, hl);
     llm->endpoint[schl + hl] = '\0';
@@ -284,7 +284,7 @@ void lg_llm_free(lg_llm *llm) {
 lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
     *out = NULL;
     lg_llm *llm = calloc(1, sizeof *llm);
-    if (!llm) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!llm) return lg_fail(err, LG_ENOMEM, "llm client: out of memory");
     pthread_mutex_init(&llm->breaker_mu, NULL);
     pthread_mutex_init(&llm->form_mu, NULL);
     pthread_mutex_init(&llm->why_mu, NULL);
@@ -371,7 +371,7 @@ lg_err lg_llm_new(const lg_config *cfg, lg_llm **out, lg_errmsg *err) {
     *out = llm;
     return LG_OK;
 oom:
-    e = lg_fail(err, LG_ENOMEM, "out of memory");
+    e = lg_fail(err, LG_ENOMEM, "llm client: out of memory");
 fail:
     if (raw.api_key) memset(raw.api_key, 0, strlen(raw.api_key));
     raw_free(&raw);

@@ -248,7 +248,7 @@ static lg_err load(llm_cache *c, lg_errmsg *err) {
 lg_err llm_cache_new(const char *path, size_t max_entries, llm_cache **out, lg_errmsg *err) {
     *out = NULL;
     llm_cache *c = calloc(1, sizeof *c);
-    if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!c) return lg_fail(err, LG_ENOMEM, "llm cache: out of memory");
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->save_mu, NULL);
     c->n_buckets = 1024;
@@ -256,7 +256,7 @@ lg_err llm_cache_new(const char *path, size_t max_entries, llm_cache **out, lg_e
     c->buckets = calloc(c->n_buckets, sizeof *c->buckets);
     if (!c->buckets || (path && !(c->path = lg_strdup(path)))) {
         llm_cache_free(c);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "llm cache: out of memory");
     }
     if (c->path) {
         lg_err e = load(c, err);
@@ -350,7 +350,7 @@ lg_err llm_cache_save(llm_cache *c, lg_errmsg *err) {
     }
     size_t n = strlen(c->path) + 16;
     if (!(tmp = malloc(n))) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "llm cache save: out of memory");
         goto fail;
     }
     snprintf(tmp, n, "%s.tmpXXXXXX", c->path);

@@ -58,7 +58,7 @@ lg_err llm_http_new(const lg_llm *llm, llm_http **out, lg_errmsg *err) {
     lg_err e = lg_curl_load(err); /* done by lg_llm_new already: a no-op then */
     if (e) return e;
     llm_http *h = calloc(1, sizeof *h);
-    if (!h) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!h) return lg_fail(err, LG_ENOMEM, "llm http client: out of memory");
     h->n_slots = llm->concurrency;
     h->slots = calloc(h->n_slots, sizeof *h->slots);
     h->multi = lg_curl()->multi_init();

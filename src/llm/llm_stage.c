@@ -328,7 +328,7 @@ static lg_err round_run(const stage_ctx *c, llm_http *h, call_state *cs, double 
         free(order);
         free(first);
         free(msgs);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "llm round: out of memory");
     }
     size_t n_order = 0, n_reqs = 0;
     for (int pass = 0; pass < 2; pass++)
@@ -451,7 +451,7 @@ static lg_err scratch_new(const void *vctx, void **out, lg_errmsg *err) {
     const stage_ctx *c = vctx;
     *out = NULL;
     stage_scratch *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "llm stage scratch: out of memory");
     lg_err e = llm_http_new(c->llm, &s->http, err);
     if (e) {
         free(s);
@@ -475,7 +475,7 @@ static const lg_stage_ops llm_stage_ops = {"llm",        LG_STAGE_LLM,  scratch_
 lg_err lg_llm_stage_new(lg_llm *llm, const lg_stage_spec *spec, lg_stage *out, lg_errmsg *err) {
     if (!llm) return lg_fail(err, LG_EINVAL, LG_LLM_NOT_CONFIGURED);
     stage_ctx *c = calloc(1, sizeof *c);
-    if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!c) return lg_fail(err, LG_ENOMEM, "llm stage: out of memory");
     c->llm = llm;
     char *const *src = spec && spec->n_labels  ? spec->labels
                        : llm->n_default_labels ? llm->default_labels
@@ -498,5 +498,5 @@ lg_err lg_llm_stage_new(lg_llm *llm, const lg_stage_spec *spec, lg_stage *out, l
     return LG_OK;
 oom:
     ctx_free(c);
-    return lg_fail(err, LG_ENOMEM, "out of memory");
+    return lg_fail(err, LG_ENOMEM, "llm stage: out of memory");
 }

@@ -205,7 +205,7 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
     char *text = NULL;
     size_t nbytes = 0, cbytes = 0;
     unsigned char *w = weights_bytes(b, &nbytes);
-    if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!w) return lg_fail(err, LG_ENOMEM, "bundle weights: out of memory");
     files[n_files++] = (bundle_file){LG_BUNDLE_WEIGHTS, w, nbytes};
     char wsum[17], ehash[17], csum[17] = "", fsum[17] = "";
     size_t fbytes = 0;
@@ -215,7 +215,7 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         const lg_centroids *c = b->cent;
         unsigned char *cb = csr_bytes(CENT_MAGIC, K, D, c->ptr, c->idx, c->val, NULL, 0, &cbytes);
         if (!cb) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "bundle centroids: out of memory");
             goto done;
         }
         files[n_files++] = (bundle_file){LG_BUNDLE_CENTROIDS, cb, cbytes};
@@ -225,7 +225,7 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
         fbytes = FEAT_HEADER + 4 * D;
         unsigned char *fb = lg_malloc(fbytes);
         if (!fb) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "bundle feature weights: out of memory");
             goto done;
         }
         files[n_files++] = (bundle_file){LG_BUNDLE_FEATURES, fb, fbytes};
@@ -329,7 +329,7 @@ lg_err lg_bundle_write(const char *dir, const lg_bundle *b, lg_errmsg *err) {
     size_t tl = strlen(text);
     char *withnl = lg_realloc(text, tl + 2);
     if (!withnl) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "bundle meta.json: out of memory");
         goto done;
     }
     text = withnl;
@@ -405,18 +405,18 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
     if (!json_is_array(labels) || K < 2)
         return BAD("%s: \"labels\" must be an array of 2 or more strings", path);
     if (!(b->labels = lg_calloc(K, sizeof *b->labels)))
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "bundle labels: out of memory");
     for (size_t i = 0; i < K; i++) {
         const char *s = json_string_value(json_array_get(labels, i));
         if (!s || !*s || strlen(s) > LG_BUNDLE_MAX_LABEL)
             return BAD("%s: label %zu is not a non-empty string of at most %d bytes", path, i,
                        LG_BUNDLE_MAX_LABEL);
-        if (!(b->labels[i] = lg_strdup(s))) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!(b->labels[i] = lg_strdup(s))) return lg_fail(err, LG_ENOMEM, "bundle labels: out of memory");
         b->n_labels = i + 1;
     }
     { /* duplicates: sort a copy of the pointers */
         char **sorted = lg_malloc(K * sizeof *sorted);
-        if (!sorted) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!sorted) return lg_fail(err, LG_ENOMEM, "bundle labels: out of memory");
         memcpy(sorted, b->labels, K * sizeof *sorted);
         qsort(sorted, K, sizeof *sorted, cmp_str);
         for (size_t i = 1; i < K; i++) {
@@ -686,7 +686,7 @@ lg_err lg_bundle_read(const char *dir, lg_bundle **out, lg_errmsg *err) {
     lg_bundle *b = lg_calloc(1, sizeof *b);
     if (!b) {
         json_decref(root);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "bundle: out of memory");
     }
     meta_files mf;
     memset(&mf, 0, sizeof mf);

@@ -29,7 +29,7 @@ lg_err lg_centroids_new(size_t n_classes, size_t dim, size_t nnz, lg_centroids *
         return lg_fail(err, LG_EINVAL, "centroids: bad shape (%zu classes, dim %zu)", n_classes,
                        dim);
     lg_centroids *c = calloc(1, sizeof *c);
-    if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!c) return lg_fail(err, LG_ENOMEM, "centroids: out of memory");
     c->n_classes = n_classes;
     c->dim = dim;
     c->ptr = calloc(n_classes + 1, sizeof *c->ptr);
@@ -63,13 +63,13 @@ lg_err lg_centroids_seal(lg_centroids *c, lg_errmsg *err) {
     c->fptr = calloc(D + 1, sizeof *c->fptr);
     c->fcls = malloc((nnz ? nnz : 1) * sizeof *c->fcls);
     c->fval = malloc((nnz ? nnz : 1) * sizeof *c->fval);
-    if (!c->fptr || !c->fcls || !c->fval) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!c->fptr || !c->fcls || !c->fval) return lg_fail(err, LG_ENOMEM, "centroids: out of memory");
     for (size_t q = 0; q < nnz; q++)
         c->fptr[c->idx[q] + 1]++;
     for (size_t j = 0; j < D; j++)
         c->fptr[j + 1] += c->fptr[j];
     size_t *fill = malloc((D + 1) * sizeof *fill);
-    if (!fill) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!fill) return lg_fail(err, LG_ENOMEM, "centroids: out of memory");
     memcpy(fill, c->fptr, (D + 1) * sizeof *fill);
     for (size_t k = 0; k < K; k++) /* classes ascending inside each feature */
         for (size_t q = c->ptr[k]; q < c->ptr[k + 1]; q++) {
@@ -83,7 +83,7 @@ lg_err lg_centroids_seal(lg_centroids *c, lg_errmsg *err) {
     if (K <= LG_CENTROIDS_DENSE_MAX) {
         c->Kp = (K + 3) & ~(size_t)3;
         if (!(c->dense = calloc(D * c->Kp, sizeof *c->dense)))
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lg_fail(err, LG_ENOMEM, "centroids: out of memory");
         for (size_t k = 0; k < K; k++)
             for (size_t q = c->ptr[k]; q < c->ptr[k + 1]; q++)
                 c->dense[(size_t)c->idx[q] * c->Kp + k] = c->val[q];
@@ -130,7 +130,7 @@ lg_err lg_centroids_build(const lg_embeddings *X, const int *y, const size_t *ro
     {
         size_t *fill = calloc(K + 1, sizeof *fill);
         if (!fill) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "centroids: out of memory");
             goto done;
         }
         memcpy(fill, cptr, (K + 1) * sizeof *fill);
@@ -188,7 +188,7 @@ lg_err lg_centroids_build(const lg_embeddings *X, const int *y, const size_t *ro
         ptr[k + 1] = nnz;
     }
     if (!(c = calloc(1, sizeof *c))) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "centroids: out of memory");
         goto done;
     }
     c->n_classes = K;

@@ -126,7 +126,7 @@ lg_err lg_encoder_wrap(const lg_encoder_ops *ops, void *ctx, const lg_encoder_in
             free(enc);
         }
         if (ops->ctx_free) ops->ctx_free(ctx);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "encoder: out of memory");
     }
     enc->ops = ops;
     enc->ctx = ctx;
@@ -167,7 +167,7 @@ const char *lg_encoder_config_json(const lg_encoder *enc) {
 lg_err lg_encoder_scratch_new(const lg_encoder *enc, lg_encoder_scratch **out, lg_errmsg *err) {
     *out = NULL;
     lg_encoder_scratch *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "encoder scratch: out of memory");
     s->enc = enc;
     if (enc->ops->scratch_new) {
         lg_err e = enc->ops->scratch_new(enc->ctx, &s->impl, err);

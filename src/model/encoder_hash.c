@@ -684,7 +684,7 @@ static const lg_encoder_ops hash_ops = {
 
 lg_err lg_encoder_hash_normalise(const char *msg, size_t len, lg_buf *out, lg_errmsg *err) {
     hash_scratch *sc = calloc(1, sizeof *sc);
-    if (!sc) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!sc) return lg_fail(err, LG_ENOMEM, "hash encoder scratch: out of memory");
     if (len > LG_HASH_MAX_BYTES) len = LG_HASH_MAX_BYTES;
     size_t nh;
     size_t nt = normalise(sc, (const unsigned char *)msg, len, 0, 0, &nh);
@@ -771,7 +771,7 @@ lg_err lg_encoder_hash_new(const char *params, lg_encoder **out, lg_errmsg *err)
     lg_err e = parse_params(params, &dim, &seed, &text, &pos, &hdr, &path, err);
     if (e) return e;
     hash_ctx *cx = calloc(1, sizeof *cx);
-    if (!cx) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!cx) return lg_fail(err, LG_ENOMEM, "hash encoder: out of memory");
     cx->dim = dim;
     cx->seed = seed;
     cx->text = text;

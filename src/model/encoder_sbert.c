@@ -105,7 +105,7 @@ static lg_err scratch_new(const void *ctxp, void **out, lg_errmsg *err) {
     const sbert_ctx *c = ctxp;
     *out = NULL;
     sbert_scratch *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "sbert encoder scratch: out of memory");
     lg_err e = lg_sbert_scratch_new(c->m, &s->s, err);
     if (e) {
         free(s);
@@ -139,7 +139,7 @@ static lg_err work_reserve(sbert_scratch *s, size_t n, int dim, lg_errmsg *err) 
     s->row_slot = malloc(n * sizeof *s->row_slot);
     if (!s->miss_txt || !s->miss_len || !s->miss_out || !s->row_slot) {
         s->work_cap = 0;
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "sbert encoder work buffer: out of memory");
     }
     s->work_cap = n;
     return LG_OK;
@@ -194,7 +194,7 @@ static lg_err encode_batch(const void *ctxp, void *scratchp, const char *const *
         cache_slot *cs = &s->slots[k];
         if (!cs->key) { /* new entry: encode it with this batch */
             cs->key = lg_strndup(msg, len);
-            if (!cs->key) return lg_fail(err, LG_ENOMEM, "out of memory");
+            if (!cs->key) return lg_fail(err, LG_ENOMEM, "sbert encoder cache key: out of memory");
             cs->h = h;
             cs->len = len;
             cs->vec = s->vecs + s->used * (size_t)dim;
@@ -251,7 +251,7 @@ lg_err lg_encoder_sbert_new(const char *dir, lg_encoder **out, lg_errmsg *err) {
     char abs[PATH_MAX];
     if (!realpath(dir, abs)) return lg_fail(err, LG_ENOTFOUND, "sbert:%s: no such directory", dir);
     sbert_ctx *c = calloc(1, sizeof *c);
-    if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!c) return lg_fail(err, LG_ENOMEM, "sbert encoder: out of memory");
     lg_err e = lg_sbert_load(abs, &c->m, err);
     if (e) {
         free(c);

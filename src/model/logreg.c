@@ -23,7 +23,7 @@ lg_err lg_logreg_new(size_t n_classes, size_t dim, lg_logreg **out, lg_errmsg *e
     if (n_classes < 2 || n_classes > LG_LOGREG_MAX_CLASSES || dim == 0 || dim > (1u << 24))
         return lg_fail(err, LG_EINVAL, "logreg: bad shape (%zu classes, dim %zu)", n_classes, dim);
     lg_logreg *m = calloc(1, sizeof *m);
-    if (!m) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!m) return lg_fail(err, LG_ENOMEM, "logreg model: out of memory");
     m->n_classes = n_classes;
     m->dim = dim;
     m->W = calloc(n_classes * dim, sizeof *m->W);
@@ -299,7 +299,7 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
             tsize *= 2;
         slots = calloc(tsize, sizeof *slots);
         if (!mult || !slots) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "logreg training: out of memory");
             goto done;
         }
         size_t nnz = 0;
@@ -308,7 +308,7 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
             nnz += X->indptr[i + 1] - X->indptr[i];
         }
         if (!col_of || !yc || (e = lg_embeddings_reserve_sparse(&Xc, n_rows, D, nnz, err))) {
-            if (!e) e = lg_fail(err, LG_ENOMEM, "out of memory");
+            if (!e) e = lg_fail(err, LG_ENOMEM, "logreg training: out of memory");
             goto done;
         }
         /* Logs repeat: identical rows (same label, same stored values in
@@ -354,7 +354,7 @@ lg_err lg_logreg_train(const lg_embeddings *X, const int *y, const size_t *rows,
         n_t = kept;
         Xc.n_rows = kept;
         if (!(used_cols = calloc(Dc + 1, sizeof *used_cols))) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "logreg training: out of memory");
             goto done;
         }
         for (size_t j = 0; j < D; j++)

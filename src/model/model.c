@@ -64,7 +64,7 @@ static int cmp_named(const void *a, const void *b) {
 lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
     *out = NULL;
     lg_model *m = calloc(1, sizeof *m);
-    if (!m) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!m) return lg_fail(err, LG_ENOMEM, "model: out of memory");
     lg_errmsg why;
     lg_err e = lg_bundle_read(dir, &m->bundle, &why);
     if (e) {
@@ -103,9 +103,9 @@ lg_err lg_model_load(const char *dir, lg_model **out, lg_errmsg *err) {
             (unsigned long long)b->encoder_hash);
     }
     if (!e && !(m->by_name = malloc(b->n_labels * sizeof *m->by_name)))
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "model labels: out of memory");
     named *tmp = e ? NULL : malloc(b->n_labels * sizeof *tmp);
-    if (!e && !tmp) e = lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!e && !tmp) e = lg_fail(err, LG_ENOMEM, "model labels: out of memory");
     if (!e) { /* label lookup by name: indices sorted by label */
         for (size_t i = 0; i < b->n_labels; i++)
             tmp[i].name = b->labels[i], tmp[i].idx = i;
@@ -177,12 +177,12 @@ lg_err lg_model_label_index(const lg_model *m, const char *label, size_t *out, l
 lg_err lg_model_scratch_new(const lg_model *m, lg_model_scratch **out, lg_errmsg *err) {
     *out = NULL;
     lg_model_scratch *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "model scratch: out of memory");
     s->m = m;
     lg_embeddings_init(&s->emb);
     s->proba = calloc(m->bundle->n_labels, sizeof *s->proba);
     lg_err e = s->proba ? lg_encoder_scratch_new(m->encoder, &s->enc, err)
-                        : lg_fail(err, LG_ENOMEM, "out of memory");
+                        : lg_fail(err, LG_ENOMEM, "model scratch: out of memory");
     if (!e && m->bundle->kind == LG_CLF_SVM)
         e = lg_svm_scratch_init(m->bundle->svm, &s->svm, err);
     else if (!e && m->bundle->cent)
@@ -280,7 +280,7 @@ static void stage_scratch_free(void *p) {
 static lg_err stage_scratch_new(const void *ctx, void **out, lg_errmsg *err) {
     const stage_ctx *c = ctx;
     stage_scratch *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "model stage scratch: out of memory");
     lg_err e = lg_model_scratch_new(c->m, &s->ms, err);
     if (e) {
         stage_scratch_free(s);
@@ -370,7 +370,7 @@ lg_err lg_model_stage_new(const lg_model *m, const lg_stage_spec *spec, double d
     if (!(th >= 0 && th <= 1))
         return lg_fail(err, LG_EINVAL, "model threshold %g is not in [0, 1]", th);
     stage_ctx *c = calloc(1, sizeof *c);
-    if (!c) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!c) return lg_fail(err, LG_ENOMEM, "model stage: out of memory");
     c->m = m;
     c->threshold = th;
     c->unknown = lg_model_unknown_threshold(m);

@@ -34,7 +34,7 @@ lg_err lg_svm_new(size_t n_classes, size_t dim, size_t nnz, lg_svm **out, lg_err
     if (n_classes < 2 || dim < 1 || dim > (1u << 24))
         return lg_fail(err, LG_EINVAL, "svm: bad shape (%zu classes, dim %zu)", n_classes, dim);
     lg_svm *m = calloc(1, sizeof *m);
-    if (!m) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!m) return lg_fail(err, LG_ENOMEM, "svm model: out of memory");
     m->n_classes = n_classes;
     m->dim = dim;
     m->ptr = calloc(n_classes + 1, sizeof *m->ptr);

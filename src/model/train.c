@@ -75,7 +75,7 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
     if (d->n == d->cap) {
         size_t nc = d->cap ? d->cap * 2 : 1024;
         lg_labeled_row *r = realloc(d->rows, nc * sizeof *r);
-        if (!r) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!r) return lg_fail(err, LG_ENOMEM, "training rows: out of memory");
         d->rows = r;
         d->cap = nc;
     }
@@ -85,7 +85,7 @@ static lg_err on_row(void *user, const lg_csv_row *row, lg_errmsg *err) {
     r->message_len = row->lens[st->col_msg];
     r->label = lg_strndup(row->fields[st->col_label], row->lens[st->col_label]);
     d->n++; /* counted even when a copy failed, so that free() sees it */
-    if (!r->source || !r->message || !r->label) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!r->source || !r->message || !r->label) return lg_fail(err, LG_ENOMEM, "training rows: out of memory");
     d->bytes += bytes;
     return LG_OK;
 }
@@ -106,7 +106,7 @@ lg_err lg_dataset_load_progress(const char *path, lg_progress *prog, lg_dataset 
     lg_errmsg why;
     lg_err e = lg_csv_reader_new(NULL, on_row, NULL, &st, &rd, &why);
     char *chunk = e ? NULL : malloc(1 << 16);
-    if (!e && !chunk) e = lg_fail(&why, LG_ENOMEM, "out of memory");
+    if (!e && !chunk) e = lg_fail(&why, LG_ENOMEM, "reading the training data: out of memory");
     uint64_t h = lg_fnv1a64("", 0, 0), bytes = 0;
     size_t n;
     while (!e && (n = fread(chunk, 1, 1 << 16, f)) > 0) {
@@ -229,7 +229,7 @@ static lg_err predictor_init(predictor *p, lg_clf_kind kind, const lg_logreg *lr
                              lg_errmsg *err) {
     memset(p, 0, sizeof *p);
     p->kind = kind, p->lr = lr, p->svm = svm, p->cent = cent;
-    if (!(p->proba = calloc(K, sizeof *p->proba))) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!(p->proba = calloc(K, sizeof *p->proba))) return lg_fail(err, LG_ENOMEM, "training: the predictor: out of memory");
     return kind == LG_CLF_SVM ? lg_svm_scratch_init(svm, &p->ss, err)
                               : lg_centroid_scratch_init(cent, &p->cs, err);
 }
@@ -463,7 +463,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     float *sims = NULL;
     double unknown = LG_TRAIN_UNKNOWN;
     if (!sel || !dest || !all_labels || !rare) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: label selection: out of memory");
         goto done;
     }
     if (o->rules && (e = lg_rules_scratch_new(o->rules, &rs, err))) goto done;
@@ -490,7 +490,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     label_rows = calloc(n_model + 1, sizeof *label_rows);
     labels = calloc(n_model + 1, sizeof *labels);
     if (!label_rows || !labels) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: the labels: out of memory");
         goto done;
     }
     for (size_t i = 0; i < n_model; i++) {
@@ -534,7 +534,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     srcs = calloc(d->n + 1, sizeof *srcs);
     src_lens = calloc(d->n + 1, sizeof *src_lens);
     if (!y || !msgs || !lens || !srcs || !src_lens) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: the rows: out of memory");
         goto done;
     }
     for (size_t i = 0; i < d->n; i++) {
@@ -613,7 +613,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     test_idx = calloc(res->used, sizeof *test_idx);
     order = calloc(res->used, sizeof *order);
     if (!train_idx || !test_idx || !order) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: the split: out of memory");
         goto done;
     }
     /* rows of each class in data order (counting sort: one pass, not one
@@ -622,7 +622,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     if (!cls_ptr || !cls_row) {
         free(cls_ptr);
         free(cls_row);
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: the split: out of memory");
         goto done;
     }
     for (size_t r = 0; r < res->used; r++)
@@ -661,7 +661,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     qsort(test_idx, res->test_rows, sizeof *test_idx, cmp_size);
     /* 6. fit on train (centroids, classifier), report train and test */
     if (!(sims = calloc(res->test_rows + 1, sizeof *sims))) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: the similarity figures: out of memory");
         goto done;
     }
     lg_progress_phase(o->progress, "fitting on the train split", NULL, 0, 0);
@@ -686,7 +686,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     if (!kp || !top) {
         free(kp);
         free(top);
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: the similarity figures: out of memory");
         goto done;
     }
     /* held-out rows once: Platt scaling, the test report, the open set */
@@ -778,7 +778,7 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
     }
     lg_bundle *b = calloc(1, sizeof *b);
     if (!b) {
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: the bundle: out of memory");
         goto done;
     }
     res->bundle = b;
@@ -789,12 +789,12 @@ lg_err lg_train_run(const lg_dataset *d, const lg_train_opts *o, lg_train_result
         json_dumps(res->figures, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     if (!b->labels || !b->encoder_spec || !b->encoder_config || !b->training ||
         lg_json_alloc_failed_since(json_mark)) { /* the figures' text may lack a key */
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "training: the figures: out of memory");
         goto done;
     }
     for (size_t k = 0; k < K; k++) {
         if (!(b->labels[k] = lg_strdup(labels[k]))) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "training: the bundle labels: out of memory");
             goto done;
         }
         b->n_labels = k + 1;

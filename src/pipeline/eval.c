@@ -75,7 +75,7 @@ void lg_eval_clear(lg_eval *ev) {
 lg_err lg_eval_rows(lg_eval *ev, const lg_pipeline *pl, lg_worker *w, const lg_model *model,
                     const lg_labeled_row *rows, size_t n, lg_progress *prog, lg_errmsg *err) {
     lg_record *recs = calloc(EVAL_BATCH, sizeof *recs);
-    if (!recs) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!recs) return lg_fail(err, LG_ENOMEM, "eval batch: out of memory");
     lg_err e = LG_OK;
     lg_worker_begin_run(w);
     for (size_t start = 0; start < n && !e; start += EVAL_BATCH) {

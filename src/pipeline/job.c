@@ -402,7 +402,7 @@ static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
     }
     j->plan = calloc(row->nfields + 5, sizeof *j->plan);
     j->plan_names = calloc(row->nfields + 5, sizeof *j->plan_names);
-    if (!j->plan || !j->plan_names) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!j->plan || !j->plan_names) return lg_fail(err, LG_ENOMEM, "job columns: out of memory");
     int used_extra[5] = {0};
     for (size_t i = 0; i < row->nfields; i++) {
         int col = (int)i;
@@ -411,14 +411,14 @@ static lg_err take_header(lg_job *j, const lg_csv_row *row, lg_errmsg *err) {
                 col = extra_cols[k]; /* overwritten in place */
                 used_extra[k] = 1;
             }
-        if (plan_add(j, col, row->fields[i])) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (plan_add(j, col, row->fields[i])) return lg_fail(err, LG_ENOMEM, "job columns: out of memory");
     }
     for (size_t k = 0; k < n_extra; k++)
         if (!used_extra[k] && plan_add(j, extra_cols[k], extra_names[k]))
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lg_fail(err, LG_ENOMEM, "job columns: out of memory");
     size_t cap = j->o.batch_rows;
     for (size_t k = 0; k < j->n_batches; k++)
-        if (batch_grow(&j->b[k], j->ncols, cap)) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (batch_grow(&j->b[k], j->ncols, cap)) return lg_fail(err, LG_ENOMEM, "job batches: out of memory");
     j->have_header = 1;
     lg_csv_expect_fields(j->reader, j->ncols);
     return LG_OK;
@@ -503,7 +503,7 @@ lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err) {
     if (opts->threads > JOB_MAX_THREADS)
         return lg_fail(err, LG_EINVAL, "threads must be 1..%d", JOB_MAX_THREADS);
     lg_job *j = calloc(1, sizeof *j);
-    if (!j) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!j) return lg_fail(err, LG_ENOMEM, "job: out of memory");
     j->o = *opts;
     if (!j->o.batch_rows) j->o.batch_rows = JOB_DEFAULT_BATCH;
     size_t threads = j->o.threads > 1 ? (size_t)j->o.threads : 1;
@@ -511,7 +511,7 @@ lg_err lg_job_new(const lg_job_opts *opts, lg_job **out, lg_errmsg *err) {
     j->n_batches = threads > 1 ? j->n_workers + 2 : 1; /* one filling, one per worker, one written */
     j->b = calloc(j->n_batches, sizeof *j->b);
     j->wk = calloc(j->n_workers, sizeof *j->wk);
-    lg_err e = j->b && j->wk ? LG_OK : lg_fail(err, LG_ENOMEM, "out of memory");
+    lg_err e = j->b && j->wk ? LG_OK : lg_fail(err, LG_ENOMEM, "job batches: out of memory");
     for (size_t k = 0; !e && k < j->n_batches; k++) {
         lg_buf_init(&j->b[k].arena, JOB_ARENA_MAX);
         lg_buf_init(&j->b[k].out, JOB_OUT_MAX);

@@ -43,7 +43,7 @@ lg_err lg_pset_source_config(const lg_pset_source *src, lg_config *cfg, lg_errms
         if ((e = lg_routes_apply_flag(&cfg->routes, src->routes[i], err))) goto fail;
     return LG_OK;
 oom:
-    e = lg_fail(err, LG_ENOMEM, "out of memory");
+    e = lg_fail(err, LG_ENOMEM, "pipeline sources: out of memory");
 fail:
     lg_config_free(cfg);
     return e;
@@ -147,7 +147,7 @@ static lg_err gather_labels(lg_pset *s, lg_errmsg *err) {
         for (size_t j = 0; j < s->cfg.routes.routes[i].n_stages; j++)
             cap += s->cfg.routes.routes[i].stages[j].n_labels;
     const char **l = malloc(cap * sizeof *l);
-    if (!l) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!l) return lg_fail(err, LG_ENOMEM, "pipeline labels: out of memory");
     size_t n = 0;
     l[n++] = LG_UNCLASSIFIED;
     for (size_t i = 0; i < n_rules; i++) l[n++] = lg_rules_get(s->res.rules, i)->label;
@@ -185,7 +185,7 @@ static lg_err model_checksum(const char *dir, char out[17], lg_errmsg *err) {
 lg_err lg_pset_load(const lg_pset_source *src, lg_pset **out, lg_errmsg *err) {
     *out = NULL;
     lg_pset *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "pipeline set: out of memory");
     s->refs = 1;
     pthread_mutex_init(&s->pool_mu, NULL);
     lg_err e = lg_pset_source_config(src, &s->cfg, err); /* on failure: nothing to free */
@@ -276,7 +276,7 @@ static int copy_str(const char *in, char **out) {
 lg_err lg_live_new(const lg_pset_source *src, lg_live **out, lg_errmsg *err) {
     *out = NULL;
     lg_live *l = calloc(1, sizeof *l);
-    if (!l) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!l) return lg_fail(err, LG_ENOMEM, "live pipeline: out of memory");
     int oom = copy_str(src->config_path, &l->config_path) | copy_str(src->rules_path, &l->rules_path) |
               copy_str(src->model_dir, &l->model_dir);
     l->routes = calloc(src->n_routes + 1, sizeof *l->routes);
@@ -286,7 +286,7 @@ lg_err lg_live_new(const lg_pset_source *src, lg_live **out, lg_errmsg *err) {
     if (oom) {
         live_free_source(l);
         free(l);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "live pipeline: out of memory");
     }
     l->src.config_path = l->config_path;
     l->src.rules_path = l->rules_path;

@@ -170,11 +170,11 @@ lg_err lg_pipeline_new(const lg_route_table *routes, const lg_resources *res, lg
                        lg_errmsg *err) {
     *out = NULL;
     lg_pipeline *p = calloc(1, sizeof *p);
-    if (!p) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!p) return lg_fail(err, LG_ENOMEM, "pipeline: out of memory");
     p->routes = calloc(routes->n ? routes->n : 1, sizeof *p->routes);
     if (!p->routes) {
         free(p);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "pipeline routes: out of memory");
     }
     p->star = routes->n;
     lg_err e = LG_OK;
@@ -182,7 +182,7 @@ lg_err lg_pipeline_new(const lg_route_table *routes, const lg_resources *res, lg
         const lg_route *r = &routes->routes[i];
         route_inst *ri = &p->routes[p->n++];
         if (!(ri->source = lg_strdup(r->source))) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "pipeline routes: out of memory");
             break;
         }
         if (!strcmp(r->source, "*") && p->star == routes->n) p->star = i;
@@ -215,12 +215,12 @@ lg_err lg_pipeline_new(const lg_route_table *routes, const lg_resources *res, lg
 lg_err lg_worker_new(const lg_pipeline *p, lg_worker **out, lg_errmsg *err) {
     *out = NULL;
     lg_worker *w = calloc(1, sizeof *w);
-    if (!w) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!w) return lg_fail(err, LG_ENOMEM, "pipeline worker: out of memory");
     w->p = p;
     w->scratch = calloc(p->n * LG_ROUTE_MAX_STAGES + 1, sizeof *w->scratch);
     if (!w->scratch) {
         free(w);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "pipeline worker scratch: out of memory");
     }
     for (size_t i = 0; i < p->n; i++) {
         for (size_t j = 0; j < p->routes[i].n_stages; j++) {
@@ -287,7 +287,7 @@ lg_err lg_pipeline_run(const lg_pipeline *p, lg_worker *w, lg_record *recs, size
         if (g) w->gather = g;
         size_t *ri = g ? realloc(w->route_idx, n * sizeof *ri) : NULL;
         if (ri) w->route_idx = ri;
-        if (!g || !ri) return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (!g || !ri) return lg_fail(err, LG_ENOMEM, "pipeline batch: out of memory");
         w->cap = n;
     }
     for (size_t i = 0; i < n; i++) {

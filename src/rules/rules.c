@@ -292,7 +292,7 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
     lg_rules *r = lg_calloc(1, sizeof *r);
     if (!r) {
         lg_ytree_free(doc);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "rules: out of memory");
     }
     if (doc->kind == LG_Y_MAP) {
         const lg_ynode *ver = lg_ymap_get(doc, "version");
@@ -312,7 +312,7 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
         r->rules = lg_calloc(n ? n : 1, sizeof *r->rules);
         r->pcre = lg_calloc(n ? n : 1, sizeof *r->pcre);
         if (!r->rules || !r->pcre) {
-            e = lg_fail(err, LG_ENOMEM, "out of memory");
+            e = lg_fail(err, LG_ENOMEM, "rules: out of memory");
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
@@ -327,13 +327,13 @@ lg_err lg_rules_parse(const char *text, size_t len, const char *name, lg_buf *di
             }
             r->count++; /* a partly filled rule is freed with the rest */
             if (p.oom) {
-                e = lg_fail(err, LG_ENOMEM, "out of memory");
+                e = lg_fail(err, LG_ENOMEM, "rules: out of memory");
                 goto out;
             }
         }
         /* compile even after other problems, so that `rules check` reports
          * every problem at once */
-        if (compile_all(r, &p) != 0 && p.problems == 0) e = lg_fail(err, LG_ENOMEM, "out of memory");
+        if (compile_all(r, &p) != 0 && p.problems == 0) e = lg_fail(err, LG_ENOMEM, "rules: compiling the patterns: out of memory");
     }
     if (!e && p.problems) e = LG_ECOMPILE;
 out:
@@ -372,7 +372,7 @@ size_t lg_rules_fallback_count(const lg_rules *r) { return r->n_fallback; }
 
 lg_err lg_rules_scratch_new(const lg_rules *r, lg_rules_scratch **out, lg_errmsg *err) {
     lg_rules_scratch *s = lg_calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "rules scratch: out of memory");
     if (r->db && lg_hs()->alloc_scratch(r->db, &s->hs) != HS_SUCCESS) {
         free(s);
         return lg_fail(err, LG_ENOMEM, "out of memory for Vectorscan's scratch space");
@@ -381,7 +381,7 @@ lg_err lg_rules_scratch_new(const lg_rules *r, lg_rules_scratch **out, lg_errmsg
         !(s->md = lg_pcre2()->match_data_create((uint32_t)(r->max_ovector ? r->max_ovector : 1), NULL))) {
         if (s->hs) lg_hs()->free_scratch(s->hs);
         free(s);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "rules scratch: out of memory");
     }
     *out = s;
     return LG_OK;

@@ -367,7 +367,7 @@ lg_err lg_server_new(const lg_server_opts *opts, lg_live *live, lg_server **out,
     lg_err el = lg_mhd_load(err); /* libmicrohttpd: loaded now, not at start-up */
     if (el) return el;
     lg_server *s = calloc(1, sizeof *s);
-    if (!s) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!s) return lg_fail(err, LG_ENOMEM, "server: out of memory");
     s->o = *opts;
     s->live = live;
     if (!s->o.threads) s->o.threads = 2;
@@ -397,7 +397,7 @@ lg_err lg_server_new(const lg_server_opts *opts, lg_live *live, lg_server **out,
     if (lg_tpl_miner_new(NULL, &s->templates, NULL) || !s->host || (opts->api_key && *opts->api_key && !s->api_key) ||
         (opts->docs_assets && !s->docs_dir)) {
         lg_server_free(s);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "server: out of memory");
     }
     srv_docs_load_assets(s);
     *out = s;

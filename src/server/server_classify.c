@@ -84,7 +84,7 @@ static lg_err upload_sink(void *user, const char *data, size_t len, lg_errmsg *e
     upload_state *u = user;
     lg_err e = srv_spool_append(u->spool, data, len);
     if (e == LG_ELIMIT) return lg_fail(err, e, "answer larger than %zu bytes", u->spool->max);
-    if (e) return lg_fail(err, e, "out of memory");
+    if (e) return lg_fail(err, e, "upload: spooling the answer: out of memory");
     return LG_OK;
 }
 
@@ -115,7 +115,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     srv_req *rq = u->rq;
     if (rq->discard) return MHD_YES;
     if (!key && errno == ENOMEM) { /* the library's copy of the part's name failed */
-        fail_internal(rq, "upload", "out of memory");
+        fail_internal(rq, "upload", "upload: a part's name: out of memory");
         return MHD_YES;
     }
     if (!key || strcmp(key, "file")) { /* other form fields are ignored */
@@ -126,7 +126,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         if (u->file_seen) u->file_closed = 1;
         if (u->file_closed) return MHD_YES;
         if (!filename && errno == ENOMEM) { /* the library's copy of the file name failed */
-            fail_internal(rq, "upload", "out of memory");
+            fail_internal(rq, "upload", "upload: a file name: out of memory");
             return MHD_YES;
         }
         if (!filename) {
@@ -151,7 +151,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         jo.templates = u->s->templates; /* counted; a column with --templates */
         jo.templates_lock = &u->s->templates_mu;
         jo.template_column = u->s->o.template_ids;
-        lg_errmsg err;
+        lg_errmsg err = {{0}};
         if (u->explain || u->templates) { /* as the CLI: --explain carries template_id */
             if (lg_tpl_miner_new(NULL, &u->own, &err)) {
                 fail_internal(rq, "upload", err.msg);
@@ -164,18 +164,18 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
             jo.template_column = 1;
         }
         if (!(u->spool = srv_spool_new(answer_cap(u->s)))) {
-            fail_internal(rq, "upload", "out of memory");
+            fail_internal(rq, "upload", "upload: the answer spool: out of memory");
             return MHD_YES;
         }
         rq->spool = u->spool;
         rq->ctype = u->format == LG_OUT_JSONL ? "application/x-ndjson" : "text/csv; charset=utf-8";
-        if (LG_TRY(&err, lg_job_new(&jo, &u->job, &err))) {
+        if (lg_job_new(&jo, &u->job, &err)) {
             fail_internal(rq, "upload", err.msg);
             return MHD_YES;
         }
     }
     if (u->file_closed || !u->job || !size) return MHD_YES;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     lg_err e = lg_job_feed(u->job, data, size, &err);
     if (e) upload_job_error(rq, e, err.msg);
     return MHD_YES;
@@ -203,7 +203,7 @@ enum MHD_Result srv_upload_begin(lg_server *s, struct MHD_Connection *c, srv_req
     errno = 0;
     u->pp = lg_mhd()->create_post_processor(c, POST_BUFFER, post_iter, u);
     if (!u->pp && errno == ENOMEM) /* its buffer could not be allocated */
-        fail_internal(rq, "upload", "out of memory");
+        fail_internal(rq, "upload", "upload: the form parser: out of memory");
     else if (!u->pp) /* not multipart/form-data: no "file" field can be there */
         fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
     return MHD_YES;
@@ -214,7 +214,7 @@ void srv_upload_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
     upload_state *u = rq->state;
     errno = 0; /* libmicrohttpd's parser allocates (names); ENOMEM below is its failure */
     if (!u->pp || lg_mhd()->post_process(u->pp, data, len) == MHD_YES) return;
-    if (errno == ENOMEM) fail_internal(rq, "upload", "out of memory");
+    if (errno == ENOMEM) fail_internal(rq, "upload", "upload: the form parser: out of memory");
     else srv_req_fail(rq, 400, "Malformed multipart/form-data body");
 }
 
@@ -228,8 +228,8 @@ enum MHD_Result srv_upload_finish(lg_server *s, struct MHD_Connection *c, srv_re
     if (!rq->discard && !u->file_seen)
         fail_validation(rq, "\"body\",\"file\"", "missing", "Field required");
     if (!rq->discard) {
-        lg_errmsg err;
-        lg_err e = LG_TRY(&err, lg_job_finish(u->job, &err));
+        lg_errmsg err = {{0}};
+        lg_err e = lg_job_finish(u->job, &err);
         if (e) upload_job_error(rq, e, err.msg);
     }
     if (rq->discard) {
@@ -322,7 +322,7 @@ void srv_json_feed(lg_server *s, srv_req *rq, const char *data, size_t len) {
     json_state *js = rq->state;
     lg_err e = lg_buf_append(&js->body, data, len);
     if (e == LG_ELIMIT) srv_req_fail(rq, 413, "request body larger than %zu bytes", s->o.max_upload);
-    else if (e) fail_internal(rq, "json body", "out of memory");
+    else if (e) fail_internal(rq, "json body", "request body: out of memory");
 }
 
 enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req *rq) {
@@ -341,7 +341,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
         if (L.too_many)
             srv_req_fail(rq, 413, "more than %llu logs in one request", (unsigned long long)s->o.max_rows);
         else if (L.no_memory)
-            fail_internal(rq, "json request", "out of memory");
+            fail_internal(rq, "json request", "request body: parsing the JSON: out of memory");
         else
             srv_req_fail(rq, 400, "invalid JSON at %s", jerr);
         goto done;
@@ -358,7 +358,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     }
     n = L.n;
     if (n && !(recs = calloc(n, sizeof *recs))) {
-        fail_internal(rq, "json", "out of memory");
+        fail_internal(rq, "json", "request rows: out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
@@ -370,7 +370,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
         r->source_len = lg->has_source ? lg->source_len : 0;
         lg_record_reset(r);
     }
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     if (n) set = lg_live_acquire(s->live); /* one set for the whole request */
     if (n && !(w = lg_pset_worker_get(set, &err))) {
         fail_internal(rq, "worker", err.msg);
@@ -378,7 +378,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     }
     for (size_t i = 0; i < n; i += JSON_BATCH) {
         size_t k = n - i < JSON_BATCH ? n - i : JSON_BATCH;
-        if (LG_TRY(&err, lg_pipeline_run(lg_pset_pipeline(set), w, recs + i, k, &err))) {
+        if (lg_pipeline_run(lg_pset_pipeline(set), w, recs + i, k, &err)) {
             fail_internal(rq, "classify", err.msg);
             goto done;
         }
@@ -394,7 +394,7 @@ enum MHD_Result srv_json_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     if (!e) e = lg_buf_append(&out, "]}", 2);
     srv_tally_flush(&tally, &s->metrics);
     if (e == LG_ELIMIT) srv_req_fail(rq, 413, "answer larger than %zu bytes", answer_cap(s));
-    else if (e) fail_internal(rq, "json answer", "out of memory");
+    else if (e) fail_internal(rq, "json answer", "answer: out of memory");
 done:
     if (set) lg_pset_worker_put(set, w);
     lg_pset_release(set); /* the tally above was flushed: no label of it is held */
@@ -464,19 +464,19 @@ static int spool_dump(const char *buf, size_t size, void *data) {
  * out of memory (Jansson's objects, the spool's chunks: 500). */
 static void stream_answer_fail(srv_req *rq, const srv_spool *sp) {
     if (sp->failed == LG_ELIMIT) srv_req_fail(rq, 413, "answer larger than %zu bytes", sp->max);
-    else fail_internal(rq, "stream answer", "out of memory");
+    else fail_internal(rq, "stream answer", "answer: out of memory");
 }
 
 /* Classifies the pending batch and appends its lines to the answer. */
 static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
     if (!st->n || rq->discard) return;
-    lg_errmsg err;
+    lg_errmsg err = {{0}};
     if (!st->h.set || rq->eager) {
         /* the tally points at the set's labels: when the handle moves to a
          * newer set, flush it while the old set is still held */
         lg_pset *prev = st->h.set;
         if (prev) lg_pset_retain(prev);
-        lg_err e = LG_TRY(&err, lg_live_handle_refresh(s->live, &st->h, &err));
+        lg_err e = lg_live_handle_refresh(s->live, &st->h, &err);
         if (prev && st->h.set != prev) srv_tally_flush(&st->tally, &s->metrics);
         lg_pset_release(prev);
         if (e) {
@@ -486,7 +486,7 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
     }
     if (rq->eager) lg_worker_begin_run(st->h.worker); /* a live stream: each piece is a run (per-run
                                                       budgets must not run out over hours) */
-    if (LG_TRY(&err, lg_pipeline_run(lg_pset_pipeline(st->h.set), st->h.worker, st->recs, st->n, &err))) {
+    if (lg_pipeline_run(lg_pset_pipeline(st->h.set), st->h.worker, st->recs, st->n, &err)) {
         fail_internal(rq, "classify", err.msg);
         return;
     }
@@ -513,7 +513,7 @@ static void stream_flush(lg_server *s, srv_req *rq, stream_state *st) {
         }
         json_decref(detail); /* not taken: an earlier field failed */
         if (bad) {
-            fail_internal(rq, "stream answer", "out of memory");
+            fail_internal(rq, "stream answer", "stream: the answer: out of memory");
             break;
         }
         /* 16 digits: the client's own numbers (a shipper's float
@@ -587,7 +587,7 @@ static void stream_bad_line(lg_server *s, srv_req *rq, stream_state *st, unsigne
               srv_spool_append(st->spool, "\n", 1) != LG_OK;
     json_decref(e);
     __atomic_add_fetch(&s->metrics.stream_bad_lines, 1, __ATOMIC_RELAXED);
-    if (bad && !e) fail_internal(rq, "stream answer", "out of memory");
+    if (bad && !e) fail_internal(rq, "stream answer", "stream: a line: out of memory");
     else if (bad) stream_answer_fail(rq, st->spool);
 }
 
@@ -636,7 +636,7 @@ enum MHD_Result srv_stream_begin(lg_server *s, struct MHD_Connection *c, srv_req
     st->s = s;
     lg_buf_init(&st->line, STREAM_MAX_LINE);
     rq->state = st;
-    if (!(st->spool = srv_spool_new(answer_cap(s)))) fail_internal(rq, "stream", "out of memory");
+    if (!(st->spool = srv_spool_new(answer_cap(s)))) fail_internal(rq, "stream", "stream: out of memory");
     rq->spool = st->spool;
     rq->ctype = "application/x-ndjson";
     const char *fields = lg_mhd()->lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fields");

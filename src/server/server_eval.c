@@ -59,16 +59,16 @@ static lg_err eval_answer(const lg_eval *ev, const char *model_desc, const char 
     lg_buf_init(&svg, EVAL_ANSWER_MAX);
     lg_err e = lg_evalplot_svg(&ev->rep, &ev->cm, title, &svg, err);
     json_t *j = e ? NULL : lg_eval_json(ev, model_desc);
-    if (!e && !j) e = lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!e && !j) e = lg_fail(err, LG_ENOMEM, "eval answer: out of memory");
     if (!e && json_object_set_new(j, "svg", json_stringn(svg.data ? svg.data : "", svg.len)))
-        e = lg_fail(err, LG_ENOMEM, "out of memory");
+        e = lg_fail(err, LG_ENOMEM, "eval answer: the SVG: out of memory");
     unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h: a key lost in the text */
     char *text = e ? NULL : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     if (text && lg_json_alloc_failed_since(mark)) {
         free(text);
         text = NULL;
     }
-    if (!e && !text) e = lg_fail(err, LG_ENOMEM, "out of memory (writing the report's JSON)");
+    if (!e && !text) e = lg_fail(err, LG_ENOMEM, "eval answer: out of memory (writing its JSON)");
     if (!e) e = lg_buf_append(out, text, strlen(text));
     free(text);
     json_decref(j);
@@ -89,7 +89,7 @@ enum MHD_Result srv_eval_finish(lg_server *s, struct MHD_Connection *c, srv_req 
     lg_pset *set = NULL;
     lg_worker *w = NULL;
     enum MHD_Result ret;
-    lg_err e = LG_TRY(&err, lg_dataset_load_buf(p->name, p->body.data, p->body.len, &ds, &err));
+    lg_err e = lg_dataset_load_buf(p->name, p->body.data, p->body.len, &ds, &err);
     lg_buf_free(&p->body); /* parsed: the text is no longer needed */
     if (e) {
         ret = srv_respond_detail(s, c, rq, e == LG_ENOMEM ? 500 : 400, err.msg);
@@ -113,8 +113,8 @@ enum MHD_Result srv_eval_finish(lg_server *s, struct MHD_Connection *c, srv_req 
         snprintf(model_desc, sizeof model_desc, "%s", info->model_dir ? info->model_dir : "default bundle");
     else
         snprintf(model_desc, sizeof model_desc, "none (%s)", res->model_missing);
-    if ((e = LG_TRY(&err, lg_eval_rows(&ev, lg_pset_pipeline(set), w, res->model, ds.rows, ds.n, NULL, &err))) ||
-        (e = LG_TRY(&err, eval_answer(&ev, model_desc, p->name, &out, &err)))) {
+    if ((e = lg_eval_rows(&ev, lg_pset_pipeline(set), w, res->model, ds.rows, ds.n, NULL, &err)) ||
+        (e = eval_answer(&ev, model_desc, p->name, &out, &err))) {
         ret = srv_respond_detail(s, c, rq, e == LG_ELIMIT ? 413 : 500, err.msg);
         goto done;
     }

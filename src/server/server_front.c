@@ -302,7 +302,7 @@ lg_err srv_front_start(lg_server *s, const struct addrinfo *ai, lg_errmsg *err) 
     f->inited = 1;
     if (!(f->scratch = malloc(SCRATCH))) {
         srv_front_stop(f);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lg_fail(err, LG_ENOMEM, "server front door: out of memory");
     }
     f->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;

@@ -127,7 +127,7 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
 static int arena_fail(parser *ps, const char *at, int e) {
     if (e != LG_ENOMEM) return fail_at(ps, at, "string too large");
     ps->out->no_memory = 1;
-    return fail_at(ps, at, "out of memory");
+    return fail_at(ps, at, "request JSON: out of memory");
 }
 
 /* Parses a string at ps->p (the opening quote). With keep, appends the
@@ -354,7 +354,7 @@ static int logs_array(parser *ps) {
             srv_json_log *l = realloc(o->logs, cap * sizeof *l);
             if (!l) {
                 o->no_memory = 1;
-                return fail_at(ps, ps->p, "out of memory");
+                return fail_at(ps, ps->p, "request JSON: out of memory");
             }
             o->logs = l;
             o->cap = cap;

@@ -197,7 +197,7 @@ static void feed(lg_server *s, srv_pipe *p, const char *b, size_t n) {
                 to_lib(p, b + from, i - from);
                 if (!p->head && !(p->head = malloc(SRV_HEAD_MAX))) {
                     srv_head_result oom = {.status = 503};
-                    snprintf(oom.detail, sizeof oom.detail, "out of memory");
+                    snprintf(oom.detail, sizeof oom.detail, "connection: out of memory");
                     reject(p, &oom, 0);
                     return;
                 }

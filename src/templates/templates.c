@@ -42,7 +42,7 @@ lg_err lg_tpl_miner_new(const lg_tpl_opts *opts, lg_tpl_miner **out, lg_errmsg *
     lg_err e = tpl_opts_check(opts, &o, err);
     if (e) return e;
     lg_tpl_miner *m = calloc(1, sizeof *m);
-    if (!m) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!m) return lg_fail(err, LG_ENOMEM, "templates miner: out of memory");
     m->opts = o;
     lg_buf_init(&m->key, (size_t)64 << 20);
     lg_buf_init(&m->render, (size_t)64 << 20);

@@ -100,7 +100,7 @@ static int dump_line(FILE *f, json_t *j) {
 lg_err lg_tpl_save(const lg_tpl_miner *m, const char *path, lg_errmsg *err) {
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
-    if (!tmp) return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!tmp) return lg_fail(err, LG_ENOMEM, "templates state: out of memory");
     snprintf(tmp, n, "%s.tmpXXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {

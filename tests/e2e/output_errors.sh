@@ -104,7 +104,8 @@ else
 fi
 
 # ---- cluster --out: each of its files that cannot be written stops it,
-# naming the file; the files before it are whole, none after it is begun
+# naming the file; all or nothing: no other file of the set is written
+# (the set is staged and renamed into place only when whole)
 for i in $(seq 4); do
   echo "S,Disk quota exceeded on vol$i by $((i * 7)) MB,Resource Usage"
   echo "S,User u$i logged in from 10.0.0.$i,User Action"
@@ -119,17 +120,14 @@ for k in "${!FILES[@]}"; do
     "$LOGIFY" cluster --data "$TMP/cl.csv" --out "$TMP/cl" --no-progress
   for j in "${!FILES[@]}"; do
     g=${FILES[$j]}
-    if ((j < k)); then
-      [[ -f "$TMP/cl/$g" && -s "$TMP/cl/$g" ]] || fail "$f refused: $g before it is missing"
-    elif ((j > k)); then
-      [[ ! -e "$TMP/cl/$g" ]] || fail "$f refused: $g after it was written"
-    fi
+    ((j == k)) || [[ ! -e "$TMP/cl/$g" ]] || fail "$f refused: $g was written (a partial set)"
   done
-  [[ $(find "$TMP/cl" -name '*.tmp*' | wc -l) -eq 0 ]] || fail "$f refused: temporary files left"
+  [[ $(find "$TMP/cl" \( -name '*.tmp*' -o -name '.logify-cluster.*' \) | wc -l) -eq 0 ]] ||
+    fail "$f refused: temporary files left"
 done
 # --out a regular file, or under a missing directory
 echo x >"$TMP/clfile"
-expect_fail 1 "logify: error: $TMP/clfile/embeddings.npy: Not a directory" -- \
+expect_fail 1 "logify: error: cannot create a directory in $TMP/clfile: Not a directory" -- \
   "$LOGIFY" cluster --data "$TMP/cl.csv" --out "$TMP/clfile" --no-progress
 expect_fail 1 "logify: error: cannot create $TMP/none/cl: No such file or directory" -- \
   "$LOGIFY" cluster --data "$TMP/cl.csv" --out "$TMP/none/cl" --no-progress

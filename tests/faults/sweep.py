@@ -6,7 +6,9 @@ sweep of N, and checks each run (docs/testing.md, "Allocation failure"):
   - no crash: no signal, no exit status above 128, no sanitizer report;
   - exit 0: the output is byte for byte the output of a run without faults
     (a failure that was absorbed lost nothing);
-  - otherwise exit 1, a message on stderr naming memory, and the output file
+  - otherwise exit 1, a message on stderr naming memory and what failed
+    (an error line that is only a code's name, "logify: error: out of
+    memory", is a problem), and the output file
     as it was before the run (no partial or replaced file, no temporary
     file left beside it); with --keep PATH --keep-from OLD, PATH (a file or
     a directory: a model bundle, a templates state) is a copy of OLD before
@@ -32,6 +34,12 @@ MEMORY = re.compile(r"memory|ENOMEM", re.I)
 # glibc's dynamic loader exits 127 itself when it cannot allocate while
 # loading a library (dlopen: "out of memory") or its thread-local storage
 LOADER = re.compile(r"^(logify: )?(out of memory|cannot allocate memory for thread-local data: ABORT)$", re.M)
+# lg_strerror's names: a failure message that is only one of them (or
+# nothing) says that something failed but not what (a callee's bare
+# `return LG_ENOMEM;`): "logify: error: out of memory" alone is a problem
+BARE = {"", "ok", "out of memory", "input/output error", "malformed input", "invalid argument",
+        "pattern does not compile", "size limit exceeded", "not found", "invalid model",
+        "network error", "not supported", "internal error", "canceled", "unknown error"}
 CRASH = re.compile(r"Sanitizer|runtime error|core dumped|Segmentation|Aborted|assert", re.I)
 
 
@@ -43,6 +51,16 @@ def run(cmd, env, timeout):
         r = subprocess.run(cmd, env=env, stdin=inp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout)
     return r.returncode, r.stdout, r.stderr.decode("utf-8", "replace")
+
+
+def causeless(err):
+    """1 when an error line of stderr ("logify: error: ...") has no cause:
+    nothing, or only an error code's name, after the prefix"""
+    for line in err.splitlines():
+        m = re.match(r"^(?:logify: )?error: ?(.*)$", line.strip())
+        if m and m.group(1).strip().lower() in BARE:
+            return 1
+    return 0
 
 
 def degraded_only(ref, out):
@@ -193,6 +211,8 @@ def main():
             what = "exit %d, want 1: %s" % (rc, tail[0])
         elif not MEMORY.search(err):
             what = "failed without naming memory: %r" % err[-300:]
+        elif causeless(err):
+            what = "failed without saying what: %r" % err[-300:]
         elif a.keep and snapshot(a.keep) != kept:
             what = "%s was changed or left partial: %s" % (a.keep, tail[0])
         elif not a.stdout and open(a.out, "rb").read() != b"old\n":
