@@ -345,11 +345,12 @@ static int ts_at(const unsigned char *s, size_t i, size_t n) {
     if (i + 8 <= n && dig2(s, i, n) && s[i + 2] == '/' && dig2(s, i + 3, n) && s[i + 5] == '/' &&
         dig2(s, i + 6, n))
         return 1; /* yy/mm/dd */
-    if ((i == 0 || is_blank(s[i - 1])) && i + 10 <= n && (s[i] == '1' || s[i] == '2') &&
-        (s[i + 4] == '0' || s[i + 4] == '1') && s[i + 8] == '-' && is_digit(s[i + 9])) {
+    if ((i == 0 || is_blank(s[i - 1])) && i + 12 <= n && (s[i] == '1' || s[i] == '2') &&
+        (s[i + 4] == '0' || s[i + 4] == '1') && s[i + 8] == '-' && is_digit(s[i + 9]) &&
+        (s[i + 10] == ':' || (is_digit(s[i + 10]) && s[i + 11] == ':'))) {
         for (size_t k = 0; k < 8; k++)
             if (!is_digit(s[i + k])) return 0;
-        return 1; /* yyyymmdd-h:m:s (HealthApp, hours and minutes unpadded) */
+        return 1; /* yyyymmdd-h:m:s (HealthApp, hours and minutes unpadded), not a uuid */
     }
     if (i == 0 && n >= 13 && s[6] == ' ') { /* yymmdd hhmmss */
         for (size_t k = 0; k < 13; k++)

@@ -431,6 +431,8 @@ static void test_header_dateless(void **state) {
     expect_header("[main] Starting server", "[main] Starting server");
     expect_header("[INFO]", "[INFO]");
     expect_header("12345678-1 rows", "12345678-1 rows");
+    expect_header("[instance: 28690085-5526-7a57-48c9-00fc98065696] vcpu limit: 298.9 GB",
+                  "[instance: 28690085-5526-7a57-48c9-00fc98065696] vcpu limit: 298.9 GB");
 }
 
 /* path=1: a masked path adds one feature, its shape (digit runs folded,
