@@ -21,7 +21,8 @@
 # 500-line run of make bench keeps its shape, with ~380 labels); NO_HEADER=1:
 # the message bodies only (gen_real_logs.py --no-header, a parsed log's
 # content column); FREE_TEXT=1: a quarter of the templates get a variable
-# of 1-6 free words (gen_real_logs.py --free-text); SKIP_ANCHOR=1 / SKIP_OPEN_SET=1 leave those parts out;
+# of 1-6 free words (gen_real_logs.py --free-text); DATELESS=1: Spark's
+# header without a date (gen_real_logs.py --dateless); SKIP_ANCHOR=1 / SKIP_OPEN_SET=1 leave those parts out;
 # BENCH_OUT: the output directory instead of BUILD_DIR/bench-real.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,7 @@ mkdir -p "$OUT"
 GEN="python3 $ROOT/tests/gen/gen_real_logs.py"
 [ "${NO_HEADER:-0}" = 1 ] && GEN="$GEN --no-header"
 [ "${FREE_TEXT:-0}" = 1 ] && GEN="$GEN --free-text"
+[ "${DATELESS:-0}" = 1 ] && GEN="$GEN --dateless"
 LINES=${LINES_PER_SYSTEM:-500}
 MINL=${MIN_LINES_PER_LABEL:-8}
 LABELS=${LABELS_PER_SYSTEM:-$(( LINES * 95 / 2000 > 2 ? LINES * 95 / 2000 : 2 ))}

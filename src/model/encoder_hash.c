@@ -311,13 +311,17 @@ static void push_placeholder(hash_scratch *sc, size_t *nt, int ph, uint64_t seed
  * their own (K_HDR unigrams only, valued HDR_WEIGHT before the norm) and the
  * positional features count from the message's first token. Recognised by shape alone, per line:
  *   1. a date or time within the line's first HDR_TS_FIELDS blank-separated
- *      fields, not inside a path, (hh:mm:ss, yyyy-mm-dd, yyyy.mm.dd, yy/mm/dd, "yymmdd hhmmss");
- *      without one there is no header;
+ *      fields, not inside a path, (hh:mm:ss, yyyy-mm-dd, yyyy.mm.dd, yy/mm/dd,
+ *      "yymmdd hhmmss", "yyyymmdd-"), or a bracketed level word first
+ *      ("[INFO] "); without either, only HPC's date-less shape is a header
+ *      (an epoch time as the 3rd to 6th field and a 1-2 digit flag after
+ *      it: the header ends with the flag, header_epoch); else none;
  *   2. the header ends at the first terminator, outside brackets, after a
  *      letter: ": ", "] ", " - " or "|"; after a level word (INFO, WARN,
  *      Error, ...) it must come within the next 2 fields (a bracketed group
  *      is one field), else the header ends with the level word ("RAS KERNEL
- *      INFO message", "Info CBS message");
+ *      INFO message"); a level padded by 3 or more blanks takes the next
+ *      field too and ends there (CBS.log's "Info<18 blanks>CBS    message");
  *   3. after "] " or "|", one more field that ends the same way (a class
  *      name with ": ", a bracketed level, a pid and "|") still belongs to it.
  * Only the first HDR_ZONE bytes are looked at; a line that is all header
@@ -341,6 +345,13 @@ static int ts_at(const unsigned char *s, size_t i, size_t n) {
     if (i + 8 <= n && dig2(s, i, n) && s[i + 2] == '/' && dig2(s, i + 3, n) && s[i + 5] == '/' &&
         dig2(s, i + 6, n))
         return 1; /* yy/mm/dd */
+    if ((i == 0 || is_blank(s[i - 1])) && i + 12 <= n && (s[i] == '1' || s[i] == '2') &&
+        (s[i + 4] == '0' || s[i + 4] == '1') && s[i + 8] == '-' && is_digit(s[i + 9]) &&
+        (s[i + 10] == ':' || (is_digit(s[i + 10]) && s[i + 11] == ':'))) {
+        for (size_t k = 0; k < 8; k++)
+            if (!is_digit(s[i + k])) return 0;
+        return 1; /* yyyymmdd-h:m:s (HealthApp, hours and minutes unpadded), not a uuid */
+    }
     if (i == 0 && n >= 13 && s[6] == ' ') { /* yymmdd hhmmss */
         for (size_t k = 0; k < 13; k++)
             if (k != 6 && !is_digit(s[k])) return 0;
@@ -349,24 +360,62 @@ static int ts_at(const unsigned char *s, size_t i, size_t n) {
     return 0;
 }
 
-/* a level word at s[i..i+len): upper case or capitalised */
-static int is_level(const unsigned char *s, size_t len) {
+/* a level word at s[0..len): upper case or capitalised (any case: lower
+ * case too) */
+static int level_word(const unsigned char *s, size_t len, int any_case) {
     static const char *const lv[] = {"info",    "warn",   "warning", "error",    "err",
                                      "fatal",   "debug",  "trace",   "severe",   "notice",
                                      "critical", "crit",  "alert",   "emerg",    "verbose"};
-    if (len < 3 || len > 8 || !(s[0] >= 'A' && s[0] <= 'Z')) return 0;
+    if (len < 3 || len > 8 || !(any_case ? is_alpha(s[0]) : s[0] >= 'A' && s[0] <= 'Z')) return 0;
     int upper = 1;
     for (size_t k = 1; k < len; k++)
         if (!(s[k] >= 'A' && s[k] <= 'Z')) upper = 0;
     char w[9];
     for (size_t k = 0; k < len; k++) {
         if (!is_alpha(s[k])) return 0;
-        if (k && !upper && !(s[k] >= 'a' && s[k] <= 'z')) return 0;
+        if (k && !upper && !any_case && !(s[k] >= 'a' && s[k] <= 'z')) return 0;
         w[k] = (char)(s[k] | 0x20);
     }
     w[len] = '\0';
     for (size_t k = 0; k < sizeof lv / sizeof *lv; k++)
         if (!strcmp(w, lv[k])) return 1;
+    return 0;
+}
+
+static int is_level(const unsigned char *s, size_t len) { return level_word(s, len, 0); }
+
+/* a line that starts with a bracketed level word: "[INFO] ", "[error] " */
+static int bracket_level(const unsigned char *s, size_t n) {
+    size_t k = 1;
+    while (k < n && k < 10 && is_alpha(s[k]))
+        k++;
+    return n > 0 && s[0] == '[' && k + 1 < n && s[k] == ']' && s[k + 1] == ' ' &&
+           level_word(s + 1, k - 1, 1);
+}
+
+/* no date or time: HPC's "LogId Node Component State Time Flag", an epoch
+ * time (10 digits, 1xxxxxxxxx: 2001-2033) as the 3rd to 6th field and a
+ * flag of 1 or 2 digits after it; returns the flag's end, 0: not that */
+static size_t header_epoch(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    for (size_t field = 1; field <= 6; field++) {
+        while (i < n && is_blank(s[i]))
+            i++;
+        size_t j = i, digits = 0;
+        while (j < n && !is_blank(s[j]))
+            digits += (size_t)is_digit(s[j++]);
+        if (j == i || j >= n) return 0;
+        if (field >= 3 && j - i == 10 && digits == 10 && s[i] == '1') {
+            size_t k = j;
+            while (k < n && is_blank(s[k]))
+                k++;
+            size_t m = k;
+            while (m < n && is_digit(s[m]))
+                m++;
+            return m > k && m - k <= 2 && m < n && is_blank(s[m]) ? m : 0;
+        }
+        i = j;
+    }
     return 0;
 }
 
@@ -401,7 +450,7 @@ static size_t header_end(const unsigned char *s, size_t n) {
         }
         ts = is_digit(s[i]) && (i == 0 || s[i - 1] != '/') && ts_at(s, i, n); /* not in a path */
     }
-    if (!ts) return 0;
+    if (!ts && !bracket_level(s, n)) return header_epoch(s, n);
     int depth = 0, letter = 0;
     size_t level_end = 0, fields_after = 0;
     for (size_t i = 0; i < n; i++) {
@@ -431,6 +480,18 @@ static size_t header_end(const unsigned char *s, size_t n) {
             if (!level_end && (k == n || !is_word(s[k])) && is_level(s + j, k - j)) {
                 level_end = k;
                 fields_after = 0;
+                /* a level padded to a wide column ("Info" and 18 blanks in
+                 * Windows' CBS.log): the next field is a column of the
+                 * header too (the component, "CBS"), unless bracketed */
+                size_t p = k;
+                while (p < n && s[p] == ' ')
+                    p++;
+                if (p - k >= 3 && p < n && s[p] != '[' && s[p] != '(') {
+                    size_t q = p;
+                    while (q < n && !is_blank(s[q]))
+                        q++;
+                    return q < n ? q : level_end;
+                }
             }
         }
     }

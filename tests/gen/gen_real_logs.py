@@ -17,7 +17,7 @@ Lines per label follow a long tail: most labels get fewer than 10 lines.
 Usage:
   gen_real_logs.py --out build/real.csv [--seed 1] [--lines-per-system 2000]
                    [--labels-per-system 95] [--min-lines-per-label 1]
-                   [--no-header] [--free-text] [--systems HDFS,Spark,...]
+                   [--no-header] [--free-text] [--dateless] [--systems HDFS,...]
                    [--exclude HDFS,...] [--list-systems]
 Nothing big is committed: tests and benches generate into build/.
 """
@@ -89,10 +89,18 @@ def hms(r): return "%02d:%02d:%02d" % (r.randint(0, 23), r.randint(0, 59), r.ran
 def syslog_ts(r): return "%s %2d %s" % (r.choice(MON), r.randint(1, 28), hms(r))
 
 
+SPARK_COMP = ["executor.Executor", "storage.BlockManager", "spark.SecurityManager",
+              "scheduler.TaskSetManager", "storage.MemoryStore", "util.Utils"]
+# --dateless: headers with no date or time, drawing the same random values
+DATELESS = {
+    # a console appender's "[%p] [%c] %m"
+    "Spark": lambda r, lvl: "[%s] [%s]" % (lambda d, t, c: (lvl, c))(r.randint(1, 30), hms(r), r.choice(SPARK_COMP)),
+}
+
 HEADERS = {
     "HDFS": lambda r, lvl: "081109 %06d %d %s dfs.%s:" % (r.randint(0, 235959), r.randint(1, 30000), lvl, r.choice(["DataNode", "FSNamesystem", "DataNode$PacketResponder", "DataNode$DataXceiver", "FSDataset"])),
     "Hadoop": lambda r, lvl: "2015-10-18 %s,%03d %s [%s] org.apache.hadoop.%s:" % (hms(r), r.randint(0, 999), lvl, r.choice(["main", "AsyncDispatcher event handler", "IPC Server handler %d on 62270" % r.randint(0, 9), "RMCommunicator Allocator"]), r.choice(["mapreduce.v2.app.MRAppMaster", "yarn.event.AsyncDispatcher", "ipc.Server", "mapred.TaskAttemptListenerImpl", "hdfs.DFSClient"])),
-    "Spark": lambda r, lvl: "17/06/%02d %s %s %s:" % (r.randint(1, 30), hms(r), lvl, r.choice(["executor.Executor", "storage.BlockManager", "spark.SecurityManager", "scheduler.TaskSetManager", "storage.MemoryStore", "util.Utils"])),
+    "Spark": lambda r, lvl: "17/06/%02d %s %s %s:" % (r.randint(1, 30), hms(r), lvl, r.choice(SPARK_COMP)),
     "Zookeeper": lambda r, lvl: "2015-07-29 %s,%03d - %s  [%s:%s@%d] -" % (hms(r), r.randint(0, 999), lvl, r.choice(["QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181", "NIOServerCxn.Factory:0.0.0.0/0.0.0.0:2181", "SyncThread:1", "CommitProcessor:1"]), r.choice(["QuorumCnxManager", "NIOServerCnxn", "Learner", "ZooKeeperServer", "FileTxnLog"]), r.randint(50, 900)),
     "OpenSSH": lambda r, lvl: "%s LabSZ sshd[%d]:" % (syslog_ts(r), r.randint(1000, 30000)),
     "Apache": lambda r, lvl: "[%s %s %02d %s 2005] [%s]" % (r.choice(["Sun", "Mon", "Tue"]), r.choice(MON), r.randint(1, 28), hms(r), lvl.lower()),
@@ -100,8 +108,10 @@ HEADERS = {
     "Android": lambda r, lvl: "03-17 %s.%03d  %d  %d %s %s:" % (hms(r), r.randint(0, 999), r.randint(1000, 3000), r.randint(1000, 30000), lvl[0], r.choice(["PowerManagerService", "WindowManager", "ActivityManager", "DisplayPowerController", "PhoneStatusBar", "SendBroadcastPermission"])),
     "BGL": lambda r, lvl: "- %d 2005.06.%02d %s 2005-06-%02d-%s.%06d %s RAS %s %s" % (r.randint(1117838570, 1136390405), r.randint(1, 30), v_node(r), r.randint(1, 30), hms(r).replace(":", "."), r.randint(0, 999999), v_node(r), r.choice(["KERNEL", "APP", "MMCS", "LINKCARD", "DISCOVERY"]), {"INFO": "INFO", "WARN": "WARNING", "ERROR": "FATAL"}.get(lvl, "INFO")),
     "Thunderbird": lambda r, lvl: "- %d 2005.11.%02d %s %s %s/%s %s:" % (r.randint(1131566461, 1131666461), r.randint(1, 30), "an%d" % r.randint(1, 999), syslog_ts(r), "an%d" % r.randint(1, 999), "an%d" % r.randint(1, 999), r.choice(["kernel", "ntpd[%d]" % r.randint(1000, 9999), "crond(pam_unix)[%d]" % r.randint(1000, 30000), "dhcpd", "xinetd[%d]" % r.randint(1000, 9999)])),
-    "Windows": lambda r, lvl: "2016-09-28 %s, %s %s" % (hms(r), {"INFO": "Info", "WARN": "Warning", "ERROR": "Error"}.get(lvl, "Info"), r.choice(["CBS", "CSI", "WindowsUpdateAgent", "TrustedInstaller"])),
-    "HPC": lambda r, lvl: "%d %s %s %d %s" % (r.randint(100000, 500000), r.choice(["node-%d" % r.randint(0, 255), "gige%d" % r.randint(0, 40)]), r.choice(["unix.hw", "boot_cmd", "action", "switch_module"]), r.randint(1077804742, 1145000000), r.choice(["state_change.unavailable", "new", "error", "link"])),
+    # CBS.log pads the level to 22 columns and the component to 7
+    "Windows": lambda r, lvl: "2016-09-28 %s, %-22s%-6s" % (hms(r), {"INFO": "Info", "WARN": "Warning", "ERROR": "Error"}.get(lvl, "Info"), r.choice(["CBS", "CSI", "WindowsUpdateAgent", "TrustedInstaller"])),
+    # LogId Node Component State Time Flag: no date, an epoch time
+    "HPC": lambda r, lvl: "%d %s %s %s %d 1" % (lambda i, nd, c, t, st: (i, nd, c, st, t))(r.randint(100000, 500000), r.choice(["node-%d" % r.randint(0, 255), "gige%d" % r.randint(0, 40)]), r.choice(["unix.hw", "boot_cmd", "action", "switch_module"]), r.randint(1077804742, 1145000000), r.choice(["state_change.unavailable", "new", "error", "link"])),
     "Proxifier": lambda r, lvl: "[10.30 %s] %s -" % (hms(r), r.choice(["chrome.exe", "firefox.exe", "Dropbox.exe", "svchost.exe", "WeChat.exe", "putty.exe"])),
     "OpenStack": lambda r, lvl: "nova-%s.log.1.2017-05-16_13:55:31 2017-05-16 %s.%03d %d %s nova.%s [req-%s - - - - -]" % (r.choice(["api", "compute", "scheduler"]), hms(r), r.randint(0, 999), r.randint(1000, 30000), lvl, r.choice(["osapi_compute.wsgi.server", "compute.manager", "virt.libvirt.driver", "scheduler.host_manager", "metadata.wsgi.server"]), v_uuid(r)),
     "Mac": lambda r, lvl: "%s calvisitor-10-105-160-95 %s[%d]:" % (syslog_ts(r), r.choice(["kernel", "com.apple.CDScheduler", "QQ", "Microsoft Word", "corecaptured", "sharingd", "WindowServer", "mDNSResponder"]), r.randint(30, 40000)),
@@ -525,11 +535,12 @@ def with_free_text(t, sysname):
 
 
 def generate(systems, lines_per_system, labels_per_system, seed, min_lines=1, header=True,
-             free_text=False):
+             free_text=False, dateless=False):
     """header=False: the message body only (what a parsed log's content
     column holds), drawn from the same random stream as with the header.
     free_text: a quarter of the templates get a free-text variable of 1-6
-    words (the labels and their frequencies stay the same)."""
+    words (the labels and their frequencies stay the same). dateless: the
+    systems of DATELESS get their header with no date (the same bodies)."""
     rows = []
     for s in systems:
         # the templates, their label names and how often each occurs depend
@@ -543,7 +554,7 @@ def generate(systems, lines_per_system, labels_per_system, seed, min_lines=1, he
             label = "%s-E%d" % (s, k + 1)
             lvl = "ERROR" if any(w in t for w in ("Error", "error", "Failed", "fail", "Exception", "FATAL")) else random.Random(s + "/" + t).choice(LEVELS)
             for _ in range(c):  # c may be 0 (fewer lines than labels)
-                head = HEADERS[s](r, lvl)  # drawn in both modes: same bodies
+                head = (DATELESS if dateless and s in DATELESS else HEADERS)[s](r, lvl)  # drawn in every mode: same bodies
                 body = fill(with_free_text(t, s) if free_text else t, r)
                 rows.append((s, head + " " + body if header else body, label))
     random.Random(seed).shuffle(rows)
@@ -566,6 +577,9 @@ def main():
     ap.add_argument("--free-text", action="store_true",
                     help="a quarter of the templates get a variable of 1-6 free words (an "
                          "exception message, a name): lines of a label vary in length")
+    ap.add_argument("--dateless", action="store_true",
+                    help="Spark's header without a date: \"[INFO] [executor.Executor]\" "
+                         "(HPC's has none in any mode: LogId Node Component State Time Flag)")
     ap.add_argument("--systems", default="")
     ap.add_argument("--exclude", default="")
     ap.add_argument("--list-systems", action="store_true")
@@ -580,7 +594,8 @@ def main():
     ex = set(x for x in a.exclude.split(",") if x)
     systems = [s for s in systems if s not in ex]
     rows = generate(systems, a.lines_per_system, a.labels_per_system, a.seed,
-                    a.min_lines_per_label, header=not a.no_header, free_text=a.free_text)
+                    a.min_lines_per_label, header=not a.no_header, free_text=a.free_text,
+                    dateless=a.dateless)
     f = sys.stdout if a.out == "-" else open(a.out, "w", newline="")
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["source", "log_message", "target_label"])

@@ -392,6 +392,52 @@ static void test_header_boundaries(void **state) {
     fx_close(&f);
 }
 
+/* hdr=1 on headers of real logs that test_header_apart's shapes miss:
+ * HPC's date-less "LogId Node Component State Time Flag", Windows CBS.log's
+ * padded level and component columns, a console appender's "[LEVEL]
+ * [component]", HealthApp's unpadded hours; and the bodies next to them
+ * that must keep no header */
+static void test_header_dateless(void **state) {
+    (void)state;
+    expect_header("334199 gige5 action start 1074119817 1 clusterAddMember (command 1902)",
+                  "clusterAddMember (command 1902)");
+    expect_header("2 node-246 unix.hw state_change.unavailable 1077804742 1 Component State Change: "
+                  "Component \"alt0\" is in the unavailable state (HWID=1686)",
+                  "Component State Change: Component \"alt0\" is in the unavailable state (HWID=1686)");
+    expect_header("2016-09-28 04:30:30, Info                  CBS    SQM: Initializing online with "
+                  "Windows opt-in: False",
+                  "SQM: Initializing online with Windows opt-in: False");
+    expect_header("2016-09-28 04:30:31, Info                  CSI    00000001@2016/9/27:20:30:31.455 "
+                  "WcpInitialize (wcp.dll version 0.0.0.6) called",
+                  "00000001@2016/9/27:20:30:31.455 WcpInitialize (wcp.dll version 0.0.0.6) called");
+    expect_header("2016-09-28 04:30:31, Error                 CBS    Session: 30546174_3232063548 "
+                  "initialized by client WindowsUpdateAgent.",
+                  "Session: 30546174_3232063548 initialized by client WindowsUpdateAgent.");
+    expect_header("[INFO] [executor.Executor] Running task 1.0 in stage 0.0",
+                  "Running task 1.0 in stage 0.0");
+    expect_header("[warn] disk almost full: 95%", "disk almost full: 95%");
+    expect_header("20171224-0:5:3:606|Step_LSC|30002312|onStandStepChanged 3579",
+                  "onStandStepChanged 3579");
+    /* bodies: an epoch time too early, without a flag after it or with a
+     * long one; a level padded by 2 blanks (log4j's %-5p) is followed by
+     * the message; a bracket that is no level word; a level alone */
+    expect_header("x 1074119817 1 clusterAddMember", "x 1074119817 1 clusterAddMember");
+    expect_header("334199 gige5 action 1135545366 error configured out",
+                  "334199 gige5 action 1135545366 error configured out");
+    expect_header("a b c 1074119817 100 done", "a b c 1074119817 100 done");
+    expect_header("a b c 2074119817 1 done", "a b c 2074119817 1 done");
+    expect_header("2015-01-01 00:00:00 INFO  Starting server on port 80",
+                  "Starting server on port 80");
+    expect_header("[main] Starting server", "[main] Starting server");
+    expect_header("[INFO]", "[INFO]");
+    /* cut short: a flag or a padded column that ends the line */
+    expect_header("a b 1074119817 1", "a b 1074119817 1");
+    expect_header("2015-01-01 00:00:00 Info      CBS", "CBS");
+    expect_header("12345678-1 rows", "12345678-1 rows");
+    expect_header("[instance: 28690085-5526-7a57-48c9-00fc98065696] vcpu limit: 298.9 GB",
+                  "[instance: 28690085-5526-7a57-48c9-00fc98065696] vcpu limit: 298.9 GB");
+}
+
 /* path=1: a masked path adds one feature, its shape (digit runs folded,
  * long parts with digits as one '#'): two templates whose only difference
  * is a constant path stay apart, a path's ids and numbers do not count */
@@ -500,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_specs),
         cmocka_unit_test(test_header_apart),
         cmocka_unit_test(test_header_boundaries),
+        cmocka_unit_test(test_header_dateless),
         cmocka_unit_test(test_path_shape),
         cmocka_unit_test(test_odd_bytes_and_long_messages),
         cmocka_unit_test(test_densify),
