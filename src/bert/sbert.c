@@ -17,10 +17,13 @@
  * scratch per member); with fewer (one message: the HTTP server, `embed` of
  * one line) the whole team works on each batch: every projection is split
  * by output columns (whole packed panels) and attention by heads. No
- * reduction is ever split, so every float is computed by the same
- * operations in the same order whatever the thread count: the results are
- * bit-identical. OpenBLAS's process-wide thread count is never changed
- * here (docs/bert.md, "Threads"). Model loading is in sbert_load.c.
+ * reduction is ever split, so on the packed kernel every float is computed
+ * by the same operations in the same order whatever the thread count: the
+ * results are bit-identical. OpenBLAS picks its kernel by the shape of a
+ * call, so there a product split by columns is only within rounding of one
+ * call; a text gets the same bits for a given thread count, busy or idle
+ * (run_batch). OpenBLAS's process-wide thread count is never changed here
+ * (docs/bert.md, "Threads"). Model loading is in sbert_load.c.
  *
  * Files: this one is the driver (scratch, tokenization, the batch loop,
  * the layer sequence, pooling); the kernels are in sbert_kernels.c
@@ -207,6 +210,7 @@ typedef struct {
     float *out; /* (n, hidden) */
     atomic_size_t next;
     lg_sbert_scratch **member_scratch; /* (members) scratch of each team member */
+    int busy; /* another encode is running: the caller's thread alone (run_batch) */
 } encode_job;
 
 /* One batch's forward pass, shared by the members of a team (or run by one
@@ -220,6 +224,7 @@ typedef struct {
     const lg_bert_layer *L;
     sb_team *team;
     int split_gemm; /* projections split by columns (else OpenBLAS threads them) */
+    int alone;      /* the team's regions, cut as the team would, run on the caller */
 } fwd_pass;
 
 /* [u0, u1): chunk c's share of n units */
@@ -357,10 +362,19 @@ static void region_ffn_down(void *p, int ch, int chunks, int member) {
                      m->intermediate, 0, ch, chunks, member, LG_SBERT_PART_FFN_DOWN);
 }
 
+/* Region fn over `units` units on the team (NULL: one chunk on the
+ * caller), or on the caller alone with the team's cut (f->alone). */
+static void run_region(fwd_pass *f, sb_team *team, sb_team_fn fn, int units) {
+    if (f->alone)
+        sb_team_run_alone(team, fn, f, units);
+    else
+        sb_team_run(team, fn, f, units);
+}
+
 /* A projection region to n outputs: on the whole team when projections
  * are split. */
 static void run_projection(fwd_pass *f, sb_team_fn fn, int n) {
-    sb_team_run(f->split_gemm ? f->team : NULL, fn, f, panels(n));
+    run_region(f, f->split_gemm ? f->team : NULL, fn, panels(n));
 }
 
 /* FLOPs of one layer over M packed tokens (projections only: attention is
@@ -390,6 +404,17 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
     /* OpenBLAS threads a large product itself when the process lets it have
      * several threads: then it is called once, from the caller */
     f.split_gemm = m->use_packed || M <= SB_SMALL_M || lg_blas()->openblas_get_num_threads() <= 1;
+    /* Another encode is running (lg_sbert_encode): this thread alone. The
+     * packed kernel and the few-row dot products give every element the
+     * same bits whatever the columns of a call; OpenBLAS does not (its
+     * kernel depends on the product's shape: on SkylakeX a "small matrix"
+     * kernel when rows x columns <= 1200, docs/bert.md "Threads"), so on
+     * OpenBLAS split by columns the projections are still cut as the team
+     * would cut them: a text gets the same vector busy or idle. */
+    if (job->busy && team) {
+        f.alone = f.split_gemm && !m->use_packed && M > SB_SMALL_M;
+        if (!f.alone) f.team = team = NULL;
+    }
 
     /* embeddings: x (M, H) = LN(word + position + token type 0) */
     double t0 = cpu_now();
@@ -412,10 +437,10 @@ static void run_batch(lg_sbert_scratch *s, const encode_job *job, size_t b, sb_t
         /* qkv = x Wqkv^T + bqkv; attention per sequence over its real
          * tokens, heads across the team */
         if (team && f.split_gemm && qkv_fusable(m)) {
-            sb_team_run(team, region_qkv_attention, &f, m->heads);
+            run_region(&f, team, region_qkv_attention, m->heads);
         } else {
             run_projection(&f, region_qkv, 3 * H);
-            sb_team_run(team, region_attention, &f, m->heads);
+            run_region(&f, team, region_attention, m->heads);
         }
         /* x = LN(x + ctx Wo^T + bo) */
         run_projection(&f, region_out, H);
@@ -577,9 +602,9 @@ lg_err lg_sbert_encode(const lg_sbert *m, lg_sbert_scratch *s, const char *const
     sb_team *team = scratch_team(s, (int)members);
     /* Another encode running in this process (a busy server: one request
      * per thread): splitting one text across the team would only make the
-     * threads fight over the cores, so each text stays on its own thread.
-     * The results are the same either way. */
-    if (!across && others > 0) team = NULL;
+     * threads fight over the cores, so each text stays on its own thread
+     * (run_batch: with the same results). */
+    job.busy = !across && others > 0;
     if (across) {
         sb_team_run(team, region_batches, &job, team ? sb_team_members(team) : 1);
     } else {

@@ -155,11 +155,18 @@ sb_team *sb_team_new(int want) {
 
 /* Runs a region of `units` work units (panels, heads, ...) cut into a few
  * chunks per member; the serial path (t NULL) runs it as one chunk. */
-void sb_team_run(sb_team *t, sb_team_fn fn, void *arg, int units) {
-    int chunks = t ? 4 * t->members : 1;
+/* The chunks a region of `units` units is cut into on team t (NULL: 1). */
+static int team_chunks(const sb_team *t, int units) {
+    if (!t || t->members == 1) return 1;
+    int chunks = 4 * t->members;
     if (chunks > units) chunks = units;
     if (chunks > TEAM_MAX_CHUNKS) chunks = TEAM_MAX_CHUNKS;
-    if (chunks <= 1 || t->members == 1) {
+    return chunks < 1 ? 1 : chunks;
+}
+
+void sb_team_run(sb_team *t, sb_team_fn fn, void *arg, int units) {
+    int chunks = team_chunks(t, units);
+    if (chunks == 1) {
         fn(arg, 0, 1, 0);
         return;
     }
@@ -177,6 +184,12 @@ void sb_team_run(sb_team *t, sb_team_fn fn, void *arg, int units) {
             pthread_cond_wait(&t->done, &t->mu);
         pthread_mutex_unlock(&t->mu);
     }
+}
+
+void sb_team_run_alone(const sb_team *t, sb_team_fn fn, void *arg, int units) {
+    int chunks = team_chunks(t, units);
+    for (int c = 0; c < chunks; c++)
+        fn(arg, c, chunks, 0);
 }
 
 int sb_team_members(const sb_team *t) {

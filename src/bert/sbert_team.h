@@ -16,6 +16,11 @@ sb_team *sb_team_new(int want);
 /* Runs a region of `units` work units cut into a few chunks per member; the
  * serial path (t NULL) runs it as one chunk. Returns when all are done. */
 void sb_team_run(sb_team *t, sb_team_fn fn, void *arg, int units);
+/* The same chunks as sb_team_run(t, ...) would cut, all run on the caller
+ * (member 0) in order: for work whose bits depend on the cut (OpenBLAS's
+ * kernel for a product depends on its shape) when the helpers must not
+ * run. t NULL: one chunk. */
+void sb_team_run_alone(const sb_team *t, sb_team_fn fn, void *arg, int units);
 /* Members running: the caller + the helpers started. */
 int sb_team_members(const sb_team *t);
 /* Members asked for (sb_team_new's want). */
