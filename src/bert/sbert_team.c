@@ -153,8 +153,6 @@ sb_team *sb_team_new(int want) {
     return t;
 }
 
-/* Runs a region of `units` work units (panels, heads, ...) cut into a few
- * chunks per member; the serial path (t NULL) runs it as one chunk. */
 /* The chunks a region of `units` units is cut into on team t (NULL: 1). */
 static int team_chunks(const sb_team *t, int units) {
     if (!t || t->members == 1) return 1;
@@ -164,6 +162,8 @@ static int team_chunks(const sb_team *t, int units) {
     return chunks < 1 ? 1 : chunks;
 }
 
+/* Runs a region of `units` work units (panels, heads, ...) cut into a few
+ * chunks per member; the serial path (t NULL) runs it as one chunk. */
 void sb_team_run(sb_team *t, sb_team_fn fn, void *arg, int units) {
     int chunks = team_chunks(t, units);
     if (chunks == 1) {
