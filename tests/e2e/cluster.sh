@@ -139,4 +139,9 @@ grep -q "at least 2 rows" "$tmp/err" || fail "unclear row count error: $(cat "$t
 if "$LOGIFY" cluster --data "$tmp/one.csv" --out "$tmp/t" --no-progress 2>/dev/null; then fail "one row accepted"; fi
 [ "$(wc -l < "$tmp/t/points.csv")" -eq 3 ] && [ -s "$tmp/t/suggested_rules.yaml" ] ||
     fail "a failed run removed an earlier run's files from a directory it did not create"
+# an empty directory made before the run is kept too (rmdir would succeed on it)
+mkdir "$tmp/empty"
+if "$LOGIFY" cluster --data "$tmp/one.csv" --out "$tmp/empty" --no-progress 2>/dev/null; then fail "one row accepted"; fi
+[ -d "$tmp/empty" ] || fail "a failed run removed an empty directory it did not create"
+[ -z "$(ls -A "$tmp/empty")" ] || fail "a failed run left files in $tmp/empty: $(ls -A "$tmp/empty")"
 echo "cluster e2e: OK"

@@ -4,8 +4,9 @@
 # was (never some replaced and some old) and nothing of its own behind; a
 # run that succeeds replaces the whole set. Forced failures: a file of the
 # set that cannot be replaced (map.html is a directory), and, outside the
-# sanitizer builds, each allocation of a run in turn (tests/faults/failalloc.c
-# through tests/faults/sweep.py --keep DIR).
+# sanitizer builds, a rename of the commit (FAILALLOC_RENAME) and each
+# allocation of a run in turn (tests/faults/failalloc.c through
+# tests/faults/sweep.py --keep DIR).
 source "$(dirname "$0")/../lib.sh"
 source "$LOGIFY_ROOT/tests/faults/oom.sh"
 
@@ -60,6 +61,21 @@ if sanitized || [[ -z ${LOGIFY_FAILALLOC:-} || ! -f ${LOGIFY_FAILALLOC:-} ]]; th
   echo "note: no allocation-failure sweep here (a sanitizer build, or no failalloc library)"
 else
   need_failalloc
+  # a rename of the commit that fails after earlier ones succeeded (map.svg,
+  # the 4th of the set: points.csv, embeddings.npy and clusters.csv are
+  # replaced by then): the earlier files are put back, byte for byte
+  rm -rf "$TMP/out"
+  cp -r "$TMP/old" "$TMP/out"
+  cp -r "$TMP/out" "$TMP/before_rename"
+  rc=0
+  LD_PRELOAD=$LOGIFY_FAILALLOC FAILALLOC_RENAME="$TMP/out/map.svg" \
+    "$LOGIFY" cluster --data "$TMP/in40.csv" --out "$TMP/out" --no-progress 2>"$TMP/err" || rc=$?
+  [[ $rc -eq 1 ]] || fail "a failed rename: exit $rc, want 1: $(cat "$TMP/err")"
+  grep -q "cannot replace $TMP/out/map.svg" "$TMP/err" || fail "the error does not name map.svg: $(cat "$TMP/err")"
+  diff -r "$TMP/before_rename" "$TMP/out" >"$TMP/diff" ||
+    fail "a failed rename left $TMP/out changed (the earlier files not put back): $(cat "$TMP/diff")"
+  nothing_left "$TMP/out"
+  ok
   mkdir "$TMP/sw"
   "${SWEEP[@]}" --out "$TMP/sw/marker" --keep "$TMP/sw/cl" --keep-from "$TMP/old" \
     --result "$TMP/sw/cl/clusters.csv" --result "$TMP/sw/cl/points.csv" \

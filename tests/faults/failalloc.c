@@ -25,6 +25,8 @@
  *                          its place (mode nth); the sweeps spare Jansson's
  *                          parser, whose lexer crashes on a failed malloc
  *                          (akheron/jansson#362, open; docs/testing.md)
+ *   FAILALLOC_RENAME=PATH  rename() onto exactly PATH fails with EIO (not
+ *                          an allocation: cluster --out's commit, failed)
  *   FAILALLOC_CTL=PATH     a control file (at least 4096 bytes, made by the
  *                          test) mapped shared: the start signal. Its first
  *                          64 bytes are a text record "SEQ MODE N THREAD SEQ"
@@ -291,4 +293,16 @@ int posix_memalign(void **out, size_t align, size_t n) {
     }
     *out = p;
     return 0;
+}
+
+/* FAILALLOC_RENAME=PATH: a rename() onto exactly PATH fails with EIO
+ * (read at each call, not armed by FAILALLOC_MODE): e2e.cluster_out_kept
+ * fails one rename of cluster --out's commit, after earlier ones succeeded. */
+int rename(const char *from, const char *to) {
+    const char *bad = getenv("FAILALLOC_RENAME");
+    if (bad && to && strcmp(bad, to) == 0) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_renameat, AT_FDCWD, from, AT_FDCWD, to);
 }

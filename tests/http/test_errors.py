@@ -143,6 +143,17 @@ class Parameters(unittest.TestCase):
         big = lab + b"S," + b"z" * (64 << 10) + b",User Action\n"
         st, _, data = self.srv.request("POST", "/v1/eval", big, {"Content-Type": "text/csv"})
         self.assertEqual((st, detail(data)), (413, "request body larger than 65536 bytes"))
+        # chunked (no Content-Length): the cap is met while the body is read,
+        # still 413, not the 500 of a failed allocation there
+        c = self.srv.conn()
+        try:
+            c.request("POST", "/v1/eval", body=iter([big[i:i + 8192] for i in range(0, len(big), 8192)]),
+                      encode_chunked=True, headers={"Content-Type": "text/csv", "Transfer-Encoding": "chunked"})
+            r = c.getresponse()
+            st, data = r.status, r.read()
+        finally:
+            c.close()
+        self.assertEqual((st, detail(data)), (413, "request body larger than 65536 bytes"))
 
     def test_stream_shipper_records(self):
         lines = [{"msg": "User User1 logged in.", "app": "billing"},  # source from the last of its keys

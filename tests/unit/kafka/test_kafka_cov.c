@@ -408,6 +408,27 @@ static void test_topics(void **state) {
     if (late.rc) fail_msg("run: %s", late.err.msg);
     lg_kafka_worker_free(late.w);
 
+    /* each topic gets its own window: the output topic unknown for 3 s,
+     * then the dead-letter topic for 3 s more (6 s from the start, past one
+     * window of 5 s counted from the output's first "unknown"): the worker
+     * waits for both and runs */
+    rd_kafka_mock_topic_set_error(c.mc, "late_out", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    rd_kafka_mock_topic_set_error(c.mc, "late_dlq", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    opts_init(&o, &p, c.bs);
+    o.output = "late_out";
+    o.dead_letter = "late_dlq";
+    runner_start(&late, &o);
+    usleep(3000000);
+    rd_kafka_mock_topic_set_error(c.mc, "late_out", RD_KAFKA_RESP_ERR_NO_ERROR);
+    usleep(3000000);
+    if (__atomic_load_n(&late.done, __ATOMIC_ACQUIRE)) fail_msg("the worker stopped: %s", late.err.msg);
+    rd_kafka_mock_topic_set_error(c.mc, "late_dlq", RD_KAFKA_RESP_ERR_NO_ERROR);
+    feed_logins(&c, 1, 3);
+    wait_metric(&late, "logify_kafka_produced_total", 3);
+    runner_stop(&late);
+    if (late.rc) fail_msg("run: %s", late.err.msg);
+    lg_kafka_worker_free(late.w);
+
     /* a topic whose leader is away: the worker waits (counting client
      * errors) and stops when asked, without an error and without polling */
     rd_kafka_mock_topic_set_error(c.mc, "out", RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);

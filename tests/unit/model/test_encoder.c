@@ -418,6 +418,15 @@ static void test_header_dateless(void **state) {
     expect_header("[warn] disk almost full: 95%", "disk almost full: 95%");
     expect_header("20171224-0:5:3:606|Step_LSC|30002312|onStandStepChanged 3579",
                   "onStandStepChanged 3579");
+    expect_header("20171223-22:5:3:606|Step_LSC|30002312|onStandStepChanged 3579",
+                  "onStandStepChanged 3579"); /* a two-digit hour, minutes and seconds unpadded */
+    /* the epoch time as the 3rd and as the 6th field (the first and last
+     * it may be); a level padded to a column followed by a bracketed group:
+     * the group ends the header, not its first word */
+    expect_header("a b 1074119817 1 clusterAddMember", "clusterAddMember");
+    expect_header("a b c d e 1074119817 1 clusterAddMember", "clusterAddMember");
+    expect_header("a b c d e f 1074119817 1 clusterAddMember", "a b c d e f 1074119817 1 clusterAddMember");
+    expect_header("2016-09-28 04:30:31, Info      [main thread] Starting x", "Starting x");
     /* bodies: an epoch time too early, without a flag after it or with a
      * long one; a level padded by 2 blanks (log4j's %-5p) is followed by
      * the message; a bracket that is no level word; a level alone */
