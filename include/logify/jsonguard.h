@@ -33,6 +33,10 @@ int lg_json_alloc_failed_since(unsigned long mark);
  * and *oom 1, then (a token may have lost a byte, or the lexer reported the
  * failed malloc as a syntax error); *oom 0 otherwise (je says why a NULL). */
 json_t *lg_json_loadb(const char *text, size_t len, size_t flags, json_error_t *je, int *oom);
+/* json_dumps that keeps no text made while an allocation failed (an
+ * object's key may be missing from it, akheron/jansson#655): NULL then, as
+ * for any failure; NULL for a NULL j. free() the text. */
+char *lg_json_dumps(const json_t *j, size_t flags);
 
 #ifdef __cplusplus
 }

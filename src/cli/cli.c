@@ -126,14 +126,8 @@ void cli_llm_failures(const lg_llm *llm, int by_reason) {
 }
 
 int cli_print_json(json_t *j) {
-    unsigned long mark = lg_json_alloc_mark(); /* Jansson's dump may drop a key (jsonguard.h) */
-    char *text =
-        j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+    char *text = lg_json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(j);
-    if (text && lg_json_alloc_failed_since(mark)) {
-        free(text);
-        text = NULL;
-    }
     if (!text) return cli_error("JSON output: out of memory");
     puts(text);
     free(text);

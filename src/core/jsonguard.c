@@ -24,6 +24,16 @@ unsigned long lg_json_alloc_mark(void) { return failed; }
 
 int lg_json_alloc_failed_since(unsigned long mark) { return failed != mark; }
 
+char *lg_json_dumps(const json_t *j, size_t flags) {
+    unsigned long mark = failed;
+    char *text = j ? json_dumps(j, flags) : NULL;
+    if (text && failed != mark) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 json_t *lg_json_loadb(const char *text, size_t len, size_t flags, json_error_t *je, int *oom) {
     unsigned long mark = failed;
     errno = 0; /* with another allocator than ours (a test's), malloc's ENOMEM tells */

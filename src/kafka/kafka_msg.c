@@ -217,19 +217,13 @@ static lg_err put_fields(const kmsg *m, const char *value, size_t len, const lg_
  * LG_EINVAL: jansson cannot hold it (a number beyond a double). */
 static lg_err put_object_rewritten(const char *value, size_t len, lg_buf *out, int *empty) {
     json_error_t je;
-    unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h: a lost byte is no output */
-    json_t *obj = json_loadb(value, len, JSON_DECODE_INT_AS_REAL, &je);
-    if (!obj)
-        return json_error_code(&je) == json_error_out_of_memory || lg_json_alloc_failed_since(mark) ? LG_ENOMEM
-                                                                                                 : LG_EINVAL;
+    int oom; /* logify/jsonguard.h: a lost byte is no output */
+    json_t *obj = lg_json_loadb(value, len, JSON_DECODE_INT_AS_REAL, &je, &oom);
+    if (!obj) return oom ? LG_ENOMEM : LG_EINVAL;
     for (size_t i = 0; i < N_WRITTEN; i++) json_object_del(obj, written_fields[i].name);
     *empty = json_object_size(obj) == 0;
-    char *s = json_dumps(obj, JSON_COMPACT);
+    char *s = lg_json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
-    if (s && lg_json_alloc_failed_since(mark)) {
-        free(s);
-        s = NULL;
-    }
     if (!s) return LG_ENOMEM;
     size_t n = strlen(s);
     lg_err e = lg_buf_append(out, s, n - 1); /* without '}' */

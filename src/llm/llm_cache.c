@@ -215,10 +215,10 @@ static lg_err load(llm_cache *c, lg_errmsg *err) {
         char *nl = memchr(line, '\n', (size_t)(text + len - line));
         size_t n = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
         if (n) {
-            unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
-            json_t *o = json_loadb(line, n, 0, NULL);
-            if (lg_json_alloc_failed_since(mark)) { /* a byte of a label may be lost */
-                json_decref(o);
+            json_error_t je;
+            int oom;
+            json_t *o = lg_json_loadb(line, n, 0, &je, &oom);
+            if (oom) { /* a byte of a label may be lost */
                 free(text);
                 return lg_fail(err, LG_ENOMEM, "llm cache %s: out of memory reading line %zu", c->path,
                                lines + bad + 1);

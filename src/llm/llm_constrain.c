@@ -53,14 +53,9 @@ static json_t *answer_schema(json_t *en, size_t n_msgs) {
 
 /* Appends s as a GBNF string literal that matches s JSON-encoded. */
 static lg_err gbnf_json_string(lg_buf *g, const char *s) {
-    unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
     json_t *tmp = json_string(s);
-    char *js = tmp ? json_dumps(tmp, JSON_ENCODE_ANY) : NULL;
+    char *js = lg_json_dumps(tmp, JSON_ENCODE_ANY);
     json_decref(tmp);
-    if (js && lg_json_alloc_failed_since(mark)) {
-        free(js);
-        js = NULL;
-    }
     if (!js) return LG_ENOMEM;
     lg_err e = lg_buf_putc(g, '"');
     for (const char *p = js; *p && !e; p++) {
@@ -165,14 +160,9 @@ static probe_result probe_one(lg_llm *llm, llm_http *h, llm_form f, double deadl
     llm_req r = {0};
     r.form = f;
     r.form_probe = 1;
-    unsigned long mark = lg_json_alloc_mark(); /* a key lost in the text: no probe */
     if (llm_constrain_apply(body, f, token, 1, 0, 1) == LG_OK)
-        r.body = json_dumps(body, JSON_COMPACT);
+        r.body = lg_json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (r.body && lg_json_alloc_failed_since(mark)) {
-        free(r.body);
-        r.body = NULL;
-    }
     if (!r.body) return PROBE_NO_ANSWER;
     r.body_len = strlen(r.body);
     lg_err e = llm_http_run(llm, h, &r, 1, deadline, err);

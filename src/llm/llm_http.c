@@ -324,13 +324,9 @@ static lg_err start(lg_llm *llm, llm_http *h, slot *s, llm_req *r, double now, d
 static char *reply_content(lg_llm *llm, const char *body, size_t len, int *oom) {
     /* a model may emit U+0000 (seen from llama.cpp with random weights):
      * valid JSON, kept (the text is cut there) instead of calling it malformed */
-    unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
-    *oom = lg_json_alloc_failed_since(mark); /* no reply, or one with a byte lost */
-    if (!root || *oom) {
-        json_decref(root);
-        return NULL;
-    }
+    json_error_t je;
+    json_t *root = lg_json_loadb(body, len, JSON_ALLOW_NUL, &je, oom); /* *oom: no reply, or one with a byte lost */
+    if (!root) return NULL;
     json_t *usage = json_object_get(root, "usage");
     json_t *pt = json_object_get(usage, "prompt_tokens");
     json_t *ct = json_object_get(usage, "completion_tokens");

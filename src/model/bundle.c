@@ -442,9 +442,8 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
         return BAD("%s: \"encoder.config_hash\" must be 16 lower-case hex digits", path);
     json_t *cfg = json_object_get(enc, "config");
     b->encoder_spec = lg_strdup(spec);
-    unsigned long mark = lg_json_alloc_mark(); /* a key lost in the text: refused */
-    b->encoder_config = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER) : lg_strdup("{}");
-    if (!b->encoder_spec || !b->encoder_config || lg_json_alloc_failed_since(mark))
+    b->encoder_config = cfg ? lg_json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER) : lg_strdup("{}");
+    if (!b->encoder_spec || !b->encoder_config)
         return lg_fail(err, LG_ENOMEM, "%s: out of memory copying the encoder's settings", path);
 
     json_t *clf = json_object_get(root, "classifier");
@@ -564,9 +563,7 @@ static lg_err read_meta(const char *path, json_t *root, lg_bundle *b, meta_files
 
     json_t *tr = json_object_get(root, "training");
     if (tr && !json_is_object(tr)) return BAD("%s: \"training\" must be an object", path);
-    mark = lg_json_alloc_mark();
-    if (tr && (!(b->training = json_dumps(tr, JSON_COMPACT | JSON_PRESERVE_ORDER)) ||
-               lg_json_alloc_failed_since(mark)))
+    if (tr && !(b->training = lg_json_dumps(tr, JSON_COMPACT | JSON_PRESERVE_ORDER)))
         return lg_fail(err, LG_ENOMEM, "%s: out of memory copying \"training\"", path);
     return LG_OK;
 }

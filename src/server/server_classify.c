@@ -595,11 +595,10 @@ static void stream_line(lg_server *s, srv_req *rq, stream_state *st, const char 
     st->line_no++;
     if (blank(p, n)) return;
     json_error_t jerr;
-    unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h */
-    json_t *o = json_loadb(p, n, 0, &jerr);
+    int oom;
+    json_t *o = lg_json_loadb(p, n, 0, &jerr, &oom);
     char m[300];
-    if (lg_json_alloc_failed_since(mark)) { /* a byte of the line may be lost: not classified */
-        json_decref(o);
+    if (oom) { /* a byte of the line may be lost: not classified */
         stream_flush(s, rq, st);
         fail_internal(rq, "stream line", "out of memory (reading a line's JSON)");
         return;

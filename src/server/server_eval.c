@@ -62,12 +62,7 @@ static lg_err eval_answer(const lg_eval *ev, const char *model_desc, const char 
     if (!e && !j) e = lg_fail(err, LG_ENOMEM, "eval answer: out of memory");
     if (!e && json_object_set_new(j, "svg", json_stringn(svg.data ? svg.data : "", svg.len)))
         e = lg_fail(err, LG_ENOMEM, "eval answer: the SVG: out of memory");
-    unsigned long mark = lg_json_alloc_mark(); /* logify/jsonguard.h: a key lost in the text */
-    char *text = e ? NULL : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    if (text && lg_json_alloc_failed_since(mark)) {
-        free(text);
-        text = NULL;
-    }
+    char *text = e ? NULL : lg_json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     if (!e && !text) e = lg_fail(err, LG_ENOMEM, "eval answer: out of memory (writing its JSON)");
     if (!e) e = lg_buf_append(out, text, strlen(text));
     free(text);

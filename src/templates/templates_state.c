@@ -301,10 +301,9 @@ lg_err lg_tpl_load(const char *path, lg_tpl_miner **out, lg_errmsg *err) {
         if (c == EOF && line.len == 0) break;
         lineno++;
         json_error_t je;
-        unsigned long mark = lg_json_alloc_mark();
-        json_t *o = json_loadb(line.data ? line.data : "", line.len, JSON_ALLOW_NUL, &je);
-        if (lg_json_alloc_failed_since(mark)) { /* a value may have lost a byte (jsonguard.h) */
-            json_decref(o);
+        int oom;
+        json_t *o = lg_json_loadb(line.data ? line.data : "", line.len, JSON_ALLOW_NUL, &je, &oom);
+        if (oom) { /* a value may have lost a byte (jsonguard.h) */
             e = lg_fail(err, LG_ENOMEM, "%s: out of memory", path);
             break;
         }
